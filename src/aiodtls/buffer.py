@@ -1,0 +1,157 @@
+"""Byte buffer used by every codec: big-endian integers and length-prefixed blocks.
+
+Owns only the mechanics of reading and writing wire bytes. It knows nothing about records or
+messages; codecs in ``record`` and ``handshake`` build on it. A read past the end, or a block
+whose declared length does not match what its reader consumed, raises :class:`BufferReadError`,
+which the connection turns into a dropped record or a ``decode_error`` alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["Buffer", "BufferReadError"]
+
+
+class BufferReadError(ValueError):
+    """Raised when input is shorter than its encoding says, or a block has bytes left over."""
+
+
+class Buffer:
+    """A read cursor over received bytes, or an append-only writer (or both).
+
+    Reading starts at offset 0 of ``data``; writing appends at the end.
+    """
+
+    __slots__ = ("_data", "_limit", "_pos")
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._data = bytearray(data)
+        self._pos = 0
+        self._limit = len(self._data)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def eof(self) -> bool:
+        """True when every byte up to the current read limit has been consumed."""
+        return self._pos >= self._limit
+
+    def remaining(self) -> int:
+        """Bytes left to read before the current read limit."""
+        return self._limit - self._pos
+
+    def tell(self) -> int:
+        """The read offset."""
+        return self._pos
+
+    def _take(self, n: int) -> int:
+        start = self._pos
+        if n < 0 or start + n > self._limit:
+            raise BufferReadError(f"need {n} bytes, {self._limit - start} left")
+        self._pos = start + n
+        return start
+
+    def pull_bytes(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes."""
+        start = self._take(n)
+        return bytes(self._data[start : start + n])
+
+    def pull_uint8(self) -> int:
+        """Read one byte."""
+        return self._data[self._take(1)]
+
+    def pull_uint16(self) -> int:
+        """Read a big-endian 16-bit integer."""
+        start = self._take(2)
+        return int.from_bytes(self._data[start : start + 2], "big")
+
+    def pull_uint24(self) -> int:
+        """Read a big-endian 24-bit integer."""
+        start = self._take(3)
+        return int.from_bytes(self._data[start : start + 3], "big")
+
+    def pull_uint32(self) -> int:
+        """Read a big-endian 32-bit integer."""
+        start = self._take(4)
+        return int.from_bytes(self._data[start : start + 4], "big")
+
+    def pull_uint48(self) -> int:
+        """Read a big-endian 48-bit integer (DTLS record sequence numbers)."""
+        start = self._take(6)
+        return int.from_bytes(self._data[start : start + 6], "big")
+
+    def pull_opaque(self, length_size: int) -> bytes:
+        """Read a vector ``opaque x<0..2^(8*length_size)-1>``."""
+        n = int.from_bytes(self.pull_bytes(length_size), "big")
+        return self.pull_bytes(n)
+
+    @contextmanager
+    def pull_block(self, length_size: int) -> Iterator[int]:
+        """Read a length-prefixed block; the body must consume it exactly.
+
+        Inside the ``with`` the read limit is the end of the block, so a reader cannot run past
+        it into the next field.
+        """
+        n = int.from_bytes(self.pull_bytes(length_size), "big")
+        end = self._pos + n
+        if end > self._limit:
+            raise BufferReadError(f"block of {n} bytes, {self._limit - self._pos} left")
+        outer = self._limit
+        self._limit = end
+        try:
+            yield n
+            if self._pos != end:
+                raise BufferReadError(f"{end - self._pos} bytes left over in block")
+        finally:
+            self._limit = outer
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @property
+    def data(self) -> bytes:
+        """Everything written (and received) so far."""
+        return bytes(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def push_bytes(self, value: bytes) -> None:
+        """Append raw bytes."""
+        self._data += value
+
+    def push_uint8(self, value: int) -> None:
+        """Append one byte."""
+        self._data.append(value)
+
+    def push_uint16(self, value: int) -> None:
+        """Append a big-endian 16-bit integer."""
+        self._data += value.to_bytes(2, "big")
+
+    def push_uint24(self, value: int) -> None:
+        """Append a big-endian 24-bit integer."""
+        self._data += value.to_bytes(3, "big")
+
+    def push_uint32(self, value: int) -> None:
+        """Append a big-endian 32-bit integer."""
+        self._data += value.to_bytes(4, "big")
+
+    def push_uint48(self, value: int) -> None:
+        """Append a big-endian 48-bit integer."""
+        self._data += value.to_bytes(6, "big")
+
+    def push_opaque(self, length_size: int, value: bytes) -> None:
+        """Append a vector ``opaque x<0..2^(8*length_size)-1>``."""
+        self._data += len(value).to_bytes(length_size, "big")
+        self._data += value
+
+    @contextmanager
+    def push_block(self, length_size: int) -> Iterator[None]:
+        """Write a length-prefixed block: the length is filled in when the block closes."""
+        start = len(self._data)
+        self._data += bytes(length_size)
+        yield
+        n = len(self._data) - start - length_size
+        if n >= 1 << (8 * length_size):
+            raise ValueError(f"block of {n} bytes does not fit a {length_size}-byte length")
+        self._data[start : start + length_size] = n.to_bytes(length_size, "big")

@@ -1,0 +1,87 @@
+"""Events that a :class:`~aiodtls.connection.DtlsConnection` reports to its driver.
+
+Each event is a small dataclass on :class:`DtlsEvent`; drivers pull them with
+``connection.next_event()``. Events describe what happened; they never carry secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from .alerts import AlertDescription
+
+__all__ = [
+    "ConnectionTerminated",
+    "DataReceived",
+    "DtlsEvent",
+    "HandshakeCompleted",
+]
+
+
+class DtlsEvent:
+    """Base class of every event."""
+
+
+@dataclass
+class HandshakeCompleted(DtlsEvent):
+    """The handshake finished: the peer is authenticated and application data may flow."""
+
+    protocol_version: str
+    "The negotiated protocol, e.g. ``'DTLSv1.2'``."
+
+    cipher_suite: str
+    "The IANA name of the negotiated suite, e.g. ``'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'``."
+
+    group: str | None
+    "The key-exchange group (``'x25519'``, ``'secp256r1'`` ...), or None for plain PSK."
+
+    peer_certificates: list[x509.Certificate] = field(default_factory=list)
+    "The certificate chain the peer sent, leaf first (empty for PSK or no client certificate)."
+
+    psk_identity: bytes | None = None
+    "The PSK identity used, for PSK suites."
+
+    alpn_protocol: str | None = None
+    "The negotiated ALPN protocol (not negotiated yet in this version)."
+
+    srtp_profile: int | None = None
+    "The negotiated DTLS-SRTP profile (not negotiated yet in this version)."
+
+    session_resumed: bool = False
+    "True when an earlier session was resumed."
+
+    extended_master_secret: bool = True
+    "True when the RFC 7627 extended master secret is in use."
+
+    duration: float = 0.0
+    "Seconds from the first handshake datagram sent or received to completion."
+
+    retransmissions: int = 0
+    "Flights this endpoint retransmitted during the handshake."
+
+
+@dataclass
+class DataReceived(DtlsEvent):
+    """One application-data record arrived."""
+
+    data: bytes
+    "The record's plaintext."
+
+
+@dataclass
+class ConnectionTerminated(DtlsEvent):
+    """The connection ended; nothing more will be sent or received."""
+
+    alert: AlertDescription | None
+    "The alert that ended it (``close_notify`` for a clean close), or None for a timeout."
+
+    reason: str
+    "A human-readable explanation, e.g. ``'peer sent alert bad_certificate'``."
+
+    by_peer: bool
+    "True if the peer ended the connection, False if this endpoint did."
+
+    during_handshake: bool = False
+    "True if the handshake had not completed."

@@ -1,0 +1,1 @@
+"""TLS 1.2 handshake for DTLS: messages, key schedule, key exchange, the two state machines."""

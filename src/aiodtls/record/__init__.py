@@ -1,0 +1,1 @@
+"""Record layer: header codec, AEAD protection, replay window, epochs and sequence numbers."""

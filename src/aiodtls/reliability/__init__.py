@@ -1,0 +1,1 @@
+"""Reliability: flights and their retransmission timer, fragmentation, reassembly."""
