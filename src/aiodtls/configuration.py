@@ -115,6 +115,10 @@ class DtlsConfiguration:
     max_handshake_buffer: int = 262144
     "Bytes of fragments, future messages and early records buffered per connection."
 
+    max_handshake_auth_failures: int = 2
+    """Protected handshake records that may fail authentication before the handshake ends
+    with ``bad_record_mac`` (a wrong PSK shows up this way); 0 means never."""
+
     replay_protection: bool = True
     "Drop records whose sequence number was already seen (RFC 6347 §4.1.2.6)."
 

@@ -7,9 +7,15 @@ here too; fragmentation and reassembly of it belong to ``reliability``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TypeVar
 
-HANDSHAKE_HEADER_LENGTH = 12
+from ..alerts import AlertIllegalParameter
+from ..buffer import Buffer, BufferReadError
+
+T = TypeVar("T")
 
 
 class HandshakeType(IntEnum):
@@ -27,3 +33,477 @@ class HandshakeType(IntEnum):
     certificate_verify = 15
     client_key_exchange = 16
     finished = 20
+
+
+class ExtensionType(IntEnum):
+    """TLS extension types this implementation understands."""
+
+    server_name = 0
+    supported_groups = 10
+    ec_point_formats = 11
+    signature_algorithms = 13
+    use_srtp = 14
+    application_layer_protocol_negotiation = 16
+    encrypt_then_mac = 22
+    extended_master_secret = 23
+    session_ticket = 35
+    connection_id = 54
+    renegotiation_info = 0xFF01
+
+
+EC_POINT_FORMAT_UNCOMPRESSED = 0
+EC_CURVE_TYPE_NAMED_CURVE = 3
+
+Extensions = list[tuple[int, bytes]]
+"Extensions in wire order as (type, body)."
+
+
+# -- extensions ------------------------------------------------------------------------------
+
+
+def pull_extensions(buf: Buffer) -> Extensions:
+    """Read an extension block; absent (end of message) means none. Duplicates are refused."""
+    extensions: Extensions = []
+    if buf.eof():
+        return extensions
+    seen: set[int] = set()
+    with buf.pull_block(2):
+        while not buf.eof():
+            ext_type = buf.pull_uint16()
+            body = buf.pull_opaque(2)
+            if ext_type in seen:
+                # RFC 5246 §7.4.1.4: at most one extension of each type (SPEC H4).
+                raise AlertIllegalParameter(f"duplicate extension {ext_type}")
+            seen.add(ext_type)
+            extensions.append((ext_type, body))
+    return extensions
+
+
+def push_extensions(buf: Buffer, extensions: Extensions) -> None:
+    """Write an extension block (omitted entirely when empty)."""
+    if not extensions:
+        return
+    with buf.push_block(2):
+        for ext_type, body in extensions:
+            buf.push_uint16(ext_type)
+            buf.push_opaque(2, body)
+
+
+def _decode(body: bytes, pull: Callable[[Buffer], T]) -> T:
+    buf = Buffer(body)
+    value = pull(buf)
+    if not buf.eof():
+        raise BufferReadError("trailing bytes")
+    return value
+
+
+def _encode(push: Callable[[Buffer], None]) -> bytes:
+    buf = Buffer()
+    push(buf)
+    return buf.data
+
+
+def _pull_uint16_list(buf: Buffer, min_items: int = 0) -> list[int]:
+    with buf.pull_block(2) as length:
+        if length % 2 or length < 2 * min_items:
+            raise BufferReadError("bad uint16 list length")
+        return [buf.pull_uint16() for _ in range(length // 2)]
+
+
+def _push_uint16_list(buf: Buffer, values: Sequence[int]) -> None:
+    with buf.push_block(2):
+        for v in values:
+            buf.push_uint16(v)
+
+
+def decode_server_name(body: bytes) -> str | None:
+    """server_name (RFC 6066 §3): the host_name entry, or None when the list is empty."""
+
+    def pull(buf: Buffer) -> str | None:
+        name: str | None = None
+        with buf.pull_block(2):
+            while not buf.eof():
+                name_type = buf.pull_uint8()
+                value = buf.pull_opaque(2)
+                if name_type == 0:
+                    try:
+                        name = value.decode("ascii")
+                    except UnicodeDecodeError as exc:
+                        raise BufferReadError("non-ASCII host name") from exc
+        return name
+
+    return _decode(body, pull)
+
+
+def encode_server_name(name: str) -> bytes:
+    """server_name carrying one host_name."""
+
+    def push(buf: Buffer) -> None:
+        with buf.push_block(2):
+            buf.push_uint8(0)
+            buf.push_opaque(2, name.encode("ascii"))
+
+    return _encode(push)
+
+
+def decode_uint16_list(body: bytes) -> list[int]:
+    """supported_groups / signature_algorithms: a non-empty uint16 list."""
+    return _decode(body, lambda buf: _pull_uint16_list(buf, min_items=1))
+
+
+def encode_uint16_list(values: Sequence[int]) -> bytes:
+    """supported_groups / signature_algorithms."""
+    return _encode(lambda buf: _push_uint16_list(buf, values))
+
+
+def decode_uint8_list(body: bytes) -> list[int]:
+    """ec_point_formats: a non-empty uint8 list."""
+
+    def pull(buf: Buffer) -> list[int]:
+        values = list(buf.pull_opaque(1))
+        if not values:
+            raise BufferReadError("empty list")
+        return values
+
+    return _decode(body, pull)
+
+
+def encode_uint8_list(values: Sequence[int]) -> bytes:
+    """ec_point_formats."""
+    return _encode(lambda buf: buf.push_opaque(1, bytes(values)))
+
+
+def decode_renegotiation_info(body: bytes) -> bytes:
+    """renegotiation_info (RFC 5746 §3.2): renegotiated_connection<0..255>."""
+    return _decode(body, lambda buf: buf.pull_opaque(1))
+
+
+def encode_renegotiation_info(value: bytes = b"") -> bytes:
+    """renegotiation_info; empty on an initial handshake."""
+    return _encode(lambda buf: buf.push_opaque(1, value))
+
+
+def find_extension(extensions: Extensions, ext_type: int) -> bytes | None:
+    """The body of the extension of type ``ext_type``, or None if absent."""
+    for t, body in extensions:
+        if t == ext_type:
+            return body
+    return None
+
+
+# -- hello messages --------------------------------------------------------------------------
+
+
+@dataclass
+class ClientHello:
+    """ClientHello (RFC 6347 §4.2.1: with a cookie)."""
+
+    client_version: int
+    random: bytes
+    session_id: bytes
+    cookie: bytes
+    cipher_suites: list[int]
+    compression_methods: bytes
+    extensions: Extensions = field(default_factory=list)
+
+
+def pull_client_hello(buf: Buffer) -> ClientHello:
+    """Read a ClientHello body."""
+    hello = ClientHello(
+        client_version=buf.pull_uint16(),
+        random=buf.pull_bytes(32),
+        session_id=buf.pull_opaque(1),
+        cookie=buf.pull_opaque(1),
+        cipher_suites=_pull_uint16_list(buf, min_items=1),
+        compression_methods=buf.pull_opaque(1),
+        extensions=pull_extensions(buf),
+    )
+    if len(hello.session_id) > 32 or not hello.compression_methods:
+        raise BufferReadError("bad session_id or compression_methods")
+    return hello
+
+
+def push_client_hello(buf: Buffer, hello: ClientHello) -> None:
+    """Write a ClientHello body."""
+    buf.push_uint16(hello.client_version)
+    buf.push_bytes(hello.random)
+    buf.push_opaque(1, hello.session_id)
+    buf.push_opaque(1, hello.cookie)
+    _push_uint16_list(buf, hello.cipher_suites)
+    buf.push_opaque(1, hello.compression_methods)
+    push_extensions(buf, hello.extensions)
+
+
+@dataclass
+class HelloVerifyRequest:
+    """HelloVerifyRequest (RFC 6347 §4.2.1)."""
+
+    server_version: int
+    cookie: bytes
+
+
+def pull_hello_verify_request(buf: Buffer) -> HelloVerifyRequest:
+    """Read a HelloVerifyRequest body."""
+    return HelloVerifyRequest(server_version=buf.pull_uint16(), cookie=buf.pull_opaque(1))
+
+
+def push_hello_verify_request(buf: Buffer, hvr: HelloVerifyRequest) -> None:
+    """Write a HelloVerifyRequest body."""
+    buf.push_uint16(hvr.server_version)
+    buf.push_opaque(1, hvr.cookie)
+
+
+@dataclass
+class ServerHello:
+    """ServerHello."""
+
+    server_version: int
+    random: bytes
+    session_id: bytes
+    cipher_suite: int
+    compression_method: int
+    extensions: Extensions = field(default_factory=list)
+
+
+def pull_server_hello(buf: Buffer) -> ServerHello:
+    """Read a ServerHello body."""
+    hello = ServerHello(
+        server_version=buf.pull_uint16(),
+        random=buf.pull_bytes(32),
+        session_id=buf.pull_opaque(1),
+        cipher_suite=buf.pull_uint16(),
+        compression_method=buf.pull_uint8(),
+        extensions=pull_extensions(buf),
+    )
+    if len(hello.session_id) > 32:
+        raise BufferReadError("session_id too long")
+    return hello
+
+
+def push_server_hello(buf: Buffer, hello: ServerHello) -> None:
+    """Write a ServerHello body."""
+    buf.push_uint16(hello.server_version)
+    buf.push_bytes(hello.random)
+    buf.push_opaque(1, hello.session_id)
+    buf.push_uint16(hello.cipher_suite)
+    buf.push_uint8(hello.compression_method)
+    push_extensions(buf, hello.extensions)
+
+
+# -- certificates ----------------------------------------------------------------------------
+
+
+@dataclass
+class Certificate:
+    """Certificate: DER certificates, sender's leaf first."""
+
+    certificates: list[bytes]
+
+
+def pull_certificate(buf: Buffer) -> Certificate:
+    """Read a Certificate body."""
+    certificates = []
+    with buf.pull_block(3):
+        while not buf.eof():
+            der = buf.pull_opaque(3)
+            if not der:
+                raise BufferReadError("empty certificate entry")
+            certificates.append(der)
+    return Certificate(certificates)
+
+
+def push_certificate(buf: Buffer, message: Certificate) -> None:
+    """Write a Certificate body."""
+    with buf.push_block(3):
+        for der in message.certificates:
+            buf.push_opaque(3, der)
+
+
+@dataclass
+class CertificateRequest:
+    """CertificateRequest (RFC 5246 §7.4.4)."""
+
+    certificate_types: bytes
+    signature_algorithms: list[int]
+    certificate_authorities: list[bytes] = field(default_factory=list)
+
+
+CLIENT_CERTIFICATE_TYPE_RSA_SIGN = 1
+CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN = 64
+
+
+def pull_certificate_request(buf: Buffer) -> CertificateRequest:
+    """Read a CertificateRequest body."""
+    types = buf.pull_opaque(1)
+    if not types:
+        raise BufferReadError("empty certificate_types")
+    algorithms = _pull_uint16_list(buf, min_items=1)
+    authorities = []
+    with buf.pull_block(2):
+        while not buf.eof():
+            authorities.append(buf.pull_opaque(2))
+    return CertificateRequest(types, algorithms, authorities)
+
+
+def push_certificate_request(buf: Buffer, message: CertificateRequest) -> None:
+    """Write a CertificateRequest body."""
+    buf.push_opaque(1, message.certificate_types)
+    _push_uint16_list(buf, message.signature_algorithms)
+    with buf.push_block(2):
+        for dn in message.certificate_authorities:
+            buf.push_opaque(2, dn)
+
+
+# -- key exchange ----------------------------------------------------------------------------
+
+
+@dataclass
+class EcdheParameters:
+    """ServerECDHParams (RFC 8422 §5.4) for a named curve."""
+
+    group: int
+    public_key: bytes
+
+    def encode(self) -> bytes:
+        """The params as they are signed and sent."""
+        return (
+            bytes((EC_CURVE_TYPE_NAMED_CURVE,))
+            + self.group.to_bytes(2, "big")
+            + bytes((len(self.public_key),))
+            + self.public_key
+        )
+
+
+@dataclass
+class ServerKeyExchangeEcdhe:
+    """ServerKeyExchange for ECDHE_ECDSA and ECDHE_RSA: params and their signature."""
+
+    params: EcdheParameters
+    signature_scheme: int
+    signature: bytes
+
+
+def pull_server_key_exchange_ecdhe(buf: Buffer) -> ServerKeyExchangeEcdhe:
+    """Read an ECDHE ServerKeyExchange body."""
+    curve_type = buf.pull_uint8()
+    if curve_type != EC_CURVE_TYPE_NAMED_CURVE:
+        # Explicit curves are forbidden (RFC 8422 §5.4, SPEC K3).
+        raise AlertIllegalParameter("only named curves are supported")
+    group = buf.pull_uint16()
+    public_key = buf.pull_opaque(1)
+    if not public_key:
+        raise BufferReadError("empty ECDH public key")
+    return ServerKeyExchangeEcdhe(
+        params=EcdheParameters(group, public_key),
+        signature_scheme=buf.pull_uint16(),
+        signature=buf.pull_opaque(2),
+    )
+
+
+def push_server_key_exchange_ecdhe(buf: Buffer, message: ServerKeyExchangeEcdhe) -> None:
+    """Write an ECDHE ServerKeyExchange body."""
+    buf.push_bytes(message.params.encode())
+    buf.push_uint16(message.signature_scheme)
+    buf.push_opaque(2, message.signature)
+
+
+@dataclass
+class ServerKeyExchangePsk:
+    """ServerKeyExchange for plain PSK: the identity hint (RFC 4279 §2)."""
+
+    identity_hint: bytes
+
+
+def pull_server_key_exchange_psk(buf: Buffer) -> ServerKeyExchangePsk:
+    """Read a PSK ServerKeyExchange body."""
+    return ServerKeyExchangePsk(buf.pull_opaque(2))
+
+
+def push_server_key_exchange_psk(buf: Buffer, message: ServerKeyExchangePsk) -> None:
+    """Write a PSK ServerKeyExchange body."""
+    buf.push_opaque(2, message.identity_hint)
+
+
+@dataclass
+class ClientKeyExchangeEcdhe:
+    """ClientKeyExchange for ECDHE: the client's ephemeral public key."""
+
+    public_key: bytes
+
+
+def pull_client_key_exchange_ecdhe(buf: Buffer) -> ClientKeyExchangeEcdhe:
+    """Read an ECDHE ClientKeyExchange body."""
+    public_key = buf.pull_opaque(1)
+    if not public_key:
+        raise BufferReadError("empty ECDH public key")
+    return ClientKeyExchangeEcdhe(public_key)
+
+
+def push_client_key_exchange_ecdhe(buf: Buffer, message: ClientKeyExchangeEcdhe) -> None:
+    """Write an ECDHE ClientKeyExchange body."""
+    buf.push_opaque(1, message.public_key)
+
+
+@dataclass
+class ClientKeyExchangePsk:
+    """ClientKeyExchange for plain PSK: the identity (RFC 4279 §2)."""
+
+    identity: bytes
+
+
+def pull_client_key_exchange_psk(buf: Buffer) -> ClientKeyExchangePsk:
+    """Read a PSK ClientKeyExchange body."""
+    return ClientKeyExchangePsk(buf.pull_opaque(2))
+
+
+def push_client_key_exchange_psk(buf: Buffer, message: ClientKeyExchangePsk) -> None:
+    """Write a PSK ClientKeyExchange body."""
+    buf.push_opaque(2, message.identity)
+
+
+@dataclass
+class CertificateVerify:
+    """CertificateVerify (RFC 5246 §7.4.8)."""
+
+    signature_scheme: int
+    signature: bytes
+
+
+def pull_certificate_verify(buf: Buffer) -> CertificateVerify:
+    """Read a CertificateVerify body."""
+    return CertificateVerify(buf.pull_uint16(), buf.pull_opaque(2))
+
+
+def push_certificate_verify(buf: Buffer, message: CertificateVerify) -> None:
+    """Write a CertificateVerify body."""
+    buf.push_uint16(message.signature_scheme)
+    buf.push_opaque(2, message.signature)
+
+
+@dataclass
+class Finished:
+    """Finished: verify_data (12 bytes for every suite here)."""
+
+    verify_data: bytes
+
+
+def pull_finished(buf: Buffer) -> Finished:
+    """Read a Finished body."""
+    return Finished(buf.pull_bytes(buf.remaining()))
+
+
+def push_finished(buf: Buffer, message: Finished) -> None:
+    """Write a Finished body."""
+    buf.push_bytes(message.verify_data)
+
+
+def decode_message(body: bytes, pull: Callable[[Buffer], T]) -> T:
+    """Decode a whole message body with ``pull``; trailing bytes are a decode error."""
+    return _decode(body, pull)
+
+
+def encode_message(push: Callable[[Buffer, T], None], message: T) -> bytes:
+    """Encode a message body with ``push``."""
+    buf = Buffer()
+    push(buf, message)
+    return buf.data

@@ -1,0 +1,580 @@
+"""The sans-I/O DTLS connection: the one object an I/O driver talks to.
+
+``DtlsConnection`` never reads a clock, sleeps or touches a socket. Time comes in as ``now``
+and datagrams as bytes; what it wants done goes out through three pulls:
+:meth:`~DtlsConnection.datagrams_to_send`, :meth:`~DtlsConnection.get_timer` and
+:meth:`~DtlsConnection.next_event`.
+
+It owns the glue between the layers: records are opened by the ``record`` layer, handshake
+fragments go to ``reliability.reassembly``, whole messages to the ``handshake`` state machine,
+and flights back out through ``reliability.flight``. It is also the single place where an
+:class:`~aiodtls.alerts.Alert` raised anywhere below becomes an alert record and a
+``ConnectionTerminated`` event, and where invalid input is dropped, counted and traced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import ssl
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+from .alerts import (
+    Alert,
+    AlertBadRecordMac,
+    AlertDescription,
+    AlertInternalError,
+    AlertLevel,
+    alert_name,
+)
+from .buffer import Buffer
+from .configuration import DtlsConfiguration
+from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
+from .handshake.client import ClientHandshake
+from .handshake.cookie import CookieSecrets
+from .handshake.messages import HandshakeType
+from .handshake.server import ServerHandshake
+from .handshake.suites import KeyExchange, suite_info
+from .record.header import ContentType, RawRecord, split_datagram
+from .record.layer import (
+    OpenedRecord,
+    RecordAuthenticationFailed,
+    RecordDropped,
+    RecordLayer,
+    SequenceNumberExhausted,
+)
+from .record.protection import RecordProtection
+from .reliability.flight import FlightEntry, FlightSender, FlightState
+from .reliability.fragments import HANDSHAKE_HEADER_LENGTH, pull_handshake_header
+from .reliability.reassembly import FragmentStatus, Reassembler
+from .trace import Tracer
+
+__all__ = ["ConnectionState", "ConnectionStats", "DtlsConnection", "NetworkAddress"]
+
+NetworkAddress = Any
+"A socket address as the I/O driver uses it, e.g. ``('127.0.0.1', 4433)``."
+
+# How long the sender of the final flight keeps it to answer a peer that repeats its own
+# flight: 2 x MSL with the 60 s MSL of RFC 6347 §4.2.4 (SPEC T4).
+FINAL_FLIGHT_LINGER = 120.0
+
+# Application records from the new epoch that arrive before the handshake completes are held
+# (SPEC X22) up to this many bytes.
+MAX_EARLY_APPLICATION_BYTES = 65536
+
+# Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
+# (SPEC X19).
+MAX_WARNING_ALERTS = 64
+
+
+class ConnectionState(enum.Enum):
+    """Life cycle of a connection."""
+
+    HANDSHAKING = "handshaking"
+    ESTABLISHED = "established"
+    CLOSED = "closed"
+
+
+@dataclass
+class ConnectionStats:
+    """Counters for diagnostics; drops are keyed by reason."""
+
+    datagrams_received: int = 0
+    datagrams_sent: int = 0
+    records_received: int = 0
+    records_dropped: Counter[str] = field(default_factory=Counter)
+    retransmissions: int = 0
+
+
+class DtlsConnection:
+    """One DTLS association, client or server, as a sans-I/O state machine.
+
+    A client calls :meth:`connect`; a server connection is created for one peer address and
+    starts when that peer's ClientHello is passed to :meth:`receive_datagram`.
+    """
+
+    def __init__(
+        self,
+        *,
+        configuration: DtlsConfiguration,
+        cookie_secrets: CookieSecrets | None = None,
+    ) -> None:
+        self.configuration = configuration
+        self.is_client = configuration.is_client
+        self._trace = Tracer("client" if self.is_client else "server", configuration.trace)
+        self.state = ConnectionState.HANDSHAKING
+        self.stats = ConnectionStats()
+        self._records = RecordLayer(
+            replay_protection=configuration.replay_protection,
+            max_early_bytes=min(32768, configuration.max_handshake_buffer),
+        )
+        self._reassembler = Reassembler(
+            max_message_size=configuration.max_handshake_message_size,
+            max_buffered_bytes=configuration.max_handshake_buffer,
+        )
+        self._flight = FlightSender(
+            initial_rto=configuration.initial_rto,
+            max_rto=configuration.max_rto,
+            mtu=configuration.mtu,
+            tracer=self._trace,
+        )
+        self._peer_address: NetworkAddress | None = None
+        self._events: deque[DtlsEvent] = deque()
+        self._datagrams: list[bytes] = []
+        self._held_records: deque[RawRecord] = deque()
+        self._early_application: list[bytes] = []
+        self._early_application_bytes = 0
+        self._warning_alerts = 0
+        self._started_at: float | None = None
+        self._handshake_deadline: float | None = None
+        self._linger_deadline: float | None = None
+        self._now = 0.0
+        self._handshake_auth_failures = 0
+        self._handshake: ClientHandshake | ServerHandshake
+        if self.is_client:
+            if (
+                configuration.effective_verify_mode() != ssl.CERT_NONE
+                and not configuration.peer_fingerprints
+                and configuration.server_name is None
+                and any(
+                    suite_info(s).key_exchange != KeyExchange.PSK
+                    for s in configuration.effective_cipher_suites()
+                )
+            ):
+                raise ValueError(
+                    "a client that verifies certificates needs server_name "
+                    "(or peer_fingerprints, or verify_mode=CERT_NONE)"
+                )
+            self._handshake = ClientHandshake(configuration, self, self._trace)
+        else:
+            if cookie_secrets is None and configuration.cookie_exchange:
+                cookie_secrets = CookieSecrets(configuration.cookie_secret)
+            self._handshake = ServerHandshake(
+                configuration, self, self._trace, cookie_secrets=cookie_secrets
+            )
+
+    # -- public API ----------------------------------------------------------------------
+
+    def connect(self, addr: NetworkAddress, now: float) -> None:
+        """Client: start the handshake with the server at ``addr``."""
+        if not self.is_client:
+            raise RuntimeError("connect() is for clients")
+        self._set_now(now)
+        self._peer_address = addr
+        self._start_handshake_clock(now)
+        assert isinstance(self._handshake, ClientHandshake)
+        self._handshake.start()
+
+    def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
+        """Process one datagram received from ``addr``."""
+        self._set_now(now)
+        if self.state == ConnectionState.CLOSED:
+            return
+        self.stats.datagrams_received += 1
+        if self._peer_address is None and isinstance(self._handshake, ServerHandshake):
+            # A server connection belongs to the address of its first datagram.
+            self._peer_address = addr
+            self._handshake.peer_address = addr
+            self._start_handshake_clock(now)
+        if addr != self._peer_address:
+            self._drop("datagram from another address")
+            return
+        try:
+            for record in split_datagram(data):
+                if isinstance(record, str):
+                    self._drop(record)
+                    break
+                self._receive_record(record)
+                while self._held_records and not self.closed:
+                    self._receive_record(self._held_records.popleft())
+                if self.closed:
+                    break
+        except Alert as alert:
+            self._fail(alert)
+        except SequenceNumberExhausted as exc:
+            self._fail(AlertInternalError(str(exc)))
+        except Exception as exc:
+            self._fail(AlertInternalError(f"internal error: {exc!r}"))
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
+        """Everything that should be sent now, as (datagram, address) pairs."""
+        self._set_now(now)
+        try:
+            datagrams = self._flight.datagrams(self._records, now)
+        except SequenceNumberExhausted as exc:
+            self._fail(AlertInternalError(str(exc)))
+            datagrams = []
+        if self._datagrams:
+            datagrams.extend(self._datagrams)
+            self._datagrams = []
+        self.stats.datagrams_sent += len(datagrams)
+        self.stats.retransmissions = self._flight.retransmissions
+        return [(d, self._peer_address) for d in datagrams]
+
+    def get_timer(self) -> float | None:
+        """The absolute time at which :meth:`handle_timer` must be called, or None."""
+        if self.state == ConnectionState.CLOSED:
+            return None
+        deadlines = [
+            t
+            for t in (self._flight.deadline, self._handshake_deadline, self._linger_deadline)
+            if t is not None
+        ]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        """Run whatever timers are due at ``now``."""
+        self._set_now(now)
+        if self.state == ConnectionState.CLOSED:
+            return
+        if self._handshake_deadline is not None and now >= self._handshake_deadline:
+            self._terminate(
+                None,
+                f"handshake timed out after {self._flight.retransmissions} retransmissions"
+                + self._drop_summary(),
+                by_peer=False,
+            )
+            return
+        if self._linger_deadline is not None and now >= self._linger_deadline:
+            self._linger_deadline = None
+            self._flight.forget()
+        self._flight.on_timer(now)
+
+    def next_event(self) -> DtlsEvent | None:
+        """Pop the next event, or None when there is none."""
+        return self._events.popleft() if self._events else None
+
+    def send(self, data: bytes) -> None:
+        """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes)."""
+        if self.state != ConnectionState.ESTABLISHED:
+            raise ConnectionError(f"cannot send data while {self.state.value}")
+        if len(data) > self.max_payload():
+            raise ValueError(f"{len(data)} bytes exceed max_payload() = {self.max_payload()}")
+        self._datagrams.append(self._records.seal(ContentType.application_data, bytes(data)))
+
+    def close(self) -> None:
+        """Send close_notify and end the connection."""
+        if self.state == ConnectionState.CLOSED:
+            return
+        self._send_alert(AlertLevel.warning, AlertDescription.close_notify)
+        self._terminate(AlertDescription.close_notify, "closed by the application", by_peer=False)
+
+    def max_payload(self) -> int:
+        """Largest application payload whose record fits the MTU (``DTLS_get_data_mtu``)."""
+        return self.configuration.mtu - self._records.overhead()
+
+    def export_keying_material(
+        self, label: bytes | str, length: int, context: bytes | None = None
+    ) -> bytes:
+        """RFC 5705 keying material exporter (available once the handshake completed)."""
+        if isinstance(label, str):
+            label = label.encode("ascii")
+        return self._handshake.export_keying_material(label, length, context)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has ended."""
+        return self.state == ConnectionState.CLOSED
+
+    @property
+    def peer_address(self) -> NetworkAddress | None:
+        """The peer's address."""
+        return self._peer_address
+
+    @property
+    def peer_certificates(self) -> list[x509.Certificate]:
+        """The peer's certificate chain, leaf first (empty before the handshake completes)."""
+        return self._handshake.result.peer_certificates
+
+    # -- HandshakeSink -------------------------------------------------------------------
+
+    def install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
+        """Called by the handshake: accept ``epoch`` and replay records held for it."""
+        self._held_records.extend(self._records.install_read(epoch, protection))
+
+    def install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
+        """Called by the handshake when it sends ChangeCipherSpec."""
+        self._records.install_write(epoch, protection)
+        self._records.write_epoch = epoch
+
+    def send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
+        """Called by the handshake with a complete flight."""
+        self._flight.start(entries, final=final, flight_number=flight_number)
+
+    def send_datagram(self, data: bytes) -> None:
+        """Called by the handshake for a stateless HelloVerifyRequest."""
+        self._datagrams.append(data)
+
+    def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
+        """Called by the server handshake after a stateless cookie exchange."""
+        self._records.skip_write_sequence_numbers(epoch, next_sequence_number)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _receive_record(self, raw: RawRecord) -> None:
+        self.stats.records_received += 1
+        try:
+            record = self._records.open(raw)
+        except RecordAuthenticationFailed as exc:
+            self._drop(str(exc), raw)
+            if self.state == ConnectionState.HANDSHAKING:
+                # During the handshake the only protected records are the peer's Finished
+                # flight; if it keeps failing, the keys differ (typically a wrong PSK), and
+                # waiting for the timeout would only hide that (RFC 6347 §4.1.2.7 allows a
+                # fatal bad_record_mac).
+                self._handshake_auth_failures += 1
+                limit = self.configuration.max_handshake_auth_failures
+                if limit and self._handshake_auth_failures >= limit:
+                    raise AlertBadRecordMac(
+                        f"{self._handshake_auth_failures} protected handshake records failed "
+                        "authentication: the keys differ (wrong PSK?)"
+                    ) from None
+            return
+        except RecordDropped as exc:
+            self._drop(str(exc), raw)
+            return
+        if record is None:
+            self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
+            return
+        if record.content_type == ContentType.handshake:
+            self._receive_handshake(record)
+        elif record.content_type == ContentType.change_cipher_spec:
+            self._receive_change_cipher_spec(record)
+        elif record.content_type == ContentType.alert:
+            self._receive_alert(record)
+        else:
+            self._receive_application_data(record)
+
+    def _receive_handshake(self, record: OpenedRecord) -> None:
+        if self.state == ConnectionState.ESTABLISHED:
+            self._receive_handshake_after_completion(record)
+            return
+        buf = Buffer(record.payload)
+        progressed = False
+        repeated = False
+        while not buf.eof():
+            if buf.remaining() < HANDSHAKE_HEADER_LENGTH:
+                self._drop("handshake record shorter than its header", record)  # SPEC F7
+                break
+            header = pull_handshake_header(buf)
+            if header.fragment_length > buf.remaining():
+                self._drop("handshake fragment overruns its record", record)  # SPEC F3
+                break
+            fragment = buf.pull_bytes(header.fragment_length)
+            if (
+                isinstance(self._handshake, ServerHandshake)
+                and self._handshake.expects_client_hello
+                and header.msg_type == HandshakeType.client_hello
+                and header.message_seq != self._reassembler.next_seq
+            ):
+                # Before a valid cookie the server keeps no state, so any ClientHello (a first
+                # one again after a lost HVR, or the one with the cookie) starts afresh.
+                self._reassembler.restart_at(header.message_seq)
+            status = self._reassembler.add_fragment(
+                header.msg_type,
+                header.length,
+                header.message_seq,
+                header.fragment_offset,
+                fragment,
+                record.epoch,
+                record.sequence_number,
+            )
+            if status == FragmentStatus.DROPPED:
+                self._drop(self._reassembler.last_drop_reason, record)
+            elif status == FragmentStatus.OLD:
+                repeated = True
+            elif status == FragmentStatus.NEW:
+                progressed = True
+        if repeated and not progressed:
+            # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
+            self._flight.on_peer_repeat(self._now)
+        while self.state == ConnectionState.HANDSHAKING:
+            message = self._reassembler.pop_message()
+            if message is None:
+                break
+            self._handshake.handle(message, self._now)
+            if self._handshake.complete:
+                self._complete_handshake()
+        if self.state == ConnectionState.HANDSHAKING and progressed and self._trace.enabled:
+            missing = {seq: holes for seq, holes in self._reassembler.missing().items() if holes}
+            if missing:
+                self._trace("reassembly", missing=missing)
+
+    def _receive_handshake_after_completion(self, record: OpenedRecord) -> None:
+        """Handshake records after completion: retransmissions, or renegotiation attempts."""
+        if len(record.payload) < HANDSHAKE_HEADER_LENGTH:
+            self._drop("handshake record shorter than its header", record)
+            return
+        header = pull_handshake_header(Buffer(record.payload[:HANDSHAKE_HEADER_LENGTH]))
+        renegotiation = (
+            HandshakeType.hello_request if self.is_client else HandshakeType.client_hello
+        )
+        if record.epoch > 0 and header.msg_type == renegotiation:
+            # Renegotiation is never done (SPEC H5): refuse it with a warning.
+            self._send_alert(AlertLevel.warning, AlertDescription.no_renegotiation)
+            return
+        if header.message_seq < self._reassembler.next_seq and header.msg_type != renegotiation:
+            # The peer did not get our final flight and repeats its own (SPEC T4); the client
+            # simply ignores a repeated final flight from the server.
+            if self._flight.state == FlightState.FINISHED:
+                self._flight.on_peer_repeat(self._now)
+            return
+        self._drop("handshake message after completion", record)
+
+    def _receive_change_cipher_spec(self, record: OpenedRecord) -> None:
+        if record.payload != b"\x01":
+            self._drop("malformed ChangeCipherSpec", record)  # SPEC X10
+            return
+        # The epoch is explicit in every DTLS record, so the CCS carries no information we
+        # act on: a Finished is accepted only in epoch 1 under keys we derived ourselves,
+        # whether or not its CCS arrived first (SPEC T6: reordered CCS/Finished completes).
+        self._trace("change_cipher_spec_received", epoch=record.epoch)
+
+    def _receive_alert(self, record: OpenedRecord) -> None:
+        if len(record.payload) != 2:
+            self._drop("alert record is not 2 bytes", record)  # SPEC F7, X19
+            return
+        if self.state == ConnectionState.ESTABLISHED and record.epoch == 0:
+            # Plaintext alerts after the handshake are unauthenticated: anyone could forge them.
+            self._drop("plaintext alert after the handshake", record)
+            return
+        level, description = record.payload
+        if description == AlertDescription.close_notify:
+            self._send_alert(AlertLevel.warning, AlertDescription.close_notify)
+            self._terminate(AlertDescription.close_notify, "peer sent close_notify", by_peer=True)
+            return
+        if level == AlertLevel.fatal:
+            self._terminate(
+                _alert_or_none(description),
+                f"peer sent alert {alert_name(description)}",
+                by_peer=True,
+            )
+            return
+        self._warning_alerts += 1
+        self._trace("warning_alert", description=alert_name(description))
+        if self._warning_alerts > MAX_WARNING_ALERTS:
+            self._fail(AlertInternalError("too many warning alerts from the peer"))
+
+    def _receive_application_data(self, record: OpenedRecord) -> None:
+        if record.epoch == 0:
+            self._drop("application data in epoch 0", record)  # SPEC R10
+            return
+        if self.state == ConnectionState.ESTABLISHED:
+            self._events.append(DataReceived(record.payload))
+            return
+        # Keys exist but the peer's Finished has not been verified yet (SPEC R9, X22).
+        if self._early_application_bytes + len(record.payload) > MAX_EARLY_APPLICATION_BYTES:
+            self._drop("early application data buffer full", record)
+            return
+        self._early_application.append(record.payload)
+        self._early_application_bytes += len(record.payload)
+
+    # -- state changes -------------------------------------------------------------------
+
+    def _complete_handshake(self) -> None:
+        self.state = ConnectionState.ESTABLISHED
+        self._handshake_deadline = None
+        self._reassembler.clear()
+        self._records.discard_early()
+        if self._flight.final:
+            # We sent the last flight: keep it to answer a peer that did not get it (T4).
+            self._linger_deadline = self._now + FINAL_FLIGHT_LINGER
+        else:
+            self._flight.forget()
+        result = self._handshake.result
+        assert result.suite is not None
+        self._events.append(
+            HandshakeCompleted(
+                protocol_version="DTLSv1.2",
+                cipher_suite=result.suite.name,
+                group=result.group.name if result.group is not None else None,
+                peer_certificates=list(result.peer_certificates),
+                psk_identity=result.psk_identity,
+                extended_master_secret=result.extended_master_secret,
+                duration=self._now - (self._started_at or self._now),
+                retransmissions=self._flight.retransmissions,
+            )
+        )
+        self._trace(
+            "handshake_complete",
+            suite=result.suite.name,
+            retransmissions=self._flight.retransmissions,
+        )
+        for data in self._early_application:
+            self._events.append(DataReceived(data))
+        self._early_application = []
+        self._early_application_bytes = 0
+
+    def _fail(self, alert: Alert) -> None:
+        """End the connection because of ``alert`` raised while processing input."""
+        if self.state == ConnectionState.CLOSED:
+            return
+        self._send_alert(AlertLevel.fatal, alert.description)
+        self._terminate(alert.description, alert.reason, by_peer=False)
+
+    def _terminate(self, alert: AlertDescription | None, reason: str, *, by_peer: bool) -> None:
+        during_handshake = self.state == ConnectionState.HANDSHAKING
+        self.state = ConnectionState.CLOSED
+        self._flight.forget()
+        self._handshake_deadline = None
+        self._linger_deadline = None
+        self._reassembler.clear()
+        self._records.discard_early()
+        self._trace("terminated", alert=alert.name if alert else None, reason=reason)
+        self._events.append(
+            ConnectionTerminated(
+                alert=alert, reason=reason, by_peer=by_peer, during_handshake=during_handshake
+            )
+        )
+
+    def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None:
+        if self._peer_address is None:
+            return
+        # Alerts are never retransmitted (RFC 6347 §4.2.7, SPEC T8).
+        with contextlib.suppress(SequenceNumberExhausted):
+            self._datagrams.append(
+                self._records.seal(ContentType.alert, bytes((level, description)))
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _set_now(self, now: float) -> None:
+        self._now = now
+        self._trace.now = now
+
+    def _start_handshake_clock(self, now: float) -> None:
+        self._started_at = now
+        self._handshake_deadline = now + self.configuration.handshake_timeout
+
+    def _drop(self, reason: str, record: RawRecord | OpenedRecord | None = None) -> None:
+        self.stats.records_dropped[reason] += 1
+        if self._trace.enabled:
+            if record is not None:
+                self._trace(
+                    "record_dropped",
+                    reason=reason,
+                    type=record.content_type,
+                    epoch=record.epoch,
+                    seq=record.sequence_number,
+                )
+            else:
+                self._trace("datagram_dropped", reason=reason)
+
+    def _drop_summary(self) -> str:
+        if self._handshake_auth_failures:
+            return (
+                f"; {self._handshake_auth_failures} records from the peer failed "
+                "authentication (wrong PSK or keys?)"
+            )
+        return ""
+
+
+def _alert_or_none(value: int) -> AlertDescription | None:
+    try:
+        return AlertDescription(value)
+    except ValueError:
+        return None

@@ -1,0 +1,87 @@
+"""Peer certificate policy: parse the chain, then pin, validate or (explicitly) accept it.
+
+Owns the decision whether a peer's Certificate message is acceptable. Path validation is
+``cryptography.x509.verification``'s (never hand-rolled here); this module only chooses the
+policy, supplies trust anchors, time and name, and maps failures to alerts:
+an expired or not-yet-valid certificate -> ``certificate_expired``, anything else ->
+``bad_certificate``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import ssl
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from ..alerts import AlertBadCertificate, AlertCertificateExpired
+from ..configuration import DtlsConfiguration
+
+__all__ = ["certificate_fingerprint", "check_peer_certificates"]
+
+
+def certificate_fingerprint(certificate: x509.Certificate) -> bytes:
+    """SHA-256 over the DER encoding (the form WebRTC's a=fingerprint pins)."""
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
+
+
+def _subject(name: str) -> x509.DNSName | x509.IPAddress:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def check_peer_certificates(
+    chain_der: list[bytes], configuration: DtlsConfiguration, *, peer_is_server: bool
+) -> list[x509.Certificate]:
+    """Parse and check the peer's chain (leaf first); return it or raise an alert."""
+    try:
+        chain = [x509.load_der_x509_certificate(der) for der in chain_der]
+    except ValueError as exc:
+        raise AlertBadCertificate(f"cannot parse certificate: {exc}") from None
+    if not chain:
+        raise AlertBadCertificate("peer sent no certificate")
+    leaf = chain[0]
+
+    if configuration.peer_fingerprints:
+        fingerprint = certificate_fingerprint(leaf)
+        # Constant-time: a pinned fingerprint is a credential (STYLE: no timing oracles).
+        if not any(hmac.compare_digest(fingerprint, p) for p in configuration.peer_fingerprints):
+            raise AlertBadCertificate(f"certificate fingerprint {fingerprint.hex()} is not pinned")
+        return chain
+
+    if configuration.effective_verify_mode() == ssl.CERT_NONE:
+        return chain
+
+    when = configuration.verification_time or datetime.datetime.now(datetime.timezone.utc)
+    for certificate in chain:
+        if when < certificate.not_valid_before_utc:
+            raise AlertCertificateExpired(
+                f"certificate {certificate.subject.rfc4514_string()} is not yet valid"
+            )
+        if when > certificate.not_valid_after_utc:
+            raise AlertCertificateExpired(
+                f"certificate {certificate.subject.rfc4514_string()} has expired"
+            )
+
+    if not configuration.ca_certificates:
+        raise AlertBadCertificate("no trust anchors configured to verify the peer")
+    builder = PolicyBuilder().store(Store(configuration.ca_certificates)).time(when)
+    try:
+        if peer_is_server:
+            if configuration.server_name is None:
+                raise AlertBadCertificate("no server name to verify the certificate against")
+            builder.build_server_verifier(_subject(configuration.server_name)).verify(
+                leaf, chain[1:]
+            )
+        else:
+            builder.build_client_verifier().verify(leaf, chain[1:])
+    except VerificationError as exc:
+        raise AlertBadCertificate(f"certificate verification failed: {exc}") from None
+    return chain

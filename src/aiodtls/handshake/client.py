@@ -1,0 +1,381 @@
+"""The DTLS 1.2 client handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
+
+Flights: 1 ClientHello | 3 ClientHello with cookie | 5 [Certificate] ClientKeyExchange
+[CertificateVerify] ChangeCipherSpec Finished. Each state lists the messages it accepts; any
+other message is ``unexpected_message`` (SPEC H1).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import os
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..alerts import (
+    AlertDecodeError,
+    AlertDecryptError,
+    AlertHandshakeFailure,
+    AlertIllegalParameter,
+    AlertProtocolVersion,
+    AlertUnsupportedCertificate,
+    AlertUnsupportedExtension,
+)
+from ..configuration import DtlsConfiguration
+from ..record.header import DTLS1_0, DTLS1_2
+from ..reliability.reassembly import HandshakeMessage
+from ..trace import Tracer
+from . import signatures
+from .certificates import check_peer_certificates
+from .keyexchange import EphemeralKey
+from .keyschedule import finished_matches, psk_premaster_secret
+from .messages import (
+    CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
+    CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
+    EC_POINT_FORMAT_UNCOMPRESSED,
+    Certificate,
+    CertificateRequest,
+    CertificateVerify,
+    ClientHello,
+    ClientKeyExchangeEcdhe,
+    ClientKeyExchangePsk,
+    ExtensionType,
+    Finished,
+    HandshakeType,
+    decode_message,
+    decode_renegotiation_info,
+    decode_uint8_list,
+    encode_message,
+    encode_renegotiation_info,
+    encode_server_name,
+    encode_uint8_list,
+    encode_uint16_list,
+    find_extension,
+    pull_certificate,
+    pull_certificate_request,
+    pull_finished,
+    pull_hello_verify_request,
+    pull_server_hello,
+    pull_server_key_exchange_ecdhe,
+    pull_server_key_exchange_psk,
+    push_certificate,
+    push_certificate_verify,
+    push_client_hello,
+    push_client_key_exchange_ecdhe,
+    push_client_key_exchange_psk,
+    push_finished,
+)
+from .state import Handler, HandshakeSink, HandshakeStateMachine
+from .suites import (
+    CipherSuite,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_info,
+)
+
+__all__ = ["ClientHandshake", "ClientState"]
+
+
+class ClientState(enum.Enum):
+    """Where the client is in the handshake."""
+
+    CLIENT_START = enum.auto()
+    CLIENT_EXPECT_SERVER_HELLO = enum.auto()
+    CLIENT_EXPECT_CERTIFICATE = enum.auto()
+    CLIENT_EXPECT_SERVER_KEY_EXCHANGE = enum.auto()
+    CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE = enum.auto()
+    CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE = enum.auto()
+    CLIENT_EXPECT_SERVER_HELLO_DONE = enum.auto()
+    CLIENT_EXPECT_FINISHED = enum.auto()
+    CLIENT_POST_HANDSHAKE = enum.auto()
+
+
+class ClientHandshake(HandshakeStateMachine):
+    """Drives the client side of one handshake."""
+
+    is_client = True
+
+    def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
+        super().__init__(configuration, sink, tracer)
+        self.state = ClientState.CLIENT_START
+        self._suites = configuration.effective_cipher_suites()
+        if not self._suites:
+            raise ValueError("no cipher suites to offer: configure a PSK or use the defaults")
+        self._hello: ClientHello | None = None
+        self._ephemeral: EphemeralKey | None = None
+        self._server_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
+        self._server_ecdh_public: bytes | None = None
+        self._certificate_request: CertificateRequest | None = None
+        self._offered_extensions: set[int] = set()
+        self.cookie_exchanges = 0
+
+    # -- flight 1 ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue the first ClientHello."""
+        config = self.configuration
+        self.client_random = os.urandom(32)
+        uses_ecdhe = any(suite_info(s).key_exchange != KeyExchange.PSK for s in self._suites)
+        extensions: list[tuple[int, bytes]] = []
+        if config.server_name and not _is_ip_address(config.server_name):
+            extensions.append((ExtensionType.server_name, encode_server_name(config.server_name)))
+        if uses_ecdhe:
+            extensions.append((ExtensionType.supported_groups, encode_uint16_list(config.groups)))
+            extensions.append(
+                (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
+            )
+        extensions.append(
+            (ExtensionType.signature_algorithms, encode_uint16_list(config.signature_schemes))
+        )
+        extensions.append((ExtensionType.extended_master_secret, b""))
+        extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+        self._offered_extensions = {t for t, _ in extensions}
+        self._hello = ClientHello(
+            client_version=DTLS1_2,
+            random=self.client_random,
+            session_id=b"",
+            cookie=b"",
+            cipher_suites=[int(s) for s in self._suites],
+            compression_methods=b"\x00",
+            extensions=extensions,
+        )
+        self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
+        self._flush(final=False, flight_number=1)
+        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
+
+    def _handlers(self) -> dict[int, Handler]:
+        s = self.state
+        if s == ClientState.CLIENT_EXPECT_SERVER_HELLO:
+            handlers: dict[int, Handler] = {HandshakeType.server_hello: self._on_server_hello}
+            if self.cookie_exchanges == 0:
+                handlers[HandshakeType.hello_verify_request] = self._on_hello_verify_request
+            return handlers
+        if s == ClientState.CLIENT_EXPECT_CERTIFICATE:
+            return {HandshakeType.certificate: self._on_certificate}
+        if s == ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE:
+            return {HandshakeType.server_key_exchange: self._on_server_key_exchange}
+        if s == ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE:
+            return {
+                HandshakeType.server_key_exchange: self._on_server_key_exchange,
+                HandshakeType.server_hello_done: self._on_server_hello_done,
+            }
+        if s == ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE:
+            return {
+                HandshakeType.certificate_request: self._on_certificate_request,
+                HandshakeType.server_hello_done: self._on_server_hello_done,
+            }
+        if s == ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE:
+            return {HandshakeType.server_hello_done: self._on_server_hello_done}
+        if s == ClientState.CLIENT_EXPECT_FINISHED:
+            return {HandshakeType.finished: self._on_finished}
+        return {}
+
+    # -- flight 2: HelloVerifyRequest ----------------------------------------------------
+
+    def _on_hello_verify_request(self, message: HandshakeMessage, now: float) -> None:
+        hvr = decode_message(message.body, pull_hello_verify_request)
+        # RFC 6347 §4.2.1: the HVR version is not a negotiation (SPEC C2), but it must be DTLS.
+        if hvr.server_version not in (DTLS1_0, DTLS1_2):
+            raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
+        assert self._hello is not None
+        self.cookie_exchanges += 1
+        self._trace("cookie_received", cookie_length=len(hvr.cookie))
+        # The first ClientHello and the HVR are not part of the transcript (SPEC C7).
+        self._transcript.clear()
+        self._hello.cookie = hvr.cookie
+        self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
+        self._flush(final=False, flight_number=3)
+
+    # -- flight 4 ------------------------------------------------------------------------
+
+    def _on_server_hello(self, message: HandshakeMessage, now: float) -> None:
+        hello = decode_message(message.body, pull_server_hello)
+        if hello.server_version != DTLS1_2:
+            raise AlertProtocolVersion(f"server chose version {hello.server_version:#06x}")
+        try:
+            suite = CipherSuite(hello.cipher_suite)
+        except ValueError:
+            suite = None
+        if suite is None or suite not in self._suites:
+            raise AlertIllegalParameter(
+                f"server chose a suite we did not offer: {hello.cipher_suite:#06x}"
+            )
+        if hello.compression_method != 0:
+            raise AlertIllegalParameter("server chose compression")
+        for ext_type, _ in hello.extensions:
+            if ext_type not in self._offered_extensions:
+                raise AlertUnsupportedExtension(f"unsolicited extension {ext_type}")  # SPEC H4
+        ems = find_extension(hello.extensions, ExtensionType.extended_master_secret)
+        if ems is not None and ems != b"":
+            raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
+        if ems is None and self.configuration.require_extended_master_secret:
+            raise AlertHandshakeFailure("server does not support extended master secret")  # E4
+        renegotiation = find_extension(hello.extensions, ExtensionType.renegotiation_info)
+        if renegotiation is not None and decode_renegotiation_info(renegotiation) != b"":
+            raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
+        point_formats = find_extension(hello.extensions, ExtensionType.ec_point_formats)
+        if point_formats is not None and EC_POINT_FORMAT_UNCOMPRESSED not in decode_uint8_list(
+            point_formats
+        ):
+            raise AlertIllegalParameter("server does not accept uncompressed points")  # K3
+        self.server_random = hello.random
+        self.result.suite = suite_info(suite)
+        self.result.extended_master_secret = ems is not None
+        self._absorb(message)
+        if self.result.suite.key_exchange == KeyExchange.PSK:
+            self.state = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
+        else:
+            self.state = ClientState.CLIENT_EXPECT_CERTIFICATE
+
+    def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
+        certificate = decode_message(message.body, pull_certificate)
+        chain = check_peer_certificates(
+            certificate.certificates, self.configuration, peer_is_server=True
+        )
+        key = chain[0].public_key()
+        assert self.result.suite is not None
+        wanted = (
+            ec.EllipticCurvePublicKey
+            if self.result.suite.key_exchange == KeyExchange.ECDHE_ECDSA
+            else rsa.RSAPublicKey
+        )
+        if not isinstance(key, wanted):
+            raise AlertUnsupportedCertificate("certificate key does not match the cipher suite")
+        self._server_public_key = key
+        self.result.peer_certificates = chain
+        self._absorb(message)
+        self.state = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
+
+    def _on_server_key_exchange(self, message: HandshakeMessage, now: float) -> None:
+        assert self.result.suite is not None
+        if self.result.suite.key_exchange == KeyExchange.PSK:
+            decode_message(message.body, pull_server_key_exchange_psk)  # hint: informational
+            self._absorb(message)
+            self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+            return
+        ske = decode_message(message.body, pull_server_key_exchange_ecdhe)
+        try:
+            group = NamedGroup(ske.params.group)
+        except ValueError:
+            group = None
+        if group is None or group not in self.configuration.groups:
+            raise AlertIllegalParameter(
+                f"server chose a group we did not offer: {ske.params.group}"
+            )
+        assert self._server_public_key is not None
+        signatures.verify(
+            self._server_public_key,
+            ske.signature_scheme,
+            self.configuration.signature_schemes,
+            ske.signature,
+            self.client_random + self.server_random + ske.params.encode(),
+        )
+        self.result.group = group
+        self._ephemeral = EphemeralKey(group)
+        self._server_ecdh_public = ske.params.public_key
+        self._absorb(message)
+        self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+
+    def _on_certificate_request(self, message: HandshakeMessage, now: float) -> None:
+        self._certificate_request = decode_message(message.body, pull_certificate_request)
+        self._absorb(message)
+        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+
+    def _on_server_hello_done(self, message: HandshakeMessage, now: float) -> None:
+        if message.body:
+            raise AlertDecodeError("ServerHelloDone is not empty")
+        self._absorb(message)
+        self._send_flight_5()
+        self.state = ClientState.CLIENT_EXPECT_FINISHED
+
+    # -- flight 5 ------------------------------------------------------------------------
+
+    def _client_credentials(self) -> SignatureScheme | None:
+        """The scheme to sign CertificateVerify with, or None to send no certificate."""
+        request = self._certificate_request
+        key = self.configuration.private_key
+        if request is None or key is None or not self.configuration.certificate_chain:
+            return None
+        wanted_type = (
+            CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN
+            if isinstance(key, ec.EllipticCurvePrivateKey)
+            else CLIENT_CERTIFICATE_TYPE_RSA_SIGN
+        )
+        if wanted_type not in request.certificate_types:
+            return None
+        schemes = signatures.schemes_for_key(
+            key, self.configuration.signature_schemes, request.signature_algorithms
+        )
+        return schemes[0] if schemes else None
+
+    def _send_flight_5(self) -> None:
+        config = self.configuration
+        suite = self.result.suite
+        assert suite is not None
+        scheme = self._client_credentials()
+        if self._certificate_request is not None:
+            chain = config.certificate_chain if scheme is not None else []
+            self._send(
+                HandshakeType.certificate,
+                encode_message(
+                    push_certificate,
+                    Certificate([c.public_bytes(Encoding.DER) for c in chain]),
+                ),
+            )
+        if suite.key_exchange == KeyExchange.PSK:
+            if config.psk is None or config.psk_identity is None:
+                raise AlertHandshakeFailure("PSK suite negotiated but no PSK configured")
+            self.result.psk_identity = config.psk_identity
+            self._send(
+                HandshakeType.client_key_exchange,
+                encode_message(
+                    push_client_key_exchange_psk, ClientKeyExchangePsk(config.psk_identity)
+                ),
+            )
+            premaster = psk_premaster_secret(config.psk)
+        else:
+            assert self._ephemeral is not None and self._server_ecdh_public is not None
+            premaster = self._ephemeral.exchange(self._server_ecdh_public)
+            self._send(
+                HandshakeType.client_key_exchange,
+                encode_message(
+                    push_client_key_exchange_ecdhe,
+                    ClientKeyExchangeEcdhe(self._ephemeral.public_bytes()),
+                ),
+            )
+        read, write = self._establish_keys(premaster)
+        if scheme is not None:
+            assert config.private_key is not None
+            signature = signatures.sign(config.private_key, scheme, self.transcript)
+            self._send(
+                HandshakeType.certificate_verify,
+                encode_message(push_certificate_verify, CertificateVerify(scheme, signature)),
+            )
+        self._send_change_cipher_spec(write)
+        self._send(
+            HandshakeType.finished,
+            encode_message(push_finished, Finished(self._finished(from_client=True))),
+        )
+        self._sink.install_read_keys(1, read)
+        self._flush(final=False, flight_number=5)
+
+    # -- flight 6 ------------------------------------------------------------------------
+
+    def _on_finished(self, message: HandshakeMessage, now: float) -> None:
+        finished = decode_message(message.body, pull_finished)
+        if not finished_matches(self._finished(from_client=False), finished.verify_data):
+            raise AlertDecryptError("server Finished does not verify")  # SPEC H3
+        self._absorb(message)
+        self.state = ClientState.CLIENT_POST_HANDSHAKE
+        self.complete = True
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,178 @@
+"""Stateless cookie exchange (RFC 6347 §4.2.1, SPEC C1–C9).
+
+Owns the cookie: an HMAC, under a rotating secret, over the client's address and the
+ClientHello fields a client must repeat (version, random, session_id, suites, compression
+methods, extensions). Verifying it needs no per-client state, so a server can answer a
+spoofed ClientHello with a HelloVerifyRequest that is smaller than the request and remember
+nothing (SPEC C1, X14). The previous secret stays valid for one rotation period.
+
+:func:`check_client_hello` works on a raw datagram before any connection exists; it is what a
+server endpoint runs for an unknown address.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from ..alerts import Alert
+from ..buffer import Buffer, BufferReadError
+from ..record.header import DTLS1_0, ContentType, encode_record_header, split_datagram
+from ..reliability.fragments import encode_handshake_fragment, pull_handshake_header
+from .messages import (
+    ClientHello,
+    HandshakeType,
+    HelloVerifyRequest,
+    encode_message,
+    pull_client_hello,
+    push_client_hello,
+    push_hello_verify_request,
+)
+
+__all__ = [
+    "COOKIE_LENGTH",
+    "ClientHelloCheck",
+    "CookieSecrets",
+    "Verdict",
+    "check_client_hello",
+    "encode_hello_verify_request",
+]
+
+COOKIE_LENGTH = 20
+"""Truncated HMAC-SHA256. 20 bytes keeps OpenSSL's second ClientHello unfragmented at its
+256-byte minimum MTU (a 32-byte cookie makes it fragment, see research/interop-peers.md)."""
+
+
+def _address_bytes(addr: object) -> bytes:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}|{addr[1]}".encode()
+    return repr(addr).encode()
+
+
+class CookieSecrets:
+    """The current and previous cookie secrets, rotated every ``rotation_period`` seconds."""
+
+    def __init__(self, secret: bytes | None = None, rotation_period: float = 60.0) -> None:
+        self._fixed = secret is not None
+        self._current = secret or os.urandom(32)
+        self._previous: bytes | None = None
+        self._rotation_period = rotation_period
+        self._rotated_at: float | None = None
+
+    def _maybe_rotate(self, now: float) -> None:
+        if self._fixed:
+            return
+        if self._rotated_at is None:
+            self._rotated_at = now
+        elif now - self._rotated_at >= self._rotation_period:
+            self.rotate(now)
+
+    def rotate(self, now: float) -> None:
+        """Start a new secret; cookies of the previous one stay valid until the next rotation."""
+        self._previous = self._current
+        self._current = os.urandom(32)
+        self._rotated_at = now
+
+    @staticmethod
+    def _mac(secret: bytes, addr: object, hello: ClientHello) -> bytes:
+        cookieless = ClientHello(
+            client_version=hello.client_version,
+            random=hello.random,
+            session_id=hello.session_id,
+            cookie=b"",
+            cipher_suites=hello.cipher_suites,
+            compression_methods=hello.compression_methods,
+            extensions=hello.extensions,
+        )
+        data = _address_bytes(addr) + b"\x00" + encode_message(push_client_hello, cookieless)
+        return hmac.new(secret, data, hashlib.sha256).digest()[:COOKIE_LENGTH]
+
+    def make(self, addr: object, hello: ClientHello, now: float) -> bytes:
+        """The cookie for ``hello`` from ``addr``."""
+        self._maybe_rotate(now)
+        return self._mac(self._current, addr, hello)
+
+    def verify(self, addr: object, hello: ClientHello, now: float) -> bool:
+        """True if ``hello.cookie`` was made by us for this address and these fields."""
+        self._maybe_rotate(now)
+        if len(hello.cookie) != COOKIE_LENGTH:
+            return False
+        ok = hmac.compare_digest(hello.cookie, self._mac(self._current, addr, hello))
+        if self._previous is not None:
+            ok |= hmac.compare_digest(hello.cookie, self._mac(self._previous, addr, hello))
+        return ok
+
+
+def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> bytes:
+    """A whole HelloVerifyRequest datagram.
+
+    The record reuses the ClientHello's sequence number and the message uses message_seq 0
+    (RFC 6347 §4.2.1, SPEC C3); versions are DTLS 1.0 as §4.2.1 recommends (SPEC C2).
+    """
+    body = encode_message(push_hello_verify_request, HelloVerifyRequest(DTLS1_0, cookie))
+    fragment = encode_handshake_fragment(HandshakeType.hello_verify_request, 0, body)
+    return (
+        encode_record_header(
+            ContentType.handshake, DTLS1_0, 0, record_sequence_number, len(fragment)
+        )
+        + fragment
+    )
+
+
+class Verdict(enum.Enum):
+    """What to do with a datagram from an address that has no connection."""
+
+    ACCEPT = "accept"
+    "A ClientHello with a valid cookie (or cookies are off): create the connection."
+    VERIFY = "verify"
+    "A ClientHello without a valid cookie: send ``reply`` and forget the datagram."
+    DROP = "drop"
+    "Anything else: ignore it and keep no state."
+
+
+@dataclass(frozen=True)
+class ClientHelloCheck:
+    """The outcome of :func:`check_client_hello`."""
+
+    verdict: Verdict
+    reply: bytes = b""
+    reason: str = ""
+
+
+def check_client_hello(
+    data: bytes, addr: object, secrets: CookieSecrets | None, now: float
+) -> ClientHelloCheck:
+    """Classify a datagram from an unknown address without keeping state (SPEC C1, C9).
+
+    Only an epoch-0 record carrying a whole ClientHello in one fragment is considered; every
+    length is bounds-checked by the codecs, and any malformation is a DROP.
+    """
+    for record in split_datagram(data):
+        if isinstance(record, str):
+            return ClientHelloCheck(Verdict.DROP, reason=record)
+        if record.content_type != ContentType.handshake or record.epoch != 0:
+            return ClientHelloCheck(Verdict.DROP, reason="not an epoch-0 handshake record")
+        buf = Buffer(record.fragment)
+        try:
+            header = pull_handshake_header(buf)
+            if header.msg_type != HandshakeType.client_hello:
+                return ClientHelloCheck(Verdict.DROP, reason="not a ClientHello")
+            if header.fragment_offset != 0 or header.fragment_length != header.length:
+                return ClientHelloCheck(Verdict.DROP, reason="fragmented ClientHello")
+            body = buf.pull_bytes(header.length)
+            hello_buf = Buffer(body)
+            hello = pull_client_hello(hello_buf)
+            if not hello_buf.eof():
+                raise BufferReadError("trailing bytes")
+        except (BufferReadError, Alert) as exc:
+            return ClientHelloCheck(Verdict.DROP, reason=f"malformed ClientHello: {exc}")
+        if secrets is None or secrets.verify(addr, hello, now):
+            return ClientHelloCheck(Verdict.ACCEPT)
+        cookie = secrets.make(addr, hello, now)
+        return ClientHelloCheck(
+            Verdict.VERIFY, reply=encode_hello_verify_request(record.sequence_number, cookie)
+        )
+    return ClientHelloCheck(Verdict.DROP, reason="empty datagram")

@@ -1,0 +1,152 @@
+"""TLS 1.2 key schedule (RFC 5246 §5, §6.3, §8.1; RFC 7627; RFC 5705).
+
+Owns the PRF and everything derived with it: the (extended) master secret, the key block,
+Finished verify_data and exported keying material. It holds no state; the handshake decides
+what to derive and when.
+"""
+
+from __future__ import annotations
+
+import hmac as std_hmac
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+__all__ = [
+    "KeyBlock",
+    "compute_finished",
+    "compute_master_secret",
+    "derive_key_block",
+    "export_keying_material",
+    "prf",
+    "psk_premaster_secret",
+]
+
+# RFC 5705 §4: labels that must not be used as exporter labels because the key
+# schedule already uses them.
+RESERVED_EXPORTER_LABELS = frozenset(
+    {
+        b"client finished",
+        b"server finished",
+        b"master secret",
+        b"key expansion",
+        b"extended master secret",
+    }
+)
+
+
+def _p_hash(algorithm: hashes.HashAlgorithm, secret: bytes, seed: bytes, length: int) -> bytes:
+    """P_hash of RFC 5246 §5."""
+    out = bytearray()
+    a = seed
+    while len(out) < length:
+        h = hmac.HMAC(secret, algorithm)
+        h.update(a)
+        a = h.finalize()
+        h = hmac.HMAC(secret, algorithm)
+        h.update(a + seed)
+        out += h.finalize()
+    return bytes(out[:length])
+
+
+def prf(
+    algorithm: hashes.HashAlgorithm, secret: bytes, label: bytes, seed: bytes, length: int
+) -> bytes:
+    """The TLS 1.2 PRF: P_<hash>(secret, label + seed)."""
+    return _p_hash(algorithm, secret, label + seed, length)
+
+
+def psk_premaster_secret(psk: bytes, other_secret: bytes | None = None) -> bytes:
+    """Premaster secret for PSK suites (RFC 4279 §2; §5.3 for DHE/ECDHE variants).
+
+    Plain PSK uses N zero bytes as other_secret, N being the PSK length (SPEC K1).
+    """
+    if other_secret is None:
+        other_secret = bytes(len(psk))
+    return len(other_secret).to_bytes(2, "big") + other_secret + len(psk).to_bytes(2, "big") + psk
+
+
+def compute_master_secret(
+    algorithm: hashes.HashAlgorithm,
+    premaster_secret: bytes,
+    *,
+    session_hash: bytes | None,
+    client_random: bytes,
+    server_random: bytes,
+) -> bytes:
+    """The 48-byte master secret; extended (RFC 7627 §4) when ``session_hash`` is given."""
+    if session_hash is not None:
+        return prf(algorithm, premaster_secret, b"extended master secret", session_hash, 48)
+    return prf(algorithm, premaster_secret, b"master secret", client_random + server_random, 48)
+
+
+@dataclass(frozen=True)
+class KeyBlock:
+    """AEAD keys and implicit nonces for both directions (RFC 5246 §6.3, RFC 5288 §3)."""
+
+    client_write_key: bytes
+    server_write_key: bytes
+    client_write_iv: bytes
+    server_write_iv: bytes
+
+
+def derive_key_block(
+    algorithm: hashes.HashAlgorithm,
+    master_secret: bytes,
+    client_random: bytes,
+    server_random: bytes,
+    key_length: int,
+    iv_length: int,
+) -> KeyBlock:
+    """Split the key expansion into keys and implicit IVs (AEAD suites have no MAC keys)."""
+    block = prf(
+        algorithm,
+        master_secret,
+        b"key expansion",
+        server_random + client_random,
+        2 * (key_length + iv_length),
+    )
+    k = key_length
+    return KeyBlock(
+        client_write_key=block[0:k],
+        server_write_key=block[k : 2 * k],
+        client_write_iv=block[2 * k : 2 * k + iv_length],
+        server_write_iv=block[2 * k + iv_length : 2 * k + 2 * iv_length],
+    )
+
+
+def compute_finished(
+    algorithm: hashes.HashAlgorithm,
+    master_secret: bytes,
+    *,
+    from_client: bool,
+    handshake_hash: bytes,
+) -> bytes:
+    """Finished verify_data (RFC 5246 §7.4.9): 12 bytes."""
+    label = b"client finished" if from_client else b"server finished"
+    return prf(algorithm, master_secret, label, handshake_hash, 12)
+
+
+def finished_matches(expected: bytes, received: bytes) -> bool:
+    """Constant-time comparison of verify_data."""
+    return std_hmac.compare_digest(expected, received)
+
+
+def export_keying_material(
+    algorithm: hashes.HashAlgorithm,
+    master_secret: bytes,
+    client_random: bytes,
+    server_random: bytes,
+    label: bytes,
+    length: int,
+    context: bytes | None,
+) -> bytes:
+    """RFC 5705 exporter. ``context=None`` (no context) differs from ``b''`` (SPEC S4)."""
+    if label in RESERVED_EXPORTER_LABELS:
+        raise ValueError(f"exporter label {label!r} is reserved")
+    seed = client_random + server_random
+    if context is not None:
+        if len(context) >= 1 << 16:
+            raise ValueError("exporter context too long")
+        seed += len(context).to_bytes(2, "big") + context
+    return prf(algorithm, master_secret, label, seed, length)

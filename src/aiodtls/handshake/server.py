@@ -1,0 +1,387 @@
+"""The DTLS 1.2 server handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
+
+Flights: 2 HelloVerifyRequest (stateless, see ``cookie``) | 4 ServerHello [Certificate]
+[ServerKeyExchange] [CertificateRequest] ServerHelloDone | 6 ChangeCipherSpec Finished.
+Each state lists the messages it accepts; any other message is ``unexpected_message``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import ssl
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..alerts import (
+    AlertDecodeError,
+    AlertDecryptError,
+    AlertHandshakeFailure,
+    AlertIllegalParameter,
+    AlertProtocolVersion,
+    AlertUnknownPskIdentity,
+    AlertUnsupportedCertificate,
+)
+from ..configuration import DtlsConfiguration
+from ..record.header import DTLS1_2
+from ..record.protection import RecordProtection
+from ..reliability.reassembly import HandshakeMessage
+from ..trace import Tracer
+from . import signatures
+from .certificates import check_peer_certificates
+from .cookie import CookieSecrets, encode_hello_verify_request
+from .keyexchange import EphemeralKey
+from .keyschedule import finished_matches, psk_premaster_secret
+from .messages import (
+    CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
+    CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
+    EC_POINT_FORMAT_UNCOMPRESSED,
+    Certificate,
+    CertificateRequest,
+    ClientHello,
+    EcdheParameters,
+    ExtensionType,
+    Finished,
+    HandshakeType,
+    ServerHello,
+    ServerKeyExchangeEcdhe,
+    ServerKeyExchangePsk,
+    decode_message,
+    decode_renegotiation_info,
+    decode_server_name,
+    decode_uint8_list,
+    decode_uint16_list,
+    encode_message,
+    encode_renegotiation_info,
+    encode_uint8_list,
+    find_extension,
+    pull_certificate,
+    pull_certificate_verify,
+    pull_client_hello,
+    pull_client_key_exchange_ecdhe,
+    pull_client_key_exchange_psk,
+    pull_finished,
+    push_certificate,
+    push_certificate_request,
+    push_finished,
+    push_server_hello,
+    push_server_key_exchange_ecdhe,
+    push_server_key_exchange_psk,
+)
+from .state import Handler, HandshakeSink, HandshakeStateMachine
+from .suites import (
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_info,
+)
+
+__all__ = ["ServerHandshake", "ServerState"]
+
+
+class ServerState(enum.Enum):
+    """Where the server is in the handshake."""
+
+    SERVER_EXPECT_CLIENT_HELLO = enum.auto()
+    SERVER_EXPECT_CERTIFICATE = enum.auto()
+    SERVER_EXPECT_CLIENT_KEY_EXCHANGE = enum.auto()
+    SERVER_EXPECT_CERTIFICATE_VERIFY = enum.auto()
+    SERVER_EXPECT_FINISHED = enum.auto()
+    SERVER_POST_HANDSHAKE = enum.auto()
+
+
+class ServerHandshake(HandshakeStateMachine):
+    """Drives the server side of one handshake."""
+
+    is_client = False
+
+    def __init__(
+        self,
+        configuration: DtlsConfiguration,
+        sink: HandshakeSink,
+        tracer: Tracer,
+        *,
+        cookie_secrets: CookieSecrets | None,
+    ) -> None:
+        super().__init__(configuration, sink, tracer)
+        self.state = ServerState.SERVER_EXPECT_CLIENT_HELLO
+        self.peer_address: object = None
+        "Set by the connection from the first datagram; the cookie is bound to it."
+        self._cookie_secrets = cookie_secrets if configuration.cookie_exchange else None
+        self._ephemeral: EphemeralKey | None = None
+        self._signature_scheme: SignatureScheme | None = None
+        self._client_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
+        self._requested_schemes: list[SignatureScheme] = []
+        self._psk: bytes | None = None
+        self._cv_transcript = b""
+        self._pending_write: RecordProtection | None = None
+        self.cookies_sent = 0
+
+    def _handlers(self) -> dict[int, Handler]:
+        s = self.state
+        if s == ServerState.SERVER_EXPECT_CLIENT_HELLO:
+            return {HandshakeType.client_hello: self._on_client_hello}
+        if s == ServerState.SERVER_EXPECT_CERTIFICATE:
+            return {HandshakeType.certificate: self._on_certificate}
+        if s == ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE:
+            return {HandshakeType.client_key_exchange: self._on_client_key_exchange}
+        if s == ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY:
+            return {HandshakeType.certificate_verify: self._on_certificate_verify}
+        if s == ServerState.SERVER_EXPECT_FINISHED:
+            return {HandshakeType.finished: self._on_finished}
+        return {}
+
+    @property
+    def expects_client_hello(self) -> bool:
+        """True until a ClientHello with a valid cookie has been accepted."""
+        return self.state == ServerState.SERVER_EXPECT_CLIENT_HELLO
+
+    # -- flight 1/3 ----------------------------------------------------------------------
+
+    def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
+        hello = decode_message(message.body, pull_client_hello)
+        if self._cookie_secrets is not None and not self._cookie_secrets.verify(
+            self.peer_address, hello, now
+        ):
+            # No valid cookie: answer statelessly and forget this ClientHello (SPEC C1, C5).
+            cookie = self._cookie_secrets.make(self.peer_address, hello, now)
+            self._sink.send_datagram(
+                encode_hello_verify_request(message.record_sequence_number, cookie)
+            )
+            self.cookies_sent += 1
+            self._trace("hello_verify_request_sent", cookie_length=len(cookie))
+            return
+        # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
+        if hello.client_version > DTLS1_2:
+            raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
+        if 0 not in hello.compression_methods:
+            raise AlertIllegalParameter("client does not offer null compression")  # SPEC H4
+        self.client_random = hello.random
+        self._negotiate(hello)
+        # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (SPEC C3).
+        self._send_seq = message.message_seq
+        # Statelessly we may already have used record numbers up to the ClientHello's for
+        # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
+        # sees a number twice (what OpenSSL does after DTLSv1_listen).
+        self._sink.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
+        self._absorb(message)
+        self._send_flight_4(hello)
+
+    def _negotiate(self, hello: ClientHello) -> None:
+        config = self.configuration
+        exts = hello.extensions
+        ems = find_extension(exts, ExtensionType.extended_master_secret)
+        if ems is not None and ems != b"":
+            raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
+        if ems is None and config.require_extended_master_secret:
+            raise AlertHandshakeFailure("client does not support extended master secret")  # E4
+        self.result.extended_master_secret = ems is not None
+        renegotiation = find_extension(exts, ExtensionType.renegotiation_info)
+        if renegotiation is not None and decode_renegotiation_info(renegotiation) != b"":
+            raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
+        name = find_extension(exts, ExtensionType.server_name)
+        self.result.server_name = decode_server_name(name) if name is not None else None
+
+        raw_groups = find_extension(exts, ExtensionType.supported_groups)
+        # Without supported_groups, RFC 8422 §4 lets the server assume the client takes any
+        # curve; secp256r1 is the one every ECC client implements.
+        client_groups = (
+            decode_uint16_list(raw_groups) if raw_groups is not None else [NamedGroup.secp256r1]
+        )
+        raw_schemes = find_extension(exts, ExtensionType.signature_algorithms)
+        client_schemes = decode_uint16_list(raw_schemes) if raw_schemes is not None else []
+        point_formats = find_extension(exts, ExtensionType.ec_point_formats)
+        if point_formats is not None and EC_POINT_FORMAT_UNCOMPRESSED not in decode_uint8_list(
+            point_formats
+        ):
+            raise AlertIllegalParameter("client does not accept uncompressed points")  # K3
+        group = next((g for g in config.groups if int(g) in client_groups), None)
+
+        for suite in config.effective_cipher_suites():
+            if int(suite) not in hello.cipher_suites:
+                continue
+            info = suite_info(suite)
+            if info.key_exchange == KeyExchange.PSK:
+                if config.psk is None and config.psk_lookup is None:
+                    continue
+                self.result.suite = info
+                return
+            key = config.private_key
+            wanted = (
+                ec.EllipticCurvePrivateKey
+                if info.key_exchange == KeyExchange.ECDHE_ECDSA
+                else rsa.RSAPrivateKey
+            )
+            if group is None or not isinstance(key, wanted) or not config.certificate_chain:
+                continue
+            schemes = signatures.schemes_for_key(key, config.signature_schemes, client_schemes)
+            if not schemes:
+                continue
+            self.result.suite = info
+            self.result.group = group
+            self._signature_scheme = schemes[0]
+            return
+        raise AlertHandshakeFailure("no cipher suite in common")
+
+    # -- flight 4 ------------------------------------------------------------------------
+
+    def _send_flight_4(self, hello: ClientHello) -> None:
+        config = self.configuration
+        suite = self.result.suite
+        assert suite is not None
+        self.server_random = os.urandom(32)
+        extensions: list[tuple[int, bytes]] = []
+        # Only echo what the client offered (SPEC H4).
+        if (
+            find_extension(hello.extensions, ExtensionType.renegotiation_info) is not None
+            or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
+        ):
+            extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+        if self.result.extended_master_secret:
+            extensions.append((ExtensionType.extended_master_secret, b""))
+        if (
+            suite.key_exchange != KeyExchange.PSK
+            and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
+        ):
+            extensions.append(
+                (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
+            )
+        self._send(
+            HandshakeType.server_hello,
+            encode_message(
+                push_server_hello,
+                ServerHello(DTLS1_2, self.server_random, b"", int(suite.suite), 0, extensions),
+            ),
+        )
+        request_certificate = False
+        if suite.key_exchange == KeyExchange.PSK:
+            if config.psk_identity_hint is not None:
+                self._send(
+                    HandshakeType.server_key_exchange,
+                    encode_message(
+                        push_server_key_exchange_psk,
+                        ServerKeyExchangePsk(config.psk_identity_hint),
+                    ),
+                )
+        else:
+            self._send(
+                HandshakeType.certificate,
+                encode_message(
+                    push_certificate,
+                    Certificate([c.public_bytes(Encoding.DER) for c in config.certificate_chain]),
+                ),
+            )
+            assert self.result.group is not None and self._signature_scheme is not None
+            assert config.private_key is not None
+            self._ephemeral = EphemeralKey(self.result.group)
+            params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
+            signature = signatures.sign(
+                config.private_key,
+                self._signature_scheme,
+                self.client_random + self.server_random + params.encode(),
+            )
+            self._send(
+                HandshakeType.server_key_exchange,
+                encode_message(
+                    push_server_key_exchange_ecdhe,
+                    ServerKeyExchangeEcdhe(params, int(self._signature_scheme), signature),
+                ),
+            )
+            request_certificate = config.effective_verify_mode() != ssl.CERT_NONE
+        if request_certificate:
+            self._requested_schemes = list(config.signature_schemes)
+            self._send(
+                HandshakeType.certificate_request,
+                encode_message(
+                    push_certificate_request,
+                    CertificateRequest(
+                        bytes(
+                            (CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN, CLIENT_CERTIFICATE_TYPE_RSA_SIGN)
+                        ),
+                        [int(s) for s in self._requested_schemes],
+                    ),
+                ),
+            )
+        self._send(HandshakeType.server_hello_done, b"")
+        self._flush(final=False, flight_number=4)
+        self.state = (
+            ServerState.SERVER_EXPECT_CERTIFICATE
+            if request_certificate
+            else ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+        )
+
+    # -- flight 5 ------------------------------------------------------------------------
+
+    def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
+        certificate = decode_message(message.body, pull_certificate)
+        if not certificate.certificates:
+            if self.configuration.effective_verify_mode() == ssl.CERT_REQUIRED:
+                raise AlertHandshakeFailure("client sent no certificate")  # SPEC H2
+        else:
+            chain = check_peer_certificates(
+                certificate.certificates, self.configuration, peer_is_server=False
+            )
+            key = chain[0].public_key()
+            if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+                raise AlertUnsupportedCertificate("client certificate key cannot sign")
+            self._client_public_key = key
+            self.result.peer_certificates = chain
+        self._absorb(message)
+        self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+
+    def _on_client_key_exchange(self, message: HandshakeMessage, now: float) -> None:
+        suite = self.result.suite
+        assert suite is not None
+        config = self.configuration
+        if suite.key_exchange == KeyExchange.PSK:
+            cke_psk = decode_message(message.body, pull_client_key_exchange_psk)
+            identity = cke_psk.identity
+            psk = config.psk_lookup(identity) if config.psk_lookup is not None else config.psk
+            if psk is None:
+                raise AlertUnknownPskIdentity(f"unknown PSK identity {identity!r}")  # SPEC K1
+            self.result.psk_identity = identity
+            premaster = psk_premaster_secret(psk)
+        else:
+            cke = decode_message(message.body, pull_client_key_exchange_ecdhe)
+            assert self._ephemeral is not None
+            premaster = self._ephemeral.exchange(cke.public_key)
+        self._absorb(message)
+        read, write = self._establish_keys(premaster)
+        self._pending_write = write
+        self._sink.install_read_keys(1, read)
+        if self._client_public_key is not None:
+            self._cv_transcript = self.transcript
+            self.state = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY
+        else:
+            self.state = ServerState.SERVER_EXPECT_FINISHED
+
+    def _on_certificate_verify(self, message: HandshakeMessage, now: float) -> None:
+        verify = decode_message(message.body, pull_certificate_verify)
+        assert self._client_public_key is not None
+        signatures.verify(
+            self._client_public_key,
+            verify.signature_scheme,
+            self._requested_schemes,
+            verify.signature,
+            self._cv_transcript,
+        )
+        self._absorb(message)
+        self.state = ServerState.SERVER_EXPECT_FINISHED
+
+    def _on_finished(self, message: HandshakeMessage, now: float) -> None:
+        finished = decode_message(message.body, pull_finished)
+        if not finished_matches(self._finished(from_client=True), finished.verify_data):
+            raise AlertDecryptError("client Finished does not verify")  # SPEC H3
+        self._absorb(message)
+        # Flight 6 is the final flight: re-sent only when the client repeats flight 5 (T4).
+        assert self._pending_write is not None
+        self._send_change_cipher_spec(self._pending_write)
+        self._send(
+            HandshakeType.finished,
+            encode_message(push_finished, Finished(self._finished(from_client=False))),
+        )
+        self._flush(final=True, flight_number=6)
+        self.state = ServerState.SERVER_POST_HANDSHAKE
+        self.complete = True

@@ -1,0 +1,109 @@
+"""Handshake signatures (ServerKeyExchange, CertificateVerify) by TLS signature scheme.
+
+Owns the mapping from a :class:`~aiodtls.handshake.suites.SignatureScheme` to the
+``cryptography`` algorithm, padding and hash, and which schemes a given key can produce.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+
+from ..alerts import AlertDecryptError, AlertIllegalParameter
+from .suites import SignatureScheme
+
+__all__ = ["schemes_for_key", "sign", "verify"]
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+_HASH: dict[SignatureScheme, type[hashes.HashAlgorithm]] = {
+    SignatureScheme.rsa_pkcs1_sha256: hashes.SHA256,
+    SignatureScheme.rsa_pkcs1_sha384: hashes.SHA384,
+    SignatureScheme.ecdsa_secp256r1_sha256: hashes.SHA256,
+    SignatureScheme.ecdsa_secp384r1_sha384: hashes.SHA384,
+    SignatureScheme.rsa_pss_rsae_sha256: hashes.SHA256,
+    SignatureScheme.rsa_pss_rsae_sha384: hashes.SHA384,
+}
+_RSA_PSS = {SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.rsa_pss_rsae_sha384}
+_RSA_PKCS1 = {SignatureScheme.rsa_pkcs1_sha256, SignatureScheme.rsa_pkcs1_sha384}
+_ECDSA_CURVE: dict[SignatureScheme, type[ec.EllipticCurve]] = {
+    SignatureScheme.ecdsa_secp256r1_sha256: ec.SECP256R1,
+    SignatureScheme.ecdsa_secp384r1_sha384: ec.SECP384R1,
+}
+
+
+def _key_accepts(
+    key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, scheme: SignatureScheme, *, signing: bool
+) -> bool:
+    if isinstance(key, rsa.RSAPublicKey):
+        return scheme in _RSA_PSS or scheme in _RSA_PKCS1
+    curve = _ECDSA_CURVE.get(scheme)
+    if curve is None:
+        return False
+    # TLS 1.2 does not bind the ECDSA hash to the curve (RFC 5246 §7.4.1.4.1), and peers such
+    # as OpenSSL sign P-256 keys with SHA-384 when offered, so verification accepts any pair.
+    # We sign with the TLS 1.3 pairing, which every peer accepts.
+    return not signing or isinstance(key.curve, curve)
+
+
+def schemes_for_key(
+    key: PrivateKey, preferred: list[SignatureScheme], peer_offered: list[int] | None = None
+) -> list[SignatureScheme]:
+    """Schemes in ``preferred`` order that ``key`` can sign with and the peer accepts."""
+    public = key.public_key()
+    return [
+        s
+        for s in preferred
+        if _key_accepts(public, s, signing=True)
+        and (peer_offered is None or int(s) in peer_offered)
+    ]
+
+
+def sign(key: PrivateKey, scheme: SignatureScheme, data: bytes) -> bytes:
+    """Sign ``data`` with ``scheme``."""
+    algorithm = _HASH[scheme]()
+    if isinstance(key, rsa.RSAPrivateKey):
+        if scheme in _RSA_PSS:
+            pad: padding.AsymmetricPadding = padding.PSS(
+                mgf=padding.MGF1(algorithm), salt_length=padding.PSS.DIGEST_LENGTH
+            )
+        else:
+            pad = padding.PKCS1v15()
+        return key.sign(data, pad, algorithm)
+    return key.sign(data, ec.ECDSA(algorithm))
+
+
+def verify(
+    public_key: CertificatePublicKeyTypes,
+    scheme_value: int,
+    allowed: list[SignatureScheme],
+    signature: bytes,
+    data: bytes,
+) -> None:
+    """Verify a peer signature; raise an alert if the scheme or signature is unacceptable."""
+    try:
+        scheme = SignatureScheme(scheme_value)
+    except ValueError:
+        raise AlertIllegalParameter(f"unsupported signature scheme {scheme_value:#06x}") from None
+    if scheme not in allowed:
+        raise AlertIllegalParameter(f"signature scheme {scheme.name} was not offered")
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise AlertIllegalParameter("certificate key type cannot sign handshakes")
+    if not _key_accepts(public_key, scheme, signing=False):
+        raise AlertIllegalParameter(f"signature scheme {scheme.name} does not fit the key")
+    algorithm = _HASH[scheme]()
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            if scheme in _RSA_PSS:
+                pad: padding.AsymmetricPadding = padding.PSS(
+                    mgf=padding.MGF1(algorithm), salt_length=padding.PSS.DIGEST_LENGTH
+                )
+            else:
+                pad = padding.PKCS1v15()
+            public_key.verify(signature, data, pad, algorithm)
+        else:
+            public_key.verify(signature, data, ec.ECDSA(algorithm))
+    except InvalidSignature:
+        raise AlertDecryptError("handshake signature does not verify") from None

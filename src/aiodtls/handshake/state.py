@@ -1,0 +1,227 @@
+"""What the client and server handshakes share: transcript, flights, keys, results.
+
+Owns the transcript (every message of the handshake in unfragmented form, minus the first
+ClientHello and the HelloVerifyRequest, SPEC C7, F6), the numbering of the messages we send,
+the current write epoch, the master secret and the negotiated parameters. The two role classes
+in ``client`` and ``server`` are the state machines; this base gives them one way to send a
+message, switch epochs, derive keys and hand a finished flight to the connection through the
+:class:`HandshakeSink` interface.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from ..alerts import AlertDecodeError, AlertUnexpectedMessage
+from ..buffer import BufferReadError
+from ..configuration import DtlsConfiguration
+from ..record.header import ContentType
+from ..record.protection import AesGcmProtection, RecordProtection
+from ..reliability.flight import FlightEntry
+from ..reliability.fragments import encode_handshake_fragment
+from ..reliability.reassembly import HandshakeMessage
+from ..trace import Tracer
+from .keyschedule import (
+    compute_finished,
+    compute_master_secret,
+    derive_key_block,
+    export_keying_material,
+)
+from .messages import HandshakeType
+from .suites import NamedGroup, SuiteInfo
+
+__all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine"]
+
+
+class HandshakeSink(Protocol):
+    """What a handshake asks of the connection that runs it."""
+
+    def install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
+        """Start accepting records of ``epoch`` under ``protection``."""
+        ...
+
+    def install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
+        """Make ``epoch`` available for sending; the flight entries say when it is used."""
+        ...
+
+    def send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
+        """Transmit a complete flight, replacing the previous one."""
+        ...
+
+    def send_datagram(self, data: bytes) -> None:
+        """Send a datagram outside any flight (a stateless HelloVerifyRequest)."""
+        ...
+
+    def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
+        """Make the next record of ``epoch`` use at least ``next_sequence_number``."""
+        ...
+
+
+@dataclass
+class HandshakeResult:
+    """What was negotiated; complete once the handshake is."""
+
+    suite: SuiteInfo | None = None
+    group: NamedGroup | None = None
+    peer_certificates: list[x509.Certificate] = field(default_factory=list)
+    psk_identity: bytes | None = None
+    extended_master_secret: bool = False
+    server_name: str | None = None
+
+
+Handler = Callable[[HandshakeMessage, float], None]
+
+
+class HandshakeStateMachine:
+    """Base of the client and server handshakes."""
+
+    is_client: bool = True
+    state: enum.Enum
+
+    def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
+        self.configuration = configuration
+        self._sink = sink
+        self._trace = tracer
+        self._transcript = bytearray()
+        self._send_seq = 0
+        self._write_epoch = 0
+        self._pending: list[FlightEntry] = []
+        self.client_random = b""
+        self.server_random = b""
+        self._master_secret: bytes | None = None
+        self.result = HandshakeResult()
+        self.complete = False
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def _handlers(self) -> dict[int, Handler]:
+        """Messages allowed in the current state, by type."""
+        raise NotImplementedError
+
+    def handle(self, message: HandshakeMessage, now: float) -> None:
+        """Process one whole, in-order message from the peer; raise an alert on error."""
+        handler = self._handlers().get(message.msg_type)
+        if handler is None:
+            raise AlertUnexpectedMessage(
+                f"{_message_name(message.msg_type)} is not allowed in {self.state.name}"
+            )  # SPEC H1
+        # Only Finished travels under the new keys in a DTLS 1.2 handshake; anything else in
+        # another epoch is an injection or a confused peer (SPEC X8, X9).
+        expected_epoch = 1 if message.msg_type == HandshakeType.finished else 0
+        if message.epoch != expected_epoch:
+            raise AlertUnexpectedMessage(
+                f"{_message_name(message.msg_type)} in epoch {message.epoch}"
+            )
+        try:
+            handler(message, now)
+        except BufferReadError as exc:
+            raise AlertDecodeError(f"malformed {_message_name(message.msg_type)}: {exc}") from None
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _send(self, msg_type: HandshakeType, body: bytes) -> None:
+        seq = self._send_seq
+        self._send_seq += 1
+        self._pending.append(
+            FlightEntry(ContentType.handshake, self._write_epoch, msg_type, seq, body)
+        )
+        self._transcript += encode_handshake_fragment(msg_type, seq, body)
+
+    def _send_change_cipher_spec(self, protection: RecordProtection) -> None:
+        self._pending.append(FlightEntry(ContentType.change_cipher_spec, self._write_epoch))
+        self._write_epoch += 1
+        self._sink.install_write_keys(self._write_epoch, protection)
+
+    def _flush(self, *, final: bool, flight_number: int) -> None:
+        entries, self._pending = self._pending, []
+        self._sink.send_flight(entries, final=final, flight_number=flight_number)
+
+    def _absorb(self, message: HandshakeMessage) -> None:
+        """Add a received message to the transcript, as if it had not been fragmented."""
+        self._transcript += encode_handshake_fragment(
+            message.msg_type, message.message_seq, message.body
+        )
+
+    def _transcript_hash(self) -> bytes:
+        assert self.result.suite is not None
+        h = hashes.Hash(self.result.suite.prf_hash())
+        h.update(bytes(self._transcript))
+        return h.finalize()
+
+    @property
+    def transcript(self) -> bytes:
+        """Handshake messages so far (what CertificateVerify signs)."""
+        return bytes(self._transcript)
+
+    # -- keys --------------------------------------------------------------------------
+
+    def _establish_keys(self, premaster_secret: bytes) -> tuple[RecordProtection, RecordProtection]:
+        """Derive the master secret (extended if negotiated) and the epoch-1 protections.
+
+        Call right after the ClientKeyExchange is in the transcript: the extended master
+        secret hashes exactly up to it (RFC 7627 §3, SPEC E1). Returns (read, write).
+        """
+        suite = self.result.suite
+        assert suite is not None
+        algorithm = suite.prf_hash()
+        session_hash = self._transcript_hash() if self.result.extended_master_secret else None
+        self._master_secret = compute_master_secret(
+            algorithm,
+            premaster_secret,
+            session_hash=session_hash,
+            client_random=self.client_random,
+            server_random=self.server_random,
+        )
+        block = derive_key_block(
+            algorithm,
+            self._master_secret,
+            self.client_random,
+            self.server_random,
+            suite.key_length,
+            suite.fixed_iv_length,
+        )
+        client = AesGcmProtection(block.client_write_key, block.client_write_iv)
+        server = AesGcmProtection(block.server_write_key, block.server_write_iv)
+        if self.configuration.key_log is not None:
+            # NSS key log format, read by Wireshark; written only when the user asked.
+            self.configuration.key_log.write(
+                f"CLIENT_RANDOM {self.client_random.hex()} {self._master_secret.hex()}\n"
+            )
+            self.configuration.key_log.flush()
+        return (server, client) if self.is_client else (client, server)
+
+    def _finished(self, *, from_client: bool) -> bytes:
+        assert self.result.suite is not None and self._master_secret is not None
+        return compute_finished(
+            self.result.suite.prf_hash(),
+            self._master_secret,
+            from_client=from_client,
+            handshake_hash=self._transcript_hash(),
+        )
+
+    def export_keying_material(self, label: bytes, length: int, context: bytes | None) -> bytes:
+        """RFC 5705 exporter; only after the handshake completed (SPEC S4)."""
+        if not self.complete or self._master_secret is None or self.result.suite is None:
+            raise RuntimeError("keying material is not available before the handshake completes")
+        return export_keying_material(
+            self.result.suite.prf_hash(),
+            self._master_secret,
+            self.client_random,
+            self.server_random,
+            label,
+            length,
+            context,
+        )
+
+
+def _message_name(msg_type: int) -> str:
+    try:
+        return HandshakeType(msg_type).name
+    except ValueError:
+        return f"handshake message {msg_type}"

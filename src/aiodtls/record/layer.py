@@ -1,0 +1,199 @@
+"""The record layer of one association: epochs, sequence numbers, replay, protection.
+
+Owns, per direction and epoch, the :class:`~aiodtls.record.protection.RecordProtection` in use;
+the next sequence number to send (SPEC R2, R3); a replay window per read epoch (SPEC A1–A3);
+and a small bounded buffer of records that arrive for the next epoch before its keys exist
+(SPEC R9, X12: a Finished that overtakes the ClientKeyExchange). It does not know what records
+mean; the connection routes opened records by content type.
+
+Invalid input raises :class:`RecordDropped` with a reason. The caller counts and traces it and
+carries on: per RFC 6347 §4.1.2.7 an invalid record is silently discarded (SPEC R8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .header import (
+    DTLS1_0,
+    DTLS1_2,
+    MAX_CIPHERTEXT_LENGTH,
+    MAX_PLAINTEXT_LENGTH,
+    MAX_SEQUENCE_NUMBER,
+    RECORD_HEADER_LENGTH,
+    ContentType,
+    RawRecord,
+    encode_record_header,
+)
+from .protection import NullProtection, RecordProtection, RecordProtectionError
+from .replay import ReplayWindow
+
+__all__ = [
+    "OpenedRecord",
+    "RecordAuthenticationFailed",
+    "RecordDropped",
+    "RecordLayer",
+    "SequenceNumberExhausted",
+]
+
+_KNOWN_CONTENT_TYPES = frozenset(
+    {
+        ContentType.change_cipher_spec,
+        ContentType.alert,
+        ContentType.handshake,
+        ContentType.application_data,
+    }
+)
+
+
+class RecordDropped(Exception):
+    """The record is invalid and must be discarded; ``str(exc)`` says why."""
+
+
+class RecordAuthenticationFailed(RecordDropped):
+    """The record's AEAD tag did not verify (counted separately: it may mean a key mismatch)."""
+
+
+class SequenceNumberExhausted(Exception):
+    """The write epoch ran out of sequence numbers; the connection must close (SPEC R3)."""
+
+
+@dataclass(frozen=True)
+class OpenedRecord:
+    """An authenticated, decrypted record."""
+
+    content_type: int
+    epoch: int
+    sequence_number: int
+    payload: bytes
+
+
+@dataclass
+class _ReadEpoch:
+    protection: RecordProtection
+    window: ReplayWindow = field(default_factory=ReplayWindow)
+
+
+@dataclass
+class _WriteEpoch:
+    protection: RecordProtection
+    next_sequence_number: int = 0
+
+
+class RecordLayer:
+    """Read and write state of one DTLS association."""
+
+    def __init__(self, *, replay_protection: bool = True, max_early_bytes: int = 32768) -> None:
+        self._replay_protection = replay_protection
+        self._read: dict[int, _ReadEpoch] = {0: _ReadEpoch(NullProtection())}
+        self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(NullProtection())}
+        self._highest_read_epoch = 0
+        self.write_epoch = 0
+        "The epoch new records are sent in."
+        self._early: list[RawRecord] = []
+        self._early_bytes = 0
+        self._max_early_bytes = max_early_bytes
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def open(self, record: RawRecord) -> OpenedRecord | None:
+        """Authenticate and decrypt ``record``.
+
+        Returns None when the record belongs to the next epoch whose keys are not installed
+        yet: it is held and handed back by :meth:`install_read`. Raises :class:`RecordDropped`
+        for anything invalid.
+        """
+        if record.content_type not in _KNOWN_CONTENT_TYPES:
+            raise RecordDropped(f"unknown content type {record.content_type}")
+        if record.version != DTLS1_2 and not (record.epoch == 0 and record.version == DTLS1_0):
+            raise RecordDropped(f"bad record version {record.version:#06x}")
+        if len(record.fragment) > MAX_CIPHERTEXT_LENGTH:
+            raise RecordDropped("record too long")  # SPEC R5
+        state = self._read.get(record.epoch)
+        if state is None:
+            if record.epoch == self._highest_read_epoch + 1:
+                self._hold_early(record)
+                return None
+            raise RecordDropped(f"record from epoch {record.epoch} has no keys")
+        seq = record.sequence_number
+        if self._replay_protection and state.window.is_replay(seq):
+            raise RecordDropped("replayed or too old sequence number")
+        epoch_seq = ((record.epoch << 48) | seq).to_bytes(8, "big")
+        try:
+            payload = state.protection.open(
+                epoch_seq, record.content_type, record.version, record.fragment
+            )
+        except RecordProtectionError as exc:
+            raise RecordAuthenticationFailed(str(exc)) from None
+        if len(payload) > MAX_PLAINTEXT_LENGTH:
+            raise RecordDropped("plaintext too long")
+        # Only now, after authentication, may the window move (SPEC A2).
+        state.window.mark(seq)
+        return OpenedRecord(record.content_type, record.epoch, seq, payload)
+
+    def _hold_early(self, record: RawRecord) -> None:
+        size = len(record.fragment) + RECORD_HEADER_LENGTH
+        if self._early_bytes + size > self._max_early_bytes:
+            raise RecordDropped("early-epoch buffer full")  # SPEC F5
+        self._early.append(record)
+        self._early_bytes += size
+
+    def install_read(self, epoch: int, protection: RecordProtection) -> list[RawRecord]:
+        """Start accepting records of ``epoch``; returns held records to process now."""
+        self._read[epoch] = _ReadEpoch(protection)
+        self._highest_read_epoch = max(self._highest_read_epoch, epoch)
+        ready = [r for r in self._early if r.epoch == epoch]
+        self._early = []
+        self._early_bytes = 0
+        return ready
+
+    def has_read_epoch(self, epoch: int) -> bool:
+        """True if records of ``epoch`` can be opened."""
+        return epoch in self._read
+
+    @property
+    def early_bytes(self) -> int:
+        """Bytes of next-epoch records held for later."""
+        return self._early_bytes
+
+    def discard_early(self) -> None:
+        """Free held next-epoch records (the handshake is over; SPEC F5, X3)."""
+        self._early = []
+        self._early_bytes = 0
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def install_write(self, epoch: int, protection: RecordProtection) -> None:
+        """Make ``epoch`` available for sending (it becomes current with ``write_epoch``)."""
+        self._write[epoch] = _WriteEpoch(protection)
+
+    def overhead(self, epoch: int | None = None) -> int:
+        """Header plus protection expansion of one record in ``epoch`` (default: current)."""
+        state = self._write[self.write_epoch if epoch is None else epoch]
+        return RECORD_HEADER_LENGTH + state.protection.overhead
+
+    def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
+        """Build one record of ``payload`` on the next sequence number of ``epoch``.
+
+        Retransmissions call this again, so every copy gets a fresh sequence number while the
+        epoch and keys stay those of the original (SPEC R2, T5).
+        """
+        if epoch is None:
+            epoch = self.write_epoch
+        state = self._write[epoch]
+        seq = state.next_sequence_number
+        if seq > MAX_SEQUENCE_NUMBER:
+            raise SequenceNumberExhausted(f"epoch {epoch} has used every sequence number")
+        state.next_sequence_number = seq + 1
+        epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
+        fragment = state.protection.seal(epoch_seq, content_type, DTLS1_2, payload)
+        return encode_record_header(content_type, DTLS1_2, epoch, seq, len(fragment)) + fragment
+
+    def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
+        """Never send a sequence number below ``next_sequence_number`` in ``epoch``."""
+        state = self._write[epoch]
+        state.next_sequence_number = max(state.next_sequence_number, next_sequence_number)
+
+    def next_sequence_number(self, epoch: int) -> int:
+        """The sequence number the next record of ``epoch`` will get."""
+        return self._write[epoch].next_sequence_number

@@ -1,0 +1,42 @@
+"""Anti-replay window for one epoch (RFC 6347 §4.1.2.6, SPEC A1–A3).
+
+Owns the sliding bitmap of sequence numbers already accepted. The record layer asks
+:meth:`ReplayWindow.is_replay` before decrypting and calls :meth:`ReplayWindow.mark` only after
+the record authenticated, so a forged far-future sequence number cannot move the window
+(SPEC A2, CVE-2016-2181).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ReplayWindow"]
+
+
+class ReplayWindow:
+    """A bitmap of the last ``size`` sequence numbers below the highest one accepted."""
+
+    __slots__ = ("_bits", "_size", "_top")
+
+    def __init__(self, size: int = 64) -> None:
+        if size < 32:
+            raise ValueError("RFC 6347 §4.1.2.6 requires a window of at least 32")
+        self._size = size
+        self._top = -1  # highest accepted sequence number
+        self._bits = 0  # bit i set <=> (top - i) accepted
+
+    def is_replay(self, seq: int) -> bool:
+        """True if ``seq`` is left of the window or was already accepted."""
+        if seq > self._top:
+            return False
+        offset = self._top - seq
+        return offset >= self._size or bool(self._bits >> offset & 1)
+
+    def mark(self, seq: int) -> None:
+        """Record ``seq`` as accepted, sliding the window when it is new on the right."""
+        if seq > self._top:
+            shift = seq - self._top
+            self._bits = ((self._bits << shift) | 1) & ((1 << self._size) - 1)
+            self._top = seq
+        else:
+            offset = self._top - seq
+            if offset < self._size:
+                self._bits |= 1 << offset

@@ -1,0 +1,256 @@
+"""Outgoing flights: fragmentation to the MTU, packing, and retransmission (RFC 6347 §4.2.4).
+
+Owns the flight this endpoint last sent, how it is cut into records and datagrams, and when it
+is sent again. A flight is a list of :class:`FlightEntry` (handshake messages and the
+ChangeCipherSpec) with the epoch each must be sent in, so a retransmission uses the original
+epoch and keys on fresh record sequence numbers (SPEC T5).
+
+The plan of datagrams (fragment boundaries and packing) is computed once per MTU and reused for
+every retransmission, so the peer's reassembly sees the same fragments again unless the MTU
+changes (SPEC F4, issue 3).
+
+States follow RFC 6347 §4.2.4: SENDING (datagrams are due), WAITING (timer armed for the
+peer's answer), FINISHED (the final flight was sent; it is only re-sent when the peer repeats
+its flight, SPEC T4), and IDLE (nothing in flight).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..record.header import ContentType
+from ..record.layer import RecordLayer
+from ..trace import Tracer
+from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment
+
+__all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
+
+# A fragment smaller than this is not worth a record of its own at the end of a datagram;
+# the message starts in the next datagram instead.
+_MIN_FRAGMENT = 32
+
+
+@dataclass(frozen=True)
+class FlightEntry:
+    """One message of a flight: a handshake message or a ChangeCipherSpec."""
+
+    content_type: int
+    epoch: int
+    msg_type: int = 0
+    message_seq: int = 0
+    body: bytes = b""
+
+    @property
+    def is_change_cipher_spec(self) -> bool:
+        """True for the ChangeCipherSpec entry."""
+        return self.content_type == ContentType.change_cipher_spec
+
+
+PlannedRecord = tuple[int, int, bytes]
+"(epoch, content type, plaintext payload) of one record."
+
+
+class MtuTooSmall(ValueError):
+    """The MTU cannot carry even one byte of a handshake fragment."""
+
+
+def plan_datagrams(
+    entries: list[FlightEntry], mtu: int, overhead: Callable[[int], int]
+) -> list[list[PlannedRecord]]:
+    """Cut ``entries`` into records and pack the records into datagrams of at most ``mtu``.
+
+    ``overhead(epoch)`` is the record header plus protection expansion in that epoch. Each
+    datagram holds as many whole records as fit; a message that does not fit the room left is
+    fragmented, and the rest continues in the next datagram.
+    """
+    datagrams: list[list[PlannedRecord]] = []
+    current: list[PlannedRecord] = []
+    room = mtu
+
+    def flush() -> None:
+        nonlocal current, room
+        if current:
+            datagrams.append(current)
+        current = []
+        room = mtu
+
+    for entry in entries:
+        if entry.is_change_cipher_spec:
+            need = overhead(entry.epoch) + 1
+            if need > room:
+                flush()
+            current.append((entry.epoch, ContentType.change_cipher_spec, b"\x01"))
+            room -= need
+            continue
+        body = entry.body
+        offset = 0
+        per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
+        while True:
+            available = room - per_record
+            remaining = len(body) - offset
+            if remaining <= available:
+                current.append(
+                    (
+                        entry.epoch,
+                        ContentType.handshake,
+                        encode_handshake_fragment(
+                            entry.msg_type, entry.message_seq, body, offset, remaining
+                        ),
+                    )
+                )
+                room -= per_record + remaining
+                break
+            if available >= _MIN_FRAGMENT or (not current and available > 0):
+                current.append(
+                    (
+                        entry.epoch,
+                        ContentType.handshake,
+                        encode_handshake_fragment(
+                            entry.msg_type, entry.message_seq, body, offset, available
+                        ),
+                    )
+                )
+                offset += available
+                flush()
+                continue
+            if not current:
+                raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
+            flush()
+    flush()
+    return datagrams
+
+
+class FlightState(enum.Enum):
+    """RFC 6347 §4.2.4 states of the sending side."""
+
+    IDLE = "idle"
+    SENDING = "sending"
+    WAITING = "waiting"
+    FINISHED = "finished"
+
+
+class FlightSender:
+    """The current outgoing flight and its retransmission timer."""
+
+    def __init__(self, *, initial_rto: float, max_rto: float, mtu: int, tracer: Tracer) -> None:
+        self.state = FlightState.IDLE
+        self.initial_rto = initial_rto
+        self.max_rto = max_rto
+        self.mtu = mtu
+        self.rto = initial_rto
+        "The timeout that will apply after the next transmission."
+        self.deadline: float | None = None
+        "When the flight is retransmitted unless the peer answers first."
+        self.retransmissions = 0
+        "Retransmissions of every flight so far."
+        self.flight_number = 0
+        self._entries: list[FlightEntry] = []
+        self._plan: list[list[PlannedRecord]] = []
+        self._plan_mtu = 0
+        self._last_sent_at: float | None = None
+        self._attempt = 0
+        self._final = False
+        self._trace = tracer
+
+    @property
+    def final(self) -> bool:
+        """True if the current flight is the last of the handshake (no timer, SPEC T4)."""
+        return self._final and bool(self._entries)
+
+    @property
+    def entries(self) -> list[FlightEntry]:
+        """The messages of the current flight."""
+        return self._entries
+
+    def start(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
+        """Send a new flight (replacing the previous one)."""
+        self._entries = entries
+        self._plan = []
+        self._plan_mtu = 0
+        self._attempt = 0
+        self.flight_number = flight_number
+        self.rto = self.initial_rto
+        self._final = final
+        self.state = FlightState.SENDING
+
+    def stop(self) -> None:
+        """The peer answered with its next flight, or the handshake is over: stop the timer."""
+        if self.state in (FlightState.WAITING, FlightState.SENDING):
+            self.state = FlightState.IDLE
+        self.deadline = None
+
+    def forget(self) -> None:
+        """Drop the flight entirely (e.g. after the final flight's linger time)."""
+        self.state = FlightState.IDLE
+        self.deadline = None
+        self._entries = []
+        self._plan = []
+
+    def on_timer(self, now: float) -> bool:
+        """Fire the retransmission timer if it is due; True if a retransmission is now due."""
+        if self.state != FlightState.WAITING or self.deadline is None or now < self.deadline:
+            return False
+        # RFC 6347 §4.2.4.1: double the timer on each expiry, up to the cap.
+        self.rto = min(self.rto * 2, self.max_rto)
+        self._retransmit("timeout", now)
+        return True
+
+    def on_peer_repeat(self, now: float) -> bool:
+        """The peer repeated its previous flight: resend ours, at most once per RTO window.
+
+        The limit stops two peers that both see "repeats" (e.g. after a PSK mismatch) from
+        flooding each other, as pion's unlimited version did (pion/dtls#758).
+        """
+        if self.state not in (FlightState.WAITING, FlightState.FINISHED) or not self._entries:
+            return False
+        if self._last_sent_at is not None and now - self._last_sent_at < self.rto:
+            return False
+        self._retransmit("peer repeated its flight", now)
+        return True
+
+    def _retransmit(self, why: str, now: float) -> None:
+        self.retransmissions += 1
+        self._attempt += 1
+        if self._trace.enabled:
+            self._trace(
+                "retransmit",
+                flight=self.flight_number,
+                attempt=self._attempt,
+                why=why,
+                rto=round(self.rto, 3),
+            )
+        self.state = FlightState.SENDING
+
+    def datagrams(self, records: RecordLayer, now: float) -> list[bytes]:
+        """The datagrams due now (none unless SENDING); arms the timer after sending."""
+        if self.state != FlightState.SENDING:
+            return []
+        if self._plan_mtu != self.mtu or not self._plan:
+            self._plan = plan_datagrams(self._entries, self.mtu, records.overhead)
+            self._plan_mtu = self.mtu
+        out = [
+            b"".join(
+                records.seal(content_type, payload, epoch) for epoch, content_type, payload in dg
+            )
+            for dg in self._plan
+        ]
+        self._last_sent_at = now
+        if self._final:
+            self.state = FlightState.FINISHED
+            self.deadline = None
+        else:
+            self.state = FlightState.WAITING
+            self.deadline = now + self.rto
+        if self._trace.enabled:
+            self._trace(
+                "flight_sent",
+                flight=self.flight_number,
+                attempt=self._attempt,
+                datagrams=len(out),
+                bytes=sum(len(d) for d in out),
+                mtu=self.mtu,
+                rto=round(self.rto, 3) if not self._final else None,
+            )
+        return out
