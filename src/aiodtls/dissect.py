@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from aiodtls.alerts import alert_name
-from aiodtls.handshake.messages import HandshakeType
-from aiodtls.record.header import RECORD_HEADER_LENGTH, ContentType
+from .alerts import alert_name
+from .handshake.messages import HandshakeType
+from .record.header import RECORD_HEADER_LENGTH, ContentType
 
 __all__ = [
     "DissectedItem",

@@ -45,7 +45,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Protocol
 
-from aiodtls.dissect import (
+from .dissect import (
     DissectedItem,
     DtlsRecord,
     HandshakeFragment,
@@ -208,8 +208,10 @@ class StreamFragment:
 
     ordinal: int
     """0-based count of earlier fragments of the same message (same ``msg_type`` and
-    ``message_seq``) in this direction, retransmitted copies included. The first transmission
-    of a message cut into three fragments has ordinals 0, 1, 2; its retransmission 3, 4, 5."""
+    ``message_seq``) in this direction since its first datagram, retransmitted copies
+    included (network duplicates and injected datagrams are not counted). The first
+    transmission of a message cut into three fragments has ordinals 0, 1, 2; its
+    retransmission 3, 4, 5."""
 
 
 @dataclass(frozen=True)
@@ -508,7 +510,7 @@ class DirectionStats:
     "Delivered copies with a flipped bit."
 
     delayed: int = 0
-    "Datagrams given extra delay by a hold rule or by reordering."
+    "Copies given extra delay by a hold rule or by reordering."
 
     injected: int = 0
     "Datagrams injected with :meth:`Network.inject`."
@@ -720,7 +722,7 @@ class Network:
         """
         self._direction(src, dst).stats.injected += 1
         flight = _InFlight(bytes(data), src, dst, index=-1, copy=0, reason="injected")
-        self._record(Action.SENT, flight.data, src, dst, -1, 0, "injected")
+        self._record(Action.SENT, flight)
         self._schedule(self.now + delay, flight)
 
     def run(
@@ -777,28 +779,19 @@ class Network:
     def _name(self, addr: Address) -> str:
         return self._names.get(addr) or f"{addr[0]}:{addr[1]}"
 
-    def _record(
-        self,
-        action: Action,
-        data: bytes,
-        src: Address,
-        dst: Address,
-        index: int,
-        copy: int,
-        reason: str = "",
-    ) -> None:
+    def _record(self, action: Action, flight: _InFlight, reason: str | None = None) -> None:
         if not self.keep_log and self.observer is None:
             return
         entry = LogEntry(
             time=self.now,
             action=action,
-            src=src,
-            dst=dst,
-            direction=f"{self._name(src)}->{self._name(dst)}",
-            index=index,
-            copy=copy,
-            data=data,
-            reason=reason,
+            src=flight.src,
+            dst=flight.dst,
+            direction=f"{self._name(flight.src)}->{self._name(flight.dst)}",
+            index=flight.index,
+            copy=flight.copy,
+            data=flight.data,
+            reason=flight.reason if reason is None else reason,
             cid_length=self.cid_length,
         )
         if self.keep_log:
@@ -847,27 +840,11 @@ class Network:
         endpoint = self._endpoints.get(flight.dst)
         if endpoint is None:
             stats.dropped["no route"] += 1
-            self._record(
-                Action.DROPPED,
-                flight.data,
-                flight.src,
-                flight.dst,
-                flight.index,
-                flight.copy,
-                "no route",
-            )
+            self._record(Action.DROPPED, flight, "no route")
             return 0
         stats.delivered += 1
         stats.delivered_bytes += len(flight.data)
-        self._record(
-            Action.DELIVERED,
-            flight.data,
-            flight.src,
-            flight.dst,
-            flight.index,
-            flight.copy,
-            flight.reason,
-        )
+        self._record(Action.DELIVERED, flight)
         endpoint.receive_datagram(flight.data, flight.src, self.now)
         self._collect(flight.dst, endpoint)
         return 1
@@ -877,12 +854,12 @@ class Network:
         direction = self._direction(src, dst)
         conditions = direction.conditions
         rng = direction.rng
-        index = direction.next_index
+        original = _InFlight(data, src, dst, direction.next_index, copy=0, reason="")
         direction.next_index += 1
         stats = direction.stats
         stats.sent += 1
         stats.sent_bytes += len(data)
-        self._record(Action.SENT, data, src, dst, index, 0)
+        self._record(Action.SENT, original)
 
         # Always the same draws, in the same order, whatever the outcome (see module doc).
         u_loss = rng.random()
@@ -891,11 +868,12 @@ class Network:
         u_duplicate = rng.random()
         copy_draws = [(rng.random(), rng.random(), rng.random(), rng.random()) for _ in range(2)]
 
-        drop_reason = ""
-        extra_delay = 0.0
-        held = False
+        # Fragment ordinals count every datagram of the direction, so a rule installed later
+        # still sees "fragment_index" relative to the start of the conversation.
+        datagram = self._observe(direction, original)
+        drop_reason, extra_delay = "", 0.0
         if conditions.rules:
-            drop_reason, extra_delay, held = self._apply_rules(direction, data, src, dst, index)
+            drop_reason, extra_delay = self._apply_rules(direction, datagram)
 
         burst = conditions.burst
         burst_lost = False
@@ -916,25 +894,23 @@ class Network:
                 drop_reason = "loss"
         if drop_reason:
             stats.dropped[drop_reason] += 1
-            self._record(Action.DROPPED, data, src, dst, index, 0, drop_reason)
+            self._record(Action.DROPPED, original, drop_reason)
             return
 
         copies = 1
         if u_duplicate < conditions.duplicate:
             copies = 2
             stats.duplicated += 1
-            self._record(Action.DUPLICATED, data, src, dst, index, 0)
-        if held:
-            stats.delayed += 1
+            self._record(Action.DUPLICATED, original)
         for copy in range(copies):
             u_jitter, u_reorder, u_flip, u_bit = copy_draws[copy]
             delay = conditions.delay + conditions.jitter * u_jitter + extra_delay
-            reason = "held" if held else ""
+            notes = ["held"] if extra_delay else []
             if u_reorder < conditions.reorder:
                 delay += conditions.reorder_delay
-                reason = "reordered"
-                if not held:
-                    stats.delayed += 1
+                notes.append("reordered")
+            if notes:
+                stats.delayed += 1
             payload = data
             if data and u_flip < conditions.bit_flip:
                 bit = min(int(u_bit * len(data) * 8), len(data) * 8 - 1)
@@ -942,34 +918,39 @@ class Network:
                 flipped[bit // 8] ^= 0x80 >> (bit % 8)
                 payload = bytes(flipped)
                 stats.corrupted += 1
-                reason = "bit flip" if not reason else f"{reason}, bit flip"
-            self._schedule(self.now + delay, _InFlight(payload, src, dst, index, copy, reason))
+                notes.append("bit flip")
+            flight = _InFlight(payload, src, dst, original.index, copy, ", ".join(notes))
+            self._schedule(self.now + delay, flight)
 
-    def _apply_rules(
-        self, direction: _Direction, data: bytes, src: Address, dst: Address, index: int
-    ) -> tuple[str, float, bool]:
-        """Evaluate every rule; return (drop reason or '', extra delay, whether held)."""
-        records = dissect(data, cid_length=self.cid_length)
+    def _observe(self, direction: _Direction, flight: _InFlight) -> Datagram:
+        """Dissect a datagram and give each handshake fragment its ordinal in the stream."""
+        records = dissect(flight.data, cid_length=self.cid_length)
         seen: list[StreamFragment] = []
         for frag in handshake_fragments(records):
             key = (frag.msg_type, frag.message_seq)
             seen.append(StreamFragment(frag, direction.fragment_counts[key]))
             direction.fragment_counts[key] += 1
         datagram = Datagram(
-            data=data,
-            src=src,
-            dst=dst,
-            index=index,
+            data=flight.data,
+            src=flight.src,
+            dst=flight.dst,
+            index=flight.index,
             time=self.now,
             fragments=tuple(seen),
             cid_length=self.cid_length,
         )
         # Seed the cached dissection so matches that read ``records`` do not parse again.
         datagram.__dict__["records"] = records
+        return datagram
 
+    def _apply_rules(self, direction: _Direction, datagram: Datagram) -> tuple[str, float]:
+        """Evaluate every rule; return (the first acting drop rule's label or '', extra delay).
+
+        Every rule is evaluated even after a drop, so each rule's ``first`` budget counts its
+        own matches whatever the other rules did.
+        """
         drop_reason = ""
         extra_delay = 0.0
-        held = False
         for i, rule in enumerate(direction.conditions.rules):
             if not rule.match(datagram):
                 continue
@@ -980,5 +961,4 @@ class Network:
                 drop_reason = drop_reason or rule.label
             else:
                 extra_delay += rule.extra_delay
-                held = True
-        return drop_reason, extra_delay, held
+        return drop_reason, extra_delay
