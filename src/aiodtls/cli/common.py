@@ -86,10 +86,10 @@ def _print_trace(record: TraceRecord) -> None:
 
 def describe_handshake(event: HandshakeCompleted, peer: str = "", out: TextIO = sys.stderr) -> None:
     """The one-line success report."""
-    who = f" with {peer}" if peer else ""
+    who = f" (peer {peer})" if peer else ""
     print(
-        f"handshake ok{who}: {event.protocol_version} {event.cipher_suite} "
-        f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions",
+        f"handshake ok: {event.protocol_version} {event.cipher_suite} "
+        f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions{who}",
         file=out,
         flush=True,
     )

@@ -17,12 +17,25 @@ import ssl
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
 from ..alerts import AlertBadCertificate, AlertCertificateExpired
 from ..configuration import DtlsConfiguration
 
 __all__ = ["certificate_fingerprint", "check_peer_certificates"]
+
+
+# Client certificates rarely carry a subjectAltName (they name a user or device, not a host),
+# so the Web PKI rule that requires one is relaxed for them; everything else stays strict.
+_CLIENT_EE_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+    x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+)
 
 
 def certificate_fingerprint(certificate: x509.Certificate) -> bytes:
@@ -81,7 +94,9 @@ def check_peer_certificates(
                 leaf, chain[1:]
             )
         else:
-            builder.build_client_verifier().verify(leaf, chain[1:])
+            builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_CLIENT_EE_POLICY
+            ).build_client_verifier().verify(leaf, chain[1:])
     except VerificationError as exc:
         raise AlertBadCertificate(f"certificate verification failed: {exc}") from None
     return chain

@@ -153,6 +153,11 @@ class ServerHandshake(HandshakeStateMachine):
             self.cookies_sent += 1
             self._trace("hello_verify_request_sent", cookie_length=len(cookie))
             return
+        # Statelessly we may already have used record numbers up to the ClientHello's for
+        # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
+        # sees a number twice (what OpenSSL does after DTLSv1_listen). Done first, so that
+        # even an alert refusing this ClientHello gets through.
+        self._sink.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
         # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
         if hello.client_version > DTLS1_2:
             raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
@@ -162,10 +167,6 @@ class ServerHandshake(HandshakeStateMachine):
         self._negotiate(hello)
         # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (SPEC C3).
         self._send_seq = message.message_seq
-        # Statelessly we may already have used record numbers up to the ClientHello's for
-        # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
-        # sees a number twice (what OpenSSL does after DTLSv1_listen).
-        self._sink.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
         self._absorb(message)
         self._send_flight_4(hello)
 

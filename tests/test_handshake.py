@@ -1,0 +1,390 @@
+"""Full handshakes in memory: every suite, group, authentication mode and failure path.
+
+Covers issue 2 "Must show" item 2. Virtual time: a failure "within the handshake timeout" is
+asserted on the scripted clock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+
+import pytest
+
+from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
+from aiodtls.handshake.certificates import certificate_fingerprint
+from aiodtls.trace import TraceRecord
+from certs import (
+    client_chain,
+    expired_leaf,
+    not_yet_valid_leaf,
+    self_signed,
+    server_chain,
+    wrong_name_leaf,
+)
+from pairs import (
+    PSK,
+    PSK_IDENTITY,
+    Pair,
+    client_auth_configs,
+    client_config,
+    handshake,
+    psk_configs,
+    server_config,
+)
+
+ECDSA_SUITES = [
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+]
+RSA_SUITES = [
+    CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+]
+
+
+def assert_established(pair: Pair) -> None:
+    """Both sides completed and agree on what was negotiated."""
+    assert pair.client.state == ConnectionState.ESTABLISHED, pair.client_outcome.terminated
+    assert pair.server.state == ConnectionState.ESTABLISHED, pair.server_outcome.terminated
+    c, s = pair.client_outcome.completed, pair.server_outcome.completed
+    assert c is not None and s is not None
+    assert c.cipher_suite == s.cipher_suite
+    assert c.protocol_version == s.protocol_version == "DTLSv1.2"
+    assert c.extended_master_secret and s.extended_master_secret  # E4
+    assert pair.client.export_keying_material(
+        "EXPERIMENTAL-test", 32, b"ctx"
+    ) == pair.server.export_keying_material("EXPERIMENTAL-test", 32, b"ctx")
+
+
+def assert_failed(
+    pair: Pair,
+    client_alert: AlertDescription | None,
+    server_alert: AlertDescription | None,
+    *,
+    client_by_peer: bool,
+) -> None:
+    """Both sides ended during the handshake with the named alerts."""
+    c, s = pair.client_outcome.terminated, pair.server_outcome.terminated
+    assert c is not None and s is not None, (c, s)
+    assert c.during_handshake and s.during_handshake
+    assert c.alert == client_alert, c
+    assert s.alert == server_alert, s
+    assert c.by_peer == client_by_peer
+    assert s.by_peer != client_by_peer
+    assert pair.client_outcome.completed is None and pair.server_outcome.completed is None
+
+
+@pytest.mark.parametrize("suite", ECDSA_SUITES)
+@pytest.mark.parametrize("group", list(NamedGroup))
+def test_ecdhe_ecdsa_every_suite_and_group(suite: CipherSuite, group: NamedGroup) -> None:
+    pair = handshake(client_config(cipher_suites=[suite], groups=[group]), server_config())
+    assert_established(pair)
+    completed = pair.client_outcome.completed
+    assert completed is not None
+    assert completed.cipher_suite == suite.name
+    assert completed.group == group.name
+    assert [c.subject for c in completed.peer_certificates] == [
+        c.subject for c in server_chain("ecdsa").chain
+    ]
+    assert completed.retransmissions == 0
+
+
+@pytest.mark.parametrize("suite", RSA_SUITES)
+@pytest.mark.parametrize("group", list(NamedGroup))
+def test_ecdhe_rsa_every_suite_and_group(suite: CipherSuite, group: NamedGroup) -> None:
+    chain = server_chain("rsa")
+    pair = handshake(
+        client_config(chain, cipher_suites=[suite], groups=[group]), server_config(chain)
+    )
+    assert_established(pair)
+    completed = pair.server_outcome.completed
+    assert completed is not None and completed.cipher_suite == suite.name
+    assert completed.group == group.name
+
+
+@pytest.mark.parametrize(
+    "scheme_names",
+    [
+        ["rsa_pss_rsae_sha256"],
+        ["rsa_pss_rsae_sha384"],
+        ["rsa_pkcs1_sha256"],
+        ["rsa_pkcs1_sha384"],
+    ],
+)
+def test_rsa_signature_schemes(scheme_names: list[str]) -> None:
+    from aiodtls import SignatureScheme
+
+    schemes = [SignatureScheme[n] for n in scheme_names]
+    chain = server_chain("rsa")
+    pair = handshake(client_config(chain, signature_schemes=schemes), server_config(chain))
+    assert_established(pair)
+
+
+def test_server_prefers_its_own_suite_order() -> None:
+    client = client_config(cipher_suites=list(reversed(ECDSA_SUITES)))
+    server = server_config(cipher_suites=ECDSA_SUITES)
+    pair = handshake(client, server)
+    assert_established(pair)
+    completed = pair.client_outcome.completed
+    assert completed is not None and completed.cipher_suite == ECDSA_SUITES[0].name
+
+
+def test_psk() -> None:
+    client, server = psk_configs(psk_identity_hint=b"hint")
+    pair = handshake(client, server)
+    assert_established(pair)
+    completed = pair.server_outcome.completed
+    assert completed is not None
+    assert completed.cipher_suite == "TLS_PSK_WITH_AES_128_GCM_SHA256"
+    assert completed.psk_identity == PSK_IDENTITY
+    assert completed.group is None
+
+
+def test_psk_lookup_by_identity() -> None:
+    client, server = psk_configs(server_psk=b"unused")
+    server.psk = None
+    server.psk_lookup = {PSK_IDENTITY: PSK}.get
+    assert_established(handshake(client, server))
+
+
+def test_wrong_psk_fails_by_name_on_both_sides_within_the_timeout() -> None:
+    client, server = psk_configs(client_psk=b"\x00" * 16)
+    pair = handshake(client, server)
+    # The server sees the client's Finished fail authentication on the first transmission
+    # and on the retransmission one RTO later, then names the cause (R8).
+    assert_failed(
+        pair,
+        AlertDescription.bad_record_mac,
+        AlertDescription.bad_record_mac,
+        client_by_peer=True,
+    )
+    server_end = pair.server_outcome.terminated
+    assert server_end is not None and "wrong PSK" in server_end.reason
+    assert pair.now < server.handshake_timeout
+    assert pair.now == pytest.approx(client.initial_rto)
+
+
+def test_wrong_psk_without_alert_times_out_with_a_reason() -> None:
+    client, server = psk_configs(client_psk=b"\x00" * 16, max_handshake_auth_failures=0)
+    client.handshake_timeout = server.handshake_timeout = 10.0
+    pair = handshake(client, server)
+    c, s = pair.client_outcome.terminated, pair.server_outcome.terminated
+    assert c is not None and c.alert is None and "timed out" in c.reason
+    assert s is not None and s.alert is None and "failed authentication" in s.reason
+    assert pair.now == pytest.approx(10.0)
+
+
+def test_unknown_psk_identity() -> None:  # K1
+    client, server = psk_configs()
+    server.psk = None
+    server.psk_lookup = {b"someone else": PSK}.get
+    pair = handshake(client, server)
+    assert_failed(
+        pair,
+        AlertDescription.unknown_psk_identity,
+        AlertDescription.unknown_psk_identity,
+        client_by_peer=True,
+    )
+
+
+def test_cookie_exchange_happens_by_default() -> None:  # C1, C3, C7
+    records: list[TraceRecord] = []
+    server = server_config(trace=records.append)
+    pair = handshake(client_config(), server)
+    assert_established(pair)
+    kinds = [r.kind for r in records]
+    assert kinds.count("hello_verify_request_sent") == 1
+    # Flight 1 (ClientHello), HVR, flight 3, flight 4, flight 5, flight 6.
+    directions = [d for _, d, _ in pair.sent]
+    assert directions == ["c2s", "s2c", "c2s", "s2c", "c2s", "s2c"]
+
+
+def test_cookie_exchange_can_be_disabled() -> None:
+    pair = handshake(client_config(), server_config(cookie_exchange=False))
+    assert_established(pair)
+    assert [d for _, d, _ in pair.sent] == ["c2s", "s2c", "c2s", "s2c"]
+
+
+def test_client_authentication_required() -> None:  # H2
+    client, server = client_auth_configs()
+    pair = handshake(client, server)
+    assert_established(pair)
+    completed = pair.server_outcome.completed
+    assert completed is not None
+    assert completed.peer_certificates[0] == client_chain("ecdsa").certificate
+
+
+def test_client_authentication_rsa_client() -> None:
+    client, server = client_auth_configs()
+    chain = client_chain("rsa")
+    client.certificate_chain, client.private_key = chain.chain, chain.key
+    server.ca_certificates = [chain.root]
+    assert_established(handshake(client, server))
+
+
+def test_client_without_certificate_when_required() -> None:  # H2, X11
+    client, server = client_auth_configs(with_certificate=False)
+    pair = handshake(client, server)
+    assert_failed(
+        pair,
+        AlertDescription.handshake_failure,
+        AlertDescription.handshake_failure,
+        client_by_peer=True,
+    )
+
+
+def test_client_without_certificate_when_optional() -> None:
+    client, server = client_auth_configs(ssl.CERT_OPTIONAL, with_certificate=False)
+    pair = handshake(client, server)
+    assert_established(pair)
+    completed = pair.server_outcome.completed
+    assert completed is not None and completed.peer_certificates == []
+
+
+def test_untrusted_client_certificate() -> None:
+    client, server = client_auth_configs()
+    server.ca_certificates = [server_chain("rsa").root]
+    pair = handshake(client, server)
+    assert_failed(
+        pair,
+        AlertDescription.bad_certificate,
+        AlertDescription.bad_certificate,
+        client_by_peer=True,
+    )
+
+
+def test_untrusted_server_certificate() -> None:
+    client = client_config(server_chain("rsa"))  # trusts the RSA root only
+    pair = handshake(client, server_config())
+    assert_failed(
+        pair,
+        AlertDescription.bad_certificate,
+        AlertDescription.bad_certificate,
+        client_by_peer=False,
+    )
+
+
+@pytest.mark.parametrize("leaf", [expired_leaf, not_yet_valid_leaf])
+def test_expired_or_not_yet_valid_server_certificate(leaf: object) -> None:
+    assert callable(leaf)
+    chain = leaf()
+    pair = handshake(client_config(chain), server_config(chain))
+    assert_failed(
+        pair,
+        AlertDescription.certificate_expired,
+        AlertDescription.certificate_expired,
+        client_by_peer=False,
+    )
+
+
+def test_expired_certificate_accepted_at_an_earlier_verification_time() -> None:
+    chain = expired_leaf()
+    when = max(c.not_valid_before_utc for c in [*chain.chain, chain.root])
+    when += datetime.timedelta(minutes=1)
+    assert when < chain.certificate.not_valid_after_utc
+    pair = handshake(client_config(chain, verification_time=when), server_config(chain))
+    assert_established(pair)
+
+
+def test_wrong_server_name() -> None:
+    chain = wrong_name_leaf()
+    pair = handshake(client_config(chain), server_config(chain))
+    assert_failed(
+        pair,
+        AlertDescription.bad_certificate,
+        AlertDescription.bad_certificate,
+        client_by_peer=False,
+    )
+    terminated = pair.client_outcome.terminated
+    assert terminated is not None and "verification failed" in terminated.reason
+
+
+def test_server_name_as_ip_address() -> None:
+    assert_established(handshake(client_config(server_name="127.0.0.1"), server_config()))
+
+
+def test_fingerprint_pinning_accepts_the_pinned_certificate() -> None:
+    chain = self_signed()
+    client = DtlsConfiguration(
+        is_client=True, peer_fingerprints=[certificate_fingerprint(chain.certificate)]
+    )
+    assert_established(handshake(client, server_config(chain)))
+
+
+def test_fingerprint_pinning_rejects_another_certificate() -> None:
+    chain = self_signed()
+    client = DtlsConfiguration(
+        is_client=True, peer_fingerprints=[certificate_fingerprint(server_chain().certificate)]
+    )
+    pair = handshake(client, server_config(chain))
+    assert_failed(
+        pair,
+        AlertDescription.bad_certificate,
+        AlertDescription.bad_certificate,
+        client_by_peer=False,
+    )
+
+
+def test_insecure_client_accepts_any_certificate() -> None:
+    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
+    assert_established(handshake(client, server_config(self_signed())))
+
+
+def test_verifying_client_needs_a_server_name() -> None:
+    with pytest.raises(ValueError, match="server_name"):
+        from aiodtls import DtlsConnection
+
+        DtlsConnection(configuration=DtlsConfiguration(is_client=True))
+
+
+def test_no_common_suite() -> None:
+    client, _ = psk_configs()
+    pair = handshake(client, server_config())  # server has no PSK
+    assert_failed(
+        pair,
+        AlertDescription.handshake_failure,
+        AlertDescription.handshake_failure,
+        client_by_peer=True,
+    )
+
+
+def test_no_common_group() -> None:
+    client = client_config(groups=[NamedGroup.secp384r1])
+    server = server_config(groups=[NamedGroup.x25519])
+    pair = handshake(client, server)
+    assert_failed(
+        pair,
+        AlertDescription.handshake_failure,
+        AlertDescription.handshake_failure,
+        client_by_peer=True,
+    )
+
+
+def test_application_data_both_ways_and_close_notify() -> None:
+    pair = handshake(client_config(), server_config())
+    assert_established(pair)
+    pair.client.send(b"ping")
+    pair.exchange()
+    pair.server.send(b"pong")
+    pair.exchange()
+    assert pair.server_outcome.data == [b"ping"]
+    assert pair.client_outcome.data == [b"pong"]
+    pair.client.close()
+    pair.exchange()
+    c, s = pair.client_outcome.terminated, pair.server_outcome.terminated
+    assert c is not None and c.alert == AlertDescription.close_notify and not c.by_peer
+    assert s is not None and s.alert == AlertDescription.close_notify and s.by_peer
+    assert not c.during_handshake
+
+
+def test_max_payload_fits_the_mtu_exactly() -> None:  # P1
+    for mtu in (300, 576, 1400):
+        pair = handshake(client_config(mtu=mtu), server_config(mtu=mtu))
+        assert_established(pair)
+        size = pair.client.max_payload()
+        pair.client.send(b"x" * size)
+        ((datagram, _),) = pair.client.datagrams_to_send(pair.now)
+        assert len(datagram) == mtu
+        with pytest.raises(ValueError):
+            pair.client.send(b"x" * (size + 1))
