@@ -129,6 +129,7 @@ class DtlsConnection:
         self._early_application: list[bytes] = []
         self._early_application_bytes = 0
         self._warning_alerts = 0
+        self._reassembly_progressed = False
         self._started_at: float | None = None
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
@@ -399,10 +400,8 @@ class DtlsConnection:
             self._handshake.handle(message, self._now)
             if self._handshake.complete:
                 self._complete_handshake()
-        if self.state == ConnectionState.HANDSHAKING and progressed and self._trace.enabled:
-            missing = {seq: holes for seq, holes in self._reassembler.missing().items() if holes}
-            if missing:
-                self._trace("reassembly", missing=missing)
+        if progressed:
+            self._reassembly_progressed = True
 
     def _receive_handshake_after_completion(self, record: OpenedRecord) -> None:
         """Handshake records after completion: retransmissions, or renegotiation attempts."""
@@ -495,7 +494,7 @@ class DtlsConnection:
                 peer_certificates=list(result.peer_certificates),
                 psk_identity=result.psk_identity,
                 extended_master_secret=result.extended_master_secret,
-                duration=self._now - (self._started_at or self._now),
+                duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
             )
         )

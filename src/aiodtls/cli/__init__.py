@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import client, server
+from . import client, demo, server
 
 __all__ = ["main"]
 
@@ -17,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="aiodtls", description="Pure-Python DTLS 1.2 tools built on aiodtls."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    demo.add_parser(commands)
     client.add_parser(commands)
     server.add_parser(commands)
     args = parser.parse_args(argv)
