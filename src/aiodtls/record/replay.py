@@ -34,7 +34,9 @@ class ReplayWindow:
         """Record ``seq`` as accepted, sliding the window when it is new on the right."""
         if seq > self._top:
             shift = seq - self._top
-            self._bits = ((self._bits << shift) | 1) & ((1 << self._size) - 1)
+            # A jump past the window forgets it entirely; never build a 2^48-bit integer.
+            bits = self._bits << shift if shift < self._size else 0
+            self._bits = (bits | 1) & ((1 << self._size) - 1)
             self._top = seq
         else:
             offset = self._top - seq
