@@ -25,6 +25,7 @@ from .handshake.suites import (
     NamedGroup,
     SignatureScheme,
 )
+from .reliability.timer import RetransmissionPolicy
 from .trace import TraceCallback
 
 __all__ = ["DtlsConfiguration", "PrivateKey", "PskLookup"]
@@ -100,11 +101,9 @@ class DtlsConfiguration:
     mtu: int = 1400
     "The largest UDP payload we send, headers and AEAD overhead included."
 
-    initial_rto: float = 1.0
-    "First retransmission timeout of a flight, in seconds (RFC 6347 §4.2.4.1)."
-
-    max_rto: float = 60.0
-    "Cap of the doubled retransmission timeout."
+    retransmission: RetransmissionPolicy = field(default_factory=RetransmissionPolicy)
+    """The retransmission timer policy (``reliability.timer``): initial and minimum timeouts,
+    RTT adaptation, jitter, MTU back-off. ``RetransmissionPolicy.openssl()`` models OpenSSL."""
 
     handshake_timeout: float = 60.0
     "The handshake fails with a timeout if not complete after this many seconds."

@@ -51,6 +51,7 @@ from .record.protection import RecordProtection
 from .reliability.flight import FlightEntry, FlightSender, FlightState
 from .reliability.fragments import HANDSHAKE_HEADER_LENGTH, pull_handshake_header
 from .reliability.reassembly import FragmentStatus, Reassembler
+from .reliability.timer import RetransmissionTimer
 from .trace import Tracer
 
 __all__ = ["ConnectionState", "ConnectionStats", "DtlsConnection", "NetworkAddress"]
@@ -117,8 +118,7 @@ class DtlsConnection:
             max_buffered_bytes=configuration.max_handshake_buffer,
         )
         self._flight = FlightSender(
-            initial_rto=configuration.initial_rto,
-            max_rto=configuration.max_rto,
+            timer=RetransmissionTimer(configuration.retransmission),
             mtu=configuration.mtu,
             tracer=self._trace,
         )
@@ -244,6 +244,13 @@ class DtlsConnection:
             self._linger_deadline = None
             self._flight.forget()
         self._flight.on_timer(now)
+        if self._flight.timeouts_exhausted and self.state == ConnectionState.HANDSHAKING:
+            self._terminate(
+                None,
+                f"handshake timed out after {self._flight.retransmissions} retransmissions"
+                + self._drop_summary(),
+                by_peer=False,
+            )
 
     def next_event(self) -> DtlsEvent | None:
         """Pop the next event, or None when there is none."""
@@ -313,6 +320,20 @@ class DtlsConnection:
     def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
         """Called by the server handshake after a stateless cookie exchange."""
         self._records.skip_write_sequence_numbers(epoch, next_sequence_number)
+
+    def rtt_sample(self, seconds: float) -> None:
+        """Called by the server handshake with the round trip its cookie measured."""
+        self._flight.timer.on_rtt_sample(seconds)
+        self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6))
+
+    def record_answered(self, epoch: int, sequence_number: int) -> None:
+        """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
+        self._flight.on_record_answered(epoch, sequence_number, self._now)
+
+    @property
+    def path_mtu(self) -> int:
+        """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
+        return self._flight.mtu
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -390,6 +411,7 @@ class DtlsConnection:
                 repeated = True
             elif status == FragmentStatus.NEW:
                 progressed = True
+                self._flight.on_peer_progress(self._now)
         if repeated and not progressed:
             # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
             self._flight.on_peer_repeat(self._now)

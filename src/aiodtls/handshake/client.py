@@ -181,6 +181,7 @@ class ClientHandshake(HandshakeStateMachine):
         if hvr.server_version not in (DTLS1_0, DTLS1_2):
             raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
         assert self._hello is not None
+        self._sink.record_answered(0, message.record_sequence_number)
         self.cookie_exchanges += 1
         self._trace("cookie_received", cookie_length=len(hvr.cookie))
         # The first ClientHello and the HVR are not part of the transcript (SPEC C7).

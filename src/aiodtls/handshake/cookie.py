@@ -35,6 +35,7 @@ from .messages import (
 __all__ = [
     "COOKIE_LENGTH",
     "ClientHelloCheck",
+    "CookieCheck",
     "CookieSecrets",
     "Verdict",
     "check_client_hello",
@@ -42,8 +43,10 @@ __all__ = [
 ]
 
 COOKIE_LENGTH = 20
-"""Truncated HMAC-SHA256. 20 bytes keeps OpenSSL's second ClientHello unfragmented at its
-256-byte minimum MTU (a 32-byte cookie makes it fragment, see research/interop-peers.md)."""
+"""A 5-byte stamp (issuing time, record number) and 15 bytes of truncated HMAC-SHA256. 20
+bytes keeps OpenSSL's second ClientHello unfragmented at its 256-byte minimum MTU (a 32-byte
+cookie makes it fragment, see research/interop-peers.md)."""
+_STAMP = 5
 
 
 def _address_bytes(addr: object) -> bytes:
@@ -53,13 +56,28 @@ def _address_bytes(addr: object) -> bytes:
 
 
 class CookieSecrets:
-    """The current and previous cookie secrets, rotated every ``rotation_period`` seconds."""
+    """The current and previous cookie secrets, rotated every ``rotation_period`` seconds.
 
-    def __init__(self, secret: bytes | None = None, rotation_period: float = 60.0) -> None:
+    A cookie is ``issued || seq || mac``: ``issued`` is the issuing time in milliseconds (4
+    bytes, modulo 2^32), ``seq`` the low byte of the record sequence number of the ClientHello
+    it answers, and ``mac`` a 15-byte truncated HMAC-SHA256 over both, the peer address and
+    the ClientHello fields. The time lets a cookie expire after ``max_age`` and gives the server
+    a round-trip sample before its first flight, without state (``reliability.timer``); the
+    sequence byte tells whether the ClientHello that returns the cookie is the client's very
+    next record, i.e. no retransmission happened in between (Karn's rule).
+    """
+
+    def __init__(
+        self,
+        secret: bytes | None = None,
+        rotation_period: float = 60.0,
+        max_age: float | None = None,
+    ) -> None:
         self._fixed = secret is not None
         self._current = secret or os.urandom(32)
         self._previous: bytes | None = None
         self._rotation_period = rotation_period
+        self._max_age = 2 * rotation_period if max_age is None else max_age
         self._rotated_at: float | None = None
 
     def _maybe_rotate(self, now: float) -> None:
@@ -77,7 +95,7 @@ class CookieSecrets:
         self._rotated_at = now
 
     @staticmethod
-    def _mac(secret: bytes, addr: object, hello: ClientHello) -> bytes:
+    def _mac(secret: bytes, stamp: bytes, addr: object, hello: ClientHello) -> bytes:
         cookieless = ClientHello(
             client_version=hello.client_version,
             random=hello.random,
@@ -87,23 +105,49 @@ class CookieSecrets:
             compression_methods=hello.compression_methods,
             extensions=hello.extensions,
         )
-        data = _address_bytes(addr) + b"\x00" + encode_message(push_client_hello, cookieless)
-        return hmac.new(secret, data, hashlib.sha256).digest()[:COOKIE_LENGTH]
+        data = (
+            stamp + _address_bytes(addr) + b"\x00" + encode_message(push_client_hello, cookieless)
+        )
+        return hmac.new(secret, data, hashlib.sha256).digest()[: COOKIE_LENGTH - _STAMP]
 
-    def make(self, addr: object, hello: ClientHello, now: float) -> bytes:
-        """The cookie for ``hello`` from ``addr``."""
+    def make(
+        self, addr: object, hello: ClientHello, now: float, record_sequence_number: int = 0
+    ) -> bytes:
+        """The cookie for ``hello`` (sent in record ``record_sequence_number``) from ``addr``."""
         self._maybe_rotate(now)
-        return self._mac(self._current, addr, hello)
+        stamp = (int(now * 1000) & 0xFFFFFFFF).to_bytes(4, "big") + bytes(
+            (record_sequence_number & 0xFF,)
+        )
+        return stamp + self._mac(self._current, stamp, addr, hello)
 
-    def verify(self, addr: object, hello: ClientHello, now: float) -> bool:
-        """True if ``hello.cookie`` was made by us for this address and these fields."""
+    def check(
+        self, addr: object, hello: ClientHello, now: float, record_sequence_number: int = 0
+    ) -> CookieCheck:
+        """Is ``hello.cookie`` ours, for this address and these fields, and not expired?"""
         self._maybe_rotate(now)
-        if len(hello.cookie) != COOKIE_LENGTH:
-            return False
-        ok = hmac.compare_digest(hello.cookie, self._mac(self._current, addr, hello))
+        cookie = hello.cookie
+        if len(cookie) != COOKIE_LENGTH:
+            return CookieCheck(False)
+        stamp, mac = cookie[:_STAMP], cookie[_STAMP:]
+        ok = hmac.compare_digest(mac, self._mac(self._current, stamp, addr, hello))
         if self._previous is not None:
-            ok |= hmac.compare_digest(hello.cookie, self._mac(self._previous, addr, hello))
-        return ok
+            ok |= hmac.compare_digest(mac, self._mac(self._previous, stamp, addr, hello))
+        if not ok:
+            return CookieCheck(False)
+        age = ((int(now * 1000) - int.from_bytes(stamp[:4], "big")) & 0xFFFFFFFF) / 1000
+        if age > self._max_age:
+            return CookieCheck(False)
+        follows = (record_sequence_number - 1) & 0xFF == stamp[4]
+        return CookieCheck(True, age if follows else None)
+
+
+@dataclass(frozen=True)
+class CookieCheck:
+    """The outcome of :meth:`CookieSecrets.check`."""
+
+    valid: bool
+    rtt: float | None = None
+    "The cookie's age when it came straight back (a round-trip sample), else None."
 
 
 def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> bytes:
@@ -169,9 +213,9 @@ def check_client_hello(
                 raise BufferReadError("trailing bytes")
         except (BufferReadError, Alert) as exc:
             return ClientHelloCheck(Verdict.DROP, reason=f"malformed ClientHello: {exc}")
-        if secrets is None or secrets.verify(addr, hello, now):
+        if secrets is None or secrets.check(addr, hello, now, record.sequence_number).valid:
             return ClientHelloCheck(Verdict.ACCEPT)
-        cookie = secrets.make(addr, hello, now)
+        cookie = secrets.make(addr, hello, now, record.sequence_number)
         return ClientHelloCheck(
             Verdict.VERIFY, reply=encode_hello_verify_request(record.sequence_number, cookie)
         )

@@ -142,17 +142,22 @@ class ServerHandshake(HandshakeStateMachine):
 
     def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
         hello = decode_message(message.body, pull_client_hello)
-        if self._cookie_secrets is not None and not self._cookie_secrets.verify(
-            self.peer_address, hello, now
-        ):
+        secrets = self._cookie_secrets
+        seq = message.record_sequence_number
+        check = secrets.check(self.peer_address, hello, now, seq) if secrets else None
+        if secrets is not None and check is not None and not check.valid:
             # No valid cookie: answer statelessly and forget this ClientHello (SPEC C1, C5).
-            cookie = self._cookie_secrets.make(self.peer_address, hello, now)
+            cookie = secrets.make(self.peer_address, hello, now, seq)
             self._sink.send_datagram(
                 encode_hello_verify_request(message.record_sequence_number, cookie)
             )
             self.cookies_sent += 1
             self._trace("hello_verify_request_sent", cookie_length=len(cookie))
             return
+        if check is not None and check.rtt is not None:
+            # The cookie went out with our HelloVerifyRequest and came straight back: its age
+            # is one round trip, measured before our big flight.
+            self._sink.rtt_sample(check.rtt)
         # Statelessly we may already have used record numbers up to the ClientHello's for
         # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
         # sees a number twice (what OpenSSL does after DTLSv1_listen). Done first, so that

@@ -62,6 +62,14 @@ class HandshakeSink(Protocol):
         """Make the next record of ``epoch`` use at least ``next_sequence_number``."""
         ...
 
+    def rtt_sample(self, seconds: float) -> None:
+        """A round-trip time measured by the handshake (the server's cookie)."""
+        ...
+
+    def record_answered(self, epoch: int, sequence_number: int) -> None:
+        """The peer's message answers our record (epoch, sequence_number) (the HVR)."""
+        ...
+
 
 @dataclass
 class HandshakeResult:

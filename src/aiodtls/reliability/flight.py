@@ -24,6 +24,7 @@ from ..record.header import ContentType
 from ..record.layer import RecordLayer
 from ..trace import Tracer
 from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment
+from .timer import RetransmissionTimer
 
 __all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
 
@@ -132,25 +133,30 @@ class FlightState(enum.Enum):
 
 
 class FlightSender:
-    """The current outgoing flight and its retransmission timer."""
+    """The current outgoing flight, its retransmissions and the datagram plan they use."""
 
-    def __init__(self, *, initial_rto: float, max_rto: float, mtu: int, tracer: Tracer) -> None:
+    def __init__(self, *, timer: RetransmissionTimer, mtu: int, tracer: Tracer) -> None:
         self.state = FlightState.IDLE
-        self.initial_rto = initial_rto
-        self.max_rto = max_rto
+        self.timer = timer
         self.mtu = mtu
-        self.rto = initial_rto
-        "The timeout that will apply after the next transmission."
+        "The MTU the flight is cut for (lowered by MTU back-off)."
         self.deadline: float | None = None
         "When the flight is retransmitted unless the peer answers first."
         self.retransmissions = 0
         "Retransmissions of every flight so far."
         self.flight_number = 0
+        self.timeouts_exhausted = False
+        "True once the policy's ``max_timeouts`` expiries of one flight have passed."
         self._entries: list[FlightEntry] = []
         self._plan: list[list[PlannedRecord]] = []
         self._plan_mtu = 0
+        self._first_sent_at: float | None = None
         self._last_sent_at: float | None = None
         self._attempt = 0
+        self._timeouts = 0
+        self._answered = False
+        self._largest_sent = 0
+        self._record_sent_at: dict[tuple[int, int], float] = {}
         self._final = False
         self._trace = tracer
 
@@ -170,56 +176,99 @@ class FlightSender:
         self._plan = []
         self._plan_mtu = 0
         self._attempt = 0
+        self._timeouts = 0
+        self._answered = False
+        self._first_sent_at = None
+        self._record_sent_at.clear()
         self.flight_number = flight_number
-        self.rto = self.initial_rto
+        self.timer.start_flight()
         self._final = final
         self.state = FlightState.SENDING
 
-    def stop(self) -> None:
-        """The peer answered with its next flight, or the handshake is over: stop the timer."""
-        if self.state in (FlightState.WAITING, FlightState.SENDING):
-            self.state = FlightState.IDLE
-        self.deadline = None
-
     def forget(self) -> None:
-        """Drop the flight entirely (e.g. after the final flight's linger time)."""
+        """Drop the flight entirely (handshake over, or the final flight's linger ended)."""
         self.state = FlightState.IDLE
         self.deadline = None
         self._entries = []
         self._plan = []
 
-    def on_timer(self, now: float) -> bool:
-        """Fire the retransmission timer if it is due; True if a retransmission is now due."""
-        if self.state != FlightState.WAITING or self.deadline is None or now < self.deadline:
-            return False
-        # RFC 6347 §4.2.4.1: double the timer on each expiry, up to the cap.
-        self.rto = min(self.rto * 2, self.max_rto)
-        self._retransmit("timeout", now)
-        return True
+    def on_peer_progress(self, now: float) -> None:
+        """New handshake bytes from the peer arrived: measure the round trip once per flight.
 
-    def on_peer_repeat(self, now: float) -> bool:
-        """The peer repeated its previous flight: resend ours, at most once per RTO window.
+        Only a flight sent once gives a sample (Karn's rule: after a retransmission the answer
+        may belong to either copy). Partial progress does not stop the timer (SPEC T2): if the
+        peer's flight is incomplete when it fires, our retransmission makes the peer resend.
+        """
+        if self._answered or self.state != FlightState.WAITING:
+            return
+        self._answered = True
+        if self._attempt == 0 and self._first_sent_at is not None:
+            self._sample(now - self._first_sent_at)
+
+    def on_record_answered(self, epoch: int, sequence_number: int, now: float) -> None:
+        """The peer answered one specific record of ours (a HelloVerifyRequest echoes the
+        ClientHello's record number, RFC 6347 §4.2.1): an exact round trip even if the flight
+        was retransmitted, because we know which copy was answered."""
+        sent_at = self._record_sent_at.get((epoch, sequence_number))
+        if sent_at is None:
+            return
+        self._answered = True
+        self._sample(now - sent_at)
+
+    def _sample(self, rtt: float) -> None:
+        self.timer.on_rtt_sample(rtt)
+        if self._trace.enabled:
+            self._trace(
+                "rtt_sample",
+                flight=self.flight_number,
+                rtt=round(rtt, 6),
+                base_rto=round(self.timer.base_rto(), 6),
+            )
+
+    def on_timer(self, now: float) -> None:
+        """Fire the retransmission timer if it is due."""
+        if self.state != FlightState.WAITING or self.deadline is None or now < self.deadline:
+            return
+        self._timeouts += 1
+        limit = self.timer.policy.max_timeouts
+        if limit is not None and self._timeouts > limit:
+            self.timeouts_exhausted = True
+            self.deadline = None
+            return
+        self.timer.back_off()  # RFC 6347 §4.2.4.1: double on each expiry, up to the cap
+        self._retransmit("timeout")
+
+    def on_peer_repeat(self, now: float) -> None:
+        """The peer repeated its previous flight: resend ours, at most once per timeout.
 
         The limit stops two peers that both see "repeats" (e.g. after a PSK mismatch) from
-        flooding each other, as pion's unlimited version did (pion/dtls#758).
+        flooding each other, as pion's unlimited version did (pion/dtls#758). The final flight
+        is always answered this way: it has no timer of its own (SPEC T4).
         """
         if self.state not in (FlightState.WAITING, FlightState.FINISHED) or not self._entries:
-            return False
-        if self._last_sent_at is not None and now - self._last_sent_at < self.rto:
-            return False
-        self._retransmit("peer repeated its flight", now)
-        return True
+            return
+        if not self._final and not self.timer.policy.resend_on_peer_repeat:
+            return
+        if self._last_sent_at is not None and now - self._last_sent_at < self.timer.rto:
+            return
+        self._retransmit("peer repeated its flight")
 
-    def _retransmit(self, why: str, now: float) -> None:
+    def _retransmit(self, why: str) -> None:
         self.retransmissions += 1
         self._attempt += 1
+        if self._largest_sent:
+            mtu = self.timer.next_mtu(self.mtu, self._attempt - 1, self._largest_sent)
+            if mtu != self.mtu:
+                if self._trace.enabled:
+                    self._trace("mtu_reduced", flight=self.flight_number, old=self.mtu, new=mtu)
+                self.mtu = mtu
         if self._trace.enabled:
             self._trace(
                 "retransmit",
                 flight=self.flight_number,
                 attempt=self._attempt,
                 why=why,
-                rto=round(self.rto, 3),
+                rto=round(self.timer.rto, 6),
             )
         self.state = FlightState.SENDING
 
@@ -230,19 +279,26 @@ class FlightSender:
         if self._plan_mtu != self.mtu or not self._plan:
             self._plan = plan_datagrams(self._entries, self.mtu, records.overhead)
             self._plan_mtu = self.mtu
-        out = [
-            b"".join(
-                records.seal(content_type, payload, epoch) for epoch, content_type, payload in dg
+        out = []
+        for dg in self._plan:
+            for epoch, _, _ in dg:
+                self._record_sent_at[(epoch, records.next_sequence_number(epoch))] = now
+            out.append(
+                b"".join(
+                    records.seal(content_type, payload, epoch)
+                    for epoch, content_type, payload in dg
+                )
             )
-            for dg in self._plan
-        ]
         self._last_sent_at = now
+        self._largest_sent = max((len(d) for d in out), default=0)
+        if self._first_sent_at is None:
+            self._first_sent_at = now
         if self._final:
             self.state = FlightState.FINISHED
             self.deadline = None
         else:
             self.state = FlightState.WAITING
-            self.deadline = now + self.rto
+            self.deadline = now + self.timer.wait()
         if self._trace.enabled:
             self._trace(
                 "flight_sent",
@@ -251,6 +307,6 @@ class FlightSender:
                 datagrams=len(out),
                 bytes=sum(len(d) for d in out),
                 mtu=self.mtu,
-                rto=round(self.rto, 3) if not self._final else None,
+                timeout=None if self.deadline is None else round(self.deadline - now, 6),
             )
         return out

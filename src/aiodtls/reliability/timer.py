@@ -1,0 +1,136 @@
+"""The retransmission timer policy: how long to wait for the peer's answer to a flight.
+
+Owns the retransmission timeout (RTO) and the path-MTU guess of one connection; it does not
+send anything (``flight`` does).
+
+The default policy (see docs/reliability.md for the reasoning and the measurements):
+
+- Until a round trip has been measured, a flight waits ``initial_rto`` (1 s, RFC 6347
+  §4.2.4.1 and RFC 9147 §5.8.2).
+- A round trip is measured from the first transmission of a flight to the first new
+  handshake fragment of the peer's answer, never from a retransmitted flight (Karn's rule:
+  the answer could belong to either copy). The client measures ClientHello -> HelloVerify-
+  Request; the server gets a sample from the cookie, which carries the time it was issued.
+- Once measured, each new flight waits ``rtt_multiplier`` x the smoothed RTT (1.5, RFC 9147
+  §5.8.2), never less than ``min_rto`` (the floor also covers the peer's processing time).
+- Every expiry doubles the timeout (``max_rto`` cap); each new flight starts again from the
+  RTT-based value.
+- A random jitter of up to ``jitter`` x the timeout is added, so that the two peers' timers,
+  and many clients after an outage, do not fire in lockstep.
+- After ``mtu_backoff_after`` unanswered retransmissions of a flight, each further
+  retransmission may use a smaller MTU (steps in ``MTU_STEPS``, never below ``min_mtu``),
+  because a path that silently drops big datagrams looks exactly like loss (RFC 6347
+  §4.1.1.1).
+
+:meth:`RetransmissionPolicy.openssl` is a model of OpenSSL 3's default schedule, for comparison
+(``aiodtls netsim --timers openssl``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+__all__ = ["MTU_STEPS", "RetransmissionPolicy", "RetransmissionTimer"]
+
+MTU_STEPS = (1232, 548)
+"""UDP payload sizes tried on MTU back-off: the IPv6 minimum link MTU (1280) and the IPv4
+minimum reassembly size (576) less IP and UDP headers; the floor (``min_mtu``) comes last."""
+
+
+@dataclass(frozen=True)
+class RetransmissionPolicy:
+    """Knobs of the retransmission timer."""
+
+    initial_rto: float = 1.0
+    "Timeout of a flight before any round trip has been measured, in seconds."
+
+    min_rto: float = 0.1
+    "Floor of the RTT-based timeout."
+
+    max_rto: float = 60.0
+    "Cap of the doubled timeout."
+
+    rtt_multiplier: float = 1.5
+    "Timeout = this x smoothed RTT once measured; 0 disables RTT adaptation."
+
+    jitter: float = 0.1
+    "Up to this fraction of the timeout is added at random (0 for exact schedules)."
+
+    resend_on_peer_repeat: bool = True
+    "Resend our flight when the peer repeats its previous one (at most once per timeout)."
+
+    mtu_backoff_after: int = 2
+    "Unanswered retransmissions before the MTU is lowered; 0 disables MTU back-off."
+
+    min_mtu: int = 512
+    "MTU back-off never goes below this."
+
+    max_timeouts: int | None = None
+    "Give up after this many timer expiries of one flight (None: only the handshake deadline)."
+
+    @classmethod
+    def openssl(cls) -> RetransmissionPolicy:
+        """A model of OpenSSL 3's defaults (``ssl/d1_lib.c``): 1 s doubling to 60 s, whole
+        flight on the timer only, no RTT adaptation, no MTU back-off, and failure after 12
+        timeouts (``DTLS1_TMO_ALERT_COUNT``)."""
+        return cls(
+            initial_rto=1.0,
+            min_rto=1.0,
+            max_rto=60.0,
+            rtt_multiplier=0.0,
+            jitter=0.0,
+            resend_on_peer_repeat=False,
+            mtu_backoff_after=0,
+            max_timeouts=12,
+        )
+
+
+class RetransmissionTimer:
+    """RTO state of one connection under a :class:`RetransmissionPolicy`."""
+
+    def __init__(self, policy: RetransmissionPolicy, *, rng: random.Random | None = None):
+        self.policy = policy
+        self._rng = rng or random.Random()
+        self.srtt: float | None = None
+        "Smoothed round-trip time, once measured."
+        self.rto = policy.initial_rto
+        "The timeout that applies to the next wait."
+
+    def base_rto(self) -> float:
+        """The timeout a new flight starts with."""
+        p = self.policy
+        if self.srtt is None or p.rtt_multiplier <= 0:
+            return p.initial_rto
+        return min(p.max_rto, max(p.min_rto, p.rtt_multiplier * self.srtt))
+
+    def on_rtt_sample(self, sample: float) -> None:
+        """Fold in one round-trip measurement (RFC 6298 smoothing, alpha = 1/8)."""
+        if sample < 0:
+            return
+        self.srtt = sample if self.srtt is None else 0.875 * self.srtt + 0.125 * sample
+
+    def start_flight(self) -> None:
+        """A new flight begins: back to the base timeout."""
+        self.rto = self.base_rto()
+
+    def back_off(self) -> None:
+        """The timer expired: double the timeout, up to the cap (RFC 6347 §4.2.4.1)."""
+        self.rto = min(self.rto * 2, self.policy.max_rto)
+
+    def wait(self) -> float:
+        """How long to wait from a transmission now: the timeout plus jitter."""
+        if self.policy.jitter <= 0:
+            return self.rto
+        return self.rto * (1 + self.policy.jitter * self._rng.random())
+
+    def next_mtu(self, mtu: int, unanswered: int, largest_datagram: int) -> int:
+        """The MTU for the next retransmission after ``unanswered`` ones went unanswered."""
+        p = self.policy
+        if not p.mtu_backoff_after or unanswered < p.mtu_backoff_after:
+            return mtu
+        for step in (*MTU_STEPS, p.min_mtu):
+            # Only a step that actually makes the flight's datagrams smaller is worth a round.
+            if step < mtu and step < largest_datagram and step >= p.min_mtu:
+                return step
+        return mtu
