@@ -1,0 +1,447 @@
+"""Tests for aiodtls.handshake.cookie: the stateless ClientHello check a server runs first.
+
+Datagrams are built by hand from the message codecs and ``encode_record_header``; the
+cookie is always taken from the HelloVerifyRequest the check returns, as a client would.
+Covers SPEC C1–C5, C9, X14, X15 and the "Stateless listen" / "Cookie parsing" cases of §5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aiodtls.buffer import Buffer
+from aiodtls.handshake.cookie import CookieSecrets, Verdict, check_client_hello
+from aiodtls.handshake.messages import (
+    ClientHello,
+    ExtensionType,
+    HandshakeType,
+    encode_message,
+    encode_uint16_list,
+    pull_hello_verify_request,
+    push_client_hello,
+)
+from aiodtls.record.header import (
+    DTLS1_0,
+    DTLS1_2,
+    ContentType,
+    RawRecord,
+    encode_record_header,
+    split_datagram,
+)
+from aiodtls.reliability.fragments import encode_handshake_fragment, pull_handshake_header
+
+ADDR = ("192.0.2.1", 4433)
+SECRET = bytes(range(32))
+NOW = 1000.0
+
+
+def hello(cookie: bytes = b"", **changes: object) -> ClientHello:
+    """A typical DTLS 1.2 ClientHello, with ``changes`` applied."""
+    base = ClientHello(
+        client_version=DTLS1_2,
+        random=bytes(range(32)),
+        session_id=b"",
+        cookie=cookie,
+        cipher_suites=[0xC02B, 0xC02F, 0x00FF],
+        compression_methods=b"\x00",
+        extensions=[
+            (ExtensionType.supported_groups, encode_uint16_list([23, 29])),
+            (ExtensionType.extended_master_secret, b""),
+        ],
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def datagram(
+    message: ClientHello | bytes,
+    *,
+    seq: int = 0,
+    epoch: int = 0,
+    version: int = DTLS1_2,
+    content_type: int = ContentType.handshake,
+    msg_type: int = HandshakeType.client_hello,
+    message_seq: int = 0,
+    offset: int = 0,
+    fragment_length: int | None = None,
+) -> bytes:
+    """One record carrying ``message`` (a ClientHello or a raw body) as a handshake fragment."""
+    body = message if isinstance(message, bytes) else encode_message(push_client_hello, message)
+    fragment = encode_handshake_fragment(msg_type, message_seq, body, offset, fragment_length)
+    return encode_record_header(content_type, version, epoch, seq, len(fragment)) + fragment
+
+
+def secrets() -> CookieSecrets:
+    """Cookie secrets with a fixed key, so nothing rotates behind the test's back."""
+    return CookieSecrets(SECRET)
+
+
+def cookie_from(reply: bytes, request_seq: int = 0) -> bytes:
+    """Check that ``reply`` is a well-formed HelloVerifyRequest datagram; return its cookie."""
+    records = list(split_datagram(reply))
+    assert len(records) == 1
+    record = records[0]
+    assert isinstance(record, RawRecord)
+    assert record.content_type == ContentType.handshake
+    assert record.version == DTLS1_0  # C2
+    assert record.epoch == 0
+    assert record.sequence_number == request_seq  # C3
+    buf = Buffer(record.fragment)
+    header = pull_handshake_header(buf)
+    assert header.msg_type == HandshakeType.hello_verify_request
+    assert header.message_seq == 0  # C3
+    assert header.fragment_offset == 0
+    assert header.fragment_length == header.length == buf.remaining()
+    hvr = pull_hello_verify_request(buf)
+    assert buf.eof()
+    assert hvr.server_version == DTLS1_0  # C2
+    assert 0 < len(hvr.cookie) <= 255
+    return hvr.cookie
+
+
+def get_cookie(
+    keys: CookieSecrets, message: ClientHello | None = None, addr: object = ADDR
+) -> bytes:
+    """Run the first ClientHello through the check and return the cookie it was given."""
+    result = check_client_hello(datagram(message or hello()), addr, keys, NOW)
+    assert result.verdict is Verdict.VERIFY
+    return cookie_from(result.reply)
+
+
+def second_hello(cookie: bytes, **changes: object) -> bytes:
+    """The ClientHello that returns ``cookie``: record seq 1, message_seq 1 (C3)."""
+    return datagram(hello(cookie, **changes), seq=1, message_seq=1)
+
+
+# -- first ClientHello: VERIFY (C1–C3, X14) ------------------------------------------------
+
+
+@pytest.mark.parametrize("seq", [0, 1, 7, 0x1234, (1 << 48) - 1])
+def test_no_cookie_gets_a_hello_verify_request_on_the_same_sequence_number(seq: int) -> None:
+    """A cookieless ClientHello is answered with an HVR whose record seq echoes it (C1, C3)."""
+    result = check_client_hello(datagram(hello(), seq=seq), ADDR, secrets(), NOW)
+    assert result.verdict is Verdict.VERIFY
+    cookie_from(result.reply, request_seq=seq)
+
+
+def test_dtls10_record_version_is_accepted_on_the_first_client_hello() -> None:
+    """OpenSSL sends its first ClientHello in a 0xFEFF record (R1, C2)."""
+    result = check_client_hello(datagram(hello(), version=DTLS1_0), ADDR, secrets(), NOW)
+    assert result.verdict is Verdict.VERIFY
+    cookie_from(result.reply)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        hello(),
+        hello(extensions=[], cipher_suites=[0xC02B]),
+        hello(session_id=bytes(32), cipher_suites=list(range(100))),
+    ],
+    ids=["typical", "minimal", "large"],
+)
+def test_reply_is_not_larger_than_the_request(message: ClientHello) -> None:
+    """The HVR never amplifies a spoofed ClientHello (X14)."""
+    request = datagram(message)
+    result = check_client_hello(request, ADDR, secrets(), NOW)
+    assert result.verdict is Verdict.VERIFY
+    assert len(result.reply) <= len(request)
+
+
+# -- second ClientHello: ACCEPT (C4) -------------------------------------------------------
+
+
+def test_valid_cookie_is_accepted() -> None:
+    """The ClientHello repeated with the HVR's cookie is accepted (C4)."""
+    keys = secrets()
+    cookie = get_cookie(keys)
+    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.ACCEPT
+
+
+def test_cookie_check_keeps_no_state() -> None:
+    """Another instance with the same secret accepts the cookie: nothing was remembered (C1)."""
+    cookie = get_cookie(secrets())
+    assert check_client_hello(second_hello(cookie), ADDR, secrets(), NOW).verdict is Verdict.ACCEPT
+
+
+def test_cookies_off_accepts_any_well_formed_client_hello() -> None:
+    """With no secrets, every well-formed ClientHello is accepted."""
+    assert check_client_hello(datagram(hello()), ADDR, None, NOW).verdict is Verdict.ACCEPT
+
+
+@pytest.mark.parametrize(
+    "addr",
+    [("192.0.2.1", 4434), ("192.0.2.2", 4433), ("2001:db8::1", 4433, 0, 0)],
+    ids=["other_port", "other_address", "ipv6"],
+)
+def test_cookie_for_another_address_or_port_is_refused(addr: object) -> None:
+    """The cookie binds the client's IP address and port (C4, X15)."""
+    keys = secrets()
+    cookie = get_cookie(keys, addr=ADDR)
+    result = check_client_hello(second_hello(cookie), addr, keys, NOW)
+    assert result.verdict is Verdict.VERIFY
+    cookie_from(result.reply, request_seq=1)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"random": bytes(32)},
+        {"cipher_suites": [0xC02B]},
+        {"extensions": [(ExtensionType.extended_master_secret, b"")]},
+        {"session_id": b"\x01" * 32},
+        {"compression_methods": b"\x00\x01"},
+        {"client_version": DTLS1_0},
+    ],
+    ids=["random", "suites", "extensions", "session_id", "compression", "version"],
+)
+def test_changed_client_hello_fields_invalidate_the_cookie(changes: dict[str, object]) -> None:
+    """A ClientHello changed after the HVR gets a new HVR, not a connection (C4, C5, X15)."""
+    keys = secrets()
+    cookie = get_cookie(keys)
+    result = check_client_hello(second_hello(cookie, **changes), ADDR, keys, NOW)
+    assert result.verdict is Verdict.VERIFY
+
+
+def test_bad_cookies_are_treated_as_absent() -> None:
+    """Truncated, extended, flipped or garbage cookies get a new HVR (C5, X15)."""
+    keys = secrets()
+    cookie = get_cookie(keys)
+    flipped = bytes([cookie[0] ^ 1]) + cookie[1:]
+    last_flipped = cookie[:-1] + bytes([cookie[-1] ^ 0x80])
+    for bad in (
+        cookie[:-1],
+        cookie + b"\x00",
+        flipped,
+        last_flipped,
+        bytes(len(cookie)),
+        b"\xff" * 255,
+        b"x",
+    ):
+        result = check_client_hello(second_hello(bad), ADDR, keys, NOW)
+        assert result.verdict is Verdict.VERIFY, bad.hex()
+        assert cookie_from(result.reply, request_seq=1)
+
+
+def test_previous_secret_is_accepted_after_one_rotation_only() -> None:
+    """Cookies survive one rotate(), not two (C4)."""
+    keys = secrets()
+    cookie = get_cookie(keys)
+    keys.rotate(NOW)
+    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.ACCEPT
+    keys.rotate(NOW)
+    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.VERIFY
+
+
+def test_new_cookie_after_rotation_is_accepted() -> None:
+    """After a rotation the HVR carries a cookie under the new secret (C4)."""
+    keys = secrets()
+    keys.rotate(NOW)
+    cookie = get_cookie(keys)
+    keys.rotate(NOW)
+    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.ACCEPT
+
+
+def test_automatic_rotation_retires_old_cookies() -> None:
+    """A random secret rotates every period; a cookie outlives one rotation, not two (C4)."""
+    keys = CookieSecrets(rotation_period=60.0)
+    cookie = cookie_from(check_client_hello(datagram(hello()), ADDR, keys, 0.0).reply)
+    assert check_client_hello(second_hello(cookie), ADDR, keys, 30.0).verdict is Verdict.ACCEPT
+    assert check_client_hello(second_hello(cookie), ADDR, keys, 61.0).verdict is Verdict.ACCEPT
+    assert check_client_hello(second_hello(cookie), ADDR, keys, 122.0).verdict is Verdict.VERIFY
+
+
+def test_secrets_are_independent() -> None:
+    """A cookie from one server's secret is not valid at another's (C4)."""
+    cookie = get_cookie(secrets())
+    other = CookieSecrets(bytes(32))
+    assert check_client_hello(second_hello(cookie), ADDR, other, NOW).verdict is Verdict.VERIFY
+
+
+# -- DROP: anything but one whole epoch-0 ClientHello (C9, §5) -------------------------------
+
+
+def assert_dropped(data: bytes) -> None:
+    """The datagram is dropped, with no reply, whatever the cookie configuration."""
+    for keys in (secrets(), None):
+        result = check_client_hello(data, ADDR, keys, NOW)
+        assert result.verdict is Verdict.DROP
+        assert result.reply == b""
+        assert result.reason
+
+
+def test_first_fragment_of_a_client_hello_is_dropped() -> None:
+    """A ClientHello split across records is not reassembled statelessly (C9)."""
+    body = encode_message(push_client_hello, hello())
+    assert_dropped(datagram(body, fragment_length=40))
+
+
+def test_later_fragment_alone_is_dropped() -> None:
+    """ "second fragment alone ⇒ DROP" (§5 Stateless listen)."""
+    body = encode_message(push_client_hello, hello())
+    assert_dropped(datagram(body, offset=40))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        ContentType.change_cipher_spec,
+        ContentType.alert,
+        ContentType.application_data,
+        ContentType.tls12_cid,
+        0,
+    ],
+)
+def test_non_handshake_record_is_dropped(content_type: int) -> None:
+    """Only handshake records are looked at (C9, X14)."""
+    assert_dropped(datagram(hello(), content_type=content_type))
+
+
+@pytest.mark.parametrize("epoch", [1, 2, 0xFFFF])
+def test_client_hello_in_a_later_epoch_is_dropped(epoch: int) -> None:
+    """A ClientHello under epoch ≥ 1 is not a new handshake (X8)."""
+    assert_dropped(datagram(hello(), epoch=epoch))
+
+
+@pytest.mark.parametrize(
+    "msg_type",
+    [HandshakeType.server_hello, HandshakeType.hello_verify_request, HandshakeType.finished],
+)
+def test_other_handshake_messages_are_dropped(msg_type: int) -> None:
+    """Only a ClientHello can start an association."""
+    assert_dropped(datagram(hello(), msg_type=msg_type))
+
+
+def test_eleven_byte_datagram_is_dropped() -> None:
+    """A datagram shorter than a record header (§5: 11-byte record)."""
+    assert_dropped(datagram(hello())[:11])
+
+
+def test_record_shorter_than_a_handshake_header_is_dropped() -> None:
+    """A handshake record whose body is 11 bytes cannot hold the 12-byte header (F7)."""
+    fragment = datagram(hello())[13 : 13 + 11]
+    assert_dropped(encode_record_header(ContentType.handshake, DTLS1_2, 0, 0, 11) + fragment)
+
+
+def test_empty_datagram_is_dropped() -> None:
+    """Nothing to look at."""
+    assert_dropped(b"")
+
+
+def test_cut_mid_cookie_is_dropped() -> None:
+    """A datagram cut inside the cookie: the record length overruns it (§5)."""
+    keys = secrets()
+    full = second_hello(get_cookie(keys))
+    cut = full[: 13 + 12 + 2 + 32 + 1 + 1 + 5]
+    for data in (cut, full[:-1]):
+        assert check_client_hello(data, ADDR, keys, NOW).verdict is Verdict.DROP
+
+
+def test_record_length_overrunning_the_datagram_is_dropped() -> None:
+    """The record header claims more bytes than the datagram holds (R4, C9)."""
+    data = bytearray(datagram(hello()))
+    data[11:13] = (len(data) - 13 + 1).to_bytes(2, "big")
+    assert_dropped(bytes(data))
+
+
+def test_handshake_length_beyond_the_record_is_dropped() -> None:
+    """length = frag_length but larger than the record body (mbedTLS one-byte overread)."""
+    body = encode_message(push_client_hello, hello())
+    fragment = encode_handshake_fragment(HandshakeType.client_hello, 0, body)
+    fragment = fragment[:1] + (len(body) + 1).to_bytes(3, "big") + fragment[4:9]
+    fragment += (len(body) + 1).to_bytes(3, "big") + body
+    record = encode_record_header(ContentType.handshake, DTLS1_2, 0, 0, len(fragment)) + fragment
+    assert_dropped(record)
+
+
+def client_hello_bytes(
+    session_id_length: int | None = None, cookie_length: int | None = None, cookie: bytes = b""
+) -> bytes:
+    """A ClientHello body with optionally forged session_id / cookie length bytes."""
+    body = bytearray(encode_message(push_client_hello, hello(cookie)))
+    if session_id_length is not None:
+        body[34] = session_id_length
+    if cookie_length is not None:
+        body[35] = cookie_length
+    return bytes(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        client_hello_bytes(cookie_length=255),  # cookie length past the end (X15)
+        client_hello_bytes(cookie_length=200),
+        client_hello_bytes(session_id_length=255),  # sid_len overflow
+        client_hello_bytes(session_id_length=33),  # session_id > 32 bytes
+        client_hello_bytes()[:-1],  # extension block one byte short
+        client_hello_bytes() + b"\x00",  # trailing byte after the extensions
+        client_hello_bytes()[:34],  # cut after the random
+    ],
+    ids=[
+        "cookie_len_255",
+        "cookie_len_200",
+        "sid_len_255",
+        "sid_len_33",
+        "short",
+        "trailing",
+        "cut",
+    ],
+)
+def test_malformed_client_hello_bodies_are_dropped(body: bytes) -> None:
+    """mbedTLS ``cookie_parsing``: every malformed length is a DROP, never an overread (C9)."""
+    assert_dropped(datagram(body))
+
+
+def test_duplicate_extensions_are_dropped() -> None:
+    """An Alert from the codec (duplicate extension) is also a silent DROP here (H4, C9)."""
+    duplicated = hello(
+        extensions=[
+            (ExtensionType.extended_master_secret, b""),
+            (ExtensionType.extended_master_secret, b""),
+        ]
+    )
+    assert_dropped(datagram(duplicated))
+
+
+# -- fuzzing ----------------------------------------------------------------------------------
+
+
+def check_never_raises(data: bytes) -> None:
+    """Run the check with and without secrets; only valid verdicts, small replies."""
+    for keys in (secrets(), None):
+        result = check_client_hello(data, ADDR, keys, NOW)
+        assert isinstance(result.verdict, Verdict)
+        if result.verdict is Verdict.VERIFY:
+            assert len(result.reply) <= len(data)  # X14
+        else:
+            assert result.reply == b""
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_check_never_raises_on_arbitrary_bytes(data: bytes) -> None:
+    """Arbitrary datagrams are classified, never crash the listener (C9)."""
+    check_never_raises(data)
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None)
+def test_check_never_raises_on_mutated_client_hellos(data: st.DataObject) -> None:
+    """Valid ClientHello datagrams with bytes flipped, cut or inserted (C9)."""
+    keys = secrets()
+    base = bytearray(
+        second_hello(get_cookie(keys)) if data.draw(st.booleans()) else datagram(hello())
+    )
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, len(base) - 1)) if base else 0
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip" and base:
+            base[position] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del base[position:]
+        else:
+            base[position:position] = data.draw(st.binary(min_size=1, max_size=3))
+    check_never_raises(bytes(base))
