@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import random
 import ssl
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -103,7 +104,14 @@ class DtlsConnection:
         *,
         configuration: DtlsConfiguration,
         cookie_secrets: CookieSecrets | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        """Create a connection.
+
+        ``cookie_secrets`` lets a server endpoint share its cookie secrets with the
+        connections it creates. ``rng`` is the source of timer jitter only (keys always come
+        from the operating system); pass a seeded one for reproducible simulations.
+        """
         self.configuration = configuration
         self.is_client = configuration.is_client
         self._trace = Tracer("client" if self.is_client else "server", configuration.trace)
@@ -118,7 +126,7 @@ class DtlsConnection:
             max_buffered_bytes=configuration.max_handshake_buffer,
         )
         self._flight = FlightSender(
-            timer=RetransmissionTimer(configuration.retransmission),
+            timer=RetransmissionTimer(configuration.retransmission, rng=rng),
             mtu=configuration.mtu,
             tracer=self._trace,
         )
@@ -130,6 +138,7 @@ class DtlsConnection:
         self._early_application_bytes = 0
         self._warning_alerts = 0
         self._reassembly_progressed = False
+        self._peer_flight_start = 0
         self._started_at: float | None = None
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
@@ -312,6 +321,10 @@ class DtlsConnection:
     def send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         """Called by the handshake with a complete flight."""
         self._flight.start(entries, final=final, flight_number=flight_number)
+        # Messages numbered below this belong to flights the peer sent before ours, so seeing
+        # one again means the peer did not get our flight. Messages from here up to what we
+        # have already read are parts of the peer's current flight that it is resending.
+        self._peer_flight_start = self._reassembler.next_seq
 
     def send_datagram(self, data: bytes) -> None:
         """Called by the handshake for a stateless HelloVerifyRequest."""
@@ -321,10 +334,13 @@ class DtlsConnection:
         """Called by the server handshake after a stateless cookie exchange."""
         self._records.skip_write_sequence_numbers(epoch, next_sequence_number)
 
-    def rtt_sample(self, seconds: float) -> None:
+    def rtt_sample(self, seconds: float, *, exact: bool) -> None:
         """Called by the server handshake with the round trip its cookie measured."""
-        self._flight.timer.on_rtt_sample(seconds)
-        self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6))
+        if exact:
+            self._flight.timer.on_rtt_sample(seconds)
+        else:
+            self._flight.timer.on_rtt_bound(seconds)
+        self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
 
     def record_answered(self, epoch: int, sequence_number: int) -> None:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
@@ -407,7 +423,7 @@ class DtlsConnection:
             )
             if status == FragmentStatus.DROPPED:
                 self._drop(self._reassembler.last_drop_reason, record)
-            elif status == FragmentStatus.OLD:
+            elif status == FragmentStatus.OLD and header.message_seq < self._peer_flight_start:
                 repeated = True
             elif status == FragmentStatus.NEW:
                 progressed = True
@@ -438,7 +454,7 @@ class DtlsConnection:
             # Renegotiation is never done (SPEC H5): refuse it with a warning.
             self._send_alert(AlertLevel.warning, AlertDescription.no_renegotiation)
             return
-        if header.message_seq < self._reassembler.next_seq and header.msg_type != renegotiation:
+        if header.message_seq < self._peer_flight_start and header.msg_type != renegotiation:
             # The peer did not get our final flight and repeats its own (SPEC T4); the client
             # simply ignores a repeated final flight from the server.
             if self._flight.state == FlightState.FINISHED:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import secrets
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -58,6 +59,12 @@ def _new_key(kind: str, bits: int) -> PrivateKey:
     return ec.generate_private_key(ec.SECP384R1() if bits > 256 else ec.SECP256R1())
 
 
+def _serial() -> int:
+    # A fixed bit length keeps the DER size of every certificate the same from run to run,
+    # so simulations that fragment it are reproducible.
+    return (1 << 150) | secrets.randbits(150)
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
@@ -86,7 +93,7 @@ def generate_chain(
             .subject_name(_name(subject))
             .issuer_name(issuer)
             .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
+            .serial_number(_serial())
             .not_valid_before(now)
             .not_valid_after(until)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path), critical=True)
@@ -124,7 +131,7 @@ def generate_chain(
         .subject_name(_name(names[0]))
         .issuer_name(intermediate.subject)
         .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(_serial())
         .not_valid_before(now)
         .not_valid_after(until)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -138,7 +138,7 @@ class CookieSecrets:
         if age > self._max_age:
             return CookieCheck(False)
         follows = (record_sequence_number - 1) & 0xFF == stamp[4]
-        return CookieCheck(True, age if follows else None)
+        return CookieCheck(True, age, exact=follows)
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,10 @@ class CookieCheck:
     """The outcome of :meth:`CookieSecrets.check`."""
 
     valid: bool
-    rtt: float | None = None
-    "The cookie's age when it came straight back (a round-trip sample), else None."
+    age: float | None = None
+    "Seconds since the cookie was issued: at least one round trip."
+    exact: bool = False
+    "True if the ClientHello came straight back (no retransmission): the age is the round trip."
 
 
 def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> bytes:

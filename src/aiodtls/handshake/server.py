@@ -154,10 +154,11 @@ class ServerHandshake(HandshakeStateMachine):
             self.cookies_sent += 1
             self._trace("hello_verify_request_sent", cookie_length=len(cookie))
             return
-        if check is not None and check.rtt is not None:
-            # The cookie went out with our HelloVerifyRequest and came straight back: its age
-            # is one round trip, measured before our big flight.
-            self._sink.rtt_sample(check.rtt)
+        if check is not None and check.age is not None:
+            # The cookie went out with our HelloVerifyRequest: its age is one round trip if the
+            # ClientHello came straight back, else an upper bound of it. Either way the timer of
+            # our first (and biggest) flight need not start from the blind 1 s.
+            self._sink.rtt_sample(check.age, exact=check.exact)
         # Statelessly we may already have used record numbers up to the ClientHello's for
         # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
         # sees a number twice (what OpenSSL does after DTLSv1_listen). Done first, so that

@@ -62,8 +62,9 @@ class HandshakeSink(Protocol):
         """Make the next record of ``epoch`` use at least ``next_sequence_number``."""
         ...
 
-    def rtt_sample(self, seconds: float) -> None:
-        """A round-trip time measured by the handshake (the server's cookie)."""
+    def rtt_sample(self, seconds: float, *, exact: bool) -> None:
+        """A round trip measured by the handshake (the server's cookie); ``exact=False``
+        means only an upper bound."""
         ...
 
     def record_answered(self, epoch: int, sequence_number: int) -> None:

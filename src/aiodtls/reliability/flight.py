@@ -82,6 +82,8 @@ def plan_datagrams(
             need = overhead(entry.epoch) + 1
             if need > room:
                 flush()
+            if need > room:
+                raise MtuTooSmall(f"MTU {mtu} cannot carry a ChangeCipherSpec")
             current.append((entry.epoch, ContentType.change_cipher_spec, b"\x01"))
             room -= need
             continue
@@ -156,6 +158,10 @@ class FlightSender:
         self._timeouts = 0
         self._answered = False
         self._largest_sent = 0
+        self._probe_due = False
+        self._timer_started_at: float | None = None
+        self._repeat_resends = 0
+        self._follow_up = False
         self._record_sent_at: dict[tuple[int, int], float] = {}
         self._final = False
         self._trace = tracer
@@ -179,6 +185,8 @@ class FlightSender:
         self._timeouts = 0
         self._answered = False
         self._first_sent_at = None
+        self._probe_due = False
+        self._repeat_resends = 0
         self._record_sent_at.clear()
         self.flight_number = flight_number
         self.timer.start_flight()
@@ -193,25 +201,31 @@ class FlightSender:
         self._plan = []
 
     def on_peer_progress(self, now: float) -> None:
-        """New handshake bytes from the peer arrived: measure the round trip once per flight.
+        """New handshake bytes from the peer arrived while we wait for its flight.
 
-        Only a flight sent once gives a sample (Karn's rule: after a retransmission the answer
-        may belong to either copy). Partial progress does not stop the timer (SPEC T2): if the
-        peer's flight is incomplete when it fires, our retransmission makes the peer resend.
+        The first arrival measures the round trip, but only for a flight sent once (Karn's
+        rule: after a retransmission the answer may belong to either copy). Every arrival
+        then restarts the timer at the base timeout (policy ``progress_resets_timer``): if the
+        peer's flight stalls incomplete, our retransmission one timeout later makes the peer
+        resend it, and the reassembler keeps what already arrived.
         """
-        if self._answered or self.state != FlightState.WAITING:
+        if self.state != FlightState.WAITING:
             return
-        self._answered = True
-        if self._attempt == 0 and self._first_sent_at is not None:
-            self._sample(now - self._first_sent_at)
+        if not self._answered:
+            self._answered = True
+            if self._attempt == 0 and self._first_sent_at is not None:
+                self._sample(now - self._first_sent_at)
+        if self.timer.policy.progress_resets_timer and not self._probe_due:
+            self.timer.reset_back_off()
+            self.deadline = now + self.timer.wait()
 
     def on_record_answered(self, epoch: int, sequence_number: int, now: float) -> None:
         """The peer answered one specific record of ours (a HelloVerifyRequest echoes the
         ClientHello's record number, RFC 6347 §4.2.1): an exact round trip even if the flight
         was retransmitted, because we know which copy was answered."""
         sent_at = self._record_sent_at.get((epoch, sequence_number))
-        if sent_at is None:
-            return
+        if sent_at is None or self._attempt == 0:
+            return  # a flight sent once was already measured by on_peer_progress
         self._answered = True
         self._sample(now - sent_at)
 
@@ -227,7 +241,15 @@ class FlightSender:
 
     def on_timer(self, now: float) -> None:
         """Fire the retransmission timer if it is due."""
-        if self.state != FlightState.WAITING or self.deadline is None or now < self.deadline:
+        if self.deadline is None or now < self.deadline:
+            return
+        if self.state == FlightState.FINISHED:
+            self._retransmit("follow-up copy of the final flight")
+            return
+        if self.state != FlightState.WAITING:
+            return
+        if self._probe_due:
+            self._retransmit("probe (round trip unknown)")
             return
         self._timeouts += 1
         limit = self.timer.policy.max_timeouts
@@ -241,16 +263,25 @@ class FlightSender:
     def on_peer_repeat(self, now: float) -> None:
         """The peer repeated its previous flight: resend ours, at most once per timeout.
 
-        The limit stops two peers that both see "repeats" (e.g. after a PSK mismatch) from
+        The limits stop two peers that both see "repeats" (e.g. after a PSK mismatch) from
         flooding each other, as pion's unlimited version did (pion/dtls#758). The final flight
         is always answered this way: it has no timer of its own (SPEC T4).
         """
         if self.state not in (FlightState.WAITING, FlightState.FINISHED) or not self._entries:
             return
-        if not self._final and not self.timer.policy.resend_on_peer_repeat:
+        policy = self.timer.policy
+        if not self._final and (
+            not policy.resend_on_peer_repeat or self._repeat_resends >= policy.max_repeat_resends
+        ):
             return
-        if self._last_sent_at is not None and now - self._last_sent_at < self.timer.rto:
+        # The back-off is for silence; a repeating peer is alive, so the base timeout paces us.
+        if self._last_sent_at is not None and now - self._last_sent_at < self.timer.base_rto():
             return
+        self._repeat_resends += 1
+        # The final flight has no timer, and the peer's timer has backed off by the time it
+        # repeats: if our answer is lost, the next chance comes late. So one follow-up copy
+        # goes out a base timeout later (``follow_up_final_flight``).
+        self._follow_up = self._final and policy.follow_up_final_flight
         self._retransmit("peer repeated its flight")
 
     def _retransmit(self, why: str) -> None:
@@ -295,10 +326,22 @@ class FlightSender:
             self._first_sent_at = now
         if self._final:
             self.state = FlightState.FINISHED
-            self.deadline = None
+            self.deadline = now + self.timer.wait_base() if self._follow_up else None
+            self._follow_up = False
         else:
             self.state = FlightState.WAITING
-            self.deadline = now + self.timer.wait()
+            probe = self.timer.policy.probe
+            if self._probe_due:
+                # The probe went out; the regular timeout still runs from the transmission.
+                self._probe_due = False
+                assert self._timer_started_at is not None
+                self.deadline = self._timer_started_at + self.timer.wait()
+            elif probe is not None and not self.timer.rtt_known:
+                self._probe_due = True
+                self._timer_started_at = now
+                self.deadline = now + probe
+            else:
+                self.deadline = now + self.timer.wait()
         if self._trace.enabled:
             self._trace(
                 "flight_sent",

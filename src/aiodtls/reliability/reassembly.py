@@ -57,13 +57,21 @@ class _PartialMessage:
     covered: int = 0
     record_sequence_number: int = 0
 
+    def _span(self, start: int, end: int) -> tuple[int, int]:
+        """Indexes [i, j) of the ranges that touch or overlap [start, end)."""
+        return bisect.bisect_left(self.ends, start), bisect.bisect_right(self.starts, end)
+
+    def ranges_after(self, offset: int, length: int) -> int:
+        """How many disjoint ranges there would be after adding this fragment."""
+        i, j = self._span(offset, offset + length)
+        return len(self.starts) - (j - i) + 1
+
     def add(self, offset: int, data: bytes) -> bool:
         """Copy ``data`` at ``offset``; True if any new byte got covered."""
         start, end = offset, offset + len(data)
         # Ranges touching or overlapping [start, end) merge into one (O(log n) search, the
         # merge removes what it absorbs, so a message costs O(n log n) over n fragments).
-        i = bisect.bisect_left(self.ends, start)
-        j = bisect.bisect_right(self.starts, end)
+        i, j = self._span(start, end)
         if i < j and self.starts[i] <= start and end <= self.ends[i]:
             return False  # already fully covered
         new_start = min(start, self.starts[i]) if i < j else start
@@ -143,6 +151,8 @@ class Reassembler:
         if not fragment and length:
             return FragmentStatus.DUPLICATE  # zero-length fragment: nothing to keep (X4)
         partial = self._partial.get(message_seq)
+        if partial is not None and length == 0:
+            return FragmentStatus.DUPLICATE  # a repeated empty message (e.g. ServerHelloDone)
         if partial is None:
             if self._buffered + length > self._max_buffered_bytes:
                 return self._drop("reassembly buffer full")
@@ -153,7 +163,8 @@ class Reassembler:
             return self._drop("fragment type or length disagrees with earlier fragments")
         elif partial.epoch != epoch:
             return self._drop("fragments of one message in different epochs")
-        if len(partial.starts) >= self._max_ranges:
+        # A fragment that merges ranges (a whole copy, say) is always welcome (SPEC F4).
+        if partial.ranges_after(fragment_offset, len(fragment)) > self._max_ranges:
             return self._drop("too many fragments for one message")
         if not partial.add(fragment_offset, fragment) and length:
             return FragmentStatus.DUPLICATE

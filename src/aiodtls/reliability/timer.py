@@ -57,8 +57,31 @@ class RetransmissionPolicy:
     jitter: float = 0.1
     "Up to this fraction of the timeout is added at random (0 for exact schedules)."
 
+    probe: float | None = 0.25
+    """While nothing is known about the round trip, every transmission of a flight is
+    followed by one more copy this many seconds later (the timer still runs from the
+    transmission and doubles). A lost first datagram otherwise costs a whole ``initial_rto``,
+    then two, then four; the flight this applies to is the client's first, one small
+    datagram. None disables."""
+
     resend_on_peer_repeat: bool = True
-    "Resend our flight when the peer repeats its previous one (at most once per timeout)."
+    """Resend our flight when the peer repeats its previous one, at most once per base
+    timeout and ``max_repeat_resends`` times per flight (the final flight: always)."""
+
+    max_repeat_resends: int = 4
+    """Peer-triggered resends of one flight. Two peers that each see the other repeat an old
+    flight (a key mismatch) would otherwise answer each other until the deadline (pion/dtls
+    #758); after this many, only the timer resends."""
+
+    follow_up_final_flight: bool = True
+    """When the final flight is resent because the peer repeated its flight, send one more
+    copy a base timeout later: the final flight has no timer of its own, and by the time the
+    peer repeats, its timer has backed off, so a lost answer would cost a long wait."""
+
+    progress_resets_timer: bool = True
+    """When new bytes of the peer's next flight arrive, the path works and the rest is late or
+    lost: drop the back-off and wait one base timeout from the last arrival before resending
+    (which makes the peer resend, the only negative acknowledgement DTLS 1.2 has)."""
 
     mtu_backoff_after: int = 2
     "Unanswered retransmissions before the MTU is lowered; 0 disables MTU back-off."
@@ -80,7 +103,10 @@ class RetransmissionPolicy:
             max_rto=60.0,
             rtt_multiplier=0.0,
             jitter=0.0,
+            probe=None,
             resend_on_peer_repeat=False,
+            progress_resets_timer=False,
+            follow_up_final_flight=False,
             mtu_backoff_after=0,
             max_timeouts=12,
         )
@@ -94,15 +120,32 @@ class RetransmissionTimer:
         self._rng = rng or random.Random()
         self.srtt: float | None = None
         "Smoothed round-trip time, once measured."
+        self.rtt_bound: float | None = None
+        "An upper bound of the round trip (the server's cookie age), until one is measured."
         self.rto = policy.initial_rto
         "The timeout that applies to the next wait."
 
     def base_rto(self) -> float:
         """The timeout a new flight starts with."""
         p = self.policy
-        if self.srtt is None or p.rtt_multiplier <= 0:
+        if p.rtt_multiplier <= 0:
             return p.initial_rto
-        return min(p.max_rto, max(p.min_rto, p.rtt_multiplier * self.srtt))
+        if self.srtt is not None:
+            return min(p.max_rto, max(p.min_rto, p.rtt_multiplier * self.srtt))
+        if self.rtt_bound is not None:
+            # 1.5 x an upper bound of the RTT is never too eager; it can only be too patient.
+            return min(p.initial_rto, max(p.min_rto, p.rtt_multiplier * self.rtt_bound))
+        return p.initial_rto
+
+    @property
+    def rtt_known(self) -> bool:
+        """True once a round trip has been measured or bounded."""
+        return self.srtt is not None or self.rtt_bound is not None
+
+    def on_rtt_bound(self, bound: float) -> None:
+        """Record an upper bound of the round trip (used only until a sample arrives)."""
+        if bound >= 0 and (self.rtt_bound is None or bound < self.rtt_bound):
+            self.rtt_bound = bound
 
     def on_rtt_sample(self, sample: float) -> None:
         """Fold in one round-trip measurement (RFC 6298 smoothing, alpha = 1/8)."""
@@ -114,15 +157,26 @@ class RetransmissionTimer:
         """A new flight begins: back to the base timeout."""
         self.rto = self.base_rto()
 
+    def reset_back_off(self) -> None:
+        """The peer is making progress: return to the base timeout."""
+        self.rto = min(self.rto, self.base_rto())
+
     def back_off(self) -> None:
         """The timer expired: double the timeout, up to the cap (RFC 6347 §4.2.4.1)."""
         self.rto = min(self.rto * 2, self.policy.max_rto)
 
     def wait(self) -> float:
         """How long to wait from a transmission now: the timeout plus jitter."""
+        return self._jittered(self.rto)
+
+    def wait_base(self) -> float:
+        """The base timeout plus jitter (for waits that never back off)."""
+        return self._jittered(self.base_rto())
+
+    def _jittered(self, timeout: float) -> float:
         if self.policy.jitter <= 0:
-            return self.rto
-        return self.rto * (1 + self.policy.jitter * self._rng.random())
+            return timeout
+        return timeout * (1 + self.policy.jitter * self._rng.random())
 
     def next_mtu(self, mtu: int, unanswered: int, largest_datagram: int) -> int:
         """The MTU for the next retransmission after ``unanswered`` ones went unanswered."""

@@ -1,0 +1,316 @@
+"""Many simulated handshakes under one impairment, and their statistics.
+
+Owns the experiment behind ``aiodtls netsim`` and the reliability tests: build one client and
+one server configuration, run a handshake per seed on :mod:`aiodtls.netsim`, and summarise
+completion, time to handshake, retransmissions and bytes. It adds no protocol behaviour; the
+connections are the real ones.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from .configuration import DtlsConfiguration
+from .connection import ConnectionState, DtlsConnection
+from .events import ConnectionTerminated, DtlsEvent, HandshakeCompleted
+from .netsim import GilbertElliott, LinkConditions, Network
+from .pki import CertificateChain, generate_chain
+from .reliability.timer import RetransmissionPolicy
+
+__all__ = [
+    "CLIENT_ADDRESS",
+    "SERVER_ADDRESS",
+    "HandshakeRun",
+    "Impairment",
+    "Scenario",
+    "SimulatedPeer",
+    "SweepSummary",
+    "certificate_message_size",
+    "chain_of_size",
+    "percentile",
+    "run_handshake",
+    "summarize",
+    "sweep",
+]
+
+CLIENT_ADDRESS = ("192.0.2.1", 50000)
+SERVER_ADDRESS = ("192.0.2.2", 4433)
+
+
+class SimulatedPeer:
+    """A connection as a :class:`~aiodtls.netsim.DatagramEndpoint` that keeps its events.
+
+    With ``echo`` it sends every application record it receives straight back.
+    """
+
+    def __init__(self, connection: DtlsConnection, *, echo: bool = False) -> None:
+        self.connection = connection
+        self.events: list[DtlsEvent] = []
+        self._echo = echo
+
+    def receive_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        """Feed the connection and keep its events."""
+        self.connection.receive_datagram(data, addr, now)
+        self._pull()
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, tuple[str, int]]]:
+        """What the connection wants sent."""
+        return self.connection.datagrams_to_send(now)
+
+    def get_timer(self) -> float | None:
+        """The connection's timer."""
+        return self.connection.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        """Fire the connection's timer and keep its events."""
+        self.connection.handle_timer(now)
+        self._pull()
+
+    def _pull(self) -> None:
+        from .events import DataReceived
+
+        while (event := self.connection.next_event()) is not None:
+            self.events.append(event)
+            if self._echo and isinstance(event, DataReceived):
+                self.connection.send(event.data)
+
+    @property
+    def completed(self) -> HandshakeCompleted | None:
+        """The HandshakeCompleted event, if the handshake completed."""
+        return next((e for e in self.events if isinstance(e, HandshakeCompleted)), None)
+
+    @property
+    def terminated(self) -> ConnectionTerminated | None:
+        """The ConnectionTerminated event, if the connection ended."""
+        return next((e for e in self.events if isinstance(e, ConnectionTerminated)), None)
+
+
+def certificate_message_size(chain: list[bytes]) -> int:
+    """Size of a Certificate message body carrying these DER certificates."""
+    return 3 + sum(3 + len(der) for der in chain)
+
+
+def chain_of_size(target: int, *, key_bits: int = 2048) -> tuple[CertificateChain, list[bytes]]:
+    """An RSA chain whose Certificate message (leaf, intermediate, root) is about ``target``
+    bytes or more: subjectAltNames are added to the leaf, as on a CDN certificate.
+
+    RSA keeps every size fixed from run to run (ECDSA signatures vary by a byte or two), so
+    simulations that cut the message into fragments are reproducible.
+    """
+    names: tuple[str, ...] = ("localhost", "127.0.0.1")
+    while True:
+        chain = generate_chain(kind="rsa", key_bits=(key_bits, key_bits, key_bits), names=names)
+        ders = [c.public_bytes(Encoding.DER) for c in (*chain.chain, chain.root)]
+        size = certificate_message_size(ders)
+        if size >= target:
+            return chain, ders
+        # Each extra name costs its length plus a 2-byte DER header.
+        extra = max(1, (target - size) // 28 + 1)
+        names = (*names, *(f"edge{len(names) + i:03d}.cdn.example.net" for i in range(extra)))
+
+
+@dataclass(frozen=True)
+class Impairment:
+    """Conditions of the simulated path, the same in both directions."""
+
+    loss: float = 0.0
+    burst: tuple[float, float] | None = None
+    "Gilbert-Elliott (p good->bad, p bad->good) with total loss in the bad state."
+    delay: float = 0.025
+    "One-way delay in seconds."
+    jitter: float = 0.0
+    reorder: float = 0.0
+    duplicate: float = 0.0
+    path_mtu: int | None = None
+
+    def conditions(self) -> LinkConditions:
+        """The simulator's view of one direction."""
+        return LinkConditions(
+            loss=self.loss,
+            burst=GilbertElliott(*self.burst) if self.burst else None,
+            delay=self.delay,
+            jitter=self.jitter,
+            reorder=self.reorder,
+            duplicate=self.duplicate,
+            mtu=self.path_mtu,
+        )
+
+
+@dataclass
+class Scenario:
+    """Everything fixed across the seeds of a sweep."""
+
+    impairment: Impairment = field(default_factory=Impairment)
+    mtu: int = 1400
+    "The MTU both endpoints are configured with."
+    psk: bool = False
+    chain_size: int = 5000
+    policy: RetransmissionPolicy = field(default_factory=RetransmissionPolicy)
+    timeout: float = 60.0
+    _credentials: tuple[CertificateChain, list[bytes]] | None = field(default=None, repr=False)
+
+    def configurations(self) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+        """Fresh client and server configurations (credentials are generated once)."""
+        client = DtlsConfiguration(is_client=True)
+        server = DtlsConfiguration(is_client=False)
+        for config in (client, server):
+            config.mtu = self.mtu
+            config.retransmission = self.policy
+            config.handshake_timeout = self.timeout
+        if self.psk:
+            client.psk = server.psk = bytes(range(16))
+            client.psk_identity = b"sweep"
+            client.verify_mode = ssl.CERT_NONE
+            return client, server
+        if self._credentials is None:
+            self._credentials = chain_of_size(self.chain_size)
+        chain, _ = self._credentials
+        client.server_name = "localhost"
+        client.ca_certificates = [chain.root]
+        server.private_key = chain.key
+        server.certificate_chain = [*chain.chain, chain.root]
+        return client, server
+
+    def with_policy(self, policy: RetransmissionPolicy) -> Scenario:
+        """The same scenario (and credentials) under another timer policy."""
+        return replace(self, policy=policy)
+
+
+@dataclass(frozen=True)
+class HandshakeRun:
+    """The outcome of one simulated handshake."""
+
+    seed: int
+    completed: bool
+    time: float
+    "Virtual seconds until the client completed (the timeout if it did not)."
+    retransmissions: int
+    "Flight retransmissions by both sides."
+    bytes: int
+    "UDP payload bytes sent by both sides."
+    datagrams: int
+    reason: str = ""
+    "Why it failed, if it did."
+
+
+def run_handshake(scenario: Scenario, seed: int) -> HandshakeRun:
+    """One handshake over the simulated path with ``seed``."""
+    client_cfg, server_cfg = scenario.configurations()
+    client = SimulatedPeer(
+        DtlsConnection(configuration=client_cfg, rng=random.Random(f"client-{seed}"))
+    )
+    server = SimulatedPeer(
+        DtlsConnection(configuration=server_cfg, rng=random.Random(f"server-{seed}"))
+    )
+    net = Network(seed=seed, keep_log=False)
+    net.attach(client, CLIENT_ADDRESS, name="client")
+    net.attach(server, SERVER_ADDRESS, name="server")
+    path = scenario.impairment.conditions()
+    net.set_link(CLIENT_ADDRESS, SERVER_ADDRESS, path, reverse=path)
+
+    def settled() -> bool:
+        c, s = client.connection.state, server.connection.state
+        if ConnectionState.CLOSED in (c, s):
+            return True
+        return c == ConnectionState.ESTABLISHED and s == ConnectionState.ESTABLISHED
+
+    client.connection.connect(SERVER_ADDRESS, net.now)
+    net.run(until=scenario.timeout + 1, stop=settled)
+    up, down = net.stats(CLIENT_ADDRESS, SERVER_ADDRESS), net.stats(SERVER_ADDRESS, CLIENT_ADDRESS)
+    done = client.completed
+    ok = done is not None and server.connection.state == ConnectionState.ESTABLISHED
+    ended = client.terminated or server.terminated
+    return HandshakeRun(
+        seed=seed,
+        completed=ok,
+        time=done.duration if ok and done is not None else scenario.timeout,
+        retransmissions=client.connection.stats.retransmissions
+        + server.connection.stats.retransmissions,
+        bytes=up.sent_bytes + down.sent_bytes,
+        datagrams=up.sent + down.sent,
+        reason="" if ok else (ended.reason if ended else "no completion before the deadline"),
+    )
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) with linear interpolation between closest ranks."""
+    if not sorted_values:
+        return float("nan")
+    pos = q * (len(sorted_values) - 1)
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Statistics over the runs of a sweep. Times count a failed run as the timeout."""
+
+    runs: int
+    completed: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+    retransmissions: float
+    "Mean flight retransmissions per handshake (both sides)."
+    bytes: float
+    "Mean bytes on the wire per handshake (both sides)."
+    failures: list[str]
+
+    @property
+    def completion_rate(self) -> float:
+        """Completed / runs."""
+        return self.completed / self.runs if self.runs else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form used by ``aiodtls netsim --json``."""
+        return {
+            "runs": self.runs,
+            "completed": self.completed,
+            "completion_rate": self.completion_rate,
+            "p50": self.p50,
+            "p90": self.p90,
+            "p99": self.p99,
+            "max": self.max,
+            "mean": self.mean,
+            "retransmissions": self.retransmissions,
+            "bytes": self.bytes,
+        }
+
+
+def summarize(runs: Iterable[HandshakeRun]) -> SweepSummary:
+    """Summarise a sweep."""
+    runs = list(runs)
+    times = sorted(r.time for r in runs)
+    n = len(runs) or 1
+    return SweepSummary(
+        runs=len(runs),
+        completed=sum(r.completed for r in runs),
+        p50=percentile(times, 0.5),
+        p90=percentile(times, 0.9),
+        p99=percentile(times, 0.99),
+        max=times[-1] if times else float("nan"),
+        mean=sum(times) / n,
+        retransmissions=sum(r.retransmissions for r in runs) / n,
+        bytes=sum(r.bytes for r in runs) / n,
+        failures=[f"seed {r.seed}: {r.reason}" for r in runs if not r.completed],
+    )
+
+
+def sweep(
+    scenario: Scenario, seeds: Iterable[int], progress: Callable[[int], None] | None = None
+) -> list[HandshakeRun]:
+    """Run one handshake per seed; ``progress(done)`` is called after each."""
+    runs = []
+    for i, seed in enumerate(seeds, 1):
+        runs.append(run_handshake(scenario, seed))
+        if progress is not None:
+            progress(i)
+    return runs
