@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import client, demo, server
+from . import client, demo, netsim, server
 
 __all__ = ["main"]
 
@@ -19,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(commands)
     client.add_parser(commands)
+    netsim.add_parser(commands)
     server.add_parser(commands)
     args = parser.parse_args(argv)
     try:

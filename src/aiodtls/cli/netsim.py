@@ -1,0 +1,195 @@
+"""``aiodtls netsim``: many handshakes on the simulator under one impairment, with statistics.
+
+Everything runs in virtual time (``aiodtls.netsim``), so a thousand lossy handshakes take
+seconds. ``--timers openssl`` runs the same seeds with a model of OpenSSL's default
+retransmission schedule; ``--timers both`` runs both and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..reliability.timer import RetransmissionPolicy
+from ..sweep import HandshakeRun, Impairment, Scenario, SweepSummary, summarize, sweep
+
+__all__ = ["add_parser"]
+
+POLICIES = {"aiodtls": RetransmissionPolicy(), "openssl": RetransmissionPolicy.openssl()}
+
+
+def _burst(text: str) -> tuple[float, float]:
+    try:
+        good_to_bad, bad_to_good = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected P_GOOD_TO_BAD:P_BAD_TO_GOOD") from None
+    return good_to_bad, bad_to_good
+
+
+def add_parser(commands: Any) -> None:
+    """Register the sub-command."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "netsim", help="run many simulated handshakes under an impairment and report statistics"
+    )
+    parser.add_argument("--runs", type=int, default=1000, help="handshakes (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--loss", type=float, default=0.0, help="loss probability each way")
+    parser.add_argument(
+        "--burst",
+        type=_burst,
+        help="Gilbert-Elliott burst loss P_GOOD_TO_BAD:P_BAD_TO_GOOD (all lost while bad)",
+    )
+    parser.add_argument("--delay-ms", type=float, default=25.0, help="one-way delay (default 25)")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="one-way delay jitter")
+    parser.add_argument("--reorder", type=float, default=0.0, help="reordering probability")
+    parser.add_argument("--duplicate", type=float, default=0.0, help="duplication probability")
+    parser.add_argument("--path-mtu", type=int, help="the path drops datagrams larger than this")
+    parser.add_argument("--mtu", type=int, default=1400, help="endpoint MTU (default 1400)")
+    parser.add_argument(
+        "--chain-size", type=int, default=5000, help="Certificate message bytes (default 5000)"
+    )
+    parser.add_argument("--psk", action="store_true", help="PSK instead of certificates")
+    parser.add_argument("--timeout", type=float, default=60.0, help="handshake deadline (s)")
+    parser.add_argument(
+        "--timers",
+        choices=["aiodtls", "openssl", "both"],
+        default="aiodtls",
+        help="retransmission policy: ours, a model of OpenSSL's, or both on the same seeds",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw time-to-handshake CDFs")
+    parser.set_defaults(run=run)
+
+
+def _progress(label: str, total: int) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int) -> None:
+        width = 40
+        filled = width * done // total
+        bar = "#" * filled + "." * (width - filled)
+        end = "\n" if done == total else ""
+        print(f"\r{label:8} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep(s) and report."""
+    impairment = Impairment(
+        loss=args.loss,
+        burst=args.burst,
+        delay=args.delay_ms / 1000,
+        jitter=args.jitter_ms / 1000,
+        reorder=args.reorder,
+        duplicate=args.duplicate,
+        path_mtu=args.path_mtu,
+    )
+    base = Scenario(
+        impairment=impairment,
+        mtu=args.mtu,
+        psk=args.psk,
+        chain_size=args.chain_size,
+        timeout=args.timeout,
+    )
+    names = ["aiodtls", "openssl"] if args.timers == "both" else [args.timers]
+    seeds = range(args.seed, args.seed + args.runs)
+    results: dict[str, list[HandshakeRun]] = {}
+    for name in names:
+        scenario = base.with_policy(POLICIES[name])
+        results[name] = sweep(scenario, seeds, _progress(name, args.runs))
+        base = scenario  # the credentials generated for the first run are reused
+    summaries = {name: summarize(runs) for name, runs in results.items()}
+    parameters = {
+        "loss": args.loss,
+        "burst": list(args.burst) if args.burst else None,
+        "delay_ms": args.delay_ms,
+        "jitter_ms": args.jitter_ms,
+        "reorder": args.reorder,
+        "duplicate": args.duplicate,
+        "path_mtu": args.path_mtu,
+        "mtu": args.mtu,
+        "credentials": "psk" if args.psk else f"rsa chain, {args.chain_size} B",
+        "seeds": [args.seed, args.seed + args.runs - 1],
+        "timeout": args.timeout,
+    }
+    if args.json:
+        primary = summaries[names[0]]
+        out: dict[str, object] = {**primary.as_dict(), "timers": names[0]}
+        out["parameters"] = parameters
+        if len(names) == 2:
+            other = summaries[names[1]]
+            out[names[1]] = other.as_dict()
+            out["p99_ratio"] = primary.p99 / other.p99 if other.p99 else None
+        print(json.dumps(out, indent=2))
+    else:
+        _print_table(args, summaries)
+    if args.plot:
+        return _plot(args.plot, results, parameters)
+    return 0
+
+
+def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -> None:
+    path = f"{args.loss:.0%} loss" + (f", burst {args.burst}" if args.burst else "")
+    extras = [
+        f"{label} {value:.0%}"
+        for label, value in (("reorder", args.reorder), ("duplicate", args.duplicate))
+        if value
+    ]
+    if args.jitter_ms:
+        extras.append(f"jitter {args.jitter_ms:g} ms")
+    if args.path_mtu:
+        extras.append(f"path MTU {args.path_mtu}")
+    credentials = "PSK" if args.psk else f"{args.chain_size} B certificate chain"
+    print(
+        f"{args.runs} handshakes: {', '.join([path, *extras])}, RTT {2 * args.delay_ms:g} ms, "
+        f"MTU {args.mtu}, {credentials}, seeds {args.seed}..{args.seed + args.runs - 1}"
+    )
+    print("time to handshake in virtual seconds; a failed run counts as the deadline")
+    print(
+        f"{'timers':8} {'completed':>11} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} "
+        f"{'retrans/hs':>11} {'bytes/hs':>9}"
+    )
+    for name, s in summaries.items():
+        print(
+            f"{name:8} {s.completed:>5}/{s.runs:<5} {s.p50:8.3f} {s.p90:8.3f} {s.p99:8.3f} "
+            f"{s.max:8.3f} {s.retransmissions:11.2f} {s.bytes:9.0f}"
+        )
+    if len(summaries) == 2:
+        ours, theirs = summaries["aiodtls"], summaries["openssl"]
+        print(f"p99 ratio aiodtls/openssl: {ours.p99 / theirs.p99:.3f}")
+    for name, s in summaries.items():
+        for failure in s.failures[:5]:
+            print(f"  {name} failed: {failure}")
+
+
+def _plot(path: str, results: dict[str, list[HandshakeRun]], parameters: dict[str, Any]) -> int:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install 'aiodtls[plot]'", file=sys.stderr)
+        return 2
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, runs in results.items():
+        times = sorted(r.time for r in runs if r.completed)
+        n = len(runs)
+        ax.step(times, [(i + 1) / n for i in range(len(times))], where="post", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("time to handshake (virtual seconds, log scale)")
+    ax.set_ylabel("fraction of handshakes completed")
+    ax.set_title(
+        f"{parameters['loss']:.0%} loss, RTT {2 * parameters['delay_ms']:g} ms, "
+        f"MTU {parameters['mtu']}, {parameters['credentials']}"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}", file=sys.stderr)
+    return 0
