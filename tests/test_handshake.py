@@ -382,13 +382,26 @@ def test_application_data_both_ways_and_close_notify() -> None:
     assert not c.during_handshake
 
 
-def test_max_payload_fits_the_mtu_exactly() -> None:  # P1
-    for mtu in (300, 576, 1400):
-        pair = handshake(client_config(mtu=mtu), server_config(mtu=mtu))
+@pytest.mark.parametrize("suite", list(CipherSuite))
+def test_max_payload_fits_the_mtu_exactly(suite: CipherSuite) -> None:  # P1
+    """OpenSSL's dtls_mtu_test oracle: a payload of max_payload() makes a datagram of exactly
+    the MTU; one byte more is refused (it could not fit)."""
+    for mtu in [*range(500, 530), 1400]:
+        if suite == CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256:
+            client, server = psk_configs()
+        elif "RSA" in suite.name:
+            chain = server_chain("rsa")
+            client, server = client_config(chain), server_config(chain)
+        else:
+            client, server = client_config(), server_config()
+        client.cipher_suites = [suite]
+        client.mtu = server.mtu = mtu
+        pair = handshake(client, server)
         assert_established(pair)
-        size = pair.client.max_payload()
-        pair.client.send(b"x" * size)
-        ((datagram, _),) = pair.client.datagrams_to_send(pair.now)
-        assert len(datagram) == mtu
-        with pytest.raises(ValueError):
-            pair.client.send(b"x" * (size + 1))
+        for conn in (pair.client, pair.server):
+            size = conn.max_payload()
+            conn.send(b"x" * size)
+            ((datagram, _),) = conn.datagrams_to_send(pair.now)
+            assert len(datagram) == mtu
+            with pytest.raises(ValueError):
+                conn.send(b"x" * (size + 1))
