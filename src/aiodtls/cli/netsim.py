@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -> None:
-    path = f"{args.loss:.0%} loss" + (f", burst {args.burst}" if args.burst else "")
+    path = f"{args.loss:.0%} loss"
+    if args.burst:
+        path += f", burst loss {args.burst[0]:g} -> bad, {args.burst[1]:g} -> good"
     extras = [
         f"{label} {value:.0%}"
         for label, value in (("reorder", args.reorder), ("duplicate", args.duplicate))
