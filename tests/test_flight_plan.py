@@ -180,14 +180,6 @@ def test_smallest_workable_mtu_sends_one_byte_per_record() -> None:
     assert len(plan) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (minor): plan_datagrams appends a ChangeCipherSpec record even when "
-        "overhead(epoch) + 1 exceeds the MTU, producing a datagram larger than the MTU "
-        "instead of raising MtuTooSmall (e.g. a CCS-only flight at MTU 10 gives 14 bytes)."
-    ),
-)
 def test_ccs_that_cannot_fit_raises_mtu_too_small() -> None:
     """No datagram may exceed the MTU, CCS included (P2)."""
     with pytest.raises(MtuTooSmall):

@@ -346,14 +346,6 @@ def test_fragment_count_per_message_is_capped() -> None:
     assert reassembler.missing()[0][-1] == (31, 300)  # byte 40 was not written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Reassembler.add_fragment refuses every fragment once a message has "
-        "max_ranges_per_message disjoint ranges, even a whole copy that would merge them into "
-        "one; 1024 injected 1-byte fragments then block that message_seq for good."
-    ),
-)
 def test_whole_copy_completes_a_message_at_the_range_cap() -> None:
     """A fragment that merges ranges does not add work and should be accepted (F4, F5)."""
     reassembler = Reassembler(max_ranges_per_message=4)
@@ -363,14 +355,6 @@ def test_whole_copy_completes_a_message_at_the_range_cap() -> None:
     assert [m.body for m in pop_all(reassembler)] == [BODY]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (minor): a second copy of a zero-length message (e.g. ServerHelloDone) waiting "
-        "behind an earlier message is reported NEW instead of DUPLICATE, so the connection "
-        "counts a pure repeat as progress."
-    ),
-)
 def test_repeated_empty_message_is_a_duplicate() -> None:
     """Every byte (none) of the empty message was already there (F4)."""
     reassembler = Reassembler()

@@ -208,7 +208,15 @@ class DtlsConnection:
         except SequenceNumberExhausted as exc:
             self._fail(AlertInternalError(str(exc)))
         except Exception as exc:
+            # Network input must never raise into the application: a bug of ours ends this
+            # connection with internal_error instead.
             self._fail(AlertInternalError(f"internal error: {exc!r}"))
+        if self._reassembly_progressed:
+            self._reassembly_progressed = False
+            if self.state == ConnectionState.HANDSHAKING and self._trace.enabled:
+                missing = {seq: h for seq, h in self._reassembler.missing().items() if h}
+                if missing:
+                    self._trace("reassembly", missing=missing)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""

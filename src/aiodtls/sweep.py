@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection
-from .events import ConnectionTerminated, DtlsEvent, HandshakeCompleted
+from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .netsim import GilbertElliott, LinkConditions, Network
 from .pki import CertificateChain, generate_chain
 from .reliability.timer import RetransmissionPolicy
@@ -72,12 +72,14 @@ class SimulatedPeer:
         self._pull()
 
     def _pull(self) -> None:
-        from .events import DataReceived
-
         while (event := self.connection.next_event()) is not None:
             self.events.append(event)
             if self._echo and isinstance(event, DataReceived):
                 self.connection.send(event.data)
+
+    def received(self, data: bytes) -> bool:
+        """True if an application record with exactly ``data`` arrived."""
+        return any(isinstance(e, DataReceived) and e.data == data for e in self.events)
 
     @property
     def completed(self) -> HandshakeCompleted | None:

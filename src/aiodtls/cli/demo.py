@@ -9,22 +9,24 @@ summary, then a short echo exchange. The same ``--seed`` gives the same output.
 from __future__ import annotations
 
 import argparse
-import time
+import functools
+import random
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..configuration import DtlsConfiguration
 from ..connection import ConnectionState, DtlsConnection
-from ..events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
+from ..events import ConnectionTerminated, HandshakeCompleted
 from ..netsim import Action, LinkConditions, LogEntry, Network
 from ..pki import generate_chain
+from ..sweep import CLIENT_ADDRESS as CLIENT
+from ..sweep import SERVER_ADDRESS as SERVER
+from ..sweep import SimulatedPeer, certificate_message_size
 from ..trace import TraceRecord
 
 __all__ = ["add_parser"]
 
-CLIENT = ("192.0.2.1", 50000)
-SERVER = ("192.0.2.2", 4433)
 _SHOWN_TRACES = {
     "retransmit",
     "hello_verify_request_sent",
@@ -58,22 +60,18 @@ def _configs(args: argparse.Namespace) -> tuple[DtlsConfiguration, DtlsConfigura
         client = DtlsConfiguration(is_client=True, psk=key, psk_identity=b"demo")
         server = DtlsConfiguration(is_client=False, psk=key)
         return client, server, "PSK (no certificates)"
-    started = time.perf_counter()
     # A chain the size of a real CDN certificate: RSA-4096 root and intermediate, a leaf with
     # many names, and the root sent too, as many servers do.
     names = ("localhost", "127.0.0.1", *(f"edge{i:02d}.cdn.demo.example" for i in range(40)))
     pki = generate_chain(kind="rsa", key_bits=(4096, 4096, 2048), names=names)
-    elapsed = time.perf_counter() - started
     client = DtlsConfiguration(is_client=True, server_name="localhost")
     client.ca_certificates = [pki.root]
     server = DtlsConfiguration(is_client=False, private_key=pki.key)
     server.certificate_chain = [*pki.chain, pki.root]
-    size = sum(len(c.public_bytes(Encoding.DER)) + 3 for c in server.certificate_chain) + 3
-    return (
-        client,
-        server,
-        (f"3-level RSA chain generated in {elapsed:.1f} s; Certificate message {size} bytes"),
+    size = certificate_message_size(
+        [c.public_bytes(Encoding.DER) for c in server.certificate_chain]
     )
+    return client, server, f"a fresh 3-level RSA chain; its Certificate message is {size} bytes"
 
 
 class _Timeline:
@@ -119,41 +117,18 @@ class _Timeline:
         self.lines.append((record.time, len(self.lines), f"    {text}"))
 
     def print(self) -> None:
-        for t, _, text in sorted(self.lines):
+        lines = sorted(self.lines)
+        for i, (t, _, text) in enumerate(lines):
+            following = lines[i + 1] if i + 1 < len(lines) else None
+            if (
+                following is not None
+                and "reassembling" in text
+                and following[0] == t
+                and following[2].split(" reassembling")[0] == text.split(" reassembling")[0]
+            ):
+                continue  # several datagrams at one instant: show where reassembly got to
             print(f"  {t * 1000:9.1f} ms  {text}")
         self.lines.clear()
-
-
-class _Peer:
-    """A connection as a simulator endpoint that keeps its events (and, if asked, echoes)."""
-
-    def __init__(self, connection: DtlsConnection, *, echo: bool) -> None:
-        self.connection = connection
-        self.events: list[DtlsEvent] = []
-        self._echo = echo
-
-    def receive_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
-        self.connection.receive_datagram(data, addr, now)
-        self._pull()
-
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, tuple[str, int]]]:
-        return self.connection.datagrams_to_send(now)
-
-    def get_timer(self) -> float | None:
-        return self.connection.get_timer()
-
-    def handle_timer(self, now: float) -> None:
-        self.connection.handle_timer(now)
-        self._pull()
-
-    def _pull(self) -> None:
-        while (event := self.connection.next_event()) is not None:
-            self.events.append(event)
-            if self._echo and isinstance(event, DataReceived):
-                self.connection.send(event.data)
-
-    def received(self, data: bytes) -> bool:
-        return any(isinstance(e, DataReceived) and e.data == data for e in self.events)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,8 +141,14 @@ def run(args: argparse.Namespace) -> int:
     one_way = args.rtt_ms / 2000
     path = LinkConditions(loss=args.loss, delay=one_way)
     net = Network(seed=args.seed, observer=timeline.on_network)
-    client = _Peer(DtlsConnection(configuration=client_cfg), echo=False)
-    server = _Peer(DtlsConnection(configuration=server_cfg), echo=True)
+    # Seeded jitter: the same --seed prints the same timeline.
+    client = SimulatedPeer(
+        DtlsConnection(configuration=client_cfg, rng=random.Random(f"client-{args.seed}"))
+    )
+    server = SimulatedPeer(
+        DtlsConnection(configuration=server_cfg, rng=random.Random(f"server-{args.seed}")),
+        echo=True,
+    )
     net.attach(client, CLIENT, name="client")
     net.attach(server, SERVER, name="server")
     net.set_link(CLIENT, SERVER, path, reverse=path)
@@ -213,13 +194,13 @@ def run(args: argparse.Namespace) -> int:
     return _echo(net, client, args.messages)
 
 
-def _echo(net: Network, client: _Peer, count: int) -> int:
+def _echo(net: Network, client: SimulatedPeer, count: int) -> int:
     for i in range(1, count + 1):
         message = f"hello #{i}".encode()
         started = net.now
         for attempt in range(1, 11):
             client.connection.send(message)
-            net.run(until=net.now + 0.5, stop=lambda m=message: client.received(m))  # type: ignore[misc]
+            net.run(until=net.now + 0.5, stop=functools.partial(client.received, message))
             if client.received(message):
                 rtt = (net.now - started) * 1000
                 print(f"  {message.decode()}: echoed after {attempt} attempt(s), {rtt:.0f} ms")
