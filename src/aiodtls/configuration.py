@@ -108,6 +108,12 @@ class DtlsConfiguration:
     handshake_timeout: float = 60.0
     "The handshake fails with a timeout if not complete after this many seconds."
 
+    idle_timeout: float | None = 300.0
+    """An established connection that hears nothing valid from its peer for this many seconds
+    ends (``ConnectionTerminated`` with reason ``idle timeout``): DTLS has no keepalive, so
+    this is how a vanished peer is noticed. Applications that stay silent longer send their
+    own keepalives or raise it; None disables it."""
+
     max_handshake_message_size: int = 65536
     "Largest handshake message accepted from the peer (certificate chains are the big ones)."
 

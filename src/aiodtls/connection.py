@@ -139,6 +139,7 @@ class DtlsConnection:
         self._warning_alerts = 0
         self._reassembly_progressed = False
         self._peer_flight_start = 0
+        self._last_heard = 0.0
         self._started_at: float | None = None
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
@@ -239,7 +240,12 @@ class DtlsConnection:
             return None
         deadlines = [
             t
-            for t in (self._flight.deadline, self._handshake_deadline, self._linger_deadline)
+            for t in (
+                self._flight.deadline,
+                self._handshake_deadline,
+                self._linger_deadline,
+                self._idle_deadline(),
+            )
             if t is not None
         ]
         return min(deadlines) if deadlines else None
@@ -256,6 +262,10 @@ class DtlsConnection:
                 + self._drop_summary(),
                 by_peer=False,
             )
+            return
+        idle = self._idle_deadline()
+        if idle is not None and now >= idle:
+            self._terminate(None, "idle timeout", by_peer=False)
             return
         if self._linger_deadline is not None and now >= self._linger_deadline:
             self._linger_deadline = None
@@ -287,6 +297,15 @@ class DtlsConnection:
             return
         self._send_alert(AlertLevel.warning, AlertDescription.close_notify)
         self._terminate(AlertDescription.close_notify, "closed by the application", by_peer=False)
+
+    def abort(self, reason: str) -> None:
+        """End the connection at once, without telling the peer.
+
+        Used when the peer is known to have moved on (a server endpoint replaces the
+        association after the peer started a new handshake from the same address).
+        """
+        if not self.closed:
+            self._terminate(None, reason, by_peer=True)
 
     def max_payload(self) -> int:
         """Largest application payload whose record fits the MTU (``DTLS_get_data_mtu``)."""
@@ -386,6 +405,7 @@ class DtlsConnection:
         if record is None:
             self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
             return
+        self._last_heard = self._now
         if record.content_type == ContentType.handshake:
             self._receive_handshake(record)
         elif record.content_type == ContentType.change_cipher_spec:
@@ -594,6 +614,12 @@ class DtlsConnection:
     def _start_handshake_clock(self, now: float) -> None:
         self._started_at = now
         self._handshake_deadline = now + self.configuration.handshake_timeout
+
+    def _idle_deadline(self) -> float | None:
+        timeout = self.configuration.idle_timeout
+        if timeout is None or self.state != ConnectionState.ESTABLISHED:
+            return None
+        return self._last_heard + timeout
 
     def _drop(self, reason: str, record: RawRecord | OpenedRecord | None = None) -> None:
         self.stats.records_dropped[reason] += 1

@@ -1,0 +1,16 @@
+"""asyncio API: ``connect()`` for clients, ``serve()`` for servers, and ``DtlsProtocol`` for
+applications that own their socket. The library owns every retransmission timer."""
+
+from .client import connect
+from .server import DtlsServer, Handler, serve
+from .session import ConnectionClosed, DtlsProtocol, DtlsSession
+
+__all__ = [
+    "ConnectionClosed",
+    "DtlsProtocol",
+    "DtlsServer",
+    "DtlsSession",
+    "Handler",
+    "connect",
+    "serve",
+]

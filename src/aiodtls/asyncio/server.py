@@ -1,0 +1,105 @@
+"""``aiodtls.asyncio.serve``: many DTLS peers on one UDP socket, one handler task each."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..configuration import DtlsConfiguration
+from ..connection import NetworkAddress
+from ..endpoint import DtlsEndpoint
+from .session import DtlsProtocol, DtlsSession
+
+__all__ = ["DtlsServer", "Handler", "serve"]
+
+logger = logging.getLogger("aiodtls.asyncio")
+
+Handler = Callable[[DtlsSession], Awaitable[None]]
+"An async function called once per peer whose handshake completed."
+
+
+class _ServerProtocol(DtlsProtocol):
+    def __init__(self, endpoint: DtlsEndpoint, handler: Handler) -> None:
+        super().__init__(endpoint)
+        self._handler = handler
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def session_established(self, session: DtlsSession) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(session))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, session: DtlsSession) -> None:
+        try:
+            await self._handler(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("handler failed for %s", session.peer_address)
+        finally:
+            # The handler is done with the peer: close the association if it did not.
+            session.close()
+
+
+class DtlsServer:
+    """A running server: its address, its sessions, and how to stop it."""
+
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: _ServerProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.endpoint: DtlsEndpoint = protocol.core  # type: ignore[assignment]
+        "The sans-I/O endpoint (connection table, counters)."
+
+    @property
+    def address(self) -> NetworkAddress:
+        """The bound address, e.g. ``('127.0.0.1', 4433)``."""
+        return self._transport.get_extra_info("sockname")
+
+    @property
+    def sessions(self) -> list[DtlsSession]:
+        """Sessions of live associations (established or handshaking)."""
+        return list(self._protocol.sessions.values())
+
+    def close(self) -> None:
+        """Send close_notify to every peer, stop the handlers and close the socket."""
+        for session in list(self._protocol.sessions.values()):
+            session.close()
+        for task in list(self._protocol.tasks):
+            task.cancel()
+        self._transport.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until every handler task has finished."""
+        tasks = list(self._protocol.tasks)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> DtlsServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+async def serve(
+    host: str,
+    port: int,
+    *,
+    configuration: DtlsConfiguration,
+    handler: Handler,
+    max_half_open: int = 1000,
+) -> DtlsServer:
+    """Serve DTLS on (host, port): ``handler(session)`` runs once per established peer.
+
+    Peers are told apart by address; ClientHellos are answered statelessly until they return
+    a valid cookie, and at most ``max_half_open`` handshakes run at once (``DtlsEndpoint``).
+    When the handler returns, the session is closed with close_notify.
+    """
+    loop = asyncio.get_running_loop()
+    endpoint = DtlsEndpoint(configuration, max_half_open=max_half_open)
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: _ServerProtocol(endpoint, handler), local_addr=(host, port)
+    )
+    return DtlsServer(transport, protocol)

@@ -1,0 +1,282 @@
+"""The asyncio face of one DTLS association, and the protocol that drives the core.
+
+``DtlsSession`` is what applications hold: ``send``, ``await recv()``, ``close()``,
+``await wait_closed()`` and the handshake details. ``DtlsProtocol`` is an
+``asyncio.DatagramProtocol`` around a sans-I/O core (one ``DtlsConnection`` for a client, a
+``DtlsEndpoint`` for a server): it feeds received datagrams in, sends what the core wants
+sent, and keeps exactly one ``loop.call_at`` handle for the core's timer, so retransmissions
+happen whatever the application is doing. There is no protocol logic here.
+
+The protocol works with any transport that has ``sendto(data, addr)``: applications that own
+their socket (WebRTC, where DTLS shares a port with STUN and RTP, RFC 7983) call
+``connection_made(their_transport)`` and ``datagram_received`` themselves, after sorting
+datagrams with :func:`aiodtls.demux.classify`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cryptography import x509
+
+from ..connection import DtlsConnection, NetworkAddress
+from ..endpoint import DtlsEndpoint
+from ..events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
+
+__all__ = ["ConnectionClosed", "DtlsProtocol", "DtlsSession"]
+
+logger = logging.getLogger("aiodtls.asyncio")
+
+
+class ConnectionClosed(ConnectionError):
+    """The association ended; ``terminated`` says how (clean close, alert, timeout)."""
+
+    def __init__(self, terminated: ConnectionTerminated) -> None:
+        super().__init__(terminated.reason)
+        self.terminated = terminated
+
+    @property
+    def clean(self) -> bool:
+        """True if it ended with close_notify."""
+        alert = self.terminated.alert
+        return alert is not None and alert.name == "close_notify"
+
+
+class DtlsSession:
+    """One DTLS association as an application sees it (client or server side)."""
+
+    def __init__(self, connection: DtlsConnection, protocol: DtlsProtocol) -> None:
+        self.connection = connection
+        "The sans-I/O connection underneath."
+        self._protocol = protocol
+        self._received: deque[bytes] = deque()
+        self._readable: asyncio.Event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._handshake: asyncio.Future[HandshakeCompleted] = loop.create_future()
+        self._closed: asyncio.Future[ConnectionTerminated] = loop.create_future()
+
+    # -- handshake details -----------------------------------------------------------------
+
+    @property
+    def handshake(self) -> HandshakeCompleted:
+        """The completed handshake (suite, version, peer certificates, PSK identity ...)."""
+        if not self._handshake.done() or self._handshake.exception() is not None:
+            raise RuntimeError("the handshake has not completed")
+        return self._handshake.result()
+
+    @property
+    def cipher_suite(self) -> str:
+        """The negotiated suite's IANA name."""
+        return self.handshake.cipher_suite
+
+    @property
+    def protocol_version(self) -> str:
+        """``'DTLSv1.2'``."""
+        return self.handshake.protocol_version
+
+    @property
+    def peer_certificates(self) -> list[x509.Certificate]:
+        """The peer's certificate chain, leaf first (empty for PSK)."""
+        return self.handshake.peer_certificates
+
+    @property
+    def psk_identity(self) -> bytes | None:
+        """The PSK identity, for PSK suites."""
+        return self.handshake.psk_identity
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The negotiated ALPN protocol (not negotiated yet in this version)."""
+        return self.handshake.alpn_protocol
+
+    @property
+    def srtp_profile(self) -> int | None:
+        """The negotiated DTLS-SRTP profile (not negotiated yet in this version)."""
+        return self.handshake.srtp_profile
+
+    @property
+    def peer_address(self) -> NetworkAddress:
+        """The peer's address."""
+        return self.connection.peer_address
+
+    def max_payload(self) -> int:
+        """Largest ``send()`` that fits one datagram."""
+        return self.connection.max_payload()
+
+    def export_keying_material(
+        self, label: bytes | str, length: int, context: bytes | None = None
+    ) -> bytes:
+        """RFC 5705 keying material (e.g. ``'EXTRACTOR-dtls_srtp'``)."""
+        return self.connection.export_keying_material(label, length, context)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Send one application record now (DTLS does not retransmit application data)."""
+        if self._closed.done():
+            raise ConnectionClosed(self._closed.result())
+        self.connection.send(data)
+        self._protocol.transmit(self.connection)
+
+    async def recv(self) -> bytes:
+        """The next record; raises :class:`ConnectionClosed` once the association ended and
+        everything received before has been read."""
+        while not self._received:
+            if self._closed.done():
+                raise ConnectionClosed(self._closed.result())
+            self._readable.clear()
+            await self._readable.wait()
+        return self._received.popleft()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                yield await self.recv()
+            except ConnectionClosed:
+                return
+
+    def close(self) -> None:
+        """Send close_notify and end the association (idempotent)."""
+        if not self.connection.closed:
+            self.connection.close()
+            self._protocol.transmit(self.connection)
+
+    async def wait_closed(self) -> ConnectionTerminated:
+        """Wait until the association has ended; returns how it ended."""
+        return await asyncio.shield(self._closed)
+
+    async def wait_handshake(self) -> HandshakeCompleted:
+        """Wait for the handshake; raises :class:`ConnectionClosed` if it fails."""
+        return await asyncio.shield(self._handshake)
+
+    @property
+    def closed(self) -> bool:
+        """True once the association has ended."""
+        return self._closed.done()
+
+    # -- from the protocol -----------------------------------------------------------------
+
+    def _on_event(self, event: DtlsEvent) -> None:
+        if isinstance(event, HandshakeCompleted):
+            if not self._handshake.done():
+                self._handshake.set_result(event)
+        elif isinstance(event, DataReceived):
+            self._received.append(event.data)
+            self._readable.set()
+        elif isinstance(event, ConnectionTerminated):
+            if not self._handshake.done():
+                self._handshake.set_exception(ConnectionClosed(event))
+                self._handshake.exception()  # retrieved: nobody may be waiting
+            if not self._closed.done():
+                self._closed.set_result(event)
+            self._readable.set()
+
+
+class DtlsProtocol(asyncio.DatagramProtocol):
+    """Drives a sans-I/O core (a client ``DtlsConnection`` or a server ``DtlsEndpoint``)."""
+
+    def __init__(self, core: DtlsConnection | DtlsEndpoint) -> None:
+        self.core = core
+        self._loop = asyncio.get_running_loop()
+        self._transport: Any = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.sessions: dict[DtlsConnection, DtlsSession] = {}
+        "Sessions by connection, until they end."
+
+    # -- asyncio.DatagramProtocol ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport (anything with ``sendto(data, addr)``)."""
+        self._transport = transport
+
+    def datagram_received(self, data: bytes, addr: NetworkAddress) -> None:
+        """Feed one datagram to the core."""
+        self.core.receive_datagram(data, addr, self._loop.time())
+        self._process()
+
+    def error_received(self, exc: Exception) -> None:
+        """ICMP errors (port unreachable, ...) are not fatal: the timers retry."""
+        logger.debug("datagram error: %s", exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The transport closed: stop the timer; sessions end without sending anything."""
+        self._cancel_timer()
+        for connection in list(self.sessions):
+            connection.abort("the transport was closed")
+        self._transport = None
+        self._dispatch()
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def transmit(self, connection: DtlsConnection | None = None) -> None:
+        """Send whatever is due now (call after using a connection directly)."""
+        if connection is not None and isinstance(self.core, DtlsEndpoint):
+            self.core.touch(connection)
+        self._process()
+
+    def _process(self) -> None:
+        now = self._loop.time()
+        transport = self._transport
+        for data, addr in self.core.datagrams_to_send(now):
+            if transport is not None:
+                transport.sendto(data, addr)
+        self._dispatch()
+        self._arm_timer()
+
+    def _dispatch(self) -> None:
+        while (item := self._next_event()) is not None:
+            connection, event = item
+            session = self.sessions.get(connection)
+            if session is None:
+                if isinstance(event, ConnectionTerminated) and not self._wants_failed():
+                    continue  # a server handshake that never completed: nobody to tell
+                session = self.sessions[connection] = DtlsSession(connection, self)
+            session._on_event(event)
+            if isinstance(event, HandshakeCompleted):
+                self.session_established(session)
+            elif isinstance(event, ConnectionTerminated):
+                del self.sessions[connection]
+
+    def _next_event(self) -> tuple[DtlsConnection, DtlsEvent] | None:
+        if isinstance(self.core, DtlsEndpoint):
+            return self.core.next_event()
+        event = self.core.next_event()
+        return None if event is None else (self.core, event)
+
+    def _wants_failed(self) -> bool:
+        return isinstance(self.core, DtlsConnection)
+
+    def session_established(self, session: DtlsSession) -> None:
+        """Called once per completed handshake (servers start the handler here)."""
+
+    def _arm_timer(self) -> None:
+        when = self.core.get_timer()
+        if when == self._timer_at:
+            return
+        self._cancel_timer()
+        if when is not None:
+            self._timer_at = when
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+    def _on_timer(self) -> None:
+        # asyncio may run a timer up to its clock resolution early; the core's deadline is
+        # what counts (as in aioquic).
+        now = max(self._timer_at or 0.0, self._loop.time())
+        self._timer = None
+        self._timer_at = None
+        self.core.handle_timer(now)
+        self._process()
