@@ -414,6 +414,7 @@ def test_lost_final_flight_is_resent_when_the_client_repeats() -> None:  # T4, X
 
 def test_final_flight_is_kept_for_two_msl_only() -> None:  # T4
     client_cfg, server_cfg = configs()
+    server_cfg.idle_timeout = None
     run = simulate(client_cfg, server_cfg)
     assert run.completed
     server = run.server.connection

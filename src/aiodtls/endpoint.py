@@ -164,10 +164,13 @@ class DtlsEndpoint:
         return None
 
     def handle_timer(self, now: float) -> None:
-        """Fire every connection timer that is due."""
+        """Fire every connection timer that is due (each connection once per call)."""
+        due = []
         while (when := self.get_timer()) is not None and when <= now:
             _, _, addr = heapq.heappop(self._timers)
             self._scheduled.pop(addr, None)
+            due.append(addr)
+        for addr in due:
             connection = self._connections.get(addr)
             if connection is not None:
                 connection.handle_timer(now)

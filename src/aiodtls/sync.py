@@ -1,13 +1,14 @@
 """Blocking DTLS over a UDP socket: the select loop of OpenSSL's s_server, done for the user.
 
-Owns a socket and drives a :class:`~aiodtls.connection.DtlsConnection` inside every blocking
-call: each call waits on the socket *and* on the connection's timer, so retransmissions happen
-even if the application never thinks about them. There is no protocol logic here.
+Owns one socket and one sans-I/O core (a client ``DtlsConnection`` or a server
+``DtlsEndpoint``) and drives it inside every blocking call: each call waits on the socket
+*and* on the core's timer, so retransmissions happen even if the application never thinks
+about them, and a server keeps serving all its peers while the application blocks on one of
+them. There is no protocol logic here.
 
 - :func:`connect` returns a :class:`DtlsSocket` once the handshake has completed.
-- :class:`DtlsServer` binds a socket and :meth:`~DtlsServer.accept` returns one established
-  peer at a time; ClientHellos from other addresses meanwhile get a stateless
-  HelloVerifyRequest and leave no state (``handshake.cookie``).
+- :class:`DtlsServer` binds a socket; :meth:`DtlsServer.accept` returns the next peer whose
+  handshake completed. Any number of peers can be connected at once.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from collections.abc import Callable
 
 from .configuration import DtlsConfiguration
 from .connection import DtlsConnection, NetworkAddress
-from .events import ConnectionTerminated, DataReceived, HandshakeCompleted
-from .handshake.cookie import CookieSecrets, Verdict, check_client_hello
+from .endpoint import DtlsEndpoint
+from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 
 __all__ = ["DtlsError", "DtlsServer", "DtlsSocket", "connect"]
 
@@ -41,115 +42,119 @@ def _clock() -> float:
     return time.monotonic()
 
 
-class DtlsSocket:
-    """An established DTLS association over a UDP socket, with blocking calls."""
+class _Pump:
+    """One socket and one core; every blocking call of every DtlsSocket runs this loop."""
 
-    def __init__(
-        self, sock: socket.socket, connection: DtlsConnection, *, owns_socket: bool = True
-    ) -> None:
-        self._sock = sock
+    def __init__(self, sock: socket.socket, core: DtlsConnection | DtlsEndpoint) -> None:
+        self.sock = sock
+        self.core = core
+        self.sockets: dict[DtlsConnection, DtlsSocket] = {}
+        self.accepted: deque[DtlsSocket] = deque()
+
+    def run(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Drive the core until ``done()`` or ``timeout`` seconds; True if done."""
+        deadline = None if timeout is None else _clock() + timeout
+        while True:
+            self._flush()
+            if done():
+                return True
+            now = _clock()
+            if deadline is not None and now >= deadline:
+                return False
+            waits = [t - now for t in (self.core.get_timer(), deadline) if t is not None]
+            wait = max(0.0, min(waits)) if waits else None
+            readable, _, _ = select.select([self.sock], [], [], wait)
+            if readable:
+                try:
+                    data, addr = self.sock.recvfrom(_MAX_DATAGRAM)
+                except OSError:
+                    data = b""  # ICMP error surfacing on the socket: the timers retry
+                if data:
+                    self.core.receive_datagram(data, addr, _clock())
+            timer = self.core.get_timer()
+            if timer is not None and _clock() >= timer:
+                self.core.handle_timer(_clock())
+
+    def _flush(self) -> None:
+        for data, addr in self.core.datagrams_to_send(_clock()):
+            # ICMP errors (port unreachable) surface here on Linux; the timers retry.
+            with contextlib.suppress(OSError):
+                self.sock.sendto(data, addr)
+        while (item := self._next_event()) is not None:
+            connection, event = item
+            dtls = self.sockets.get(connection)
+            if dtls is None:
+                if not isinstance(event, HandshakeCompleted):
+                    continue  # a server handshake that failed: nobody to tell
+                dtls = self.sockets[connection] = DtlsSocket(self, connection)
+                self.accepted.append(dtls)
+            dtls._on_event(event)
+            if isinstance(event, ConnectionTerminated):
+                del self.sockets[connection]
+
+    def _next_event(self) -> tuple[DtlsConnection, DtlsEvent] | None:
+        if isinstance(self.core, DtlsEndpoint):
+            return self.core.next_event()
+        event = self.core.next_event()
+        return None if event is None else (self.core, event)
+
+    def touch(self, connection: DtlsConnection) -> None:
+        if isinstance(self.core, DtlsEndpoint):
+            self.core.touch(connection)
+        self._flush()
+
+
+class DtlsSocket:
+    """One DTLS association with blocking calls (client or server side)."""
+
+    def __init__(self, pump: _Pump, connection: DtlsConnection) -> None:
+        self._pump = pump
         self.connection = connection
-        self._owns_socket = owns_socket
+        "The sans-I/O connection underneath."
         self._received: deque[bytes] = deque()
         self.handshake: HandshakeCompleted | None = None
         "Details of the completed handshake."
         self.terminated: ConnectionTerminated | None = None
-        "Set once the connection has ended."
-        self._on_foreign: Callable[[bytes, NetworkAddress], None] | None = None
+        "Set once the association has ended."
 
-    # -- the loop --------------------------------------------------------------------------
+    def _on_event(self, event: DtlsEvent) -> None:
+        if isinstance(event, HandshakeCompleted):
+            self.handshake = event
+        elif isinstance(event, DataReceived):
+            self._received.append(event.data)
+        elif isinstance(event, ConnectionTerminated):
+            self.terminated = event
 
-    def _flush(self) -> None:
-        for data, addr in self.connection.datagrams_to_send(_clock()):
-            # ICMP errors (port unreachable) surface here on Linux; the timer retries.
-            with contextlib.suppress(OSError):
-                self._sock.sendto(data, addr)
-
-    def _drain_events(self) -> None:
-        while (event := self.connection.next_event()) is not None:
-            if isinstance(event, HandshakeCompleted):
-                self.handshake = event
-            elif isinstance(event, DataReceived):
-                self._received.append(event.data)
-            elif isinstance(event, ConnectionTerminated):
-                self.terminated = event
-
-    def _pump(self, done: Callable[[], bool], timeout: float | None) -> bool:
-        """Run the connection until ``done()`` or ``timeout``; True if done."""
-        deadline = None if timeout is None else _clock() + timeout
-        while True:
-            self._flush()
-            self._drain_events()
-            if done():
-                return True
-            if self.terminated is not None:
-                return False
-            now = _clock()
-            waits = [t - now for t in (self.connection.get_timer(), deadline) if t is not None]
-            wait = max(0.0, min(waits)) if waits else None
-            readable, _, _ = select.select([self._sock], [], [], wait)
-            if readable:
-                try:
-                    data, addr = self._sock.recvfrom(_MAX_DATAGRAM)
-                except OSError:
-                    data = b""
-                if data:
-                    if addr == self.connection.peer_address or self._on_foreign is None:
-                        self.connection.receive_datagram(data, addr, _clock())
-                    else:
-                        self._on_foreign(data, addr)
-            now = _clock()
-            timer = self.connection.get_timer()
-            if timer is not None and now >= timer:
-                self.connection.handle_timer(now)
-            if deadline is not None and now >= deadline:
-                self._flush()
-                self._drain_events()
-                return done()
-
-    def _handshake_blocking(self, timeout: float | None) -> None:
-        if not self._pump(lambda: self.handshake is not None, timeout):
-            reason = (
-                self.terminated.reason if self.terminated is not None else "handshake timed out"
-            )
-            raise DtlsError(f"handshake failed: {reason}", self.terminated)
-
-    # -- API -------------------------------------------------------------------------------
+    @property
+    def peer_address(self) -> NetworkAddress:
+        """The peer's address."""
+        return self.connection.peer_address
 
     def send(self, data: bytes) -> None:
-        """Send one application record."""
+        """Send one application record (DTLS does not retransmit application data)."""
         self.connection.send(data)
-        self._flush()
+        self._pump.touch(self.connection)
 
     def recv(self, timeout: float | None = None) -> bytes | None:
-        """One received record, or None on timeout or once the peer closed the connection.
+        """The next record; None on timeout or after the peer closed with close_notify.
 
-        Raises :class:`DtlsError` if the connection failed.
+        Raises :class:`DtlsError` if the association failed (alert, idle timeout).
         """
-        self._pump(lambda: bool(self._received), timeout)
+        self._pump.run(lambda: bool(self._received) or self.terminated is not None, timeout)
         if self._received:
             return self._received.popleft()
-        self._raise_if_failed()
+        t = self.terminated
+        if t is not None and (t.alert is None or t.alert.name != "close_notify"):
+            raise DtlsError(t.reason, t)
         return None
 
-    def _raise_if_failed(self) -> None:
-        t = self.terminated
-        if t is not None and t.alert is not None and t.alert.name != "close_notify":
-            raise DtlsError(t.reason, t)
-        if t is not None and t.alert is None:
-            raise DtlsError(t.reason, t)
-
-    def fileno(self) -> int:
-        """The socket's descriptor (for select)."""
-        return self._sock.fileno()
-
     def close(self) -> None:
-        """Send close_notify and release the socket."""
+        """Send close_notify; a client also closes its socket."""
         if not self.connection.closed:
             self.connection.close()
-            self._flush()
-        if self._owns_socket:
-            self._sock.close()
+            self._pump.touch(self.connection)
+        if isinstance(self._pump.core, DtlsConnection):
+            self._pump.sock.close()
 
     def __enter__(self) -> DtlsSocket:
         return self
@@ -159,23 +164,25 @@ class DtlsSocket:
 
 
 def connect(
-    host: str,
-    port: int,
-    *,
-    configuration: DtlsConfiguration,
-    timeout: float | None = None,
+    host: str, port: int, *, configuration: DtlsConfiguration, timeout: float | None = None
 ) -> DtlsSocket:
-    """Open a UDP socket to (host, port) and complete a DTLS handshake (blocking)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    family, _, _, _, addr = infos[0]
+    """Complete a DTLS handshake with (host, port) over a new UDP socket (blocking).
+
+    Raises :class:`DtlsError` if the handshake fails or ``timeout`` passes first (the
+    handshake's own deadline is ``configuration.handshake_timeout``).
+    """
+    family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.connect(addr)
-        peer = sock.getpeername()
         connection = DtlsConnection(configuration=configuration)
-        dtls = DtlsSocket(sock, connection)
-        connection.connect(peer, _clock())
-        dtls._handshake_blocking(timeout)
+        pump = _Pump(sock, connection)
+        dtls = pump.sockets[connection] = DtlsSocket(pump, connection)
+        connection.connect(sock.getpeername(), _clock())
+        pump.run(lambda: dtls.handshake is not None or dtls.terminated is not None, timeout)
+        if dtls.handshake is None:
+            t = dtls.terminated
+            raise DtlsError(t.reason if t else "handshake timed out", t)
     except BaseException:
         sock.close()
         raise
@@ -183,66 +190,52 @@ def connect(
 
 
 class DtlsServer:
-    """A bound UDP socket that accepts DTLS peers one at a time."""
+    """A bound UDP socket serving any number of DTLS peers (blocking API)."""
 
-    def __init__(self, host: str, port: int, *, configuration: DtlsConfiguration) -> None:
-        if configuration.is_client:
-            raise ValueError("DtlsServer needs a server configuration (is_client=False)")
-        self.configuration = configuration
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        family, _, _, _, addr = infos[0]
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        configuration: DtlsConfiguration,
+        max_half_open: int = 1000,
+    ) -> None:
+        family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        self._sock.bind(addr)
-        self._cookies = (
-            CookieSecrets(configuration.cookie_secret) if configuration.cookie_exchange else None
-        )
+        try:
+            self._sock.bind(addr)
+            self.endpoint = DtlsEndpoint(configuration, max_half_open=max_half_open)
+            "The sans-I/O endpoint (connection table, counters)."
+        except BaseException:
+            self._sock.close()
+            raise
+        self._pump = _Pump(self._sock, self.endpoint)
 
     @property
     def address(self) -> NetworkAddress:
         """The bound address."""
         return self._sock.getsockname()
 
-    def _answer_stateless(self, data: bytes, addr: NetworkAddress) -> bool:
-        """HelloVerifyRequest or drop for unknown peers; True if a connection may start."""
-        check = check_client_hello(data, addr, self._cookies, _clock())
-        if check.verdict == Verdict.VERIFY:
-            self._sock.sendto(check.reply, addr)
-        return check.verdict == Verdict.ACCEPT
-
     def accept(self, timeout: float | None = None) -> DtlsSocket:
-        """Wait for a peer to complete a handshake and return its connection.
+        """The next peer whose handshake completed; raises TimeoutError after ``timeout``.
 
-        Raises :class:`TimeoutError` when ``timeout`` passes without a ClientHello that
-        carries a valid cookie, and :class:`DtlsError` if that peer's handshake fails.
+        Peers keep being served (handshakes, retransmissions, data buffered) while the
+        application is inside any blocking call of this server or its sockets.
         """
-        deadline = None if timeout is None else _clock() + timeout
-        while True:
-            wait = None if deadline is None else max(0.0, deadline - _clock())
-            readable, _, _ = select.select([self._sock], [], [], wait)
-            if not readable:
-                raise TimeoutError("no DTLS client arrived")
-            try:
-                data, addr = self._sock.recvfrom(_MAX_DATAGRAM)
-            except OSError:
-                continue
-            if not self._answer_stateless(data, addr):
-                continue
-            connection = DtlsConnection(
-                configuration=self.configuration, cookie_secrets=self._cookies
-            )
-            dtls = DtlsSocket(self._sock, connection, owns_socket=False)
-            dtls._on_foreign = self._on_foreign
-            connection.receive_datagram(data, addr, _clock())
-            # The handshake has its own deadline (configuration.handshake_timeout).
-            dtls._handshake_blocking(None)
-            return dtls
+        if not self._pump.run(lambda: bool(self._pump.accepted), timeout):
+            raise TimeoutError("no DTLS peer completed a handshake")
+        return self._pump.accepted.popleft()
 
-    def _on_foreign(self, data: bytes, addr: NetworkAddress) -> None:
-        # One peer at a time: others only get a HelloVerifyRequest and retry later.
-        self._answer_stateless(data, addr)
+    def serve_for(self, seconds: float) -> None:
+        """Just drive the server for a while (handshakes, timers) without accepting."""
+        self._pump.run(lambda: False, seconds)
 
     def close(self) -> None:
-        """Close the socket."""
+        """Send close_notify to every peer and close the socket."""
+        for connection in list(self.endpoint.connections.values()):
+            connection.close()
+            self.endpoint.touch(connection)
+        self._pump._flush()
         self._sock.close()
 
     def __enter__(self) -> DtlsServer:

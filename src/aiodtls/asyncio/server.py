@@ -7,11 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..configuration import DtlsConfiguration
-from ..connection import NetworkAddress
+from ..connection import DtlsConnection, NetworkAddress
 from ..endpoint import DtlsEndpoint
+from ..events import ConnectionTerminated
 from .session import DtlsProtocol, DtlsSession
 
-__all__ = ["DtlsServer", "Handler", "serve"]
+__all__ = ["DtlsServer", "FailureCallback", "Handler", "serve"]
 
 logger = logging.getLogger("aiodtls.asyncio")
 
@@ -19,11 +20,22 @@ Handler = Callable[[DtlsSession], Awaitable[None]]
 "An async function called once per peer whose handshake completed."
 
 
+FailureCallback = Callable[[NetworkAddress, ConnectionTerminated], None]
+"Called with the peer address and the reason when a handshake (past the cookie) fails."
+
+
 class _ServerProtocol(DtlsProtocol):
-    def __init__(self, endpoint: DtlsEndpoint, handler: Handler) -> None:
+    def __init__(
+        self, endpoint: DtlsEndpoint, handler: Handler, on_failure: FailureCallback | None
+    ) -> None:
         super().__init__(endpoint)
         self._handler = handler
+        self._on_failure = on_failure
         self.tasks: set[asyncio.Task[None]] = set()
+
+    def handshake_failed(self, connection: DtlsConnection, event: ConnectionTerminated) -> None:
+        if self._on_failure is not None:
+            self._on_failure(connection.peer_address, event)
 
     def session_established(self, session: DtlsSession) -> None:
         task = asyncio.get_running_loop().create_task(self._run(session))
@@ -90,16 +102,18 @@ async def serve(
     configuration: DtlsConfiguration,
     handler: Handler,
     max_half_open: int = 1000,
+    on_handshake_failure: FailureCallback | None = None,
 ) -> DtlsServer:
     """Serve DTLS on (host, port): ``handler(session)`` runs once per established peer.
 
     Peers are told apart by address; ClientHellos are answered statelessly until they return
     a valid cookie, and at most ``max_half_open`` handshakes run at once (``DtlsEndpoint``).
     When the handler returns, the session is closed with close_notify.
+    ``on_handshake_failure(address, event)`` hears about handshakes that failed.
     """
     loop = asyncio.get_running_loop()
     endpoint = DtlsEndpoint(configuration, max_half_open=max_half_open)
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _ServerProtocol(endpoint, handler), local_addr=(host, port)
+        lambda: _ServerProtocol(endpoint, handler, on_handshake_failure), local_addr=(host, port)
     )
     return DtlsServer(transport, protocol)

@@ -236,8 +236,9 @@ class DtlsProtocol(asyncio.DatagramProtocol):
             connection, event = item
             session = self.sessions.get(connection)
             if session is None:
-                if isinstance(event, ConnectionTerminated) and not self._wants_failed():
-                    continue  # a server handshake that never completed: nobody to tell
+                if isinstance(event, ConnectionTerminated):
+                    self.handshake_failed(connection, event)
+                    continue
                 session = self.sessions[connection] = DtlsSession(connection, self)
             session._on_event(event)
             if isinstance(event, HandshakeCompleted):
@@ -251,11 +252,11 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         event = self.core.next_event()
         return None if event is None else (self.core, event)
 
-    def _wants_failed(self) -> bool:
-        return isinstance(self.core, DtlsConnection)
-
     def session_established(self, session: DtlsSession) -> None:
         """Called once per completed handshake (servers start the handler here)."""
+
+    def handshake_failed(self, connection: DtlsConnection, event: ConnectionTerminated) -> None:
+        """Called when a connection without a session (a server's) fails its handshake."""
 
     def _arm_timer(self) -> None:
         when = self.core.get_timer()

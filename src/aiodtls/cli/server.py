@@ -1,22 +1,20 @@
-"""``aiodtls server``: accept DTLS clients one after another; echo or print their records."""
+"""``aiodtls server``: serve any number of DTLS clients at once; echo or print their records."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ssl
 import sys
 from typing import Any
 
 from cryptography import x509
 
+from ..asyncio import DtlsSession, serve
 from ..configuration import DtlsConfiguration
-from ..sync import DtlsError, DtlsServer
-from .common import (
-    add_common_options,
-    apply_common_options,
-    describe_handshake,
-    failure_line,
-)
+from ..connection import NetworkAddress
+from ..events import ConnectionTerminated
+from .common import add_common_options, apply_common_options, describe_handshake
 
 __all__ = ["add_parser"]
 
@@ -35,19 +33,24 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--echo", action="store_true", help="send every record back")
     parser.add_argument(
-        "--count", type=int, default=0, help="exit after this many clients (default: never)"
+        "--count",
+        type=int,
+        default=0,
+        help="exit after this many handshakes (completed or failed) have ended (default: never)",
     )
     parser.add_argument(
         "--idle-timeout",
         type=float,
-        default=30.0,
-        help="drop a client silent for this many seconds (default 30)",
+        default=60.0,
+        help="end a connection silent for this many seconds (default 60)",
+    )
+    parser.add_argument(
+        "--max-half-open", type=int, default=1000, help="most handshakes in progress at once"
     )
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the server."""
+def _configuration(args: argparse.Namespace) -> DtlsConfiguration:
     config = DtlsConfiguration(is_client=False)
     apply_common_options(args, config)
     if args.chain:
@@ -60,34 +63,68 @@ def run(args: argparse.Namespace) -> int:
         config.psk_lookup = lambda identity: key if identity == expected else None
     if args.require_client_cert:
         config.verify_mode = ssl.CERT_REQUIRED
+    config.idle_timeout = args.idle_timeout
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the server until interrupted (or ``--count`` handshakes have ended)."""
+    config = _configuration(args)
     if not config.certificate_chain and config.psk is None and config.psk_lookup is None:
         print("server needs --cert/--key or --psk", file=sys.stderr)
         return 2
-    served = 0
-    with DtlsServer(args.host, args.port, configuration=config) as server:
-        print(f"listening on {server.address[0]}:{server.address[1]}", file=sys.stderr, flush=True)
-        while not args.count or served < args.count:
-            try:
-                dtls = server.accept()
-            except DtlsError as exc:
-                served += 1
-                print(failure_line(exc), file=sys.stderr, flush=True)
-                continue
-            served += 1
-            peer = dtls.connection.peer_address
-            assert peer is not None
-            assert dtls.handshake is not None
-            if not args.quiet:
-                describe_handshake(dtls.handshake, f"{peer[0]}:{peer[1]}")
-            try:
-                while (data := dtls.recv(timeout=args.idle_timeout)) is not None:
-                    if args.echo:
-                        dtls.send(data)
-                    else:
-                        sys.stdout.buffer.write(data + (b"" if data.endswith(b"\n") else b"\n"))
-                        sys.stdout.flush()
-            except DtlsError as exc:
-                print(f"connection with {peer[0]}:{peer[1]} failed: {exc}", file=sys.stderr)
-            finally:
-                dtls.close()
+    return asyncio.run(_serve(args, config))
+
+
+def _peer(addr: NetworkAddress) -> str:
+    return f"{addr[0]}:{addr[1]}"
+
+
+async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
+    ended = 0
+    finished = asyncio.Event()
+
+    def count_one() -> None:
+        nonlocal ended
+        ended += 1
+        if args.count and ended >= args.count:
+            finished.set()
+
+    async def handle(session: DtlsSession) -> None:
+        if not args.quiet:
+            describe_handshake(session.handshake, _peer(session.peer_address))
+        try:
+            async for data in session:
+                if args.echo:
+                    session.send(data)
+                else:
+                    sys.stdout.buffer.write(data + (b"" if data.endswith(b"\n") else b"\n"))
+                    sys.stdout.flush()
+            ending = await session.wait_closed()
+            if ending.alert is None or ending.alert.name != "close_notify":
+                print(
+                    f"connection with {_peer(session.peer_address)} ended: {ending.reason}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        finally:
+            count_one()
+
+    def handshake_failed(addr: NetworkAddress, ending: ConnectionTerminated) -> None:
+        reason = ending.reason if ending.alert is None else f"handshake failed: {ending.reason}"
+        print(f"{reason} (peer {_peer(addr)})", file=sys.stderr, flush=True)
+        count_one()
+
+    server = await serve(
+        args.host,
+        args.port,
+        configuration=config,
+        handler=handle,
+        max_half_open=args.max_half_open,
+        on_handshake_failure=handshake_failed,
+    )
+    host, port = server.address[:2]
+    print(f"listening on {host}:{port}", file=sys.stderr, flush=True)
+    async with server:
+        await finished.wait()
     return 0

@@ -302,6 +302,7 @@ class FlightSender:
                 rto=round(self.timer.rto, 6),
             )
         self.state = FlightState.SENDING
+        self.deadline = None  # due now; datagrams() arms the next wait
 
     def datagrams(self, records: RecordLayer, now: float) -> list[bytes]:
         """The datagrams due now (none unless SENDING); arms the timer after sending."""
