@@ -18,7 +18,7 @@ import contextlib
 import enum
 import random
 import ssl
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +131,10 @@ class DtlsConnection:
             tracer=self._trace,
         )
         self._peer_address: NetworkAddress | None = None
-        self._events: deque[DtlsEvent] = deque()
+        # Plain lists, not deques: an empty deque costs ~600 bytes and these stay tiny.
+        self._events: list[DtlsEvent] = []
         self._datagrams: list[bytes] = []
-        self._held_records: deque[RawRecord] = deque()
+        self._held_records: list[RawRecord] = []
         self._early_application: list[bytes] = []
         self._early_application_bytes = 0
         self._warning_alerts = 0
@@ -201,7 +202,7 @@ class DtlsConnection:
                     break
                 self._receive_record(record)
                 while self._held_records and not self.closed:
-                    self._receive_record(self._held_records.popleft())
+                    self._receive_record(self._held_records.pop(0))
                 if self.closed:
                     break
         except Alert as alert:
@@ -281,7 +282,7 @@ class DtlsConnection:
 
     def next_event(self) -> DtlsEvent | None:
         """Pop the next event, or None when there is none."""
-        return self._events.popleft() if self._events else None
+        return self._events.pop(0) if self._events else None
 
     def send(self, data: bytes) -> None:
         """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes)."""
@@ -543,6 +544,7 @@ class DtlsConnection:
     def _complete_handshake(self) -> None:
         self.state = ConnectionState.ESTABLISHED
         self._handshake_deadline = None
+        self._handshake.release()
         self._reassembler.clear()
         self._records.discard_early()
         if self._flight.final:

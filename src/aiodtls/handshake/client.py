@@ -146,6 +146,15 @@ class ClientHandshake(HandshakeStateMachine):
         self._flush(final=False, flight_number=1)
         self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
 
+    def release(self) -> None:
+        """Free handshake-only state (see HandshakeStateMachine.release)."""
+        super().release()
+        self._hello = None
+        self._ephemeral = None
+        self._server_public_key = None
+        self._server_ecdh_public = None
+        self._certificate_request = None
+
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
         if s == ClientState.CLIENT_EXPECT_SERVER_HELLO:

@@ -119,6 +119,14 @@ class ServerHandshake(HandshakeStateMachine):
         self._pending_write: RecordProtection | None = None
         self.cookies_sent = 0
 
+    def release(self) -> None:
+        """Free handshake-only state (see HandshakeStateMachine.release)."""
+        super().release()
+        self._ephemeral = None
+        self._client_public_key = None
+        self._cv_transcript = b""
+        self._pending_write = None
+
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
         if s == ServerState.SERVER_EXPECT_CLIENT_HELLO:

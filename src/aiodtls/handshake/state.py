@@ -214,6 +214,12 @@ class HandshakeStateMachine:
             handshake_hash=self._transcript_hash(),
         )
 
+    def release(self) -> None:
+        """The handshake is over: free what only the handshake needed (the transcript,
+        ephemeral keys, parsed messages). The master secret stays for the exporter."""
+        self._transcript = bytearray()
+        self._pending = []
+
     def export_keying_material(self, label: bytes, length: int, context: bytes | None) -> bytes:
         """RFC 5705 exporter; only after the handshake completed (SPEC S4)."""
         if not self.complete or self._master_secret is None or self.result.suite is None:

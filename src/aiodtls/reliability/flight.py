@@ -199,6 +199,7 @@ class FlightSender:
         self.deadline = None
         self._entries = []
         self._plan = []
+        self._record_sent_at.clear()
 
     def on_peer_progress(self, now: float) -> None:
         """New handshake bytes from the peer arrived while we wait for its flight.

@@ -112,12 +112,16 @@ class RetransmissionPolicy:
         )
 
 
+# Jitter needs no secrecy and no per-connection generator (a Random object is 2.5 KB).
+_SHARED_RNG = random.Random()
+
+
 class RetransmissionTimer:
     """RTO state of one connection under a :class:`RetransmissionPolicy`."""
 
     def __init__(self, policy: RetransmissionPolicy, *, rng: random.Random | None = None):
         self.policy = policy
-        self._rng = rng or random.Random()
+        self._rng = rng or _SHARED_RNG
         self.srtt: float | None = None
         "Smoothed round-trip time, once measured."
         self.rtt_bound: float | None = None

@@ -1,0 +1,185 @@
+"""The asyncio API over real loopback sockets (issue 4 items 1 and 5).
+
+Loss is injected the way aioquic's tests do it: by patching the datagram transport's
+``sendto`` so that a seeded fraction of datagrams, in both directions, never leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from asyncio import selector_events
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aiodtls.asyncio import ConnectionClosed, DtlsSession, connect, serve
+from pairs import client_config, psk_configs, server_config
+
+
+@pytest.fixture
+def lossy_sendto(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """Drop 20 % of every datagram sent by any asyncio datagram transport."""
+    rng = random.Random(20)
+    counts = {"sent": 0, "dropped": 0}
+    original = selector_events._SelectorDatagramTransport.sendto
+
+    def sendto(self: Any, data: bytes, addr: Any = None) -> None:
+        counts["sent"] += 1
+        if rng.random() < 0.2:
+            counts["dropped"] += 1
+            return
+        original(self, data, addr)
+
+    monkeypatch.setattr(selector_events._SelectorDatagramTransport, "sendto", sendto)
+    yield counts
+
+
+async def echo(session: DtlsSession) -> None:
+    async for data in session:
+        session.send(data)
+
+
+async def echo_round_trip(session: DtlsSession, message: bytes) -> int:
+    """Send until the echo comes back (DTLS does not retransmit application data)."""
+    for attempt in range(1, 50):
+        session.send(message)
+        try:
+            reply = await asyncio.wait_for(session.recv(), 0.3)
+        except asyncio.TimeoutError:
+            continue
+        if reply == message:
+            return attempt
+    raise AssertionError(f"no echo for {message!r}")
+
+
+def test_200_concurrent_clients_under_20_percent_loss(lossy_sendto: dict[str, int]) -> None:
+    """Issue 4 item 1: one server socket, 200 clients, loss both ways."""
+
+    async def main() -> None:
+        server = await serve("127.0.0.1", 0, configuration=server_config(), handler=echo)
+        port = server.address[1]
+
+        async def client(i: int) -> tuple[str, int]:
+            async with connect("127.0.0.1", port, configuration=client_config()) as session:
+                attempts = 0
+                for n in range(3):
+                    attempts += await echo_round_trip(session, b"client %d message %d" % (i, n))
+                return session.cipher_suite, attempts
+
+        results = await asyncio.gather(*(client(i) for i in range(200)))
+        assert len(results) == 200
+        assert {suite for suite, _ in results} == {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}
+        assert server.endpoint.stats.connections_created >= 200
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(asyncio.wait_for(main(), 120))
+    assert lossy_sendto["dropped"] > 0.15 * lossy_sendto["sent"]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_close_notify_ends_both_sides_and_nothing_leaks() -> None:  # issue 4 item 5
+    fds_before = open_fds()
+
+    async def main() -> None:
+        tasks_before = asyncio.all_tasks()
+        endings: list[object] = []
+
+        async def handler(session: DtlsSession) -> None:
+            await echo(session)
+            endings.append(await session.wait_closed())
+
+        server = await serve("127.0.0.1", 0, configuration=server_config(), handler=handler)
+        async with connect("127.0.0.1", server.address[1], configuration=client_config()) as s:
+            assert await echo_round_trip(s, b"hi") == 1
+            s.close()
+            ending = await s.wait_closed()
+            assert ending.alert is not None and ending.alert.name == "close_notify"
+            assert not ending.by_peer
+            with pytest.raises(ConnectionClosed):
+                await s.recv()
+        for _ in range(50):
+            if endings:
+                break
+            await asyncio.sleep(0.01)
+        (server_end,) = endings
+        assert getattr(server_end, "by_peer") is True
+        assert getattr(getattr(server_end, "alert"), "name") == "close_notify"
+        assert server.endpoint.connections == {}
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() == tasks_before
+
+    asyncio.run(main())
+    assert open_fds() == fds_before
+
+
+def test_a_vanished_peer_is_detected_by_the_idle_timeout() -> None:  # issue 4 item 5
+    async def main() -> None:
+        endings: list[object] = []
+
+        async def handler(session: DtlsSession) -> None:
+            await echo(session)
+            endings.append(await session.wait_closed())
+
+        config = server_config(idle_timeout=0.3)
+        server = await serve("127.0.0.1", 0, configuration=config, handler=handler)
+        async with connect("127.0.0.1", server.address[1], configuration=client_config()) as s:
+            await echo_round_trip(s, b"hello")
+            # The client disappears without close_notify (its socket goes away).
+            s.connection.abort("test: vanish")
+        for _ in range(100):
+            if endings:
+                break
+            await asyncio.sleep(0.02)
+        (ending,) = endings
+        assert getattr(ending, "reason") == "idle timeout"
+        assert server.endpoint.connections == {}
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_failed_handshake_is_reported_to_the_server_and_raises_on_the_client() -> None:
+    async def main() -> None:
+        failures: list[str] = []
+        client_cfg, server_cfg = psk_configs(client_psk=b"\x01" * 16)
+        server = await serve(
+            "127.0.0.1",
+            0,
+            configuration=server_cfg,
+            handler=echo,
+            on_handshake_failure=lambda addr, event: failures.append(event.reason),
+        )
+        with pytest.raises(ConnectionClosed) as failure:
+            async with connect("127.0.0.1", server.address[1], configuration=client_cfg):
+                pass
+        assert "bad_record_mac" in str(failure.value)
+        await asyncio.sleep(0.05)
+        assert failures and "wrong PSK" in failures[0]
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_server_close_tells_every_peer() -> None:
+    async def main() -> None:
+        server = await serve("127.0.0.1", 0, configuration=server_config(), handler=echo)
+        async with connect("127.0.0.1", server.address[1], configuration=client_config()) as s:
+            await echo_round_trip(s, b"x")
+            server.close()
+            await server.wait_closed()
+            ending = await asyncio.wait_for(s.wait_closed(), 2)
+            assert ending.by_peer and ending.alert is not None
+            assert ending.alert.name == "close_notify"
+
+    asyncio.run(main())
