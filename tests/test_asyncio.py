@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from aiodtls.asyncio import ConnectionClosed, DtlsSession, connect, serve
+from aiodtls.events import ConnectionTerminated
 from pairs import client_config, psk_configs, server_config
 
 
@@ -24,7 +25,8 @@ def lossy_sendto(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     """Drop 20 % of every datagram sent by any asyncio datagram transport."""
     rng = random.Random(20)
     counts = {"sent": 0, "dropped": 0}
-    original = selector_events._SelectorDatagramTransport.sendto
+    transport_class: Any = getattr(selector_events, "_SelectorDatagramTransport")  # noqa: B009
+    original = transport_class.sendto
 
     def sendto(self: Any, data: bytes, addr: Any = None) -> None:
         counts["sent"] += 1
@@ -33,7 +35,7 @@ def lossy_sendto(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
             return
         original(self, data, addr)
 
-    monkeypatch.setattr(selector_events._SelectorDatagramTransport, "sendto", sendto)
+    monkeypatch.setattr(transport_class, "sendto", sendto)
     yield counts
 
 
@@ -89,7 +91,7 @@ def test_close_notify_ends_both_sides_and_nothing_leaks() -> None:  # issue 4 it
 
     async def main() -> None:
         tasks_before = asyncio.all_tasks()
-        endings: list[object] = []
+        endings: list[ConnectionTerminated] = []
 
         async def handler(session: DtlsSession) -> None:
             await echo(session)
@@ -109,8 +111,8 @@ def test_close_notify_ends_both_sides_and_nothing_leaks() -> None:  # issue 4 it
                 break
             await asyncio.sleep(0.01)
         (server_end,) = endings
-        assert getattr(server_end, "by_peer") is True
-        assert getattr(getattr(server_end, "alert"), "name") == "close_notify"
+        assert server_end.by_peer is True
+        assert server_end.alert is not None and server_end.alert.name == "close_notify"
         assert server.endpoint.connections == {}
         server.close()
         await server.wait_closed()
@@ -123,7 +125,7 @@ def test_close_notify_ends_both_sides_and_nothing_leaks() -> None:  # issue 4 it
 
 def test_a_vanished_peer_is_detected_by_the_idle_timeout() -> None:  # issue 4 item 5
     async def main() -> None:
-        endings: list[object] = []
+        endings: list[ConnectionTerminated] = []
 
         async def handler(session: DtlsSession) -> None:
             await echo(session)
@@ -140,7 +142,7 @@ def test_a_vanished_peer_is_detected_by_the_idle_timeout() -> None:  # issue 4 i
                 break
             await asyncio.sleep(0.02)
         (ending,) = endings
-        assert getattr(ending, "reason") == "idle timeout"
+        assert ending.reason == "idle timeout"
         assert server.endpoint.connections == {}
         server.close()
         await server.wait_closed()

@@ -39,10 +39,10 @@ class Harness:
                         moved = True
                         self.endpoint.receive_datagram(data, addr, self.now)
             for data, addr in self.endpoint.datagrams_to_send(self.now):
-                client = self.clients.get(addr)
-                if client is not None and addr not in self.silent:
+                receiver = self.clients.get(addr)
+                if receiver is not None and addr not in self.silent:
                     moved = True
-                    client.receive_datagram(data, SERVER, self.now)
+                    receiver.receive_datagram(data, SERVER, self.now)
             while (item := self.endpoint.next_event()) is not None:
                 self.server_events.append(item)
             if not moved:
