@@ -1,0 +1,574 @@
+"""Diagnosis of DTLS 1.2 handshakes seen on the wire, without keys.
+
+Owns the interpretation of a datagram stream between two peers: which flight each datagram
+belongs to, which datagrams are retransmissions (and of what, how long after the original),
+what an impairment destroyed, and what each side did about it. From that it draws the
+conclusions a person debugging a stuck handshake needs, as :class:`Finding` objects:
+
+- ``recovered``: a side retransmitted a flight after part of it was lost (with the delay);
+- ``no_retransmission``: a side did *not* retransmit within ``patience`` seconds after part
+  of its flight was lost, i.e. it does not drive its retransmission timer (the Licode bug);
+- ``completed``: the handshake finished, with the retransmissions and intervals observed;
+- ``mtu``: datagrams over the path MTU; ``fragmented_client_hello``; ``refragmented``: a
+  retransmission cut at different fragment boundaries; ``finished_not_answered``: one side
+  keeps resending its Finished flight and the other never answers (a PSK or key mismatch);
+  ``alert``: alerts and who sent them; ``not_dtls``: datagrams that are not DTLS.
+
+It is sans-I/O like the rest of aiodtls: the ``aiodtls proxy`` tool feeds it with
+:meth:`HandshakeDiagnosis.observe` and drives :meth:`HandshakeDiagnosis.handle_timer`; tests feed
+it directly. It only reads what :mod:`aiodtls.dissect` can see; epoch-1 records are opaque, so
+an encrypted Finished counts as "a protected handshake record".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .alerts import alert_name
+from .dissect import DtlsRecord, Malformed, UnifiedRecord, dissect, summarize
+from .handshake.messages import HandshakeType
+from .record.header import ContentType
+
+__all__ = ["Finding", "HandshakeDiagnosis", "Observation"]
+
+SIDES = {"c2s": "client", "s2c": "server"}
+OTHER = {"client": "server", "server": "client"}
+
+# The flight a message belongs to, by sender and type (RFC 6347 §4.2.4, full handshake).
+_CLIENT_FLIGHT_5 = {
+    HandshakeType.certificate,
+    HandshakeType.client_key_exchange,
+    HandshakeType.certificate_verify,
+}
+_SERVER_FLIGHT_4 = {
+    HandshakeType.server_hello,
+    HandshakeType.certificate,
+    HandshakeType.server_key_exchange,
+    HandshakeType.certificate_request,
+    HandshakeType.server_hello_done,
+}
+_FLIGHT_NAMES = {
+    1: "flight 1 (ClientHello)",
+    2: "flight 2 (HelloVerifyRequest)",
+    3: "flight 3 (ClientHello with cookie)",
+    4: "flight 4 (ServerHello ... ServerHelloDone)",
+    5: "flight 5 (ClientKeyExchange ... Finished)",
+    6: "flight 6 (ChangeCipherSpec, Finished)",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion about a handshake."""
+
+    time: float
+    kind: str
+    "``recovered``, ``no_retransmission``, ``completed``, ``mtu``, ``alert`` ..."
+    side: str | None
+    "``'client'``, ``'server'`` or None."
+    message: str
+    "The conclusion in one sentence."
+    details: dict[str, Any] = field(default_factory=dict)
+    "Machine-readable facts (times, counts, flights)."
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``aiodtls proxy --json``)."""
+        return {
+            "type": "diagnosis",
+            "time": round(self.time, 6),
+            "kind": self.kind,
+            "side": self.side,
+            "message": self.message,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the diagnosis says about one datagram (for the timeline)."""
+
+    time: float
+    direction: str
+    index: int
+    size: int
+    summary: str
+    action: str
+    "``forwarded``, ``dropped``, ``duplicated`` or ``delayed``."
+    reason: str = ""
+    retransmission_of: int | None = None
+    "Index (same direction) of the datagram that first carried this content, if any."
+    since_original: float | None = None
+    flight: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``aiodtls proxy --json``)."""
+        return {
+            "type": "datagram",
+            "time": round(self.time, 6),
+            "direction": self.direction,
+            "index": self.index,
+            "size": self.size,
+            "summary": self.summary,
+            "action": self.action,
+            "reason": self.reason,
+            "flight": self.flight,
+            "retransmission_of": self.retransmission_of,
+            "since_original": None
+            if self.since_original is None
+            else round(self.since_original, 6),
+        }
+
+    def __str__(self) -> str:
+        arrow = "C->S" if self.direction == "c2s" else "S->C"
+        line = f"{self.time:9.3f}  {arrow} #{self.index:<3} {self.size:5d} B  {self.summary}"
+        if self.action != "forwarded":
+            line += f"  ** {self.action.upper()}" + (f" ({self.reason})" if self.reason else "")
+            line += " **"
+        if self.retransmission_of is not None and self.since_original is not None:
+            line += f"  [retransmission of #{self.retransmission_of}, +{self.since_original:.3f} s]"
+        return line
+
+
+@dataclass(frozen=True)
+class _FragmentLabel:
+    message: tuple[object, ...]
+    position: int
+    name: str
+    message_seq: int
+
+
+Label = _FragmentLabel | str
+"What a lost datagram carried: a handshake fragment, or a short description."
+
+
+@dataclass
+class _Loss:
+    time: float
+    side: str
+    "The side that must retransmit to recover."
+    flight: int
+    "The flight it must retransmit."
+    label: Label
+    sender: str
+    "The side whose datagram was lost."
+    recovered_at: float | None = None
+    reported: bool = False
+
+
+@dataclass
+class _Flight:
+    number: int
+    side: str
+    transmissions: list[float] = field(default_factory=list)
+    current: set[tuple[object, ...]] = field(default_factory=set)
+
+
+class HandshakeDiagnosis:
+    """Watches one client's handshake (both directions) and produces findings."""
+
+    def __init__(
+        self,
+        *,
+        patience: float = 5.0,
+        quiet: float = 1.0,
+        on_finding: Callable[[Finding], None] | None = None,
+    ) -> None:
+        self.patience = patience
+        "Seconds a side may take to retransmit after a loss before it is named."
+        self.quiet = quiet
+        "Seconds without a client retransmission after flight 6 that mean it arrived."
+        self.findings: list[Finding] = []
+        self._on_finding = on_finding
+        self._start: float | None = None
+        self._index = {"c2s": 0, "s2c": 0}
+        self._first_seen: dict[tuple[object, ...], tuple[int, float]] = {}
+        self._flights: dict[int, _Flight] = {}
+        self._boundaries: dict[tuple[object, ...], set[tuple[int, int]]] = {}
+        self._lengths: dict[tuple[object, ...], int] = {}
+        self._losses: list[_Loss] = []
+        self._completed = False
+        self._failed = False
+        self._flight6_at: float | None = None
+        self._once: set[str] = set()
+        self._mtu_drops: dict[str, int] = {}
+
+    @property
+    def completed(self) -> bool:
+        """True once the handshake is known to have finished."""
+        return self._completed
+
+    # -- input -----------------------------------------------------------------------------
+
+    def observe(
+        self, now: float, direction: str, data: bytes, action: str = "forwarded", reason: str = ""
+    ) -> Observation:
+        """Take one datagram sent in ``direction`` (``'c2s'``/``'s2c'``) and what the path
+        did to it; return its timeline entry."""
+        if self._start is None:
+            self._start = now
+        side = SIDES[direction]
+        index = self._index[direction]
+        self._index[direction] += 1
+        items = dissect(data)
+        lost = action == "dropped"
+        retransmission_of: int | None = None
+        since: float | None = None
+        flight_numbers: set[int] = set()
+        described: list[Label] = []
+        for item in items:
+            if isinstance(item, (Malformed, UnifiedRecord)):
+                if isinstance(item, Malformed) and item.offset == 0:
+                    self._report_once(
+                        f"not_dtls:{side}",
+                        now,
+                        "not_dtls",
+                        side,
+                        f"{side} sent a datagram that is not DTLS 1.2 ({item.reason})",
+                    )
+                continue
+            for key, flight, label in self._keys(side, item):
+                flight_numbers.add(flight)
+                first = self._first_seen.get(key)
+                if first is None:
+                    self._first_seen[key] = (index, now)
+                elif retransmission_of is None:
+                    retransmission_of, since = first[0], now - first[1]
+                self._track_flight(now, side, flight, key)
+                if lost:
+                    described.append(label)
+            self._inspect(now, side, item)
+        if lost and described:
+            for flight in flight_numbers:
+                # The HelloVerifyRequest and the final flight have no timer of their own: the
+                # peer recovers them by repeating its previous flight (RFC 6347 §4.2.4).
+                if flight in (2, 6):
+                    owner, to_resend = OTHER[side], flight - 1
+                else:
+                    owner, to_resend = side, flight
+                self._losses.append(_Loss(now, owner, to_resend, described[0], side))
+        if not lost and 6 in flight_numbers and self._flight6_at is None:
+            self._flight6_at = now
+        if lost and reason == "mtu":
+            self._mtu_drops[side] = max(self._mtu_drops.get(side, 0), len(data))
+            self._report_once(
+                f"mtu:{side}",
+                now,
+                "mtu",
+                side,
+                f"{side} sent a {len(data)}-byte datagram over the path MTU; it was dropped "
+                "(watch whether later transmissions are smaller: MTU back-off)",
+                {"size": len(data)},
+            )
+        if not lost and any(
+            isinstance(i, DtlsRecord) and i.content_type == ContentType.application_data
+            for i in items
+        ):
+            self._complete(now)
+        return Observation(
+            time=now - self._start,
+            direction=direction,
+            index=index,
+            size=len(data),
+            summary=summarize(data),
+            action=action,
+            reason=reason,
+            retransmission_of=retransmission_of,
+            since_original=since,
+            flight=min(flight_numbers) if flight_numbers else None,
+        )
+
+    def _keys(self, side: str, record: DtlsRecord) -> list[tuple[tuple[object, ...], int, Label]]:
+        """(content key, flight, description) for what the record carries."""
+        out: list[tuple[tuple[object, ...], int, Label]] = []
+        if record.content_type == ContentType.handshake and not record.encrypted:
+            for frag in record.fragments:
+                flight = _flight_of(side, frag.msg_type, frag.cookie_length)
+                if flight is None:
+                    continue
+                key = (
+                    side,
+                    frag.msg_type,
+                    frag.message_seq,
+                    frag.fragment_offset,
+                    frag.fragment_length,
+                )
+                message = (side, frag.msg_type, frag.message_seq)
+                self._boundaries.setdefault(message, set())
+                self._lengths[message] = frag.length
+                offsets = {o for o, _ in self._boundaries[message]} | {frag.fragment_offset}
+                position = sorted(offsets).index(frag.fragment_offset) + 1
+                label = _FragmentLabel(message, position, frag.name, frag.message_seq)
+                out.append((key, flight, label))
+        elif record.content_type == ContentType.handshake:
+            flight = 5 if side == "client" else 6
+            out.append(
+                ((side, "protected-handshake", record.epoch), flight, "the encrypted Finished")
+            )
+        elif record.content_type == ContentType.change_cipher_spec:
+            flight = 5 if side == "client" else 6
+            out.append(((side, "ccs", record.epoch), flight, "the ChangeCipherSpec"))
+        return out
+
+    def _track_flight(self, now: float, side: str, number: int, key: tuple[object, ...]) -> None:
+        flight = self._flights.get(number)
+        if flight is None:
+            flight = self._flights[number] = _Flight(number, side)
+        if not flight.transmissions or key in flight.current:
+            # Content already sent in this transmission: a new transmission of the flight.
+            if flight.transmissions:
+                self._on_retransmission(now, flight)
+            flight.transmissions.append(now)
+            flight.current = set()
+        flight.current.add(key)
+        if len(key) == 5:  # a plaintext fragment: watch its boundaries
+            message = key[:3]
+            boundary = (int(key[3]), int(key[4]))  # type: ignore[call-overload]
+            first = self._boundaries.setdefault(message, set())
+            if len(flight.transmissions) == 1:
+                first.add(boundary)
+            elif first and boundary not in first and not self._completed:
+                self._report_once(
+                    f"refragmented:{message}",
+                    now,
+                    "refragmented",
+                    side,
+                    f"{side} cut its retransmission of {HandshakeType(int(key[1])).name} at "  # type: ignore[call-overload]
+                    "different fragment boundaries; receivers that match fragments by offset "
+                    "instead of covering bytes never complete it (pion before #1099)",
+                )
+        if number == 5 and self._flights.get(6) is not None:
+            self._flight6_at = None  # the client repeats flight 5: flight 6 was lost
+
+    def _on_retransmission(self, now: float, flight: _Flight) -> None:
+        for loss in self._losses:
+            if (
+                loss.recovered_at is None
+                and loss.side == flight.side
+                and loss.flight == flight.number
+            ):
+                loss.recovered_at = now
+                if loss.reported:
+                    self._add(
+                        now,
+                        "recovered",
+                        flight.side,
+                        f"{flight.side} finally retransmitted {_FLIGHT_NAMES[flight.number]} "
+                        f"{now - loss.time:.3f} s after {self._describe(loss)} was lost",
+                    )
+        five = self._flights.get(5)
+        if (
+            flight.number == 5
+            and five is not None
+            and len(five.transmissions) >= 4
+            and 6 not in self._flights
+        ):
+            self._report_once(
+                "finished_not_answered",
+                now,
+                "finished_not_answered",
+                "server",
+                "the client keeps resending its Finished flight and the server never answers: "
+                "the server cannot verify it (likely a PSK or key mismatch) or drops it",
+                {"client_transmissions": len(five.transmissions)},
+            )
+
+    def _inspect(self, now: float, side: str, record: DtlsRecord) -> None:
+        for frag in record.fragments:
+            if frag.msg_type == HandshakeType.client_hello and not frag.is_whole:
+                self._report_once(
+                    "fragmented_client_hello",
+                    now,
+                    "fragmented_client_hello",
+                    "client",
+                    f"the client fragmented its ClientHello ({frag.length} bytes, fragment "
+                    f"{frag.fragment_offset}+{frag.fragment_length}); several servers "
+                    "(mbedTLS 2.x, wolfSSL, stateless cookie checks) cannot reassemble it",
+                    {"length": frag.length},
+                )
+        if record.content_type == ContentType.alert:
+            if record.alert is not None:
+                level, description = record.alert
+                fatal = level == 2
+                kind = "a fatal" if fatal else "a warning"
+                text = f"{side} sent {kind} alert {alert_name(description)}"
+                if fatal:
+                    self._failed = True
+            else:
+                text = (
+                    f"{side} sent an encrypted alert (close_notify or an error after the handshake)"
+                )
+            self._add(now, "alert", side, text)
+
+    # -- time ------------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` has something to decide, or None."""
+        if self._completed or self._failed:
+            return None
+        times = [self._deadline(loss) for loss in self._losses if _pending(loss)]
+        if self._flight6_at is not None:
+            times.append(self._flight6_at + self.quiet)
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        """Name the side that did not retransmit in time; notice a quiet completion."""
+        if self._completed or self._failed:
+            return
+        for loss in self._losses:
+            if _pending(loss) and now >= self._deadline(loss):
+                loss.reported = True
+                prodded = self._repeats_of_peer_since(loss)
+                extra = (
+                    f", although the {OTHER[loss.side]} repeated its own flight {prodded} times"
+                    if prodded
+                    else ""
+                )
+                self._add(
+                    now,
+                    "no_retransmission",
+                    loss.side,
+                    f"{loss.side} never retransmitted {_FLIGHT_NAMES[loss.flight]} after "
+                    f"{self._describe(loss)} was lost {now - loss.time:.1f} s ago{extra}: "
+                    "it does not drive its retransmission timer",
+                    {
+                        "flight": loss.flight,
+                        "lost": self._describe(loss),
+                        "waited": round(now - loss.time, 3),
+                    },
+                )
+        if self._flight6_at is not None and now >= self._flight6_at + self.quiet:
+            self._complete(self._flight6_at)
+
+    def _describe(self, loss: _Loss) -> str:
+        label = loss.label
+        if isinstance(label, str):
+            text = label
+        else:
+            count = len(self._boundaries.get(label.message, ())) or label.position
+            text = (
+                f"fragment {label.position}/{max(count, label.position)} of {label.name} "
+                f"(message_seq {label.message_seq})"
+            )
+        return text if loss.sender == loss.side else f"the {loss.sender}'s {text}"
+
+    def _deadline(self, loss: _Loss) -> float:
+        """When silence after a loss becomes a finding: ``patience``, or longer once the side
+        has shown a timer on this flight whose doubled interval is longer than that."""
+        flight = self._flights.get(loss.flight)
+        interval = 0.0
+        if flight is not None and len(flight.transmissions) > 1:
+            interval = flight.transmissions[-1] - flight.transmissions[-2]
+        return loss.time + max(self.patience, 2.2 * interval)
+
+    def _repeats_of_peer_since(self, loss: _Loss) -> int:
+        peer = OTHER[loss.side]
+        return sum(
+            1
+            for flight in self._flights.values()
+            if flight.side == peer
+            for t in flight.transmissions[1:]
+            if t > loss.time
+        )
+
+    # -- conclusions -----------------------------------------------------------------------
+
+    def _complete(self, now: float) -> None:
+        if self._completed:
+            return
+        self._completed = True
+        start = now if self._start is None else self._start
+        retransmissions = {"client": 0, "server": 0}
+        intervals: dict[str, list[float]] = {}
+        for flight in self._flights.values():
+            retransmissions[flight.side] += max(0, len(flight.transmissions) - 1)
+            if len(flight.transmissions) > 1:
+                times = flight.transmissions
+                intervals[f"flight {flight.number}"] = [
+                    round(b - a, 3) for a, b in itertools.pairwise(times)
+                ]
+        total = sum(retransmissions.values())
+        recovered = [loss for loss in self._losses if loss.recovered_at is not None]
+        parts = [
+            f"handshake completed in {now - start:.3f} s after {total} retransmission"
+            + ("" if total == 1 else "s")
+            + f" (client {retransmissions['client']}, server {retransmissions['server']})"
+        ]
+        for loss in recovered:
+            assert loss.recovered_at is not None
+            parts.append(
+                f"{loss.side} recovered from the loss of {self._describe(loss)} by retransmitting "
+                f"{_FLIGHT_NAMES[loss.flight]} "
+                f"after {loss.recovered_at - loss.time:.3f} s"
+            )
+        if intervals:
+            parts.append(
+                "retransmission intervals: "
+                + "; ".join(
+                    f"{k}: {', '.join(f'{v:.3f} s' for v in vs)}" for k, vs in intervals.items()
+                )
+            )
+        self._add(
+            now,
+            "completed",
+            None,
+            "; ".join(parts),
+            {
+                "duration": round(now - start, 6),
+                "retransmissions": retransmissions,
+                "intervals": intervals,
+                "recovered": [
+                    {
+                        "side": loss.side,
+                        "flight": loss.flight,
+                        "lost": self._describe(loss),
+                        "after": round((loss.recovered_at or 0) - loss.time, 6),
+                    }
+                    for loss in recovered
+                ],
+            },
+        )
+
+    def _report_once(
+        self,
+        key: str,
+        now: float,
+        kind: str,
+        side: str | None,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if key in self._once:
+            return
+        self._once.add(key)
+        self._add(now, kind, side, message, details)
+
+    def _add(
+        self,
+        now: float,
+        kind: str,
+        side: str | None,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        start = now if self._start is None else self._start
+        finding = Finding(now - start, kind, side, message, details or {})
+        self.findings.append(finding)
+        if self._on_finding is not None:
+            self._on_finding(finding)
+
+
+def _pending(loss: _Loss) -> bool:
+    return loss.recovered_at is None and not loss.reported
+
+
+def _flight_of(side: str, msg_type: int, cookie_length: int | None) -> int | None:
+    if side == "client":
+        if msg_type == HandshakeType.client_hello:
+            return 3 if cookie_length else 1
+        return 5 if msg_type in _CLIENT_FLIGHT_5 else None
+    if msg_type == HandshakeType.hello_verify_request:
+        return 2
+    return 4 if msg_type in _SERVER_FLIGHT_4 else None
