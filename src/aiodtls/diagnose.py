@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .alerts import alert_name
-from .dissect import DtlsRecord, Malformed, UnifiedRecord, dissect, summarize
+from .dissect import (
+    DtlsRecord,
+    Malformed,
+    UnifiedRecord,
+    dissect,
+    handshake_type_name,
+    summarize,
+)
 from .handshake.messages import HandshakeType
 from .record.header import ContentType
 
@@ -335,7 +342,7 @@ class HandshakeDiagnosis:
                     now,
                     "refragmented",
                     side,
-                    f"{side} cut its retransmission of {HandshakeType(int(key[1])).name} at "  # type: ignore[call-overload]
+                    f"{side} cut its retransmission of {handshake_type_name(int(key[1]))} at "  # type: ignore[call-overload]
                     "different fragment boundaries; receivers that match fragments by offset "
                     "instead of covering bytes never complete it (pion before #1099)",
                 )
@@ -571,4 +578,6 @@ def _flight_of(side: str, msg_type: int, cookie_length: int | None) -> int | Non
         return 5 if msg_type in _CLIENT_FLIGHT_5 else None
     if msg_type == HandshakeType.hello_verify_request:
         return 2
+    if msg_type == HandshakeType.new_session_ticket:
+        return 6
     return 4 if msg_type in _SERVER_FLIGHT_4 else None

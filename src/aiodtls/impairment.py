@@ -46,6 +46,7 @@ __all__ = [
     "drop",
     "hold",
     "nth",
+    "nth_fragment",
     "where",
 ]
 
@@ -290,6 +291,32 @@ def carries_handshake(
         return False
 
     return Match(test, f"handshake({', '.join(parts)})")
+
+
+def nth_fragment(msg_type: int, number: int) -> Match:
+    """Datagrams carrying fragment ``number`` (1-based) of handshake message ``msg_type``.
+
+    The fragment is identified in the message's first transmission; later transmissions
+    match when they carry a fragment at the same offset (same boundaries), so with
+    ``first=n`` a rule drops the first n copies and lets later retransmissions through.
+    """
+    if number < 1:
+        raise ValueError("fragment numbers start at 1")
+    target: dict[int, int] = {}  # message_seq -> fragment_offset of the wanted fragment
+
+    def test(datagram: Datagram) -> bool:
+        hit = False
+        for seen in datagram.fragments:
+            frag = seen.fragment
+            if frag.msg_type != msg_type:
+                continue
+            if seen.ordinal == number - 1 and frag.message_seq not in target:
+                target[frag.message_seq] = frag.fragment_offset
+            if target.get(frag.message_seq) == frag.fragment_offset:
+                hit = True
+        return hit
+
+    return Match(test, f"fragment {number} of {handshake_type_name(msg_type)}")
 
 
 def carries_record(content_type: int | None = None, *, epoch: int | None = None) -> Match:

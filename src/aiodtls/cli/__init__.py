@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import client, demo, netsim, server
+from . import client, demo, netsim, proxy, server
 
 __all__ = ["main"]
 
@@ -20,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_parser(commands)
     client.add_parser(commands)
     netsim.add_parser(commands)
+    proxy.add_parser(commands)
     server.add_parser(commands)
     args = parser.parse_args(argv)
     try:
