@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,45 @@ def test_netsim_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "10 handshakes: 20% loss" in out
     assert "aiodtls" in out and "p99" in out
+
+
+def test_cli_server_serves_clients_concurrently(tmp_path: Path) -> None:  # issue 4
+    """``aiodtls server`` runs on asyncio: several clients are served at the same time."""
+    import asyncio
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from aiodtls.asyncio import connect
+    from certs import server_chain
+    from pairs import client_config
+
+    files = server_chain("ecdsa").write_pem(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    command = [sys.executable, "-m", "aiodtls", "server", "--port", str(port), "--echo"]
+    command += ["--cert", str(files.chain), "--key", str(files.key), "--count", "5"]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        assert "listening" in server.stderr.readline()
+
+        async def one(i: int) -> bytes:
+            async with connect("127.0.0.1", port, configuration=client_config()) as session:
+                # All five sessions are open at once before any of them closes.
+                await asyncio.sleep(0.2)
+                session.send(b"client %d" % i)
+                return await asyncio.wait_for(session.recv(), 5)
+
+        async def main() -> list[bytes]:
+            return await asyncio.gather(*(one(i) for i in range(5)))
+
+        assert asyncio.run(main()) == [b"client %d" % i for i in range(5)]
+        assert server.wait(10) == 0
+        assert server.stderr.read().count("handshake ok:") == 5
+    finally:
+        server.kill()
+        server.wait()
