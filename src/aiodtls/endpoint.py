@@ -32,7 +32,7 @@ from .events import DtlsEvent
 from .handshake.cookie import CookieSecrets, Verdict, check_client_hello
 from .record.header import ContentType
 
-__all__ = ["DtlsEndpoint", "EndpointStats"]
+__all__ = ["DtlsEndpoint", "EndpointStats", "next_event"]
 
 
 @dataclass
@@ -214,6 +214,15 @@ class DtlsEndpoint:
         self._half_open.discard(addr)
         self._scheduled.pop(addr, None)
         self._pending.discard(addr)
+
+
+def next_event(core: DtlsConnection | DtlsEndpoint) -> tuple[DtlsConnection, DtlsEvent] | None:
+    """The next (connection, event) of a client connection or of a server endpoint, so that a
+    driver handles both cores with one loop."""
+    if isinstance(core, DtlsEndpoint):
+        return core.next_event()
+    event = core.next_event()
+    return None if event is None else (core, event)
 
 
 def _is_plain_client_hello(data: bytes) -> bool:

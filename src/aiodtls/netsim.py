@@ -88,6 +88,7 @@ __all__ = [
     "where",
 ]
 
+
 class DatagramEndpoint(Protocol):
     """The sans-I/O interface the simulator drives, the same one an asyncio driver uses."""
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from .configuration import DtlsConfiguration
 from .connection import DtlsConnection, NetworkAddress
-from .endpoint import DtlsEndpoint
+from .endpoint import DtlsEndpoint, next_event
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 
 __all__ = ["DtlsError", "DtlsServer", "DtlsSocket", "connect"]
@@ -80,7 +80,7 @@ class _Pump:
             # ICMP errors (port unreachable) surface here on Linux; the timers retry.
             with contextlib.suppress(OSError):
                 self.sock.sendto(data, addr)
-        while (item := self._next_event()) is not None:
+        while (item := next_event(self.core)) is not None:
             connection, event = item
             dtls = self.sockets.get(connection)
             if dtls is None:
@@ -91,12 +91,6 @@ class _Pump:
             dtls._on_event(event)
             if isinstance(event, ConnectionTerminated):
                 del self.sockets[connection]
-
-    def _next_event(self) -> tuple[DtlsConnection, DtlsEvent] | None:
-        if isinstance(self.core, DtlsEndpoint):
-            return self.core.next_event()
-        event = self.core.next_event()
-        return None if event is None else (self.core, event)
 
     def touch(self, connection: DtlsConnection) -> None:
         if isinstance(self.core, DtlsEndpoint):

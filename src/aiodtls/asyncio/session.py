@@ -24,7 +24,7 @@ from typing import Any
 from cryptography import x509
 
 from ..connection import DtlsConnection, NetworkAddress
-from ..endpoint import DtlsEndpoint
+from ..endpoint import DtlsEndpoint, next_event
 from ..events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 
 __all__ = ["ConnectionClosed", "DtlsProtocol", "DtlsSession"]
@@ -232,7 +232,7 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         self._arm_timer()
 
     def _dispatch(self) -> None:
-        while (item := self._next_event()) is not None:
+        while (item := next_event(self.core)) is not None:
             connection, event = item
             session = self.sessions.get(connection)
             if session is None:
@@ -245,12 +245,6 @@ class DtlsProtocol(asyncio.DatagramProtocol):
                 self.session_established(session)
             elif isinstance(event, ConnectionTerminated):
                 del self.sessions[connection]
-
-    def _next_event(self) -> tuple[DtlsConnection, DtlsEvent] | None:
-        if isinstance(self.core, DtlsEndpoint):
-            return self.core.next_event()
-        event = self.core.next_event()
-        return None if event is None else (self.core, event)
 
     def session_established(self, session: DtlsSession) -> None:
         """Called once per completed handshake (servers start the handler here)."""

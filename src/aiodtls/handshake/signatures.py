@@ -61,17 +61,20 @@ def schemes_for_key(
     ]
 
 
+def _rsa_padding(
+    scheme: SignatureScheme, algorithm: hashes.HashAlgorithm
+) -> padding.AsymmetricPadding:
+    if scheme in _RSA_PSS:
+        # RSA-PSS salt is the hash length (RFC 8446 §4.2.3).
+        return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.DIGEST_LENGTH)
+    return padding.PKCS1v15()
+
+
 def sign(key: PrivateKey, scheme: SignatureScheme, data: bytes) -> bytes:
     """Sign ``data`` with ``scheme``."""
     algorithm = _HASH[scheme]()
     if isinstance(key, rsa.RSAPrivateKey):
-        if scheme in _RSA_PSS:
-            pad: padding.AsymmetricPadding = padding.PSS(
-                mgf=padding.MGF1(algorithm), salt_length=padding.PSS.DIGEST_LENGTH
-            )
-        else:
-            pad = padding.PKCS1v15()
-        return key.sign(data, pad, algorithm)
+        return key.sign(data, _rsa_padding(scheme, algorithm), algorithm)
     return key.sign(data, ec.ECDSA(algorithm))
 
 
@@ -96,13 +99,7 @@ def verify(
     algorithm = _HASH[scheme]()
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
-            if scheme in _RSA_PSS:
-                pad: padding.AsymmetricPadding = padding.PSS(
-                    mgf=padding.MGF1(algorithm), salt_length=padding.PSS.DIGEST_LENGTH
-                )
-            else:
-                pad = padding.PKCS1v15()
-            public_key.verify(signature, data, pad, algorithm)
+            public_key.verify(signature, data, _rsa_padding(scheme, algorithm), algorithm)
         else:
             public_key.verify(signature, data, ec.ECDSA(algorithm))
     except InvalidSignature:
