@@ -27,7 +27,7 @@ from typing import cast
 
 from cryptography.hazmat.primitives import hashes
 
-from aiodtls import ConnectionTerminated, DtlsConfiguration, DtlsConnection
+from aiodtls import DtlsConfiguration, DtlsConnection
 from aiodtls.asyncio import DtlsProtocol, DtlsSession, serve
 from aiodtls.connection import NetworkAddress
 from aiodtls.demux import PacketKind, classify
@@ -35,22 +35,6 @@ from aiodtls.pki import generate_chain
 
 SRTP_LABEL = "EXTRACTOR-dtls_srtp"  # RFC 5764 §4.2
 SRTP_KEY, SRTP_SALT = 16, 14  # SRTP_AES128_CM_HMAC_SHA1_80: 2 keys + 2 salts = 60 bytes
-
-
-class ClientDtls(DtlsProtocol):
-    """A ``DtlsProtocol`` around one client connection that reports how its handshake ended."""
-
-    def __init__(self, connection: DtlsConnection) -> None:
-        super().__init__(connection)
-        self.established: asyncio.Future[DtlsSession] = asyncio.get_running_loop().create_future()
-
-    def session_established(self, session: DtlsSession) -> None:
-        """The handshake completed: here is the session (send, recv, exporter ...)."""
-        self.established.set_result(session)
-
-    def handshake_failed(self, connection: DtlsConnection, event: ConnectionTerminated) -> None:
-        """The handshake failed (alert or timeout)."""
-        self.established.set_exception(ConnectionError(event.reason))
 
 
 class SharedPort(asyncio.DatagramProtocol):
@@ -141,18 +125,16 @@ async def main(args: argparse.Namespace) -> None:
     # -- the application: its own socket, a client core, WebRTC-style pinning -------------
     client_config = DtlsConfiguration(is_client=True)
     client_config.peer_fingerprints = [chain.leaf.fingerprint(hashes.SHA256())]
-    connection = DtlsConnection(configuration=client_config)
-    dtls = ClientDtls(connection)
+    dtls = DtlsProtocol(DtlsConnection(configuration=client_config))
     transport, app = await loop.create_datagram_endpoint(
         lambda: SharedPort(dtls), local_addr=("127.0.0.1", args.port)
     )
     try:
-        # Start the handshake: queue the ClientHello, then let the protocol send it and arm
-        # the retransmission timer. From here on, datagram_received drives everything.
-        connection.connect(server.address, loop.time())
-        dtls.transmit()
+        # Start the handshake: the protocol sends the ClientHello and arms the retransmission
+        # timer. From here on, datagram_received drives everything.
+        session = dtls.start(server.address)
         await check_stun(transport.get_extra_info("sockname"))  # meanwhile, on the same port
-        session = await asyncio.wait_for(dtls.established, 10)
+        await asyncio.wait_for(session.wait_handshake(), 10)
         hs = session.handshake
         print(
             f"handshake ok: {hs.protocol_version} {hs.cipher_suite} "

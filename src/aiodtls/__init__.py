@@ -8,6 +8,7 @@ from __future__ import annotations
 from .alerts import Alert, AlertDescription
 from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection
+from .endpoint import DtlsEndpoint
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.suites import CipherSuite, NamedGroup, SignatureScheme
 from .trace import TraceRecord
@@ -21,6 +22,7 @@ __all__ = [
     "DataReceived",
     "DtlsConfiguration",
     "DtlsConnection",
+    "DtlsEndpoint",
     "DtlsEvent",
     "HandshakeCompleted",
     "NamedGroup",

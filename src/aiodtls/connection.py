@@ -257,12 +257,7 @@ class DtlsConnection:
         if self.state == ConnectionState.CLOSED:
             return
         if self._handshake_deadline is not None and now >= self._handshake_deadline:
-            self._terminate(
-                None,
-                f"handshake timed out after {self._flight.retransmissions} retransmissions"
-                + self._drop_summary(),
-                by_peer=False,
-            )
+            self._terminate(None, self._timeout_reason(), by_peer=False)
             return
         idle = self._idle_deadline()
         if idle is not None and now >= idle:
@@ -273,12 +268,7 @@ class DtlsConnection:
             self._flight.forget()
         self._flight.on_timer(now)
         if self._flight.timeouts_exhausted and self.state == ConnectionState.HANDSHAKING:
-            self._terminate(
-                None,
-                f"handshake timed out after {self._flight.retransmissions} retransmissions"
-                + self._drop_summary(),
-                by_peer=False,
-            )
+            self._terminate(None, self._timeout_reason(), by_peer=False)
 
     def next_event(self) -> DtlsEvent | None:
         """Pop the next event, or None when there is none."""
@@ -637,13 +627,15 @@ class DtlsConnection:
             else:
                 self._trace("datagram_dropped", reason=reason)
 
-    def _drop_summary(self) -> str:
+    def _timeout_reason(self) -> str:
+        count = self._flight.retransmissions
+        reason = f"handshake timed out after {count} retransmission{'' if count == 1 else 's'}"
         if self._handshake_auth_failures:
-            return (
+            reason += (
                 f"; {self._handshake_auth_failures} records from the peer failed "
                 "authentication (wrong PSK or keys?)"
             )
-        return ""
+        return reason
 
 
 def _alert_or_none(value: int) -> AlertDescription | None:

@@ -45,6 +45,7 @@ from functools import cached_property
 from typing import Protocol
 
 from .dissect import summarize
+from .handshake.messages import HandshakeType
 from .impairment import (
     Address,
     Datagram,
@@ -71,6 +72,7 @@ __all__ = [
     "DatagramEndpoint",
     "DirectionStats",
     "GilbertElliott",
+    "HandshakeType",
     "LinkConditions",
     "LogEntry",
     "Match",

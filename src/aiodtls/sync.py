@@ -106,18 +106,24 @@ class DtlsSocket:
         self.connection = connection
         "The sans-I/O connection underneath."
         self._received: deque[bytes] = deque()
-        self.handshake: HandshakeCompleted | None = None
-        "Details of the completed handshake."
+        self._handshake: HandshakeCompleted | None = None
         self.terminated: ConnectionTerminated | None = None
         "Set once the association has ended."
 
     def _on_event(self, event: DtlsEvent) -> None:
         if isinstance(event, HandshakeCompleted):
-            self.handshake = event
+            self._handshake = event
         elif isinstance(event, DataReceived):
             self._received.append(event.data)
         elif isinstance(event, ConnectionTerminated):
             self.terminated = event
+
+    @property
+    def handshake(self) -> HandshakeCompleted:
+        """Details of the completed handshake (suite, version, peer certificates ...)."""
+        if self._handshake is None:
+            raise RuntimeError("the handshake has not completed")
+        return self._handshake
 
     @property
     def peer_address(self) -> NetworkAddress:
@@ -173,8 +179,8 @@ def connect(
         pump = _Pump(sock, connection)
         dtls = pump.sockets[connection] = DtlsSocket(pump, connection)
         connection.connect(sock.getpeername(), _clock())
-        pump.run(lambda: dtls.handshake is not None or dtls.terminated is not None, timeout)
-        if dtls.handshake is None:
+        pump.run(lambda: dtls._handshake is not None or dtls.terminated is not None, timeout)
+        if dtls._handshake is None:
             t = dtls.terminated
             raise DtlsError(t.reason if t else "handshake timed out", t)
     except BaseException:

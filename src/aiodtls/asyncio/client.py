@@ -35,10 +35,7 @@ async def connect(
         lambda: DtlsProtocol(connection), remote_addr=(host, port), local_addr=local_addr
     )
     try:
-        peer = transport.get_extra_info("peername")
-        session = protocol.sessions[connection] = DtlsSession(connection, protocol)
-        connection.connect(peer, loop.time())
-        protocol.transmit()
+        session = protocol.start(transport.get_extra_info("peername"))
         await session.wait_handshake()
         yield session
     finally:

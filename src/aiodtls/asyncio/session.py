@@ -216,6 +216,16 @@ class DtlsProtocol(asyncio.DatagramProtocol):
 
     # -- driving ---------------------------------------------------------------------------
 
+    def start(self, addr: NetworkAddress) -> DtlsSession:
+        """Client: start the handshake with the server at ``addr`` and return the session
+        (``await session.wait_handshake()`` to wait for it)."""
+        if not isinstance(self.core, DtlsConnection):
+            raise TypeError("start() is for a protocol around a client DtlsConnection")
+        session = self.sessions[self.core] = DtlsSession(self.core, self)
+        self.core.connect(addr, self._loop.time())
+        self.transmit()
+        return session
+
     def transmit(self, connection: DtlsConnection | None = None) -> None:
         """Send whatever is due now (call after using a connection directly)."""
         if connection is not None and isinstance(self.core, DtlsEndpoint):
@@ -247,10 +257,11 @@ class DtlsProtocol(asyncio.DatagramProtocol):
                 del self.sessions[connection]
 
     def session_established(self, session: DtlsSession) -> None:
-        """Called once per completed handshake (servers start the handler here)."""
+        """Called once per completed handshake (a hook: servers start the handler here)."""
 
     def handshake_failed(self, connection: DtlsConnection, event: ConnectionTerminated) -> None:
-        """Called when a connection without a session (a server's) fails its handshake."""
+        """Called when a server connection fails its handshake (a hook; a client's failure
+        reaches its session from :meth:`start` instead)."""
 
     def _arm_timer(self) -> None:
         when = self.core.get_timer()

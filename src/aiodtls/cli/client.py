@@ -76,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"handshake failed: {exc}", file=sys.stderr, flush=True)
         return 1
-    assert dtls.handshake is not None
     if not args.quiet:
         describe_handshake(dtls.handshake)
         if dtls.handshake.peer_certificates:
