@@ -592,16 +592,6 @@ def test_stale_buffers_are_freed_when_the_handshake_completes() -> None:  # X3, 
     assert_alive(pair)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG (F5/X3): after the handshake RecordLayer.open still holds epoch-2 records in the "
-        "early-epoch buffer (epoch == highest_read_epoch + 1), and nothing frees them until the "
-        "connection closes; DTLS 1.2 without renegotiation never installs epoch 2, so an "
-        "off-path sender can pin up to 32 KiB per established connection."
-    ),
-)
 def test_next_epoch_records_after_the_handshake_are_dropped_not_held() -> None:  # X3, F5, R9
     """Epoch 2 never comes in a connection that refuses renegotiation: nothing to hold for."""
     pair, spoof = established()
@@ -1220,16 +1210,6 @@ def test_hello_verify_request_after_server_hello_is_ignored() -> None:  # X17, C
     assert_alive(pair)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG (X17, SPEC C6 'the client answers the newest of several HVRs'): the client answers "
-        "only the first HelloVerifyRequest; later ones (message_seq 0) are taken as repeats and "
-        "re-send the ClientHello with the first cookie. One spoofed HVR that beats the server's "
-        "leaves the client retransmitting a bad cookie until the handshake timeout (60 s)."
-    ),
-)
 def test_newest_hello_verify_request_wins() -> None:  # X17, C6
     """A spoofed HVR arrives just before the server's: the server's cookie must end up used."""
     spoofed = iter([True])
@@ -1243,16 +1223,6 @@ def test_newest_hello_verify_request_wins() -> None:  # X17, C6
     assert_alive(pair)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG (X17, SPEC C6): a second HelloVerifyRequest answering the cookie-bearing "
-        "ClientHello (message_seq 1, as OpenSSL's DTLSv1_listen numbers it) is refused with "
-        "unexpected_message ('hello_verify_request is not allowed in "
-        "CLIENT_EXPECT_SERVER_HELLO') instead of being answered with the new cookie."
-    ),
-)
 def test_second_hello_verify_request_for_the_second_client_hello_is_answered() -> None:  # X17
     """The server rejects the first cookie and sends a new one (RFC 6347 §4.2.1)."""
     rejected = iter([True])
@@ -1667,16 +1637,6 @@ def test_dtls13_ack_record_is_dropped() -> None:  # X26, X28
 # -- T8, X27: alerts that go missing, sequence exhaustion ------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG (T8, RFC 6347 §4.2.7 SHOULD): once a connection has sent a fatal alert it is "
-        "CLOSED and ignores everything, so when that alert is lost the peer's retransmitted "
-        "offending flight gets no new alert; the client times out after 60 s (9 "
-        "retransmissions, alert=None) instead of hearing decrypt_error."
-    ),
-)
 def test_lost_fatal_alert_is_sent_again_when_the_offending_flight_repeats() -> None:  # T8
     """The server's decrypt_error is lost; the client's retransmitted flight 5 must draw it."""
     lost = iter([True])
@@ -1696,16 +1656,6 @@ def test_lost_fatal_alert_is_sent_again_when_the_offending_flight_repeats() -> N
     assert pair.now < client.handshake_timeout / 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SequenceNumberExhausted,
-    reason=(
-        "BUG (X27, R3): when the write epoch has used sequence number 2^48-1, "
-        "DtlsConnection.send() raises record.layer.SequenceNumberExhausted (not a "
-        "ConnectionError) into the caller and the connection stays ESTABLISHED, instead of "
-        "ending with ConnectionTerminated (datagrams_to_send already does that)."
-    ),
-)
 def test_sequence_number_exhaustion_closes_instead_of_raising() -> None:  # X27, R3
     """The last sequence number is used; the next send must not escape as a foreign error."""
     pair, _ = established()

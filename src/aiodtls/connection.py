@@ -30,6 +30,7 @@ from .alerts import (
     AlertDescription,
     AlertInternalError,
     AlertLevel,
+    AlertUnexpectedMessage,
     alert_name,
 )
 from .buffer import Buffer
@@ -50,8 +51,12 @@ from .record.layer import (
 )
 from .record.protection import RecordProtection
 from .reliability.flight import FlightEntry, FlightSender, FlightState
-from .reliability.fragments import HANDSHAKE_HEADER_LENGTH, pull_handshake_header
-from .reliability.reassembly import FragmentStatus, Reassembler
+from .reliability.fragments import (
+    HANDSHAKE_HEADER_LENGTH,
+    HandshakeHeader,
+    pull_handshake_header,
+)
+from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
 from .trace import Tracer
 
@@ -67,6 +72,11 @@ FINAL_FLIGHT_LINGER = 120.0
 # Application records from the new epoch that arrive before the handshake completes are held
 # (SPEC X22) up to this many bytes.
 MAX_EARLY_APPLICATION_BYTES = 65536
+
+# After sending a fatal alert, answer the peer's repeats with it again, at most this many
+# times and for this long (SPEC T8).
+FATAL_ALERT_REPEATS = 4
+FATAL_ALERT_LINGER = 30.0
 
 # Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
 # (SPEC X19).
@@ -141,6 +151,9 @@ class DtlsConnection:
         self._reassembly_progressed = False
         self._peer_flight_start = 0
         self._last_heard = 0.0
+        self._fatal_alert: AlertDescription | None = None
+        self._fatal_alert_repeats = 0
+        self._fatal_alert_until: float | None = None
         self._started_at: float | None = None
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
@@ -185,6 +198,7 @@ class DtlsConnection:
         """Process one datagram received from ``addr``."""
         self._set_now(now)
         if self.state == ConnectionState.CLOSED:
+            self._repeat_fatal_alert(addr)
             return
         self.stats.datagrams_received += 1
         if self._peer_address is None and isinstance(self._handshake, ServerHandshake):
@@ -238,7 +252,7 @@ class DtlsConnection:
     def get_timer(self) -> float | None:
         """The absolute time at which :meth:`handle_timer` must be called, or None."""
         if self.state == ConnectionState.CLOSED:
-            return None
+            return self._fatal_alert_until
         deadlines = [
             t
             for t in (
@@ -255,6 +269,8 @@ class DtlsConnection:
         """Run whatever timers are due at ``now``."""
         self._set_now(now)
         if self.state == ConnectionState.CLOSED:
+            if self._fatal_alert_until is not None and now >= self._fatal_alert_until:
+                self._fatal_alert_until = None
             return
         if self._handshake_deadline is not None and now >= self._handshake_deadline:
             self._terminate(None, self._timeout_reason(), by_peer=False)
@@ -280,7 +296,13 @@ class DtlsConnection:
             raise ConnectionError(f"cannot send data while {self.state.value}")
         if len(data) > self.max_payload():
             raise ValueError(f"{len(data)} bytes exceed max_payload() = {self.max_payload()}")
-        self._datagrams.append(self._records.seal(ContentType.application_data, bytes(data)))
+        try:
+            record = self._records.seal(ContentType.application_data, bytes(data))
+        except SequenceNumberExhausted as exc:
+            # SPEC R3: never wrap; without renegotiation the only way out is to close.
+            self._terminate(None, str(exc), by_peer=False)
+            raise ConnectionError(f"connection closed: {exc}") from None
+        self._datagrams.append(record)
 
     def close(self) -> None:
         """Send close_notify and end the connection."""
@@ -360,9 +382,9 @@ class DtlsConnection:
             self._flight.timer.on_rtt_bound(seconds)
         self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
 
-    def record_answered(self, epoch: int, sequence_number: int) -> None:
+    def record_answered(self, epoch: int, sequence_number: int) -> bool:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
-        self._flight.on_record_answered(epoch, sequence_number, self._now)
+        return self._flight.on_record_answered(epoch, sequence_number, self._now)
 
     @property
     def path_mtu(self) -> int:
@@ -410,6 +432,9 @@ class DtlsConnection:
         if self.state == ConnectionState.ESTABLISHED:
             self._receive_handshake_after_completion(record)
             return
+        if not record.payload:
+            self._drop("empty handshake record", record)  # RFC 5246 §6.2.1
+            return
         buf = Buffer(record.payload)
         progressed = False
         repeated = False
@@ -422,6 +447,13 @@ class DtlsConnection:
                 self._drop("handshake fragment overruns its record", record)  # SPEC F3
                 break
             fragment = buf.pull_bytes(header.fragment_length)
+            if (
+                isinstance(self._handshake, ClientHandshake)
+                and self._handshake.expects_server_hello
+                and header.msg_type == HandshakeType.hello_verify_request
+            ):
+                self._receive_hello_verify_request(header, fragment, record)
+                continue
             if (
                 isinstance(self._handshake, ServerHandshake)
                 and self._handshake.expects_client_hello
@@ -459,6 +491,21 @@ class DtlsConnection:
                 self._complete_handshake()
         if progressed:
             self._reassembly_progressed = True
+
+    def _receive_hello_verify_request(
+        self, header: HandshakeHeader, body: bytes, record: OpenedRecord
+    ) -> None:
+        """A HelloVerifyRequest is answered outside the message sequence: the newest one wins
+        whatever its message_seq (SPEC C6; OpenSSL numbers a second one 1), and the server
+        numbers its ServerHello after our new ClientHello, so reassembly restarts at 1."""
+        if header.fragment_offset != 0 or header.fragment_length != header.length:
+            self._drop("fragmented HelloVerifyRequest", record)
+            return
+        self._reassembler.restart_at(1)
+        message = HandshakeMessage(
+            header.msg_type, header.message_seq, body, record.epoch, record.sequence_number
+        )
+        self._handshake.handle(message, self._now)
 
     def _receive_handshake_after_completion(self, record: OpenedRecord) -> None:
         """Handshake records after completion: retransmissions, or renegotiation attempts."""
@@ -513,7 +560,7 @@ class DtlsConnection:
         self._warning_alerts += 1
         self._trace("warning_alert", description=alert_name(description))
         if self._warning_alerts > MAX_WARNING_ALERTS:
-            self._fail(AlertInternalError("too many warning alerts from the peer"))
+            self._fail(AlertUnexpectedMessage("too many warning alerts from the peer"))
 
     def _receive_application_data(self, record: OpenedRecord) -> None:
         if record.epoch == 0:
@@ -572,6 +619,22 @@ class DtlsConnection:
             return
         self._send_alert(AlertLevel.fatal, alert.description)
         self._terminate(alert.description, alert.reason, by_peer=False)
+        # Alerts are not retransmitted, but if the peer repeats what we refused, our alert was
+        # probably lost: say it again (RFC 6347 §4.2.7, SPEC T8), a few times, for a while.
+        self._fatal_alert = alert.description
+        self._fatal_alert_repeats = FATAL_ALERT_REPEATS
+        self._fatal_alert_until = self._now + FATAL_ALERT_LINGER
+
+    def _repeat_fatal_alert(self, addr: NetworkAddress) -> None:
+        if (
+            self._fatal_alert is None
+            or self._fatal_alert_until is None
+            or self._fatal_alert_repeats <= 0
+            or addr != self._peer_address
+        ):
+            return
+        self._fatal_alert_repeats -= 1
+        self._send_alert(AlertLevel.fatal, self._fatal_alert)
 
     def _terminate(self, alert: AlertDescription | None, reason: str, *, by_peer: bool) -> None:
         during_handshake = self.state == ConnectionState.HANDSHAKING

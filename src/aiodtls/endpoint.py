@@ -98,8 +98,9 @@ class DtlsEndpoint:
         """Route one datagram to its connection, or answer/drop it statelessly."""
         connection = self._connections.get(addr)
         if connection is not None and not (
-            connection.state == ConnectionState.ESTABLISHED and _is_plain_client_hello(data)
+            connection.state != ConnectionState.HANDSHAKING and _is_plain_client_hello(data)
         ):
+            # A connection that ended with a fatal alert still answers repeats with it (T8).
             connection.receive_datagram(data, addr, now)
             self._after(connection, now)
             return
@@ -114,7 +115,7 @@ class DtlsEndpoint:
         if len(self._half_open) >= self.max_half_open:
             self.stats.half_open_refused += 1
             return
-        if connection is not None:
+        if connection is not None and not connection.closed:
             # RFC 6347 §4.2.8: the client proved it owns the address with a valid cookie, so
             # the new handshake replaces the old association.
             connection.abort("the peer started a new handshake from the same address")
@@ -150,7 +151,7 @@ class DtlsEndpoint:
                 continue
             out.extend(connection.datagrams_to_send(now))
             self._schedule(addr, connection)
-            if connection.closed:
+            if connection.closed and connection.get_timer() is None:
                 self._forget(addr)
         return out
 

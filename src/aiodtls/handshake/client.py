@@ -158,10 +158,10 @@ class ClientHandshake(HandshakeStateMachine):
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
         if s == ClientState.CLIENT_EXPECT_SERVER_HELLO:
-            handlers: dict[int, Handler] = {HandshakeType.server_hello: self._on_server_hello}
-            if self.cookie_exchanges == 0:
-                handlers[HandshakeType.hello_verify_request] = self._on_hello_verify_request
-            return handlers
+            return {
+                HandshakeType.server_hello: self._on_server_hello,
+                HandshakeType.hello_verify_request: self._on_hello_verify_request,
+            }
         if s == ClientState.CLIENT_EXPECT_CERTIFICATE:
             return {HandshakeType.certificate: self._on_certificate}
         if s == ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE:
@@ -190,14 +190,31 @@ class ClientHandshake(HandshakeStateMachine):
         if hvr.server_version not in (DTLS1_0, DTLS1_2):
             raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
         assert self._hello is not None
-        self._sink.record_answered(0, message.record_sequence_number)
+        # An HVR carries the record number of the ClientHello it answers (RFC 6347 §4.2.1).
+        answers_current = self._sink.record_answered(0, message.record_sequence_number)
+        if self.cookie_exchanges and not answers_current:
+            # It answers a ClientHello we sent before the one in flight (a retransmitted or
+            # duplicated first ClientHello): the server may already be using our current
+            # cookie, and switching would split the transcripts.
+            return
+        if hvr.cookie == self._hello.cookie:
+            return
+        # The newest HelloVerifyRequest wins (SPEC C6): it answers the ClientHello carrying
+        # our cookie, so the server refused that cookie (a rotated secret, a restart). The
+        # ClientHello carrying the new one is again message_seq 1 (RFC 6347 §4.2.2).
         self.cookie_exchanges += 1
         self._trace("cookie_received", cookie_length=len(hvr.cookie))
         # The first ClientHello and the HVR are not part of the transcript (SPEC C7).
         self._transcript.clear()
         self._hello.cookie = hvr.cookie
+        self._send_seq = 1
         self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
         self._flush(final=False, flight_number=3)
+
+    @property
+    def expects_server_hello(self) -> bool:
+        """True while a HelloVerifyRequest may still come."""
+        return self.state == ClientState.CLIENT_EXPECT_SERVER_HELLO
 
     # -- flight 4 ------------------------------------------------------------------------
 

@@ -67,8 +67,9 @@ class HandshakeSink(Protocol):
         means only an upper bound."""
         ...
 
-    def record_answered(self, epoch: int, sequence_number: int) -> None:
-        """The peer's message answers our record (epoch, sequence_number) (the HVR)."""
+    def record_answered(self, epoch: int, sequence_number: int) -> bool:
+        """The peer's message answers our record (epoch, sequence_number) (the HVR); True if
+        that record belongs to the flight we are currently sending."""
         ...
 
 

@@ -93,6 +93,7 @@ class RecordLayer:
         self._early: list[RawRecord] = []
         self._early_bytes = 0
         self._max_early_bytes = max_early_bytes
+        self._hold_next_epoch = True
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class RecordLayer:
             raise RecordDropped("record too long")  # SPEC R5
         state = self._read.get(record.epoch)
         if state is None:
-            if record.epoch == self._highest_read_epoch + 1:
+            if record.epoch == self._highest_read_epoch + 1 and self._hold_next_epoch:
                 self._hold_early(record)
                 return None
             raise RecordDropped(f"record from epoch {record.epoch} has no keys")
@@ -157,9 +158,11 @@ class RecordLayer:
         return self._early_bytes
 
     def discard_early(self) -> None:
-        """Free held next-epoch records (the handshake is over; SPEC F5, X3)."""
+        """The handshake is over: free held next-epoch records and hold no more, since no
+        further epoch comes without renegotiation (SPEC F5, X3)."""
         self._early = []
         self._early_bytes = 0
+        self._hold_next_epoch = False
 
     # -- writing ---------------------------------------------------------------------------
 

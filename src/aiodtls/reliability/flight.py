@@ -220,15 +220,18 @@ class FlightSender:
             self.timer.reset_back_off()
             self.deadline = now + self.timer.wait()
 
-    def on_record_answered(self, epoch: int, sequence_number: int, now: float) -> None:
+    def on_record_answered(self, epoch: int, sequence_number: int, now: float) -> bool:
         """The peer answered one specific record of ours (a HelloVerifyRequest echoes the
         ClientHello's record number, RFC 6347 §4.2.1): an exact round trip even if the flight
-        was retransmitted, because we know which copy was answered."""
+        was retransmitted, because we know which copy was answered. Returns True if the
+        record belongs to the current flight."""
         sent_at = self._record_sent_at.get((epoch, sequence_number))
-        if sent_at is None or self._attempt == 0:
-            return  # a flight sent once was already measured by on_peer_progress
-        self._answered = True
-        self._sample(now - sent_at)
+        if sent_at is None:
+            return False
+        if self._attempt > 0:  # a flight sent once was already measured by on_peer_progress
+            self._answered = True
+            self._sample(now - sent_at)
+        return True
 
     def _sample(self, rtt: float) -> None:
         self.timer.on_rtt_sample(rtt)
