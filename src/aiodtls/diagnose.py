@@ -269,10 +269,17 @@ class HandshakeDiagnosis:
                 "(watch whether later transmissions are smaller: MTU back-off)",
                 {"size": len(data)},
             )
-        if not lost and any(
-            isinstance(i, DtlsRecord) and i.content_type == ContentType.application_data
-            for i in items
+        if (
+            not lost
+            and 5 in self._flights
+            and 6 in self._flights
+            and any(
+                isinstance(i, DtlsRecord) and i.content_type == ContentType.application_data
+                for i in items
+            )
         ):
+            # Application data after both Finished flights: the handshake is over. (Without
+            # them it is a stale session or noise, not this handshake's completion.)
             self._complete(now)
         return Observation(
             time=now - self._start,
