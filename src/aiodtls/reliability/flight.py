@@ -161,7 +161,8 @@ class FlightSender:
         self._probe_due = False
         self._timer_started_at: float | None = None
         self._repeat_resends = 0
-        self._follow_up = False
+        self._copies_left = 0
+        self._sending_copy = False
         self._record_sent_at: dict[tuple[int, int], float] = {}
         self._final = False
         self._trace = tracer
@@ -248,7 +249,8 @@ class FlightSender:
         if self.deadline is None or now < self.deadline:
             return
         if self.state == FlightState.FINISHED:
-            self._retransmit("follow-up copy of the final flight")
+            self._sending_copy = True
+            self._retransmit("copy of the final flight (lossy path)")
             return
         if self.state != FlightState.WAITING:
             return
@@ -282,10 +284,6 @@ class FlightSender:
         if self._last_sent_at is not None and now - self._last_sent_at < self.timer.base_rto():
             return
         self._repeat_resends += 1
-        # The final flight has no timer, and the peer's timer has backed off by the time it
-        # repeats: if our answer is lost, the next chance comes late. So one follow-up copy
-        # goes out a base timeout later (``follow_up_final_flight``).
-        self._follow_up = self._final and policy.follow_up_final_flight
         self._retransmit("peer repeated its flight")
 
     def _retransmit(self, why: str) -> None:
@@ -331,8 +329,15 @@ class FlightSender:
             self._first_sent_at = now
         if self._final:
             self.state = FlightState.FINISHED
-            self.deadline = now + self.timer.wait_base() if self._follow_up else None
-            self._follow_up = False
+            if self._sending_copy:
+                self._sending_copy = False
+                self._copies_left -= 1
+            else:
+                # The first transmission, or one for a repeating peer: on a lossy handshake it
+                # is followed by copies (``final_flight_copies``).
+                lossy = self.retransmissions > 0 or self._repeat_resends > 0
+                self._copies_left = self.timer.policy.final_flight_copies if lossy else 0
+            self.deadline = now + self.timer.wait_base() if self._copies_left > 0 else None
         else:
             self.state = FlightState.WAITING
             probe = self.timer.policy.probe

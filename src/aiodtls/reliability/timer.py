@@ -73,10 +73,11 @@ class RetransmissionPolicy:
     flight (a key mismatch) would otherwise answer each other until the deadline (pion/dtls
     #758); after this many, only the timer resends."""
 
-    follow_up_final_flight: bool = True
-    """When the final flight is resent because the peer repeated its flight, send one more
-    copy a base timeout later: the final flight has no timer of its own, and by the time the
-    peer repeats, its timer has backed off, so a lost answer would cost a long wait."""
+    final_flight_copies: int = 2
+    """On a lossy handshake (we retransmitted, or the peer repeated its flight), each
+    transmission of the final flight is followed by this many copies a base timeout apart.
+    The final flight has no timer of its own (RFC 6347 §4.2.4) and only the peer's backed-off
+    timer recovers its loss, at a cost of seconds; the copies are ~75 bytes each."""
 
     progress_resets_timer: bool = True
     """When new bytes of the peer's next flight arrive, the path works and the rest is late or
@@ -106,7 +107,7 @@ class RetransmissionPolicy:
             probe=None,
             resend_on_peer_repeat=False,
             progress_resets_timer=False,
-            follow_up_final_flight=False,
+            final_flight_copies=0,
             mtu_backoff_after=0,
             max_timeouts=12,
         )
