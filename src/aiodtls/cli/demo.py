@@ -79,7 +79,6 @@ class _Timeline:
 
     def __init__(self) -> None:
         self.lines: list[tuple[float, int, str]] = []
-        self._fates: dict[tuple[str, int, int], str] = {}
         self._sent: dict[tuple[str, int, int], int] = {}
 
     def on_network(self, entry: LogEntry) -> None:

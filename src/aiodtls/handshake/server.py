@@ -114,7 +114,6 @@ class ServerHandshake(HandshakeStateMachine):
         self._signature_scheme: SignatureScheme | None = None
         self._client_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
         self._requested_schemes: list[SignatureScheme] = []
-        self._psk: bytes | None = None
         self._cv_transcript = b""
         self._pending_write: RecordProtection | None = None
         self.cookies_sent = 0
