@@ -148,6 +148,10 @@ class RecordLayer:
         self._early_bytes = 0
         return ready
 
+    def has_read_epoch(self, epoch: int) -> bool:
+        """True if records of ``epoch`` can be opened."""
+        return epoch in self._read
+
     @property
     def early_bytes(self) -> int:
         """Bytes of next-epoch records held for later."""
