@@ -68,7 +68,6 @@ from aiodtls.record.header import (
     encode_record_header,
     split_datagram,
 )
-from aiodtls.record.layer import SequenceNumberExhausted
 from aiodtls.record.protection import AesGcmProtection
 from aiodtls.reliability.fragments import (
     HANDSHAKE_HEADER_LENGTH,

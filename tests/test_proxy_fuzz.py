@@ -14,9 +14,9 @@ Three layers, none of which needs an external peer:
 3. An aiodtls asyncio client and server through an in-process proxy that drops one
    Certificate fragment once: the proxy reports the server's recovery and the completion.
 
-Two strict xfails pin limits found on the way (an empty datagram is reported as forwarded
-but never relayed; a flight-5 repeat crossing the delivered flight 6 leaves the diagnosis
-without a conclusion); they fail as soon as the limit is fixed, to be turned into plain tests.
+Two tests pin limits found on the way and since fixed: an empty datagram (which asyncio
+cannot send) is reported as dropped, not forwarded; a flight-5 repeat crossing the delivered
+flight 6 still lets the diagnosis conclude.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -390,12 +389,6 @@ def test_stray_application_data_is_not_a_completed_handshake() -> None:
     assert [(f.kind, f.side) for f in diagnosis.findings] == [("no_retransmission", "server")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/aiodtls/diagnose.py: a flight-5 repeat after flight 6 clears the flight-6 time "
-    "for good (_track_flight), so a repeat that merely crossed the delivered Finished flight "
-    "leaves the flow with no timer and no conclusion",
-)
 def test_flight5_repeat_crossing_flight6_still_completes() -> None:
     """The client's timer can fire just before the server's Finished flight reaches it: the
     repeat crosses flight 6 on the wire, the client completes and falls silent. Seen once in
@@ -558,14 +551,9 @@ def test_proxy_keeps_one_flow_per_client_address() -> None:
     assert recorder.kinds() == [("not_dtls", "client"), ("not_dtls", "client")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/aiodtls/proxy.py relays with asyncio DatagramTransport.sendto, which silently "
-    "discards a zero-length payload, yet the timeline says 'forwarded'",
-)
-def test_proxy_relays_an_empty_datagram() -> None:
-    """A zero-length UDP datagram is legal; the proxy reports it as forwarded, so it should
-    arrive."""
+def test_proxy_reports_an_empty_datagram_it_cannot_relay() -> None:
+    """A zero-length UDP datagram is legal, but asyncio's sendto cannot send one: the proxy
+    must say it dropped it rather than claim it was forwarded, and relay what follows."""
 
     async def main() -> tuple[list[bytes], Recorder]:
         loop = asyncio.get_running_loop()
@@ -590,8 +578,9 @@ def test_proxy_relays_an_empty_datagram() -> None:
 
     received, recorder = asyncio.run(main())
     first = recorder.observations[0][1]
-    assert (first.size, first.action) == (0, "forwarded")
-    assert received == [b"", b"marker"]
+    assert (first.size, first.action) == (0, "dropped")
+    assert "empty datagram" in first.reason
+    assert received == [b"marker"]
 
 
 # --------------------------------------------------------------------------------------------

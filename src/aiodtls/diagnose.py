@@ -199,6 +199,9 @@ class HandshakeDiagnosis:
         self._completed = False
         self._failed = False
         self._flight6_at: float | None = None
+        "When a flight 6 was first delivered."
+        self._quiet_since = 0.0
+        "The last delivered flight 6 or client repeat of flight 5."
         self._once: set[str] = set()
         self._mtu_drops: dict[str, int] = {}
 
@@ -256,8 +259,10 @@ class HandshakeDiagnosis:
                 else:
                     owner, to_resend = side, flight
                 self._losses.append(_Loss(now, owner, to_resend, described[0], side))
-        if not lost and 6 in flight_numbers and self._flight6_at is None:
-            self._flight6_at = now
+        if not lost and 6 in flight_numbers:
+            if self._flight6_at is None:
+                self._flight6_at = now
+            self._quiet_since = now
         if lost and reason == "mtu":
             self._mtu_drops[side] = max(self._mtu_drops.get(side, 0), len(data))
             self._report_once(
@@ -354,7 +359,9 @@ class HandshakeDiagnosis:
                     "instead of covering bytes never complete it (pion before #1099)",
                 )
         if number == 5 and self._flights.get(6) is not None:
-            self._flight6_at = None  # the client repeats flight 5: flight 6 was lost
+            # The client repeats flight 5: either flight 6 was lost, or the repeat crossed it.
+            # Completion needs ``quiet`` seconds without a repeat after a delivered flight 6.
+            self._quiet_since = now
 
     def _on_retransmission(self, now: float, flight: _Flight) -> None:
         for loss in self._losses:
@@ -424,7 +431,7 @@ class HandshakeDiagnosis:
             return None
         times = [self._deadline(loss) for loss in self._losses if _pending(loss)]
         if self._flight6_at is not None:
-            times.append(self._flight6_at + self.quiet)
+            times.append(self._quiet_since + self.quiet)
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
@@ -453,7 +460,7 @@ class HandshakeDiagnosis:
                         "waited": round(now - loss.time, 3),
                     },
                 )
-        if self._flight6_at is not None and now >= self._flight6_at + self.quiet:
+        if self._flight6_at is not None and now >= self._quiet_since + self.quiet:
             self._complete(self._flight6_at)
 
     def _describe(self, loss: _Loss) -> str:

@@ -174,6 +174,14 @@ class DtlsProxy:
             (flow.client, self.upstream) if direction == "c2s" else (self.upstream, flow.client)
         )
         fate = impairment.decide(data, src, dst, now)
+        if not data:
+            # asyncio's DatagramTransport.sendto() silently discards an empty payload, so an
+            # empty datagram cannot be relayed: say so rather than claim it was forwarded.
+            action, reason = "dropped", "empty datagram (cannot be relayed)"
+            observation = flow.diagnosis.observe(now, direction, data, action, reason)
+            if self._on_observation is not None:
+                self._on_observation(flow, observation)
+            return
         if fate.dropped:
             action = "dropped"
         elif fate.duplicated:

@@ -16,8 +16,8 @@ The issue's "Must show" list, one test (or pair of tests: text and ``--json`` ou
 3. ``aiodtls client`` -> proxy (20 % loss each way) -> ``aiodtls server``: the handshake
    completes and the retransmission intervals in the ``completed`` finding follow
    docs/reliability.md (probe, initial 1 s timer, RTT-based timer with the 0.1 s floor,
-   doubling, up to 10 % jitter). Next to it, a deterministic strict xfail pins a regression
-   the proxy exposed: the client no longer takes an RTT from the HelloVerifyRequest.
+   doubling, up to 10 % jitter). Next to it, a deterministic test that the client takes its
+   RTT from the HelloVerifyRequest (a regression the proxy exposed, since fixed).
 4. ``openssl s_client -mtu 256`` toward a server with a 32-byte cookie fragments its
    ClientHello: reported as ``fragmented_client_hello``.
 
@@ -662,13 +662,6 @@ def test_aiodtls_retransmission_timeline_follows_the_documented_rto(
     assert check_rto_sequence(intervals), intervals
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression in adfb45b: a HelloVerifyRequest answering a ClientHello sent once no "
-    "longer gives the client an RTT sample (connection._receive_hello_verify_request skips "
-    "on_peer_progress; FlightSender.on_record_answered samples only retransmitted flights), "
-    "so the ClientHello with the cookie is timed as if the RTT were unknown (0.25 s probe, 1 s)",
-)
 def test_aiodtls_client_times_its_second_client_hello_from_the_cookie_round_trip(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:

@@ -229,7 +229,7 @@ class FlightSender:
         sent_at = self._record_sent_at.get((epoch, sequence_number))
         if sent_at is None:
             return False
-        if self._attempt > 0:  # a flight sent once was already measured by on_peer_progress
+        if not self._answered:
             self._answered = True
             self._sample(now - sent_at)
         return True
