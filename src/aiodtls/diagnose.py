@@ -170,6 +170,8 @@ class _Flight:
     number: int
     side: str
     transmissions: list[float] = field(default_factory=list)
+    delivered: list[bool] = field(default_factory=list)
+    "Per transmission: did any of its datagrams get through?"
     current: set[tuple[object, ...]] = field(default_factory=set)
 
 
@@ -246,7 +248,7 @@ class HandshakeDiagnosis:
                     self._first_seen[key] = (index, now)
                 elif retransmission_of is None:
                     retransmission_of, since = first[0], now - first[1]
-                self._track_flight(now, side, flight, key)
+                self._track_flight(now, side, flight, key, delivered=not lost)
                 if lost:
                     described.append(label)
             self._inspect(now, side, item)
@@ -331,7 +333,9 @@ class HandshakeDiagnosis:
             out.append(((side, "ccs", record.epoch), flight, "the ChangeCipherSpec"))
         return out
 
-    def _track_flight(self, now: float, side: str, number: int, key: tuple[object, ...]) -> None:
+    def _track_flight(
+        self, now: float, side: str, number: int, key: tuple[object, ...], *, delivered: bool
+    ) -> None:
         flight = self._flights.get(number)
         if flight is None:
             flight = self._flights[number] = _Flight(number, side)
@@ -340,8 +344,11 @@ class HandshakeDiagnosis:
             if flight.transmissions:
                 self._on_retransmission(now, flight)
             flight.transmissions.append(now)
+            flight.delivered.append(False)
             flight.current = set()
         flight.current.add(key)
+        if delivered:
+            flight.delivered[-1] = True
         if len(key) == 5:  # a plaintext fragment: watch its boundaries
             message = key[:3]
             boundary = (int(key[3]), int(key[4]))  # type: ignore[call-overload]
@@ -485,13 +492,14 @@ class HandshakeDiagnosis:
         return loss.time + max(self.patience, 2.2 * interval)
 
     def _repeats_of_peer_since(self, loss: _Loss) -> int:
+        """Repeats of the peer's flights that got through to this side after the loss."""
         peer = OTHER[loss.side]
         return sum(
             1
             for flight in self._flights.values()
             if flight.side == peer
-            for t in flight.transmissions[1:]
-            if t > loss.time
+            for t, delivered in zip(flight.transmissions[1:], flight.delivered[1:], strict=True)
+            if t > loss.time and delivered
         )
 
     # -- conclusions -----------------------------------------------------------------------

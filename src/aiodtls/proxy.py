@@ -40,6 +40,8 @@ class Flow:
     "Datagrams from the client waiting for the upstream socket to open."
     last_seen: float = 0.0
     timer: asyncio.TimerHandle | None = None
+    observing: bool = False
+    held_findings: list[Finding] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -139,7 +141,9 @@ class DtlsProxy:
 
     def _new_flow(self, addr: Address) -> Flow:
         def finding(f: Finding) -> None:
-            if self._on_finding is not None:
+            if flow.observing:
+                flow.held_findings.append(f)  # reported after the datagram that caused it
+            elif self._on_finding is not None:
                 self._on_finding(flow, f)
 
         seed = f"{self.seed}|{addr[0]}:{addr[1]}"
@@ -177,10 +181,9 @@ class DtlsProxy:
         if not data:
             # asyncio's DatagramTransport.sendto() silently discards an empty payload, so an
             # empty datagram cannot be relayed: say so rather than claim it was forwarded.
-            action, reason = "dropped", "empty datagram (cannot be relayed)"
-            observation = flow.diagnosis.observe(now, direction, data, action, reason)
-            if self._on_observation is not None:
-                self._on_observation(flow, observation)
+            self._report(
+                flow, now, direction, data, "dropped", "empty datagram (cannot be relayed)"
+            )
             return
         if fate.dropped:
             action = "dropped"
@@ -191,9 +194,7 @@ class DtlsProxy:
         else:
             action = "forwarded"
         reason = fate.dropped or ", ".join(c.notes for c in fate.copies if c.notes)
-        observation = flow.diagnosis.observe(now, direction, data, action, reason)
-        if self._on_observation is not None:
-            self._on_observation(flow, observation)
+        self._report(flow, now, direction, data, action, reason)
         assert self._loop is not None
         for copy in fate.copies:
             if copy.delay <= 0:
@@ -201,6 +202,22 @@ class DtlsProxy:
             else:
                 self._loop.call_later(copy.delay, self._deliver, flow, direction, copy.data)
         self._arm_diagnosis(flow)
+
+    def _report(
+        self, flow: Flow, now: float, direction: str, data: bytes, action: str, reason: str
+    ) -> None:
+        """Feed the diagnosis; report the datagram, then any finding it led to."""
+        flow.observing = True
+        try:
+            observation = flow.diagnosis.observe(now, direction, data, action, reason)
+        finally:
+            flow.observing = False
+        if self._on_observation is not None:
+            self._on_observation(flow, observation)
+        held, flow.held_findings = flow.held_findings, []
+        if self._on_finding is not None:
+            for finding in held:
+                self._on_finding(flow, finding)
 
     def _deliver(self, flow: Flow, direction: str, data: bytes) -> None:
         if direction == "s2c":
