@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,7 +27,9 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
+
+from aiodtls.pki import ca_builder, leaf_builder
 
 __all__ = [
     "SERVER_NAME",
@@ -169,7 +170,7 @@ def self_signed(kind: KeyKind = "ecdsa") -> CertifiedKey:
     """A self-signed leaf for ``localhost`` / ``127.0.0.1`` (its own trust anchor)."""
     key = _private_key(kind, "self-signed")
     name = _name(f"{SERVER_NAME} (self-signed {kind})")
-    builder = _leaf_builder(key, name, [SERVER_NAME], ["127.0.0.1"], is_client_only=False)
+    builder = leaf_builder(key, name, [SERVER_NAME, "127.0.0.1"])
     certificate = (
         builder.issuer_name(name)
         .serial_number(_serial(kind, "self-signed"))
@@ -208,7 +209,7 @@ def client_chain(kind: KeyKind = "ecdsa") -> CertifiedKey:
     root, root_key, intermediate, intermediate_key = _ca_pair(kind, "client")
     key = _private_key(kind, "client-leaf")
     certificate = (
-        _leaf_builder(key, _name("client"), [], [], is_client_only=True)
+        leaf_builder(key, _name("client"), [], client_only=True)
         .issuer_name(intermediate.subject)
         .serial_number(_serial(kind, "client-leaf"))
         .not_valid_before(_NOW - _DAY)
@@ -275,7 +276,7 @@ def _ca_pair(
     root_key = _private_key(kind, f"{hierarchy}-root")
     root_name = _name(f"aiodtls test {hierarchy} root CA ({kind})")
     root = (
-        _ca_builder(root_key, root_name, path_length=None)
+        ca_builder(root_key, root_name, path_length=None)
         .issuer_name(root_name)
         .serial_number(_serial(kind, f"{hierarchy}-root"))
         .not_valid_before(_NOW - 2 * _DAY)
@@ -288,7 +289,7 @@ def _ca_pair(
     )
     intermediate_key = _private_key(kind, f"{hierarchy}-intermediate")
     intermediate = (
-        _ca_builder(
+        ca_builder(
             intermediate_key,
             _name(f"aiodtls test {hierarchy} intermediate CA ({kind})"),
             path_length=0,
@@ -304,75 +305,6 @@ def _ca_pair(
         .sign(root_key, hashes.SHA256())
     )
     return root, root_key, intermediate, intermediate_key
-
-
-def _ca_builder(
-    key: PrivateKey, name: x509.Name, path_length: int | None
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .public_key(key.public_key())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
-
-
-def _leaf_builder(
-    key: PrivateKey,
-    name: x509.Name,
-    dns_names: list[str],
-    ip_addresses: list[str],
-    *,
-    is_client_only: bool,
-) -> x509.CertificateBuilder:
-    """Subject, key and end-entity extensions; issuer, serial, validity and AKI are added
-    by the caller."""
-    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
-    if not is_client_only:
-        usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .public_key(key.public_key())
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                # RSA keys may also be used for key transport; ECDSA keys only sign.
-                key_encipherment=isinstance(key, rsa.RSAPrivateKey),
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
-    alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
-    if alt_names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-    return builder
 
 
 @functools.cache
@@ -391,7 +323,7 @@ def _leaf(
     else:
         name, dns_names, ips = SERVER_NAME, [SERVER_NAME], ["127.0.0.1"]
     certificate = (
-        _leaf_builder(key, _name(name), dns_names, ips, is_client_only=False)
+        leaf_builder(key, _name(name), [*dns_names, *ips])
         .issuer_name(intermediate.subject)
         .serial_number(_serial(kind, label))
         .not_valid_before(not_before)
