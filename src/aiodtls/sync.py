@@ -14,7 +14,7 @@ them. There is no protocol logic here.
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import socket
 import time
 from collections import deque
@@ -50,6 +50,10 @@ class _Pump:
         self.core = core
         self.sockets: dict[DtlsConnection, DtlsSocket] = {}
         self.accepted: deque[DtlsSocket] = deque()
+        # Not select.select: it cannot take a descriptor numbered 1024 (FD_SETSIZE) or
+        # higher, which any process with over 1,024 open files hands out.
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sock, selectors.EVENT_READ)
 
     def run(self, done: Callable[[], bool], timeout: float | None) -> bool:
         """Drive the core until ``done()`` or ``timeout`` seconds; True if done."""
@@ -63,8 +67,7 @@ class _Pump:
                 return False
             waits = [t - now for t in (self.core.get_timer(), deadline) if t is not None]
             wait = max(0.0, min(waits)) if waits else None
-            readable, _, _ = select.select([self.sock], [], [], wait)
-            if readable:
+            if self.selector.select(wait):
                 try:
                     data, addr = self.sock.recvfrom(_MAX_DATAGRAM)
                 except OSError:
@@ -96,6 +99,11 @@ class _Pump:
         if isinstance(self.core, DtlsEndpoint):
             self.core.touch(connection)
         self._flush()
+
+    def close(self) -> None:
+        """Close the selector and the socket (idempotent)."""
+        self.selector.close()
+        self.sock.close()
 
 
 class DtlsSocket:
@@ -154,7 +162,7 @@ class DtlsSocket:
             self.connection.close()
             self._pump.touch(self.connection)
         if isinstance(self._pump.core, DtlsConnection):
-            self._pump.sock.close()
+            self._pump.close()
 
     def __enter__(self) -> DtlsSocket:
         return self
@@ -173,6 +181,7 @@ def connect(
     """
     family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
     sock = socket.socket(family, socket.SOCK_DGRAM)
+    pump: _Pump | None = None
     try:
         sock.connect(addr)
         connection = DtlsConnection(configuration=configuration)
@@ -184,7 +193,10 @@ def connect(
             t = dtls.terminated
             raise DtlsError(t.reason if t else "handshake timed out", t)
     except BaseException:
-        sock.close()
+        if pump is not None:
+            pump.close()
+        else:
+            sock.close()
         raise
     return dtls
 
@@ -206,10 +218,10 @@ class DtlsServer:
             self._sock.bind(addr)
             self.endpoint = DtlsEndpoint(configuration, max_half_open=max_half_open)
             "The sans-I/O endpoint (connection table, counters)."
+            self._pump = _Pump(self._sock, self.endpoint)
         except BaseException:
             self._sock.close()
             raise
-        self._pump = _Pump(self._sock, self.endpoint)
 
     @property
     def address(self) -> NetworkAddress:
@@ -236,7 +248,7 @@ class DtlsServer:
             connection.close()
             self.endpoint.touch(connection)
         self._pump._flush()
-        self._sock.close()
+        self._pump.close()
 
     def __enter__(self) -> DtlsServer:
         return self
