@@ -2,8 +2,9 @@
 
 Owns every certificate and key the tests use: a server chain (root CA -> intermediate CA ->
 leaf for ``localhost`` / ``127.0.0.1``) in ECDSA P-256 and RSA-2048 flavours, self-signed
-leaves, leaves that must fail verification (expired, not yet valid, wrong name) and a client
-chain under its own CA for mutual authentication. It does not decide what a test expects.
+leaves, leaves that must fail verification (expired, not yet valid, wrong name), leaves and chains
+with keys below the minimum strength (RSA-1024, a P-224 CA) and a client chain under its own
+CA for mutual authentication. It does not decide what a test expects.
 
 Keys are cached per process (RSA generation is slow); certificates are cached too, so the
 same call returns the same objects. Names, serial numbers, extensions and validity offsets are
@@ -45,6 +46,8 @@ __all__ = [
     "rsa_chain",
     "self_signed",
     "server_chain",
+    "weak_ec_intermediate_chain",
+    "weak_rsa_leaf",
     "wrong_name_leaf",
 ]
 
@@ -165,9 +168,15 @@ def rsa_chain() -> CertifiedKey:
     return server_chain("rsa")
 
 
-@functools.cache
 def self_signed(kind: KeyKind = "ecdsa") -> CertifiedKey:
     """A self-signed leaf for ``localhost`` / ``127.0.0.1`` (its own trust anchor)."""
+    return _self_signed(kind)
+
+
+# The cached builders take ``kind`` positionally only: functools.cache keys f() and
+# f("ecdsa") apart, and ECDSA signatures are randomized, so the two would differ.
+@functools.cache
+def _self_signed(kind: KeyKind) -> CertifiedKey:
     key = _private_key(kind, "self-signed")
     name = _name(f"{SERVER_NAME} (self-signed {kind})")
     builder = leaf_builder(key, name, [SERVER_NAME, "127.0.0.1"])
@@ -199,19 +208,90 @@ def wrong_name_leaf(kind: KeyKind = "ecdsa") -> CertifiedKey:
     return _leaf(kind, "wrong-name", not_before=_NOW - _DAY, not_after=_NOW + 365 * _DAY)
 
 
-@functools.cache
 def client_chain(kind: KeyKind = "ecdsa") -> CertifiedKey:
     """Client root CA -> client intermediate CA -> leaf ``CN=client`` (EKU clientAuth).
 
     The client CA is separate from the server CA, so a server that trusts the client root
     trusts no server certificate and vice versa.
     """
+    return _client_chain(kind)
+
+
+@functools.cache
+def _client_chain(kind: KeyKind) -> CertifiedKey:
     root, root_key, intermediate, intermediate_key = _ca_pair(kind, "client")
     key = _private_key(kind, "client-leaf")
     certificate = (
         leaf_builder(key, _name("client"), [], client_only=True)
         .issuer_name(intermediate.subject)
         .serial_number(_serial(kind, "client-leaf"))
+        .not_valid_before(_NOW - _DAY)
+        .not_valid_after(_NOW + 365 * _DAY)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(intermediate_key.public_key()),
+            critical=False,
+        )
+        .sign(intermediate_key, hashes.SHA256())
+    )
+    return CertifiedKey(certificate, key, (intermediate,), root, root_key)
+
+
+def weak_rsa_leaf(hierarchy: Literal["server", "client"] = "server") -> CertifiedKey:
+    """A leaf with a 1024-bit RSA key under the RSA intermediate of ``hierarchy``.
+
+    Otherwise valid (names, EKU, dates), so it passes chain validation and only a key size
+    policy refuses it: ``cryptography``'s verifier checks CA keys, not the end entity's.
+    """
+    return _weak_rsa_leaf(hierarchy)
+
+
+@functools.cache
+def _weak_rsa_leaf(hierarchy: Literal["server", "client"]) -> CertifiedKey:
+    root, root_key, intermediate, intermediate_key = _ca_pair("rsa", hierarchy)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    if hierarchy == "server":
+        builder = leaf_builder(key, _name(SERVER_NAME), [SERVER_NAME, "127.0.0.1"])
+    else:
+        builder = leaf_builder(key, _name("client"), [], client_only=True)
+    certificate = (
+        builder.issuer_name(intermediate.subject)
+        .serial_number(_serial("rsa", f"weak-{hierarchy}"))
+        .not_valid_before(_NOW - _DAY)
+        .not_valid_after(_NOW + 365 * _DAY)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(intermediate_key.public_key()),
+            critical=False,
+        )
+        .sign(intermediate_key, hashes.SHA256())
+    )
+    return CertifiedKey(certificate, key, (intermediate,), root, root_key)
+
+
+@functools.cache
+def weak_ec_intermediate_chain() -> CertifiedKey:
+    """Server root (P-256) -> intermediate on P-224 -> P-256 leaf for ``localhost``.
+
+    The leaf can sign every ECDSA handshake, so only a curve policy on the chain refuses it.
+    """
+    root, root_key, _, _ = _ca_pair("ecdsa", "server")
+    intermediate_key = ec.generate_private_key(ec.SECP224R1())
+    intermediate = (
+        ca_builder(intermediate_key, _name("aiodtls test P-224 intermediate CA"), path_length=0)
+        .issuer_name(root.subject)
+        .serial_number(_serial("ecdsa", "weak-ec-intermediate"))
+        .not_valid_before(_NOW - 2 * _DAY)
+        .not_valid_after(_NOW + 365 * _DAY)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    key = _private_key("ecdsa", "weak-ec-leaf")
+    certificate = (
+        leaf_builder(key, _name(SERVER_NAME), [SERVER_NAME, "127.0.0.1"])
+        .issuer_name(intermediate.subject)
+        .serial_number(_serial("ecdsa", "weak-ec-leaf"))
         .not_valid_before(_NOW - _DAY)
         .not_valid_after(_NOW + 365 * _DAY)
         .add_extension(
@@ -248,6 +328,10 @@ _SERIAL_LABELS = (
     "client-root",
     "client-intermediate",
     "client-leaf",
+    "weak-server",
+    "weak-client",
+    "weak-ec-intermediate",
+    "weak-ec-leaf",
 )
 
 

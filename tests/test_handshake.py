@@ -328,6 +328,11 @@ def test_fingerprint_pinning_rejects_another_certificate() -> None:
         AlertDescription.bad_certificate,
         client_by_peer=False,
     )
+    terminated = pair.client_outcome.terminated
+    colon_hex = certificate_fingerprint(chain.certificate).hex(":").upper()
+    assert terminated is not None and terminated.reason == (
+        f"certificate fingerprint sha-256 {colon_hex} matches no pinned fingerprint"
+    )
 
 
 def test_insecure_client_accepts_any_certificate() -> None:

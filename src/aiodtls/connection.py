@@ -291,11 +291,16 @@ class DtlsConnection:
         return self._events.pop(0) if self._events else None
 
     def send(self, data: bytes) -> None:
-        """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes)."""
+        """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes;
+        ``ValueError`` if larger)."""
         if self.state != ConnectionState.ESTABLISHED:
             raise ConnectionError(f"cannot send data while {self.state.value}")
-        if len(data) > self.max_payload():
-            raise ValueError(f"{len(data)} bytes exceed max_payload() = {self.max_payload()}")
+        limit = self.max_payload()
+        if len(data) > limit:
+            raise ValueError(
+                f"{len(data)} bytes exceed max_payload() = {limit} (the smaller of what fits "
+                f"the MTU {self.configuration.mtu} and the 16384-byte record limit)"
+            )
         try:
             record = self._records.seal(ContentType.application_data, bytes(data))
         except SequenceNumberExhausted as exc:
@@ -321,8 +326,9 @@ class DtlsConnection:
             self._terminate(None, reason, by_peer=True)
 
     def max_payload(self) -> int:
-        """Largest application payload whose record fits the MTU (``DTLS_get_data_mtu``)."""
-        return self.configuration.mtu - self._records.overhead()
+        """Largest application payload of one record: what fits the MTU
+        (``DTLS_get_data_mtu``), and never more than the 2^14 bytes a peer accepts."""
+        return self._records.max_payload(self.configuration.mtu)
 
     def export_keying_material(
         self, label: bytes | str, length: int, context: bytes | None = None

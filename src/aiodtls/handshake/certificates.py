@@ -1,10 +1,13 @@
-"""Peer certificate policy: parse the chain, then pin, validate or (explicitly) accept it.
+"""Peer certificate policy: parse the chain, check key sizes, then pin, validate or
+(explicitly) accept it.
 
 Owns the decision whether a peer's Certificate message is acceptable. Path validation is
 ``cryptography.x509.verification``'s (never hand-rolled here); this module only chooses the
 policy, supplies trust anchors, time and name, and maps failures to alerts:
+a key below ``min_rsa_key_size`` / ``min_ec_key_size`` anywhere in the sent chain ->
+``insufficient_security`` (checked first, whatever the verify mode or pins),
 an expired or not-yet-valid certificate -> ``certificate_expired``, anything else ->
-``bad_certificate``.
+``bad_certificate``. Whether a certificate is required at all is the handshake's decision.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..alerts import AlertBadCertificate, AlertCertificateExpired
+from ..alerts import AlertBadCertificate, AlertCertificateExpired, AlertInsufficientSecurity
 from ..configuration import DtlsConfiguration
 
-__all__ = ["certificate_fingerprint", "check_peer_certificates"]
+__all__ = ["certificate_fingerprint", "check_peer_certificates", "format_fingerprint"]
 
 
 # Client certificates rarely carry a subjectAltName (they name a user or device, not a host),
@@ -41,6 +44,11 @@ _CLIENT_EE_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
 def certificate_fingerprint(certificate: x509.Certificate) -> bytes:
     """SHA-256 over the DER encoding (the form WebRTC's a=fingerprint pins)."""
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
+
+
+def format_fingerprint(fingerprint: bytes) -> str:
+    """A fingerprint the way browsers and SDP (``a=fingerprint:sha-256``) show it: AB:CD:..."""
+    return fingerprint.hex(":").upper()
 
 
 def _subject(name: str) -> x509.DNSName | x509.IPAddress:
@@ -62,11 +70,25 @@ def check_peer_certificates(
         raise AlertBadCertificate("peer sent no certificate")
     leaf = chain[0]
 
+    # Before pins and verify mode: neither looks at every key (a pin covers the leaf only,
+    # CERT_NONE nothing), and a weak key is refused regardless (RFC 9325 §4.5).
+    role = "server" if peer_is_server else "client"
+    for position, certificate in enumerate(chain):
+        problem = configuration.key_strength_problem(certificate.public_key())
+        if problem is not None:
+            what = f"{role} certificate" if position == 0 else f"CA certificate (chain[{position}])"
+            raise AlertInsufficientSecurity(
+                f"{what} {certificate.subject.rfc4514_string()} has {problem}"
+            )
+
     if configuration.peer_fingerprints:
         fingerprint = certificate_fingerprint(leaf)
         # Constant-time: a pinned fingerprint is a credential (STYLE: no timing oracles).
         if not any(hmac.compare_digest(fingerprint, p) for p in configuration.peer_fingerprints):
-            raise AlertBadCertificate(f"certificate fingerprint {fingerprint.hex()} is not pinned")
+            raise AlertBadCertificate(
+                f"certificate fingerprint sha-256 {format_fingerprint(fingerprint)} "
+                "matches no pinned fingerprint"
+            )
         return chain
 
     if configuration.effective_verify_mode() == ssl.CERT_NONE:

@@ -99,6 +99,7 @@ class ClientHandshake(HandshakeStateMachine):
     is_client = True
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
+        configuration.validate()  # fields may have been assigned after construction
         super().__init__(configuration, sink, tracer)
         self.state = ClientState.CLIENT_START
         self._suites = configuration.effective_cipher_suites()

@@ -105,6 +105,7 @@ class ServerHandshake(HandshakeStateMachine):
         *,
         cookie_secrets: CookieSecrets | None,
     ) -> None:
+        configuration.validate()  # fields may have been assigned after construction
         super().__init__(configuration, sink, tracer)
         self.state = ServerState.SERVER_EXPECT_CLIENT_HELLO
         self.peer_address: object = None
@@ -303,6 +304,8 @@ class ServerHandshake(HandshakeStateMachine):
                     ServerKeyExchangeEcdhe(params, int(self._signature_scheme), signature),
                 ),
             )
+            # Pins make this CERT_REQUIRED (configuration.effective_verify_mode): a pinning
+            # server that did not ask would let any client in (hardening issue, defect 1).
             request_certificate = config.effective_verify_mode() != ssl.CERT_NONE
         if request_certificate:
             self._requested_schemes = list(config.signature_schemes)
@@ -331,8 +334,17 @@ class ServerHandshake(HandshakeStateMachine):
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
         certificate = decode_message(message.body, pull_certificate)
         if not certificate.certificates:
+            # RFC 5246 §7.4.6: a server that requires a certificate the client did not send
+            # may answer with a fatal handshake_failure. (certificate_required, 116, is TLS 1.3
+            # only and unknown to DTLS 1.2 peers.)
+            if self.configuration.peer_fingerprints:
+                raise AlertHandshakeFailure(
+                    "client sent no certificate but peer_fingerprints requires one"
+                )
             if self.configuration.effective_verify_mode() == ssl.CERT_REQUIRED:
-                raise AlertHandshakeFailure("client sent no certificate")  # SPEC H2
+                raise AlertHandshakeFailure(
+                    "client sent no certificate but verify_mode is CERT_REQUIRED"
+                )  # SPEC H2
         else:
             chain = check_peer_certificates(
                 certificate.certificates, self.configuration, peer_is_server=False

@@ -108,6 +108,8 @@ class RecordLayer:
             raise RecordDropped(f"unknown content type {record.content_type}")
         if record.version != DTLS1_2 and not (record.epoch == 0 and record.version == DTLS1_0):
             raise RecordDropped(f"bad record version {record.version:#06x}")
+        # RFC 5246 §6.2.3: a longer ciphertext is a record_overflow; DTLS discards it instead
+        # (RFC 6347 §4.1.2.7), before spending a decryption on it.
         if len(record.fragment) > MAX_CIPHERTEXT_LENGTH:
             raise RecordDropped("record too long")  # SPEC R5
         state = self._read.get(record.epoch)
@@ -127,7 +129,7 @@ class RecordLayer:
         except RecordProtectionError as exc:
             raise RecordAuthenticationFailed(str(exc)) from None
         if len(payload) > MAX_PLAINTEXT_LENGTH:
-            raise RecordDropped("plaintext too long")
+            raise RecordDropped("plaintext too long")  # SPEC R5, RFC 5246 §6.2.1
         # Only now, after authentication, may the window move (SPEC A2).
         state.window.mark(seq)
         return OpenedRecord(record.content_type, record.epoch, seq, payload)
@@ -174,6 +176,12 @@ class RecordLayer:
         """Header plus protection expansion of one record in ``epoch`` (default: current)."""
         state = self._write[self.write_epoch if epoch is None else epoch]
         return RECORD_HEADER_LENGTH + state.protection.overhead
+
+    def max_payload(self, mtu: int) -> int:
+        """Largest plaintext of one record in the current write epoch that fits a datagram of
+        ``mtu`` bytes and that a peer accepts: never over 2^14 (RFC 5246 §6.2.1, SPEC R5),
+        which :meth:`open` enforces on our side too."""
+        return min(MAX_PLAINTEXT_LENGTH, mtu - self.overhead())
 
     def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
         """Build one record of ``payload`` on the next sequence number of ``epoch``.
