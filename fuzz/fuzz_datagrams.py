@@ -18,7 +18,8 @@ A crash is any exception out of those calls, and also:
 
 - a ``ConnectionTerminated`` with ``internal_error`` whose reason starts with
   ``internal error:``: ``DtlsConnection.receive_datagram`` turns any exception of its own
-  into that alert, so this is how a bug shows up through its catch-all;
+  into that alert, so this is how a bug shows up through its catch-all (except the reasons
+  of ``KNOWN_BUGS``, bugs already pinned by a strict xfail);
 - a ``DataReceived`` before ``HandshakeCompleted`` on a connection that was handshaking;
 - more than one ``HandshakeCompleted`` on one connection.
 
@@ -68,6 +69,13 @@ del aiodtls  # imported only so that the whole package is instrumented
 
 COOKIE_SECRET = bytes(range(32))
 "Fixed, so that the recorded second ClientHello's cookie is valid at a fresh endpoint too."
+
+KNOWN_BUGS = frozenset({"internal error: ValueError('Invalid key')"})
+"""``internal_error`` reasons of bugs already pinned by strict xfails (here the invalid key in
+a peer certificate, tests/test_fuzz_bitflip.py): not crashes, so that a run goes on to find
+new ones. ``AIODTLS_FUZZ_STRICT=1`` makes them crashes again."""
+if os.environ.get("AIODTLS_FUZZ_STRICT") == "1":
+    KNOWN_BUGS = frozenset()
 
 OTHER_ADDR = ("127.0.0.1", 40001)
 MAX_OPERATIONS = 24
@@ -269,6 +277,7 @@ class Checker:
             isinstance(event, ConnectionTerminated)
             and event.alert == AlertDescription.internal_error
             and event.reason.startswith("internal error:")
+            and event.reason not in KNOWN_BUGS
         ):
             raise FuzzCrash(f"exception inside the connection: {event.reason}")
 
