@@ -74,6 +74,7 @@ from aiodtls.reliability.fragments import (
     encode_handshake_fragment,
     pull_handshake_header,
 )
+from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
 from aiodtls.trace import TraceRecord
 from certs import server_chain
 from pairs import (
@@ -504,6 +505,11 @@ def buffered(conn: DtlsConnection) -> int:
     return conn._reassembler.buffered_bytes + conn._records.early_bytes
 
 
+def charge(data: int) -> int:
+    """What reassembly charges for one partial message holding ``data`` bytes in one range."""
+    return data + RANGE_COST + MESSAGE_COST
+
+
 def established(client_cfg: DtlsConfiguration | None = None) -> tuple[Pair, Spoofer]:
     """A completed handshake (default configurations, client key log) and its spoofer."""
     pair = handshake(client_cfg or keyed_client(), server_config())
@@ -531,7 +537,7 @@ def test_overflowing_fragments_are_refused_mid_handshake() -> None:  # X1, F3
     assert dropped(client, "fragment runs past the message length") == 1
     assert dropped(client, "fragment type or length disagrees") == 1
     assert dropped(client, "handshake fragment overruns its record") == 1
-    assert buffered(client) == 50
+    assert buffered(client) == charge(16)  # the legal first piece, not its declared 50
     inject(pair, "s2c", *held)
     pair.drive()
     assert_alive(pair)
@@ -554,15 +560,17 @@ def test_length_bomb_allocates_nothing() -> None:  # X2, F3, F5
 
 
 def test_reassembly_buffer_cap_holds_end_to_end() -> None:  # X2, F5
-    """Maximum-size future messages fill the per-connection cap and no further."""
-    client = client_config(max_handshake_buffer=100_000)
+    """Pieces of maximum-size future messages fill the per-connection cap and no further, and
+    the messages the client waits for still get in: future ones make way for them."""
+    cap = charge(12_000) + charge(6_000)
+    client = client_config(max_handshake_buffer=cap)
     pair, held = hold(client, server_config(), flight_4)
     spoof = Spoofer(pair)
     size = client.max_handshake_message_size
-    for seq in (6, 7):  # unused by the server's flights
-        piece = raw_fragment(HandshakeType.certificate, size, seq, 0, b"\x00" * 100)
+    for seq, length in ((6, 12_000), (7, 6_000), (5, 1)):  # unused by the server's flights
+        piece = raw_fragment(HandshakeType.certificate, size, seq, 0, b"\x00" * length)
         inject(pair, "s2c", spoof.plain("s2c", HS, piece))
-    assert buffered(pair.client) == size <= client.max_handshake_buffer
+    assert buffered(pair.client) == cap == client.max_handshake_buffer
     assert dropped(pair.client, "reassembly buffer full") == 1
     inject(pair, "s2c", *held)
     pair.drive()
@@ -578,7 +586,7 @@ def test_stale_buffers_are_freed_when_the_handshake_completes() -> None:  # X3, 
     for seq in (5, 6):
         piece = raw_fragment(HandshakeType.certificate, 1000, seq, 0, b"\x00" * 10)
         inject(pair, "c2s", spoof.plain("c2s", HS, piece))
-    assert buffered(pair.server) == 2000
+    assert buffered(pair.server) == 2 * charge(10)
     gate = Gate(flight_6)
     inject(pair, "c2s", *flight5)
     pair.exchange(gate)
@@ -629,7 +637,7 @@ def test_fragments_of_neighbouring_messages_never_merge() -> None:  # X5, F4
         spoof.plain("c2s", HS, raw_fragment(cke, 100, 4, 0, b"\x01" * 50)),
         spoof.plain("c2s", HS, raw_fragment(cke, 200, 5, 50, b"\x02" * 150)),
     )
-    assert buffered(pair.server) == 300  # one buffer per message_seq, none complete
+    assert buffered(pair.server) == charge(50) + charge(150)  # one per message_seq
     assert pair.server_outcome.events == [] and take(pair.server, pair) == []
     inject(pair, "c2s", *held)
     pair.drive()
@@ -1164,7 +1172,7 @@ def test_trailing_garbage_after_a_handshake_flight_is_ignored() -> None:  # X18
 
 def test_corrupted_copy_before_each_record_after_the_handshake() -> None:  # X20, R8
     """mbedTLS bad_ad=1: every record is preceded by a corrupted copy; data still arrives, and
-    the handshake-phase max_handshake_auth_failures does not end an established connection."""
+    the handshake-phase wrong_key_repeats does not end an established connection."""
     pair, _ = established()
 
     def bad_ad(direction: str, datagram: bytes) -> list[bytes]:
@@ -1172,7 +1180,7 @@ def test_corrupted_copy_before_each_record_after_the_handshake() -> None:  # X20
             return [_flip(datagram, len(datagram) - 1), datagram]
         return [datagram]
 
-    limit = pair.server.configuration.max_handshake_auth_failures
+    limit = pair.server.configuration.wrong_key_repeats
     count = 3 * limit + 1
     for i in range(count):
         pair.client.send(b"c%d" % i)

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiodtls.reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
+from aiodtls.reliability.reassembly import (
+    MESSAGE_COST,
+    RANGE_COST,
+    BufferBudget,
+    FragmentStatus,
+    HandshakeMessage,
+    Reassembler,
+)
 
 NEW = FragmentStatus.NEW
 DUPLICATE = FragmentStatus.DUPLICATE
@@ -52,6 +59,11 @@ def add(
     )
 
 
+def charge(data: int, ranges: int = 1, messages: int = 1) -> int:
+    """What buffered messages are charged: their bytes plus the bookkeeping."""
+    return data + ranges * RANGE_COST + messages * MESSAGE_COST
+
+
 def pop_all(reassembler: Reassembler) -> list[HandshakeMessage]:
     """Every message ready now, in order."""
     out = []
@@ -72,7 +84,7 @@ def test_whole_message_in_one_fragment() -> None:
     """An unfragmented message is released at once and frees its buffer."""
     reassembler = Reassembler()
     assert add(reassembler, BODY, 0, len(BODY), record_sequence_number=9) == NEW
-    assert reassembler.buffered_bytes == len(BODY)
+    assert reassembler.buffered_bytes == charge(len(BODY))
     assert reassembler.pop_message() == HandshakeMessage(CERTIFICATE, 0, BODY, 0, 9)
     assert reassembler.pop_message() is None
     assert reassembler.buffered_bytes == 0
@@ -189,7 +201,7 @@ def test_window_accepts_next_plus_six_and_drops_next_plus_seven() -> None:
     assert add(reassembler, b"x", 0, 1, message_seq=2 + 7) == DROPPED
     assert "window" in reassembler.last_drop_reason
     assert add(reassembler, b"x", 0, 1, message_seq=0xFFFF) == DROPPED
-    assert reassembler.buffered_bytes == 1
+    assert reassembler.buffered_bytes == charge(1)
 
 
 def test_type_mismatch_is_dropped() -> None:
@@ -206,7 +218,7 @@ def test_length_mismatch_is_dropped() -> None:
     add(reassembler, BODY, 0, 100)
     assert reassembler.add_fragment(CERTIFICATE, 400, 0, 100, BODY[100:300], 0) == DROPPED
     assert reassembler.missing() == {0: [(100, 300)]}
-    assert reassembler.buffered_bytes == 300
+    assert reassembler.buffered_bytes == charge(100)
 
 
 def test_epoch_mismatch_is_dropped() -> None:
@@ -223,7 +235,7 @@ def test_fragment_past_the_length_is_dropped_without_writing() -> None:
     assert reassembler.add_fragment(CLIENT_HELLO, 50, 0, 0, body[:16], 0) == NEW
     overflow = b"\xee" * 100
     assert reassembler.add_fragment(CLIENT_HELLO, 50, 0, 40, overflow, 0) == DROPPED
-    assert reassembler.buffered_bytes == 50
+    assert reassembler.buffered_bytes == charge(16)
     assert reassembler.missing() == {0: [(16, 50)]}
     assert reassembler.add_fragment(CLIENT_HELLO, 50, 0, 16, body[16:], 0) == NEW
     message = reassembler.pop_message()
@@ -246,7 +258,7 @@ def test_length_over_max_message_size_is_dropped() -> None:
     assert reassembler.add_fragment(CERTIFICATE, 1001, 0, 0, b"x", 0) == DROPPED
     assert reassembler.buffered_bytes == 0
     assert reassembler.add_fragment(CERTIFICATE, 1000, 0, 0, b"x", 0) == NEW
-    assert reassembler.buffered_bytes == 1000
+    assert reassembler.buffered_bytes == charge(1)  # what arrived, not what is declared
 
 
 def test_length_bomb_is_capped() -> None:
@@ -259,18 +271,58 @@ def test_length_bomb_is_capped() -> None:
 
 
 def test_buffered_bytes_are_capped() -> None:
-    """New messages are refused once the buffer cap would be exceeded (F5, X2)."""
-    reassembler = Reassembler(max_message_size=600, max_buffered_bytes=1000)
+    """Fragments are refused once the buffer cap would be exceeded (F5, X2)."""
+    cap = charge(600) + charge(400)
+    reassembler = Reassembler(max_message_size=600, max_buffered_bytes=cap)
     assert reassembler.add_fragment(CERTIFICATE, 600, 0, 0, b"x", 0) == NEW
-    assert reassembler.add_fragment(CERTIFICATE, 600, 1, 0, b"x", 0) == DROPPED
-    assert "full" in reassembler.last_drop_reason
-    assert reassembler.add_fragment(CERTIFICATE, 400, 1, 0, b"x", 0) == NEW
-    assert reassembler.buffered_bytes == 1000
-    assert reassembler.add_fragment(SERVER_HELLO_DONE, 1, 2, 0, b"x", 0) == DROPPED
+    assert reassembler.add_fragment(CERTIFICATE, 600, 1, 0, bytes(400), 0) == NEW
+    assert reassembler.buffered_bytes == charge(401, ranges=2, messages=2)
     assert reassembler.add_fragment(CERTIFICATE, 600, 0, 1, bytes(599), 0) == NEW
+    assert reassembler.add_fragment(CERTIFICATE, 600, 1, 400, bytes(200), 0) == DROPPED
+    assert "full" in reassembler.last_drop_reason
+    assert reassembler.add_fragment(SERVER_HELLO_DONE, 600, 2, 0, bytes(100), 0) == DROPPED
     assert pop_all(reassembler)[0].message_seq == 0
-    assert reassembler.buffered_bytes == 400
-    assert reassembler.add_fragment(CERTIFICATE, 600, 2, 0, b"x", 0) == NEW
+    assert reassembler.buffered_bytes == charge(400)
+    assert reassembler.add_fragment(CERTIFICATE, 600, 1, 400, bytes(200), 0) == NEW
+
+
+def test_declared_lengths_cost_nothing() -> None:
+    """X2: four 1-byte fragments declaring 64 KiB each are charged what arrived."""
+    reassembler = Reassembler(max_message_size=65535)
+    for seq in range(4):
+        assert reassembler.add_fragment(CERTIFICATE, 65535, seq, 0, b"x", 0) == NEW
+    assert reassembler.buffered_bytes == charge(4, ranges=4, messages=4)
+
+
+def test_tiny_fragments_are_charged_for_their_bookkeeping() -> None:
+    """Disjoint 1-byte fragments cost RANGE_COST each, so the cap bounds their number."""
+    cap = MESSAGE_COST + 10 * (1 + RANGE_COST)
+    reassembler = Reassembler(max_buffered_bytes=cap)
+    accepted = [
+        reassembler.add_fragment(CERTIFICATE, 1000, 0, offset, b"x", 0)
+        for offset in range(0, 40, 2)
+    ]
+    assert accepted.count(NEW) == 10
+    assert reassembler.buffered_bytes == cap
+    # Filling a gap merges two ranges and frees their bookkeeping.
+    assert reassembler.add_fragment(CERTIFICATE, 1000, 0, 1, b"x", 0) == NEW
+    assert reassembler.buffered_bytes == cap - RANGE_COST + 1
+
+
+def test_a_shared_budget_bounds_many_reassemblers() -> None:
+    """F5: the endpoint-wide cap holds across connections and is returned on release."""
+    budget = BufferBudget(3 * charge(100))
+    reassemblers = [Reassembler(budget=budget) for _ in range(5)]
+    statuses = [r.add_fragment(CERTIFICATE, 200, 0, 0, bytes(100), 0) for r in reassemblers]
+    assert statuses == [NEW, NEW, NEW, DROPPED, DROPPED]
+    assert "endpoint" in reassemblers[3].last_drop_reason
+    assert budget.used == 3 * charge(100)
+    reassemblers[1].clear()
+    assert reassemblers[0].add_fragment(CERTIFICATE, 200, 0, 100, bytes(100), 0) == NEW
+    assert reassemblers[0].pop_message() is not None
+    reassemblers[2].restart_at(1)
+    assert budget.used == 0
+    assert reassemblers[3].add_fragment(CERTIFICATE, 200, 0, 0, bytes(100), 0) == NEW
 
 
 def test_zero_length_fragments_do_not_allocate() -> None:
@@ -294,7 +346,7 @@ def test_no_merge_across_message_seq() -> None:
     assert reassembler.add_fragment(CERTIFICATE, 200, 1, 50, bytes(150), 0) == NEW
     assert reassembler.pop_message() is None
     assert reassembler.missing() == {0: [(50, 100)], 1: [(0, 50)]}
-    assert reassembler.buffered_bytes == 300
+    assert reassembler.buffered_bytes == charge(200, ranges=2, messages=2)
 
 
 # -- housekeeping (F5, X3) -------------------------------------------------------------------

@@ -149,9 +149,12 @@ class DtlsConfiguration:
     max_handshake_buffer: int = 262144
     "Bytes of fragments, future messages and early records buffered per connection."
 
-    max_handshake_auth_failures: int = 2
-    """Protected handshake records that may fail authentication before the handshake ends
-    with ``bad_record_mac`` (a wrong PSK shows up this way); 0 means never."""
+    wrong_key_repeats: int = 2
+    """Times the peer may repeat its flight while every protected record it sent in between
+    failed authentication, before the handshake ends with ``bad_record_mac`` (a wrong PSK
+    shows up this way, about two retransmission timeouts after the peer's Finished). Records
+    that fail authentication are otherwise dropped silently, so forged ones cannot end a
+    handshake. 0 means never: the handshake then ends at ``handshake_timeout``."""
 
     replay_protection: bool = True
     "Drop records whose sequence number was already seen (RFC 6347 §4.1.2.6)."

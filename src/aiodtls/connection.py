@@ -56,7 +56,7 @@ from .reliability.fragments import (
     HandshakeHeader,
     pull_handshake_header,
 )
-from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
+from .reliability.reassembly import BufferBudget, FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
 from .trace import Tracer
 
@@ -98,6 +98,8 @@ class ConnectionStats:
     datagrams_received: int = 0
     datagrams_sent: int = 0
     records_received: int = 0
+    records_accepted: int = 0
+    "Records that passed the record layer: authenticated (from epoch 1 on) and not replays."
     records_dropped: Counter[str] = field(default_factory=Counter)
     retransmissions: int = 0
 
@@ -115,12 +117,14 @@ class DtlsConnection:
         configuration: DtlsConfiguration,
         cookie_secrets: CookieSecrets | None = None,
         rng: random.Random | None = None,
+        buffer_budget: BufferBudget | None = None,
     ) -> None:
         """Create a connection.
 
         ``cookie_secrets`` lets a server endpoint share its cookie secrets with the
-        connections it creates. ``rng`` is the source of timer jitter only (keys always come
-        from the operating system); pass a seeded one for reproducible simulations.
+        connections it creates, and ``buffer_budget`` its cap on the handshake bytes all of
+        them buffer. ``rng`` is the source of timer jitter only (keys always come from the
+        operating system); pass a seeded one for reproducible simulations.
         """
         self.configuration = configuration
         self.is_client = configuration.is_client
@@ -134,6 +138,7 @@ class DtlsConnection:
         self._reassembler = Reassembler(
             max_message_size=configuration.max_handshake_message_size,
             max_buffered_bytes=configuration.max_handshake_buffer,
+            budget=buffer_budget,
         )
         self._flight = FlightSender(
             timer=RetransmissionTimer(configuration.retransmission, rng=rng),
@@ -158,7 +163,12 @@ class DtlsConnection:
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
         self._now = 0.0
+        # Protected records that failed authentication during the handshake, and what was
+        # seen since the peer last repeated its flight (see _on_peer_flight_repeat).
         self._handshake_auth_failures = 0
+        self._round_failed = False
+        self._round_authenticated = False
+        self._wrong_key_rounds = 0
         self._handshake: ClientHandshake | ServerHandshake
         if self.is_client:
             if (
@@ -366,7 +376,12 @@ class DtlsConnection:
 
     def send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         """Called by the handshake with a complete flight."""
+        first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
+        if first and not self.is_client:
+            # Until the client answers, its ClientHello may be a replay: bound what it costs.
+            policy = self.configuration.retransmission
+            self._flight.transmission_limit = policy.max_unanswered_transmissions
         # Messages numbered below this belong to flights the peer sent before ours, so seeing
         # one again means the peer did not get our flight. Messages from here up to what we
         # have already read are parts of the peer's current flight that it is resending.
@@ -404,19 +419,12 @@ class DtlsConnection:
         try:
             record = self._records.open(raw)
         except RecordAuthenticationFailed as exc:
+            # Dropped silently, whoever sent it (RFC 6347 §4.1.2.7): anyone who knows the
+            # peer's address can forge such a record, so it must not end a handshake.
             self._drop(str(exc), raw)
             if self.state == ConnectionState.HANDSHAKING:
-                # During the handshake the only protected records are the peer's Finished
-                # flight; if it keeps failing, the keys differ (typically a wrong PSK), and
-                # waiting for the timeout would only hide that (RFC 6347 §4.1.2.7 allows a
-                # fatal bad_record_mac).
                 self._handshake_auth_failures += 1
-                limit = self.configuration.max_handshake_auth_failures
-                if limit and self._handshake_auth_failures >= limit:
-                    raise AlertBadRecordMac(
-                        f"{self._handshake_auth_failures} protected handshake records failed "
-                        "authentication: the keys differ (wrong PSK?)"
-                    ) from None
+                self._round_failed = True
             return
         except RecordDropped as exc:
             self._drop(str(exc), raw)
@@ -424,7 +432,10 @@ class DtlsConnection:
         if record is None:
             self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
             return
+        self.stats.records_accepted += 1
         self._last_heard = self._now
+        if record.epoch and self.state == ConnectionState.HANDSHAKING:
+            self._round_authenticated = True
         if record.content_type == ContentType.handshake:
             self._receive_handshake(record)
         elif record.content_type == ContentType.change_cipher_spec:
@@ -444,6 +455,7 @@ class DtlsConnection:
         buf = Buffer(record.payload)
         progressed = False
         repeated = False
+        repeating_current = False
         while not buf.eof():
             if buf.remaining() < HANDSHAKE_HEADER_LENGTH:
                 self._drop("handshake record shorter than its header", record)  # SPEC F7
@@ -482,12 +494,16 @@ class DtlsConnection:
                 self._drop(self._reassembler.last_drop_reason, record)
             elif status == FragmentStatus.OLD and header.message_seq < self._peer_flight_start:
                 repeated = True
+            elif status in (FragmentStatus.OLD, FragmentStatus.DUPLICATE):
+                repeating_current = True
             elif status == FragmentStatus.NEW:
                 progressed = True
                 self._flight.on_peer_progress(self._now)
         if repeated and not progressed:
             # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
             self._flight.on_peer_repeat(self._now)
+        elif repeating_current and not progressed:
+            self._on_peer_flight_repeat()
         while self.state == ConnectionState.HANDSHAKING:
             message = self._reassembler.pop_message()
             if message is None:
@@ -497,6 +513,30 @@ class DtlsConnection:
                 self._complete_handshake()
         if progressed:
             self._reassembly_progressed = True
+
+    def _on_peer_flight_repeat(self) -> None:
+        """The peer resends its current flight: we have not answered it.
+
+        If between two such repeats some protected record of the peer failed authentication
+        and none passed, the peer's Finished does not verify under our keys. After
+        ``wrong_key_repeats`` such rounds the keys differ (typically a wrong PSK) and waiting
+        for the timeout would only hide it (RFC 6347 §4.1.2.7 allows a fatal bad_record_mac).
+        Forged records alone cannot get here: only the real peer repeats its flight, and only
+        its own Finished failing makes every round fail.
+        """
+        if not (self._round_failed or self._round_authenticated):
+            return  # nothing learned since the last repeat (one flight can span records)
+        if self._round_failed and not self._round_authenticated:
+            self._wrong_key_rounds += 1
+        else:
+            self._wrong_key_rounds = 0
+        self._round_failed = self._round_authenticated = False
+        limit = self.configuration.wrong_key_repeats
+        if limit and self._wrong_key_rounds >= limit:
+            raise AlertBadRecordMac(
+                f"the peer repeated its flight {self._wrong_key_rounds} times and its protected "
+                "records never authenticated: the keys differ (wrong PSK?)"
+            )
 
     def _receive_hello_verify_request(
         self, header: HandshakeHeader, body: bytes, record: OpenedRecord

@@ -1,17 +1,25 @@
 """The sans-I/O server endpoint: many DTLS peers on one socket.
 
 ``DtlsEndpoint`` owns the table of connections by peer address, the stateless cookie exchange
-in front of it, and the limits that keep a server alive under floods:
+in front of it, and the limits that keep a server alive under floods and replays
+(docs/security.md lists them all):
 
 - A datagram from an unknown address is checked without creating anything
   (``handshake.cookie.check_client_hello``): a ClientHello without a valid cookie gets a
   HelloVerifyRequest no larger than itself, anything else is dropped (SPEC C1, X14).
 - Only a ClientHello that returns a valid cookie creates a connection, and only while fewer
-  than ``max_half_open`` handshakes are in progress (SPEC X29). A handshake that does not
-  finish ends at ``handshake_timeout`` and its slot is freed.
-- An epoch-0 ClientHello on the address of a live connection starts a new handshake only once
-  it carries a valid cookie, i.e. once the client proved it owns the address; until then the
-  old association is untouched (RFC 6347 §4.2.8, SPEC T9, X16).
+  than ``max_half_open`` handshakes are in progress, and fewer than
+  ``max_half_open_per_source`` from its source (an IPv4 address or an IPv6 /64) (SPEC X29).
+  A handshake that does not finish ends at ``handshake_timeout`` and frees its slot.
+- A ClientHello is remembered by (address, random) for the cookie's lifetime: its copies go to
+  the handshake it created or are dropped, and never create a second one. With the server's
+  limit on sending its first flight to a silent client (``max_unanswered_transmissions``)
+  this bounds what any number of replays of one ClientHello make the server send (X14).
+- A ClientHello with a new random on the address of a live association starts a new
+  handshake once its cookie is valid. A half-open one is replaced at once (the client
+  restarted); an established one is kept, and keeps its datagrams, until the new handshake
+  completes, i.e. until the new peer's Finished verified (RFC 6347 §4.2.8, SPEC T9, X16).
+- Every connection's reassembly draws on one ``max_buffered_handshake_bytes`` budget (F5).
 
 Like ``DtlsConnection`` it never reads a clock or touches a socket: a driver feeds
 :meth:`receive_datagram` and pulls :meth:`datagrams_to_send`, :meth:`get_timer` and
@@ -22,17 +30,25 @@ single timer however many peers there are.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import random
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
 from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection, NetworkAddress
 from .events import DtlsEvent
-from .handshake.cookie import CookieSecrets, Verdict, check_client_hello
+from .handshake.cookie import (
+    CookieSecrets,
+    ParsedClientHello,
+    Verdict,
+    check_client_hello,
+    parse_client_hello,
+)
 from .record.header import ContentType
+from .reliability.reassembly import BufferBudget
 
-__all__ = ["DtlsEndpoint", "EndpointStats", "next_event"]
+__all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 
 
 @dataclass
@@ -44,8 +60,28 @@ class EndpointStats:
     connections_created: int = 0
     half_open_refused: int = 0
     "ClientHellos with a valid cookie dropped because ``max_half_open`` was reached."
+    half_open_refused_per_source: int = 0
+    "ClientHellos with a valid cookie dropped because their source had too many handshakes."
+    replayed_hellos: int = 0
+    "ClientHellos dropped because one with the same address and random was accepted already."
+    replacements: int = 0
+    "Established associations replaced by a completed new handshake from the same address."
     dropped: Counter[str] = field(default_factory=Counter)
     "Datagrams from unknown addresses dropped, by reason."
+
+
+def source_of(addr: NetworkAddress) -> object:
+    """The source a per-source limit counts against: the IPv4 address, or the IPv6 /64 (one
+    subscriber usually owns a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(addr[0])
+    except (TypeError, ValueError, IndexError):
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        return ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))
+    return ip
 
 
 class DtlsEndpoint:
@@ -56,6 +92,8 @@ class DtlsEndpoint:
         configuration: DtlsConfiguration,
         *,
         max_half_open: int = 1000,
+        max_half_open_per_source: int = 64,
+        max_buffered_handshake_bytes: int = 16 * 2**20,
         cookie_rotation: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
@@ -64,27 +102,37 @@ class DtlsEndpoint:
         self.configuration = configuration
         self.max_half_open = max_half_open
         "Most handshakes in progress at once; further cookie-valid ClientHellos are dropped."
+        self.max_half_open_per_source = max_half_open_per_source
+        "Most handshakes in progress from one IPv4 address or IPv6 /64."
         self.stats = EndpointStats()
         self._cookies = (
             CookieSecrets(configuration.cookie_secret, rotation_period=cookie_rotation)
             if configuration.cookie_exchange
             else None
         )
+        self._budget = BufferBudget(max_buffered_handshake_bytes)
         self._rng = rng
         self._connections: dict[NetworkAddress, DtlsConnection] = {}
-        self._half_open: set[NetworkAddress] = set()
+        self._replacements: dict[NetworkAddress, DtlsConnection] = {}
+        self._randoms: dict[DtlsConnection, bytes] = {}
+        self._half_open: dict[DtlsConnection, object] = {}
+        self._half_open_per_source: Counter[object] = Counter()
+        # (address, ClientHello random) of accepted ClientHellos -> when their cookie expires.
+        self._accepted: OrderedDict[tuple[NetworkAddress, bytes], float] = OrderedDict()
+        self._max_accepted = 8 * max_half_open
         self._replies: list[tuple[bytes, NetworkAddress]] = []
         self._events: deque[tuple[DtlsConnection, DtlsEvent]] = deque()
-        self._timers: list[tuple[float, int, NetworkAddress]] = []
+        self._timers: list[tuple[float, int, DtlsConnection]] = []
         self._timer_serial = 0
-        self._scheduled: dict[NetworkAddress, float] = {}
-        self._pending: set[NetworkAddress] = set()
+        self._scheduled: dict[DtlsConnection, float] = {}
+        self._pending: set[DtlsConnection] = set()
 
     # -- inspection ------------------------------------------------------------------------
 
     @property
     def connections(self) -> dict[NetworkAddress, DtlsConnection]:
-        """Live connections by peer address (read-only view for the driver)."""
+        """The association serving each peer address (read-only view for the driver). A new
+        handshake on the address of an established one is not listed until it completes."""
         return self._connections
 
     @property
@@ -92,19 +140,64 @@ class DtlsEndpoint:
         """Handshakes in progress."""
         return len(self._half_open)
 
+    @property
+    def buffered_handshake_bytes(self) -> int:
+        """Bytes all connections hold in handshake reassembly (see reliability.reassembly)."""
+        return self._budget.used
+
     # -- input -----------------------------------------------------------------------------
 
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Route one datagram to its connection, or answer/drop it statelessly."""
         connection = self._connections.get(addr)
-        if connection is not None and not (
-            connection.state != ConnectionState.HANDSHAKING and _is_plain_client_hello(data)
-        ):
-            # A connection that ended with a fatal alert still answers repeats with it (T8).
-            connection.receive_datagram(data, addr, now)
-            self._after(connection, now)
-            return
-        check = check_client_hello(data, addr, self._cookies, now)
+        hello = parse_client_hello(data) if _is_plain_client_hello(data) else None
+        if isinstance(hello, ParsedClientHello):
+            self._receive_client_hello(hello, data, addr, now, connection)
+        elif connection is None:
+            self.stats.dropped[hello or "not a ClientHello"] += 1
+        else:
+            self._deliver(connection, data, addr, now)
+
+    def _deliver(
+        self, connection: DtlsConnection, data: bytes, addr: NetworkAddress, now: float
+    ) -> None:
+        """A datagram for the association at ``addr``, or for the new handshake beside it:
+        plaintext goes to the new handshake, protected records to whichever authenticates
+        them, the established association first."""
+        replacement = self._replacements.get(addr)
+        if replacement is not None:
+            if data[3:5] == b"\x00\x00":  # epoch 0: only the new handshake has any use for it
+                self._feed(replacement, data, addr, now)
+                return
+            authenticated = connection.stats.records_accepted
+            self._feed(connection, data, addr, now)
+            if connection.stats.records_accepted != authenticated:
+                return
+            connection = replacement
+        # A connection that ended with a fatal alert still answers repeats with it (T8).
+        self._feed(connection, data, addr, now)
+
+    def _receive_client_hello(
+        self,
+        hello: ParsedClientHello,
+        data: bytes,
+        addr: NetworkAddress,
+        now: float,
+        connection: DtlsConnection | None,
+    ) -> None:
+        random_ = hello.hello.random
+        for candidate in (connection, self._replacements.get(addr)):
+            if candidate is not None and self._randoms.get(candidate) == random_:
+                if candidate.state == ConnectionState.ESTABLISHED:
+                    # The ClientHello of a finished handshake: a replay, or a copy that was
+                    # late. Either way there is nothing to answer.
+                    self.stats.replayed_hellos += 1
+                    return
+                # A repeat for the handshake it started (lost flight), or a repeat of what a
+                # failed handshake refused (T8): the connection knows what to do.
+                self._feed(candidate, data, addr, now)
+                return
+        check = check_client_hello(hello, addr, self._cookies, now)
         if check.verdict == Verdict.VERIFY:
             self.stats.hello_verify_requests += 1
             self._replies.append((check.reply, addr))
@@ -112,30 +205,62 @@ class DtlsEndpoint:
         if check.verdict == Verdict.DROP:
             self.stats.dropped[check.reason] += 1
             return
+        key = (addr, random_)
+        self._expire_accepted(now)
+        if key in self._accepted:
+            self.stats.replayed_hellos += 1
+            return
+        source = source_of(addr)
         if len(self._half_open) >= self.max_half_open:
             self.stats.half_open_refused += 1
             return
-        if connection is not None and not connection.closed:
-            # RFC 6347 §4.2.8: the client proved it owns the address with a valid cookie, so
-            # the new handshake replaces the old association.
-            connection.abort("the peer started a new handshake from the same address")
-            self._after(connection, now)
-        connection = DtlsConnection(
-            configuration=self.configuration, cookie_secrets=self._cookies, rng=self._rng
+        if self._half_open_per_source[source] >= self.max_half_open_per_source:
+            self.stats.half_open_refused_per_source += 1
+            return
+        if self._cookies is not None:
+            # Kept a little longer than the cookie lives (its clock counts whole milliseconds).
+            self._accepted[key] = now + self._cookies.max_age + 1.0
+        if len(self._accepted) > self._max_accepted:
+            self._accepted.popitem(last=False)
+        new = DtlsConnection(
+            configuration=self.configuration,
+            cookie_secrets=self._cookies,
+            rng=self._rng,
+            buffer_budget=self._budget,
         )
-        self._connections[addr] = connection
-        self._half_open.add(addr)
+        self._randoms[new] = random_
+        self._half_open[new] = source
+        self._half_open_per_source[source] += 1
         self.stats.connections_created += 1
-        connection.receive_datagram(data, addr, now)
-        self._after(connection, now)
+        if connection is not None and connection.state == ConnectionState.ESTABLISHED:
+            # RFC 6347 §4.2.8: the old association stays until the new handshake completes.
+            previous = self._replacements.get(addr)
+            if previous is not None:
+                previous.abort("superseded by a newer handshake from the same address")
+                self._after(previous, now)
+            self._replacements[addr] = new
+        else:
+            if connection is not None and not connection.closed:
+                connection.abort("the peer restarted its handshake from the same address")
+                self._after(connection, now)
+            if connection is not None:
+                self._forget(connection)
+            self._connections[addr] = new
+        self._feed(new, data, addr, now)
+
+    def _expire_accepted(self, now: float) -> None:
+        while self._accepted:
+            key, expires = next(iter(self._accepted.items()))
+            if expires >= now:
+                return
+            del self._accepted[key]
 
     # -- output ----------------------------------------------------------------------------
 
     def touch(self, connection: DtlsConnection) -> None:
         """The application used ``connection`` (send, close): it may have datagrams to send."""
-        addr = connection.peer_address
-        if addr is not None and self._connections.get(addr) is connection:
-            self._pending.add(addr)
+        if self._is_current(connection):
+            self._pending.add(connection)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Stateless replies, then the datagrams of every connection that may have some.
@@ -145,21 +270,20 @@ class DtlsEndpoint:
         """
         out, self._replies = self._replies, []
         pending, self._pending = self._pending, set()
-        for addr in pending:
-            connection = self._connections.get(addr)
-            if connection is None:
+        for connection in pending:
+            if not self._is_current(connection):
                 continue
             out.extend(connection.datagrams_to_send(now))
-            self._schedule(addr, connection)
+            self._schedule(connection)
             if connection.closed and connection.get_timer() is None:
-                self._forget(addr)
+                self._forget(connection)
         return out
 
     def get_timer(self) -> float | None:
         """The earliest timer of any connection."""
         while self._timers:
-            when, _, addr = self._timers[0]
-            if self._scheduled.get(addr) == when:
+            when, _, connection = self._timers[0]
+            if self._scheduled.get(connection) == when:
                 return when
             heapq.heappop(self._timers)  # stale: rescheduled or forgotten since
         return None
@@ -168,12 +292,11 @@ class DtlsEndpoint:
         """Fire every connection timer that is due (each connection once per call)."""
         due = []
         while (when := self.get_timer()) is not None and when <= now:
-            _, _, addr = heapq.heappop(self._timers)
-            self._scheduled.pop(addr, None)
-            due.append(addr)
-        for addr in due:
-            connection = self._connections.get(addr)
-            if connection is not None:
+            _, _, connection = heapq.heappop(self._timers)
+            self._scheduled.pop(connection, None)
+            due.append(connection)
+        for connection in due:
+            if self._is_current(connection):
                 connection.handle_timer(now)
                 self._after(connection, now)
 
@@ -183,38 +306,80 @@ class DtlsEndpoint:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    def _after(self, connection: DtlsConnection, now: float) -> None:
-        """Collect a connection's events and keep the half-open set and timer heap current."""
+    def _feed(
+        self, connection: DtlsConnection, data: bytes, addr: NetworkAddress, now: float
+    ) -> None:
+        connection.receive_datagram(data, addr, now)
+        self._after(connection, now)
+
+    def _is_current(self, connection: DtlsConnection) -> bool:
         addr = connection.peer_address
+        return addr is not None and (
+            self._connections.get(addr) is connection or self._replacements.get(addr) is connection
+        )
+
+    def _after(self, connection: DtlsConnection, now: float) -> None:
+        """Collect a connection's events and keep the tables and the timer heap current."""
         while (event := connection.next_event()) is not None:
             self._events.append((connection, event))
-        if addr is None:
+        if not self._is_current(connection):
             return
-        if self._connections.get(addr) is connection:
-            if connection.state != ConnectionState.HANDSHAKING:
-                self._half_open.discard(addr)
-            self._pending.add(addr)
-            self._schedule(addr, connection)
+        if connection.state != ConnectionState.HANDSHAKING:
+            self._end_half_open(connection)
+        addr = connection.peer_address
+        if self._replacements.get(addr) is connection and connection.state != (
+            ConnectionState.HANDSHAKING
+        ):
+            del self._replacements[addr]
+            if connection.state == ConnectionState.ESTABLISHED:
+                # The new handshake completed: now the old association is gone for good.
+                old = self._connections[addr]
+                old.abort("replaced by a new handshake from the same address")
+                self._events.extend((old, e) for e in iter(old.next_event, None))
+                self._forget(old)
+                self._connections[addr] = connection
+                self.stats.replacements += 1
+            else:
+                self._forget(connection)
+                return
+        self._pending.add(connection)
+        self._schedule(connection)
 
-    def _schedule(self, addr: NetworkAddress, connection: DtlsConnection) -> None:
+    def _end_half_open(self, connection: DtlsConnection) -> None:
+        source = self._half_open.pop(connection, None)
+        if source is not None:
+            self._half_open_per_source[source] -= 1
+            if not self._half_open_per_source[source]:
+                del self._half_open_per_source[source]
+
+    def _schedule(self, connection: DtlsConnection) -> None:
         when = connection.get_timer()
         if when is None:
-            self._scheduled.pop(addr, None)
+            self._scheduled.pop(connection, None)
             return
-        if self._scheduled.get(addr) != when:
-            self._scheduled[addr] = when
+        if self._scheduled.get(connection) != when:
+            self._scheduled[connection] = when
             self._timer_serial += 1
-            heapq.heappush(self._timers, (when, self._timer_serial, addr))
+            heapq.heappush(self._timers, (when, self._timer_serial, connection))
             if len(self._timers) > 2 * len(self._scheduled) + 64:
                 # Superseded entries are skipped lazily; rebuild before they pile up.
-                self._timers = [(t, i, a) for i, (a, t) in enumerate(self._scheduled.items())]
+                self._timers = [(t, i, c) for i, (c, t) in enumerate(self._scheduled.items())]
                 heapq.heapify(self._timers)
 
-    def _forget(self, addr: NetworkAddress) -> None:
-        self._connections.pop(addr, None)
-        self._half_open.discard(addr)
-        self._scheduled.pop(addr, None)
-        self._pending.discard(addr)
+    def _forget(self, connection: DtlsConnection) -> None:
+        addr = connection.peer_address
+        if self._connections.get(addr) is connection:
+            del self._connections[addr]
+            replacement = self._replacements.pop(addr, None)
+            if replacement is not None:
+                # The old association ended on its own: the new handshake takes its place.
+                self._connections[addr] = replacement
+        if self._replacements.get(addr) is connection:
+            del self._replacements[addr]
+        self._end_half_open(connection)
+        self._randoms.pop(connection, None)
+        self._scheduled.pop(connection, None)
+        self._pending.discard(connection)
 
 
 def next_event(core: DtlsConnection | DtlsEndpoint) -> tuple[DtlsConnection, DtlsEvent] | None:

@@ -37,9 +37,11 @@ __all__ = [
     "ClientHelloCheck",
     "CookieCheck",
     "CookieSecrets",
+    "ParsedClientHello",
     "Verdict",
     "check_client_hello",
     "encode_hello_verify_request",
+    "parse_client_hello",
 ]
 
 COOKIE_LENGTH = 20
@@ -79,6 +81,11 @@ class CookieSecrets:
         self._rotation_period = rotation_period
         self._max_age = 2 * rotation_period if max_age is None else max_age
         self._rotated_at: float | None = None
+
+    @property
+    def max_age(self) -> float:
+        """Seconds a cookie stays valid after it was issued."""
+        return self._max_age
 
     def _maybe_rotate(self, now: float) -> None:
         if self._fixed:
@@ -188,37 +195,55 @@ class ClientHelloCheck:
     reason: str = ""
 
 
-def check_client_hello(
-    data: bytes, addr: object, secrets: CookieSecrets | None, now: float
-) -> ClientHelloCheck:
-    """Classify a datagram from an unknown address without keeping state (SPEC C1, C9).
+@dataclass(frozen=True)
+class ParsedClientHello:
+    """A ClientHello read from a raw datagram, before any state exists."""
 
-    Only an epoch-0 record carrying a whole ClientHello in one fragment is considered; every
-    length is bounds-checked by the codecs, and any malformation is a DROP.
+    hello: ClientHello
+    record_sequence_number: int
+
+
+def parse_client_hello(data: bytes) -> ParsedClientHello | str:
+    """The ClientHello a datagram starts with, or why it is not one (SPEC C9).
+
+    Only an epoch-0 record carrying a whole ClientHello in one fragment counts; every length
+    is bounds-checked by the codecs.
     """
     for record in split_datagram(data):
         if isinstance(record, str):
-            return ClientHelloCheck(Verdict.DROP, reason=record)
+            return record
         if record.content_type != ContentType.handshake or record.epoch != 0:
-            return ClientHelloCheck(Verdict.DROP, reason="not an epoch-0 handshake record")
+            return "not an epoch-0 handshake record"
         buf = Buffer(record.fragment)
         try:
             header = pull_handshake_header(buf)
             if header.msg_type != HandshakeType.client_hello:
-                return ClientHelloCheck(Verdict.DROP, reason="not a ClientHello")
+                return "not a ClientHello"
             if header.fragment_offset != 0 or header.fragment_length != header.length:
-                return ClientHelloCheck(Verdict.DROP, reason="fragmented ClientHello")
-            body = buf.pull_bytes(header.length)
-            hello_buf = Buffer(body)
+                return "fragmented ClientHello"
+            hello_buf = Buffer(buf.pull_bytes(header.length))
             hello = pull_client_hello(hello_buf)
             if not hello_buf.eof():
                 raise BufferReadError("trailing bytes")
         except (BufferReadError, Alert) as exc:
-            return ClientHelloCheck(Verdict.DROP, reason=f"malformed ClientHello: {exc}")
-        if secrets is None or secrets.check(addr, hello, now, record.sequence_number).valid:
-            return ClientHelloCheck(Verdict.ACCEPT)
-        cookie = secrets.make(addr, hello, now, record.sequence_number)
-        return ClientHelloCheck(
-            Verdict.VERIFY, reply=encode_hello_verify_request(record.sequence_number, cookie)
-        )
-    return ClientHelloCheck(Verdict.DROP, reason="empty datagram")
+            return f"malformed ClientHello: {exc}"
+        return ParsedClientHello(hello, record.sequence_number)
+    return "empty datagram"
+
+
+def check_client_hello(
+    data: bytes | ParsedClientHello, addr: object, secrets: CookieSecrets | None, now: float
+) -> ClientHelloCheck:
+    """Classify a datagram from an address without a connection, keeping no state (SPEC C1).
+
+    A ClientHello with a valid cookie (or any, with cookies off) is accepted; one without
+    gets a HelloVerifyRequest; anything else, malformed included, is a DROP.
+    """
+    parsed = parse_client_hello(data) if isinstance(data, bytes) else data
+    if isinstance(parsed, str):
+        return ClientHelloCheck(Verdict.DROP, reason=parsed)
+    hello, seq = parsed.hello, parsed.record_sequence_number
+    if secrets is None or secrets.check(addr, hello, now, seq).valid:
+        return ClientHelloCheck(Verdict.ACCEPT)
+    cookie = secrets.make(addr, hello, now, seq)
+    return ClientHelloCheck(Verdict.VERIFY, reply=encode_hello_verify_request(seq, cookie))

@@ -148,7 +148,11 @@ class FlightSender:
         "Retransmissions of every flight so far."
         self.flight_number = 0
         self.timeouts_exhausted = False
-        "True once the policy's ``max_timeouts`` expiries of one flight have passed."
+        """True once the policy's ``max_timeouts`` expiries of one flight have passed, or the
+        flight was sent ``transmission_limit`` times."""
+        self.transmission_limit: int | None = None
+        """Most transmissions of the current flight until the peer makes progress (set by a
+        server connection for its first flight; see ``max_unanswered_transmissions``)."""
         self._entries: list[FlightEntry] = []
         self._plan: list[list[PlannedRecord]] = []
         self._plan_mtu = 0
@@ -213,6 +217,7 @@ class FlightSender:
         """
         if self.state != FlightState.WAITING:
             return
+        self.transmission_limit = None
         if not self._answered:
             self._answered = True
             if self._attempt == 0 and self._first_sent_at is not None:
@@ -254,12 +259,12 @@ class FlightSender:
             return
         if self.state != FlightState.WAITING:
             return
-        if self._probe_due:
+        if self._probe_due and not self._at_transmission_limit():
             self._retransmit("probe (round trip unknown)")
             return
         self._timeouts += 1
         limit = self.timer.policy.max_timeouts
-        if limit is not None and self._timeouts > limit:
+        if (limit is not None and self._timeouts > limit) or self._at_transmission_limit():
             self.timeouts_exhausted = True
             self.deadline = None
             return
@@ -283,8 +288,14 @@ class FlightSender:
         # The back-off is for silence; a repeating peer is alive, so the base timeout paces us.
         if self._last_sent_at is not None and now - self._last_sent_at < self.timer.base_rto():
             return
+        if self._at_transmission_limit():
+            return
         self._repeat_resends += 1
         self._retransmit("peer repeated its flight")
+
+    def _at_transmission_limit(self) -> bool:
+        limit = self.transmission_limit
+        return limit is not None and self._attempt + 1 >= limit
 
     def _retransmit(self, why: str) -> None:
         self.retransmissions += 1

@@ -17,7 +17,14 @@ import bisect
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ["FragmentStatus", "HandshakeMessage", "Reassembler"]
+__all__ = [
+    "MESSAGE_COST",
+    "RANGE_COST",
+    "BufferBudget",
+    "FragmentStatus",
+    "HandshakeMessage",
+    "Reassembler",
+]
 
 
 @dataclass(frozen=True)
@@ -46,42 +53,99 @@ class FragmentStatus(enum.Enum):
     "It was refused; ``Reassembler.last_drop_reason`` says why."
 
 
+RANGE_COST = 64
+"""Bytes charged against the buffer caps for each disjoint byte range a message holds, on top
+of its data: the bookkeeping of a fragment, so that a flood of tiny fragments is charged what
+it costs."""
+MESSAGE_COST = 128
+"Bytes charged for each message being rebuilt, on top of its ranges."
+
+
+class BufferBudget:
+    """A cap on buffered bytes shared by many reassemblers (a server endpoint's connections).
+
+    Each reassembler still has its own cap; this one bounds their sum, so that many peers
+    that each stay under their own cap cannot together exhaust the server (SPEC F5).
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, amount: int) -> bool:
+        """Reserve ``amount`` bytes if they fit under the limit."""
+        if self.used + amount > self.limit:
+            return False
+        self.used += amount
+        return True
+
+    def give(self, amount: int) -> None:
+        """Return bytes reserved earlier."""
+        self.used -= amount
+
+
 @dataclass
 class _PartialMessage:
+    """A message being rebuilt: the byte ranges received so far, each with its data.
+
+    Memory follows what arrived, never the length the fragments declare (SPEC X2): a range is
+    one ``bytearray`` that grows as adjacent fragments arrive.
+    """
+
     msg_type: int
     length: int
     epoch: int
-    body: bytearray
     starts: list[int] = field(default_factory=list)  # disjoint covered ranges, sorted
     ends: list[int] = field(default_factory=list)
+    chunks: list[bytearray] = field(default_factory=list)  # the data of each range
     covered: int = 0
+    charged: int = 0
     record_sequence_number: int = 0
 
-    def _span(self, start: int, end: int) -> tuple[int, int]:
+    def span(self, start: int, end: int) -> tuple[int, int]:
         """Indexes [i, j) of the ranges that touch or overlap [start, end)."""
         return bisect.bisect_left(self.ends, start), bisect.bisect_right(self.starts, end)
 
-    def ranges_after(self, offset: int, length: int) -> int:
-        """How many disjoint ranges there would be after adding this fragment."""
-        i, j = self._span(offset, offset + length)
-        return len(self.starts) - (j - i) + 1
-
-    def add(self, offset: int, data: bytes) -> bool:
-        """Copy ``data`` at ``offset``; True if any new byte got covered."""
-        start, end = offset, offset + len(data)
-        # Ranges touching or overlapping [start, end) merge into one (O(log n) search, the
-        # merge removes what it absorbs, so a message costs O(n log n) over n fragments).
-        i, j = self._span(start, end)
-        if i < j and self.starts[i] <= start and end <= self.ends[i]:
-            return False  # already fully covered
-        new_start = min(start, self.starts[i]) if i < j else start
-        new_end = max(end, self.ends[j - 1]) if i < j else end
+    def cost_of(self, i: int, j: int, start: int, end: int) -> int:
+        """What adding [start, end) (touching ranges [i, j)) adds to the charge."""
+        if i == j:
+            return end - start + RANGE_COST
+        new = max(end, self.ends[j - 1]) - min(start, self.starts[i])
         already = sum(self.ends[k] - self.starts[k] for k in range(i, j))
-        self.body[start:end] = data
+        return new - already - RANGE_COST * (j - i - 1)
+
+    def add(self, i: int, j: int, offset: int, data: bytes) -> None:
+        """Copy ``data`` at ``offset``, merging the touching ranges [i, j) into one."""
+        start, end = offset, offset + len(data)
+        if i == j:
+            self.starts.insert(i, start)
+            self.ends.insert(i, end)
+            self.chunks.insert(i, bytearray(data))
+            self.covered += end - start
+            return
+        last_start, last_end = self.starts[j - 1], self.ends[j - 1]
+        suffix = self.chunks[j - 1][end - last_start :] if last_end > end else b""
+        first_start = self.starts[i]
+        if first_start < start:
+            merged = self.chunks[i]  # grows in place: in-order fragments copy only themselves
+            del merged[start - first_start :]
+            merged += data
+        else:
+            merged = bytearray(data)
+        merged += suffix
+        new_start, new_end = min(start, first_start), max(end, last_end)
+        self.covered += (new_end - new_start) - sum(
+            self.ends[k] - self.starts[k] for k in range(i, j)
+        )
         self.starts[i:j] = [new_start]
         self.ends[i:j] = [new_end]
-        self.covered += (new_end - new_start) - already
-        return True
+        self.chunks[i:j] = [merged]
+
+    def body(self) -> bytes:
+        """The whole message (only once every byte is covered)."""
+        return bytes(self.chunks[0]) if self.chunks else b""
 
     def missing(self) -> list[tuple[int, int]]:
         """Byte ranges not yet received."""
@@ -97,7 +161,12 @@ class _PartialMessage:
 
 
 class Reassembler:
-    """Rebuilds the peer's handshake messages and releases them in order."""
+    """Rebuilds the peer's handshake messages and releases them in order.
+
+    ``buffered_bytes`` is what the buffered messages are charged: the bytes received plus
+    ``RANGE_COST`` per disjoint range and ``MESSAGE_COST`` per message. It never exceeds
+    ``max_buffered_bytes``, nor may it push a shared ``budget`` past its limit.
+    """
 
     def __init__(
         self,
@@ -106,6 +175,7 @@ class Reassembler:
         max_buffered_bytes: int = 262144,
         window: int = 7,
         max_ranges_per_message: int = 1024,
+        budget: BufferBudget | None = None,
     ) -> None:
         self.next_seq = 0
         "The message_seq of the next message to release."
@@ -113,19 +183,19 @@ class Reassembler:
         self._max_buffered_bytes = max_buffered_bytes
         self._window = window
         self._max_ranges = max_ranges_per_message
+        self._budget = budget
         self._partial: dict[int, _PartialMessage] = {}
         self._buffered = 0
         self.last_drop_reason = ""
 
     @property
     def buffered_bytes(self) -> int:
-        """Bytes allocated for messages not yet released."""
+        """Bytes charged for messages not yet released."""
         return self._buffered
 
     def restart_at(self, message_seq: int) -> None:
         """Forget everything and expect ``message_seq`` next (a new handshake)."""
-        self._partial.clear()
-        self._buffered = 0
+        self.clear()
         self.next_seq = message_seq
 
     def add_fragment(
@@ -144,32 +214,74 @@ class Reassembler:
         if message_seq >= self.next_seq + self._window:
             return self._drop(f"message_seq {message_seq} beyond window (next {self.next_seq})")
         # SPEC F3: check every bound before copying anything.
-        if fragment_offset + len(fragment) > length:
+        end = fragment_offset + len(fragment)
+        if end > length:
             return self._drop("fragment runs past the message length")
         if length > self._max_message_size:
             return self._drop(f"message of {length} bytes exceeds the limit")
         if not fragment and length:
             return FragmentStatus.DUPLICATE  # zero-length fragment: nothing to keep (X4)
         partial = self._partial.get(message_seq)
-        if partial is not None and length == 0:
-            return FragmentStatus.DUPLICATE  # a repeated empty message (e.g. ServerHelloDone)
         if partial is None:
-            if self._buffered + length > self._max_buffered_bytes:
-                return self._drop("reassembly buffer full")
-            partial = _PartialMessage(msg_type, length, epoch, bytearray(length))
-            self._partial[message_seq] = partial
-            self._buffered += length
+            partial = _PartialMessage(msg_type, length, epoch)
+            cost = MESSAGE_COST
         elif partial.msg_type != msg_type or partial.length != length:
             return self._drop("fragment type or length disagrees with earlier fragments")
         elif partial.epoch != epoch:
             return self._drop("fragments of one message in different epochs")
-        # A fragment that merges ranges (a whole copy, say) is always welcome (SPEC F4).
-        if partial.ranges_after(fragment_offset, len(fragment)) > self._max_ranges:
-            return self._drop("too many fragments for one message")
-        if not partial.add(fragment_offset, fragment) and length:
-            return FragmentStatus.DUPLICATE
+        elif not length:
+            return FragmentStatus.DUPLICATE  # a repeated empty message (e.g. ServerHelloDone)
+        else:
+            cost = 0
+        if length:
+            i, j = partial.span(fragment_offset, end)
+            if i < j and partial.starts[i] <= fragment_offset and end <= partial.ends[i]:
+                return FragmentStatus.DUPLICATE  # every byte is already there
+            # A fragment that merges ranges (a whole copy, say) is always welcome (SPEC F4).
+            if len(partial.starts) - (j - i) + 1 > self._max_ranges:
+                return self._drop("too many fragments for one message")
+            cost += partial.cost_of(i, j, fragment_offset, end)
+        if message_seq == self.next_seq:
+            # The message we wait for always gets room: future messages make way for it, so
+            # forged future fragments cannot block the handshake by filling the buffer.
+            self._make_room(cost)
+        if not self._charge(cost):
+            return FragmentStatus.DROPPED
+        if message_seq not in self._partial:
+            self._partial[message_seq] = partial
+        partial.charged += cost
+        if length:
+            partial.add(i, j, fragment_offset, fragment)
         partial.record_sequence_number = record_sequence_number
         return FragmentStatus.NEW
+
+    def _charge(self, cost: int) -> bool:
+        """Reserve ``cost`` bytes (negative: give some back) under both caps."""
+        if cost > 0:
+            if self._buffered + cost > self._max_buffered_bytes:
+                self._drop("reassembly buffer full")
+                return False
+            if self._budget is not None and not self._budget.take(cost):
+                self._drop("the endpoint's reassembly buffer is full")
+                return False
+        elif self._budget is not None:
+            self._budget.give(-cost)
+        self._buffered += cost
+        return True
+
+    def _make_room(self, cost: int) -> None:
+        """Evict buffered future messages, the farthest first, until ``cost`` fits."""
+        for seq in sorted(self._partial, reverse=True):
+            fits_here = self._buffered + cost <= self._max_buffered_bytes
+            fits_budget = self._budget is None or self._budget.used + cost <= self._budget.limit
+            if (fits_here and fits_budget) or seq <= self.next_seq:
+                return
+            self._release(self._partial.pop(seq))
+
+    def _release(self, partial: _PartialMessage) -> None:
+        self._buffered -= partial.charged
+        if self._budget is not None:
+            self._budget.give(partial.charged)
 
     def _drop(self, reason: str) -> FragmentStatus:
         self.last_drop_reason = reason
@@ -181,11 +293,11 @@ class Reassembler:
         if partial is None or partial.covered != partial.length:
             return None
         del self._partial[self.next_seq]
-        self._buffered -= partial.length
+        self._release(partial)
         message = HandshakeMessage(
             partial.msg_type,
             self.next_seq,
-            bytes(partial.body),
+            partial.body(),
             partial.epoch,
             partial.record_sequence_number,
         )
@@ -198,5 +310,6 @@ class Reassembler:
 
     def clear(self) -> None:
         """Free every buffer (the handshake is over; SPEC F5, X3)."""
+        for partial in self._partial.values():
+            self._release(partial)
         self._partial.clear()
-        self._buffered = 0

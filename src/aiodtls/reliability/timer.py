@@ -93,6 +93,13 @@ class RetransmissionPolicy:
     max_timeouts: int | None = None
     "Give up after this many timer expiries of one flight (None: only the handshake deadline)."
 
+    max_unanswered_transmissions: int | None = 10
+    """A server sends its first flight at most this many times in all (timer, probe and the
+    client's repeats together) until the client sends anything but its ClientHello; the
+    handshake then ends as timed out. A sniffed ClientHello replayed from a victim's address
+    looks exactly like a client repeating it, so this is what bounds the bytes replays can make
+    a server send (docs/security.md). None: no limit."""
+
     @classmethod
     def openssl(cls) -> RetransmissionPolicy:
         """A model of OpenSSL 3's defaults (``ssl/d1_lib.c``): 1 s doubling to 60 s, whole

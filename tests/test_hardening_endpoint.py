@@ -1,0 +1,297 @@
+"""Hardening of the server endpoint against active attackers (issue 8, defects 2-6 and 10).
+
+Each test drives a real ``DtlsEndpoint`` with the datagrams real ``DtlsConnection`` clients
+produce, on a virtual clock, and plays the attacker with copies of what it could sniff or
+forge: a replayed cookie-bearing ClientHello (SPEC X16, T9), a client that restarts
+mid-handshake, length bombs spread over many half-open handshakes (X2, F5), a flood of
+half-open handshakes from one source (X29), replayed ClientHellos as an amplifier (X14) and
+forged protected records during a handshake (R8, X20).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tracemalloc
+
+from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
+from aiodtls.endpoint import DtlsEndpoint
+from aiodtls.events import ConnectionTerminated
+from aiodtls.handshake.messages import HandshakeType
+from aiodtls.record.header import ContentType, encode_record_header
+from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
+from pairs import client_config, server_config
+from test_endpoint import SERVER, Harness
+
+Address = tuple[str, int]
+
+
+def cookie_exchange(harness: Harness, addr: Address) -> tuple[DtlsConnection, bytes]:
+    """Start a client at ``addr`` and run the cookie exchange by hand; return the client and
+    its cookie-bearing ClientHello, which the endpoint has accepted (flight 4 not delivered)."""
+    client = harness.add_client(addr)
+    for data, _ in client.datagrams_to_send(harness.now):
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    for reply, to in harness.endpoint.datagrams_to_send(harness.now):
+        if to == addr:
+            client.receive_datagram(reply, SERVER, harness.now)
+    ((hello, _),) = client.datagrams_to_send(harness.now)
+    harness.endpoint.receive_datagram(hello, addr, harness.now)
+    return client, hello
+
+
+def sent_to(harness: Harness, addr: Address) -> int:
+    """Bytes the endpoint sends to ``addr`` now (the datagrams are consumed)."""
+    return sum(len(d) for d in datagrams_to(harness, addr))
+
+
+def datagrams_to(harness: Harness, addr: Address) -> list[bytes]:
+    """The datagrams the endpoint sends to ``addr`` now."""
+    return [d for d, to in harness.endpoint.datagrams_to_send(harness.now) if to == addr]
+
+
+def run_silently(harness: Harness, addr: Address, until: float, step: float = 0.05) -> int:
+    """Fire the endpoint's timers up to ``until`` with nobody answering; bytes sent to addr."""
+    total = 0
+    while harness.now < until:
+        harness.now = min(until, harness.now + step)
+        harness.endpoint.handle_timer(harness.now)
+        total += sent_to(harness, addr)
+    return total
+
+
+# -- defect 2: a replayed ClientHello never costs the established session ----------------
+
+
+def test_replayed_cookie_client_hello_does_not_end_the_established_session() -> None:  # X16
+    harness = Harness(DtlsEndpoint(server_config()))
+    addr = ("10.0.0.7", 7000)
+    client, hello = cookie_exchange(harness, addr)
+    harness.pump()
+    assert client.state == ConnectionState.ESTABLISHED
+    session = harness.endpoint.connections[addr]
+    assert session.state == ConnectionState.ESTABLISHED
+    # An attacker who sniffed the cookie-bearing ClientHello replays it from the client's
+    # address, again and again (the client ignores what the server answers).
+    for _ in range(50):
+        harness.endpoint.receive_datagram(hello, addr, harness.now)
+        for data, _ in harness.endpoint.datagrams_to_send(harness.now):
+            client.receive_datagram(data, SERVER, harness.now)
+        harness.now += 0.5
+        harness.endpoint.handle_timer(harness.now)
+    assert harness.endpoint.connections[addr] is session
+    assert session.state == ConnectionState.ESTABLISHED
+    assert not [e for c, e in harness.server_events if isinstance(e, ConnectionTerminated)]
+    client.send(b"still here")
+    harness.pump()
+    assert (session, DataReceived(b"still here")) in harness.server_events
+    assert client.state == ConnectionState.ESTABLISHED
+
+
+def test_half_done_new_handshake_does_not_end_the_established_session() -> None:  # T9
+    """A new handshake from the same address, cookie and all, that never finishes (here: its
+    client goes silent after its ClientHello) leaves the old association in place, before and
+    after the new one times out."""
+    harness = Harness(DtlsEndpoint(server_config(handshake_timeout=10.0)))
+    addr = ("10.0.0.8", 8000)
+    old_client = harness.add_client(addr)
+    harness.pump()
+    session = harness.endpoint.connections[addr]
+    intruder = DtlsConnection(configuration=client_config())
+    intruder.connect(SERVER, harness.now)
+    for data, _ in intruder.datagrams_to_send(harness.now):
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    for reply, _ in harness.endpoint.datagrams_to_send(harness.now):
+        intruder.receive_datagram(reply, SERVER, harness.now)
+    for data, _ in intruder.datagrams_to_send(harness.now):  # cookie-bearing, then silent
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    harness.endpoint.datagrams_to_send(harness.now)
+    for moment in (1.0, 20.0):  # during the new handshake, and after it timed out
+        harness.now += moment
+        harness.endpoint.handle_timer(harness.now)
+        harness.endpoint.datagrams_to_send(harness.now)
+        old_client.send(b"at %.0f" % harness.now)
+        harness.pump()
+        assert harness.endpoint.connections[addr] is session
+        assert (session, DataReceived(b"at %.0f" % harness.now)) in harness.server_events
+    assert session.state == ConnectionState.ESTABLISHED
+
+
+# -- defect 3: a client that restarts mid-handshake gets in at once ---------------------
+
+
+def test_client_restarting_mid_handshake_on_the_same_address_is_not_locked_out() -> None:
+    harness = Harness(DtlsEndpoint(server_config()))
+    addr = ("10.0.0.9", 9000)
+    cookie_exchange(harness, addr)
+    harness.endpoint.datagrams_to_send(harness.now)  # flight 4 is lost, then the app crashes
+    del harness.clients[addr]
+    harness.now += 0.5
+    restarted = harness.add_client(addr)  # same address, new random
+    harness.pump()
+    assert restarted.state == ConnectionState.ESTABLISHED
+    assert harness.now == 0.5
+    completed = [c for c, e in harness.server_events if isinstance(e, HandshakeCompleted)]
+    assert completed == [harness.endpoint.connections[addr]]
+    assert harness.endpoint.half_open == 0
+
+
+# -- defect 4: memory grows with the bytes received, not with declared lengths -----------
+
+
+def fragment_record(message_seq: int, data: bytes, declared: int, record_seq: int) -> bytes:
+    """An epoch-0 record with one ClientKeyExchange fragment: ``data`` at offset 0 of a
+    message that declares ``declared`` bytes."""
+    fragment = (
+        bytes((HandshakeType.client_key_exchange,))
+        + declared.to_bytes(3, "big")
+        + message_seq.to_bytes(2, "big")
+        + bytes(3)
+        + len(data).to_bytes(3, "big")
+        + data
+    )
+    header = encode_record_header(ContentType.handshake, 0xFEFD, 0, record_seq, len(fragment))
+    return header + fragment
+
+
+def bomb_fragments(count: int = 4) -> list[bytes]:
+    """Records of 26 bytes that each carry one byte of a message declaring 64 KiB."""
+    return [fragment_record(2 + i, b"\x00", 65535, 10 + i) for i in range(count)]
+
+
+def test_1000_half_open_handshakes_fed_length_bombs_stay_under_32_mib() -> None:  # X2, F5
+    endpoint = DtlsEndpoint(server_config())  # 1000 sources, default limits
+    harness = Harness(endpoint)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    bombs = bomb_fragments()
+    for i in range(1000):
+        addr = (f"10.{i // 256}.{i % 256}.1", 5000)
+        cookie_exchange(harness, addr)
+        del harness.clients[addr]
+        endpoint.datagrams_to_send(harness.now)
+        for record in bombs:
+            endpoint.receive_datagram(record, addr, harness.now)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert endpoint.half_open == 1000
+    assert grown < 32 * 2**20, grown
+
+
+def test_endpoint_wide_cap_on_buffered_handshake_bytes() -> None:  # F5
+    cap = 50_000
+    endpoint = DtlsEndpoint(server_config(), max_buffered_handshake_bytes=cap)
+    harness = Harness(endpoint)
+    for i in range(20):
+        addr = (f"10.5.{i}.1", 5000)
+        cookie_exchange(harness, addr)
+        del harness.clients[addr]
+        for seq in range(2, 6):
+            endpoint.receive_datagram(
+                fragment_record(seq, bytes(1000), 60000, seq), addr, harness.now
+            )
+    assert endpoint.buffered_handshake_bytes <= cap
+    assert endpoint.buffered_handshake_bytes > cap - (1000 + RANGE_COST + MESSAGE_COST)
+    # A real client still completes: its messages fit in what is left or are released.
+    good = harness.add_client(("10.6.0.1", 6000))
+    harness.pump()
+    assert good.state == ConnectionState.ESTABLISHED
+
+
+# -- defect 5: one source cannot take every half-open slot -------------------------------
+
+
+def test_one_source_cannot_fill_the_half_open_table() -> None:  # X29
+    endpoint = DtlsEndpoint(server_config(), max_half_open=200, max_half_open_per_source=16)
+    harness = Harness(endpoint)
+    for port in range(1000, 1300):
+        cookie_exchange(harness, ("10.7.0.1", port))
+        harness.silent.add(("10.7.0.1", port))
+    assert endpoint.half_open == 16
+    assert endpoint.stats.half_open_refused_per_source == 300 - 16
+    good = harness.add_client(("10.8.0.1", 4000))
+    harness.pump()
+    assert good.state == ConnectionState.ESTABLISHED
+
+
+def test_ipv6_sources_are_limited_per_64_prefix() -> None:  # X29
+    endpoint = DtlsEndpoint(server_config(), max_half_open_per_source=8)
+    harness = Harness(endpoint)
+    prefix = ipaddress.IPv6Address("2001:db8:1:2::")
+    for i in range(40):
+        addr = (str(prefix + (i << 16) + 1), 5000)  # same /64, different host parts
+        cookie_exchange(harness, addr)
+        harness.silent.add(addr)
+    assert endpoint.half_open == 8
+    other = harness.add_client(("2001:db8:1:3::1", 5000))  # another /64
+    harness.pump()
+    assert other.state == ConnectionState.ESTABLISHED
+
+
+# -- defect 6: replays of one ClientHello cannot make the server send without bound ------
+
+
+def replayed_bytes(copies: int) -> tuple[int, int, int]:
+    """An attacker replays one sniffed cookie-bearing ClientHello ``copies`` times from the
+    victim's address over four minutes (twice the cookie's lifetime); the victim never
+    answers. Returns the bytes of the server's handshake flights, the bytes and the number of
+    its HelloVerifyRequests."""
+    harness = Harness(DtlsEndpoint(server_config()))
+    victim = ("10.0.0.10", 10000)
+    _, hello = cookie_exchange(harness, victim)
+    del harness.clients[victim]
+    flights = sent_to(harness, victim)
+    hvr_bytes = hvrs = 0
+    interval = 240.0 / copies
+    for _ in range(copies):
+        flights += run_silently(harness, victim, harness.now + interval, step=min(interval, 0.25))
+        harness.endpoint.receive_datagram(hello, victim, harness.now)
+        for datagram in datagrams_to(harness, victim):
+            if datagram[13] == HandshakeType.hello_verify_request:
+                hvr_bytes += len(datagram)
+                hvrs += 1
+                assert len(datagram) < len(hello)
+            else:
+                flights += len(datagram)
+    flights += run_silently(harness, victim, harness.now + 120.0, step=0.25)
+    return flights, hvr_bytes, hvrs
+
+
+def test_replayed_client_hello_cannot_amplify_without_bound() -> None:  # X14
+    """Whatever the number of copies, one sniffed ClientHello makes the server send at most
+    ``max_unanswered_transmissions`` copies of its first flight (docs/security.md), cut for
+    the smallest MTU back-off may reach. Once the cookie expired, each copy gets at most a
+    HelloVerifyRequest smaller than itself."""
+    policy = server_config().retransmission
+    assert policy.max_unanswered_transmissions is not None
+    bound = policy.max_unanswered_transmissions * first_flight_bytes(mtu=policy.min_mtu)
+    once, _, _ = replayed_bytes(1)
+    many, _, hvrs = replayed_bytes(2000)
+    assert once <= bound
+    assert many <= bound
+    assert hvrs <= 2000 / 2 + 1  # only copies that arrive after the cookie's 120 s lifetime
+
+
+def first_flight_bytes(mtu: int) -> int:
+    """Bytes of the default test server's first flight (ServerHello ... ServerHelloDone)."""
+    harness = Harness(DtlsEndpoint(server_config(mtu=mtu)))
+    cookie_exchange(harness, ("10.0.0.11", 1))
+    return sent_to(harness, ("10.0.0.11", 1))
+
+
+# -- defect 10: forged protected records do not end a handshake --------------------------
+
+
+def test_forged_protected_records_during_the_handshake_do_not_end_it() -> None:  # R8, X20
+    harness = Harness(DtlsEndpoint(server_config()))
+    addr = ("10.0.0.12", 12000)
+    client, _ = cookie_exchange(harness, addr)
+    for data, _ in harness.endpoint.datagrams_to_send(harness.now):
+        client.receive_datagram(data, SERVER, harness.now)
+    # The server now waits for the client's Finished flight. An off-path attacker who knows
+    # the client's address sends epoch-1 garbage first, many times.
+    for seq in range(10):
+        forged = encode_record_header(ContentType.handshake, 0xFEFD, 1, seq, 40) + bytes(40)
+        harness.endpoint.receive_datagram(forged, addr, harness.now)
+    harness.pump()
+    assert client.state == ConnectionState.ESTABLISHED
+    assert harness.endpoint.connections[addr].state == ConnectionState.ESTABLISHED
