@@ -21,11 +21,10 @@ side ends with the ``internal_error`` that ``DtlsConnection`` substitutes for an
 its own (the sweep would otherwise hide a crash behind a "named alert").
 
 The default suite runs a deterministic sample (every 7th bit, every 11th length and the
-header boundaries); the whole sweep is marked ``slow``. Two library bugs the sweep found are
-pinned at the end as strict xfails: a garbled key in a peer certificate ends in
-``internal_error`` (tolerated by the sweep until fixed, see ``KNOWN_INTERNAL_ERRORS``), and a
-flipped high bit of any epoch-0 record sequence number poisons the replay window (the sweep
-counts those runs as timeouts, which the issue allows).
+header boundaries); the whole sweep is marked ``slow``. Two library bugs the sweep found have
+regression tests at the end: a garbled key in a peer certificate ended in ``internal_error``
+instead of ``bad_certificate``, and a flipped high bit of any epoch-0 record sequence number
+poisoned the replay window, so the handshake timed out.
 """
 
 from __future__ import annotations
@@ -67,15 +66,6 @@ RUN_UNTIL = 300.0
 
 HEADER_BOUNDARIES = (0, 1, 12, 13, 14, 24, 25, 26)
 "Truncation lengths around the record header (13 bytes) and the handshake header (12 more)."
-
-KNOWN_INTERNAL_ERRORS = (
-    "internal error: ValueError('Invalid key')",
-    "internal error: UnsupportedAlgorithm('Curve ",
-)
-"""Prefixes of the ``internal_error`` reasons of a known bug, tolerated here and pinned by
-``test_certificate_with_an_unloadable_key_is_bad_certificate_not_internal_error``: a
-fragment_offset flip in the Certificate's last fragment shifts the root certificate's bytes,
-and the garbled key inside raises out of the certificate check."""
 
 
 def configurations() -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -167,8 +157,7 @@ def run(mutation: Mutation) -> str:
     for side, conn in (("client", pair.client), ("server", pair.server)):
         outcome = outcomes[side]
         assert conn.state != ConnectionState.HANDSHAKING, f"{side} still handshaking"
-        for reason in internal_errors(outcome):
-            assert reason.startswith(KNOWN_INTERNAL_ERRORS), f"{side}: {reason}"
+        assert not internal_errors(outcome), f"{side}: {internal_errors(outcome)}"
         assert outcome.data == [], f"{side} delivered data nobody sent: {outcome.data!r}"
         completions = [e for e in outcome.events if isinstance(e, HandshakeCompleted)]
         assert len(completions) <= 1, f"{side} completed {len(completions)} times"
@@ -273,15 +262,6 @@ def _leaf_with_an_unloadable_key(corruption: str) -> x509.Certificate:
     return x509.load_der_x509_certificate(der[:at] + bytes((value,)) + der[at + 1 :])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A peer certificate whose SubjectPublicKeyInfo parses but holds a key that cannot be "
-    "loaded (EC point off the curve: ValueError; unknown curve OID: UnsupportedAlgorithm) makes "
-    "Certificate.public_key() raise inside handshake.certificates.check_peer_certificates (the "
-    "key-strength loop; client.py and server.py call public_key() too); DtlsConnection's "
-    "catch-all turns it into internal_error instead of bad_certificate. Found by the bit-flip "
-    "sweep (flight-4 fragment_offset flip) and by fuzz/fuzz_datagrams.py.",
-)
 @pytest.mark.parametrize("corruption", ["point-off-curve", "unknown-curve"])
 def test_certificate_with_an_unloadable_key_is_bad_certificate_not_internal_error(
     corruption: str,
@@ -295,14 +275,6 @@ def test_certificate_with_an_unloadable_key_is_bad_certificate_not_internal_erro
     assert terminated.alert == AlertDescription.bad_certificate, terminated
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Epoch 0 has no integrity, yet RecordLayer.open marks every epoch-0 record in the "
-    "replay window: one plaintext record with sequence number 2^48-2 (here a no-op "
-    "ChangeCipherSpec) moves the window so far that every later epoch-0 record of the real peer "
-    "is 'replayed or too old', and the handshake times out. SPEC X6 at epoch 0; the sweep hits "
-    "it with any flip of a high record sequence bit (bytes 5-10) of any epoch-0 datagram.",
-)
 @pytest.mark.parametrize("victim", ["client", "server"])
 def test_far_future_plaintext_record_does_not_block_the_handshake(victim: str) -> None:
     # X6: epoch 0 during the handshake is the current epoch.

@@ -19,6 +19,7 @@ import ipaddress
 import ssl
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.verification import (
     Criticality,
@@ -58,6 +59,13 @@ def _subject(name: str) -> x509.DNSName | x509.IPAddress:
         return x509.DNSName(name)
 
 
+def _subject_text(certificate: x509.Certificate) -> str:
+    try:
+        return certificate.subject.rfc4514_string()
+    except ValueError:
+        return "(unreadable subject)"
+
+
 def check_peer_certificates(
     chain_der: list[bytes], configuration: DtlsConfiguration, *, peer_is_server: bool
 ) -> list[x509.Certificate]:
@@ -74,12 +82,15 @@ def check_peer_certificates(
     # CERT_NONE nothing), and a weak key is refused regardless (RFC 9325 §4.5).
     role = "server" if peer_is_server else "client"
     for position, certificate in enumerate(chain):
-        problem = configuration.key_strength_problem(certificate.public_key())
+        what = f"{role} certificate" if position == 0 else f"CA certificate (chain[{position}])"
+        try:
+            key = certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            # Parsed lazily: a key that is off its curve or of an unknown kind shows up here.
+            raise AlertBadCertificate(f"cannot load the public key of the {what}: {exc}") from None
+        problem = configuration.key_strength_problem(key)
         if problem is not None:
-            what = f"{role} certificate" if position == 0 else f"CA certificate (chain[{position}])"
-            raise AlertInsufficientSecurity(
-                f"{what} {certificate.subject.rfc4514_string()} has {problem}"
-            )
+            raise AlertInsufficientSecurity(f"{what} {_subject_text(certificate)} has {problem}")
 
     if configuration.peer_fingerprints:
         fingerprint = certificate_fingerprint(leaf)
@@ -98,12 +109,10 @@ def check_peer_certificates(
     for certificate in chain:
         if when < certificate.not_valid_before_utc:
             raise AlertCertificateExpired(
-                f"certificate {certificate.subject.rfc4514_string()} is not yet valid"
+                f"certificate {_subject_text(certificate)} is not yet valid"
             )
         if when > certificate.not_valid_after_utc:
-            raise AlertCertificateExpired(
-                f"certificate {certificate.subject.rfc4514_string()} has expired"
-            )
+            raise AlertCertificateExpired(f"certificate {_subject_text(certificate)} has expired")
 
     if not configuration.ca_certificates:
         raise AlertBadCertificate("no trust anchors configured to verify the peer")

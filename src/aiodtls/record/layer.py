@@ -119,7 +119,12 @@ class RecordLayer:
                 return None
             raise RecordDropped(f"record from epoch {record.epoch} has no keys")
         seq = record.sequence_number
-        if self._replay_protection and state.window.is_replay(seq):
+        # Epoch 0 has no integrity: anyone can send a plaintext record with any sequence
+        # number, so a window there would only let one forged far-future record make every
+        # real one "too old" (SPEC X6). Its duplicates are harmless: reassembly ignores
+        # repeated fragments and the handshake reads a repeat as a lost flight.
+        protected = record.epoch != 0
+        if self._replay_protection and protected and state.window.is_replay(seq):
             raise RecordDropped("replayed or too old sequence number")
         epoch_seq = ((record.epoch << 48) | seq).to_bytes(8, "big")
         try:
@@ -131,7 +136,8 @@ class RecordLayer:
         if len(payload) > MAX_PLAINTEXT_LENGTH:
             raise RecordDropped("plaintext too long")  # SPEC R5, RFC 5246 §6.2.1
         # Only now, after authentication, may the window move (SPEC A2).
-        state.window.mark(seq)
+        if protected:
+            state.window.mark(seq)
         return OpenedRecord(record.content_type, record.epoch, seq, payload)
 
     def _hold_early(self, record: RawRecord) -> None:
