@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiodtls import ConnectionState, DtlsConfiguration
 from aiodtls.buffer import Buffer
 from aiodtls.record.header import ContentType
 from aiodtls.reliability.flight import (
@@ -20,6 +21,9 @@ from aiodtls.reliability.flight import (
 )
 from aiodtls.reliability.fragments import HANDSHAKE_HEADER_LENGTH, pull_handshake_header
 from aiodtls.reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
+from aiodtls.reliability.timer import RetransmissionPolicy
+from aiodtls.sweep import chain_of_size
+from pairs import handshake as run_handshake
 
 HANDSHAKE = ContentType.handshake
 CCS = ContentType.change_cipher_spec
@@ -228,3 +232,30 @@ def test_small_mtus_fit_or_raise(entries: list[FlightEntry], mtu: int) -> None:
             plan_datagrams(entries, mtu, overhead)
     else:
         check_plan(entries, mtu)
+
+
+def test_no_record_carries_more_than_2_to_the_14_bytes_whatever_the_mtu() -> None:  # R5
+    """With a 60000-byte MTU a 40 KB certificate chain still goes out in records of at most
+    2^14 plaintext bytes, packed several to a datagram (the peer drops longer ones)."""
+    plan = check_plan([handshake(1, 40_000), handshake(2, 100)], mtu=60_000)
+    sizes = [len(payload) for datagram in plan for _, _, payload in datagram]
+    assert max(sizes) == 2**14
+    assert len(plan) == 1
+
+
+def test_handshake_with_a_huge_mtu_and_a_20_kb_chain_needs_no_retransmission() -> None:
+    chain, _ = chain_of_size(20_000)
+    policy = RetransmissionPolicy(mtu_backoff_after=0)
+    client = DtlsConfiguration(
+        server_name="localhost", ca_certificates=[chain.root], mtu=60_000, retransmission=policy
+    )
+    server = DtlsConfiguration(
+        is_client=False,
+        certificate_chain=chain.chain,
+        private_key=chain.key,
+        mtu=60_000,
+        retransmission=policy,
+    )
+    pair = run_handshake(client, server)
+    assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
+    assert pair.server.stats.retransmissions == 0

@@ -295,3 +295,28 @@ def test_forged_protected_records_during_the_handshake_do_not_end_it() -> None: 
     harness.pump()
     assert client.state == ConnectionState.ESTABLISHED
     assert harness.endpoint.connections[addr].state == ConnectionState.ESTABLISHED
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def test_secrets_stay_out_of_the_configuration_repr() -> None:
+    """A configuration logged by accident does not leak the PSK, the cookie key or the
+    private key (secrets leave the library only through ``key_log``)."""
+    config = server_config(psk=b"\x42" * 16, cookie_secret=b"\x17" * 32)
+    text = repr(config)
+    assert "psk=" not in text and "cookie_secret=" not in text and "private_key=" not in text
+    assert "4242" not in text and "\\x42" not in text
+
+
+def test_endpoint_checks_its_configuration_up_front() -> None:
+    """A bad setting assigned after construction fails when the endpoint is built, not when a
+    peer's ClientHello arrives."""
+    config = server_config()
+    config.mtu = 10
+    try:
+        DtlsEndpoint(config)
+    except ValueError as exc:
+        assert "mtu" in str(exc)
+    else:
+        raise AssertionError("DtlsEndpoint accepted mtu=10")

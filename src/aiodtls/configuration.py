@@ -67,7 +67,7 @@ class DtlsConfiguration:
     certificate_chain: list[x509.Certificate] = field(default_factory=list)
     "Our certificate chain, leaf first (the server's, or the client's for client auth)."
 
-    private_key: PrivateKey | None = None
+    private_key: PrivateKey | None = field(default=None, repr=False)
     "The private key of the leaf certificate."
 
     verify_mode: ssl.VerifyMode | None = None
@@ -104,7 +104,7 @@ class DtlsConfiguration:
     our own key by :meth:`load_cert_chain`): the default admits P-256, P-384 and P-521 and
     refuses P-224, P-192 and other curves under 256 bits."""
 
-    psk: bytes | None = None
+    psk: bytes | None = field(default=None, repr=False)
     "Client: the pre-shared key (up to 64 bytes). Server: a single key for any identity."
 
     psk_identity: bytes | None = None
@@ -122,7 +122,7 @@ class DtlsConfiguration:
     cookie_exchange: bool = True
     "Server: answer a ClientHello without a valid cookie with HelloVerifyRequest."
 
-    cookie_secret: bytes | None = None
+    cookie_secret: bytes | None = field(default=None, repr=False)
     "Server: HMAC key for cookies; random when None (see ``handshake.cookie``)."
 
     mtu: int = 1400

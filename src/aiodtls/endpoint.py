@@ -99,6 +99,7 @@ class DtlsEndpoint:
     ) -> None:
         if configuration.is_client:
             raise ValueError("DtlsEndpoint needs a server configuration (is_client=False)")
+        configuration.validate()  # fail here, not inside receive_datagram
         self.configuration = configuration
         self.max_half_open = max_half_open
         "Most handshakes in progress at once; further cookie-valid ClientHellos are dropped."

@@ -20,7 +20,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..record.header import ContentType
+from ..record.header import MAX_PLAINTEXT_LENGTH, ContentType
 from ..record.layer import RecordLayer
 from ..trace import Tracer
 from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment
@@ -31,6 +31,7 @@ __all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
 # A fragment smaller than this is not worth a record of its own at the end of a datagram;
 # the message starts in the next datagram instead.
 _MIN_FRAGMENT = 32
+_MAX_FRAGMENT = MAX_PLAINTEXT_LENGTH - HANDSHAKE_HEADER_LENGTH
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,20 @@ def plan_datagrams(
         while True:
             available = room - per_record
             remaining = len(body) - offset
+            if available > _MAX_FRAGMENT and remaining > _MAX_FRAGMENT:
+                # A record carries at most 2^14 bytes (SPEC R5), whatever the MTU allows.
+                current.append(
+                    (
+                        entry.epoch,
+                        ContentType.handshake,
+                        encode_handshake_fragment(
+                            entry.msg_type, entry.message_seq, body, offset, _MAX_FRAGMENT
+                        ),
+                    )
+                )
+                offset += _MAX_FRAGMENT
+                room -= per_record + _MAX_FRAGMENT
+                continue
             if remaining <= available:
                 current.append(
                     (
