@@ -33,7 +33,10 @@ Properties, checked after every input:
   ServerKeyExchange and ServerHelloDone), then a correct Finished under the real keys; and the
   IUT then exports the same keying material as the peer.
 
-The default suite runs a moderate budget per role and configuration; ``slow`` runs a large one.
+Roles: a server connection (with and without required client certificates), a server
+endpoint (``DtlsEndpoint``, stateless cookie exchange in front), and a client connection (with
+and without a certificate of its own). The default suite runs a moderate budget per role;
+``slow`` runs a large one.
 """
 
 from __future__ import annotations
@@ -58,10 +61,12 @@ from aiodtls import (
     DataReceived,
     DtlsConfiguration,
     DtlsConnection,
+    DtlsEndpoint,
     DtlsEvent,
     HandshakeCompleted,
 )
 from aiodtls.buffer import Buffer
+from aiodtls.endpoint import next_event
 from aiodtls.handshake import signatures
 from aiodtls.handshake.keyexchange import EphemeralKey
 from aiodtls.handshake.keyschedule import (
@@ -525,7 +530,9 @@ class ScriptedClient(ScriptedPeer):
             # Without a HelloVerifyRequest yet, "the right cookie" cannot exist: a made-up one.
             self.hello.cookie = (self.cookie or bytes(20)) if with_cookie else b""
             self.hello_had_cookie = with_cookie and self.cookie is not None
-            # A new attempt: the transcript restarts with this hello (SPEC C7).
+            # A new attempt: the transcript restarts with this hello (SPEC C7), and only a
+            # Finished of this attempt may complete it (an endpoint starts a new association).
+            self.valid_handshake = False
             self.transcript = bytearray()
             self.attempt = []
             self.records.forget_messages()
@@ -719,29 +726,43 @@ class ScriptedServer(ScriptedPeer):
 # -- running a sequence ----------------------------------------------------------------------
 
 
+IUT = DtlsConnection | DtlsEndpoint
+"A connection of either role, or a server endpoint (the peer is then its only client)."
+
+
 @dataclass
 class Run:
     """One IUT and its scripted peer, fed one abstract input at a time."""
 
-    iut: DtlsConnection
+    iut: IUT
     peer: ScriptedPeer
     now: float = 0.0
-    events: list[DtlsEvent] = field(default_factory=list)
+    events: list[tuple[DtlsConnection, DtlsEvent]] = field(default_factory=list)
+    "Events of the IUT, with the connection that reported each (an endpoint has several)."
     log: list[str] = field(default_factory=list)
     "What happened, for the failure message."
     reported: int = 0
     checked: int = 0
-    completed: bool = False
+    completed: set[int] = field(default_factory=set)
+    "ids of the connections that reported HandshakeCompleted."
     delivered: set[bytes] = field(default_factory=set)
 
     @property
-    def peer_address(self) -> tuple[str, int]:
-        """Where the IUT's datagrams come from."""
-        return SERVER_ADDR if self.iut.is_client else CLIENT_ADDR
+    def is_client(self) -> bool:
+        """True when the IUT is a client."""
+        return isinstance(self.iut, DtlsConnection) and self.iut.is_client
+
+    @property
+    def state(self) -> ConnectionState | None:
+        """The state of the IUT's association with the peer (None: an endpoint has none)."""
+        if isinstance(self.iut, DtlsConnection):
+            return self.iut.state
+        connection = self.iut.connections.get(CLIENT_ADDR)
+        return connection.state if connection is not None else None
 
     def start(self) -> None:
         """A client IUT sends its first ClientHello."""
-        if self.iut.is_client:
+        if isinstance(self.iut, DtlsConnection) and self.iut.is_client:
             self.iut.connect(SERVER_ADDR, self.now)
         self.pump()
 
@@ -754,46 +775,48 @@ class Run:
                 self.iut.handle_timer(self.now)
         else:
             datagram = self.peer.send(symbol)
-            self.iut.receive_datagram(datagram, self.peer_address, self.now)
+            source = SERVER_ADDR if self.is_client else CLIENT_ADDR
+            self.iut.receive_datagram(datagram, source, self.now)
         self.pump()
-        self.log.append(f"{symbol.value} -> {self.iut.state.value} {self._new_events()}")
+        state = self.state.value if self.state is not None else "no connection"
+        self.log.append(f"{symbol.value} -> {state} {self._new_events()}")
         self.check()
 
     def pump(self) -> None:
         """Everything the IUT wants to send goes to the peer; its events are collected."""
         for datagram, _addr in self.iut.datagrams_to_send(self.now):
             self.peer.absorb(datagram)
-        while (event := self.iut.next_event()) is not None:
-            self.events.append(event)
+        while (item := next_event(self.iut)) is not None:
+            self.events.append(item)
 
     def finish(self) -> None:
         """Run the IUT's timers out (the peer stays silent) until it is done or quiet."""
         for _ in range(40):
-            if self.iut.state != ConnectionState.HANDSHAKING:
+            if self.state != ConnectionState.HANDSHAKING or self.iut.get_timer() is None:
                 break
-            self.step(ServerInput.TIMEOUT if self.iut.is_client else ClientInput.TIMEOUT)
+            self.step(ServerInput.TIMEOUT if self.is_client else ClientInput.TIMEOUT)
         self.check()
 
     def _new_events(self) -> str:
         new = self.events[self.reported :]
         self.reported = len(self.events)
-        return ", ".join(_describe(e) for e in new)
+        return ", ".join(_describe(e) for _, e in new)
 
     def check(self) -> None:
         """Every property of the module docstring, on the events not checked yet."""
-        for event in self.events[self.checked :]:
+        for connection, event in self.events[self.checked :]:
             self.checked += 1
             trace = "\n  ".join(self.log)
             if isinstance(event, HandshakeCompleted):
-                assert not self.completed, f"HandshakeCompleted twice:\n  {trace}"
-                self.completed = True
+                assert id(connection) not in self.completed, f"completed twice:\n  {trace}"
+                self.completed.add(id(connection))
                 assert self.peer.valid_handshake, (
                     f"completed without a valid handshake from the peer:\n  {trace}"
                 )
-                exported = self.iut.export_keying_material(EXPORTER_LABEL, EXPORTER_LENGTH)
+                exported = connection.export_keying_material(EXPORTER_LABEL, EXPORTER_LENGTH)
                 assert exported == self.peer.exported(), f"keys differ:\n  {trace}"
             elif isinstance(event, DataReceived):
-                assert self.completed, f"data before HandshakeCompleted:\n  {trace}"
+                assert id(connection) in self.completed, f"data before completion:\n  {trace}"
                 assert event.data in self.peer.sealed_payloads, (
                     f"delivered data the peer never sealed: {event.data!r}\n  {trace}"
                 )
@@ -817,7 +840,9 @@ def _describe(event: DtlsEvent) -> str:
 
 def run_sequence(role: Role, inputs: Sequence[Input]) -> Run:
     """Feed ``inputs`` to a fresh IUT through a fresh scripted peer; check after each."""
-    run = Run(DtlsConnection(configuration=role.iut_config()), role.make_peer())
+    config = role.iut_config()
+    iut: IUT = DtlsEndpoint(config) if role.endpoint else DtlsConnection(configuration=config)
+    run = Run(iut, role.make_peer())
     run.start()
     for symbol in inputs:
         run.step(symbol)
@@ -838,6 +863,8 @@ class Role:
     alphabet: tuple[Input, ...]
     valid: tuple[Input, ...]
     "A valid handshake from the peer's side, which the IUT must complete."
+    endpoint: bool = False
+    "The IUT is a ``DtlsEndpoint`` with this configuration instead of a connection."
 
 
 def _server_requiring_certificates() -> DtlsConfiguration:
@@ -866,6 +893,18 @@ ROLES = {
                 "CLIENT_HELLO CLIENT_HELLO_WITH_COOKIE CLIENT_KEY_EXCHANGE CHANGE_CIPHER_SPEC "
                 "FINISHED APPLICATION_DATA_1",
             ),
+        ),
+        Role(
+            "endpoint",
+            server_config,
+            lambda: ScriptedClient(certificate_required=False),
+            tuple(ClientInput),
+            word(
+                ClientInput,
+                "CLIENT_HELLO CLIENT_HELLO_WITH_COOKIE CLIENT_KEY_EXCHANGE CHANGE_CIPHER_SPEC "
+                "FINISHED APPLICATION_DATA_1",
+            ),
+            endpoint=True,
         ),
         Role(
             "server-requiring-client-certificates",
@@ -936,8 +975,8 @@ def input_sequences(draw: st.DrawFn, role: Role) -> list[Input]:
 def test_the_valid_handshake_completes_and_delivers(role: str) -> None:
     # The scripted peer is sound: its valid word completes, keys agree, data flows once.
     run = run_sequence(ROLES[role], ROLES[role].valid)
-    assert run.iut.state == ConnectionState.ESTABLISHED, "\n".join(run.log)
-    assert [type(e) for e in run.events] == [HandshakeCompleted, DataReceived]
+    assert run.state == ConnectionState.ESTABLISHED, "\n".join(run.log)
+    assert [type(e) for _, e in run.events] == [HandshakeCompleted, DataReceived]
 
 
 INVALID_WORDS = [
@@ -982,16 +1021,16 @@ def test_invalid_handshakes_never_complete(role: str, names: str) -> None:
     # X9, X11: fixed words from the catalogue; the fuzz below explores the rest.
     alphabet = ServerInput if ROLES[role].alphabet[0] in ServerInput else ClientInput
     run = run_sequence(ROLES[role], word(alphabet, names))
-    assert not any(isinstance(e, HandshakeCompleted | DataReceived) for e in run.events), "\n".join(
-        run.log
+    assert not any(isinstance(e, HandshakeCompleted | DataReceived) for _, e in run.events), (
+        "\n".join(run.log)
     )
 
 
 def _outcome(run: Run) -> str:
-    terminated = next((e for e in run.events if isinstance(e, ConnectionTerminated)), None)
+    terminated = next((e for _, e in run.events if isinstance(e, ConnectionTerminated)), None)
     prefix = "completed, " if run.completed else ""
     if terminated is None:
-        return prefix + run.iut.state.value
+        return prefix + (run.state.value if run.state is not None else "no connection")
     if terminated.alert is None:
         return prefix + ("timeout" if "timed out" in terminated.reason else terminated.reason)
     return f"{prefix}{'received' if terminated.by_peer else 'sent'} {terminated.alert.name}"
