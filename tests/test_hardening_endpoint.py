@@ -320,3 +320,25 @@ def test_endpoint_checks_its_configuration_up_front() -> None:
         assert "mtu" in str(exc)
     else:
         raise AssertionError("DtlsEndpoint accepted mtu=10")
+
+
+def test_endpoint_wide_cap_counts_held_next_epoch_records() -> None:  # F5, R9
+    """Records of the next epoch held during handshakes draw on the same endpoint budget."""
+    cap = 20_000
+    endpoint = DtlsEndpoint(server_config(), max_buffered_handshake_bytes=cap)
+    harness = Harness(endpoint)
+    for i in range(10):
+        addr = (f"10.9.{i}.1", 5000)
+        cookie_exchange(harness, addr)
+        del harness.clients[addr]
+        for seq in range(3):
+            record = encode_record_header(ContentType.handshake, 0xFEFD, 1, seq, 1000)
+            endpoint.receive_datagram(record + bytes(1000), addr, harness.now)
+    assert cap - 1013 < endpoint.buffered_handshake_bytes <= cap
+    dropped = sum(
+        c.stats.records_dropped["the endpoint's buffer for early records is full"]
+        for c in endpoint.connections.values()
+    )
+    assert dropped == 30 - endpoint.buffered_handshake_bytes // 1013
+    harness.advance(harness.now + 61.0)  # every handshake times out: all of it is given back
+    assert endpoint.buffered_handshake_bytes == 0

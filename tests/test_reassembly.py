@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiodtls.budget import BufferBudget
 from aiodtls.reliability.reassembly import (
     MESSAGE_COST,
     RANGE_COST,
-    BufferBudget,
     FragmentStatus,
     HandshakeMessage,
     Reassembler,

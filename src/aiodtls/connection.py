@@ -33,6 +33,7 @@ from .alerts import (
     AlertUnexpectedMessage,
     alert_name,
 )
+from .budget import BufferBudget
 from .buffer import Buffer
 from .configuration import DtlsConfiguration
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
@@ -56,7 +57,7 @@ from .reliability.fragments import (
     HandshakeHeader,
     pull_handshake_header,
 )
-from .reliability.reassembly import BufferBudget, FragmentStatus, HandshakeMessage, Reassembler
+from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
 from .trace import Tracer
 
@@ -134,6 +135,7 @@ class DtlsConnection:
         self._records = RecordLayer(
             replay_protection=configuration.replay_protection,
             max_early_bytes=min(32768, configuration.max_handshake_buffer),
+            budget=buffer_budget,
         )
         self._reassembler = Reassembler(
             max_message_size=configuration.max_handshake_message_size,

@@ -35,6 +35,7 @@ import random
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
+from .budget import BufferBudget
 from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection, NetworkAddress
 from .events import DtlsEvent
@@ -46,7 +47,6 @@ from .handshake.cookie import (
     parse_client_hello,
 )
 from .record.header import ContentType
-from .reliability.reassembly import BufferBudget
 
 __all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..budget import BufferBudget
 from .header import (
     DTLS1_0,
     DTLS1_2,
@@ -83,8 +84,15 @@ class _WriteEpoch:
 class RecordLayer:
     """Read and write state of one DTLS association."""
 
-    def __init__(self, *, replay_protection: bool = True, max_early_bytes: int = 32768) -> None:
+    def __init__(
+        self,
+        *,
+        replay_protection: bool = True,
+        max_early_bytes: int = 32768,
+        budget: BufferBudget | None = None,
+    ) -> None:
         self._replay_protection = replay_protection
+        self._budget = budget
         self._read: dict[int, _ReadEpoch] = {0: _ReadEpoch(NullProtection())}
         self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(NullProtection())}
         self._highest_read_epoch = 0
@@ -144,6 +152,8 @@ class RecordLayer:
         size = len(record.fragment) + RECORD_HEADER_LENGTH
         if self._early_bytes + size > self._max_early_bytes:
             raise RecordDropped("early-epoch buffer full")  # SPEC F5
+        if self._budget is not None and not self._budget.take(size):
+            raise RecordDropped("the endpoint's buffer for early records is full")
         self._early.append(record)
         self._early_bytes += size
 
@@ -152,8 +162,7 @@ class RecordLayer:
         self._read[epoch] = _ReadEpoch(protection)
         self._highest_read_epoch = max(self._highest_read_epoch, epoch)
         ready = [r for r in self._early if r.epoch == epoch]
-        self._early = []
-        self._early_bytes = 0
+        self._free_early()
         return ready
 
     def has_read_epoch(self, epoch: int) -> bool:
@@ -168,9 +177,14 @@ class RecordLayer:
     def discard_early(self) -> None:
         """The handshake is over: free held next-epoch records and hold no more, since no
         further epoch comes without renegotiation (SPEC F5, X3)."""
+        self._free_early()
+        self._hold_next_epoch = False
+
+    def _free_early(self) -> None:
+        if self._budget is not None:
+            self._budget.give(self._early_bytes)
         self._early = []
         self._early_bytes = 0
-        self._hold_next_epoch = False
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -17,10 +17,11 @@ import bisect
 import enum
 from dataclasses import dataclass, field
 
+from ..budget import BufferBudget
+
 __all__ = [
     "MESSAGE_COST",
     "RANGE_COST",
-    "BufferBudget",
     "FragmentStatus",
     "HandshakeMessage",
     "Reassembler",
@@ -59,31 +60,6 @@ of its data: the bookkeeping of a fragment, so that a flood of tiny fragments is
 it costs."""
 MESSAGE_COST = 128
 "Bytes charged for each message being rebuilt, on top of its ranges."
-
-
-class BufferBudget:
-    """A cap on buffered bytes shared by many reassemblers (a server endpoint's connections).
-
-    Each reassembler still has its own cap; this one bounds their sum, so that many peers
-    that each stay under their own cap cannot together exhaust the server (SPEC F5).
-    """
-
-    __slots__ = ("limit", "used")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def take(self, amount: int) -> bool:
-        """Reserve ``amount`` bytes if they fit under the limit."""
-        if self.used + amount > self.limit:
-            return False
-        self.used += amount
-        return True
-
-    def give(self, amount: int) -> None:
-        """Return bytes reserved earlier."""
-        self.used -= amount
 
 
 @dataclass
