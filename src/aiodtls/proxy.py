@@ -5,6 +5,13 @@ Owns the relaying: one listening socket for clients, one upstream socket per cli
 impairment engine as the simulator (:class:`aiodtls.impairment.DirectionImpairment`) applied
 in real time, plus a :class:`aiodtls.diagnose.HandshakeDiagnosis` fed with every datagram and
 its fate. It works between any two DTLS implementations: it needs no keys.
+
+Limits (it faces whatever reaches its port): the upstream name is resolved once, at
+:meth:`DtlsProxy.start`; at most ``max_clients`` client addresses are tracked at once, and
+datagrams from further new addresses are dropped and counted (:class:`ProxyCounters`) until
+an idle client is forgotten; at most ``max_backlog`` datagrams per client wait for its
+upstream socket to open. Errors sending to the server are counted and reported in one line,
+never raised.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +27,42 @@ from typing import Any
 from .diagnose import Finding, HandshakeDiagnosis, Observation
 from .impairment import Address, DirectionImpairment, LinkConditions
 
-__all__ = ["DtlsProxy", "Flow"]
+__all__ = [
+    "DEFAULT_MAX_BACKLOG",
+    "DEFAULT_MAX_CLIENTS",
+    "DtlsProxy",
+    "Flow",
+    "ProxyCounters",
+    "ProxyStartError",
+]
 
 logger = logging.getLogger("aiodtls.proxy")
 
 ObservationCallback = Callable[["Flow", Observation], None]
 FindingCallback = Callable[["Flow", Finding], None]
+NoticeCallback = Callable[[str], None]
+
+DEFAULT_MAX_CLIENTS = 1024
+"Client addresses tracked at once unless told otherwise (``--max-clients``)."
+
+DEFAULT_MAX_BACKLOG = 64
+"Datagrams per client that may wait for its upstream socket to open."
+
+
+class ProxyStartError(OSError):
+    """The proxy cannot start; ``str()`` is one line fit to print (resolve or bind failed)."""
+
+
+@dataclass
+class ProxyCounters:
+    """Datagrams the proxy dropped for its own reasons, not as an impairment."""
+
+    refused_datagrams: int = 0
+    "From a new client address while ``max_clients`` clients were tracked."
+    backlog_dropped: int = 0
+    "From a client whose upstream socket was not open yet and had ``max_backlog`` waiting."
+    upstream_errors: int = 0
+    "Toward the server, lost on an upstream socket that failed to open or reported an error."
 
 
 @dataclass
@@ -37,7 +75,7 @@ class Flow:
     diagnosis: HandshakeDiagnosis
     upstream: asyncio.DatagramTransport | None = None
     backlog: list[bytes] = field(default_factory=list)
-    "Datagrams from the client waiting for the upstream socket to open."
+    "Datagrams from the client waiting for the upstream socket to open (at most max_backlog)."
     last_seen: float = 0.0
     timer: asyncio.TimerHandle | None = None
     observing: bool = False
@@ -69,11 +107,25 @@ class _UpstreamSide(asyncio.DatagramProtocol):
         self._proxy._from_server(self._flow, data)
 
     def error_received(self, exc: Exception) -> None:
-        logger.debug("upstream side of %s: %s", self._flow.name, exc)
+        # Usually ICMP port unreachable for an earlier datagram: the server is not up.
+        self._proxy._upstream_error(self._flow, exc)
+
+
+def _reason(exc: Exception) -> str:
+    """``Name or service not known`` rather than ``[Errno -2] Name or service not known``."""
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return strerror or str(exc) or type(exc).__name__
 
 
 class DtlsProxy:
-    """Relays UDP between clients and one upstream server, impairing and diagnosing."""
+    """Relays UDP between clients and one upstream server, impairing and diagnosing.
+
+    ``max_clients`` caps the client addresses tracked at once (each costs an upstream socket,
+    a diagnosis and timers): a datagram from a new address while the table is full is dropped
+    and counted in :attr:`counters`, and ``on_notice`` hears about it once per episode.
+    Clients silent for ``idle_timeout`` seconds are forgotten (checked every
+    ``idle_timeout`` seconds), which frees their place.
+    """
 
     def __init__(
         self,
@@ -84,29 +136,73 @@ class DtlsProxy:
         seed: int = 0,
         patience: float = 5.0,
         idle_timeout: float = 120.0,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        max_backlog: int = DEFAULT_MAX_BACKLOG,
         on_observation: ObservationCallback | None = None,
         on_finding: FindingCallback | None = None,
+        on_notice: NoticeCallback | None = None,
     ) -> None:
+        if max_clients < 1:
+            raise ValueError(f"max_clients must be at least 1, not {max_clients}")
+        if max_backlog < 0:
+            raise ValueError(f"max_backlog must not be negative, not {max_backlog}")
         self.upstream = upstream
+        "The server as given (host name or address, port)."
+        self.upstream_address: tuple[Any, ...] | None = None
+        "The server's resolved socket address, set by :meth:`start`."
         self.c2s = c2s or LinkConditions()
         self.s2c = s2c or LinkConditions()
         self.seed = seed
         self.patience = patience
         self.idle_timeout = idle_timeout
+        self.max_clients = max_clients
+        "Client addresses tracked at once; datagrams from further new ones are dropped."
+        self.max_backlog = max_backlog
+        "Datagrams per client that may wait for its upstream socket to open."
         self.flows: dict[Address, Flow] = {}
-        "Clients seen, by address."
+        "Clients seen, by address (at most ``max_clients``)."
+        self.counters = ProxyCounters()
+        "What the proxy itself dropped, and why."
         self._on_observation = on_observation
         self._on_finding = on_finding
+        self._on_notice = on_notice
+        self._noticed: set[str] = set()
+        self._upstream_family = socket.AF_UNSPEC
         self._transport: asyncio.DatagramTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+        self._openings: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> Address:
-        """Bind the client-facing socket; returns the bound address."""
+        """Resolve the upstream server, then bind the client-facing socket; returns the bound
+        address.
+
+        Raises :class:`ProxyStartError` if the upstream cannot be resolved or the address
+        cannot be bound: resolving once here, rather than per client, means a bad name is
+        one error at start and not one per client for as long as the proxy runs.
+        """
         self._loop = asyncio.get_running_loop()
-        transport, _ = await self._loop.create_datagram_endpoint(
-            lambda: _ClientSide(self), local_addr=(host, port)
-        )
+        upstream_host, upstream_port = self.upstream
+        upstream_name = f"{upstream_host}:{upstream_port}"
+        try:
+            infos = await self._loop.getaddrinfo(
+                upstream_host, upstream_port, type=socket.SOCK_DGRAM
+            )
+        except OSError as exc:
+            raise ProxyStartError(
+                f"cannot resolve upstream {upstream_name}: {_reason(exc)}"
+            ) from exc
+        if not infos:
+            raise ProxyStartError(f"cannot resolve upstream {upstream_name}: no address")
+        family, _, _, _, sockaddr = infos[0]
+        self._upstream_family = family
+        self.upstream_address = sockaddr
+        try:
+            transport, _ = await self._loop.create_datagram_endpoint(
+                lambda: _ClientSide(self), local_addr=(host, port)
+            )
+        except OSError as exc:
+            raise ProxyStartError(f"cannot listen on {host}:{port}: {_reason(exc)}") from exc
         self._transport = transport
         self._sweeper = self._loop.call_later(self.idle_timeout, self._sweep)
         address: Address = transport.get_extra_info("sockname")[:2]
@@ -119,8 +215,20 @@ class DtlsProxy:
         for flow in self.flows.values():
             self._close_flow(flow)
         self.flows.clear()
+        for task in self._openings:
+            task.cancel()
         if self._transport is not None:
             self._transport.close()
+
+    def _notice(self, kind: str, message: str) -> None:
+        """Report ``message`` once per ``kind`` (until the kind is re-armed)."""
+        if kind in self._noticed:
+            return
+        self._noticed.add(kind)
+        if self._on_notice is not None:
+            self._on_notice(message)
+        else:
+            logger.warning("%s", message)
 
     # -- relaying --------------------------------------------------------------------------
 
@@ -131,6 +239,15 @@ class DtlsProxy:
     def _from_client(self, data: bytes, addr: Address) -> None:
         flow = self.flows.get(addr)
         if flow is None:
+            if len(self.flows) >= self.max_clients:
+                self.counters.refused_datagrams += 1
+                self._notice(
+                    "full",
+                    f"client table full ({self.max_clients} clients): dropping datagrams "
+                    f"from new clients, starting with {addr[0]}:{addr[1]}, until a tracked "
+                    f"client has been silent for {self.idle_timeout:g} s",
+                )
+                return
             flow = self._new_flow(addr)
         flow.last_seen = self._now()
         self._relay(flow, "c2s", data)
@@ -155,14 +272,28 @@ class DtlsProxy:
         )
         self.flows[addr] = flow
         assert self._loop is not None
-        self._loop.create_task(self._open_upstream(flow))
+        task = self._loop.create_task(self._open_upstream(flow))
+        self._openings.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._openings.discard)
         return flow
 
     async def _open_upstream(self, flow: Flow) -> None:
         assert self._loop is not None
-        transport, _ = await self._loop.create_datagram_endpoint(
-            lambda: _UpstreamSide(self, flow), remote_addr=self.upstream
-        )
+        assert self.upstream_address is not None, "start() resolves the upstream"
+        try:
+            transport, _ = await self._loop.create_datagram_endpoint(
+                lambda: _UpstreamSide(self, flow),
+                remote_addr=self.upstream_address,
+                family=self._upstream_family,
+            )
+        except OSError as exc:
+            # E.g. out of file descriptors or no route: forget the client (its next datagram
+            # tries again) and say so once; the datagrams it sent meanwhile are lost.
+            self._upstream_error(flow, exc, lost=len(flow.backlog))
+            if self.flows.get(flow.client) is flow:
+                self._close_flow(flow)
+                del self.flows[flow.client]
+            return
         if self.flows.get(flow.client) is not flow:
             transport.close()
             return
@@ -170,6 +301,16 @@ class DtlsProxy:
         for data in flow.backlog:
             transport.sendto(data)
         flow.backlog.clear()
+
+    def _upstream_error(self, flow: Flow, exc: Exception, lost: int = 1) -> None:
+        """Count ``lost`` datagrams toward the server and say why, once per reason."""
+        self.counters.upstream_errors += lost
+        reason = _reason(exc)
+        self._notice(
+            f"upstream {reason}",
+            f"cannot send to upstream {self.upstream[0]}:{self.upstream[1]} "
+            f"for {flow.name}: {reason}",
+        )
 
     def _relay(self, flow: Flow, direction: str, data: bytes) -> None:
         now = self._now()
@@ -220,13 +361,27 @@ class DtlsProxy:
                 self._on_finding(flow, finding)
 
     def _deliver(self, flow: Flow, direction: str, data: bytes) -> None:
+        if self.flows.get(flow.client) is not flow:
+            return  # a delayed copy of a client forgotten meanwhile: its sockets are closed
         if direction == "s2c":
-            if self._transport is not None:
+            if self._transport is not None and not self._transport.is_closing():
                 self._transport.sendto(data, flow.client)
-        elif flow.upstream is not None:
-            flow.upstream.sendto(data)
-        else:
+            return
+        if flow.upstream is not None:
+            # Send errors (ICMP port unreachable ...) come back through error_received.
+            try:
+                flow.upstream.sendto(data)
+            except OSError as exc:
+                self._upstream_error(flow, exc)
+        elif len(flow.backlog) < self.max_backlog:
             flow.backlog.append(data)
+        else:
+            self.counters.backlog_dropped += 1
+            self._notice(
+                "backlog",
+                f"{flow.name}: upstream socket not open yet and {self.max_backlog} datagrams "
+                "already waiting: dropping more",
+            )
 
     # -- diagnosis timers --------------------------------------------------------------------
 
@@ -251,6 +406,8 @@ class DtlsProxy:
             if now - flow.last_seen >= self.idle_timeout:
                 self._close_flow(flow)
                 del self.flows[addr]
+        if len(self.flows) < self.max_clients:
+            self._noticed.discard("full")  # report the next time it fills up
         assert self._loop is not None
         self._sweeper = self._loop.call_later(self.idle_timeout, self._sweep)
 
@@ -259,6 +416,7 @@ class DtlsProxy:
             flow.timer.cancel()
         if flow.upstream is not None:
             flow.upstream.close()
+        flow.backlog.clear()
 
 
 def flow_dict(flow: Flow, payload: dict[str, Any]) -> dict[str, Any]:

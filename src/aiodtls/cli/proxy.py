@@ -9,6 +9,11 @@ Then point the client at 127.0.0.1:4444. Every datagram is printed with what it 
 what the proxy did to it; findings (who retransmitted, who never did, how the handshake ended)
 are printed as they are reached. ``--json`` prints one JSON object per line instead
 (schema in docs/debugging-hangs.md).
+
+The upstream name is resolved once, at start: if that fails the proxy exits with status 1
+and one line on stderr. At most --max-clients client addresses are tracked at once;
+datagrams from further new clients are dropped, said once on stderr, and counted in a
+summary printed on exit.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from ..diagnose import Finding, Observation
 from ..handshake.messages import HandshakeType
 from ..impairment import GilbertElliott, LinkConditions, Rule, drop, nth, nth_fragment
-from ..proxy import DtlsProxy, Flow, flow_dict
+from ..proxy import DEFAULT_MAX_CLIENTS, DtlsProxy, Flow, ProxyStartError, flow_dict
 from .common import parse_address
 
 __all__ = ["add_parser"]
@@ -56,6 +61,16 @@ def _burst(text: str) -> GilbertElliott:
     except ValueError:
         raise argparse.ArgumentTypeError("expected P_GOOD_TO_BAD:P_BAD_TO_GOOD") from None
     return GilbertElliott(good_to_bad, bad_to_good)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -107,6 +122,14 @@ def add_parser(commands: Any) -> None:
         default=5.0,
         help="seconds a side may take to retransmit after a loss before it is named (default 5)",
     )
+    parser.add_argument(
+        "--max-clients",
+        type=_positive,
+        default=DEFAULT_MAX_CLIENTS,
+        metavar="N",
+        help="client addresses tracked at once; datagrams from further new clients are "
+        f"dropped and counted (default {DEFAULT_MAX_CLIENTS})",
+    )
     parser.add_argument("--duration", type=float, help="exit after this many seconds")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--quiet", action="store_true", help="findings only, no datagram lines")
@@ -156,18 +179,28 @@ def run(args: argparse.Namespace) -> int:
             who = f" [{finding.side}]" if finding.side else ""
             print(f">> {flow.name} {finding.kind}{who}: {finding.message}", flush=True)
 
+    def on_notice(message: str) -> None:
+        print(f"proxy: {message}", file=sys.stderr, flush=True)
+
     proxy = DtlsProxy(
         args.upstream,
         c2s=c2s,
         s2c=s2c,
         seed=args.seed,
         patience=args.patience,
+        max_clients=args.max_clients,
         on_observation=on_observation,
         on_finding=on_finding,
+        on_notice=on_notice,
     )
 
-    async def main() -> None:
-        host, port = await proxy.start(*args.listen)
+    async def main() -> int:
+        try:
+            host, port = await proxy.start(*args.listen)
+        except ProxyStartError as exc:
+            proxy.close()
+            print(f"aiodtls proxy: {exc}", file=sys.stderr, flush=True)
+            return 1
         upstream = f"{args.upstream[0]}:{args.upstream[1]}"
         if args.json:
             emit({"type": "listening", "listen": f"{host}:{port}", "upstream": upstream})
@@ -180,8 +213,27 @@ def run(args: argparse.Namespace) -> int:
                 await asyncio.sleep(args.duration)
         finally:
             proxy.close()
+        return 0
 
+    code = 0
     # main() already closed every socket; Ctrl-C is the normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
-    return 0
+        code = asyncio.run(main())
+    _print_counters(proxy, args.max_clients)
+    return code
+
+
+def _print_counters(proxy: DtlsProxy, max_clients: int) -> None:
+    """On exit, what the proxy dropped for its own reasons (never an impairment)."""
+    counters = proxy.counters
+    lines = [
+        (
+            counters.refused_datagrams,
+            f"datagrams from new clients dropped (--max-clients {max_clients} reached)",
+        ),
+        (counters.backlog_dropped, "datagrams dropped waiting for an upstream socket to open"),
+        (counters.upstream_errors, "datagrams toward the upstream lost to socket errors"),
+    ]
+    for count, what in lines:
+        if count:
+            print(f"proxy: {count} {what}", file=sys.stderr, flush=True)
