@@ -201,27 +201,29 @@ def test_endpoint_wide_cap_on_buffered_handshake_bytes() -> None:  # F5
 
 
 def test_one_source_cannot_fill_the_half_open_table() -> None:  # X29
-    endpoint = DtlsEndpoint(server_config(), max_half_open=200, max_half_open_per_source=16)
+    """With the default per-source limit (64), 300 sockets of one host take 64 of the 200
+    slots, and another host still gets in."""
+    endpoint = DtlsEndpoint(server_config(), max_half_open=200)
     harness = Harness(endpoint)
     for port in range(1000, 1300):
         cookie_exchange(harness, ("10.7.0.1", port))
         harness.silent.add(("10.7.0.1", port))
-    assert endpoint.half_open == 16
-    assert endpoint.stats.half_open_refused_per_source == 300 - 16
+    assert endpoint.half_open == 64
+    assert endpoint.stats.half_open_refused_per_source == 300 - 64
     good = harness.add_client(("10.8.0.1", 4000))
     harness.pump()
     assert good.state == ConnectionState.ESTABLISHED
 
 
 def test_ipv6_sources_are_limited_per_64_prefix() -> None:  # X29
-    endpoint = DtlsEndpoint(server_config(), max_half_open_per_source=8)
+    endpoint = DtlsEndpoint(server_config(), max_half_open=100)
     harness = Harness(endpoint)
     prefix = ipaddress.IPv6Address("2001:db8:1:2::")
-    for i in range(40):
+    for i in range(100):
         addr = (str(prefix + (i << 16) + 1), 5000)  # same /64, different host parts
         cookie_exchange(harness, addr)
         harness.silent.add(addr)
-    assert endpoint.half_open == 8
+    assert endpoint.half_open == 64
     other = harness.add_client(("2001:db8:1:3::1", 5000))  # another /64
     harness.pump()
     assert other.state == ConnectionState.ESTABLISHED
@@ -342,3 +344,25 @@ def test_endpoint_wide_cap_counts_held_next_epoch_records() -> None:  # F5, R9
     assert dropped == 30 - endpoint.buffered_handshake_bytes // 1013
     harness.advance(harness.now + 61.0)  # every handshake times out: all of it is given back
     assert endpoint.buffered_handshake_bytes == 0
+
+
+def test_replays_after_a_forged_alert_cannot_restart_the_handshake() -> None:  # X14
+    """An off-path attacker ends the half-open handshake with a forged plaintext fatal alert
+    (DTLS 1.2 cannot stop that), then replays the sniffed ClientHello to get a fresh one, and
+    again: each round would cost the server a whole first flight. The ClientHello is spent
+    once; the rounds get nothing."""
+    harness = Harness(DtlsEndpoint(server_config()))
+    victim = ("10.0.0.13", 13000)
+    _, hello = cookie_exchange(harness, victim)
+    del harness.clients[victim]
+    first = sent_to(harness, victim)
+    later = 0
+    for round_ in range(50):
+        alert = encode_record_header(ContentType.alert, 0xFEFD, 0, 100 + round_, 2) + b"\x02\x28"
+        harness.endpoint.receive_datagram(alert, victim, harness.now)
+        later += sent_to(harness, victim)
+        harness.now += 0.2
+        harness.endpoint.receive_datagram(hello, victim, harness.now)
+        later += sent_to(harness, victim)
+    assert harness.endpoint.stats.connections_created == 1
+    assert later == 0, later / first
