@@ -14,12 +14,14 @@ import ipaddress
 import tracemalloc
 
 from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
+from aiodtls.budget import BufferBudget
 from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.events import ConnectionTerminated
 from aiodtls.handshake.messages import HandshakeType
 from aiodtls.record.header import ContentType, encode_record_header
 from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
-from pairs import client_config, server_config
+from pairs import SERVER_ADDR, Pair, client_config, server_config
+from test_attacks import Gate, flight_6, inject, take
 from test_endpoint import SERVER, Harness
 
 Address = tuple[str, int]
@@ -366,3 +368,24 @@ def test_replays_after_a_forged_alert_cannot_restart_the_handshake() -> None:  #
         later += sent_to(harness, victim)
     assert harness.endpoint.stats.connections_created == 1
     assert later == 0, later / first
+
+
+def test_endpoint_wide_cap_counts_early_application_data() -> None:  # F5, X22
+    """Application data that arrives before the peer's Finished is held against the shared
+    budget too, and given back once delivered."""
+    budget = BufferBudget(2100)  # room for flight 4, then for 2 of 3 records and Finished
+    client = DtlsConnection(configuration=client_config(), buffer_budget=budget)
+    pair = Pair(client, DtlsConnection(configuration=server_config()))
+    client.connect(SERVER_ADDR, 0.0)
+    gate = Gate(flight_6)
+    pair.exchange(gate)
+    (flight6,) = gate.held
+    for i in range(3):
+        pair.server.send(bytes([i]) * 900)
+    early = take(pair.server, pair)
+    inject(pair, "s2c", *early)
+    assert budget.used == 1800
+    assert client.stats.records_dropped["the endpoint's buffer for early application data is full"]
+    inject(pair, "s2c", flight6)
+    assert pair.client_outcome.data == [b"\x00" * 900, b"\x01" * 900]
+    assert budget.used == 0

@@ -154,6 +154,7 @@ class DtlsConnection:
         self._held_records: list[RawRecord] = []
         self._early_application: list[bytes] = []
         self._early_application_bytes = 0
+        self._budget = buffer_budget
         self._warning_alerts = 0
         self._reassembly_progressed = False
         self._peer_flight_start = 0
@@ -621,6 +622,9 @@ class DtlsConnection:
         if self._early_application_bytes + len(record.payload) > MAX_EARLY_APPLICATION_BYTES:
             self._drop("early application data buffer full", record)
             return
+        if self._budget is not None and not self._budget.take(len(record.payload)):
+            self._drop("the endpoint's buffer for early application data is full", record)
+            return
         self._early_application.append(record.payload)
         self._early_application_bytes += len(record.payload)
 
@@ -658,6 +662,11 @@ class DtlsConnection:
         )
         for data in self._early_application:
             self._events.append(DataReceived(data))
+        self._free_early_application()
+
+    def _free_early_application(self) -> None:
+        if self._budget is not None:
+            self._budget.give(self._early_application_bytes)
         self._early_application = []
         self._early_application_bytes = 0
 
@@ -692,6 +701,7 @@ class DtlsConnection:
         self._linger_deadline = None
         self._reassembler.clear()
         self._records.discard_early()
+        self._free_early_application()
         self._trace("terminated", alert=alert.name if alert else None, reason=reason)
         self._events.append(
             ConnectionTerminated(
