@@ -250,19 +250,22 @@ def test_truncation_to_nothing_is_recovered_by_retransmission() -> None:
 
 def _leaf_with_an_unloadable_key(corruption: str) -> x509.Certificate:
     """The server leaf with its key garbled so that the DER still parses but
-    ``public_key()`` raises: an EC point off the curve (ValueError) or a curve OID changed
-    from 1.2.840.10045.3.1.7 to 2.2.840.10045.3.1.7 (UnsupportedAlgorithm)."""
+    ``public_key()`` raises: an EC point off the curve (ValueError), the curve OID changed from
+    1.2.840.10045.3.1.7 to 2.2.840.10045.3.1.7, or the key type OID from 1.2.840.10045.2.1 to
+    1.2.840.10044.2.1 (both UnsupportedAlgorithm; the last one found by fuzz/)."""
     leaf = server_chain("ecdsa").certificate
     der = leaf.public_bytes(Encoding.DER)
     if corruption == "point-off-curve":
         point = leaf.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         at, value = der.index(point) + 1, der[der.index(point) + 1] ^ 1
-    else:
+    elif corruption == "unknown-curve":
         at, value = der.index(bytes.fromhex("06082a8648ce3d030107")) + 2, 0x52
+    else:
+        at, value = der.index(bytes.fromhex("06072a8648ce3d0201")) + 6, 0x3C
     return x509.load_der_x509_certificate(der[:at] + bytes((value,)) + der[at + 1 :])
 
 
-@pytest.mark.parametrize("corruption", ["point-off-curve", "unknown-curve"])
+@pytest.mark.parametrize("corruption", ["point-off-curve", "unknown-curve", "unknown-key-type"])
 def test_certificate_with_an_unloadable_key_is_bad_certificate_not_internal_error(
     corruption: str,
 ) -> None:
