@@ -715,6 +715,7 @@ class ScriptedServer(ScriptedPeer):
         self.attempt = []
         self.master_secret = None
         self.client_finished = False
+        self.valid_handshake = False
         self.records.write_keys = self.records.read_keys = None
         self.records.forget_messages()
         # The HelloVerifyRequest reuses the hello's record number; never reuse it again.
