@@ -8,6 +8,7 @@ retransmission schedule; ``--timers both`` runs both and prints the ratio.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -58,6 +59,13 @@ def add_parser(commands: Any) -> None:
         default="aiodtls",
         help="retransmission policy: ours, a model of OpenSSL's, or both on the same seeds",
     )
+    parser.add_argument(
+        "--max-unanswered",
+        type=int,
+        metavar="N",
+        help="aiodtls timers: transmissions of the server's first flight before the client "
+        "answers (RetransmissionPolicy.max_unanswered_transmissions, default 12)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="draw time-to-handshake CDFs")
     parser.set_defaults(run=run)
@@ -99,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
     seeds = range(args.seed, args.seed + args.runs)
     results: dict[str, list[HandshakeRun]] = {}
     for name in names:
-        scenario = base.with_policy(POLICIES[name])
+        policy = POLICIES[name]
+        if name == "aiodtls" and args.max_unanswered is not None:
+            policy = dataclasses.replace(policy, max_unanswered_transmissions=args.max_unanswered)
+        scenario = base.with_policy(policy)
         results[name] = sweep(scenario, seeds, _progress(name, args.runs))
         base = scenario  # the credentials generated for the first run are reused
     summaries = {name: summarize(runs) for name, runs in results.items()}

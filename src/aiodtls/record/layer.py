@@ -81,6 +81,10 @@ class _WriteEpoch:
     next_sequence_number: int = 0
 
 
+PLAIN_SEEN = 64
+"Recent epoch-0 record numbers remembered to drop exact repeats (no window: SPEC X6)."
+
+
 class RecordLayer:
     """Read and write state of one DTLS association."""
 
@@ -93,6 +97,7 @@ class RecordLayer:
     ) -> None:
         self._replay_protection = replay_protection
         self._budget = budget
+        self._plain_seen: dict[int, None] = {}  # recent epoch-0 sequence numbers, oldest first
         self._read: dict[int, _ReadEpoch] = {0: _ReadEpoch(NullProtection())}
         self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(NullProtection())}
         self._highest_read_epoch = 0
@@ -128,12 +133,16 @@ class RecordLayer:
             raise RecordDropped(f"record from epoch {record.epoch} has no keys")
         seq = record.sequence_number
         # Epoch 0 has no integrity: anyone can send a plaintext record with any sequence
-        # number, so a window there would only let one forged far-future record make every
-        # real one "too old" (SPEC X6). Its duplicates are harmless: reassembly ignores
-        # repeated fragments and the handshake reads a repeat as a lost flight.
+        # number, so a sliding window there would let one forged far-future record make every
+        # real one "too old" (SPEC X6). Only exact repeats of a recent number are dropped
+        # (network duplicates and verbatim replays, which would otherwise read as the peer
+        # repeating its flight); a peer's real retransmissions always take new numbers.
         protected = record.epoch != 0
-        if self._replay_protection and protected and state.window.is_replay(seq):
-            raise RecordDropped("replayed or too old sequence number")
+        if self._replay_protection:
+            if protected and state.window.is_replay(seq):
+                raise RecordDropped("replayed or too old sequence number")
+            if not protected and seq in self._plain_seen:
+                raise RecordDropped("repeated plaintext record")
         epoch_seq = ((record.epoch << 48) | seq).to_bytes(8, "big")
         try:
             payload = state.protection.open(
@@ -146,6 +155,10 @@ class RecordLayer:
         # Only now, after authentication, may the window move (SPEC A2).
         if protected:
             state.window.mark(seq)
+        else:
+            self._plain_seen[seq] = None
+            if len(self._plain_seen) > PLAIN_SEEN:
+                del self._plain_seen[next(iter(self._plain_seen))]
         return OpenedRecord(record.content_type, record.epoch, seq, payload)
 
     def _hold_early(self, record: RawRecord) -> None:

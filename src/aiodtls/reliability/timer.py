@@ -93,7 +93,7 @@ class RetransmissionPolicy:
     max_timeouts: int | None = None
     "Give up after this many timer expiries of one flight (None: only the handshake deadline)."
 
-    max_unanswered_transmissions: int | None = 10
+    max_unanswered_transmissions: int | None = 12
     """A server sends its first flight at most this many times in all (timer, probe and the
     client's repeats together) until the client sends anything but its ClientHello; the
     handshake then ends as timed out. A sniffed ClientHello replayed from a victim's address
@@ -117,6 +117,7 @@ class RetransmissionPolicy:
             final_flight_copies=0,
             mtu_backoff_after=0,
             max_timeouts=12,
+            max_unanswered_transmissions=None,
         )
 
 
