@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 from asyncio import selector_events
 from collections.abc import Iterator
 from typing import Any
@@ -183,5 +184,45 @@ def test_server_close_tells_every_peer() -> None:
             ending = await asyncio.wait_for(s.wait_closed(), 2)
             assert ending.by_peer and ending.alert is not None
             assert ending.alert.name == "close_notify"
+
+    asyncio.run(main())
+
+
+def test_a_client_restarting_on_the_same_port_replaces_its_old_session() -> None:  # T9
+    """Over real sockets: a client that vanished (no close_notify) and reconnects from the
+    same address gets a new session at once; the old session stays up while the new handshake
+    runs and ends, with a reason, once it completed (RFC 6347 §4.2.8)."""
+
+    async def main() -> None:
+        sessions: list[DtlsSession] = []
+        endings: list[ConnectionTerminated] = []
+
+        async def handler(session: DtlsSession) -> None:
+            sessions.append(session)
+            await echo(session)
+            endings.append(await session.wait_closed())
+
+        server = await serve("127.0.0.1", 0, configuration=server_config(), handler=handler)
+        port = server.address[1]
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        local = probe.getsockname()
+        probe.close()
+        async with connect("127.0.0.1", port, configuration=client_config(), local_addr=local) as s:
+            await echo_round_trip(s, b"first life")
+            s.connection.abort("test: the client process dies")
+        await asyncio.sleep(0.05)  # the transport closes its socket on the next loop turn
+        async with connect("127.0.0.1", port, configuration=client_config(), local_addr=local) as s:
+            await echo_round_trip(s, b"second life")
+            for _ in range(100):
+                if endings:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(sessions) == 2
+            (ending,) = endings
+            assert "new handshake" in ending.reason
+            assert server.endpoint.connections[local] is sessions[1].connection
+        server.close()
+        await server.wait_closed()
 
     asyncio.run(main())
