@@ -389,3 +389,32 @@ def test_endpoint_wide_cap_counts_early_application_data() -> None:  # F5, X22
     inject(pair, "s2c", flight6)
     assert pair.client_outcome.data == [b"\x00" * 900, b"\x01" * 900]
     assert budget.used == 0
+
+
+def test_failed_new_handshake_beside_a_session_sends_its_alert_and_costs_nothing() -> None:
+    """A new handshake from the address of an established association that fails (here: a
+    malformed ClientKeyExchange) answers with its fatal alert like any failed handshake; the
+    association carries on (T9)."""
+    harness = Harness(DtlsEndpoint(server_config()))
+    addr = ("10.0.0.14", 14000)
+    client = harness.add_client(addr)
+    harness.pump()
+    session = harness.endpoint.connections[addr]
+    intruder = DtlsConnection(configuration=client_config())
+    intruder.connect(SERVER, harness.now)
+    for data, _ in intruder.datagrams_to_send(harness.now):
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    for reply, _ in harness.endpoint.datagrams_to_send(harness.now):
+        intruder.receive_datagram(reply, SERVER, harness.now)
+    for data, _ in intruder.datagrams_to_send(harness.now):
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    harness.endpoint.datagrams_to_send(harness.now)  # the new handshake's first flight
+    harness.endpoint.receive_datagram(fragment_record(2, b"\xff" * 5, 5, 3), addr, harness.now)
+    replies = datagrams_to(harness, addr)
+    assert [d[0] for d in replies] == [ContentType.alert]
+    assert replies[0][-2] == 2  # fatal
+    client.send(b"unharmed")
+    harness.pump()
+    assert harness.endpoint.connections[addr] is session
+    assert (session, DataReceived(b"unharmed")) in harness.server_events
+    assert harness.endpoint.half_open == 0

@@ -328,21 +328,20 @@ class DtlsEndpoint:
         if connection.state != ConnectionState.HANDSHAKING:
             self._end_half_open(connection)
         addr = connection.peer_address
-        if self._replacements.get(addr) is connection and connection.state != (
-            ConnectionState.HANDSHAKING
+        if (
+            self._replacements.get(addr) is connection
+            and connection.state == ConnectionState.ESTABLISHED
         ):
+            # The new handshake completed: now the old association is gone for good. (A new
+            # handshake that failed stays beside it until its alert is sent and its linger
+            # ends, like any failed connection.)
             del self._replacements[addr]
-            if connection.state == ConnectionState.ESTABLISHED:
-                # The new handshake completed: now the old association is gone for good.
-                old = self._connections[addr]
-                old.abort("replaced by a new handshake from the same address")
-                self._events.extend((old, e) for e in iter(old.next_event, None))
-                self._forget(old)
-                self._connections[addr] = connection
-                self.stats.replacements += 1
-            else:
-                self._forget(connection)
-                return
+            old = self._connections[addr]
+            old.abort("replaced by a new handshake from the same address")
+            self._events.extend((old, e) for e in iter(old.next_event, None))
+            self._forget(old)
+            self._connections[addr] = connection
+            self.stats.replacements += 1
         self._pending.add(connection)
         self._schedule(connection)
 
