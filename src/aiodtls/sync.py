@@ -211,12 +211,17 @@ class DtlsServer:
         *,
         configuration: DtlsConfiguration,
         max_half_open: int = 1000,
+        max_half_open_per_source: int = 64,
     ) -> None:
         family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             self._sock.bind(addr)
-            self.endpoint = DtlsEndpoint(configuration, max_half_open=max_half_open)
+            self.endpoint = DtlsEndpoint(
+                configuration,
+                max_half_open=max_half_open,
+                max_half_open_per_source=max_half_open_per_source,
+            )
             "The sans-I/O endpoint (connection table, counters)."
             self._pump = _Pump(self._sock, self.endpoint)
         except BaseException:

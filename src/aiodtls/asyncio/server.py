@@ -102,17 +102,23 @@ async def serve(
     configuration: DtlsConfiguration,
     handler: Handler,
     max_half_open: int = 1000,
+    max_half_open_per_source: int = 64,
     on_handshake_failure: FailureCallback | None = None,
 ) -> DtlsServer:
     """Serve DTLS on (host, port): ``handler(session)`` runs once per established peer.
 
     Peers are told apart by address; ClientHellos are answered statelessly until they return
-    a valid cookie, and at most ``max_half_open`` handshakes run at once (``DtlsEndpoint``).
+    a valid cookie, and at most ``max_half_open`` handshakes run at once, at most
+    ``max_half_open_per_source`` from one IPv4 address or IPv6 /64 (``DtlsEndpoint``).
     When the handler returns, the session is closed with close_notify.
     ``on_handshake_failure(address, event)`` hears about handshakes that failed.
     """
     loop = asyncio.get_running_loop()
-    endpoint = DtlsEndpoint(configuration, max_half_open=max_half_open)
+    endpoint = DtlsEndpoint(
+        configuration,
+        max_half_open=max_half_open,
+        max_half_open_per_source=max_half_open_per_source,
+    )
     transport, protocol = await loop.create_datagram_endpoint(
         lambda: _ServerProtocol(endpoint, handler, on_handshake_failure), local_addr=(host, port)
     )

@@ -47,6 +47,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--max-half-open", type=int, default=1000, help="most handshakes in progress at once"
     )
+    parser.add_argument(
+        "--max-half-open-per-source",
+        type=int,
+        default=64,
+        help="most handshakes in progress from one IPv4 address or IPv6 /64",
+    )
     parser.set_defaults(run=run)
 
 
@@ -121,6 +127,7 @@ async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
         configuration=config,
         handler=handle,
         max_half_open=args.max_half_open,
+        max_half_open_per_source=args.max_half_open_per_source,
         on_handshake_failure=handshake_failed,
     )
     host, port = server.address[:2]
