@@ -191,12 +191,11 @@ def test_cookie_for_another_address_or_port_is_refused(addr: object) -> None:
     [
         {"random": bytes(32)},
         {"cipher_suites": [0xC02B]},
-        {"extensions": [(ExtensionType.extended_master_secret, b"")]},
         {"session_id": b"\x01" * 32},
         {"compression_methods": b"\x00\x01"},
         {"client_version": DTLS1_0},
     ],
-    ids=["random", "suites", "extensions", "session_id", "compression", "version"],
+    ids=["random", "suites", "session_id", "compression", "version"],
 )
 def test_changed_client_hello_fields_invalidate_the_cookie(changes: dict[str, object]) -> None:
     """A ClientHello changed after the HVR gets a new HVR, not a connection (C4, C5, X15)."""
@@ -204,6 +203,18 @@ def test_changed_client_hello_fields_invalidate_the_cookie(changes: dict[str, ob
     cookie = get_cookie(keys)
     result = check_client_hello(second_hello(cookie, **changes), ADDR, keys, NOW)
     assert result.verdict is Verdict.VERIFY
+    assert "does not match" in result.reason
+
+
+def test_cookie_ignores_changed_extensions() -> None:
+    """RFC 6347 §4.2.1 binds version, random, session_id, suites and compression, not the
+    extensions: pion adds supported_groups and ec_point_formats to its second ClientHello
+    (issue 9 item 5), and such a client must get past the cookie."""
+    keys = secrets()
+    cookie = get_cookie(keys)
+    changed = [(ExtensionType.extended_master_secret, b""), (ExtensionType.supported_groups, b"")]
+    result = check_client_hello(second_hello(cookie, extensions=changed), ADDR, keys, NOW)
+    assert result.verdict is Verdict.ACCEPT
 
 
 def test_bad_cookies_are_treated_as_absent() -> None:

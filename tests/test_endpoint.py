@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Callable
 
 from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
 from aiodtls.dissect import dissect, handshake_fragments
 from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.events import ConnectionTerminated
-from aiodtls.handshake.messages import HandshakeType
+from aiodtls.handshake.cookie import ParsedClientHello, parse_client_hello
+from aiodtls.handshake.messages import (
+    ClientHello,
+    HandshakeType,
+    encode_message,
+    push_client_hello,
+)
+from aiodtls.record.header import DTLS1_2, ContentType, encode_record_header
+from aiodtls.reliability.fragments import encode_handshake_fragment
+from aiodtls.trace import TraceRecord
 from pairs import client_config, server_config
 
 SERVER = ("127.0.0.1", 4433)
@@ -236,3 +246,59 @@ def measure_memory_per_connection(count: int) -> float:
 def test_memory_per_established_connection() -> None:  # issue 4 item 6
     per_connection = measure_memory_per_connection(1000)
     assert per_connection <= 16 * 1024, per_connection
+
+
+def rewrite_client_hello(datagram: bytes, change: Callable[[ClientHello], None]) -> bytes:
+    """The same ClientHello record, with ``change`` applied to the parsed message."""
+    parsed = parse_client_hello(datagram)
+    assert isinstance(parsed, ParsedClientHello)
+    change(parsed.hello)
+    body = encode_message(push_client_hello, parsed.hello)
+    fragment = encode_handshake_fragment(HandshakeType.client_hello, 1, body)
+    header = encode_record_header(
+        ContentType.handshake, DTLS1_2, 0, parsed.record_sequence_number, len(fragment)
+    )
+    return header + fragment
+
+
+def test_second_client_hello_with_other_extensions_gets_past_the_cookie() -> None:  # C4
+    """pion adds supported_groups and ec_point_formats to its second ClientHello; the cookie
+    binds only what RFC 6347 §4.2.1 binds, so the server goes on with a ServerHello instead of
+    answering every ClientHello with a new HelloVerifyRequest (issue 9 item 5)."""
+    endpoint = DtlsEndpoint(server_config())
+    addr = ("10.4.0.1", 4000)
+    client = DtlsConnection(configuration=client_config())
+    client.connect(SERVER, 0.0)
+    for data, _ in client.datagrams_to_send(0.0):
+        endpoint.receive_datagram(data, addr, 0.0)
+    for reply, _ in endpoint.datagrams_to_send(0.0):
+        client.receive_datagram(reply, SERVER, 0.0)
+    ((second, _),) = client.datagrams_to_send(0.0)
+    padding = (21, b"\x00" * 8)  # RFC 7685 padding: an extension the first one did not have
+    changed = rewrite_client_hello(second, lambda hello: hello.extensions.append(padding))
+    endpoint.receive_datagram(changed, addr, 0.0)
+    (flight,) = {d for d, to in endpoint.datagrams_to_send(0.0) if to == addr}
+    assert handshake_fragments(dissect(flight))[0].msg_type == HandshakeType.server_hello
+    assert endpoint.half_open == 1 and endpoint.stats.hello_verify_requests == 1
+
+
+def test_a_refused_cookie_is_counted_and_traced() -> None:  # C5
+    records: list[TraceRecord] = []
+    endpoint = DtlsEndpoint(server_config(trace=records.append))
+    addr = ("10.4.0.2", 4000)
+    client = DtlsConnection(configuration=client_config())
+    client.connect(SERVER, 0.0)
+    for data, _ in client.datagrams_to_send(0.0):
+        endpoint.receive_datagram(data, addr, 0.0)
+    for reply, _ in endpoint.datagrams_to_send(0.0):
+        client.receive_datagram(reply, SERVER, 0.0)
+    ((second, _),) = client.datagrams_to_send(0.0)
+
+    def other_random(hello: ClientHello) -> None:
+        hello.random = bytes(32)
+
+    endpoint.receive_datagram(rewrite_client_hello(second, other_random), addr, 0.0)
+    (reason,) = endpoint.stats.cookies_refused
+    assert "does not match" in reason
+    (record,) = [r for r in records if r.kind == "cookie_refused"]
+    assert record.fields["reason"] == reason

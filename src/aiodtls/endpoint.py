@@ -47,6 +47,7 @@ from .handshake.cookie import (
     parse_client_hello,
 )
 from .record.header import ContentType
+from .trace import Tracer
 
 __all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 
@@ -62,6 +63,8 @@ class EndpointStats:
     "ClientHellos with a valid cookie dropped because ``max_half_open`` was reached."
     half_open_refused_per_source: int = 0
     "ClientHellos with a valid cookie dropped because their source had too many handshakes."
+    cookies_refused: Counter[str] = field(default_factory=Counter)
+    "ClientHellos whose cookie was not valid (answered with a new HelloVerifyRequest), by reason."
     replayed_hellos: int = 0
     "ClientHellos dropped because one with the same address and random was accepted already."
     replacements: int = 0
@@ -106,6 +109,7 @@ class DtlsEndpoint:
         self.max_half_open_per_source = max_half_open_per_source
         "Most handshakes in progress from one IPv4 address or IPv6 /64."
         self.stats = EndpointStats()
+        self._trace = Tracer("server", configuration.trace)
         self._cookies = (
             CookieSecrets(configuration.cookie_secret, rotation_period=cookie_rotation)
             if configuration.cookie_exchange
@@ -201,6 +205,12 @@ class DtlsEndpoint:
         check = check_client_hello(hello, addr, self._cookies, now)
         if check.verdict == Verdict.VERIFY:
             self.stats.hello_verify_requests += 1
+            if hello.hello.cookie:
+                # A client that keeps sending a cookie we refuse would otherwise loop on
+                # HelloVerifyRequests with nothing to show why (issue 9 item 5).
+                self.stats.cookies_refused[check.reason] += 1
+                self._trace.now = now
+                self._trace("cookie_refused", peer=str(addr), reason=check.reason)
             self._replies.append((check.reply, addr))
             return
         if check.verdict == Verdict.DROP:

@@ -1,10 +1,12 @@
 """Stateless cookie exchange (RFC 6347 §4.2.1, SPEC C1–C9).
 
 Owns the cookie: an HMAC, under a rotating secret, over the client's address and the
-ClientHello fields a client must repeat (version, random, session_id, suites, compression
-methods, extensions). Verifying it needs no per-client state, so a server can answer a
-spoofed ClientHello with a HelloVerifyRequest that is smaller than the request and remember
-nothing (SPEC C1, X14). The previous secret stays valid for one rotation period.
+ClientHello fields RFC 6347 §4.2.1 binds (version, random, session_id, cipher suites,
+compression methods). Extensions are not covered: some clients change them in their second
+ClientHello (pion adds supported_groups and ec_point_formats), and a cookie that covered them
+would never verify for such a client. Verifying it needs no per-client state, so a server can
+answer a spoofed ClientHello with a HelloVerifyRequest that is smaller than the request and
+remember nothing (SPEC C1, X14). The previous secret stays valid for one rotation period.
 
 :func:`check_client_hello` works on a raw datagram before any connection exists; it is what a
 server endpoint runs for an unknown address.
@@ -28,7 +30,6 @@ from .messages import (
     HelloVerifyRequest,
     encode_message,
     pull_client_hello,
-    push_client_hello,
     push_hello_verify_request,
 )
 
@@ -103,17 +104,21 @@ class CookieSecrets:
 
     @staticmethod
     def _mac(secret: bytes, stamp: bytes, addr: object, hello: ClientHello) -> bytes:
-        cookieless = ClientHello(
-            client_version=hello.client_version,
-            random=hello.random,
-            session_id=hello.session_id,
-            cookie=b"",
-            cipher_suites=hello.cipher_suites,
-            compression_methods=hello.compression_methods,
-            extensions=hello.extensions,
-        )
-        data = (
-            stamp + _address_bytes(addr) + b"\x00" + encode_message(push_client_hello, cookieless)
+        address = _address_bytes(addr)
+        data = b"".join(
+            (
+                stamp,
+                len(address).to_bytes(2, "big"),
+                address,
+                hello.client_version.to_bytes(2, "big"),
+                hello.random,
+                bytes((len(hello.session_id),)),
+                hello.session_id,
+                len(hello.cipher_suites).to_bytes(2, "big"),
+                b"".join(suite.to_bytes(2, "big") for suite in hello.cipher_suites),
+                bytes((len(hello.compression_methods),)),
+                hello.compression_methods,
+            )
         )
         return hmac.new(secret, data, hashlib.sha256).digest()[: COOKIE_LENGTH - _STAMP]
 
@@ -133,17 +138,23 @@ class CookieSecrets:
         """Is ``hello.cookie`` ours, for this address and these fields, and not expired?"""
         self._maybe_rotate(now)
         cookie = hello.cookie
+        if not cookie:
+            return CookieCheck(False, reason="no cookie")
         if len(cookie) != COOKIE_LENGTH:
-            return CookieCheck(False)
+            return CookieCheck(False, reason=f"cookie of {len(cookie)} bytes, not ours")
         stamp, mac = cookie[:_STAMP], cookie[_STAMP:]
         ok = hmac.compare_digest(mac, self._mac(self._current, stamp, addr, hello))
         if self._previous is not None:
             ok |= hmac.compare_digest(mac, self._mac(self._previous, stamp, addr, hello))
         if not ok:
-            return CookieCheck(False)
+            return CookieCheck(
+                False,
+                reason="cookie does not match: another address, changed ClientHello fields "
+                "(version, random, session_id, suites, compression) or a retired secret",
+            )
         age = ((int(now * 1000) - int.from_bytes(stamp[:4], "big")) & 0xFFFFFFFF) / 1000
         if age > self._max_age:
-            return CookieCheck(False)
+            return CookieCheck(False, age, reason=f"cookie expired ({age:.1f} s old)")
         follows = (record_sequence_number - 1) & 0xFF == stamp[4]
         return CookieCheck(True, age, exact=follows)
 
@@ -157,6 +168,8 @@ class CookieCheck:
     "Seconds since the cookie was issued: at least one round trip."
     exact: bool = False
     "True if the ClientHello came straight back (no retransmission): the age is the round trip."
+    reason: str = ""
+    "Why the cookie is not valid (empty when it is)."
 
 
 def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> bytes:
@@ -193,6 +206,7 @@ class ClientHelloCheck:
     verdict: Verdict
     reply: bytes = b""
     reason: str = ""
+    "Why a DROP was dropped, or why a VERIFY's cookie was refused."
 
 
 @dataclass(frozen=True)
@@ -243,7 +257,12 @@ def check_client_hello(
     if isinstance(parsed, str):
         return ClientHelloCheck(Verdict.DROP, reason=parsed)
     hello, seq = parsed.hello, parsed.record_sequence_number
-    if secrets is None or secrets.check(addr, hello, now, seq).valid:
+    if secrets is None:
+        return ClientHelloCheck(Verdict.ACCEPT)
+    check = secrets.check(addr, hello, now, seq)
+    if check.valid:
         return ClientHelloCheck(Verdict.ACCEPT)
     cookie = secrets.make(addr, hello, now, seq)
-    return ClientHelloCheck(Verdict.VERIFY, reply=encode_hello_verify_request(seq, cookie))
+    return ClientHelloCheck(
+        Verdict.VERIFY, reply=encode_hello_verify_request(seq, cookie), reason=check.reason
+    )

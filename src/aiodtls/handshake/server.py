@@ -160,7 +160,9 @@ class ServerHandshake(HandshakeStateMachine):
                 encode_hello_verify_request(message.record_sequence_number, cookie)
             )
             self.cookies_sent += 1
-            self._trace("hello_verify_request_sent", cookie_length=len(cookie))
+            self._trace(
+                "hello_verify_request_sent", cookie_length=len(cookie), refused=check.reason
+            )
             return
         if check is not None and check.age is not None:
             # The cookie went out with our HelloVerifyRequest: its age is one round trip if the
