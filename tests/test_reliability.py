@@ -87,6 +87,14 @@ class Run:
         return [t for t in self.traces if t.role == role and t.kind == "retransmit"]
 
 
+class TimerlessPeer(SimulatedPeer):
+    """A server whose application never drives its timer (OpenSSL without
+    DTLSv1_handle_timeout()): it resends only when the peer's repeat arrives."""
+
+    def get_timer(self) -> float | None:
+        return None
+
+
 def simulate(
     client_cfg: DtlsConfiguration,
     server_cfg: DtlsConfiguration,
@@ -95,12 +103,14 @@ def simulate(
     s2c: LinkConditions | None = None,
     seed: int = 0,
     until: float = 120.0,
+    timerless_server: bool = False,
 ) -> Run:
     """Run one handshake over the simulator and stop once both sides have settled."""
     traces: list[TraceRecord] = []
     client_cfg.trace = server_cfg.trace = traces.append
     client = SimulatedPeer(DtlsConnection(configuration=client_cfg, rng=random.Random(seed)))
-    server = SimulatedPeer(DtlsConnection(configuration=server_cfg, rng=random.Random(~seed)))
+    server_class = TimerlessPeer if timerless_server else SimulatedPeer
+    server = server_class(DtlsConnection(configuration=server_cfg, rng=random.Random(~seed)))
     net = Network(seed=seed)
     net.attach(client, CLIENT_ADDRESS, name="client")
     net.attach(server, SERVER_ADDRESS, name="server")
@@ -455,3 +465,31 @@ def test_every_suite_completes_under_loss() -> None:
             lossy = LinkConditions(delay=0.015625, loss=0.3)
             run = simulate(client_cfg, server_cfg, c2s=lossy, s2c=lossy, seed=seed)
             assert run.completed, (suite, seed, run.client.terminated)
+
+
+# -- issue 9: timers re-armed by what the peer's answer teaches -------------------------------
+
+
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+def test_lost_certificate_fragment_from_a_timerless_server_costs_one_base_timeout(
+    cookie: bool,
+) -> None:  # issue 9 item 2
+    """The seed case: Certificate fragment 2 is lost once and the server never resends on its
+    own. The client measured the RTT from the first datagrams of the answer and holds the
+    partial flight: its timer must then run one base timeout from the last new fragment (not
+    the blind probe, not the initial 1 s), with or without a HelloVerifyRequest before."""
+    d = 0.015625
+    client, server = configs(policy=EXACT)
+    server.cookie_exchange = cookie
+    lossy = LinkConditions(
+        delay=d,
+        rules=[drop(carries_handshake(HandshakeType.certificate, fragment_index=2), first=1)],
+    )
+    run = simulate(client, server, s2c=lossy, timerless_server=True)
+    assert run.completed
+    rtt = 2 * d
+    # The answer's last fragments arrive within a few ms of each other; then one base timeout
+    # (max(min_rto, 1.5 x RTT)), the client's repeat, the server's resend, flights 5 and 6.
+    assert run.client_done_at <= rtt * (2 if cookie else 1) + 0.2, run.net.timeline()
+    (resend,) = run.retransmissions("client")
+    assert resend.fields["why"] == "timeout"

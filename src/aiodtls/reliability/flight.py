@@ -228,7 +228,8 @@ class FlightSender:
         rule: after a retransmission the answer may belong to either copy). Every arrival
         then restarts the timer at the base timeout (policy ``progress_resets_timer``): if the
         peer's flight stalls incomplete, our retransmission one timeout later makes the peer
-        resend it, and the reassembler keeps what already arrived.
+        resend it, and the reassembler keeps what already arrived. A pending probe is
+        cancelled: the flight got through, and the round trip is no longer unknown.
         """
         if self.state != FlightState.WAITING:
             return
@@ -237,7 +238,8 @@ class FlightSender:
             self._answered = True
             if self._attempt == 0 and self._first_sent_at is not None:
                 self._sample(now - self._first_sent_at)
-        if self.timer.policy.progress_resets_timer and not self._probe_due:
+        if self.timer.policy.progress_resets_timer:
+            self._probe_due = False
             self.timer.reset_back_off()
             self.deadline = now + self.timer.wait()
 
@@ -300,8 +302,10 @@ class FlightSender:
             not policy.resend_on_peer_repeat or self._repeat_resends >= policy.max_repeat_resends
         ):
             return
-        # The back-off is for silence; a repeating peer is alive, so the base timeout paces us.
-        if self._last_sent_at is not None and now - self._last_sent_at < self.timer.base_rto():
+        # The back-off is for silence; a repeating peer is alive, so the round trip paces us
+        # (before one is known, the floor: a base timeout of 1 s would ignore the peer).
+        spacing = self.timer.base_rto() if self.timer.rtt_known else policy.min_rto
+        if self._last_sent_at is not None and now - self._last_sent_at < spacing:
             return
         if self._at_transmission_limit():
             return
