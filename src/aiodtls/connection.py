@@ -434,6 +434,7 @@ class DtlsConnection:
             return
         if record is None:
             self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
+            self._flight.on_peer_answer(self._now)  # the peer is already in its next epoch
             return
         self.stats.records_accepted += 1
         self._last_heard = self._now
@@ -585,6 +586,10 @@ class DtlsConnection:
         # act on: a Finished is accepted only in epoch 1 under keys we derived ourselves,
         # whether or not its CCS arrived first (SPEC T6: reordered CCS/Finished completes).
         self._trace("change_cipher_spec_received", epoch=record.epoch)
+        if self.state == ConnectionState.HANDSHAKING:
+            # Part of the peer's answer to our flight: the path works (its Finished may be
+            # what was lost), so keep asking at the base pace.
+            self._flight.on_peer_answer(self._now)
 
     def _receive_alert(self, record: OpenedRecord) -> None:
         if len(record.payload) != 2:

@@ -165,6 +165,16 @@ class Server:
             say(f"client {self.peer[0]}:{self.peer[1]} passed the cookie check")
             return
 
+    def first_datagram(self) -> None:
+        """Without a cookie exchange (``--no-cookie``, as WebRTC servers run): the first
+        datagram's sender is the peer."""
+        received = None
+        while received is None:
+            received = self.receive(None)
+        data, self.peer = received
+        self.conn.bio_write(data)
+        say(f"client {self.peer[0]}:{self.peer[1]} (no cookie exchange)")
+
     def handshake(self) -> None:
         """Run the handshake; OpenSSL's retransmission timer is driven only with
         ``--drive-timer``."""
@@ -230,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", required=True, help="PEM private key of the leaf")
     parser.add_argument("--mtu", type=int, default=576, help="UDP payload size (default 576)")
     parser.add_argument("--cookie-length", type=int, default=20, help="bytes (default 20)")
+    parser.add_argument("--no-cookie", action="store_true", help="no HelloVerifyRequest")
     parser.add_argument(
         "--drive-timer",
         action="store_true",
@@ -241,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     host, port = server.sock.getsockname()[:2]
     timer = "driven" if args.drive_timer else "never driven"
     say(f"listening on {host}:{port} (retransmission timer {timer})")
-    server.listen()
+    if args.no_cookie:
+        server.first_datagram()
+    else:
+        server.listen()
     server.handshake()
     say(f"handshake ok {server.conn.get_protocol_version_name()} {server.conn.get_cipher_name()}")
     server.echo()

@@ -719,3 +719,41 @@ def test_fragmented_client_hello_is_reported(
         d for d in datagrams(json_events(proxy)) if "HelloVerifyRequest" in d["summary"]
     )
     assert "cookie=32" in hello_verify["summary"]
+
+
+def test_seed_case_without_cookie_exchange_asks_again_after_one_base_timeout(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    """Issue 9 item 2, over real sockets: a pyOpenSSL server without cookie exchange (as
+    WebRTC servers run) that never drives its timer loses Certificate fragment 2 once. The
+    aiodtls client learns the RTT from the first datagrams of the answer and repeats its
+    ClientHello one base timeout (0.1 s here) after the last new fragment, not after the blind
+    probe or 1 s, and keeps asking at most 4 base timeouts apart while the path is known to
+    work. OpenSSL itself ignores those repeats until its own 1 s timer has expired (it checks
+    the timer only when it reads); the next repeat after that gets the flight resent. The
+    virtual-time test against a server that answers at once completes within RTT + 0.2 s
+    (tests/test_reliability.py::test_lost_certificate_fragment_from_a_timerless_server...)."""
+    require_pyopenssl()
+    server_port = free_udp_port()
+    start_pyopenssl_server(peers, interop_files, server_port, "--no-cookie")
+    proxy, port = start_proxy(
+        peers, server_port, "--direction", "s2c", *LOSE_CERTIFICATE_FRAGMENT_ONCE, json_output=True
+    )
+    client = start_aiodtls_client(peers, interop_files, port, "aiodtls_client", "hello")
+    assert client.wait_exit(15.0) == 0, peers.describe()
+    match = re.search(r"handshake ok: \S+ \S+ in ([\d.]+) ms", client.stderr())
+    assert match is not None, client.stderr()
+    elapsed = float(match.group(1)) / 1000
+    timeline = datagrams(json_events(proxy))
+    last_fragment = max(
+        d["time"] for d in timeline if d["direction"] == "s2c" and d["retransmission_of"] is None
+    )
+    repeats = [
+        d["time"]
+        for d in timeline
+        if d["direction"] == "c2s" and d["retransmission_of"] is not None
+    ]
+    assert repeats and repeats[0] - last_fragment < 0.1 * 1.1 + 0.05, timeline
+    gaps = [b - a for a, b in itertools.pairwise([last_fragment, *repeats])]
+    assert max(gaps) <= 4 * 0.1 * 1.1 + 0.05, gaps  # the answered back-off cap
+    assert elapsed < 1.0 + 4 * 0.1 * 1.1 + 0.1, (elapsed, timeline)

@@ -24,7 +24,7 @@ from ..record.header import MAX_PLAINTEXT_LENGTH, ContentType
 from ..record.layer import RecordLayer
 from ..trace import Tracer
 from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment
-from .timer import RetransmissionTimer
+from .timer import ANSWERED_CAPPED_TIMEOUTS, RetransmissionTimer
 
 __all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
 
@@ -175,6 +175,7 @@ class FlightSender:
         self._last_sent_at: float | None = None
         self._attempt = 0
         self._timeouts = 0
+        self._timeouts_since_answer = 0
         self._answered = False
         self._largest_sent = 0
         self._probe_due = False
@@ -203,6 +204,7 @@ class FlightSender:
         self._plan_mtu = 0
         self._attempt = 0
         self._timeouts = 0
+        self._timeouts_since_answer = 0
         self._answered = False
         self._first_sent_at = None
         self._probe_due = False
@@ -234,10 +236,20 @@ class FlightSender:
         if self.state != FlightState.WAITING:
             return
         self.transmission_limit = None
-        if not self._answered:
-            self._answered = True
-            if self._attempt == 0 and self._first_sent_at is not None:
-                self._sample(now - self._first_sent_at)
+        if not self._answered and self._attempt == 0 and self._first_sent_at is not None:
+            self._sample(now - self._first_sent_at)
+        self.on_peer_answer(now)
+
+    def on_peer_answer(self, now: float) -> None:
+        """Something of the peer's next flight arrived (new handshake bytes, its
+        ChangeCipherSpec, a record of the next epoch): the path works. Restart the timer at
+        the base timeout and cap the back-off for a few expiries (policy
+        ``answered_back_off_cap``). Unlike new handshake bytes, this takes no RTT sample and
+        does not lift ``transmission_limit``: a plaintext ChangeCipherSpec is easy to forge."""
+        if self.state != FlightState.WAITING:
+            return
+        self._answered = True
+        self._timeouts_since_answer = 0
         if self.timer.policy.progress_resets_timer:
             self._probe_due = False
             self.timer.reset_back_off()
@@ -285,7 +297,12 @@ class FlightSender:
             self.timeouts_exhausted = True
             self.deadline = None
             return
-        self.timer.back_off()  # RFC 6347 §4.2.4.1: double on each expiry, up to the cap
+        # RFC 6347 §4.2.4.1: double on each expiry, up to the cap (a lower one just after the
+        # peer answered: the path works).
+        self._timeouts_since_answer += 1
+        self.timer.back_off(
+            answered=self._answered and self._timeouts_since_answer <= ANSWERED_CAPPED_TIMEOUTS
+        )
         self._retransmit("timeout")
 
     def on_peer_repeat(self, now: float) -> None:

@@ -84,6 +84,13 @@ class RetransmissionPolicy:
     lost: drop the back-off and wait one base timeout from the last arrival before resending
     (which makes the peer resend, the only negative acknowledgement DTLS 1.2 has)."""
 
+    answered_back_off_cap: float | None = 4.0
+    """For the first ``ANSWERED_CAPPED_TIMEOUTS`` (4) expiries after the peer last answered our
+    current flight (part of its next flight arrived), our timer doubles at most to this
+    multiple of the base timeout: the path demonstrably works, what is missing was lost, and
+    the peer may resend only when we ask (OpenSSL ignores a repeat until its own timer has
+    expired). Then, or with None, it doubles up to ``max_rto`` as for silence."""
+
     mtu_backoff_after: int = 2
     "Unanswered retransmissions before the MTU is lowered; 0 disables MTU back-off."
 
@@ -116,10 +123,14 @@ class RetransmissionPolicy:
             progress_resets_timer=False,
             final_flight_copies=0,
             mtu_backoff_after=0,
+            answered_back_off_cap=None,
             max_timeouts=12,
             max_unanswered_transmissions=None,
         )
 
+
+ANSWERED_CAPPED_TIMEOUTS = 4
+"Expiries after the peer's last answer during which ``answered_back_off_cap`` applies."
 
 # Jitter needs no secrecy and no per-connection generator (a Random object is 2.5 KB).
 _SHARED_RNG = random.Random()
@@ -174,9 +185,13 @@ class RetransmissionTimer:
         """The peer is making progress: return to the base timeout."""
         self.rto = min(self.rto, self.base_rto())
 
-    def back_off(self) -> None:
-        """The timer expired: double the timeout, up to the cap (RFC 6347 §4.2.4.1)."""
-        self.rto = min(self.rto * 2, self.policy.max_rto)
+    def back_off(self, *, answered: bool = False) -> None:
+        """The timer expired: double the timeout, up to the cap (RFC 6347 §4.2.4.1); if the
+        peer has ``answered`` the flight, up to ``answered_back_off_cap`` base timeouts."""
+        cap = self.policy.max_rto
+        if answered and self.policy.answered_back_off_cap is not None:
+            cap = min(cap, self.policy.answered_back_off_cap * self.base_rto())
+        self.rto = min(self.rto * 2, max(cap, self.rto))
 
     def wait(self) -> float:
         """How long to wait from a transmission now: the timeout plus jitter."""
