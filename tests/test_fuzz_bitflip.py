@@ -51,7 +51,21 @@ from aiodtls import (
     DtlsConnection,
     HandshakeCompleted,
 )
-from aiodtls.record.header import DTLS1_2, ContentType, encode_record_header
+from aiodtls.buffer import Buffer
+from aiodtls.handshake.messages import (
+    Certificate,
+    HandshakeType,
+    encode_message,
+    push_certificate,
+)
+from aiodtls.record.header import (
+    DTLS1_2,
+    ContentType,
+    RawRecord,
+    encode_record_header,
+    split_datagram,
+)
+from aiodtls.reliability.fragments import encode_handshake_fragment, pull_handshake_header
 from certs import server_chain
 from pairs import (
     CLIENT_ADDR,
@@ -299,3 +313,51 @@ def test_far_future_plaintext_record_does_not_block_the_handshake(victim: str) -
         pair.client_outcome.terminated,
         pair.server_outcome.terminated,
     )
+
+
+# -- bugs found by fuzz/fuzz_datagrams.py ------------------------------------------------------
+
+
+def _with_certificates(datagram: bytes, certificates: list[bytes]) -> bytes:
+    """The datagram with its whole plaintext Certificate message carrying ``certificates``."""
+    out = b""
+    for record in split_datagram(datagram):
+        assert isinstance(record, RawRecord)
+        fragment = record.fragment
+        if record.content_type == ContentType.handshake and record.epoch == 0:
+            header = pull_handshake_header(Buffer(fragment))
+            if header.msg_type == HandshakeType.certificate:
+                assert header.fragment_length == header.length, "fragmented Certificate"
+                body = encode_message(push_certificate, Certificate(certificates))
+                fragment = encode_handshake_fragment(header.msg_type, header.message_seq, body)
+        out += encode_record_header(
+            record.content_type, record.version, record.epoch, record.sequence_number, len(fragment)
+        )
+        out += fragment
+    return out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="x509.load_der_x509_certificate raises cryptography.x509.InvalidVersion, which is "
+    "not a ValueError, for a certificate whose version field is not v1/v2/v3; "
+    "handshake.certificates.check_peer_certificates catches only ValueError around the load, so "
+    "it escapes to DtlsConnection's catch-all: internal_error instead of bad_certificate. Found "
+    "by fuzz/fuzz_datagrams.py (a flipped byte in the client certificate, server side).",
+)
+def test_certificate_with_an_invalid_version_is_bad_certificate_not_internal_error() -> None:
+    chain = server_chain("ecdsa")
+    leaf = chain.certificate.public_bytes(Encoding.DER)
+    at = leaf.index(bytes.fromhex("a003020102")) + 4  # version [0] EXPLICIT INTEGER 2 (v3)
+    certificates = [leaf[:at] + b"\x69" + leaf[at + 1 :]]
+    certificates += [c.public_bytes(Encoding.DER) for c in chain.intermediates]
+
+    def deliver(direction: str, datagram: bytes) -> list[bytes]:
+        if direction == "s2c":
+            datagram = _with_certificates(datagram, certificates)
+        return [datagram]
+
+    pair = handshake(client_config(), server_config(), deliver)
+    terminated = pair.client_outcome.terminated
+    assert terminated is not None and pair.client_outcome.completed is None
+    assert terminated.alert == AlertDescription.bad_certificate, terminated
