@@ -207,11 +207,13 @@ def test_losing_any_certificate_fragment_costs_exactly_one_retransmission() -> N
     d = 0.015625  # one-way delay; binary fractions keep every sum exact
     count = certificate_datagrams(simulate(*configs(policy=policy)))
     assert count >= 6
-    # The documented schedule: the client learns the RTT from the HelloVerifyRequest, the
-    # server from its cookie; both then wait max(min_rto, 1.5 x RTT) = 0.125 s. The server
-    # sends its flight at 3d, retransmits it at 3d + 0.125, and the handshake ends three
-    # one-way trips later (flight 4 arrives, flight 5 goes up, flight 6 comes down).
-    expected = 3 * d + max(policy.min_rto, 1.5 * 2 * d) + 3 * d
+    # The documented schedule: the client learns the RTT from the HelloVerifyRequest. The
+    # server's flight arrives at 4d but for one fragment; the client waits one base timeout,
+    # max(min_rto, 1.5 x RTT) = 0.125 s, after those fragments and repeats its ClientHello,
+    # which makes the server resend at once (its own timer also allows for the client's
+    # processing of the chain, so it would wait longer). The resent flight arrives at
+    # 6d + 0.125, flight 5 goes up, flight 6 comes down.
+    expected = 4 * d + max(policy.min_rto, 1.5 * 2 * d) + 4 * d
     for fragment in range(count):
         lossy = LinkConditions(
             delay=d,
@@ -220,8 +222,10 @@ def test_losing_any_certificate_fragment_costs_exactly_one_retransmission() -> N
         run = simulate(*configs(policy=policy), s2c=lossy)
         assert run.completed, fragment
         assert run.client_done_at == expected, fragment
-        assert len(run.retransmissions("server")) == 1, fragment
-        assert run.retransmissions("client") == [], fragment
+        (server_resend,) = run.retransmissions("server")
+        assert server_resend.fields["why"] == "peer repeated its flight", fragment
+        (client_repeat,) = run.retransmissions("client")
+        assert client_repeat.fields["why"] == "timeout", fragment
 
 
 # -- 3. random impairment sweeps --------------------------------------------------------------
@@ -331,24 +335,27 @@ def client_send_times(
 
 def documented_schedule(policy: RetransmissionPolicy, timeout: float) -> list[float]:
     """docs/reliability.md: before any RTT is known, send at t, probe at t + probe, and
-    retransmit at t + initial_rto, doubling each time, until the deadline."""
+    retransmit at t + initial_rto, doubling each time up to blind_max_rto, until the
+    deadline."""
     times = []
     start, rto = 0.0, policy.initial_rto
+    cap = min(policy.max_rto, policy.blind_max_rto or policy.max_rto)
     while start < timeout:
         times.append(start)
         if policy.probe is not None and start + policy.probe < timeout:
             times.append(start + policy.probe)
-        start, rto = start + rto, min(rto * 2, policy.max_rto)
+        start, rto = start + rto, min(rto * 2, cap)
     return times
 
 
 def test_exact_client_schedule_when_the_server_is_unreachable() -> None:  # item 5, T3
     times, run = client_send_times(EXACT)
     assert times == documented_schedule(EXACT, 60.0)
-    assert times == [0.0, 0.25, 1.0, 1.25, 3.0, 3.25, 7.0, 7.25, 15.0, 15.25, 31.0, 31.25]
+    assert times[:10] == [0.0, 0.25, 1.0, 1.25, 3.0, 3.25, 6.0, 6.25, 9.0, 9.25]
+    assert times[-2:] == [57.0, 57.25]
     terminated = run.client.terminated
     assert terminated is not None and terminated.alert is None
-    assert terminated.reason == "handshake timed out after 11 retransmissions"
+    assert terminated.reason == f"handshake timed out after {len(times) - 1} retransmissions"
     ended = [t.time for t in run.traces if t.role == "client" and t.kind == "terminated"]
     assert ended == [60.0]
 
@@ -356,7 +363,9 @@ def test_exact_client_schedule_when_the_server_is_unreachable() -> None:  # item
 def test_default_jitter_stays_within_ten_percent_of_the_schedule() -> None:  # T3
     times, run = client_send_times(RetransmissionPolicy())
     exact = documented_schedule(EXACT, 60.0)
-    assert len(times) == len(exact)
+    # Up to 10 % later each time: a run may fit a try or two fewer into the 60 s.
+    assert len(exact) - 4 <= len(times) <= len(exact)
+    exact = exact[: len(times)]
     # Each regular retransmission is late by at most 10 % of the timeout it waited for.
     for (t, e), (prev_t, prev_e) in zip(
         zip(times[2::2], exact[2::2], strict=True),
@@ -520,3 +529,63 @@ def test_a_peer_whose_change_cipher_spec_keeps_arriving_is_asked_again_at_the_ba
     # Finished (the server paces its answers by the same timeout, which can cost a round).
     # Doubling instead, the same run took 6.3 s.
     assert pair.now <= 10 * EXACT.min_rto + 1e-9
+
+
+class SlowClient(SimulatedPeer):
+    """A client that needs ``delay`` seconds to answer the certificate flight (an IoT device
+    verifying a chain and doing ECDHE in software): its flight 5 leaves that much later."""
+
+    def __init__(self, connection: DtlsConnection, delay: float) -> None:
+        super().__init__(connection)
+        self.delay = delay
+        self.held: list[tuple[float, bytes, tuple[str, int]]] = []
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, tuple[str, int]]]:
+        out = []
+        for data, addr in self.connection.datagrams_to_send(now):
+            fragments = handshake_fragments(dissect(data))
+            if any(f.msg_type == HandshakeType.client_key_exchange for f in fragments):
+                self.held.append((now + self.delay, data, addr))
+            else:
+                out.append((data, addr))
+        out += [(d, a) for t, d, a in self.held if t <= now]
+        self.held = [h for h in self.held if h[0] > now]
+        return out
+
+    def get_timer(self) -> float | None:
+        timers = [t for t in (self.connection.get_timer(), *(h[0] for h in self.held)) if t]
+        return min(timers, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        timer = self.connection.get_timer()
+        if timer is not None and timer <= now:
+            super().handle_timer(now)
+
+
+@pytest.mark.parametrize("mtu", [1400, 576, 300])
+def test_a_client_that_takes_1_5_s_to_answer_gets_at_most_one_resend(mtu: int) -> None:
+    """Issue 9 item 3: the server's certificate flight waits for the client's processing
+    (``peer_processing`` plus ``peer_processing_per_datagram`` per datagram) and doubles from
+    there, so a client that needs 1.5 s costs at most one retransmission."""
+    client_cfg, server_cfg = configs(policy=EXACT, mtu=mtu)
+    traces: list[TraceRecord] = []
+    client_cfg.trace = server_cfg.trace = traces.append
+    client = SlowClient(DtlsConnection(configuration=client_cfg), delay=1.5)
+    server = SimulatedPeer(DtlsConnection(configuration=server_cfg))
+    net = Network(seed=1)
+    net.attach(client, CLIENT_ADDRESS, name="client")
+    net.attach(server, SERVER_ADDRESS, name="server")
+    net.set_link(CLIENT_ADDRESS, SERVER_ADDRESS, LinkConditions(delay=0.015625))
+    client.connection.connect(SERVER_ADDRESS, net.now)
+    net.run(until=60.0, stop=lambda: server.connection.state is not ConnectionState.HANDSHAKING)
+    assert server.connection.state is ConnectionState.ESTABLISHED
+    resends = [t for t in traces if t.role == "server" and t.kind == "retransmit"]
+    assert len(resends) <= 1, resends
+
+
+@pytest.mark.parametrize("mtu", [1400, 272])
+def test_no_retransmission_without_loss_at_any_mtu(mtu: int) -> None:
+    """On a lossless path with a prompt peer nothing is ever sent twice."""
+    run = simulate(*configs(policy=EXACT, mtu=mtu))
+    assert run.completed
+    assert run.retransmissions("server") == run.retransmissions("client") == []

@@ -10,13 +10,49 @@ from aiodtls.reliability.timer import MTU_STEPS, RetransmissionPolicy, Retransmi
 
 
 def test_initial_timeout_doubles_to_the_cap() -> None:  # T3
-    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0))
+    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0, blind_max_rto=None))
     timer.start_flight()
     seen = []
     for _ in range(10):
         seen.append(timer.wait())
         timer.back_off()
     assert seen == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
+
+
+def test_blind_timeout_doubles_to_three_seconds_only() -> None:  # issue 9 item 4
+    """Before any round trip is known the back-off stops at ``blind_max_rto`` (3 s, as
+    libwebrtc clamps its first DTLS timeout); once one is known, the usual cap applies."""
+    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0))
+    timer.start_flight()
+    seen = []
+    for _ in range(5):
+        seen.append(timer.wait())
+        timer.back_off()
+    assert seen == [1, 2, 3, 3, 3]
+    timer.on_rtt_sample(0.4)
+    timer.start_flight()
+    seen = []
+    for _ in range(10):
+        seen.append(round(timer.wait(), 6))
+        timer.back_off()
+    assert seen == [0.6, 1.2, 2.4, 4.8, 9.6, 19.2, 38.4, 60, 60, 60]
+
+
+def test_a_certificate_flight_allows_for_the_peers_processing() -> None:  # issue 9 item 3
+    """Once the round trip is known, the first timeout of a flight with a certificate chain
+    adds ``peer_processing`` and ``peer_processing_per_datagram`` per datagram; it then
+    doubles from there, and a measured longer processing time raises it."""
+    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0))
+    timer.allow_processing(9)
+    assert timer.wait() == 1.0  # round trip unknown: the blind initial timeout covers it
+    timer.on_rtt_sample(0.002)
+    timer.start_flight()
+    timer.allow_processing(9)
+    assert timer.wait() == pytest.approx(0.1 + 0.4 + 0.9)
+    timer.on_answer_delay(0.802)
+    timer.start_flight()
+    timer.allow_processing(2)
+    assert timer.wait() == pytest.approx(0.1 + 1.25 * 0.8 + 0.2)
 
 
 def test_rtt_sample_sets_one_and_a_half_rtt_with_a_floor() -> None:  # RFC 9147 §5.8.2

@@ -32,6 +32,7 @@ __all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
 # the message starts in the next datagram instead.
 _MIN_FRAGMENT = 32
 _MAX_FRAGMENT = MAX_PLAINTEXT_LENGTH - HANDSHAKE_HEADER_LENGTH
+_CERTIFICATE = 11  # HandshakeType.certificate (the handshake layer sits above this one)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class FlightSender:
         self.transmission_limit = None
         if not self._answered and self._attempt == 0 and self._first_sent_at is not None:
             self._sample(now - self._first_sent_at)
+            self.timer.on_answer_delay(now - self._first_sent_at)
         self.on_peer_answer(now)
 
     def on_peer_answer(self, now: float) -> None:
@@ -329,6 +331,11 @@ class FlightSender:
         self._repeat_resends += 1
         self._retransmit("peer repeated its flight")
 
+    def _carries_certificates(self) -> bool:
+        """Does the flight carry a certificate chain for the peer to verify (the heavy work a
+        timeout must allow for)?"""
+        return any(e.msg_type == _CERTIFICATE and len(e.body) > 3 for e in self._entries)
+
     def _at_transmission_limit(self) -> bool:
         limit = self.transmission_limit
         return limit is not None and self._attempt + 1 >= limit
@@ -393,11 +400,13 @@ class FlightSender:
                 self._probe_due = False
                 assert self._timer_started_at is not None
                 self.deadline = self._timer_started_at + self.timer.wait()
-            elif probe is not None and not self.timer.rtt_known:
+            elif probe is not None and not self.timer.rtt_known and len(out) == 1:
                 self._probe_due = True
                 self._timer_started_at = now
                 self.deadline = now + probe
             else:
+                if self._attempt == 0 and not self._answered and self._carries_certificates():
+                    self.timer.allow_processing(len(out))
                 self.deadline = now + self.timer.wait()
         if self._trace.enabled:
             self._trace(

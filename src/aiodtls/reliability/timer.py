@@ -51,6 +51,28 @@ class RetransmissionPolicy:
     max_rto: float = 60.0
     "Cap of the doubled timeout."
 
+    blind_max_rto: float | None = 3.0
+    """Cap of the doubled timeout while nothing is known about the round trip (the client's
+    first ClientHello): libwebrtc clamps its first DTLS timeout to 3 s the same way. Without
+    it the blind schedule waits 16 and 32 s between tries and a path losing half the packets
+    often never gets its first exchange through; the cost is a ClientHello every ~3 s (plus
+    the probe) toward a server that is down, instead of ~12 tries in 60 s. None: up to
+    ``max_rto``."""
+
+    peer_processing: float = 0.4
+    """Time the peer may need to process a flight carrying a certificate chain before it
+    answers, on top of the round trip: verifying the chain, the key exchange, its own
+    signature. Added, once the round trip is known, to the first timeout of such a flight
+    until the answer starts to arrive (the rest of an answer is waited for with the round
+    trip only; the other flights ask for little work and keep the round trip only). It grows
+    to 1.25 x the longest processing time measured on this connection; an IoT device doing
+    ECC in software may need 0.5-3 s."""
+
+    peer_processing_per_datagram: float = 0.1
+    """Time the peer may need per datagram of such a flight: receivers read datagrams one at a
+    time, and some are slow at it (gnutls-cli answers a 9-datagram certificate flight after
+    0.96 s on loopback, a 2-datagram one after 0.25 s)."""
+
     rtt_multiplier: float = 1.5
     "Timeout = this x smoothed RTT once measured; 0 disables RTT adaptation."
 
@@ -58,8 +80,8 @@ class RetransmissionPolicy:
     "Up to this fraction of the timeout is added at random (0 for exact schedules)."
 
     probe: float | None = 0.25
-    """While nothing is known about the round trip, every transmission of a flight is
-    followed by one more copy this many seconds later (the timer still runs from the
+    """While nothing is known about the round trip, every transmission of a one-datagram
+    flight is followed by one more copy this many seconds later (the timer still runs from the
     transmission and doubles). A lost first datagram otherwise costs a whole ``initial_rto``,
     then two, then four; the flight this applies to is the client's first, one small
     datagram. None disables."""
@@ -124,6 +146,9 @@ class RetransmissionPolicy:
             final_flight_copies=0,
             mtu_backoff_after=0,
             answered_back_off_cap=None,
+            blind_max_rto=None,
+            peer_processing=0.0,
+            peer_processing_per_datagram=0.0,
             max_timeouts=12,
             max_unanswered_transmissions=None,
         )
@@ -148,6 +173,8 @@ class RetransmissionTimer:
         "An upper bound of the round trip (the server's cookie age), until one is measured."
         self.rto = policy.initial_rto
         "The timeout that applies to the next wait."
+        self.processing = 0.0
+        "The longest time the peer took to answer a flight, beyond the round trip (measured)."
 
     def base_rto(self) -> float:
         """The timeout a new flight starts with."""
@@ -181,6 +208,21 @@ class RetransmissionTimer:
         """A new flight begins: back to the base timeout."""
         self.rto = self.base_rto()
 
+    def allow_processing(self, datagrams: int) -> None:
+        """Our flight of ``datagrams`` just went out for the first time: its first timeout
+        also covers the peer's processing (``peer_processing``), once the round trip is known.
+        Before that, ``initial_rto`` is the blind guess for both."""
+        if self.rtt_known:
+            p = self.policy
+            allowance = max(p.peer_processing, 1.25 * self.processing)
+            self.rto = self.base_rto() + allowance + p.peer_processing_per_datagram * datagrams
+
+    def on_answer_delay(self, delay: float) -> None:
+        """A flight sent once was first answered ``delay`` seconds after it went out: what
+        the peer spent beyond the round trip is a sample of its processing time."""
+        rtt = self.srtt if self.srtt is not None else 0.0
+        self.processing = max(self.processing, delay - rtt)
+
     def reset_back_off(self) -> None:
         """The peer is making progress: return to the base timeout."""
         self.rto = min(self.rto, self.base_rto())
@@ -191,6 +233,8 @@ class RetransmissionTimer:
         cap = self.policy.max_rto
         if answered and self.policy.answered_back_off_cap is not None:
             cap = min(cap, self.policy.answered_back_off_cap * self.base_rto())
+        if not self.rtt_known and self.policy.blind_max_rto is not None:
+            cap = min(cap, self.policy.blind_max_rto)
         self.rto = min(self.rto * 2, max(cap, self.rto))
 
     def wait(self) -> float:
