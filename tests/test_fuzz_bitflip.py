@@ -337,14 +337,6 @@ def _with_certificates(datagram: bytes, certificates: list[bytes]) -> bytes:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="x509.load_der_x509_certificate raises cryptography.x509.InvalidVersion, which is "
-    "not a ValueError, for a certificate whose version field is not v1/v2/v3; "
-    "handshake.certificates.check_peer_certificates catches only ValueError around the load, so "
-    "it escapes to DtlsConnection's catch-all: internal_error instead of bad_certificate. Found "
-    "by fuzz/fuzz_datagrams.py (a flipped byte in the client certificate, server side).",
-)
 def test_certificate_with_an_invalid_version_is_bad_certificate_not_internal_error() -> None:
     chain = server_chain("ecdsa")
     leaf = chain.certificate.public_bytes(Encoding.DER)

@@ -72,7 +72,7 @@ def check_peer_certificates(
     """Parse and check the peer's chain (leaf first); return it or raise an alert."""
     try:
         chain = [x509.load_der_x509_certificate(der) for der in chain_der]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
         raise AlertBadCertificate(f"cannot parse certificate: {exc}") from None
     if not chain:
         raise AlertBadCertificate("peer sent no certificate")
