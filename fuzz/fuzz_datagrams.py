@@ -70,13 +70,12 @@ del aiodtls  # imported only so that the whole package is instrumented
 COOKIE_SECRET = bytes(range(32))
 "Fixed, so that the recorded second ClientHello's cookie is valid at a fresh endpoint too."
 
-KNOWN_BUGS: tuple[str, ...] = ("internal error: InvalidVersion(",)
+KNOWN_BUGS: tuple[str, ...] = ()
 """Prefixes of ``internal_error`` reasons of bugs already pinned by strict xfails, which are
 then not crashes, so that a run goes on to find new ones (``AIODTLS_FUZZ_STRICT=1`` makes them
-crashes again): a peer certificate with a bad X.509 version
-(``test_certificate_with_an_invalid_version_is_bad_certificate_not_internal_error`` in
-tests/test_fuzz_bitflip.py). The unloadable certificate keys this target found before (a
-point off the curve, an unknown curve or key type) are fixed and have regression tests there."""
+crashes again). Empty: the four this target and the bit-flip sweep found in the certificate
+check (a key off its curve, an unknown curve, an unknown key type, an invalid X.509 version)
+are fixed and have regression tests in tests/test_fuzz_bitflip.py."""
 if os.environ.get("AIODTLS_FUZZ_STRICT") == "1":
     KNOWN_BUGS = ()
 
