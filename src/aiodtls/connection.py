@@ -404,6 +404,7 @@ class DtlsConnection:
             self._flight.timer.on_rtt_sample(seconds)
         else:
             self._flight.timer.on_rtt_bound(seconds)
+        self._flight.mark_peer_alive()
         self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
 
     def record_answered(self, epoch: int, sequence_number: int) -> bool:

@@ -178,6 +178,7 @@ class FlightSender:
         self._timeouts = 0
         self._timeouts_since_answer = 0
         self._answered = False
+        self._peer_alive = False  # the peer answered some flight of ours (this or an earlier)
         self._largest_sent = 0
         self._probe_due = False
         self._timer_started_at: float | None = None
@@ -250,7 +251,7 @@ class FlightSender:
         does not lift ``transmission_limit``: a plaintext ChangeCipherSpec is easy to forge."""
         if self.state != FlightState.WAITING:
             return
-        self._answered = True
+        self._answered = self._peer_alive = True
         self._timeouts_since_answer = 0
         if self.timer.policy.progress_resets_timer:
             self._probe_due = False
@@ -265,10 +266,16 @@ class FlightSender:
         sent_at = self._record_sent_at.get((epoch, sequence_number))
         if sent_at is None:
             return False
+        self._peer_alive = True
         if not self._answered:
             self._answered = True
             self._sample(now - sent_at)
         return True
+
+    def mark_peer_alive(self) -> None:
+        """The peer answered us before this flight (a server's cookie came back): back-offs
+        are capped as after an answer (``answered_back_off_cap``)."""
+        self._peer_alive = True
 
     def _sample(self, rtt: float) -> None:
         self.timer.on_rtt_sample(rtt)
@@ -303,7 +310,7 @@ class FlightSender:
         # peer answered: the path works).
         self._timeouts_since_answer += 1
         self.timer.back_off(
-            answered=self._answered and self._timeouts_since_answer <= ANSWERED_CAPPED_TIMEOUTS
+            answered=self._peer_alive and self._timeouts_since_answer <= ANSWERED_CAPPED_TIMEOUTS
         )
         self._retransmit("timeout")
 

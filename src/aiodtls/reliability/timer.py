@@ -90,7 +90,7 @@ class RetransmissionPolicy:
     """Resend our flight when the peer repeats its previous one, at most once per base
     timeout and ``max_repeat_resends`` times per flight (the final flight: always)."""
 
-    max_repeat_resends: int = 4
+    max_repeat_resends: int = 16
     """Peer-triggered resends of one flight. Two peers that each see the other repeat an old
     flight (a key mismatch) would otherwise answer each other until the deadline (pion/dtls
     #758); after this many, only the timer resends."""
@@ -107,11 +107,12 @@ class RetransmissionPolicy:
     (which makes the peer resend, the only negative acknowledgement DTLS 1.2 has)."""
 
     answered_back_off_cap: float | None = 4.0
-    """For the first ``ANSWERED_CAPPED_TIMEOUTS`` (4) expiries after the peer last answered our
-    current flight (part of its next flight arrived), our timer doubles at most to this
+    """For the first ``ANSWERED_CAPPED_TIMEOUTS`` (8) expiries after the peer last answered one
+    of our flights (part of its next flight arrived), our timer doubles at most to this
     multiple of the base timeout: the path demonstrably works, what is missing was lost, and
     the peer may resend only when we ask (OpenSSL ignores a repeat until its own timer has
-    expired). Then, or with None, it doubles up to ``max_rto`` as for silence."""
+    expired; a server resends its final flight only when asked). Then, or with None, it
+    doubles up to ``max_rto`` as for silence."""
 
     mtu_backoff_after: int = 2
     "Unanswered retransmissions before the MTU is lowered; 0 disables MTU back-off."
@@ -122,7 +123,7 @@ class RetransmissionPolicy:
     max_timeouts: int | None = None
     "Give up after this many timer expiries of one flight (None: only the handshake deadline)."
 
-    max_unanswered_transmissions: int | None = 12
+    max_unanswered_transmissions: int | None = 24
     """A server sends its first flight at most this many times in all (timer, probe and the
     client's repeats together) until the client sends anything but its ClientHello; the
     handshake then ends as timed out. A sniffed ClientHello replayed from a victim's address
@@ -154,7 +155,7 @@ class RetransmissionPolicy:
         )
 
 
-ANSWERED_CAPPED_TIMEOUTS = 4
+ANSWERED_CAPPED_TIMEOUTS = 8
 "Expiries after the peer's last answer during which ``answered_back_off_cap`` applies."
 
 # Jitter needs no secrecy and no per-connection generator (a Random object is 2.5 KB).
