@@ -351,8 +351,8 @@ def documented_schedule(policy: RetransmissionPolicy, timeout: float) -> list[fl
 def test_exact_client_schedule_when_the_server_is_unreachable() -> None:  # item 5, T3
     times, run = client_send_times(EXACT)
     assert times == documented_schedule(EXACT, 60.0)
-    assert times[:10] == [0.0, 0.25, 1.0, 1.25, 3.0, 3.25, 6.0, 6.25, 9.0, 9.25]
-    assert times[-2:] == [57.0, 57.25]
+    assert times[:10] == [0.0, 0.25, 1.0, 1.25, 3.0, 3.25, 5.0, 5.25, 7.0, 7.25]
+    assert times[-2:] == [59.0, 59.25]
     terminated = run.client.terminated
     assert terminated is not None and terminated.alert is None
     assert terminated.reason == f"handshake timed out after {len(times) - 1} retransmissions"
@@ -589,3 +589,24 @@ def test_no_retransmission_without_loss_at_any_mtu(mtu: int) -> None:
     run = simulate(*configs(policy=EXACT, mtu=mtu))
     assert run.completed
     assert run.retransmissions("server") == run.retransmissions("client") == []
+
+
+def test_a_server_at_its_unanswered_limit_goes_quiet_and_still_completes() -> None:
+    """Issue 9 item 1, the traced s_client case: the client's flight 5 is lost again and again
+    while the server resends its first flight up to ``max_unanswered_transmissions``. The
+    server then stops sending but keeps the handshake, and the copy of flight 5 that finally
+    arrives completes it (it used to end the handshake there, with a live client)."""
+    client_cfg, server_cfg = configs(policy=EXACT, psk=True)
+    server_cfg.retransmission = replace(EXACT, max_unanswered_transmissions=3)
+    lose_flight_5 = LinkConditions(
+        delay=0.015625,
+        rules=[drop(carries_handshake(HandshakeType.client_key_exchange), first=8)],
+    )
+    run = simulate(client_cfg, server_cfg, c2s=lose_flight_5)
+    assert run.completed, [t for t in run.traces if t.kind == "terminated"]
+    server_sends = [
+        t
+        for t in run.traces
+        if t.role == "server" and t.kind == "flight_sent" and t.fields["flight"] == 4
+    ]
+    assert len(server_sends) == 3

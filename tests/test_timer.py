@@ -19,16 +19,16 @@ def test_initial_timeout_doubles_to_the_cap() -> None:  # T3
     assert seen == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
 
 
-def test_blind_timeout_doubles_to_three_seconds_only() -> None:  # issue 9 item 4
-    """Before any round trip is known the back-off stops at ``blind_max_rto`` (3 s, as
-    libwebrtc clamps its first DTLS timeout); once one is known, the usual cap applies."""
+def test_blind_timeout_doubles_to_two_seconds_only() -> None:  # issue 9 item 4
+    """Before any round trip is known the back-off stops at ``blind_max_rto`` (2 s; libwebrtc
+    clamps its first DTLS timeout to 3 s); once one is known, the usual cap applies."""
     timer = RetransmissionTimer(RetransmissionPolicy(jitter=0))
     timer.start_flight()
     seen = []
     for _ in range(5):
         seen.append(timer.wait())
         timer.back_off()
-    assert seen == [1, 2, 3, 3, 3]
+    assert seen == [1, 2, 2, 2, 2]
     timer.on_rtt_sample(0.4)
     timer.start_flight()
     seen = []

@@ -164,8 +164,7 @@ class FlightSender:
         "Retransmissions of every flight so far."
         self.flight_number = 0
         self.timeouts_exhausted = False
-        """True once the policy's ``max_timeouts`` expiries of one flight have passed, or the
-        flight was sent ``transmission_limit`` times."""
+        "True once the policy's ``max_timeouts`` expiries of one flight have passed."
         self.transmission_limit: int | None = None
         """Most transmissions of the current flight until the peer makes progress (set by a
         server connection for its first flight; see ``max_unanswered_transmissions``)."""
@@ -300,9 +299,14 @@ class FlightSender:
         if self._probe_due and not self._at_transmission_limit():
             self._retransmit("probe (round trip unknown)")
             return
+        if self._at_transmission_limit():
+            # Sent as often as an unanswered flight may be: go quiet but keep the state, so
+            # that a late answer still completes the handshake (its deadline ends it otherwise).
+            self.deadline = None
+            return
         self._timeouts += 1
         limit = self.timer.policy.max_timeouts
-        if (limit is not None and self._timeouts > limit) or self._at_transmission_limit():
+        if limit is not None and self._timeouts > limit:
             self.timeouts_exhausted = True
             self.deadline = None
             return

@@ -51,7 +51,7 @@ class RetransmissionPolicy:
     max_rto: float = 60.0
     "Cap of the doubled timeout."
 
-    blind_max_rto: float | None = 3.0
+    blind_max_rto: float | None = 2.0
     """Cap of the doubled timeout while nothing is known about the round trip (the client's
     first ClientHello): libwebrtc clamps its first DTLS timeout to 3 s the same way. Without
     it the blind schedule waits 16 and 32 s between tries and a path losing half the packets
@@ -125,10 +125,11 @@ class RetransmissionPolicy:
 
     max_unanswered_transmissions: int | None = 24
     """A server sends its first flight at most this many times in all (timer, probe and the
-    client's repeats together) until the client sends anything but its ClientHello; the
-    handshake then ends as timed out. A sniffed ClientHello replayed from a victim's address
-    looks exactly like a client repeating it, so this is what bounds the bytes replays can make
-    a server send (docs/security.md). None: no limit."""
+    client's repeats together) until the client sends new handshake bytes; then it goes quiet
+    and waits (a late answer still completes the handshake; ``handshake_timeout`` ends it). A
+    sniffed ClientHello replayed from a victim's address looks exactly like a client repeating
+    it, so this is what bounds the bytes replays can make a server send (docs/security.md).
+    At 50 % loss each way a 10-datagram certificate flight needs about 24. None: no limit."""
 
     @classmethod
     def openssl(cls) -> RetransmissionPolicy:
