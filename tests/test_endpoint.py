@@ -248,6 +248,19 @@ def test_memory_per_established_connection() -> None:  # issue 4 item 6
     assert per_connection <= 16 * 1024, per_connection
 
 
+def second_client_hello(endpoint: DtlsEndpoint, addr: tuple[str, int]) -> bytes:
+    """A real client's cookie-bearing ClientHello after a HelloVerifyRequest from ``endpoint``
+    (not yet delivered)."""
+    client = DtlsConnection(configuration=client_config())
+    client.connect(SERVER, 0.0)
+    for data, _ in client.datagrams_to_send(0.0):
+        endpoint.receive_datagram(data, addr, 0.0)
+    for reply, _ in endpoint.datagrams_to_send(0.0):
+        client.receive_datagram(reply, SERVER, 0.0)
+    ((second, _),) = client.datagrams_to_send(0.0)
+    return second
+
+
 def rewrite_client_hello(datagram: bytes, change: Callable[[ClientHello], None]) -> bytes:
     """The same ClientHello record, with ``change`` applied to the parsed message."""
     parsed = parse_client_hello(datagram)
@@ -267,13 +280,7 @@ def test_second_client_hello_with_other_extensions_gets_past_the_cookie() -> Non
     answering every ClientHello with a new HelloVerifyRequest (issue 9 item 5)."""
     endpoint = DtlsEndpoint(server_config())
     addr = ("10.4.0.1", 4000)
-    client = DtlsConnection(configuration=client_config())
-    client.connect(SERVER, 0.0)
-    for data, _ in client.datagrams_to_send(0.0):
-        endpoint.receive_datagram(data, addr, 0.0)
-    for reply, _ in endpoint.datagrams_to_send(0.0):
-        client.receive_datagram(reply, SERVER, 0.0)
-    ((second, _),) = client.datagrams_to_send(0.0)
+    second = second_client_hello(endpoint, addr)
     padding = (21, b"\x00" * 8)  # RFC 7685 padding: an extension the first one did not have
     changed = rewrite_client_hello(second, lambda hello: hello.extensions.append(padding))
     endpoint.receive_datagram(changed, addr, 0.0)
@@ -286,13 +293,7 @@ def test_a_refused_cookie_is_counted_and_traced() -> None:  # C5
     records: list[TraceRecord] = []
     endpoint = DtlsEndpoint(server_config(trace=records.append))
     addr = ("10.4.0.2", 4000)
-    client = DtlsConnection(configuration=client_config())
-    client.connect(SERVER, 0.0)
-    for data, _ in client.datagrams_to_send(0.0):
-        endpoint.receive_datagram(data, addr, 0.0)
-    for reply, _ in endpoint.datagrams_to_send(0.0):
-        client.receive_datagram(reply, SERVER, 0.0)
-    ((second, _),) = client.datagrams_to_send(0.0)
+    second = second_client_hello(endpoint, addr)
 
     def other_random(hello: ClientHello) -> None:
         hello.random = bytes(32)

@@ -41,6 +41,20 @@ def cookie_exchange(harness: Harness, addr: Address) -> tuple[DtlsConnection, by
     return client, hello
 
 
+def start_second_handshake(harness: Harness, addr: Address) -> None:
+    """Another client on ``addr`` (a new random) passes the cookie exchange; the server's
+    first flight to it is discarded."""
+    intruder = DtlsConnection(configuration=client_config())
+    intruder.connect(SERVER, harness.now)
+    for data, _ in intruder.datagrams_to_send(harness.now):
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    for reply, _ in harness.endpoint.datagrams_to_send(harness.now):
+        intruder.receive_datagram(reply, SERVER, harness.now)
+    for data, _ in intruder.datagrams_to_send(harness.now):
+        harness.endpoint.receive_datagram(data, addr, harness.now)
+    harness.endpoint.datagrams_to_send(harness.now)
+
+
 def sent_to(harness: Harness, addr: Address) -> int:
     """Bytes the endpoint sends to ``addr`` now (the datagrams are consumed)."""
     return sum(len(d) for d in datagrams_to(harness, addr))
@@ -98,15 +112,7 @@ def test_half_done_new_handshake_does_not_end_the_established_session() -> None:
     old_client = harness.add_client(addr)
     harness.pump()
     session = harness.endpoint.connections[addr]
-    intruder = DtlsConnection(configuration=client_config())
-    intruder.connect(SERVER, harness.now)
-    for data, _ in intruder.datagrams_to_send(harness.now):
-        harness.endpoint.receive_datagram(data, addr, harness.now)
-    for reply, _ in harness.endpoint.datagrams_to_send(harness.now):
-        intruder.receive_datagram(reply, SERVER, harness.now)
-    for data, _ in intruder.datagrams_to_send(harness.now):  # cookie-bearing, then silent
-        harness.endpoint.receive_datagram(data, addr, harness.now)
-    harness.endpoint.datagrams_to_send(harness.now)
+    start_second_handshake(harness, addr)  # cookie and all, then silent
     for moment in (1.0, 20.0):  # during the new handshake, and after it timed out
         harness.now += moment
         harness.endpoint.handle_timer(harness.now)
@@ -400,15 +406,7 @@ def test_failed_new_handshake_beside_a_session_sends_its_alert_and_costs_nothing
     client = harness.add_client(addr)
     harness.pump()
     session = harness.endpoint.connections[addr]
-    intruder = DtlsConnection(configuration=client_config())
-    intruder.connect(SERVER, harness.now)
-    for data, _ in intruder.datagrams_to_send(harness.now):
-        harness.endpoint.receive_datagram(data, addr, harness.now)
-    for reply, _ in harness.endpoint.datagrams_to_send(harness.now):
-        intruder.receive_datagram(reply, SERVER, harness.now)
-    for data, _ in intruder.datagrams_to_send(harness.now):
-        harness.endpoint.receive_datagram(data, addr, harness.now)
-    harness.endpoint.datagrams_to_send(harness.now)  # the new handshake's first flight
+    start_second_handshake(harness, addr)
     harness.endpoint.receive_datagram(fragment_record(2, b"\xff" * 5, 5, 3), addr, harness.now)
     replies = datagrams_to(harness, addr)
     assert [d[0] for d in replies] == [ContentType.alert]

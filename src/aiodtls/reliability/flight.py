@@ -59,6 +59,14 @@ class MtuTooSmall(ValueError):
     """The MTU cannot carry even one byte of a handshake fragment."""
 
 
+def _fragment_record(entry: FlightEntry, offset: int, length: int) -> PlannedRecord:
+    """The record carrying ``entry.body[offset:offset + length]``."""
+    fragment = encode_handshake_fragment(
+        entry.msg_type, entry.message_seq, entry.body, offset, length
+    )
+    return (entry.epoch, ContentType.handshake, fragment)
+
+
 def plan_datagrams(
     entries: list[FlightEntry], mtu: int, overhead: Callable[[int], int]
 ) -> list[list[PlannedRecord]]:
@@ -89,50 +97,27 @@ def plan_datagrams(
             current.append((entry.epoch, ContentType.change_cipher_spec, b"\x01"))
             room -= need
             continue
-        body = entry.body
         offset = 0
         per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
         while True:
             available = room - per_record
-            remaining = len(body) - offset
-            if available > _MAX_FRAGMENT and remaining > _MAX_FRAGMENT:
-                # A record carries at most 2^14 bytes (SPEC R5), whatever the MTU allows.
-                current.append(
-                    (
-                        entry.epoch,
-                        ContentType.handshake,
-                        encode_handshake_fragment(
-                            entry.msg_type, entry.message_seq, body, offset, _MAX_FRAGMENT
-                        ),
-                    )
-                )
-                offset += _MAX_FRAGMENT
-                room -= per_record + _MAX_FRAGMENT
-                continue
-            if remaining <= available:
-                current.append(
-                    (
-                        entry.epoch,
-                        ContentType.handshake,
-                        encode_handshake_fragment(
-                            entry.msg_type, entry.message_seq, body, offset, remaining
-                        ),
-                    )
-                )
-                room -= per_record + remaining
-                break
-            if available >= _MIN_FRAGMENT or (not current and available > 0):
-                current.append(
-                    (
-                        entry.epoch,
-                        ContentType.handshake,
-                        encode_handshake_fragment(
-                            entry.msg_type, entry.message_seq, body, offset, available
-                        ),
-                    )
-                )
-                offset += available
-                flush()
+            remaining = len(entry.body) - offset
+            # A record carries at most 2^14 bytes (SPEC R5), whatever the MTU allows.
+            length = min(remaining, available, _MAX_FRAGMENT)
+            whole = length == remaining
+            if (
+                whole
+                or length == _MAX_FRAGMENT
+                or length >= _MIN_FRAGMENT
+                or (not current and length > 0)
+            ):
+                current.append(_fragment_record(entry, offset, length))
+                offset += length
+                room -= per_record + length
+                if whole:
+                    break
+                if length < _MAX_FRAGMENT or room <= per_record:
+                    flush()
                 continue
             if not current:
                 raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
