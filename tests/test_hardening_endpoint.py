@@ -416,3 +416,23 @@ def test_failed_new_handshake_beside_a_session_sends_its_alert_and_costs_nothing
     assert harness.endpoint.connections[addr] is session
     assert (session, DataReceived(b"unharmed")) in harness.server_events
     assert harness.endpoint.half_open == 0
+
+
+def test_a_newer_second_handshake_supersedes_the_previous_one_without_leaking() -> None:  # T9
+    """Two new handshakes in a row from the address of an established association: the
+    second replaces the first (which ends), the association stays, nothing is left behind."""
+    harness = Harness(DtlsEndpoint(server_config()))
+    addr = ("10.0.0.15", 15000)
+    harness.add_client(addr)
+    harness.pump()
+    session = harness.endpoint.connections[addr]
+    start_second_handshake(harness, addr)
+    start_second_handshake(harness, addr)
+    assert harness.endpoint.half_open == 1
+    assert harness.endpoint.connections[addr] is session
+    assert len(harness.endpoint._randoms) == 2  # the session's and the newest handshake's
+    events = [e for _, e in iter(harness.endpoint.next_event, None)]
+    superseded = [
+        e for e in events if isinstance(e, ConnectionTerminated) and "superseded" in e.reason
+    ]
+    assert len(superseded) == 1

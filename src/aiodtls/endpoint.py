@@ -249,6 +249,7 @@ class DtlsEndpoint:
             if previous is not None:
                 previous.abort("superseded by a newer handshake from the same address")
                 self._after(previous, now)
+                self._forget(previous)
             self._replacements[addr] = new
         else:
             if connection is not None and not connection.closed:
