@@ -84,6 +84,35 @@ FATAL_ALERT_LINGER = 30.0
 MAX_WARNING_ALERTS = 64
 
 
+class _WrongKeyWatch:
+    """Tells a wrong key (typically a wrong PSK) from forged records during a handshake.
+
+    Counts the peer's protected records that failed authentication, and the rounds (from one
+    repeat of the peer's flight to the next) in which some failed and none authenticated.
+    Only the real peer repeats its flight, and only its own Finished failing makes every
+    round fail; forged records alone never do.
+    """
+
+    __slots__ = ("authenticated", "failed", "failures", "rounds")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        "Protected records that failed authentication in this handshake."
+        self.failed = self.authenticated = False
+        self.rounds = 0
+
+    def record_failed(self) -> None:
+        self.failures += 1
+        self.failed = True
+
+    def peer_repeated(self) -> int:
+        """Close a round; the number of failed rounds in a row so far."""
+        if self.failed or self.authenticated:  # else nothing learned (a flight spans records)
+            self.rounds = self.rounds + 1 if self.failed and not self.authenticated else 0
+            self.failed = self.authenticated = False
+        return self.rounds
+
+
 class ConnectionState(enum.Enum):
     """Life cycle of a connection."""
 
@@ -154,7 +183,6 @@ class DtlsConnection:
         self._held_records: list[RawRecord] = []
         self._early_application: list[bytes] = []
         self._early_application_bytes = 0
-        self._budget = buffer_budget
         self._warning_alerts = 0
         self._reassembly_progressed = False
         self._peer_flight_start = 0
@@ -166,12 +194,9 @@ class DtlsConnection:
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
         self._now = 0.0
-        # Protected records that failed authentication during the handshake, and what was
-        # seen since the peer last repeated its flight (see _on_peer_flight_repeat).
-        self._handshake_auth_failures = 0
-        self._round_failed = False
-        self._round_authenticated = False
-        self._wrong_key_rounds = 0
+        self._wrong_key = _WrongKeyWatch()
+        # Keep this class under 30 attributes: CPython shares the keys of instance dicts only
+        # up to 30, and one more costs every connection about 1.6 KiB (docs/scaling.md).
         self._handshake: ClientHandshake | ServerHandshake
         if self.is_client:
             if (
@@ -427,8 +452,7 @@ class DtlsConnection:
             # peer's address can forge such a record, so it must not end a handshake.
             self._drop(str(exc), raw)
             if self.state == ConnectionState.HANDSHAKING:
-                self._handshake_auth_failures += 1
-                self._round_failed = True
+                self._wrong_key.record_failed()
             return
         except RecordDropped as exc:
             self._drop(str(exc), raw)
@@ -440,7 +464,7 @@ class DtlsConnection:
         self.stats.records_accepted += 1
         self._last_heard = self._now
         if record.epoch and self.state == ConnectionState.HANDSHAKING:
-            self._round_authenticated = True
+            self._wrong_key.authenticated = True
         if record.content_type == ContentType.handshake:
             self._receive_handshake(record)
         elif record.content_type == ContentType.change_cipher_spec:
@@ -529,17 +553,11 @@ class DtlsConnection:
         Forged records alone cannot get here: only the real peer repeats its flight, and only
         its own Finished failing makes every round fail.
         """
-        if not (self._round_failed or self._round_authenticated):
-            return  # nothing learned since the last repeat (one flight can span records)
-        if self._round_failed and not self._round_authenticated:
-            self._wrong_key_rounds += 1
-        else:
-            self._wrong_key_rounds = 0
-        self._round_failed = self._round_authenticated = False
+        rounds = self._wrong_key.peer_repeated()
         limit = self.configuration.wrong_key_repeats
-        if limit and self._wrong_key_rounds >= limit:
+        if limit and rounds >= limit:
             raise AlertBadRecordMac(
-                f"the peer repeated its flight {self._wrong_key_rounds} times and its protected "
+                f"the peer repeated its flight {rounds} times and its protected "
                 "records never authenticated: the keys differ (wrong PSK?)"
             )
 
@@ -628,7 +646,8 @@ class DtlsConnection:
         if self._early_application_bytes + len(record.payload) > MAX_EARLY_APPLICATION_BYTES:
             self._drop("early application data buffer full", record)
             return
-        if self._budget is not None and not self._budget.take(len(record.payload)):
+        budget = self._records.budget
+        if budget is not None and not budget.take(len(record.payload)):
             self._drop("the endpoint's buffer for early application data is full", record)
             return
         self._early_application.append(record.payload)
@@ -671,8 +690,8 @@ class DtlsConnection:
         self._free_early_application()
 
     def _free_early_application(self) -> None:
-        if self._budget is not None:
-            self._budget.give(self._early_application_bytes)
+        if self._records.budget is not None:
+            self._records.budget.give(self._early_application_bytes)
         self._early_application = []
         self._early_application_bytes = 0
 
@@ -757,9 +776,9 @@ class DtlsConnection:
     def _timeout_reason(self) -> str:
         count = self._flight.retransmissions
         reason = f"handshake timed out after {count} retransmission{'' if count == 1 else 's'}"
-        if self._handshake_auth_failures:
+        if self._wrong_key.failures:
             reason += (
-                f"; {self._handshake_auth_failures} records from the peer failed "
+                f"; {self._wrong_key.failures} records from the peer failed "
                 "authentication (wrong PSK or keys?)"
             )
         return reason

@@ -183,6 +183,11 @@ class RecordLayer:
         return epoch in self._read
 
     @property
+    def budget(self) -> BufferBudget | None:
+        """The endpoint-wide cap this connection's buffers draw on, if any."""
+        return self._budget
+
+    @property
     def early_bytes(self) -> int:
         """Bytes of next-epoch records held for later."""
         return self._early_bytes
@@ -192,6 +197,7 @@ class RecordLayer:
         further epoch comes without renegotiation (SPEC F5, X3)."""
         self._free_early()
         self._hold_next_epoch = False
+        self._plain_seen = {}  # its recent record numbers too: the handshake's plaintext is over
 
     def _free_early(self) -> None:
         if self._budget is not None:
