@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
 from aiodtls.dissect import dissect, handshake_fragments
-from aiodtls.endpoint import DtlsEndpoint
+from aiodtls.endpoint import HELLO_VERIFY_COPIES, DtlsEndpoint
 from aiodtls.events import ConnectionTerminated
 from aiodtls.handshake.cookie import ParsedClientHello, parse_client_hello
 from aiodtls.handshake.messages import (
@@ -114,16 +114,17 @@ def test_10000_spoofed_client_hellos_leave_no_state() -> None:  # issue 4 item 2
     for i in range(10_000):
         addr = (f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", 1024 + i % 60000)
         endpoint.receive_datagram(hello, addr, 0.001 * i)
-        for reply, to in endpoint.datagrams_to_send(0.001 * i):
-            replies += 1
+        answer = endpoint.datagrams_to_send(0.001 * i)
+        replies += len(answer)
+        assert sum(len(reply) for reply, _ in answer) <= len(hello)  # no amplification
+        for reply, to in answer:
             assert to == addr
-            assert len(reply) <= len(hello)
             (fragment,) = handshake_fragments(dissect(reply))
             assert fragment.msg_type == HandshakeType.hello_verify_request
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    assert replies == 10_000
+    assert replies == HELLO_VERIFY_COPIES * 10_000
     assert endpoint.connections == {}
     assert endpoint.half_open == 0
     assert endpoint.stats.hello_verify_requests == 10_001
@@ -177,8 +178,11 @@ def test_replayed_client_hello_does_not_hurt_a_live_association() -> None:  # T9
     server_side = harness.endpoint.connections[addr]
     # The first ClientHello again (no cookie): answered statelessly, the association stays.
     harness.endpoint.receive_datagram(hello, addr, harness.now)
-    (reply,) = [d for d, to in harness.endpoint.datagrams_to_send(harness.now) if to == addr]
-    assert handshake_fragments(dissect(reply))[0].msg_type == HandshakeType.hello_verify_request
+    replies = [d for d, to in harness.endpoint.datagrams_to_send(harness.now) if to == addr]
+    assert replies, "no HelloVerifyRequest"
+    for reply in replies:
+        fragments = handshake_fragments(dissect(reply))
+        assert fragments[0].msg_type == HandshakeType.hello_verify_request
     assert harness.endpoint.connections[addr] is server_side
     client.send(b"still here")
     harness.pump()
@@ -287,6 +291,29 @@ def test_second_client_hello_with_other_extensions_gets_past_the_cookie() -> Non
     (flight,) = {d for d, to in endpoint.datagrams_to_send(0.0) if to == addr}
     assert handshake_fragments(dissect(flight))[0].msg_type == HandshakeType.server_hello
     assert endpoint.half_open == 1 and endpoint.stats.hello_verify_requests == 1
+
+
+def test_hello_verify_request_is_sent_twice_unless_that_would_amplify() -> None:  # C1, X14
+    """A stateless server cannot resend its HelloVerifyRequest, and OpenSSL's s_client repeats
+    its ClientHello only at 1, 3, 7, 15, 31 s: two copies make one lost reply cost nothing
+    (issue 9, 30 % loss seed 30). Both copies together stay within the ClientHello's size; a
+    ClientHello too small for two gets one."""
+    endpoint = DtlsEndpoint(server_config())
+    usual = client_hello_from(("10.4.0.3", 4000))
+    endpoint.receive_datagram(usual, ("10.4.0.3", 4000), 0.0)
+    replies = [d for d, _ in endpoint.datagrams_to_send(0.0)]
+    assert len(replies) == HELLO_VERIFY_COPIES == 2
+    assert replies[0] == replies[1] and sum(map(len, replies)) <= len(usual)
+
+    def bare(hello: ClientHello) -> None:  # one suite, no extensions: 67 bytes
+        hello.cipher_suites = hello.cipher_suites[:1]
+        hello.extensions = []
+
+    small = rewrite_client_hello(usual, bare)
+    endpoint.receive_datagram(small, ("10.4.0.4", 4000), 0.0)
+    (reply,) = [d for d, _ in endpoint.datagrams_to_send(0.0)]
+    assert len(reply) <= len(small) < 2 * len(reply)
+    assert handshake_fragments(dissect(reply))[0].msg_type == HandshakeType.hello_verify_request
 
 
 def test_a_refused_cookie_is_counted_and_traced() -> None:  # C5
