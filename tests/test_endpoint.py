@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
 from aiodtls.dissect import dissect, handshake_fragments
-from aiodtls.endpoint import HELLO_VERIFY_COPIES, DtlsEndpoint
+from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.events import ConnectionTerminated
-from aiodtls.handshake.cookie import ParsedClientHello, parse_client_hello
+from aiodtls.handshake.cookie import HELLO_VERIFY_COPIES, ParsedClientHello, parse_client_hello
 from aiodtls.handshake.messages import (
     ClientHello,
     HandshakeType,

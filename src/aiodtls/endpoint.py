@@ -7,7 +7,7 @@ in front of it, and the limits that keep a server alive under floods and replays
 - A datagram from an unknown address is checked without creating anything
   (``handshake.cookie.check_client_hello``): a ClientHello without a valid cookie gets a
   HelloVerifyRequest, twice when both copies together are no larger than the ClientHello
-  (``HELLO_VERIFY_COPIES``), anything else is dropped (SPEC C1, X14).
+  (``handshake.cookie.HELLO_VERIFY_COPIES``), anything else is dropped (SPEC C1, X14).
 - Only a ClientHello that returns a valid cookie creates a connection, and only while fewer
   than ``max_half_open`` handshakes are in progress, and fewer than
   ``max_half_open_per_source`` from its source (an IPv4 address or an IPv6 /64) (SPEC X29).
@@ -50,14 +50,7 @@ from .handshake.cookie import (
 from .record.header import ContentType
 from .trace import Tracer
 
-__all__ = ["HELLO_VERIFY_COPIES", "DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
-
-HELLO_VERIFY_COPIES = 2
-"""Copies of each HelloVerifyRequest, sent back to back while together they are no larger
-than the ClientHello they answer (so never an amplification). A stateless server cannot
-resend, and a client such as OpenSSL's repeats its ClientHello only at 1, 3, 7, 15, 31 s:
-under 30 % loss each way one exchange fails half the time, six in a row 1.8 % of the time,
-and with two copies 0.2 % (docs/reliability.md, issue 9)."""
+__all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 
 
 @dataclass
@@ -219,10 +212,7 @@ class DtlsEndpoint:
                 self.stats.cookies_refused[check.reason] += 1
                 self._trace.now = now
                 self._trace("cookie_refused", peer=str(addr), reason=check.reason)
-            copies = (
-                HELLO_VERIFY_COPIES if HELLO_VERIFY_COPIES * len(check.reply) <= len(data) else 1
-            )
-            self._replies.extend([(check.reply, addr)] * copies)
+            self._replies.extend([(check.reply, addr)] * check.copies)
             return
         if check.verdict == Verdict.DROP:
             self.stats.dropped[check.reason] += 1

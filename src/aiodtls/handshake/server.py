@@ -30,7 +30,12 @@ from ..reliability.reassembly import HandshakeMessage
 from ..trace import Tracer
 from . import signatures
 from .certificates import check_peer_certificates
-from .cookie import CookieSecrets, encode_hello_verify_request
+from .cookie import (
+    CookieSecrets,
+    client_hello_size,
+    encode_hello_verify_request,
+    hello_verify_copies,
+)
 from .keyexchange import EphemeralKey
 from .keyschedule import finished_matches, psk_premaster_secret
 from .messages import (
@@ -156,9 +161,9 @@ class ServerHandshake(HandshakeStateMachine):
         if secrets is not None and check is not None and not check.valid:
             # No valid cookie: answer statelessly and forget this ClientHello (SPEC C1, C5).
             cookie = secrets.make(self.peer_address, hello, now, seq)
-            self._sink.send_datagram(
-                encode_hello_verify_request(message.record_sequence_number, cookie)
-            )
+            reply = encode_hello_verify_request(message.record_sequence_number, cookie)
+            for _ in range(hello_verify_copies(reply, client_hello_size(message.body))):
+                self._sink.send_datagram(reply)
             self.cookies_sent += 1
             self._trace(
                 "hello_verify_request_sent", cookie_length=len(cookie), refused=check.reason
