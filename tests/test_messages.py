@@ -326,19 +326,33 @@ def test_find_extension() -> None:
     assert find_extension(extensions, 10) is None
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=100))
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=100
+    )
+)
 @settings(max_examples=50)
 def test_server_name_round_trips(name: str) -> None:
     """server_name carries one ASCII host_name."""
     assert decode_server_name(encode_server_name(name)) == name
 
 
-def test_server_name_layout_and_empty_list() -> None:
-    """server_name_list<..> of (type 0, host_name<..>); an empty list means no name."""
+def test_server_name_layout_and_strict_decoding() -> None:
+    """server_name_list<1..> of (type 0, host_name<1..>); like OpenSSL, exactly one host_name
+    entry is accepted (RFC 6066 §3): an empty list, another name type, a second entry, an
+    empty, NUL-carrying or over-long name are malformed."""
     assert encode_server_name("a.b") == b"\x00\x06\x00\x00\x03a.b"
-    assert decode_server_name(b"\x00\x00") is None
-    # Unknown name types are skipped; the host_name wins.
-    assert decode_server_name(b"\x00\x09" + b"\x07\x00\x01x" + b"\x00\x00\x02ok") == "ok"
+    for body in (
+        b"\x00\x00",  # empty list
+        b"\x00\x04\x07\x00\x01x",  # unknown name type
+        b"\x00\x09" + b"\x00\x00\x01x" + b"\x00\x00\x02ok",  # two names
+        b"\x00\x03\x00\x00\x00",  # empty host_name
+        b"\x00\x05\x00\x00\x02a\x00",  # NUL
+        b"\x01\x03\x00\x01\x00" + b"a" * 256,  # 256 bytes
+    ):
+        with pytest.raises(BufferReadError):
+            decode_server_name(body)
+    assert decode_server_name(b"\x01\x02\x00\x00\xff" + b"a" * 255) == "a" * 255
 
 
 def test_server_name_non_ascii_is_a_decode_error() -> None:
@@ -556,6 +570,7 @@ def test_fuzz_tables_cover_the_codecs() -> None:
     assert {c[3].__name__ for c in CODECS} <= names
     assert {"pull_extensions", "pull_handshake_header", "_pull_uint16_list"} <= names
     assert {f.__name__ for f in DECODE_FUNCTIONS} == {
+        "decode_alpn",
         "decode_server_name",
         "decode_uint16_list",
         "decode_uint8_list",

@@ -24,6 +24,7 @@ __all__ = [
     "AlertInsufficientSecurity",
     "AlertInternalError",
     "AlertLevel",
+    "AlertNoApplicationProtocol",
     "AlertProtocolVersion",
     "AlertUnexpectedMessage",
     "AlertUnknownCa",
@@ -189,3 +190,9 @@ class AlertUnknownPskIdentity(Alert):
     """The PSK identity is unknown to the server (RFC 4279 §2)."""
 
     description = AlertDescription.unknown_psk_identity
+
+
+class AlertNoApplicationProtocol(Alert):
+    """The client offered ALPN protocols and the server supports none of them (RFC 7301)."""
+
+    description = AlertDescription.no_application_protocol

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
+from .alerts import AlertDescription
 from .handshake.suites import (
     DEFAULT_CIPHER_SUITES,
     DEFAULT_GROUPS,
@@ -29,11 +30,31 @@ from .handshake.suites import (
 from .reliability.timer import RetransmissionPolicy
 from .trace import TraceCallback
 
-__all__ = ["MAX_MTU", "MIN_MTU", "DtlsConfiguration", "PrivateKey", "PskLookup"]
+__all__ = [
+    "MAX_MTU",
+    "MIN_MTU",
+    "DtlsConfiguration",
+    "PrivateKey",
+    "PskClientCallback",
+    "PskLookup",
+    "SniCallback",
+]
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PskLookup = Callable[[bytes], bytes | None]
 "Server side: maps a client's PSK identity to its key, or None if the identity is unknown."
+
+PskClientCallback = Callable[[bytes | None], tuple[bytes, bytes] | None]
+"""Client side: maps the server's PSK identity hint (None if it sent none) to the
+(identity, key) to use, or None when this client has no key for that server."""
+
+SniCallback = Callable[
+    [str | None], tuple[list[x509.Certificate], PrivateKey] | AlertDescription | None
+]
+"""Server side: called with the host name the client sent (SNI), or None, before the server
+picks its certificate. Returns a (chain, key) pair to present for that name, None to keep
+``certificate_chain``/``private_key``, or an :class:`~aiodtls.alerts.AlertDescription`
+(e.g. ``unrecognized_name``) to refuse the handshake with that alert."""
 
 MIN_MTU = 228
 """Smallest ``mtu`` accepted: OpenSSL's floor (a 256-byte datagram less IPv4 and UDP headers).
@@ -114,7 +135,25 @@ class DtlsConfiguration:
     "Server: a hint sent in ServerKeyExchange."
 
     psk_lookup: PskLookup | None = None
-    "Server: maps an identity to its key; takes precedence over ``psk``."
+    """Server: the PSK callback for servers with many clients: called with the identity the
+    client sent, returns that client's key, or None for an unknown identity (the handshake
+    then ends with ``unknown_psk_identity``). Takes precedence over ``psk``."""
+
+    psk_client_callback: PskClientCallback | None = None
+    """Client: called with the server's identity hint (``psk_identity_hint`` of the server,
+    None if it sent none) and returns the (identity, key) to use, or None to end the
+    handshake with ``handshake_failure``. When set, it replaces ``psk``/``psk_identity``
+    (like ``SSLContext.set_psk_client_callback`` in Python 3.13)."""
+
+    alpn_protocols: list[str] | None = None
+    """Application protocols (RFC 7301), in preference order, e.g. ``["coap"]``. A client
+    offers them; a server picks the first of its own list that the client offered, and ends
+    the handshake with ``no_application_protocol`` if the client offered ALPN but none of
+    these. The result is ``HandshakeCompleted.alpn_protocol``. None: no ALPN."""
+
+    sni_callback: SniCallback | None = None
+    """Server: chooses the certificate per host name the client asked for (SNI); see
+    :data:`SniCallback`. The name is ``HandshakeCompleted.server_name`` either way."""
 
     require_extended_master_secret: bool = True
     "Refuse peers without RFC 7627 extended master secret (RFC 9325 §3.1)."
@@ -191,6 +230,15 @@ class DtlsConfiguration:
             )
         if self.min_rsa_key_size < 1 or self.min_ec_key_size < 1:
             raise ValueError("min_rsa_key_size and min_ec_key_size must be positive")
+        if self.alpn_protocols is not None:
+            if not self.alpn_protocols:
+                raise ValueError("alpn_protocols is empty: give at least one name, or None")
+            for name in self.alpn_protocols:
+                if not isinstance(name, str) or not name.isascii() or not 1 <= len(name) <= 255:
+                    raise ValueError(
+                        f"alpn_protocols entry {name!r} is not an ASCII name of 1..255 "
+                        "characters (e.g. 'coap')"
+                    )
 
     def key_strength_problem(self, key: object) -> str | None:
         """Why ``key`` (a public or private key) is weaker than the configured minimums, or
@@ -261,12 +309,14 @@ class DtlsConfiguration:
         suites: list[CipherSuite] = []
         has_psk = self.psk is not None or self.psk_lookup is not None
         if self.is_client:
+            has_psk = has_psk or self.psk_client_callback is not None
             if has_psk:
                 suites.append(CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
             else:
                 suites.extend(DEFAULT_CIPHER_SUITES)
             return suites
-        suites.extend(DEFAULT_CIPHER_SUITES if self.private_key is not None else ())
+        has_certificate = self.private_key is not None or self.sni_callback is not None
+        suites.extend(DEFAULT_CIPHER_SUITES if has_certificate else ())
         if has_psk:
             suites.append(CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
         return suites

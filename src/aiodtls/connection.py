@@ -391,18 +391,35 @@ class DtlsConnection:
         """The peer's certificate chain, leaf first (empty before the handshake completes)."""
         return self._handshake.result.peer_certificates
 
-    # -- HandshakeSink -------------------------------------------------------------------
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The ALPN protocol both sides agreed on (RFC 7301), or None (not configured on
+        both sides, or the handshake has not completed)."""
+        return self._handshake.result.alpn_protocol
 
-    def install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
+    @property
+    def server_name(self) -> str | None:
+        """Server: the host name the client asked for (SNI), or None if it sent none.
+        Client: the configured ``server_name``. None before the ClientHello."""
+        return self._handshake.result.server_name
+
+    @property
+    def path_mtu(self) -> int:
+        """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
+        return self._flight.mtu
+
+    # -- HandshakeSink: callbacks of the handshake, private to the package ----------------
+
+    def _install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Called by the handshake: accept ``epoch`` and replay records held for it."""
         self._held_records.extend(self._records.install_read(epoch, protection))
 
-    def install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
+    def _install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Called by the handshake when it sends ChangeCipherSpec."""
         self._records.install_write(epoch, protection)
         self._records.write_epoch = epoch
 
-    def send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
+    def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         """Called by the handshake with a complete flight."""
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
@@ -415,15 +432,15 @@ class DtlsConnection:
         # have already read are parts of the peer's current flight that it is resending.
         self._peer_flight_start = self._reassembler.next_seq
 
-    def send_datagram(self, data: bytes) -> None:
+    def _send_datagram(self, data: bytes) -> None:
         """Called by the handshake for a stateless HelloVerifyRequest."""
         self._datagrams.append(data)
 
-    def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
+    def _skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
         """Called by the server handshake after a stateless cookie exchange."""
         self._records.skip_write_sequence_numbers(epoch, next_sequence_number)
 
-    def rtt_sample(self, seconds: float, *, exact: bool) -> None:
+    def _rtt_sample(self, seconds: float, *, exact: bool) -> None:
         """Called by the server handshake with the round trip its cookie measured."""
         if exact:
             self._flight.timer.on_rtt_sample(seconds)
@@ -432,14 +449,9 @@ class DtlsConnection:
         self._flight.mark_peer_alive()
         self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
 
-    def record_answered(self, epoch: int, sequence_number: int) -> bool:
+    def _record_answered(self, epoch: int, sequence_number: int) -> bool:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
         return self._flight.on_record_answered(epoch, sequence_number, self._now)
-
-    @property
-    def path_mtu(self) -> int:
-        """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
-        return self._flight.mtu
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -675,6 +687,8 @@ class DtlsConnection:
                 group=result.group.name if result.group is not None else None,
                 peer_certificates=list(result.peer_certificates),
                 psk_identity=result.psk_identity,
+                alpn_protocol=result.alpn_protocol,
+                server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,

@@ -44,13 +44,12 @@ class HandshakeCompleted(DtlsEvent):
     "The PSK identity used, for PSK suites."
 
     alpn_protocol: str | None = None
-    "The negotiated ALPN protocol (not negotiated yet in this version)."
+    """The application protocol agreed on with ALPN (RFC 7301), or None when one side did not
+    configure ``alpn_protocols`` (or the client offered none)."""
 
-    srtp_profile: int | None = None
-    "The negotiated DTLS-SRTP profile (not negotiated yet in this version)."
-
-    session_resumed: bool = False
-    "True when an earlier session was resumed."
+    server_name: str | None = None
+    """Server: the host name the client sent (SNI, RFC 6066), or None. Client: the configured
+    ``server_name`` (the name the server's certificate was checked against)."""
 
     extended_master_secret: bool = True
     "True when the RFC 7627 extended master secret is in use."

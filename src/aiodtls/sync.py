@@ -134,6 +134,16 @@ class DtlsSocket:
         return self._handshake
 
     @property
+    def alpn_protocol(self) -> str | None:
+        """The ALPN protocol agreed on (RFC 7301), or None."""
+        return self.handshake.alpn_protocol
+
+    @property
+    def server_name(self) -> str | None:
+        """Server: the host name the client sent (SNI), or None; client: ``server_name``."""
+        return self.handshake.server_name
+
+    @property
     def peer_address(self) -> NetworkAddress:
         """The peer's address."""
         return self.connection.peer_address

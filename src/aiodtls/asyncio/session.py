@@ -90,13 +90,13 @@ class DtlsSession:
 
     @property
     def alpn_protocol(self) -> str | None:
-        """The negotiated ALPN protocol (not negotiated yet in this version)."""
+        """The ALPN protocol agreed on (RFC 7301), or None."""
         return self.handshake.alpn_protocol
 
     @property
-    def srtp_profile(self) -> int | None:
-        """The negotiated DTLS-SRTP profile (not negotiated yet in this version)."""
-        return self.handshake.srtp_profile
+    def server_name(self) -> str | None:
+        """Server: the host name the client sent (SNI), or None; client: ``server_name``."""
+        return self.handshake.server_name
 
     @property
     def peer_address(self) -> NetworkAddress:

@@ -38,6 +38,12 @@ def _cipher(name: str) -> CipherSuite:
         raise argparse.ArgumentTypeError(f"unknown cipher suite {name!r}; known: {names}") from None
 
 
+def _alpn(name: str) -> str:
+    if not name.isascii() or not 1 <= len(name) <= 255:
+        raise argparse.ArgumentTypeError(f"ALPN protocol {name!r} is not 1..255 ASCII characters")
+    return name
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options both roles take."""
     parser.add_argument("--psk", help="pre-shared key, hex")
@@ -54,6 +60,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--handshake-timeout", type=float, default=60.0, help="seconds (default 60)"
+    )
+    parser.add_argument(
+        "--alpn",
+        type=_alpn,
+        action="append",
+        metavar="PROTOCOL",
+        help="ALPN protocol to offer (client) or accept (server), by preference; repeatable",
     )
     parser.add_argument("--keylog", help="append NSS key log lines (SSLKEYLOGFILE) to this file")
     parser.add_argument("--trace", action="store_true", help="print the handshake trace on stderr")
@@ -72,6 +85,8 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
             config.psk_identity = args.psk_identity.encode()
     if args.cipher:
         config.cipher_suites = list(args.cipher)
+    if args.alpn:
+        config.alpn_protocols = list(args.alpn)
     config.mtu = args.mtu
     config.handshake_timeout = args.handshake_timeout
     if args.keylog:
@@ -87,9 +102,10 @@ def _print_trace(record: TraceRecord) -> None:
 def describe_handshake(event: HandshakeCompleted, peer: str = "", out: TextIO = sys.stderr) -> None:
     """The one-line success report."""
     who = f" (peer {peer})" if peer else ""
+    alpn = f", ALPN {event.alpn_protocol}" if event.alpn_protocol else ""
     print(
         f"handshake ok: {event.protocol_version} {event.cipher_suite} "
-        f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions{who}",
+        f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions{alpn}{who}",
         file=out,
         flush=True,
     )

@@ -19,6 +19,7 @@ from ..alerts import (
     AlertDecryptError,
     AlertHandshakeFailure,
     AlertIllegalParameter,
+    AlertInternalError,
     AlertProtocolVersion,
     AlertUnsupportedCertificate,
     AlertUnsupportedExtension,
@@ -44,9 +45,11 @@ from .messages import (
     ExtensionType,
     Finished,
     HandshakeType,
+    decode_alpn,
     decode_message,
     decode_renegotiation_info,
     decode_uint8_list,
+    encode_alpn,
     encode_message,
     encode_renegotiation_info,
     encode_server_name,
@@ -111,6 +114,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._server_ecdh_public: bytes | None = None
         self._certificate_request: CertificateRequest | None = None
         self._offered_extensions: set[int] = set()
+        self._psk_hint: bytes | None = None
         self.cookie_exchanges = 0
 
     # -- flight 1 ------------------------------------------------------------------------
@@ -131,8 +135,16 @@ class ClientHandshake(HandshakeStateMachine):
         extensions.append(
             (ExtensionType.signature_algorithms, encode_uint16_list(config.signature_schemes))
         )
+        if config.alpn_protocols:
+            extensions.append(
+                (
+                    ExtensionType.application_layer_protocol_negotiation,
+                    encode_alpn([p.encode("ascii") for p in config.alpn_protocols]),
+                )
+            )
         extensions.append((ExtensionType.extended_master_secret, b""))
         extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+        self.result.server_name = config.server_name
         self._offered_extensions = {t for t, _ in extensions}
         self._hello = ClientHello(
             client_version=DTLS1_2,
@@ -192,7 +204,7 @@ class ClientHandshake(HandshakeStateMachine):
             raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
         assert self._hello is not None
         # An HVR carries the record number of the ClientHello it answers (RFC 6347 §4.2.1).
-        answers_current = self._sink.record_answered(0, message.record_sequence_number)
+        answers_current = self._sink._record_answered(0, message.record_sequence_number)
         if self.cookie_exchanges and not answers_current:
             # It answers a ClientHello we sent before the one in flight (a retransmitted or
             # duplicated first ClientHello): the server may already be using our current
@@ -249,6 +261,7 @@ class ClientHandshake(HandshakeStateMachine):
             point_formats
         ):
             raise AlertIllegalParameter("server does not accept uncompressed points")  # K3
+        self.result.alpn_protocol = self._selected_alpn(hello.extensions)
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None
@@ -257,6 +270,21 @@ class ClientHandshake(HandshakeStateMachine):
             self.state = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
         else:
             self.state = ClientState.CLIENT_EXPECT_CERTIFICATE
+
+    def _selected_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
+        """The protocol the server selected (RFC 7301 §3.1): exactly one of those we offered
+        (the extension is only there if we offered it: unsolicited ones are refused)."""
+        body = find_extension(extensions, ExtensionType.application_layer_protocol_negotiation)
+        if body is None:
+            return None
+        names = decode_alpn(body)
+        if len(names) != 1:
+            raise AlertDecodeError(f"server selected {len(names)} ALPN protocols, not one")
+        offered = self.configuration.alpn_protocols or []
+        selected = names[0].decode("ascii", errors="replace")
+        if selected not in offered:
+            raise AlertIllegalParameter(f"server selected ALPN protocol {selected!r}, not offered")
+        return selected
 
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
         certificate = decode_message(message.body, pull_certificate)
@@ -280,7 +308,8 @@ class ClientHandshake(HandshakeStateMachine):
     def _on_server_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         assert self.result.suite is not None
         if self.result.suite.key_exchange == KeyExchange.PSK:
-            decode_message(message.body, pull_server_key_exchange_psk)  # hint: informational
+            ske_psk = decode_message(message.body, pull_server_key_exchange_psk)
+            self._psk_hint = ske_psk.identity_hint  # for psk_client_callback
             self._absorb(message)
             self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
             return
@@ -339,6 +368,35 @@ class ClientHandshake(HandshakeStateMachine):
         )
         return schemes[0] if schemes else None
 
+    def _psk_credentials(self) -> tuple[bytes, bytes]:
+        """(identity, key): from ``psk_client_callback`` given the server's hint, else the
+        configured ``psk_identity`` and ``psk``."""
+        config = self.configuration
+        callback = config.psk_client_callback
+        if callback is None:
+            if config.psk is None or config.psk_identity is None:
+                raise AlertHandshakeFailure("PSK suite negotiated but no PSK configured")
+            return config.psk_identity, config.psk
+        try:
+            answer = callback(self._psk_hint)
+        except Exception as exc:
+            raise AlertInternalError(f"psk_client_callback raised {exc!r}") from None
+        if answer is None:
+            raise AlertHandshakeFailure(
+                f"psk_client_callback has no key for the server's hint {self._psk_hint!r}"
+            )
+        if (
+            not isinstance(answer, tuple)
+            or len(answer) != 2
+            or not all(isinstance(x, bytes) for x in answer)
+            or not 0 < len(answer[0]) < 65536
+            or not answer[1]
+        ):
+            raise AlertInternalError(
+                "psk_client_callback must return (identity, key) as non-empty bytes, or None"
+            )
+        return answer[0], answer[1]
+
     def _send_flight_5(self) -> None:
         config = self.configuration
         suite = self.result.suite
@@ -354,16 +412,13 @@ class ClientHandshake(HandshakeStateMachine):
                 ),
             )
         if suite.key_exchange == KeyExchange.PSK:
-            if config.psk is None or config.psk_identity is None:
-                raise AlertHandshakeFailure("PSK suite negotiated but no PSK configured")
-            self.result.psk_identity = config.psk_identity
+            identity, psk = self._psk_credentials()
+            self.result.psk_identity = identity
             self._send(
                 HandshakeType.client_key_exchange,
-                encode_message(
-                    push_client_key_exchange_psk, ClientKeyExchangePsk(config.psk_identity)
-                ),
+                encode_message(push_client_key_exchange_psk, ClientKeyExchangePsk(identity)),
             )
-            premaster = psk_premaster_secret(config.psk)
+            premaster = psk_premaster_secret(psk)
         else:
             assert self._ephemeral is not None and self._server_ecdh_public is not None
             premaster = self._ephemeral.exchange(self._server_ecdh_public)
@@ -387,7 +442,7 @@ class ClientHandshake(HandshakeStateMachine):
             HandshakeType.finished,
             encode_message(push_finished, Finished(self._finished(from_client=True))),
         )
-        self._sink.install_read_keys(1, read)
+        self._sink._install_read_keys(1, read)
         self._flush(final=False, flight_number=5)
 
     # -- flight 6 ------------------------------------------------------------------------

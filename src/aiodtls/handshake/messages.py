@@ -52,6 +52,7 @@ class ExtensionType(IntEnum):
 
 
 EC_POINT_FORMAT_UNCOMPRESSED = 0
+SERVER_NAME_HOST_NAME = 0
 EC_CURVE_TYPE_NAMED_CURVE = 3
 
 Extensions = list[tuple[int, bytes]]
@@ -116,21 +117,26 @@ def _push_uint16_list(buf: Buffer, values: Sequence[int]) -> None:
             buf.push_uint16(v)
 
 
-def decode_server_name(body: bytes) -> str | None:
-    """server_name (RFC 6066 §3): the host_name entry, or None when the list is empty."""
+def decode_server_name(body: bytes) -> str:
+    """server_name in a ClientHello (RFC 6066 §3): exactly one entry, of type host_name, an
+    ASCII name of 1..255 bytes without NUL. Anything else is malformed (``BufferReadError``,
+    a decode_error), as OpenSSL decides: only host_name is defined, and a list of several
+    names cannot be told apart from a future name type."""
 
-    def pull(buf: Buffer) -> str | None:
-        name: str | None = None
+    def pull(buf: Buffer) -> str:
         with buf.pull_block(2):
-            while not buf.eof():
-                name_type = buf.pull_uint8()
-                value = buf.pull_opaque(2)
-                if name_type == 0:
-                    try:
-                        name = value.decode("ascii")
-                    except UnicodeDecodeError as exc:
-                        raise BufferReadError("non-ASCII host name") from exc
-        return name
+            name_type = buf.pull_uint8()
+            if name_type != SERVER_NAME_HOST_NAME:
+                raise BufferReadError(f"server_name type {name_type} is not host_name")
+            value = buf.pull_opaque(2)
+            if not buf.eof():
+                raise BufferReadError("server_name lists more than one name")
+        if not value or len(value) > 255 or b"\x00" in value:
+            raise BufferReadError("host_name is empty, longer than 255 bytes or contains NUL")
+        try:
+            return value.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise BufferReadError("non-ASCII host name") from exc
 
     return _decode(body, pull)
 
@@ -140,8 +146,38 @@ def encode_server_name(name: str) -> bytes:
 
     def push(buf: Buffer) -> None:
         with buf.push_block(2):
-            buf.push_uint8(0)
+            buf.push_uint8(SERVER_NAME_HOST_NAME)
             buf.push_opaque(2, name.encode("ascii"))
+
+    return _encode(push)
+
+
+def decode_alpn(body: bytes) -> list[bytes]:
+    """application_layer_protocol_negotiation (RFC 7301 §3.1): a non-empty list of non-empty
+    protocol names (a ServerHello's carries exactly one; the caller checks that)."""
+
+    def pull(buf: Buffer) -> list[bytes]:
+        names = []
+        with buf.pull_block(2):
+            while not buf.eof():
+                name = buf.pull_opaque(1)
+                if not name:
+                    raise BufferReadError("empty ALPN protocol name")
+                names.append(name)
+        if not names:
+            raise BufferReadError("empty ALPN protocol list")
+        return names
+
+    return _decode(body, pull)
+
+
+def encode_alpn(names: Sequence[bytes]) -> bytes:
+    """application_layer_protocol_negotiation: ProtocolName protocol_name_list<2..2^16-1>."""
+
+    def push(buf: Buffer) -> None:
+        with buf.push_block(2):
+            for name in names:
+                buf.push_opaque(1, name)
 
     return _encode(push)
 

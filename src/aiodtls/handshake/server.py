@@ -11,19 +11,24 @@ import enum
 import os
 import ssl
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
+    Alert,
     AlertDecodeError,
     AlertDecryptError,
+    AlertDescription,
     AlertHandshakeFailure,
     AlertIllegalParameter,
+    AlertInternalError,
+    AlertNoApplicationProtocol,
     AlertProtocolVersion,
     AlertUnknownPskIdentity,
     AlertUnsupportedCertificate,
 )
-from ..configuration import DtlsConfiguration
+from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..record.protection import RecordProtection
 from ..reliability.reassembly import HandshakeMessage
@@ -52,11 +57,13 @@ from .messages import (
     ServerHello,
     ServerKeyExchangeEcdhe,
     ServerKeyExchangePsk,
+    decode_alpn,
     decode_message,
     decode_renegotiation_info,
     decode_server_name,
     decode_uint8_list,
     decode_uint16_list,
+    encode_alpn,
     encode_message,
     encode_renegotiation_info,
     encode_uint8_list,
@@ -122,6 +129,8 @@ class ServerHandshake(HandshakeStateMachine):
         self._requested_schemes: list[SignatureScheme] = []
         self._cv_transcript = b""
         self._pending_write: RecordProtection | None = None
+        self._sni_choice: tuple[list[x509.Certificate], PrivateKey] | None = None
+        "The chain and key ``sni_callback`` chose; None means the configured ones."
         self.cookies_sent = 0
 
     def release(self) -> None:
@@ -131,6 +140,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._client_public_key = None
         self._cv_transcript = b""
         self._pending_write = None
+        self._sni_choice = None
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -163,7 +173,7 @@ class ServerHandshake(HandshakeStateMachine):
             cookie = secrets.make(self.peer_address, hello, now, seq)
             reply = encode_hello_verify_request(message.record_sequence_number, cookie)
             for _ in range(hello_verify_copies(reply, client_hello_size(message.body))):
-                self._sink.send_datagram(reply)
+                self._sink._send_datagram(reply)
             self.cookies_sent += 1
             self._trace(
                 "hello_verify_request_sent", cookie_length=len(cookie), refused=check.reason
@@ -173,12 +183,12 @@ class ServerHandshake(HandshakeStateMachine):
             # The cookie went out with our HelloVerifyRequest: its age is one round trip if the
             # ClientHello came straight back, else an upper bound of it. Either way the timer of
             # our first (and biggest) flight need not start from the blind 1 s.
-            self._sink.rtt_sample(check.age, exact=check.exact)
+            self._sink._rtt_sample(check.age, exact=check.exact)
         # Statelessly we may already have used record numbers up to the ClientHello's for
         # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
         # sees a number twice (what OpenSSL does after DTLSv1_listen). Done first, so that
         # even an alert refusing this ClientHello gets through.
-        self._sink.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
+        self._sink._skip_write_sequence_numbers(0, message.record_sequence_number + 1)
         # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
         if hello.client_version > DTLS1_2:
             raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
@@ -205,6 +215,9 @@ class ServerHandshake(HandshakeStateMachine):
             raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
         name = find_extension(exts, ExtensionType.server_name)
         self.result.server_name = decode_server_name(name) if name is not None else None
+        if config.sni_callback is not None:
+            self._sni_choice = self._ask_sni_callback(self.result.server_name)
+        self.result.alpn_protocol = self._select_alpn(exts)
 
         raw_groups = find_extension(exts, ExtensionType.supported_groups)
         # Without supported_groups, RFC 8422 §4 lets the server assume the client takes any
@@ -230,13 +243,13 @@ class ServerHandshake(HandshakeStateMachine):
                     continue
                 self.result.suite = info
                 return
-            key = config.private_key
+            chain, key = self._credentials()
             wanted = (
                 ec.EllipticCurvePrivateKey
                 if info.key_exchange == KeyExchange.ECDHE_ECDSA
                 else rsa.RSAPrivateKey
             )
-            if group is None or not isinstance(key, wanted) or not config.certificate_chain:
+            if group is None or not isinstance(key, wanted) or not chain:
                 continue
             schemes = signatures.schemes_for_key(key, config.signature_schemes, client_schemes)
             if not schemes:
@@ -246,6 +259,62 @@ class ServerHandshake(HandshakeStateMachine):
             self._signature_scheme = schemes[0]
             return
         raise AlertHandshakeFailure("no cipher suite in common")
+
+    def _credentials(self) -> tuple[list[x509.Certificate], PrivateKey | None]:
+        """The chain and key we present: what ``sni_callback`` chose, else the configured."""
+        if self._sni_choice is not None:
+            return self._sni_choice
+        return self.configuration.certificate_chain, self.configuration.private_key
+
+    def _ask_sni_callback(
+        self, name: str | None
+    ) -> tuple[list[x509.Certificate], PrivateKey] | None:
+        """Ask ``sni_callback`` which chain and key to present for ``name`` (None: ours)."""
+        config = self.configuration
+        assert config.sni_callback is not None
+        try:
+            answer = config.sni_callback(name)
+        except Exception as exc:
+            raise AlertInternalError(f"sni_callback raised {exc!r} for {name!r}") from None
+        if answer is None:
+            return None
+        if isinstance(answer, AlertDescription):
+            alert = Alert(f"sni_callback refused server name {name!r}")
+            alert.description = answer
+            raise alert
+        if (
+            isinstance(answer, tuple)
+            and len(answer) == 2
+            and isinstance(answer[0], list)
+            and answer[0]
+            and all(isinstance(c, x509.Certificate) for c in answer[0])
+            and isinstance(answer[1], ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+        ):
+            problem = config.key_strength_problem(answer[1])
+            if problem is not None:
+                raise AlertInternalError(f"sni_callback gave {problem} for {name!r}")
+            return answer[0], answer[1]
+        raise AlertInternalError(
+            f"sni_callback returned {type(answer).__name__} for {name!r}: expected "
+            "(certificate chain, private key), None or an AlertDescription"
+        )
+
+    def _select_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
+        """RFC 7301 §3.2: the first of our protocols that the client offered."""
+        ours = self.configuration.alpn_protocols
+        body = find_extension(extensions, ExtensionType.application_layer_protocol_negotiation)
+        if body is None:
+            return None
+        offered = decode_alpn(body)  # malformed is a decode_error even if we do not use it
+        if not ours:
+            return None
+        for protocol in ours:
+            if protocol.encode("ascii") in offered:
+                return protocol
+        raise AlertNoApplicationProtocol(
+            f"client offers ALPN {[p.decode('ascii', 'replace') for p in offered]}, "
+            f"none of ours {ours}"
+        )
 
     # -- flight 4 ------------------------------------------------------------------------
 
@@ -263,6 +332,13 @@ class ServerHandshake(HandshakeStateMachine):
             extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
         if self.result.extended_master_secret:
             extensions.append((ExtensionType.extended_master_secret, b""))
+        if self.result.alpn_protocol is not None:
+            extensions.append(
+                (
+                    ExtensionType.application_layer_protocol_negotiation,
+                    encode_alpn([self.result.alpn_protocol.encode("ascii")]),
+                )
+            )
         if (
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
@@ -288,19 +364,20 @@ class ServerHandshake(HandshakeStateMachine):
                     ),
                 )
         else:
+            chain, key = self._credentials()
             self._send(
                 HandshakeType.certificate,
                 encode_message(
                     push_certificate,
-                    Certificate([c.public_bytes(Encoding.DER) for c in config.certificate_chain]),
+                    Certificate([c.public_bytes(Encoding.DER) for c in chain]),
                 ),
             )
             assert self.result.group is not None and self._signature_scheme is not None
-            assert config.private_key is not None
+            assert key is not None
             self._ephemeral = EphemeralKey(self.result.group)
             params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
             signature = signatures.sign(
-                config.private_key,
+                key,
                 self._signature_scheme,
                 self.client_random + self.server_random + params.encode(),
             )
@@ -383,7 +460,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._absorb(message)
         read, write = self._establish_keys(premaster)
         self._pending_write = write
-        self._sink.install_read_keys(1, read)
+        self._sink._install_read_keys(1, read)
         if self._client_public_key is not None:
             self._cv_transcript = self.transcript
             self.state = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY

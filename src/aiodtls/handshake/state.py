@@ -40,34 +40,39 @@ __all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine"]
 
 
 class HandshakeSink(Protocol):
-    """What a handshake asks of the connection that runs it."""
+    """What a handshake asks of the connection that runs it.
 
-    def install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
+    The names start with an underscore on purpose: ``DtlsConnection`` implements them, and
+    they are callbacks for the handshake only, not part of the connection's public API
+    (``docs/api-surface.md``).
+    """
+
+    def _install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Start accepting records of ``epoch`` under ``protection``."""
         ...
 
-    def install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
+    def _install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Make ``epoch`` available for sending; the flight entries say when it is used."""
         ...
 
-    def send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
+    def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         """Transmit a complete flight, replacing the previous one."""
         ...
 
-    def send_datagram(self, data: bytes) -> None:
+    def _send_datagram(self, data: bytes) -> None:
         """Send a datagram outside any flight (a stateless HelloVerifyRequest)."""
         ...
 
-    def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
+    def _skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
         """Make the next record of ``epoch`` use at least ``next_sequence_number``."""
         ...
 
-    def rtt_sample(self, seconds: float, *, exact: bool) -> None:
+    def _rtt_sample(self, seconds: float, *, exact: bool) -> None:
         """A round trip measured by the handshake (the server's cookie); ``exact=False``
         means only an upper bound."""
         ...
 
-    def record_answered(self, epoch: int, sequence_number: int) -> bool:
+    def _record_answered(self, epoch: int, sequence_number: int) -> bool:
         """The peer's message answers our record (epoch, sequence_number) (the HVR); True if
         that record belongs to the flight we are currently sending."""
         ...
@@ -83,6 +88,7 @@ class HandshakeResult:
     psk_identity: bytes | None = None
     extended_master_secret: bool = False
     server_name: str | None = None
+    alpn_protocol: str | None = None
 
 
 Handler = Callable[[HandshakeMessage, float], None]
@@ -146,11 +152,11 @@ class HandshakeStateMachine:
     def _send_change_cipher_spec(self, protection: RecordProtection) -> None:
         self._pending.append(FlightEntry(ContentType.change_cipher_spec, self._write_epoch))
         self._write_epoch += 1
-        self._sink.install_write_keys(self._write_epoch, protection)
+        self._sink._install_write_keys(self._write_epoch, protection)
 
     def _flush(self, *, final: bool, flight_number: int) -> None:
         entries, self._pending = self._pending, []
-        self._sink.send_flight(entries, final=final, flight_number=flight_number)
+        self._sink._send_flight(entries, final=final, flight_number=flight_number)
 
     def _absorb(self, message: HandshakeMessage) -> None:
         """Add a received message to the transcript, as if it had not been fragmented."""
