@@ -243,6 +243,25 @@ def test_2000_seeds_at_20_percent_loss_with_duplication_reordering_jitter(psk: b
     assert summary.completed == 2000, summary.failures  # item 3
 
 
+def test_a_lost_final_flight_is_asked_for_long_enough_at_50_percent_loss() -> None:
+    """Seed 1520 of ``aiodtls netsim --loss 0.5 --mtu 576 --runs 2000`` (issue 9 item 4): the
+    server's only answer to flight 5 arrives at 6.08 s and its final flight is lost three times;
+    with the back-off capped for 8 expiries after the last answer (flight 4 at 4.49 s) the client
+    asked again at 8.6, 10.2, 13.5, 20.2 and 33.4 s, all lost, and timed out. Capped for 16, it
+    keeps asking at about 0.43 s and completes."""
+    (run,) = sweep(Scenario(impairment=Impairment(loss=0.5), mtu=576), [1520])
+    assert run.completed, run.reason
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("psk", [False, True], ids=["ecdhe-5kB-chain", "psk"])
+def test_2000_seeds_at_50_percent_loss(psk: bool) -> None:
+    """Issue 9 Must show: ``aiodtls netsim --loss 0.5 --mtu 576 --runs 2000 [--psk]``."""
+    scenario = Scenario(impairment=Impairment(loss=0.5), mtu=576, psk=psk)
+    summary = summarize(sweep(scenario, range(2000)))
+    assert summary.completed == 2000, summary.failures
+
+
 # -- 4. every ordering inside each flight ------------------------------------------------------
 
 

@@ -107,7 +107,7 @@ class RetransmissionPolicy:
     (which makes the peer resend, the only negative acknowledgement DTLS 1.2 has)."""
 
     answered_back_off_cap: float | None = 4.0
-    """For the first ``ANSWERED_CAPPED_TIMEOUTS`` (8) expiries after the peer last answered one
+    """For the first ``ANSWERED_CAPPED_TIMEOUTS`` (16) expiries after the peer last answered one
     of our flights (part of its next flight arrived), our timer doubles at most to this
     multiple of the base timeout: the path demonstrably works, what is missing was lost, and
     the peer may resend only when we ask (OpenSSL ignores a repeat until its own timer has
@@ -156,7 +156,7 @@ class RetransmissionPolicy:
         )
 
 
-ANSWERED_CAPPED_TIMEOUTS = 8
+ANSWERED_CAPPED_TIMEOUTS = 16
 "Expiries after the peer's last answer during which ``answered_back_off_cap`` applies."
 
 # Jitter needs no secrecy and no per-connection generator (a Random object is 2.5 KB).
