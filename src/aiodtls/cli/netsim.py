@@ -64,7 +64,8 @@ def add_parser(commands: Any) -> None:
         type=int,
         metavar="N",
         help="aiodtls timers: transmissions of the server's first flight before the client "
-        "answers (RetransmissionPolicy.max_unanswered_transmissions, default 12)",
+        "answers (RetransmissionPolicy.max_unanswered_transmissions, default "
+        f"{RetransmissionPolicy().max_unanswered_transmissions})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="draw time-to-handshake CDFs")
