@@ -309,12 +309,23 @@ def explain_verification_error(
     core = _core(text)
     leaf = chain[0]
     leaf_name = _shown(leaf)
+    self_signed = leaf.issuer == leaf.subject
     if "candidates exhausted" in core or "exceeds max depth" in core:
         return _untrusted(chain, configuration.ca_certificates, role)
+    if "must be asserted in a CA certificate" in core:
+        if self_signed:
+            # A trusted certificate of the same name was tried as its issuer.
+            return _untrusted(chain, configuration.ca_certificates, role)
+        return (
+            f"the issuer of the {role} certificate {leaf_name}, {_name_text(leaf.issuer)}, "
+            "is not a CA certificate (basicConstraints cA not set): the certificate must be "
+            "issued by a CA (`aiodtls cert --ca` makes one)"
+        )
     if "basicConstraints.cA must not be asserted" in core:
         return (
             f"the {role} certificate {leaf_name} is a CA certificate (basicConstraints cA, as "
-            "`openssl req -x509` makes) used as an end-entity certificate: trust exactly that "
+            "`openssl req -x509` makes) used as an end-entity certificate"
+            f"{_same_name_note(leaf, configuration.ca_certificates)}: trust exactly that "
             "certificate with --ca / load_verify_locations (it is then accepted directly), "
             "pin its fingerprint, or make a proper one with `aiodtls cert`"
         )
@@ -344,6 +355,15 @@ def explain_verification_error(
     return f"{core} (certificate {leaf_name})"
 
 
+def _same_name_note(certificate: x509.Certificate, anchors: list[x509.Certificate]) -> str:
+    if not any(anchor.subject == certificate.subject for anchor in anchors):
+        return ""
+    return (
+        f" (a trusted certificate is also named {_shown(certificate)}, but it is another "
+        "certificate: was this one made again?)"
+    )
+
+
 def _untrusted(chain: list[x509.Certificate], anchors: list[x509.Certificate], role: str) -> str:
     """Which certificate of ``chain`` no trust anchor vouches for, and what to do about it."""
     # Follow issuer names up through what the peer sent, to name the topmost certificate.
@@ -361,9 +381,10 @@ def _untrusted(chain: list[x509.Certificate], anchors: list[x509.Certificate], r
     if top.issuer == top.subject:
         if top is chain[0]:
             return (
-                f"the {role} certificate {top_name} is self-signed and not trusted: trust it "
-                f"directly by giving that certificate with {give}, or pin its fingerprint "
-                "(--fingerprint / peer_fingerprints)"
+                f"the {role} certificate {top_name} is self-signed and not trusted"
+                f"{_same_name_note(top, anchors)}: "
+                f"trust it directly by giving that certificate with {give}, or pin its "
+                "fingerprint (--fingerprint / peer_fingerprints)"
             )
         return (
             f"the {role}'s root CA {top_name} is not a trust anchor: give it with {give} "
