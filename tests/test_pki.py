@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import ssl
 import stat
 import subprocess
@@ -325,3 +326,30 @@ def test_an_ip_name_goes_into_the_ip_addresses() -> None:
         ["host.example"],
         ["::1"],
     )
+
+
+# --- docs/certificates.md ------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "certificates.md"
+FENCE = re.compile(r"^```python\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize(
+    "code", FENCE.findall(DOC.read_text(encoding="utf-8")), ids=lambda code: code[:30]
+)
+def test_certificates_doc_snippets_run(code: str, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_certificates_doc_has_snippets() -> None:
+    assert len(FENCE.findall(DOC.read_text(encoding="utf-8"))) >= 3

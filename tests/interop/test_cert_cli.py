@@ -133,6 +133,11 @@ def test_no_check_hostname_keeps_the_trust_check(peers: PeerSet, tmp_path: Path)
     _, port = start_server(peers, tmp_path / "server")
     ca = str(tmp_path / "server" / "cert.pem")
 
+    # The README's steps: the certificate itself as --ca, checked with its name.
+    readme = run_client(peers, port, "--ca", ca, "--server-name", "localhost")
+    readme.wait_for(LINE, "stdout")
+    assert readme.wait_exit() == 0, peers.describe()
+
     named = run_client(peers, port, "--ca", ca, "--server-name", "dtls.example")
     assert named.wait_exit() != 0, peers.describe()
     failure = named.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
