@@ -7,8 +7,10 @@ terminal to prompt on)."""
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,43 @@ def test_server_chain_keys_still_load(tmp_path: Path) -> None:
     config = DtlsConfiguration(is_client=False)
     config.load_cert_chain(paths.chain, paths.key)
     assert len(config.certificate_chain) == 2
+
+
+def test_cli_prompts_for_the_password_on_a_terminal(files: dict[str, Path]) -> None:
+    # stdin is a pseudo-terminal (the process has no controlling terminal, so getpass uses
+    # stdin with echo off).
+    import pty
+
+    master, slave = pty.openpty()
+    argv = aiodtls("server", "--port", "0", "--cert", str(files["cert"]))
+    server = subprocess.Popen(
+        [*argv, "--key", str(files["encrypted"])],
+        env=cli_env(),
+        stdin=slave,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        assert server.stderr is not None
+        seen, typed = "", False
+        deadline = time.monotonic() + 20
+        while "listening on 127.0.0.1:" not in seen and time.monotonic() < deadline:
+            if not typed and "password of " in seen:
+                # Typed after the prompt: getpass flushes what was typed before it.
+                os.write(master, b"pw 1\n")
+                typed = True
+            ready, _, _ = select.select([server.stderr], [], [], 0.2)
+            if ready:
+                chunk = os.read(server.stderr.fileno(), 4096).decode(errors="replace")
+                if not chunk:
+                    break
+                seen += chunk
+        assert typed, seen  # it asked
+        assert "listening on 127.0.0.1:" in seen, seen  # and the key decrypted
+    finally:
+        server.kill()
+        server.wait()
+        os.close(master)

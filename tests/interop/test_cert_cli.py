@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+
+from aiodtls import pki
 
 from .peers import (
     HANDSHAKE_FAILED,
@@ -155,3 +158,24 @@ def test_no_check_hostname_keeps_the_trust_check(peers: PeerSet, tmp_path: Path)
     assert untrusted.wait_exit() != 0, peers.describe()
     failure = untrusted.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert "is self-signed and not trusted" in failure, failure
+
+
+def test_server_fingerprint_pins_the_client_certificate(peers: PeerSet, tmp_path: Path) -> None:
+    make_cert(tmp_path, "--ca", "--client")
+    client_pem = (tmp_path / "client.pem").read_bytes()
+    pin = pki.sdp_fingerprint(x509.load_pem_x509_certificate(client_pem))
+    other = pki.sdp_fingerprint(pki.self_signed().certificate)
+    client_args = ["--ca", str(tmp_path / "ca.pem"), "--server-name", "localhost"]
+    client_args += ["--cert", str(tmp_path / "client.pem")]
+    client_args += ["--key", str(tmp_path / "client-key.pem")]
+
+    _, port = start_server(peers, tmp_path, "--fingerprint", pin)
+    client = run_client(peers, port, *client_args)
+    client.wait_for(LINE, "stdout")
+    assert client.wait_exit() == 0, peers.describe()
+
+    refusing, port = start_server(peers, tmp_path, "--fingerprint", other)
+    refused = run_client(peers, port, *client_args)
+    assert refused.wait_exit() != 0, peers.describe()
+    failure = refusing.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
+    assert "matches no pinned fingerprint" in failure, failure
