@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from aiodtls import AlertDescription, DtlsConfiguration, DtlsConnection, pki
 from certs import client_chain, self_signed, server_chain, wrong_name_leaf
@@ -278,3 +278,38 @@ def test_server_certificate_without_server_auth_is_explained() -> None:
     leaf = pki.issue(ca, ["localhost"], client_only=True)
     reason = refused(handshake(trusting(ca.certificate), serving(leaf)))
     assert "not for servers (serverAuth)" in reason
+
+
+def intermediate_with_eku(root: pki.Credentials, usage: x509.ObjectIdentifier) -> pki.Credentials:
+    key = pki.generate_key()
+    certificate = (
+        pki.ca_builder(key, x509.Name.from_rfc4514_string("CN=Intermediate"), path_length=0)
+        .issuer_name(root.certificate.subject)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(hours=1))
+        .not_valid_after(NOW + datetime.timedelta(days=30))
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root.key.public_key()), False
+        )
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .sign(root.key, hashes.SHA256())
+    )
+    return pki.Credentials(certificate, key)
+
+
+def test_check_hostname_false_accepts_an_intermediate_limited_to_servers() -> None:
+    # Web PKI intermediates often carry EKU serverAuth only; checking a server without its
+    # name must not apply the client-certificate rule to them.
+    root = pki.certificate_authority("Root")
+    leaf = pki.issue(intermediate_with_eku(root, ExtendedKeyUsageOID.SERVER_AUTH), ["localhost"])
+    for check in (True, False):
+        ok(handshake(trusting(root.certificate, check_hostname=check), serving(leaf)))
+
+
+def test_an_intermediate_not_for_servers_is_named() -> None:
+    root = pki.certificate_authority("Root")
+    leaf = pki.issue(intermediate_with_eku(root, ExtendedKeyUsageOID.CLIENT_AUTH), ["localhost"])
+    for check in (True, False):
+        reason = refused(handshake(trusting(root.certificate, check_hostname=check), serving(leaf)))
+        assert "CA certificate 'Intermediate' above the server certificate 'localhost'" in reason
+        assert "not for servers (serverAuth)" in reason

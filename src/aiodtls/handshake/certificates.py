@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import ssl
 
 from cryptography import x509
@@ -137,7 +138,12 @@ def _policies(
             x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
         )
         if peer_is_server:
+            # The verifier without a name is the one for client certificates: its
+            # extendedKeyUsage rule (clientAuth, on the leaf and on CAs) becomes the server's.
             ee_policy = ee_policy.may_be_present(
+                x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _require_server_auth
+            )
+            ca_policy = ca_policy.may_be_present(
                 x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _require_server_auth
             )
     return ca_policy, ee_policy
@@ -346,13 +352,52 @@ def explain_verification_error(
             f"{configuration.server_name!r}: connect with a name it has (--server-name / "
             "server_name), or set check_hostname=False to check the chain but not the name"
         )
+    culprit = _processed(text, [*chain, *configuration.ca_certificates])
     if "EKU" in core:
         wanted = "servers (serverAuth)" if peer_is_server else "clients (clientAuth)"
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if peer_is_server else (
+            ExtendedKeyUsageOID.CLIENT_AUTH
+        )  # fmt: skip
+        if culprit is None and not _eku_forbids(leaf, usage):
+            above = [*chain[1:], *configuration.ca_certificates]
+            culprit = next((c for c in above if _eku_forbids(c, usage)), None)
+        if culprit is not None and culprit is not leaf:
+            return (
+                f"CA certificate {_shown(culprit)} above the {role} certificate {leaf_name} "
+                f"is not for {wanted} in its extendedKeyUsage: the {role} needs a chain that "
+                "allows it"
+            )
         return (
             f"the {role} certificate {leaf_name} is not for {wanted} in its extendedKeyUsage: "
             "the peer needs a certificate that allows it (`aiodtls cert` makes ones for both)"
         )
-    return f"{core} (certificate {leaf_name})"
+    return f"{core} (certificate {_shown(culprit or leaf)})"
+
+
+def _eku_forbids(certificate: x509.Certificate, usage: x509.ObjectIdentifier) -> bool:
+    try:
+        eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return usage not in eku and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku
+
+
+_PROCESSING = re.compile(r"encountered processing <Certificate\(subject=<Name\((.*?)\)>, ")
+
+
+def _processed(text: str, candidates: list[x509.Certificate]) -> x509.Certificate | None:
+    """The certificate ``cryptography``'s message says it was processing, found by its
+    subject among ``candidates`` (None if it cannot be told)."""
+    match = _PROCESSING.search(text)
+    if match is None:
+        return None
+    for certificate in candidates:
+        try:
+            if certificate.subject.rfc4514_string() == match.group(1):
+                return certificate
+        except ValueError:
+            continue
+    return None
 
 
 def _same_name_note(certificate: x509.Certificate, anchors: list[x509.Certificate]) -> str:
