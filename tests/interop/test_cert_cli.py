@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from aiodtls import pki
+from aiodtls import DtlsConfiguration, pki
 
 from .peers import (
     HANDSHAKE_FAILED,
@@ -179,3 +179,62 @@ def test_server_fingerprint_pins_the_client_certificate(peers: PeerSet, tmp_path
     assert refused.wait_exit() != 0, peers.describe()
     failure = refusing.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert "matches no pinned fingerprint" in failure, failure
+
+
+def openssl_tutorial_pki(openssl: str, directory: Path) -> None:
+    """A root CA and a server certificate the way tutorials make them with the openssl CLI:
+    ``req -x509 -new`` (no keyUsage on the CA), then ``x509 -req -extfile`` for the SAN."""
+    directory.mkdir()
+
+    def run(*args: str) -> None:
+        result = subprocess.run(
+            [openssl, *args], cwd=directory, capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 0, result.stderr
+
+    (directory / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key")
+    run("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=Tutorial Root CA",
+        "-days", "30", "-out", "ca.pem")  # fmt: skip
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem")
+    run("req", "-new", "-key", "key.pem", "-subj", "/CN=localhost", "-out", "server.csr")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "30", "-extfile", "ext.cnf", "-out", "cert.pem")  # fmt: skip
+    run("verify", "-CAfile", "ca.pem", "cert.pem")  # OpenSSL accepts it
+
+
+@pytest.mark.interop
+def test_no_strict_x509_accepts_a_tutorial_root_without_key_usage(
+    peers: PeerSet, openssl: str, tmp_path: Path
+) -> None:
+    # Issue 10: 'a tutorial root CA without keyUsage fails with "invalid extension:
+    # 2.5.29.15" though `openssl verify` accepts it'.
+    openssl_tutorial_pki(openssl, tmp_path / "tutorial")
+    _, port = start_server(peers, tmp_path / "tutorial")
+    ca = str(tmp_path / "tutorial" / "ca.pem")
+
+    strict = run_client(peers, port, "--ca", ca)
+    assert strict.wait_exit() != 0, peers.describe()
+    failure = strict.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
+    assert "CA certificate 'Tutorial Root CA' has no usable keyUsage" in failure, failure
+    assert "--no-strict-x509" in failure, failure
+
+    relaxed = run_client(peers, port, "--ca", ca, "--no-strict-x509")
+    relaxed.wait_for(LINE, "stdout")
+    assert relaxed.wait_exit() == 0, peers.describe()
+
+
+def test_system_ca_loads_the_system_store(peers: PeerSet, tmp_path: Path) -> None:
+    if DtlsConfiguration().load_default_certs() == 0:
+        pytest.skip("no system CA certificates on this machine (Debian: ca-certificates)")
+    make_cert(tmp_path)
+    _, port = start_server(peers, tmp_path)
+    # Without any trust anchor the client says so; with the system's, it has anchors (none
+    # of which vouches for a certificate made a moment ago).
+    bare = run_client(peers, port)
+    assert bare.wait_exit() != 0, peers.describe()
+    assert "no trust anchors" in bare.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
+    system = run_client(peers, port, "--system-ca")
+    assert system.wait_exit() != 0, peers.describe()
+    failure = system.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
+    assert "is self-signed and not trusted" in failure, failure
