@@ -123,13 +123,14 @@ class DtlsConfiguration:
     tutorial-made roots); a keyUsage that is present must still allow keyCertSign."""
 
     verify_callback: VerifyCallback | None = None
-    """Called once the peer's certificate chain has been checked (pins, trust, validity,
-    name), with the chain as sent (leaf first) and the reason the built-in checks refused it
-    (the text the handshake would end with) or None if they accepted it; with
+    """Called when the peer sent a certificate chain, once it has been checked (pins, trust,
+    validity, name), with the chain as sent (leaf first) and the reason the built-in checks
+    refused it (the text the handshake would end with) or None if they accepted it; with
     ``verify_mode=CERT_NONE`` they accept any chain. Return True to accept the chain, False to
-    refuse it: the handshake then ends with ``bad_certificate``. An exception it raises refuses
-    the chain too, its message becoming the reason; it never reaches the application. An
-    unparseable certificate or a key below the minimum sizes is refused before it is called."""
+    refuse it: the handshake then ends with ``bad_certificate`` (or the refusal's own alert).
+    An exception it raises refuses the chain too, its message becoming the reason; it never
+    reaches the application. An unparseable certificate or a key below the minimum sizes is
+    refused before it is called."""
 
     verification_time: datetime.datetime | None = None
     "The time certificates are validated at; None means now."

@@ -355,9 +355,9 @@ def explain_verification_error(
     culprit = _processed(text, [*chain, *configuration.ca_certificates])
     if "EKU" in core:
         wanted = "servers (serverAuth)" if peer_is_server else "clients (clientAuth)"
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if peer_is_server else (
-            ExtendedKeyUsageOID.CLIENT_AUTH
-        )  # fmt: skip
+        usage = ExtendedKeyUsageOID.CLIENT_AUTH
+        if peer_is_server:
+            usage = ExtendedKeyUsageOID.SERVER_AUTH
         if culprit is None and not _eku_forbids(leaf, usage):
             above = [*chain[1:], *configuration.ca_certificates]
             culprit = next((c for c in above if _eku_forbids(c, usage)), None)
