@@ -353,3 +353,14 @@ def test_certificates_doc_snippets_run(code: str, tmp_path: Path) -> None:
 
 def test_certificates_doc_has_snippets() -> None:
     assert len(FENCE.findall(DOC.read_text(encoding="utf-8"))) >= 3
+
+
+def test_cert_command_key_password_encrypts_the_key(tmp_path: Path) -> None:
+    result = cli("cert", "--out-dir", str(tmp_path), "--key-password", "pw 2")
+    assert result.returncode == 0, result.stderr
+    assert b"ENCRYPTED PRIVATE KEY" in (tmp_path / "key.pem").read_bytes()
+    assert "--key-password ..." in result.stdout  # the printed server command needs it
+    config = DtlsConfiguration(is_client=False)
+    with pytest.raises(ValueError, match="is encrypted"):
+        config.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    config.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem", b"pw 2")
