@@ -9,8 +9,11 @@ Contradictory or out-of-range settings raise ``ValueError`` (see :meth:`validate
 from __future__ import annotations
 
 import datetime
+import os
+import re
 import ssl
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -27,6 +30,7 @@ from .handshake.suites import (
     NamedGroup,
     SignatureScheme,
 )
+from .pki import as_fingerprint
 from .reliability.timer import RetransmissionPolicy
 from .trace import TraceCallback
 
@@ -34,10 +38,12 @@ __all__ = [
     "MAX_MTU",
     "MIN_MTU",
     "DtlsConfiguration",
+    "KeyPassword",
     "PrivateKey",
     "PskClientCallback",
     "PskLookup",
     "SniCallback",
+    "VerifyCallback",
 ]
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -55,6 +61,14 @@ SniCallback = Callable[
 picks its certificate. Returns a (chain, key) pair to present for that name, None to keep
 ``certificate_chain``/``private_key``, or an :class:`~aiodtls.alerts.AlertDescription`
 (e.g. ``unrecognized_name``) to refuse the handshake with that alert."""
+
+VerifyCallback = Callable[[list[x509.Certificate], str | None], bool]
+"""Called with the peer's chain (leaf first, as sent) and the reason the built-in checks
+refused it, or None if they accepted it; returns True to accept, False to refuse. See
+:attr:`DtlsConfiguration.verify_callback`."""
+
+KeyPassword = bytes | str | Callable[[], bytes | str]
+"A private key's password, or (like ``ssl``) a function called only if the key is encrypted."
 
 MIN_MTU = 228
 """Smallest ``mtu`` accepted: OpenSSL's floor (a 256-byte datagram less IPv4 and UDP headers).
@@ -101,14 +115,37 @@ class DtlsConfiguration:
     ca_certificates: list[x509.Certificate] = field(default_factory=list)
     "Trust anchors for chain validation (see :meth:`load_verify_locations`)."
 
-    peer_fingerprints: list[bytes] = field(default_factory=list)
-    """SHA-256 fingerprints (32 raw bytes each) of acceptable peer leaf certificates (WebRTC
-    style pinning), on a client or a server. When set, a peer certificate is required (a
-    server always sends CertificateRequest) and its leaf must match a pin: a matching leaf
-    replaces chain validation, a missing certificate ends the handshake with
-    ``handshake_failure``, any other leaf with ``bad_certificate``. PSK suites carry no
-    certificates; a PSK authenticates the peer by itself. Requires ``verify_mode`` None or
-    CERT_REQUIRED."""
+    peer_fingerprints: Sequence[bytes | str | tuple[str, bytes]] = field(default_factory=list)
+    """Fingerprints of acceptable peer leaf certificates (WebRTC style pinning), on a client
+    or a server. Each is text in any form people paste (``aiodtls.pki.parse_fingerprint``:
+    ``'a=fingerprint:sha-256 AB:CD:...'``, ``'sha-256 AB:..'``, hex with or without colons,
+    SHA-1 to SHA-512), 32 raw bytes of a SHA-256 digest, or an ``(algorithm, digest)`` pair
+    such as ``aiodtls.pki.Fingerprint``; the peer's leaf is hashed with each pin's algorithm.
+    When set, a peer certificate is required (a server always sends CertificateRequest) and
+    its leaf must match a pin: a matching leaf replaces chain validation, a missing
+    certificate ends the handshake with ``handshake_failure``, any other leaf with
+    ``bad_certificate``. PSK suites carry no certificates; a PSK authenticates the peer by
+    itself. Requires ``verify_mode`` None or CERT_REQUIRED."""
+
+    check_hostname: bool = True
+    """Client: check that the server certificate is for ``server_name``. False skips only
+    the name: the chain must still lead to a trust anchor, be valid now and be meant for a
+    server (extendedKeyUsage serverAuth, if present); ``server_name`` may then be None."""
+
+    strict_x509: bool = True
+    """Validate chains with the Web PKI extension rules of ``cryptography``. False accepts,
+    like ``openssl verify``, CA certificates without a keyUsage extension (common in
+    tutorial-made roots); a keyUsage that is present must still allow keyCertSign."""
+
+    verify_callback: VerifyCallback | None = None
+    """Called when the peer sent a certificate chain, once it has been checked (pins, trust,
+    validity, name), with the chain as sent (leaf first) and the reason the built-in checks
+    refused it (the text the handshake would end with) or None if they accepted it; with
+    ``verify_mode=CERT_NONE`` they accept any chain. Return True to accept the chain, False to
+    refuse it: the handshake then ends with ``bad_certificate`` (or the refusal's own alert).
+    An exception it raises refuses the chain too, its message becoming the reason; it never
+    reaches the application. An unparseable certificate or a key below the minimum sizes is
+    refused before it is called."""
 
     verification_time: datetime.datetime | None = None
     "The time certificates are validated at; None means now."
@@ -216,11 +253,10 @@ class DtlsConfiguration:
         if not MIN_MTU <= self.mtu <= MAX_MTU:
             raise ValueError(f"mtu {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
         for pin in self.peer_fingerprints:
-            if not isinstance(pin, bytes) or len(pin) != 32:
-                raise ValueError(
-                    f"peer_fingerprints entry {pin!r} is not a 32-byte SHA-256 digest "
-                    "(raw bytes, e.g. bytes.fromhex(...))"
-                )
+            try:
+                as_fingerprint(pin)
+            except ValueError as exc:
+                raise ValueError(f"peer_fingerprints entry: {exc}") from None
         if self.peer_fingerprints and self.verify_mode not in (None, ssl.CERT_REQUIRED):
             # A pin is a promise that only that certificate gets in: a mode that lets a peer
             # without one in would silently break it (hardening issue, defect 1).
@@ -261,37 +297,108 @@ class DtlsConfiguration:
         return None
 
     def load_cert_chain(
-        self, certfile: str, keyfile: str | None = None, password: bytes | None = None
+        self,
+        certfile: str | os.PathLike[str],
+        keyfile: str | os.PathLike[str] | None = None,
+        password: KeyPassword | None = None,
     ) -> None:
         """Load our PEM certificate chain (leaf first) and its private key.
 
-        ``keyfile`` may be omitted when ``certfile`` holds the key too. A key below
-        ``min_rsa_key_size`` / ``min_ec_key_size`` raises ``ValueError``: a peer with the
-        default policy would refuse it anyway. Nothing is changed when loading fails.
+        ``keyfile`` may be omitted when ``certfile`` holds the key too. An encrypted key needs
+        ``password``: bytes, str, or (like ``ssl``) a function returning one, called only when
+        the key is encrypted. ``ValueError`` says what is wrong, naming the files: no
+        certificate, an encrypted key without a password or with a wrong one, a key that is
+        not the certificate's, or a key below ``min_rsa_key_size`` / ``min_ec_key_size`` (a
+        peer with the default policy would refuse it anyway). Nothing is changed when
+        loading fails.
         """
         with open(certfile, "rb") as f:
             cert_data = f.read()
-        chain = x509.load_pem_x509_certificates(cert_data)
+        try:
+            chain = x509.load_pem_x509_certificates(cert_data)
+        except ValueError:
+            raise ValueError(
+                f"{os.fspath(certfile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            ) from None
+        key_path = os.fspath(keyfile if keyfile is not None else certfile)
         key_data = cert_data
         if keyfile is not None:
             with open(keyfile, "rb") as f:
                 key_data = f.read()
-        key = serialization.load_pem_private_key(key_data, password=password)
+        key = _load_private_key(key_data, key_path, password)
         if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-            raise ValueError("only ECDSA and RSA private keys are supported")
+            raise ValueError(f"{key_path}: only ECDSA and RSA private keys are supported")
+        spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        if key.public_key().public_bytes(*spki) != chain[0].public_key().public_bytes(*spki):
+            raise ValueError(
+                f"the private key in {key_path} does not belong to the certificate in "
+                f"{os.fspath(certfile)} ({_subject_text(chain[0])}): give the key that was "
+                "made with that certificate, and the leaf first in the certificate file"
+            )
         problem = self.key_strength_problem(key)
         if problem is not None:
             raise ValueError(f"our private key is {problem}")
         self.certificate_chain = chain
         self.private_key = key
 
-    def load_verify_locations(self, cafile: str | None = None, cadata: bytes | None = None) -> None:
-        """Add PEM trust anchors from a file and/or from bytes."""
+    def load_verify_locations(
+        self, cafile: str | os.PathLike[str] | None = None, cadata: bytes | None = None
+    ) -> None:
+        """Add PEM trust anchors from a file and/or from bytes.
+
+        A CA certificate anchors the chains it issued. A self-signed end-entity certificate
+        (``aiodtls cert``'s default, or ``openssl req -x509``) is trusted directly, the way
+        browsers pin one: a peer presenting exactly that certificate is accepted (its
+        validity and, on a client, its name are still checked).
+        """
         if cafile is not None:
             with open(cafile, "rb") as f:
-                self.ca_certificates.extend(x509.load_pem_x509_certificates(f.read()))
+                data = f.read()
+            try:
+                self.ca_certificates.extend(x509.load_pem_x509_certificates(data))
+            except ValueError:
+                raise ValueError(
+                    f"{os.fspath(cafile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                ) from None
         if cadata is not None:
             self.ca_certificates.extend(x509.load_pem_x509_certificates(cadata))
+
+    def load_default_certs(self) -> int:
+        """Add the system's trusted CA certificates (as ``ssl`` finds them: the
+        ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` variables, else OpenSSL's default file and
+        directory, e.g. ``/etc/ssl/certs`` on Debian). Returns how many were added;
+        certificates already present, or that ``cryptography`` cannot parse, are skipped."""
+        paths = ssl.get_default_verify_paths()
+        files: list[str] = []
+        if paths.cafile:
+            files.append(paths.cafile)
+        if paths.capath and os.path.isdir(paths.capath):
+            for entry in sorted(os.listdir(paths.capath)):
+                full = os.path.join(paths.capath, entry)
+                if os.path.isfile(full):
+                    files.append(full)
+        seen = {c.public_bytes(serialization.Encoding.DER) for c in self.ca_certificates}
+        added = 0
+        for path in files:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            for block in _PEM_CERTIFICATE.findall(data):
+                try:
+                    with warnings.catch_warnings():
+                        # Old roots with a negative serial: still loaded, but warned about.
+                        warnings.simplefilter("ignore")
+                        certificate = x509.load_pem_x509_certificate(block)
+                except ValueError:
+                    continue
+                der = certificate.public_bytes(serialization.Encoding.DER)
+                if der not in seen:
+                    seen.add(der)
+                    self.ca_certificates.append(certificate)
+                    added += 1
+        return added
 
     def effective_verify_mode(self) -> ssl.VerifyMode:
         """The verify mode after applying the role's default: pins always require a
@@ -320,3 +427,39 @@ class DtlsConfiguration:
         if has_psk:
             suites.append(CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
         return suites
+
+
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def _subject_text(certificate: x509.Certificate) -> str:
+    try:
+        return certificate.subject.rfc4514_string()
+    except ValueError:
+        return "(unreadable subject)"
+
+
+def _load_private_key(data: bytes, path: str, password: KeyPassword | None) -> object:
+    """The PEM private key in ``data`` (from file ``path``), decrypted if need be."""
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        pass  # encrypted: a password is needed
+    except ValueError:
+        raise ValueError(
+            f"{path} holds no readable PEM private key (-----BEGIN PRIVATE KEY-----)"
+        ) from None
+    if password is None:
+        raise ValueError(
+            f"the private key in {path} is encrypted: give its password "
+            "(load_cert_chain(password=...), CLI --key-password or the prompt)"
+        )
+    secret = password() if callable(password) else password
+    if isinstance(secret, str):
+        secret = secret.encode()
+    try:
+        return serialization.load_pem_private_key(data, password=secret)
+    except (ValueError, TypeError):
+        raise ValueError(f"cannot decrypt the private key in {path}: wrong password") from None

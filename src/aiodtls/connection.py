@@ -202,6 +202,7 @@ class DtlsConnection:
             if (
                 configuration.effective_verify_mode() != ssl.CERT_NONE
                 and not configuration.peer_fingerprints
+                and configuration.check_hostname
                 and configuration.server_name is None
                 and any(
                     suite_info(s).key_exchange != KeyExchange.PSK
@@ -210,7 +211,7 @@ class DtlsConnection:
             ):
                 raise ValueError(
                     "a client that verifies certificates needs server_name "
-                    "(or peer_fingerprints, or verify_mode=CERT_NONE)"
+                    "(or check_hostname=False, peer_fingerprints, or verify_mode=CERT_NONE)"
                 )
             self._handshake = ClientHandshake(configuration, self, self._trace)
         else:

@@ -1,24 +1,63 @@
-"""Throwaway certificate chains for demos, examples and tests (never for production).
+"""Certificates a user can make and pin: keys, self-signed leaves, a CA and the leaves it
+issues, PEM files, and certificate fingerprints in every form people paste.
 
-Owns the generation of a root CA -> intermediate CA -> leaf chain with ``cryptography``, with
-the extensions a strict verifier (``cryptography.x509.verification``) expects. Validation of
-peer certificates is elsewhere (``handshake.certificates``).
+Public API (documented in ``docs/certificates.md``; the ``aiodtls cert`` command is built on
+it):
+
+- :func:`self_signed`, :func:`certificate_authority`, :func:`issue` make :class:`Credentials`
+  (a certificate, its key and the intermediates to send) with the extensions a strict verifier
+  (``cryptography.x509.verification``, OpenSSL, GnuTLS) expects: ECDSA P-256 by default, RSA
+  on request, subjectAltName DNS names and IP addresses, a validity in days.
+- :func:`write_certificates` and :func:`write_private_key` write PEM files (keys with mode
+  0600, never over an existing file unless asked).
+- :func:`fingerprint`, :func:`format_fingerprint`, :func:`sdp_fingerprint` compute and show a
+  certificate's fingerprint (RFC 8122: ``sha-256 AB:CD:...``); :func:`parse_fingerprint` reads
+  one back in any common form into a :class:`Fingerprint`.
+
+It also keeps :func:`generate_chain` (a throwaway root -> intermediate -> leaf chain for demos,
+examples and tests). Validation of peer certificates is elsewhere (``handshake.certificates``).
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import ipaddress
+import os
+import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertificateChain", "ca_builder", "generate_chain", "leaf_builder"]
+__all__ = [
+    "DEFAULT_NAMES",
+    "FINGERPRINT_ALGORITHMS",
+    "CertificateChain",
+    "Credentials",
+    "Fingerprint",
+    "as_fingerprint",
+    "ca_builder",
+    "certificate_authority",
+    "fingerprint",
+    "format_fingerprint",
+    "generate_chain",
+    "generate_key",
+    "issue",
+    "leaf_builder",
+    "parse_fingerprint",
+    "sdp_fingerprint",
+    "self_signed",
+    "write_certificates",
+    "write_private_key",
+]
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -193,3 +232,317 @@ def generate_chain(
         until,
     )
     return CertificateChain(leaf, leaf_key, [intermediate], root)
+
+
+# --- Certificates a user makes -------------------------------------------------------------
+
+DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
+"The subjectAltName of a certificate made without names: this host over loopback."
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A certificate, its private key and the intermediate CA certificates to send with it."""
+
+    certificate: x509.Certificate
+    "The certificate (a leaf, or a CA's own certificate)."
+    key: PrivateKey
+    "Its private key."
+    intermediates: tuple[x509.Certificate, ...] = ()
+    "CA certificates between it and the root, its issuer first; empty when a root issued it."
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        """What an endpoint sends (``load_cert_chain``'s certfile): the certificate, then the
+        intermediates."""
+        return [self.certificate, *self.intermediates]
+
+    def chain_pem(self) -> bytes:
+        """:attr:`chain` as concatenated PEM."""
+        return b"".join(_pem(c) for c in self.chain)
+
+    def key_pem(self, password: bytes | str | None = None) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted with ``password`` when one is given."""
+        return _key_pem(self.key, password)
+
+
+def generate_key(kind: str = "ecdsa", rsa_bits: int = 2048) -> PrivateKey:
+    """A new private key: ``"ecdsa"`` (P-256) or ``"rsa"`` (``rsa_bits``, at least 2048)."""
+    if kind == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "rsa":
+        if rsa_bits < 2048:
+            raise ValueError(f"RSA keys below 2048 bits are refused by peers; got {rsa_bits}")
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    raise ValueError(f"unknown key kind {kind!r}: use 'ecdsa' or 'rsa'")
+
+
+def _validity(days: int) -> tuple[datetime.datetime, datetime.datetime]:
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    # A few minutes in the past: a peer whose clock is slightly behind still accepts it.
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
+
+
+def _check_names(names: Sequence[str]) -> list[str]:
+    cleaned = [n.strip() for n in names]
+    for name in cleaned:
+        if not name or any(c.isspace() for c in name):
+            raise ValueError(f"{name!r} is not a DNS name or an IP address")
+    return cleaned
+
+
+def self_signed(
+    names: Sequence[str] = DEFAULT_NAMES,
+    *,
+    kind: str = "ecdsa",
+    rsa_bits: int = 2048,
+    days: int = 365,
+    common_name: str | None = None,
+    key: PrivateKey | None = None,
+) -> Credentials:
+    """A self-signed end-entity certificate for ``names`` (DNS names and IP addresses).
+
+    It is its own trust anchor: a peer trusts it by loading this very certificate
+    (``load_verify_locations`` / ``--ca``; it is then compared byte for byte) or by pinning
+    its fingerprint (``peer_fingerprints`` / ``--fingerprint``). Usable by servers and clients
+    (extendedKeyUsage serverAuth and clientAuth). The common name is the first name unless
+    ``common_name`` is given.
+    """
+    names = _check_names(names)
+    key = key or generate_key(kind, rsa_bits)
+    subject = _name(common_name or (names[0] if names else "aiodtls"))
+    not_before, not_after = _validity(days)
+    certificate = _issue(leaf_builder(key, subject, names), subject, key, not_before, not_after)
+    return Credentials(certificate, key)
+
+
+def certificate_authority(
+    common_name: str = "aiodtls CA",
+    *,
+    kind: str = "ecdsa",
+    rsa_bits: int = 2048,
+    days: int = 3650,
+    key: PrivateKey | None = None,
+) -> Credentials:
+    """A self-signed root CA (basicConstraints cA, keyUsage keyCertSign and cRLSign) that
+    :func:`issue` signs leaves with. Peers trust it with ``load_verify_locations`` / ``--ca``."""
+    key = key or generate_key(kind, rsa_bits)
+    subject = _name(common_name)
+    not_before, not_after = _validity(days)
+    certificate = _issue(ca_builder(key, subject, None), subject, key, not_before, not_after)
+    return Credentials(certificate, key)
+
+
+def issue(
+    ca: Credentials,
+    names: Sequence[str] = DEFAULT_NAMES,
+    *,
+    kind: str = "ecdsa",
+    rsa_bits: int = 2048,
+    days: int = 365,
+    common_name: str | None = None,
+    client_only: bool = False,
+    key: PrivateKey | None = None,
+) -> Credentials:
+    """A leaf for ``names`` signed by ``ca`` (from :func:`certificate_authority`, or any CA
+    certificate and key). ``client_only`` makes a client certificate (extendedKeyUsage
+    clientAuth only; ``names`` may then be empty); otherwise it serves both roles. The leaf
+    expires no later than the CA. The returned :attr:`Credentials.intermediates` hold ``ca``
+    and its own intermediates unless ``ca`` is a root (self-issued)."""
+    names = _check_names(names)
+    if not names and not client_only:
+        raise ValueError("a server certificate needs at least one DNS name or IP address")
+    key = key or generate_key(kind, rsa_bits)
+    subject = _name(common_name or (names[0] if names else "aiodtls client"))
+    not_before, not_after = _validity(days)
+    not_after = min(not_after, ca.certificate.not_valid_after_utc)
+    builder = leaf_builder(key, subject, names, client_only=client_only)
+    certificate = _issue(builder, ca.certificate.subject, ca.key, not_before, not_after)
+    is_root = ca.certificate.issuer == ca.certificate.subject
+    intermediates = () if is_root else (ca.certificate, *ca.intermediates)
+    return Credentials(certificate, key, intermediates)
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: PrivateKey, password: bytes | str | None) -> bytes:
+    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    if password:
+        secret = password.encode() if isinstance(password, str) else password
+        encryption = serialization.BestAvailableEncryption(secret)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def _write_new(path: str | os.PathLike[str], data: bytes, mode: int, overwrite: bool) -> Path:
+    target = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        fd = os.open(target, flags, mode)
+    except FileExistsError:
+        raise FileExistsError(
+            f"{target} already exists: choose another name or directory, or overwrite it "
+            "(--force / overwrite=True)"
+        ) from None
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), mode)  # also when an existing file is overwritten
+        f.write(data)
+    return target
+
+
+def write_certificates(
+    path: str | os.PathLike[str],
+    certificates: Iterable[x509.Certificate],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``certificates`` as concatenated PEM (mode 0644). An existing file raises
+    ``FileExistsError`` unless ``overwrite``."""
+    return _write_new(path, b"".join(_pem(c) for c in certificates), 0o644, overwrite)
+
+
+def write_private_key(
+    path: str | os.PathLike[str],
+    key: PrivateKey,
+    *,
+    password: bytes | str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``key`` as PKCS#8 PEM readable by its owner only (mode 0600), encrypted with
+    ``password`` if given. An existing file raises ``FileExistsError`` unless ``overwrite``."""
+    return _write_new(path, _key_pem(key, password), 0o600, overwrite)
+
+
+# --- Fingerprints --------------------------------------------------------------------------
+
+FINGERPRINT_ALGORITHMS: dict[str, int] = {
+    "sha-1": 20,
+    "sha-224": 28,
+    "sha-256": 32,
+    "sha-384": 48,
+    "sha-512": 64,
+}
+"""Hash functions a fingerprint may use (RFC 8122 names) and their digest sizes in bytes.
+MD5 and MD2, which RFC 8122 also lists, are refused: they no longer identify a certificate."""
+
+_BY_SIZE = {size: name for name, size in FINGERPRINT_ALGORITHMS.items()}
+_SDP_PREFIX = re.compile(r"^\s*(?:a\s*=\s*)?fingerprint\s*:\s*", re.IGNORECASE)
+_OPENSSL_FORM = re.compile(r"^\s*(\S+)\s+fingerprint\s*=\s*", re.IGNORECASE)
+
+
+class Fingerprint(NamedTuple):
+    """A certificate fingerprint: the hash function's RFC 8122 name and the digest."""
+
+    algorithm: str
+    "``sha-1``, ``sha-224``, ``sha-256``, ``sha-384`` or ``sha-512``."
+    digest: bytes
+    "The hash of the certificate's DER encoding."
+
+    def matches(self, certificate: x509.Certificate) -> bool:
+        """Whether this is ``certificate``'s fingerprint (compared in constant time)."""
+        return hmac.compare_digest(fingerprint(certificate, self.algorithm), self.digest)
+
+    def __str__(self) -> str:
+        return format_fingerprint(self.digest, self.algorithm)
+
+
+def _algorithm(name: str) -> str:
+    key = name.strip().lower()
+    if key.startswith("sha") and not key.startswith("sha-"):
+        key = "sha-" + key[3:].lstrip("_")  # sha256, SHA256, sha_256 -> sha-256
+    if key == "sha-1" or key in FINGERPRINT_ALGORITHMS:
+        return key
+    known = ", ".join(FINGERPRINT_ALGORITHMS)
+    raise ValueError(f"unsupported fingerprint hash {name!r}: use one of {known}")
+
+
+def fingerprint(certificate: x509.Certificate, algorithm: str = "sha-256") -> bytes:
+    """The hash of ``certificate``'s DER encoding with ``algorithm`` (see
+    :data:`FINGERPRINT_ALGORITHMS`; ``sha256`` and ``SHA-256`` spellings are accepted)."""
+    name = _algorithm(algorithm)
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return hashlib.new(name.replace("-", ""), der).digest()
+
+
+def format_fingerprint(digest: bytes, algorithm: str | None = "sha-256") -> str:
+    """A digest the way RFC 8122 and browsers show it: ``sha-256 AB:CD:...``, or just
+    ``AB:CD:...`` when ``algorithm`` is None."""
+    text = digest.hex(":").upper()
+    return text if algorithm is None else f"{_algorithm(algorithm)} {text}"
+
+
+def sdp_fingerprint(certificate: x509.Certificate, algorithm: str = "sha-256") -> str:
+    """The SDP attribute line of ``certificate`` (RFC 8122):
+    ``a=fingerprint:sha-256 AB:CD:...``."""
+    return "a=fingerprint:" + format_fingerprint(fingerprint(certificate, algorithm), algorithm)
+
+
+def parse_fingerprint(text: str) -> Fingerprint:
+    """Read a fingerprint in any form people paste; raise ``ValueError`` naming the problem.
+
+    Accepted: hex with or without colons (or spaces), any case; the hash named first
+    (``sha-256 AB:CD:...``, ``SHA256 ab...``); an SDP line (``a=fingerprint:sha-256 ...``);
+    OpenSSL's output (``sha256 Fingerprint=AB:CD:...``). Without a name the hash is told by
+    the length (20, 28, 32, 48 or 64 bytes: SHA-1 to SHA-512).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"a fingerprint must be text, got {type(text).__name__}")
+    rest = _SDP_PREFIX.sub("", text, count=1)
+    algorithm: str | None = None
+    openssl = _OPENSSL_FORM.match(rest)
+    if openssl is not None:
+        algorithm, rest = _algorithm(openssl.group(1)), rest[openssl.end() :]
+    else:
+        parts = rest.split(None, 1)
+        if len(parts) == 2 and re.fullmatch(r"(?i)(sha|md)[-_]?\d+", parts[0]):
+            algorithm, rest = _algorithm(parts[0]), parts[1]
+    hex_text = re.sub(r"[\s:]", "", rest)
+    if not hex_text or not re.fullmatch(r"[0-9a-fA-F]+", hex_text) or len(hex_text) % 2:
+        raise ValueError(
+            f"{text.strip()!r} is not a fingerprint: expected hex such as 'AB:CD:...' or "
+            "'sha-256 AB:CD:...' (as printed by aiodtls cert)"
+        )
+    digest = bytes.fromhex(hex_text)
+    if algorithm is None:
+        found = _BY_SIZE.get(len(digest))
+        if found is None:
+            raise ValueError(
+                f"a {len(digest)}-byte fingerprint matches no supported hash "
+                "(SHA-1: 20, SHA-224: 28, SHA-256: 32, SHA-384: 48, SHA-512: 64 bytes)"
+            )
+        algorithm = found
+    elif len(digest) != FINGERPRINT_ALGORITHMS[algorithm]:
+        raise ValueError(
+            f"a {algorithm} fingerprint has {FINGERPRINT_ALGORITHMS[algorithm]} bytes, "
+            f"this one has {len(digest)}"
+        )
+    return Fingerprint(algorithm, digest)
+
+
+def as_fingerprint(pin: bytes | str | Fingerprint | tuple[str, bytes]) -> Fingerprint:
+    """A ``peer_fingerprints`` entry as a :class:`Fingerprint`: text goes through
+    :func:`parse_fingerprint`, raw ``bytes`` must be a 32-byte SHA-256 digest, and an
+    ``(algorithm, digest)`` pair is checked for length."""
+    if isinstance(pin, str):
+        return parse_fingerprint(pin)
+    if isinstance(pin, bytes):
+        if len(pin) != 32:
+            raise ValueError(
+                f"{pin!r} is not a 32-byte SHA-256 digest "
+                "(raw bytes, e.g. bytes.fromhex(...)); give other forms as text, "
+                "e.g. 'sha-256 AB:CD:...'"
+            )
+        return Fingerprint("sha-256", pin)
+    if isinstance(pin, tuple) and len(pin) == 2:
+        algorithm, digest = _algorithm(str(pin[0])), pin[1]
+        if not isinstance(digest, bytes) or len(digest) != FINGERPRINT_ALGORITHMS[algorithm]:
+            raise ValueError(
+                f"{pin!r}: a {algorithm} digest is {FINGERPRINT_ALGORITHMS[algorithm]} raw bytes"
+            )
+        return Fingerprint(algorithm, digest)
+    raise ValueError(f"{pin!r} is not a fingerprint")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import client, demo, netsim, proxy, server
+from . import cert, client, demo, netsim, proxy, server
 
 __all__ = ["main"]
 
@@ -18,6 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(commands)
+    cert.add_parser(commands)
     client.add_parser(commands)
     netsim.add_parser(commands)
     proxy.add_parser(commands)

@@ -31,14 +31,13 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("target", type=parse_address, metavar="HOST:PORT")
     add_common_options(parser)
-    verify = parser.add_mutually_exclusive_group()
-    verify.add_argument(
+    parser.add_argument(
         "--insecure", action="store_true", help="do not verify the server certificate"
     )
-    verify.add_argument(
-        "--fingerprint",
-        action="append",
-        help="accept only a server leaf with this SHA-256 fingerprint (hex; repeatable)",
+    parser.add_argument(
+        "--no-check-hostname",
+        action="store_true",
+        help="verify the server's chain but not that it is for the server name",
     )
     parser.add_argument("--server-name", help="name to verify (default: HOST)")
     parser.add_argument(
@@ -62,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
     config = DtlsConfiguration(is_client=True)
     apply_common_options(args, config)
     config.server_name = args.server_name or host
+    if args.insecure and args.fingerprint:
+        print("--insecure and --fingerprint contradict each other: give one", file=sys.stderr)
+        return 2
     if args.insecure:
         config.verify_mode = ssl.CERT_NONE
-    if args.fingerprint:
-        config.peer_fingerprints = [bytes.fromhex(f.replace(":", "")) for f in args.fingerprint]
+    if args.no_check_hostname:
+        config.check_hostname = False
     if args.psk and not args.cert and not args.ca and not args.fingerprint:
         config.verify_mode = ssl.CERT_NONE  # a PSK authenticates the server by itself
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from ..configuration import DtlsConfiguration
@@ -50,7 +52,25 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--psk-identity", help="PSK identity (client: sent; server: expected)")
     parser.add_argument("--cert", help="PEM certificate chain, leaf first")
     parser.add_argument("--key", help="PEM private key of --cert")
-    parser.add_argument("--ca", help="PEM file of trusted CA certificates")
+    parser.add_argument("--key-password", help="password of an encrypted --key (else prompted)")
+    parser.add_argument(
+        "--ca",
+        help="PEM file of trusted CA certificates (or the peer's self-signed certificate)",
+    )
+    parser.add_argument(
+        "--system-ca", action="store_true", help="also trust the system's CA certificates"
+    )
+    parser.add_argument(
+        "--no-strict-x509",
+        action="store_true",
+        help="accept CA certificates without keyUsage (like openssl verify)",
+    )
+    parser.add_argument(
+        "--fingerprint",
+        action="append",
+        help="accept only a peer certificate with this fingerprint (repeatable; any form: "
+        "'sha-256 AB:CD:..', an a=fingerprint: line, hex)",
+    )
     parser.add_argument("--mtu", type=int, default=1400, help="largest UDP payload (default 1400)")
     parser.add_argument(
         "--cipher",
@@ -76,9 +96,15 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) -> None:
     """Fill ``config`` from the shared options."""
     if args.cert:
-        config.load_cert_chain(args.cert, args.key)
+        config.load_cert_chain(args.cert, args.key, _key_password(args))
     if args.ca:
         config.load_verify_locations(args.ca)
+    if args.system_ca:
+        config.load_default_certs()
+    if args.no_strict_x509:
+        config.strict_x509 = False
+    if args.fingerprint:
+        config.peer_fingerprints = list(args.fingerprint)
     if args.psk:
         config.psk = bytes.fromhex(args.psk)
         if args.psk_identity is not None:
@@ -93,6 +119,23 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         config.key_log = open(args.keylog, "a")  # noqa: SIM115 - lives as long as the process
     if args.trace:
         config.trace = _print_trace
+
+
+def _key_password(args: argparse.Namespace) -> str | Callable[[], str]:
+    """--key-password, else a prompt (asked only if the key is encrypted) on a terminal."""
+    if args.key_password is not None:
+        return str(args.key_password)
+    key_file = args.key or args.cert
+
+    def prompt() -> str:
+        if not sys.stdin.isatty():
+            raise ValueError(
+                f"the private key in {key_file} is encrypted: give --key-password "
+                "(no terminal to prompt on)"
+            )
+        return getpass.getpass(f"password of {key_file}: ")
+
+    return prompt
 
 
 def _print_trace(record: TraceRecord) -> None:
