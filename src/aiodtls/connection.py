@@ -28,14 +28,17 @@ from .alerts import (
     Alert,
     AlertBadRecordMac,
     AlertDescription,
+    AlertHandshakeFailure,
     AlertInternalError,
     AlertLevel,
     AlertUnexpectedMessage,
     alert_name,
+    alert_reason,
 )
 from .budget import BufferBudget
 from .buffer import Buffer
 from .configuration import DtlsConfiguration
+from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.client import ClientHandshake
 from .handshake.cookie import CookieSecrets
@@ -79,6 +82,11 @@ MAX_EARLY_APPLICATION_BYTES = 65536
 FATAL_ALERT_REPEATS = 4
 FATAL_ALERT_LINGER = 30.0
 
+# A client names a server that ignores its Finished (wrong PSK) only once the server has
+# repeated its flight after at least this many copies of our Finished: with loss alone, each
+# of them would have had to be lost.
+FINISHED_IGNORED_COPIES = 4
+
 # Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
 # (SPEC X19).
 MAX_WARNING_ALERTS = 64
@@ -93,13 +101,27 @@ class _WrongKeyWatch:
     round fail; forged records alone never do.
     """
 
-    __slots__ = ("authenticated", "failed", "failures", "rounds")
+    __slots__ = (
+        "authenticated",
+        "copies_base",
+        "copies_seen",
+        "failed",
+        "failures",
+        "ignored",
+        "ignored_at",
+        "rounds",
+    )
 
     def __init__(self) -> None:
         self.failures = 0
         "Protected records that failed authentication in this handshake."
         self.failed = self.authenticated = False
         self.rounds = 0
+        self.ignored = 0
+        "Client: times the server repeated the flight our Finished answers."
+        self.ignored_at = float("-inf")
+        self.copies_base = 0  # the flight sender's retransmission count when ours started
+        self.copies_seen = 0  # copies of our Finished sent before the last counted repeat
 
     def record_failed(self) -> None:
         self.failures += 1
@@ -363,6 +385,21 @@ class DtlsConnection:
         if not self.closed:
             self._terminate(None, reason, by_peer=True)
 
+    def peer_unreachable(self, now: float, error: BaseException | None = None) -> None:
+        """The driver learned that the peer is unreachable (an ICMP port or host unreachable
+        surfaced as ``error`` on a connected socket): end the connection at once, without
+        waiting for retransmissions or the idle timeout. Ignored once closed."""
+        self._set_now(now)
+        if self.closed:
+            return
+        reason = unreachable_reason(
+            self._peer_address,
+            error,
+            heard=self.stats.records_accepted > 0,
+            established=self.state == ConnectionState.ESTABLISHED,
+        )
+        self._terminate(None, reason, by_peer=True, unreachable=True)
+
     def max_payload(self) -> int:
         """Largest application payload of one record: what fits the MTU
         (``DTLS_get_data_mtu``), and never more than the 2^14 bytes a peer accepts."""
@@ -406,6 +443,7 @@ class DtlsConnection:
         """Called by the handshake with a complete flight."""
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
+        self._wrong_key.copies_base = self._flight.retransmissions
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission
@@ -530,6 +568,8 @@ class DtlsConnection:
                 self._flight.on_peer_progress(self._now)
         if repeated and not progressed:
             # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
+            if self.is_client:
+                self._check_finished_ignored()
             self._flight.on_peer_repeat(self._now)
         elif repeating_current and not progressed:
             self._on_peer_flight_repeat()
@@ -559,6 +599,40 @@ class DtlsConnection:
             raise AlertBadRecordMac(
                 f"the peer repeated its flight {rounds} times and its protected "
                 "records never authenticated: the keys differ (wrong PSK?)"
+            )
+
+    def _check_finished_ignored(self) -> None:
+        """Client: the server repeats the flight that our Finished answers.
+
+        A server that cannot verify our Finished (a wrong PSK: OpenSSL, GnuTLS, Mbed TLS,
+        pion and wolfSSL all drop it silently) sends no protected record and no alert; it
+        only repeats its flight, after each of our copies or on its own timer. Repeats at
+        least half a timeout apart count (a flight of several datagrams is one repeat). Once
+        ``wrong_key_repeats`` of them came, the last one after the server had been sent at
+        least ``FINISHED_IGNORED_COPIES`` copies of our Finished (with loss alone each of them
+        would have had to be lost), the handshake ends by name instead of at the timeout.
+        Only the real server repeats its flight, so a forger cannot cause this.
+        """
+        limit = self.configuration.wrong_key_repeats
+        if not limit or not any(e.msg_type == HandshakeType.finished for e in self._flight.entries):
+            return
+        watch = self._wrong_key
+        timer = self._flight.timer
+        spacing = (timer.base_rto() if timer.rtt_known else timer.policy.min_rto) / 2
+        if self._now - watch.ignored_at < spacing:
+            return
+        copies = self._flight.retransmissions - watch.copies_base + 1
+        proven = watch.copies_seen  # sent at least half a timeout before this repeat
+        watch.ignored += 1
+        watch.ignored_at = self._now
+        watch.copies_seen = copies
+        if watch.ignored >= limit and proven >= FINISHED_IGNORED_COPIES:
+            suite = self._handshake.result.suite
+            psk = suite is not None and suite.key_exchange == KeyExchange.PSK
+            raise AlertHandshakeFailure(
+                f"the server kept repeating its flight after {proven} copies of our Finished: "
+                "it cannot verify our Finished"
+                + (", so the keys differ (wrong PSK?)" if psk else " and sends no alert")
             )
 
     def _receive_hello_verify_request(
@@ -626,7 +700,7 @@ class DtlsConnection:
         if level == AlertLevel.fatal:
             self._terminate(
                 _alert_or_none(description),
-                f"peer sent alert {alert_name(description)}",
+                alert_reason(description),
                 by_peer=True,
             )
             return
@@ -718,7 +792,14 @@ class DtlsConnection:
         self._fatal_alert_repeats -= 1
         self._send_alert(AlertLevel.fatal, self._fatal_alert)
 
-    def _terminate(self, alert: AlertDescription | None, reason: str, *, by_peer: bool) -> None:
+    def _terminate(
+        self,
+        alert: AlertDescription | None,
+        reason: str,
+        *,
+        by_peer: bool,
+        unreachable: bool = False,
+    ) -> None:
         during_handshake = self.state == ConnectionState.HANDSHAKING
         self.state = ConnectionState.CLOSED
         self._flight.forget()
@@ -730,7 +811,11 @@ class DtlsConnection:
         self._trace("terminated", alert=alert.name if alert else None, reason=reason)
         self._events.append(
             ConnectionTerminated(
-                alert=alert, reason=reason, by_peer=by_peer, during_handshake=during_handshake
+                alert=alert,
+                reason=reason,
+                by_peer=by_peer,
+                during_handshake=during_handshake,
+                unreachable=unreachable,
             )
         )
 
@@ -780,6 +865,16 @@ class DtlsConnection:
             reason += (
                 f"; {self._wrong_key.failures} records from the peer failed "
                 "authentication (wrong PSK or keys?)"
+            )
+        elif self.is_client and any(
+            e.msg_type == HandshakeType.finished for e in self._flight.entries
+        ):
+            # GnuTLS drops a Finished it cannot verify and then says nothing at all.
+            suite = self._handshake.result.suite
+            reason += "; the server answered our earlier flights but never our Finished (" + (
+                "wrong PSK?)"
+                if suite is not None and suite.key_exchange == KeyExchange.PSK
+                else "did it reject our certificate without an alert?)"
             )
         return reason
 
