@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -568,3 +571,20 @@ def test_asyncio_create_protocol_hooks() -> None:
 
     asyncio.run(main())
     assert "server session" in events and "client datagram" in events
+
+
+def test_the_errors_page_example_runs() -> None:
+    # docs/errors.md is not a guide-*.md (tests/test_docs_snippets.py), so its runnable block
+    # is run here.
+    text = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 1
+    done = subprocess.run(
+        [sys.executable, "-c", blocks[0]],
+        env=aiodtls_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nothing is listening at 127.0.0.1:" in done.stdout
