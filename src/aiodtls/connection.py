@@ -83,9 +83,9 @@ FATAL_ALERT_REPEATS = 4
 FATAL_ALERT_LINGER = 30.0
 
 # A client names a server that ignores its Finished (wrong PSK) only once the server has
-# repeated its flight after at least this many copies of our Finished: with loss alone, each
-# of them would have had to be lost.
-FINISHED_IGNORED_COPIES = 4
+# repeated its flight at least a timeout after this many copies of our Finished: with loss
+# alone each of them would have had to be lost (at 30 % loss, 1 handshake in 1,400).
+FINISHED_IGNORED_COPIES = 6
 
 # Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
 # (SPEC X19).
@@ -101,16 +101,7 @@ class _WrongKeyWatch:
     round fail; forged records alone never do.
     """
 
-    __slots__ = (
-        "authenticated",
-        "copies_base",
-        "copies_seen",
-        "failed",
-        "failures",
-        "ignored",
-        "ignored_at",
-        "rounds",
-    )
+    __slots__ = ("authenticated", "copies", "failed", "failures", "ignored", "ignored_at", "rounds")
 
     def __init__(self) -> None:
         self.failures = 0
@@ -120,8 +111,8 @@ class _WrongKeyWatch:
         self.ignored = 0
         "Client: times the server repeated the flight our Finished answers."
         self.ignored_at = float("-inf")
-        self.copies_base = 0  # the flight sender's retransmission count when ours started
-        self.copies_seen = 0  # copies of our Finished sent before the last counted repeat
+        self.copies: list[float] | None = None
+        "Client, PSK: when each copy of our flight carrying Finished was sent."
 
     def record_failed(self) -> None:
         self.failures += 1
@@ -305,6 +296,9 @@ class DtlsConnection:
         if self._datagrams:
             datagrams.extend(self._datagrams)
             self._datagrams = []
+        copies = self._wrong_key.copies
+        if copies is not None and datagrams and self.state == ConnectionState.HANDSHAKING:
+            copies.append(now)  # a copy of the flight carrying our Finished
         self.stats.datagrams_sent += len(datagrams)
         self.stats.retransmissions = self._flight.retransmissions
         return [(d, self._peer_address) for d in datagrams]
@@ -443,7 +437,10 @@ class DtlsConnection:
         """Called by the handshake with a complete flight."""
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
-        self._wrong_key.copies_base = self._flight.retransmissions
+        if self.is_client and any(e.msg_type == HandshakeType.finished for e in entries):
+            suite = self._handshake.result.suite
+            if suite is not None and suite.key_exchange == KeyExchange.PSK:
+                self._wrong_key.copies = []  # only a PSK can differ between the two ends
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission
@@ -602,37 +599,32 @@ class DtlsConnection:
             )
 
     def _check_finished_ignored(self) -> None:
-        """Client: the server repeats the flight that our Finished answers.
+        """Client, PSK suite: the server repeats the flight that our Finished answers.
 
-        A server that cannot verify our Finished (a wrong PSK: OpenSSL, GnuTLS, Mbed TLS,
-        pion and wolfSSL all drop it silently) sends no protected record and no alert; it
-        only repeats its flight, after each of our copies or on its own timer. Repeats at
-        least half a timeout apart count (a flight of several datagrams is one repeat). Once
-        ``wrong_key_repeats`` of them came, the last one after the server had been sent at
-        least ``FINISHED_IGNORED_COPIES`` copies of our Finished (with loss alone each of them
-        would have had to be lost), the handshake ends by name instead of at the timeout.
-        Only the real server repeats its flight, so a forger cannot cause this.
+        A server that cannot verify our Finished (a wrong PSK: OpenSSL, Mbed TLS, pion and
+        wolfSSL drop it silently) sends no protected record and no alert; it only repeats its
+        flight, on its own timer or after each of our copies. Repeats at least half a timeout
+        apart count (a flight of several datagrams is one repeat). Once ``wrong_key_repeats``
+        of them came, the last one a timeout or more after ``FINISHED_IGNORED_COPIES`` copies
+        of our Finished (with loss alone each of them would have had to be lost), the
+        handshake ends by name instead of at the timeout. Only the real server repeats its
+        flight, so a forger cannot cause this; with certificates the keys cannot differ.
         """
-        limit = self.configuration.wrong_key_repeats
-        if not limit or not any(e.msg_type == HandshakeType.finished for e in self._flight.entries):
-            return
         watch = self._wrong_key
-        timer = self._flight.timer
-        spacing = (timer.base_rto() if timer.rtt_known else timer.policy.min_rto) / 2
-        if self._now - watch.ignored_at < spacing:
+        limit = self.configuration.wrong_key_repeats
+        if not limit or watch.copies is None:
             return
-        copies = self._flight.retransmissions - watch.copies_base + 1
-        proven = watch.copies_seen  # sent at least half a timeout before this repeat
+        timer = self._flight.timer
+        timeout = timer.base_rto() if timer.rtt_known else timer.policy.min_rto
+        if self._now - watch.ignored_at < timeout / 2:
+            return
         watch.ignored += 1
         watch.ignored_at = self._now
-        watch.copies_seen = copies
-        if watch.ignored >= limit and proven >= FINISHED_IGNORED_COPIES:
-            suite = self._handshake.result.suite
-            psk = suite is not None and suite.key_exchange == KeyExchange.PSK
+        ignored = sum(1 for sent in watch.copies if sent <= self._now - timeout)
+        if watch.ignored >= limit and ignored >= FINISHED_IGNORED_COPIES:
             raise AlertHandshakeFailure(
-                f"the server kept repeating its flight after {proven} copies of our Finished: "
-                "it cannot verify our Finished"
-                + (", so the keys differ (wrong PSK?)" if psk else " and sends no alert")
+                f"the server kept repeating its flight after {ignored} copies of our Finished: "
+                "it cannot verify our Finished, so the keys differ (wrong PSK?)"
             )
 
     def _receive_hello_verify_request(
@@ -733,6 +725,7 @@ class DtlsConnection:
         self.state = ConnectionState.ESTABLISHED
         self._handshake_deadline = None
         self._handshake.release()
+        self._wrong_key.copies = None
         self._reassembler.clear()
         self._records.discard_early()
         if self._flight.final:
