@@ -156,7 +156,7 @@ class DtlsConfiguration:
     that fail authentication are otherwise dropped silently, so forged ones cannot end a
     handshake. A PSK client also counts the server's repeats of the flight its Finished answers
     (servers that cannot verify it drop it silently) and ends with ``handshake_failure`` after
-    this many, once the server had ignored at least 6 copies (docs/errors.md). 0 means never:
+    this many, once the server had ignored at least 8 copies (docs/errors.md). 0 means never:
     the handshake then ends at ``handshake_timeout``."""
 
     replay_protection: bool = True

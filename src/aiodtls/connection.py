@@ -84,8 +84,8 @@ FATAL_ALERT_LINGER = 30.0
 
 # A client names a server that ignores its Finished (wrong PSK) only once the server has
 # repeated its flight at least a timeout after this many copies of our Finished: with loss
-# alone each of them would have had to be lost (at 30 % loss, 1 handshake in 1,400).
-FINISHED_IGNORED_COPIES = 6
+# alone each of them would have had to be lost (at 30 % loss, 1 handshake in 15,000).
+FINISHED_IGNORED_COPIES = 8
 
 # Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
 # (SPEC X19).
