@@ -318,6 +318,38 @@ def test_a_vanished_client_does_not_disturb_the_sync_server() -> None:
         assert peer.terminated is None  # nothing ended the vanished peer's association
 
 
+def test_a_vanished_client_does_not_disturb_the_asyncio_server() -> None:
+    async def main() -> None:
+        client_cfg, server_cfg = psk_configs()
+        sessions: list[aio.DtlsSession] = []
+
+        async def keep(session: aio.DtlsSession) -> None:
+            sessions.append(session)
+            await echo(session)
+
+        server = await aio.serve("127.0.0.1", 0, configuration=server_cfg, handler=keep)
+        port = server.address[1]
+        gone_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        gone_sock.connect(("127.0.0.1", port))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            None, lambda: sync.wrap_socket(gone_sock, configuration=client_cfg, timeout=10)
+        )
+        gone_sock.close()  # the client vanishes without close_notify
+        while not sessions:
+            await asyncio.sleep(0.01)
+        sessions[0].send(b"to nobody")  # meets a closed port
+        await asyncio.sleep(0.1)
+        async with aio.connect("127.0.0.1", port, configuration=client_cfg, timeout=10) as s:
+            s.send(b"still there?")
+            assert await s.recv(timeout=10) == b"still there?"
+        assert not sessions[0].closed
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
 # -- timeouts --------------------------------------------------------------------------------
 
 

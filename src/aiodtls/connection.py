@@ -99,6 +99,9 @@ class _WrongKeyWatch:
     repeat of the peer's flight to the next) in which some failed and none authenticated.
     Only the real peer repeats its flight, and only its own Finished failing makes every
     round fail; forged records alone never do.
+
+    A client also notes here when it sent each copy of its Finished and how often the server
+    repeated the flight before it (``DtlsConnection._check_finished_ignored``).
     """
 
     __slots__ = ("authenticated", "copies", "failed", "failures", "ignored", "ignored_at", "rounds")
@@ -607,8 +610,10 @@ class DtlsConnection:
         apart count (a flight of several datagrams is one repeat). Once ``wrong_key_repeats``
         of them came, the last one a timeout or more after ``FINISHED_IGNORED_COPIES`` copies
         of our Finished (with loss alone each of them would have had to be lost), the
-        handshake ends by name instead of at the timeout. Only the real server repeats its
-        flight, so a forger cannot cause this; with certificates the keys cannot differ.
+        handshake ends by name instead of at the timeout. Replayed copies of the server's
+        flight (plaintext: anyone can send them) cannot do this alone: the real server's
+        answer to the first copy of our Finished that arrives completes the handshake first.
+        With certificates the keys cannot differ, so only PSK suites are watched.
         """
         watch = self._wrong_key
         limit = self.configuration.wrong_key_repeats
