@@ -712,7 +712,7 @@ def test_client_hello_under_the_new_keys_during_the_handshake_is_refused() -> No
         pair,
         AlertDescription.unexpected_message,
         by="server",
-        because="client_hello is not allowed in SERVER_EXPECT_FINISHED",
+        because="unexpected ClientHello while waiting for the client's Finished",
     )
 
 
@@ -774,7 +774,7 @@ def test_finished_instead_of_client_key_exchange_is_refused() -> None:  # X9, H1
         pair,
         AlertDescription.unexpected_message,
         by="server",
-        because="finished is not allowed in SERVER_EXPECT_CLIENT_KEY_EXCHANGE",
+        because="unexpected Finished while waiting for the client's ClientKeyExchange",
     )
 
 
@@ -886,7 +886,7 @@ def _empty_certificate(messages: list[Message]) -> list[Message]:
             ssl.CERT_REQUIRED,
             _without(HandshakeType.certificate),
             "unexpected_message",
-            "client_key_exchange is not allowed in SERVER_EXPECT_CERTIFICATE",
+            "the client sent ClientKeyExchange without the Certificate this server requires",
             id="no-certificate",
         ),
         # An empty Certificate, but the CertificateVerify is still sent.
@@ -903,7 +903,7 @@ def _empty_certificate(messages: list[Message]) -> list[Message]:
             ssl.CERT_OPTIONAL,
             _empty_certificate,
             "unexpected_message",
-            "certificate_verify is not allowed in SERVER_EXPECT_FINISHED",
+            "the client sent a CertificateVerify but no certificate to verify it with",
             id="empty-certificate-optional",
         ),
     ],
@@ -936,7 +936,7 @@ def test_missing_certificate_verify_is_refused() -> None:  # X11, H2
         pair,
         AlertDescription.unexpected_message,
         by="server",
-        because="finished is not allowed in SERVER_EXPECT_CERTIFICATE_VERIFY",
+        because="unexpected Finished while waiting for the client's CertificateVerify",
     )
 
 
@@ -986,22 +986,22 @@ def _early_done(after: int) -> Callable[[list[Message]], list[Message]]:
     [
         pytest.param(
             _certificate_request_twice,
-            "certificate_request is not allowed in CLIENT_EXPECT_SERVER_HELLO_DONE",
+            "unexpected CertificateRequest while waiting for the server's ServerHelloDone",
             id="request-twice",
         ),
         pytest.param(
             _certificate_request_first,
-            "certificate_request is not allowed in CLIENT_EXPECT_SERVER_KEY_EXCHANGE",
+            "unexpected CertificateRequest while waiting for the server's ServerKeyExchange",
             id="request-before-key-exchange",
         ),
         pytest.param(
             _early_done(after=1),
-            "server_hello_done is not allowed in CLIENT_EXPECT_CERTIFICATE",
+            "unexpected ServerHelloDone while waiting for the server's Certificate",
             id="done-after-hello",
         ),
         pytest.param(
             _early_done(after=2),
-            "server_hello_done is not allowed in CLIENT_EXPECT_SERVER_KEY_EXCHANGE",
+            "unexpected ServerHelloDone while waiting for the server's ServerKeyExchange",
             id="done-after-certificate",
         ),
     ],
@@ -1627,7 +1627,7 @@ def test_unnegotiated_new_session_ticket_is_refused() -> None:  # X26, H1
         pair,
         AlertDescription.unexpected_message,
         by="client",
-        because="new_session_ticket is not allowed in CLIENT_EXPECT_FINISHED",
+        because="unexpected NewSessionTicket while waiting for the server's Finished",
     )
 
 

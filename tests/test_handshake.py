@@ -172,6 +172,7 @@ def test_wrong_psk_fails_by_name_on_both_sides_within_the_timeout() -> None:
 
 def test_wrong_psk_without_alert_times_out_with_a_reason() -> None:
     client, server = psk_configs(client_psk=b"\x00" * 16, wrong_key_repeats=0)
+    client.wrong_key_repeats = 0  # the client would name it too (tests/test_errors.py)
     client.handshake_timeout = server.handshake_timeout = 10.0
     pair = handshake(client, server)
     c, s = pair.client_outcome.terminated, pair.server_outcome.terminated

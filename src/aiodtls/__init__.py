@@ -5,27 +5,46 @@ The public names are re-exported here; see ``docs/`` for guides.
 
 from __future__ import annotations
 
-from .alerts import Alert, AlertDescription
+from .alerts import AlertDescription
 from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection
 from .endpoint import DtlsEndpoint
+from .errors import (
+    AlertReceived,
+    CertificateVerificationError,
+    ConnectionClosed,
+    DtlsError,
+    HandshakeAlertReceived,
+    HandshakeError,
+    HandshakePeerUnreachable,
+    HandshakeTimeout,
+    PeerUnreachable,
+)
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.suites import CipherSuite, NamedGroup, SignatureScheme
 from .trace import TraceRecord
 
 __all__ = [
-    "Alert",
     "AlertDescription",
+    "AlertReceived",
+    "CertificateVerificationError",
     "CipherSuite",
+    "ConnectionClosed",
     "ConnectionState",
     "ConnectionTerminated",
     "DataReceived",
     "DtlsConfiguration",
     "DtlsConnection",
     "DtlsEndpoint",
+    "DtlsError",
     "DtlsEvent",
+    "HandshakeAlertReceived",
     "HandshakeCompleted",
+    "HandshakeError",
+    "HandshakePeerUnreachable",
+    "HandshakeTimeout",
     "NamedGroup",
+    "PeerUnreachable",
     "SignatureScheme",
     "TraceRecord",
 ]

@@ -31,6 +31,8 @@ __all__ = [
     "AlertUnknownPskIdentity",
     "AlertUnsupportedCertificate",
     "AlertUnsupportedExtension",
+    "alert_name",
+    "alert_reason",
 ]
 
 
@@ -47,8 +49,12 @@ class AlertDescription(IntEnum):
     close_notify = 0
     unexpected_message = 10
     bad_record_mac = 20
+    decryption_failed = 21
+    "Reserved (TLS 1.0); still sent by some old stacks."
     record_overflow = 22
     handshake_failure = 40
+    no_certificate = 41
+    "Reserved (SSL 3.0: the client has no certificate); still sent by some old stacks."
     bad_certificate = 42
     unsupported_certificate = 43
     certificate_revoked = 44
@@ -59,6 +65,8 @@ class AlertDescription(IntEnum):
     access_denied = 49
     decode_error = 50
     decrypt_error = 51
+    export_restriction = 60
+    "Reserved (TLS 1.0)."
     protocol_version = 70
     insufficient_security = 71
     internal_error = 80
@@ -67,9 +75,14 @@ class AlertDescription(IntEnum):
     no_renegotiation = 100
     missing_extension = 109
     unsupported_extension = 110
+    certificate_unobtainable = 111
     unrecognized_name = 112
+    bad_certificate_status_response = 113
+    bad_certificate_hash_value = 114
     unknown_psk_identity = 115
+    certificate_required = 116
     no_application_protocol = 120
+    ech_required = 121
 
 
 def alert_name(value: int) -> str:
@@ -78,6 +91,38 @@ def alert_name(value: int) -> str:
         return AlertDescription(value).name
     except ValueError:
         return f"alert_{value}"
+
+
+# What a fatal alert from the peer most likely means for us, for the alerts whose name alone
+# does not say what to do.
+_PEER_ALERT_HINTS: dict[int, str] = {
+    AlertDescription.handshake_failure: (
+        "no cipher suite, group or signature scheme in common, or a client certificate the "
+        "peer requires is missing?"
+    ),
+    AlertDescription.bad_record_mac: "it cannot authenticate our records: wrong PSK?",
+    AlertDescription.decryption_failed: "it cannot decrypt our records: wrong PSK?",
+    AlertDescription.decrypt_error: "a signature or our Finished did not verify: wrong PSK?",
+    AlertDescription.bad_certificate: "it rejected our certificate",
+    AlertDescription.unknown_ca: "it does not trust the CA that issued our certificate",
+    AlertDescription.certificate_expired: "our certificate has expired, or its clock is off",
+    AlertDescription.certificate_unknown: "it rejected our certificate",
+    AlertDescription.unsupported_certificate: "it cannot use our certificate's key type",
+    AlertDescription.no_certificate: "an SSL 3.0 alert: a certificate is missing",
+    AlertDescription.certificate_required: "it requires a client certificate",
+    AlertDescription.unknown_psk_identity: "it does not know our PSK identity",
+    AlertDescription.protocol_version: "it does not accept DTLS 1.2",
+    AlertDescription.insufficient_security: "it requires stronger parameters",
+    AlertDescription.access_denied: "it refused us access",
+}
+
+
+def alert_reason(value: int) -> str:
+    """The one line for a fatal alert the peer sent: ``peer sent alert <name>``, followed by
+    what it most likely means in parentheses when the name alone does not say."""
+    reason = f"peer sent alert {alert_name(value)}"
+    hint = _PEER_ALERT_HINTS.get(value)
+    return f"{reason} ({hint})" if hint else reason
 
 
 class Alert(Exception):

@@ -230,7 +230,10 @@ class DtlsConfiguration:
     failed authentication, before the handshake ends with ``bad_record_mac`` (a wrong PSK
     shows up this way, about two retransmission timeouts after the peer's Finished). Records
     that fail authentication are otherwise dropped silently, so forged ones cannot end a
-    handshake. 0 means never: the handshake then ends at ``handshake_timeout``."""
+    handshake. A PSK client also counts the server's repeats of the flight its Finished answers
+    (servers that cannot verify it drop it silently) and ends with ``handshake_failure`` after
+    this many, once the server had ignored at least 8 copies (docs/errors.md). 0 means never:
+    the handshake then ends at ``handshake_timeout``."""
 
     replay_protection: bool = True
     "Drop records whose sequence number was already seen (RFC 6347 §4.1.2.6)."

@@ -28,14 +28,17 @@ from .alerts import (
     Alert,
     AlertBadRecordMac,
     AlertDescription,
+    AlertHandshakeFailure,
     AlertInternalError,
     AlertLevel,
     AlertUnexpectedMessage,
     alert_name,
+    alert_reason,
 )
 from .budget import BufferBudget
 from .buffer import Buffer
 from .configuration import DtlsConfiguration
+from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.client import ClientHandshake
 from .handshake.cookie import CookieSecrets
@@ -79,6 +82,11 @@ MAX_EARLY_APPLICATION_BYTES = 65536
 FATAL_ALERT_REPEATS = 4
 FATAL_ALERT_LINGER = 30.0
 
+# A client names a server that ignores its Finished (wrong PSK) only once the server has
+# repeated its flight at least a timeout after this many copies of our Finished: with loss
+# alone each of them would have had to be lost (at 30 % loss, 1 handshake in 15,000).
+FINISHED_IGNORED_COPIES = 8
+
 # Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
 # (SPEC X19).
 MAX_WARNING_ALERTS = 64
@@ -91,15 +99,23 @@ class _WrongKeyWatch:
     repeat of the peer's flight to the next) in which some failed and none authenticated.
     Only the real peer repeats its flight, and only its own Finished failing makes every
     round fail; forged records alone never do.
+
+    A client also notes here when it sent each copy of its Finished and how often the server
+    repeated the flight before it (``DtlsConnection._check_finished_ignored``).
     """
 
-    __slots__ = ("authenticated", "failed", "failures", "rounds")
+    __slots__ = ("authenticated", "copies", "failed", "failures", "ignored", "ignored_at", "rounds")
 
     def __init__(self) -> None:
         self.failures = 0
         "Protected records that failed authentication in this handshake."
         self.failed = self.authenticated = False
         self.rounds = 0
+        self.ignored = 0
+        "Client: times the server repeated the flight our Finished answers."
+        self.ignored_at = float("-inf")
+        self.copies: list[float] | None = None
+        "Client, PSK: when each copy of our flight carrying Finished was sent."
 
     def record_failed(self) -> None:
         self.failures += 1
@@ -284,6 +300,9 @@ class DtlsConnection:
         if self._datagrams:
             datagrams.extend(self._datagrams)
             self._datagrams = []
+        copies = self._wrong_key.copies
+        if copies is not None and datagrams and self.state == ConnectionState.HANDSHAKING:
+            copies.append(now)  # a copy of the flight carrying our Finished
         self.stats.datagrams_sent += len(datagrams)
         self.stats.retransmissions = self._flight.retransmissions
         return [(d, self._peer_address) for d in datagrams]
@@ -364,6 +383,21 @@ class DtlsConnection:
         if not self.closed:
             self._terminate(None, reason, by_peer=True)
 
+    def peer_unreachable(self, now: float, error: BaseException | None = None) -> None:
+        """The driver learned that the peer is unreachable (an ICMP port or host unreachable
+        surfaced as ``error`` on a connected socket): end the connection at once, without
+        waiting for retransmissions or the idle timeout. Ignored once closed."""
+        self._set_now(now)
+        if self.closed:
+            return
+        reason = unreachable_reason(
+            self._peer_address,
+            error,
+            heard=self.stats.records_accepted > 0,
+            established=self.state == ConnectionState.ESTABLISHED,
+        )
+        self._terminate(None, reason, by_peer=True, unreachable=True)
+
     def max_payload(self) -> int:
         """Largest application payload of one record: what fits the MTU
         (``DTLS_get_data_mtu``), and never more than the 2^14 bytes a peer accepts."""
@@ -424,6 +458,10 @@ class DtlsConnection:
         """Called by the handshake with a complete flight."""
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
+        if self.is_client and any(e.msg_type == HandshakeType.finished for e in entries):
+            suite = self._handshake.result.suite
+            if suite is not None and suite.key_exchange == KeyExchange.PSK:
+                self._wrong_key.copies = []  # only a PSK can differ between the two ends
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission
@@ -543,6 +581,8 @@ class DtlsConnection:
                 self._flight.on_peer_progress(self._now)
         if repeated and not progressed:
             # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
+            if self.is_client:
+                self._check_finished_ignored()
             self._flight.on_peer_repeat(self._now)
         elif repeating_current and not progressed:
             self._on_peer_flight_repeat()
@@ -572,6 +612,37 @@ class DtlsConnection:
             raise AlertBadRecordMac(
                 f"the peer repeated its flight {rounds} times and its protected "
                 "records never authenticated: the keys differ (wrong PSK?)"
+            )
+
+    def _check_finished_ignored(self) -> None:
+        """Client, PSK suite: the server repeats the flight that our Finished answers.
+
+        A server that cannot verify our Finished (a wrong PSK: OpenSSL, Mbed TLS, pion and
+        wolfSSL drop it silently) sends no protected record and no alert; it only repeats its
+        flight, on its own timer or after each of our copies. Repeats at least half a timeout
+        apart count (a flight of several datagrams is one repeat). Once ``wrong_key_repeats``
+        of them came, the last one a timeout or more after ``FINISHED_IGNORED_COPIES`` copies
+        of our Finished (with loss alone each of them would have had to be lost), the
+        handshake ends by name instead of at the timeout. Replayed copies of the server's
+        flight (plaintext: anyone can send them) cannot do this alone: the real server's
+        answer to the first copy of our Finished that arrives completes the handshake first.
+        With certificates the keys cannot differ, so only PSK suites are watched.
+        """
+        watch = self._wrong_key
+        limit = self.configuration.wrong_key_repeats
+        if not limit or watch.copies is None:
+            return
+        timer = self._flight.timer
+        timeout = timer.base_rto() if timer.rtt_known else timer.policy.min_rto
+        if self._now - watch.ignored_at < timeout / 2:
+            return
+        watch.ignored += 1
+        watch.ignored_at = self._now
+        ignored = sum(1 for sent in watch.copies if sent <= self._now - timeout)
+        if watch.ignored >= limit and ignored >= FINISHED_IGNORED_COPIES:
+            raise AlertHandshakeFailure(
+                f"the server kept repeating its flight after {ignored} copies of our Finished: "
+                "it cannot verify our Finished, so the keys differ (wrong PSK?)"
             )
 
     def _receive_hello_verify_request(
@@ -639,7 +710,7 @@ class DtlsConnection:
         if level == AlertLevel.fatal:
             self._terminate(
                 _alert_or_none(description),
-                f"peer sent alert {alert_name(description)}",
+                alert_reason(description),
                 by_peer=True,
             )
             return
@@ -672,6 +743,7 @@ class DtlsConnection:
         self.state = ConnectionState.ESTABLISHED
         self._handshake_deadline = None
         self._handshake.release()
+        self._wrong_key.copies = None
         self._reassembler.clear()
         self._records.discard_early()
         if self._flight.final:
@@ -733,7 +805,14 @@ class DtlsConnection:
         self._fatal_alert_repeats -= 1
         self._send_alert(AlertLevel.fatal, self._fatal_alert)
 
-    def _terminate(self, alert: AlertDescription | None, reason: str, *, by_peer: bool) -> None:
+    def _terminate(
+        self,
+        alert: AlertDescription | None,
+        reason: str,
+        *,
+        by_peer: bool,
+        unreachable: bool = False,
+    ) -> None:
         during_handshake = self.state == ConnectionState.HANDSHAKING
         self.state = ConnectionState.CLOSED
         self._flight.forget()
@@ -745,7 +824,11 @@ class DtlsConnection:
         self._trace("terminated", alert=alert.name if alert else None, reason=reason)
         self._events.append(
             ConnectionTerminated(
-                alert=alert, reason=reason, by_peer=by_peer, during_handshake=during_handshake
+                alert=alert,
+                reason=reason,
+                by_peer=by_peer,
+                during_handshake=during_handshake,
+                unreachable=unreachable,
             )
         )
 
@@ -795,6 +878,16 @@ class DtlsConnection:
             reason += (
                 f"; {self._wrong_key.failures} records from the peer failed "
                 "authentication (wrong PSK or keys?)"
+            )
+        elif self.is_client and any(
+            e.msg_type == HandshakeType.finished for e in self._flight.entries
+        ):
+            # GnuTLS drops a Finished it cannot verify and then says nothing at all.
+            suite = self._handshake.result.suite
+            reason += "; the server answered our earlier flights but never our Finished (" + (
+                "wrong PSK?)"
+                if suite is not None and suite.key_exchange == KeyExchange.PSK
+                else "did it reject our certificate without an alert?)"
             )
         return reason
 

@@ -84,3 +84,6 @@ class ConnectionTerminated(DtlsEvent):
 
     during_handshake: bool = False
     "True if the handshake had not completed."
+
+    unreachable: bool = False
+    "True if the driver reported the peer unreachable (an ICMP error on the socket)."

@@ -6,36 +6,35 @@ Owns one socket and one sans-I/O core (a client ``DtlsConnection`` or a server
 about them, and a server keeps serving all its peers while the application blocks on one of
 them. There is no protocol logic here.
 
-- :func:`connect` returns a :class:`DtlsSocket` once the handshake has completed.
-- :class:`DtlsServer` binds a socket; :meth:`DtlsServer.accept` returns the next peer whose
-  handshake completed. Any number of peers can be connected at once.
+- :func:`connect` returns a :class:`DtlsSocket` once the handshake has completed;
+  :func:`wrap_socket` does the same over a UDP socket the application already has.
+- :class:`DtlsServer` binds a socket (or takes one, :meth:`DtlsServer.from_socket`);
+  :meth:`DtlsServer.accept` returns the next peer whose handshake completed. Any number of
+  peers can be connected at once.
+
+Failures raise the classes of :mod:`aiodtls.errors` (``DtlsError`` is their base). An ICMP
+port or host unreachable on a client's socket ends its association at once
+(:class:`~aiodtls.errors.PeerUnreachable`); a server's unconnected socket is not told of them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import selectors
 import socket
 import time
 from collections import deque
 from collections.abc import Callable
 
+from .alerts import AlertDescription
 from .configuration import DtlsConfiguration
 from .connection import DtlsConnection, NetworkAddress
 from .endpoint import DtlsEndpoint, next_event
+from .errors import DtlsError, HandshakeTimeout, exception_for, is_unreachable_error
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 
-__all__ = ["DtlsError", "DtlsServer", "DtlsSocket", "connect"]
+__all__ = ["DtlsError", "DtlsServer", "DtlsSocket", "connect", "wrap_socket"]
 
 _MAX_DATAGRAM = 65535
-
-
-class DtlsError(ConnectionError):
-    """The connection ended abnormally; ``terminated`` says how."""
-
-    def __init__(self, message: str, terminated: ConnectionTerminated | None = None) -> None:
-        super().__init__(message)
-        self.terminated = terminated
 
 
 def _clock() -> float:
@@ -70,8 +69,9 @@ class _Pump:
             if self.selector.select(wait):
                 try:
                     data, addr = self.sock.recvfrom(_MAX_DATAGRAM)
-                except OSError:
-                    data = b""  # ICMP error surfacing on the socket: the timers retry
+                except OSError as exc:
+                    data = b""
+                    self._socket_error(exc)
                 if data:
                     self.core.receive_datagram(data, addr, _clock())
             timer = self.core.get_timer()
@@ -80,9 +80,10 @@ class _Pump:
 
     def _flush(self) -> None:
         for data, addr in self.core.datagrams_to_send(_clock()):
-            # ICMP errors (port unreachable) surface here on Linux; the timers retry.
-            with contextlib.suppress(OSError):
+            try:
                 self.sock.sendto(data, addr)
+            except OSError as exc:
+                self._socket_error(exc)
         while (item := next_event(self.core)) is not None:
             connection, event = item
             dtls = self.sockets.get(connection)
@@ -94,6 +95,13 @@ class _Pump:
             dtls._on_event(event)
             if isinstance(event, ConnectionTerminated):
                 del self.sockets[connection]
+
+    def _socket_error(self, exc: OSError) -> None:
+        """An error on the socket. On a client's connected socket an ICMP port or host
+        unreachable (reported by Linux on the next send or receive) ends the association at
+        once; anything else, and anything on a server's socket, is left to the timers."""
+        if isinstance(self.core, DtlsConnection) and is_unreachable_error(exc):
+            self.core.peer_unreachable(_clock(), exc)
 
     def touch(self, connection: DtlsConnection) -> None:
         if isinstance(self.core, DtlsEndpoint):
@@ -149,21 +157,34 @@ class DtlsSocket:
         return self.connection.peer_address
 
     def send(self, data: bytes) -> None:
-        """Send one application record (DTLS does not retransmit application data)."""
+        """Send one application record (DTLS does not retransmit application data).
+
+        Raises the :mod:`aiodtls.errors` class of how the association ended if it has
+        (:class:`~aiodtls.errors.ConnectionClosed` after a clean close), including when the
+        send itself meets an ICMP unreachable from an earlier datagram.
+        """
+        if self.terminated is not None:
+            raise exception_for(self.terminated)
         self.connection.send(data)
         self._pump.touch(self.connection)
+        if self.terminated is not None and self.terminated.unreachable:
+            raise exception_for(self.terminated)
 
     def recv(self, timeout: float | None = None) -> bytes | None:
-        """The next record; None on timeout or after the peer closed with close_notify.
+        """The next record, waiting at most ``timeout`` seconds (None: for ever).
 
-        Raises :class:`DtlsError` if the association failed (alert, idle timeout).
+        Returns None when ``timeout`` passes, and once the association ended cleanly
+        (close_notify, either side) and everything received before has been read: check
+        :attr:`terminated` to tell the two apart. Raises the :mod:`aiodtls.errors` class of
+        any other ending (an alert, :class:`~aiodtls.errors.PeerUnreachable`, the idle
+        timeout).
         """
         self._pump.run(lambda: bool(self._received) or self.terminated is not None, timeout)
         if self._received:
             return self._received.popleft()
         t = self.terminated
-        if t is not None and (t.alert is None or t.alert.name != "close_notify"):
-            raise DtlsError(t.reason, t)
+        if t is not None and t.alert != AlertDescription.close_notify:
+            raise exception_for(t)
         return None
 
     def close(self) -> None:
@@ -184,24 +205,60 @@ class DtlsSocket:
 def connect(
     host: str, port: int, *, configuration: DtlsConfiguration, timeout: float | None = None
 ) -> DtlsSocket:
-    """Complete a DTLS handshake with (host, port) over a new UDP socket (blocking).
+    """Complete a DTLS handshake with (host, port) over a new, connected UDP socket (blocking).
 
-    Raises :class:`DtlsError` if the handshake fails or ``timeout`` passes first (the
-    handshake's own deadline is ``configuration.handshake_timeout``).
+    ``timeout`` bounds the whole handshake in seconds, like
+    ``configuration.handshake_timeout`` (whichever is shorter wins). Raises a
+    :class:`~aiodtls.errors.HandshakeError` if it fails: :class:`~aiodtls.errors.HandshakeTimeout`
+    when time runs out, :class:`~aiodtls.errors.HandshakePeerUnreachable` at once when nothing
+    listens at (host, port).
     """
     family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
     sock = socket.socket(family, socket.SOCK_DGRAM)
-    pump: _Pump | None = None
     try:
         sock.connect(addr)
+    except BaseException:
+        sock.close()
+        raise
+    return wrap_socket(sock, configuration=configuration, timeout=timeout)
+
+
+def wrap_socket(
+    sock: socket.socket,
+    *,
+    configuration: DtlsConfiguration,
+    server_address: NetworkAddress | None = None,
+    timeout: float | None = None,
+) -> DtlsSocket:
+    """Complete a client handshake over a UDP socket the application already has.
+
+    The peer is ``server_address``, or the address ``sock`` is connected to. A connected
+    socket is what lets an ICMP port unreachable end the handshake at once (Linux reports
+    them only on connected UDP sockets); an unconnected one waits for the timers. From now on
+    the returned :class:`DtlsSocket` owns ``sock``: its ``close()`` closes it, and nothing else
+    may read from it. ``timeout`` and the errors are those of :func:`connect`.
+    """
+    if not configuration.is_client:
+        raise ValueError("wrap_socket() needs a client configuration (servers: DtlsServer)")
+    pump: _Pump | None = None
+    try:
+        peer = server_address if server_address is not None else sock.getpeername()
         connection = DtlsConnection(configuration=configuration)
         pump = _Pump(sock, connection)
         dtls = pump.sockets[connection] = DtlsSocket(pump, connection)
-        connection.connect(sock.getpeername(), _clock())
+        connection.connect(peer, _clock())
         pump.run(lambda: dtls._handshake is not None or dtls.terminated is not None, timeout)
         if dtls._handshake is None:
             t = dtls.terminated
-            raise DtlsError(t.reason if t else "handshake timed out", t)
+            if t is None:
+                t = ConnectionTerminated(
+                    alert=None,
+                    reason=f"handshake timed out after {timeout:g} s (connect timeout)",
+                    by_peer=False,
+                    during_handshake=True,
+                )
+                raise HandshakeTimeout(t)
+            raise exception_for(t)
     except BaseException:
         if pump is not None:
             pump.close()
@@ -222,11 +279,20 @@ class DtlsServer:
         configuration: DtlsConfiguration,
         max_half_open: int = 1000,
         max_half_open_per_source: int = 64,
+        sock: socket.socket | None = None,
     ) -> None:
-        family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        """Bind (host, port); or, with ``sock``, serve on that bound UDP socket instead
+        (host and port are then ignored; see :meth:`from_socket`)."""
+        if sock is None:
+            family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.bind(addr)
+            except BaseException:
+                sock.close()
+                raise
+        self._sock = sock
         try:
-            self._sock.bind(addr)
             self.endpoint = DtlsEndpoint(
                 configuration,
                 max_half_open=max_half_open,
@@ -237,6 +303,26 @@ class DtlsServer:
         except BaseException:
             self._sock.close()
             raise
+
+    @classmethod
+    def from_socket(
+        cls,
+        sock: socket.socket,
+        *,
+        configuration: DtlsConfiguration,
+        max_half_open: int = 1000,
+        max_half_open_per_source: int = 64,
+    ) -> DtlsServer:
+        """Serve on a UDP socket the application already bound; the server owns it from now
+        on (``close()`` closes it)."""
+        return cls(
+            "",
+            0,
+            configuration=configuration,
+            max_half_open=max_half_open,
+            max_half_open_per_source=max_half_open_per_source,
+            sock=sock,
+        )
 
     @property
     def address(self) -> NetworkAddress:

@@ -2,13 +2,14 @@
 applications that own their socket. The library owns every retransmission timer."""
 
 from .client import connect
-from .server import DtlsServer, Handler, serve
+from .server import DtlsServer, DtlsServerProtocol, Handler, serve
 from .session import ConnectionClosed, DtlsProtocol, DtlsSession
 
 __all__ = [
     "ConnectionClosed",
     "DtlsProtocol",
     "DtlsServer",
+    "DtlsServerProtocol",
     "DtlsSession",
     "Handler",
     "connect",

@@ -12,7 +12,7 @@ from ..endpoint import DtlsEndpoint
 from ..events import ConnectionTerminated
 from .session import DtlsProtocol, DtlsSession
 
-__all__ = ["DtlsServer", "FailureCallback", "Handler", "serve"]
+__all__ = ["DtlsServer", "DtlsServerProtocol", "FailureCallback", "Handler", "serve"]
 
 logger = logging.getLogger("aiodtls.asyncio")
 
@@ -24,7 +24,11 @@ FailureCallback = Callable[[NetworkAddress, ConnectionTerminated], None]
 "Called with the peer address and the reason when a handshake (past the cookie) fails."
 
 
-class _ServerProtocol(DtlsProtocol):
+class DtlsServerProtocol(DtlsProtocol):
+    """The protocol of :func:`serve`: one ``DtlsEndpoint``, one handler task per established
+    peer. Subclass it and pass the subclass as ``serve(create_protocol=...)`` to hook in
+    (e.g. override :meth:`session_established` or :meth:`handshake_failed`, calling super)."""
+
     def __init__(
         self, endpoint: DtlsEndpoint, handler: Handler, on_failure: FailureCallback | None
     ) -> None:
@@ -57,7 +61,7 @@ class _ServerProtocol(DtlsProtocol):
 class DtlsServer:
     """A running server: its address, its sessions, and how to stop it."""
 
-    def __init__(self, transport: asyncio.DatagramTransport, protocol: _ServerProtocol) -> None:
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: DtlsServerProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
         self.endpoint: DtlsEndpoint = protocol.core  # type: ignore[assignment]
@@ -104,6 +108,7 @@ async def serve(
     max_half_open: int = 1000,
     max_half_open_per_source: int = 64,
     on_handshake_failure: FailureCallback | None = None,
+    create_protocol: type[DtlsServerProtocol] = DtlsServerProtocol,
 ) -> DtlsServer:
     """Serve DTLS on (host, port): ``handler(session)`` runs once per established peer.
 
@@ -112,6 +117,9 @@ async def serve(
     ``max_half_open_per_source`` from one IPv4 address or IPv6 /64 (``DtlsEndpoint``).
     When the handler returns, the session is closed with close_notify.
     ``on_handshake_failure(address, event)`` hears about handshakes that failed.
+    ``create_protocol`` is the protocol class, a subclass of :class:`DtlsServerProtocol`
+    (as aioquic's hook); it is called as ``create_protocol(endpoint, handler,
+    on_handshake_failure)``.
     """
     loop = asyncio.get_running_loop()
     endpoint = DtlsEndpoint(
@@ -120,6 +128,9 @@ async def serve(
         max_half_open_per_source=max_half_open_per_source,
     )
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _ServerProtocol(endpoint, handler, on_handshake_failure), local_addr=(host, port)
+        lambda: create_protocol(endpoint, handler, on_handshake_failure), local_addr=(host, port)
     )
     return DtlsServer(transport, protocol)
+
+
+_ServerProtocol = DtlsServerProtocol  # the name it had before it was public

@@ -11,6 +11,11 @@ The protocol works with any transport that has ``sendto(data, addr)``: applicati
 their socket (WebRTC, where DTLS shares a port with STUN and RTP, RFC 7983) call
 ``connection_made(their_transport)`` and ``datagram_received`` themselves, after sorting
 datagrams with :func:`aiodtls.demux.classify`.
+
+Failures raise the classes of :mod:`aiodtls.errors`; ``ConnectionClosed`` here is
+:class:`aiodtls.errors.ConnectionClosed`, the base of every one of them that ends an
+association. An ICMP port or host unreachable on a client's socket (``error_received``) ends
+its association at once with :class:`~aiodtls.errors.PeerUnreachable`.
 """
 
 from __future__ import annotations
@@ -25,25 +30,12 @@ from cryptography import x509
 
 from ..connection import DtlsConnection, NetworkAddress
 from ..endpoint import DtlsEndpoint, next_event
+from ..errors import ConnectionClosed, exception_for, is_unreachable_error
 from ..events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 
 __all__ = ["ConnectionClosed", "DtlsProtocol", "DtlsSession"]
 
 logger = logging.getLogger("aiodtls.asyncio")
-
-
-class ConnectionClosed(ConnectionError):
-    """The association ended; ``terminated`` says how (clean close, alert, timeout)."""
-
-    def __init__(self, terminated: ConnectionTerminated) -> None:
-        super().__init__(terminated.reason)
-        self.terminated = terminated
-
-    @property
-    def clean(self) -> bool:
-        """True if it ended with close_notify."""
-        alert = self.terminated.alert
-        return alert is not None and alert.name == "close_notify"
 
 
 class DtlsSession:
@@ -118,18 +110,30 @@ class DtlsSession:
     def send(self, data: bytes) -> None:
         """Send one application record now (DTLS does not retransmit application data)."""
         if self._closed.done():
-            raise ConnectionClosed(self._closed.result())
+            raise exception_for(self._closed.result())
         self.connection.send(data)
         self._protocol.transmit(self.connection)
 
-    async def recv(self) -> bytes:
-        """The next record; raises :class:`ConnectionClosed` once the association ended and
-        everything received before has been read."""
+    async def recv(self, timeout: float | None = None) -> bytes:
+        """The next record, waiting at most ``timeout`` seconds (None: for ever).
+
+        Raises ``TimeoutError`` when ``timeout`` passes (the session stays usable), and the
+        :mod:`aiodtls.errors` class of how the association ended once it has and everything
+        received before has been read (:class:`ConnectionClosed` itself for a clean close).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while not self._received:
             if self._closed.done():
-                raise ConnectionClosed(self._closed.result())
+                raise exception_for(self._closed.result())
             self._readable.clear()
-            await self._readable.wait()
+            if deadline is None:
+                await self._readable.wait()
+                continue
+            try:
+                await asyncio.wait_for(self._readable.wait(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+                raise TimeoutError(f"no record within {timeout:g} s") from None
         return self._received.popleft()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -153,7 +157,8 @@ class DtlsSession:
         return await asyncio.shield(self._closed)
 
     async def wait_handshake(self) -> HandshakeCompleted:
-        """Wait for the handshake; raises :class:`ConnectionClosed` if it fails."""
+        """Wait for the handshake; raises a :class:`~aiodtls.errors.HandshakeError` if it
+        fails."""
         return await asyncio.shield(self._handshake)
 
     @property
@@ -172,7 +177,7 @@ class DtlsSession:
             self._readable.set()
         elif isinstance(event, ConnectionTerminated):
             if not self._handshake.done():
-                self._handshake.set_exception(ConnectionClosed(event))
+                self._handshake.set_exception(exception_for(event))
                 self._handshake.exception()  # retrieved: nobody may be waiting
             if not self._closed.done():
                 self._closed.set_result(event)
@@ -203,8 +208,13 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         self._process()
 
     def error_received(self, exc: Exception) -> None:
-        """ICMP errors (port unreachable, ...) are not fatal: the timers retry."""
+        """A socket error. On a client's connected socket an ICMP port or host unreachable
+        ends the association at once (``PeerUnreachable``); anything else, and anything on a
+        server's socket, is left to the timers."""
         logger.debug("datagram error: %s", exc)
+        if isinstance(self.core, DtlsConnection) and is_unreachable_error(exc):
+            self.core.peer_unreachable(self._loop.time(), exc)
+            self._process()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The transport closed: stop the timer; sessions end without sending anything."""

@@ -125,7 +125,7 @@ class HandshakeStateMachine:
         handler = self._handlers().get(message.msg_type)
         if handler is None:
             raise AlertUnexpectedMessage(
-                f"{_message_name(message.msg_type)} is not allowed in {self.state.name}"
+                unexpected_message_reason(message.msg_type, self.state.name)
             )  # SPEC H1
         # Only Finished travels under the new keys in a DTLS 1.2 handshake; anything else in
         # another epoch is an injection or a confused peer (SPEC X8, X9).
@@ -240,6 +240,58 @@ class HandshakeStateMachine:
             length,
             context,
         )
+
+
+# What each state of the client and server handshakes waits for, in words.
+_WAITING_FOR = {
+    "CLIENT_START": "the start of the handshake",
+    "CLIENT_EXPECT_SERVER_HELLO": "the server's ServerHello",
+    "CLIENT_EXPECT_CERTIFICATE": "the server's Certificate",
+    "CLIENT_EXPECT_SERVER_KEY_EXCHANGE": "the server's ServerKeyExchange",
+    "CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE": (
+        "the server's ServerKeyExchange (PSK identity hint) or ServerHelloDone"
+    ),
+    "CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE": (
+        "the server's CertificateRequest or ServerHelloDone"
+    ),
+    "CLIENT_EXPECT_SERVER_HELLO_DONE": "the server's ServerHelloDone",
+    "CLIENT_EXPECT_FINISHED": "the server's Finished",
+    "CLIENT_POST_HANDSHAKE": "nothing (the handshake is over)",
+    "SERVER_EXPECT_CLIENT_HELLO": "the client's ClientHello",
+    "SERVER_EXPECT_CERTIFICATE": "the client's Certificate",
+    "SERVER_EXPECT_CLIENT_KEY_EXCHANGE": "the client's ClientKeyExchange",
+    "SERVER_EXPECT_CERTIFICATE_VERIFY": "the client's CertificateVerify",
+    "SERVER_EXPECT_FINISHED": "the client's Finished",
+    "SERVER_POST_HANDSHAKE": "nothing (the handshake is over)",
+}
+
+# Combinations that have a known cause, said in words a person can act on.
+_KNOWN_CAUSES: dict[tuple[str, int], str] = {
+    ("SERVER_EXPECT_CERTIFICATE", HandshakeType.client_key_exchange): (
+        "the client sent ClientKeyExchange without the Certificate this server requires"
+    ),
+    ("SERVER_EXPECT_FINISHED", HandshakeType.certificate_verify): (
+        "the client sent a CertificateVerify but no certificate to verify it with"
+    ),
+}
+
+
+def unexpected_message_reason(msg_type: int, state: str) -> str:
+    """Why a message of ``msg_type`` cannot be accepted in the state named ``state``, in
+    words: e.g. ``"unexpected ServerHelloDone while waiting for the server's Certificate"``."""
+    known = _KNOWN_CAUSES.get((state, msg_type))
+    if known is not None:
+        return known
+    waiting = _WAITING_FOR.get(state, state)
+    return f"unexpected {message_title(msg_type)} while waiting for {waiting}"
+
+
+def message_title(msg_type: int) -> str:
+    """The RFC's name of a handshake message, e.g. ``ClientKeyExchange``."""
+    try:
+        return "".join(part.capitalize() for part in HandshakeType(msg_type).name.split("_"))
+    except ValueError:
+        return f"handshake message {msg_type}"
 
 
 def _message_name(msg_type: int) -> str:
