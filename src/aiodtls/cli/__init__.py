@@ -52,7 +52,8 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         from .. import __version__
 
-        parser.exit(0, f"aiodtls {__version__}\n")
+        print(f"aiodtls {__version__}")
+        parser.exit()
 
 
 def _chosen(argv: Sequence[str]) -> str | None:

@@ -55,6 +55,7 @@ KEY_ADVICE = (
     "only ECDSA and RSA keys are supported: make one with `aiodtls cert` or "
     "`openssl ecparam -genkey -name prime256v1`"
 )
+"What to do about a key of an unsupported type."
 
 
 class CliError(Exception):
