@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,3 +185,23 @@ def test_server_honours_sslkeylogfile(tmp_path: Path) -> None:
         server.kill()
         server.wait()
     assert len(keylog_lines(log)) == 1
+
+
+def test_a_line_written_in_pieces_is_one_record() -> None:
+    """stdin is read as it comes: a line split across writes is held until its newline."""
+    records: list[bytes] = []
+
+    async def collect(session: DtlsSession) -> None:
+        async for data in session:
+            records.append(data)
+
+    with server_thread(collect) as port:
+        proc = client(port, "--wait", "0.5")
+        assert proc.stdin is not None
+        proc.stdin.write(b"hel")
+        proc.stdin.flush()
+        time.sleep(0.3)  # the client polls stdin every 20 ms: it sees "hel" alone first
+        proc.stdin.write(b"lo\nworld\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    assert records == [b"hello", b"world"]

@@ -243,9 +243,11 @@ def load_credentials(
     config: DtlsConfiguration,
     certfile: str | None,
     keyfile: str | None,
-    password: bytes | None = None,
+    password: bytes | str | None = None,
 ) -> None:
     """``--cert``/``--key``: load our chain and key into ``config``, or say what is wrong."""
+    if isinstance(password, str):
+        password = os.fsencode(password)
     if certfile is None:
         if keyfile is not None:
             raise CliError(f"--key {keyfile} needs its certificate: give --cert too")

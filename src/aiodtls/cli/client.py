@@ -92,6 +92,8 @@ class _StdinRecords:
             return []
         try:
             chunk = os.read(self._fd, 65536)
+        except BlockingIOError:  # stdin inherited in non-blocking mode: nothing yet
+            return []
         except OSError:
             chunk = b""
         if not chunk:
