@@ -217,6 +217,7 @@ class Malformed:
 
 
 DissectedItem: TypeAlias = "DtlsRecord | UnifiedRecord | Malformed"
+"What a datagram dissects into: a record, a DTLS 1.3 unified-header record, or what failed."
 
 
 def handshake_type_name(msg_type: int) -> str:

@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 CLIENT_ADDRESS = ("192.0.2.1", 50000)
+"The simulated client's address (TEST-NET-1)."
 SERVER_ADDRESS = ("192.0.2.2", 4433)
+"The simulated server's address (TEST-NET-1)."
 
 
 class SimulatedPeer:

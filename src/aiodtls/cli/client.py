@@ -1,24 +1,33 @@
-"""``aiodtls client HOST:PORT``: send stdin lines as records, print what comes back."""
+"""``aiodtls client HOST:PORT``: send stdin lines as records, print what comes back.
+
+Each line of stdin (without its newline) goes out as one record; a line longer than one
+record's payload (``DtlsConnection.max_payload()``, about 1360 bytes at the default MTU) goes
+out as several records, in order. stdin is read without a thread (``select`` and ``os.read``
+on its descriptor between polls of the connection), so nothing is left blocked on it when the
+session ends: the client exits 0 as soon as the server closes with close_notify, even while
+stdin is still open.
+"""
 
 from __future__ import annotations
 
 import argparse
-import queue
+import os
+import select
+import socket
 import ssl
 import sys
-import threading
 import time
 from typing import Any
 
 from ..configuration import DtlsConfiguration
 from ..handshake.certificates import certificate_fingerprint
 from ..sync import DtlsError, connect
+from . import checks
 from .common import (
     add_common_options,
     apply_common_options,
     describe_handshake,
     failure_line,
-    parse_address,
 )
 
 __all__ = ["add_parser"]
@@ -29,7 +38,9 @@ def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "client", help="connect to a DTLS server; stdin lines go out as records"
     )
-    parser.add_argument("target", type=parse_address, metavar="HOST:PORT")
+    parser.add_argument(
+        "target", type=checks.client_target, metavar="HOST:PORT", help="or [IPV6]:PORT"
+    )
     add_common_options(parser)
     parser.add_argument(
         "--insecure", action="store_true", help="do not verify the server certificate"
@@ -42,17 +53,79 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--server-name", help="name to verify (default: HOST)")
     parser.add_argument(
         "--wait",
-        type=float,
+        type=checks.non_negative(),
         default=1.0,
         help="after stdin ends, seconds of silence to wait for replies (default 1)",
     )
     parser.set_defaults(run=run)
 
 
-def _stdin_lines(out: queue.Queue[bytes | None]) -> None:
-    for line in sys.stdin.buffer:
-        out.put(line.rstrip(b"\n"))
-    out.put(None)
+class _StdinRecords:
+    """stdin as records, read without blocking and without a thread."""
+
+    def __init__(self) -> None:
+        self.open = True
+        "False once stdin has ended (or cannot be read)."
+        self._pending = b""
+        self._fd = -1
+        try:
+            if sys.stdin is not None:
+                self._fd = sys.stdin.fileno()
+        except (OSError, ValueError):  # no real descriptor (closed, or replaced in-process)
+            pass
+        if self._fd < 0:
+            self.open = False
+
+    def _readable(self) -> bool:
+        try:
+            ready, _, _ = select.select([self._fd], [], [], 0)
+        except (OSError, ValueError):  # a descriptor select cannot watch: just read it
+            return True
+        return bool(ready)
+
+    def poll(self, limit: int) -> list[bytes]:
+        """The records available now: whole lines, cut into pieces of at most ``limit`` bytes
+        (a partial line is held until its newline, unless it already fills a record)."""
+        if not self.open or not self._readable():
+            return []
+        try:
+            chunk = os.read(self._fd, 65536)
+        except BlockingIOError:  # stdin inherited in non-blocking mode: nothing yet
+            return []
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.open = False
+        self._pending += chunk
+        records: list[bytes] = []
+        *lines, self._pending = self._pending.split(b"\n")
+        if not self.open and self._pending:
+            lines.append(self._pending)  # the last line had no newline
+            self._pending = b""
+        for line in lines:
+            records.extend(_pieces(line, limit))
+        while len(self._pending) >= limit:  # a long line still coming: send what fills records
+            records.append(self._pending[:limit])
+            self._pending = self._pending[limit:]
+        return records
+
+
+def _pieces(line: bytes, limit: int) -> list[bytes]:
+    if not line:
+        return [b""]
+    return [line[i : i + limit] for i in range(0, len(line), limit)]
+
+
+def _resolve(host: str, port: int) -> str:
+    """The address to connect to, or a one-line error for a host that does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise checks.CliError(
+            f"cannot resolve host {host!r} ({exc.strerror}); check the name or give an IP address",
+            checks.EXIT_RUNTIME,
+        ) from None
+    return str(infos[0][4][0])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,16 +135,16 @@ def run(args: argparse.Namespace) -> int:
     apply_common_options(args, config)
     config.server_name = args.server_name or host
     if args.insecure and args.fingerprint:
-        print("--insecure and --fingerprint contradict each other: give one", file=sys.stderr)
-        return 2
+        raise checks.CliError("--insecure and --fingerprint contradict each other: give one")
     if args.insecure:
         config.verify_mode = ssl.CERT_NONE
     if args.no_check_hostname:
         config.check_hostname = False
     if args.psk and not args.cert and not args.ca and not args.fingerprint:
         config.verify_mode = ssl.CERT_NONE  # a PSK authenticates the server by itself
+    address = _resolve(host, port)
     try:
-        dtls = connect(host, port, configuration=config, timeout=args.handshake_timeout + 1)
+        dtls = connect(address, port, configuration=config, timeout=args.handshake_timeout + 1)
     except DtlsError as exc:
         print(failure_line(exc), file=sys.stderr, flush=True)
         return 1
@@ -84,22 +157,15 @@ def run(args: argparse.Namespace) -> int:
             leaf = dtls.handshake.peer_certificates[0]
             fingerprint = certificate_fingerprint(leaf).hex()
             print(f"server certificate sha256 {fingerprint}", file=sys.stderr, flush=True)
-    lines: queue.Queue[bytes | None] = queue.Queue()
-    threading.Thread(target=_stdin_lines, args=(lines,), daemon=True).start()
-    stdin_open = True
+    stdin = _StdinRecords()
     quiet_since = time.monotonic()
     try:
         while True:
-            while stdin_open:
-                try:
-                    line = lines.get_nowait()
-                except queue.Empty:
-                    break
-                if line is None:
-                    stdin_open = False
-                    quiet_since = time.monotonic()
-                else:
-                    dtls.send(line[: dtls.connection.max_payload()])
+            was_open = stdin.open
+            for record in stdin.poll(dtls.connection.max_payload()):
+                dtls.send(record)
+            if was_open and not stdin.open:
+                quiet_since = time.monotonic()
             data = dtls.recv(timeout=0.02)
             if data is not None:
                 sys.stdout.buffer.write(data + (b"" if data.endswith(b"\n") else b"\n"))
@@ -107,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 quiet_since = time.monotonic()
             elif dtls.terminated is not None:
                 break
-            if not stdin_open and time.monotonic() - quiet_since >= args.wait:
+            if not stdin.open and time.monotonic() - quiet_since >= args.wait:
                 break
     except DtlsError as exc:
         print(f"connection failed: {exc}", file=sys.stderr, flush=True)

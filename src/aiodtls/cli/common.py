@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -13,6 +14,7 @@ from ..events import HandshakeCompleted
 from ..handshake.suites import CipherSuite
 from ..sync import DtlsError
 from ..trace import TraceRecord
+from . import checks
 
 __all__ = [
     "add_common_options",
@@ -28,7 +30,7 @@ def parse_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    return host.strip("[]") or "127.0.0.1", checks.port(port, allow_zero=True)
 
 
 def _cipher(name: str) -> CipherSuite:
@@ -48,7 +50,7 @@ def _alpn(name: str) -> str:
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options both roles take."""
-    parser.add_argument("--psk", help="pre-shared key, hex")
+    parser.add_argument("--psk", type=checks.hex_key, help="pre-shared key, hex")
     parser.add_argument("--psk-identity", help="PSK identity (client: sent; server: expected)")
     parser.add_argument("--cert", help="PEM certificate chain, leaf first")
     parser.add_argument("--key", help="PEM private key of --cert")
@@ -68,10 +70,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fingerprint",
         action="append",
+        type=checks.fingerprint,
         help="accept only a peer certificate with this fingerprint (repeatable; any form: "
         "'sha-256 AB:CD:..', an a=fingerprint: line, hex)",
     )
-    parser.add_argument("--mtu", type=int, default=1400, help="largest UDP payload (default 1400)")
+    parser.add_argument(
+        "--mtu", type=checks.mtu, default=1400, help="largest UDP payload (default 1400)"
+    )
     parser.add_argument(
         "--cipher",
         type=_cipher,
@@ -79,7 +84,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         help="allow only this suite (IANA name; repeatable)",
     )
     parser.add_argument(
-        "--handshake-timeout", type=float, default=60.0, help="seconds (default 60)"
+        "--handshake-timeout", type=checks.positive(), default=60.0, help="seconds (default 60)"
+    )
+    parser.add_argument(
+        "--keylog",
+        type=checks.keylog_path,
+        help="append NSS key log lines to this file (default: $SSLKEYLOGFILE if set)",
     )
     parser.add_argument(
         "--alpn",
@@ -88,27 +98,27 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         metavar="PROTOCOL",
         help="ALPN protocol to offer (client) or accept (server), by preference; repeatable",
     )
-    parser.add_argument("--keylog", help="append NSS key log lines (SSLKEYLOGFILE) to this file")
     parser.add_argument("--trace", action="store_true", help="print the handshake trace on stderr")
     parser.add_argument("--quiet", action="store_true", help="no 'handshake ok' line")
 
 
 def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) -> None:
-    """Fill ``config`` from the shared options."""
-    if args.cert:
-        config.load_cert_chain(args.cert, args.key, _key_password(args))
+    """Fill ``config`` from the shared options (a mistake raises ``checks.CliError``)."""
+    checks.load_credentials(config, args.cert, args.key, _key_password(args))
     if args.ca:
-        config.load_verify_locations(args.ca)
+        checks.load_trust_anchors(config, args.ca)
     if args.system_ca:
         config.load_default_certs()
     if args.no_strict_x509:
         config.strict_x509 = False
     if args.fingerprint:
         config.peer_fingerprints = list(args.fingerprint)
+    if args.psk_identity is not None and not args.psk:
+        raise checks.CliError("--psk-identity needs --psk: give the key too")
     if args.psk:
-        config.psk = bytes.fromhex(args.psk)
+        config.psk = args.psk
         if args.psk_identity is not None:
-            config.psk_identity = args.psk_identity.encode()
+            config.psk_identity = os.fsencode(args.psk_identity)
     if args.cipher:
         config.cipher_suites = list(args.cipher)
     if args.alpn:
@@ -116,7 +126,9 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
     config.mtu = args.mtu
     config.handshake_timeout = args.handshake_timeout
     if args.keylog:
-        config.key_log = open(args.keylog, "a")  # noqa: SIM115 - lives as long as the process
+        config.key_log = checks.open_keylog(args.keylog, "--keylog ")
+    elif os.environ.get("SSLKEYLOGFILE"):  # opt-in by the environment only
+        config.key_log = checks.open_keylog(os.environ["SSLKEYLOGFILE"], "SSLKEYLOGFILE=")
     if args.trace:
         config.trace = _print_trace
 
@@ -129,7 +141,7 @@ def _key_password(args: argparse.Namespace) -> str | Callable[[], str]:
 
     def prompt() -> str:
         if not sys.stdin.isatty():
-            raise ValueError(
+            raise checks.CliError(
                 f"the private key in {key_file} is encrypted: give --key-password "
                 "(no terminal to prompt on)"
             )

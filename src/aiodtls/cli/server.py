@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import os
+import socket
 import ssl
 import sys
 from typing import Any
-
-from cryptography import x509
 
 from ..asyncio import DtlsSession, serve
 from ..configuration import DtlsConfiguration
 from ..connection import NetworkAddress
 from ..events import ConnectionTerminated
+from . import checks
 from .common import add_common_options, apply_common_options, describe_handshake
 
 __all__ = ["add_parser"]
@@ -25,7 +27,9 @@ def add_parser(commands: Any) -> None:
         "server", help="serve DTLS clients; print or echo what they send"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--port", type=checks.server_port, required=True, help="UDP port (0: any free one)"
+    )
     add_common_options(parser)
     parser.add_argument("--chain", help="PEM intermediate certificates sent after --cert")
     parser.add_argument(
@@ -34,22 +38,25 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--echo", action="store_true", help="send every record back")
     parser.add_argument(
         "--count",
-        type=int,
+        type=checks.non_negative(int),
         default=0,
         help="exit after this many handshakes (completed or failed) have ended (default: never)",
     )
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=checks.positive(),
         default=60.0,
         help="end a connection silent for this many seconds (default 60)",
     )
     parser.add_argument(
-        "--max-half-open", type=int, default=1000, help="most handshakes in progress at once"
+        "--max-half-open",
+        type=checks.positive(int),
+        default=1000,
+        help="most handshakes in progress at once",
     )
     parser.add_argument(
         "--max-half-open-per-source",
-        type=int,
+        type=checks.positive(int),
         default=64,
         help="most handshakes in progress from one IPv4 address or IPv6 /64",
     )
@@ -60,11 +67,12 @@ def _configuration(args: argparse.Namespace) -> DtlsConfiguration:
     config = DtlsConfiguration(is_client=False)
     apply_common_options(args, config)
     if args.chain:
-        with open(args.chain, "rb") as f:
-            config.certificate_chain += x509.load_pem_x509_certificates(f.read())
+        if not args.cert:
+            raise checks.CliError(f"--chain {args.chain} needs --cert (the leaf) and --key")
+        config.certificate_chain += checks.load_certificates("--chain", args.chain)
     if args.psk and args.psk_identity is not None:
         # Only the named identity gets the key; without --psk-identity any identity does.
-        expected, key = args.psk_identity.encode(), bytes.fromhex(args.psk)
+        expected, key = os.fsencode(args.psk_identity), args.psk
         config.psk = None
         config.psk_lookup = lambda identity: key if identity == expected else None
     if args.require_client_cert:
@@ -77,9 +85,27 @@ def run(args: argparse.Namespace) -> int:
     """Run the server until interrupted (or ``--count`` handshakes have ended)."""
     config = _configuration(args)
     if not config.certificate_chain and config.psk is None and config.psk_lookup is None:
-        print("server needs --cert/--key or --psk", file=sys.stderr)
-        return 2
-    return asyncio.run(_serve(args, config))
+        raise checks.CliError(
+            "no credentials; give --cert and --key (make them with `aiodtls cert` or openssl) "
+            "or --psk"
+        )
+    try:
+        return asyncio.run(_serve(args, config))
+    except socket.gaierror as exc:
+        raise checks.CliError(
+            f"cannot resolve --host {args.host!r} ({exc.strerror}); give an address of this "
+            "machine, e.g. 127.0.0.1 or 0.0.0.0",
+            checks.EXIT_RUNTIME,
+        ) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        reason = checks.describe_os_error(exc)
+        if exc.errno == errno.EACCES:
+            reason = "permission denied; ports below 1024 need privileges, choose another --port"
+        raise checks.CliError(
+            f"cannot listen on {args.host}:{args.port}: {reason}", checks.EXIT_RUNTIME
+        ) from None
 
 
 def _peer(addr: NetworkAddress) -> str:

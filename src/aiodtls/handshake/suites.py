@@ -144,6 +144,7 @@ DEFAULT_GROUPS: tuple[NamedGroup, ...] = (
     NamedGroup.secp256r1,
     NamedGroup.secp384r1,
 )
+"Key exchange groups offered (client) or accepted (server), most preferred first."
 
 DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = (
     SignatureScheme.ecdsa_secp256r1_sha256,
@@ -153,3 +154,4 @@ DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = (
     SignatureScheme.rsa_pkcs1_sha256,
     SignatureScheme.rsa_pkcs1_sha384,
 )
+"Signature schemes offered and accepted, most preferred first."

@@ -23,10 +23,15 @@ __all__ = [
 ]
 
 DTLS1_0 = 0xFEFF
+"The record-layer version field of DTLS 1.0 (also sent in early records, RFC 6347 §4.1)."
 DTLS1_2 = 0xFEFD
+"The record-layer version field of DTLS 1.2."
 RECORD_HEADER_LENGTH = 13
+"Bytes of a DTLS 1.2 record header: type, version, epoch, sequence number, length."
 MAX_PLAINTEXT_LENGTH = 1 << 14
+"Most application or handshake bytes one record carries (2^14)."
 MAX_CIPHERTEXT_LENGTH = MAX_PLAINTEXT_LENGTH + 2048  # RFC 5246 §6.2.3
+"Longest record body accepted from the network (RFC 5246 §6.2.3)."
 MAX_SEQUENCE_NUMBER = (1 << 48) - 1
 
 

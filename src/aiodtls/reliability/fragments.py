@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 HANDSHAKE_HEADER_LENGTH = 12
+"Bytes of a DTLS handshake message header (type, length, message_seq, fragment offset/length)."
 
 
 @dataclass(frozen=True)
