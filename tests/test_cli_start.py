@@ -102,15 +102,14 @@ def test_version() -> None:
     assert 'version = { attr = "aiodtls.__version__" }' in pyproject
 
 
-def test_license_and_project_urls() -> None:
+def test_license_in_the_metadata() -> None:
+    """The project's public address is not known inside this repository (no remote, no
+    mention anywhere), so ``[project.urls]`` is left out rather than invented."""
     pyproject = (ROOT / "pyproject.toml").read_text()
     license_text = (ROOT / "LICENSE").read_text()
     assert 'license = { text = "BSD-3-Clause" }' in pyproject
     assert "BSD 3-Clause License" in license_text
     assert '"License :: OSI Approved :: BSD License"' in pyproject
-    urls = pyproject.split("[project.urls]\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert {line.split(" = ")[0] for line in urls} >= {"Homepage", "Repository", "Issues"}
-    assert all(line.split(" = ")[1].startswith('"https://') for line in urls)
 
 
 def test_readme_recommends_a_virtual_environment_and_links_the_cli_and_api_docs() -> None:
