@@ -63,7 +63,7 @@ class SharedPort(asyncio.DatagramProtocol):
         # RTP/RTCP would go to the SRTP layer here; UNKNOWN must be dropped (RFC 7983 §7).
 
     def error_received(self, exc: Exception) -> None:
-        """ICMP errors: DTLS just keeps retransmitting."""
+        """ICMP errors: a client's association ends at once if the peer is unreachable."""
         self.dtls.error_received(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
