@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -205,3 +206,18 @@ def test_a_line_written_in_pieces_is_one_record() -> None:
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0
     assert records == [b"hello", b"world"]
+
+
+def test_a_handshake_timeout_says_what_to_check() -> None:
+    """A server that swallows every datagram (no ICMP, no answer): the one failure line says
+    the handshake timed out and what to look at, and the exit status is 1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        proc = client(port, "--handshake-timeout", "1")
+        _, err = proc.communicate(b"", timeout=30)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 1, err
+    assert len(lines) == 1, lines
+    assert "handshake timed out after" in lines[0], lines
+    assert "is a DTLS server listening there, and does UDP get through?" in lines[0], lines

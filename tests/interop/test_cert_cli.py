@@ -121,6 +121,9 @@ def test_pasted_sdp_fingerprint_pins_the_server(peers: PeerSet, tmp_path: Path) 
 
     client = run_client(peers, port, "--fingerprint", line)
     client.wait_for(HANDSHAKE_OK, "stderr")
+    # The client shows the server's fingerprint in the same SDP form aiodtls cert printed.
+    shown = client.wait_for(re.compile(r"server certificate (a=fingerprint:.+)"), "stderr")
+    assert shown.group(1) == line.strip(), (shown.group(1), line)
     client.wait_for(LINE, "stdout")
     assert client.wait_exit() == 0, peers.describe()
 

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from ..configuration import DtlsConfiguration
-from ..handshake.certificates import certificate_fingerprint
+from ..pki import fingerprint, format_fingerprint
 from ..sync import DtlsError, connect
 from . import checks
 from .common import (
@@ -155,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
         describe_handshake(dtls.handshake)
         if dtls.handshake.peer_certificates:
             leaf = dtls.handshake.peer_certificates[0]
-            fingerprint = certificate_fingerprint(leaf).hex()
-            print(f"server certificate sha256 {fingerprint}", file=sys.stderr, flush=True)
+            # The SDP form (RFC 8122) that --fingerprint takes back as it is.
+            pin = format_fingerprint(fingerprint(leaf))
+            print(f"server certificate a=fingerprint:{pin}", file=sys.stderr, flush=True)
     stdin = _StdinRecords()
     quiet_since = time.monotonic()
     try:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..configuration import DtlsConfiguration
+from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
 from ..handshake.suites import CipherSuite
-from ..sync import DtlsError
 from ..trace import TraceRecord
 from . import checks
 
@@ -167,10 +167,16 @@ def describe_handshake(event: HandshakeCompleted, peer: str = "", out: TextIO = 
 
 
 def failure_line(exc: DtlsError) -> str:
-    """The one-line failure report: a timeout says so, an alert is named."""
+    """The one-line failure report: a timeout says so and what to check, an alert is named."""
     t = exc.terminated
+    if isinstance(exc, HandshakeTimeout) and t is not None and "?" not in t.reason:
+        # e.g. "handshake timed out after 7 retransmissions": nothing came back that helps.
+        return (
+            f"{t.reason}: is a DTLS server listening there, and does UDP get through? "
+            "(--trace shows every datagram)"
+        )
     if t is not None and t.alert is None:
-        return t.reason  # e.g. "handshake timed out after 7 retransmissions"
+        return t.reason
     if t is not None:
         return f"handshake failed: {t.reason}"
     return str(exc)
