@@ -12,6 +12,7 @@ another certificate, a 1024-bit RSA leaf, a DER certificate and a file that is n
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -155,13 +156,15 @@ def busy_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ)
     environment.pop("SSLKEYLOGFILE", None)
     environment.pop("AIODTLS_TRACEBACK", None)
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "aiodtls", *args],
+        [*prefix, sys.executable, "-m", "aiodtls", *args],
         env=environment,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -189,13 +192,19 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(name: str, files: Path, busy_
     assert result.returncode == case.status, (result.returncode, lines[0])
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
 def test_unreadable_key_file(files: Path, tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
     key.write_bytes((files / "key.pem").read_bytes())
     key.chmod(0)
+    # Root reads any file: as root (CI), drop the capabilities that override permissions.
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv is not None, "setpriv (util-linux) is needed to test this as root"
+        prefix = (setpriv, "--bounding-set=-dac_override,-dac_read_search")
     result = run_cli(
-        ["server", "--port", "0", "--cert", str(files / "chain.pem"), "--key", str(key)]
+        ["server", "--port", "0", "--cert", str(files / "chain.pem"), "--key", str(key)],
+        prefix=prefix,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
