@@ -231,6 +231,7 @@ def test_losing_any_certificate_fragment_costs_exactly_one_retransmission() -> N
 # -- 3. random impairment sweeps --------------------------------------------------------------
 
 
+@pytest.mark.slow  # 20 s: run by .ci/run's slow pass, kept out of the README's command
 @pytest.mark.parametrize("psk", [False, True], ids=["ecdhe-5kB-chain", "psk"])
 def test_2000_seeds_at_20_percent_loss_with_duplication_reordering_jitter(psk: bool) -> None:
     scenario = Scenario(
@@ -428,6 +429,7 @@ def test_no_mtu_back_off_without_loss() -> None:
 # -- 7. against the OpenSSL timer model ----------------------------------------------------
 
 
+@pytest.mark.slow  # 14 s: run by .ci/run's slow pass, kept out of the README's command
 def test_p99_is_at_most_a_quarter_of_the_openssl_model() -> None:  # item 7
     scenario = Scenario(impairment=Impairment(loss=0.2, delay=0.025), mtu=576, chain_size=5000)
     ours = summarize(sweep(scenario, range(1000)))
