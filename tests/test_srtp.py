@@ -5,7 +5,13 @@ and blocking APIs over loopback (issue 11)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +20,7 @@ from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.srtp import EXPORTER_LABEL, SrtpKeyingMaterial, SrtpProfile
 from aiodtls.sync import DtlsServer
 from aiodtls.sync import connect as sync_connect
+from certs import server_chain
 from pairs import Deliver, Pair, client_config, handshake, psk_configs, server_config
 
 P80 = SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
@@ -329,3 +336,71 @@ def test_blocking_sockets_report_the_profile_and_keys() -> None:
         keys = result["keys"]
         assert isinstance(keys, SrtpKeyingMaterial)
         assert keys.local_master == peer.srtp_keying_material().remote_master
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+EXPORT_LINE = re.compile(r"SRTP keying material \((\S+), (\d+) bytes\): ([0-9A-F]+)")
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "aiodtls", *args]
+
+
+def cli_env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+
+
+def test_cli_client_and_server_print_the_profile_and_the_same_keying_material(
+    tmp_path: Path,
+) -> None:
+    files = server_chain("ecdsa").write_pem(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server_args = ["server", "--port", str(port), "--count", "1", "--export-srtp"]
+    server_args += ["--cert", str(files.chain), "--key", str(files.key)]
+    server_args += ["--srtp-profiles", "SRTP_AEAD_AES_256_GCM,SRTP_AES128_CM_HMAC_SHA1_80"]
+    server = subprocess.Popen(cli(*server_args), env=cli_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        assert "listening" in server.stderr.readline()
+        client_args = ["client", f"127.0.0.1:{port}", "--ca", str(files.root), "--export-srtp"]
+        client_args += ["--server-name", "localhost"]
+        client_args += ["--srtp-profiles", "srtp_aes128_cm_sha1_80,SRTP_AEAD_AES_256_GCM"]
+        client = subprocess.run(
+            cli(*client_args), env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=30,
+        )  # fmt: skip
+        assert client.returncode == 0, client.stderr
+        assert server.wait(10) == 0
+        server_err = server.stderr.read()
+    finally:
+        server.kill()
+        server.wait()
+    # The server's preference wins: AEAD_AES_256_GCM, 2 * (32 + 12) = 88 bytes.
+    assert ", SRTP SRTP_AEAD_AES_256_GCM" in client.stderr
+    assert ", SRTP SRTP_AEAD_AES_256_GCM" in server_err
+    ours, theirs = EXPORT_LINE.search(client.stderr), EXPORT_LINE.search(server_err)
+    assert ours is not None and theirs is not None, (client.stderr, server_err)
+    assert ours.groups() == theirs.groups()
+    assert ours.group(1) == "SRTP_AEAD_AES_256_GCM" and ours.group(2) == "88"
+    assert len(ours.group(3)) == 176
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--srtp-profiles", "SRTP_NULL_SHA1_80"], "unknown SRTP profile 'SRTP_NULL_SHA1_80'"),
+        (["--srtp-profiles", ","], "at least one SRTP profile"),
+        (["--export-srtp"], "--export-srtp needs --srtp-profiles"),
+    ],
+)
+def test_cli_srtp_mistakes_are_one_line_without_traceback(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        cli("client", "127.0.0.1:9", "--insecure", *args), env=cli_env(),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
