@@ -17,6 +17,8 @@ import pytest
 
 from aiodtls import AlertDescription, ConnectionTerminated, DtlsConfiguration
 from aiodtls.asyncio import DtlsSession, connect, serve
+from aiodtls.diagnose import HandshakeDiagnosis
+from aiodtls.dissect import dissect, handshake_fragments, summarize
 from aiodtls.srtp import EXPORTER_LABEL, SrtpKeyingMaterial, SrtpProfile
 from aiodtls.sync import DtlsServer
 from aiodtls.sync import connect as sync_connect
@@ -404,3 +406,39 @@ def test_cli_srtp_mistakes_are_one_line_without_traceback(args: list[str], messa
     assert done.returncode != 0
     assert message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- dissector and proxy timeline ----------------------------------------------------------
+
+
+def test_the_dissector_and_the_proxy_timeline_name_use_srtp_in_hellos() -> None:
+    pair = handshake(
+        client_config(srtp_profiles=[P80, GCM128]), server_config(srtp_profiles=[GCM128])
+    )
+    assert agreed(pair) == (GCM128, GCM128)
+    diagnosis = HandshakeDiagnosis()
+    lines = [str(diagnosis.observe(t, way, d)) for t, way, d in pair.sent]
+    offers = [line for line in lines if "ClientHello" in line]
+    answers = [line for line in lines if "ServerHello seq" in line]
+    assert len(offers) == 2  # before and after the cookie exchange
+    for line in offers:
+        assert "use_srtp=[SRTP_AES128_CM_HMAC_SHA1_80,SRTP_AEAD_AES_128_GCM]" in line, line
+    assert answers and all("use_srtp=[SRTP_AEAD_AES_128_GCM]" in line for line in answers)
+    first = dissect(pair.sent[0][2])
+    fragment = handshake_fragments(first)[0]
+    assert fragment.name == "ClientHello" and fragment.srtp_profiles == (0x0001, 0x0007)
+
+
+def test_the_dissector_shows_no_use_srtp_without_it_and_never_raises_on_a_bad_one() -> None:
+    pair = handshake(client_config(), server_config())
+    assert not any("use_srtp" in summarize(d) for _, _, d in pair.sent)
+    # A ClientHello whose use_srtp has an odd list length: the summary goes on without it.
+    pair = handshake(client_config(srtp_profiles=[P80]), server_config(srtp_profiles=[P80]))
+    hello = pair.sent[0][2]
+    assert "use_srtp=[SRTP_AES128_CM_HMAC_SHA1_80]" in summarize(hello)
+    tampered = hello.replace(USE_SRTP_80, b"\x00\x0e\x00\x05\x00\x01\x00\x01\x00")
+    assert summarize(tampered).startswith("HS ClientHello")
+    assert "use_srtp" not in summarize(tampered)
+    # An unknown code point is shown in hex.
+    unknown = hello.replace(USE_SRTP_80, b"\x00\x0e\x00\x05\x00\x02\x00\x42\x00")
+    assert "use_srtp=[0x0042]" in summarize(unknown)
