@@ -14,15 +14,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 
-from aiodtls import AlertDescription, ConnectionTerminated, DtlsConfiguration
+from aiodtls import AlertDescription, ConnectionTerminated, DtlsConfiguration, pki
 from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.diagnose import HandshakeDiagnosis
 from aiodtls.dissect import dissect, handshake_fragments, summarize
 from aiodtls.srtp import EXPORTER_LABEL, SrtpKeyingMaterial, SrtpProfile
 from aiodtls.sync import DtlsServer
 from aiodtls.sync import connect as sync_connect
-from certs import server_chain
+from certs import client_chain, self_signed, server_chain
 from pairs import Deliver, Pair, client_config, handshake, psk_configs, server_config
 
 P80 = SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
@@ -442,3 +443,66 @@ def test_the_dissector_shows_no_use_srtp_without_it_and_never_raises_on_a_bad_on
     # An unknown code point is shown in hex.
     unknown = hello.replace(USE_SRTP_80, b"\x00\x0e\x00\x05\x00\x02\x00\x42\x00")
     assert "use_srtp=[0x0042]" in summarize(unknown)
+
+
+# -- WebRTC-style pins with DTLS-SRTP (issue 11 "must show") ---------------------------------
+
+SERVER_ID, CLIENT_ID = self_signed("ecdsa"), self_signed("rsa")
+
+
+def webrtc_pair(
+    client_pins: list[str], server_pins: list[str], client_has_certificate: bool = True
+) -> Pair:
+    """Self-signed certificates on both sides, each pinning the other's a=fingerprint line
+    (no CA anywhere), both with DTLS-SRTP."""
+    client = DtlsConfiguration(
+        is_client=True, peer_fingerprints=client_pins, srtp_profiles=[P80, GCM128]
+    )
+    if client_has_certificate:
+        client.certificate_chain, client.private_key = [CLIENT_ID.certificate], CLIENT_ID.key
+    server = DtlsConfiguration(
+        is_client=False, peer_fingerprints=server_pins, srtp_profiles=[GCM128, P80]
+    )
+    server.certificate_chain, server.private_key = [SERVER_ID.certificate], SERVER_ID.key
+    return handshake(client, server)
+
+
+def test_pinned_peers_agree_on_srtp() -> None:
+    pair = webrtc_pair(
+        [pki.sdp_fingerprint(SERVER_ID.certificate)], [pki.sdp_fingerprint(CLIENT_ID.certificate)]
+    )
+    assert agreed(pair) == (GCM128, GCM128)
+    assert pair.client.srtp_keying_material().local_master == (
+        pair.server.srtp_keying_material().remote_master
+    )
+
+
+@pytest.mark.parametrize("refuser", ["client", "server"])
+def test_a_fingerprint_mismatch_on_either_side_names_the_fingerprint(refuser: str) -> None:
+    wrong = pki.sdp_fingerprint(client_chain().certificate)  # a certificate nobody presents
+    right_server = pki.sdp_fingerprint(SERVER_ID.certificate)
+    right_client = pki.sdp_fingerprint(CLIENT_ID.certificate)
+    if refuser == "client":
+        pair, seen = webrtc_pair([wrong], [right_client]), SERVER_ID.certificate
+    else:
+        pair, seen = webrtc_pair([right_server], [wrong]), CLIENT_ID.certificate
+    client_end, server_end = ends(pair)
+    mine, theirs = (client_end, server_end) if refuser == "client" else (server_end, client_end)
+    colon_hex = seen.fingerprint(hashes.SHA256()).hex(":").upper()
+    assert mine.alert == AlertDescription.bad_certificate and not mine.by_peer
+    assert (
+        mine.reason == f"certificate fingerprint sha-256 {colon_hex} matches no pinned fingerprint"
+    )
+    assert theirs.alert == AlertDescription.bad_certificate and theirs.by_peer
+
+
+def test_a_pinning_server_refuses_a_client_without_a_certificate() -> None:
+    pair = webrtc_pair(
+        [pki.sdp_fingerprint(SERVER_ID.certificate)],
+        [pki.sdp_fingerprint(CLIENT_ID.certificate)],
+        client_has_certificate=False,
+    )
+    client_end, server_end = ends(pair)
+    assert server_end.alert == AlertDescription.handshake_failure and not server_end.by_peer
+    assert "client sent no certificate but peer_fingerprints requires one" in server_end.reason
+    assert client_end.alert == AlertDescription.handshake_failure and client_end.by_peer
