@@ -89,9 +89,16 @@ class SrtpKeyingMaterial:
     "The negotiated protection profile."
 
     local_key: bytes
+    "Master key of what this side sends (client: client_write_SRTP_master_key)."
+
     local_salt: bytes
+    "Master salt of what this side sends."
+
     remote_key: bytes
+    "Master key of what this side receives (client: server_write_SRTP_master_key)."
+
     remote_salt: bytes
+    "Master salt of what this side receives."
 
     mki: bytes = b""
     "The MKI both sides agreed to use (the client's, echoed by the server), or empty."
