@@ -176,6 +176,20 @@ def test_client_refuses_a_profile_it_did_not_offer() -> None:
     assert not client_end.by_peer
 
 
+def test_client_refuses_use_srtp_it_did_not_offer() -> None:
+    # The ServerHello's ALPN answer "h2" (9 bytes) becomes a use_srtp of the same length: the
+    # client offered ALPN but no use_srtp.
+    alpn_h2 = b"\x00\x10\x00\x05\x00\x03\x02h2"
+    pair = handshake(
+        client_config(alpn_protocols=["h2"]),
+        server_config(alpn_protocols=["h2"]),
+        replace_in("s2c", alpn_h2, USE_SRTP_80),
+    )
+    client_end = pair.client_outcome.terminated
+    assert client_end is not None and client_end.alert == AlertDescription.unsupported_extension
+    assert client_end.reason == "unsolicited extension 14" and not client_end.by_peer
+
+
 @pytest.mark.parametrize(
     "malformed",
     [
