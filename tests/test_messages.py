@@ -39,6 +39,7 @@ from aiodtls.handshake.messages import (
     decode_server_name,
     decode_uint8_list,
     decode_uint16_list,
+    decode_use_srtp,
     encode_message,
     encode_renegotiation_info,
     encode_server_name,
@@ -537,6 +538,11 @@ def test_malformed_messages_raise_buffer_read_error(
         (decode_renegotiation_info, b"\x00\x00"),
         (decode_server_name, b"\x00\x04\x00\x00\x05a"),
         (decode_server_name, b""),
+        (decode_use_srtp, b"\x00\x00\x00"),  # empty profile list
+        (decode_use_srtp, b"\x00\x01\x00\x00"),  # odd profile list length
+        (decode_use_srtp, b"\x00\x02\x00\x01\x02a"),  # MKI past the end
+        (decode_use_srtp, b"\x00\x02\x00\x01"),  # no MKI length
+        (decode_use_srtp, b"\x00\x02\x00\x01\x00\x00"),  # trailing byte
     ],
 )
 def test_malformed_extension_bodies_raise_buffer_read_error(
@@ -575,6 +581,7 @@ def test_fuzz_tables_cover_the_codecs() -> None:
         "decode_uint16_list",
         "decode_uint8_list",
         "decode_renegotiation_info",
+        "decode_use_srtp",
     }
 
 

@@ -58,8 +58,9 @@ def test_handshake_callbacks_are_not_public() -> None:
 
 def test_placeholders_that_were_always_empty_are_gone() -> None:
     fields = {f.name for f in dataclasses.fields(HandshakeCompleted)}
-    assert "srtp_profile" not in fields and "session_resumed" not in fields
-    assert {"alpn_protocol", "server_name"} <= fields
+    assert "session_resumed" not in fields
+    assert {"alpn_protocol", "server_name", "srtp_profile"} <= fields  # srtp_profile: issue 11
     for cls in (DtlsSession, DtlsSocket):
-        assert not hasattr(cls, "srtp_profile") and not hasattr(cls, "session_resumed")
+        assert not hasattr(cls, "session_resumed")
         assert hasattr(cls, "alpn_protocol") and hasattr(cls, "server_name")
+        assert hasattr(cls, "srtp_profile") and hasattr(cls, "srtp_keying_material")

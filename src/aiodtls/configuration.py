@@ -32,6 +32,7 @@ from .handshake.suites import (
 )
 from .pki import as_fingerprint
 from .reliability.timer import RetransmissionPolicy
+from .srtp import MAX_MKI_LENGTH, SrtpProfile
 from .trace import TraceCallback
 
 __all__ = [
@@ -188,6 +189,17 @@ class DtlsConfiguration:
     the handshake with ``no_application_protocol`` if the client offered ALPN but none of
     these. The result is ``HandshakeCompleted.alpn_protocol``. None: no ALPN."""
 
+    srtp_profiles: list[SrtpProfile] | None = None
+    """DTLS-SRTP protection profiles (RFC 5764), in preference order. A client offers them
+    in ``use_srtp``; a server picks the first of its own list that the client offered and
+    ends the handshake with ``handshake_failure`` if none is; a client whose server does not
+    agree to DTLS-SRTP ends it too. The result is ``HandshakeCompleted.srtp_profile``; the
+    keys are ``srtp_keying_material()``. None: no DTLS-SRTP (docs/srtp.md)."""
+
+    srtp_mki: bytes = b""
+    """Client: the SRTP Master Key Identifier offered in ``use_srtp`` (0..255 bytes). A
+    server echoes the client's MKI, meaning it will use it."""
+
     sni_callback: SniCallback | None = None
     """Server: chooses the certificate per host name the client asked for (SNI); see
     :data:`SniCallback`. The name is ``HandshakeCompleted.server_name`` either way."""
@@ -278,6 +290,17 @@ class DtlsConfiguration:
                         f"alpn_protocols entry {name!r} is not an ASCII name of 1..255 "
                         "characters (e.g. 'coap')"
                     )
+        if self.srtp_profiles is not None:
+            if not self.srtp_profiles:
+                raise ValueError("srtp_profiles is empty: give at least one profile, or None")
+            for profile in self.srtp_profiles:
+                if not isinstance(profile, SrtpProfile):
+                    raise ValueError(
+                        f"srtp_profiles entry {profile!r} is not an SrtpProfile "
+                        "(e.g. SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80)"
+                    )
+        if not isinstance(self.srtp_mki, bytes) or len(self.srtp_mki) > MAX_MKI_LENGTH:
+            raise ValueError(f"srtp_mki must be bytes of at most {MAX_MKI_LENGTH} bytes")
 
     def key_strength_problem(self, key: object) -> str | None:
         """Why ``key`` (a public or private key) is weaker than the configured minimums, or

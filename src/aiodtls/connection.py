@@ -62,6 +62,7 @@ from .reliability.fragments import (
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
+from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
 from .trace import Tracer
 
 __all__ = ["ConnectionState", "ConnectionStats", "DtlsConnection", "NetworkAddress"]
@@ -433,6 +434,25 @@ class DtlsConnection:
         return self._handshake.result.alpn_protocol
 
     @property
+    def srtp_profile(self) -> SrtpProfile | None:
+        """The DTLS-SRTP profile agreed on (RFC 5764), or None (not configured on both sides,
+        or the handshake has not completed)."""
+        return self._handshake.result.srtp_profile
+
+    def srtp_keying_material(self) -> SrtpKeyingMaterial:
+        """The SRTP master keys and salts for this side (RFC 5764 §4.2): ``local_*`` protect
+        what we send. Raises RuntimeError before the handshake completes or without an
+        agreed ``srtp_profile``."""
+        profile = self._handshake.result.srtp_profile
+        if profile is None:
+            raise RuntimeError(
+                "no DTLS-SRTP profile was agreed: configure srtp_profiles on both sides"
+            )
+        return keying_material(
+            self, profile, is_client=self.is_client, mki=self._handshake.result.srtp_mki
+        )
+
+    @property
     def server_name(self) -> str | None:
         """Server: the host name the client asked for (SNI), or None if it sent none.
         Client: the configured ``server_name``. None before the ClientHello."""
@@ -761,6 +781,7 @@ class DtlsConnection:
                 peer_certificates=list(result.peer_certificates),
                 psk_identity=result.psk_identity,
                 alpn_protocol=result.alpn_protocol,
+                srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,

@@ -3,9 +3,9 @@
 Owns the *read-only, never-raising* view of a datagram that the network simulator's targeted
 rules, timelines and the diagnosing proxy need: record headers (DTLS 1.0/1.2 13-byte headers,
 RFC 9146 ``tls12_cid`` headers, RFC 9147 unified headers), the 12-byte handshake fragment
-headers inside epoch-0 plaintext handshake records, and the cookie lengths of ClientHello and
-HelloVerifyRequest. Everything encrypted (epoch > 0, ``tls12_cid``, unified headers) stays
-opaque.
+headers inside epoch-0 plaintext handshake records, the cookie lengths of ClientHello and
+HelloVerifyRequest, and the DTLS-SRTP profiles (``use_srtp``) of whole hellos. Everything
+encrypted (epoch > 0, ``tls12_cid``, unified headers) stays opaque.
 
 It does not validate a record the way a receiver must (no replay, epoch or version checks) and
 it never decides what to drop; ``record`` and ``reliability`` own that. Malformed input is
@@ -18,9 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from .alerts import alert_name
-from .handshake.messages import HandshakeType
+from .alerts import Alert, alert_name
+from .buffer import BufferReadError
+from .handshake.messages import (
+    ExtensionType,
+    HandshakeType,
+    decode_message,
+    decode_use_srtp,
+    find_extension,
+    pull_client_hello,
+    pull_server_hello,
+)
 from .record.header import RECORD_HEADER_LENGTH, ContentType
+from .srtp import SrtpProfile
 
 __all__ = [
     "DissectedItem",
@@ -88,6 +98,11 @@ class HandshakeFragment:
     """Cookie length of a ClientHello or HelloVerifyRequest when this fragment shows it (it
     starts at offset 0 and reaches the cookie length byte); ``None`` otherwise. ``0`` on a
     ClientHello means the hello carries no cookie."""
+
+    srtp_profiles: tuple[int, ...] | None = None
+    """The DTLS-SRTP protection profiles (RFC 5764 ``use_srtp``) a whole ClientHello offers or
+    a whole ServerHello selects, as code points; ``None`` when the hello has no use_srtp, is
+    fragmented or does not decode."""
 
     @property
     def name(self) -> str:
@@ -307,7 +322,29 @@ def _describe_fragment(frag: HandshakeFragment) -> str:
     )
     if frag.cookie_length is not None:
         text += f" cookie={frag.cookie_length}"
+    if frag.srtp_profiles is not None:
+        names = []
+        for value in frag.srtp_profiles:
+            try:
+                names.append(SrtpProfile(value).name)
+            except ValueError:
+                names.append(f"{value:#06x}")
+        text += f" use_srtp=[{','.join(names)}]"
     return text
+
+
+def _use_srtp(msg_type: int, body: bytes) -> tuple[int, ...] | None:
+    """The use_srtp profiles of a whole ClientHello/ServerHello body, or None (absent or not
+    decodable: the dissector reports, it never raises)."""
+    try:
+        if msg_type == HandshakeType.client_hello:
+            extensions = decode_message(body, pull_client_hello).extensions
+        else:
+            extensions = decode_message(body, pull_server_hello).extensions
+        found = find_extension(extensions, ExtensionType.use_srtp)
+        return tuple(decode_use_srtp(found).profiles) if found is not None else None
+    except (BufferReadError, Alert):
+        return None
 
 
 def _alert_level_name(level: int) -> str:
@@ -450,6 +487,13 @@ def _dissect_handshake_body(
             cookie_length = _cookie_length(
                 data, msg_type, body_start, body_end, fragment_length == length, pos, problems
             )
+        srtp = None
+        if (
+            fragment_offset == 0
+            and fragment_length == length
+            and msg_type in (HandshakeType.client_hello, HandshakeType.server_hello)
+        ):
+            srtp = _use_srtp(msg_type, data[body_start:body_end])
         fragments.append(
             HandshakeFragment(
                 offset=pos,
@@ -459,6 +503,7 @@ def _dissect_handshake_body(
                 fragment_offset=fragment_offset,
                 fragment_length=fragment_length,
                 cookie_length=cookie_length,
+                srtp_profiles=srtp,
             )
         )
         pos = body_end

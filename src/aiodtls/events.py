@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from .alerts import AlertDescription
+from .srtp import SrtpProfile
 
 __all__ = [
     "ConnectionTerminated",
@@ -46,6 +47,10 @@ class HandshakeCompleted(DtlsEvent):
     alpn_protocol: str | None = None
     """The application protocol agreed on with ALPN (RFC 7301), or None when one side did not
     configure ``alpn_protocols`` (or the client offered none)."""
+
+    srtp_profile: SrtpProfile | None = None
+    """The DTLS-SRTP protection profile agreed on (RFC 5764), or None when one side did not
+    configure ``srtp_profiles``; the keys are ``srtp_keying_material()`` (docs/srtp.md)."""
 
     server_name: str | None = None
     """Server: the host name the client sent (SNI, RFC 6066), or None. Client: the configured

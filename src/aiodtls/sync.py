@@ -31,6 +31,7 @@ from .connection import DtlsConnection, NetworkAddress
 from .endpoint import DtlsEndpoint, next_event
 from .errors import DtlsError, HandshakeTimeout, exception_for, is_unreachable_error
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
+from .srtp import SrtpKeyingMaterial, SrtpProfile
 
 __all__ = ["DtlsError", "DtlsServer", "DtlsSocket", "connect", "wrap_socket"]
 
@@ -150,6 +151,16 @@ class DtlsSocket:
     def server_name(self) -> str | None:
         """Server: the host name the client sent (SNI), or None; client: ``server_name``."""
         return self.handshake.server_name
+
+    @property
+    def srtp_profile(self) -> SrtpProfile | None:
+        """The DTLS-SRTP profile agreed on (RFC 5764), or None."""
+        return self.handshake.srtp_profile
+
+    def srtp_keying_material(self) -> SrtpKeyingMaterial:
+        """SRTP master keys and salts for this side (docs/srtp.md); RuntimeError without an
+        agreed profile."""
+        return self.connection.srtp_keying_material()
 
     @property
     def peer_address(self) -> NetworkAddress:

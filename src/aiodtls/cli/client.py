@@ -27,6 +27,7 @@ from .common import (
     add_common_options,
     apply_common_options,
     describe_handshake,
+    describe_srtp_export,
     failure_line,
 )
 
@@ -158,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
             # The SDP form (RFC 8122) that --fingerprint takes back as it is.
             pin = format_fingerprint(fingerprint(leaf))
             print(f"server certificate a=fingerprint:{pin}", file=sys.stderr, flush=True)
+    if args.export_srtp:
+        describe_srtp_export(dtls.srtp_profile, dtls.connection.export_keying_material)
     stdin = _StdinRecords()
     quiet_since = time.monotonic()
     try:

@@ -13,6 +13,7 @@ from ..configuration import DtlsConfiguration
 from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
 from ..handshake.suites import CipherSuite
+from ..srtp import EXPORTER_LABEL, SrtpProfile
 from ..trace import TraceRecord
 from . import checks
 
@@ -20,6 +21,7 @@ __all__ = [
     "add_common_options",
     "apply_common_options",
     "describe_handshake",
+    "describe_srtp_export",
     "failure_line",
     "parse_address",
 ]
@@ -46,6 +48,16 @@ def _alpn(name: str) -> str:
     if not name.isascii() or not 1 <= len(name) <= 255:
         raise argparse.ArgumentTypeError(f"ALPN protocol {name!r} is not 1..255 ASCII characters")
     return name
+
+
+def _srtp_profiles(text: str) -> list[SrtpProfile]:
+    names = [name for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one SRTP profile name")
+    try:
+        return [SrtpProfile.from_name(name) for name in names]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +110,19 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         metavar="PROTOCOL",
         help="ALPN protocol to offer (client) or accept (server), by preference; repeatable",
     )
+    parser.add_argument(
+        "--srtp-profiles",
+        type=_srtp_profiles,
+        metavar="NAME[,NAME]",
+        help="DTLS-SRTP profiles to offer (client) or accept (server), by preference "
+        "(IANA or OpenSSL names, e.g. SRTP_AES128_CM_SHA1_80,SRTP_AEAD_AES_128_GCM)",
+    )
+    parser.add_argument(
+        "--export-srtp",
+        action="store_true",
+        help="print the EXTRACTOR-dtls_srtp keying material (compare with OpenSSL's "
+        "-keymatexport EXTRACTOR-dtls_srtp); needs --srtp-profiles",
+    )
     parser.add_argument("--trace", action="store_true", help="print the handshake trace on stderr")
     parser.add_argument("--quiet", action="store_true", help="no 'handshake ok' line")
 
@@ -123,6 +148,10 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         config.cipher_suites = list(args.cipher)
     if args.alpn:
         config.alpn_protocols = list(args.alpn)
+    if args.export_srtp and not args.srtp_profiles:
+        raise checks.CliError("--export-srtp needs --srtp-profiles: give the profiles too")
+    if args.srtp_profiles:
+        config.srtp_profiles = list(args.srtp_profiles)
     config.mtu = args.mtu
     config.handshake_timeout = args.handshake_timeout
     if args.keylog:
@@ -158,9 +187,28 @@ def describe_handshake(event: HandshakeCompleted, peer: str = "", out: TextIO = 
     """The one-line success report."""
     who = f" (peer {peer})" if peer else ""
     alpn = f", ALPN {event.alpn_protocol}" if event.alpn_protocol else ""
+    srtp = f", SRTP {event.srtp_profile.name}" if event.srtp_profile is not None else ""
     print(
         f"handshake ok: {event.protocol_version} {event.cipher_suite} "
-        f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions{alpn}{who}",
+        f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions"
+        f"{alpn}{srtp}{who}",
+        file=out,
+        flush=True,
+    )
+
+
+def describe_srtp_export(
+    profile: SrtpProfile | None, export: Callable[[bytes, int], bytes], out: TextIO = sys.stderr
+) -> None:
+    """--export-srtp: the EXTRACTOR-dtls_srtp bytes in OpenSSL's ``Keying material:`` form
+    (upper-case hex, 2 * (key + salt) bytes: what ``-keymatexportlen`` takes)."""
+    if profile is None:
+        print("SRTP keying material: none (no SRTP profile was agreed)", file=out, flush=True)
+        return
+    length = profile.keying_material_length
+    material = export(EXPORTER_LABEL, length)
+    print(
+        f"SRTP keying material ({profile.openssl_name}, {length} bytes): {material.hex().upper()}",
         file=out,
         flush=True,
     )

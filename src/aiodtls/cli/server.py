@@ -16,7 +16,12 @@ from ..configuration import DtlsConfiguration
 from ..connection import NetworkAddress
 from ..events import ConnectionTerminated
 from . import checks
-from .common import add_common_options, apply_common_options, describe_handshake
+from .common import (
+    add_common_options,
+    apply_common_options,
+    describe_handshake,
+    describe_srtp_export,
+)
 
 __all__ = ["add_parser"]
 
@@ -125,6 +130,8 @@ async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
     async def handle(session: DtlsSession) -> None:
         if not args.quiet:
             describe_handshake(session.handshake, _peer(session.peer_address))
+        if args.export_srtp:
+            describe_srtp_export(session.srtp_profile, session.export_keying_material)
         try:
             async for data in session:
                 if args.echo:

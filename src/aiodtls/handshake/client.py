@@ -27,6 +27,7 @@ from ..alerts import (
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_0, DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
+from ..srtp import SrtpProfile, describe_profiles
 from ..trace import Tracer
 from . import signatures
 from .certificates import check_peer_certificates
@@ -45,16 +46,19 @@ from .messages import (
     ExtensionType,
     Finished,
     HandshakeType,
+    UseSrtp,
     decode_alpn,
     decode_message,
     decode_renegotiation_info,
     decode_uint8_list,
+    decode_use_srtp,
     encode_alpn,
     encode_message,
     encode_renegotiation_info,
     encode_server_name,
     encode_uint8_list,
     encode_uint16_list,
+    encode_use_srtp,
     find_extension,
     pull_certificate,
     pull_certificate_request,
@@ -142,6 +146,9 @@ class ClientHandshake(HandshakeStateMachine):
                     encode_alpn([p.encode("ascii") for p in config.alpn_protocols]),
                 )
             )
+        if config.srtp_profiles:
+            offer = UseSrtp([int(p) for p in config.srtp_profiles], config.srtp_mki)
+            extensions.append((ExtensionType.use_srtp, encode_use_srtp(offer)))
         extensions.append((ExtensionType.extended_master_secret, b""))
         extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
         self.result.server_name = config.server_name
@@ -262,6 +269,7 @@ class ClientHandshake(HandshakeStateMachine):
         ):
             raise AlertIllegalParameter("server does not accept uncompressed points")  # K3
         self.result.alpn_protocol = self._selected_alpn(hello.extensions)
+        self._check_srtp(hello.extensions)
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None
@@ -285,6 +293,36 @@ class ClientHandshake(HandshakeStateMachine):
         if selected not in offered:
             raise AlertIllegalParameter(f"server selected ALPN protocol {selected!r}, not offered")
         return selected
+
+    def _check_srtp(self, extensions: list[tuple[int, bytes]]) -> None:
+        """RFC 5764 §4.1.1: the server's use_srtp carries one profile we offered and either
+        our MKI or an empty one. A server that ignores our offer ends the handshake: we only
+        offer DTLS-SRTP when the application needs it."""
+        offered = self.configuration.srtp_profiles
+        if not offered:
+            return  # we did not offer use_srtp, so an answer was refused as unsolicited
+        body = find_extension(extensions, ExtensionType.use_srtp)
+        if body is None:
+            raise AlertHandshakeFailure(
+                f"the server did not agree to DTLS-SRTP (we offered "
+                f"{describe_profiles([int(p) for p in offered])}): configure srtp_profiles "
+                "on the server, or leave them unset here"
+            )
+        answer = decode_use_srtp(body)
+        if len(answer.profiles) != 1:
+            raise AlertDecodeError(
+                f"server's use_srtp selects {len(answer.profiles)} profiles, not one"
+            )
+        chosen = answer.profiles[0]
+        if chosen not in [int(p) for p in offered]:
+            raise AlertIllegalParameter(
+                f"server selected SRTP profile {describe_profiles([chosen])[1:-1]}, which we "
+                f"did not offer (we offered {describe_profiles([int(p) for p in offered])})"
+            )
+        if answer.mki and answer.mki != self.configuration.srtp_mki:
+            raise AlertIllegalParameter("server's SRTP MKI differs from the one we offered")
+        self.result.srtp_profile = SrtpProfile(chosen)
+        self.result.srtp_mki = answer.mki
 
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
         certificate = decode_message(message.body, pull_certificate)

@@ -182,6 +182,35 @@ def encode_alpn(names: Sequence[bytes]) -> bytes:
     return _encode(push)
 
 
+@dataclass
+class UseSrtp:
+    """use_srtp (RFC 5764 §4.1.1): protection profile code points and the MKI."""
+
+    profiles: list[int]
+    mki: bytes = b""
+
+
+def decode_use_srtp(body: bytes) -> UseSrtp:
+    """UseSRTPData: SRTPProtectionProfiles<2..2^16-1> (two bytes each), opaque
+    srtp_mki<0..255>. An odd or empty list, or an MKI past the end, is a BufferReadError."""
+
+    def pull(buf: Buffer) -> UseSrtp:
+        profiles = _pull_uint16_list(buf, min_items=1)
+        return UseSrtp(profiles, buf.pull_opaque(1))
+
+    return _decode(body, pull)
+
+
+def encode_use_srtp(value: UseSrtp) -> bytes:
+    """use_srtp: the profile list, then the MKI."""
+
+    def push(buf: Buffer) -> None:
+        _push_uint16_list(buf, value.profiles)
+        buf.push_opaque(1, value.mki)
+
+    return _encode(push)
+
+
 def decode_uint16_list(body: bytes) -> list[int]:
     """supported_groups / signature_algorithms: a non-empty uint16 list."""
     return _decode(body, lambda buf: _pull_uint16_list(buf, min_items=1))

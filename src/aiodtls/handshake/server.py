@@ -32,6 +32,7 @@ from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..record.protection import RecordProtection
 from ..reliability.reassembly import HandshakeMessage
+from ..srtp import describe_profiles
 from ..trace import Tracer
 from . import signatures
 from .certificates import check_peer_certificates
@@ -57,16 +58,19 @@ from .messages import (
     ServerHello,
     ServerKeyExchangeEcdhe,
     ServerKeyExchangePsk,
+    UseSrtp,
     decode_alpn,
     decode_message,
     decode_renegotiation_info,
     decode_server_name,
     decode_uint8_list,
     decode_uint16_list,
+    decode_use_srtp,
     encode_alpn,
     encode_message,
     encode_renegotiation_info,
     encode_uint8_list,
+    encode_use_srtp,
     find_extension,
     pull_certificate,
     pull_certificate_verify,
@@ -218,6 +222,7 @@ class ServerHandshake(HandshakeStateMachine):
         if config.sni_callback is not None:
             self._sni_choice = self._ask_sni_callback(self.result.server_name)
         self.result.alpn_protocol = self._select_alpn(exts)
+        self._select_srtp(exts)
 
         raw_groups = find_extension(exts, ExtensionType.supported_groups)
         # Without supported_groups, RFC 8422 §4 lets the server assume the client takes any
@@ -316,6 +321,28 @@ class ServerHandshake(HandshakeStateMachine):
             f"none of ours {ours}"
         )
 
+    def _select_srtp(self, extensions: list[tuple[int, bytes]]) -> None:
+        """RFC 5764 §4.1.1: the first of our profiles that the client offered; we echo the
+        client's MKI (we will use it). No common profile ends the handshake when both sides
+        configured DTLS-SRTP (the application needs it); without srtp_profiles we ignore
+        the offer."""
+        body = find_extension(extensions, ExtensionType.use_srtp)
+        if body is None:
+            return
+        offer = decode_use_srtp(body)  # malformed is a decode_error even if we do not use it
+        ours = self.configuration.srtp_profiles
+        if not ours:
+            return
+        for profile in ours:
+            if int(profile) in offer.profiles:
+                self.result.srtp_profile = profile
+                self.result.srtp_mki = offer.mki
+                return
+        raise AlertHandshakeFailure(
+            f"no SRTP profile in common: client offers {describe_profiles(offer.profiles)}, "
+            f"we accept {describe_profiles([int(p) for p in ours])}"
+        )
+
     # -- flight 4 ------------------------------------------------------------------------
 
     def _send_flight_4(self, hello: ClientHello) -> None:
@@ -339,6 +366,9 @@ class ServerHandshake(HandshakeStateMachine):
                     encode_alpn([self.result.alpn_protocol.encode("ascii")]),
                 )
             )
+        if self.result.srtp_profile is not None:
+            answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
+            extensions.append((ExtensionType.use_srtp, encode_use_srtp(answer)))
         if (
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None

@@ -26,6 +26,7 @@ from ..record.protection import AesGcmProtection, RecordProtection
 from ..reliability.flight import FlightEntry
 from ..reliability.fragments import encode_handshake_fragment
 from ..reliability.reassembly import HandshakeMessage
+from ..srtp import SrtpProfile
 from ..trace import Tracer
 from .keyschedule import (
     compute_finished,
@@ -89,6 +90,8 @@ class HandshakeResult:
     extended_master_secret: bool = False
     server_name: str | None = None
     alpn_protocol: str | None = None
+    srtp_profile: SrtpProfile | None = None
+    srtp_mki: bytes = b""
 
 
 Handler = Callable[[HandshakeMessage, float], None]
