@@ -77,11 +77,11 @@ class LoopbackIceTransport(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
 
     @classmethod
-    async def open(cls, role: str) -> LoopbackIceTransport:
-        """Bind a loopback UDP socket on an ephemeral port."""
+    async def open(cls, role: str, port: int = 0) -> LoopbackIceTransport:
+        """Bind a loopback UDP socket on ``port`` (0: an ephemeral one)."""
         loop = asyncio.get_running_loop()
         _, protocol = await loop.create_datagram_endpoint(
-            lambda: cls(role), local_addr=("127.0.0.1", 0)
+            lambda: cls(role), local_addr=("127.0.0.1", port)
         )
         return protocol
 
@@ -149,10 +149,12 @@ class AiortcPeer:
     states: list[str] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, role: str, *, receive_ssrc: int, send_ssrc: int) -> AiortcPeer:
-        """A peer whose ICE ``role`` decides its DTLS role; it records RTP from
-        ``receive_ssrc`` and RTCP reports about ``send_ssrc``."""
-        ice = await LoopbackIceTransport.open(role)
+    async def open(
+        cls, role: str, *, receive_ssrc: int, send_ssrc: int, port: int = 0
+    ) -> AiortcPeer:
+        """A peer on UDP ``port`` whose ICE ``role`` decides its DTLS role; it records RTP
+        from ``receive_ssrc`` and RTCP reports about ``send_ssrc``."""
+        ice = await LoopbackIceTransport.open(role, port)
         certificate = RTCCertificate.generateCertificate()
         dtls = RTCDtlsTransport(ice, [certificate])  # type: ignore[arg-type]
         receiver = RecordingReceiver(send_ssrc)

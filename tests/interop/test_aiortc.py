@@ -43,6 +43,15 @@ from .aiortc_peer import (
     rtcp_receiver_report,
     rtp_packet,
 )
+from .peers import PeerSet, free_udp_port
+from .test_proxy import (
+    LOSE_CERTIFICATE_FRAGMENT_ONCE,
+    datagrams,
+    finding,
+    json_events,
+    start_proxy,
+    wait_for_event,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -145,11 +154,18 @@ async def aiortc_client_aiodtls_server(
 
 @asynccontextmanager
 async def aiodtls_client_aiortc_server(
-    profiles: list[SrtpProfile], aiodtls_pins: list[str] | None = None
+    profiles: list[SrtpProfile],
+    aiodtls_pins: list[str] | None = None,
+    *,
+    aiortc_port: int = 0,
+    via_port: int | None = None,
 ) -> AsyncIterator[Association]:
-    """aiodtls ``connect()`` -> aiortc (ICE controlling: DTLS server)."""
+    """aiodtls ``connect()`` -> aiortc (ICE controlling: DTLS server) on ``aiortc_port``,
+    through 127.0.0.1:``via_port`` (a proxy in front of it) when given."""
     credentials = self_signed(kind="ecdsa")
-    peer = await AiortcPeer.open("controlling", receive_ssrc=AIODTLS_SSRC, send_ssrc=AIORTC_SSRC)
+    peer = await AiortcPeer.open(
+        "controlling", receive_ssrc=AIODTLS_SSRC, send_ssrc=AIORTC_SSRC, port=aiortc_port
+    )
     config = aiodtls_config(True, credentials, peer, profiles)
     if aiodtls_pins is not None:
         config.peer_fingerprints = aiodtls_pins
@@ -163,7 +179,7 @@ async def aiodtls_client_aiortc_server(
     try:
         async with connect(
             "127.0.0.1",
-            peer.ice.address[1],
+            peer.ice.address[1] if via_port is None else via_port,
             configuration=config,
             timeout=WAIT,
             create_protocol=make_protocol,
@@ -316,3 +332,77 @@ def test_aiodtls_rejects_an_aiortc_certificate_that_does_not_match_its_pin() -> 
         assert raised.value is not None
 
     asyncio.run(main())
+
+
+# --------------------------------------------------------------------------------------------
+# The Licode scenario with SRTP: aiortc as the DTLS server behind ``aiodtls proxy``
+#
+# aiortc reads its memory BIO with one ``bio_read(1500)`` per flight, so OpenSSL's records
+# (cut for its 256-byte minimum MTU: the ~350-byte Certificate in three fragments) leave in ONE
+# UDP datagram of ~780 bytes. ``--drop-message Certificate:2`` therefore drops the datagram that
+# holds fragment 2 of the Certificate, which is the whole of flight 4: the proxy reports the
+# first lost message (ServerHello). Two more losses show the other side recovering: the
+# client's flight 5 (its Certificate), and aiortc's last flight (CCS, Finished), which aiortc
+# does not resend by a timer once it considers the handshake done.
+
+LICODE_CASES = {
+    "server-certificate-fragment": (
+        ("--direction", "s2c", *LOSE_CERTIFICATE_FRAGMENT_ONCE),
+        "server",
+        4,
+        {"client": 1, "server": 1},
+    ),
+    "client-certificate": (
+        ("--direction", "c2s", "--drop-message", "Certificate", "--drop-first", "1"),
+        "client",
+        5,
+        {"client": 1, "server": 0},
+    ),
+    "server-finished": (
+        ("--direction", "s2c", "--drop-index", "1", "--drop-first", "1"),
+        "client",
+        5,
+        {"client": 1, "server": 1},
+    ),
+}
+"Proxy rules, who must recover, by retransmitting which flight, and retransmissions by side."
+
+
+@pytest.mark.parametrize("case", list(LICODE_CASES))
+def test_licode_scenario_aiortc_server_behind_the_proxy(case: str, peers: PeerSet) -> None:
+    """Issue 11 Must show 2: aiodtls client -> ``aiodtls proxy`` (one loss) -> aiortc as DTLS
+    server. The handshake completes, SRTP works through the proxy, and the proxy's
+    ``completed`` finding names who recovered by retransmitting what."""
+    rules, recovering_side, flight, retransmissions = LICODE_CASES[case]
+    aiortc_port = free_udp_port()
+    proxy, port = start_proxy(peers, aiortc_port, *rules, json_output=True)
+    profile = SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
+
+    async def main() -> None:
+        async with aiodtls_client_aiortc_server(
+            [profile], aiortc_port=aiortc_port, via_port=port
+        ) as association:
+            await exchange_media(association, profile)
+
+    asyncio.run(main())
+
+    completed = wait_for_event(proxy, finding("completed"), "completed finding", 10.0)
+    assert completed["retransmissions"] == retransmissions, completed
+    [recovered] = completed["recovered"]
+    assert recovered["side"] == recovering_side, completed
+    assert recovered["flight"] == flight, completed
+    events = json_events(proxy)
+    dropped = [d for d in datagrams(events) if d["action"] == "dropped"]
+    assert len(dropped) == 1, dropped
+    if case == "server-certificate-fragment":
+        # The whole flight went in one datagram: ServerHello ... ServerHelloDone.
+        assert "Certificate seq=1" in dropped[0]["summary"], dropped
+        assert "ServerHello seq=0" in dropped[0]["summary"], dropped
+        # aiortc's OpenSSL resent flight 4 when its own 1 s timer expired (aiodtls's early
+        # probe of its ClientHello came before that and did not prompt it).
+        assert 0.8 <= recovered["after"] <= 1.6, completed
+    else:
+        # aiodtls's client resent flight 5 by its timer (initial 1 s less the RTT-based
+        # shortening of docs/reliability.md; well under aiortc's 1 s).
+        assert recovered["after"] < 1.6, completed
+    assert not any(finding("no_retransmission")(e) for e in events)
