@@ -21,10 +21,12 @@ from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeComp
 from .netsim import GilbertElliott, LinkConditions, Network
 from .pki import CertificateChain, generate_chain
 from .reliability.timer import RetransmissionPolicy
+from .srtp import SrtpProfile
 
 __all__ = [
     "CLIENT_ADDRESS",
     "SERVER_ADDRESS",
+    "SRTP_PROFILES",
     "HandshakeRun",
     "Impairment",
     "Scenario",
@@ -42,6 +44,10 @@ CLIENT_ADDRESS = ("192.0.2.1", 50000)
 "The simulated client's address (TEST-NET-1)."
 SERVER_ADDRESS = ("192.0.2.2", 4433)
 "The simulated server's address (TEST-NET-1)."
+
+SRTP_PROFILES = [SrtpProfile.SRTP_AEAD_AES_128_GCM, SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]
+"""The SRTP profiles both sides configure with ``Scenario(srtp=True)``: what browsers and aiortc
+offer first among the profiles every libsrtp build has."""
 
 
 class SimulatedPeer:
@@ -156,6 +162,8 @@ class Scenario:
     chain_size: int = 5000
     policy: RetransmissionPolicy = field(default_factory=RetransmissionPolicy)
     timeout: float = 60.0
+    srtp: bool = False
+    "DTLS-SRTP: both sides configure :data:`SRTP_PROFILES` (``use_srtp`` in both hellos)."
     _credentials: tuple[CertificateChain, list[bytes]] | None = field(default=None, repr=False)
 
     def configurations(self) -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -166,6 +174,8 @@ class Scenario:
             config.mtu = self.mtu
             config.retransmission = self.policy
             config.handshake_timeout = self.timeout
+            if self.srtp:
+                config.srtp_profiles = list(SRTP_PROFILES)
         if self.psk:
             client.psk = server.psk = bytes(range(16))
             client.psk_identity = b"sweep"

@@ -52,6 +52,11 @@ def add_parser(commands: Any) -> None:
         "--chain-size", type=int, default=5000, help="Certificate message bytes (default 5000)"
     )
     parser.add_argument("--psk", action="store_true", help="PSK instead of certificates")
+    parser.add_argument(
+        "--srtp",
+        action="store_true",
+        help="DTLS-SRTP: both sides negotiate use_srtp (AEAD_AES_128_GCM, AES128_CM_SHA1_80)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="handshake deadline (s)")
     parser.add_argument(
         "--timers",
@@ -103,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         psk=args.psk,
         chain_size=args.chain_size,
         timeout=args.timeout,
+        srtp=args.srtp,
     )
     names = ["aiodtls", "openssl"] if args.timers == "both" else [args.timers]
     seeds = range(args.seed, args.seed + args.runs)
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         "credentials": "psk" if args.psk else f"rsa chain, {args.chain_size} B",
         "seeds": [args.seed, args.seed + args.runs - 1],
         "timeout": args.timeout,
+        "srtp": args.srtp,
     }
     if args.json:
         primary = summaries[names[0]]
@@ -158,6 +165,8 @@ def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -
     if args.path_mtu:
         extras.append(f"path MTU {args.path_mtu}")
     credentials = "PSK" if args.psk else f"{args.chain_size} B certificate chain"
+    if args.srtp:
+        credentials += ", DTLS-SRTP"
     print(
         f"{args.runs} handshakes: {', '.join([path, *extras])}, RTT {2 * args.delay_ms:g} ms, "
         f"MTU {args.mtu}, {credentials}, seeds {args.seed}..{args.seed + args.runs - 1}"
