@@ -480,7 +480,10 @@ class HandshakeDiagnosis:
                 f"fragment {label.position}/{max(count, label.position)} of {label.name} "
                 f"(message_seq {label.message_seq})"
             )
-        return text if loss.sender == loss.side else f"the {loss.sender}'s {text}"
+        if loss.sender == loss.side:
+            return text
+        # "the ChangeCipherSpec" -> "the server's ChangeCipherSpec", not "the server's the ...".
+        return f"the {loss.sender}'s {text.removeprefix('the ')}"
 
     def _deadline(self, loss: _Loss) -> float:
         """When silence after a loss becomes a finding: ``patience``, or longer once the side

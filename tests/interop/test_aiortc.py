@@ -405,4 +405,6 @@ def test_licode_scenario_aiortc_server_behind_the_proxy(case: str, peers: PeerSe
         # aiodtls's client resent flight 5 by its timer (initial 1 s less the RTT-based
         # shortening of docs/reliability.md; well under aiortc's 1 s).
         assert recovered["after"] < 1.6, completed
+    if case == "server-finished":
+        assert "the loss of the server's ChangeCipherSpec" in completed["message"], completed
     assert not any(finding("no_retransmission")(e) for e in events)
