@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
@@ -13,6 +16,7 @@ import pytest
 from aiodtls.asyncio import DtlsOverDatagrams
 from aiodtls.demux import PacketKind, classify
 from aiodtls.errors import CertificateVerificationError, HandshakeError, HandshakeTimeout
+from aiodtls.sync import DtlsPath
 from aiodtls.webrtc import Identity, dtls_role, generate_certificate
 
 T = TypeVar("T")
@@ -248,3 +252,135 @@ def test_over_a_udp_socket_shared_with_stun(identities: tuple[Identity, Identity
             tb.close()
 
     run(main)
+
+
+# -- the blocking flavour -------------------------------------------------------------------
+
+
+class BlockingWire:
+    """An in-memory path between two DtlsPath objects: a delivery thread per direction, so
+    send() never calls into the other side while holding its own lock."""
+
+    def __init__(self, drop: Callable[[str, int], bool] = lambda d, i: False) -> None:
+        self.drop = drop
+        self.ends: dict[str, DtlsPath] = {}
+        self.queues: dict[str, queue.Queue[bytes | None]] = {
+            "a2b": queue.Queue(),
+            "b2a": queue.Queue(),
+        }
+        self.sent = {"a2b": 0, "b2a": 0}
+        self.threads = [
+            threading.Thread(target=self._deliver, args=(d,), daemon=True) for d in self.queues
+        ]
+
+    def sender(self, direction: str) -> Callable[[bytes], None]:
+        def send(datagram: bytes) -> None:
+            index = self.sent[direction]
+            self.sent[direction] += 1
+            if not self.drop(direction, index):
+                self.queues[direction].put(datagram)
+
+        return send
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        for q in self.queues.values():
+            q.put(None)
+        for thread in self.threads:
+            thread.join(5)
+
+    def _deliver(self, direction: str) -> None:
+        target = "b" if direction == "a2b" else "a"
+        while (datagram := self.queues[direction].get()) is not None:
+            self.ends[target].feed(datagram)
+
+
+@pytest.mark.parametrize("timer_thread", [True, False], ids=["timer-thread", "no-thread"])
+@pytest.mark.parametrize("lost", [0, 2])
+def test_blocking_drivers_back_to_back(
+    identities: tuple[Identity, Identity], timer_thread: bool, lost: int
+) -> None:
+    """Without a timer thread, wait_handshake() and recv() run the timers while they wait."""
+    a, b = identities
+    wire = BlockingWire(lambda direction, index: index < lost)
+    server = wire.ends["a"] = DtlsPath(
+        a.configuration([b.fingerprint()], role="server"),
+        wire.sender("a2b"),
+        initial_rtt=0.01,
+        timer_thread=timer_thread,
+    )
+    client = wire.ends["b"] = DtlsPath(
+        b.configuration([a.fingerprint()], role="client"),
+        wire.sender("b2a"),
+        initial_rtt=0.01,
+        timer_thread=timer_thread,
+    )
+    wire.start()
+    try:
+        done: list[object] = []
+        waiter = threading.Thread(target=lambda: done.append(server.wait_handshake(10)))
+        waiter.start()
+        client_done = client.wait_handshake(10)
+        waiter.join(10)
+        assert len(done) == 1 and client_done.peer_certificates[0] == a.certificate
+        assert server.handshake.peer_certificates[0] == b.certificate
+        if lost:
+            assert client_done.retransmissions + server.handshake.retransmissions >= 1
+        assert client.export_keying_material(SRTP_LABEL, 60) == server.export_keying_material(
+            SRTP_LABEL, 60
+        )
+        client.send(b"ping")
+        assert server.recv(5) == b"ping"
+        server.send(b"pong")
+        assert client.recv(5) == b"pong"
+        client.close()
+        assert server.recv(5) is None  # close_notify: a clean end
+        assert server.terminated is not None and server.terminated.by_peer
+    finally:
+        client.close()
+        server.close()
+        wire.stop()
+
+
+def test_the_blocking_timer_thread_retransmits_while_the_application_does_nothing(
+    identities: tuple[Identity, Identity],
+) -> None:
+    a, b = identities
+    sent: list[bytes] = []
+    client = DtlsPath(
+        b.configuration([a.fingerprint()], role="client", handshake_timeout=0.4),
+        sent.append,
+        initial_rtt=0.02,
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while client.terminated is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # nobody calls into the path
+        assert client.terminated is not None and "timed out" in client.terminated.reason
+        assert len(sent) >= 3  # 40 ms, then doubling, until the 0.4 s deadline
+        with pytest.raises(HandshakeTimeout):
+            client.wait_handshake(1)
+    finally:
+        client.close()
+
+
+def test_without_a_thread_handle_timers_retransmits(identities: tuple[Identity, Identity]) -> None:
+    a, b = identities
+    sent: list[bytes] = []
+    client = DtlsPath(
+        b.configuration([a.fingerprint()], role="client"),
+        sent.append,
+        initial_rtt=0.02,
+        timer_thread=False,
+    )
+    assert len(sent) == 1
+    first = client.next_timer()
+    assert first is not None
+    time.sleep(0.1)
+    assert len(sent) == 1  # no thread: nothing happens by itself
+    after = client.handle_timers()
+    assert len(sent) == 2 and after is not None and after > first
+    client.close()
