@@ -20,6 +20,7 @@ from aiodtls.webrtc import (
     parse_fingerprint_lines,
 )
 from pairs import handshake
+from test_examples import run_example
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +202,21 @@ def test_answer_setup() -> None:
         }
     with pytest.raises(ValueError, match="holdconn"):
         answer_setup("holdconn")
+
+
+# -- the example ----------------------------------------------------------------------------
+
+
+def test_example_webrtc_dtls_path() -> None:
+    result = run_example("webrtc_dtls_path.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "roles: alice is the DTLS server, bob is the DTLS client" in out
+    offer = r"^offer:  a=setup:actpass, a=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$"
+    assert re.search(offer, out, re.MULTILINE)
+    assert "ice: connectivity check answered" in out
+    assert re.search(r"first retransmission timeout (\d+) ms", out)
+    assert "handshake ok: DTLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in out
+    assert "each side holds the certificate its peer's SDP named: yes" in out
+    assert "srtp keying material agrees: yes" in out
+    assert "alice received: hello over the ICE path" in out
