@@ -49,11 +49,15 @@ MTU_STEPS = (1232, 548)
 minimum reassembly size (576) less IP and UDP headers; the floor (``min_mtu``) comes last."""
 
 SEEDED_RTT_MULTIPLIER = 2.0
-SEEDED_RTO_MIN = 0.05
-SEEDED_RTO_MAX = 3.0
-"""The first timeout from a round trip known in advance: ``SEEDED_RTT_MULTIPLIER`` x RTT,
-clamped to ``SEEDED_RTO_MIN``..``SEEDED_RTO_MAX`` seconds. libwebrtc's rule
+"""The first timeout from a round trip known in advance is this many round trips, clamped
+to ``SEEDED_RTO_MIN``..``SEEDED_RTO_MAX``: libwebrtc's rule
 (``DtlsTransport::ConfigureHandshakeTimeout``: 2 x the ICE RTT, clamped to 50-3000 ms)."""
+
+SEEDED_RTO_MIN = 0.05
+"Floor of the seeded first timeout, in seconds (libwebrtc: 50 ms)."
+
+SEEDED_RTO_MAX = 3.0
+"Cap of the seeded first timeout, in seconds (libwebrtc: 3 s)."
 
 
 def seeded_rto(rtt: float) -> float:
