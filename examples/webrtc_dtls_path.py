@@ -10,14 +10,19 @@ also carries STUN: the application answers STUN itself and feeds only DTLS datag
 application's socket and keeps every retransmission timer. The round trip the STUN check
 measured seeds the first retransmission timeout, as libwebrtc does.
 
-    python examples/webrtc_dtls_path.py
+    python examples/webrtc_dtls_path.py [--lose N]
+
+``--lose N`` makes each application drop its first N outgoing DTLS datagrams: the handshake
+still completes, because the drivers' timers resend (the application never does).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import cast
 
 from aiodtls.asyncio import DtlsOverDatagrams
@@ -80,7 +85,20 @@ class IcePort(asyncio.DatagramProtocol):
         raise TimeoutError("the ICE check got no answer")
 
 
-async def main() -> None:
+def lossy(send: Callable[[bytes], None], lose: int) -> Callable[[bytes], None]:
+    """``send``, except that the first ``lose`` datagrams are dropped."""
+    count = 0
+
+    def maybe_send(datagram: bytes) -> None:
+        nonlocal count
+        count += 1
+        if count > lose:
+            send(datagram)
+
+    return maybe_send
+
+
+async def main(args: argparse.Namespace) -> None:
     """Signal, check connectivity, handshake, compare keys."""
     loop = asyncio.get_running_loop()
     alice, bob = generate_certificate(), generate_certificate()
@@ -107,19 +125,20 @@ async def main() -> None:
 
         alice_port.dtls = DtlsOverDatagrams(
             alice.configuration(parse_fingerprint_lines(answer), role=alice_role),
-            lambda datagram: alice_t.sendto(datagram, bob_addr),
+            lossy(lambda datagram: alice_t.sendto(datagram, bob_addr), args.lose),
             initial_rtt=rtt,
         )
         bob_port.dtls = DtlsOverDatagrams(
             bob.configuration(parse_fingerprint_lines(offer), role=bob_role),
-            lambda datagram: bob_t.sendto(datagram, alice_addr),
+            lossy(lambda datagram: bob_t.sendto(datagram, alice_addr), args.lose),
             initial_rtt=rtt,
         )
         alice_session, bob_session = await asyncio.gather(
             alice_port.dtls.handshake(10), bob_port.dtls.handshake(10)
         )
         hs = bob_session.handshake
-        print(f"handshake ok: {hs.protocol_version} {hs.cipher_suite}")
+        resent = hs.retransmissions + alice_session.handshake.retransmissions
+        print(f"handshake ok: {hs.protocol_version} {hs.cipher_suite}, {resent} retransmissions")
         pinned = (
             bob_session.peer_certificates[0] == alice.certificate
             and alice_session.peer_certificates[0] == bob.certificate
@@ -142,4 +161,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--lose", type=int, default=0, help="drop the first N DTLS datagrams each side sends"
+    )
+    asyncio.run(main(parser.parse_args()))

@@ -207,8 +207,9 @@ def test_answer_setup() -> None:
 # -- the example ----------------------------------------------------------------------------
 
 
-def test_example_webrtc_dtls_path() -> None:
-    result = run_example("webrtc_dtls_path.py")
+@pytest.mark.parametrize("lose", [0, 2])
+def test_example_webrtc_dtls_path(lose: int) -> None:
+    result = run_example("webrtc_dtls_path.py", "--lose", str(lose))
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "roles: alice is the DTLS server, bob is the DTLS client" in out
@@ -216,7 +217,13 @@ def test_example_webrtc_dtls_path() -> None:
     assert re.search(offer, out, re.MULTILINE)
     assert "ice: connectivity check answered" in out
     assert re.search(r"first retransmission timeout (\d+) ms", out)
-    assert "handshake ok: DTLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in out
+    found = re.search(
+        r"handshake ok: DTLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, (\d+) retransmissions",
+        out,
+    )
+    assert found is not None
+    if lose:
+        assert int(found.group(1)) >= 2  # each side resent on its own timer
     assert "each side holds the certificate its peer's SDP named: yes" in out
     assert "srtp keying material agrees: yes" in out
     assert "alice received: hello over the ICE path" in out
