@@ -384,3 +384,109 @@ def test_without_a_thread_handle_timers_retransmits(identities: tuple[Identity, 
     after = client.handle_timers()
     assert len(sent) == 2 and after is not None and after > first
     client.close()
+
+
+# -- a path whose send() calls straight into the peer --------------------------------------
+
+
+def test_asyncio_send_may_call_the_peers_feed_directly(
+    identities: tuple[Identity, Identity],
+) -> None:
+    """The simplest in-memory path: send() is the other side's feed(). The answer comes back
+    into our feed() while we are still sending; it is processed right after."""
+
+    async def main() -> None:
+        a, b = identities
+        ends: dict[str, DtlsOverDatagrams] = {}
+        depth = 0
+
+        def to(name: str) -> Callable[[bytes], None]:
+            def send(datagram: bytes) -> None:
+                nonlocal depth
+                depth += 1
+                if name in ends:  # bob's first ClientHello goes out before alice knows him
+                    ends[name].feed(datagram)
+                depth -= 1
+
+            return send
+
+        ends["a"] = DtlsOverDatagrams(
+            a.configuration([b.fingerprint()], role="server"), to("b"), initial_rtt=0.01
+        )
+        ends["b"] = DtlsOverDatagrams(
+            b.configuration([a.fingerprint()], role="client"), to("a"), initial_rtt=0.01
+        )
+        server, client = await asyncio.gather(ends["a"].handshake(5), ends["b"].handshake(5))
+        client.send(b"direct")
+        assert await server.recv(5) == b"direct"
+        server.send(b"back")
+        assert await client.recv(5) == b"back"
+        assert depth == 0
+        ends["b"].close()
+        ends["a"].close()
+
+    run(main)
+
+
+def test_blocking_send_may_call_the_peers_feed_directly(
+    identities: tuple[Identity, Identity],
+) -> None:
+    a, b = identities
+    ends: dict[str, DtlsPath] = {}
+
+    def to(name: str) -> Callable[[bytes], None]:
+        return lambda datagram: ends[name].feed(datagram) if name in ends else None
+
+    ends["a"] = server = DtlsPath(
+        a.configuration([b.fingerprint()], role="server"), to("b"), initial_rtt=0.01
+    )
+    ends["b"] = client = DtlsPath(
+        b.configuration([a.fingerprint()], role="client"), to("a"), initial_rtt=0.01
+    )
+    try:
+        assert client.wait_handshake(5).peer_certificates[0] == a.certificate
+        assert server.wait_handshake(5).peer_certificates[0] == b.certificate
+        client.send(b"direct")
+        assert server.recv(5) == b"direct"
+        server.send(b"back")
+        assert client.recv(5) == b"back"
+    finally:
+        client.close()
+        server.close()
+
+
+def test_the_cookie_exchange_is_off_unless_asked_for(identities: tuple[Identity, Identity]) -> None:
+    """WebRTC does not use HelloVerifyRequest; cookie_exchange=True turns it back on."""
+
+    async def flights(cookie_exchange: bool | None) -> tuple[bool, int]:
+        a, b = identities
+        wire = Wire()
+        wire.ends["a"] = server = DtlsOverDatagrams(
+            a.configuration([b.fingerprint()], role="server"),
+            wire.sender("a2b"),
+            cookie_exchange=cookie_exchange,
+        )
+        wire.ends["b"] = client = DtlsOverDatagrams(
+            b.configuration([a.fingerprint()], role="client"), wire.sender("b2a")
+        )
+        await asyncio.gather(server.handshake(5), client.handshake(5))
+        return server.connection.configuration.cookie_exchange, wire.sent["b2a"]
+
+    async def main() -> None:
+        off, sent_off = await flights(None)
+        on, sent_on = await flights(True)
+        assert (off, on) == (False, True)
+        assert sent_on == sent_off + 1  # the ClientHello again, with the cookie
+
+    run(main)
+
+
+def test_handshake_timeout_argument(identities: tuple[Identity, Identity]) -> None:
+    async def main() -> None:
+        a, b = identities
+        client = DtlsOverDatagrams(b.configuration([a.fingerprint()], role="client"), len)
+        with pytest.raises(HandshakeTimeout, match=r"after 0.2 s \(handshake timeout\)"):
+            await client.handshake(0.2)
+        assert client.closed
+
+    run(main)
