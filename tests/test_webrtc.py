@@ -18,6 +18,7 @@ from aiodtls.webrtc import (
     dtls_role,
     generate_certificate,
     parse_fingerprint_lines,
+    strongest_fingerprints,
 )
 from pairs import handshake
 from test_examples import run_example
@@ -227,3 +228,26 @@ def test_example_webrtc_dtls_path(lose: int) -> None:
     assert "each side holds the certificate its peer's SDP named: yes" in out
     assert "srtp keying material agrees: yes" in out
     assert "alice received: hello over the ICE path" in out
+
+
+def test_only_the_strongest_hash_counts(alice: Identity, bob: Identity) -> None:
+    """RFC 8122 §5: with sha-1 and sha-256 lines, the sha-256 set decides."""
+    other = generate_certificate()
+    weak_right = parse_fingerprint(alice.fingerprint("sha-1"))
+    strong_wrong = parse_fingerprint(other.fingerprint("sha-256"))
+    assert strongest_fingerprints([weak_right, strong_wrong]) == [strong_wrong]
+    server = bob.configuration([alice.fingerprint()], role="server")
+    client = alice.configuration([bob.fingerprint()], role="client")
+    refused = bob.configuration([weak_right, strong_wrong], role="server")
+    assert list(refused.peer_fingerprints) == [strong_wrong]
+    pair = handshake(client, refused)
+    assert pair.server_outcome.completed is None  # a sha-1 match is not enough
+    accepted = bob.configuration(
+        [alice.fingerprint("sha-1"), alice.fingerprint("sha-512"), other.fingerprint("sha-512")],
+        role="server",
+    )
+    assert [p.algorithm for p in accepted.peer_fingerprints] == ["sha-512", "sha-512"]
+    pair = handshake(alice.configuration([bob.fingerprint()], role="client"), accepted)
+    assert pair.server_outcome.completed is not None
+    pair = handshake(client, server)
+    assert pair.server_outcome.completed is not None

@@ -12,6 +12,8 @@ DTLS role that ``a=setup`` gives (RFC 8827, RFC 8122, RFC 5763, RFC 8842). No SR
   only a peer whose certificate matches one of the remote fingerprints, in both roles (a
   certificate is required; the server requests the client's). There is no cookie exchange:
   ICE has already checked the peer's address.
+- Of remote fingerprints with several hash functions only the strongest set counts
+  (:func:`strongest_fingerprints`, RFC 8122 §5).
 - :func:`dtls_role` turns the local and remote ``a=setup:`` values into the DTLS role, and
   :func:`answer_setup` picks the answerer's value.
 
@@ -53,6 +55,7 @@ __all__ = [
     "dtls_role",
     "generate_certificate",
     "parse_fingerprint_lines",
+    "strongest_fingerprints",
 ]
 
 CERTIFICATE_DAYS = 30
@@ -108,7 +111,8 @@ class Identity:
 
         It presents this identity and accepts only a peer certificate matching one of
         ``remote_fingerprints`` (the values of the remote SDP's ``a=fingerprint:`` lines, or
-        :func:`parse_fingerprint_lines`' result), whichever the role: ``verify_mode`` is
+        :func:`parse_fingerprint_lines`' result; of several hash functions only the strongest
+        counts, :func:`strongest_fingerprints`), whichever the role: ``verify_mode`` is
         ``CERT_REQUIRED`` and a server requests the client's certificate. The role is
         ``role`` (from :func:`dtls_role`) or ``is_client``. There is no cookie exchange (ICE
         has checked the address; browsers do not use one). ``initial_rtt`` is ICE's round
@@ -121,7 +125,7 @@ class Identity:
         if role is not None and role not in ("client", "server"):
             raise ValueError(f"role must be 'client' or 'server', got {role!r}")
         client = role == "client" if role is not None else bool(is_client)
-        pins = [as_fingerprint(pin) for pin in _pins(remote_fingerprints)]
+        pins = strongest_fingerprints(as_fingerprint(pin) for pin in _pins(remote_fingerprints))
         if not pins:
             raise ValueError(
                 "no remote fingerprint: WebRTC authenticates the peer only by the "
@@ -142,6 +146,20 @@ class Identity:
             setattr(configuration, name, value)
         configuration.validate()
         return configuration
+
+
+def strongest_fingerprints(pins: Iterable[Fingerprint]) -> list[Fingerprint]:
+    """The fingerprints that use the strongest hash function among ``pins`` (RFC 8122 §5:
+    the endpoint selects the set that uses its most preferred hash function and the peer's
+    certificate must match one of that set). A peer offering ``sha-1`` and ``sha-256`` lines
+    is checked against the ``sha-256`` ones only, so a weak hash cannot stand in for the
+    strong one."""
+    found = list(pins)
+    if not found:
+        return []
+    order = list(FINGERPRINT_ALGORITHMS)  # sha-1 ... sha-512, weakest first
+    best = max(order.index(pin.algorithm) for pin in found)
+    return [pin for pin in found if order.index(pin.algorithm) == best]
 
 
 def _pins(
