@@ -102,6 +102,7 @@ def test_both_roles_pin_and_present_their_identity(alice: Identity, bob: Identit
     for cfg in (client, server):
         assert cfg.effective_verify_mode() == ssl.CERT_REQUIRED
         assert cfg.cookie_exchange is False
+        assert cfg.idle_timeout is None  # SRTP flows beside DTLS; ICE consent tells liveness
     pair = handshake(client, server)
     done_c, done_s = pair.client_outcome.completed, pair.server_outcome.completed
     assert done_c is not None and done_s is not None

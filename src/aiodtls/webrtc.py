@@ -115,7 +115,9 @@ class Identity:
         counts, :func:`strongest_fingerprints`), whichever the role: ``verify_mode`` is
         ``CERT_REQUIRED`` and a server requests the client's certificate. The role is
         ``role`` (from :func:`dtls_role`) or ``is_client``. There is no cookie exchange (ICE
-        has checked the address; browsers do not use one). ``initial_rtt`` is ICE's round
+        has checked the address; browsers do not use one) and no idle timeout: media flows
+        beside DTLS as SRTP, so the association may carry nothing for a whole call, and ICE
+        consent freshness (RFC 7675) is what tells a vanished peer. ``initial_rtt`` is ICE's round
         trip in seconds, which seeds the first retransmission timeout
         (``RetransmissionPolicy.initial_rtt``). Other keyword arguments set configuration
         fields (e.g. ``handshake_timeout``).
@@ -139,6 +141,7 @@ class Identity:
             verify_mode=ssl.CERT_REQUIRED,
             cookie_exchange=False,
             retransmission=RetransmissionPolicy(initial_rtt=initial_rtt),
+            idle_timeout=None,
         )
         for name, value in fields.items():
             if not hasattr(configuration, name):
