@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import Callable
 
 from .alerts import AlertDescription
-from .asyncio.path import PATH_ADDRESS, SendDatagram, with_path_defaults
 from .configuration import DtlsConfiguration
 from .connection import DtlsConnection
 from .errors import HandshakeTimeout, exception_for
 from .events import ConnectionTerminated, DataReceived, HandshakeCompleted
+from .path import PATH_ADDRESS, SendDatagram, with_path_defaults
 
 __all__ = ["DtlsPath"]
 

@@ -18,25 +18,18 @@ already checked the peer's address, and browsers do not use cookies.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-from collections.abc import Callable
 
 from ..configuration import DtlsConfiguration
-from ..connection import DtlsConnection, NetworkAddress
+from ..connection import DtlsConnection
 from ..errors import DtlsError, HandshakeTimeout
 from ..events import ConnectionTerminated
+from ..path import PATH_ADDRESS, SendDatagram, with_path_defaults
 from .session import DtlsProtocol, DtlsSession
 
-__all__ = ["PATH_ADDRESS", "DtlsOverDatagrams", "SendDatagram"]
+__all__ = ["DtlsOverDatagrams"]
 
 logger = logging.getLogger("aiodtls.asyncio")
-
-SendDatagram = Callable[[bytes], object]
-"Puts one datagram on the application's path (its return value is ignored)."
-
-PATH_ADDRESS: NetworkAddress = ("dtls-path", 0)
-"The address the connection gives its peer: the path has no other."
 
 
 class _CallableTransport:
@@ -51,21 +44,6 @@ class _CallableTransport:
             self._send(data)
         except OSError as exc:
             logger.debug("send() failed, the datagram is lost: %s", exc)
-
-
-def with_path_defaults(
-    configuration: DtlsConfiguration,
-    cookie_exchange: bool | None,
-    initial_rtt: float | None,
-) -> DtlsConfiguration:
-    """A copy of ``configuration`` for an application-owned path: the cookie exchange off
-    unless asked for, and ``initial_rtt`` (when given) in its retransmission policy."""
-    changes: dict[str, object] = {"cookie_exchange": bool(cookie_exchange)}
-    if initial_rtt is not None:
-        changes["retransmission"] = dataclasses.replace(
-            configuration.retransmission, initial_rtt=initial_rtt
-        )
-    return dataclasses.replace(configuration, **changes)  # type: ignore[arg-type]
 
 
 class DtlsOverDatagrams:
