@@ -6,7 +6,16 @@ import random
 
 import pytest
 
-from aiodtls.reliability.timer import MTU_STEPS, RetransmissionPolicy, RetransmissionTimer
+from aiodtls import DtlsConnection
+from aiodtls.netsim import LinkConditions, Network, Rule, drop, nth, where
+from aiodtls.reliability.timer import (
+    MTU_STEPS,
+    RetransmissionPolicy,
+    RetransmissionTimer,
+    seeded_rto,
+)
+from aiodtls.sweep import CLIENT_ADDRESS, SERVER_ADDRESS, SimulatedPeer
+from pairs import client_config, server_config
 
 
 def test_initial_timeout_doubles_to_the_cap() -> None:  # T3
@@ -125,3 +134,103 @@ def test_mtu_back_off_steps() -> None:  # P2
 def test_mtu_back_off_can_be_disabled() -> None:
     timer = RetransmissionTimer(RetransmissionPolicy.openssl())
     assert timer.next_mtu(1400, unanswered=9, largest_datagram=1400) == 1400
+
+
+# -- a round trip known up front (issue 11: ICE measures one) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rtt", "first"),
+    [(0.05, 0.1), (0.2, 0.4), (0.01, 0.05), (0.0, 0.05), (1.5, 3.0), (10.0, 3.0)],
+    ids=["50ms", "200ms", "clamped-up", "zero", "at-cap", "clamped-down"],
+)
+def test_initial_rtt_seeds_the_first_timeout_like_libwebrtc(rtt: float, first: float) -> None:
+    """2 x RTT, clamped to 50 ms-3 s (libwebrtc's DtlsTransport::ConfigureHandshakeTimeout)."""
+    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0, initial_rtt=rtt))
+    assert timer.rtt_known
+    timer.start_flight()
+    assert timer.wait() == pytest.approx(first)
+    assert seeded_rto(rtt) == pytest.approx(first)
+
+
+def test_a_seeded_timer_doubles_past_the_blind_cap_and_a_sample_replaces_the_seed() -> None:
+    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0, initial_rtt=0.5))
+    timer.start_flight()
+    seen = []
+    for _ in range(4):
+        seen.append(round(timer.wait(), 6))
+        timer.back_off()
+    assert seen == [1.0, 2.0, 4.0, 8.0]  # no blind_max_rto (2 s): the round trip is known
+    timer.on_rtt_sample(0.1)
+    timer.start_flight()
+    assert timer.wait() == pytest.approx(0.15)  # 1.5 x the measured RTT, as usual
+
+
+def test_without_initial_rtt_nothing_changes() -> None:
+    timer = RetransmissionTimer(RetransmissionPolicy(jitter=0))
+    assert not timer.rtt_known
+    timer.start_flight()
+    assert timer.wait() == 1.0
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "0.1"])
+def test_initial_rtt_must_be_a_round_trip(bad: object) -> None:
+    with pytest.raises(ValueError, match="initial_rtt must be a round trip in seconds"):
+        RetransmissionPolicy(initial_rtt=bad)  # type: ignore[arg-type]
+
+
+def _seeded_run(
+    initial_rtt: float | None, *, c2s_rules: list[Rule], s2c_rules: list[Rule] | None = None
+) -> tuple[Network, SimulatedPeer, SimulatedPeer]:
+    """A pinned, cookie-less (WebRTC-style) handshake on the simulator, 25 ms each way."""
+    policy = RetransmissionPolicy(jitter=0.0, initial_rtt=initial_rtt)
+    client_cfg = client_config(retransmission=policy)
+    server_cfg = server_config(retransmission=policy, cookie_exchange=False)
+    client = SimulatedPeer(DtlsConnection(configuration=client_cfg))
+    server = SimulatedPeer(DtlsConnection(configuration=server_cfg))
+    net = Network(seed=1)
+    net.attach(client, CLIENT_ADDRESS, name="client")
+    net.attach(server, SERVER_ADDRESS, name="server")
+    net.set_link(
+        CLIENT_ADDRESS,
+        SERVER_ADDRESS,
+        LinkConditions(delay=0.025, rules=c2s_rules),
+        reverse=LinkConditions(delay=0.025, rules=s2c_rules or []),
+    )
+    client.connection.connect(SERVER_ADDRESS, net.now)
+    net.run(until=30.0, stop=lambda: client.completed is not None and server.completed is not None)
+    return net, client, server
+
+
+def _sent(net: Network, src: tuple[str, int]) -> list[float]:
+    return [round(e.time, 9) for e in net.log if e.src == src and e.action.value == "sent"]
+
+
+def test_a_lost_client_hello_is_resent_after_the_seeded_timeout_not_the_blind_second() -> None:
+    net, client, server = _seeded_run(0.05, c2s_rules=[drop(nth(0))])
+    assert client.completed is not None and server.completed is not None
+    times = _sent(net, CLIENT_ADDRESS)
+    assert times[:2] == [0.0, 0.1]  # 2 x 50 ms; no 0.25 s probe, no 1 s blind wait
+    # The same loss without a known round trip: the probe 0.25 s later recovers it.
+    net, client, _ = _seeded_run(None, c2s_rules=[drop(nth(0))])
+    assert _sent(net, CLIENT_ADDRESS)[:2] == [0.0, 0.25]
+
+
+def test_the_seeded_timeout_is_clamped_at_both_ends_on_the_simulator() -> None:
+    everything = drop(where(lambda d: True, "everything"))
+    net, _, _ = _seeded_run(0.001, c2s_rules=[everything])
+    assert _sent(net, CLIENT_ADDRESS)[:3] == [0.0, 0.05, 0.15]  # 50 ms floor, then doubling
+    net, _, _ = _seeded_run(5.0, c2s_rules=[everything])
+    assert _sent(net, CLIENT_ADDRESS)[:3] == [0.0, 3.0, 9.0]  # 3 s cap, then doubling
+
+
+def test_a_seeded_server_times_its_certificate_flight_from_the_seed() -> None:
+    """Without a cookie the server measures no round trip; with the seed its first timer is
+    2 x RTT plus the certificate-processing allowance (0.4 s + 0.1 s per datagram), and no
+    blind probe. The client's repeats are lost here, so only the server's own timer acts."""
+    lost_repeats = [drop(nth(1)), drop(nth(2)), drop(nth(3))]
+    net, _, server = _seeded_run(0.05, c2s_rules=lost_repeats, s2c_rules=[drop(nth(0))])
+    assert server.completed is not None
+    assert _sent(net, SERVER_ADDRESS)[:2] == [0.025, 0.625]  # 0.1 + 0.4 + 0.1
+    net, _, server = _seeded_run(None, c2s_rules=lost_repeats, s2c_rules=[drop(nth(0))])
+    assert _sent(net, SERVER_ADDRESS)[:3] == [0.025, 0.275, 1.025]  # blind: probe, then 1 s

@@ -277,12 +277,15 @@ def generate_key(kind: str = "ecdsa", rsa_bits: int = 2048) -> PrivateKey:
     raise ValueError(f"unknown key kind {kind!r}: use 'ecdsa' or 'rsa'")
 
 
-def _validity(days: int) -> tuple[datetime.datetime, datetime.datetime]:
+def _validity(
+    days: int, backdate: datetime.timedelta | None = None
+) -> tuple[datetime.datetime, datetime.datetime]:
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     # A few minutes in the past: a peer whose clock is slightly behind still accepts it.
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    return now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
+    since = now - (backdate if backdate is not None else datetime.timedelta(minutes=5))
+    return since, now + datetime.timedelta(days=days)
 
 
 def _check_names(names: Sequence[str]) -> list[str]:
@@ -301,6 +304,7 @@ def self_signed(
     days: int = 365,
     common_name: str | None = None,
     key: PrivateKey | None = None,
+    backdate: datetime.timedelta | None = None,
 ) -> Credentials:
     """A self-signed end-entity certificate for ``names`` (DNS names and IP addresses).
 
@@ -308,12 +312,13 @@ def self_signed(
     (``load_verify_locations`` / ``--ca``; it is then compared byte for byte) or by pinning
     its fingerprint (``peer_fingerprints`` / ``--fingerprint``). Usable by servers and clients
     (extendedKeyUsage serverAuth and clientAuth). The common name is the first name unless
-    ``common_name`` is given.
+    ``common_name`` is given. It is valid from ``backdate`` ago (default 5 minutes, for
+    peers whose clock is a little behind) for ``days`` days.
     """
     names = _check_names(names)
     key = key or generate_key(kind, rsa_bits)
     subject = _name(common_name or (names[0] if names else "aiodtls"))
-    not_before, not_after = _validity(days)
+    not_before, not_after = _validity(days, backdate)
     certificate = _issue(leaf_builder(key, subject, names), subject, key, not_before, not_after)
     return Credentials(certificate, key)
 

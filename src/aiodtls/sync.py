@@ -8,6 +8,8 @@ them. There is no protocol logic here.
 
 - :func:`connect` returns a :class:`DtlsSocket` once the handshake has completed;
   :func:`wrap_socket` does the same over a UDP socket the application already has.
+- :class:`DtlsPath` (from :mod:`aiodtls.sync_path`) runs one association over a datagram
+  path the application owns (WebRTC's ICE): it feeds datagrams in and gives a send callable.
 - :class:`DtlsServer` binds a socket (or takes one, :meth:`DtlsServer.from_socket`);
   :meth:`DtlsServer.accept` returns the next peer whose handshake completed. Any number of
   peers can be connected at once.
@@ -32,8 +34,9 @@ from .endpoint import DtlsEndpoint, next_event
 from .errors import DtlsError, HandshakeTimeout, exception_for, is_unreachable_error
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .srtp import SrtpKeyingMaterial, SrtpProfile
+from .sync_path import DtlsPath
 
-__all__ = ["DtlsError", "DtlsServer", "DtlsSocket", "connect", "wrap_socket"]
+__all__ = ["DtlsError", "DtlsPath", "DtlsServer", "DtlsSocket", "connect", "wrap_socket"]
 
 _MAX_DATAGRAM = 65535
 

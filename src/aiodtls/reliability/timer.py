@@ -13,6 +13,9 @@ The default policy (see docs/reliability.md for the reasoning and the measuremen
   Request; the server gets a sample from the cookie, which carries the time it was issued.
 - Once measured, each new flight waits ``rtt_multiplier`` x the smoothed RTT (1.5, RFC 9147
   §5.8.2), never less than ``min_rto`` (the floor also covers the peer's processing time).
+- A round trip known before the handshake (``initial_rtt``: WebRTC's ICE measures one) seeds
+  the first timeout the way libwebrtc does, 2 x RTT clamped to 50 ms-3 s, and counts as known
+  (no blind probe, no ``blind_max_rto`` cap) until a sample replaces it.
 - Every expiry doubles the timeout (``max_rto`` cap); each new flight starts again from the
   RTT-based value.
 - A random jitter of up to ``jitter`` x the timeout is added, so that the two peers' timers,
@@ -31,11 +34,35 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["MTU_STEPS", "RetransmissionPolicy", "RetransmissionTimer"]
+__all__ = [
+    "MTU_STEPS",
+    "SEEDED_RTO_MAX",
+    "SEEDED_RTO_MIN",
+    "SEEDED_RTT_MULTIPLIER",
+    "RetransmissionPolicy",
+    "RetransmissionTimer",
+    "seeded_rto",
+]
 
 MTU_STEPS = (1232, 548)
 """UDP payload sizes tried on MTU back-off: the IPv6 minimum link MTU (1280) and the IPv4
 minimum reassembly size (576) less IP and UDP headers; the floor (``min_mtu``) comes last."""
+
+SEEDED_RTT_MULTIPLIER = 2.0
+"""The first timeout from a round trip known in advance is this many round trips, clamped
+to ``SEEDED_RTO_MIN``..``SEEDED_RTO_MAX``: libwebrtc's rule
+(``DtlsTransport::ConfigureHandshakeTimeout``: 2 x the ICE RTT, clamped to 50-3000 ms)."""
+
+SEEDED_RTO_MIN = 0.05
+"Floor of the seeded first timeout, in seconds (libwebrtc: 50 ms)."
+
+SEEDED_RTO_MAX = 3.0
+"Cap of the seeded first timeout, in seconds (libwebrtc: 3 s)."
+
+
+def seeded_rto(rtt: float) -> float:
+    """The first timeout of a flight when the round trip ``rtt`` (seconds) is known up front."""
+    return min(SEEDED_RTO_MAX, max(SEEDED_RTO_MIN, SEEDED_RTT_MULTIPLIER * rtt))
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,13 @@ class RetransmissionPolicy:
 
     min_rto: float = 0.1
     "Floor of the RTT-based timeout."
+
+    initial_rtt: float | None = None
+    """A round trip already known before the handshake, in seconds: WebRTC's ICE agent
+    measures one with its connectivity checks. The first timeout of each flight is then
+    :func:`seeded_rto` (2 x RTT clamped to 50 ms-3 s, as libwebrtc does) instead of the blind
+    ``initial_rto``, the round trip counts as known (no ``probe``, no ``blind_max_rto``) and
+    the first measured sample replaces it. None: nothing is known."""
 
     max_rto: float = 60.0
     "Cap of the doubled timeout."
@@ -131,6 +165,13 @@ class RetransmissionPolicy:
     it, so this is what bounds the bytes replays can make a server send (docs/security.md).
     At 50 % loss each way a 10-datagram certificate flight needs about 24. None: no limit."""
 
+    def __post_init__(self) -> None:
+        rtt = self.initial_rtt
+        if rtt is not None and not (isinstance(rtt, int | float) and 0 <= rtt < float("inf")):
+            raise ValueError(
+                f"initial_rtt must be a round trip in seconds (0 or more) or None, got {rtt!r}"
+            )
+
     @classmethod
     def openssl(cls) -> RetransmissionPolicy:
         """A model of OpenSSL 3's defaults (``ssl/d1_lib.c``): 1 s doubling to 60 s, whole
@@ -173,7 +214,7 @@ class RetransmissionTimer:
         "Smoothed round-trip time, once measured."
         self.rtt_bound: float | None = None
         "An upper bound of the round trip (the server's cookie age), until one is measured."
-        self.rto = policy.initial_rto
+        self.rto = self.base_rto()
         "The timeout that applies to the next wait."
         self.processing = 0.0
         "The longest time the peer took to answer a flight, beyond the round trip (measured)."
@@ -182,18 +223,25 @@ class RetransmissionTimer:
         """The timeout a new flight starts with."""
         p = self.policy
         if p.rtt_multiplier <= 0:
-            return p.initial_rto
+            return p.initial_rto if p.initial_rtt is None else seeded_rto(p.initial_rtt)
         if self.srtt is not None:
             return min(p.max_rto, max(p.min_rto, p.rtt_multiplier * self.srtt))
         if self.rtt_bound is not None:
             # 1.5 x an upper bound of the RTT is never too eager; it can only be too patient.
             return min(p.initial_rto, max(p.min_rto, p.rtt_multiplier * self.rtt_bound))
+        if p.initial_rtt is not None:
+            return seeded_rto(p.initial_rtt)
         return p.initial_rto
 
     @property
     def rtt_known(self) -> bool:
-        """True once a round trip has been measured or bounded."""
-        return self.srtt is not None or self.rtt_bound is not None
+        """True once a round trip has been measured or bounded, or was given up front
+        (``initial_rtt``)."""
+        return (
+            self.srtt is not None
+            or self.rtt_bound is not None
+            or self.policy.initial_rtt is not None
+        )
 
     def on_rtt_bound(self, bound: float) -> None:
         """Record an upper bound of the round trip (used only until a sample arrives)."""
@@ -222,7 +270,7 @@ class RetransmissionTimer:
     def on_answer_delay(self, delay: float) -> None:
         """A flight sent once was first answered ``delay`` seconds after it went out: what
         the peer spent beyond the round trip is a sample of its processing time."""
-        rtt = self.srtt if self.srtt is not None else 0.0
+        rtt = self.srtt if self.srtt is not None else (self.policy.initial_rtt or 0.0)
         self.processing = max(self.processing, delay - rtt)
 
     def reset_back_off(self) -> None:
