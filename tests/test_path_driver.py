@@ -16,6 +16,7 @@ import pytest
 from aiodtls.asyncio import DtlsOverDatagrams
 from aiodtls.demux import PacketKind, classify
 from aiodtls.errors import CertificateVerificationError, HandshakeError, HandshakeTimeout
+from aiodtls.srtp import SrtpProfile
 from aiodtls.sync import DtlsPath
 from aiodtls.webrtc import Identity, dtls_role, generate_certificate
 
@@ -306,14 +307,15 @@ def test_blocking_drivers_back_to_back(
     """Without a timer thread, wait_handshake() and recv() run the timers while they wait."""
     a, b = identities
     wire = BlockingWire(lambda direction, index: index < lost)
+    profiles = [SrtpProfile.SRTP_AEAD_AES_128_GCM, SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]
     server = wire.ends["a"] = DtlsPath(
-        a.configuration([b.fingerprint()], role="server"),
+        a.configuration([b.fingerprint()], role="server", srtp_profiles=profiles),
         wire.sender("a2b"),
         initial_rtt=0.01,
         timer_thread=timer_thread,
     )
     client = wire.ends["b"] = DtlsPath(
-        b.configuration([a.fingerprint()], role="client"),
+        b.configuration([a.fingerprint()], role="client", srtp_profiles=profiles[::-1]),
         wire.sender("b2a"),
         initial_rtt=0.01,
         timer_thread=timer_thread,
@@ -331,6 +333,14 @@ def test_blocking_drivers_back_to_back(
             assert client_done.retransmissions + server.handshake.retransmissions >= 1
         assert client.export_keying_material(SRTP_LABEL, 60) == server.export_keying_material(
             SRTP_LABEL, 60
+        )
+        # DTLS-SRTP over the application's path: the server's preference wins, and each side's
+        # local master key is the other's remote one.
+        keys, peer_keys = client.srtp_keying_material(), server.srtp_keying_material()
+        assert keys.profile == peer_keys.profile == SrtpProfile.SRTP_AEAD_AES_128_GCM
+        assert (keys.local_master, keys.remote_master) == (
+            peer_keys.remote_master,
+            peer_keys.local_master,
         )
         client.send(b"ping")
         assert server.recv(5) == b"ping"

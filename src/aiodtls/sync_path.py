@@ -34,6 +34,7 @@ from .connection import DtlsConnection
 from .errors import HandshakeTimeout, exception_for
 from .events import ConnectionTerminated, DataReceived, HandshakeCompleted
 from .path import PATH_ADDRESS, SendDatagram, with_path_defaults
+from .srtp import SrtpKeyingMaterial
 
 __all__ = ["DtlsPath"]
 
@@ -163,6 +164,11 @@ class DtlsPath:
     ) -> bytes:
         """RFC 5705 keying material (e.g. ``'EXTRACTOR-dtls_srtp'``)."""
         return self.connection.export_keying_material(label, length, context)
+
+    def srtp_keying_material(self) -> SrtpKeyingMaterial:
+        """SRTP master keys and salts for this side (docs/srtp.md); RuntimeError without an
+        agreed profile."""
+        return self.connection.srtp_keying_material()
 
     def close(self) -> None:
         """Send close_notify (if the association is up) and stop the timers (idempotent)."""
