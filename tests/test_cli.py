@@ -35,6 +35,16 @@ def test_demo_with_psk(capsys: pytest.CaptureFixture[str]) -> None:
     assert "retransmissions: client 0, server 0" in out
 
 
+def test_demo_with_srtp(capsys: pytest.CaptureFixture[str]) -> None:  # issue 11
+    code, out = run(capsys, "demo", "--psk", "--srtp", "--loss", "0.2", "--messages", "1")
+    assert code == 0
+    assert "use_srtp=[" in out  # the timeline's dissected hellos name the offer
+    assert (
+        "DTLS-SRTP SRTP_AEAD_AES_128_GCM: master key 16 B + salt 12 B each way "
+        "(client and server derived the same)"
+    ) in out
+
+
 def test_netsim_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(
         capsys, "netsim", "--runs", "20", "--loss", "0.1", "--psk", "--timers", "both", "--json"

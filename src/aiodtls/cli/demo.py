@@ -22,7 +22,7 @@ from ..netsim import Action, LinkConditions, LogEntry, Network
 from ..pki import generate_chain
 from ..sweep import CLIENT_ADDRESS as CLIENT
 from ..sweep import SERVER_ADDRESS as SERVER
-from ..sweep import SimulatedPeer, certificate_message_size
+from ..sweep import SRTP_PROFILES, SimulatedPeer, certificate_message_size
 from ..trace import TraceRecord
 
 __all__ = ["add_parser"]
@@ -50,6 +50,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--rtt-ms", type=float, default=100.0, help="round-trip time (default 100)")
     parser.add_argument("--mtu", type=int, default=576, help="UDP payload limit (default 576)")
     parser.add_argument("--psk", action="store_true", help="use a pre-shared key, no certificates")
+    parser.add_argument(
+        "--srtp",
+        action="store_true",
+        help="negotiate DTLS-SRTP (use_srtp) and show the agreed profile and key sizes",
+    )
     parser.add_argument("--messages", type=int, default=3, help="echo messages after the handshake")
     parser.set_defaults(run=run)
 
@@ -165,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         states = {client.connection.state, server.connection.state}
         return ConnectionState.HANDSHAKING not in states
 
+    if args.srtp:
+        client_cfg.srtp_profiles = server_cfg.srtp_profiles = list(SRTP_PROFILES)
     client.connection.connect(SERVER, net.now)
     net.run(until=client_cfg.handshake_timeout + 1, stop=settled)
     timeline.print()
@@ -180,6 +187,14 @@ def run(args: argparse.Namespace) -> int:
     print("summary:")
     print(f"  handshake complete after {done.duration * 1000:.0f} ms (virtual time)")
     print(f"  {done.protocol_version} {done.cipher_suite}, group {done.group}")
+    if done.srtp_profile is not None:
+        keys = client.connection.srtp_keying_material()
+        print(
+            f"  DTLS-SRTP {done.srtp_profile.name}: master key {len(keys.local_key)} B + salt "
+            f"{len(keys.local_salt)} B each way (client and server derived the same)"
+            if keys.remote_master == server.connection.srtp_keying_material().local_master
+            else "  DTLS-SRTP keys DIFFER between client and server"
+        )
     print(
         f"  retransmissions: client {client.connection.stats.retransmissions}, "
         f"server {server.connection.stats.retransmissions}"
