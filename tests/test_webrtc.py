@@ -210,8 +210,8 @@ def test_answer_setup() -> None:
 
 
 @pytest.mark.parametrize("lose", [0, 2])
-def test_example_webrtc_dtls_path(lose: int) -> None:
-    result = run_example("webrtc_dtls_path.py", "--lose", str(lose))
+def test_example_webrtc_dtls_srtp(lose: int) -> None:
+    result = run_example("webrtc_dtls_srtp.py", "--lose", str(lose))
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "roles: alice is the DTLS server, bob is the DTLS client" in out
@@ -227,7 +227,8 @@ def test_example_webrtc_dtls_path(lose: int) -> None:
     if lose:
         assert int(found.group(1)) >= 2  # each side resent on its own timer
     assert "each side holds the certificate its peer's SDP named: yes" in out
-    assert "srtp keying material agrees: yes" in out
+    assert "srtp profile: SRTP_AEAD_AES_128_GCM" in out
+    assert re.search(r"^rtp: \d+-byte SRTP packet unprotected by alice: yes$", out, re.MULTILINE)
     assert "alice received: hello over the ICE path" in out
 
 

@@ -1,5 +1,5 @@
-"""Two WebRTC-style peers: generated identities, fingerprints in SDP, roles from a=setup, and
-the DTLS handshake over a datagram path the application owns.
+"""Two WebRTC-style peers: generated identities, fingerprints in SDP, roles from a=setup, the
+DTLS-SRTP handshake over a datagram path the application owns, and SRTP with libsrtp.
 
 Each peer makes an ephemeral certificate (as ``RTCPeerConnection.generateCertificate``
 does) and puts its fingerprint and ``a=setup`` in its SDP: alice offers ``actpass``, bob
@@ -8,9 +8,13 @@ its DTLS role from the two ``a=setup`` values. The "ICE" here is one UDP socket 
 also carries STUN: the application answers STUN itself and feeds only DTLS datagrams
 (RFC 7983) to an :class:`aiodtls.asyncio.DtlsOverDatagrams`, which sends through the
 application's socket and keeps every retransmission timer. The round trip the STUN check
-measured seeds the first retransmission timeout, as libwebrtc does.
+measured seeds the first retransmission timeout, as libwebrtc does. Both offer DTLS-SRTP
+profiles; once the handshake is done, each side keys a libsrtp session (pylibsrtp) with
+``srtp_keying_material()``, and one RTP packet goes from bob to alice protected on the same
+socket (RFC 7983 tells it from DTLS and STUN).
 
-    python examples/webrtc_dtls_path.py [--lose N]
+    pip install pylibsrtp
+    python examples/webrtc_dtls_srtp.py [--lose N]
 
 ``--lose N`` makes each application drop its first N outgoing DTLS datagrams: the handshake
 still completes, because the drivers' timers resend (the application never does).
@@ -25,9 +29,12 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+from pylibsrtp import Policy, Session
+
 from aiodtls.asyncio import DtlsOverDatagrams
 from aiodtls.demux import PacketKind, classify
 from aiodtls.reliability.timer import seeded_rto
+from aiodtls.srtp import SrtpKeyingMaterial, SrtpProfile
 from aiodtls.webrtc import (
     Identity,
     answer_setup,
@@ -36,7 +43,9 @@ from aiodtls.webrtc import (
     parse_fingerprint_lines,
 )
 
-SRTP_LABEL = "EXTRACTOR-dtls_srtp"  # RFC 5764 §4.2: 2 x (16-byte key) + 2 x (14-byte salt)
+PROFILES = [SrtpProfile.SRTP_AEAD_AES_128_GCM, SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]
+# One RTP packet: version 2, payload type 111 (Opus in browsers' SDPs), seq 1, ts 0, an SSRC.
+RTP_HEADER = bytes([0x80, 111, 0, 1, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78])
 STUN_MAGIC = b"\x21\x12\xa4\x42"
 
 
@@ -54,6 +63,7 @@ class IcePort(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.dtls: DtlsOverDatagrams | None = None
         self.stun_responses: asyncio.Queue[bytes] = asyncio.Queue()
+        self.rtp: asyncio.Queue[bytes] = asyncio.Queue()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Keep the socket."""
@@ -68,6 +78,8 @@ class IcePort(asyncio.DatagramProtocol):
             self.transport.sendto(b"\x01\x01" + data[2:], addr)  # toy Binding Success
         elif kind is PacketKind.STUN:
             self.stun_responses.put_nowait(data)
+        elif kind is PacketKind.RTP:
+            self.rtp.put_nowait(data)  # SRTP: unprotected by the application's libsrtp
 
     async def check(self, remote: tuple[str, int]) -> float:
         """A (toy) ICE connectivity check; returns the measured round trip in seconds."""
@@ -83,6 +95,14 @@ class IcePort(asyncio.DatagramProtocol):
             if answer[8:] == transaction:
                 return time.monotonic() - started
         raise TimeoutError("the ICE check got no answer")
+
+
+def srtp_sessions(keys: SrtpKeyingMaterial) -> tuple[Session, Session]:
+    """libsrtp sessions for one side: protect with our keys, unprotect with the peer's."""
+    profile = int(keys.profile)  # libsrtp numbers profiles as IANA does
+    tx = Policy(key=keys.local_master, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)
+    rx = Policy(key=keys.remote_master, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile)
+    return Session(policy=tx), Session(policy=rx)
 
 
 def lossy(send: Callable[[bytes], None], lose: int) -> Callable[[bytes], None]:
@@ -124,12 +144,16 @@ async def main(args: argparse.Namespace) -> None:
         print(f"dtls: first retransmission timeout {first:.0f} ms (2 x RTT, within 50 ms-3 s)")
 
         alice_port.dtls = DtlsOverDatagrams(
-            alice.configuration(parse_fingerprint_lines(answer), role=alice_role),
+            alice.configuration(
+                parse_fingerprint_lines(answer), role=alice_role, srtp_profiles=PROFILES
+            ),
             lossy(lambda datagram: alice_t.sendto(datagram, bob_addr), args.lose),
             initial_rtt=rtt,
         )
         bob_port.dtls = DtlsOverDatagrams(
-            bob.configuration(parse_fingerprint_lines(offer), role=bob_role),
+            bob.configuration(
+                parse_fingerprint_lines(offer), role=bob_role, srtp_profiles=PROFILES
+            ),
             lossy(lambda datagram: bob_t.sendto(datagram, alice_addr), args.lose),
             initial_rtt=rtt,
         )
@@ -145,11 +169,20 @@ async def main(args: argparse.Namespace) -> None:
         )
         print(f"each side holds the certificate its peer's SDP named: {'yes' if pinned else 'NO'}")
 
-        # SRTP keys come from the exporter (RFC 5764 §4.2); both sides get the same bytes.
-        same = bob_session.export_keying_material(SRTP_LABEL, 60) == (
-            alice_session.export_keying_material(SRTP_LABEL, 60)
+        # DTLS-SRTP: the agreed profile, and keys by role (RFC 5764 §4.2) into libsrtp.
+        bob_keys, alice_keys = (
+            bob_session.srtp_keying_material(),
+            alice_session.srtp_keying_material(),
         )
-        print(f"srtp keying material agrees: {'yes' if same else 'NO'}")
+        print(f"srtp profile: {bob_keys.profile.name}")
+        bob_tx, _ = srtp_sessions(bob_keys)
+        _, alice_rx = srtp_sessions(alice_keys)
+        payload = b"twenty ms of audio"
+        srtp = bob_tx.protect(RTP_HEADER + payload)
+        bob_t.sendto(srtp, alice_addr)  # the same socket as DTLS and STUN
+        received = alice_rx.unprotect(await asyncio.wait_for(alice_port.rtp.get(), 5))
+        ok = received[12:] == payload and srtp[12:] != payload
+        print(f"rtp: {len(srtp)}-byte SRTP packet unprotected by alice: {'yes' if ok else 'NO'}")
 
         bob_session.send(b"hello over the ICE path")
         print(f"alice received: {(await alice_session.recv(5)).decode()}")
