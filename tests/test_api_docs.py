@@ -29,6 +29,7 @@ def build_api() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # 10 s of pdoc: run by .ci/run's slow pass
 def test_api_reference_builds_and_every_public_name_has_a_docstring(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(BUILD), str(tmp_path)],

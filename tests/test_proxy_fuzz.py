@@ -29,6 +29,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -312,6 +313,7 @@ def run_steps(diagnosis: HandshakeDiagnosis, script: list[Step], start: float) -
 # 1. The diagnosis under fuzzing
 
 
+@pytest.mark.slow  # 4 s: run by .ci/run's slow pass
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=steps, start=st.floats(-1e6, 1e6, allow_nan=False))
 def test_diagnosis_never_raises_and_findings_are_well_formed(
@@ -328,6 +330,7 @@ def test_diagnosis_never_raises_and_findings_are_well_formed(
     assert kinds.count("completed") <= 1
 
 
+@pytest.mark.slow  # 5 s: run by .ci/run's slow pass
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(
