@@ -94,6 +94,8 @@ CASES: dict[str, Case] = {
     "psk-identity-without-psk": Case(f"{CLIENT} --psk-identity me --insecure", "needs --psk"),
     "fingerprint-not-hex": Case(f"{CLIENT} --fingerprint zz", "is not a fingerprint"),
     "fingerprint-too-short": Case(f"{CLIENT} --fingerprint ab:cd", "matches no supported hash"),
+    # -- simulator --
+    "netsim-runs-negative": Case("netsim --runs -1", "must be more than 0"),
     # -- key log --
     "keylog-missing-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}/no/k.log", "does not"),
     "keylog-is-a-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}", "is a directory"),

@@ -22,6 +22,7 @@ from .errors import (
 )
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.suites import CipherSuite, NamedGroup, SignatureScheme
+from .srtp import SrtpKeyingMaterial, SrtpProfile
 from .trace import TraceRecord
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "NamedGroup",
     "PeerUnreachable",
     "SignatureScheme",
+    "SrtpKeyingMaterial",
+    "SrtpProfile",
     "TraceRecord",
 ]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..reliability.timer import RetransmissionPolicy
 from ..sweep import HandshakeRun, Impairment, Scenario, SweepSummary, summarize, sweep
+from . import checks
 
 __all__ = ["add_parser"]
 
@@ -34,7 +35,9 @@ def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "netsim", help="run many simulated handshakes under an impairment and report statistics"
     )
-    parser.add_argument("--runs", type=int, default=1000, help="handshakes (default 1000)")
+    parser.add_argument(
+        "--runs", type=checks.positive(int), default=1000, help="handshakes (default 1000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--loss", type=float, default=0.0, help="loss probability each way")
     parser.add_argument(
