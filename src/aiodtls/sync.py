@@ -30,10 +30,10 @@ from collections.abc import Callable
 from .alerts import AlertDescription
 from .configuration import DtlsConfiguration
 from .connection import DtlsConnection, NetworkAddress
+from .details import SessionDetails
 from .endpoint import DtlsEndpoint, next_event
 from .errors import DtlsError, HandshakeTimeout, exception_for, is_unreachable_error
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
-from .srtp import SrtpKeyingMaterial, SrtpProfile
 from .sync_path import DtlsPath
 
 __all__ = ["DtlsError", "DtlsPath", "DtlsServer", "DtlsSocket", "connect", "wrap_socket"]
@@ -118,7 +118,7 @@ class _Pump:
         self.sock.close()
 
 
-class DtlsSocket:
+class DtlsSocket(SessionDetails):
     """One DTLS association with blocking calls (client or server side)."""
 
     def __init__(self, pump: _Pump, connection: DtlsConnection) -> None:
@@ -144,31 +144,6 @@ class DtlsSocket:
         if self._handshake is None:
             raise RuntimeError("the handshake has not completed")
         return self._handshake
-
-    @property
-    def alpn_protocol(self) -> str | None:
-        """The ALPN protocol agreed on (RFC 7301), or None."""
-        return self.handshake.alpn_protocol
-
-    @property
-    def server_name(self) -> str | None:
-        """Server: the host name the client sent (SNI), or None; client: ``server_name``."""
-        return self.handshake.server_name
-
-    @property
-    def srtp_profile(self) -> SrtpProfile | None:
-        """The DTLS-SRTP profile agreed on (RFC 5764), or None."""
-        return self.handshake.srtp_profile
-
-    def srtp_keying_material(self) -> SrtpKeyingMaterial:
-        """SRTP master keys and salts for this side (docs/srtp.md); RuntimeError without an
-        agreed profile."""
-        return self.connection.srtp_keying_material()
-
-    @property
-    def peer_address(self) -> NetworkAddress:
-        """The peer's address."""
-        return self.connection.peer_address
 
     def send(self, data: bytes) -> None:
         """Send one application record (DTLS does not retransmit application data).

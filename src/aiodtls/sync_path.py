@@ -31,10 +31,10 @@ from collections.abc import Callable
 from .alerts import AlertDescription
 from .configuration import DtlsConfiguration
 from .connection import DtlsConnection
+from .details import SessionDetails
 from .errors import HandshakeTimeout, exception_for
 from .events import ConnectionTerminated, DataReceived, HandshakeCompleted
 from .path import PATH_ADDRESS, SendDatagram, with_path_defaults
-from .srtp import SrtpKeyingMaterial
 
 __all__ = ["DtlsPath"]
 
@@ -43,7 +43,7 @@ def _clock() -> float:
     return time.monotonic()
 
 
-class DtlsPath:
+class DtlsPath(SessionDetails):
     """One DTLS association over an application-owned path, with blocking calls.
 
     A client sends its ClientHello at once; a server waits for the client's. ``initial_rtt``
@@ -158,17 +158,6 @@ class DtlsPath:
             if t is not None and t.alert != AlertDescription.close_notify:
                 raise exception_for(t)
             return None
-
-    def export_keying_material(
-        self, label: bytes | str, length: int, context: bytes | None = None
-    ) -> bytes:
-        """RFC 5705 keying material (e.g. ``'EXTRACTOR-dtls_srtp'``)."""
-        return self.connection.export_keying_material(label, length, context)
-
-    def srtp_keying_material(self) -> SrtpKeyingMaterial:
-        """SRTP master keys and salts for this side (docs/srtp.md); RuntimeError without an
-        agreed profile."""
-        return self.connection.srtp_keying_material()
 
     def close(self) -> None:
         """Send close_notify (if the association is up) and stop the timers (idempotent)."""

@@ -29,17 +29,17 @@ from typing import Any
 from cryptography import x509
 
 from ..connection import DtlsConnection, NetworkAddress
+from ..details import SessionDetails
 from ..endpoint import DtlsEndpoint, next_event
 from ..errors import ConnectionClosed, exception_for, is_unreachable_error
 from ..events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
-from ..srtp import SrtpKeyingMaterial, SrtpProfile
 
 __all__ = ["ConnectionClosed", "DtlsProtocol", "DtlsSession"]
 
 logger = logging.getLogger("aiodtls.asyncio")
 
 
-class DtlsSession:
+class DtlsSession(SessionDetails):
     """One DTLS association as an application sees it (client or server side)."""
 
     def __init__(self, connection: DtlsConnection, protocol: DtlsProtocol) -> None:
@@ -81,40 +81,9 @@ class DtlsSession:
         """The PSK identity, for PSK suites."""
         return self.handshake.psk_identity
 
-    @property
-    def alpn_protocol(self) -> str | None:
-        """The ALPN protocol agreed on (RFC 7301), or None."""
-        return self.handshake.alpn_protocol
-
-    @property
-    def server_name(self) -> str | None:
-        """Server: the host name the client sent (SNI), or None; client: ``server_name``."""
-        return self.handshake.server_name
-
-    @property
-    def srtp_profile(self) -> SrtpProfile | None:
-        """The DTLS-SRTP profile agreed on (RFC 5764), or None."""
-        return self.handshake.srtp_profile
-
-    def srtp_keying_material(self) -> SrtpKeyingMaterial:
-        """SRTP master keys and salts for this side (docs/srtp.md); RuntimeError without an
-        agreed profile."""
-        return self.connection.srtp_keying_material()
-
-    @property
-    def peer_address(self) -> NetworkAddress:
-        """The peer's address."""
-        return self.connection.peer_address
-
     def max_payload(self) -> int:
         """Largest ``send()`` that fits one datagram."""
         return self.connection.max_payload()
-
-    def export_keying_material(
-        self, label: bytes | str, length: int, context: bytes | None = None
-    ) -> bytes:
-        """RFC 5705 keying material (e.g. ``'EXTRACTOR-dtls_srtp'``)."""
-        return self.connection.export_keying_material(label, length, context)
 
     # -- data ------------------------------------------------------------------------------
 
