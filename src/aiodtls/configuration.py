@@ -25,6 +25,7 @@ from .alerts import AlertDescription
 from .handshake.suites import (
     DEFAULT_CIPHER_SUITES,
     DEFAULT_GROUPS,
+    DEFAULT_PSK_CIPHER_SUITES,
     DEFAULT_SIGNATURE_SCHEMES,
     CipherSuite,
     NamedGroup,
@@ -444,15 +445,47 @@ class DtlsConfiguration:
         if self.is_client:
             has_psk = has_psk or self.psk_client_callback is not None
             if has_psk:
-                suites.append(CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
+                suites.extend(DEFAULT_PSK_CIPHER_SUITES)
             else:
                 suites.extend(DEFAULT_CIPHER_SUITES)
             return suites
         has_certificate = self.private_key is not None or self.sni_callback is not None
         suites.extend(DEFAULT_CIPHER_SUITES if has_certificate else ())
         if has_psk:
-            suites.append(CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
+            suites.extend(DEFAULT_PSK_CIPHER_SUITES)
         return suites
+
+    @classmethod
+    def rfc7925(cls, is_client: bool = True, **fields: object) -> DtlsConfiguration:
+        """A configuration of the RFC 7925 (IoT / CoAP) profile: the mandatory suites only,
+        secp256r1 and ECDSA with SHA-256; every other field as given in ``fields``.
+
+        RFC 7925 §4.3 makes TLS_PSK_WITH_AES_128_CCM_8 mandatory for PSK and §4.4 / §5
+        TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 with secp256r1 and ecdsa_secp256r1_sha256 for raw
+        public keys and certificates. A client offers the PSK suite when a PSK credential
+        (``psk``, ``psk_lookup`` or ``psk_client_callback``) is among ``fields``, else the
+        ECDHE_ECDSA one; a server accepts both and picks what its credentials allow. Fields
+        given explicitly (e.g. ``cipher_suites``) win over the profile's."""
+        has_psk = any(
+            fields.get(name) is not None for name in ("psk", "psk_lookup", "psk_client_callback")
+        )
+        profile: dict[str, object] = {
+            "groups": [NamedGroup.secp256r1],
+            "signature_schemes": [SignatureScheme.ecdsa_secp256r1_sha256],
+        }
+        if is_client:
+            profile["cipher_suites"] = [
+                CipherSuite.TLS_PSK_WITH_AES_128_CCM_8
+                if has_psk
+                else CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8
+            ]
+        else:
+            profile["cipher_suites"] = [
+                CipherSuite.TLS_PSK_WITH_AES_128_CCM_8,
+                CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,
+            ]
+        profile.update(fields)
+        return cls(is_client=is_client, **profile)  # type: ignore[arg-type]
 
 
 _PEM_CERTIFICATE = re.compile(

@@ -44,7 +44,7 @@ from .handshake.client import ClientHandshake
 from .handshake.cookie import CookieSecrets
 from .handshake.messages import HandshakeType
 from .handshake.server import ServerHandshake
-from .handshake.suites import KeyExchange, suite_info
+from .handshake.suites import suite_info
 from .record.header import ContentType, RawRecord, split_datagram
 from .record.layer import (
     OpenedRecord,
@@ -222,7 +222,7 @@ class DtlsConnection:
                 and configuration.check_hostname
                 and configuration.server_name is None
                 and any(
-                    suite_info(s).key_exchange != KeyExchange.PSK
+                    suite_info(s).key_exchange.uses_certificate
                     for s in configuration.effective_cipher_suites()
                 )
             ):
@@ -480,7 +480,7 @@ class DtlsConnection:
         self._flight.start(entries, final=final, flight_number=flight_number)
         if self.is_client and any(e.msg_type == HandshakeType.finished for e in entries):
             suite = self._handshake.result.suite
-            if suite is not None and suite.key_exchange == KeyExchange.PSK:
+            if suite is not None and suite.key_exchange.uses_psk:
                 self._wrong_key.copies = []  # only a PSK can differ between the two ends
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
@@ -907,7 +907,7 @@ class DtlsConnection:
             suite = self._handshake.result.suite
             reason += "; the server answered our earlier flights but never our Finished (" + (
                 "wrong PSK?)"
-                if suite is not None and suite.key_exchange == KeyExchange.PSK
+                if suite is not None and suite.key_exchange.uses_psk
                 else "did it reject our certificate without an alert?)"
             )
         return reason

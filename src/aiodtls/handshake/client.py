@@ -42,6 +42,7 @@ from .messages import (
     CertificateVerify,
     ClientHello,
     ClientKeyExchangeEcdhe,
+    ClientKeyExchangeEcdhePsk,
     ClientKeyExchangePsk,
     ExtensionType,
     Finished,
@@ -66,11 +67,13 @@ from .messages import (
     pull_hello_verify_request,
     pull_server_hello,
     pull_server_key_exchange_ecdhe,
+    pull_server_key_exchange_ecdhe_psk,
     pull_server_key_exchange_psk,
     push_certificate,
     push_certificate_verify,
     push_client_hello,
     push_client_key_exchange_ecdhe,
+    push_client_key_exchange_ecdhe_psk,
     push_client_key_exchange_psk,
     push_finished,
 )
@@ -276,6 +279,9 @@ class ClientHandshake(HandshakeStateMachine):
         self._absorb(message)
         if self.result.suite.key_exchange == KeyExchange.PSK:
             self.state = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
+        elif self.result.suite.key_exchange == KeyExchange.ECDHE_PSK:
+            # RFC 5489 §2: no certificates; the ServerKeyExchange is always sent.
+            self.state = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
         else:
             self.state = ClientState.CLIENT_EXPECT_CERTIFICATE
 
@@ -351,15 +357,16 @@ class ClientHandshake(HandshakeStateMachine):
             self._absorb(message)
             self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
             return
+        if self.result.suite.key_exchange == KeyExchange.ECDHE_PSK:
+            # Unsigned: a server without the PSK cannot produce our Finished (RFC 5489 §2).
+            ske_ecdhe_psk = decode_message(message.body, pull_server_key_exchange_ecdhe_psk)
+            self._psk_hint = ske_ecdhe_psk.identity_hint or None
+            self._accept_server_ecdh(ske_ecdhe_psk.params.group, ske_ecdhe_psk.params.public_key)
+            self._absorb(message)
+            self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+            return
         ske = decode_message(message.body, pull_server_key_exchange_ecdhe)
-        try:
-            group = NamedGroup(ske.params.group)
-        except ValueError:
-            group = None
-        if group is None or group not in self.configuration.groups:
-            raise AlertIllegalParameter(
-                f"server chose a group we did not offer: {ske.params.group}"
-            )
+        group = self._offered_group(ske.params.group)
         assert self._server_public_key is not None
         signatures.verify(
             self._server_public_key,
@@ -368,11 +375,26 @@ class ClientHandshake(HandshakeStateMachine):
             ske.signature,
             self.client_random + self.server_random + ske.params.encode(),
         )
-        self.result.group = group
-        self._ephemeral = EphemeralKey(group)
-        self._server_ecdh_public = ske.params.public_key
+        self._accept_server_ecdh(group, ske.params.public_key)
         self._absorb(message)
         self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+
+    def _offered_group(self, value: int) -> NamedGroup:
+        """The server's ECDH group, which must be one we offered."""
+        try:
+            group = NamedGroup(value)
+        except ValueError:
+            group = None
+        if group is None or group not in self.configuration.groups:
+            raise AlertIllegalParameter(f"server chose a group we did not offer: {value}")
+        return group
+
+    def _accept_server_ecdh(self, group_value: int, public_key: bytes) -> None:
+        """Keep the server's ephemeral key and make ours in the same group."""
+        group = self._offered_group(group_value)
+        self.result.group = group
+        self._ephemeral = EphemeralKey(group)
+        self._server_ecdh_public = public_key
 
     def _on_certificate_request(self, message: HandshakeMessage, now: float) -> None:
         self._certificate_request = decode_message(message.body, pull_certificate_request)
@@ -457,6 +479,20 @@ class ClientHandshake(HandshakeStateMachine):
                 encode_message(push_client_key_exchange_psk, ClientKeyExchangePsk(identity)),
             )
             premaster = psk_premaster_secret(psk)
+        elif suite.key_exchange == KeyExchange.ECDHE_PSK:
+            identity, psk = self._psk_credentials()
+            self.result.psk_identity = identity
+            assert self._ephemeral is not None and self._server_ecdh_public is not None
+            # RFC 5489 §2: the PSK premaster with other_secret = Z (SPEC K1).
+            shared = self._ephemeral.exchange(self._server_ecdh_public)
+            premaster = psk_premaster_secret(psk, shared)
+            self._send(
+                HandshakeType.client_key_exchange,
+                encode_message(
+                    push_client_key_exchange_ecdhe_psk,
+                    ClientKeyExchangeEcdhePsk(identity, self._ephemeral.public_bytes()),
+                ),
+            )
         else:
             assert self._ephemeral is not None and self._server_ecdh_public is not None
             premaster = self._ephemeral.exchange(self._server_ecdh_public)

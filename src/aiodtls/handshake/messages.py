@@ -448,8 +448,8 @@ class ServerKeyExchangeEcdhe:
     signature: bytes
 
 
-def pull_server_key_exchange_ecdhe(buf: Buffer) -> ServerKeyExchangeEcdhe:
-    """Read an ECDHE ServerKeyExchange body."""
+def pull_ecdhe_parameters(buf: Buffer) -> EcdheParameters:
+    """Read ServerECDHParams (RFC 8422 §5.4)."""
     curve_type = buf.pull_uint8()
     if curve_type != EC_CURVE_TYPE_NAMED_CURVE:
         # Explicit curves are forbidden (RFC 8422 §5.4, SPEC K3).
@@ -458,8 +458,13 @@ def pull_server_key_exchange_ecdhe(buf: Buffer) -> ServerKeyExchangeEcdhe:
     public_key = buf.pull_opaque(1)
     if not public_key:
         raise BufferReadError("empty ECDH public key")
+    return EcdheParameters(group, public_key)
+
+
+def pull_server_key_exchange_ecdhe(buf: Buffer) -> ServerKeyExchangeEcdhe:
+    """Read an ECDHE ServerKeyExchange body."""
     return ServerKeyExchangeEcdhe(
-        params=EcdheParameters(group, public_key),
+        params=pull_ecdhe_parameters(buf),
         signature_scheme=buf.pull_uint16(),
         signature=buf.pull_opaque(2),
     )
@@ -524,6 +529,50 @@ def pull_client_key_exchange_psk(buf: Buffer) -> ClientKeyExchangePsk:
 def push_client_key_exchange_psk(buf: Buffer, message: ClientKeyExchangePsk) -> None:
     """Write a PSK ClientKeyExchange body."""
     buf.push_opaque(2, message.identity)
+
+
+@dataclass
+class ServerKeyExchangeEcdhePsk:
+    """ServerKeyExchange for ECDHE_PSK (RFC 5489 §2): the identity hint (possibly empty)
+    and the ECDH parameters, unsigned (the PSK authenticates them through Finished)."""
+
+    identity_hint: bytes
+    params: EcdheParameters
+
+
+def pull_server_key_exchange_ecdhe_psk(buf: Buffer) -> ServerKeyExchangeEcdhePsk:
+    """Read an ECDHE_PSK ServerKeyExchange body."""
+    hint = buf.pull_opaque(2)
+    return ServerKeyExchangeEcdhePsk(hint, pull_ecdhe_parameters(buf))
+
+
+def push_server_key_exchange_ecdhe_psk(buf: Buffer, message: ServerKeyExchangeEcdhePsk) -> None:
+    """Write an ECDHE_PSK ServerKeyExchange body."""
+    buf.push_opaque(2, message.identity_hint)
+    buf.push_bytes(message.params.encode())
+
+
+@dataclass
+class ClientKeyExchangeEcdhePsk:
+    """ClientKeyExchange for ECDHE_PSK (RFC 5489 §2): identity, then the ephemeral key."""
+
+    identity: bytes
+    public_key: bytes
+
+
+def pull_client_key_exchange_ecdhe_psk(buf: Buffer) -> ClientKeyExchangeEcdhePsk:
+    """Read an ECDHE_PSK ClientKeyExchange body."""
+    identity = buf.pull_opaque(2)
+    public_key = buf.pull_opaque(1)
+    if not public_key:
+        raise BufferReadError("empty ECDH public key")
+    return ClientKeyExchangeEcdhePsk(identity, public_key)
+
+
+def push_client_key_exchange_ecdhe_psk(buf: Buffer, message: ClientKeyExchangeEcdhePsk) -> None:
+    """Write an ECDHE_PSK ClientKeyExchange body."""
+    buf.push_opaque(2, message.identity)
+    buf.push_opaque(1, message.public_key)
 
 
 @dataclass

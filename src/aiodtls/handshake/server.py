@@ -57,6 +57,7 @@ from .messages import (
     HandshakeType,
     ServerHello,
     ServerKeyExchangeEcdhe,
+    ServerKeyExchangeEcdhePsk,
     ServerKeyExchangePsk,
     UseSrtp,
     decode_alpn,
@@ -76,6 +77,7 @@ from .messages import (
     pull_certificate_verify,
     pull_client_hello,
     pull_client_key_exchange_ecdhe,
+    pull_client_key_exchange_ecdhe_psk,
     pull_client_key_exchange_psk,
     pull_finished,
     push_certificate,
@@ -83,6 +85,7 @@ from .messages import (
     push_finished,
     push_server_hello,
     push_server_key_exchange_ecdhe,
+    push_server_key_exchange_ecdhe_psk,
     push_server_key_exchange_psk,
 )
 from .state import Handler, HandshakeSink, HandshakeStateMachine
@@ -243,9 +246,13 @@ class ServerHandshake(HandshakeStateMachine):
             if int(suite) not in hello.cipher_suites:
                 continue
             info = suite_info(suite)
-            if info.key_exchange == KeyExchange.PSK:
+            if info.key_exchange.uses_psk:
                 if config.psk is None and config.psk_lookup is None:
                     continue
+                if info.key_exchange == KeyExchange.ECDHE_PSK:
+                    if group is None:
+                        continue
+                    self.result.group = group
                 self.result.suite = info
                 return
             chain, key = self._credentials()
@@ -393,6 +400,17 @@ class ServerHandshake(HandshakeStateMachine):
                         ServerKeyExchangePsk(config.psk_identity_hint),
                     ),
                 )
+        elif suite.key_exchange == KeyExchange.ECDHE_PSK:
+            assert self.result.group is not None
+            self._ephemeral = EphemeralKey(self.result.group)
+            params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
+            self._send(
+                HandshakeType.server_key_exchange,
+                encode_message(
+                    push_server_key_exchange_ecdhe_psk,
+                    ServerKeyExchangeEcdhePsk(config.psk_identity_hint or b"", params),
+                ),
+            )
         else:
             chain, key = self._credentials()
             self._send(
@@ -474,15 +492,16 @@ class ServerHandshake(HandshakeStateMachine):
     def _on_client_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         suite = self.result.suite
         assert suite is not None
-        config = self.configuration
         if suite.key_exchange == KeyExchange.PSK:
             cke_psk = decode_message(message.body, pull_client_key_exchange_psk)
-            identity = cke_psk.identity
-            psk = config.psk_lookup(identity) if config.psk_lookup is not None else config.psk
-            if psk is None:
-                raise AlertUnknownPskIdentity(f"unknown PSK identity {identity!r}")  # SPEC K1
-            self.result.psk_identity = identity
-            premaster = psk_premaster_secret(psk)
+            premaster = psk_premaster_secret(self._psk_for(cke_psk.identity))
+        elif suite.key_exchange == KeyExchange.ECDHE_PSK:
+            cke_ecdhe_psk = decode_message(message.body, pull_client_key_exchange_ecdhe_psk)
+            psk = self._psk_for(cke_ecdhe_psk.identity)
+            assert self._ephemeral is not None
+            # RFC 5489 §2: the PSK premaster with other_secret = Z (SPEC K1).
+            shared = self._ephemeral.exchange(cke_ecdhe_psk.public_key)
+            premaster = psk_premaster_secret(psk, shared)
         else:
             cke = decode_message(message.body, pull_client_key_exchange_ecdhe)
             assert self._ephemeral is not None
@@ -496,6 +515,24 @@ class ServerHandshake(HandshakeStateMachine):
             self.state = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY
         else:
             self.state = ServerState.SERVER_EXPECT_FINISHED
+
+    def _psk_for(self, identity: bytes) -> bytes:
+        """The key of the client's PSK identity: ``psk_lookup``'s answer, else ``psk``."""
+        config = self.configuration
+        if config.psk_lookup is None:
+            psk = config.psk
+        else:
+            try:
+                psk = config.psk_lookup(identity)
+            except Exception as exc:
+                # A failing device database is our problem, not the client's: internal_error.
+                raise AlertInternalError(f"psk_lookup raised {exc!r} for {identity!r}") from None
+        if psk is None:
+            raise AlertUnknownPskIdentity(f"unknown PSK identity {identity!r}")  # SPEC K1
+        if not isinstance(psk, bytes) or not psk:
+            raise AlertInternalError(f"psk_lookup returned {type(psk).__name__}, not a key")
+        self.result.psk_identity = identity
+        return psk
 
     def _on_certificate_verify(self, message: HandshakeMessage, now: float) -> None:
         verify = decode_message(message.body, pull_certificate_verify)

@@ -22,7 +22,7 @@ from ..alerts import AlertDecodeError, AlertUnexpectedMessage
 from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import ContentType
-from ..record.protection import AesGcmProtection, RecordProtection
+from ..record.protection import RecordProtection, new_protection
 from ..reliability.flight import FlightEntry
 from ..reliability.fragments import encode_handshake_fragment
 from ..reliability.reassembly import HandshakeMessage
@@ -205,8 +205,8 @@ class HandshakeStateMachine:
             suite.key_length,
             suite.fixed_iv_length,
         )
-        client = AesGcmProtection(block.client_write_key, block.client_write_iv)
-        server = AesGcmProtection(block.server_write_key, block.server_write_iv)
+        client = new_protection(suite.aead, block.client_write_key, block.client_write_iv)
+        server = new_protection(suite.aead, block.server_write_key, block.server_write_iv)
         if self.configuration.key_log is not None:
             # NSS key log format, read by Wireshark; written only when the user asked.
             self.configuration.key_log.write(

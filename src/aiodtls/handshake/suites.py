@@ -12,9 +12,12 @@ from enum import Enum, IntEnum
 
 from cryptography.hazmat.primitives import hashes
 
+from ..record.protection import Aead
+
 __all__ = [
     "DEFAULT_CIPHER_SUITES",
     "DEFAULT_GROUPS",
+    "DEFAULT_PSK_CIPHER_SUITES",
     "DEFAULT_SIGNATURE_SCHEMES",
     "CipherSuite",
     "KeyExchange",
@@ -28,11 +31,21 @@ __all__ = [
 class CipherSuite(IntEnum):
     """TLS 1.2 cipher suites (IANA values). Only AEAD suites exist here by design."""
 
-    TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = 0xC02B
+    TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = 0xC02B  # RFC 5289
     TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 = 0xC02C
     TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 = 0xC02F
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 = 0xC030
-    TLS_PSK_WITH_AES_128_GCM_SHA256 = 0x00A8
+    TLS_PSK_WITH_AES_128_GCM_SHA256 = 0x00A8  # RFC 5487
+    TLS_PSK_WITH_AES_256_GCM_SHA384 = 0x00A9
+    TLS_PSK_WITH_AES_128_CCM = 0xC0A4  # RFC 6655
+    TLS_PSK_WITH_AES_128_CCM_8 = 0xC0A8
+    TLS_ECDHE_ECDSA_WITH_AES_128_CCM = 0xC0AC  # RFC 7251
+    TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 = 0xC0AE
+    TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 = 0xCCA8  # RFC 7905
+    TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 = 0xCCA9
+    TLS_PSK_WITH_CHACHA20_POLY1305_SHA256 = 0xCCAB
+    TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 = 0xCCAC
+    TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256 = 0xD001  # RFC 8442
 
 
 # Signalling values that may appear in a ClientHello's suite list.
@@ -46,6 +59,23 @@ class KeyExchange(Enum):
     ECDHE_ECDSA = "ECDHE_ECDSA"
     ECDHE_RSA = "ECDHE_RSA"
     PSK = "PSK"
+    ECDHE_PSK = "ECDHE_PSK"
+    "RFC 5489: an unsigned ECDH exchange whose secret is mixed with the PSK."
+
+    @property
+    def uses_psk(self) -> bool:
+        """The peers authenticate each other with a pre-shared key (no certificates)."""
+        return self in (KeyExchange.PSK, KeyExchange.ECDHE_PSK)
+
+    @property
+    def uses_certificate(self) -> bool:
+        """The server authenticates with a certificate and signs its ECDH parameters."""
+        return self in (KeyExchange.ECDHE_ECDSA, KeyExchange.ECDHE_RSA)
+
+    @property
+    def uses_ecdhe(self) -> bool:
+        """An ephemeral ECDH exchange takes place (supported_groups matters)."""
+        return self != KeyExchange.PSK
 
 
 @dataclass(frozen=True)
@@ -54,56 +84,80 @@ class SuiteInfo:
 
     suite: CipherSuite
     key_exchange: KeyExchange
-    key_length: int
-    "AES key length in bytes."
+    aead: Aead
+    "The record protection; it fixes the key, implicit IV, explicit nonce and tag lengths."
     prf_hash: type[hashes.HashAlgorithm]
     "Hash of the TLS 1.2 PRF, the transcript and the Finished message."
-    fixed_iv_length: int = 4
-    "Implicit part of the GCM nonce taken from the key block (RFC 5288 §3)."
-    record_iv_length: int = 8
-    "Explicit per-record nonce carried on the wire."
-    tag_length: int = 16
 
     @property
     def name(self) -> str:
         """The IANA name."""
         return self.suite.name
 
+    @property
+    def key_length(self) -> int:
+        """Bytes of each write key taken from the key block."""
+        return self.aead.key_length
 
+    @property
+    def fixed_iv_length(self) -> int:
+        """Bytes of each implicit IV taken from the key block (the salt, or ChaCha20's IV)."""
+        return self.aead.fixed_iv_length
+
+    @property
+    def tag_length(self) -> int:
+        """Bytes of the AEAD tag on every record."""
+        return self.aead.tag_length
+
+
+_SUITE_LIST = (
+    (
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        KeyExchange.ECDHE_ECDSA,
+        Aead.AES_128_GCM,
+    ),
+    (
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        KeyExchange.ECDHE_ECDSA,
+        Aead.AES_256_GCM,
+    ),
+    (CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, KeyExchange.ECDHE_RSA, Aead.AES_128_GCM),
+    (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, KeyExchange.ECDHE_RSA, Aead.AES_256_GCM),
+    (CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256, KeyExchange.PSK, Aead.AES_128_GCM),
+    (CipherSuite.TLS_PSK_WITH_AES_256_GCM_SHA384, KeyExchange.PSK, Aead.AES_256_GCM),
+    (CipherSuite.TLS_PSK_WITH_AES_128_CCM, KeyExchange.PSK, Aead.AES_128_CCM),
+    (CipherSuite.TLS_PSK_WITH_AES_128_CCM_8, KeyExchange.PSK, Aead.AES_128_CCM_8),
+    (CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM, KeyExchange.ECDHE_ECDSA, Aead.AES_128_CCM),
+    (CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, KeyExchange.ECDHE_ECDSA, Aead.AES_128_CCM_8),
+    (
+        CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        KeyExchange.ECDHE_RSA,
+        Aead.CHACHA20_POLY1305,
+    ),
+    (
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        KeyExchange.ECDHE_ECDSA,
+        Aead.CHACHA20_POLY1305,
+    ),
+    (CipherSuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256, KeyExchange.PSK, Aead.CHACHA20_POLY1305),
+    (
+        CipherSuite.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+        KeyExchange.ECDHE_PSK,
+        Aead.CHACHA20_POLY1305,
+    ),
+    (CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256, KeyExchange.ECDHE_PSK, Aead.AES_128_GCM),
+)
+
+# The PRF hash is in the suite's name: SHA384 where it says so, else SHA-256 (RFC 5289,
+# RFC 6655 §4 and RFC 7251 §2 for CCM, RFC 7905 §2 for ChaCha20-Poly1305).
 _SUITES = {
-    info.suite: info
-    for info in (
-        SuiteInfo(
-            CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            KeyExchange.ECDHE_ECDSA,
-            16,
-            hashes.SHA256,
-        ),
-        SuiteInfo(
-            CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-            KeyExchange.ECDHE_ECDSA,
-            32,
-            hashes.SHA384,
-        ),
-        SuiteInfo(
-            CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-            KeyExchange.ECDHE_RSA,
-            16,
-            hashes.SHA256,
-        ),
-        SuiteInfo(
-            CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-            KeyExchange.ECDHE_RSA,
-            32,
-            hashes.SHA384,
-        ),
-        SuiteInfo(
-            CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256,
-            KeyExchange.PSK,
-            16,
-            hashes.SHA256,
-        ),
+    suite: SuiteInfo(
+        suite,
+        key_exchange,
+        aead,
+        hashes.SHA384 if suite.name.endswith("_SHA384") else hashes.SHA256,
     )
+    for suite, key_exchange, aead in _SUITE_LIST
 }
 
 
@@ -136,8 +190,24 @@ DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = (
     CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
     CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM,
 )
-"Certificate suites offered by default; PSK suites are added when a PSK is configured."
+"""Certificate suites offered by default, most preferred first: GCM, then ChaCha20-Poly1305,
+then CCM. The CCM_8 suites (64-bit tag) are never in a default list: they are chosen
+explicitly or through ``DtlsConfiguration.rfc7925``. PSK suites are added when a PSK is
+configured."""
+
+DEFAULT_PSK_CIPHER_SUITES: tuple[CipherSuite, ...] = (
+    CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256,
+    CipherSuite.TLS_PSK_WITH_AES_256_GCM_SHA384,
+    CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256,
+    CipherSuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite.TLS_PSK_WITH_AES_128_CCM,
+)
+"PSK suites offered (or accepted) when a PSK is configured, most preferred first."
 
 DEFAULT_GROUPS: tuple[NamedGroup, ...] = (
     NamedGroup.x25519,

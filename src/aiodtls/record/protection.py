@@ -1,20 +1,37 @@
 """Record protection: how one record's payload is sealed and opened for a given epoch.
 
-Owns the AEAD construction of TLS 1.2 GCM suites (RFC 5288, RFC 6347 §4.1.2.1): nonce =
-4-byte implicit salt || 8-byte explicit nonce, where the explicit nonce is the record's
-epoch || sequence number (SPEC R6: never random, so it is unique per key by construction),
-and AAD = epoch || seq || type || version || plaintext length. Epoch 0 uses
-:class:`NullProtection`. CCM and ChaCha20 will be further classes with the same interface.
+Owns the AEAD constructions of the TLS 1.2 suites, one class per nonce construction:
+
+- :class:`ExplicitNonceProtection` for AES-GCM (RFC 5288) and AES-CCM / CCM_8 (RFC 6655,
+  RFC 7251): nonce = 4-byte implicit salt || 8-byte explicit nonce carried in the record,
+  where the explicit nonce is the record's epoch || sequence number (RFC 6347 §4.1.2.1,
+  SPEC R6, K2: never random, so it is unique per key by construction).
+- :class:`XorNonceProtection` for ChaCha20-Poly1305 (RFC 7905 §2): nonce = 12-byte implicit
+  IV XOR the epoch || sequence number left-padded to 12 bytes; nothing explicit on the wire.
+
+Both use AAD = epoch || seq || type || version || plaintext length (RFC 5246 §6.2.3.3).
+:class:`Aead` names each algorithm and its lengths; :func:`new_protection` maps one to its
+class, so the handshake never names a construction. Epoch 0 uses :class:`NullProtection`.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-__all__ = ["AesGcmProtection", "NullProtection", "RecordProtection", "RecordProtectionError"]
+__all__ = [
+    "Aead",
+    "AesGcmProtection",
+    "ExplicitNonceProtection",
+    "NullProtection",
+    "RecordProtection",
+    "RecordProtectionError",
+    "XorNonceProtection",
+    "new_protection",
+]
 
 
 class RecordProtectionError(Exception):
@@ -36,6 +53,37 @@ class RecordProtection(Protocol):
         ...
 
 
+class Aead(enum.Enum):
+    """The AEAD algorithms of the supported suites: (key, implicit IV, explicit nonce, tag)
+    lengths in bytes."""
+
+    AES_128_GCM = (16, 4, 8, 16)
+    AES_256_GCM = (32, 4, 8, 16)
+    AES_128_CCM = (16, 4, 8, 16)
+    AES_128_CCM_8 = (16, 4, 8, 8)
+    CHACHA20_POLY1305 = (32, 12, 0, 16)
+
+    @property
+    def key_length(self) -> int:
+        """Bytes of the write key."""
+        return self.value[0]
+
+    @property
+    def fixed_iv_length(self) -> int:
+        """Bytes of the implicit IV from the key block (GCM/CCM salt, ChaCha20 IV)."""
+        return self.value[1]
+
+    @property
+    def record_iv_length(self) -> int:
+        """Bytes of explicit nonce carried in each record."""
+        return self.value[2]
+
+    @property
+    def tag_length(self) -> int:
+        """Bytes of the authentication tag."""
+        return self.value[3]
+
+
 class NullProtection:
     """Epoch 0: records travel in plaintext."""
 
@@ -50,39 +98,92 @@ class NullProtection:
         return fragment
 
 
-class AesGcmProtection:
-    """AES-GCM with an 8-byte explicit nonce and a 16-byte tag."""
+def _additional_data(epoch_seq: bytes, content_type: int, version: int, length: int) -> bytes:
+    return (
+        epoch_seq + bytes((content_type, version >> 8, version & 0xFF)) + length.to_bytes(2, "big")
+    )
 
-    __slots__ = ("_aead", "_salt")
 
-    overhead = 8 + 16
+_Cipher = AESGCM | AESCCM | ChaCha20Poly1305
 
-    def __init__(self, key: bytes, salt: bytes) -> None:
+
+class ExplicitNonceProtection:
+    """AES-GCM or AES-CCM(_8): 4-byte salt || 8-byte explicit nonce (= epoch || seq)."""
+
+    __slots__ = ("_aead", "_salt", "overhead")
+
+    def __init__(self, aead: _Cipher, salt: bytes, tag_length: int) -> None:
         if len(salt) != 4:
-            raise ValueError("GCM salt must be 4 bytes")
-        self._aead = AESGCM(key)
+            raise ValueError("the GCM/CCM salt must be 4 bytes")
+        self._aead = aead
         self._salt = salt
+        self.overhead = 8 + tag_length
 
     def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
         """Return explicit_nonce || ciphertext || tag."""
-        aad = (
-            epoch_seq
-            + bytes((content_type, version >> 8, version & 0xFF))
-            + len(plaintext).to_bytes(2, "big")
-        )
+        aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
         return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
 
     def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
         """Verify the tag and return the plaintext."""
         length = len(fragment) - self.overhead
         if length < 0:
-            raise RecordProtectionError("record shorter than nonce and tag")
-        aad = (
-            epoch_seq
-            + bytes((content_type, version >> 8, version & 0xFF))
-            + length.to_bytes(2, "big")
-        )
+            raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
+        aad = _additional_data(epoch_seq, content_type, version, length)
         try:
             return self._aead.decrypt(self._salt + fragment[:8], fragment[8:], aad)
         except InvalidTag as exc:
             raise RecordProtectionError("bad record tag") from exc
+
+
+class AesGcmProtection(ExplicitNonceProtection):
+    """AES-GCM with an 8-byte explicit nonce and a 16-byte tag."""
+
+    __slots__ = ()
+
+    def __init__(self, key: bytes, salt: bytes) -> None:
+        super().__init__(AESGCM(key), salt, 16)
+
+
+class XorNonceProtection:
+    """ChaCha20-Poly1305 (RFC 7905 §2): nonce = 12-byte IV XOR (0^32 || epoch || seq)."""
+
+    __slots__ = ("_aead", "_iv")
+
+    overhead = 16
+
+    def __init__(self, aead: ChaCha20Poly1305, iv: bytes) -> None:
+        if len(iv) != 12:
+            raise ValueError("the ChaCha20-Poly1305 IV must be 12 bytes")
+        self._aead = aead
+        self._iv = int.from_bytes(iv, "big")
+
+    def _nonce(self, epoch_seq: bytes) -> bytes:
+        return (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
+
+    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
+        """Return ciphertext || tag."""
+        aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
+        return self._aead.encrypt(self._nonce(epoch_seq), plaintext, aad)
+
+    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
+        """Verify the tag and return the plaintext."""
+        length = len(fragment) - self.overhead
+        if length < 0:
+            raise RecordProtectionError("record shorter than the tag")
+        aad = _additional_data(epoch_seq, content_type, version, length)
+        try:
+            return self._aead.decrypt(self._nonce(epoch_seq), fragment, aad)
+        except InvalidTag as exc:
+            raise RecordProtectionError("bad record tag") from exc
+
+
+def new_protection(aead: Aead, key: bytes, iv: bytes) -> RecordProtection:
+    """The record protection for ``aead`` with one direction's write key and implicit IV."""
+    if len(key) != aead.key_length:
+        raise ValueError(f"{aead.name} needs a {aead.key_length}-byte key")
+    if aead == Aead.CHACHA20_POLY1305:
+        return XorNonceProtection(ChaCha20Poly1305(key), iv)
+    if aead in (Aead.AES_128_CCM, Aead.AES_128_CCM_8):
+        return ExplicitNonceProtection(AESCCM(key, tag_length=aead.tag_length), iv, aead.tag_length)
+    return ExplicitNonceProtection(AESGCM(key), iv, aead.tag_length)
