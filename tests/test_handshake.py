@@ -13,6 +13,7 @@ import pytest
 
 from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
 from aiodtls.handshake.certificates import certificate_fingerprint
+from aiodtls.handshake.suites import suite_info
 from aiodtls.reliability.timer import RetransmissionPolicy
 from aiodtls.trace import TraceRecord
 from certs import (
@@ -395,14 +396,14 @@ def test_max_payload_fits_the_mtu_exactly(suite: CipherSuite) -> None:  # P1
     """OpenSSL's dtls_mtu_test oracle: a payload of max_payload() makes a datagram of exactly
     the MTU; one byte more is refused (it could not fit)."""
     for mtu in [*range(500, 530), 1400]:
-        if suite == CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256:
+        if suite_info(suite).key_exchange.uses_psk:
             client, server = psk_configs()
         elif "RSA" in suite.name:
             chain = server_chain("rsa")
             client, server = client_config(chain), server_config(chain)
         else:
             client, server = client_config(), server_config()
-        client.cipher_suites = [suite]
+        client.cipher_suites = server.cipher_suites = [suite]
         client.mtu = server.mtu = mtu
         pair = handshake(client, server)
         assert_established(pair)

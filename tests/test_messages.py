@@ -24,6 +24,7 @@ from aiodtls.handshake.messages import (
     CertificateVerify,
     ClientHello,
     ClientKeyExchangeEcdhe,
+    ClientKeyExchangeEcdhePsk,
     ClientKeyExchangePsk,
     EcdheParameters,
     Extensions,
@@ -33,6 +34,7 @@ from aiodtls.handshake.messages import (
     HelloVerifyRequest,
     ServerHello,
     ServerKeyExchangeEcdhe,
+    ServerKeyExchangeEcdhePsk,
     ServerKeyExchangePsk,
     decode_message,
     decode_renegotiation_info,
@@ -51,24 +53,28 @@ from aiodtls.handshake.messages import (
     pull_certificate_verify,
     pull_client_hello,
     pull_client_key_exchange_ecdhe,
+    pull_client_key_exchange_ecdhe_psk,
     pull_client_key_exchange_psk,
     pull_extensions,
     pull_finished,
     pull_hello_verify_request,
     pull_server_hello,
     pull_server_key_exchange_ecdhe,
+    pull_server_key_exchange_ecdhe_psk,
     pull_server_key_exchange_psk,
     push_certificate,
     push_certificate_request,
     push_certificate_verify,
     push_client_hello,
     push_client_key_exchange_ecdhe,
+    push_client_key_exchange_ecdhe_psk,
     push_client_key_exchange_psk,
     push_extensions,
     push_finished,
     push_hello_verify_request,
     push_server_hello,
     push_server_key_exchange_ecdhe,
+    push_server_key_exchange_ecdhe_psk,
     push_server_key_exchange_psk,
 )
 from aiodtls.reliability import fragments
@@ -134,6 +140,14 @@ server_key_exchanges_ecdhe = st.builds(
 server_key_exchanges_psk = st.builds(ServerKeyExchangePsk, identity_hint=opaque(200))
 client_key_exchanges_ecdhe = st.builds(ClientKeyExchangeEcdhe, public_key=opaque(255, min_size=1))
 client_key_exchanges_psk = st.builds(ClientKeyExchangePsk, identity=opaque(200))
+server_key_exchanges_ecdhe_psk = st.builds(
+    ServerKeyExchangeEcdhePsk,
+    identity_hint=opaque(200),
+    params=st.builds(EcdheParameters, group=uint16, public_key=opaque(255, min_size=1)),
+)
+client_key_exchanges_ecdhe_psk = st.builds(
+    ClientKeyExchangeEcdhePsk, identity=opaque(200), public_key=opaque(255, min_size=1)
+)
 certificate_verifies = st.builds(CertificateVerify, signature_scheme=uint16, signature=opaque(300))
 finisheds = st.builds(Finished, verify_data=opaque(48))
 
@@ -153,6 +167,10 @@ CODECS: list[tuple[str, st.SearchStrategy[Any], Callable[..., None], Callable[[B
      pull_client_key_exchange_ecdhe),
     ("client_key_exchange_psk", client_key_exchanges_psk, push_client_key_exchange_psk,
      pull_client_key_exchange_psk),
+    ("server_key_exchange_ecdhe_psk", server_key_exchanges_ecdhe_psk,
+     push_server_key_exchange_ecdhe_psk, pull_server_key_exchange_ecdhe_psk),
+    ("client_key_exchange_ecdhe_psk", client_key_exchanges_ecdhe_psk,
+     push_client_key_exchange_ecdhe_psk, pull_client_key_exchange_ecdhe_psk),
     ("certificate_verify", certificate_verifies, push_certificate_verify,
      pull_certificate_verify),
     ("finished", finisheds, push_finished, pull_finished),

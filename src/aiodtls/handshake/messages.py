@@ -448,7 +448,7 @@ class ServerKeyExchangeEcdhe:
     signature: bytes
 
 
-def pull_ecdhe_parameters(buf: Buffer) -> EcdheParameters:
+def _pull_ecdhe_parameters(buf: Buffer) -> EcdheParameters:
     """Read ServerECDHParams (RFC 8422 §5.4)."""
     curve_type = buf.pull_uint8()
     if curve_type != EC_CURVE_TYPE_NAMED_CURVE:
@@ -464,7 +464,7 @@ def pull_ecdhe_parameters(buf: Buffer) -> EcdheParameters:
 def pull_server_key_exchange_ecdhe(buf: Buffer) -> ServerKeyExchangeEcdhe:
     """Read an ECDHE ServerKeyExchange body."""
     return ServerKeyExchangeEcdhe(
-        params=pull_ecdhe_parameters(buf),
+        params=_pull_ecdhe_parameters(buf),
         signature_scheme=buf.pull_uint16(),
         signature=buf.pull_opaque(2),
     )
@@ -543,7 +543,7 @@ class ServerKeyExchangeEcdhePsk:
 def pull_server_key_exchange_ecdhe_psk(buf: Buffer) -> ServerKeyExchangeEcdhePsk:
     """Read an ECDHE_PSK ServerKeyExchange body."""
     hint = buf.pull_opaque(2)
-    return ServerKeyExchangeEcdhePsk(hint, pull_ecdhe_parameters(buf))
+    return ServerKeyExchangeEcdhePsk(hint, _pull_ecdhe_parameters(buf))
 
 
 def push_server_key_exchange_ecdhe_psk(buf: Buffer, message: ServerKeyExchangeEcdhePsk) -> None:

@@ -54,34 +54,35 @@ class RecordProtection(Protocol):
 
 
 class Aead(enum.Enum):
-    """The AEAD algorithms of the supported suites: (key, implicit IV, explicit nonce, tag)
-    lengths in bytes."""
+    """The AEAD algorithms of the supported suites: (name, key, implicit IV, explicit nonce,
+    tag) lengths in bytes. The name keeps members with equal lengths distinct (an Enum would
+    otherwise make AES_128_CCM an alias of AES_128_GCM)."""
 
-    AES_128_GCM = (16, 4, 8, 16)
-    AES_256_GCM = (32, 4, 8, 16)
-    AES_128_CCM = (16, 4, 8, 16)
-    AES_128_CCM_8 = (16, 4, 8, 8)
-    CHACHA20_POLY1305 = (32, 12, 0, 16)
+    AES_128_GCM = ("AES-128-GCM", 16, 4, 8, 16)
+    AES_256_GCM = ("AES-256-GCM", 32, 4, 8, 16)
+    AES_128_CCM = ("AES-128-CCM", 16, 4, 8, 16)
+    AES_128_CCM_8 = ("AES-128-CCM-8", 16, 4, 8, 8)
+    CHACHA20_POLY1305 = ("ChaCha20-Poly1305", 32, 12, 0, 16)
 
     @property
     def key_length(self) -> int:
         """Bytes of the write key."""
-        return self.value[0]
+        return int(self.value[1])
 
     @property
     def fixed_iv_length(self) -> int:
         """Bytes of the implicit IV from the key block (GCM/CCM salt, ChaCha20 IV)."""
-        return self.value[1]
+        return int(self.value[2])
 
     @property
     def record_iv_length(self) -> int:
         """Bytes of explicit nonce carried in each record."""
-        return self.value[2]
+        return int(self.value[3])
 
     @property
     def tag_length(self) -> int:
         """Bytes of the authentication tag."""
-        return self.value[3]
+        return int(self.value[4])
 
 
 class NullProtection:
