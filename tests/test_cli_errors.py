@@ -96,6 +96,7 @@ CASES: dict[str, Case] = {
     "fingerprint-too-short": Case(f"{CLIENT} --fingerprint ab:cd", "matches no supported hash"),
     # -- simulator --
     "netsim-runs-negative": Case("netsim --runs -1", "must be more than 0"),
+    "netsim-profile-without-psk": Case("netsim --runs 1 --profile rfc7925", "needs --psk"),
     # -- key log --
     "keylog-missing-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}/no/k.log", "does not"),
     "keylog-is-a-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}", "is a directory"),
@@ -107,6 +108,10 @@ CASES: dict[str, Case] = {
     "mtu-too-large": Case(f"{CLIENT} --psk 00 --mtu 70000", "228 to 65507"),
     "mtu-not-a-number": Case(f"{CLIENT} --psk 00 --mtu big", "228 to 65507"),
     "cipher-unknown": Case(f"{CLIENT} --psk 00 --cipher RC4", "unknown cipher suite"),
+    "cipher-unknown-openssl-style": Case(
+        f"{CLIENT} --psk 00 --cipher PSK-AES128-CBC-SHA", "unknown cipher suite"
+    ),
+    "profile-unknown": Case(f"{CLIENT} --psk 00 --profile iot", "invalid choice"),
     "handshake-timeout-negative": Case(f"{CLIENT} --psk 00 --handshake-timeout=-5", "more than 0"),
     "handshake-timeout-zero": Case(f"{CLIENT} --psk 00 --handshake-timeout 0", "more than 0"),
     "handshake-timeout-not-a-number": Case(

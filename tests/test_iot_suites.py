@@ -13,9 +13,19 @@ import ssl
 import pytest
 
 from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
-from aiodtls.handshake.suites import KeyExchange, suite_info
+from aiodtls.handshake.suites import KeyExchange, cipher_suite_from_name, openssl_name, suite_info
+from aiodtls.record.header import encode_record_header
 from certs import server_chain
-from pairs import PSK, PSK_IDENTITY, Pair, client_config, handshake, psk_configs, server_config
+from pairs import (
+    CLIENT_ADDR,
+    PSK,
+    PSK_IDENTITY,
+    Pair,
+    client_config,
+    handshake,
+    psk_configs,
+    server_config,
+)
 
 PSK_SUITES = [
     CipherSuite.TLS_PSK_WITH_AES_128_CCM,
@@ -230,3 +240,47 @@ def test_failing_psk_lookup_is_an_internal_error_not_an_exception() -> None:
     terminated = pair.server_outcome.terminated
     assert terminated is not None and terminated.alert == AlertDescription.internal_error
     assert "device database unreachable" in terminated.reason
+
+
+@pytest.mark.parametrize(
+    "suite",
+    [CipherSuite.TLS_PSK_WITH_AES_128_CCM_8, CipherSuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256],
+)
+def test_record_shorter_than_nonce_and_tag_is_dropped_and_counted(suite: CipherSuite) -> None:
+    """K2: a protected record too short to hold the nonce and tag is dropped, counted, and
+    the connection carries on."""
+    client, server = psk_configs(cipher_suites=[suite])
+    client.cipher_suites = [suite]
+    pair = handshake(client, server)
+    overhead = suite_info(suite).aead.record_iv_length + suite_info(suite).tag_length
+    short = encode_record_header(23, 0xFEFD, 1, 40, overhead - 1) + bytes(overhead - 1)
+    pair.server.receive_datagram(short, CLIENT_ADDR, pair.now)
+    assert sum(pair.server.stats.records_dropped.values()) == 1
+    assert_data_both_ways(pair, suite)
+
+
+@pytest.mark.parametrize(
+    ("name", "suite"),
+    [
+        ("TLS_PSK_WITH_AES_128_CCM_8", CipherSuite.TLS_PSK_WITH_AES_128_CCM_8),
+        ("PSK_WITH_AES_128_CCM_8", CipherSuite.TLS_PSK_WITH_AES_128_CCM_8),
+        ("PSK-AES128-CCM8", CipherSuite.TLS_PSK_WITH_AES_128_CCM_8),
+        ("psk-aes128-ccm8", CipherSuite.TLS_PSK_WITH_AES_128_CCM_8),
+        ("TLS_PSK_AES_128_CCM_8", CipherSuite.TLS_PSK_WITH_AES_128_CCM_8),  # GnuTLS
+        ("ECDHE-ECDSA-AES128-CCM8", CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8),
+        ("ECDHE-PSK-CHACHA20-POLY1305", CipherSuite.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256),
+        (
+            "TLS_ECDHE_RSA_CHACHA20_POLY1305",
+            CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        ("PSK-AES256-GCM-SHA384", CipherSuite.TLS_PSK_WITH_AES_256_GCM_SHA384),
+    ],
+)
+def test_suite_names_people_paste(name: str, suite: CipherSuite) -> None:
+    assert cipher_suite_from_name(name) == suite
+
+
+def test_unknown_suite_name() -> None:
+    with pytest.raises(ValueError, match="unknown cipher suite"):
+        cipher_suite_from_name("PSK-AES128-CBC-SHA")
+    assert openssl_name(CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256) is None

@@ -164,6 +164,10 @@ class Scenario:
     timeout: float = 60.0
     srtp: bool = False
     "DTLS-SRTP: both sides configure :data:`SRTP_PROFILES` (``use_srtp`` in both hellos)."
+    profile: str | None = None
+    """``"rfc7925"``: both sides use :meth:`DtlsConfiguration.rfc7925`'s suites, group and
+    signature scheme (with ``psk``: TLS_PSK_WITH_AES_128_CCM_8). Needs ``psk`` (the generated
+    chain is RSA, which the profile does not allow)."""
     _credentials: tuple[CertificateChain, list[bytes]] | None = field(default=None, repr=False)
 
     def configurations(self) -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -176,10 +180,20 @@ class Scenario:
             config.handshake_timeout = self.timeout
             if self.srtp:
                 config.srtp_profiles = list(SRTP_PROFILES)
+        if self.profile is not None and not self.psk:
+            raise ValueError(f"profile {self.profile!r} needs psk=True (the sweep's chain is RSA)")
         if self.psk:
             client.psk = server.psk = bytes(range(16))
             client.psk_identity = b"sweep"
             client.verify_mode = ssl.CERT_NONE
+            if self.profile == "rfc7925":
+                for config in (client, server):
+                    profile = DtlsConfiguration.rfc7925(is_client=config.is_client, psk=config.psk)
+                    config.cipher_suites = profile.cipher_suites
+                    config.groups, config.signature_schemes = (
+                        profile.groups,
+                        profile.signature_schemes,
+                    )
             return client, server
         if self._credentials is None:
             self._credentials = chain_of_size(self.chain_size)

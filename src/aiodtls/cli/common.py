@@ -12,7 +12,7 @@ from typing import TextIO
 from ..configuration import DtlsConfiguration
 from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
-from ..handshake.suites import CipherSuite
+from ..handshake.suites import CipherSuite, cipher_suite_from_name
 from ..srtp import EXPORTER_LABEL, SrtpProfile
 from ..trace import TraceRecord
 from . import checks
@@ -36,12 +36,13 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def _cipher(name: str) -> CipherSuite:
-    key = name if name.startswith("TLS_") else f"TLS_{name}"
     try:
-        return CipherSuite[key]
-    except KeyError:
+        return cipher_suite_from_name(name)
+    except ValueError:
         names = ", ".join(s.name for s in CipherSuite)
-        raise argparse.ArgumentTypeError(f"unknown cipher suite {name!r}; known: {names}") from None
+        raise argparse.ArgumentTypeError(
+            f"unknown cipher suite {name!r} (IANA, OpenSSL or GnuTLS name); known: {names}"
+        ) from None
 
 
 def _alpn(name: str) -> str:
@@ -93,7 +94,14 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--cipher",
         type=_cipher,
         action="append",
-        help="allow only this suite (IANA name; repeatable)",
+        help="allow only this suite, e.g. TLS_PSK_WITH_AES_128_CCM_8 or PSK-AES128-CCM8 "
+        "(IANA, OpenSSL or GnuTLS name; repeatable, in preference order)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["rfc7925"],
+        help="rfc7925: the IoT/CoAP profile (TLS_PSK_WITH_AES_128_CCM_8 with --psk, else "
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8; secp256r1; a server accepts both); --cipher wins",
     )
     parser.add_argument(
         "--handshake-timeout", type=checks.positive(), default=60.0, help="seconds (default 60)"
@@ -146,6 +154,11 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
             config.psk_identity = os.fsencode(args.psk_identity)
     if args.cipher:
         config.cipher_suites = list(args.cipher)
+    if args.profile == "rfc7925":
+        profile = DtlsConfiguration.rfc7925(is_client=config.is_client, psk=config.psk)
+        config.groups, config.signature_schemes = profile.groups, profile.signature_schemes
+        if not args.cipher:
+            config.cipher_suites = profile.cipher_suites
     if args.alpn:
         config.alpn_protocols = list(args.alpn)
     if args.export_srtp and not args.srtp_profiles:

@@ -56,6 +56,11 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--psk", action="store_true", help="PSK instead of certificates")
     parser.add_argument(
+        "--profile",
+        choices=["rfc7925"],
+        help="rfc7925: both sides use the RFC 7925 preset (with --psk: TLS_PSK_WITH_AES_128_CCM_8)",
+    )
+    parser.add_argument(
         "--srtp",
         action="store_true",
         help="DTLS-SRTP: both sides negotiate use_srtp (AEAD_AES_128_GCM, AES128_CM_SHA1_80)",
@@ -96,6 +101,10 @@ def _progress(label: str, total: int) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep(s) and report."""
+    if args.profile and not args.psk:
+        raise checks.CliError(
+            f"--profile {args.profile} needs --psk (the simulated certificate chain is RSA)"
+        )
     impairment = Impairment(
         loss=args.loss,
         burst=args.burst,
@@ -112,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         chain_size=args.chain_size,
         timeout=args.timeout,
         srtp=args.srtp,
+        profile=args.profile,
     )
     names = ["aiodtls", "openssl"] if args.timers == "both" else [args.timers]
     seeds = range(args.seed, args.seed + args.runs)
@@ -137,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         "seeds": [args.seed, args.seed + args.runs - 1],
         "timeout": args.timeout,
         "srtp": args.srtp,
+        "profile": args.profile,
     }
     if args.json:
         primary = summaries[names[0]]
@@ -170,6 +181,8 @@ def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -
     credentials = "PSK" if args.psk else f"{args.chain_size} B certificate chain"
     if args.srtp:
         credentials += ", DTLS-SRTP"
+    if args.profile:
+        credentials += f", profile {args.profile}"
     print(
         f"{args.runs} handshakes: {', '.join([path, *extras])}, RTT {2 * args.delay_ms:g} ms, "
         f"MTU {args.mtu}, {credentials}, seeds {args.seed}..{args.seed + args.runs - 1}"

@@ -24,6 +24,8 @@ __all__ = [
     "NamedGroup",
     "SignatureScheme",
     "SuiteInfo",
+    "cipher_suite_from_name",
+    "openssl_name",
     "suite_info",
 ]
 
@@ -164,6 +166,48 @@ _SUITES = {
 def suite_info(suite: CipherSuite) -> SuiteInfo:
     """The facts about ``suite``."""
     return _SUITES[suite]
+
+
+# OpenSSL's names (``openssl ciphers -V``), which people paste from OpenSSL configurations.
+# TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256 has none: OpenSSL does not implement it.
+_OPENSSL_NAMES = {
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: "ECDHE-ECDSA-AES128-GCM-SHA256",
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: "ECDHE-ECDSA-AES256-GCM-SHA384",
+    CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: "ECDHE-RSA-AES128-GCM-SHA256",
+    CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: "ECDHE-RSA-AES256-GCM-SHA384",
+    CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256: "PSK-AES128-GCM-SHA256",
+    CipherSuite.TLS_PSK_WITH_AES_256_GCM_SHA384: "PSK-AES256-GCM-SHA384",
+    CipherSuite.TLS_PSK_WITH_AES_128_CCM: "PSK-AES128-CCM",
+    CipherSuite.TLS_PSK_WITH_AES_128_CCM_8: "PSK-AES128-CCM8",
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM: "ECDHE-ECDSA-AES128-CCM",
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8: "ECDHE-ECDSA-AES128-CCM8",
+    CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-RSA-CHACHA20-POLY1305",
+    CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
+    CipherSuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256: "PSK-CHACHA20-POLY1305",
+    CipherSuite.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-PSK-CHACHA20-POLY1305",
+}
+
+
+def openssl_name(suite: CipherSuite) -> str | None:
+    """OpenSSL's name of ``suite`` (e.g. ``PSK-AES128-CCM8``), or None if OpenSSL has none."""
+    return _OPENSSL_NAMES.get(suite)
+
+
+def _gnutls_name(suite: CipherSuite) -> str:
+    # GnuTLS drops "WITH" and ChaCha20's "SHA256": TLS_PSK_AES_128_CCM_8,
+    # TLS_ECDHE_PSK_CHACHA20_POLY1305 (gnutls-cli --list).
+    return suite.name.replace("_WITH_", "_").replace("_POLY1305_SHA256", "_POLY1305")
+
+
+def cipher_suite_from_name(name: str) -> CipherSuite:
+    """The suite called ``name``: its IANA name (with or without ``TLS_``), OpenSSL's name or
+    GnuTLS's name, in any case. Raises ``ValueError`` for an unknown name."""
+    wanted = name.strip().upper()
+    for suite in CipherSuite:
+        names = {suite.name, suite.name[4:], _gnutls_name(suite), _OPENSSL_NAMES.get(suite, "")}
+        if wanted in names:
+            return suite
+    raise ValueError(f"unknown cipher suite {name!r}")
 
 
 class NamedGroup(IntEnum):
