@@ -47,6 +47,8 @@ __all__ = [
     "aiodtls_env",
     "aiodtls_server_args",
     "free_udp_port",
+    "gnutls_cli_args",
+    "gnutls_serv_args",
     "is_hello_verify_request",
     "udp_port_bound",
     "write_interop_files",
@@ -93,11 +95,16 @@ class Case:
     "GnuTLS's name of the suite as in its debug log (``Cipher Suite: ...``)."
     kind: KeyKind | None
     "Certificate key type, or None for PSK."
+    gnutls_cipher: str = "AES-128-GCM"
+    "GnuTLS cipher priority keyword (``gnutls-cli --list``)."
 
     @property
     def gnutls_priority(self) -> str:
         """A GnuTLS priority string that allows DTLS 1.2 with exactly this suite."""
-        return f"NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:-KX-ALL:+{self.gnutls_kx}"
+        return (
+            f"NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+{self.gnutls_cipher}"
+            f":-KX-ALL:+{self.gnutls_kx}"
+        )
 
 
 CASES = (
@@ -174,6 +181,31 @@ def aiodtls_server_args(case: Case, files: InteropFiles, port: int) -> list[str]
         return [*args, "--psk", PSK_HEX, "--psk-identity", PSK_IDENTITY]
     pem = files.server[case.kind]
     return [*args, "--cert", str(pem.chain), "--key", str(pem.key)]
+
+
+def gnutls_serv_args(binary: str, case: Case, files: InteropFiles, port: int) -> list[str]:
+    """``gnutls-serv --udp --echo -d 4`` pinned to ``case`` on ``port`` (every address)."""
+    argv = [binary, "--udp", "--echo", "-p", str(port), "--priority", case.gnutls_priority]
+    argv += ["-d", "4"]
+    if case.kind is None:
+        return [*argv, f"--pskpasswd={files.gnutls_psk_file}", "--pskhint=hint"]
+    pem = files.server[case.kind]
+    return [*argv, f"--x509certfile={pem.chain}", f"--x509keyfile={pem.key}"]
+
+
+def gnutls_cli_args(binary: str, case: Case, files: InteropFiles, port: int) -> list[str]:
+    """``gnutls-cli --udp -d 4`` pinned to ``case``, to 127.0.0.1:``port``; certificate cases
+    verify the chain and the name ``localhost``."""
+    argv = [binary, "--udp", "-p", str(port), "--priority", case.gnutls_priority, "-d", "4"]
+    if case.kind is None:
+        argv += [f"--pskusername={PSK_IDENTITY}", f"--pskkey={PSK_HEX}"]
+    else:
+        argv += [
+            f"--x509cafile={files.server[case.kind].root}",
+            f"--verify-hostname={SERVER_NAME}",
+            f"--sni-hostname={SERVER_NAME}",
+        ]
+    return [*argv, "127.0.0.1"]
 
 
 def aiodtls_command(*args: str) -> list[str]:
