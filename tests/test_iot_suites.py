@@ -284,3 +284,21 @@ def test_unknown_suite_name() -> None:
     with pytest.raises(ValueError, match="unknown cipher suite"):
         cipher_suite_from_name("PSK-AES128-CBC-SHA")
     assert openssl_name(CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256) is None
+
+
+@pytest.mark.parametrize(
+    "suite",
+    [CipherSuite.TLS_PSK_WITH_AES_128_CCM_8, CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256],
+)
+def test_longest_identity_and_key(suite: CipherSuite) -> None:  # K1: 128-byte identity, 64-byte key
+    identity, key = b"i" * 128, bytes(range(64))
+    client = DtlsConfiguration(
+        is_client=True, psk=key, psk_identity=identity, cipher_suites=[suite]
+    )
+    server = DtlsConfiguration(
+        is_client=False, psk_lookup={identity: key}.get, cipher_suites=[suite]
+    )
+    pair = handshake(client, server)
+    assert_data_both_ways(pair, suite)
+    completed = pair.server_outcome.completed
+    assert completed is not None and completed.psk_identity == identity
