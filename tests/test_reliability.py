@@ -16,6 +16,7 @@ import pytest
 from aiodtls import CipherSuite, ConnectionState, DtlsConfiguration, DtlsConnection
 from aiodtls.dissect import dissect, handshake_fragments
 from aiodtls.handshake.messages import HandshakeType
+from aiodtls.handshake.suites import suite_info
 from aiodtls.netsim import (
     Datagram,
     LinkConditions,
@@ -483,7 +484,7 @@ def test_duplicated_datagrams_are_harmless() -> None:  # X7
 def test_every_suite_completes_under_loss() -> None:
     chains = {"ecdsa": server_chain("ecdsa"), "rsa": server_chain("rsa")}
     for suite in CipherSuite:
-        if suite == CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256:
+        if suite_info(suite).key_exchange.uses_psk:
             client_cfg, server_cfg = configs(psk=True)
         else:
             chain = chains["ecdsa" if "ECDSA" in suite.name else "rsa"]
@@ -491,7 +492,7 @@ def test_every_suite_completes_under_loss() -> None:
             client_cfg.ca_certificates = [chain.root]
             server_cfg = DtlsConfiguration(is_client=False, private_key=chain.key)
             server_cfg.certificate_chain = chain.chain
-        client_cfg.cipher_suites = [suite]
+        client_cfg.cipher_suites = server_cfg.cipher_suites = [suite]
         for seed in range(20):
             lossy = LinkConditions(delay=0.015625, loss=0.3)
             run = simulate(client_cfg, server_cfg, c2s=lossy, s2c=lossy, seed=seed)
