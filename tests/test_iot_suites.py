@@ -13,6 +13,8 @@ import ssl
 import pytest
 
 from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
+from aiodtls.dissect import dissect, handshake_fragments
+from aiodtls.handshake.messages import HandshakeType
 from aiodtls.handshake.suites import KeyExchange, cipher_suite_from_name, openssl_name, suite_info
 from aiodtls.record.header import encode_record_header
 from certs import server_chain
@@ -302,3 +304,38 @@ def test_longest_identity_and_key(suite: CipherSuite) -> None:  # K1: 128-byte i
     assert_data_both_ways(pair, suite)
     completed = pair.server_outcome.completed
     assert completed is not None and completed.psk_identity == identity
+
+
+def test_ecdhe_psk_hint_reaches_the_client_callback() -> None:
+    suite = CipherSuite.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256
+    hints: list[bytes | None] = []
+
+    def choose(hint: bytes | None) -> tuple[bytes, bytes]:
+        hints.append(hint)
+        return PSK_IDENTITY, PSK
+
+    client = DtlsConfiguration(is_client=True, psk_client_callback=choose, cipher_suites=[suite])
+    _, server = psk_configs(psk_identity_hint=b"gateway-7")
+    assert_data_both_ways(handshake(client, server), suite)
+    assert hints == [b"gateway-7"]
+
+
+def test_ecdhe_psk_group_not_offered_is_refused() -> None:  # K3
+    """A ServerKeyExchange naming a group the client did not offer: illegal_parameter."""
+    suite = CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256
+    client, server = psk_configs(psk_identity_hint=b"gw")
+    client.cipher_suites = [suite]
+    client.groups = [NamedGroup.x25519]
+
+    def rewrite_group(direction: str, datagram: bytes) -> list[bytes]:
+        data = bytearray(datagram)
+        for fragment in handshake_fragments(dissect(datagram)):
+            if direction == "s2c" and fragment.msg_type == HandshakeType.server_key_exchange:
+                group_at = fragment.offset + 12 + 2 + len(b"gw") + 1  # header, hint, curve_type
+                data[group_at : group_at + 2] = int(NamedGroup.secp256r1).to_bytes(2, "big")
+        return [bytes(data)]
+
+    pair = handshake(client, server, deliver=rewrite_group)
+    terminated = pair.client_outcome.terminated
+    assert terminated is not None and terminated.alert == AlertDescription.illegal_parameter
+    assert "group we did not offer" in terminated.reason
