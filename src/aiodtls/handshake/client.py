@@ -361,7 +361,8 @@ class ClientHandshake(HandshakeStateMachine):
             # Unsigned: a server without the PSK cannot produce our Finished (RFC 5489 §2).
             ske_ecdhe_psk = decode_message(message.body, pull_server_key_exchange_ecdhe_psk)
             self._psk_hint = ske_ecdhe_psk.identity_hint or None
-            self._accept_server_ecdh(ske_ecdhe_psk.params.group, ske_ecdhe_psk.params.public_key)
+            params = ske_ecdhe_psk.params
+            self._accept_server_ecdh(self._offered_group(params.group), params.public_key)
             self._absorb(message)
             self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
             return
@@ -389,9 +390,8 @@ class ClientHandshake(HandshakeStateMachine):
             raise AlertIllegalParameter(f"server chose a group we did not offer: {value}")
         return group
 
-    def _accept_server_ecdh(self, group_value: int, public_key: bytes) -> None:
+    def _accept_server_ecdh(self, group: NamedGroup, public_key: bytes) -> None:
         """Keep the server's ephemeral key and make ours in the same group."""
-        group = self._offered_group(group_value)
         self.result.group = group
         self._ephemeral = EphemeralKey(group)
         self._server_ecdh_public = public_key
