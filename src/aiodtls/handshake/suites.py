@@ -74,11 +74,6 @@ class KeyExchange(Enum):
         """The server authenticates with a certificate and signs its ECDH parameters."""
         return self in (KeyExchange.ECDHE_ECDSA, KeyExchange.ECDHE_RSA)
 
-    @property
-    def uses_ecdhe(self) -> bool:
-        """An ephemeral ECDH exchange takes place (supported_groups matters)."""
-        return self != KeyExchange.PSK
-
 
 @dataclass(frozen=True)
 class SuiteInfo:
