@@ -9,8 +9,9 @@ HelloVerifyRequest, and the DTLS-SRTP profiles (``use_srtp``) and connection IDs
 unified headers) stays opaque.
 
 The CID length is not on the wire: :class:`aiodtls.cid_tracker.ConnectionIdTracker` learns
-each direction's from the hellos of one client-server pair, and without it :func:`dissect` infers it from the
-datagram when exactly one length frames it (:class:`UnframedCidRecord` when none or several do).
+each direction's from the hellos of one client-server pair, and without it :func:`dissect`
+infers it from the datagram when exactly one length frames it (:class:`UnframedCidRecord`
+when none or several do).
 
 It does not validate a record the way a receiver must (no replay, epoch or version checks) and
 it never decides what to drop; ``record`` and ``reliability`` own that. Malformed input is
@@ -304,10 +305,11 @@ def dissect(datagram: bytes, *, cid_length: int | None = 0) -> list[DissectedIte
     ``cid_length`` is the connection ID length this observer expects in ``tls12_cid`` and
     unified-header records: it is negotiated, not on the wire (RFC 9146 §4, RFC 9147 §4).
     ``None`` means unknown (the observer missed the hellos): the first ``tls12_cid`` record's
-    CID length is then inferred as the only length from 1 to 255 with which its length field
-    frames the rest of the datagram exactly (records after it with the same version, the same
-    CID length, nothing left over); zero is excluded because a zero-length CID is sent without
-    ``tls12_cid`` (RFC 9146 §4). When none or several lengths fit, the record is an
+    CID length is then inferred as the length from 1 to 255 with which its length field frames
+    the rest of the datagram exactly (records after it with the same version, the same CID,
+    nothing left over); zero is excluded because a zero-length CID is sent without
+    ``tls12_cid`` (RFC 9146 §4). If several lengths do, the one that frames the most records
+    carrying that same CID wins. When no length or no single one fits, the record is an
     :class:`UnframedCidRecord` and ends the list. Unified headers take ``None`` as 0.
 
     A record-level problem (truncated header, a length that overruns the datagram) ends the
@@ -448,33 +450,51 @@ def _hello_extensions(
 
 
 def _infer_cid_length(data: bytes, pos: int) -> tuple[int, ...]:
-    """The CID lengths with which the tls12_cid record at ``pos`` frames the datagram's rest."""
+    """The CID length of the tls12_cid record at ``pos`` if the datagram shows it, as a
+    1-tuple; else every length that frames the datagram (none, or several)."""
     end = len(data)
     version = data[pos + 1 : pos + 3]
-    found = []
+    fits: dict[int, int] = {}
+    "CID length -> how many tls12_cid records, all with one CID, it frames."
     for cid_length in range(1, min(MAX_CID_LENGTH, end - pos - RECORD_HEADER_LENGTH) + 1):
         at = pos + _CID_AT + cid_length
         record_end = at + 2 + int.from_bytes(data[at : at + 2], "big")
-        if record_end == end or (
-            record_end < end and _frames_rest(data, record_end, cid_length, version)
-        ):
-            found.append(cid_length)
-    return tuple(found)
+        if record_end == end:
+            fits[cid_length] = 1
+        elif record_end < end:
+            cid = data[pos + _CID_AT : at]
+            more = _cid_records_after(data, record_end, cid, version)
+            if more is not None:
+                fits[cid_length] = 1 + more
+    if not fits:
+        return ()
+    # A longer CID can swallow the next record's header up to its length field and still
+    # frame the datagram; the length under which more records carry one and the same CID
+    # is the real one (a coincidence there is one in 2^(8N)). A tie stays unknown.
+    most = max(fits.values())
+    best = [cid_length for cid_length, count in fits.items() if count == most]
+    return (best[0],) if len(best) == 1 else tuple(fits)
 
 
-def _frames_rest(data: bytes, pos: int, cid_length: int, version: bytes) -> bool:
-    """True if ``data[pos:]`` is whole records of ``version`` (CIDs of ``cid_length``)."""
+def _cid_records_after(data: bytes, pos: int, cid: bytes, version: bytes) -> int | None:
+    """How many tls12_cid records ``data[pos:]`` holds if it is whole records of ``version``
+    whose CIDs are all ``cid``; None if it is not."""
     if (
         len(data) - pos < RECORD_HEADER_LENGTH
         or data[pos] not in _REGISTERED_CONTENT_TYPES
         or data[pos + 1 : pos + 3] != version
     ):
-        return False  # cheap checks first: most wrong lengths fail here
+        return None  # cheap checks first: most wrong lengths fail here
     wanted = int.from_bytes(version, "big")
-    return all(
-        isinstance(item, DtlsRecord) and item.version == wanted
-        for item in dissect(data[pos:], cid_length=cid_length)
-    )
+    count = 0
+    for item in dissect(data[pos:], cid_length=len(cid)):
+        if not isinstance(item, DtlsRecord) or item.version != wanted:
+            return None
+        if item.connection_id is not None:
+            if item.connection_id != cid:
+                return None
+            count += 1
+    return count
 
 
 def _unframed(data: bytes, pos: int, candidates: tuple[int, ...]) -> UnframedCidRecord:
