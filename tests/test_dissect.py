@@ -320,7 +320,7 @@ def test_partial_fragment_cookie_may_continue_in_next_fragment() -> None:
 # ---------------------------------------------------------------------------- malformed
 
 
-def reasons(data: bytes, cid_length: int = 0) -> list[str]:
+def reasons(data: bytes, cid_length: int | None = 0) -> list[str]:
     return [i.reason for i in dissect(data, cid_length=cid_length) if isinstance(i, Malformed)]
 
 
