@@ -326,6 +326,10 @@ class DtlsProxy:
         cid = owner.diagnosis.connection_ids.connection_ids["c2s"]
         if not cid or cid == owner.connection_id:
             return
+        if cid in self._cid_flows:
+            # Another client's, e.g. an old record replayed from here: it must not take over
+            # that client's place (only _follow moves a CID, for a newer record).
+            return
         if owner.connection_id is not None and self._cid_flows.get(owner.connection_id) is owner:
             del self._cid_flows[owner.connection_id]
         owner.connection_id = cid
