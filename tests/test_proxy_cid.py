@@ -35,6 +35,7 @@ from test_dissect import (
     server_hello_body,
 )
 from test_proxy_fuzz import Inbox, Recorder
+from test_proxy_limits import until
 
 CLIENT_CID = bytes.fromhex("c1c2")
 "The client's connection_id: the server puts it in its records."
@@ -313,3 +314,38 @@ def test_rebinding_during_the_handshake_is_not_reported_as_a_hang() -> None:  # 
     assert (recovered["side"], recovered["flight"]) == ("client", 5)
     [retransmission] = [o for _, o in recorder.observations if o.size == len(FLIGHT_5_AGAIN)][1:]
     assert retransmission.retransmission_of == 1  # the lost flight 5, at the old address
+
+
+def test_cid_index_is_bounded_by_the_client_table() -> None:
+    """Per-client memory: one CID indexed per tracked client at most, so ``max_clients``
+    bounds it, and it is forgotten with the client."""
+    cap, clients = 3, 6
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server_transport, server = await loop.create_datagram_endpoint(
+            Inbox, local_addr=("127.0.0.1", 0)
+        )
+        proxy = DtlsProxy(
+            server_transport.get_extra_info("sockname")[:2],
+            max_clients=cap,
+            idle_timeout=0.2,
+            on_notice=lambda _: None,
+        )
+        proxy_address = await proxy.start("127.0.0.1", 0)
+        senders = [(await _client(proxy_address))[0] for _ in range(clients)]
+        try:
+            for n, sender in enumerate(senders):  # each its own CID, as a hostile sender might
+                sender.sendto(cid_record(bytes([n]) * 4, b"x" * 20, seq=n))
+            await until(lambda: proxy.counters.refused_datagrams == clients - cap, "refusals")
+            await server.wait_for(cap)
+            assert len(proxy._cid_flows) == cap
+            assert all(proxy.flows[flow.client] is flow for flow in proxy._cid_flows.values())
+            await until(lambda: not proxy.flows, "the idle clients are forgotten")
+            assert proxy._cid_flows == {}
+        finally:
+            for transport in (*senders, server_transport):
+                transport.close()
+            proxy.close()
+
+    asyncio.run(main())
