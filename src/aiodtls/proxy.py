@@ -324,7 +324,7 @@ class DtlsProxy:
         """Index the client by the CID its records carry, once its datagrams show it."""
         owner = self._current(flow)
         cid = owner.diagnosis.connection_ids.connection_ids["c2s"]
-        if not cid or cid == owner.connection_id:
+        if not cid or self._cid_flows.get(cid) is owner:
             return
         if cid in self._cid_flows:
             # Another client's, e.g. an old record replayed from here: it must not take over
