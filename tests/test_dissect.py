@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodtls.dissect import (
+    MAX_FRAMING_CHECKS,
     DtlsRecord,
     HandshakeFragment,
     Malformed,
@@ -633,6 +634,16 @@ def test_cid_record_that_no_length_frames_is_unframed_not_garbage() -> None:
         "CCS | tls12_cid e1#281474976710655, CID length unknown (no length frames the datagram)"
     )
     assert reasons(data[:20], cid_length=None) == ["truncated record header"]
+
+
+def test_inference_gives_up_after_max_framing_checks() -> None:  # X18: bounded work
+    """A forged datagram of empty records lets every 13th CID length frame it: inference
+    walks the rest for MAX_FRAMING_CHECKS lengths, then leaves the record unframed."""
+    data = struct.pack("!BHH", TLS12_CID, 0xFEFD, 1) + bytes(6) + b"\x00\x05"
+    data += record(APPLICATION_DATA, b"", epoch=1) * 114
+    [item] = dissect(data, cid_length=None)
+    assert isinstance(item, UnframedCidRecord)
+    assert item.candidates == tuple(13 * n for n in range(1, MAX_FRAMING_CHECKS + 1))
 
 
 def test_unknown_length_leaves_other_records_alone() -> None:

@@ -40,6 +40,7 @@ from .srtp import SrtpProfile
 
 __all__ = [
     "MAX_CID_LENGTH",
+    "MAX_FRAMING_CHECKS",
     "DissectedItem",
     "DtlsRecord",
     "HandshakeFragment",
@@ -77,6 +78,11 @@ MAX_CID_LENGTH = 255
 # The tls12_cid header up to the CID: type(1) version(2) epoch(2) sequence_number(6).
 _CID_AT = 11
 _REGISTERED_CONTENT_TYPES = frozenset(int(t) for t in ContentType)
+
+MAX_FRAMING_CHECKS = 8
+"""Candidate CID lengths whose framing of the rest of a datagram is walked header by header
+when inferring; a datagram needing more is left unframed. Real datagrams need one or two; a
+forged one (empty records back to back) would otherwise need one per plausible length."""
 
 _SHORT_TYPE_NAMES: dict[int, str] = {
     ContentType.change_cipher_spec: "CCS",
@@ -266,7 +272,8 @@ class UnframedCidRecord:
     "The 48-bit record sequence number."
 
     candidates: tuple[int, ...]
-    "The CID lengths (1 to 255) that would frame the rest of the datagram: none, or several."
+    """The CID lengths (1 to 255) found to frame the rest of the datagram: none, or several
+    (the search stops after :data:`MAX_FRAMING_CHECKS` full checks)."""
 
     @property
     def encrypted(self) -> bool:
@@ -309,7 +316,8 @@ def dissect(datagram: bytes, *, cid_length: int | None = 0) -> list[DissectedIte
     the rest of the datagram exactly (records after it with the same version, the same CID,
     nothing left over); zero is excluded because a zero-length CID is sent without
     ``tls12_cid`` (RFC 9146 §4). If several lengths do, the one that frames the most records
-    carrying that same CID wins. When no length or no single one fits, the record is an
+    carrying that same CID wins. When no length or no single one fits, or telling would take
+    more than :data:`MAX_FRAMING_CHECKS` checks of the whole rest, the record is an
     :class:`UnframedCidRecord` and ends the list. Unified headers take ``None`` as 0.
 
     A record-level problem (truncated header, a length that overruns the datagram) ends the
@@ -330,11 +338,11 @@ def dissect(datagram: bytes, *, cid_length: int | None = 0) -> list[DissectedIte
                 if end - pos < RECORD_HEADER_LENGTH:
                     items.append(Malformed(pos, "truncated record header"))
                     break
-                candidates = _infer_cid_length(data, pos)
-                if len(candidates) != 1:
+                inferred_length, candidates = _infer_cid_length(data, pos)
+                if inferred_length is None:
                     items.append(_unframed(data, pos, candidates))
                     break
-                cid_length, inferred = candidates[0], True
+                cid_length, inferred = inferred_length, True
             next_pos = _dissect_dtls_record(data, pos, cid_length or 0, items, inferred)
         if next_pos is None:
             break
@@ -449,52 +457,65 @@ def _hello_extensions(
     return srtp, found[1:], None
 
 
-def _infer_cid_length(data: bytes, pos: int) -> tuple[int, ...]:
-    """The CID length of the tls12_cid record at ``pos`` if the datagram shows it, as a
-    1-tuple; else every length that frames the datagram (none, or several)."""
+def _infer_cid_length(data: bytes, pos: int) -> tuple[int | None, tuple[int, ...]]:
+    """(the CID length of the tls12_cid record at ``pos`` if the datagram shows it, else None;
+    the lengths found to frame the datagram)."""
     end = len(data)
     version = data[pos + 1 : pos + 3]
     fits: dict[int, int] = {}
     "CID length -> how many tls12_cid records, all with one CID, it frames."
+    checks = 0
     for cid_length in range(1, min(MAX_CID_LENGTH, end - pos - RECORD_HEADER_LENGTH) + 1):
         at = pos + _CID_AT + cid_length
         record_end = at + 2 + int.from_bytes(data[at : at + 2], "big")
         if record_end == end:
             fits[cid_length] = 1
-        elif record_end < end:
+        elif record_end < end and _plausible_header(data, record_end, version):
+            checks += 1
+            if checks > MAX_FRAMING_CHECKS:
+                return None, tuple(fits)
             cid = data[pos + _CID_AT : at]
             more = _cid_records_after(data, record_end, cid, version)
             if more is not None:
                 fits[cid_length] = 1 + more
     if not fits:
-        return ()
+        return None, ()
     # A longer CID can swallow the next record's header up to its length field and still
     # frame the datagram; the length under which more records carry one and the same CID
     # is the real one (a coincidence there is one in 2^(8N)). A tie stays unknown.
     most = max(fits.values())
     best = [cid_length for cid_length, count in fits.items() if count == most]
-    return (best[0],) if len(best) == 1 else tuple(fits)
+    return (best[0] if len(best) == 1 else None), tuple(fits)
+
+
+def _plausible_header(data: bytes, pos: int, version: bytes) -> bool:
+    """A cheap first test of a record header at ``pos``: room, a registered type, the version."""
+    return (
+        len(data) - pos >= RECORD_HEADER_LENGTH
+        and data[pos] in _REGISTERED_CONTENT_TYPES
+        and data[pos + 1 : pos + 3] == version
+    )
 
 
 def _cid_records_after(data: bytes, pos: int, cid: bytes, version: bytes) -> int | None:
     """How many tls12_cid records ``data[pos:]`` holds if it is whole records of ``version``
-    whose CIDs are all ``cid``; None if it is not."""
-    if (
-        len(data) - pos < RECORD_HEADER_LENGTH
-        or data[pos] not in _REGISTERED_CONTENT_TYPES
-        or data[pos + 1 : pos + 3] != version
-    ):
-        return None  # cheap checks first: most wrong lengths fail here
-    wanted = int.from_bytes(version, "big")
+    whose CIDs are all ``cid``; None if it is not. Headers only: framing is the question."""
+    end = len(data)
     count = 0
-    for item in dissect(data[pos:], cid_length=len(cid)):
-        if not isinstance(item, DtlsRecord) or item.version != wanted:
+    while pos < end:
+        if not _plausible_header(data, pos, version):
             return None
-        if item.connection_id is not None:
-            if item.connection_id != cid:
+        header_length = RECORD_HEADER_LENGTH
+        if data[pos] == ContentType.tls12_cid:
+            if data[pos + _CID_AT : pos + _CID_AT + len(cid)] != cid:
                 return None
+            header_length += len(cid)
             count += 1
-    return count
+        if end - pos < header_length:
+            return None
+        at = pos + header_length - 2
+        pos += header_length + int.from_bytes(data[at : at + 2], "big")
+    return count if pos == end else None
 
 
 def _unframed(data: bytes, pos: int, candidates: tuple[int, ...]) -> UnframedCidRecord:
