@@ -116,3 +116,14 @@ def test_without_hellos_the_length_is_inferred_and_the_cid_remembered() -> None:
     [item] = tracker.dissect("c2s", ambiguous)
     assert isinstance(item, UnframedCidRecord)
     assert tracker.newest_client_record == (2, 8)
+
+
+def test_a_cid_of_another_length_than_negotiated_is_inferred() -> None:
+    """A renegotiation's hellos are encrypted, so a new CID length can appear unannounced:
+    the old length misframes the record, and inference frames it instead of 'malformed'."""
+    tracker = ConnectionIdTracker()
+    tracker.dissect("s2c", server_hello(SERVER_CID))
+    longer = bytes.fromhex("0102030405060708")
+    rec = only_record(tracker.dissect("c2s", cid_record(longer, b"r" * 30, epoch=2)))
+    assert rec.connection_id == longer and rec.cid_length_inferred
+    assert tracker.cid_lengths["c2s"] == 4  # still what the handshake said

@@ -15,7 +15,7 @@ datagram where the datagram allows.
 
 from __future__ import annotations
 
-from .dissect import DissectedItem, DtlsRecord, UnframedCidRecord, dissect
+from .dissect import DissectedItem, DtlsRecord, Malformed, UnframedCidRecord, dissect
 from .handshake.messages import HandshakeType
 from .record.header import ContentType
 
@@ -23,6 +23,9 @@ __all__ = ["DIRECTIONS", "ConnectionIdTracker"]
 
 DIRECTIONS = ("c2s", "s2c")
 "Client to server, server to client."
+
+_UNFRAMEABLE = frozenset({"truncated record header", "record length overruns datagram"})
+"The reasons :func:`aiodtls.dissect.dissect` gives when it cannot frame a record."
 
 
 class ConnectionIdTracker:
@@ -42,7 +45,14 @@ class ConnectionIdTracker:
     def dissect(self, direction: str, datagram: bytes) -> list[DissectedItem]:
         """Dissect a datagram sent in ``direction`` with what is known of its CID length, and
         learn from it (its hellos, its ``tls12_cid`` records)."""
-        items = dissect(datagram, cid_length=self.cid_lengths[direction])
+        cid_length = self.cid_lengths[direction]
+        items = dissect(datagram, cid_length=cid_length)
+        if cid_length is not None and _misframed(items):
+            # The negotiated length does not frame it: a renegotiation (whose hellos are
+            # encrypted) may have changed the CIDs (RFC 9146 §3). Infer, if that frames it.
+            inferred = dissect(datagram, cid_length=None)
+            if not _misframed(inferred):
+                items = inferred
         for item in items:
             if isinstance(item, DtlsRecord):
                 for fragment in item.fragments:
@@ -83,3 +93,7 @@ class ConnectionIdTracker:
             return
         self.cid_lengths["c2s"] = len(connection_id)
         self.connection_ids["c2s"] = connection_id
+
+
+def _misframed(items: list[DissectedItem]) -> bool:
+    return any(isinstance(item, Malformed) and item.reason in _UNFRAMEABLE for item in items)
