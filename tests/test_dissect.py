@@ -651,7 +651,7 @@ def test_unknown_length_leaves_other_records_alone() -> None:
     assert dissect(data, cid_length=None) == dissect(data)
 
 
-@settings(max_examples=300)
+@settings(max_examples=100)
 @given(
     st.binary(min_size=1, max_size=20),
     st.lists(st.binary(max_size=120), min_size=1, max_size=3),

@@ -329,7 +329,7 @@ def test_cid_index_is_bounded_by_the_client_table() -> None:
         proxy = DtlsProxy(
             server_transport.get_extra_info("sockname")[:2],
             max_clients=cap,
-            idle_timeout=0.2,
+            idle_timeout=0.05,
             on_notice=lambda _: None,
         )
         proxy_address = await proxy.start("127.0.0.1", 0)
