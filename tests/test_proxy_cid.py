@@ -349,3 +349,48 @@ def test_cid_index_is_bounded_by_the_client_table() -> None:
             proxy.close()
 
     asyncio.run(main())
+
+
+def test_a_client_that_moves_twice_is_followed_to_its_latest_address() -> None:  # I5
+    """Two rebindings in a row: the findings name each move, and what the server still sends
+    to the first address (before it moved the peer) is reported with the latest address."""
+
+    async def main() -> tuple[Recorder, list[str]]:
+        loop = asyncio.get_running_loop()
+        server_transport, server = await loop.create_datagram_endpoint(
+            Inbox, local_addr=("127.0.0.1", 0)
+        )
+        recorder = Recorder()
+        proxy = DtlsProxy(
+            server_transport.get_extra_info("sockname")[:2],
+            on_observation=recorder.observation,
+            on_finding=recorder.finding,
+        )
+        proxy_address = await proxy.start("127.0.0.1", 0)
+        clients = [await _client(proxy_address) for _ in range(3)]
+        names = ["{}:{}".format(*t.get_extra_info("sockname")[:2]) for t, _ in clients]
+        try:
+            for seq, (transport, _) in enumerate(clients, start=5):
+                transport.sendto(client_data(seq))
+                await server.wait_for(seq - 4)
+            # A late record from the server to the first address, then a finding it leads to.
+            server_transport.sendto(FLIGHT_4, server.received[0][1])
+            await clients[0][1].wait_for(1)
+            first = proxy.flows[clients[0][0].get_extra_info("sockname")[:2]]
+            assert proxy._current(first).name == names[2]
+            first.diagnosis.note_address_change(
+                9.0, old="a", new="b", connection_id=SERVER_CID, record=(1, 0)
+            )
+        finally:
+            for transport, _ in clients:
+                transport.close()
+            server_transport.close()
+            proxy.close()
+        return recorder, names
+
+    recorder, names = asyncio.run(main())
+    moves = [(name, f.details["from"], f.details["to"]) for name, f in recorder.findings[:2]]
+    assert moves == [(names[1], names[0], names[1]), (names[2], names[1], names[2])]
+    assert [(name, f.kind) for name, f in recorder.findings[2:]] == [(names[2], "cid_replayed")]
+    late = [(name, o.direction, o.index) for name, o in recorder.observations][-1]
+    assert late == (names[0], "s2c", 0)  # the datagram went to the first address
