@@ -306,13 +306,11 @@ class DtlsProxy:
             )
         finally:
             old.observing = False
+        flow.held_findings.extend(old.held_findings)  # said after the new address's line
+        old.held_findings.clear()
         if not moved:
-            flow.held_findings.extend(old.held_findings)
-            old.held_findings.clear()
             return
         flow.diagnosis = old.diagnosis
-        flow.held_findings.extend(old.held_findings)
-        old.held_findings.clear()
         old.moved_to = flow
         if old.timer is not None:
             old.timer.cancel()
