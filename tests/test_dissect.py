@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodtls.dissect import (
+    MAX_FRAMING_CHECKS,
     DtlsRecord,
     HandshakeFragment,
     Malformed,
+    UnframedCidRecord,
     UnifiedRecord,
     describe,
     dissect,
@@ -319,7 +321,7 @@ def test_partial_fragment_cookie_may_continue_in_next_fragment() -> None:
 # ---------------------------------------------------------------------------- malformed
 
 
-def reasons(data: bytes, cid_length: int = 0) -> list[str]:
+def reasons(data: bytes, cid_length: int | None = 0) -> list[str]:
     return [i.reason for i in dissect(data, cid_length=cid_length) if isinstance(i, Malformed)]
 
 
@@ -449,8 +451,10 @@ def test_truncated_unified_headers() -> None:  # V2, X18
 
 
 @settings(max_examples=2000)
-@given(st.binary(max_size=400), st.integers(min_value=0, max_value=32))
-def test_dissect_never_raises_on_arbitrary_bytes(data: bytes, cid_length: int) -> None:  # X18
+@given(st.binary(max_size=400), st.none() | st.integers(min_value=0, max_value=32))
+def test_dissect_never_raises_on_arbitrary_bytes(
+    data: bytes, cid_length: int | None
+) -> None:  # X18
     items = dissect(data, cid_length=cid_length)
     summarize(data, cid_length=cid_length)
     offsets = [item.offset for item in items]
@@ -510,3 +514,156 @@ def test_truncated_datagrams_keep_whole_records(
     assert records == complete
     if cut not in {0, *(r.offset + r.header_length + r.length for r in whole)}:
         assert isinstance(items[-1], Malformed)
+
+
+# ---------------------------------------------------------------------------- connection IDs
+# RFC 9146, by hand: extension 54 is ``opaque cid<0..255>``; a tls12_cid record is
+# type(1)=25 version(2) epoch(2) seq(6) cid(N) length(2), N known only from the hellos.
+
+CONNECTION_ID = 54
+
+
+def extensions_block(*extensions: tuple[int, bytes]) -> bytes:
+    body = b"".join(struct.pack("!HH", t, len(data)) + data for t, data in extensions)
+    return struct.pack("!H", len(body)) + body
+
+
+def connection_id_extension(cid: bytes) -> tuple[int, bytes]:
+    return CONNECTION_ID, bytes([len(cid)]) + cid
+
+
+def server_hello_body(*extensions: tuple[int, bytes]) -> bytes:
+    """server_version, random, empty session_id, suite, null compression, extensions."""
+    return b"\xfe\xfd" + bytes(32) + b"\x00" + b"\xc0\x2b" + b"\x00" + extensions_block(*extensions)
+
+
+def test_client_hello_connection_id_extension_is_named() -> None:  # I1
+    body = client_hello_body() + extensions_block(connection_id_extension(b"\xab\x12"))
+    data = record(HANDSHAKE, fragment(CLIENT_HELLO, body))
+    [rec] = dissect(data)
+    assert isinstance(rec, DtlsRecord)
+    [frag] = rec.fragments
+    assert frag.connection_id == b"\xab\x12"
+    assert summarize(data).endswith("cookie=0 connection_id(54)=ab12")
+
+
+def test_server_hello_zero_length_connection_id() -> None:  # I1: "I send CIDs but want none"
+    data = record(
+        HANDSHAKE, fragment(SERVER_HELLO, server_hello_body(connection_id_extension(b"")))
+    )
+    [rec] = dissect(data)
+    assert isinstance(rec, DtlsRecord)
+    assert rec.fragments[0].connection_id == b""
+    assert summarize(data) == "HS ServerHello seq=0 [0+45/45] connection_id(54)=-"
+
+
+def test_hello_without_extension_or_fragmented_shows_no_connection_id() -> None:
+    data = record(HANDSHAKE, fragment(SERVER_HELLO, server_hello_body()))
+    assert handshake_fragments(dissect(data))[0].connection_id is None
+    body = client_hello_body() + extensions_block(connection_id_extension(b"\x01"))
+    first = fragment(CLIENT_HELLO, body[:40], length=len(body))
+    assert handshake_fragments(dissect(record(HANDSHAKE, first)))[0].connection_id is None
+
+
+def test_malformed_connection_id_extension_is_reported() -> None:  # X15
+    for bad in (b"", b"\x03ab", b"\x01ab"):  # empty; length past the end; bytes left over
+        body = client_hello_body() + extensions_block((CONNECTION_ID, bad))
+        items = dissect(record(HANDSHAKE, fragment(CLIENT_HELLO, body)))
+        assert isinstance(items[0], DtlsRecord) and items[0].fragments[0].connection_id is None
+        assert [i.reason for i in items if isinstance(i, Malformed)] == [
+            "connection_id extension is not one cid<0..255>"
+        ]
+
+
+def test_cid_record_with_known_length_is_split() -> None:  # I2, I3
+    cid = bytes.fromhex("ab12cd34")
+    data = cid_record(cid, b"x" * 29, epoch=1, seq=5)
+    [rec] = dissect(data, cid_length=4)
+    assert isinstance(rec, DtlsRecord) and rec.connection_id == cid
+    assert not rec.cid_length_inferred
+    assert describe(rec) == "CID[ab12cd34] e1#5 enc 29B"
+
+
+def test_lone_cid_record_of_unknown_length_is_inferred() -> None:  # I3
+    cid = bytes.fromhex("ab12cd34")
+    data = cid_record(cid, bytes(range(40)), epoch=1, seq=5)
+    [rec] = dissect(data, cid_length=None)
+    assert isinstance(rec, DtlsRecord)
+    assert rec.connection_id == cid and rec.length == 40 and rec.header_length == 17
+    assert rec.cid_length_inferred
+    assert describe(rec) == "CID[ab12cd34] e1#5 enc 40B (CID length inferred)"
+
+
+def test_inferred_length_frames_the_records_after_it() -> None:  # I3
+    cid = b"\x07" * 6
+    data = (
+        record(CCS, b"\x01", seq=3)
+        + cid_record(cid, b"f" * 40, epoch=1, seq=0)
+        + cid_record(cid, b"a" * 25, epoch=1, seq=1)
+    )
+    ccs, finished, app = dissect(data, cid_length=None)
+    assert isinstance(ccs, DtlsRecord) and ccs.content_type == CCS
+    assert isinstance(finished, DtlsRecord) and isinstance(app, DtlsRecord)
+    assert finished.connection_id == cid and app.connection_id == cid
+    assert (finished.length, app.length) == (40, 25)
+    assert app.offset == 14 + 13 + 6 + 40
+
+
+def test_cid_record_of_unknown_length_that_two_lengths_fit() -> None:
+    # Forged so that two CID lengths frame it exactly: then none is claimed.
+    header = struct.pack("!BHH", TLS12_CID, 0xFEFD, 1) + (9).to_bytes(6, "big")
+    # N=1: cid=aa, length at +12 = 0x0004 -> 4 bytes follow -> total 13+1+4 = 18
+    # N=3: cid=aa0004, length at +14 = 0x0002 -> 2 bytes follow -> total 13+3+2 = 18
+    data = header + b"\xaa" + b"\x00\x04" + b"\x00\x02" + b"zz"
+    [item] = dissect(data, cid_length=None)
+    assert item == UnframedCidRecord(
+        offset=0, version=0xFEFD, epoch=1, sequence_number=9, candidates=(1, 3)
+    )
+    assert item.encrypted
+    assert describe(item) == "tls12_cid e1#9, CID length unknown (1 or 3 would fit)"
+    assert [type(i) for i in dissect(data, cid_length=3)] == [DtlsRecord]
+
+
+def test_cid_record_that_no_length_frames_is_unframed_not_garbage() -> None:
+    data = record(CCS, b"\x01") + struct.pack("!BHH", TLS12_CID, 0xFEFD, 1) + b"\xff" * 30
+    ccs, item = dissect(data, cid_length=None)
+    assert isinstance(ccs, DtlsRecord)
+    assert isinstance(item, UnframedCidRecord) and item.candidates == ()
+    assert item.offset == 14 and item.sequence_number == 0xFFFFFFFFFFFF
+    assert summarize(data, cid_length=None) == (
+        "CCS | tls12_cid e1#281474976710655, CID length unknown (no length frames the datagram)"
+    )
+    assert reasons(data[:20], cid_length=None) == ["truncated record header"]
+
+
+def test_inference_gives_up_after_max_framing_checks() -> None:  # X18: bounded work
+    """A forged datagram of empty records lets every 13th CID length frame it: inference
+    walks the rest for MAX_FRAMING_CHECKS lengths, then leaves the record unframed."""
+    data = struct.pack("!BHH", TLS12_CID, 0xFEFD, 1) + bytes(6) + b"\x00\x05"
+    data += record(APPLICATION_DATA, b"", epoch=1) * 114
+    [item] = dissect(data, cid_length=None)
+    assert isinstance(item, UnframedCidRecord)
+    assert item.candidates == tuple(13 * n for n in range(1, MAX_FRAMING_CHECKS + 1))
+
+
+def test_unknown_length_leaves_other_records_alone() -> None:
+    data = record(APPLICATION_DATA, b"abc", epoch=1) + record(ALERT, b"\x01\x00")
+    assert dissect(data, cid_length=None) == dissect(data)
+
+
+@settings(max_examples=100)
+@given(
+    st.binary(min_size=1, max_size=20),
+    st.lists(st.binary(max_size=120), min_size=1, max_size=3),
+    st.integers(min_value=1, max_value=0xFFFF),
+)
+def test_inferred_length_never_contradicts_the_true_one(
+    cid: bytes, bodies: list[bytes], epoch: int
+) -> None:  # I3: inference picks the true length or says it cannot
+    data = b"".join(cid_record(cid, body, epoch=epoch, seq=n) for n, body in enumerate(bodies))
+    items = dissect(data, cid_length=None)
+    if isinstance(items[0], UnframedCidRecord):
+        assert len(cid) in items[0].candidates
+    else:
+        assert all(isinstance(i, DtlsRecord) and i.cid_length_inferred for i in items)
+        assert [i.connection_id for i in items if isinstance(i, DtlsRecord)] == [cid] * len(bodies)

@@ -51,6 +51,8 @@ FINDING_KINDS = {
     "finished_not_answered",
     "alert",
     "not_dtls",
+    "address_changed",
+    "cid_replayed",
 }
 "Every kind diagnose.py documents."
 

@@ -12,12 +12,18 @@ conclusions a person debugging a stuck handshake needs, as :class:`Finding` obje
 - ``mtu``: datagrams over the path MTU; ``fragmented_client_hello``; ``refragmented``: a
   retransmission cut at different fragment boundaries; ``finished_not_answered``: one side
   keeps resending its Finished flight and the other never answers (a PSK or key mismatch);
-  ``alert``: alerts and who sent them; ``not_dtls``: datagrams that are not DTLS.
+  ``alert``: alerts and who sent them; ``not_dtls``: datagrams that are not DTLS;
+  ``address_changed``: a ``tls12_cid`` record with the client's connection ID came from a new
+  client address (a NAT rebinding, RFC 9146); ``cid_replayed``: one that was not newer than
+  the client's newest record, so it must not move the peer (RFC 9146 §6, SPEC I5).
 
 It is sans-I/O like the rest of aiodtls: the ``aiodtls proxy`` tool feeds it with
 :meth:`HandshakeDiagnosis.observe` and drives :meth:`HandshakeDiagnosis.handle_timer`; tests feed
 it directly. It only reads what :mod:`aiodtls.dissect` can see; epoch-1 records are opaque, so
-an encrypted Finished counts as "a protected handshake record".
+an encrypted Finished counts as "a protected handshake record". With connection IDs the
+Finished travels in a ``tls12_cid`` record whose real content type is encrypted too (RFC 9146
+§4): the first ``tls12_cid`` record of the next epoch after a side's ChangeCipherSpec is taken
+as its Finished, later ones as application data (or an alert: they cannot be told apart).
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .alerts import alert_name
+from .cid_tracker import ConnectionIdTracker
 from .dissect import (
     DtlsRecord,
     Malformed,
+    UnframedCidRecord,
     UnifiedRecord,
-    dissect,
     handshake_type_name,
-    summarize,
+    summarize_items,
 )
 from .handshake.messages import HandshakeType
 from .record.header import ContentType
@@ -206,6 +213,10 @@ class HandshakeDiagnosis:
         "The last delivered flight 6 or client repeat of flight 5."
         self._once: set[str] = set()
         self._mtu_drops: dict[str, int] = {}
+        self.connection_ids = ConnectionIdTracker()
+        "What this pair's hellos and records showed of their connection IDs (RFC 9146)."
+        self._finished_due: dict[str, int] = {}
+        "Per side, the epoch of its protected Finished after its ChangeCipherSpec, until seen."
 
     @property
     def completed(self) -> bool:
@@ -224,8 +235,9 @@ class HandshakeDiagnosis:
         side = SIDES[direction]
         index = self._index[direction]
         self._index[direction] += 1
-        items = dissect(data)
+        items = self.connection_ids.dissect(direction, data)
         lost = action == "dropped"
+        protected_data = False
         retransmission_of: int | None = None
         since: float | None = None
         flight_numbers: set[int] = set()
@@ -241,7 +253,10 @@ class HandshakeDiagnosis:
                         f"{side} sent a datagram that is not DTLS 1.2 ({item.reason})",
                     )
                 continue
-            for key, flight, label in self._keys(side, item):
+            keys = self._keys(side, item)
+            if not keys and _is_cid_record(item):
+                protected_data = True  # application data or an alert: the type is encrypted
+            for key, flight, label in keys:
                 flight_numbers.add(flight)
                 first = self._first_seen.get(key)
                 if first is None:
@@ -251,7 +266,8 @@ class HandshakeDiagnosis:
                 self._track_flight(now, side, flight, key, delivered=not lost)
                 if lost:
                     described.append(label)
-            self._inspect(now, side, item)
+            if isinstance(item, DtlsRecord):
+                self._inspect(now, side, item)
         if lost and described:
             for flight in flight_numbers:
                 # The HelloVerifyRequest and the final flight have no timer of their own: the
@@ -280,9 +296,12 @@ class HandshakeDiagnosis:
             not lost
             and 5 in self._flights
             and 6 in self._flights
-            and any(
-                isinstance(i, DtlsRecord) and i.content_type == ContentType.application_data
-                for i in items
+            and (
+                protected_data
+                or any(
+                    isinstance(i, DtlsRecord) and i.content_type == ContentType.application_data
+                    for i in items
+                )
             )
         ):
             # Application data after both Finished flights: the handshake is over. (Without
@@ -293,7 +312,7 @@ class HandshakeDiagnosis:
             direction=direction,
             index=index,
             size=len(data),
-            summary=summarize(data),
+            summary=summarize_items(items),
             action=action,
             reason=reason,
             retransmission_of=retransmission_of,
@@ -301,8 +320,57 @@ class HandshakeDiagnosis:
             flight=min(flight_numbers) if flight_numbers else None,
         )
 
-    def _keys(self, side: str, record: DtlsRecord) -> list[tuple[tuple[object, ...], int, Label]]:
+    def note_address_change(
+        self, now: float, *, old: str, new: str, connection_id: bytes, record: tuple[int, int]
+    ) -> bool:
+        """A ``tls12_cid`` record carrying the client's connection ID came from client address
+        ``new`` rather than ``old``; ``record`` is its (epoch, sequence_number).
+
+        A record newer than any the client sent is a move (``address_changed``, True): a NAT
+        rebinding, or a forgery only the server can tell by authenticating it. One that is not
+        newer is a replay or a reordered record (``cid_replayed``, False): RFC 9146 §6 (SPEC
+        I5) forbids moving the peer for it.
+        """
+        cid = connection_id.hex()
+        epoch, sequence_number = record
+        details: dict[str, Any] = {
+            "from": old,
+            "to": new,
+            "connection_id": cid,
+            "epoch": epoch,
+            "sequence_number": sequence_number,
+        }
+        newest = self.connection_ids.newest_client_record
+        if newest is None or record > newest:
+            self._add(
+                now,
+                "address_changed",
+                "client",
+                f"client address changed from {old} to {new}: its tls12_cid record (epoch "
+                f"{epoch}, seq {sequence_number}) carries connection ID {cid}, seen from {old} "
+                "before (a NAT rebinding); a server that routes by CID keeps the session and "
+                "moves the peer once this newer record authenticates (RFC 9146 §6)",
+                details,
+            )
+            return True
+        self._add(
+            now,
+            "cid_replayed",
+            "client",
+            f"a tls12_cid record with connection ID {cid} (epoch {epoch}, seq "
+            f"{sequence_number}) came from {new}, but the client at {old} already sent epoch "
+            f"{newest[0]}, seq {newest[1]}: a replayed or reordered record, which must not "
+            "move the peer address (RFC 9146 §6)",
+            {**details, "newest": list(newest)},
+        )
+        return False
+
+    def _keys(
+        self, side: str, record: DtlsRecord | UnframedCidRecord
+    ) -> list[tuple[tuple[object, ...], int, Label]]:
         """(content key, flight, description) for what the record carries."""
+        if isinstance(record, UnframedCidRecord) or record.content_type == ContentType.tls12_cid:
+            return self._cid_finished(side, record.epoch)
         out: list[tuple[tuple[object, ...], int, Label]] = []
         if record.content_type == ContentType.handshake and not record.encrypted:
             for frag in record.fragments:
@@ -329,9 +397,23 @@ class HandshakeDiagnosis:
                 ((side, "protected-handshake", record.epoch), flight, "the encrypted Finished")
             )
         elif record.content_type == ContentType.change_cipher_spec:
+            self._finished_due[side] = record.epoch + 1
             flight = 5 if side == "client" else 6
             out.append(((side, "ccs", record.epoch), flight, "the ChangeCipherSpec"))
         return out
+
+    def _cid_finished(self, side: str, epoch: int) -> list[tuple[tuple[object, ...], int, Label]]:
+        """The Finished key if this ``tls12_cid`` record of ``epoch`` is the side's Finished.
+
+        RFC 9146 §4 encrypts the real content type, but the Finished is the first record of
+        the epoch after the side's ChangeCipherSpec, so that epoch names it; later records are
+        application data (or alerts).
+        """
+        if self._finished_due.get(side) != epoch:
+            return []
+        del self._finished_due[side]
+        flight = 5 if side == "client" else 6
+        return [((side, "protected-handshake", epoch), flight, "the encrypted Finished")]
 
     def _track_flight(
         self, now: float, side: str, number: int, key: tuple[object, ...], *, delivered: bool
@@ -590,6 +672,10 @@ class HandshakeDiagnosis:
         self.findings.append(finding)
         if self._on_finding is not None:
             self._on_finding(finding)
+
+
+def _is_cid_record(record: DtlsRecord | UnframedCidRecord) -> bool:
+    return isinstance(record, UnframedCidRecord) or record.content_type == ContentType.tls12_cid
 
 
 def _pending(loss: _Loss) -> bool:

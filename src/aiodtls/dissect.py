@@ -4,8 +4,14 @@ Owns the *read-only, never-raising* view of a datagram that the network simulato
 rules, timelines and the diagnosing proxy need: record headers (DTLS 1.0/1.2 13-byte headers,
 RFC 9146 ``tls12_cid`` headers, RFC 9147 unified headers), the 12-byte handshake fragment
 headers inside epoch-0 plaintext handshake records, the cookie lengths of ClientHello and
-HelloVerifyRequest, and the DTLS-SRTP profiles (``use_srtp``) of whole hellos. Everything
-encrypted (epoch > 0, ``tls12_cid``, unified headers) stays opaque.
+HelloVerifyRequest, and the DTLS-SRTP profiles (``use_srtp``) and connection IDs
+(``connection_id``, RFC 9146) of whole hellos. Everything encrypted (epoch > 0, ``tls12_cid``,
+unified headers) stays opaque.
+
+The CID length is not on the wire: :class:`aiodtls.cid_tracker.ConnectionIdTracker` learns
+each direction's from the hellos of one client-server pair, and without it :func:`dissect`
+infers it from the datagram when exactly one length frames it (:class:`UnframedCidRecord`
+when none or several do).
 
 It does not validate a record the way a receiver must (no replay, epoch or version checks) and
 it never decides what to drop; ``record`` and ``reliability`` own that. Malformed input is
@@ -33,16 +39,20 @@ from .record.header import RECORD_HEADER_LENGTH, ContentType
 from .srtp import SrtpProfile
 
 __all__ = [
+    "MAX_CID_LENGTH",
+    "MAX_FRAMING_CHECKS",
     "DissectedItem",
     "DtlsRecord",
     "HandshakeFragment",
     "Malformed",
+    "UnframedCidRecord",
     "UnifiedRecord",
     "describe",
     "dissect",
     "handshake_fragments",
     "handshake_type_name",
     "summarize",
+    "summarize_items",
 ]
 
 HANDSHAKE_FRAGMENT_HEADER_LENGTH = 12
@@ -61,6 +71,18 @@ _UNIFIED_EPOCH = 0x03
 _CLIENT_HELLO_SESSION_ID_AT = 34
 _MAX_SESSION_ID_LENGTH = 32
 _HELLO_VERIFY_COOKIE_AT = 2
+
+MAX_CID_LENGTH = 255
+"ConnectionId is ``opaque cid<0..2^8-1>`` (RFC 9146 §3)."
+
+# The tls12_cid header up to the CID: type(1) version(2) epoch(2) sequence_number(6).
+_CID_AT = 11
+_REGISTERED_CONTENT_TYPES = frozenset(int(t) for t in ContentType)
+
+MAX_FRAMING_CHECKS = 8
+"""Candidate CID lengths whose framing of the rest of a datagram is walked header by header
+when inferring; a datagram needing more is left unframed. Real datagrams need one or two; a
+forged one (empty records back to back) would otherwise need one per plausible length."""
 
 _SHORT_TYPE_NAMES: dict[int, str] = {
     ContentType.change_cipher_spec: "CCS",
@@ -103,6 +125,11 @@ class HandshakeFragment:
     """The DTLS-SRTP protection profiles (RFC 5764 ``use_srtp``) a whole ClientHello offers or
     a whole ServerHello selects, as code points; ``None`` when the hello has no use_srtp, is
     fragmented or does not decode."""
+
+    connection_id: bytes | None = None
+    """The ``connection_id`` extension (RFC 9146 §3) of a whole ClientHello or ServerHello: the
+    CID its sender wants to *receive*, i.e. the one the peer puts in its records (``b""``: the
+    sender wants none but will send one). ``None`` when absent, fragmented or undecodable."""
 
     @property
     def name(self) -> str:
@@ -152,6 +179,10 @@ class DtlsRecord:
 
     connection_id: bytes | None = None
     "For ``tls12_cid`` records, the CID (its length as given by the caller); else ``None``."
+
+    cid_length_inferred: bool = False
+    """For ``tls12_cid`` records dissected without a known CID length: the length was inferred
+    as the only one that frames the datagram (see :func:`dissect`)."""
 
     fragments: tuple[HandshakeFragment, ...] = ()
     "Handshake fragment headers, for epoch-0 handshake records only."
@@ -221,6 +252,36 @@ class UnifiedRecord:
 
 
 @dataclass(frozen=True)
+class UnframedCidRecord:
+    """An RFC 9146 ``tls12_cid`` record whose CID length is unknown and not inferable.
+
+    Its header up to the sequence number is readable; the CID, the length and so everything
+    after this record in the datagram are not, because the CID length is never on the wire.
+    """
+
+    offset: int
+    "Where the record header starts in the datagram."
+
+    version: int
+    "The wire version, e.g. ``0xFEFD`` for DTLS 1.2."
+
+    epoch: int
+    "The 16-bit epoch."
+
+    sequence_number: int
+    "The 48-bit record sequence number."
+
+    candidates: tuple[int, ...]
+    """The CID lengths (1 to 255) found to frame the rest of the datagram: none, or several
+    (the search stops after :data:`MAX_FRAMING_CHECKS` full checks)."""
+
+    @property
+    def encrypted(self) -> bool:
+        """Always true: a ``tls12_cid`` record is protected."""
+        return True
+
+
+@dataclass(frozen=True)
 class Malformed:
     """Something in the datagram that cannot be decoded; ``reason`` says what."""
 
@@ -231,8 +292,9 @@ class Malformed:
     "Why, e.g. ``'truncated record header'`` or ``'record length overruns datagram'``."
 
 
-DissectedItem: TypeAlias = "DtlsRecord | UnifiedRecord | Malformed"
-"What a datagram dissects into: a record, a DTLS 1.3 unified-header record, or what failed."
+DissectedItem: TypeAlias = "DtlsRecord | UnifiedRecord | UnframedCidRecord | Malformed"
+"""What a datagram dissects into: a record, a DTLS 1.3 unified-header record, a ``tls12_cid``
+record of unknown CID length, or what failed."""
 
 
 def handshake_type_name(msg_type: int) -> str:
@@ -244,11 +306,19 @@ def handshake_type_name(msg_type: int) -> str:
     return "".join(word.capitalize() for word in snake.split("_"))
 
 
-def dissect(datagram: bytes, *, cid_length: int = 0) -> list[DissectedItem]:
+def dissect(datagram: bytes, *, cid_length: int | None = 0) -> list[DissectedItem]:
     """Decode every record header in ``datagram``; never raises.
 
     ``cid_length`` is the connection ID length this observer expects in ``tls12_cid`` and
     unified-header records: it is negotiated, not on the wire (RFC 9146 §4, RFC 9147 §4).
+    ``None`` means unknown (the observer missed the hellos): the first ``tls12_cid`` record's
+    CID length is then inferred as the length from 1 to 255 with which its length field frames
+    the rest of the datagram exactly (records after it with the same version, the same CID,
+    nothing left over); zero is excluded because a zero-length CID is sent without
+    ``tls12_cid`` (RFC 9146 §4). If several lengths do, the one that frames the most records
+    carrying that same CID wins. When no length or no single one fits, or telling would take
+    more than :data:`MAX_FRAMING_CHECKS` checks of the whole rest, the record is an
+    :class:`UnframedCidRecord` and ends the list. Unified headers take ``None`` as 0.
 
     A record-level problem (truncated header, a length that overruns the datagram) ends the
     list, because the following bytes cannot be framed (SPEC R4, X18). A problem inside a
@@ -259,11 +329,21 @@ def dissect(datagram: bytes, *, cid_length: int = 0) -> list[DissectedItem]:
     items: list[DissectedItem] = []
     pos = 0
     end = len(data)
+    inferred = False
     while pos < end:
         if data[pos] & _UNIFIED_MASK == _UNIFIED_PREFIX:
-            next_pos = _dissect_unified(data, pos, cid_length, items)
+            next_pos = _dissect_unified(data, pos, cid_length or 0, items)
         else:
-            next_pos = _dissect_dtls_record(data, pos, cid_length, items)
+            if cid_length is None and data[pos] == ContentType.tls12_cid:
+                if end - pos < RECORD_HEADER_LENGTH:
+                    items.append(Malformed(pos, "truncated record header"))
+                    break
+                inferred_length, candidates = _infer_cid_length(data, pos)
+                if inferred_length is None:
+                    items.append(_unframed(data, pos, candidates))
+                    break
+                cid_length, inferred = inferred_length, True
+            next_pos = _dissect_dtls_record(data, pos, cid_length or 0, items, inferred)
         if next_pos is None:
             break
         pos = next_pos
@@ -279,6 +359,13 @@ def describe(item: DissectedItem) -> str:
     """A short human-readable description of one dissected item, for timelines."""
     if isinstance(item, Malformed):
         return f"MALFORMED: {item.reason}"
+    if isinstance(item, UnframedCidRecord):
+        text = f"tls12_cid e{item.epoch}#{item.sequence_number}, CID length unknown"
+        if item.candidates:
+            lengths = " or ".join(str(n) for n in item.candidates[:4])
+            more = ", ..." if len(item.candidates) > 4 else ""
+            return f"{text} ({lengths}{more} would fit)"
+        return f"{text} (no length frames the datagram)"
     if isinstance(item, UnifiedRecord):
         width = item.sequence_number_bits // 4
         text = f"DTLS13 e&3={item.epoch_bits} sn={item.sequence_number:0{width}x} {item.length}B"
@@ -290,9 +377,13 @@ def describe(item: DissectedItem) -> str:
     return _describe_dtls_record(item)
 
 
-def summarize(datagram: bytes, *, cid_length: int = 0) -> str:
+def summarize(datagram: bytes, *, cid_length: int | None = 0) -> str:
     """One line per datagram, e.g. ``'HS ClientHello seq=1 [0+212/212] cookie=20 | CCS'``."""
-    items = dissect(datagram, cid_length=cid_length)
+    return summarize_items(dissect(datagram, cid_length=cid_length))
+
+
+def summarize_items(items: list[DissectedItem]) -> str:
+    """The :func:`summarize` line of an already dissected datagram."""
     if not items:
         return "empty"
     return " | ".join(describe(item) for item in items)
@@ -302,7 +393,8 @@ def _describe_dtls_record(record: DtlsRecord) -> str:
     short = _SHORT_TYPE_NAMES.get(record.content_type, f"type{record.content_type}")
     if record.content_type == ContentType.tls12_cid:
         cid = record.connection_id.hex() if record.connection_id else "-"
-        return f"CID[{cid}] e{record.epoch}#{record.sequence_number} enc {record.length}B"
+        text = f"CID[{cid}] e{record.epoch}#{record.sequence_number} enc {record.length}B"
+        return text + (" (CID length inferred)" if record.cid_length_inferred else "")
     if record.epoch > 0:
         return f"{short} e{record.epoch}#{record.sequence_number} enc {record.length}B"
     if record.fragments:
@@ -330,21 +422,110 @@ def _describe_fragment(frag: HandshakeFragment) -> str:
             except ValueError:
                 names.append(f"{value:#06x}")
         text += f" use_srtp=[{','.join(names)}]"
+    if frag.connection_id is not None:
+        text += f" connection_id(54)={frag.connection_id.hex() or '-'}"
     return text
 
 
-def _use_srtp(msg_type: int, body: bytes) -> tuple[int, ...] | None:
-    """The use_srtp profiles of a whole ClientHello/ServerHello body, or None (absent or not
-    decodable: the dissector reports, it never raises)."""
+def _hello_extensions(
+    msg_type: int, body: bytes
+) -> tuple[tuple[int, ...] | None, bytes | None, str | None]:
+    """(use_srtp profiles, connection_id, problem) of a whole ClientHello/ServerHello body.
+
+    Absent or undecodable extensions are None: the dissector reports, it never raises. A
+    connection_id extension that is not exactly ``cid<0..255>`` is also named as a problem.
+    """
     try:
         if msg_type == HandshakeType.client_hello:
             extensions = decode_message(body, pull_client_hello).extensions
         else:
             extensions = decode_message(body, pull_server_hello).extensions
-        found = find_extension(extensions, ExtensionType.use_srtp)
-        return tuple(decode_use_srtp(found).profiles) if found is not None else None
     except (BufferReadError, Alert):
-        return None
+        return None, None, None
+    srtp: tuple[int, ...] | None = None
+    found = find_extension(extensions, ExtensionType.use_srtp)
+    if found is not None:
+        try:
+            srtp = tuple(decode_use_srtp(found).profiles)
+        except (BufferReadError, Alert):
+            srtp = None
+    found = find_extension(extensions, ExtensionType.connection_id)
+    if found is None:
+        return srtp, None, None
+    if not found or found[0] != len(found) - 1:
+        return srtp, None, "connection_id extension is not one cid<0..255>"
+    return srtp, found[1:], None
+
+
+def _infer_cid_length(data: bytes, pos: int) -> tuple[int | None, tuple[int, ...]]:
+    """(the CID length of the tls12_cid record at ``pos`` if the datagram shows it, else None;
+    the lengths found to frame the datagram)."""
+    end = len(data)
+    version = data[pos + 1 : pos + 3]
+    fits: dict[int, int] = {}
+    "CID length -> how many tls12_cid records, all with one CID, it frames."
+    checks = 0
+    for cid_length in range(1, min(MAX_CID_LENGTH, end - pos - RECORD_HEADER_LENGTH) + 1):
+        at = pos + _CID_AT + cid_length
+        record_end = at + 2 + int.from_bytes(data[at : at + 2], "big")
+        if record_end == end:
+            fits[cid_length] = 1
+        elif record_end < end and _plausible_header(data, record_end, version):
+            checks += 1
+            if checks > MAX_FRAMING_CHECKS:
+                return None, tuple(fits)
+            cid = data[pos + _CID_AT : at]
+            more = _cid_records_after(data, record_end, cid, version)
+            if more is not None:
+                fits[cid_length] = 1 + more
+    if not fits:
+        return None, ()
+    # A longer CID can swallow the next record's header up to its length field and still
+    # frame the datagram; the length under which more records carry one and the same CID
+    # is the real one (a coincidence there is one in 2^(8N)). A tie stays unknown.
+    most = max(fits.values())
+    best = [cid_length for cid_length, count in fits.items() if count == most]
+    return (best[0] if len(best) == 1 else None), tuple(fits)
+
+
+def _plausible_header(data: bytes, pos: int, version: bytes) -> bool:
+    """A cheap first test of a record header at ``pos``: room, a registered type, the version."""
+    return (
+        len(data) - pos >= RECORD_HEADER_LENGTH
+        and data[pos] in _REGISTERED_CONTENT_TYPES
+        and data[pos + 1 : pos + 3] == version
+    )
+
+
+def _cid_records_after(data: bytes, pos: int, cid: bytes, version: bytes) -> int | None:
+    """How many tls12_cid records ``data[pos:]`` holds if it is whole records of ``version``
+    whose CIDs are all ``cid``; None if it is not. Headers only: framing is the question."""
+    end = len(data)
+    count = 0
+    while pos < end:
+        if not _plausible_header(data, pos, version):
+            return None
+        header_length = RECORD_HEADER_LENGTH
+        if data[pos] == ContentType.tls12_cid:
+            if data[pos + _CID_AT : pos + _CID_AT + len(cid)] != cid:
+                return None
+            header_length += len(cid)
+            count += 1
+        if end - pos < header_length:
+            return None
+        at = pos + header_length - 2
+        pos += header_length + int.from_bytes(data[at : at + 2], "big")
+    return count if pos == end else None
+
+
+def _unframed(data: bytes, pos: int, candidates: tuple[int, ...]) -> UnframedCidRecord:
+    return UnframedCidRecord(
+        offset=pos,
+        version=int.from_bytes(data[pos + 1 : pos + 3], "big"),
+        epoch=int.from_bytes(data[pos + 3 : pos + 5], "big"),
+        sequence_number=int.from_bytes(data[pos + 5 : pos + 11], "big"),
+        candidates=candidates,
+    )
 
 
 def _alert_level_name(level: int) -> str:
@@ -396,7 +577,7 @@ def _dissect_unified(
 
 
 def _dissect_dtls_record(
-    data: bytes, pos: int, cid_length: int, items: list[DissectedItem]
+    data: bytes, pos: int, cid_length: int, items: list[DissectedItem], inferred: bool = False
 ) -> int | None:
     end = len(data)
     content_type = data[pos]
@@ -446,6 +627,7 @@ def _dissect_dtls_record(
             sequence_number=sequence_number,
             length=length,
             connection_id=connection_id,
+            cid_length_inferred=inferred and connection_id is not None,
             fragments=fragments,
             alert=alert,
         )
@@ -487,13 +669,15 @@ def _dissect_handshake_body(
             cookie_length = _cookie_length(
                 data, msg_type, body_start, body_end, fragment_length == length, pos, problems
             )
-        srtp = None
+        srtp = connection_id = None
         if (
             fragment_offset == 0
             and fragment_length == length
             and msg_type in (HandshakeType.client_hello, HandshakeType.server_hello)
         ):
-            srtp = _use_srtp(msg_type, data[body_start:body_end])
+            srtp, connection_id, problem = _hello_extensions(msg_type, data[body_start:body_end])
+            if problem is not None:
+                problems.append(Malformed(pos, problem))
         fragments.append(
             HandshakeFragment(
                 offset=pos,
@@ -504,6 +688,7 @@ def _dissect_handshake_body(
                 fragment_length=fragment_length,
                 cookie_length=cookie_length,
                 srtp_profiles=srtp,
+                connection_id=connection_id,
             )
         )
         pos = body_end

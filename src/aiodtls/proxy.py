@@ -12,6 +12,15 @@ datagrams from further new addresses are dropped and counted (:class:`ProxyCount
 an idle client is forgotten; at most ``max_backlog`` datagrams per client wait for its
 upstream socket to open. Errors sending to the server are counted and reported in one line,
 never raised.
+
+Connection IDs (RFC 9146): records are relayed unchanged. A client whose address changes (a
+NAT rebinding) gets a new flow and upstream socket like any new address, so the server sees
+the new address too, exactly as behind a NAT. When the first datagram from that address
+carries a ``tls12_cid`` record with a CID a tracked client used, newer than any record that
+client sent, the new flow carries on the old one's diagnosis (findings, timers, the handshake
+state), so a loss at the old address is not reported as a hang, and ``address_changed`` is
+reported; an older record is reported as ``cid_replayed`` and does not move anything. The
+proxy remembers one CID per tracked client, so this costs no more than ``max_clients`` CIDs.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diagnose import Finding, HandshakeDiagnosis, Observation
+from .dissect import DtlsRecord, dissect
 from .impairment import Address, DirectionImpairment, LinkConditions
 
 __all__ = [
@@ -80,6 +90,11 @@ class Flow:
     timer: asyncio.TimerHandle | None = None
     observing: bool = False
     held_findings: list[Finding] = field(default_factory=list)
+    connection_id: bytes | None = None
+    "The CID this client puts in its ``tls12_cid`` records (RFC 9146), once seen."
+    moved_to: Flow | None = None
+    """The flow of the client's next address once a newer ``tls12_cid`` record with its CID
+    came from there (a NAT rebinding): that flow reports this diagnosis and drives its timer."""
 
     @property
     def name(self) -> str:
@@ -163,6 +178,8 @@ class DtlsProxy:
         "Clients seen, by address (at most ``max_clients``)."
         self.counters = ProxyCounters()
         "What the proxy itself dropped, and why."
+        self._cid_flows: dict[bytes, Flow] = {}
+        "Tracked clients by the CID they send: at most one entry per flow."
         self._on_observation = on_observation
         self._on_finding = on_finding
         self._on_notice = on_notice
@@ -215,6 +232,7 @@ class DtlsProxy:
         for flow in self.flows.values():
             self._close_flow(flow)
         self.flows.clear()
+        self._cid_flows.clear()
         for task in self._openings:
             task.cancel()
         if self._transport is not None:
@@ -248,20 +266,80 @@ class DtlsProxy:
                     f"client has been silent for {self.idle_timeout:g} s",
                 )
                 return
+            moved = self._cid_owner(data)
             flow = self._new_flow(addr)
+            if moved is not None:
+                self._follow(flow, *moved)
         flow.last_seen = self._now()
         self._relay(flow, "c2s", data)
+        self._learn_cid(flow)
 
     def _from_server(self, flow: Flow, data: bytes) -> None:
         flow.last_seen = self._now()
         self._relay(flow, "s2c", data)
+        self._learn_cid(flow)
+
+    def _current(self, flow: Flow) -> Flow:
+        """The flow that reports ``flow``'s diagnosis: its client's latest tracked address."""
+        while flow.moved_to is not None and self.flows.get(flow.moved_to.client) is flow.moved_to:
+            flow = flow.moved_to
+        return flow
+
+    def _cid_owner(self, data: bytes) -> tuple[Flow, bytes, tuple[int, int]] | None:
+        """The tracked client whose CID the first such ``tls12_cid`` record in ``data`` carries,
+        with that CID and the record's (epoch, sequence_number)."""
+        for cid_length in {len(cid) for cid in self._cid_flows}:
+            for item in dissect(data, cid_length=cid_length):
+                if isinstance(item, DtlsRecord) and item.connection_id:
+                    owner = self._cid_flows.get(item.connection_id)
+                    if owner is not None:
+                        return owner, item.connection_id, (item.epoch, item.sequence_number)
+        return None
+
+    def _follow(self, flow: Flow, old: Flow, cid: bytes, record: tuple[int, int]) -> None:
+        """A new client address sent a ``tls12_cid`` record with ``old``'s CID: report it and,
+        if the record is newer than any ``old`` sent, let ``flow`` carry on its diagnosis."""
+        old.observing = True  # findings wait for this datagram's line (see _report)
+        try:
+            moved = old.diagnosis.note_address_change(
+                self._now(), old=old.name, new=flow.name, connection_id=cid, record=record
+            )
+        finally:
+            old.observing = False
+        flow.held_findings.extend(old.held_findings)  # said after the new address's line
+        old.held_findings.clear()
+        if not moved:
+            return
+        flow.diagnosis = old.diagnosis
+        old.moved_to = flow
+        if old.timer is not None:
+            old.timer.cancel()
+            old.timer = None
+        flow.connection_id = cid
+        self._cid_flows[cid] = flow
+
+    def _learn_cid(self, flow: Flow) -> None:
+        """Index the client by the CID its records carry, once its datagrams show it."""
+        owner = self._current(flow)
+        cid = owner.diagnosis.connection_ids.connection_ids["c2s"]
+        if not cid or self._cid_flows.get(cid) is owner:
+            return
+        if cid in self._cid_flows:
+            # Another client's, e.g. an old record replayed from here: it must not take over
+            # that client's place (only _follow moves a CID, for a newer record).
+            return
+        if owner.connection_id is not None and self._cid_flows.get(owner.connection_id) is owner:
+            del self._cid_flows[owner.connection_id]
+        owner.connection_id = cid
+        self._cid_flows[cid] = owner
 
     def _new_flow(self, addr: Address) -> Flow:
         def finding(f: Finding) -> None:
-            if flow.observing:
-                flow.held_findings.append(f)  # reported after the datagram that caused it
+            owner = self._current(flow)
+            if owner.observing:
+                owner.held_findings.append(f)  # reported after the datagram that caused it
             elif self._on_finding is not None:
-                self._on_finding(flow, f)
+                self._on_finding(owner, f)
 
         seed = f"{self.seed}|{addr[0]}:{addr[1]}"
         flow = Flow(
@@ -348,17 +426,18 @@ class DtlsProxy:
         self, flow: Flow, now: float, direction: str, data: bytes, action: str, reason: str
     ) -> None:
         """Feed the diagnosis; report the datagram, then any finding it led to."""
-        flow.observing = True
+        owner = self._current(flow)
+        owner.observing = True
         try:
             observation = flow.diagnosis.observe(now, direction, data, action, reason)
         finally:
-            flow.observing = False
+            owner.observing = False
         if self._on_observation is not None:
             self._on_observation(flow, observation)
-        held, flow.held_findings = flow.held_findings, []
+        held, owner.held_findings = owner.held_findings, []
         if self._on_finding is not None:
             for finding in held:
-                self._on_finding(flow, finding)
+                self._on_finding(owner, finding)
 
     def _deliver(self, flow: Flow, direction: str, data: bytes) -> None:
         if self.flows.get(flow.client) is not flow:
@@ -386,6 +465,7 @@ class DtlsProxy:
     # -- diagnosis timers --------------------------------------------------------------------
 
     def _arm_diagnosis(self, flow: Flow) -> None:
+        flow = self._current(flow)
         if flow.timer is not None:
             flow.timer.cancel()
             flow.timer = None
@@ -412,6 +492,8 @@ class DtlsProxy:
         self._sweeper = self._loop.call_later(self.idle_timeout, self._sweep)
 
     def _close_flow(self, flow: Flow) -> None:
+        if flow.connection_id is not None and self._cid_flows.get(flow.connection_id) is flow:
+            del self._cid_flows[flow.connection_id]
         if flow.timer is not None:
             flow.timer.cancel()
         if flow.upstream is not None:

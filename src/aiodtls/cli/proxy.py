@@ -10,6 +10,9 @@ what the proxy did to it; findings (who retransmitted, who never did, how the ha
 are printed as they are reached. ``--json`` prints one JSON object per line instead
 (schema in docs/debugging-hangs.md).
 
+Connection-ID (RFC 9146) records are relayed unchanged; a client whose address changes
+mid-session carries on its timeline at the new address (``address_changed``).
+
 The upstream name is resolved once, at start: if that fails the proxy exits with status 1
 and one line on stderr. At most --max-clients client addresses are tracked at once;
 datagrams from further new clients are dropped, said once on stderr, and counted in a
