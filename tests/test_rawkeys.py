@@ -88,6 +88,7 @@ def exchange_data(pair: Pair) -> None:
     ids=["key", "spki-der", "rfc8122", "hex", "colons", "tuple", "sha-512"],
 )
 def test_server_only_raw_key_each_pin_form(pin: object) -> None:
+    # R3, R4: the SPKI Certificate, checked against each form of pin.
     pair = handshake(rpk_client(pin), rpk_server())
     assert established(pair), pair.client_outcome.terminated
     done = pair.client_outcome.completed
@@ -102,6 +103,7 @@ def test_server_only_raw_key_each_pin_form(pin: object) -> None:
 
 
 def test_mutual_raw_keys() -> None:
+    # R1, R3: both directions RawPublicKey; the CertificateVerify checked with the raw key.
     pair = handshake(*mutual())
     assert established(pair), pair.server_outcome.terminated
     server_done = pair.server_outcome.completed
@@ -114,6 +116,7 @@ def test_mutual_raw_keys() -> None:
 
 
 def test_raw_key_server_with_x509_client() -> None:
+    # R1: the types are chosen per direction.
     chain = client_chain("ecdsa")
     client = rpk_client(certificate_chain=chain.chain, private_key=chain.key)
     server_cfg = rpk_server(verify_mode=ssl.CERT_REQUIRED, ca_certificates=[chain.root])
@@ -126,6 +129,7 @@ def test_raw_key_server_with_x509_client() -> None:
 
 
 def test_x509_server_with_raw_key_client() -> None:
+    # R1
     chain = server_chain("ecdsa")
     client = DtlsConfiguration(is_client=True, server_name="localhost", raw_public_key=True)
     client.ca_certificates = [chain.root]
@@ -165,12 +169,14 @@ def test_psk_still_chosen_by_a_raw_key_server() -> None:
 
 
 def test_client_refuses_a_raw_key_that_matches_no_pin() -> None:
+    # R4
     side, alert, reason = refused(handshake(rpk_client(OTHER_KEY.public_key()), rpk_server()))
     assert (side, alert) == ("client", AlertDescription.bad_certificate)
     assert SERVER_SHA256.hex(":").upper() in reason and "matches no pinned key" in reason
 
 
 def test_server_refuses_a_client_key_that_matches_no_pin() -> None:
+    # R4
     client, server_cfg = mutual()
     server_cfg.peer_public_keys = [OTHER_KEY.public_key()]
     side, alert, reason = refused(handshake(client, server_cfg))
@@ -179,6 +185,7 @@ def test_server_refuses_a_client_key_that_matches_no_pin() -> None:
 
 
 def test_weak_raw_key_is_insufficient_security() -> None:
+    # R4
     side, alert, reason = refused(handshake(rpk_client(min_ec_key_size=384), rpk_server()))
     assert (side, alert) == ("client", AlertDescription.insufficient_security)
     assert "raw public key" in reason
@@ -197,6 +204,7 @@ def test_pinning_server_requires_a_key() -> None:
 
 
 def test_client_accepting_only_raw_keys_meets_x509_only_server() -> None:
+    # R2
     chain = server_chain("ecdsa")
     server_cfg = DtlsConfiguration(is_client=False)
     server_cfg.certificate_chain, server_cfg.private_key = chain.chain, chain.key
@@ -206,6 +214,7 @@ def test_client_accepting_only_raw_keys_meets_x509_only_server() -> None:
 
 
 def test_x509_client_meets_raw_key_only_server() -> None:
+    # R2
     client = DtlsConfiguration(is_client=True, server_name="localhost")
     client.ca_certificates = [server_chain("ecdsa").root]
     side, alert, reason = refused(handshake(client, rpk_server()))
@@ -214,6 +223,7 @@ def test_x509_client_meets_raw_key_only_server() -> None:
 
 
 def test_x509_client_meets_server_pinning_raw_keys_only() -> None:
+    # R2
     chain = client_chain("ecdsa")
     client = rpk_client(certificate_chain=chain.chain, private_key=chain.key)
     side, alert, reason = refused(
@@ -226,7 +236,7 @@ def test_x509_client_meets_server_pinning_raw_keys_only() -> None:
 def test_client_refuses_a_server_that_ignores_the_extension(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A server without RFC 7250: no answer to server_certificate_type, an X.509 chain.
+    # R2: a server without RFC 7250: no answer to server_certificate_type, an X.509 chain.
     def no_answer(self: server.ServerHandshake, extensions: object, server_type: object) -> None:
         self._certificate_types.ours = CertificateType.X509
 
@@ -239,6 +249,7 @@ def test_client_refuses_a_server_that_ignores_the_extension(
 
 
 def test_client_refuses_a_type_it_did_not_offer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # R2
     original = server.ServerHandshake._select_certificate_types
 
     def wrong(self: server.ServerHandshake, extensions: Any, server_type: Any) -> None:
@@ -283,6 +294,7 @@ def _x509_body(key: object) -> bytes:
 def test_client_refuses_a_bad_raw_key_certificate(
     monkeypatch: pytest.MonkeyPatch, body: Any, alert: AlertDescription, words: str
 ) -> None:
+    # R3
     monkeypatch.setattr(server, "encode_raw_public_key_certificate", body)
     side, got, reason = refused(handshake(rpk_client(), rpk_server()))
     assert (side, got) == ("client", alert)
@@ -292,6 +304,7 @@ def test_client_refuses_a_bad_raw_key_certificate(
 def test_server_refuses_an_x509_chain_when_a_raw_key_was_negotiated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # R3
     from aiodtls.handshake import client as client_module
 
     monkeypatch.setattr(client_module, "encode_raw_public_key_certificate", _x509_body)
@@ -303,7 +316,7 @@ def test_server_refuses_an_x509_chain_when_a_raw_key_was_negotiated(
 def test_client_refuses_a_raw_key_when_x509_was_negotiated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The server sends its raw key although the client offered X.509 only.
+    # R3: the server sends its raw key although the client offered X.509 only.
     chain = server_chain("ecdsa")
     monkeypatch.setattr(
         server, "select_server_type", lambda *args, **kwargs: CertificateType.RawPublicKey
@@ -319,7 +332,7 @@ def test_client_refuses_a_raw_key_when_x509_was_negotiated(
 
 
 def test_extension_bodies_follow_rfc7250() -> None:
-    # ClientHello: a list with a one-byte length; ServerHello: one byte (RFC 7250 §3).
+    # R1: ClientHello: a list with a one-byte length; ServerHello: one byte (RFC 7250 §3).
     client, _ = mutual()
     extensions = dict(rawkeys.client_hello_extensions(client))
     assert extensions[ExtensionType.client_certificate_type] == b"\x01\x02"
@@ -341,11 +354,13 @@ def test_extension_bodies_follow_rfc7250() -> None:
 
 
 def test_raw_key_certificate_is_one_length_and_the_spki() -> None:
+    # R3
     body = rawkeys.encode_raw_public_key_certificate(SERVER_KEY)
     assert body == len(SPKI).to_bytes(3, "big") + SPKI
 
 
 def test_configurations_without_raw_keys_send_no_extension() -> None:
+    # R1: a list of X.509 alone is omitted.
     chain = client_chain("ecdsa")
     plain = DtlsConfiguration(is_client=True, raw_public_key=False)
     plain.certificate_chain, plain.private_key = chain.chain, chain.key
