@@ -5,7 +5,12 @@ and every refusal with its named alert."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import ssl
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -408,3 +413,24 @@ def test_spki_fingerprint_of_key_and_certificate_agree() -> None:
     by_cert = pki.public_key_fingerprint(chain.certificate)
     assert by_cert == pki.public_key_fingerprint(chain.key) == SERVER_SHA256
     assert pki.as_public_key_pin(chain.key.public_key()) == pki.Fingerprint("sha-256", by_cert)
+
+
+def test_the_example_in_the_certificates_guide_runs(tmp_path: Path) -> None:
+    # docs/certificates.md, "Raw public keys": mutual raw keys over loopback, pinned by key
+    # and by SHA-256 text. Run as a script, as tests/test_docs_snippets.py runs the guides.
+    text = (Path(__file__).parent.parent / "docs" / "certificates.md").read_text()
+    section = text.split("## Raw public keys (RFC 7250)", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"^```python\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    assert code is not None
+    env = dict(os.environ)
+    src = str(Path(__file__).parent.parent / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [sys.executable, "-c", code.group(1)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr

@@ -44,9 +44,10 @@ def peer_key(text: str) -> PublicKeyPin:
         return key
     try:
         as_public_key_pin(text)
-    except ValueError as exc:
+    except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a file nor the SHA-256 of a public key: {exc}"
+            f"{text!r} is neither a file nor the SHA-256 of a public key (64 hex digits, "
+            "':' allowed, or 'sha-256 AB:CD:..', as `aiodtls server --rpk` prints)"
         ) from None
     return text
 

@@ -47,6 +47,7 @@ __all__ = [
     "PeerPublicKey",
     "check_configuration",
     "check_peer_raw_public_key",
+    "check_selected_type",
     "client_hello_extensions",
     "decode_certificate_list",
     "decode_certificate_type",
@@ -55,6 +56,8 @@ __all__ = [
     "encode_certificate_types",
     "encode_raw_public_key_certificate",
     "presentable_types",
+    "select_client_type",
+    "select_server_type",
     "verifiable_types",
 ]
 
