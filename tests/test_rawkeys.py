@@ -22,6 +22,7 @@ from aiodtls.buffer import BufferReadError
 from aiodtls.handshake import rawkeys, server
 from aiodtls.handshake.messages import ExtensionType
 from aiodtls.handshake.rawkeys import CertificateType
+from aiodtls.trace import TraceRecord
 from certs import client_chain, server_chain
 from pairs import PSK, Pair, handshake, psk_configs
 
@@ -118,6 +119,17 @@ def test_mutual_raw_keys() -> None:
     )
     assert server_done.peer_certificates == []
     exchange_data(pair)
+
+
+def test_certificate_types_are_traced_on_both_sides() -> None:
+    client_records: list[TraceRecord] = []
+    server_records: list[TraceRecord] = []
+    client, server_cfg = mutual()
+    client.trace, server_cfg.trace = client_records.append, server_records.append
+    assert established(handshake(client, server_cfg))
+    for records in (client_records, server_records):
+        (record,) = [r for r in records if r.kind == "certificate_types"]
+        assert record.fields == {"ours": "RawPublicKey", "peer": "RawPublicKey"}
 
 
 def test_raw_key_server_with_x509_client() -> None:

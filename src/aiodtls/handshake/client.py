@@ -83,6 +83,7 @@ from .rawkeys import (
     decode_certificate_list,
     decode_certificate_types,
     encode_raw_public_key_certificate,
+    trace_certificate_types,
 )
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
@@ -328,6 +329,7 @@ class ClientHandshake(HandshakeStateMachine):
                 )
             elif selected is not None:  # absent: we send X.509 (or nothing) if asked
                 self._certificate_types.ours = check_selected_type(selected, offered, direction)
+        trace_certificate_types(self._trace, self._certificate_types)
 
     def _check_srtp(self, extensions: list[tuple[int, bytes]]) -> None:
         """RFC 5764 §4.1.1: the server's use_srtp carries one profile we offered and either

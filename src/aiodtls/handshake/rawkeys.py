@@ -39,6 +39,7 @@ from ..alerts import (
 from ..buffer import Buffer, BufferReadError
 from ..configuration import DtlsConfiguration
 from ..pki import Fingerprint, as_public_key_pin, format_fingerprint, public_key_fingerprint
+from ..trace import Tracer
 from .messages import Extensions, ExtensionType, decode_message, find_extension, pull_certificate
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "presentable_types",
     "select_client_type",
     "select_server_type",
+    "trace_certificate_types",
     "verifiable_types",
 ]
 
@@ -90,6 +92,12 @@ def _type_name(value: int) -> str:
 
 def _names(values: list[int] | list[CertificateType]) -> str:
     return ", ".join(_type_name(v) for v in values) or "none"
+
+
+def trace_certificate_types(trace: Tracer, types: CertificateTypes) -> None:
+    """A ``certificate_types`` trace record, when a raw public key is involved."""
+    if CertificateType.RawPublicKey in (types.ours, types.peer):
+        trace("certificate_types", ours=types.ours.name, peer=types.peer.name)
 
 
 # -- codecs ----------------------------------------------------------------------------------

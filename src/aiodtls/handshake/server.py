@@ -94,6 +94,7 @@ from .rawkeys import (
     encode_raw_public_key_certificate,
     select_client_type,
     select_server_type,
+    trace_certificate_types,
 )
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
@@ -253,7 +254,9 @@ class ServerHandshake(HandshakeStateMachine):
             raise AlertIllegalParameter("client does not accept uncompressed points")  # K3
         group = next((g for g in config.groups if int(g) in client_groups), None)
         chain, key = self._credentials()
-        server_type = select_server_type(config, exts, has_chain=bool(chain), has_key=bool(key))
+        server_type = select_server_type(
+            config, exts, has_chain=bool(chain), has_key=key is not None
+        )
 
         for suite in config.effective_cipher_suites():
             if int(suite) not in hello.cipher_suites:
@@ -296,6 +299,7 @@ class ServerHandshake(HandshakeStateMachine):
             self._type_answers.append(answer)
         mode = self.configuration.effective_verify_mode()
         if mode == ssl.CERT_NONE:
+            trace_certificate_types(self._trace, self._certificate_types)
             return
         client_type = select_client_type(
             self.configuration, extensions, required=mode == ssl.CERT_REQUIRED
@@ -304,6 +308,7 @@ class ServerHandshake(HandshakeStateMachine):
             self._certificate_types.peer = client_type
             answer = (ExtensionType.client_certificate_type, encode_certificate_type(client_type))
             self._type_answers.append(answer)
+        trace_certificate_types(self._trace, self._certificate_types)
 
     def _credentials(self) -> tuple[list[x509.Certificate], PrivateKey | None]:
         """The chain and key we present: what ``sni_callback`` chose, else the configured."""
