@@ -255,7 +255,7 @@ def test_client_refuses_a_server_that_ignores_the_extension(
 ) -> None:
     # R2: a server without RFC 7250: no answer to server_certificate_type, an X.509 chain.
     def no_answer(self: server.ServerHandshake, extensions: object, server_type: object) -> None:
-        self._certificate_types.ours = CertificateType.X509
+        self._certificate_types = rawkeys.X509_BOTH_WAYS
 
     monkeypatch.setattr(server.ServerHandshake, "_select_certificate_types", no_answer)
     chain = server_chain("ecdsa")

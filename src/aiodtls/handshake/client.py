@@ -74,6 +74,7 @@ from .messages import (
     push_finished,
 )
 from .rawkeys import (
+    X509_BOTH_WAYS,
     CertificateType,
     CertificateTypes,
     check_configuration,
@@ -131,7 +132,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._certificate_request: CertificateRequest | None = None
         self._offered_extensions: set[int] = set()
         self._psk_hint: bytes | None = None
-        self._certificate_types = CertificateTypes()
+        self._certificate_types = X509_BOTH_WAYS
         self.cookie_exchanges = 0
 
     # -- flight 1 ------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._server_public_key = None
         self._server_ecdh_public = None
         self._certificate_request = None
+        self._certificate_types = X509_BOTH_WAYS
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -316,6 +318,7 @@ class ClientHandshake(HandshakeStateMachine):
         offered; a missing answer means X.509."""
         offers = dict(client_hello_extensions(self.configuration))
         x509_only = [CertificateType.X509]
+        ours = peer = CertificateType.X509
         for direction, ext_type in (
             ("server", ExtensionType.server_certificate_type),
             ("client", ExtensionType.client_certificate_type),
@@ -324,12 +327,13 @@ class ClientHandshake(HandshakeStateMachine):
             offered = [CertificateType(t) for t in decode_certificate_types(offer)] if offer else []
             selected = find_extension(extensions, ext_type)
             if direction == "server":
-                self._certificate_types.peer = check_selected_type(
-                    selected, offered or x509_only, direction
-                )
+                peer = check_selected_type(selected, offered or x509_only, direction)
             elif selected is not None:  # absent: we send X.509 (or nothing) if asked
-                self._certificate_types.ours = check_selected_type(selected, offered, direction)
-        trace_certificate_types(self._trace, self._certificate_types)
+                ours = check_selected_type(selected, offered, direction)
+        types = CertificateTypes(ours, peer)
+        if types != X509_BOTH_WAYS:
+            self._certificate_types = types
+        trace_certificate_types(self._trace, types)
 
     def _check_srtp(self, extensions: list[tuple[int, bytes]]) -> None:
         """RFC 5764 §4.1.1: the server's use_srtp carries one profile we offered and either

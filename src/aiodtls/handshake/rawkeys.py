@@ -43,6 +43,7 @@ from ..trace import Tracer
 from .messages import Extensions, ExtensionType, decode_message, find_extension, pull_certificate
 
 __all__ = [
+    "X509_BOTH_WAYS",
     "CertificateType",
     "CertificateTypes",
     "PeerPublicKey",
@@ -73,7 +74,7 @@ class CertificateType(enum.IntEnum):
     RawPublicKey = 2
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class CertificateTypes:
     """The certificate types of one handshake, X.509 unless negotiated otherwise."""
 
@@ -81,6 +82,13 @@ class CertificateTypes:
     "What our Certificate message carries (when we send one)."
     peer: CertificateType = CertificateType.X509
     "What the peer's Certificate message carries."
+    answers: tuple[tuple[int, bytes], ...] = ()
+    "Server: the certificate type extensions of its ServerHello."
+
+
+X509_BOTH_WAYS = CertificateTypes()
+"""The default of every handshake, shared: a connection that negotiates nothing else (and
+every connection once its handshake is over) holds no object of its own."""
 
 
 def _type_name(value: int) -> str:

@@ -85,6 +85,7 @@ from .messages import (
     push_server_key_exchange_psk,
 )
 from .rawkeys import (
+    X509_BOTH_WAYS,
     CertificateType,
     CertificateTypes,
     check_configuration,
@@ -147,9 +148,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._pending_write: RecordProtection | None = None
         self._sni_choice: tuple[list[x509.Certificate], PrivateKey] | None = None
         "The chain and key ``sni_callback`` chose; None means the configured ones."
-        self._certificate_types = CertificateTypes()
-        self._type_answers: list[tuple[int, bytes]] = []
-        "The RFC 7250 extensions of our ServerHello."
+        self._certificate_types = X509_BOTH_WAYS
         self.cookies_sent = 0
 
     def release(self) -> None:
@@ -160,6 +159,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._cv_transcript = b""
         self._pending_write = None
         self._sni_choice = None
+        self._certificate_types = X509_BOTH_WAYS
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -293,22 +293,25 @@ class ServerHandshake(HandshakeStateMachine):
     ) -> None:
         """RFC 7250 §4.2: answer each certificate type extension the client sent; the client's
         type only when we will request its certificate."""
-        self._certificate_types.ours = server_type
+        answers = []
         if find_extension(extensions, ExtensionType.server_certificate_type) is not None:
-            answer = (ExtensionType.server_certificate_type, encode_certificate_type(server_type))
-            self._type_answers.append(answer)
+            answers.append(
+                (ExtensionType.server_certificate_type, encode_certificate_type(server_type))
+            )
+        client_type = None
         mode = self.configuration.effective_verify_mode()
-        if mode == ssl.CERT_NONE:
-            trace_certificate_types(self._trace, self._certificate_types)
-            return
-        client_type = select_client_type(
-            self.configuration, extensions, required=mode == ssl.CERT_REQUIRED
-        )
+        if mode != ssl.CERT_NONE:
+            client_type = select_client_type(
+                self.configuration, extensions, required=mode == ssl.CERT_REQUIRED
+            )
         if client_type is not None:
-            self._certificate_types.peer = client_type
-            answer = (ExtensionType.client_certificate_type, encode_certificate_type(client_type))
-            self._type_answers.append(answer)
-        trace_certificate_types(self._trace, self._certificate_types)
+            answers.append(
+                (ExtensionType.client_certificate_type, encode_certificate_type(client_type))
+            )
+        types = CertificateTypes(server_type, client_type or CertificateType.X509, tuple(answers))
+        if types != X509_BOTH_WAYS:
+            self._certificate_types = types
+        trace_certificate_types(self._trace, types)
 
     def _credentials(self) -> tuple[list[x509.Certificate], PrivateKey | None]:
         """The chain and key we present: what ``sni_callback`` chose, else the configured."""
@@ -414,7 +417,7 @@ class ServerHandshake(HandshakeStateMachine):
         if self.result.srtp_profile is not None:
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
             extensions.append((ExtensionType.use_srtp, encode_use_srtp(answer)))
-        extensions.extend(self._type_answers)
+        extensions.extend(self._certificate_types.answers)
         if (
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
