@@ -4,6 +4,7 @@ and every refusal with its named alert."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -16,8 +17,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiodtls import AlertDescription, DtlsConfiguration, DtlsConnection, pki
+from aiodtls.alerts import Alert
 from aiodtls.buffer import BufferReadError
 from aiodtls.handshake import rawkeys, server
 from aiodtls.handshake.messages import ExtensionType
@@ -119,6 +123,30 @@ def test_mutual_raw_keys() -> None:
     )
     assert server_done.peer_certificates == []
     exchange_data(pair)
+
+
+def test_no_client_type_answer_when_no_certificate_is_requested() -> None:
+    # R1: the client offers its raw key, but a server that asks for no certificate leaves
+    # client_certificate_type out of its ServerHello (RFC 7250 §4.2).
+    records: list[TraceRecord] = []
+    client = rpk_client(raw_public_key=True, private_key=CLIENT_KEY, trace=records.append)
+    assert dict(rawkeys.client_hello_extensions(client))[ExtensionType.client_certificate_type]
+    pair = handshake(client, rpk_server())
+    assert established(pair)
+    (record,) = [r for r in records if r.kind == "certificate_types"]
+    assert record.fields == {"ours": "X509", "peer": "RawPublicKey"}
+    server_done = pair.server_outcome.completed
+    assert server_done is not None and server_done.peer_public_key is None
+
+
+def test_rsa_raw_key_with_ecdhe_rsa() -> None:
+    # R3: an RSA raw key goes with an ECDHE_RSA suite; the ServerKeyExchange verifies.
+    rsa_key = server_chain("rsa").key
+    server_cfg = rpk_server(private_key=rsa_key)
+    pair = handshake(rpk_client(rsa_key.public_key()), server_cfg)
+    done = pair.client_outcome.completed
+    assert done is not None and done.cipher_suite.startswith("TLS_ECDHE_RSA_")
+    assert done.peer_public_key is not None
 
 
 def test_certificate_types_are_traced_on_both_sides() -> None:
@@ -446,3 +474,18 @@ def test_the_example_in_the_certificates_guide_runs(tmp_path: Path) -> None:
         timeout=20,
     )
     assert result.returncode == 0, result.stderr
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.binary(max_size=200) | st.binary(max_size=120).map(lambda b: SPKI[: len(b)] + b))
+def test_any_certificate_body_is_a_key_or_a_named_refusal(body: bytes) -> None:
+    # R3: untrusted bytes never raise anything but a decode error or an alert.
+    config = rpk_client()
+    for parse in (
+        lambda: rawkeys.check_peer_raw_public_key(body, config, peer_is_server=True),
+        lambda: rawkeys.decode_certificate_list(body, "server"),
+        lambda: rawkeys.decode_certificate_types(body),
+        lambda: rawkeys.decode_certificate_type(body),
+    ):
+        with contextlib.suppress(BufferReadError, Alert):
+            parse()
