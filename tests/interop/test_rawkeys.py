@@ -1,6 +1,7 @@
 """RFC 7250 raw public keys with GnuTLS 3.7 (``--rawpkfile`` / ``--rawpkkeyfile``) over
 loopback, both directions (issue 12): ECDSA P-256 keys, ECDHE_ECDSA with AES-128-GCM, data
-both ways through the echo, server-only and mutual raw keys, and a pin that does not match.
+both ways through the echo, server-only and mutual raw keys, and a pin that does not match;
+and Debian's libcoap client (``coap-client-gnutls -M``) in CoAP's RawPublicKey mode.
 
 GnuTLS enables raw keys per direction in its priority string (``+CTYPE-SRV-RAWPK``: the
 server's certificate may be a raw key, ``+CTYPE-CLI-RAWPK``: the client's). gnutls-cli 3.7.9
@@ -198,3 +199,29 @@ def test_aiodtls_server_refuses_gnutls_cli_key_that_is_not_pinned(
     client.wait_for(r"Received alert \[42\]")  # bad_certificate
     failed = server.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert f"client's raw public key sha-256 {keys['client'].sha256} matches no pinned" in failed
+
+
+def test_libcoap_client_in_raw_public_key_mode(
+    peers: PeerSet,
+    require_binary: Callable[[str], str],
+    keys: dict[str, RawKeyFiles],
+    tmp_path: Path,
+) -> None:
+    # CoAP's RawPublicKey mode (RFC 7252 §9.1.3.2): Debian's libcoap client on GnuTLS, with
+    # its key pair in one PEM file (-M), against aiodtls server --rpk pinning that key. The
+    # CoAP request travels as a DTLS record and comes back through the echo (as bytes: no
+    # CoAP server answers it); the handshake and the pins are the check.
+    coap_client = require_binary("coap-client-gnutls")
+    both = tmp_path / "client-rpk.pem"
+    both.write_text(keys["client"].key.read_text() + keys["client"].public_pem)
+    port = free_udp_port()
+    server = _aiodtls_server(peers, port, keys, keys["client"].sha256)
+    client = peers.start(
+        "coap-client-gnutls",
+        [coap_client, "-v", "7", "-B", "1", "-M", str(both), f"coaps://127.0.0.1:{port}/rpk"],
+    )
+    handshake = server.wait_for(HANDSHAKE_OK, "stderr")
+    assert handshake["suite"].startswith("TLS_ECDHE_ECDSA_")
+    server.wait_for(f"client raw public key sha-256 {keys['client'].sha256}", "stderr")
+    client.wait_for("'RPK' presented by server")
+    client.wait_for(r"DTLS: GnuTLS established[\s\S]*DTLS: received \d+ bytes")
