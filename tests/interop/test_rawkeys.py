@@ -1,7 +1,8 @@
 """RFC 7250 raw public keys with GnuTLS 3.7 (``--rawpkfile`` / ``--rawpkkeyfile``) over
 loopback, both directions (issue 12): ECDSA P-256 keys, ECDHE_ECDSA with AES-128-GCM, data
 both ways through the echo, server-only and mutual raw keys, and a pin that does not match;
-and Debian's libcoap client (``coap-client-gnutls -M``) in CoAP's RawPublicKey mode.
+and Debian's libcoap (``coap-client-gnutls -M``, ``coap-server-gnutls -M``) in CoAP's
+RawPublicKey mode, both directions, the server answering a real CoAP GET.
 
 GnuTLS enables raw keys per direction in its priority string (``+CTYPE-SRV-RAWPK``: the
 server's certificate may be a raw key, ``+CTYPE-CLI-RAWPK``: the client's). gnutls-cli 3.7.9
@@ -17,6 +18,7 @@ OpenSSL 3.0, the other peer here, has no RFC 7250 (``openssl s_client -help`` li
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,3 +227,56 @@ def test_libcoap_client_in_raw_public_key_mode(
     server.wait_for(f"client raw public key sha-256 {keys['client'].sha256}", "stderr")
     client.wait_for("'RPK' presented by server")
     client.wait_for(r"DTLS: GnuTLS established[\s\S]*DTLS: received \d+ bytes")
+
+
+def _coap_server_port() -> int:
+    """A port P for ``coap-server -p P``: it takes UDP and TCP P and P+1 (DTLS on P+1)."""
+    for _ in range(50):
+        port = free_udp_port()
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                for candidate in (port, port + 1):
+                    with socket.socket(socket.AF_INET, kind) as probe:
+                        probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no two adjacent free ports for coap-server")
+
+
+def test_aiodtls_client_gets_a_coap_answer_from_libcoap_server_over_raw_keys(
+    peers: PeerSet,
+    require_binary: Callable[[str], str],
+    keys: dict[str, RawKeyFiles],
+    tmp_path: Path,
+) -> None:
+    # The other direction: aiodtls client --rpk --peer-key against Debian's coap-server on
+    # GnuTLS with its key pair (-M), mutual raw keys, and a real CoAP exchange over it: a
+    # confirmable GET / (RFC 7252 §3: ver 1, CON, no token, 0.01 GET, message ID 0x1234)
+    # answered by an ACK 2.05 carrying libcoap's greeting.
+    coap_server = require_binary("coap-server-gnutls")
+    both = tmp_path / "server-rpk.pem"
+    both.write_text(keys["server"].key.read_text() + keys["server"].public_pem)
+    port = _coap_server_port()
+    server = peers.start(
+        "coap-server-gnutls", [coap_server, "-A", "127.0.0.1", "-p", str(port), "-M", str(both)]
+    )
+    server.wait_until_bound(port + 1)
+    client = peers.start_aiodtls(
+        "aiodtls-client",
+        "client",
+        f"127.0.0.1:{port + 1}",
+        "--rpk",
+        "--key",
+        str(keys["client"].key),
+        "--peer-key",
+        str(keys["server"].public),
+    )
+    client.wait_for(HANDSHAKE_OK, "stderr")
+    client.wait_for(f"server raw public key sha-256 {keys['server'].sha256}", "stderr")
+    client.write_line("\x40\x01\x12\x34")
+    # ACK (0x60), 2.05 Content (0x45), our message ID; then the payload.
+    client.wait_for(re.escape("\x60\x45\x12\x34"), "stdout")
+    client.wait_for("This is a test server made with libcoap", "stdout")
+    client.close_stdin()
+    assert client.wait_exit() == 0, peers.describe()
