@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,3 +281,15 @@ def test_aiodtls_client_gets_a_coap_answer_from_libcoap_server_over_raw_keys(
     client.wait_for("This is a test server made with libcoap", "stdout")
     client.close_stdin()
     assert client.wait_exit() == 0, peers.describe()
+
+
+def test_openssl_has_raw_public_keys_only_from_3_2(require_binary: Callable[[str], str]) -> None:
+    # docs/certificates.md says OpenSSL 3.0 (Debian 12's) has no RFC 7250, so there is no
+    # OpenSSL interop for raw keys: check it against the openssl installed here.
+    openssl = require_binary("openssl")
+    version = subprocess.run([openssl, "version"], capture_output=True, text=True).stdout
+    found = re.match(r"OpenSSL (\d+)\.(\d+)", version)
+    assert found is not None, version
+    helps = subprocess.run([openssl, "s_client", "-help"], capture_output=True, text=True)
+    has_rpk = "-enable_server_rpk" in helps.stdout + helps.stderr
+    assert has_rpk == ((int(found.group(1)), int(found.group(2))) >= (3, 2)), version
