@@ -17,7 +17,7 @@ import sys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from ..configuration import DtlsConfiguration, KeyPassword
 from ..pki import PublicKeyPin, as_public_key_pin, format_fingerprint, public_key_fingerprint
@@ -105,7 +105,7 @@ def apply_options(
     return loaded
 
 
-def describe_key(what: str, key: object) -> None:
+def describe_key(what: str, key: PublicKeyTypes | PrivateKeyTypes) -> None:
     """One line naming a raw public key by the SHA-256 that ``--peer-key`` takes."""
-    digest = format_fingerprint(public_key_fingerprint(key), None)  # type: ignore[arg-type]
+    digest = format_fingerprint(public_key_fingerprint(key), None)
     print(f"{what} raw public key sha-256 {digest}", file=sys.stderr, flush=True)

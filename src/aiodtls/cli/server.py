@@ -89,16 +89,11 @@ def _configuration(args: argparse.Namespace) -> DtlsConfiguration:
 def run(args: argparse.Namespace) -> int:
     """Run the server until interrupted (or ``--count`` handshakes have ended)."""
     config = _configuration(args)
-    has_key = config.raw_public_key
-    if (
-        not config.certificate_chain
-        and not has_key
-        and config.psk is None
-        and not config.psk_lookup
-    ):
+    credentials = config.certificate_chain or config.raw_public_key
+    if not credentials and config.psk is None and config.psk_lookup is None:
         raise checks.CliError(
-            "no credentials; give --cert and --key (make them with `aiodtls cert` or openssl) "
-            "or --psk"
+            "no credentials; give --cert and --key (make them with `aiodtls cert` or openssl), "
+            "--rpk and --key, or --psk"
         )
     try:
         return asyncio.run(_serve(args, config))
