@@ -120,6 +120,14 @@ CASES: dict[str, Case] = {
     "wait-negative": Case(f"{CLIENT} --psk 00 --wait=-1", "negative"),
     "count-negative": Case("server --port 0 --psk 00 --count=-1", "negative"),
     "idle-timeout-zero": Case("server --port 0 --psk 00 --idle-timeout 0", "more than 0"),
+    # -- raw public keys (--rpk, --peer-key) --
+    "rpk-client-without-peer-key": Case(f"{CLIENT} --rpk --key {{d}}/key.pem", "needs --peer-key"),
+    "rpk-server-without-key": Case(f"{SERVER} --rpk", "--rpk needs our private key"),
+    "rpk-key-not-pem": Case(f"{SERVER} --rpk --key {{d}}/junk.pem", "no readable PEM private"),
+    "rpk-key-ed25519": Case(f"{SERVER} --rpk --key {{d}}/ed25519.pem", "only ECDSA and RSA"),
+    "peer-key-not-a-pin": Case(f"{CLIENT} --peer-key nonsense", "neither a file nor the SHA"),
+    "peer-key-file-not-a-key": Case(f"{CLIENT} --peer-key {{d}}/junk.pem", "no PEM public key"),
+    "peer-key-and-insecure": Case(f"{CLIENT} --peer-key {'00' * 32} --insecure", "contradict"),
     # -- the command itself --
     "no-command": Case("", "required"),
     "unknown-command": Case("frobnicate", "invalid choice"),

@@ -31,7 +31,7 @@ from .handshake.suites import (
     NamedGroup,
     SignatureScheme,
 )
-from .pki import as_fingerprint
+from .pki import PublicKeyPin, as_fingerprint, as_public_key_pin
 from .reliability.timer import RetransmissionPolicy
 from .srtp import MAX_MKI_LENGTH, SrtpProfile
 from .trace import TraceCallback
@@ -128,6 +128,24 @@ class DtlsConfiguration:
     certificate ends the handshake with ``handshake_failure``, any other leaf with
     ``bad_certificate``. PSK suites carry no certificates; a PSK authenticates the peer by
     itself. Requires ``verify_mode`` None or CERT_REQUIRED."""
+
+    raw_public_key: bool = False
+    """Present our ``private_key`` as an RFC 7250 raw public key (its SubjectPublicKeyInfo)
+    instead of a certificate chain to peers that accept one; no certificate is needed
+    (:meth:`load_private_key`). With a ``certificate_chain`` too, a peer that does not accept
+    raw keys gets the chain. A connection without ``private_key`` raises ``ValueError``.
+    Raw keys and how to pin them: docs/certificates.md."""
+
+    peer_public_keys: Sequence[PublicKeyPin] = field(default_factory=list)
+    """The peer raw public keys (RFC 7250) we accept, on a client or a server: public key
+    objects, their DER SubjectPublicKeyInfo (bytes), or the SHA-256 of that DER as text
+    (``'sha-256 AB:CD:...'``, hex; ``aiodtls.pki.public_key_fingerprint``) or as an
+    ``(algorithm, digest)`` pair (``aiodtls.pki.as_public_key_pin``). When set, we accept a raw
+    key from the peer, the peer must authenticate (a server always sends CertificateRequest,
+    as with ``peer_fingerprints``), and a raw key that matches no pin ends the handshake with
+    ``bad_certificate`` naming its SHA-256. An X.509 peer certificate is still accepted if
+    ``ca_certificates``, ``peer_fingerprints`` or ``verify_callback`` say how to check it;
+    otherwise only pinned raw keys get in. Requires ``verify_mode`` None or CERT_REQUIRED."""
 
     check_hostname: bool = True
     """Client: check that the server certificate is for ``server_name``. False skips only
@@ -280,6 +298,17 @@ class DtlsConfiguration:
                 f"peer_fingerprints requires a peer certificate, but verify_mode is "
                 f"{ssl.VerifyMode(self.verify_mode).name}: leave verify_mode None or CERT_REQUIRED"
             )
+        for key_pin in self.peer_public_keys:
+            try:
+                as_public_key_pin(key_pin)
+            except ValueError as exc:
+                raise ValueError(f"peer_public_keys entry: {exc}") from None
+        if self.peer_public_keys and self.verify_mode not in (None, ssl.CERT_REQUIRED):
+            # As with certificate pins: a mode that let a peer without a key in breaks the pin.
+            raise ValueError(
+                f"peer_public_keys requires the peer's key, but verify_mode is "
+                f"{ssl.VerifyMode(self.verify_mode).name}: leave verify_mode None or CERT_REQUIRED"
+            )
         if self.min_rsa_key_size < 1 or self.min_ec_key_size < 1:
             raise ValueError("min_rsa_key_size and min_ec_key_size must be positive")
         if self.alpn_protocols is not None:
@@ -368,6 +397,24 @@ class DtlsConfiguration:
         self.certificate_chain = chain
         self.private_key = key
 
+    def load_private_key(
+        self, keyfile: str | os.PathLike[str], password: KeyPassword | None = None
+    ) -> None:
+        """Load our PEM private key alone, for ``raw_public_key`` (no certificate needed).
+
+        ``ValueError`` says what is wrong, as :meth:`load_cert_chain` does: no key, an
+        encrypted key without a password or with a wrong one, a key that is neither ECDSA nor
+        RSA, or one below the minimum sizes. Nothing is changed when loading fails."""
+        path = os.fspath(keyfile)
+        with open(keyfile, "rb") as f:
+            key = _load_private_key(f.read(), path, password)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise ValueError(f"{path}: only ECDSA and RSA private keys are supported")
+        problem = self.key_strength_problem(key)
+        if problem is not None:
+            raise ValueError(f"our private key is {problem}")
+        self.private_key = key
+
     def load_verify_locations(
         self, cafile: str | os.PathLike[str] | None = None, cadata: bytes | None = None
     ) -> None:
@@ -430,7 +477,7 @@ class DtlsConfiguration:
     def effective_verify_mode(self) -> ssl.VerifyMode:
         """The verify mode after applying the role's default: pins always require a
         certificate (even if ``verify_mode`` was weakened after :meth:`validate` ran)."""
-        if self.peer_fingerprints:
+        if self.peer_fingerprints or self.peer_public_keys:
             return ssl.CERT_REQUIRED
         if self.verify_mode is not None:
             return self.verify_mode

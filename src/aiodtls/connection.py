@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .alerts import (
     Alert,
@@ -219,6 +220,7 @@ class DtlsConnection:
             if (
                 configuration.effective_verify_mode() != ssl.CERT_NONE
                 and not configuration.peer_fingerprints
+                and not configuration.peer_public_keys  # raw keys have no name to check
                 and configuration.check_hostname
                 and configuration.server_name is None
                 and any(
@@ -426,6 +428,11 @@ class DtlsConnection:
     def peer_certificates(self) -> list[x509.Certificate]:
         """The peer's certificate chain, leaf first (empty before the handshake completes)."""
         return self._handshake.result.peer_certificates
+
+    @property
+    def peer_public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None:
+        """The peer's RFC 7250 raw public key, when it authenticated with one (else None)."""
+        return self._handshake.result.peer_public_key
 
     @property
     def alpn_protocol(self) -> str | None:
@@ -779,6 +786,7 @@ class DtlsConnection:
                 cipher_suite=result.suite.name,
                 group=result.group.name if result.group is not None else None,
                 peer_certificates=list(result.peer_certificates),
+                peer_public_key=result.peer_public_key,
                 psk_identity=result.psk_identity,
                 alpn_protocol=result.alpn_protocol,
                 srtp_profile=result.srtp_profile,

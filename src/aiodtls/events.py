@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .alerts import AlertDescription
 from .srtp import SrtpProfile
@@ -43,6 +44,10 @@ class HandshakeCompleted(DtlsEvent):
 
     psk_identity: bytes | None = None
     "The PSK identity used, for PSK suites."
+
+    peer_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
+    """The peer's RFC 7250 raw public key when it authenticated with one (``peer_certificates``
+    is then empty), else None; docs/certificates.md."""
 
     alpn_protocol: str | None = None
     """The application protocol agreed on with ALPN (RFC 7301), or None when one side did not

@@ -13,6 +13,9 @@ it):
 - :func:`fingerprint`, :func:`format_fingerprint`, :func:`sdp_fingerprint` compute and show a
   certificate's fingerprint (RFC 8122: ``sha-256 AB:CD:...``); :func:`parse_fingerprint` reads
   one back in any common form into a :class:`Fingerprint`.
+- :func:`subject_public_key_info` and :func:`public_key_fingerprint` give the DER
+  SubjectPublicKeyInfo of a key or certificate and its hash: what an RFC 7250 raw public key
+  is and how it is pinned; :func:`as_public_key_pin` reads a ``peer_public_keys`` entry.
 
 It also keeps :func:`generate_chain` (a throwaway root -> intermediate -> leaf chain for demos,
 examples and tests). Validation of peer certificates is elsewhere (``handshake.certificates``).
@@ -33,8 +36,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
@@ -43,7 +51,9 @@ __all__ = [
     "CertificateChain",
     "Credentials",
     "Fingerprint",
+    "PublicKeyPin",
     "as_fingerprint",
+    "as_public_key_pin",
     "ca_builder",
     "certificate_authority",
     "fingerprint",
@@ -53,8 +63,10 @@ __all__ = [
     "issue",
     "leaf_builder",
     "parse_fingerprint",
+    "public_key_fingerprint",
     "sdp_fingerprint",
     "self_signed",
+    "subject_public_key_info",
     "write_certificates",
     "write_private_key",
 ]
@@ -551,3 +563,61 @@ def as_fingerprint(pin: bytes | str | Fingerprint | tuple[str, bytes]) -> Finger
             )
         return Fingerprint(algorithm, digest)
     raise ValueError(f"{pin!r} is not a fingerprint")
+
+
+# --- Raw public keys (RFC 7250) ------------------------------------------------------------
+
+PublicKeyPin = PublicKeyTypes | bytes | str | Fingerprint | tuple[str, bytes]
+"""A ``peer_public_keys`` entry: a public key object, its DER SubjectPublicKeyInfo (bytes),
+or the hash of that DER as text (``'sha-256 AB:CD:...'``, plain hex) or as a
+:class:`Fingerprint` / ``(algorithm, digest)`` pair."""
+
+
+def subject_public_key_info(
+    key: PublicKeyTypes | PrivateKeyTypes | x509.Certificate,
+) -> bytes:
+    """The DER SubjectPublicKeyInfo of a public key, of a private key's public half, or of a
+    certificate's key: the body of an RFC 7250 raw public key, and what its pins hash."""
+    if isinstance(key, x509.Certificate):
+        public: object = key.public_key()
+    elif hasattr(key, "public_key"):
+        public = key.public_key()
+    else:
+        public = key
+    return public.public_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def public_key_fingerprint(
+    key: PublicKeyTypes | PrivateKeyTypes | x509.Certificate, algorithm: str = "sha-256"
+) -> bytes:
+    """The hash of :func:`subject_public_key_info` (``sha-256`` by default): the pin of a raw
+    public key. ``openssl pkey -pubout -outform DER | sha256sum`` prints the same digest, and
+    a certificate gives the digest of its key (so a key can be pinned from its certificate)."""
+    name = _algorithm(algorithm)
+    return hashlib.new(name.replace("-", ""), subject_public_key_info(key)).digest()
+
+
+def as_public_key_pin(pin: PublicKeyPin) -> Fingerprint:
+    """A ``peer_public_keys`` entry as the :class:`Fingerprint` of a SubjectPublicKeyInfo:
+    a key object is hashed (SHA-256), bytes must be a DER SubjectPublicKeyInfo (and are hashed
+    after re-encoding, so equal keys give equal pins), text and pairs are read as
+    :func:`as_fingerprint` reads them. Raises ``ValueError`` naming the problem."""
+    if isinstance(pin, bytes):
+        try:
+            key = serialization.load_der_public_key(pin)
+        except (ValueError, UnsupportedAlgorithm):
+            raise ValueError(
+                f"{len(pin)} bytes that are not a DER SubjectPublicKeyInfo; give a SHA-256 "
+                "of one as text ('sha-256 AB:CD:...') or as ('sha-256', digest)"
+            ) from None
+        return Fingerprint("sha-256", public_key_fingerprint(key))
+    if isinstance(pin, str | tuple):
+        return as_fingerprint(pin)
+    if hasattr(pin, "public_bytes"):
+        try:
+            return Fingerprint("sha-256", public_key_fingerprint(pin))
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{pin!r} is neither a public key, its DER, nor a fingerprint of one")

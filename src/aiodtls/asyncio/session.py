@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..connection import DtlsConnection, NetworkAddress
 from ..details import SessionDetails
@@ -75,6 +76,11 @@ class DtlsSession(SessionDetails):
     def peer_certificates(self) -> list[x509.Certificate]:
         """The peer's certificate chain, leaf first (empty for PSK)."""
         return self.handshake.peer_certificates
+
+    @property
+    def peer_public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None:
+        """The peer's RFC 7250 raw public key, when it authenticated with one (else None)."""
+        return self.handshake.peer_public_key
 
     @property
     def psk_identity(self) -> bytes | None:

@@ -247,7 +247,10 @@ def load_credentials(
     :meth:`DtlsConfiguration.load_cert_chain`'s to judge."""
     if certfile is None:
         if keyfile is not None:
-            raise CliError(f"--key {keyfile} needs its certificate: give --cert too")
+            raise CliError(
+                f"--key {keyfile} needs its certificate: give --cert too (or --rpk to "
+                "present the key alone as a raw public key)"
+            )
         return
     cert_data = read_file("--cert", certfile)
     _certificates("--cert", certfile, cert_data)

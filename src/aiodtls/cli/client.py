@@ -22,7 +22,7 @@ from typing import Any
 from ..configuration import DtlsConfiguration
 from ..pki import fingerprint, format_fingerprint
 from ..sync import DtlsError, connect
-from . import checks
+from . import checks, rawkeys
 from .common import (
     add_common_options,
     apply_common_options,
@@ -137,11 +137,18 @@ def run(args: argparse.Namespace) -> int:
     config.server_name = args.server_name or host
     if args.insecure and args.fingerprint:
         raise checks.CliError("--insecure and --fingerprint contradict each other: give one")
+    if args.insecure and args.peer_key:
+        raise checks.CliError("--insecure and --peer-key contradict each other: give one")
+    if args.rpk and not (args.peer_key or args.ca or args.fingerprint or args.insecure):
+        raise checks.CliError(
+            "--rpk on a client needs --peer-key: the server's raw public key (its SHA-256, "
+            "which `aiodtls server --rpk` prints) or a PEM file with it"
+        )
     if args.insecure:
         config.verify_mode = ssl.CERT_NONE
     if args.no_check_hostname:
         config.check_hostname = False
-    if args.psk and not args.cert and not args.ca and not args.fingerprint:
+    if args.psk and not args.cert and not args.ca and not args.fingerprint and not args.peer_key:
         config.verify_mode = ssl.CERT_NONE  # a PSK authenticates the server by itself
     address = _resolve(host, port)
     try:
@@ -159,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
             # The SDP form (RFC 8122) that --fingerprint takes back as it is.
             pin = format_fingerprint(fingerprint(leaf))
             print(f"server certificate a=fingerprint:{pin}", file=sys.stderr, flush=True)
+        if dtls.handshake.peer_public_key is not None:
+            rawkeys.describe_key("server", dtls.handshake.peer_public_key)
     if args.export_srtp:
         describe_srtp_export(dtls.srtp_profile, dtls.connection.export_keying_material)
     stdin = _StdinRecords()

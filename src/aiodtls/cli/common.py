@@ -15,7 +15,7 @@ from ..events import HandshakeCompleted
 from ..handshake.suites import CipherSuite, cipher_suite_from_name
 from ..srtp import EXPORTER_LABEL, SrtpProfile
 from ..trace import TraceRecord
-from . import checks
+from . import checks, rawkeys
 
 __all__ = [
     "add_common_options",
@@ -131,13 +131,15 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         help="print the EXTRACTOR-dtls_srtp keying material (compare with OpenSSL's "
         "-keymatexport EXTRACTOR-dtls_srtp); needs --srtp-profiles",
     )
+    rawkeys.add_options(parser)
     parser.add_argument("--trace", action="store_true", help="print the handshake trace on stderr")
     parser.add_argument("--quiet", action="store_true", help="no 'handshake ok' line")
 
 
 def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) -> None:
     """Fill ``config`` from the shared options (a mistake raises ``checks.CliError``)."""
-    checks.load_credentials(config, args.cert, args.key, _key_password(args))
+    if not rawkeys.apply_options(args, config, _key_password(args)):  # --rpk: a key alone
+        checks.load_credentials(config, args.cert, args.key, _key_password(args))
     if args.ca:
         checks.load_trust_anchors(config, args.ca)
     if args.system_ca:

@@ -15,7 +15,7 @@ from ..asyncio import DtlsSession, serve
 from ..configuration import DtlsConfiguration
 from ..connection import NetworkAddress
 from ..events import ConnectionTerminated
-from . import checks
+from . import checks, rawkeys
 from .common import (
     add_common_options,
     apply_common_options,
@@ -89,10 +89,11 @@ def _configuration(args: argparse.Namespace) -> DtlsConfiguration:
 def run(args: argparse.Namespace) -> int:
     """Run the server until interrupted (or ``--count`` handshakes have ended)."""
     config = _configuration(args)
-    if not config.certificate_chain and config.psk is None and config.psk_lookup is None:
+    credentials = config.certificate_chain or config.raw_public_key
+    if not credentials and config.psk is None and config.psk_lookup is None:
         raise checks.CliError(
-            "no credentials; give --cert and --key (make them with `aiodtls cert` or openssl) "
-            "or --psk"
+            "no credentials; give --cert and --key (make them with `aiodtls cert` or openssl), "
+            "--rpk and --key, or --psk"
         )
     try:
         return asyncio.run(_serve(args, config))
@@ -130,6 +131,8 @@ async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
     async def handle(session: DtlsSession) -> None:
         if not args.quiet:
             describe_handshake(session.handshake, _peer(session.peer_address))
+            if session.handshake.peer_public_key is not None:
+                rawkeys.describe_key("client", session.handshake.peer_public_key)
         if args.export_srtp:
             describe_srtp_export(session.srtp_profile, session.export_keying_material)
         try:
@@ -165,6 +168,8 @@ async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
     )
     host, port = server.address[:2]
     print(f"listening on {host}:{port}", file=sys.stderr, flush=True)
+    if config.raw_public_key and config.private_key is not None:
+        rawkeys.describe_key("our", config.private_key)  # what clients pin with --peer-key
     async with server:
         await finished.wait()
     return 0

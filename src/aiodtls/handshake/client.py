@@ -61,7 +61,6 @@ from .messages import (
     encode_uint16_list,
     encode_use_srtp,
     find_extension,
-    pull_certificate,
     pull_certificate_request,
     pull_finished,
     pull_hello_verify_request,
@@ -76,6 +75,19 @@ from .messages import (
     push_client_key_exchange_ecdhe_psk,
     push_client_key_exchange_psk,
     push_finished,
+)
+from .rawkeys import (
+    X509_BOTH_WAYS,
+    CertificateType,
+    CertificateTypes,
+    check_configuration,
+    check_peer_raw_public_key,
+    check_selected_type,
+    client_hello_extensions,
+    decode_certificate_list,
+    decode_certificate_types,
+    encode_raw_public_key_certificate,
+    trace_certificate_types,
 )
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
@@ -110,6 +122,7 @@ class ClientHandshake(HandshakeStateMachine):
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
         configuration.validate()  # fields may have been assigned after construction
+        check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
         self.state = ClientState.CLIENT_START
         self._suites = configuration.effective_cipher_suites()
@@ -122,6 +135,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._certificate_request: CertificateRequest | None = None
         self._offered_extensions: set[int] = set()
         self._psk_hint: bytes | None = None
+        self._certificate_types = X509_BOTH_WAYS
         self.cookie_exchanges = 0
 
     # -- flight 1 ------------------------------------------------------------------------
@@ -152,6 +166,8 @@ class ClientHandshake(HandshakeStateMachine):
         if config.srtp_profiles:
             offer = UseSrtp([int(p) for p in config.srtp_profiles], config.srtp_mki)
             extensions.append((ExtensionType.use_srtp, encode_use_srtp(offer)))
+        if uses_ecdhe:
+            extensions.extend(client_hello_extensions(config))  # RFC 7250 raw public keys
         extensions.append((ExtensionType.extended_master_secret, b""))
         extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
         self.result.server_name = config.server_name
@@ -177,6 +193,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._server_public_key = None
         self._server_ecdh_public = None
         self._certificate_request = None
+        self._certificate_types = X509_BOTH_WAYS
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -276,6 +293,8 @@ class ClientHandshake(HandshakeStateMachine):
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None
+        if self.result.suite.key_exchange != KeyExchange.PSK:
+            self._check_certificate_types(hello.extensions)
         self._absorb(message)
         if self.result.suite.key_exchange == KeyExchange.PSK:
             self.state = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
@@ -299,6 +318,28 @@ class ClientHandshake(HandshakeStateMachine):
         if selected not in offered:
             raise AlertIllegalParameter(f"server selected ALPN protocol {selected!r}, not offered")
         return selected
+
+    def _check_certificate_types(self, extensions: list[tuple[int, bytes]]) -> None:
+        """RFC 7250 §4.2: the type the server selected for each direction must be one we
+        offered; a missing answer means X.509."""
+        offers = dict(client_hello_extensions(self.configuration))
+        x509_only = [CertificateType.X509]
+        ours = peer = CertificateType.X509
+        for direction, ext_type in (
+            ("server", ExtensionType.server_certificate_type),
+            ("client", ExtensionType.client_certificate_type),
+        ):
+            offer = offers.get(ext_type)
+            offered = [CertificateType(t) for t in decode_certificate_types(offer)] if offer else []
+            selected = find_extension(extensions, ext_type)
+            if direction == "server":
+                peer = check_selected_type(selected, offered or x509_only, direction)
+            elif selected is not None:  # absent: we send X.509 (or nothing) if asked
+                ours = check_selected_type(selected, offered, direction)
+        types = CertificateTypes(ours, peer)
+        if types != X509_BOTH_WAYS:
+            self._certificate_types = types
+        trace_certificate_types(self._trace, types)
 
     def _check_srtp(self, extensions: list[tuple[int, bytes]]) -> None:
         """RFC 5764 §4.1.1: the server's use_srtp carries one profile we offered and either
@@ -331,12 +372,21 @@ class ClientHandshake(HandshakeStateMachine):
         self.result.srtp_mki = answer.mki
 
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
-        certificate = decode_message(message.body, pull_certificate)
-        chain = check_peer_certificates(
-            certificate.certificates, self.configuration, peer_is_server=True
-        )
-        key = chain[0].public_key()
         assert self.result.suite is not None
+        key: object
+        if self._certificate_types.peer == CertificateType.RawPublicKey:
+            raw = check_peer_raw_public_key(message.body, self.configuration, peer_is_server=True)
+            if raw is None:
+                raise AlertHandshakeFailure("the server sent no raw public key")
+            key = self.result.peer_public_key = raw
+        else:
+            chain = check_peer_certificates(
+                decode_certificate_list(message.body, "server"),
+                self.configuration,
+                peer_is_server=True,
+            )
+            key = chain[0].public_key()
+            self.result.peer_certificates = chain
         wanted = (
             ec.EllipticCurvePublicKey
             if self.result.suite.key_exchange == KeyExchange.ECDHE_ECDSA
@@ -345,7 +395,6 @@ class ClientHandshake(HandshakeStateMachine):
         if not isinstance(key, wanted):
             raise AlertUnsupportedCertificate("certificate key does not match the cipher suite")
         self._server_public_key = key
-        self.result.peer_certificates = chain
         self._absorb(message)
         self.state = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
 
@@ -414,7 +463,8 @@ class ClientHandshake(HandshakeStateMachine):
         """The scheme to sign CertificateVerify with, or None to send no certificate."""
         request = self._certificate_request
         key = self.configuration.private_key
-        if request is None or key is None or not self.configuration.certificate_chain:
+        raw = self._certificate_types.ours == CertificateType.RawPublicKey
+        if request is None or key is None or not (raw or self.configuration.certificate_chain):
             return None
         wanted_type = (
             CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN
@@ -464,13 +514,13 @@ class ClientHandshake(HandshakeStateMachine):
         scheme = self._client_credentials()
         if self._certificate_request is not None:
             chain = config.certificate_chain if scheme is not None else []
-            self._send(
-                HandshakeType.certificate,
-                encode_message(
-                    push_certificate,
-                    Certificate([c.public_bytes(Encoding.DER) for c in chain]),
-                ),
+            body = encode_message(
+                push_certificate, Certificate([c.public_bytes(Encoding.DER) for c in chain])
             )
+            if scheme is not None and self._certificate_types.ours == CertificateType.RawPublicKey:
+                assert config.private_key is not None
+                body = encode_raw_public_key_certificate(config.private_key)
+            self._send(HandshakeType.certificate, body)
         if suite.key_exchange == KeyExchange.PSK:
             identity, psk = self._psk_credentials()
             self.result.psk_identity = identity

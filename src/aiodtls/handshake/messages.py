@@ -44,6 +44,8 @@ class ExtensionType(IntEnum):
     signature_algorithms = 13
     use_srtp = 14
     application_layer_protocol_negotiation = 16
+    client_certificate_type = 19
+    server_certificate_type = 20
     encrypt_then_mac = 22
     extended_master_secret = 23
     session_ticket = 35

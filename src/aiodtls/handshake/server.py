@@ -73,7 +73,6 @@ from .messages import (
     encode_uint8_list,
     encode_use_srtp,
     find_extension,
-    pull_certificate,
     pull_certificate_verify,
     pull_client_hello,
     pull_client_key_exchange_ecdhe,
@@ -87,6 +86,19 @@ from .messages import (
     push_server_key_exchange_ecdhe,
     push_server_key_exchange_ecdhe_psk,
     push_server_key_exchange_psk,
+)
+from .rawkeys import (
+    X509_BOTH_WAYS,
+    CertificateType,
+    CertificateTypes,
+    check_configuration,
+    check_peer_raw_public_key,
+    decode_certificate_list,
+    encode_certificate_type,
+    encode_raw_public_key_certificate,
+    select_client_type,
+    select_server_type,
+    trace_certificate_types,
 )
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
@@ -125,6 +137,7 @@ class ServerHandshake(HandshakeStateMachine):
         cookie_secrets: CookieSecrets | None,
     ) -> None:
         configuration.validate()  # fields may have been assigned after construction
+        check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
         self.state = ServerState.SERVER_EXPECT_CLIENT_HELLO
         self.peer_address: object = None
@@ -138,6 +151,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._pending_write: RecordProtection | None = None
         self._sni_choice: tuple[list[x509.Certificate], PrivateKey] | None = None
         "The chain and key ``sni_callback`` chose; None means the configured ones."
+        self._certificate_types = X509_BOTH_WAYS
         self.cookies_sent = 0
 
     def release(self) -> None:
@@ -148,6 +162,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._cv_transcript = b""
         self._pending_write = None
         self._sni_choice = None
+        self._certificate_types = X509_BOTH_WAYS
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -241,6 +256,10 @@ class ServerHandshake(HandshakeStateMachine):
         ):
             raise AlertIllegalParameter("client does not accept uncompressed points")  # K3
         group = next((g for g in config.groups if int(g) in client_groups), None)
+        chain, key = self._credentials()
+        server_type = select_server_type(
+            config, exts, has_chain=bool(chain), has_key=key is not None
+        )
 
         for suite in config.effective_cipher_suites():
             if int(suite) not in hello.cipher_suites:
@@ -255,13 +274,14 @@ class ServerHandshake(HandshakeStateMachine):
                     self.result.group = group
                 self.result.suite = info
                 return
-            chain, key = self._credentials()
             wanted = (
                 ec.EllipticCurvePrivateKey
                 if info.key_exchange == KeyExchange.ECDHE_ECDSA
                 else rsa.RSAPrivateKey
             )
-            if group is None or not isinstance(key, wanted) or not chain:
+            if group is None or not isinstance(key, wanted):
+                continue
+            if not isinstance(server_type, CertificateType):
                 continue
             schemes = signatures.schemes_for_key(key, config.signature_schemes, client_schemes)
             if not schemes:
@@ -269,8 +289,36 @@ class ServerHandshake(HandshakeStateMachine):
             self.result.suite = info
             self.result.group = group
             self._signature_scheme = schemes[0]
+            self._select_certificate_types(exts, server_type)
             return
+        if isinstance(server_type, Alert):
+            raise server_type
         raise AlertHandshakeFailure("no cipher suite in common")
+
+    def _select_certificate_types(
+        self, extensions: list[tuple[int, bytes]], server_type: CertificateType
+    ) -> None:
+        """RFC 7250 §4.2: answer each certificate type extension the client sent; the client's
+        type only when we will request its certificate."""
+        answers = []
+        if find_extension(extensions, ExtensionType.server_certificate_type) is not None:
+            answers.append(
+                (ExtensionType.server_certificate_type, encode_certificate_type(server_type))
+            )
+        client_type = None
+        mode = self.configuration.effective_verify_mode()
+        if mode != ssl.CERT_NONE:
+            client_type = select_client_type(
+                self.configuration, extensions, required=mode == ssl.CERT_REQUIRED
+            )
+        if client_type is not None:
+            answers.append(
+                (ExtensionType.client_certificate_type, encode_certificate_type(client_type))
+            )
+        types = CertificateTypes(server_type, client_type or CertificateType.X509, tuple(answers))
+        if types != X509_BOTH_WAYS:
+            self._certificate_types = types
+        trace_certificate_types(self._trace, types)
 
     def _credentials(self) -> tuple[list[x509.Certificate], PrivateKey | None]:
         """The chain and key we present: what ``sni_callback`` chose, else the configured."""
@@ -376,6 +424,7 @@ class ServerHandshake(HandshakeStateMachine):
         if self.result.srtp_profile is not None:
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
             extensions.append((ExtensionType.use_srtp, encode_use_srtp(answer)))
+        extensions.extend(self._certificate_types.answers)
         if (
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
@@ -413,15 +462,14 @@ class ServerHandshake(HandshakeStateMachine):
             )
         else:
             chain, key = self._credentials()
-            self._send(
-                HandshakeType.certificate,
-                encode_message(
-                    push_certificate,
-                    Certificate([c.public_bytes(Encoding.DER) for c in chain]),
-                ),
-            )
-            assert self.result.group is not None and self._signature_scheme is not None
             assert key is not None
+            if self._certificate_types.ours == CertificateType.RawPublicKey:
+                body = encode_raw_public_key_certificate(key)
+            else:
+                chain_der = [c.public_bytes(Encoding.DER) for c in chain]
+                body = encode_message(push_certificate, Certificate(chain_der))
+            self._send(HandshakeType.certificate, body)
+            assert self.result.group is not None and self._signature_scheme is not None
             self._ephemeral = EphemeralKey(self.result.group)
             params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
             signature = signatures.sign(
@@ -464,23 +512,32 @@ class ServerHandshake(HandshakeStateMachine):
     # -- flight 5 ------------------------------------------------------------------------
 
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
-        certificate = decode_message(message.body, pull_certificate)
-        if not certificate.certificates:
+        config = self.configuration
+        raw = self._certificate_types.peer == CertificateType.RawPublicKey
+        raw_key = (
+            check_peer_raw_public_key(message.body, config, peer_is_server=False) if raw else None
+        )
+        der_chain = [] if raw else decode_certificate_list(message.body, "client")
+        if raw_key is not None:
+            self._client_public_key = self.result.peer_public_key = raw_key
+        elif not der_chain:
             # RFC 5246 §7.4.6: a server that requires a certificate the client did not send
             # may answer with a fatal handshake_failure. (certificate_required, 116, is TLS 1.3
             # only and unknown to DTLS 1.2 peers.)
-            if self.configuration.peer_fingerprints:
+            if config.peer_public_keys:
+                raise AlertHandshakeFailure(
+                    "client sent no key or certificate but peer_public_keys requires one"
+                )
+            if config.peer_fingerprints:
                 raise AlertHandshakeFailure(
                     "client sent no certificate but peer_fingerprints requires one"
                 )
-            if self.configuration.effective_verify_mode() == ssl.CERT_REQUIRED:
+            if config.effective_verify_mode() == ssl.CERT_REQUIRED:
                 raise AlertHandshakeFailure(
                     "client sent no certificate but verify_mode is CERT_REQUIRED"
                 )  # SPEC H2
         else:
-            chain = check_peer_certificates(
-                certificate.certificates, self.configuration, peer_is_server=False
-            )
+            chain = check_peer_certificates(der_chain, config, peer_is_server=False)
             key = chain[0].public_key()
             if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
                 raise AlertUnsupportedCertificate("client certificate key cannot sign")

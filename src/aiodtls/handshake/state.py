@@ -17,6 +17,7 @@ from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..alerts import AlertDecodeError, AlertUnexpectedMessage
 from ..buffer import BufferReadError
@@ -86,6 +87,8 @@ class HandshakeResult:
     suite: SuiteInfo | None = None
     group: NamedGroup | None = None
     peer_certificates: list[x509.Certificate] = field(default_factory=list)
+    peer_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
+    "The peer's RFC 7250 raw public key, when it authenticated with one."
     psk_identity: bytes | None = None
     extended_master_secret: bool = False
     server_name: str | None = None
