@@ -489,3 +489,35 @@ def test_any_certificate_body_is_a_key_or_a_named_refusal(body: bytes) -> None:
     ):
         with contextlib.suppress(BufferReadError, Alert):
             parse()
+
+
+def test_rfc7925_preset_with_raw_public_keys_negotiates_ecdhe_ecdsa_ccm_8() -> None:
+    """CoAP's RawPublicKey mode end to end (RFC 7925 §4.4): the profile's suite with raw keys
+    in both roles at MTU 256, data both ways."""
+    from aiodtls.handshake.suites import CipherSuite
+
+    client = DtlsConfiguration.rfc7925(
+        is_client=True,
+        raw_public_key=True,
+        private_key=CLIENT_KEY,
+        peer_public_keys=[SERVER_KEY.public_key()],
+        mtu=256,
+    )
+    server = DtlsConfiguration.rfc7925(
+        is_client=False,
+        raw_public_key=True,
+        private_key=SERVER_KEY,
+        peer_public_keys=[CLIENT_KEY.public_key()],
+        mtu=256,
+    )
+    pair = handshake(client, server)
+    assert established(pair)
+    for outcome in (pair.client_outcome, pair.server_outcome):
+        completed = outcome.completed
+        assert completed is not None
+        assert completed.cipher_suite == CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8.name
+    assert pair.client.peer_public_key is not None
+    assert pki.subject_public_key_info(pair.client.peer_public_key) == SPKI
+    exchange_data(pair)
+    assert pair.server_outcome.data == [b"ping"]
+    assert pair.client_outcome.data == [b"pong"]

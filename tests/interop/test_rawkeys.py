@@ -252,9 +252,9 @@ def test_aiodtls_client_gets_a_coap_answer_from_libcoap_server_over_raw_keys(
     tmp_path: Path,
 ) -> None:
     # The other direction: aiodtls client --rpk --peer-key against Debian's coap-server on
-    # GnuTLS with its key pair (-M), mutual raw keys, and a real CoAP exchange over it: a
-    # confirmable GET / (RFC 7252 §3: ver 1, CON, no token, 0.01 GET, message ID 0x1234)
-    # answered by an ACK 2.05 carrying libcoap's greeting.
+    # GnuTLS with its key pair (-M), mutual raw keys with the RFC 7925 profile's CCM_8 suite,
+    # and a real CoAP exchange over it: a confirmable GET / (RFC 7252 §3: ver 1, CON, no
+    # token, 0.01 GET, message ID 0x1234) answered by an ACK 2.05 carrying libcoap's greeting.
     coap_server = require_binary("coap-server-gnutls")
     both = tmp_path / "server-rpk.pem"
     both.write_text(keys["server"].key.read_text() + keys["server"].public_pem)
@@ -272,8 +272,12 @@ def test_aiodtls_client_gets_a_coap_answer_from_libcoap_server_over_raw_keys(
         str(keys["client"].key),
         "--peer-key",
         str(keys["server"].public),
+        "--profile",
+        "rfc7925",
     )
-    client.wait_for(HANDSHAKE_OK, "stderr")
+    # RFC 7925 §4.4: raw keys with TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, the mode CoAP mandates.
+    handshake = client.wait_for(HANDSHAKE_OK, "stderr")
+    assert handshake["suite"] == "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"
     client.wait_for(f"server raw public key sha-256 {keys['server'].sha256}", "stderr")
     client.write_line("\x40\x01\x12\x34")
     # ACK (0x60), 2.05 Content (0x45), our message ID; then the payload.
