@@ -45,6 +45,8 @@ from .handshake.cookie import CookieSecrets
 from .handshake.messages import HandshakeType
 from .handshake.server import ServerHandshake
 from .handshake.suites import KeyExchange, suite_info
+from .migration import AddressBudget
+from .record.cid import TLS12_CID
 from .record.header import ContentType, RawRecord, split_datagram
 from .record.layer import (
     OpenedRecord,
@@ -149,6 +151,10 @@ class ConnectionStats:
     "Records that passed the record layer: authenticated (from epoch 1 on) and not replays."
     records_dropped: Counter[str] = field(default_factory=Counter)
     retransmissions: int = 0
+    address_changes: int = 0
+    "Times the peer's address moved (connection IDs, RFC 9146 §6)."
+    datagrams_withheld: int = 0
+    "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."
 
 
 class DtlsConnection:
@@ -165,12 +171,14 @@ class DtlsConnection:
         cookie_secrets: CookieSecrets | None = None,
         rng: random.Random | None = None,
         buffer_budget: BufferBudget | None = None,
+        connection_id: bytes | None = None,
     ) -> None:
         """Create a connection.
 
         ``cookie_secrets`` lets a server endpoint share its cookie secrets with the
         connections it creates, and ``buffer_budget`` its cap on the handshake bytes all of
-        them buffer. ``rng`` is the source of timer jitter only (keys always come from the
+        them buffer; ``connection_id`` is the CID it asks for (unique in the endpoint) when
+        ``connection_id_length`` is set. ``rng`` is the source of timer jitter only (keys always come from the
         operating system); pass a seeded one for reproducible simulations.
         """
         self.configuration = configuration
@@ -212,6 +220,7 @@ class DtlsConnection:
         self._linger_deadline: float | None = None
         self._now = 0.0
         self._wrong_key = _WrongKeyWatch()
+        self._address_budget: AddressBudget | None = None  # set once CIDs are negotiated
         # Keep this class under 30 attributes: CPython shares the keys of instance dicts only
         # up to 30, and one more costs every connection about 1.6 KiB (docs/scaling.md).
         self._handshake: ClientHandshake | ServerHandshake
@@ -237,6 +246,7 @@ class DtlsConnection:
             self._handshake = ServerHandshake(
                 configuration, self, self._trace, cookie_secrets=cookie_secrets
             )
+        self._handshake.result.connection_id = connection_id
 
     # -- public API ----------------------------------------------------------------------
 
@@ -262,15 +272,23 @@ class DtlsConnection:
             self._peer_address = addr
             self._handshake.peer_address = addr
             self._start_handshake_clock(now)
-        if addr != self._peer_address:
+        moving = addr != self._peer_address
+        if moving and (not self._records.receive_cid or self.state != ConnectionState.ESTABLISHED):
             self._drop("datagram from another address")
             return
+        accepted = self.stats.records_accepted
         try:
-            for record in split_datagram(data):
+            for record in split_datagram(data, len(self._records.receive_cid)):
                 if isinstance(record, str):
                     self._drop(record)
                     break
-                self._receive_record(record)
+                if moving and record.content_type != TLS12_CID:
+                    # From a new address only what carries our CID can be the peer (SPEC I3).
+                    self._drop("record without connection ID from another address", record)
+                    continue
+                if self._receive_record(record) and moving:
+                    moving = False
+                    self._move_peer(addr)
                 while self._held_records and not self.closed:
                     self._receive_record(self._held_records.pop(0))
                 if self.closed:
@@ -283,6 +301,9 @@ class DtlsConnection:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead.
             self._fail(AlertInternalError(f"internal error: {exc!r}"))
+        if self._address_budget is not None and self.stats.records_accepted != accepted:
+            if addr == self._peer_address:
+                self._address_budget.on_received(addr, len(data))
         if self._reassembly_progressed:
             self._reassembly_progressed = False
             if self.state == ConnectionState.HANDSHAKING and self._trace.enabled:
@@ -304,6 +325,13 @@ class DtlsConnection:
         copies = self._wrong_key.copies
         if copies is not None and datagrams and self.state == ConnectionState.HANDSHAKING:
             copies.append(now)  # a copy of the flight carrying our Finished
+        budget = self._address_budget
+        if budget is not None and datagrams and self._peer_address != budget.proven:
+            allowed = [d for d in datagrams if budget.allow(self._peer_address, len(d))]
+            if len(allowed) != len(datagrams):
+                self.stats.datagrams_withheld += len(datagrams) - len(allowed)
+                self._trace("datagrams_withheld", count=len(datagrams) - len(allowed))
+            datagrams = allowed
         self.stats.datagrams_sent += len(datagrams)
         self.stats.retransmissions = self._flight.retransmissions
         return [(d, self._peer_address) for d in datagrams]
@@ -512,9 +540,26 @@ class DtlsConnection:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
         return self._flight.on_record_answered(epoch, sequence_number, self._now)
 
+    def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
+        """Called by the handshake when both sides sent connection_id (RFC 9146)."""
+        self._records.use_connection_ids(receive_cid, send_cid)
+        if receive_cid:  # only then can the peer's address change under us
+            self._address_budget = AddressBudget(self._peer_address)
+
+    def _move_peer(self, addr: NetworkAddress) -> None:
+        """An authenticated tls12_cid record newer than any seen came from ``addr``: the peer
+        moved (RFC 9146 §6, SPEC I5). What we send there is bounded until it is proven."""
+        self._trace("peer_address_changed", old=str(self._peer_address), new=str(addr))
+        self._peer_address = addr
+        self.stats.address_changes += 1
+        if self._address_budget is not None:
+            self._address_budget.moved()
+
     # -- receiving -----------------------------------------------------------------------
 
-    def _receive_record(self, raw: RawRecord) -> None:
+    def _receive_record(self, raw: RawRecord) -> bool:
+        """Process one record; True if it authenticated and is the newest protected record
+        so far (what may move the peer's address, SPEC I5)."""
         self.stats.records_received += 1
         try:
             record = self._records.open(raw)
@@ -524,14 +569,14 @@ class DtlsConnection:
             self._drop(str(exc), raw)
             if self.state == ConnectionState.HANDSHAKING:
                 self._wrong_key.record_failed()
-            return
+            return False
         except RecordDropped as exc:
             self._drop(str(exc), raw)
-            return
+            return False
         if record is None:
             self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
             self._flight.on_peer_answer(self._now)  # the peer is already in its next epoch
-            return
+            return False
         self.stats.records_accepted += 1
         self._last_heard = self._now
         if record.epoch and self.state == ConnectionState.HANDSHAKING:
@@ -544,6 +589,7 @@ class DtlsConnection:
             self._receive_alert(record)
         else:
             self._receive_application_data(record)
+        return record.newest
 
     def _receive_handshake(self, record: OpenedRecord) -> None:
         if self.state == ConnectionState.ESTABLISHED:
@@ -784,6 +830,8 @@ class DtlsConnection:
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
+                connection_id=result.connection_id if result.peer_connection_id is not None else None,
+                peer_connection_id=result.peer_connection_id,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
             )

@@ -5,6 +5,9 @@ Owns the AEAD construction of TLS 1.2 GCM suites (RFC 5288, RFC 6347 §4.1.2.1):
 epoch || sequence number (SPEC R6: never random, so it is unique per key by construction),
 and AAD = epoch || seq || type || version || plaintext length. Epoch 0 uses
 :class:`NullProtection`. CCM and ChaCha20 will be further classes with the same interface.
+
+A caller may pass its own ``aad``: the record layer does so for tls12_cid records, whose
+additional data binds the connection ID (RFC 9146 §5.3, built by ``record.cid``).
 """
 
 from __future__ import annotations
@@ -27,12 +30,30 @@ class RecordProtection(Protocol):
     overhead: int
     "Bytes a protected payload grows by (explicit nonce + tag)."
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
-        """Protect ``plaintext`` for the record numbered ``epoch_seq`` (8 bytes)."""
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
+        """Protect ``plaintext`` for the record numbered ``epoch_seq`` (8 bytes); ``aad``
+        replaces the RFC 5246 additional data when given."""
         ...
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
-        """Authenticate and decrypt; raise :class:`RecordProtectionError` on failure."""
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
+        """Authenticate and decrypt; raise :class:`RecordProtectionError` on failure.
+        ``aad`` replaces the RFC 5246 additional data when given."""
         ...
 
 
@@ -41,11 +62,27 @@ class NullProtection:
 
     overhead = 0
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return ``plaintext`` unchanged."""
         return plaintext
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return ``fragment`` unchanged."""
         return fragment
 
@@ -63,21 +100,37 @@ class AesGcmProtection:
         self._aead = AESGCM(key)
         self._salt = salt
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return explicit_nonce || ciphertext || tag."""
-        aad = (
+        aad = aad or (
             epoch_seq
             + bytes((content_type, version >> 8, version & 0xFF))
             + len(plaintext).to_bytes(2, "big")
         )
         return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Verify the tag and return the plaintext."""
         length = len(fragment) - self.overhead
         if length < 0:
             raise RecordProtectionError("record shorter than nonce and tag")
-        aad = (
+        aad = aad or (
             epoch_seq
             + bytes((content_type, version >> 8, version & 0xFF))
             + length.to_bytes(2, "big")
