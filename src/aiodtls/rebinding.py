@@ -143,6 +143,9 @@ class RebindingRun:
     "Echoes the client received after the rebinding."
     sent_after: int
     "Pings the client sent after the rebinding."
+    withheld: int = 0
+    """Echoes the server did not send to the client's new, unproven address because they
+    were larger than what came from it (``aiodtls.migration``)."""
     server_stats: EndpointStats = field(default_factory=EndpointStats)
     "The server endpoint's counters (``peer_address_changes``, ``dropped`` ...)."
     network: Network | None = field(default=None, repr=False)
@@ -180,6 +183,7 @@ def simulate_rebinding(
     server_config = DtlsConfiguration(is_client=False, psk=PSK, connection_id_length=cid_length)
     client = PingingClient(DtlsConnection(configuration=client_config), interval)
     server = EchoEndpoint(DtlsEndpoint(server_config))
+    withheld: list[DtlsConnection] = []
     net = Network(seed, default=LinkConditions(delay=delay, loss=loss), cid_length=cid_length or 0)
     net.attach(client, CLIENT_ADDRESS, name="client")
     net.attach(server, SERVER_ADDRESS, name="server")
@@ -188,6 +192,7 @@ def simulate_rebinding(
     if before_rebind is not None:
         before_rebind(net, client, server)
     net.rebind(CLIENT_ADDRESS, REBOUND_CLIENT_ADDRESS)
+    withheld.extend(server.endpoint.connections.values())
     net.run(until=duration)
     completed = client.completed
     return RebindingRun(
@@ -199,6 +204,7 @@ def simulate_rebinding(
         pings_after=sum(1 for t, _ in server.received if t >= rebind_at),
         echoes_after=sum(1 for t, _ in client.echoes if t >= rebind_at),
         sent_after=sum(1 for t, _ in client.sent if t >= rebind_at),
+        withheld=sum(c.stats.datagrams_withheld for c in withheld),
         server_stats=server.endpoint.stats,
         network=net,
     )

@@ -129,7 +129,9 @@ async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
 
     async def handle(session: DtlsSession) -> None:
         if not args.quiet:
-            describe_handshake(session.handshake, _peer(session.peer_address))
+            describe_handshake(
+                session.handshake, _peer(session.peer_address), cid_requested=args.cid is not None
+            )
         if args.export_srtp:
             describe_srtp_export(session.srtp_profile, session.export_keying_material)
         try:
