@@ -160,7 +160,7 @@ def test_cid_is_authenticated() -> None:  # I4: a record moved to another CID fa
 
 
 def test_inner_plaintext_without_type_is_unexpected_message() -> None:  # RFC 9146 §4
-    sender, receiver = cid_pair()
+    _, receiver = cid_pair()
     epoch_seq = (1 << 48).to_bytes(8, "big")
     inner = b"\x00\x00\x00"
     aad = cid_additional_data(DTLS1_2, epoch_seq, SERVER_CID, len(inner))

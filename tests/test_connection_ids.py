@@ -10,10 +10,12 @@ from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.netsim import Action, Network
 from aiodtls.rebinding import (
     REBOUND_CLIENT_ADDRESS,
-    SERVER_ADDRESS as SERVER_ADDR_SIM,
     EchoEndpoint,
     PingingClient,
     simulate_rebinding,
+)
+from aiodtls.rebinding import (
+    SERVER_ADDRESS as SERVER_ADDR_SIM,
 )
 from aiodtls.record.cid import TLS12_CID
 from aiodtls.record.header import ContentType, RawRecord, split_datagram
@@ -179,9 +181,9 @@ def test_plaintext_from_a_new_address_is_dropped() -> None:  # I3, I5
     pair.server.receive_datagram(alert, ATTACKER, pair.now)
     assert pair.server.state == ConnectionState.ESTABLISHED
     assert pair.server.peer_address == CLIENT_ADDR
-    assert pair.server.stats.records_dropped[
-        "record without connection ID from another address"
-    ] == 1
+    assert (
+        pair.server.stats.records_dropped["record without connection ID from another address"] == 1
+    )
 
 
 def test_a_raced_record_buys_no_amplification() -> None:  # I5, X23

@@ -178,8 +178,9 @@ class DtlsConnection:
         ``cookie_secrets`` lets a server endpoint share its cookie secrets with the
         connections it creates, and ``buffer_budget`` its cap on the handshake bytes all of
         them buffer; ``connection_id`` is the CID it asks for (unique in the endpoint) when
-        ``connection_id_length`` is set. ``rng`` is the source of timer jitter only (keys always come from the
-        operating system); pass a seeded one for reproducible simulations.
+        ``connection_id_length`` is set. ``rng`` is the source of timer jitter only (keys
+        always come from the operating system); pass a seeded one for reproducible
+        simulations.
         """
         self.configuration = configuration
         self.is_client = configuration.is_client
@@ -301,9 +302,13 @@ class DtlsConnection:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead.
             self._fail(AlertInternalError(f"internal error: {exc!r}"))
-        if self._address_budget is not None and self.stats.records_accepted != accepted:
-            if addr == self._peer_address:
-                self._address_budget.on_received(addr, len(data))
+        budget = self._address_budget
+        if (
+            budget is not None
+            and addr == self._peer_address
+            and self.stats.records_accepted != accepted
+        ):
+            budget.on_received(addr, len(data))  # what the current address brought
         if self._reassembly_progressed:
             self._reassembly_progressed = False
             if self.state == ConnectionState.HANDSHAKING and self._trace.enabled:
@@ -830,7 +835,7 @@ class DtlsConnection:
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
-                connection_id=result.connection_id if result.peer_connection_id is not None else None,
+                connection_id=None if result.peer_connection_id is None else result.connection_id,
                 peer_connection_id=result.peer_connection_id,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,

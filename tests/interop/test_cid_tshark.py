@@ -166,8 +166,10 @@ def test_tshark_shows_the_cids_and_decrypts_the_session(
             assert cid.hex() in hello_cids
     # Protected records to a side that asked for a non-empty CID carry it, and only those.
     record_cids = {
-        (int(port) == server_port, cid) for port, _, _, cid_field, _ in rows
-        for cid in cid_field.split(",") if cid
+        (int(port) == server_port, cid)
+        for port, _, _, cid_field, _ in rows
+        for cid in cid_field.split(",")
+        if cid
     }
     expected = set()
     if completed.peer_connection_id:  # what we (the client) send to the server
