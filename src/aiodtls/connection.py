@@ -247,7 +247,8 @@ class DtlsConnection:
             self._handshake = ServerHandshake(
                 configuration, self, self._trace, cookie_secrets=cookie_secrets
             )
-        self._handshake.result.connection_id = connection_id
+        if connection_id is not None:
+            self._handshake.result.connection_ids = (connection_id, None)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -835,8 +836,8 @@ class DtlsConnection:
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
-                connection_id=None if result.peer_connection_id is None else result.connection_id,
-                peer_connection_id=result.peer_connection_id,
+                connection_id=_negotiated(result.connection_ids, 0),
+                peer_connection_id=_negotiated(result.connection_ids, 1),
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
             )
@@ -964,6 +965,11 @@ class DtlsConnection:
                 else "did it reject our certificate without an alert?)"
             )
         return reason
+
+
+def _negotiated(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
+    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
+    return None if cids is None or cids[1] is None else cids[index]
 
 
 def _alert_or_none(value: int) -> AlertDescription | None:

@@ -371,10 +371,9 @@ class ServerHandshake(HandshakeStateMachine):
         if self.result.srtp_profile is not None:
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
             extensions.append((ExtensionType.use_srtp, encode_use_srtp(answer)))
-        if self.result.peer_connection_id is not None and self.result.connection_id is not None:
-            extensions.append(
-                (ExtensionType.connection_id, encode_connection_id(self.result.connection_id))
-            )
+        cids = self.result.connection_ids
+        if cids is not None and cids[1] is not None:
+            extensions.append((ExtensionType.connection_id, encode_connection_id(cids[0])))
         if (
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None

@@ -97,10 +97,10 @@ class HandshakeResult:
     alpn_protocol: str | None = None
     srtp_profile: SrtpProfile | None = None
     srtp_mki: bytes = b""
-    connection_id: bytes | None = None
-    "The CID we asked the peer to send (RFC 9146); set before the hello if chosen outside."
-    peer_connection_id: bytes | None = None
-    "The CID the peer asked us to send; None unless both sides sent connection_id."
+    connection_ids: tuple[bytes, bytes | None] | None = None
+    """Connection IDs (RFC 9146): (the CID we ask the peer to send, the CID the peer asks us
+    to send, None unless both sides sent connection_id). One field, not two: a tenth
+    attribute would grow every connection's result by a dict resize (docs/scaling.md)."""
 
 
 Handler = Callable[[HandshakeMessage, float], None]
@@ -159,9 +159,10 @@ class HandshakeStateMachine:
         length = self.configuration.connection_id_length
         if length is None:
             return None
-        if self.result.connection_id is None or len(self.result.connection_id) != length:
-            self.result.connection_id = os.urandom(length)
-        return self.result.connection_id
+        chosen = self.result.connection_ids
+        if chosen is None or len(chosen[0]) != length:
+            chosen = self.result.connection_ids = (os.urandom(length), None)
+        return chosen[0]
 
     def _agree_connection_ids(self, peer_extension: bytes | None) -> None:
         """The peer's connection_id (or None if it sent none): CIDs are used only when both
@@ -170,7 +171,7 @@ class HandshakeStateMachine:
         if peer_extension is None or ours is None:
             return
         peer = decode_connection_id(peer_extension)  # malformed: decode_error
-        self.result.peer_connection_id = peer
+        self.result.connection_ids = (ours, peer)
         self._sink._use_connection_ids(ours, peer)
         self._trace("connection_ids", receive_length=len(ours), send_length=len(peer))
 

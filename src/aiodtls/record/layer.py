@@ -115,7 +115,6 @@ class RecordLayer:
         self._early_bytes = 0
         self._max_early_bytes = max_early_bytes
         self._hold_next_epoch = True
-        self._newest = (0, -1)  # highest protected (epoch, seq) accepted
         self.receive_cid: bytes = b""
         "The connection ID protected records to us carry (ours; empty: none, RFC 9146)."
         self.send_cid: bytes = b""
@@ -200,10 +199,9 @@ class RecordLayer:
         # Only now, after authentication, may the window move (SPEC A2).
         newest = False
         if protected:
+            # Newer than any seen: no later epoch has keys, and right of this epoch's window.
+            newest = record.epoch == self._highest_read_epoch and seq > state.window.top
             state.window.mark(seq)
-            newest = (record.epoch, seq) > self._newest
-            if newest:
-                self._newest = (record.epoch, seq)
         else:
             self._plain_seen[seq] = None
             if len(self._plain_seen) > PLAIN_SEEN:
