@@ -309,3 +309,18 @@ def test_server_routes_by_cid_over_netsim_with_loss() -> None:  # I5
     """A rebinding under 10 % loss both ways: the session survives."""
     run = simulate_rebinding(cid_length=8, loss=0.1, seed=3, duration=20.0)
     assert run.negotiated and run.survived
+
+
+def test_the_application_can_confirm_the_new_address() -> None:  # I5, RFC 9146 §6
+    """Its protocol got an answer from the peer at the new address: the limit is lifted."""
+    pair = cid_pair(4, 4)
+    pair.server.receive_datagram(sealed(pair, b"small"), NEW_ADDR, pair.now)
+    pair.server.send(bytes(500))
+    assert pair.server.datagrams_to_send(pair.now) == []
+    pair.server.confirm_peer_address()
+    pair.server.send(bytes(500))
+    assert [a for _, a in pair.server.datagrams_to_send(pair.now)] == [NEW_ADDR]
+    # A connection without CIDs has nothing to lift.
+    plain = cid_pair(None, None)
+    plain.server.confirm_peer_address()
+    assert plain.server.peer_address == CLIENT_ADDR

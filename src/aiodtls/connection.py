@@ -433,6 +433,14 @@ class DtlsConnection:
         )
         self._terminate(None, reason, by_peer=True, unreachable=True)
 
+    def confirm_peer_address(self) -> None:
+        """The application has proof that the peer receives at its current address (its
+        protocol got an answer to something sent there): lift the limit on what is sent to
+        a new address the peer moved to with connection IDs (RFC 9146 §6 leaves this check
+        to the application; docs/connection-ids.md). Harmless when there is nothing to lift."""
+        if self._address_budget is not None:
+            self._address_budget.proven = self._peer_address
+
     def max_payload(self) -> int:
         """Largest application payload of one record: what fits the MTU
         (``DTLS_get_data_mtu``), and never more than the 2^14 bytes a peer accepts."""

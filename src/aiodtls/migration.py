@@ -10,7 +10,9 @@ connect), and until the peer is back on a proven address, the bytes sent to its 
 never exceed the bytes of authenticated datagrams that came from it: such an attacker can
 reflect no more than it sends (no amplification), and only until the real peer's next record
 moves the address back. Datagrams over the budget are withheld (counted); application data
-is datagram traffic and may be lost like any.
+is datagram traffic and may be lost like any. RFC 9146 §6 leaves the reachability check to
+the application: ``DtlsConnection.confirm_peer_address()`` is how it reports one (its
+protocol got an answer from the peer there), which makes the current address proven.
 """
 
 from __future__ import annotations

@@ -204,10 +204,14 @@ def _run_rebinding(args: argparse.Namespace) -> int:
     )
     print(f"{'':14} {'pings':>6} {'echoes':>7}")
     print(f"{'before':14} {result.pings_before:>6} {result.echoes_before:>7}")
+    withheld = (
+        f", {result.withheld} echoes withheld: larger than what the new address had sent"
+        if result.withheld
+        else ""
+    )
     print(
         f"{'after':14} {result.pings_after:>6} {result.echoes_after:>7}  "
-        f"({result.sent_after} pings sent, {result.withheld} echoes withheld: larger than "
-        "what the unproven new address sent)"
+        f"({result.sent_after} pings sent{withheld})"
     )
     stats = result.server_stats
     dropped = ", ".join(f"{n} {reason}" for reason, n in stats.dropped.items()) or "none"
