@@ -188,3 +188,36 @@ def test_nat_rebinding_over_loopback_loses_the_session_without_cids(
             await server.wait_closed()
 
     asyncio.run(main())
+
+
+def test_nat_rebinding_with_the_blocking_client() -> None:  # I5
+    """The same with ``aiodtls.sync.connect``: the blocking client just keeps sending."""
+    from aiodtls import sync
+
+    async def main() -> None:
+        client_cfg, server_cfg = configs(8)
+        server = await serve("127.0.0.1", 0, configuration=server_cfg, handler=echo)
+        nat = Nat(server.address)
+        await nat.start()
+        loop = asyncio.get_running_loop()
+
+        def blocking_client() -> list[bytes | None]:
+            replies: list[bytes | None] = []
+            with sync.connect("127.0.0.1", nat.inside[1], configuration=client_cfg) as sock:
+                for i in range(4):
+                    if i == 2:  # the NAT rebinds mid-session
+                        asyncio.run_coroutine_threadsafe(nat.rebind(), loop).result(5)
+                    sock.send(b"ping %d" % i)
+                    replies.append(sock.recv(timeout=2.0))
+            return replies
+
+        try:
+            replies = await asyncio.to_thread(blocking_client)
+            assert replies == [b"ping %d" % i for i in range(4)]
+            assert server.endpoint.stats.peer_address_changes == 1
+        finally:
+            nat.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
