@@ -110,11 +110,12 @@ class AesGcmProtection:
         aad: bytes | None = None,
     ) -> bytes:
         """Return explicit_nonce || ciphertext || tag."""
-        aad = aad or (
-            epoch_seq
-            + bytes((content_type, version >> 8, version & 0xFF))
-            + len(plaintext).to_bytes(2, "big")
-        )
+        if aad is None:
+            aad = (
+                epoch_seq
+                + bytes((content_type, version >> 8, version & 0xFF))
+                + len(plaintext).to_bytes(2, "big")
+            )
         return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
 
     def open(
@@ -130,11 +131,12 @@ class AesGcmProtection:
         length = len(fragment) - self.overhead
         if length < 0:
             raise RecordProtectionError("record shorter than nonce and tag")
-        aad = aad or (
-            epoch_seq
-            + bytes((content_type, version >> 8, version & 0xFF))
-            + length.to_bytes(2, "big")
-        )
+        if aad is None:
+            aad = (
+                epoch_seq
+                + bytes((content_type, version >> 8, version & 0xFF))
+                + length.to_bytes(2, "big")
+            )
         try:
             return self._aead.decrypt(self._salt + fragment[:8], fragment[8:], aad)
         except InvalidTag as exc:
