@@ -4,6 +4,8 @@ routing by CID, and a NAT rebinding on the simulator (I1–I5, X23; issue 12, mu
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiodtls import ConnectionState, DataReceived, DtlsConfiguration, DtlsConnection
 from aiodtls.endpoint import DtlsEndpoint
@@ -12,6 +14,7 @@ from aiodtls.rebinding import (
     REBOUND_CLIENT_ADDRESS,
     EchoEndpoint,
     PingingClient,
+    RebindingRun,
     simulate_rebinding,
 )
 from aiodtls.rebinding import (
@@ -324,3 +327,50 @@ def test_the_application_can_confirm_the_new_address() -> None:  # I5, RFC 9146 
     plain = cid_pair(None, None)
     plain.server.confirm_peer_address()
     assert plain.server.peer_address == CLIENT_ADDR
+
+
+def _rebinding_failures(seeds: range, loss: float) -> list[int]:
+    """Seeds whose session did not carry data both ways after the rebinding."""
+    return [
+        seed
+        for seed in seeds
+        if not simulate_rebinding(
+            cid_length=4, loss=loss, seed=seed, rebind_at=15.0, duration=30.0
+        ).survived
+    ]
+
+
+def test_rebinding_under_20_percent_loss_50_seeds() -> None:  # I5
+    assert _rebinding_failures(range(50), 0.2) == []
+
+
+@pytest.mark.slow
+def test_rebinding_under_20_percent_loss_2000_seeds() -> None:  # I5
+    assert _rebinding_failures(range(2000), 0.2) == []
+
+
+@given(body=st.binary(max_size=64), port=st.integers(1, 65535), real_cid=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_random_cid_datagrams_never_raise_nor_move_the_peer(
+    body: bytes, port: int, real_cid: bool
+) -> None:  # I3, I5, X23
+    run = _established_run()
+    assert run.network is not None
+    server = run.network.endpoint(SERVER_ADDR_SIM)
+    assert isinstance(server, EchoEndpoint)
+    (connection,) = server.endpoint.connections.values()
+    cid = connection._records.receive_cid if real_cid else b"\x00\x01\x02\x03"
+    datagram = bytes((TLS12_CID, 0xFE, 0xFD)) + bytes(8) + cid + body
+    server.endpoint.receive_datagram(datagram, ("198.51.100.7", port), run.network.now)
+    assert connection.state == ConnectionState.ESTABLISHED
+    assert connection.peer_address == REBOUND_CLIENT_ADDRESS
+    assert server.endpoint.datagrams_to_send(run.network.now) == []
+
+
+_RUNS: list[RebindingRun] = []
+
+
+def _established_run() -> RebindingRun:
+    if not _RUNS:
+        _RUNS.append(simulate_rebinding(cid_length=4, rebind_at=1.0, duration=2.0))
+    return _RUNS[0]
