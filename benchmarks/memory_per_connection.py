@@ -4,7 +4,7 @@
 Creates N in-memory clients against one sans-I/O DtlsEndpoint (no sockets), completes every
 handshake, frees the clients, and reports what the server still holds divided by N.
 
-    python benchmarks/memory_per_connection.py [--connections 1000] [--psk]
+    python benchmarks/memory_per_connection.py [--connections 1000] [--psk] [--cid LEN]
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--psk", action="store_true")
+    parser.add_argument("--cid", type=int, help="both sides negotiate connection IDs of LEN bytes")
     args = parser.parse_args()
     client_cfg, server_cfg = configurations(args.psk)
+    client_cfg.connection_id_length = server_cfg.connection_id_length = args.cid
     endpoint = DtlsEndpoint(server_cfg)
     handshake(endpoint, client_cfg, ("10.255.255.1", 1))  # warm-up: imports, caches
     gc.collect()
@@ -74,6 +76,8 @@ def main() -> None:
     total = sum(s.size_diff for s in after.compare_to(before, "filename"))
     n = args.connections
     kind = "PSK" if args.psk else "ECDHE-ECDSA"
+    if args.cid is not None:
+        kind += f" + {args.cid}-byte CID"
     print(f"{n} established {kind} connections: {total / n / 1024:.2f} KiB per connection")
 
 

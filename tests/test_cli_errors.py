@@ -97,6 +97,10 @@ CASES: dict[str, Case] = {
     # -- simulator --
     "netsim-runs-negative": Case("netsim --runs -1", "must be more than 0"),
     "netsim-profile-without-psk": Case("netsim --runs 1 --profile rfc7925", "needs --psk"),
+    "netsim-cid-without-rebind": Case("netsim --cid 4", "go with --rebind-at"),
+    "netsim-duration-before-rebind": Case(
+        "netsim --rebind-at 5 --duration 4", "longer than --rebind-at"
+    ),
     # -- key log --
     "keylog-missing-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}/no/k.log", "does not"),
     "keylog-is-a-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}", "is a directory"),
@@ -107,6 +111,8 @@ CASES: dict[str, Case] = {
     "mtu-too-small": Case(f"{CLIENT} --psk 00 --mtu 10", "228 to 65507"),
     "mtu-too-large": Case(f"{CLIENT} --psk 00 --mtu 70000", "228 to 65507"),
     "mtu-not-a-number": Case(f"{CLIENT} --psk 00 --mtu big", "228 to 65507"),
+    "cid-too-long": Case(f"{CLIENT} --psk 00 --cid 256", "from 0 to 255 bytes"),
+    "cid-not-a-number": Case("server --port 0 --psk 00 --cid four", "from 0 to 255 bytes"),
     "cipher-unknown": Case(f"{CLIENT} --psk 00 --cipher RC4", "unknown cipher suite"),
     "cipher-unknown-openssl-style": Case(
         f"{CLIENT} --psk 00 --cipher PSK-AES128-CBC-SHA", "unknown cipher suite"

@@ -36,12 +36,14 @@ from aiodtls.handshake.messages import (
     ServerKeyExchangeEcdhe,
     ServerKeyExchangeEcdhePsk,
     ServerKeyExchangePsk,
+    decode_connection_id,
     decode_message,
     decode_renegotiation_info,
     decode_server_name,
     decode_uint8_list,
     decode_uint16_list,
     decode_use_srtp,
+    encode_connection_id,
     encode_message,
     encode_renegotiation_info,
     encode_server_name,
@@ -405,6 +407,13 @@ def test_renegotiation_info_round_trips(value: bytes) -> None:
     assert decode_renegotiation_info(encode_renegotiation_info(value)) == value
 
 
+@pytest.mark.parametrize("cid", [b"", b"\x01", bytes(range(255))])
+def test_connection_id_round_trips(cid: bytes) -> None:
+    """connection_id is cid<0..255>; empty means "send me none" (I1)."""
+    assert encode_connection_id(cid) == bytes((len(cid),)) + cid
+    assert decode_connection_id(encode_connection_id(cid)) == cid
+
+
 def test_renegotiation_info_default_is_empty() -> None:
     """An initial handshake sends a single zero byte."""
     assert encode_renegotiation_info() == b"\x00"
@@ -553,6 +562,9 @@ def test_malformed_messages_raise_buffer_read_error(
         (decode_uint8_list, b"\x00"),
         (decode_uint8_list, b"\x02\x00"),
         (decode_renegotiation_info, b""),
+        (decode_connection_id, b""),  # I1: no cid length
+        (decode_connection_id, b"\x02a"),  # I1: cid past the end
+        (decode_connection_id, b"\x00\x00"),  # trailing byte
         (decode_renegotiation_info, b"\x00\x00"),
         (decode_server_name, b"\x00\x04\x00\x00\x05a"),
         (decode_server_name, b""),
@@ -600,6 +612,7 @@ def test_fuzz_tables_cover_the_codecs() -> None:
         "decode_uint8_list",
         "decode_renegotiation_info",
         "decode_use_srtp",
+        "decode_connection_id",
     }
 
 

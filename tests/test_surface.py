@@ -25,6 +25,7 @@ HANDSHAKE_CALLBACKS = {
     "skip_write_sequence_numbers",
     "rtt_sample",
     "record_answered",
+    "use_connection_ids",
 }
 
 

@@ -219,6 +219,13 @@ class DtlsConfiguration:
     """Client: the SRTP Master Key Identifier offered in ``use_srtp`` (0..255 bytes). A
     server echoes the client's MKI, meaning it will use it."""
 
+    connection_id_length: int | None = None
+    """Connection IDs (RFC 9146, docs/connection-ids.md): the length (0..255) of the CID we
+    ask the peer to put in the records it sends us; we pick its random bytes (a server
+    endpoint keeps them unique). 0 means "I send CIDs but want none". They are used only when
+    both sides send the extension; a peer whose address changes (a NAT rebinding) then keeps
+    its session. None: do not negotiate."""
+
     sni_callback: SniCallback | None = None
     """Server: chooses the certificate per host name the client asked for (SNI); see
     :data:`SniCallback`. The name is ``HandshakeCompleted.server_name`` either way."""
@@ -331,6 +338,13 @@ class DtlsConfiguration:
                     )
         if not isinstance(self.srtp_mki, bytes) or len(self.srtp_mki) > MAX_MKI_LENGTH:
             raise ValueError(f"srtp_mki must be bytes of at most {MAX_MKI_LENGTH} bytes")
+        if self.connection_id_length is not None and not (
+            isinstance(self.connection_id_length, int) and 0 <= self.connection_id_length <= 255
+        ):
+            raise ValueError(
+                f"connection_id_length {self.connection_id_length!r} is outside 0..255 "
+                "(None: no connection IDs)"
+            )
 
     def key_strength_problem(self, key: object) -> str | None:
         """Why ``key`` (a public or private key) is weaker than the configured minimums, or

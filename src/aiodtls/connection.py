@@ -46,6 +46,8 @@ from .handshake.cookie import CookieSecrets
 from .handshake.messages import HandshakeType
 from .handshake.server import ServerHandshake
 from .handshake.suites import suite_info
+from .migration import AddressBudget
+from .record.cid import TLS12_CID
 from .record.header import ContentType, RawRecord, split_datagram
 from .record.layer import (
     OpenedRecord,
@@ -150,6 +152,10 @@ class ConnectionStats:
     "Records that passed the record layer: authenticated (from epoch 1 on) and not replays."
     records_dropped: Counter[str] = field(default_factory=Counter)
     retransmissions: int = 0
+    address_changes: int = 0
+    "Times the peer's address moved (connection IDs, RFC 9146 §6)."
+    datagrams_withheld: int = 0
+    "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."
 
 
 class DtlsConnection:
@@ -166,13 +172,16 @@ class DtlsConnection:
         cookie_secrets: CookieSecrets | None = None,
         rng: random.Random | None = None,
         buffer_budget: BufferBudget | None = None,
+        connection_id: bytes | None = None,
     ) -> None:
         """Create a connection.
 
         ``cookie_secrets`` lets a server endpoint share its cookie secrets with the
         connections it creates, and ``buffer_budget`` its cap on the handshake bytes all of
-        them buffer. ``rng`` is the source of timer jitter only (keys always come from the
-        operating system); pass a seeded one for reproducible simulations.
+        them buffer; ``connection_id`` is the CID it asks for (unique in the endpoint) when
+        ``connection_id_length`` is set. ``rng`` is the source of timer jitter only (keys
+        always come from the operating system); pass a seeded one for reproducible
+        simulations.
         """
         self.configuration = configuration
         self.is_client = configuration.is_client
@@ -213,6 +222,7 @@ class DtlsConnection:
         self._linger_deadline: float | None = None
         self._now = 0.0
         self._wrong_key = _WrongKeyWatch()
+        self._address_budget: AddressBudget | None = None  # set once CIDs are negotiated
         # Keep this class under 30 attributes: CPython shares the keys of instance dicts only
         # up to 30, and one more costs every connection about 1.6 KiB (docs/scaling.md).
         self._handshake: ClientHandshake | ServerHandshake
@@ -239,6 +249,8 @@ class DtlsConnection:
             self._handshake = ServerHandshake(
                 configuration, self, self._trace, cookie_secrets=cookie_secrets
             )
+        if connection_id is not None:
+            self._handshake.result.connection_ids = (connection_id, None)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -264,15 +276,23 @@ class DtlsConnection:
             self._peer_address = addr
             self._handshake.peer_address = addr
             self._start_handshake_clock(now)
-        if addr != self._peer_address:
+        moving = addr != self._peer_address
+        if moving and (not self._records.receive_cid or self.state != ConnectionState.ESTABLISHED):
             self._drop("datagram from another address")
             return
+        accepted = self.stats.records_accepted
         try:
-            for record in split_datagram(data):
+            for record in split_datagram(data, len(self._records.receive_cid)):
                 if isinstance(record, str):
                     self._drop(record)
                     break
-                self._receive_record(record)
+                if moving and record.content_type != TLS12_CID:
+                    # From a new address only what carries our CID can be the peer (SPEC I3).
+                    self._drop("record without connection ID from another address", record)
+                    continue
+                if self._receive_record(record) and moving:
+                    moving = False
+                    self._move_peer(addr)
                 while self._held_records and not self.closed:
                     self._receive_record(self._held_records.pop(0))
                 if self.closed:
@@ -285,6 +305,13 @@ class DtlsConnection:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead.
             self._fail(AlertInternalError(f"internal error: {exc!r}"))
+        budget = self._address_budget
+        if (
+            budget is not None
+            and addr == self._peer_address
+            and self.stats.records_accepted != accepted
+        ):
+            budget.on_received(addr, len(data))  # what the current address brought
         if self._reassembly_progressed:
             self._reassembly_progressed = False
             if self.state == ConnectionState.HANDSHAKING and self._trace.enabled:
@@ -306,6 +333,13 @@ class DtlsConnection:
         copies = self._wrong_key.copies
         if copies is not None and datagrams and self.state == ConnectionState.HANDSHAKING:
             copies.append(now)  # a copy of the flight carrying our Finished
+        budget = self._address_budget
+        if budget is not None and datagrams and self._peer_address != budget.proven:
+            allowed = [d for d in datagrams if budget.allow(self._peer_address, len(d))]
+            if len(allowed) != len(datagrams):
+                self.stats.datagrams_withheld += len(datagrams) - len(allowed)
+                self._trace("datagrams_withheld", count=len(datagrams) - len(allowed))
+            datagrams = allowed
         self.stats.datagrams_sent += len(datagrams)
         self.stats.retransmissions = self._flight.retransmissions
         return [(d, self._peer_address) for d in datagrams]
@@ -400,6 +434,14 @@ class DtlsConnection:
             established=self.state == ConnectionState.ESTABLISHED,
         )
         self._terminate(None, reason, by_peer=True, unreachable=True)
+
+    def confirm_peer_address(self) -> None:
+        """The application has proof that the peer receives at its current address (its
+        protocol got an answer to something sent there): lift the limit on what is sent to
+        a new address the peer moved to with connection IDs (RFC 9146 §6 leaves this check
+        to the application; docs/connection-ids.md). Harmless when there is nothing to lift."""
+        if self._address_budget is not None:
+            self._address_budget.proven = self._peer_address
 
     def max_payload(self) -> int:
         """Largest application payload of one record: what fits the MTU
@@ -519,9 +561,26 @@ class DtlsConnection:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
         return self._flight.on_record_answered(epoch, sequence_number, self._now)
 
+    def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
+        """Called by the handshake when both sides sent connection_id (RFC 9146)."""
+        self._records.use_connection_ids(receive_cid, send_cid)
+        if receive_cid:  # only then can the peer's address change under us
+            self._address_budget = AddressBudget(self._peer_address)
+
+    def _move_peer(self, addr: NetworkAddress) -> None:
+        """An authenticated tls12_cid record newer than any seen came from ``addr``: the peer
+        moved (RFC 9146 §6, SPEC I5). What we send there is bounded until it is proven."""
+        self._trace("peer_address_changed", old=str(self._peer_address), new=str(addr))
+        self._peer_address = addr
+        self.stats.address_changes += 1
+        if self._address_budget is not None:
+            self._address_budget.moved()
+
     # -- receiving -----------------------------------------------------------------------
 
-    def _receive_record(self, raw: RawRecord) -> None:
+    def _receive_record(self, raw: RawRecord) -> bool:
+        """Process one record; True if it authenticated and is the newest protected record
+        so far (what may move the peer's address, SPEC I5)."""
         self.stats.records_received += 1
         try:
             record = self._records.open(raw)
@@ -531,14 +590,14 @@ class DtlsConnection:
             self._drop(str(exc), raw)
             if self.state == ConnectionState.HANDSHAKING:
                 self._wrong_key.record_failed()
-            return
+            return False
         except RecordDropped as exc:
             self._drop(str(exc), raw)
-            return
+            return False
         if record is None:
             self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
             self._flight.on_peer_answer(self._now)  # the peer is already in its next epoch
-            return
+            return False
         self.stats.records_accepted += 1
         self._last_heard = self._now
         if record.epoch and self.state == ConnectionState.HANDSHAKING:
@@ -551,6 +610,7 @@ class DtlsConnection:
             self._receive_alert(record)
         else:
             self._receive_application_data(record)
+        return record.newest
 
     def _receive_handshake(self, record: OpenedRecord) -> None:
         if self.state == ConnectionState.ESTABLISHED:
@@ -792,6 +852,8 @@ class DtlsConnection:
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
+                connection_id=_negotiated(result.connection_ids, 0),
+                peer_connection_id=_negotiated(result.connection_ids, 1),
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
             )
@@ -919,6 +981,11 @@ class DtlsConnection:
                 else "did it reject our certificate without an alert?)"
             )
         return reason
+
+
+def _negotiated(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
+    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
+    return None if cids is None or cids[1] is None else cids[index]
 
 
 def _alert_or_none(value: int) -> AlertDescription | None:

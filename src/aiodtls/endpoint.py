@@ -21,6 +21,12 @@ in front of it, and the limits that keep a server alive under floods and replays
   restarted); an established one is kept, and keeps its datagrams, until the new handshake
   completes, i.e. until the new peer's Finished verified (RFC 6347 §4.2.8, SPEC T9, X16).
 - Every connection's reassembly draws on one ``max_buffered_handshake_bytes`` budget (F5).
+- With ``connection_id_length`` set, each connection asks for a CID unique in the endpoint,
+  and a datagram whose first record is tls12_cid is routed by that CID, whatever its source
+  address (RFC 9146; one CID length for the whole endpoint, since the wire does not carry
+  it). An unknown CID is dropped and counted. The connection moves its peer address only for
+  an authenticated record newer than any seen (SPEC I5, ``aiodtls.migration``); the table of
+  addresses follows it (docs/connection-ids.md).
 
 Like ``DtlsConnection`` it never reads a clock or touches a socket: a driver feeds
 :meth:`receive_datagram` and pulls :meth:`datagrams_to_send`, :meth:`get_timer` and
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import os
 import random
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
@@ -47,6 +54,7 @@ from .handshake.cookie import (
     check_client_hello,
     parse_client_hello,
 )
+from .record.cid import peek_cid
 from .record.header import ContentType
 from .trace import Tracer
 
@@ -72,6 +80,10 @@ class EndpointStats:
     "Established associations replaced by a completed new handshake from the same address."
     dropped: Counter[str] = field(default_factory=Counter)
     "Datagrams from unknown addresses dropped, by reason."
+    unknown_connection_ids: int = 0
+    "Datagrams starting with a tls12_cid record whose CID no connection owns (dropped)."
+    peer_address_changes: int = 0
+    "Times a connection's peer moved to another address (connection IDs, RFC 9146 §6)."
 
 
 def source_of(addr: NetworkAddress) -> object:
@@ -119,6 +131,9 @@ class DtlsEndpoint:
         self._budget = BufferBudget(max_buffered_handshake_bytes)
         self._rng = rng
         self._connections: dict[NetworkAddress, DtlsConnection] = {}
+        self._cid_length = configuration.connection_id_length or 0
+        self._by_cid: dict[bytes, DtlsConnection] = {}
+        self._cids: dict[DtlsConnection, bytes] = {}
         self._replacements: dict[NetworkAddress, DtlsConnection] = {}
         self._randoms: dict[DtlsConnection, bytes] = {}
         self._half_open: dict[DtlsConnection, object] = {}
@@ -155,6 +170,10 @@ class DtlsEndpoint:
 
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Route one datagram to its connection, or answer/drop it statelessly."""
+        cid = peek_cid(data, self._cid_length)
+        if cid is not None:
+            self._receive_by_cid(cid, data, addr, now)
+            return
         connection = self._connections.get(addr)
         hello = parse_client_hello(data) if _is_plain_client_hello(data) else None
         if isinstance(hello, ParsedClientHello):
@@ -163,6 +182,48 @@ class DtlsEndpoint:
             self.stats.dropped[hello or "not a ClientHello"] += 1
         else:
             self._deliver(connection, data, addr, now)
+
+    def _receive_by_cid(self, cid: bytes, data: bytes, addr: NetworkAddress, now: float) -> None:
+        """A datagram starting with a tls12_cid record: its CID names the connection, from
+        whatever address it came (RFC 9146 §6); the connection decides whether its peer moved."""
+        connection = self._by_cid.get(cid)
+        if connection is None or not self._is_current(connection):
+            self.stats.unknown_connection_ids += 1
+            self._trace.now = now
+            self._trace("datagram_dropped", peer=str(addr), reason="unknown connection ID")
+            return
+        old = connection.peer_address
+        connection.receive_datagram(data, addr, now)
+        if connection.peer_address != old:
+            self._readdress(connection, old)
+        self._after(connection, now)
+
+    def _readdress(self, connection: DtlsConnection, old: NetworkAddress) -> None:
+        """The peer of ``connection`` moved from ``old``: the address table follows it."""
+        new = connection.peer_address
+        if self._connections.get(old) is connection:
+            del self._connections[old]
+            replacement = self._replacements.pop(old, None)
+            if replacement is not None:  # a new handshake from the old address stays there
+                self._connections[old] = replacement
+        occupant = self._connections.get(new)
+        if occupant is not None and occupant not in self._cids:
+            # Only one peer can be at an address: the one that just proved it is there. An
+            # occupant with a CID stays reachable by it; one without is gone (its NAT
+            # binding was given to another device).
+            occupant.abort("another peer took over its address")
+            self._events.extend((occupant, e) for e in iter(occupant.next_event, None))
+            self._forget(occupant)
+        self._connections[new] = connection
+        self.stats.peer_address_changes += 1
+
+    def _new_connection_id(self) -> bytes | None:
+        """A random CID no connection of this endpoint owns, or None if none was found."""
+        for _ in range(64):
+            cid = os.urandom(self._cid_length)
+            if cid not in self._by_cid:
+                return cid
+        return None
 
     def _deliver(
         self, connection: DtlsConnection, data: bytes, addr: NetworkAddress, now: float
@@ -234,12 +295,22 @@ class DtlsEndpoint:
             self._accepted[key] = now + self._cookies.max_age + 1.0
         if len(self._accepted) > self._max_accepted:
             self._accepted.popitem(last=False)
+        cid: bytes | None = None
+        if self._cid_length:
+            cid = self._new_connection_id()
+            if cid is None:
+                self.stats.dropped["no free connection ID"] += 1
+                return
         new = DtlsConnection(
             configuration=self.configuration,
             cookie_secrets=self._cookies,
             rng=self._rng,
             buffer_budget=self._budget,
+            connection_id=cid,
         )
+        if cid is not None:
+            self._by_cid[cid] = new
+            self._cids[new] = cid
         self._randoms[new] = random_
         self._half_open[new] = source
         self._half_open_per_source[source] += 1
@@ -328,7 +399,9 @@ class DtlsEndpoint:
     def _is_current(self, connection: DtlsConnection) -> bool:
         addr = connection.peer_address
         return addr is not None and (
-            self._connections.get(addr) is connection or self._replacements.get(addr) is connection
+            self._connections.get(addr) is connection
+            or self._replacements.get(addr) is connection
+            or (connection in self._cids and connection.state != ConnectionState.HANDSHAKING)
         )
 
     def _after(self, connection: DtlsConnection, now: float) -> None:
@@ -389,6 +462,9 @@ class DtlsEndpoint:
         if self._replacements.get(addr) is connection:
             del self._replacements[addr]
         self._end_half_open(connection)
+        cid = self._cids.pop(connection, None)
+        if cid is not None:
+            del self._by_cid[cid]
         self._randoms.pop(connection, None)
         self._scheduled.pop(connection, None)
         self._pending.discard(connection)

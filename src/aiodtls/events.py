@@ -64,6 +64,14 @@ class HandshakeCompleted(DtlsEvent):
     extended_master_secret: bool = True
     "True when the RFC 7627 extended master secret is in use."
 
+    connection_id: bytes | None = None
+    """The connection ID (RFC 9146) the peer puts in the records it sends us, when both sides
+    negotiated connection IDs (``b""``: none, a zero-length CID); None when not negotiated."""
+
+    peer_connection_id: bytes | None = None
+    """The connection ID we put in the records we send (chosen by the peer), when negotiated;
+    None when not. Either being non-empty lets that side's peer change address."""
+
     duration: float = 0.0
     "Seconds from the first handshake datagram sent or received to completion."
 

@@ -130,6 +130,15 @@ def mtu(text: str) -> int:
     return int(text)
 
 
+def cid_length(text: str) -> int:
+    """A connection ID length (RFC 9146: 0..255 bytes; 0 = send CIDs but receive none)."""
+    if not text.isdigit() or int(text) > 255:
+        raise argparse.ArgumentTypeError(
+            f"must be a connection ID length from 0 to 255 bytes, got {text!r}"
+        )
+    return int(text)
+
+
 def non_negative(kind: Callable[[str], float] = float) -> Callable[[str], float]:
     """A number >= 0 of the given type (float or int)."""
     return _number(kind, 0.0, "must not be negative")

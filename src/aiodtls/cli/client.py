@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"handshake failed: {exc}", file=sys.stderr, flush=True)
         return 1
     if not args.quiet:
-        describe_handshake(dtls.handshake)
+        describe_handshake(dtls.handshake, cid_requested=args.cid is not None)
         if dtls.handshake.peer_certificates:
             leaf = dtls.handshake.peer_certificates[0]
             # The SDP form (RFC 8122) that --fingerprint takes back as it is.

@@ -132,6 +132,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "-keymatexport EXTRACTOR-dtls_srtp); needs --srtp-profiles",
     )
     rawkeys.add_options(parser)
+    parser.add_argument(
+        "--cid",
+        type=checks.cid_length,
+        metavar="LEN",
+        help="negotiate connection IDs (RFC 9146): ask the peer for a CID of LEN bytes "
+        "(0..255; 0 = send CIDs but receive none), so a NAT rebinding keeps the session",
+    )
     parser.add_argument("--trace", action="store_true", help="print the handshake trace on stderr")
     parser.add_argument("--quiet", action="store_true", help="no 'handshake ok' line")
 
@@ -167,6 +174,8 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         raise checks.CliError("--export-srtp needs --srtp-profiles: give the profiles too")
     if args.srtp_profiles:
         config.srtp_profiles = list(args.srtp_profiles)
+    if args.cid is not None:
+        config.connection_id_length = args.cid
     config.mtu = args.mtu
     config.handshake_timeout = args.handshake_timeout
     if args.keylog:
@@ -198,15 +207,32 @@ def _print_trace(record: TraceRecord) -> None:
     print(record, file=sys.stderr, flush=True)
 
 
-def describe_handshake(event: HandshakeCompleted, peer: str = "", out: TextIO = sys.stderr) -> None:
-    """The one-line success report."""
+def describe_handshake(
+    event: HandshakeCompleted,
+    peer: str = "",
+    out: TextIO = sys.stderr,
+    *,
+    cid_requested: bool = False,
+) -> None:
+    """The one-line success report; with ``cid_requested`` it says whether connection IDs
+    were negotiated."""
     who = f" (peer {peer})" if peer else ""
     alpn = f", ALPN {event.alpn_protocol}" if event.alpn_protocol else ""
     srtp = f", SRTP {event.srtp_profile.name}" if event.srtp_profile is not None else ""
+    cid = ""
+    if event.peer_connection_id is not None:
+        cid = (
+            f", connection IDs: ours {event.connection_id.hex() or '(empty)'}"
+            f" peer's {event.peer_connection_id.hex() or '(empty)'}"
+            if event.connection_id is not None
+            else ""
+        )
+    elif cid_requested:
+        cid = ", connection IDs not negotiated (the peer did not send connection_id)"
     print(
         f"handshake ok: {event.protocol_version} {event.cipher_suite} "
         f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions"
-        f"{alpn}{srtp}{who}",
+        f"{alpn}{srtp}{cid}{who}",
         file=out,
         flush=True,
     )

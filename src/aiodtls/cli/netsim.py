@@ -2,7 +2,9 @@
 
 Everything runs in virtual time (``aiodtls.netsim``), so a thousand lossy handshakes take
 seconds. ``--timers openssl`` runs the same seeds with a model of OpenSSL's default
-retransmission schedule; ``--timers both`` runs both and prints the ratio.
+retransmission schedule; ``--timers both`` runs both and prints the ratio. ``--rebind-at T``
+runs one session instead, whose client a NAT moves to a new port at T (``aiodtls.rebinding``):
+with ``--cid LEN`` it survives, without it is lost.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from ..rebinding import RebindingRun, simulate_rebinding
 from ..reliability.timer import RetransmissionPolicy
 from ..sweep import HandshakeRun, Impairment, Scenario, SweepSummary, summarize, sweep
 from . import checks
@@ -80,6 +83,25 @@ def add_parser(commands: Any) -> None:
         "answers (RetransmissionPolicy.max_unanswered_transmissions, default "
         f"{RetransmissionPolicy().max_unanswered_transmissions})",
     )
+    parser.add_argument(
+        "--rebind-at",
+        type=checks.positive(),
+        metavar="T",
+        help="instead of the sweep: one PSK session pinging an echo server every 0.5 s, whose "
+        "client a NAT moves to a new port at virtual time T; prints what flowed before and after",
+    )
+    parser.add_argument(
+        "--cid",
+        type=checks.cid_length,
+        metavar="LEN",
+        help="with --rebind-at: both sides negotiate connection IDs of LEN bytes (RFC 9146)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=checks.positive(),
+        metavar="S",
+        help="with --rebind-at: virtual seconds the session runs (default 2 x T)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="draw time-to-handshake CDFs")
     parser.set_defaults(run=run)
@@ -100,7 +122,12 @@ def _progress(label: str, total: int) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the sweep(s) and report."""
+    """Run the sweep(s), or the rebinding session, and report."""
+    if args.rebind_at is None:
+        if args.cid is not None or args.duration is not None:
+            raise checks.CliError("--cid and --duration go with --rebind-at T (the rebinding run)")
+    else:
+        return _run_rebinding(args)
     if args.profile and not args.psk:
         raise checks.CliError(
             f"--profile {args.profile} needs --psk (the simulated certificate chain is RSA)"
@@ -163,6 +190,67 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         return _plot(args.plot, results, parameters)
     return 0
+
+
+def _run_rebinding(args: argparse.Namespace) -> int:
+    duration = args.duration if args.duration is not None else 2 * args.rebind_at
+    if duration <= args.rebind_at:
+        raise checks.CliError(f"--duration {duration:g} must be longer than --rebind-at")
+    result = simulate_rebinding(
+        cid_length=args.cid,
+        rebind_at=args.rebind_at,
+        duration=duration,
+        delay=args.delay_ms / 1000,
+        loss=args.loss,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(_rebinding_dict(result), indent=2))
+        return 0
+    cids = "no connection IDs" if args.cid is None else f"connection IDs of {args.cid} bytes"
+    agreed = "negotiated" if result.negotiated else "not negotiated"
+    print(
+        f"NAT rebinding at t={args.rebind_at:g} s of {duration:g} s, {cids} ({agreed}), "
+        f"{args.loss:.0%} loss, RTT {2 * args.delay_ms:g} ms, seed {args.seed}"
+    )
+    print(f"{'':14} {'pings':>6} {'echoes':>7}")
+    print(f"{'before':14} {result.pings_before:>6} {result.echoes_before:>7}")
+    withheld = (
+        f", {result.withheld} echoes withheld: larger than what the new address had sent"
+        if result.withheld
+        else ""
+    )
+    print(
+        f"{'after':14} {result.pings_after:>6} {result.echoes_after:>7}  "
+        f"({result.sent_after} pings sent{withheld})"
+    )
+    stats = result.server_stats
+    dropped = ", ".join(f"{n} {reason}" for reason, n in stats.dropped.items()) or "none"
+    print(
+        f"server: {stats.peer_address_changes} peer address changes, "
+        f"{stats.unknown_connection_ids} unknown CIDs, dropped from unknown addresses: {dropped}"
+    )
+    print("the session survived the rebinding" if result.survived else "the session was lost")
+    return 0
+
+
+def _rebinding_dict(result: RebindingRun) -> dict[str, object]:
+    stats = result.server_stats
+    return {
+        "cid_length": result.cid_length,
+        "rebind_at": result.rebind_at,
+        "negotiated": result.negotiated,
+        "pings_before": result.pings_before,
+        "echoes_before": result.echoes_before,
+        "pings_after": result.pings_after,
+        "echoes_after": result.echoes_after,
+        "sent_after": result.sent_after,
+        "withheld": result.withheld,
+        "peer_address_changes": stats.peer_address_changes,
+        "unknown_connection_ids": stats.unknown_connection_ids,
+        "dropped": dict(stats.dropped),
+        "survived": result.survived,
+    }
 
 
 def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -> None:

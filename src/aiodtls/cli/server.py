@@ -130,7 +130,9 @@ async def _serve(args: argparse.Namespace, config: DtlsConfiguration) -> int:
 
     async def handle(session: DtlsSession) -> None:
         if not args.quiet:
-            describe_handshake(session.handshake, _peer(session.peer_address))
+            describe_handshake(
+                session.handshake, _peer(session.peer_address), cid_requested=args.cid is not None
+            )
             if session.handshake.peer_public_key is not None:
                 rawkeys.describe_key("client", session.handshake.peer_public_key)
         if args.export_srtp:

@@ -54,6 +54,7 @@ from .messages import (
     decode_uint8_list,
     decode_use_srtp,
     encode_alpn,
+    encode_connection_id,
     encode_message,
     encode_renegotiation_info,
     encode_server_name,
@@ -168,6 +169,9 @@ class ClientHandshake(HandshakeStateMachine):
             extensions.append((ExtensionType.use_srtp, encode_use_srtp(offer)))
         if uses_ecdhe:
             extensions.extend(client_hello_extensions(config))  # RFC 7250 raw public keys
+        cid = self._connection_id_to_offer()
+        if cid is not None:
+            extensions.append((ExtensionType.connection_id, encode_connection_id(cid)))
         extensions.append((ExtensionType.extended_master_secret, b""))
         extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
         self.result.server_name = config.server_name
@@ -290,6 +294,7 @@ class ClientHandshake(HandshakeStateMachine):
             raise AlertIllegalParameter("server does not accept uncompressed points")  # K3
         self.result.alpn_protocol = self._selected_alpn(hello.extensions)
         self._check_srtp(hello.extensions)
+        self._agree_connection_ids(find_extension(hello.extensions, ExtensionType.connection_id))
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None

@@ -250,6 +250,16 @@ def encode_renegotiation_info(value: bytes = b"") -> bytes:
     return _encode(lambda buf: buf.push_opaque(1, value))
 
 
+def decode_connection_id(body: bytes) -> bytes:
+    """connection_id (RFC 9146 §3): cid<0..2^8-1>; empty means "send me none"."""
+    return _decode(body, lambda buf: buf.pull_opaque(1))
+
+
+def encode_connection_id(cid: bytes) -> bytes:
+    """connection_id: the CID the sender wants to receive in records."""
+    return _encode(lambda buf: buf.push_opaque(1, cid))
+
+
 def find_extension(extensions: Extensions, ext_type: int) -> bytes | None:
     """The body of the extension of type ``ext_type``, or None if absent."""
     for t, body in extensions:

@@ -68,6 +68,7 @@ from .messages import (
     decode_uint16_list,
     decode_use_srtp,
     encode_alpn,
+    encode_connection_id,
     encode_message,
     encode_renegotiation_info,
     encode_uint8_list,
@@ -241,6 +242,7 @@ class ServerHandshake(HandshakeStateMachine):
             self._sni_choice = self._ask_sni_callback(self.result.server_name)
         self.result.alpn_protocol = self._select_alpn(exts)
         self._select_srtp(exts)
+        self._agree_connection_ids(find_extension(exts, ExtensionType.connection_id))
 
         raw_groups = find_extension(exts, ExtensionType.supported_groups)
         # Without supported_groups, RFC 8422 §4 lets the server assume the client takes any
@@ -425,6 +427,9 @@ class ServerHandshake(HandshakeStateMachine):
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
             extensions.append((ExtensionType.use_srtp, encode_use_srtp(answer)))
         extensions.extend(self._certificate_types.answers)
+        cids = self.result.connection_ids
+        if cids is not None and cids[1] is not None:
+            extensions.append((ExtensionType.connection_id, encode_connection_id(cids[0])))
         if (
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None

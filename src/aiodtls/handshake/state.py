@@ -11,6 +11,7 @@ message, switch epochs, derive keys and hand a finished flight to the connection
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -35,7 +36,7 @@ from .keyschedule import (
     derive_key_block,
     export_keying_material,
 )
-from .messages import HandshakeType
+from .messages import HandshakeType, decode_connection_id
 from .suites import NamedGroup, SuiteInfo
 
 __all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine"]
@@ -79,6 +80,10 @@ class HandshakeSink(Protocol):
         that record belongs to the flight we are currently sending."""
         ...
 
+    def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
+        """Both sides sent connection_id (RFC 9146): records of epoch 1 on carry them."""
+        ...
+
 
 @dataclass
 class HandshakeResult:
@@ -95,6 +100,10 @@ class HandshakeResult:
     alpn_protocol: str | None = None
     srtp_profile: SrtpProfile | None = None
     srtp_mki: bytes = b""
+    connection_ids: tuple[bytes, bytes | None] | None = None
+    """Connection IDs (RFC 9146): (the CID we ask the peer to send, the CID the peer asks us
+    to send, None unless both sides sent connection_id). One field, not two: a tenth
+    attribute would grow every connection's result by a dict resize (docs/scaling.md)."""
 
 
 Handler = Callable[[HandshakeMessage, float], None]
@@ -144,6 +153,30 @@ class HandshakeStateMachine:
             handler(message, now)
         except BufferReadError as exc:
             raise AlertDecodeError(f"malformed {_message_name(message.msg_type)}: {exc}") from None
+
+    # -- connection IDs (RFC 9146 §3) ---------------------------------------------------
+
+    def _connection_id_to_offer(self) -> bytes | None:
+        """The CID we ask for in our hello: random bytes of the configured length unless the
+        connection was given one (a server endpoint keeps them unique); None: no extension."""
+        length = self.configuration.connection_id_length
+        if length is None:
+            return None
+        chosen = self.result.connection_ids
+        if chosen is None or len(chosen[0]) != length:
+            chosen = self.result.connection_ids = (os.urandom(length), None)
+        return chosen[0]
+
+    def _agree_connection_ids(self, peer_extension: bytes | None) -> None:
+        """The peer's connection_id (or None if it sent none): CIDs are used only when both
+        sides sent the extension (SPEC I1)."""
+        ours = self._connection_id_to_offer()
+        if peer_extension is None or ours is None:
+            return
+        peer = decode_connection_id(peer_extension)  # malformed: decode_error
+        self.result.connection_ids = (ours, peer)
+        self._sink._use_connection_ids(ours, peer)
+        self._trace("connection_ids", receive_length=len(ours), send_length=len(peer))
 
     # -- sending -----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
+from .cid import TLS12_CID
+
 __all__ = [
     "DTLS1_0",
     "DTLS1_2",
@@ -56,41 +58,58 @@ class RawRecord:
     sequence_number: int
     fragment: bytes
     "The protected (or, at epoch 0, plain) payload after the header."
+    cid: bytes = b""
+    "The connection ID of a tls12_cid record (RFC 9146 §4); empty for other records."
 
     @property
     def header(self) -> bytes:
-        """The 13 header bytes as received."""
+        """The header bytes as received (13, plus the CID of a tls12_cid record)."""
         return encode_record_header(
-            self.content_type, self.version, self.epoch, self.sequence_number, len(self.fragment)
+            self.content_type,
+            self.version,
+            self.epoch,
+            self.sequence_number,
+            len(self.fragment),
+            self.cid,
         )
 
 
 def encode_record_header(
-    content_type: int, version: int, epoch: int, sequence_number: int, length: int
+    content_type: int,
+    version: int,
+    epoch: int,
+    sequence_number: int,
+    length: int,
+    cid: bytes = b"",
 ) -> bytes:
-    """The 13-byte header: type, version, epoch(16), sequence_number(48), length(16)."""
+    """The header: type, version, epoch(16), sequence_number(48), then the connection ID of a
+    tls12_cid record (no length of its own, RFC 9146 §4), then length(16)."""
     return (
         bytes((content_type, version >> 8, version & 0xFF))
         + ((epoch << 48) | sequence_number).to_bytes(8, "big")
+        + cid
         + length.to_bytes(2, "big")
     )
 
 
-def split_datagram(data: bytes) -> Iterator[RawRecord | str]:
+def split_datagram(data: bytes, cid_length: int = 0) -> Iterator[RawRecord | str]:
     """Split a datagram into records.
 
     Yields a :class:`RawRecord` per well-formed record, and a short reason string for the
     first malformed one, after which the rest of the datagram is dropped: a record never spans
     datagrams and a length that overruns the datagram cannot be trusted (SPEC R4, X18).
+    A tls12_cid record's CID is ``cid_length`` bytes: the receiver's own length, since the
+    wire does not say (RFC 9146 §4, SPEC I3).
     """
     pos = 0
     end = len(data)
     while pos < end:
-        if end - pos < RECORD_HEADER_LENGTH:
+        cid_len = cid_length if data[pos] == TLS12_CID else 0
+        if end - pos < RECORD_HEADER_LENGTH + cid_len:
             yield "truncated record header"
             return
-        length = (data[pos + 11] << 8) | data[pos + 12]
-        body_start = pos + RECORD_HEADER_LENGTH
+        length = (data[pos + 11 + cid_len] << 8) | data[pos + 12 + cid_len]
+        body_start = pos + RECORD_HEADER_LENGTH + cid_len
         if body_start + length > end:
             yield "record length overruns datagram"
             return
@@ -101,5 +120,6 @@ def split_datagram(data: bytes) -> Iterator[RawRecord | str]:
             epoch=epoch_seq >> 48,
             sequence_number=epoch_seq & MAX_SEQUENCE_NUMBER,
             fragment=data[body_start : body_start + length],
+            cid=data[pos + 11 : pos + 11 + cid_len],
         )
         pos = body_start + length

@@ -6,6 +6,10 @@ and a small bounded buffer of records that arrive for the next epoch before its 
 (SPEC R9, X12: a Finished that overtakes the ClientKeyExchange). It does not know what records
 mean; the connection routes opened records by content type.
 
+Once the handshake negotiated connection IDs (RFC 9146, :meth:`RecordLayer.use_connection_ids`),
+protected records travel as tls12_cid records (framing and additional data in ``record.cid``):
+we send the peer's CID, and accept protected records only with our own (SPEC I2–I4).
+
 Invalid input raises :class:`RecordDropped` with a reason. The caller counts and traces it and
 carries on: per RFC 6347 §4.1.2.7 an invalid record is silently discarded (SPEC R8).
 """
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..alerts import AlertUnexpectedMessage
 from ..budget import BufferBudget
+from .cid import TLS12_CID, cid_additional_data, decode_inner_plaintext, encode_inner_plaintext
 from .header import (
     DTLS1_0,
     DTLS1_2,
@@ -67,6 +73,8 @@ class OpenedRecord:
     epoch: int
     sequence_number: int
     payload: bytes
+    newest: bool = field(default=False, compare=False)
+    "Protected, and newer (epoch, sequence number) than any record accepted before (SPEC I5)."
 
 
 @dataclass
@@ -107,6 +115,17 @@ class RecordLayer:
         self._early_bytes = 0
         self._max_early_bytes = max_early_bytes
         self._hold_next_epoch = True
+        self.receive_cid: bytes = b""
+        "The connection ID protected records to us carry (ours; empty: none, RFC 9146)."
+        self.send_cid: bytes = b""
+        "The connection ID our protected records carry (the peer's; empty: none)."
+
+    def use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
+        """The handshake negotiated connection IDs (RFC 9146 §3): from epoch 1 on, accept
+        protected records only with ``receive_cid`` and send ours with ``send_cid``. An empty
+        one means plain records in that direction (a zero-length CID, SPEC I1)."""
+        self.receive_cid = receive_cid
+        self.send_cid = send_cid
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -117,8 +136,18 @@ class RecordLayer:
         yet: it is held and handed back by :meth:`install_read`. Raises :class:`RecordDropped`
         for anything invalid.
         """
-        if record.content_type not in _KNOWN_CONTENT_TYPES:
+        if record.content_type == TLS12_CID:
+            # SPEC I3: only under keys, only when we asked for a CID, only with ours.
+            if not self.receive_cid:
+                raise RecordDropped("tls12_cid record without a negotiated connection ID")
+            if record.epoch == 0:
+                raise RecordDropped("tls12_cid record in epoch 0")
+            if record.cid != self.receive_cid:
+                raise RecordDropped("unknown connection ID")
+        elif record.content_type not in _KNOWN_CONTENT_TYPES:
             raise RecordDropped(f"unknown content type {record.content_type}")
+        elif record.epoch != 0 and self.receive_cid:
+            raise RecordDropped("protected record without the connection ID")
         if record.version != DTLS1_2 and not (record.epoch == 0 and record.version == DTLS1_0):
             raise RecordDropped(f"bad record version {record.version:#06x}")
         # RFC 5246 §6.2.3: a longer ciphertext is a record_overflow; DTLS discards it instead
@@ -144,22 +173,40 @@ class RecordLayer:
             if not protected and seq in self._plain_seen:
                 raise RecordDropped("repeated plaintext record")
         epoch_seq = ((record.epoch << 48) | seq).to_bytes(8, "big")
+        content_type = record.content_type
+        aad = None
+        if content_type == TLS12_CID:
+            inner_length = len(record.fragment) - state.protection.overhead
+            if inner_length < 0:
+                raise RecordAuthenticationFailed("record shorter than its protection")
+            aad = cid_additional_data(record.version, epoch_seq, record.cid, inner_length)
         try:
             payload = state.protection.open(
-                epoch_seq, record.content_type, record.version, record.fragment
+                epoch_seq, content_type, record.version, record.fragment, aad=aad
             )
         except RecordProtectionError as exc:
             raise RecordAuthenticationFailed(str(exc)) from None
+        if aad is not None:
+            inner = decode_inner_plaintext(payload)
+            if inner is None:
+                # Authenticated, so the peer itself is broken (RFC 9146 §4).
+                raise AlertUnexpectedMessage("tls12_cid record with no inner content type")
+            content_type, payload = inner
+            if content_type not in _KNOWN_CONTENT_TYPES:
+                raise RecordDropped(f"unknown inner content type {content_type}")
         if len(payload) > MAX_PLAINTEXT_LENGTH:
             raise RecordDropped("plaintext too long")  # SPEC R5, RFC 5246 §6.2.1
         # Only now, after authentication, may the window move (SPEC A2).
+        newest = False
         if protected:
+            # Newer than any seen: no later epoch has keys, and right of this epoch's window.
+            newest = record.epoch == self._highest_read_epoch and seq > state.window.top
             state.window.mark(seq)
         else:
             self._plain_seen[seq] = None
             if len(self._plain_seen) > PLAIN_SEEN:
                 del self._plain_seen[next(iter(self._plain_seen))]
-        return OpenedRecord(record.content_type, record.epoch, seq, payload)
+        return OpenedRecord(content_type, record.epoch, seq, payload, newest)
 
     def _hold_early(self, record: RawRecord) -> None:
         size = len(record.fragment) + RECORD_HEADER_LENGTH
@@ -213,8 +260,11 @@ class RecordLayer:
 
     def overhead(self, epoch: int | None = None) -> int:
         """Header plus protection expansion of one record in ``epoch`` (default: current)."""
-        state = self._write[self.write_epoch if epoch is None else epoch]
-        return RECORD_HEADER_LENGTH + state.protection.overhead
+        epoch = self.write_epoch if epoch is None else epoch
+        state = self._write[epoch]
+        # A tls12_cid record adds the CID to the header and the real type to the plaintext.
+        cid = len(self.send_cid) + 1 if epoch and self.send_cid else 0
+        return RECORD_HEADER_LENGTH + state.protection.overhead + cid
 
     def max_payload(self, mtu: int) -> int:
         """Largest plaintext of one record in the current write epoch that fits a datagram of
@@ -236,6 +286,14 @@ class RecordLayer:
             raise SequenceNumberExhausted(f"epoch {epoch} has used every sequence number")
         state.next_sequence_number = seq + 1
         epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
+        cid = self.send_cid if epoch else b""
+        if cid:  # RFC 9146 §4: plaintext records never carry a CID (SPEC I2)
+            inner = encode_inner_plaintext(payload, content_type)
+            aad = cid_additional_data(DTLS1_2, epoch_seq, cid, len(inner))
+            fragment = state.protection.seal(epoch_seq, TLS12_CID, DTLS1_2, inner, aad=aad)
+            return encode_record_header(TLS12_CID, DTLS1_2, epoch, seq, len(fragment), cid) + (
+                fragment
+            )
         fragment = state.protection.seal(epoch_seq, content_type, DTLS1_2, payload)
         return encode_record_header(content_type, DTLS1_2, epoch, seq, len(fragment)) + fragment
 

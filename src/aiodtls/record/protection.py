@@ -9,7 +9,9 @@ Owns the AEAD constructions of the TLS 1.2 suites, one class per nonce construct
 - :class:`XorNonceProtection` for ChaCha20-Poly1305 (RFC 7905 §2): nonce = 12-byte implicit
   IV XOR the epoch || sequence number left-padded to 12 bytes; nothing explicit on the wire.
 
-Both use AAD = epoch || seq || type || version || plaintext length (RFC 5246 §6.2.3.3).
+Both use AAD = epoch || seq || type || version || plaintext length (RFC 5246 §6.2.3.3),
+unless the caller passes its own ``aad``: the record layer does so for tls12_cid records,
+whose additional data binds the connection ID (RFC 9146 §5.3, built by ``record.cid``).
 :class:`Aead` names each algorithm and its lengths; :func:`new_protection` maps one to its
 class, so the handshake never names a construction. Epoch 0 uses :class:`NullProtection`.
 """
@@ -44,12 +46,30 @@ class RecordProtection(Protocol):
     overhead: int
     "Bytes a protected payload grows by (explicit nonce + tag)."
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
-        """Protect ``plaintext`` for the record numbered ``epoch_seq`` (8 bytes)."""
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
+        """Protect ``plaintext`` for the record numbered ``epoch_seq`` (8 bytes); ``aad``
+        replaces the RFC 5246 additional data when given."""
         ...
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
-        """Authenticate and decrypt; raise :class:`RecordProtectionError` on failure."""
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
+        """Authenticate and decrypt; raise :class:`RecordProtectionError` on failure.
+        ``aad`` replaces the RFC 5246 additional data when given."""
         ...
 
 
@@ -90,11 +110,27 @@ class NullProtection:
 
     overhead = 0
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return ``plaintext`` unchanged."""
         return plaintext
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return ``fragment`` unchanged."""
         return fragment
 
@@ -120,17 +156,35 @@ class ExplicitNonceProtection:
         self._salt = salt
         self.overhead = 8 + tag_length
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return explicit_nonce || ciphertext || tag."""
-        aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
+        if aad is None:
+            aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
         return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Verify the tag and return the plaintext."""
         length = len(fragment) - self.overhead
         if length < 0:
             raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
-        aad = _additional_data(epoch_seq, content_type, version, length)
+        if aad is None:
+            aad = _additional_data(epoch_seq, content_type, version, length)
         try:
             return self._aead.decrypt(self._salt + fragment[:8], fragment[8:], aad)
         except InvalidTag as exc:
@@ -162,17 +216,35 @@ class XorNonceProtection:
     def _nonce(self, epoch_seq: bytes) -> bytes:
         return (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
 
-    def seal(self, epoch_seq: bytes, content_type: int, version: int, plaintext: bytes) -> bytes:
+    def seal(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        plaintext: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Return ciphertext || tag."""
-        aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
+        if aad is None:
+            aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
         return self._aead.encrypt(self._nonce(epoch_seq), plaintext, aad)
 
-    def open(self, epoch_seq: bytes, content_type: int, version: int, fragment: bytes) -> bytes:
+    def open(
+        self,
+        epoch_seq: bytes,
+        content_type: int,
+        version: int,
+        fragment: bytes,
+        *,
+        aad: bytes | None = None,
+    ) -> bytes:
         """Verify the tag and return the plaintext."""
         length = len(fragment) - self.overhead
         if length < 0:
             raise RecordProtectionError("record shorter than the tag")
-        aad = _additional_data(epoch_seq, content_type, version, length)
+        if aad is None:
+            aad = _additional_data(epoch_seq, content_type, version, length)
         try:
             return self._aead.decrypt(self._nonce(epoch_seq), fragment, aad)
         except InvalidTag as exc:

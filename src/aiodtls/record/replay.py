@@ -23,6 +23,11 @@ class ReplayWindow:
         self._top = -1  # highest accepted sequence number
         self._bits = 0  # bit i set <=> (top - i) accepted
 
+    @property
+    def top(self) -> int:
+        """The highest sequence number accepted so far (-1: none)."""
+        return self._top
+
     def is_replay(self, seq: int) -> bool:
         """True if ``seq`` is left of the window or was already accepted."""
         if seq > self._top:

@@ -1,0 +1,63 @@
+"""Connection ID framing of DTLS 1.2 records (RFC 9146 §4, §5.3; SPEC I2–I4).
+
+Owns the three things a negotiated connection ID changes in a record: the tls12_cid(25)
+header (the CID sits between the sequence number and the length, with no length of its own:
+the receiver knows it because it chose it), the inner plaintext ``content || real_type ||
+zeros`` that hides the real content type, and the AEAD additional data that binds the CID.
+It does not decide when a CID is used (``record.layer``) nor route datagrams by it
+(``endpoint``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_CID_LENGTH",
+    "TLS12_CID",
+    "cid_additional_data",
+    "decode_inner_plaintext",
+    "encode_inner_plaintext",
+    "peek_cid",
+]
+
+TLS12_CID = 25
+"The outer content type of a record carrying a connection ID (RFC 9146 §4)."
+MAX_CID_LENGTH = 255
+"Longest connection ID: ``opaque cid<0..2^8-1>`` (RFC 9146 §3)."
+
+_SEQ_NUM_PLACEHOLDER = b"\xff" * 8
+
+
+def cid_additional_data(version: int, epoch_seq: bytes, cid: bytes, inner_length: int) -> bytes:
+    """The AEAD additional data of a tls12_cid record (RFC 9146 §5.3, SPEC I4):
+    seq_num_placeholder || tls12_cid || cid_length || tls12_cid || version || epoch || seq ||
+    cid || length_of_DTLSInnerPlaintext."""
+    return (
+        _SEQ_NUM_PLACEHOLDER
+        + bytes((TLS12_CID, len(cid), TLS12_CID, version >> 8, version & 0xFF))
+        + epoch_seq
+        + cid
+        + inner_length.to_bytes(2, "big")
+    )
+
+
+def encode_inner_plaintext(content: bytes, real_type: int, padding: int = 0) -> bytes:
+    """DTLSInnerPlaintext: content || real_type || ``padding`` zero bytes (RFC 9146 §4)."""
+    return content + bytes((real_type,)) + bytes(padding)
+
+
+def decode_inner_plaintext(inner: bytes) -> tuple[int, bytes] | None:
+    """(real_type, content) of a DTLSInnerPlaintext, or None when it holds no non-zero byte
+    (RFC 9146 §4: there is then no content type)."""
+    stripped = inner.rstrip(b"\x00")
+    if not stripped:
+        return None
+    return stripped[-1], stripped[:-1]
+
+
+def peek_cid(data: bytes, cid_length: int) -> bytes | None:
+    """The connection ID of the first record of ``data`` if it is a tls12_cid record with a
+    full header for a CID of ``cid_length`` bytes, else None. Keyless: used to route a
+    datagram before any connection looks at it."""
+    if cid_length <= 0 or len(data) < 13 + cid_length or data[0] != TLS12_CID:
+        return None
+    return data[11 : 11 + cid_length]
