@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from aiodtls import ConnectionState, DataReceived, DtlsConfiguration, DtlsConnection
 from aiodtls.endpoint import DtlsEndpoint
+from aiodtls.handshake.suites import CipherSuite
 from aiodtls.netsim import Action, Network
 from aiodtls.rebinding import (
     REBOUND_CLIENT_ADDRESS,
@@ -106,6 +107,36 @@ def test_data_flows_both_ways_with_zero_length_and_long_cids(
     pair.server.send(b"down")
     ((back, _),) = pair.server.datagrams_to_send(pair.now)
     assert (back[0] == TLS12_CID) == (client_length > 0)
+    pair.client.receive_datagram(back, SERVER_ADDR, pair.now)
+    assert data_of(pair.client) == [b"down"]
+
+
+@pytest.mark.parametrize(
+    "suite",
+    [
+        CipherSuite.TLS_PSK_WITH_AES_128_CCM_8,
+        CipherSuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_PSK_WITH_AES_256_GCM_SHA384,
+    ],
+)
+def test_cid_records_with_every_record_construction(suite: CipherSuite) -> None:  # I2, I4
+    # CCM_8 (8-byte tag), ChaCha20 (no explicit nonce) and GCM: the inner length in the
+    # RFC 9146 additional data is the fragment less each construction's own overhead.
+    client, server = psk_configs()
+    client.cipher_suites = server.cipher_suites = [suite]
+    client.connection_id_length, server.connection_id_length = 3, 5
+    pair = handshake(client, server)
+    assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
+    completed = pair.client_outcome.completed
+    assert completed is not None and completed.cipher_suite == suite.name
+    datagram = sealed(pair, b"up")
+    assert datagram[0] == TLS12_CID
+    pair.server.receive_datagram(datagram, NEW_ADDR, pair.now)
+    assert data_of(pair.server) == [b"up"]
+    assert pair.server.peer_address == NEW_ADDR
+    pair.server.send(b"down")
+    ((back, _),) = pair.server.datagrams_to_send(pair.now)
+    assert back[0] == TLS12_CID
     pair.client.receive_datagram(back, SERVER_ADDR, pair.now)
     assert data_of(pair.client) == [b"down"]
 
