@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from aiodtls import DtlsConfiguration
 from aiodtls.asyncio import DtlsSession, connect, serve
 from pairs import PSK, PSK_IDENTITY
@@ -221,3 +223,38 @@ def test_a_handshake_timeout_says_what_to_check() -> None:
     assert len(lines) == 1, lines
     assert "handshake timed out after" in lines[0], lines
     assert "is a DTLS server listening there, and does UDP get through?" in lines[0], lines
+
+
+def test_psk_without_an_identity_sends_openssl_s_client_default() -> None:
+    """``aiodtls client --psk KEY`` alone used to offer PSK suites without an identity and fail
+    with "PSK suite negotiated but no PSK configured"; it now sends s_client's default
+    identity, which a server with a single key for any identity accepts."""
+    identities: list[bytes | None] = []
+
+    async def note_identity(session: DtlsSession) -> None:
+        identities.append(session.handshake.psk_identity)
+
+    with server_thread(note_identity) as port:
+        command = [sys.executable, "-m", "aiodtls", "client", f"127.0.0.1:{port}"]
+        proc = subprocess.Popen(
+            [*command, "--psk", PSK.hex()],
+            env=cli_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        _, err = proc.communicate(b"", timeout=30)
+    assert proc.returncode == 0, err
+    assert b"handshake ok" in err
+    assert identities == [b"Client_identity"]
+
+
+def test_a_client_psk_without_identity_is_named_at_connect() -> None:
+    config = DtlsConfiguration(is_client=True, psk=PSK)
+
+    async def attempt() -> None:
+        async with connect("127.0.0.1", 9, configuration=config):
+            pass
+
+    with pytest.raises(ValueError, match="needs a psk_identity"):
+        asyncio.run(attempt())

@@ -61,10 +61,18 @@ def _srtp_profiles(text: str) -> list[SrtpProfile]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+DEFAULT_CLIENT_PSK_IDENTITY = b"Client_identity"
+"The identity ``aiodtls client --psk`` sends without ``--psk-identity``: openssl s_client's."
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options both roles take."""
     parser.add_argument("--psk", type=checks.hex_key, help="pre-shared key, hex")
-    parser.add_argument("--psk-identity", help="PSK identity (client: sent; server: expected)")
+    parser.add_argument(
+        "--psk-identity",
+        help="PSK identity (client: sent, default Client_identity as openssl s_client; "
+        "server: expected, default any)",
+    )
     parser.add_argument("--cert", help="PEM certificate chain, leaf first")
     parser.add_argument("--key", help="PEM private key of --cert")
     parser.add_argument("--key-password", help="password of an encrypted --key (else prompted)")
@@ -161,6 +169,8 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         config.psk = args.psk
         if args.psk_identity is not None:
             config.psk_identity = os.fsencode(args.psk_identity)
+        elif config.is_client:
+            config.psk_identity = DEFAULT_CLIENT_PSK_IDENTITY
     if args.cipher:
         config.cipher_suites = list(args.cipher)
     if args.profile == "rfc7925":

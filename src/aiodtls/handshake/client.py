@@ -123,6 +123,15 @@ class ClientHandshake(HandshakeStateMachine):
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
         configuration.validate()  # fields may have been assigned after construction
+        if (
+            configuration.psk is not None
+            and configuration.psk_identity is None
+            and configuration.psk_client_callback is None
+        ):
+            raise ValueError(
+                "a client with a psk needs a psk_identity (the name the server looks its key "
+                "up by; openssl s_client sends 'Client_identity'), or a psk_client_callback"
+            )
         check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
         self.state = ClientState.CLIENT_START
