@@ -32,6 +32,7 @@ from .handshake.suites import (
 )
 from .pki import as_fingerprint
 from .reliability.timer import RetransmissionPolicy
+from .resumption import ServerSessionStore, Session
 from .srtp import MAX_MKI_LENGTH, SrtpProfile
 from .trace import TraceCallback
 
@@ -203,6 +204,19 @@ class DtlsConfiguration:
     sni_callback: SniCallback | None = None
     """Server: chooses the certificate per host name the client asked for (SNI); see
     :data:`SniCallback`. The name is ``HandshakeCompleted.server_name`` either way."""
+
+    session: Session | None = None
+    """Client: a session to resume, taken from an earlier connection's ``session`` (or
+    ``Session.from_bytes``). The server may resume it (``session_resumed``) or do a full
+    handshake; a session for another ``server_name`` or suite is not offered
+    (docs/resumption.md)."""
+
+    session_tickets: bool = True
+    "Client: ask servers for RFC 5077 session tickets (an empty SessionTicket extension)."
+
+    session_store: ServerSessionStore | None = None
+    """Server: the session cache and ticket keys shared by every connection made from this
+    configuration; None (the default) turns resumption off (docs/resumption.md)."""
 
     require_extended_master_secret: bool = True
     "Refuse peers without RFC 7627 extended master secret (RFC 9325 §3.1)."

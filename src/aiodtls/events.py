@@ -59,6 +59,10 @@ class HandshakeCompleted(DtlsEvent):
     extended_master_secret: bool = True
     "True when the RFC 7627 extended master secret is in use."
 
+    session_resumed: bool = False
+    """True when an earlier session was resumed (the abbreviated handshake of RFC 5246 §7.3):
+    no certificate or key exchange this time; the peer's identity is the original one's."""
+
     duration: float = 0.0
     "Seconds from the first handshake datagram sent or received to completion."
 
