@@ -284,9 +284,8 @@ class ServerSessionStore:
         self._sessions.pop(session_id, None)
 
     def fresh(self, state: SessionState, now: float) -> bool:
-        """True while ``state`` is within ``session_lifetime`` (a state from the future,
-        another clock's, is not)."""
-        return state.issued_at <= now < state.issued_at + self.session_lifetime
+        """True while ``state`` is within ``session_lifetime`` of its full handshake."""
+        return now < state.issued_at + self.session_lifetime
 
     def _expire(self, now: float) -> None:
         # Insertion order is issue order, and every session lives equally long.

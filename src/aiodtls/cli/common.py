@@ -188,10 +188,11 @@ def describe_handshake(event: HandshakeCompleted, peer: str = "", out: TextIO = 
     who = f" (peer {peer})" if peer else ""
     alpn = f", ALPN {event.alpn_protocol}" if event.alpn_protocol else ""
     srtp = f", SRTP {event.srtp_profile.name}" if event.srtp_profile is not None else ""
+    resumed = ", session resumed" if event.session_resumed else ""
     print(
         f"handshake ok: {event.protocol_version} {event.cipher_suite} "
         f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions"
-        f"{alpn}{srtp}{who}",
+        f"{alpn}{srtp}{resumed}{who}",
         file=out,
         flush=True,
     )
