@@ -8,6 +8,7 @@ exchange before resumption), E3 and X24 (EMS on resumption), and the limits of
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import pickle
@@ -23,6 +24,8 @@ from aiodtls import (
     ServerSessionStore,
     Session,
 )
+from aiodtls import asyncio as dtls_asyncio
+from aiodtls import sync as dtls_sync
 from aiodtls.alerts import AlertDescription
 from aiodtls.handshake.messages import ExtensionType, HandshakeType
 from aiodtls.resumption import SessionState
@@ -508,3 +511,45 @@ def test_psk_client_without_verification_is_fine() -> None:
     server.session_store = ServerSessionStore()
     resuming(client, server)
     assert resumed(connect(client, server, at=1.0))
+
+
+# -- the drivers -----------------------------------------------------------------------------
+
+
+def test_asyncio_and_sync_clients_resume_over_loopback() -> None:
+    """``DtlsSession.session`` / ``DtlsSocket.session`` go back in as
+    ``DtlsConfiguration.session``; ``session_resumed`` says what happened on both ends."""
+    client, server = psk_configs()
+    server.session_store = ServerSessionStore()
+    seen: list[bool] = []
+
+    async def handler(session: dtls_asyncio.DtlsSession) -> None:
+        seen.append(session.session_resumed)
+        session.send(await session.recv())
+
+    async def main() -> None:
+        dtls_server = await dtls_asyncio.serve(
+            "127.0.0.1", 0, configuration=server, handler=handler
+        )
+        async with dtls_server:
+            port = dtls_server.address[1]
+            resumed_flags = []
+            for _ in range(2):
+                async with dtls_asyncio.connect("127.0.0.1", port, configuration=client) as s:
+                    s.send(b"x")
+                    assert await s.recv() == b"x"
+                    resumed_flags.append(s.session_resumed)
+                    client.session = s.session
+
+            # The blocking client, on its own thread, resumes the same session too.
+            def blocking() -> bool:
+                with dtls_sync.connect("127.0.0.1", port, configuration=client) as s:
+                    s.send(b"y")
+                    assert s.recv(timeout=5) == b"y"
+                    return s.session_resumed
+
+            resumed_flags.append(await asyncio.to_thread(blocking))
+            assert resumed_flags == [False, True, True]
+
+    asyncio.run(main())
+    assert seen == [False, True, True]
