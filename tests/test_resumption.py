@@ -553,3 +553,20 @@ def test_asyncio_and_sync_clients_resume_over_loopback() -> None:
 
     asyncio.run(main())
     assert seen == [False, True, True]
+
+
+def test_a_resuming_client_hello_without_cookie_gets_only_a_hello_verify_request() -> None:
+    """SPEC X14: resuming or not, a ClientHello without a valid cookie leaves no state and is
+    answered by HelloVerifyRequests no larger than it, whatever session it offers."""
+    client, server, store = store_configs("psk")
+    resuming(client, server)
+    connection = DtlsConnection(configuration=client)
+    connection.connect(SERVER_ADDR, 5.0)
+    ((hello, _),) = connection.datagrams_to_send(5.0)
+    target = DtlsConnection(configuration=server)
+    target.receive_datagram(hello, CLIENT_ADDR, 5.0)
+    replies = [data for data, _ in target.datagrams_to_send(5.0)]
+    assert replies and all(carries(r, HandshakeType.hello_verify_request) for r in replies)
+    assert all(len(r) <= len(hello) for r in replies)
+    assert target.state == ConnectionState.HANDSHAKING and not target.session_resumed
+    assert len(store) == 1

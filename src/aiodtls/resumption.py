@@ -223,7 +223,7 @@ class ServerSessionStore:
     def __init__(
         self,
         *,
-        max_sessions: int = 20000,
+        max_sessions: int = 10000,
         session_lifetime: float = 7200.0,
         ticket_key_rotation: float = 3600.0,
         ticket_secret: bytes | None = None,
