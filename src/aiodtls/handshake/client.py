@@ -79,7 +79,7 @@ from .messages import (
     push_client_key_exchange_psk,
     push_finished,
 )
-from .resumption import ClientResumption
+from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
     CipherSuite,
@@ -188,6 +188,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._certificate_request = None
         self._server_hello = None
         self._pending_write = None
+        self._resumption = NO_CLIENT_RESUMPTION
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state

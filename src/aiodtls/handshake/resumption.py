@@ -25,7 +25,13 @@ from .messages import ClientHello, ExtensionType, NewSessionTicket, ServerHello,
 from .state import HandshakeResult
 from .suites import CipherSuite, suite_info
 
-__all__ = ["ClientResumption", "ServerResumption", "session_state"]
+__all__ = [
+    "NO_CLIENT_RESUMPTION",
+    "NO_SERVER_RESUMPTION",
+    "ClientResumption",
+    "ServerResumption",
+    "session_state",
+]
 
 
 def session_state(result: HandshakeResult, master_secret: bytes, issued_at: float) -> SessionState:
@@ -80,9 +86,9 @@ class ServerResumption:
         """Decide after ``_negotiate`` filled ``result`` from ``hello``; on resumption
         ``result`` is overwritten with the session's parameters. Raises only for SPEC E3."""
         store = config.session_store
-        decision = cls(store)
         if store is None:
-            return decision
+            return NO_SERVER_RESUMPTION
+        decision = cls(store)
         ticket = find_extension(hello.extensions, ExtensionType.session_ticket)
         wants_ticket = ticket is not None and store.tickets
         candidate: SessionState | None = None
@@ -121,6 +127,11 @@ class ServerResumption:
         """A full handshake completed: cache the session under our session ID."""
         if self.store is not None and self.state is None and self.session_id:
             self.store.remember(self.session_id, session_state(result, master_secret, now), now)
+
+
+NO_SERVER_RESUMPTION = ServerResumption(None)
+"""The decision of every handshake without a store, and of every finished one (shared, so a
+connection keeps no per-connection object for it; never modified)."""
 
 
 def _usable_on_server(
@@ -259,3 +270,7 @@ def _usable_on_client(
         and (session.ticket is None or len(session.ticket) <= MAX_TICKET_LENGTH)
         and (session.ticket is not None or bool(session.session_id))
     )
+
+
+NO_CLIENT_RESUMPTION = ClientResumption(None, b"", None)
+"What a finished client handshake keeps of its offer: nothing (shared, never modified)."

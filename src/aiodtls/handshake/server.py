@@ -88,7 +88,7 @@ from .messages import (
     push_server_key_exchange_ecdhe,
     push_server_key_exchange_psk,
 )
-from .resumption import ServerResumption
+from .resumption import NO_SERVER_RESUMPTION, ServerResumption
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -140,7 +140,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._sni_choice: tuple[list[x509.Certificate], PrivateKey] | None = None
         "The chain and key ``sni_callback`` chose; None means the configured ones."
         self.cookies_sent = 0
-        self._resumption = ServerResumption(None)
+        self._resumption = NO_SERVER_RESUMPTION
 
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
@@ -150,6 +150,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._cv_transcript = b""
         self._pending_write = None
         self._sni_choice = None
+        self._resumption = NO_SERVER_RESUMPTION
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
