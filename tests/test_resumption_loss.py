@@ -101,6 +101,20 @@ def test_a_lost_client_final_flight_is_asked_for_by_the_server_timer() -> None: 
     assert [t.kind for t in run.retransmissions("server")] == ["retransmit"]
 
 
+def test_the_client_keeps_its_final_flight_for_two_msl_only() -> None:  # T4
+    client_cfg, server_cfg = configs(psk=True)
+    client_cfg.idle_timeout = server_cfg.idle_timeout = None
+    run = simulate(client_cfg, server_cfg)
+    assert_resumed(run)
+    client = run.client.connection
+    timer = client.get_timer()
+    assert timer is not None and timer == pytest.approx(run.net.now + 120.0, abs=0.2)
+    client.handle_timer(timer)
+    assert client.get_timer() is None
+    # The server sent no final flight: it keeps nothing to resend, so it has no timer.
+    assert run.server.connection.get_timer() is None
+
+
 @pytest.mark.slow  # about 10 s: the slow pass of .ci/run
 @pytest.mark.parametrize("psk", [False, True], ids=["ecdhe-5kB-chain", "psk"])
 def test_2000_seeds_at_20_percent_loss_with_duplication_reordering_jitter(psk: bool) -> None:
