@@ -9,12 +9,15 @@ exchange before resumption), E3 and X24 (EMS on resumption), and the limits of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import pickle
 import ssl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiodtls import (
     CipherSuite,
@@ -27,7 +30,9 @@ from aiodtls import (
 from aiodtls import asyncio as dtls_asyncio
 from aiodtls import sync as dtls_sync
 from aiodtls.alerts import AlertDescription
+from aiodtls.buffer import BufferReadError
 from aiodtls.handshake.messages import ExtensionType, HandshakeType
+from aiodtls.handshake.server import ServerHandshake
 from aiodtls.resumption import SessionState
 from pairs import (
     CLIENT_ADDR,
@@ -570,3 +575,48 @@ def test_a_resuming_client_hello_without_cookie_gets_only_a_hello_verify_request
     assert all(len(r) <= len(hello) for r in replies)
     assert target.state == ConnectionState.HANDSHAKING and not target.session_resumed
     assert len(store) == 1
+
+
+def test_the_full_handshake_carries_the_ticket_before_the_servers_finished() -> None:  # T1
+    client, server, _ = store_configs("psk")
+    first = connect(client, server)
+    assert not resumed(first)
+    assert flight_types(first, "s2c")[-1] == ["new_session_ticket", "CCS", "protected handshake"]
+    client.session_tickets = False
+    assert flight_types(connect(client, server, at=1.0), "s2c")[-1] == [
+        "CCS",
+        "protected handshake",
+    ]
+
+
+def test_a_promised_ticket_that_never_comes_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # RFC 5077 §3.3, H1
+    # The ServerHello says a NewSessionTicket follows; this server then sends none.
+    monkeypatch.setattr(ServerHandshake, "_send_new_session_ticket", lambda self, now: None)
+    client, server, _ = store_configs("certificates")
+    pair = connect(client, server)
+    assert_refused(
+        pair, AlertDescription.unexpected_message, by="client", because="NewSessionTicket"
+    )
+
+
+def test_a_non_empty_session_ticket_extension_in_the_server_hello_is_refused() -> None:
+    edit = _edit_server_hello(Extension(ExtensionType.session_ticket, b"\x00"))
+    pair = connect(client_config(), server_config(), deliver=edit)
+    assert_refused(pair, AlertDescription.decode_error, by="client", because="SessionTicket")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_session_and_ticket_parsers_take_any_bytes(data: bytes) -> None:
+    """Untrusted bytes (a ticket from the network, a stored session) never raise anything
+    but the documented error."""
+    with contextlib.suppress(ValueError):
+        Session.from_bytes(data)
+    with contextlib.suppress(BufferReadError):
+        SessionState.decode(data)
+    store = ServerSessionStore(ticket_secret=bytes(32))
+    assert store.open_ticket(data, 0.0) is None
+    key_name = store.seal_ticket(SessionState(0x00A8, bytes(48), True, 0.0), 0.0)[:16]
+    assert store.open_ticket(key_name + data, 0.0) is None
