@@ -24,6 +24,8 @@ from aiodtls import (
     ConnectionState,
     DtlsConfiguration,
     DtlsConnection,
+    DtlsEndpoint,
+    HandshakeCompleted,
     ServerSessionStore,
     Session,
 )
@@ -56,6 +58,7 @@ from test_attacks import (
     carries,
     records_of,
 )
+from test_endpoint import Harness
 
 EMS = ExtensionType.extended_master_secret
 
@@ -620,3 +623,30 @@ def test_session_and_ticket_parsers_take_any_bytes(data: bytes) -> None:
     assert store.open_ticket(data, 0.0) is None
     key_name = store.seal_ticket(SessionState(0x00A8, bytes(48), True, 0.0), 0.0)[:16]
     assert store.open_ticket(key_name + data, 0.0) is None
+
+
+def test_a_device_resumes_from_the_address_of_its_established_association() -> None:
+    """An IoT device that reconnects from the same address and port: the endpoint runs the
+    abbreviated handshake beside the old association, which it replaces once it completes
+    (RFC 6347 §4.2.8)."""
+    client, server, _ = store_configs("certificates")
+    harness = Harness(DtlsEndpoint(server))
+    address = ("192.0.2.7", 5684)
+    first = DtlsConnection(configuration=client)
+    first.connect(SERVER_ADDR, 0.0)
+    harness.clients[address] = first
+    harness.pump()
+    assert first.session is not None and not first.session_resumed
+    client.session = first.session
+    harness.now = 1.0
+    second = DtlsConnection(configuration=client)
+    second.connect(SERVER_ADDR, 1.0)
+    harness.clients[address] = second
+    harness.pump()
+    assert second.state == ConnectionState.ESTABLISHED and second.session_resumed
+    completed = [e for _, e in harness.server_events if isinstance(e, HandshakeCompleted)]
+    assert [e.session_resumed for e in completed] == [False, True]
+    assert harness.endpoint.stats.replacements == 1
+    second.send(b"after resumption")
+    harness.pump()
+    assert harness.endpoint.connections[address].session_resumed
