@@ -650,3 +650,10 @@ def test_a_device_resumes_from_the_address_of_its_established_association() -> N
     second.send(b"after resumption")
     harness.pump()
     assert harness.endpoint.connections[address].session_resumed
+
+
+def test_configuration_refuses_what_is_not_a_session_or_a_store() -> None:
+    with pytest.raises(ValueError, match=r"Session.from_bytes"):
+        DtlsConfiguration(session=b"stored bytes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ServerSessionStore"):
+        DtlsConfiguration(is_client=False, session_store=object())  # type: ignore[arg-type]

@@ -315,6 +315,15 @@ class DtlsConfiguration:
                     )
         if not isinstance(self.srtp_mki, bytes) or len(self.srtp_mki) > MAX_MKI_LENGTH:
             raise ValueError(f"srtp_mki must be bytes of at most {MAX_MKI_LENGTH} bytes")
+        if self.session is not None and not isinstance(self.session, Session):
+            raise ValueError(
+                f"session must be an aiodtls Session, not {type(self.session).__name__} "
+                "(stored bytes: Session.from_bytes(data))"
+            )
+        if self.session_store is not None and not isinstance(
+            self.session_store, ServerSessionStore
+        ):
+            raise ValueError("session_store must be a ServerSessionStore")
 
     def key_strength_problem(self, key: object) -> str | None:
         """Why ``key`` (a public or private key) is weaker than the configured minimums, or
