@@ -1429,8 +1429,10 @@ def test_downgraded_client_hello_is_refused(
 def test_bad_server_hello_is_refused(
     edit: Callable[[ServerHello], ServerHello], alert: str
 ) -> None:  # X24, X26, H4, E2, E4
-    """The client refuses a downgraded or malformed ServerHello by name."""
-    pair = handshake(client_config(), server_config(), _edit_server_hello(edit))
+    """The client refuses a downgraded or malformed ServerHello by name. (The client does
+    not ask for tickets, so a SessionTicket extension is unsolicited.)"""
+    client = client_config(session_tickets=False)
+    pair = handshake(client, server_config(), _edit_server_hello(edit))
     assert_refused(pair, AlertDescription[alert], by="client")
 
 

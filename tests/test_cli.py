@@ -66,6 +66,17 @@ def test_netsim_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "aiodtls" in out and "p99" in out
 
 
+def test_netsim_resume(capsys: pytest.CaptureFixture[str]) -> None:  # issue 12
+    code, out = run(capsys, "netsim", "--runs", "10", "--psk", "--loss", "0.2", "--resume")
+    assert code == 0
+    assert "PSK, resumed session" in out
+    assert "aiodtls: 10/10 resumed the session" in out
+    code, out = run(capsys, "netsim", "--runs", "5", "--psk", "--resume", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["resumed"] == 5 and result["parameters"]["resume"] is True
+
+
 def test_cli_server_serves_clients_concurrently(tmp_path: Path) -> None:  # issue 4
     """``aiodtls server`` runs on asyncio: several clients are served at the same time."""
     import asyncio

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from aiodtls import DtlsConfiguration
+from aiodtls import DtlsConfiguration, ServerSessionStore
 from aiodtls.asyncio import DtlsSession, connect, serve
 from pairs import PSK, PSK_IDENTITY
 
@@ -39,13 +39,16 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def server_thread(handler: Callable[[DtlsSession], Awaitable[None]]) -> Iterator[int]:
+def server_thread(
+    handler: Callable[[DtlsSession], Awaitable[None]],
+    session_store: ServerSessionStore | None = None,
+) -> Iterator[int]:
     """An ``aiodtls.asyncio`` PSK server on 127.0.0.1 in a thread; yields its port."""
     ready = threading.Event()
     state: dict[str, object] = {}
 
     async def main() -> None:
-        config = DtlsConfiguration(is_client=False, psk=PSK)
+        config = DtlsConfiguration(is_client=False, psk=PSK, session_store=session_store)
         stop = asyncio.Event()
         state["loop"], state["stop"] = asyncio.get_running_loop(), stop
         server = await serve("127.0.0.1", 0, configuration=config, handler=handler)
@@ -258,3 +261,27 @@ def test_a_client_psk_without_identity_is_named_at_connect() -> None:
 
     with pytest.raises(ValueError, match="needs a psk_identity"):
         asyncio.run(attempt())
+
+
+@pytest.mark.parametrize("resumption", [True, False], ids=["resuming-server", "no-store"])
+def test_reconnect_says_whether_each_reconnection_resumed(resumption: bool) -> None:  # issue 12
+    resumed: list[bool] = []
+
+    async def note(session: DtlsSession) -> None:
+        resumed.append(session.session_resumed)
+
+    store = ServerSessionStore() if resumption else None
+    with server_thread(note, session_store=store) as port:
+        proc = client(port, "--reconnect", "2", "--wait", "0.2")
+        _, err = proc.communicate(b"", timeout=30)
+    assert proc.returncode == 0, err
+    lines = [line for line in err.decode().splitlines() if line.startswith("reconnect")]
+    assert len(lines) == 2, err
+    if resumption:
+        assert all(": session resumed (TLS_PSK_WITH_" in line for line in lines), lines
+        assert resumed == [False, True, True]
+    else:
+        assert all(
+            "full handshake, session not resumed (the server offered no" in line for line in lines
+        )
+        assert resumed == [False, False, False]

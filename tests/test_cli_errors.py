@@ -124,6 +124,8 @@ CASES: dict[str, Case] = {
         f"{CLIENT} --psk 00 --handshake-timeout soon", "expected a number"
     ),
     "wait-negative": Case(f"{CLIENT} --psk 00 --wait=-1", "negative"),
+    "reconnect-negative": Case(f"{CLIENT} --psk 00 --reconnect=-1", "negative"),
+    "reconnect-not-a-number": Case(f"{CLIENT} --psk 00 --reconnect 2.5", "expected a number"),
     "count-negative": Case("server --port 0 --psk 00 --count=-1", "negative"),
     "idle-timeout-zero": Case("server --port 0 --psk 00 --idle-timeout 0", "more than 0"),
     # -- raw public keys (--rpk, --peer-key) --

@@ -32,6 +32,7 @@ from aiodtls.handshake.messages import (
     Finished,
     HandshakeType,
     HelloVerifyRequest,
+    NewSessionTicket,
     ServerHello,
     ServerKeyExchangeEcdhe,
     ServerKeyExchangeEcdhePsk,
@@ -60,6 +61,7 @@ from aiodtls.handshake.messages import (
     pull_extensions,
     pull_finished,
     pull_hello_verify_request,
+    pull_new_session_ticket,
     pull_server_hello,
     pull_server_key_exchange_ecdhe,
     pull_server_key_exchange_ecdhe_psk,
@@ -74,6 +76,7 @@ from aiodtls.handshake.messages import (
     push_extensions,
     push_finished,
     push_hello_verify_request,
+    push_new_session_ticket,
     push_server_hello,
     push_server_key_exchange_ecdhe,
     push_server_key_exchange_ecdhe_psk,
@@ -152,6 +155,9 @@ client_key_exchanges_ecdhe_psk = st.builds(
 )
 certificate_verifies = st.builds(CertificateVerify, signature_scheme=uint16, signature=opaque(300))
 finisheds = st.builds(Finished, verify_data=opaque(48))
+new_session_tickets = st.builds(
+    NewSessionTicket, ticket_lifetime_hint=st.integers(0, 2**32 - 1), ticket=opaque(400)
+)
 
 CODECS: list[tuple[str, st.SearchStrategy[Any], Callable[..., None], Callable[[Buffer], Any]]] = [
     ("client_hello", client_hellos, push_client_hello, pull_client_hello),
@@ -176,6 +182,8 @@ CODECS: list[tuple[str, st.SearchStrategy[Any], Callable[..., None], Callable[[B
     ("certificate_verify", certificate_verifies, push_certificate_verify,
      pull_certificate_verify),
     ("finished", finisheds, push_finished, pull_finished),
+    ("new_session_ticket", new_session_tickets, push_new_session_ticket,
+     pull_new_session_ticket),  # issue 12, RFC 5077 §3.3
 ]  # fmt: skip
 
 

@@ -59,9 +59,9 @@ def test_handshake_callbacks_are_not_public() -> None:
 
 def test_placeholders_that_were_always_empty_are_gone() -> None:
     fields = {f.name for f in dataclasses.fields(HandshakeCompleted)}
-    assert "session_resumed" not in fields
-    assert {"alpn_protocol", "server_name", "srtp_profile"} <= fields  # srtp_profile: issue 11
+    # session_resumed is back since issue 12, set truthfully (tests/test_resumption.py).
+    assert {"alpn_protocol", "server_name", "srtp_profile", "session_resumed"} <= fields
     for cls in (DtlsSession, DtlsSocket):
-        assert not hasattr(cls, "session_resumed")
+        assert hasattr(cls, "session_resumed") and hasattr(cls, "session")
         assert hasattr(cls, "alpn_protocol") and hasattr(cls, "server_name")
         assert hasattr(cls, "srtp_profile") and hasattr(cls, "srtp_keying_material")

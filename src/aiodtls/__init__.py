@@ -22,6 +22,7 @@ from .errors import (
 )
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.suites import CipherSuite, NamedGroup, SignatureScheme
+from .resumption import ServerSessionStore, Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile
 from .trace import TraceRecord
 
@@ -46,6 +47,8 @@ __all__ = [
     "HandshakeTimeout",
     "NamedGroup",
     "PeerUnreachable",
+    "ServerSessionStore",
+    "Session",
     "SignatureScheme",
     "SrtpKeyingMaterial",
     "SrtpProfile",

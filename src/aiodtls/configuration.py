@@ -33,6 +33,7 @@ from .handshake.suites import (
 )
 from .pki import PublicKeyPin, as_fingerprint, as_public_key_pin
 from .reliability.timer import RetransmissionPolicy
+from .resumption import ServerSessionStore, Session
 from .srtp import MAX_MKI_LENGTH, SrtpProfile
 from .trace import TraceCallback
 
@@ -230,6 +231,19 @@ class DtlsConfiguration:
     """Server: chooses the certificate per host name the client asked for (SNI); see
     :data:`SniCallback`. The name is ``HandshakeCompleted.server_name`` either way."""
 
+    session: Session | None = None
+    """Client: a session to resume, taken from an earlier connection's ``session`` (or
+    ``Session.from_bytes``). The server may resume it (``session_resumed``) or do a full
+    handshake; a session for another ``server_name`` or suite is not offered
+    (docs/resumption.md)."""
+
+    session_tickets: bool = True
+    "Client: ask servers for RFC 5077 session tickets (an empty SessionTicket extension)."
+
+    session_store: ServerSessionStore | None = None
+    """Server: the session cache and ticket keys shared by every connection made from this
+    configuration; None (the default) turns resumption off (docs/resumption.md)."""
+
     require_extended_master_secret: bool = True
     "Refuse peers without RFC 7627 extended master secret (RFC 9325 §3.1)."
 
@@ -345,6 +359,15 @@ class DtlsConfiguration:
                 f"connection_id_length {self.connection_id_length!r} is outside 0..255 "
                 "(None: no connection IDs)"
             )
+        if self.session is not None and not isinstance(self.session, Session):
+            raise ValueError(
+                f"session must be an aiodtls Session, not {type(self.session).__name__} "
+                "(stored bytes: Session.from_bytes(data))"
+            )
+        if self.session_store is not None and not isinstance(
+            self.session_store, ServerSessionStore
+        ):
+            raise ValueError("session_store must be a ServerSessionStore")
 
     def key_strength_problem(self, key: object) -> str | None:
         """Why ``key`` (a public or private key) is weaker than the configured minimums, or

@@ -65,6 +65,7 @@ from .reliability.fragments import (
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
+from .resumption import Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
 from .trace import Tracer
 
@@ -508,6 +509,18 @@ class DtlsConnection:
         return self._handshake.result.server_name
 
     @property
+    def session(self) -> Session | None:
+        """Client: the session to resume later (``DtlsConfiguration.session``), once the
+        handshake completed and if the server offered resumption; None otherwise and on a
+        server. Like ``ssl.SSLSocket.session``."""
+        return self._handshake.result.session
+
+    @property
+    def session_resumed(self) -> bool:
+        """True when the handshake resumed an earlier session (``ssl``'s ``session_reused``)."""
+        return self._handshake.result.resumed
+
+    @property
     def path_mtu(self) -> int:
         """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
         return self._flight.mtu
@@ -854,6 +867,7 @@ class DtlsConnection:
                 extended_master_secret=result.extended_master_secret,
                 connection_id=_negotiated(result.connection_ids, 0),
                 peer_connection_id=_negotiated(result.connection_ids, 1),
+                session_resumed=result.resumed,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
             )

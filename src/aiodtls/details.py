@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .connection import DtlsConnection, NetworkAddress
 from .events import HandshakeCompleted
+from .resumption import Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile
 
 __all__ = ["SessionDetails"]
@@ -51,6 +52,17 @@ class SessionDetails:
     ) -> bytes:
         """RFC 5705 keying material (e.g. ``'EXTRACTOR-dtls_srtp'``)."""
         return self.connection.export_keying_material(label, length, context)
+
+    @property
+    def session(self) -> Session | None:
+        """Client: the session to pass as ``DtlsConfiguration.session`` to resume later, or
+        None (docs/resumption.md)."""
+        return self.connection.session
+
+    @property
+    def session_resumed(self) -> bool:
+        """True when this handshake resumed an earlier session."""
+        return self.handshake.session_resumed
 
     @property
     def peer_address(self) -> NetworkAddress:

@@ -71,6 +71,9 @@ class HandshakeCompleted(DtlsEvent):
     peer_connection_id: bytes | None = None
     """The connection ID we put in the records we send (chosen by the peer), when negotiated;
     None when not. Either being non-empty lets that side's peer change address."""
+    session_resumed: bool = False
+    """True when an earlier session was resumed (the abbreviated handshake of RFC 5246 §7.3):
+    no certificate or key exchange this time; the peer's identity is the original one's."""
 
     duration: float = 0.0
     "Seconds from the first handshake datagram sent or received to completion."

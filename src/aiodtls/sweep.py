@@ -21,6 +21,7 @@ from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeComp
 from .netsim import GilbertElliott, LinkConditions, Network
 from .pki import CertificateChain, generate_chain
 from .reliability.timer import RetransmissionPolicy
+from .resumption import ServerSessionStore, Session
 from .srtp import SrtpProfile
 
 __all__ = [
@@ -168,6 +169,11 @@ class Scenario:
     """``"rfc7925"``: both sides use :meth:`DtlsConfiguration.rfc7925`'s suites, group and
     signature scheme (with ``psk``: TLS_PSK_WITH_AES_128_CCM_8). Needs ``psk`` (the generated
     chain is RSA, which the profile does not allow)."""
+    resume: bool = False
+    """Measure resumed (abbreviated) handshakes: one lossless full handshake, made once per
+    scenario, gives the client a session (and a ticket) of the server's
+    ``ServerSessionStore``; every seed's handshake then resumes it."""
+    _resumption: tuple[ServerSessionStore, Session] | None = field(default=None, repr=False)
     _credentials: tuple[CertificateChain, list[bytes]] | None = field(default=None, repr=False)
 
     def configurations(self) -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -204,6 +210,20 @@ class Scenario:
         server.certificate_chain = [*chain.chain, chain.root]
         return client, server
 
+    def resumable_session(self) -> tuple[ServerSessionStore, Session]:
+        """The server's store and the client's session that ``resume`` runs resume."""
+        if self._resumption is None:
+            primer = replace(self, resume=False, impairment=Impairment())
+            client, server = primer.configurations()
+            store = ServerSessionStore()
+            server.session_store = store
+            peer, _, _ = _simulate(primer, client, server, seed=0)
+            session = peer.connection.session
+            if session is None:
+                raise RuntimeError("the full handshake that makes the session did not complete")
+            self._resumption = (store, session)
+        return self._resumption
+
     def with_policy(self, policy: RetransmissionPolicy) -> Scenario:
         """The same scenario (and credentials) under another timer policy."""
         return replace(self, policy=policy)
@@ -224,11 +244,37 @@ class HandshakeRun:
     datagrams: int
     reason: str = ""
     "Why it failed, if it did."
+    resumed: bool = False
+    "The handshake resumed a session (``Scenario.resume``)."
 
 
 def run_handshake(scenario: Scenario, seed: int) -> HandshakeRun:
     """One handshake over the simulated path with ``seed``."""
     client_cfg, server_cfg = scenario.configurations()
+    if scenario.resume:
+        server_cfg.session_store, client_cfg.session = scenario.resumable_session()
+    client, server, net = _simulate(scenario, client_cfg, server_cfg, seed)
+    up, down = net.stats(CLIENT_ADDRESS, SERVER_ADDRESS), net.stats(SERVER_ADDRESS, CLIENT_ADDRESS)
+    done = client.completed
+    ok = done is not None and server.connection.state == ConnectionState.ESTABLISHED
+    ended = client.terminated or server.terminated
+    return HandshakeRun(
+        seed=seed,
+        completed=ok,
+        time=done.duration if ok and done is not None else scenario.timeout,
+        retransmissions=client.connection.stats.retransmissions
+        + server.connection.stats.retransmissions,
+        bytes=up.sent_bytes + down.sent_bytes,
+        datagrams=up.sent + down.sent,
+        reason="" if ok else (ended.reason if ended else "no completion before the deadline"),
+        resumed=done is not None and done.session_resumed,
+    )
+
+
+def _simulate(
+    scenario: Scenario, client_cfg: DtlsConfiguration, server_cfg: DtlsConfiguration, seed: int
+) -> tuple[SimulatedPeer, SimulatedPeer, Network]:
+    """Run one handshake between these configurations on the scenario's path."""
     client = SimulatedPeer(
         DtlsConnection(configuration=client_cfg, rng=random.Random(f"client-{seed}"))
     )
@@ -249,20 +295,7 @@ def run_handshake(scenario: Scenario, seed: int) -> HandshakeRun:
 
     client.connection.connect(SERVER_ADDRESS, net.now)
     net.run(until=scenario.timeout + 1, stop=settled)
-    up, down = net.stats(CLIENT_ADDRESS, SERVER_ADDRESS), net.stats(SERVER_ADDRESS, CLIENT_ADDRESS)
-    done = client.completed
-    ok = done is not None and server.connection.state == ConnectionState.ESTABLISHED
-    ended = client.terminated or server.terminated
-    return HandshakeRun(
-        seed=seed,
-        completed=ok,
-        time=done.duration if ok and done is not None else scenario.timeout,
-        retransmissions=client.connection.stats.retransmissions
-        + server.connection.stats.retransmissions,
-        bytes=up.sent_bytes + down.sent_bytes,
-        datagrams=up.sent + down.sent,
-        reason="" if ok else (ended.reason if ended else "no completion before the deadline"),
-    )
+    return client, server, net
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

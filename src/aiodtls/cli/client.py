@@ -53,6 +53,14 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--server-name", help="name to verify (default: HOST)")
     parser.add_argument(
+        "--reconnect",
+        type=checks.non_negative(int),
+        default=0,
+        metavar="N",
+        help="after the first handshake, reconnect N times resuming its session and print "
+        "whether each resumed (like openssl s_client -reconnect)",
+    )
+    parser.add_argument(
         "--wait",
         type=checks.non_negative(),
         default=1.0,
@@ -168,6 +176,31 @@ def run(args: argparse.Namespace) -> int:
             print(f"server certificate a=fingerprint:{pin}", file=sys.stderr, flush=True)
         if dtls.handshake.peer_public_key is not None:
             rawkeys.describe_key("server", dtls.handshake.peer_public_key)
+    for attempt in range(1, int(args.reconnect) + 1):
+        # Each reconnection is a new association from a new socket, offering the session
+        # the previous one ended with (docs/resumption.md).
+        config.session = dtls.session
+        dtls.close()
+        try:
+            dtls = connect(address, port, configuration=config, timeout=args.handshake_timeout + 1)
+        except DtlsError as exc:
+            print(f"reconnect {attempt}: {failure_line(exc)}", file=sys.stderr, flush=True)
+            return 1
+        except (OSError, ValueError) as exc:
+            print(f"reconnect {attempt}: handshake failed: {exc}", file=sys.stderr, flush=True)
+            return 1
+        outcome = (
+            "session resumed"
+            if dtls.session_resumed
+            else "full handshake, session not resumed"
+            + ("" if config.session is not None else " (the server offered no session)")
+        )
+        print(
+            f"reconnect {attempt}: {outcome} ({dtls.handshake.cipher_suite}, "
+            f"{dtls.handshake.duration * 1000:.1f} ms)",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.export_srtp:
         describe_srtp_export(dtls.srtp_profile, dtls.connection.export_keying_material)
     stdin = _StdinRecords()

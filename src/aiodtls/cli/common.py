@@ -239,10 +239,11 @@ def describe_handshake(
         )
     elif cid_requested:
         cid = ", connection IDs not negotiated (the peer did not send connection_id)"
+    resumed = ", session resumed" if event.session_resumed else ""
     print(
         f"handshake ok: {event.protocol_version} {event.cipher_suite} "
         f"in {event.duration * 1000:.1f} ms, {event.retransmissions} retransmissions"
-        f"{alpn}{srtp}{cid}{who}",
+        f"{alpn}{srtp}{resumed}{cid}{who}",
         file=out,
         flush=True,
     )

@@ -68,6 +68,12 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="DTLS-SRTP: both sides negotiate use_srtp (AEAD_AES_128_GCM, AES128_CM_SHA1_80)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="measure resumed handshakes: one lossless full handshake makes a session (and a "
+        "ticket) that every seed's handshake resumes",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="handshake deadline (s)")
     parser.add_argument(
         "--timers",
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         srtp=args.srtp,
         profile=args.profile,
+        resume=args.resume,
     )
     names = ["aiodtls", "openssl"] if args.timers == "both" else [args.timers]
     seeds = range(args.seed, args.seed + args.runs)
@@ -175,10 +182,13 @@ def run(args: argparse.Namespace) -> int:
         "timeout": args.timeout,
         "srtp": args.srtp,
         "profile": args.profile,
+        "resume": args.resume,
     }
     if args.json:
         primary = summaries[names[0]]
         out: dict[str, object] = {**primary.as_dict(), "timers": names[0]}
+        if args.resume:
+            out["resumed"] = sum(r.resumed for r in results[names[0]])
         out["parameters"] = parameters
         if len(names) == 2:
             other = summaries[names[1]]
@@ -187,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         _print_table(args, summaries)
+        if args.resume:
+            for name, runs in results.items():
+                print(f"{name}: {sum(r.resumed for r in runs)}/{len(runs)} resumed the session")
     if args.plot:
         return _plot(args.plot, results, parameters)
     return 0
@@ -271,6 +284,8 @@ def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -
         credentials += ", DTLS-SRTP"
     if args.profile:
         credentials += f", profile {args.profile}"
+    if args.resume:
+        credentials += ", resumed session"
     print(
         f"{args.runs} handshakes: {', '.join([path, *extras])}, RTT {2 * args.delay_ms:g} ms, "
         f"MTU {args.mtu}, {credentials}, seeds {args.seed}..{args.seed + args.runs - 1}"

@@ -15,6 +15,7 @@ from ..asyncio import DtlsSession, serve
 from ..configuration import DtlsConfiguration
 from ..connection import NetworkAddress
 from ..events import ConnectionTerminated
+from ..resumption import ServerSessionStore
 from . import checks, rawkeys
 from .common import (
     add_common_options,
@@ -65,12 +66,19 @@ def add_parser(commands: Any) -> None:
         default=64,
         help="most handshakes in progress from one IPv4 address or IPv6 /64",
     )
+    parser.add_argument(
+        "--no-resumption",
+        action="store_true",
+        help="keep no session cache and issue no tickets (resumption is on by default)",
+    )
     parser.set_defaults(run=run)
 
 
 def _configuration(args: argparse.Namespace) -> DtlsConfiguration:
     config = DtlsConfiguration(is_client=False)
     apply_common_options(args, config)
+    if not args.no_resumption:
+        config.session_store = ServerSessionStore()  # session IDs and tickets, defaults
     if args.chain:
         if not args.cert:
             raise checks.CliError(f"--chain {args.chain} needs --cert (the leaf) and --key")

@@ -1,7 +1,9 @@
 """The DTLS 1.2 client handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
 
 Flights: 1 ClientHello | 3 ClientHello with cookie | 5 [Certificate] ClientKeyExchange
-[CertificateVerify] ChangeCipherSpec Finished. Each state lists the messages it accepts; any
+[CertificateVerify] ChangeCipherSpec Finished. Resuming (``resumption``), the server answers
+the ClientHello with ServerHello [NewSessionTicket] ChangeCipherSpec Finished and our
+ChangeCipherSpec Finished is the last flight. Each state lists the messages it accepts; any
 other message is ``unexpected_message`` (SPEC H1).
 """
 
@@ -26,6 +28,7 @@ from ..alerts import (
 )
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_0, DTLS1_2
+from ..record.protection import RecordProtection
 from ..reliability.reassembly import HandshakeMessage
 from ..srtp import SrtpProfile, describe_profiles
 from ..trace import Tracer
@@ -47,6 +50,7 @@ from .messages import (
     ExtensionType,
     Finished,
     HandshakeType,
+    ServerHello,
     UseSrtp,
     decode_alpn,
     decode_message,
@@ -65,6 +69,7 @@ from .messages import (
     pull_certificate_request,
     pull_finished,
     pull_hello_verify_request,
+    pull_new_session_ticket,
     pull_server_hello,
     pull_server_key_exchange_ecdhe,
     pull_server_key_exchange_ecdhe_psk,
@@ -90,6 +95,7 @@ from .rawkeys import (
     encode_raw_public_key_certificate,
     trace_certificate_types,
 )
+from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
     CipherSuite,
@@ -112,6 +118,7 @@ class ClientState(enum.Enum):
     CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE = enum.auto()
     CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE = enum.auto()
     CLIENT_EXPECT_SERVER_HELLO_DONE = enum.auto()
+    CLIENT_EXPECT_NEW_SESSION_TICKET = enum.auto()
     CLIENT_EXPECT_FINISHED = enum.auto()
     CLIENT_POST_HANDSHAKE = enum.auto()
 
@@ -147,6 +154,9 @@ class ClientHandshake(HandshakeStateMachine):
         self._psk_hint: bytes | None = None
         self._certificate_types = X509_BOTH_WAYS
         self.cookie_exchanges = 0
+        self._resumption = ClientResumption.offer(configuration, self._suites)
+        self._server_hello: ServerHello | None = None
+        self._pending_write: RecordProtection | None = None
 
     # -- flight 1 ------------------------------------------------------------------------
 
@@ -183,12 +193,14 @@ class ClientHandshake(HandshakeStateMachine):
             extensions.append((ExtensionType.connection_id, encode_connection_id(cid)))
         extensions.append((ExtensionType.extended_master_secret, b""))
         extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+        if self._resumption.ticket_extension is not None:
+            extensions.append((ExtensionType.session_ticket, self._resumption.ticket_extension))
         self.result.server_name = config.server_name
         self._offered_extensions = {t for t, _ in extensions}
         self._hello = ClientHello(
             client_version=DTLS1_2,
             random=self.client_random,
-            session_id=b"",
+            session_id=self._resumption.session_id,
             cookie=b"",
             cipher_suites=[int(s) for s in self._suites],
             compression_methods=b"\x00",
@@ -207,6 +219,9 @@ class ClientHandshake(HandshakeStateMachine):
         self._server_ecdh_public = None
         self._certificate_request = None
         self._certificate_types = X509_BOTH_WAYS
+        self._server_hello = None
+        self._pending_write = None
+        self._resumption = NO_CLIENT_RESUMPTION
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -231,6 +246,8 @@ class ClientHandshake(HandshakeStateMachine):
             }
         if s == ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE:
             return {HandshakeType.server_hello_done: self._on_server_hello_done}
+        if s == ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET:
+            return {HandshakeType.new_session_ticket: self._on_new_session_ticket}
         if s == ClientState.CLIENT_EXPECT_FINISHED:
             return {HandshakeType.finished: self._on_finished}
         return {}
@@ -310,7 +327,15 @@ class ClientHandshake(HandshakeStateMachine):
         if self.result.suite.key_exchange != KeyExchange.PSK:
             self._check_certificate_types(hello.extensions)
         self._absorb(message)
-        if self.result.suite.key_exchange == KeyExchange.PSK:
+        self._server_hello = hello
+        master_secret = self._resumption.on_server_hello(hello, self.result)
+        if master_secret is not None:
+            # Abbreviated handshake (RFC 5246 §7.3): the server's CCS and Finished follow.
+            read, self._pending_write = self._establish_keys(b"", master_secret=master_secret)
+            self._sink._install_read_keys(1, read)
+            self._trace("session_resumed", suite=self.result.suite.name)
+            self.state = self._after_server_keys()
+        elif self.result.suite.key_exchange == KeyExchange.PSK:
             self.state = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
         elif self.result.suite.key_exchange == KeyExchange.ECDHE_PSK:
             # RFC 5489 §2: no certificates; the ServerKeyExchange is always sent.
@@ -469,6 +494,18 @@ class ClientHandshake(HandshakeStateMachine):
             raise AlertDecodeError("ServerHelloDone is not empty")
         self._absorb(message)
         self._send_flight_5()
+        self.state = self._after_server_keys()
+
+    def _after_server_keys(self) -> ClientState:
+        """The server's last messages: NewSessionTicket if its ServerHello promised one
+        (RFC 5077 §3.3), then Finished."""
+        if self._resumption.expect_ticket:
+            return ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET
+        return ClientState.CLIENT_EXPECT_FINISHED
+
+    def _on_new_session_ticket(self, message: HandshakeMessage, now: float) -> None:
+        self._resumption.new_ticket = decode_message(message.body, pull_new_session_ticket)
+        self._absorb(message)
         self.state = ClientState.CLIENT_EXPECT_FINISHED
 
     # -- flight 5 ------------------------------------------------------------------------
@@ -590,6 +627,20 @@ class ClientHandshake(HandshakeStateMachine):
         if not finished_matches(self._finished(from_client=False), finished.verify_data):
             raise AlertDecryptError("server Finished does not verify")  # SPEC H3
         self._absorb(message)
+        if self._resumption.resumed:
+            # Resumed: our CCS and Finished are the last flight, re-sent whenever the server
+            # repeats its own (SPEC T4), like the server's flight 6 of a full handshake.
+            assert self._pending_write is not None
+            self._send_change_cipher_spec(self._pending_write)
+            self._send(
+                HandshakeType.finished,
+                encode_message(push_finished, Finished(self._finished(from_client=True))),
+            )
+            self._flush(final=True, flight_number=5)
+        assert self._server_hello is not None and self._master_secret is not None
+        self.result.session = self._resumption.session_after(
+            self._server_hello, self.result, self._master_secret, now
+        )
         self.state = ClientState.CLIENT_POST_HANDSHAKE
         self.complete = True
 

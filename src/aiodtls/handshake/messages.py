@@ -367,6 +367,25 @@ def push_server_hello(buf: Buffer, hello: ServerHello) -> None:
     push_extensions(buf, hello.extensions)
 
 
+@dataclass
+class NewSessionTicket:
+    """NewSessionTicket (RFC 5077 §3.3): the ticket and how long the server says it lives."""
+
+    ticket_lifetime_hint: int
+    ticket: bytes
+
+
+def pull_new_session_ticket(buf: Buffer) -> NewSessionTicket:
+    """Read a NewSessionTicket body."""
+    return NewSessionTicket(buf.pull_uint32(), buf.pull_opaque(2))
+
+
+def push_new_session_ticket(buf: Buffer, message: NewSessionTicket) -> None:
+    """Write a NewSessionTicket body."""
+    buf.push_uint32(message.ticket_lifetime_hint)
+    buf.push_opaque(2, message.ticket)
+
+
 # -- certificates ----------------------------------------------------------------------------
 
 

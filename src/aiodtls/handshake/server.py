@@ -1,7 +1,9 @@
 """The DTLS 1.2 server handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
 
 Flights: 2 HelloVerifyRequest (stateless, see ``cookie``) | 4 ServerHello [Certificate]
-[ServerKeyExchange] [CertificateRequest] ServerHelloDone | 6 ChangeCipherSpec Finished.
+[ServerKeyExchange] [CertificateRequest] ServerHelloDone | 6 [NewSessionTicket] ChangeCipherSpec
+Finished. Resuming a session (``resumption``), flight 4 is ServerHello [NewSessionTicket]
+ChangeCipherSpec Finished and the client's ChangeCipherSpec Finished ends the handshake.
 Each state lists the messages it accepts; any other message is ``unexpected_message``.
 """
 
@@ -83,6 +85,7 @@ from .messages import (
     push_certificate,
     push_certificate_request,
     push_finished,
+    push_new_session_ticket,
     push_server_hello,
     push_server_key_exchange_ecdhe,
     push_server_key_exchange_ecdhe_psk,
@@ -101,6 +104,7 @@ from .rawkeys import (
     select_server_type,
     trace_certificate_types,
 )
+from .resumption import NO_SERVER_RESUMPTION, ServerResumption
 from .state import Handler, HandshakeSink, HandshakeStateMachine
 from .suites import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -154,6 +158,7 @@ class ServerHandshake(HandshakeStateMachine):
         "The chain and key ``sni_callback`` chose; None means the configured ones."
         self._certificate_types = X509_BOTH_WAYS
         self.cookies_sent = 0
+        self._resumption = NO_SERVER_RESUMPTION
 
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
@@ -164,6 +169,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._pending_write = None
         self._sni_choice = None
         self._certificate_types = X509_BOTH_WAYS
+        self._resumption = NO_SERVER_RESUMPTION
 
     def _handlers(self) -> dict[int, Handler]:
         s = self.state
@@ -222,7 +228,13 @@ class ServerHandshake(HandshakeStateMachine):
         # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (SPEC C3).
         self._send_seq = message.message_seq
         self._absorb(message)
-        self._send_flight_4(hello)
+        self._resumption = ServerResumption.on_client_hello(
+            self.configuration, hello, self.result, now
+        )
+        if self._resumption.state is not None:
+            self._send_abbreviated_flight(hello, now)
+        else:
+            self._send_flight_4(hello)
 
     def _negotiate(self, hello: ClientHello) -> None:
         config = self.configuration
@@ -402,11 +414,41 @@ class ServerHandshake(HandshakeStateMachine):
 
     # -- flight 4 ------------------------------------------------------------------------
 
+    def _send_abbreviated_flight(self, hello: ClientHello, now: float) -> None:
+        """Resuming: ServerHello [NewSessionTicket] ChangeCipherSpec Finished (RFC 5246 §7.3,
+        RFC 5077 §3.1). Keys come from the session's master secret and the new randoms."""
+        assert self._resumption.state is not None and self.result.suite is not None
+        self.server_random = os.urandom(32)
+        self._send_server_hello(hello)
+        read, write = self._establish_keys(b"", master_secret=self._resumption.state.master_secret)
+        self._send_new_session_ticket(now)
+        self._sink._install_read_keys(1, read)
+        self._send_change_cipher_spec(write)
+        self._send(
+            HandshakeType.finished,
+            encode_message(push_finished, Finished(self._finished(from_client=False))),
+        )
+        self._trace("session_resumed", suite=self.result.suite.name)
+        self._flush(final=False, flight_number=4)
+        self.state = ServerState.SERVER_EXPECT_FINISHED
+
+    def _send_new_session_ticket(self, now: float) -> None:
+        if self._resumption.issue_ticket:
+            assert self._master_secret is not None
+            ticket = self._resumption.new_session_ticket(self.result, self._master_secret, now)
+            self._send(
+                HandshakeType.new_session_ticket,
+                encode_message(push_new_session_ticket, ticket),
+            )
+
     def _send_flight_4(self, hello: ClientHello) -> None:
-        config = self.configuration
+        self.server_random = os.urandom(32)
+        self._send_server_hello(hello)
+        self._send_key_exchange_messages()
+
+    def _send_server_hello(self, hello: ClientHello) -> None:
         suite = self.result.suite
         assert suite is not None
-        self.server_random = os.urandom(32)
         extensions: list[tuple[int, bytes]] = []
         # Only echo what the client offered (SPEC H4).
         if (
@@ -437,13 +479,27 @@ class ServerHandshake(HandshakeStateMachine):
             extensions.append(
                 (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
             )
+        if self._resumption.issue_ticket:
+            extensions.append((ExtensionType.session_ticket, b""))  # RFC 5077 §3.2
         self._send(
             HandshakeType.server_hello,
             encode_message(
                 push_server_hello,
-                ServerHello(DTLS1_2, self.server_random, b"", int(suite.suite), 0, extensions),
+                ServerHello(
+                    DTLS1_2,
+                    self.server_random,
+                    self._resumption.session_id,
+                    int(suite.suite),
+                    0,
+                    extensions,
+                ),
             ),
         )
+
+    def _send_key_exchange_messages(self) -> None:
+        config = self.configuration
+        suite = self.result.suite
+        assert suite is not None
         request_certificate = False
         if suite.key_exchange == KeyExchange.PSK:
             if config.psk_identity_hint is not None:
@@ -614,6 +670,14 @@ class ServerHandshake(HandshakeStateMachine):
         if not finished_matches(self._finished(from_client=True), finished.verify_data):
             raise AlertDecryptError("client Finished does not verify")  # SPEC H3
         self._absorb(message)
+        if self.result.resumed:
+            # The client's CCS Finished was the last flight; ours is answered (SPEC T1).
+            self.state = ServerState.SERVER_POST_HANDSHAKE
+            self.complete = True
+            return
+        assert self._master_secret is not None
+        self._resumption.completed(self.result, self._master_secret, now)
+        self._send_new_session_ticket(now)
         # Flight 6 is the final flight: re-sent only when the client repeats flight 5 (T4).
         assert self._pending_write is not None
         self._send_change_cipher_spec(self._pending_write)

@@ -28,6 +28,7 @@ from ..record.protection import RecordProtection, new_protection
 from ..reliability.flight import FlightEntry
 from ..reliability.fragments import encode_handshake_fragment
 from ..reliability.reassembly import HandshakeMessage
+from ..resumption import Session
 from ..srtp import SrtpProfile
 from ..trace import Tracer
 from .keyschedule import (
@@ -104,6 +105,10 @@ class HandshakeResult:
     """Connection IDs (RFC 9146): (the CID we ask the peer to send, the CID the peer asks us
     to send, None unless both sides sent connection_id). One field, not two: a tenth
     attribute would grow every connection's result by a dict resize (docs/scaling.md)."""
+    resumed: bool = False
+    "True when this handshake resumed an earlier session (abbreviated handshake)."
+    session: Session | None = None
+    "Client: the session to resume next time, once complete (None if the server gave none)."
 
 
 Handler = Callable[[HandshakeMessage, float], None]
@@ -216,17 +221,20 @@ class HandshakeStateMachine:
 
     # -- keys --------------------------------------------------------------------------
 
-    def _establish_keys(self, premaster_secret: bytes) -> tuple[RecordProtection, RecordProtection]:
+    def _establish_keys(
+        self, premaster_secret: bytes, *, master_secret: bytes | None = None
+    ) -> tuple[RecordProtection, RecordProtection]:
         """Derive the master secret (extended if negotiated) and the epoch-1 protections.
 
         Call right after the ClientKeyExchange is in the transcript: the extended master
         secret hashes exactly up to it (RFC 7627 §3, SPEC E1). Returns (read, write).
+        A resumed handshake passes the session's ``master_secret`` instead (RFC 5246 §7.3).
         """
         suite = self.result.suite
         assert suite is not None
         algorithm = suite.prf_hash()
         session_hash = self._transcript_hash() if self.result.extended_master_secret else None
-        self._master_secret = compute_master_secret(
+        self._master_secret = master_secret or compute_master_secret(
             algorithm,
             premaster_secret,
             session_hash=session_hash,
@@ -294,6 +302,7 @@ _WAITING_FOR = {
         "the server's CertificateRequest or ServerHelloDone"
     ),
     "CLIENT_EXPECT_SERVER_HELLO_DONE": "the server's ServerHelloDone",
+    "CLIENT_EXPECT_NEW_SESSION_TICKET": "the server's NewSessionTicket",
     "CLIENT_EXPECT_FINISHED": "the server's Finished",
     "CLIENT_POST_HANDSHAKE": "nothing (the handshake is over)",
     "SERVER_EXPECT_CLIENT_HELLO": "the client's ClientHello",
