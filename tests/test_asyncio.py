@@ -58,6 +58,7 @@ async def echo_round_trip(session: DtlsSession, message: bytes) -> int:
     raise AssertionError(f"no echo for {message!r}")
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_200_concurrent_clients_under_20_percent_loss(lossy_sendto: dict[str, int]) -> None:
     """Issue 4 item 1: one server socket, 200 clients, loss both ways."""
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,12 +201,26 @@ def test_at_least_31_cases() -> None:
     assert len(CASES) >= 31
 
 
+@pytest.fixture(scope="module")
+def results(files: Path, busy_port: int) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every case's run, four processes at a time (each is mostly interpreter start-up)."""
+
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        case = CASES[name]
+        args = [a.format(d=files, busy=busy_port) for a in case.args.split()]
+        env = {k: v.format(d=files) for k, v in case.env.items()}
+        return run_cli(args, env)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(CASES, pool.map(run, CASES), strict=True))
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_input_is_one_line_and_a_non_zero_exit(name: str, files: Path, busy_port: int) -> None:
+def test_bad_input_is_one_line_and_a_non_zero_exit(
+    name: str, results: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
     case = CASES[name]
-    args = [a.format(d=files, busy=busy_port) for a in case.args.split()]
-    env = {k: v.format(d=files) for k, v in case.env.items()}
-    result = run_cli(args, env)
+    result = results[name]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Callable
 
+import pytest
+
 from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
 from aiodtls.dissect import dissect, handshake_fragments
 from aiodtls.endpoint import DtlsEndpoint
@@ -102,6 +104,7 @@ def test_clients_on_one_socket_are_routed_by_address() -> None:
     assert len(completed) == 2
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_10000_spoofed_client_hellos_leave_no_state() -> None:  # issue 4 item 2, C1, X14
     endpoint = DtlsEndpoint(server_config())
     hello = client_hello_from(("192.0.2.1", 1))
@@ -247,6 +250,7 @@ def measure_memory_per_connection(count: int) -> float:
     return sum(s.size_diff for s in after.compare_to(before, "filename")) / count
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_memory_per_established_connection() -> None:  # issue 4 item 6
     per_connection = measure_memory_per_connection(1000)
     assert per_connection <= 16 * 1024, per_connection

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import tracemalloc
 
+import pytest
+
 from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
 from aiodtls.budget import BufferBudget
 from aiodtls.endpoint import DtlsEndpoint
@@ -166,6 +168,7 @@ def bomb_fragments(count: int = 4) -> list[bytes]:
     return [fragment_record(2 + i, b"\x00", 65535, 10 + i) for i in range(count)]
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_1000_half_open_handshakes_fed_length_bombs_stay_under_32_mib() -> None:  # X2, F5
     endpoint = DtlsEndpoint(server_config())  # 1000 sources, default limits
     harness = Harness(endpoint)

@@ -659,6 +659,7 @@ def check_rto_sequence(
     return doubled
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_aiodtls_retransmission_timeline_follows_the_documented_rto(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:
