@@ -368,7 +368,16 @@ LICODE_CASES = {
 "Proxy rules, who must recover, by retransmitting which flight, and retransmissions by side."
 
 
-@pytest.mark.parametrize("case", list(LICODE_CASES))
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        name if name == "server-certificate-fragment" else pytest.param(name, marks=SLOW)
+        for name in LICODE_CASES
+    ],
+)
 def test_licode_scenario_aiortc_server_behind_the_proxy(case: str, peers: PeerSet) -> None:
     """Issue 11 Must show 2: aiodtls client -> ``aiodtls proxy`` (one loss) -> aiortc as DTLS
     server. The handshake completes, SRTP works through the proxy, and the proxy's

@@ -133,6 +133,7 @@ def test_pasted_sdp_fingerprint_pins_the_server(peers: PeerSet, tmp_path: Path) 
     assert "matches no pinned fingerprint" in failure, failure
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_no_check_hostname_keeps_the_trust_check(peers: PeerSet, tmp_path: Path) -> None:
     make_cert(tmp_path / "server")
     make_cert(tmp_path / "other")

@@ -53,6 +53,7 @@ def test_wrong_psk_against_s_server_is_named_before_the_timeout(
     assert time.monotonic() - start < 20.0  # before the handshake timeout
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_wrong_psk_against_silent_gnutls_serv_times_out_pointing_at_the_psk(
     peers: PeerSet,
     require_binary: Callable[[str], str],

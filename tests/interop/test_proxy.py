@@ -365,7 +365,7 @@ def datagrams(events: list[dict[str, Any]], flow: str | None = None) -> list[dic
 # 1. openssl s_client -> proxy -> openssl s_server, one Certificate fragment lost once
 
 
-@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("output", ["json", pytest.param("text", marks=pytest.mark.slow)])
 def test_openssl_server_recovers_from_a_lost_certificate_fragment(
     output: str,
     peers: PeerSet,
@@ -421,7 +421,7 @@ def test_openssl_server_recovers_from_a_lost_certificate_fragment(
 # 2. A pyOpenSSL server that never drives its retransmission timer
 
 
-@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("output", ["json", pytest.param("text", marks=pytest.mark.slow)])
 def test_proxy_names_the_server_that_never_retransmits(
     output: str,
     peers: PeerSet,

@@ -123,6 +123,7 @@ def test_aiodtls_client_to_gnutls_serv(
         server.wait_for(r"CERTIFICATE \(11\) was received\. Length 94\b")
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_aiodtls_client_refuses_gnutls_serv_key_that_is_not_pinned(
     peers: PeerSet, require_binary: Callable[[str], str], keys: dict[str, RawKeyFiles]
 ) -> None:
@@ -192,6 +193,7 @@ def test_gnutls_cli_to_aiodtls_server(
         server.wait_for(f"client raw public key sha-256 {keys['client'].sha256}", "stderr")
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_aiodtls_server_refuses_gnutls_cli_key_that_is_not_pinned(
     peers: PeerSet, require_binary: Callable[[str], str], keys: dict[str, RawKeyFiles]
 ) -> None:

@@ -47,7 +47,9 @@ def times(pattern: str, count: int) -> re.Pattern[str]:
 
 
 @TICKETS
-@pytest.mark.parametrize("case", [ECDSA, PSK], ids=["ecdhe-ecdsa", "psk"])
+@pytest.mark.parametrize(
+    "case", [ECDSA, pytest.param(PSK, marks=pytest.mark.slow)], ids=["ecdhe-ecdsa", "psk"]
+)
 def test_s_client_reconnect_resumes_against_aiodtls_server(
     peers: PeerSet, openssl: str, interop_files: InteropFiles, case: Case, tickets: bool
 ) -> None:
@@ -89,7 +91,9 @@ def test_s_client_sess_out_then_sess_in_resumes(
 
 
 @TICKETS
-@pytest.mark.parametrize("case", [ECDSA, PSK], ids=["ecdhe-ecdsa", "psk"])
+@pytest.mark.parametrize(
+    "case", [ECDSA, pytest.param(PSK, marks=pytest.mark.slow)], ids=["ecdhe-ecdsa", "psk"]
+)
 def test_aiodtls_client_reconnect_resumes_against_s_server(
     peers: PeerSet, openssl: str, interop_files: InteropFiles, case: Case, tickets: bool
 ) -> None:
