@@ -144,17 +144,22 @@ def _additional_data(epoch_seq: bytes, content_type: int, version: int, length: 
 _Cipher = AESGCM | AESCCM | ChaCha20Poly1305
 
 
-class ExplicitNonceProtection:
-    """AES-GCM or AES-CCM(_8): 4-byte salt || 8-byte explicit nonce (= epoch || seq)."""
+class _AeadProtection:
+    """Seal and open with an AEAD; subclasses say how a record's nonce is made and carried."""
 
-    __slots__ = ("_aead", "_salt", "overhead")
+    __slots__ = ("_aead", "overhead")
 
-    def __init__(self, aead: _Cipher, salt: bytes, tag_length: int) -> None:
-        if len(salt) != 4:
-            raise ValueError("the GCM/CCM salt must be 4 bytes")
+    def __init__(self, aead: _Cipher, overhead: int) -> None:
         self._aead = aead
-        self._salt = salt
-        self.overhead = 8 + tag_length
+        self.overhead = overhead
+
+    def _nonce(self, epoch_seq: bytes) -> tuple[bytes, bytes]:
+        """The nonce for record ``epoch_seq`` and the part of it carried in the record."""
+        raise NotImplementedError
+
+    def _received_nonce(self, epoch_seq: bytes, fragment: bytes) -> tuple[bytes, bytes]:
+        """The nonce of a received record and its ciphertext || tag."""
+        raise NotImplementedError
 
     def seal(
         self,
@@ -165,10 +170,11 @@ class ExplicitNonceProtection:
         *,
         aad: bytes | None = None,
     ) -> bytes:
-        """Return explicit_nonce || ciphertext || tag."""
+        """Return the carried nonce (if any) || ciphertext || tag."""
         if aad is None:
             aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
-        return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
+        nonce, carried = self._nonce(epoch_seq)
+        return carried + self._aead.encrypt(nonce, plaintext, aad)
 
     def open(
         self,
@@ -185,10 +191,29 @@ class ExplicitNonceProtection:
             raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
         if aad is None:
             aad = _additional_data(epoch_seq, content_type, version, length)
+        nonce, sealed = self._received_nonce(epoch_seq, fragment)
         try:
-            return self._aead.decrypt(self._salt + fragment[:8], fragment[8:], aad)
+            return self._aead.decrypt(nonce, sealed, aad)
         except InvalidTag as exc:
             raise RecordProtectionError("bad record tag") from exc
+
+
+class ExplicitNonceProtection(_AeadProtection):
+    """AES-GCM or AES-CCM(_8): 4-byte salt || 8-byte explicit nonce (= epoch || seq)."""
+
+    __slots__ = ("_salt",)
+
+    def __init__(self, aead: _Cipher, salt: bytes, tag_length: int) -> None:
+        if len(salt) != 4:
+            raise ValueError("the GCM/CCM salt must be 4 bytes")
+        super().__init__(aead, 8 + tag_length)
+        self._salt = salt
+
+    def _nonce(self, epoch_seq: bytes) -> tuple[bytes, bytes]:
+        return self._salt + epoch_seq, epoch_seq
+
+    def _received_nonce(self, epoch_seq: bytes, fragment: bytes) -> tuple[bytes, bytes]:
+        return self._salt + fragment[:8], fragment[8:]
 
 
 class AesGcmProtection(ExplicitNonceProtection):
@@ -200,55 +225,22 @@ class AesGcmProtection(ExplicitNonceProtection):
         super().__init__(AESGCM(key), salt, 16)
 
 
-class XorNonceProtection:
+class XorNonceProtection(_AeadProtection):
     """ChaCha20-Poly1305 (RFC 7905 §2): nonce = 12-byte IV XOR (0^32 || epoch || seq)."""
 
-    __slots__ = ("_aead", "_iv")
-
-    overhead = 16
+    __slots__ = ("_iv",)
 
     def __init__(self, aead: ChaCha20Poly1305, iv: bytes) -> None:
         if len(iv) != 12:
             raise ValueError("the ChaCha20-Poly1305 IV must be 12 bytes")
-        self._aead = aead
+        super().__init__(aead, 16)
         self._iv = int.from_bytes(iv, "big")
 
-    def _nonce(self, epoch_seq: bytes) -> bytes:
-        return (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
+    def _nonce(self, epoch_seq: bytes) -> tuple[bytes, bytes]:
+        return (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big"), b""
 
-    def seal(
-        self,
-        epoch_seq: bytes,
-        content_type: int,
-        version: int,
-        plaintext: bytes,
-        *,
-        aad: bytes | None = None,
-    ) -> bytes:
-        """Return ciphertext || tag."""
-        if aad is None:
-            aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
-        return self._aead.encrypt(self._nonce(epoch_seq), plaintext, aad)
-
-    def open(
-        self,
-        epoch_seq: bytes,
-        content_type: int,
-        version: int,
-        fragment: bytes,
-        *,
-        aad: bytes | None = None,
-    ) -> bytes:
-        """Verify the tag and return the plaintext."""
-        length = len(fragment) - self.overhead
-        if length < 0:
-            raise RecordProtectionError("record shorter than the tag")
-        if aad is None:
-            aad = _additional_data(epoch_seq, content_type, version, length)
-        try:
-            return self._aead.decrypt(self._nonce(epoch_seq), fragment, aad)
-        except InvalidTag as exc:
-            raise RecordProtectionError("bad record tag") from exc
+    def _received_nonce(self, epoch_seq: bytes, fragment: bytes) -> tuple[bytes, bytes]:
+        return self._nonce(epoch_seq)[0], fragment
 
 
 def new_protection(aead: Aead, key: bytes, iv: bytes) -> RecordProtection:
