@@ -27,6 +27,7 @@ from .header import (
     MAX_CIPHERTEXT_LENGTH,
     MAX_PLAINTEXT_LENGTH,
     MAX_SEQUENCE_NUMBER,
+    RECORD_HEADER,
     RECORD_HEADER_LENGTH,
     ContentType,
     RawRecord,
@@ -65,9 +66,9 @@ class SequenceNumberExhausted(Exception):
     """The write epoch ran out of sequence numbers; the connection must close (SPEC R3)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see RawRecord
 class OpenedRecord:
-    """An authenticated, decrypted record."""
+    """An authenticated, decrypted record. Treat it as read-only."""
 
     content_type: int
     epoch: int
@@ -83,10 +84,27 @@ class _ReadEpoch:
     window: ReplayWindow = field(default_factory=ReplayWindow)
 
 
-@dataclass
 class _WriteEpoch:
-    protection: RecordProtection
-    next_sequence_number: int = 0
+    """Write state of one epoch: its keys, next sequence number, and what every record of it
+    shares, worked out once: the epoch bits of its sequence numbers, the CID it carries, and
+    its overhead (so ``max_payload`` costs one lookup per send)."""
+
+    __slots__ = ("cid", "epoch_bits", "next_sequence_number", "overhead", "protection")
+
+    def __init__(self, epoch: int, protection: RecordProtection, send_cid: bytes) -> None:
+        self.protection = protection
+        self.next_sequence_number = 0
+        self.epoch_bits = epoch << 48
+        self.cid = b""
+        self.overhead = 0
+        self.use_cid(send_cid if epoch else b"")  # RFC 9146 §4: never in plaintext (SPEC I2)
+
+    def use_cid(self, cid: bytes) -> None:
+        # A tls12_cid record adds the CID to the header and the real type to the plaintext.
+        self.cid = cid
+        self.overhead = RECORD_HEADER_LENGTH + self.protection.overhead
+        if cid:
+            self.overhead += len(cid) + 1
 
 
 PLAIN_SEEN = 64
@@ -107,7 +125,7 @@ class RecordLayer:
         self._budget = budget
         self._plain_seen: dict[int, None] = {}  # recent epoch-0 sequence numbers, oldest first
         self._read: dict[int, _ReadEpoch] = {0: _ReadEpoch(NullProtection())}
-        self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(NullProtection())}
+        self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(0, NullProtection(), b"")}
         self._highest_read_epoch = 0
         self.write_epoch = 0
         "The epoch new records are sent in."
@@ -126,6 +144,9 @@ class RecordLayer:
         one means plain records in that direction (a zero-length CID, SPEC I1)."""
         self.receive_cid = receive_cid
         self.send_cid = send_cid
+        for epoch, state in self._write.items():
+            if epoch:
+                state.use_cid(send_cid)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -136,54 +157,55 @@ class RecordLayer:
         yet: it is held and handed back by :meth:`install_read`. Raises :class:`RecordDropped`
         for anything invalid.
         """
-        if record.content_type == TLS12_CID:
+        content_type = record.content_type
+        epoch = record.epoch
+        version = record.version
+        fragment = record.fragment
+        if content_type == TLS12_CID:
             # SPEC I3: only under keys, only when we asked for a CID, only with ours.
             if not self.receive_cid:
                 raise RecordDropped("tls12_cid record without a negotiated connection ID")
-            if record.epoch == 0:
+            if epoch == 0:
                 raise RecordDropped("tls12_cid record in epoch 0")
             if record.cid != self.receive_cid:
                 raise RecordDropped("unknown connection ID")
-        elif record.content_type not in _KNOWN_CONTENT_TYPES:
-            raise RecordDropped(f"unknown content type {record.content_type}")
-        elif record.epoch != 0 and self.receive_cid:
+        elif content_type not in _KNOWN_CONTENT_TYPES:
+            raise RecordDropped(f"unknown content type {content_type}")
+        elif epoch != 0 and self.receive_cid:
             raise RecordDropped("protected record without the connection ID")
-        if record.version != DTLS1_2 and not (record.epoch == 0 and record.version == DTLS1_0):
-            raise RecordDropped(f"bad record version {record.version:#06x}")
+        if version != DTLS1_2 and not (epoch == 0 and version == DTLS1_0):
+            raise RecordDropped(f"bad record version {version:#06x}")
         # RFC 5246 §6.2.3: a longer ciphertext is a record_overflow; DTLS discards it instead
         # (RFC 6347 §4.1.2.7), before spending a decryption on it.
-        if len(record.fragment) > MAX_CIPHERTEXT_LENGTH:
+        if len(fragment) > MAX_CIPHERTEXT_LENGTH:
             raise RecordDropped("record too long")  # SPEC R5
-        state = self._read.get(record.epoch)
+        state = self._read.get(epoch)
         if state is None:
-            if record.epoch == self._highest_read_epoch + 1 and self._hold_next_epoch:
+            if epoch == self._highest_read_epoch + 1 and self._hold_next_epoch:
                 self._hold_early(record)
                 return None
-            raise RecordDropped(f"record from epoch {record.epoch} has no keys")
+            raise RecordDropped(f"record from epoch {epoch} has no keys")
         seq = record.sequence_number
         # Epoch 0 has no integrity: anyone can send a plaintext record with any sequence
         # number, so a sliding window there would let one forged far-future record make every
         # real one "too old" (SPEC X6). Only exact repeats of a recent number are dropped
         # (network duplicates and verbatim replays, which would otherwise read as the peer
         # repeating its flight); a peer's real retransmissions always take new numbers.
-        protected = record.epoch != 0
+        protected = epoch != 0
         if self._replay_protection:
             if protected and state.window.is_replay(seq):
                 raise RecordDropped("replayed or too old sequence number")
             if not protected and seq in self._plain_seen:
                 raise RecordDropped("repeated plaintext record")
-        epoch_seq = ((record.epoch << 48) | seq).to_bytes(8, "big")
-        content_type = record.content_type
+        epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
         aad = None
         if content_type == TLS12_CID:
-            inner_length = len(record.fragment) - state.protection.overhead
+            inner_length = len(fragment) - state.protection.overhead
             if inner_length < 0:
                 raise RecordAuthenticationFailed("record shorter than its protection")
-            aad = cid_additional_data(record.version, epoch_seq, record.cid, inner_length)
+            aad = cid_additional_data(version, epoch_seq, record.cid, inner_length)
         try:
-            payload = state.protection.open(
-                epoch_seq, content_type, record.version, record.fragment, aad=aad
-            )
+            payload = state.protection.open(epoch_seq, content_type, version, fragment, aad=aad)
         except RecordProtectionError as exc:
             raise RecordAuthenticationFailed(str(exc)) from None
         if aad is not None:
@@ -200,13 +222,13 @@ class RecordLayer:
         newest = False
         if protected:
             # Newer than any seen: no later epoch has keys, and right of this epoch's window.
-            newest = record.epoch == self._highest_read_epoch and seq > state.window.top
+            newest = epoch == self._highest_read_epoch and seq > state.window.top
             state.window.mark(seq)
         else:
             self._plain_seen[seq] = None
             if len(self._plain_seen) > PLAIN_SEEN:
                 del self._plain_seen[next(iter(self._plain_seen))]
-        return OpenedRecord(content_type, record.epoch, seq, payload, newest)
+        return OpenedRecord(content_type, epoch, seq, payload, newest)
 
     def _hold_early(self, record: RawRecord) -> None:
         size = len(record.fragment) + RECORD_HEADER_LENGTH
@@ -256,21 +278,17 @@ class RecordLayer:
 
     def install_write(self, epoch: int, protection: RecordProtection) -> None:
         """Make ``epoch`` available for sending (it becomes current with ``write_epoch``)."""
-        self._write[epoch] = _WriteEpoch(protection)
+        self._write[epoch] = _WriteEpoch(epoch, protection, self.send_cid)
 
     def overhead(self, epoch: int | None = None) -> int:
         """Header plus protection expansion of one record in ``epoch`` (default: current)."""
-        epoch = self.write_epoch if epoch is None else epoch
-        state = self._write[epoch]
-        # A tls12_cid record adds the CID to the header and the real type to the plaintext.
-        cid = len(self.send_cid) + 1 if epoch and self.send_cid else 0
-        return RECORD_HEADER_LENGTH + state.protection.overhead + cid
+        return self._write[self.write_epoch if epoch is None else epoch].overhead
 
     def max_payload(self, mtu: int) -> int:
         """Largest plaintext of one record in the current write epoch that fits a datagram of
         ``mtu`` bytes and that a peer accepts: never over 2^14 (RFC 5246 §6.2.1, SPEC R5),
         which :meth:`open` enforces on our side too."""
-        return min(MAX_PLAINTEXT_LENGTH, mtu - self.overhead())
+        return min(MAX_PLAINTEXT_LENGTH, mtu - self._write[self.write_epoch].overhead)
 
     def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
         """Build one record of ``payload`` on the next sequence number of ``epoch``.
@@ -278,24 +296,26 @@ class RecordLayer:
         Retransmissions call this again, so every copy gets a fresh sequence number while the
         epoch and keys stay those of the original (SPEC R2, T5).
         """
-        if epoch is None:
-            epoch = self.write_epoch
-        state = self._write[epoch]
+        state = self._write[self.write_epoch if epoch is None else epoch]
         seq = state.next_sequence_number
         if seq > MAX_SEQUENCE_NUMBER:
-            raise SequenceNumberExhausted(f"epoch {epoch} has used every sequence number")
+            raise SequenceNumberExhausted(
+                f"epoch {state.epoch_bits >> 48} has used every sequence number"
+            )
         state.next_sequence_number = seq + 1
-        epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
-        cid = self.send_cid if epoch else b""
-        if cid:  # RFC 9146 §4: plaintext records never carry a CID (SPEC I2)
+        seq_num = state.epoch_bits | seq
+        epoch_seq = seq_num.to_bytes(8, "big")
+        cid = state.cid
+        if cid:
             inner = encode_inner_plaintext(payload, content_type)
             aad = cid_additional_data(DTLS1_2, epoch_seq, cid, len(inner))
             fragment = state.protection.seal(epoch_seq, TLS12_CID, DTLS1_2, inner, aad=aad)
+            epoch = state.epoch_bits >> 48
             return encode_record_header(TLS12_CID, DTLS1_2, epoch, seq, len(fragment), cid) + (
                 fragment
             )
         fragment = state.protection.seal(epoch_seq, content_type, DTLS1_2, payload)
-        return encode_record_header(content_type, DTLS1_2, epoch, seq, len(fragment)) + fragment
+        return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(fragment)) + fragment
 
     def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
         """Never send a sequence number below ``next_sequence_number`` in ``epoch``."""

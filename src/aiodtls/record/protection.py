@@ -19,6 +19,7 @@ class, so the handshake never names a construction. Epoch 0 uses :class:`NullPro
 from __future__ import annotations
 
 import enum
+import struct
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -135,10 +136,8 @@ class NullProtection:
         return fragment
 
 
-def _additional_data(epoch_seq: bytes, content_type: int, version: int, length: int) -> bytes:
-    return (
-        epoch_seq + bytes((content_type, version >> 8, version & 0xFF)) + length.to_bytes(2, "big")
-    )
+_TYPE_VERSION_LENGTH = struct.Struct("!BHH")
+"The additional data after epoch || seq: type, version, plaintext length (RFC 5246 §6.2.3.3)."
 
 
 _Cipher = AESGCM | AESCCM | ChaCha20Poly1305
@@ -172,7 +171,7 @@ class _AeadProtection:
     ) -> bytes:
         """Return the carried nonce (if any) || ciphertext || tag."""
         if aad is None:
-            aad = _additional_data(epoch_seq, content_type, version, len(plaintext))
+            aad = epoch_seq + _TYPE_VERSION_LENGTH.pack(content_type, version, len(plaintext))
         nonce, carried = self._nonce(epoch_seq)
         return carried + self._aead.encrypt(nonce, plaintext, aad)
 
@@ -190,7 +189,7 @@ class _AeadProtection:
         if length < 0:
             raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
         if aad is None:
-            aad = _additional_data(epoch_seq, content_type, version, length)
+            aad = epoch_seq + _TYPE_VERSION_LENGTH.pack(content_type, version, length)
         nonce, sealed = self._received_nonce(epoch_seq, fragment)
         try:
             return self._aead.decrypt(nonce, sealed, aad)
