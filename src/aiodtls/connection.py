@@ -306,9 +306,9 @@ class DtlsConnection:
                 if self._receive_record(record) and moving:
                     moving = False
                     self._move_peer(addr)
-                while self._held_records and not self.closed:
+                while self._held_records and self.state != _CLOSED:
                     self._receive_record(self._held_records.pop(0))
-                if self.closed:
+                if self.state == _CLOSED:
                     break
         except Alert as alert:
             self._fail(alert)
