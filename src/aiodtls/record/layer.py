@@ -222,8 +222,8 @@ class RecordLayer:
         newest = False
         if protected:
             # Newer than any seen: no later epoch has keys, and right of this epoch's window.
-            newest = epoch == self._highest_read_epoch and seq > state.window.top
-            state.window.mark(seq)
+            moved = state.window.mark(seq)
+            newest = moved and epoch == self._highest_read_epoch
         else:
             self._plain_seen[seq] = None
             if len(self._plain_seen) > PLAIN_SEEN:

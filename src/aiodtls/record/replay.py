@@ -35,15 +35,17 @@ class ReplayWindow:
         offset = self._top - seq
         return offset >= self._size or bool(self._bits >> offset & 1)
 
-    def mark(self, seq: int) -> None:
-        """Record ``seq`` as accepted, sliding the window when it is new on the right."""
+    def mark(self, seq: int) -> bool:
+        """Record ``seq`` as accepted, sliding the window when it is new on the right; True
+        if it did (``seq`` is the highest accepted so far)."""
         if seq > self._top:
             shift = seq - self._top
             # A jump past the window forgets it entirely; never build a 2^48-bit integer.
             bits = self._bits << shift if shift < self._size else 0
             self._bits = (bits | 1) & ((1 << self._size) - 1)
             self._top = seq
-        else:
-            offset = self._top - seq
-            if offset < self._size:
-                self._bits |= 1 << offset
+            return True
+        offset = self._top - seq
+        if offset < self._size:
+            self._bits |= 1 << offset
+        return False
