@@ -144,21 +144,19 @@ _Cipher = AESGCM | AESCCM | ChaCha20Poly1305
 
 
 class _AeadProtection:
-    """Seal and open with an AEAD; subclasses say how a record's nonce is made and carried."""
+    """Seal and open with an AEAD. A subclass sets how a record's nonce is made: from a 4-byte
+    salt and an explicit nonce carried in the record, or from a 12-byte IV and nothing on the
+    wire. Data, not a method per subclass, so a record costs no extra call for it."""
 
-    __slots__ = ("_aead", "overhead")
+    __slots__ = ("_aead", "_iv", "_salt", "overhead")
 
-    def __init__(self, aead: _Cipher, overhead: int) -> None:
+    def __init__(self, aead: _Cipher, overhead: int, *, salt: bytes = b"", iv: int = 0) -> None:
         self._aead = aead
         self.overhead = overhead
-
-    def _nonce(self, epoch_seq: bytes) -> tuple[bytes, bytes]:
-        """The nonce for record ``epoch_seq`` and the part of it carried in the record."""
-        raise NotImplementedError
-
-    def _received_nonce(self, epoch_seq: bytes, fragment: bytes) -> tuple[bytes, bytes]:
-        """The nonce of a received record and its ciphertext || tag."""
-        raise NotImplementedError
+        self._salt = salt
+        "GCM/CCM: the implicit salt; the explicit nonce follows it (empty for ChaCha20)."
+        self._iv = iv
+        "ChaCha20-Poly1305: the implicit IV the record number is XORed into."
 
     def seal(
         self,
@@ -172,8 +170,10 @@ class _AeadProtection:
         """Return the carried nonce (if any) || ciphertext || tag."""
         if aad is None:
             aad = epoch_seq + _TYPE_VERSION_LENGTH.pack(content_type, version, len(plaintext))
-        nonce, carried = self._nonce(epoch_seq)
-        return carried + self._aead.encrypt(nonce, plaintext, aad)
+        if self._salt:
+            return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
+        nonce = (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
+        return self._aead.encrypt(nonce, plaintext, aad)
 
     def open(
         self,
@@ -190,7 +190,13 @@ class _AeadProtection:
             raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
         if aad is None:
             aad = epoch_seq + _TYPE_VERSION_LENGTH.pack(content_type, version, length)
-        nonce, sealed = self._received_nonce(epoch_seq, fragment)
+        if self._salt:
+            # The explicit nonce as received: the sender chose it (RFC 5288 §3).
+            nonce = self._salt + fragment[:8]
+            sealed = fragment[8:]
+        else:
+            nonce = (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
+            sealed = fragment
         try:
             return self._aead.decrypt(nonce, sealed, aad)
         except InvalidTag as exc:
@@ -200,19 +206,12 @@ class _AeadProtection:
 class ExplicitNonceProtection(_AeadProtection):
     """AES-GCM or AES-CCM(_8): 4-byte salt || 8-byte explicit nonce (= epoch || seq)."""
 
-    __slots__ = ("_salt",)
+    __slots__ = ()
 
     def __init__(self, aead: _Cipher, salt: bytes, tag_length: int) -> None:
         if len(salt) != 4:
             raise ValueError("the GCM/CCM salt must be 4 bytes")
-        super().__init__(aead, 8 + tag_length)
-        self._salt = salt
-
-    def _nonce(self, epoch_seq: bytes) -> tuple[bytes, bytes]:
-        return self._salt + epoch_seq, epoch_seq
-
-    def _received_nonce(self, epoch_seq: bytes, fragment: bytes) -> tuple[bytes, bytes]:
-        return self._salt + fragment[:8], fragment[8:]
+        super().__init__(aead, 8 + tag_length, salt=salt)
 
 
 class AesGcmProtection(ExplicitNonceProtection):
@@ -227,19 +226,12 @@ class AesGcmProtection(ExplicitNonceProtection):
 class XorNonceProtection(_AeadProtection):
     """ChaCha20-Poly1305 (RFC 7905 §2): nonce = 12-byte IV XOR (0^32 || epoch || seq)."""
 
-    __slots__ = ("_iv",)
+    __slots__ = ()
 
     def __init__(self, aead: ChaCha20Poly1305, iv: bytes) -> None:
         if len(iv) != 12:
             raise ValueError("the ChaCha20-Poly1305 IV must be 12 bytes")
-        super().__init__(aead, 16)
-        self._iv = int.from_bytes(iv, "big")
-
-    def _nonce(self, epoch_seq: bytes) -> tuple[bytes, bytes]:
-        return (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big"), b""
-
-    def _received_nonce(self, epoch_seq: bytes, fragment: bytes) -> tuple[bytes, bytes]:
-        return self._nonce(epoch_seq)[0], fragment
+        super().__init__(aead, 16, iv=int.from_bytes(iv, "big"))
 
 
 def new_protection(aead: Aead, key: bytes, iv: bytes) -> RecordProtection:
