@@ -6,6 +6,11 @@ and a small bounded buffer of records that arrive for the next epoch before its 
 (SPEC R9, X12: a Finished that overtakes the ClientKeyExchange). It does not know what records
 mean; the connection routes opened records by content type.
 
+Every record passes through here, so the per-record work is kept flat: each write epoch holds
+what its records share (epoch bits, CID, overhead), a record is sealed with one AEAD call and
+one ``struct`` pack for its header, and no per-record object is built beyond the plain
+:class:`OpenedRecord` (docs/performance.md, "Record path").
+
 Once the handshake negotiated connection IDs (RFC 9146, :meth:`RecordLayer.use_connection_ids`),
 protected records travel as tls12_cid records (framing and additional data in ``record.cid``):
 we send the peer's CID, and accept protected records only with our own (SPEC I2–I4).
