@@ -275,7 +275,7 @@ class ClientHandshake(HandshakeStateMachine):
         self.cookie_exchanges += 1
         self._trace("cookie_received", cookie_length=len(hvr.cookie))
         # The first ClientHello and the HVR are not part of the transcript (SPEC C7).
-        self._transcript.clear()
+        self._reset_transcript()
         self._hello.cookie = hvr.cookie
         self._send_seq = 1
         self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
