@@ -8,14 +8,19 @@ which the connection turns into a dropped record or a ``decode_error`` alert.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 
 __all__ = ["Buffer", "BufferReadError"]
 
 
 class BufferReadError(ValueError):
     """Raised when input is shorter than its encoding says, or a block has bytes left over."""
+
+
+_UINT32 = struct.Struct("!I")
 
 
 class Buffer:
@@ -46,6 +51,7 @@ class Buffer:
         return self._pos
 
     def _take(self, n: int) -> int:
+        """Advance past ``n`` bytes and return where they start."""
         start = self._pos
         if n < 0 or start + n > self._limit:
             raise BufferReadError(f"need {n} bytes, {self._limit - start} left")
@@ -64,7 +70,7 @@ class Buffer:
     def pull_uint16(self) -> int:
         """Read a big-endian 16-bit integer."""
         start = self._take(2)
-        return int.from_bytes(self._data[start : start + 2], "big")
+        return self._data[start] << 8 | self._data[start + 1]
 
     def pull_uint24(self) -> int:
         """Read a big-endian 24-bit integer."""
@@ -73,38 +79,39 @@ class Buffer:
 
     def pull_uint32(self) -> int:
         """Read a big-endian 32-bit integer."""
-        start = self._take(4)
-        return int.from_bytes(self._data[start : start + 4], "big")
+        value: int = _UINT32.unpack_from(self._data, self._take(4))[0]
+        return value
 
     def pull_uint48(self) -> int:
         """Read a big-endian 48-bit integer (DTLS record sequence numbers)."""
         start = self._take(6)
         return int.from_bytes(self._data[start : start + 6], "big")
 
+    def _pull_length(self, length_size: int) -> int:
+        """Read the length prefix of a vector or block (1, 2 or 3 bytes)."""
+        if length_size == 1:
+            return self._data[self._take(1)]
+        if length_size == 2:
+            start = self._take(2)
+            return self._data[start] << 8 | self._data[start + 1]
+        start = self._take(length_size)
+        return int.from_bytes(self._data[start : start + length_size], "big")
+
     def pull_opaque(self, length_size: int) -> bytes:
         """Read a vector ``opaque x<0..2^(8*length_size)-1>``."""
-        n = int.from_bytes(self.pull_bytes(length_size), "big")
-        return self.pull_bytes(n)
+        return self.pull_bytes(self._pull_length(length_size))
 
-    @contextmanager
-    def pull_block(self, length_size: int) -> Iterator[int]:
+    def pull_block(self, length_size: int) -> _PullBlock:
         """Read a length-prefixed block; the body must consume it exactly.
 
-        Inside the ``with`` the read limit is the end of the block, so a reader cannot run past
-        it into the next field.
+        Use as ``with buf.pull_block(2) as length:``. Inside the ``with`` the read limit is
+        the end of the block, so a reader cannot run past it into the next field.
         """
-        n = int.from_bytes(self.pull_bytes(length_size), "big")
+        n = self._pull_length(length_size)
         end = self._pos + n
         if end > self._limit:
             raise BufferReadError(f"block of {n} bytes, {self._limit - self._pos} left")
-        outer = self._limit
-        self._limit = end
-        try:
-            yield n
-            if self._pos != end:
-                raise BufferReadError(f"{end - self._pos} bytes left over in block")
-        finally:
-            self._limit = outer
+        return _PullBlock(self, n, end)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -155,3 +162,35 @@ class Buffer:
         if n >= 1 << (8 * length_size):
             raise ValueError(f"block of {n} bytes does not fit a {length_size}-byte length")
         self._data[start : start + length_size] = n.to_bytes(length_size, "big")
+
+
+class _PullBlock:
+    """The ``with`` of :meth:`Buffer.pull_block`: narrows the read limit to the block and, on
+    a normal exit, checks the block was consumed exactly.
+
+    A small class rather than a ``@contextmanager`` generator: codecs open about a dozen
+    blocks per handshake, and a generator-based context manager costs several times more.
+    """
+
+    __slots__ = ("_buf", "_end", "_length", "_outer")
+
+    def __init__(self, buf: Buffer, length: int, end: int) -> None:
+        self._buf = buf
+        self._length = length
+        self._end = end
+        self._outer = buf._limit
+
+    def __enter__(self) -> int:
+        self._buf._limit = self._end
+        return self._length
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        buf = self._buf
+        buf._limit = self._outer
+        if exc_type is None and buf._pos != self._end:
+            raise BufferReadError(f"{self._end - buf._pos} bytes left over in block")
