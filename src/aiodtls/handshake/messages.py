@@ -7,10 +7,14 @@ here too; fragmentation and reassembly of it belong to ``reliability``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import AlertIllegalParameter
 from ..buffer import Buffer, BufferReadError
@@ -413,6 +417,22 @@ def push_certificate(buf: Buffer, message: Certificate) -> None:
     with buf.push_block(3):
         for der in message.certificates:
             buf.push_opaque(3, der)
+
+
+def encode_certificate_chain(chain: Sequence[x509.Certificate]) -> bytes:
+    """The body of our own Certificate message presenting ``chain``.
+
+    Cached by chain: every connection of a server (or of a client with a certificate)
+    presents the same chain, and certificates are immutable, so the DER and the message are
+    the same each time. The cache is bounded, so rotating chains cannot grow it.
+    """
+    return _encode_certificate_chain(tuple(chain))
+
+
+@functools.lru_cache(maxsize=64)
+def _encode_certificate_chain(chain: tuple[x509.Certificate, ...]) -> bytes:
+    der = [certificate.public_bytes(Encoding.DER) for certificate in chain]
+    return encode_message(push_certificate, Certificate(der))
 
 
 @dataclass
