@@ -9,8 +9,6 @@ which the connection turns into a dropped record or a ``decode_error`` alert.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 
 __all__ = ["Buffer", "BufferReadError"]
@@ -32,7 +30,9 @@ class Buffer:
     __slots__ = ("_data", "_limit", "_pos")
 
     def __init__(self, data: bytes = b"") -> None:
-        self._data = bytearray(data)
+        # A reader keeps the bytes it was given (no copy, and a slice of bytes is already
+        # bytes, so ``pull_bytes`` copies once); a writer holds a bytearray (``_writer``).
+        self._data: bytes | bytearray = bytes(data) if data else bytearray()
         self._pos = 0
         self._limit = len(self._data)
 
@@ -123,45 +123,47 @@ class Buffer:
     def __len__(self) -> int:
         return len(self._data)
 
+    def _writer(self) -> bytearray:
+        """The bytes as a growable bytearray (a reader that is written to becomes one)."""
+        data = self._data
+        if isinstance(data, bytes):
+            data = self._data = bytearray(data)
+        return data
+
     def push_bytes(self, value: bytes) -> None:
         """Append raw bytes."""
-        self._data += value
+        self._writer().extend(value)
 
     def push_uint8(self, value: int) -> None:
         """Append one byte."""
-        self._data.append(value)
+        self._writer().append(value)
 
     def push_uint16(self, value: int) -> None:
         """Append a big-endian 16-bit integer."""
-        self._data += value.to_bytes(2, "big")
+        self._writer().extend(value.to_bytes(2, "big"))
 
     def push_uint24(self, value: int) -> None:
         """Append a big-endian 24-bit integer."""
-        self._data += value.to_bytes(3, "big")
+        self._writer().extend(value.to_bytes(3, "big"))
 
     def push_uint32(self, value: int) -> None:
         """Append a big-endian 32-bit integer."""
-        self._data += value.to_bytes(4, "big")
+        self._writer().extend(value.to_bytes(4, "big"))
 
     def push_uint48(self, value: int) -> None:
         """Append a big-endian 48-bit integer."""
-        self._data += value.to_bytes(6, "big")
+        self._writer().extend(value.to_bytes(6, "big"))
 
     def push_opaque(self, length_size: int, value: bytes) -> None:
         """Append a vector ``opaque x<0..2^(8*length_size)-1>``."""
-        self._data += len(value).to_bytes(length_size, "big")
-        self._data += value
+        data = self._writer()
+        data += len(value).to_bytes(length_size, "big")
+        data += value
 
-    @contextmanager
-    def push_block(self, length_size: int) -> Iterator[None]:
-        """Write a length-prefixed block: the length is filled in when the block closes."""
-        start = len(self._data)
-        self._data += bytes(length_size)
-        yield
-        n = len(self._data) - start - length_size
-        if n >= 1 << (8 * length_size):
-            raise ValueError(f"block of {n} bytes does not fit a {length_size}-byte length")
-        self._data[start : start + length_size] = n.to_bytes(length_size, "big")
+    def push_block(self, length_size: int) -> _PushBlock:
+        """Write a length-prefixed block: ``with buf.push_block(2): ...``; the length is
+        filled in when the block closes."""
+        return _PushBlock(self._writer(), length_size)
 
 
 class _PullBlock:
@@ -194,3 +196,32 @@ class _PullBlock:
         buf._limit = self._outer
         if exc_type is None and buf._pos != self._end:
             raise BufferReadError(f"{self._end - buf._pos} bytes left over in block")
+
+
+class _PushBlock:
+    """The ``with`` of :meth:`Buffer.push_block`: reserves the length field on entry and
+    fills it in on a normal exit (a class for the same reason as :class:`_PullBlock`)."""
+
+    __slots__ = ("_data", "_length_size", "_start")
+
+    def __init__(self, data: bytearray, length_size: int) -> None:
+        self._data = data
+        self._length_size = length_size
+        self._start = len(data)
+
+    def __enter__(self) -> None:
+        self._data += bytes(self._length_size)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            return
+        size, start = self._length_size, self._start
+        n = len(self._data) - start - size
+        if n >= 1 << (8 * size):
+            raise ValueError(f"block of {n} bytes does not fit a {size}-byte length")
+        self._data[start : start + size] = n.to_bytes(size, "big")
