@@ -8,6 +8,7 @@ here too; fragmentation and reassembly of it belong to ``reliability``.
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -111,16 +112,14 @@ def _encode(push: Callable[[Buffer], None]) -> bytes:
 
 
 def _pull_uint16_list(buf: Buffer, min_items: int = 0) -> list[int]:
-    with buf.pull_block(2) as length:
-        if length % 2 or length < 2 * min_items:
-            raise BufferReadError("bad uint16 list length")
-        return [buf.pull_uint16() for _ in range(length // 2)]
+    data = buf.pull_opaque(2)
+    if len(data) % 2 or len(data) < 2 * min_items:
+        raise BufferReadError("bad uint16 list length")
+    return list(struct.unpack(f"!{len(data) // 2}H", data))
 
 
 def _push_uint16_list(buf: Buffer, values: Sequence[int]) -> None:
-    with buf.push_block(2):
-        for v in values:
-            buf.push_uint16(v)
+    buf.push_opaque(2, struct.pack(f"!{len(values)}H", *values))
 
 
 def decode_server_name(body: bytes) -> str:
