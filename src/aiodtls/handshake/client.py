@@ -14,7 +14,6 @@ import ipaddress
 import os
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
     AlertDecodeError,
@@ -40,7 +39,6 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
-    Certificate,
     CertificateRequest,
     CertificateVerify,
     ClientHello,
@@ -58,6 +56,7 @@ from .messages import (
     decode_uint8_list,
     decode_use_srtp,
     encode_alpn,
+    encode_certificate_chain,
     encode_connection_id,
     encode_message,
     encode_renegotiation_info,
@@ -74,7 +73,6 @@ from .messages import (
     pull_server_key_exchange_ecdhe,
     pull_server_key_exchange_ecdhe_psk,
     pull_server_key_exchange_psk,
-    push_certificate,
     push_certificate_verify,
     push_client_hello,
     push_client_key_exchange_ecdhe,
@@ -275,7 +273,7 @@ class ClientHandshake(HandshakeStateMachine):
         self.cookie_exchanges += 1
         self._trace("cookie_received", cookie_length=len(hvr.cookie))
         # The first ClientHello and the HVR are not part of the transcript (SPEC C7).
-        self._transcript.clear()
+        self._reset_transcript()
         self._hello.cookie = hvr.cookie
         self._send_seq = 1
         self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
@@ -565,9 +563,7 @@ class ClientHandshake(HandshakeStateMachine):
         scheme = self._client_credentials()
         if self._certificate_request is not None:
             chain = config.certificate_chain if scheme is not None else []
-            body = encode_message(
-                push_certificate, Certificate([c.public_bytes(Encoding.DER) for c in chain])
-            )
+            body = encode_certificate_chain(chain)
             if scheme is not None and self._certificate_types.ours == CertificateType.RawPublicKey:
                 assert config.private_key is not None
                 body = encode_raw_public_key_certificate(config.private_key)

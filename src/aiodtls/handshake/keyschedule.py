@@ -36,15 +36,21 @@ RESERVED_EXPORTER_LABELS = frozenset(
 
 
 def _p_hash(algorithm: hashes.HashAlgorithm, secret: bytes, seed: bytes, length: int) -> bytes:
-    """P_hash of RFC 5246 §5."""
+    """P_hash of RFC 5246 §5.
+
+    Every HMAC here is keyed with ``secret``: the key is set up once and each block works on
+    a copy of that keyed state, instead of hashing the key again for every HMAC.
+    """
+    keyed = hmac.HMAC(secret, algorithm)
     out = bytearray()
     a = seed
     while len(out) < length:
-        h = hmac.HMAC(secret, algorithm)
+        h = keyed.copy()
         h.update(a)
         a = h.finalize()
-        h = hmac.HMAC(secret, algorithm)
-        h.update(a + seed)
+        h = keyed.copy()
+        h.update(a)
+        h.update(seed)
         out += h.finalize()
     return bytes(out[:length])
 

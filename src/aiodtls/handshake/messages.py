@@ -7,10 +7,15 @@ here too; fragmentation and reassembly of it belong to ``reliability``.
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import AlertIllegalParameter
 from ..buffer import Buffer, BufferReadError
@@ -107,16 +112,14 @@ def _encode(push: Callable[[Buffer], None]) -> bytes:
 
 
 def _pull_uint16_list(buf: Buffer, min_items: int = 0) -> list[int]:
-    with buf.pull_block(2) as length:
-        if length % 2 or length < 2 * min_items:
-            raise BufferReadError("bad uint16 list length")
-        return [buf.pull_uint16() for _ in range(length // 2)]
+    data = buf.pull_opaque(2)
+    if len(data) % 2 or len(data) < 2 * min_items:
+        raise BufferReadError("bad uint16 list length")
+    return list(struct.unpack(f"!{len(data) // 2}H", data))
 
 
 def _push_uint16_list(buf: Buffer, values: Sequence[int]) -> None:
-    with buf.push_block(2):
-        for v in values:
-            buf.push_uint16(v)
+    buf.push_opaque(2, struct.pack(f"!{len(values)}H", *values))
 
 
 def decode_server_name(body: bytes) -> str:
@@ -413,6 +416,22 @@ def push_certificate(buf: Buffer, message: Certificate) -> None:
     with buf.push_block(3):
         for der in message.certificates:
             buf.push_opaque(3, der)
+
+
+def encode_certificate_chain(chain: Sequence[x509.Certificate]) -> bytes:
+    """The body of our own Certificate message presenting ``chain``.
+
+    Cached by chain: every connection of a server (or of a client with a certificate)
+    presents the same chain, and certificates are immutable, so the DER and the message are
+    the same each time. The cache is bounded, so rotating chains cannot grow it.
+    """
+    return _encode_certificate_chain(tuple(chain))
+
+
+@functools.lru_cache(maxsize=64)
+def _encode_certificate_chain(chain: tuple[x509.Certificate, ...]) -> bytes:
+    der = [certificate.public_bytes(Encoding.DER) for certificate in chain]
+    return encode_message(push_certificate, Certificate(der))
 
 
 @dataclass

@@ -15,7 +15,6 @@ import ssl
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
     Alert,
@@ -50,7 +49,6 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
-    Certificate,
     CertificateRequest,
     ClientHello,
     EcdheParameters,
@@ -70,6 +68,7 @@ from .messages import (
     decode_uint16_list,
     decode_use_srtp,
     encode_alpn,
+    encode_certificate_chain,
     encode_connection_id,
     encode_message,
     encode_renegotiation_info,
@@ -82,7 +81,6 @@ from .messages import (
     pull_client_key_exchange_ecdhe_psk,
     pull_client_key_exchange_psk,
     pull_finished,
-    push_certificate,
     push_certificate_request,
     push_finished,
     push_new_session_ticket,
@@ -527,8 +525,7 @@ class ServerHandshake(HandshakeStateMachine):
             if self._certificate_types.ours == CertificateType.RawPublicKey:
                 body = encode_raw_public_key_certificate(key)
             else:
-                chain_der = [c.public_bytes(Encoding.DER) for c in chain]
-                body = encode_message(push_certificate, Certificate(chain_der))
+                body = encode_certificate_chain(chain)
             self._send(HandshakeType.certificate, body)
             assert self.result.group is not None and self._signature_scheme is not None
             self._ephemeral = EphemeralKey(self.result.group)

@@ -26,7 +26,7 @@ from ..configuration import DtlsConfiguration
 from ..record.header import ContentType
 from ..record.protection import RecordProtection, new_protection
 from ..reliability.flight import FlightEntry
-from ..reliability.fragments import encode_handshake_fragment
+from ..reliability.fragments import handshake_header
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session
 from ..srtp import SrtpProfile
@@ -125,6 +125,8 @@ class HandshakeStateMachine:
         self._sink = sink
         self._trace = tracer
         self._transcript = bytearray()
+        self._transcript_hasher: hashes.Hash | None = None
+        self._transcript_hashed = 0
         self._send_seq = 0
         self._write_epoch = 0
         self._pending: list[FlightEntry] = []
@@ -191,7 +193,8 @@ class HandshakeStateMachine:
         self._pending.append(
             FlightEntry(ContentType.handshake, self._write_epoch, msg_type, seq, body)
         )
-        self._transcript += encode_handshake_fragment(msg_type, seq, body)
+        self._transcript += handshake_header(msg_type, len(body), seq, 0, len(body))
+        self._transcript += body
 
     def _send_change_cipher_spec(self, protection: RecordProtection) -> None:
         self._pending.append(FlightEntry(ContentType.change_cipher_spec, self._write_epoch))
@@ -204,15 +207,33 @@ class HandshakeStateMachine:
 
     def _absorb(self, message: HandshakeMessage) -> None:
         """Add a received message to the transcript, as if it had not been fragmented."""
-        self._transcript += encode_handshake_fragment(
-            message.msg_type, message.message_seq, message.body
+        body = message.body
+        self._transcript += handshake_header(
+            message.msg_type, len(body), message.message_seq, 0, len(body)
         )
+        self._transcript += body
+
+    def _reset_transcript(self) -> None:
+        """Start the transcript again (the client, after a HelloVerifyRequest, SPEC C7)."""
+        self._transcript.clear()
+        self._transcript_hasher = None
+        self._transcript_hashed = 0
 
     def _transcript_hash(self) -> bytes:
-        assert self.result.suite is not None
-        h = hashes.Hash(self.result.suite.prf_hash())
-        h.update(bytes(self._transcript))
-        return h.finalize()
+        """The hash of the transcript so far, with the suite's PRF hash.
+
+        A running hash: the algorithm is known only from the ServerHello, so it starts at the
+        first call (the extended master secret's session hash at the ClientKeyExchange, or the
+        first Finished) and afterwards absorbs only the bytes added since; each result is
+        taken from a copy, so the running hash goes on.
+        """
+        hasher = self._transcript_hasher
+        if hasher is None:
+            assert self.result.suite is not None
+            hasher = self._transcript_hasher = hashes.Hash(self.result.suite.prf_hash())
+        hasher.update(self._transcript[self._transcript_hashed :])
+        self._transcript_hashed = len(self._transcript)
+        return hasher.copy().finalize()
 
     @property
     def transcript(self) -> bytes:
@@ -271,7 +292,7 @@ class HandshakeStateMachine:
     def release(self) -> None:
         """The handshake is over: free what only the handshake needed (the transcript,
         ephemeral keys, parsed messages). The master secret stays for the exporter."""
-        self._transcript = bytearray()
+        self._reset_transcript()
         self._pending = []
 
     def export_keying_material(self, label: bytes, length: int, context: bytes | None) -> bytes:

@@ -7,7 +7,7 @@ handshake transcript hashes each message in its unfragmented form (SPEC F6).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..buffer import Buffer
 
@@ -15,6 +15,7 @@ __all__ = [
     "HANDSHAKE_HEADER_LENGTH",
     "HandshakeHeader",
     "encode_handshake_fragment",
+    "handshake_header",
     "pull_handshake_header",
 ]
 
@@ -22,9 +23,12 @@ HANDSHAKE_HEADER_LENGTH = 12
 "Bytes of a DTLS handshake message header (type, length, message_seq, fragment offset/length)."
 
 
-@dataclass(frozen=True)
-class HandshakeHeader:
-    """msg_type, length(24), message_seq(16), fragment_offset(24), fragment_length(24)."""
+class HandshakeHeader(NamedTuple):
+    """msg_type, length(24), message_seq(16), fragment_offset(24), fragment_length(24).
+
+    A named tuple rather than a frozen dataclass: one is built per received fragment, and a
+    tuple is built in one step instead of one ``object.__setattr__`` per field.
+    """
 
     msg_type: int
     length: int
@@ -35,13 +39,28 @@ class HandshakeHeader:
 
 def pull_handshake_header(buf: Buffer) -> HandshakeHeader:
     """Read the 12-byte header."""
+    # The 12 bytes read as one 96-bit integer and split: one read instead of five.
+    value = int.from_bytes(buf.pull_bytes(HANDSHAKE_HEADER_LENGTH), "big")
     return HandshakeHeader(
-        msg_type=buf.pull_uint8(),
-        length=buf.pull_uint24(),
-        message_seq=buf.pull_uint16(),
-        fragment_offset=buf.pull_uint24(),
-        fragment_length=buf.pull_uint24(),
+        value >> 88,
+        (value >> 64) & 0xFFFFFF,
+        (value >> 48) & 0xFFFF,
+        (value >> 24) & 0xFFFFFF,
+        value & 0xFFFFFF,
     )
+
+
+def handshake_header(
+    msg_type: int, length: int, message_seq: int, fragment_offset: int, fragment_length: int
+) -> bytes:
+    """The 12-byte header, built as one 96-bit integer (the layout ``pull_handshake_header``
+    splits)."""
+    if length > 0xFFFFFF:
+        raise OverflowError(f"a handshake message of {length} bytes exceeds 2^24 - 1")
+    value = (
+        msg_type << 88 | length << 64 | message_seq << 48 | fragment_offset << 24 | fragment_length
+    )
+    return value.to_bytes(HANDSHAKE_HEADER_LENGTH, "big")
 
 
 def encode_handshake_fragment(
@@ -54,11 +73,5 @@ def encode_handshake_fragment(
     """
     if length is None:
         length = len(body) - offset
-    return (
-        bytes((msg_type,))
-        + len(body).to_bytes(3, "big")
-        + message_seq.to_bytes(2, "big")
-        + offset.to_bytes(3, "big")
-        + length.to_bytes(3, "big")
-        + body[offset : offset + length]
-    )
+    header = handshake_header(msg_type, len(body), message_seq, offset, length)
+    return header + body[offset : offset + length]
