@@ -1,0 +1,81 @@
+"""``aiodtls bench`` (aiodtls/bench.py, cli/bench.py): the structure of what it reports.
+
+Nothing here asserts a speed: ``--quick`` counts are far too small to mean anything, and the
+machine running the tests is shared.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import aiodtls.bench
+from aiodtls.bench import METRICS, MetricResult
+from aiodtls.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    status = main(["bench", *argv])
+    return status, capsys.readouterr().out
+
+
+def test_quick_json_has_every_metric_with_its_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = run(capsys, "--quick", "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert set(report["metrics"]) == set(report["ratios"]) == set(METRICS)
+    assert report["settings"]["repetitions"] == 2
+    assert {"python", "cryptography", "pyopenssl", "openssl"} <= set(report["environment"])
+    for name, metric in report["metrics"].items():
+        assert metric["aiodtls"] > 0, name
+        assert len(metric["samples"]["aiodtls"]) >= 1
+        ratios = report["ratios"][name]
+        if name.startswith(("handshake-", "resumed-", "records-")):
+            # pyOpenSSL (a test dependency) and the floor, measured in the same run
+            assert metric["pyopenssl"] > 0 and metric["floor"] > 0, name
+            assert ratios["pyopenssl"] == pytest.approx(metric["aiodtls"] / metric["pyopenssl"])
+            assert ratios["floor"] == pytest.approx(metric["floor"] / metric["aiodtls"])
+            low, high = metric["pyopenssl_ratio_range"]
+            assert low <= high
+            assert len(metric["samples"]["pyopenssl"]) == 2
+        elif name == "echo":
+            assert ratios == {"plain_udp": pytest.approx(metric["aiodtls"] / metric["plain_udp"])}
+        else:  # memory, netsim: aiodtls alone
+            assert ratios == {} and metric["pyopenssl"] is None and metric["floor"] is None
+
+
+def test_without_pyopenssl_the_table_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aiodtls.bench, "_pyopenssl_missing", lambda: "pyOpenSSL is not installed")
+    status, out = run(capsys, "--quick", "--metric", "handshake-psk", "--metric", "records-100")
+    assert status == 0
+    lines = out.splitlines()
+    psk = next(line for line in lines if line.startswith("full handshakes/s, PSK-AES128-GCM"))
+    assert psk.split()[-4:-2] == ["-", "-"]  # no pyOpenSSL rate, no ratio; the floor is there
+    assert psk.endswith("x")
+    assert "note: pyOpenSSL is not installed" in lines
+    assert not any(line.startswith("asyncio") for line in lines)  # only the metrics asked for
+
+
+def test_ratio_directions() -> None:
+    result = MetricResult(
+        name="records-100",
+        label="",
+        unit="records/s",
+        aiodtls=100.0,
+        pyopenssl=50.0,
+        floor=400.0,
+        samples={"aiodtls": [90.0, 110.0], "pyopenssl": [60.0, 50.0]},
+    )
+    assert result.ratios == {"pyopenssl": 2.0, "floor": 4.0}  # faster than pyOpenSSL, 4x floor
+    assert result.ratio_range("pyopenssl") == (1.5, 2.2)
+    assert result.ratio_range("plain_udp") is None
+
+
+def test_an_unknown_metric_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--metric", "nonsense"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
