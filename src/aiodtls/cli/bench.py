@@ -15,7 +15,7 @@ from typing import Any
 from ..bench import METRICS, BenchSettings, MetricResult, environment, run_metrics
 from . import checks
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "print_table"]
 
 
 def add_parser(commands: Any) -> None:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
     else:
-        _print_table(results, settings)
+        print_table(results, settings)
     return 0
 
 
@@ -80,7 +80,8 @@ def _number(value: float | None) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
-def _print_table(results: list[MetricResult], settings: BenchSettings) -> None:
+def print_table(results: list[MetricResult], settings: BenchSettings) -> None:
+    """The human-readable report: versions, how it was measured, one row per metric."""
     env = environment()
     openssl = (
         f"pyOpenSSL {env['pyopenssl']} ({env['openssl']})" if "pyopenssl" in env else "no pyOpenSSL"
