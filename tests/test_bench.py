@@ -13,6 +13,7 @@ import pytest
 import aiodtls.bench
 from aiodtls.bench import METRICS, MetricResult
 from aiodtls.cli import main
+from pairs import handshake
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -79,3 +80,22 @@ def test_an_unknown_metric_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
         main(["bench", "--metric", "nonsense"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", sorted(aiodtls.bench.KINDS))
+def test_both_libraries_negotiate_the_same_suite_and_group(kind: str) -> None:
+    """Issue 13: the old comparison let OpenSSL pick X25519 while aiodtls used P-256."""
+    pytest.importorskip("OpenSSL")
+    from OpenSSL._util import ffi, lib
+
+    settings = aiodtls.bench.KINDS[kind]
+    ours = handshake(*aiodtls.bench.aiodtls_configs(settings)).client_outcome.completed
+    theirs, _ = aiodtls.bench.pyopenssl_pair(*aiodtls.bench.pyopenssl_contexts(settings))
+    assert ours is not None
+    assert ours.cipher_suite == settings.suite.name
+    assert theirs.get_cipher_name() == settings.openssl_cipher.decode()
+    group = lib.SSL_get0_group_name(theirs._ssl)
+    if settings.group is None:
+        assert ours.group is None and group == ffi.NULL
+    else:
+        assert ours.group == ffi.string(group).decode() == settings.group.name
