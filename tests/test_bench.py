@@ -1,4 +1,4 @@
-"""``aiodtls bench`` (aiodtls/bench.py, cli/bench.py): the structure of what it reports.
+"""``aiodtls bench`` (aiodtls/bench/, cli/bench.py): the structure of what it reports.
 
 Nothing here asserts a speed: ``--quick`` counts are far too small to mean anything, and the
 machine running the tests is shared.
@@ -11,7 +11,7 @@ import json
 import pytest
 
 import aiodtls.bench
-from aiodtls.bench import METRICS, MetricResult
+from aiodtls.bench import METRICS, MetricResult, peers
 from aiodtls.cli import main
 from pairs import handshake
 
@@ -82,15 +82,15 @@ def test_an_unknown_metric_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", sorted(aiodtls.bench.KINDS))
+@pytest.mark.parametrize("kind", sorted(peers.KINDS))
 def test_both_libraries_negotiate_the_same_suite_and_group(kind: str) -> None:
     """Issue 13: the old comparison let OpenSSL pick X25519 while aiodtls used P-256."""
     pytest.importorskip("OpenSSL")
     from OpenSSL._util import ffi, lib
 
-    settings = aiodtls.bench.KINDS[kind]
-    ours = handshake(*aiodtls.bench.aiodtls_configs(settings)).client_outcome.completed
-    theirs, _ = aiodtls.bench.pyopenssl_pair(*aiodtls.bench.pyopenssl_contexts(settings))
+    settings = peers.KINDS[kind]
+    ours = handshake(*peers.aiodtls_configs(settings)).client_outcome.completed
+    theirs, _ = peers.pyopenssl_pair(*peers.pyopenssl_contexts(settings))
     assert ours is not None
     assert ours.cipher_suite == settings.suite.name
     assert theirs.get_cipher_name() == settings.openssl_cipher.decode()
