@@ -20,7 +20,7 @@ from typing import Any
 from ..configuration import DtlsConfiguration
 from ..connection import ConnectionState, DtlsConnection
 from ..events import DataReceived
-from ..handshake.suites import CipherSuite, NamedGroup
+from ..handshake.suites import CipherSuite, NamedGroup, SignatureScheme
 from ..pki import CertificateChain, generate_chain
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
 CLIENT, SERVER = ("192.0.2.1", 1), ("192.0.2.2", 2)
 PSK_KEY, PSK_IDENTITY = bytes(range(16)), b"bench"
 RECORD_HEADER = 13
+SIGNATURE_SCHEMES = (b"ecdsa_secp256r1_sha256", b"rsa_pss_rsae_sha256")
+"The one scheme per key type both libraries offer and accept (names as both spell them)."
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def aiodtls_configs(kind: Kind) -> tuple[DtlsConfiguration, DtlsConfiguration]:
     server = DtlsConfiguration(is_client=False)
     for config in (client, server):
         config.cipher_suites = [kind.suite]
+        config.signature_schemes = [SignatureScheme[name.decode()] for name in SIGNATURE_SCHEMES]
         if kind.group is not None:
             config.groups = [kind.group]
     if kind.also_offered is not None:
@@ -188,6 +191,8 @@ def pyopenssl_contexts(kind: Kind, *, resumption: bool = False) -> tuple[Any, An
         # pyOpenSSL's set_tmp_ecdh takes no X25519; this is SSL_CTX_set1_groups_list.
         if groups and lib.SSL_CTX_set1_curves_list(ctx._context, groups) != 1:
             raise RuntimeError(f"OpenSSL refused the groups {groups!r}")
+        if lib.SSL_CTX_set1_sigalgs_list(ctx._context, b":".join(SIGNATURE_SCHEMES)) != 1:
+            raise RuntimeError("OpenSSL refused the signature schemes")
     if SSL.OP_COOKIE_EXCHANGE is None:  # pyOpenSSL's name for a build without it
         raise RuntimeError("this OpenSSL has no DTLS cookie exchange")
     server_ctx.set_options(SSL.OP_COOKIE_EXCHANGE)
