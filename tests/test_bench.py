@@ -35,13 +35,14 @@ def test_quick_json_has_every_metric_with_its_ratios(capsys: pytest.CaptureFixtu
         if name.startswith(("handshake-", "resumed-", "records-")):
             # pyOpenSSL (a test dependency) and the floor, measured in the same run
             assert metric["pyopenssl"] > 0 and metric["floor"] > 0, name
-            assert ratios["pyopenssl"] == pytest.approx(metric["aiodtls"] / metric["pyopenssl"])
-            assert ratios["floor"] == pytest.approx(metric["floor"] / metric["aiodtls"])
             low, high = metric["pyopenssl_ratio_range"]
-            assert low <= high
+            assert low <= ratios["pyopenssl"] <= high
+            assert ratios["floor"] > 0
             assert len(metric["samples"]["pyopenssl"]) == 2
         elif name == "echo":
-            assert ratios == {"plain_udp": pytest.approx(metric["aiodtls"] / metric["plain_udp"])}
+            assert set(ratios) == {"plain_udp"}
+            low, high = metric["plain_udp_ratio_range"]
+            assert low <= ratios["plain_udp"] <= high
         else:  # memory, netsim: aiodtls alone
             assert ratios == {} and metric["pyopenssl"] is None and metric["floor"] is None
 
@@ -60,7 +61,7 @@ def test_without_pyopenssl_the_table_says_so(
     assert not any(line.startswith("asyncio") for line in lines)  # only the metrics asked for
 
 
-def test_ratio_directions() -> None:
+def test_ratios_are_medians_of_the_repetitions_ratios() -> None:
     result = MetricResult(
         name="records-100",
         label="",
@@ -68,9 +69,14 @@ def test_ratio_directions() -> None:
         aiodtls=100.0,
         pyopenssl=50.0,
         floor=400.0,
-        samples={"aiodtls": [90.0, 110.0], "pyopenssl": [60.0, 50.0]},
+        samples={
+            "aiodtls": [90.0, 110.0, 100.0],
+            "pyopenssl": [60.0, 50.0, 50.0],
+            "floor": [450.0, 330.0, 400.0],
+        },
     )
-    assert result.ratios == {"pyopenssl": 2.0, "floor": 4.0}  # faster than pyOpenSSL, 4x floor
+    # 1.5, 2.2, 2.0 times pyOpenSSL's rate; 5, 3 and 4 times the floor's time
+    assert result.ratios == {"pyopenssl": 2.0, "floor": 4.0}
     assert result.ratio_range("pyopenssl") == (1.5, 2.2)
     assert result.ratio_range("plain_udp") is None
 

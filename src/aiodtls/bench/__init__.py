@@ -76,13 +76,13 @@ ECHO_PAYLOAD = 100
 class BenchSettings:
     """How much each metric does: a full run, or ``quick()`` for CI (seconds, no meaning)."""
 
-    repetitions: int = 7
+    repetitions: int = 15
     "Timed batches of each contender, interleaved; the rate quoted is their median."
-    handshakes: int = 40
+    handshakes: int = 20
     "Handshakes per batch."
-    records: int = 5000
+    records: int = 2500
     "Records per batch."
-    echoes: int = 400
+    echoes: int = 200
     "Echo round trips per batch."
     connections: int = 1000
     "Established connections whose memory is measured."
@@ -118,26 +118,29 @@ class MetricResult:
     note: str = ""
     "Why a comparison is missing, or what the metric leaves out."
 
+    def paired(self, other: str) -> list[float]:
+        """aiodtls's rate over ``other``'s in each repetition, in order (empty when ``other``
+        was not measured). Both ran back to back, under the same load of the machine."""
+        ours, theirs = self.samples.get("aiodtls", []), self.samples.get(other, [])
+        return [a / b for a, b in zip(ours, theirs, strict=True)] if theirs else []
+
     @property
     def ratios(self) -> dict[str, float]:
-        """``pyopenssl`` and ``plain_udp``: aiodtls's rate over theirs; ``floor``: aiodtls's
-        time over the floor's (rates are per second, so the floor's rate over aiodtls's)."""
+        """The median over the repetitions of: ``pyopenssl`` and ``plain_udp``, aiodtls's rate
+        over theirs; ``floor``, aiodtls's time over the floor's (the floor's rate over ours).
+        Medians of per-repetition ratios, not ratios of the medians: a load that comes and goes
+        during the run shifts both halves of a pair and cancels out."""
         out: dict[str, float] = {}
-        if self.pyopenssl:
-            out["pyopenssl"] = self.aiodtls / self.pyopenssl
-        if self.plain_udp:
-            out["plain_udp"] = self.aiodtls / self.plain_udp
-        if self.floor:
-            out["floor"] = self.floor / self.aiodtls
+        for other in ("pyopenssl", "plain_udp", "floor"):
+            pairs = self.paired(other)
+            if pairs:
+                out[other] = statistics.median(1 / r if other == "floor" else r for r in pairs)
         return out
 
     def ratio_range(self, other: str) -> tuple[float, float] | None:
         """The smallest and largest aiodtls/other ratio of one repetition: the run's noise."""
-        ours, theirs = self.samples.get("aiodtls"), self.samples.get(other)
-        if not ours or not theirs:
-            return None
-        pairs = [a / b for a, b in zip(ours, theirs, strict=True)]
-        return min(pairs), max(pairs)
+        pairs = self.paired(other)
+        return (min(pairs), max(pairs)) if pairs else None
 
     def as_dict(self) -> dict[str, object]:
         """The raw numbers, for ``--json``."""

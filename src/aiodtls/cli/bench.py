@@ -91,8 +91,8 @@ def print_table(results: list[MetricResult], settings: BenchSettings) -> None:
         f"{env['machine']}, {env['cpus']} CPUs"
     )
     print(
-        f"medians of {settings.repetitions} interleaved repetitions; ratio = aiodtls / "
-        "pyOpenSSL (echo: / plain UDP), min-max over the repetitions; x floor = aiodtls time / "
+        f"medians of {settings.repetitions} interleaved repetitions; ratio = aiodtls / pyOpenSSL "
+        "(echo: / plain UDP) in each repetition, median and min-max; x floor = aiodtls time / "
         "time of the bare crypto calls"
     )
     width = max(len(r.label) for r in results)
