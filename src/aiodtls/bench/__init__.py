@@ -78,21 +78,32 @@ class BenchSettings:
 
     repetitions: int = 15
     "Timed batches of each contender, interleaved; the rate quoted is their median."
+    batch_seconds: float = 0.1
+    """About how long one timed batch lasts: each contender's batch is sized from its untimed
+    first batch, so the fast ones (the floor, plain UDP) are timed over as long as the slow."""
     handshakes: int = 20
-    "Handshakes per batch."
+    "Handshakes in the untimed first batch."
     records: int = 2500
-    "Records per batch."
+    "Records in the untimed first batch."
     echoes: int = 200
-    "Echo round trips per batch."
+    "Echo round trips in the untimed first batch."
     connections: int = 1000
     "Established connections whose memory is measured."
-    netsim_runs: int = 100
-    "Simulated handshakes per batch."
+    netsim_runs: int = 20
+    "Simulated handshakes in the untimed first batch."
 
     @classmethod
     def quick(cls) -> BenchSettings:
-        """Tiny counts: every metric runs once through, in seconds."""
-        return cls(repetitions=2, handshakes=2, records=20, echoes=5, connections=5, netsim_runs=2)
+        """Tiny counts (timed batches of one operation): every metric runs, in seconds."""
+        return cls(
+            repetitions=2,
+            batch_seconds=0.0,
+            handshakes=2,
+            records=20,
+            echoes=5,
+            connections=5,
+            netsim_runs=2,
+        )
 
 
 @dataclass
@@ -163,23 +174,32 @@ class MetricResult:
         return out
 
 
+Batch = Callable[[int], None]
+"Runs ``n`` operations of one contender (handshakes, records, round trips)."
+
+
 def interleave(
-    contenders: dict[str, tuple[int, Callable[[], None]]], repetitions: int
+    contenders: dict[str, tuple[int, Batch]], repetitions: int, batch_seconds: float
 ) -> dict[str, list[float]]:
     """Operations per second of each contender's batch, ``repetitions`` times, taking turns.
 
-    Each contender is ``(operations in one batch, run one batch)``. One untimed batch each
-    first (imports, caches, the allocator's pools); then the timed rounds.
+    Each contender is ``(operations in its untimed first batch, its batch)``. The first batch
+    warms up (imports, caches, the allocator's pools) and sizes the timed ones: as many
+    operations as took about ``batch_seconds`` (at least one).
     """
-    for _, run in contenders.values():
-        run()
+    sizes: dict[str, int] = {}
+    for name, (first, run) in contenders.items():
+        start = time.perf_counter()
+        run(first)
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        sizes[name] = max(1, round(first * batch_seconds / elapsed))
     rates: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repetitions):
-        for name, (count, run) in contenders.items():
+        for name, (_, run) in contenders.items():
             gc.collect()
             start = time.perf_counter()
-            run()
-            rates[name].append(count / (time.perf_counter() - start))
+            run(sizes[name])
+            rates[name].append(sizes[name] / (time.perf_counter() - start))
     return rates
 
 
@@ -228,12 +248,14 @@ def environment() -> dict[str, str]:
 # -- the metrics -------------------------------------------------------------------------------
 
 
-def _batch(n: int, one: Callable[[], object]) -> tuple[int, Callable[[], None]]:
-    def run() -> None:
+def _batch(first: int, one: Callable[[], object]) -> tuple[int, Batch]:
+    """A contender whose operation is ``one()``, first run ``first`` times."""
+
+    def run(n: int) -> None:
         for _ in range(n):
             one()
 
-    return n, run
+    return first, run
 
 
 def measure_handshakes(name: str, settings: BenchSettings) -> MetricResult:
@@ -250,7 +272,7 @@ def measure_handshakes(name: str, settings: BenchSettings) -> MetricResult:
             settings.handshakes, lambda: pyopenssl_pair(server_ctx, client_ctx)
         )
     contenders["floor"] = _batch(settings.handshakes, handshake_floor(kind))
-    rates = interleave(contenders, settings.repetitions)
+    rates = interleave(contenders, settings.repetitions, settings.batch_seconds)
     label = f"full handshakes/s, {kind.label} (cookie, EMS)"
     return _result(name, label, "handshakes/s", rates, note)
 
@@ -285,7 +307,7 @@ def measure_resumed(name: str, settings: BenchSettings) -> MetricResult:
 
         contenders["pyopenssl"] = _batch(settings.handshakes, theirs)
     contenders["floor"] = _batch(settings.handshakes, resumed_floor)
-    rates = interleave(contenders, settings.repetitions)
+    rates = interleave(contenders, settings.repetitions, settings.batch_seconds)
     label = "resumed handshakes/s, P-256 session (cookie, EMS, session ID)"
     return _result(name, label, "handshakes/s", rates, note)
 
@@ -297,17 +319,19 @@ def measure_records(name: str, settings: BenchSettings) -> MetricResult:
     kind = KINDS["p256"]
     n = settings.records
     client, server = aiodtls_pair(*aiodtls_configs(kind))
-    contenders = {"aiodtls": (n, lambda: aiodtls_records(client, server, n, payload))}
+    contenders: dict[str, tuple[int, Batch]] = {
+        "aiodtls": (n, lambda count: aiodtls_records(client, server, count, payload))
+    }
     note = _pyopenssl_missing() or ""
     if not note:
         their_client, their_server = pyopenssl_pair(*pyopenssl_contexts(kind))
         contenders["pyopenssl"] = (
             n,
-            lambda: pyopenssl_records(their_client, their_server, n, payload),
+            lambda count: pyopenssl_records(their_client, their_server, count, payload),
         )
     floor = records_floor(payload)
-    contenders["floor"] = (n, lambda: floor(n))
-    rates = interleave(contenders, settings.repetitions)
+    contenders["floor"] = (n, floor)
+    rates = interleave(contenders, settings.repetitions, settings.batch_seconds)
     label = f"{size}-byte records/s (protect + unprotect)"
     return _result(name, label, "records/s", rates, note)
 
@@ -375,10 +399,11 @@ def measure_echo(name: str, settings: BenchSettings) -> MetricResult:
     try:
         rates = interleave(
             {
-                "aiodtls": (n, lambda: loop.run_until_complete(dtls_pings(n))),
-                "plain_udp": (n, lambda: loop.run_until_complete(plain_pings(n))),
+                "aiodtls": (n, lambda count: loop.run_until_complete(dtls_pings(count))),
+                "plain_udp": (n, lambda count: loop.run_until_complete(plain_pings(count))),
             },
             settings.repetitions,
+            settings.batch_seconds,
         )
     finally:
         loop.run_until_complete(stack.aclose())
@@ -474,7 +499,11 @@ def measure_netsim(name: str, settings: BenchSettings) -> MetricResult:
         if not run_handshake(scenario, next(seeds)).completed:
             raise RuntimeError("a simulated handshake did not complete")
 
-    rates = interleave({"aiodtls": _batch(settings.netsim_runs, one)}, settings.repetitions)
+    rates = interleave(
+        {"aiodtls": _batch(settings.netsim_runs, one)},
+        settings.repetitions,
+        settings.batch_seconds,
+    )
     label = "netsim virtual handshakes per real second (RTT 50 ms, 5000 B RSA chain)"
     return _result(name, label, "handshakes/s", rates)
 
