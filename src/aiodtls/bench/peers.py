@@ -109,7 +109,7 @@ _credentials: dict[str, CertificateChain] = {}
 
 
 def credentials(key: str) -> CertificateChain:
-    """One self-signed-style chain per key type per process (RSA keys take a while)."""
+    """One chain per key type per process (RSA keys take a while to make); the leaf is sent."""
     if key not in _credentials:
         bits = (2048, 2048, 2048) if key == "rsa" else (256, 256, 256)
         _credentials[key] = generate_chain(kind=key, key_bits=bits)
