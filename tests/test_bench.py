@@ -11,6 +11,7 @@ import json
 import pytest
 
 import aiodtls.bench
+from aiodtls import ConnectionState, DtlsConnection
 from aiodtls.bench import METRICS, MetricResult, peers
 from aiodtls.cli import main
 from pairs import handshake
@@ -105,3 +106,35 @@ def test_both_libraries_negotiate_the_same_suite_and_group(kind: str) -> None:
         assert ours.group is None and group == ffi.NULL
     else:
         assert ours.group == ffi.string(group).decode() == settings.group.name
+
+
+@pytest.mark.parametrize("kind", sorted(peers.KINDS))
+def test_each_library_completes_the_handshake_with_the_other(kind: str) -> None:
+    """Crossed pairs complete with these settings, aiodtls requiring the extended master
+    secret: OpenSSL's side uses EMS too, and both cookie exchanges work."""
+    pytest.importorskip("OpenSSL")
+    from OpenSSL import SSL
+
+    settings = peers.KINDS[kind]
+    client_cfg, server_cfg = peers.aiodtls_configs(settings)
+    assert client_cfg.require_extended_master_secret and server_cfg.require_extended_master_secret
+    server_ctx, client_ctx = peers.pyopenssl_contexts(settings)
+    for ours, theirs in (
+        (DtlsConnection(configuration=client_cfg), SSL.Connection(server_ctx, None)),
+        (DtlsConnection(configuration=server_cfg), SSL.Connection(client_ctx, None)),
+    ):
+        theirs.set_ciphertext_mtu(1400)
+        if ours.configuration is client_cfg:
+            theirs.set_accept_state()
+            ours.connect(peers.SERVER, 0.0)
+        else:
+            theirs.set_connect_state()
+        peer = peers.SERVER if ours.configuration is client_cfg else peers.CLIENT
+        for _ in range(10):
+            peers.pyopenssl_step(theirs)
+            for data in peers.pyopenssl_datagrams(theirs):
+                ours.receive_datagram(data, peer, 0.0)
+            for data, _ in ours.datagrams_to_send(0.0):
+                theirs.bio_write(data)
+        assert ours.state == ConnectionState.ESTABLISHED
+        assert peers.pyopenssl_step(theirs)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,12 @@ __all__ = [
     "aiodtls_records",
     "credentials",
     "pyopenssl_contexts",
+    "pyopenssl_datagrams",
     "pyopenssl_forget",
     "pyopenssl_pair",
     "pyopenssl_records",
     "pyopenssl_resumed",
+    "pyopenssl_step",
 ]
 
 CLIENT, SERVER = ("192.0.2.1", 1), ("192.0.2.2", 2)
@@ -246,18 +249,24 @@ def _pyopenssl_psk(server_ctx: Any, client_ctx: Any, ffi: Any, lib: Any) -> None
     client_ctx.bench_psk_callback = client_callback
 
 
-def _move(src: Any, dst: Any) -> None:
+def pyopenssl_datagrams(conn: Any) -> Iterator[bytes]:
+    """The datagrams a pyOpenSSL connection has written to its memory BIO, in order."""
     from OpenSSL import SSL
 
     while True:
         try:
-            data = src.bio_read(65536)
+            yield conn.bio_read(65536)
         except SSL.WantReadError:
             return
+
+
+def _move(src: Any, dst: Any) -> None:
+    for data in pyopenssl_datagrams(src):
         dst.bio_write(data)
 
 
-def _step(conn: Any) -> bool:
+def pyopenssl_step(conn: Any) -> bool:
+    """Advance a pyOpenSSL handshake with what its BIO holds; True once it has completed."""
     from OpenSSL import SSL
 
     try:
@@ -279,13 +288,13 @@ def pyopenssl_pair(server_ctx: Any, client_ctx: Any, session: Any = None) -> tup
         client.set_session(session)
     for conn in (client, server):
         conn.set_ciphertext_mtu(1400)  # memory BIOs cannot be asked for an MTU
-    client_done = _step(client)
+    client_done = pyopenssl_step(client)
     server_done = False
     for _ in range(20):
         _move(client, server)
-        server_done = _step(server) or server_done
+        server_done = pyopenssl_step(server) or server_done
         _move(server, client)
-        client_done = _step(client) or client_done
+        client_done = pyopenssl_step(client) or client_done
         if client_done and server_done:
             _move(client, server)
             return client, server
