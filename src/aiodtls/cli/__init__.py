@@ -24,6 +24,10 @@ from typing import NoReturn
 __all__ = ["COMMANDS", "main"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": (
+        "aiodtls.cli.bench",
+        "measure handshakes, records, echo, memory next to pyOpenSSL and the crypto floor",
+    ),
     "cert": (
         "aiodtls.cli.cert",
         "make certificates and keys (PEM) for aiodtls server/client, print the fingerprint",
