@@ -24,14 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from aiodtls import (
     CipherSuite,
-    ConnectionState,
     DtlsConfiguration,
-    DtlsConnection,
     NamedGroup,
 )
+from aiodtls.bench.peers import aiodtls_pair
 from aiodtls.pki import generate_chain
-
-CLIENT, SERVER = ("192.0.2.1", 1), ("192.0.2.2", 2)
 
 
 def configurations(suite: str) -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -54,22 +51,7 @@ def configurations(suite: str) -> tuple[DtlsConfiguration, DtlsConfiguration]:
 
 def handshake(client_config: DtlsConfiguration, server_config: DtlsConfiguration) -> None:
     """One full handshake between two new connections, both ends in memory."""
-    client = DtlsConnection(configuration=client_config)
-    server = DtlsConnection(configuration=server_config)
-    client.connect(SERVER, 0.0)
-    for _ in range(10):
-        moved = False
-        for data, _ in client.datagrams_to_send(0.0):
-            server.receive_datagram(data, CLIENT, 0.0)
-            moved = True
-        for data, _ in server.datagrams_to_send(0.0):
-            client.receive_datagram(data, SERVER, 0.0)
-            moved = True
-        if not moved:
-            break
-    assert client.state == server.state == ConnectionState.ESTABLISHED
-    while client.next_event() is not None or server.next_event() is not None:
-        pass
+    aiodtls_pair(client_config, server_config)
 
 
 def main() -> None:
