@@ -7,6 +7,7 @@ machine running the tests is shared.
 from __future__ import annotations
 
 import json
+import pathlib
 
 import pytest
 
@@ -56,8 +57,9 @@ def test_without_pyopenssl_the_table_says_so(
     assert status == 0
     lines = out.splitlines()
     psk = next(line for line in lines if line.startswith("full handshakes/s, PSK-AES128-GCM"))
-    assert psk.split()[-4:-2] == ["-", "-"]  # no pyOpenSSL rate, no ratio; the floor is there
-    assert psk.endswith("x")
+    assert psk.split()[-5:-3] == ["-", "-"]  # no pyOpenSSL rate, no ratio; the floor is there
+    assert psk.split()[-2].endswith("x")
+    assert psk.split()[-1] == "0.6"  # issue 13's goal for it
     assert "note: pyOpenSSL is not installed" in lines
     assert not any(line.startswith("asyncio") for line in lines)  # only the metrics asked for
 
@@ -138,3 +140,79 @@ def test_each_library_completes_the_handshake_with_the_other(kind: str) -> None:
                 theirs.bio_write(data)
         assert ours.state == ConnectionState.ESTABLISHED
         assert peers.pyopenssl_step(theirs)
+
+
+@pytest.mark.parametrize("cookie", [True, False])
+@pytest.mark.parametrize("kind", ["p256", "psk"])
+def test_both_servers_make_the_same_cookie_choice(kind: str, cookie: bool) -> None:
+    """The ``-nocookie`` metrics turn the cookie exchange off on both libraries: each server's
+    first answer is a HelloVerifyRequest (handshake type 3) exactly when it is on."""
+    pytest.importorskip("OpenSSL")
+    from OpenSSL import SSL
+
+    settings = peers.KINDS[kind]
+    client_cfg, server_cfg = peers.aiodtls_configs(settings, cookie=cookie)
+    client, server = (
+        DtlsConnection(configuration=client_cfg),
+        DtlsConnection(configuration=server_cfg),
+    )
+    client.connect(peers.SERVER, 0.0)
+    for data, _ in client.datagrams_to_send(0.0):
+        server.receive_datagram(data, peers.CLIENT, 0.0)
+    ours = server.datagrams_to_send(0.0)[0][0]
+
+    server_ctx, client_ctx = peers.pyopenssl_contexts(settings, cookie=cookie)
+    their_server, their_client = SSL.Connection(server_ctx, None), SSL.Connection(client_ctx, None)
+    their_server.set_accept_state()
+    their_client.set_connect_state()
+    for conn in (their_server, their_client):
+        conn.set_ciphertext_mtu(1400)
+    peers.pyopenssl_step(their_client)
+    for data in peers.pyopenssl_datagrams(their_client):
+        their_server.bio_write(data)
+    peers.pyopenssl_step(their_server)
+    theirs = next(peers.pyopenssl_datagrams(their_server))
+    hello_verify_request = 3
+    for first in (ours, theirs):  # record header 13 bytes, then the handshake type
+        assert (first[13] == hello_verify_request) is cookie
+
+
+def test_plot_draws_the_run_and_an_earlier_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    """``--plot`` draws this run's ratios; ``--from-json`` draws an earlier ``--json`` run
+    without measuring (matplotlib is in the test extra)."""
+    picture, again, saved = tmp_path / "run.png", tmp_path / "again.svg", tmp_path / "run.json"
+    status, out = run(
+        capsys,
+        "--quick",
+        "--json",
+        "--metric",
+        "records-100",
+        "--metric",
+        "echo",
+        "--plot",
+        str(picture),
+    )
+    assert status == 0
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    report = json.loads(out)
+    assert report["goals"] == {"records-100": 1.7, "echo": 0.7}
+    saved.write_text(out)
+    status, _ = run(capsys, "--from-json", str(saved), "--plot", str(again))
+    assert status == 0
+    assert b"<svg" in again.read_bytes()
+
+
+def test_plot_usage_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    (tmp_path / "bad.json").write_text("{}")
+    for argv, says in (
+        (["--from-json", str(tmp_path / "bad.json")], "add --plot FILE"),
+        (["--from-json", str(tmp_path / "bad.json"), "--plot", "x.png"], "cannot read"),
+        (["--from-json", str(tmp_path / "none.json"), "--plot", "x.png"], "cannot read"),
+    ):
+        assert main(["bench", *argv]) == 2
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err

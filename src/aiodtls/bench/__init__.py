@@ -58,6 +58,7 @@ from .peers import (
 )
 
 __all__ = [
+    "GOALS",
     "METRICS",
     "BenchSettings",
     "MetricResult",
@@ -259,30 +260,36 @@ def _batch(first: int, one: Callable[[], object]) -> tuple[int, Batch]:
 
 
 def measure_handshakes(name: str, settings: BenchSettings) -> MetricResult:
-    """Full handshakes/s of one kind (``handshake-p256`` ...)."""
-    kind = KINDS[name.removeprefix("handshake-")]
-    client_cfg, server_cfg = aiodtls_configs(kind)
+    """Full handshakes/s of one kind (``handshake-p256`` ...), with the cookie exchange unless
+    the name ends in ``-nocookie``."""
+    kind_name, _, variant = name.removeprefix("handshake-").partition("-")
+    kind, cookie = KINDS[kind_name], variant != "nocookie"
+    client_cfg, server_cfg = aiodtls_configs(kind, cookie=cookie)
     contenders = {
         "aiodtls": _batch(settings.handshakes, lambda: aiodtls_pair(client_cfg, server_cfg))
     }
     note = _pyopenssl_missing() or ""
     if not note:
-        server_ctx, client_ctx = pyopenssl_contexts(kind)
+        server_ctx, client_ctx = pyopenssl_contexts(kind, cookie=cookie)
         contenders["pyopenssl"] = _batch(
             settings.handshakes, lambda: pyopenssl_pair(server_ctx, client_ctx)
         )
-    contenders["floor"] = _batch(settings.handshakes, handshake_floor(kind))
+    contenders["floor"] = _batch(settings.handshakes, handshake_floor(kind, cookie=cookie))
     rates = interleave(contenders, settings.repetitions, settings.batch_seconds)
-    label = f"full handshakes/s, {kind.label} (cookie, EMS)"
+    label = f"full handshakes/s, {kind.label} ({'cookie' if cookie else 'no cookie'}, EMS)"
     return _result(name, label, "handshakes/s", rates, note)
 
 
 def measure_resumed(name: str, settings: BenchSettings) -> MetricResult:
-    """Resumed handshakes/s (session ID, no ticket on both), ECDHE-ECDSA P-256 sessions."""
+    """Resumed handshakes/s of ECDHE-ECDSA P-256 sessions, by session ID (``resumed-p256``)
+    or by RFC 5077 ticket (``resumed-p256-ticket``), the same mechanism on both libraries."""
+    mechanism = "ticket" if name.endswith("-ticket") else "session_id"
     kind = KINDS["p256"]
     client_cfg, server_cfg = aiodtls_configs(kind)
-    server_cfg.session_store = ServerSessionStore()
-    client_cfg.session_tickets = False  # OpenSSL's side resumes by session ID too
+    server_cfg.session_store = ServerSessionStore(
+        session_ids=mechanism == "session_id", tickets=mechanism == "ticket"
+    )
+    client_cfg.session_tickets = mechanism == "ticket"
     client, _ = aiodtls_pair(client_cfg, server_cfg)
     client_cfg.session = client.session
 
@@ -294,7 +301,7 @@ def measure_resumed(name: str, settings: BenchSettings) -> MetricResult:
     contenders = {"aiodtls": _batch(settings.handshakes, ours)}
     note = _pyopenssl_missing() or ""
     if not note:
-        server_ctx, client_ctx = pyopenssl_contexts(kind, resumption=True)
+        server_ctx, client_ctx = pyopenssl_contexts(kind, resumption=mechanism)
         primer = pyopenssl_pair(server_ctx, client_ctx)
         pyopenssl_forget(*primer)
         session = primer[0].get_session()
@@ -308,7 +315,8 @@ def measure_resumed(name: str, settings: BenchSettings) -> MetricResult:
         contenders["pyopenssl"] = _batch(settings.handshakes, theirs)
     contenders["floor"] = _batch(settings.handshakes, resumed_floor)
     rates = interleave(contenders, settings.repetitions, settings.batch_seconds)
-    label = "resumed handshakes/s, P-256 session (cookie, EMS, session ID)"
+    how = "ticket" if mechanism == "ticket" else "session ID"
+    label = f"resumed handshakes/s, P-256 session (cookie, EMS, {how})"
     return _result(name, label, "handshakes/s", rates, note)
 
 
@@ -513,7 +521,12 @@ METRICS: dict[str, Callable[[str, BenchSettings], MetricResult]] = {
     "handshake-x25519": measure_handshakes,
     "handshake-rsa2048": measure_handshakes,
     "handshake-psk": measure_handshakes,
+    "handshake-p256-nocookie": measure_handshakes,
+    "handshake-x25519-nocookie": measure_handshakes,
+    "handshake-rsa2048-nocookie": measure_handshakes,
+    "handshake-psk-nocookie": measure_handshakes,
     "resumed-p256": measure_resumed,
+    "resumed-p256-ticket": measure_resumed,
     "records-64": measure_records,
     "records-100": measure_records,
     "records-1000": measure_records,
@@ -523,6 +536,16 @@ METRICS: dict[str, Callable[[str, BenchSettings], MetricResult]] = {
     "netsim": measure_netsim,
 }
 """Metric name -> the function that measures it (called with the name and the settings)."""
+
+
+GOALS: dict[str, float] = {
+    "handshake-p256": 1.0,
+    "handshake-psk": 0.6,
+    "records-100": 1.7,
+    "records-1000": 1.7,
+    "echo": 0.7,
+}
+"""Issue 13's goals: the least ratio aiodtls / pyOpenSSL (echo: / plain UDP) of a metric."""
 
 
 def run_metrics(names: list[str], settings: BenchSettings) -> Iterator[MetricResult]:

@@ -66,8 +66,9 @@ def _cookie() -> None:
         hmac.digest(secret, bytes(100), "sha256")
 
 
-def handshake_floor(kind: Kind) -> Callable[[], None]:
-    """One handshake's crypto calls, both sides: cookie, ECDHE, signature, key schedule."""
+def handshake_floor(kind: Kind, *, cookie: bool = True) -> Callable[[], None]:
+    """One handshake's crypto calls, both sides: cookie (unless ``cookie`` is False), ECDHE,
+    signature, key schedule."""
     transcript = bytes(600 if kind.key == "psk" else 1500)
     if kind.key == "psk":
         premaster = bytes(2) + PSK_KEY + bytes(2) + PSK_KEY  # RFC 4279 §2 layout
@@ -94,7 +95,8 @@ def handshake_floor(kind: Kind) -> Callable[[], None]:
         return c.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(curve, s_pub))
 
     def one() -> None:
-        _cookie()
+        if cookie:
+            _cookie()
         secret = premaster
         if kind.key != "psk":
             secret = exchange()

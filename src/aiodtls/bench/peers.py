@@ -2,9 +2,10 @@
 
 Owns the handshake kinds (suite, group, credentials), spelled once for aiodtls and once for
 pyOpenSSL, and the loops that complete a handshake or pass records between a client and a
-server with no sockets. Both sides: cookie exchange on, extended master secret on (OpenSSL's
-default), the client does not verify the certificate (it still checks the server's signature
-on the key exchange), no session tickets, the group forced on both sides. pyOpenSSL is
+server with no sockets. Both sides: cookie exchange on (off for the ``-nocookie`` metrics),
+extended master secret on (OpenSSL's default), the client does not verify the certificate (it
+still checks the server's signature on the key exchange), no session tickets (but for the
+ticket resumption metric), the group forced on both sides. pyOpenSSL is
 imported only inside its functions: it is optional. Nothing here reads a clock.
 """
 
@@ -119,11 +120,14 @@ def credentials(key: str) -> CertificateChain:
     return _credentials[key]
 
 
-def aiodtls_configs(kind: Kind) -> tuple[DtlsConfiguration, DtlsConfiguration]:
-    """Client and server configurations: one suite and group, cookie and EMS on, no
-    verification of the certificate by the client (its signature on the key exchange is)."""
+def aiodtls_configs(
+    kind: Kind, *, cookie: bool = True
+) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+    """Client and server configurations: one suite and group, EMS on, the cookie exchange on
+    unless ``cookie`` is False, no verification of the certificate by the client (its
+    signature on the key exchange is)."""
     client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
-    server = DtlsConfiguration(is_client=False)
+    server = DtlsConfiguration(is_client=False, cookie_exchange=cookie)
     for config in (client, server):
         config.cipher_suites = [kind.suite]
         config.signature_schemes = [SignatureScheme[name.decode()] for name in SIGNATURE_SCHEMES]
@@ -178,8 +182,11 @@ def aiodtls_records(client: DtlsConnection, server: DtlsConnection, n: int, payl
 # -- pyOpenSSL ---------------------------------------------------------------------------------
 
 
-def pyopenssl_contexts(kind: Kind, *, resumption: bool = False) -> tuple[Any, Any]:
-    """Server and client ``SSL.Context`` with the same settings as :func:`aiodtls_configs`."""
+def pyopenssl_contexts(
+    kind: Kind, *, resumption: str | None = None, cookie: bool = True
+) -> tuple[Any, Any]:
+    """Server and client ``SSL.Context`` with the same settings as :func:`aiodtls_configs`;
+    ``resumption`` is None, ``"session_id"`` (a server-side cache) or ``"ticket"``."""
     from OpenSSL import SSL
     from OpenSSL._util import ffi, lib
 
@@ -187,7 +194,9 @@ def pyopenssl_contexts(kind: Kind, *, resumption: bool = False) -> tuple[Any, An
     client_ctx = SSL.Context(SSL.DTLS_METHOD)
     for ctx in (server_ctx, client_ctx):
         ctx.set_cipher_list(kind.openssl_cipher)
-        ctx.set_options(SSL.OP_NO_QUERY_MTU | SSL.OP_NO_TICKET)
+        ctx.set_options(SSL.OP_NO_QUERY_MTU)
+        if resumption != "ticket":
+            ctx.set_options(SSL.OP_NO_TICKET)
         groups = kind.openssl_group
         if ctx is client_ctx and kind.also_offered is not None:
             groups += b":" + kind.also_offered[1]
@@ -196,18 +205,10 @@ def pyopenssl_contexts(kind: Kind, *, resumption: bool = False) -> tuple[Any, An
             raise RuntimeError(f"OpenSSL refused the groups {groups!r}")
         if lib.SSL_CTX_set1_sigalgs_list(ctx._context, b":".join(SIGNATURE_SCHEMES)) != 1:
             raise RuntimeError("OpenSSL refused the signature schemes")
-    if SSL.OP_COOKIE_EXCHANGE is None:  # pyOpenSSL's name for a build without it
-        raise RuntimeError("this OpenSSL has no DTLS cookie exchange")
-    server_ctx.set_options(SSL.OP_COOKIE_EXCHANGE)
-    secret = os.urandom(32)
-
-    def generate(conn: object) -> bytes:
-        return hmac.new(secret, b"peer", hashlib.sha256).digest()[:16]
-
-    server_ctx.set_cookie_generate_callback(generate)
-    server_ctx.set_cookie_verify_callback(lambda conn, c: hmac.compare_digest(c, generate(conn)))
+    if cookie:
+        _pyopenssl_cookie(server_ctx)
     client_ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
-    if resumption:
+    if resumption == "session_id":
         server_ctx.set_session_id(b"aiodtls-bench")
         server_ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
     else:  # like aiodtls without a session_store: nothing is kept per handshake
@@ -219,6 +220,23 @@ def pyopenssl_contexts(kind: Kind, *, resumption: bool = False) -> tuple[Any, An
         server_ctx.use_certificate(chain.leaf)
         server_ctx.use_privatekey(chain.key)
     return server_ctx, client_ctx
+
+
+def _pyopenssl_cookie(server_ctx: Any) -> None:
+    """The cookie exchange, with an HMAC-SHA256 cookie made and checked in Python (pyOpenSSL
+    has no default cookie callbacks; aiodtls's cookie is an HMAC too)."""
+    from OpenSSL import SSL
+
+    if SSL.OP_COOKIE_EXCHANGE is None:  # pyOpenSSL's name for a build without it
+        raise RuntimeError("this OpenSSL has no DTLS cookie exchange")
+    server_ctx.set_options(SSL.OP_COOKIE_EXCHANGE)
+    secret = os.urandom(32)
+
+    def generate(conn: object) -> bytes:
+        return hmac.new(secret, b"peer", hashlib.sha256).digest()[:16]
+
+    server_ctx.set_cookie_generate_callback(generate)
+    server_ctx.set_cookie_verify_callback(lambda conn, c: hmac.compare_digest(c, generate(conn)))
 
 
 def _pyopenssl_psk(server_ctx: Any, client_ctx: Any, ffi: Any, lib: Any) -> None:

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from ..bench import METRICS, BenchSettings, MetricResult, environment, run_metrics
+from ..bench import GOALS, METRICS, BenchSettings, MetricResult, environment, run_metrics
 from . import checks
 
 __all__ = ["add_parser", "print_table"]
@@ -47,11 +47,39 @@ def add_parser(commands: Any) -> None:
         help=f"interleaved timed batches of each contender (default {BenchSettings().repetitions})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the ratios, their spread and the goals to FILE (.png, .svg or .pdf; "
+        "needs matplotlib: pip install 'aiodtls[plot]')",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="measure nothing: draw --plot from an earlier run's --json output",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure the chosen metrics and print them."""
+    """Measure the chosen metrics and print them (or draw an earlier run: ``--from-json``)."""
+    if args.from_json is not None:
+        if args.plot is None:
+            print("aiodtls bench: --from-json only draws a plot: add --plot FILE", file=sys.stderr)
+            return 2
+        try:
+            with open(args.from_json, encoding="utf-8") as file:
+                report = json.load(file)
+            if not isinstance(report, dict) or not {"metrics", "ratios"} <= set(report):
+                raise ValueError("it has no 'metrics' and 'ratios'")
+        except (OSError, ValueError) as exc:
+            print(
+                f"aiodtls bench: cannot read {args.from_json} as an 'aiodtls bench --json' "
+                f"output ({exc})",
+                file=sys.stderr,
+            )
+            return 2
+        return _plot(report, args.plot)
     settings = BenchSettings.quick() if args.quick else BenchSettings()
     if args.repetitions is not None:
         settings = dataclasses.replace(settings, repetitions=args.repetitions)
@@ -61,16 +89,36 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"measured {result.name}", file=sys.stderr, flush=True)
         results.append(result)
+    report = {
+        "environment": environment(),
+        "settings": dataclasses.asdict(settings),
+        "metrics": {r.name: r.as_dict() for r in results},
+        "ratios": {r.name: r.ratios for r in results},
+        "goals": {r.name: GOALS[r.name] for r in results if r.name in GOALS},
+    }
     if args.json:
-        out = {
-            "environment": environment(),
-            "settings": dataclasses.asdict(settings),
-            "metrics": {r.name: r.as_dict() for r in results},
-            "ratios": {r.name: r.ratios for r in results},
-        }
-        print(json.dumps(out, indent=2))
+        print(json.dumps(report, indent=2))
     else:
         print_table(results, settings)
+    return _plot(report, args.plot) if args.plot is not None else 0
+
+
+def _plot(report: dict[str, Any], path: str) -> int:
+    """Draw the run's ratios to ``path``; a missing matplotlib or an unwritable file is one
+    line and exit status 2."""
+    from ..bench.plot import plot_ratios
+
+    try:
+        plot_ratios(report, path)
+    except ImportError:
+        print(
+            "aiodtls bench: --plot needs matplotlib: pip install 'aiodtls[plot]'", file=sys.stderr
+        )
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"aiodtls bench: cannot draw {path}: {exc}", file=sys.stderr)
+        return 2
+    print(f"plot written to {path}", file=sys.stderr)
     return 0
 
 
@@ -98,7 +146,7 @@ def print_table(results: list[MetricResult], settings: BenchSettings) -> None:
     width = max(len(r.label) for r in results)
     print(
         f"{'metric':{width}} {'aiodtls':>9} {'pyOpenSSL':>9} {'ratio':>17} {'floor':>9} "
-        f"{'x floor':>7}"
+        f"{'x floor':>7} {'goal':>5}"
     )
     notes: list[str] = []
     for r in results:
@@ -113,7 +161,8 @@ def print_table(results: list[MetricResult], settings: BenchSettings) -> None:
             f"{r.label:{width}} {_number(r.aiodtls):>9} "
             f"{_number(r.plain_udp if other == 'plain_udp' else r.pyopenssl):>9} "
             f"{ratio_text:>17} {_number(r.floor):>9} "
-            f"{'-' if floor is None else f'{floor:.1f}x':>7}"
+            f"{'-' if floor is None else f'{floor:.1f}x':>7} "
+            f"{f'{GOALS[r.name]:.1f}' if r.name in GOALS else '-':>5}"
         )
         if r.note and r.note not in notes:
             notes.append(r.note)
