@@ -233,6 +233,8 @@ class LossyRelay:
             "s2c": DirectionStats(),
         }
         self.log: list[RelayEvent] | None = [] if keep_log else None
+        self.arrivals: list[tuple[float, Direction, int]] = []
+        "(monotonic time, direction, size) of every datagram: cheap enough to keep always."
         self.first_client_datagram: float | None = None
         "Monotonic time the client's first datagram arrived."
         self.first_datagram = asyncio.Event()
@@ -263,6 +265,7 @@ class LossyRelay:
                 self.first_datagram.set()
             elif addr != self._client:
                 return  # not the benchmark's client
+        self.arrivals.append((now, direction, len(data)))
         stats = self.stats[direction]
         dropped = self._rng[direction].random() < self.loss
         stats.datagrams += 1
@@ -551,6 +554,9 @@ class RunResult:
     "Seconds from spawning the client to its first datagram."
     c2s: DirectionStats = field(default_factory=DirectionStats)
     s2c: DirectionStats = field(default_factory=DirectionStats)
+    arrivals: list[tuple[float, str, int]] = field(default_factory=list)
+    "With ``keep_arrivals``: (seconds after the client's first datagram, direction, size) of "
+    "every datagram at the relay, for benchmarks/real_latency.py."
 
 
 @dataclass
@@ -573,6 +579,7 @@ async def run_handshake(
     startup_gate: asyncio.Lock | None = None,
     trace: bool = False,
     openssl_trace: bool = False,
+    keep_arrivals: bool = False,
 ) -> tuple[RunResult, TraceOutput | None]:
     """One handshake between fresh processes through a fresh relay; everything is torn down
     (processes killed and reaped, sockets closed) before this returns.
@@ -639,6 +646,9 @@ async def run_handshake(
             await client.stop()
         await server.stop()
     result.c2s, result.s2c = relay.stats["c2s"], relay.stats["s2c"]
+    if keep_arrivals and relay.first_client_datagram is not None:
+        t0 = relay.first_client_datagram
+        result.arrivals = [(when - t0, direction, size) for when, direction, size in relay.arrivals]
     await _check_released(server_port, relay.port)
     traced = None
     if trace and client is not None and relay.log is not None:
