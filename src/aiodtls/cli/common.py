@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from ..configuration import DtlsConfiguration
 from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
-from ..handshake.suites import CipherSuite, cipher_suite_from_name
+from ..handshake.suites import CipherSuite, cipher_suite_from_name, suite_info
+from ..record.protection import new_protection
 from ..srtp import EXPORTER_LABEL, SrtpProfile
 from ..trace import TraceRecord
 from . import checks, rawkeys
@@ -207,16 +208,29 @@ _WARM_UP_MESSAGE = b"aiodtls: first use of the handshake's algorithms"
 def warm_up_crypto(config: DtlsConfiguration) -> None:
     """Make, before the first datagram, the first uses of the algorithms a handshake needs.
 
-    The first signature, verification and key exchange of a process cost OpenSSL one-time
+    The first signature, verification, key exchange and AEAD of a process cost OpenSSL one-time
     set-up (about 1 ms of CPU each on this project's machines: it looks up the algorithm's
     implementation, and an RSA key computes its blinding and Montgomery values on its first
     private operation). In a command that makes or serves one handshake right after it
     starts, that set-up otherwise falls between receiving the peer's flight and answering it.
     Here it is paid once at start-up: our key signs a fixed message and checks the signature,
-    a trust anchor's self-signature is checked, and one X25519 exchange is made. Nothing is
-    kept or sent, and a failure is ignored: the handshake itself decides, with every check
-    it always makes.
+    a trust anchor's self-signature is checked, one X25519 exchange is made, and the AEAD of
+    each suite we allow seals and opens one record under an all-zero key. Nothing is kept or
+    sent, and a failure is ignored: the handshake itself decides, with every check it always
+    makes.
     """
+    _warm_up_signatures(config)
+    with contextlib.suppress(Exception):
+        x25519.X25519PrivateKey.generate().exchange(x25519.X25519PrivateKey.generate().public_key())
+    with contextlib.suppress(Exception):
+        for aead in {suite_info(suite).aead for suite in config.effective_cipher_suites()}:
+            protection = new_protection(aead, bytes(aead.key_length), bytes(aead.fixed_iv_length))
+            record = protection.seal(bytes(8), 22, 0xFEFD, _WARM_UP_MESSAGE)
+            protection.open(bytes(8), 22, 0xFEFD, record)
+
+
+def _warm_up_signatures(config: DtlsConfiguration) -> None:
+    """The first private and public operation of our key, and a trust anchor's first check."""
     key = config.private_key
     with contextlib.suppress(Exception):
         if isinstance(key, rsa.RSAPrivateKey):
@@ -230,8 +244,6 @@ def warm_up_crypto(config: DtlsConfiguration) -> None:
     for anchor in config.ca_certificates[:1]:
         with contextlib.suppress(Exception):  # not self-signed, or an unusual key: no matter
             anchor.verify_directly_issued_by(anchor)
-    with contextlib.suppress(Exception):
-        x25519.X25519PrivateKey.generate().exchange(x25519.X25519PrivateKey.generate().public_key())
 
 
 def _key_password(args: argparse.Namespace) -> str | Callable[[], str]:
