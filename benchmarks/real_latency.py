@@ -69,6 +69,8 @@ from aiodtls.sweep import percentile
 
 TURNS = ("hvr", "ch2", "flight4", "flight5", "flight6", "finish")
 "The reactions of a lossless handshake, in order (see the module docstring)."
+REACTING = ("server", "client", "server", "client", "server", "client")
+"Which side each turn belongs to."
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class Sample:
     completed: bool
     total: float
     turns: dict[str, float] | None
+    cpu: dict[str, tuple[float, float]] | None
+    "Per turn: (seconds the reacting process ran on a CPU, seconds it waited for one)."
     spans: float
     "Seconds the bursts took from their first datagram to their last, summed."
     arrivals: list[tuple[float, str, int]] = field(default_factory=list)
@@ -122,6 +126,28 @@ def turns_of(result: RunResult) -> tuple[dict[str, float] | None, float]:
     reactions = [nxt[1] - (prev[2] + ONE_WAY_DELAY) for prev, nxt in itertools.pairwise(flights)]
     reactions.append(result.time - (flights[-1][2] + ONE_WAY_DELAY))
     return dict(zip(TURNS, reactions, strict=True)), spans
+
+
+def cpu_of_turns(result: RunResult) -> dict[str, tuple[float, float]] | None:
+    """Per turn, what the reacting process did from the delivery of the flight it answers
+    to its answer's first datagram (the client's last turn: to its "finished" line, read a
+    little after it was printed): (seconds on a CPU, seconds runnable but waiting for one),
+    from /proc/PID/schedstat. None if the run was not the six flights or marks are missing."""
+    flights = bursts(result.arrivals)
+    if not result.completed or [d for d, _, _ in flights] != ["c2s", "s2c"] * 3:
+        return None
+    ends = [first for _, first, _ in flights[1:]] + [result.time]
+    out: dict[str, tuple[float, float]] = {}
+    for turn, role, end in zip(TURNS, REACTING, ends, strict=True):
+        event = "finished" if turn == "finish" else "sent"
+        mine = [m for m in result.cpu_marks if m.role == role]
+        stop = next((m for m in mine if m.event == event and m.time >= end), None)
+        delivered = [m for m in mine if m.event == "delivered" and m.time <= end]
+        if stop is None or not delivered or not stop.run_ns:
+            return None
+        start = delivered[-1]
+        out[turn] = ((stop.run_ns - start.run_ns) / 1e9, (stop.wait_ns - start.wait_ns) / 1e9)
+    return out
 
 
 async def measure(
@@ -151,6 +177,7 @@ async def measure(
                     result.completed,
                     result.time,
                     turns,
+                    cpu_of_turns(result),
                     spans,
                     result.arrivals,
                 )
@@ -172,6 +199,10 @@ class Summary:
     p90: float
     turns: dict[str, float]
     "Median of each turn over the regular runs."
+    cpu: dict[str, float]
+    "Median CPU seconds of the reacting process in each turn."
+    wait: dict[str, float]
+    "Median seconds the reacting process waited for a CPU in each turn."
     spans: float
     regular: int
     "Runs whose bursts were the six flights."
@@ -182,6 +213,7 @@ def summarize(contender: str, samples: list[Sample]) -> Summary:
     mine = [s for s in samples if s.contender == contender]
     totals = sorted(s.total for s in mine)
     regular = [s.turns for s in mine if s.turns is not None]
+    cpus = [s.cpu for s in mine if s.cpu is not None]
     return Summary(
         contender,
         len(mine),
@@ -189,13 +221,16 @@ def summarize(contender: str, samples: list[Sample]) -> Summary:
         percentile(totals, 0.5),
         percentile(totals, 0.9),
         {t: percentile(sorted(r[t] for r in regular), 0.5) if regular else 0.0 for t in TURNS},
+        {t: percentile(sorted(c[t][0] for c in cpus), 0.5) if cpus else 0.0 for t in TURNS},
+        {t: percentile(sorted(c[t][1] for c in cpus), 0.5) if cpus else 0.0 for t in TURNS},
         percentile(sorted(s.spans for s in mine), 0.5),
         len(regular),
     )
 
 
 def print_markdown(summaries: list[Summary]) -> None:
-    """The table: totals, then the median of each turn in milliseconds."""
+    """Two tables: totals and the median of each turn in milliseconds; then, per turn, the
+    reacting process's median CPU time and its median wait for a CPU."""
     head = " | ".join(f"{t} ms" for t in TURNS)
     print(f"| client → server | completed | p50 s | p90 s | {head} | bursts ms |")
     print("|---|---|---|---|" + "---|" * len(TURNS) + "---|")
@@ -205,6 +240,13 @@ def print_markdown(summaries: list[Summary]) -> None:
             f"| {s.contender.replace('->', '→')} | {s.completed}/{s.runs} | {s.p50:.3f} "
             f"| {s.p90:.3f} | {turns} | {s.spans * 1000:.1f} |"
         )
+    print()
+    head = " | ".join(f"{t} {side}" for t, side in zip(TURNS, REACTING, strict=True))
+    print(f"| CPU / waiting for a CPU, ms (median) | {head} |")
+    print("|---|" + "---|" * len(TURNS))
+    for s in summaries:
+        cells = " | ".join(f"{s.cpu[t] * 1000:.1f} / {s.wait[t] * 1000:.1f}" for t in TURNS)
+        print(f"| {s.contender.replace('->', '→')} | {cells} |")
 
 
 def load_average() -> str:
