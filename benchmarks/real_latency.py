@@ -27,6 +27,12 @@ handshake the turns are::
 so the total is 3 RTT + the six reactions + the time the bursts take to write. A run whose
 bursts do not have this shape (a retransmission) is counted in the total but not in the turns.
 
+For each turn the relay also reads the reacting process's ``/proc/PID/schedstat`` (the same
+for OpenSSL and aiodtls, nothing runs inside the peers): the CPU time it used from the
+delivery of the flight it answers to its answer's first datagram, and the time it spent
+runnable but waiting for a CPU, so a slow turn can be told apart as work or as load. The
+client's start-up (spawn to first datagram, outside the measured time) is reported too.
+
     python benchmarks/real_latency.py --runs 20 --aiodtls-rev HEAD
     python benchmarks/real_latency.py --runs 20 --aiodtls-rev 73c9b0d --aiodtls-rev HEAD
 """
@@ -102,6 +108,8 @@ class Sample:
     "Per turn: (seconds the reacting process ran on a CPU, seconds it waited for one)."
     spans: float
     "Seconds the bursts took from their first datagram to their last, summed."
+    startup: float | None
+    "Seconds from spawning the client to its first datagram (not part of ``total``)."
     arrivals: list[tuple[float, str, int]] = field(default_factory=list)
 
 
@@ -179,6 +187,7 @@ async def measure(
                     turns,
                     cpu_of_turns(result),
                     spans,
+                    result.startup,
                     result.arrivals,
                 )
             )
@@ -204,6 +213,8 @@ class Summary:
     wait: dict[str, float]
     "Median seconds the reacting process waited for a CPU in each turn."
     spans: float
+    startup: float
+    "Median seconds from spawning the client to its first datagram."
     regular: int
     "Runs whose bursts were the six flights."
 
@@ -224,6 +235,7 @@ def summarize(contender: str, samples: list[Sample]) -> Summary:
         {t: percentile(sorted(c[t][0] for c in cpus), 0.5) if cpus else 0.0 for t in TURNS},
         {t: percentile(sorted(c[t][1] for c in cpus), 0.5) if cpus else 0.0 for t in TURNS},
         percentile(sorted(s.spans for s in mine), 0.5),
+        percentile(sorted(s.startup for s in mine if s.startup is not None), 0.5),
         len(regular),
     )
 
@@ -232,13 +244,13 @@ def print_markdown(summaries: list[Summary]) -> None:
     """Two tables: totals and the median of each turn in milliseconds; then, per turn, the
     reacting process's median CPU time and its median wait for a CPU."""
     head = " | ".join(f"{t} ms" for t in TURNS)
-    print(f"| client → server | completed | p50 s | p90 s | {head} | bursts ms |")
-    print("|---|---|---|---|" + "---|" * len(TURNS) + "---|")
+    print(f"| client → server | completed | p50 s | p90 s | {head} | bursts ms | client start s |")
+    print("|---|---|---|---|" + "---|" * len(TURNS) + "---|---|")
     for s in summaries:
         turns = " | ".join(f"{s.turns[t] * 1000:.1f}" for t in TURNS)
         print(
             f"| {s.contender.replace('->', '→')} | {s.completed}/{s.runs} | {s.p50:.3f} "
-            f"| {s.p90:.3f} | {turns} | {s.spans * 1000:.1f} |"
+            f"| {s.p90:.3f} | {turns} | {s.spans * 1000:.1f} | {s.startup:.3f} |"
         )
     print()
     head = " | ".join(f"{t} {side}" for t, side in zip(TURNS, REACTING, strict=True))
