@@ -272,8 +272,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
         description="Lossless real-process DTLS 1.2 handshakes (RTT 50 ms, RSA 3-certificate "
-        "chain), the pairings taking turns; p50/p90 and the median time each side takes to "
-        "answer each flight."
+        "chain), the pairings taking turns; p50/p90, the median time each side takes to "
+        "answer each flight, and the CPU time it used (and waited for) meanwhile."
     )
     parser.add_argument("--runs", type=int, default=20, help="handshakes per contender (20)")
     parser.add_argument("--first-seed", type=int, default=0)
