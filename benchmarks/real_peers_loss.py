@@ -200,6 +200,31 @@ class RelayEvent:
     "Keyless decode: record types, epochs, handshake fragments."
 
 
+@dataclass(frozen=True)
+class CpuMark:
+    """A peer process's CPU time at one of its datagrams (read from /proc/PID/schedstat)."""
+
+    time: float
+    role: str
+    "'client' or 'server'."
+    event: str
+    "'sent' (the relay received a datagram from it), 'delivered' (the relay is about to send "
+    "it one) or 'finished' (the client printed its success line)."
+    run_ns: int
+    "Nanoseconds it has run on a CPU so far."
+    wait_ns: int
+    "Nanoseconds it has been runnable but waiting for a CPU so far."
+
+
+def schedstat(pid: int) -> tuple[int, int]:
+    """(ns on a CPU, ns waiting for one) of a process's main thread, 0s if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+        return int(fields[0]), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+
+
 class _RelaySide(asyncio.DatagramProtocol):
     def __init__(self, relay: LossyRelay, direction: Direction) -> None:
         self._relay = relay
@@ -233,6 +258,11 @@ class LossyRelay:
             "s2c": DirectionStats(),
         }
         self.log: list[RelayEvent] | None = [] if keep_log else None
+        self.arrivals: list[tuple[float, Direction, int]] = []
+        "(monotonic time, direction, size) of every datagram: cheap enough to keep always."
+        self.watched: dict[str, int] = {}
+        "Role ('client', 'server') -> pid whose CPU time is read at each of its datagrams."
+        self.cpu_marks: list[CpuMark] = []
         self.first_client_datagram: float | None = None
         "Monotonic time the client's first datagram arrived."
         self.first_datagram = asyncio.Event()
@@ -263,6 +293,9 @@ class LossyRelay:
                 self.first_datagram.set()
             elif addr != self._client:
                 return  # not the benchmark's client
+        self.arrivals.append((now, direction, len(data)))
+        if self.watched:
+            self.mark("client" if direction == "c2s" else "server", "sent", now)
         stats = self.stats[direction]
         dropped = self._rng[direction].random() < self.loss
         stats.datagrams += 1
@@ -279,7 +312,16 @@ class LossyRelay:
                 self._loop.call_at(now + self.delay, self._deliver, direction, data)
             )
 
+    def mark(self, role: str, event: str, now: float) -> None:
+        """Note the CPU time ``role``'s process has used so far (if it is watched)."""
+        pid = self.watched.get(role)
+        if pid is not None:
+            run, wait = schedstat(pid)
+            self.cpu_marks.append(CpuMark(now, role, event, run, wait))
+
     def _deliver(self, direction: Direction, data: bytes) -> None:
+        if self.watched:
+            self.mark("server" if direction == "c2s" else "client", "delivered", self._loop.time())
         if direction == "c2s" and self._upstream is not None:
             self._upstream.sendto(data)
         elif direction == "s2c" and self._front is not None and self._client is not None:
@@ -374,6 +416,11 @@ class PeerProcess:
         # Let the readers take the last lines before anyone looks at why it exited.
         await asyncio.gather(*self._readers, return_exceptions=True)
         self.exited.set()
+
+    @property
+    def pid(self) -> int | None:
+        """Process id, once started."""
+        return None if self._process is None else self._process.pid
 
     @property
     def returncode(self) -> int | None:
@@ -551,6 +598,11 @@ class RunResult:
     "Seconds from spawning the client to its first datagram."
     c2s: DirectionStats = field(default_factory=DirectionStats)
     s2c: DirectionStats = field(default_factory=DirectionStats)
+    arrivals: list[tuple[float, str, int]] = field(default_factory=list)
+    "With ``keep_arrivals``: (seconds after the client's first datagram, direction, size) of "
+    "every datagram at the relay, for benchmarks/real_latency.py."
+    cpu_marks: list[CpuMark] = field(default_factory=list)
+    "With ``keep_arrivals``: both processes' CPU times at their datagrams (times as above)."
 
 
 @dataclass
@@ -573,6 +625,7 @@ async def run_handshake(
     startup_gate: asyncio.Lock | None = None,
     trace: bool = False,
     openssl_trace: bool = False,
+    keep_arrivals: bool = False,
 ) -> tuple[RunResult, TraceOutput | None]:
     """One handshake between fresh processes through a fresh relay; everything is torn down
     (processes killed and reaped, sockets closed) before this returns.
@@ -590,6 +643,7 @@ async def run_handshake(
     def client_line(peer: PeerProcess, line: OutputLine) -> None:
         if not finished_at and CLIENT_DONE[client_impl].search(line.text):
             finished_at.append(line.time)
+            relay.mark("client", "finished", line.time)
             done.set()
 
     if server_port in bound_udp_ports():
@@ -615,6 +669,8 @@ async def run_handshake(
                     raise RuntimeError("server did not bind its port")
                 await asyncio.sleep(0.02)
             await relay.start(server_port)
+            if keep_arrivals and server.pid is not None:
+                relay.watched["server"] = server.pid
             client = PeerProcess(
                 client_impl,
                 "client",
@@ -624,6 +680,8 @@ async def run_handshake(
                 client_line,
             )
             await client.start(env)
+            if keep_arrivals and client.pid is not None:
+                relay.watched["client"] = client.pid
             result.reason = await _wait_for_first_datagram(relay, client)
         if not result.reason:
             result.reason = await _wait_for_outcome(relay, client, server, done)
@@ -639,6 +697,12 @@ async def run_handshake(
             await client.stop()
         await server.stop()
     result.c2s, result.s2c = relay.stats["c2s"], relay.stats["s2c"]
+    if keep_arrivals and relay.first_client_datagram is not None:
+        t0 = relay.first_client_datagram
+        result.arrivals = [(when - t0, direction, size) for when, direction, size in relay.arrivals]
+        result.cpu_marks = [
+            CpuMark(m.time - t0, m.role, m.event, m.run_ns, m.wait_ns) for m in relay.cpu_marks
+        ]
     await _check_released(server_port, relay.port)
     traced = None
     if trace and client is not None and relay.log is not None:

@@ -29,6 +29,7 @@ from .common import (
     describe_handshake,
     describe_srtp_export,
     failure_line,
+    warm_up_crypto,
 )
 
 __all__ = ["add_parser"]
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if args.psk and not args.cert and not args.ca and not args.fingerprint and not args.peer_key:
         config.verify_mode = ssl.CERT_NONE  # a PSK authenticates the server by itself
     address = _resolve(host, port)
+    warm_up_crypto(config)
     try:
         dtls = connect(address, port, configuration=config, timeout=args.handshake_timeout + 1)
     except DtlsError as exc:

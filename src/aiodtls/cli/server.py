@@ -22,6 +22,7 @@ from .common import (
     apply_common_options,
     describe_handshake,
     describe_srtp_export,
+    warm_up_crypto,
 )
 
 __all__ = ["add_parser"]
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             "no credentials; give --cert and --key (make them with `aiodtls cert` or openssl), "
             "--rpk and --key, or --psk"
         )
+    warm_up_crypto(config)
     try:
         return asyncio.run(_serve(args, config))
     except socket.gaierror as exc:
