@@ -60,6 +60,12 @@ from .trace import Tracer
 
 __all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 
+# Module-level names: reading a member off an Enum class costs a lookup per datagram.
+_HANDSHAKING = ConnectionState.HANDSHAKING
+_ESTABLISHED = ConnectionState.ESTABLISHED
+_CLOSED = ConnectionState.CLOSED
+_APPLICATION_DATA = int(ContentType.application_data)
+
 
 @dataclass
 class EndpointStats:
@@ -170,11 +176,16 @@ class DtlsEndpoint:
 
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Route one datagram to its connection, or answer/drop it statelessly."""
-        cid = peek_cid(data, self._cid_length)
-        if cid is not None:
-            self._receive_by_cid(cid, data, addr, now)
-            return
+        if self._cid_length:
+            cid = peek_cid(data, self._cid_length)
+            if cid is not None:
+                self._receive_by_cid(cid, data, addr, now)
+                return
         connection = self._connections.get(addr)
+        if connection is not None and data and data[0] == _APPLICATION_DATA:
+            # The usual datagram of an established association (it cannot be a ClientHello).
+            self._deliver(connection, data, addr, now)
+            return
         hello = parse_client_hello(data) if _is_plain_client_hello(data) else None
         if isinstance(hello, ParsedClientHello):
             self._receive_client_hello(hello, data, addr, now, connection)
@@ -231,7 +242,7 @@ class DtlsEndpoint:
         """A datagram for the association at ``addr``, or for the new handshake beside it:
         plaintext goes to the new handshake, protected records to whichever authenticates
         them, the established association first."""
-        replacement = self._replacements.get(addr)
+        replacement = self._replacements.get(addr) if self._replacements else None
         if replacement is not None:
             if data[3:5] == b"\x00\x00":  # epoch 0: only the new handshake has any use for it
                 self._feed(replacement, data, addr, now)
@@ -359,7 +370,7 @@ class DtlsEndpoint:
                 continue
             out.extend(connection.datagrams_to_send(now))
             self._schedule(connection)
-            if connection.closed and connection.get_timer() is None:
+            if connection.state == _CLOSED and connection.get_timer() is None:
                 self._forget(connection)
         return out
 
@@ -401,7 +412,7 @@ class DtlsEndpoint:
         return addr is not None and (
             self._connections.get(addr) is connection
             or self._replacements.get(addr) is connection
-            or (connection in self._cids and connection.state != ConnectionState.HANDSHAKING)
+            or (connection in self._cids and connection.state != _HANDSHAKING)
         )
 
     def _after(self, connection: DtlsConnection, now: float) -> None:
@@ -410,25 +421,28 @@ class DtlsEndpoint:
             self._events.append((connection, event))
         if not self._is_current(connection):
             return
-        if connection.state != ConnectionState.HANDSHAKING:
+        if connection in self._half_open and connection.state != _HANDSHAKING:
             self._end_half_open(connection)
-        addr = connection.peer_address
-        if (
-            self._replacements.get(addr) is connection
-            and connection.state == ConnectionState.ESTABLISHED
-        ):
-            # The new handshake completed: now the old association is gone for good. (A new
-            # handshake that failed stays beside it until its alert is sent and its linger
-            # ends, like any failed connection.)
-            del self._replacements[addr]
-            old = self._connections[addr]
-            old.abort("replaced by a new handshake from the same address")
-            self._events.extend((old, e) for e in iter(old.next_event, None))
-            self._forget(old)
-            self._connections[addr] = connection
-            self.stats.replacements += 1
+        if self._replacements:
+            self._replace_if_completed(connection)
         self._pending.add(connection)
         self._schedule(connection)
+
+    def _replace_if_completed(self, connection: DtlsConnection) -> None:
+        """If ``connection`` is the new handshake beside an established association and has
+        just completed, the old association is gone for good. (A new handshake that failed
+        stays beside it until its alert is sent and its linger ends, like any failed
+        connection.)"""
+        addr = connection.peer_address
+        if self._replacements.get(addr) is not connection or connection.state != _ESTABLISHED:
+            return
+        del self._replacements[addr]
+        old = self._connections[addr]
+        old.abort("replaced by a new handshake from the same address")
+        self._events.extend((old, e) for e in iter(old.next_event, None))
+        self._forget(old)
+        self._connections[addr] = connection
+        self.stats.replacements += 1
 
     def _end_half_open(self, connection: DtlsConnection) -> None:
         source = self._half_open.pop(connection, None)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 from cryptography import x509
@@ -114,18 +113,15 @@ class DtlsSession(SessionDetails):
         :mod:`aiodtls.errors` class of how the association ended once it has and everything
         received before has been read (:class:`ConnectionClosed` itself for a clean close).
         """
-        if not self._received:
-            await self._wait_readable(timeout)
-        return self._received.popleft()
-
-    async def _wait_readable(self, timeout: float | None) -> None:
-        """Wait until a record is queued; raise if the association ends first (and nothing
-        is queued) or ``timeout`` seconds pass."""
+        received = self._received
+        if received:
+            return received.popleft()
         loop = self._protocol._loop
         deadline = None if timeout is None else loop.time() + timeout
-        while not self._received:
+        while not received:
             if self._closed.done():
                 raise exception_for(self._closed.result())
+            # One future of our own, woken by _wake() when a record or the end arrives.
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
             try:
@@ -137,16 +133,20 @@ class DtlsSession(SessionDetails):
                 raise TimeoutError(f"no record within {timeout:g} s") from None
             finally:
                 self._waiters.remove(waiter)
+        return received.popleft()
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+    def __aiter__(self) -> DtlsSession:
+        """``async for data in session``: every record until the association ends (cleanly
+        or not: the loop just stops)."""
+        return self
 
-    async def _iterate(self) -> AsyncIterator[bytes]:
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosed:
-                return
+    async def __anext__(self) -> bytes:
+        """The next record (``recv()``), or the end of the iteration once the association
+        has ended."""
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
 
     def close(self) -> None:
         """Send close_notify and end the association (idempotent)."""
