@@ -376,6 +376,12 @@ class DtlsEndpoint:
 
     def get_timer(self) -> float | None:
         """The earliest timer of any connection."""
+        if self._pending:
+            self._schedule_pending()
+        return self._earliest()
+
+    def _earliest(self) -> float | None:
+        """The earliest deadline in the heap, dropping superseded entries off its top."""
         while self._timers:
             when, _, connection = self._timers[0]
             if self._scheduled.get(connection) == when:
@@ -385,8 +391,10 @@ class DtlsEndpoint:
 
     def handle_timer(self, now: float) -> None:
         """Fire every connection timer that is due (each connection once per call)."""
+        if self._pending:
+            self._schedule_pending()
         due = []
-        while (when := self.get_timer()) is not None and when <= now:
+        while (when := self._earliest()) is not None and when <= now:
             _, _, connection = heapq.heappop(self._timers)
             self._scheduled.pop(connection, None)
             due.append(connection)
@@ -416,7 +424,9 @@ class DtlsEndpoint:
         )
 
     def _after(self, connection: DtlsConnection, now: float) -> None:
-        """Collect a connection's events and keep the tables and the timer heap current."""
+        """Collect a connection's events, keep the tables current and mark the connection
+        pending: its datagrams and its timer are taken by :meth:`datagrams_to_send` (which
+        the driver calls next), or its timer by :meth:`get_timer` if that comes first."""
         while (event := connection.next_event()) is not None:
             self._events.append((connection, event))
         if not self._is_current(connection):
@@ -426,7 +436,6 @@ class DtlsEndpoint:
         if self._replacements:
             self._replace_if_completed(connection)
         self._pending.add(connection)
-        self._schedule(connection)
 
     def _replace_if_completed(self, connection: DtlsConnection) -> None:
         """If ``connection`` is the new handshake beside an established association and has
@@ -450,6 +459,13 @@ class DtlsEndpoint:
             self._half_open_per_source[source] -= 1
             if not self._half_open_per_source[source]:
                 del self._half_open_per_source[source]
+
+    def _schedule_pending(self) -> None:
+        """Put the timers of the connections used since :meth:`datagrams_to_send` in the heap
+        (they stay pending: their datagrams are still to be taken)."""
+        for connection in self._pending:
+            if self._is_current(connection):
+                self._schedule(connection)
 
     def _schedule(self, connection: DtlsConnection) -> None:
         when = connection.get_timer()
