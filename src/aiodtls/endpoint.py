@@ -253,7 +253,8 @@ class DtlsEndpoint:
                 return
             connection = replacement
         # A connection that ended with a fatal alert still answers repeats with it (T8).
-        self._feed(connection, data, addr, now)
+        connection.receive_datagram(data, addr, now)
+        self._after(connection, now)
 
     def _receive_client_hello(
         self,
@@ -353,9 +354,9 @@ class DtlsEndpoint:
     # -- output ----------------------------------------------------------------------------
 
     def touch(self, connection: DtlsConnection) -> None:
-        """The application used ``connection`` (send, close): it may have datagrams to send."""
-        if self._is_current(connection):
-            self._pending.add(connection)
+        """The application used ``connection`` (send, close): it may have datagrams to send.
+        (One the endpoint no longer serves is skipped where pending connections are taken.)"""
+        self._pending.add(connection)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Stateless replies, then the datagrams of every connection that may have some.
