@@ -152,6 +152,75 @@ def test_a_vanished_peer_is_detected_by_the_idle_timeout() -> None:  # issue 4 i
     asyncio.run(main())
 
 
+def test_traffic_keeps_the_idle_timer_moving_and_it_still_fires_after_the_last_record() -> None:
+    """The driver leaves its loop timer at the first idle deadline while records move it
+    later (issue 13): when that timer fires it must re-arm for the new deadline, not end
+    the association, and once traffic stops the timeout still ends both sides."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        endings: list[ConnectionTerminated] = []
+
+        async def handler(session: DtlsSession) -> None:
+            await echo(session)
+            endings.append(await session.wait_closed())
+
+        server_cfg = server_config(idle_timeout=0.4)
+        server = await serve("127.0.0.1", 0, configuration=server_cfg, handler=handler)
+        client_cfg = client_config(idle_timeout=0.4)
+        async with connect("127.0.0.1", server.address[1], configuration=client_cfg) as s:
+            started = last_record = loop.time()
+            while last_record - started < 1.2:  # three idle periods of steady traffic
+                await asyncio.sleep(0.1)
+                await echo_round_trip(s, b"keep alive")
+                last_record = loop.time()
+            assert not s.closed and server.endpoint.connections
+            ending = await asyncio.wait_for(s.wait_closed(), 10)
+            assert ending.reason == "idle timeout"
+            assert loop.time() - last_record >= 0.35  # not at a deadline from before
+            with pytest.raises(ConnectionClosed):
+                await s.recv()
+        for _ in range(250):
+            if endings:
+                break
+            await asyncio.sleep(0.02)
+        assert [e.reason for e in endings] == ["idle timeout"]
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_concurrent_readers_a_cancelled_one_and_a_close_while_waiting() -> None:
+    """recv() waits on a future of its own: cancelling one reader leaves the others
+    waiting, a record wakes one that gets it, and the end of the association wakes the
+    rest with ConnectionClosed (once what was received has been read)."""
+
+    async def main() -> None:
+        server = await serve("127.0.0.1", 0, configuration=server_config(), handler=echo)
+        async with connect("127.0.0.1", server.address[1], configuration=client_config()) as s:
+            await echo_round_trip(s, b"ready")
+            first = asyncio.ensure_future(s.recv())
+            second = asyncio.ensure_future(s.recv())
+            timed = asyncio.ensure_future(s.recv(timeout=0.05))
+            await asyncio.sleep(0.01)
+            first.cancel()
+            with pytest.raises(TimeoutError):
+                await timed
+            s.send(b"one record")
+            assert await asyncio.wait_for(second, 10) == b"one record"
+            assert first.cancelled()
+            waiting = asyncio.ensure_future(s.recv())
+            await asyncio.sleep(0.01)
+            s.close()
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(waiting, 10)
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
 def test_failed_handshake_is_reported_to_the_server_and_raises_on_the_client() -> None:
     async def main() -> None:
         failures: list[str] = []

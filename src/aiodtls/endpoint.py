@@ -60,6 +60,12 @@ from .trace import Tracer
 
 __all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 
+# Module-level names: reading a member off an Enum class costs a lookup per datagram.
+_HANDSHAKING = ConnectionState.HANDSHAKING
+_ESTABLISHED = ConnectionState.ESTABLISHED
+_CLOSED = ConnectionState.CLOSED
+_APPLICATION_DATA = int(ContentType.application_data)
+
 
 @dataclass
 class EndpointStats:
@@ -170,11 +176,16 @@ class DtlsEndpoint:
 
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Route one datagram to its connection, or answer/drop it statelessly."""
-        cid = peek_cid(data, self._cid_length)
-        if cid is not None:
-            self._receive_by_cid(cid, data, addr, now)
-            return
+        if self._cid_length:
+            cid = peek_cid(data, self._cid_length)
+            if cid is not None:
+                self._receive_by_cid(cid, data, addr, now)
+                return
         connection = self._connections.get(addr)
+        if connection is not None and data and data[0] == _APPLICATION_DATA:
+            # The usual datagram of an established association (it cannot be a ClientHello).
+            self._deliver(connection, data, addr, now)
+            return
         hello = parse_client_hello(data) if _is_plain_client_hello(data) else None
         if isinstance(hello, ParsedClientHello):
             self._receive_client_hello(hello, data, addr, now, connection)
@@ -231,7 +242,7 @@ class DtlsEndpoint:
         """A datagram for the association at ``addr``, or for the new handshake beside it:
         plaintext goes to the new handshake, protected records to whichever authenticates
         them, the established association first."""
-        replacement = self._replacements.get(addr)
+        replacement = self._replacements.get(addr) if self._replacements else None
         if replacement is not None:
             if data[3:5] == b"\x00\x00":  # epoch 0: only the new handshake has any use for it
                 self._feed(replacement, data, addr, now)
@@ -242,7 +253,8 @@ class DtlsEndpoint:
                 return
             connection = replacement
         # A connection that ended with a fatal alert still answers repeats with it (T8).
-        self._feed(connection, data, addr, now)
+        connection.receive_datagram(data, addr, now)
+        self._after(connection, now)
 
     def _receive_client_hello(
         self,
@@ -342,9 +354,9 @@ class DtlsEndpoint:
     # -- output ----------------------------------------------------------------------------
 
     def touch(self, connection: DtlsConnection) -> None:
-        """The application used ``connection`` (send, close): it may have datagrams to send."""
-        if self._is_current(connection):
-            self._pending.add(connection)
+        """The application used ``connection`` (send, close): it may have datagrams to send.
+        (One the endpoint no longer serves is skipped where pending connections are taken.)"""
+        self._pending.add(connection)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Stateless replies, then the datagrams of every connection that may have some.
@@ -359,12 +371,18 @@ class DtlsEndpoint:
                 continue
             out.extend(connection.datagrams_to_send(now))
             self._schedule(connection)
-            if connection.closed and connection.get_timer() is None:
+            if connection.state == _CLOSED and connection.get_timer() is None:
                 self._forget(connection)
         return out
 
     def get_timer(self) -> float | None:
         """The earliest timer of any connection."""
+        if self._pending:
+            self._schedule_pending()
+        return self._earliest()
+
+    def _earliest(self) -> float | None:
+        """The earliest deadline in the heap, dropping superseded entries off its top."""
         while self._timers:
             when, _, connection = self._timers[0]
             if self._scheduled.get(connection) == when:
@@ -374,8 +392,10 @@ class DtlsEndpoint:
 
     def handle_timer(self, now: float) -> None:
         """Fire every connection timer that is due (each connection once per call)."""
+        if self._pending:
+            self._schedule_pending()
         due = []
-        while (when := self.get_timer()) is not None and when <= now:
+        while (when := self._earliest()) is not None and when <= now:
             _, _, connection = heapq.heappop(self._timers)
             self._scheduled.pop(connection, None)
             due.append(connection)
@@ -401,34 +421,38 @@ class DtlsEndpoint:
         return addr is not None and (
             self._connections.get(addr) is connection
             or self._replacements.get(addr) is connection
-            or (connection in self._cids and connection.state != ConnectionState.HANDSHAKING)
+            or (connection in self._cids and connection.state != _HANDSHAKING)
         )
 
     def _after(self, connection: DtlsConnection, now: float) -> None:
-        """Collect a connection's events and keep the tables and the timer heap current."""
+        """Collect a connection's events, keep the tables current and mark the connection
+        pending: its datagrams and its timer are taken by :meth:`datagrams_to_send` (which
+        the driver calls next), or its timer by :meth:`get_timer` if that comes first."""
         while (event := connection.next_event()) is not None:
             self._events.append((connection, event))
         if not self._is_current(connection):
             return
-        if connection.state != ConnectionState.HANDSHAKING:
+        if connection in self._half_open and connection.state != _HANDSHAKING:
             self._end_half_open(connection)
-        addr = connection.peer_address
-        if (
-            self._replacements.get(addr) is connection
-            and connection.state == ConnectionState.ESTABLISHED
-        ):
-            # The new handshake completed: now the old association is gone for good. (A new
-            # handshake that failed stays beside it until its alert is sent and its linger
-            # ends, like any failed connection.)
-            del self._replacements[addr]
-            old = self._connections[addr]
-            old.abort("replaced by a new handshake from the same address")
-            self._events.extend((old, e) for e in iter(old.next_event, None))
-            self._forget(old)
-            self._connections[addr] = connection
-            self.stats.replacements += 1
+        if self._replacements:
+            self._replace_if_completed(connection)
         self._pending.add(connection)
-        self._schedule(connection)
+
+    def _replace_if_completed(self, connection: DtlsConnection) -> None:
+        """If ``connection`` is the new handshake beside an established association and has
+        just completed, the old association is gone for good. (A new handshake that failed
+        stays beside it until its alert is sent and its linger ends, like any failed
+        connection.)"""
+        addr = connection.peer_address
+        if self._replacements.get(addr) is not connection or connection.state != _ESTABLISHED:
+            return
+        del self._replacements[addr]
+        old = self._connections[addr]
+        old.abort("replaced by a new handshake from the same address")
+        self._events.extend((old, e) for e in iter(old.next_event, None))
+        self._forget(old)
+        self._connections[addr] = connection
+        self.stats.replacements += 1
 
     def _end_half_open(self, connection: DtlsConnection) -> None:
         source = self._half_open.pop(connection, None)
@@ -436,6 +460,13 @@ class DtlsEndpoint:
             self._half_open_per_source[source] -= 1
             if not self._half_open_per_source[source]:
                 del self._half_open_per_source[source]
+
+    def _schedule_pending(self) -> None:
+        """Put the timers of the connections used since :meth:`datagrams_to_send` in the heap
+        (they stay pending: their datagrams are still to be taken)."""
+        for connection in self._pending:
+            if self._is_current(connection):
+                self._schedule(connection)
 
     def _schedule(self, connection: DtlsConnection) -> None:
         when = connection.get_timer()

@@ -7,6 +7,12 @@
 sent, and keeps exactly one ``loop.call_at`` handle for the core's timer, so retransmissions
 happen whatever the application is doing. There is no protocol logic here.
 
+The driver works once per datagram, so it does only what that datagram needs: the loop timer
+is re-armed only when the core's next deadline comes earlier than the one armed (the idle
+deadline moves later with every record received; a timer set too early re-checks when it
+fires), and a record received wakes the ``recv()`` waiting for it through one future, with
+no task of the driver's own.
+
 The protocol works with any transport that has ``sendto(data, addr)``: applications that own
 their socket (WebRTC, where DTLS shares a port with STUN and RTP, RFC 7983) call
 ``connection_made(their_transport)`` and ``datagram_received`` themselves, after sorting
@@ -23,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 from cryptography import x509
@@ -31,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..connection import DtlsConnection, NetworkAddress
 from ..details import SessionDetails
-from ..endpoint import DtlsEndpoint, next_event
+from ..endpoint import DtlsEndpoint
 from ..errors import ConnectionClosed, exception_for, is_unreachable_error
 from ..events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 
@@ -48,7 +53,8 @@ class DtlsSession(SessionDetails):
         "The sans-I/O connection underneath."
         self._protocol = protocol
         self._received: deque[bytes] = deque()
-        self._readable: asyncio.Event = asyncio.Event()
+        # One future per recv() waiting for a record (usually one), woken by _wake().
+        self._waiters: list[asyncio.Future[None]] = []
         loop = asyncio.get_running_loop()
         self._handshake: asyncio.Future[HandshakeCompleted] = loop.create_future()
         self._closed: asyncio.Future[ConnectionTerminated] = loop.create_future()
@@ -107,30 +113,40 @@ class DtlsSession(SessionDetails):
         :mod:`aiodtls.errors` class of how the association ended once it has and everything
         received before has been read (:class:`ConnectionClosed` itself for a clean close).
         """
-        loop = asyncio.get_running_loop()
+        received = self._received
+        if received:
+            return received.popleft()
+        loop = self._protocol._loop
         deadline = None if timeout is None else loop.time() + timeout
-        while not self._received:
+        while not received:
             if self._closed.done():
                 raise exception_for(self._closed.result())
-            self._readable.clear()
-            if deadline is None:
-                await self._readable.wait()
-                continue
+            # One future of our own, woken by _wake() when a record or the end arrives.
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
             try:
-                await asyncio.wait_for(self._readable.wait(), max(0.0, deadline - loop.time()))
+                if deadline is None:
+                    await waiter
+                else:
+                    await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 raise TimeoutError(f"no record within {timeout:g} s") from None
-        return self._received.popleft()
+            finally:
+                self._waiters.remove(waiter)
+        return received.popleft()
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+    def __aiter__(self) -> DtlsSession:
+        """``async for data in session``: every record until the association ends (cleanly
+        or not: the loop just stops)."""
+        return self
 
-    async def _iterate(self) -> AsyncIterator[bytes]:
-        while True:
-            try:
-                yield await self.recv()
-            except ConnectionClosed:
-                return
+    async def __anext__(self) -> bytes:
+        """The next record (``recv()``), or the end of the iteration once the association
+        has ended."""
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
 
     def close(self) -> None:
         """Send close_notify and end the association (idempotent)."""
@@ -154,20 +170,32 @@ class DtlsSession(SessionDetails):
 
     # -- from the protocol -----------------------------------------------------------------
 
+    def _deliver(self, data: bytes) -> None:
+        """A record arrived: queue it and wake whoever waits in ``recv()``."""
+        self._received.append(data)
+        if self._waiters:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake every ``recv()`` waiting (each re-checks what is queued)."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _on_event(self, event: DtlsEvent) -> None:
-        if isinstance(event, HandshakeCompleted):
+        """Any event of the connection (the driver hands ``DataReceived`` to ``_deliver``)."""
+        if isinstance(event, DataReceived):
+            self._deliver(event.data)
+        elif isinstance(event, HandshakeCompleted):
             if not self._handshake.done():
                 self._handshake.set_result(event)
-        elif isinstance(event, DataReceived):
-            self._received.append(event.data)
-            self._readable.set()
         elif isinstance(event, ConnectionTerminated):
             if not self._handshake.done():
                 self._handshake.set_exception(exception_for(event))
                 self._handshake.exception()  # retrieved: nobody may be waiting
             if not self._closed.done():
                 self._closed.set_result(event)
-            self._readable.set()
+            self._wake()
 
 
 class DtlsProtocol(asyncio.DatagramProtocol):
@@ -175,6 +203,8 @@ class DtlsProtocol(asyncio.DatagramProtocol):
 
     def __init__(self, core: DtlsConnection | DtlsEndpoint) -> None:
         self.core = core
+        self._endpoint = core if isinstance(core, DtlsEndpoint) else None
+        self._connection = core if isinstance(core, DtlsConnection) else None
         self._loop = asyncio.get_running_loop()
         self._transport: Any = None
         self._timer: asyncio.TimerHandle | None = None
@@ -190,17 +220,19 @@ class DtlsProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: NetworkAddress) -> None:
         """Feed one datagram to the core."""
-        self.core.receive_datagram(data, addr, self._loop.time())
-        self._process()
+        now = self._loop.time()
+        self.core.receive_datagram(data, addr, now)
+        self._process(now)
 
     def error_received(self, exc: Exception) -> None:
         """A socket error. On a client's connected socket an ICMP port or host unreachable
         ends the association at once (``PeerUnreachable``); anything else, and anything on a
         server's socket, is left to the timers."""
         logger.debug("datagram error: %s", exc)
-        if isinstance(self.core, DtlsConnection) and is_unreachable_error(exc):
-            self.core.peer_unreachable(self._loop.time(), exc)
-            self._process()
+        if self._connection is not None and is_unreachable_error(exc):
+            now = self._loop.time()
+            self._connection.peer_unreachable(now, exc)
+            self._process(now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The transport closed: stop the timer; sessions end without sending anything."""
@@ -215,42 +247,59 @@ class DtlsProtocol(asyncio.DatagramProtocol):
     def start(self, addr: NetworkAddress) -> DtlsSession:
         """Client: start the handshake with the server at ``addr`` and return the session
         (``await session.wait_handshake()`` to wait for it)."""
-        if not isinstance(self.core, DtlsConnection):
+        if self._connection is None:
             raise TypeError("start() is for a protocol around a client DtlsConnection")
-        session = self.sessions[self.core] = DtlsSession(self.core, self)
-        self.core.connect(addr, self._loop.time())
+        session = self.sessions[self._connection] = DtlsSession(self._connection, self)
+        self._connection.connect(addr, self._loop.time())
         self.transmit()
         return session
 
     def transmit(self, connection: DtlsConnection | None = None) -> None:
         """Send whatever is due now (call after using a connection directly)."""
-        if connection is not None and isinstance(self.core, DtlsEndpoint):
-            self.core.touch(connection)
-        self._process()
+        if connection is not None and self._endpoint is not None:
+            self._endpoint.touch(connection)
+        self._process(self._loop.time())
 
-    def _process(self) -> None:
-        now = self._loop.time()
-        transport = self._transport
-        for data, addr in self.core.datagrams_to_send(now):
+    def _process(self, now: float) -> None:
+        """After the core was used at ``now``: send what it has to send, hand its events to
+        the sessions, keep the timer."""
+        datagrams = self.core.datagrams_to_send(now)
+        if datagrams:
+            transport = self._transport
             if transport is not None:
-                transport.sendto(data, addr)
+                for data, addr in datagrams:
+                    transport.sendto(data, addr)
         self._dispatch()
         self._arm_timer()
 
     def _dispatch(self) -> None:
-        while (item := next_event(self.core)) is not None:
-            connection, event = item
-            session = self.sessions.get(connection)
-            if session is None:
-                if isinstance(event, ConnectionTerminated):
-                    self.handshake_failed(connection, event)
-                    continue
-                session = self.sessions[connection] = DtlsSession(connection, self)
-            session._on_event(event)
-            if isinstance(event, HandshakeCompleted):
-                self.session_established(session)
-            elif isinstance(event, ConnectionTerminated):
-                del self.sessions[connection]
+        """Hand every pending event of the core to its session (usually none, or one)."""
+        if self._endpoint is not None:
+            endpoint = self._endpoint
+            while (item := endpoint.next_event()) is not None:
+                self._handle_event(*item)
+        elif self._connection is not None:
+            connection = self._connection
+            while (event := connection.next_event()) is not None:
+                self._handle_event(connection, event)
+
+    def _handle_event(self, connection: DtlsConnection, event: DtlsEvent) -> None:
+        """One event: a record goes straight to its session; the others may create the
+        session (a server's peer), end it, or call the hooks."""
+        session = self.sessions.get(connection)
+        if session is not None and isinstance(event, DataReceived):
+            session._deliver(event.data)
+            return
+        if session is None:
+            if isinstance(event, ConnectionTerminated):
+                self.handshake_failed(connection, event)
+                return
+            session = self.sessions[connection] = DtlsSession(connection, self)
+        session._on_event(event)
+        if isinstance(event, HandshakeCompleted):
+            self.session_established(session)
+        elif isinstance(event, ConnectionTerminated):
+            del self.sessions[connection]
 
     def session_established(self, session: DtlsSession) -> None:
         """Called once per completed handshake (a hook: servers start the handler here)."""
@@ -260,25 +309,41 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         reaches its session from :meth:`start` instead)."""
 
     def _arm_timer(self) -> None:
+        """Keep one loop timer at or before the core's next deadline.
+
+        A timer already armed for that time or earlier stays (when it fires early it only
+        re-arms, see :meth:`_on_timer`); a new one is armed when the deadline comes earlier
+        or appears, and the timer is cancelled when the core needs none.
+        """
         when = self.core.get_timer()
-        if when == self._timer_at:
-            return
-        self._cancel_timer()
-        if when is not None:
+        at = self._timer_at
+        if when is None:
+            if at is not None:
+                self._cancel_timer()
+        elif at is None or when < at:
+            if at is not None:
+                self._cancel_timer()
             self._timer_at = when
             self._timer = self._loop.call_at(when, self._on_timer)
 
     def _cancel_timer(self) -> None:
+        """Cancel the loop timer, if any."""
         if self._timer is not None:
             self._timer.cancel()
         self._timer = None
         self._timer_at = None
 
     def _on_timer(self) -> None:
-        # asyncio may run a timer up to its clock resolution early; the core's deadline is
-        # what counts (as in aioquic).
+        """The loop timer fired: run the core's timers if its deadline has come, else (the
+        deadline moved later since the timer was armed) arm the timer for the new one."""
+        # asyncio may run a timer up to its clock resolution early; the time it was armed for
+        # is what counts (as in aioquic).
         now = max(self._timer_at or 0.0, self._loop.time())
         self._timer = None
         self._timer_at = None
-        self.core.handle_timer(now)
-        self._process()
+        when = self.core.get_timer()
+        if when is not None and when <= now:
+            self.core.handle_timer(now)
+            self._process(self._loop.time())
+        else:
+            self._arm_timer()
