@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import os
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -89,7 +90,7 @@ from .rawkeys import (
     trace_certificate_types,
 )
 from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
-from .state import Handler, HandshakeSink, HandshakeStateMachine
+from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
 from .suites import (
     CipherSuite,
     KeyExchange,
@@ -215,35 +216,6 @@ class ClientHandshake(HandshakeStateMachine):
         self._server_hello = None
         self._pending_write = None
         self._resumption = NO_CLIENT_RESUMPTION
-
-    def _handlers(self) -> dict[int, Handler]:
-        s = self.state
-        if s == ClientState.CLIENT_EXPECT_SERVER_HELLO:
-            return {
-                HandshakeType.server_hello: self._on_server_hello,
-                HandshakeType.hello_verify_request: self._on_hello_verify_request,
-            }
-        if s == ClientState.CLIENT_EXPECT_CERTIFICATE:
-            return {HandshakeType.certificate: self._on_certificate}
-        if s == ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE:
-            return {HandshakeType.server_key_exchange: self._on_server_key_exchange}
-        if s == ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE:
-            return {
-                HandshakeType.server_key_exchange: self._on_server_key_exchange,
-                HandshakeType.server_hello_done: self._on_server_hello_done,
-            }
-        if s == ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE:
-            return {
-                HandshakeType.certificate_request: self._on_certificate_request,
-                HandshakeType.server_hello_done: self._on_server_hello_done,
-            }
-        if s == ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE:
-            return {HandshakeType.server_hello_done: self._on_server_hello_done}
-        if s == ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET:
-            return {HandshakeType.new_session_ticket: self._on_new_session_ticket}
-        if s == ClientState.CLIENT_EXPECT_FINISHED:
-            return {HandshakeType.finished: self._on_finished}
-        return {}
 
     # -- flight 2: HelloVerifyRequest ----------------------------------------------------
 
@@ -632,6 +604,34 @@ class ClientHandshake(HandshakeStateMachine):
         )
         self.state = ClientState.CLIENT_POST_HANDSHAKE
         self.complete = True
+
+    # What each state accepts, by message type (any other message is unexpected_message,
+    # SPEC H1). A class-level table: no dict of bound methods is built per message.
+    _STATE_HANDLERS: ClassVar[StateHandlers] = {
+        ClientState.CLIENT_EXPECT_SERVER_HELLO: {
+            HandshakeType.server_hello: _on_server_hello,
+            HandshakeType.hello_verify_request: _on_hello_verify_request,
+        },
+        ClientState.CLIENT_EXPECT_CERTIFICATE: {HandshakeType.certificate: _on_certificate},
+        ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE: {
+            HandshakeType.server_key_exchange: _on_server_key_exchange
+        },
+        ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE: {
+            HandshakeType.server_key_exchange: _on_server_key_exchange,
+            HandshakeType.server_hello_done: _on_server_hello_done,
+        },
+        ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE: {
+            HandshakeType.certificate_request: _on_certificate_request,
+            HandshakeType.server_hello_done: _on_server_hello_done,
+        },
+        ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE: {
+            HandshakeType.server_hello_done: _on_server_hello_done
+        },
+        ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET: {
+            HandshakeType.new_session_ticket: _on_new_session_ticket
+        },
+        ClientState.CLIENT_EXPECT_FINISHED: {HandshakeType.finished: _on_finished},
+    }
 
 
 def _is_ip_address(name: str) -> bool:

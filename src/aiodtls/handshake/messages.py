@@ -96,7 +96,8 @@ def _check_room(pos: int, size: int, end: int) -> None:
 
 def _length(data: bytes, pos: int, size: int, end: int) -> int:
     """The big-endian length prefix of ``size`` (1, 2 or 3) bytes at ``pos``."""
-    _check_room(pos, size, end)
+    if pos + size > end:
+        raise BufferReadError(f"need {size} bytes, {end - pos} left")
     if size == 1:
         return data[pos]
     if size == 2:
@@ -106,9 +107,17 @@ def _length(data: bytes, pos: int, size: int, end: int) -> int:
 
 def _opaque(data: bytes, pos: int, size: int, end: int) -> tuple[bytes, int]:
     """The vector ``opaque x<..>`` whose ``size``-byte length is at ``pos``, and the offset
-    after it."""
+    after it. (The length is read here rather than through ``_length``: this runs for
+    nearly every field of every message.)"""
     start = pos + size
-    stop = start + _length(data, pos, size, end)
+    if start > end:
+        raise BufferReadError(f"need {size} bytes, {end - pos} left")
+    if size == 1:
+        stop = start + data[pos]
+    elif size == 2:
+        stop = start + (data[pos] << 8 | data[pos + 1])
+    else:
+        stop = start + int.from_bytes(data[pos:start], "big")
     if stop > end:
         raise BufferReadError(f"vector of {stop - start} bytes, {end - start} left")
     return data[start:stop], stop
@@ -150,7 +159,8 @@ def _extension_list(data: bytes, pos: int, end: int) -> Extensions:
     seen: set[int] = set()
     unpack = _EXTENSION_HEADER.unpack_from
     while pos < end:
-        _check_room(pos, 4, end)
+        if pos + 4 > end:
+            raise BufferReadError(f"extension header of 4 bytes, {end - pos} left")
         ext_type, size = unpack(data, pos)
         start = pos + 4
         pos = start + size

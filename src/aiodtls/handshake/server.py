@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import os
 import ssl
+from typing import ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -98,7 +99,7 @@ from .rawkeys import (
     trace_certificate_types,
 )
 from .resumption import NO_SERVER_RESUMPTION, ServerResumption
-from .state import Handler, HandshakeSink, HandshakeStateMachine
+from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
 from .suites import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
     KeyExchange,
@@ -163,20 +164,6 @@ class ServerHandshake(HandshakeStateMachine):
         self._sni_choice = None
         self._certificate_types = X509_BOTH_WAYS
         self._resumption = NO_SERVER_RESUMPTION
-
-    def _handlers(self) -> dict[int, Handler]:
-        s = self.state
-        if s == ServerState.SERVER_EXPECT_CLIENT_HELLO:
-            return {HandshakeType.client_hello: self._on_client_hello}
-        if s == ServerState.SERVER_EXPECT_CERTIFICATE:
-            return {HandshakeType.certificate: self._on_certificate}
-        if s == ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE:
-            return {HandshakeType.client_key_exchange: self._on_client_key_exchange}
-        if s == ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY:
-            return {HandshakeType.certificate_verify: self._on_certificate_verify}
-        if s == ServerState.SERVER_EXPECT_FINISHED:
-            return {HandshakeType.finished: self._on_finished}
-        return {}
 
     @property
     def expects_client_hello(self) -> bool:
@@ -675,3 +662,17 @@ class ServerHandshake(HandshakeStateMachine):
         self._flush(final=True, flight_number=6)
         self.state = ServerState.SERVER_POST_HANDSHAKE
         self.complete = True
+
+    # What each state accepts, by message type (any other message is unexpected_message,
+    # SPEC H1). A class-level table: no dict of bound methods is built per message.
+    _STATE_HANDLERS: ClassVar[StateHandlers] = {
+        ServerState.SERVER_EXPECT_CLIENT_HELLO: {HandshakeType.client_hello: _on_client_hello},
+        ServerState.SERVER_EXPECT_CERTIFICATE: {HandshakeType.certificate: _on_certificate},
+        ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE: {
+            HandshakeType.client_key_exchange: _on_client_key_exchange
+        },
+        ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY: {
+            HandshakeType.certificate_verify: _on_certificate_verify
+        },
+        ServerState.SERVER_EXPECT_FINISHED: {HandshakeType.finished: _on_finished},
+    }
