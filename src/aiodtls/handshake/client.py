@@ -33,7 +33,7 @@ from ..reliability.reassembly import HandshakeMessage
 from ..srtp import SrtpProfile, describe_profiles
 from ..trace import Tracer
 from . import signatures
-from .certificates import check_peer_certificates
+from .certificates import certificate_public_key, check_peer_certificates
 from .keyexchange import EphemeralKey
 from .keyschedule import finished_matches, psk_premaster_secret
 from .messages import (
@@ -389,7 +389,7 @@ class ClientHandshake(HandshakeStateMachine):
                 self.configuration,
                 peer_is_server=True,
             )
-            key = chain[0].public_key()
+            key = certificate_public_key(chain[0])
             self.result.peer_certificates = chain
         wanted = (
             ec.EllipticCurvePublicKey

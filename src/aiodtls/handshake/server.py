@@ -37,7 +37,7 @@ from ..reliability.reassembly import HandshakeMessage
 from ..srtp import describe_profiles
 from ..trace import Tracer
 from . import signatures
-from .certificates import check_peer_certificates
+from .certificates import certificate_public_key, check_peer_certificates
 from .cookie import (
     CookieSecrets,
     client_hello_size,
@@ -573,7 +573,7 @@ class ServerHandshake(HandshakeStateMachine):
                 )  # SPEC H2
         else:
             chain = check_peer_certificates(der_chain, config, peer_is_server=False)
-            key = chain[0].public_key()
+            key = certificate_public_key(chain[0])
             if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
                 raise AlertUnsupportedCertificate("client certificate key cannot sign")
             self._client_public_key = key
