@@ -40,6 +40,8 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
+    EMPTY_RENEGOTIATION_INFO,
+    UNCOMPRESSED_POINTS_ONLY,
     CertificateRequest,
     CertificateVerify,
     ClientHello,
@@ -69,9 +71,7 @@ from .messages import (
     encode_client_key_exchange_ecdhe_psk,
     encode_client_key_exchange_psk,
     encode_connection_id,
-    encode_renegotiation_info,
     encode_server_name,
-    encode_uint8_list,
     encode_uint16_list,
     encode_use_srtp,
     find_extension,
@@ -164,9 +164,7 @@ class ClientHandshake(HandshakeStateMachine):
             extensions.append((ExtensionType.server_name, encode_server_name(config.server_name)))
         if uses_ecdhe:
             extensions.append((ExtensionType.supported_groups, encode_uint16_list(config.groups)))
-            extensions.append(
-                (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
-            )
+            extensions.append((ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS_ONLY))
         extensions.append(
             (ExtensionType.signature_algorithms, encode_uint16_list(config.signature_schemes))
         )
@@ -186,7 +184,7 @@ class ClientHandshake(HandshakeStateMachine):
         if cid is not None:
             extensions.append((ExtensionType.connection_id, encode_connection_id(cid)))
         extensions.append((ExtensionType.extended_master_secret, b""))
-        extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+        extensions.append((ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO))
         if self._resumption.ticket_extension is not None:
             extensions.append((ExtensionType.session_ticket, self._resumption.ticket_extension))
         self.result.server_name = config.server_name

@@ -352,6 +352,12 @@ def encode_connection_id(cid: bytes) -> bytes:
     return _vector(1, cid)
 
 
+EMPTY_RENEGOTIATION_INFO = encode_renegotiation_info()
+"renegotiation_info of an initial handshake (RFC 5746 §3.4): the same bytes every time."
+UNCOMPRESSED_POINTS_ONLY = encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED])
+"ec_point_formats offering (or answering with) uncompressed points only (RFC 8422 §5.1.2)."
+
+
 def find_extension(extensions: Extensions, ext_type: int) -> bytes | None:
     """The body of the extension of type ``ext_type``, or None if absent."""
     for t, body in extensions:

@@ -50,6 +50,8 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
+    EMPTY_RENEGOTIATION_INFO,
+    UNCOMPRESSED_POINTS_ONLY,
     CertificateRequest,
     ClientHello,
     EcdheParameters,
@@ -76,12 +78,10 @@ from .messages import (
     encode_certificate_request,
     encode_connection_id,
     encode_new_session_ticket,
-    encode_renegotiation_info,
     encode_server_hello,
     encode_server_key_exchange_ecdhe,
     encode_server_key_exchange_ecdhe_psk,
     encode_server_key_exchange_psk,
-    encode_uint8_list,
     encode_use_srtp,
     find_extension,
 )
@@ -435,7 +435,7 @@ class ServerHandshake(HandshakeStateMachine):
             find_extension(hello.extensions, ExtensionType.renegotiation_info) is not None
             or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
         ):
-            extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+            extensions.append((ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO))
         if self.result.extended_master_secret:
             extensions.append((ExtensionType.extended_master_secret, b""))
         if self.result.alpn_protocol is not None:
@@ -456,9 +456,7 @@ class ServerHandshake(HandshakeStateMachine):
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
         ):
-            extensions.append(
-                (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
-            )
+            extensions.append((ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS_ONLY))
         if self._resumption.issue_ticket:
             extensions.append((ExtensionType.session_ticket, b""))  # RFC 5077 §3.2
         self._send(
