@@ -208,6 +208,44 @@ def test_every_message_round_trips(
     assert encode_message(push, decode_message(body, pull)) == body
 
 
+def _whole_body_codec(name: str) -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]]:
+    """decode_<name> and encode_<name> (the HelloVerifyRequest's encoder is ``..._body``:
+    ``cookie.encode_hello_verify_request`` makes the whole datagram)."""
+    encoder = "encode_hello_verify_request_body" if name == "hello_verify_request" else None
+    return getattr(messages, f"decode_{name}"), getattr(messages, encoder or f"encode_{name}")
+
+
+@pytest.mark.parametrize(
+    ("name", "strategy", "push", "pull"),
+    [c for c in CODECS if c[0] != "finished"],
+    ids=[c[0] for c in CODECS if c[0] != "finished"],
+)
+@given(data=st.data())
+@settings(max_examples=30, deadline=None)
+def test_whole_body_codecs_match_buffer_codecs(
+    name: str,
+    strategy: st.SearchStrategy[Any],
+    push: Callable[..., None],
+    pull: Callable[[Buffer], Any],
+    data: st.DataObject,
+) -> None:
+    """decode_x / encode_x read and write exactly what pull_x / push_x do, and a decoder
+    refuses a truncated or extended body as decode_message does."""
+    decode, encode = _whole_body_codec(name)
+    message = data.draw(strategy)
+    body = encode_message(push, message)
+    assert encode(message) == body
+    assert decode(body) == message
+    for bad in (body[: data.draw(st.integers(0, max(len(body) - 1, 0)))], body + b"\x00"):
+        outcomes = []
+        for decoder in (decode, lambda b: decode_message(b, pull)):
+            try:
+                outcomes.append(decoder(bad))
+            except (BufferReadError, Alert) as exc:
+                outcomes.append(type(exc))
+        assert outcomes[0] == outcomes[1]
+
+
 def test_every_pull_function_has_a_round_trip_codec() -> None:
     """No message pull_* in messages.py is left out of CODECS."""
     covered = {pull.__name__ for _, _, _, pull in CODECS} | {"pull_extensions"}
@@ -613,6 +651,7 @@ def test_fuzz_tables_cover_the_codecs() -> None:
     names = {f.__name__ for f in PULL_FUNCTIONS}
     assert {c[3].__name__ for c in CODECS} <= names
     assert {"pull_extensions", "pull_handshake_header", "_pull_uint16_list"} <= names
+    message_decoders = {"decode_" + c[3].__name__.removeprefix("pull_") for c in CODECS}
     assert {f.__name__ for f in DECODE_FUNCTIONS} == {
         "decode_alpn",
         "decode_server_name",
@@ -621,7 +660,7 @@ def test_fuzz_tables_cover_the_codecs() -> None:
         "decode_renegotiation_info",
         "decode_use_srtp",
         "decode_connection_id",
-    }
+    } | (message_decoders - {"decode_finished"})  # a Finished body is its verify_data
 
 
 @pytest.mark.parametrize("pull", PULL_FUNCTIONS, ids=lambda f: f.__name__)

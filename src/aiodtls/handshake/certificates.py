@@ -25,6 +25,7 @@ Policy choices, all with ``cryptography``'s Web PKI rules as the base:
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import re
 import ssl
@@ -32,6 +33,7 @@ import ssl
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
@@ -54,6 +56,7 @@ from ..pki import fingerprint as _fingerprint
 
 __all__ = [
     "certificate_fingerprint",
+    "certificate_public_key",
     "check_peer_certificates",
     "explain_verification_error",
     "format_fingerprint",
@@ -149,12 +152,30 @@ def _policies(
     return ca_policy, ee_policy
 
 
+# Parsed certificates and their public keys, by DER. A peer presents the same chain in every
+# handshake, and parsing is pure (the same bytes give the same immutable objects), so the
+# parse and the key are reused; every check below still runs on every handshake. Bounded:
+# a peer sending new certificates only replaces entries. Failures are not cached (they raise).
+_PARSED_CERTIFICATES = 64
+
+
+@functools.lru_cache(maxsize=_PARSED_CERTIFICATES)
+def _load_certificate(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+@functools.lru_cache(maxsize=_PARSED_CERTIFICATES)
+def certificate_public_key(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
+    """``certificate.public_key()``, parsed once per certificate (see ``_load_certificate``)."""
+    return certificate.public_key()
+
+
 def check_peer_certificates(
     chain_der: list[bytes], configuration: DtlsConfiguration, *, peer_is_server: bool
 ) -> list[x509.Certificate]:
     """Parse and check the peer's chain (leaf first); return it or raise an alert."""
     try:
-        chain = [x509.load_der_x509_certificate(der) for der in chain_der]
+        chain = [_load_certificate(der) for der in chain_der]
     except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
         raise AlertBadCertificate(f"cannot parse certificate: {exc}") from None
     if not chain:
@@ -166,7 +187,7 @@ def check_peer_certificates(
     for position, certificate in enumerate(chain):
         what = f"{role} certificate" if position == 0 else f"CA certificate (chain[{position}])"
         try:
-            key = certificate.public_key()
+            key = certificate_public_key(certificate)
         except (ValueError, UnsupportedAlgorithm) as exc:
             # Parsed lazily: a key that is off its curve or of an unknown kind shows up here.
             raise AlertBadCertificate(f"cannot load the public key of the {what}: {exc}") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import os
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -32,13 +33,15 @@ from ..reliability.reassembly import HandshakeMessage
 from ..srtp import SrtpProfile, describe_profiles
 from ..trace import Tracer
 from . import signatures
-from .certificates import check_peer_certificates
+from .certificates import certificate_public_key, check_peer_certificates
 from .keyexchange import EphemeralKey
 from .keyschedule import finished_matches, psk_premaster_secret
 from .messages import (
     CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
+    EMPTY_RENEGOTIATION_INFO,
+    UNCOMPRESSED_POINTS_ONLY,
     CertificateRequest,
     CertificateVerify,
     ClientHello,
@@ -46,39 +49,32 @@ from .messages import (
     ClientKeyExchangeEcdhePsk,
     ClientKeyExchangePsk,
     ExtensionType,
-    Finished,
     HandshakeType,
     ServerHello,
     UseSrtp,
     decode_alpn,
-    decode_message,
+    decode_certificate_request,
+    decode_hello_verify_request,
+    decode_new_session_ticket,
     decode_renegotiation_info,
+    decode_server_hello,
+    decode_server_key_exchange_ecdhe,
+    decode_server_key_exchange_ecdhe_psk,
+    decode_server_key_exchange_psk,
     decode_uint8_list,
     decode_use_srtp,
     encode_alpn,
     encode_certificate_chain,
+    encode_certificate_verify,
+    encode_client_hello,
+    encode_client_key_exchange_ecdhe,
+    encode_client_key_exchange_ecdhe_psk,
+    encode_client_key_exchange_psk,
     encode_connection_id,
-    encode_message,
-    encode_renegotiation_info,
     encode_server_name,
-    encode_uint8_list,
     encode_uint16_list,
     encode_use_srtp,
     find_extension,
-    pull_certificate_request,
-    pull_finished,
-    pull_hello_verify_request,
-    pull_new_session_ticket,
-    pull_server_hello,
-    pull_server_key_exchange_ecdhe,
-    pull_server_key_exchange_ecdhe_psk,
-    pull_server_key_exchange_psk,
-    push_certificate_verify,
-    push_client_hello,
-    push_client_key_exchange_ecdhe,
-    push_client_key_exchange_ecdhe_psk,
-    push_client_key_exchange_psk,
-    push_finished,
 )
 from .rawkeys import (
     X509_BOTH_WAYS,
@@ -94,7 +90,7 @@ from .rawkeys import (
     trace_certificate_types,
 )
 from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
-from .state import Handler, HandshakeSink, HandshakeStateMachine
+from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
 from .suites import (
     CipherSuite,
     KeyExchange,
@@ -168,9 +164,7 @@ class ClientHandshake(HandshakeStateMachine):
             extensions.append((ExtensionType.server_name, encode_server_name(config.server_name)))
         if uses_ecdhe:
             extensions.append((ExtensionType.supported_groups, encode_uint16_list(config.groups)))
-            extensions.append(
-                (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
-            )
+            extensions.append((ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS_ONLY))
         extensions.append(
             (ExtensionType.signature_algorithms, encode_uint16_list(config.signature_schemes))
         )
@@ -190,7 +184,7 @@ class ClientHandshake(HandshakeStateMachine):
         if cid is not None:
             extensions.append((ExtensionType.connection_id, encode_connection_id(cid)))
         extensions.append((ExtensionType.extended_master_secret, b""))
-        extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+        extensions.append((ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO))
         if self._resumption.ticket_extension is not None:
             extensions.append((ExtensionType.session_ticket, self._resumption.ticket_extension))
         self.result.server_name = config.server_name
@@ -204,7 +198,7 @@ class ClientHandshake(HandshakeStateMachine):
             compression_methods=b"\x00",
             extensions=extensions,
         )
-        self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
+        self._send(HandshakeType.client_hello, encode_client_hello(self._hello))
         self._flush(final=False, flight_number=1)
         self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
 
@@ -221,39 +215,10 @@ class ClientHandshake(HandshakeStateMachine):
         self._pending_write = None
         self._resumption = NO_CLIENT_RESUMPTION
 
-    def _handlers(self) -> dict[int, Handler]:
-        s = self.state
-        if s == ClientState.CLIENT_EXPECT_SERVER_HELLO:
-            return {
-                HandshakeType.server_hello: self._on_server_hello,
-                HandshakeType.hello_verify_request: self._on_hello_verify_request,
-            }
-        if s == ClientState.CLIENT_EXPECT_CERTIFICATE:
-            return {HandshakeType.certificate: self._on_certificate}
-        if s == ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE:
-            return {HandshakeType.server_key_exchange: self._on_server_key_exchange}
-        if s == ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE:
-            return {
-                HandshakeType.server_key_exchange: self._on_server_key_exchange,
-                HandshakeType.server_hello_done: self._on_server_hello_done,
-            }
-        if s == ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE:
-            return {
-                HandshakeType.certificate_request: self._on_certificate_request,
-                HandshakeType.server_hello_done: self._on_server_hello_done,
-            }
-        if s == ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE:
-            return {HandshakeType.server_hello_done: self._on_server_hello_done}
-        if s == ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET:
-            return {HandshakeType.new_session_ticket: self._on_new_session_ticket}
-        if s == ClientState.CLIENT_EXPECT_FINISHED:
-            return {HandshakeType.finished: self._on_finished}
-        return {}
-
     # -- flight 2: HelloVerifyRequest ----------------------------------------------------
 
     def _on_hello_verify_request(self, message: HandshakeMessage, now: float) -> None:
-        hvr = decode_message(message.body, pull_hello_verify_request)
+        hvr = decode_hello_verify_request(message.body)
         # RFC 6347 §4.2.1: the HVR version is not a negotiation (SPEC C2), but it must be DTLS.
         if hvr.server_version not in (DTLS1_0, DTLS1_2):
             raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
@@ -276,7 +241,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._reset_transcript()
         self._hello.cookie = hvr.cookie
         self._send_seq = 1
-        self._send(HandshakeType.client_hello, encode_message(push_client_hello, self._hello))
+        self._send(HandshakeType.client_hello, encode_client_hello(self._hello))
         self._flush(final=False, flight_number=3)
 
     @property
@@ -287,7 +252,7 @@ class ClientHandshake(HandshakeStateMachine):
     # -- flight 4 ------------------------------------------------------------------------
 
     def _on_server_hello(self, message: HandshakeMessage, now: float) -> None:
-        hello = decode_message(message.body, pull_server_hello)
+        hello = decode_server_hello(message.body)
         if hello.server_version != DTLS1_2:
             raise AlertProtocolVersion(f"server chose version {hello.server_version:#06x}")
         try:
@@ -422,7 +387,7 @@ class ClientHandshake(HandshakeStateMachine):
                 self.configuration,
                 peer_is_server=True,
             )
-            key = chain[0].public_key()
+            key = certificate_public_key(chain[0])
             self.result.peer_certificates = chain
         wanted = (
             ec.EllipticCurvePublicKey
@@ -438,21 +403,21 @@ class ClientHandshake(HandshakeStateMachine):
     def _on_server_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         assert self.result.suite is not None
         if self.result.suite.key_exchange == KeyExchange.PSK:
-            ske_psk = decode_message(message.body, pull_server_key_exchange_psk)
+            ske_psk = decode_server_key_exchange_psk(message.body)
             self._psk_hint = ske_psk.identity_hint  # for psk_client_callback
             self._absorb(message)
             self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
             return
         if self.result.suite.key_exchange == KeyExchange.ECDHE_PSK:
             # Unsigned: a server without the PSK cannot produce our Finished (RFC 5489 §2).
-            ske_ecdhe_psk = decode_message(message.body, pull_server_key_exchange_ecdhe_psk)
+            ske_ecdhe_psk = decode_server_key_exchange_ecdhe_psk(message.body)
             self._psk_hint = ske_ecdhe_psk.identity_hint or None
             params = ske_ecdhe_psk.params
             self._accept_server_ecdh(self._offered_group(params.group), params.public_key)
             self._absorb(message)
             self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
             return
-        ske = decode_message(message.body, pull_server_key_exchange_ecdhe)
+        ske = decode_server_key_exchange_ecdhe(message.body)
         group = self._offered_group(ske.params.group)
         assert self._server_public_key is not None
         signatures.verify(
@@ -483,7 +448,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._server_ecdh_public = public_key
 
     def _on_certificate_request(self, message: HandshakeMessage, now: float) -> None:
-        self._certificate_request = decode_message(message.body, pull_certificate_request)
+        self._certificate_request = decode_certificate_request(message.body)
         self._absorb(message)
         self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
 
@@ -502,7 +467,7 @@ class ClientHandshake(HandshakeStateMachine):
         return ClientState.CLIENT_EXPECT_FINISHED
 
     def _on_new_session_ticket(self, message: HandshakeMessage, now: float) -> None:
-        self._resumption.new_ticket = decode_message(message.body, pull_new_session_ticket)
+        self._resumption.new_ticket = decode_new_session_ticket(message.body)
         self._absorb(message)
         self.state = ClientState.CLIENT_EXPECT_FINISHED
 
@@ -573,7 +538,7 @@ class ClientHandshake(HandshakeStateMachine):
             self.result.psk_identity = identity
             self._send(
                 HandshakeType.client_key_exchange,
-                encode_message(push_client_key_exchange_psk, ClientKeyExchangePsk(identity)),
+                encode_client_key_exchange_psk(ClientKeyExchangePsk(identity)),
             )
             premaster = psk_premaster_secret(psk)
         elif suite.key_exchange == KeyExchange.ECDHE_PSK:
@@ -585,8 +550,7 @@ class ClientHandshake(HandshakeStateMachine):
             premaster = psk_premaster_secret(psk, shared)
             self._send(
                 HandshakeType.client_key_exchange,
-                encode_message(
-                    push_client_key_exchange_ecdhe_psk,
+                encode_client_key_exchange_ecdhe_psk(
                     ClientKeyExchangeEcdhePsk(identity, self._ephemeral.public_bytes()),
                 ),
             )
@@ -595,8 +559,7 @@ class ClientHandshake(HandshakeStateMachine):
             premaster = self._ephemeral.exchange(self._server_ecdh_public)
             self._send(
                 HandshakeType.client_key_exchange,
-                encode_message(
-                    push_client_key_exchange_ecdhe,
+                encode_client_key_exchange_ecdhe(
                     ClientKeyExchangeEcdhe(self._ephemeral.public_bytes()),
                 ),
             )
@@ -606,12 +569,12 @@ class ClientHandshake(HandshakeStateMachine):
             signature = signatures.sign(config.private_key, scheme, self.transcript)
             self._send(
                 HandshakeType.certificate_verify,
-                encode_message(push_certificate_verify, CertificateVerify(scheme, signature)),
+                encode_certificate_verify(CertificateVerify(scheme, signature)),
             )
         self._send_change_cipher_spec(write)
         self._send(
             HandshakeType.finished,
-            encode_message(push_finished, Finished(self._finished(from_client=True))),
+            self._finished(from_client=True),
         )
         self._sink._install_read_keys(1, read)
         self._flush(final=False, flight_number=5)
@@ -619,8 +582,8 @@ class ClientHandshake(HandshakeStateMachine):
     # -- flight 6 ------------------------------------------------------------------------
 
     def _on_finished(self, message: HandshakeMessage, now: float) -> None:
-        finished = decode_message(message.body, pull_finished)
-        if not finished_matches(self._finished(from_client=False), finished.verify_data):
+        # A Finished body is its verify_data (checked whole: any other length fails).
+        if not finished_matches(self._finished(from_client=False), message.body):
             raise AlertDecryptError("server Finished does not verify")  # SPEC H3
         self._absorb(message)
         if self._resumption.resumed:
@@ -630,7 +593,7 @@ class ClientHandshake(HandshakeStateMachine):
             self._send_change_cipher_spec(self._pending_write)
             self._send(
                 HandshakeType.finished,
-                encode_message(push_finished, Finished(self._finished(from_client=True))),
+                self._finished(from_client=True),
             )
             self._flush(final=True, flight_number=5)
         assert self._server_hello is not None and self._master_secret is not None
@@ -639,6 +602,34 @@ class ClientHandshake(HandshakeStateMachine):
         )
         self.state = ClientState.CLIENT_POST_HANDSHAKE
         self.complete = True
+
+    # What each state accepts, by message type (any other message is unexpected_message,
+    # SPEC H1). A class-level table: no dict of bound methods is built per message.
+    _STATE_HANDLERS: ClassVar[StateHandlers] = {
+        ClientState.CLIENT_EXPECT_SERVER_HELLO: {
+            HandshakeType.server_hello: _on_server_hello,
+            HandshakeType.hello_verify_request: _on_hello_verify_request,
+        },
+        ClientState.CLIENT_EXPECT_CERTIFICATE: {HandshakeType.certificate: _on_certificate},
+        ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE: {
+            HandshakeType.server_key_exchange: _on_server_key_exchange
+        },
+        ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE: {
+            HandshakeType.server_key_exchange: _on_server_key_exchange,
+            HandshakeType.server_hello_done: _on_server_hello_done,
+        },
+        ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE: {
+            HandshakeType.certificate_request: _on_certificate_request,
+            HandshakeType.server_hello_done: _on_server_hello_done,
+        },
+        ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE: {
+            HandshakeType.server_hello_done: _on_server_hello_done
+        },
+        ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET: {
+            HandshakeType.new_session_ticket: _on_new_session_ticket
+        },
+        ClientState.CLIENT_EXPECT_FINISHED: {HandshakeType.finished: _on_finished},
+    }
 
 
 def _is_ip_address(name: str) -> bool:

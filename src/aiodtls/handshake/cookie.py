@@ -15,9 +15,9 @@ server endpoint runs for an unknown address.
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 import os
+import struct
 from dataclasses import dataclass
 
 from ..alerts import Alert
@@ -38,9 +38,8 @@ from .messages import (
     ClientHello,
     HandshakeType,
     HelloVerifyRequest,
-    encode_message,
-    pull_client_hello,
-    push_hello_verify_request,
+    decode_client_hello,
+    encode_hello_verify_request_body,
 )
 
 __all__ = [
@@ -117,6 +116,7 @@ class CookieSecrets:
     @staticmethod
     def _mac(secret: bytes, stamp: bytes, addr: object, hello: ClientHello) -> bytes:
         address = _address_bytes(addr)
+        suites = hello.cipher_suites
         data = b"".join(
             (
                 stamp,
@@ -126,13 +126,13 @@ class CookieSecrets:
                 hello.random,
                 bytes((len(hello.session_id),)),
                 hello.session_id,
-                len(hello.cipher_suites).to_bytes(2, "big"),
-                b"".join(suite.to_bytes(2, "big") for suite in hello.cipher_suites),
+                # The number of suites, then the suites (one pack instead of one per suite).
+                struct.pack(f"!H{len(suites)}H", len(suites), *suites),
                 bytes((len(hello.compression_methods),)),
                 hello.compression_methods,
             )
         )
-        return hmac.new(secret, data, hashlib.sha256).digest()[: COOKIE_LENGTH - _STAMP]
+        return hmac.digest(secret, data, "sha256")[: COOKIE_LENGTH - _STAMP]
 
     def make(
         self, addr: object, hello: ClientHello, now: float, record_sequence_number: int = 0
@@ -190,7 +190,7 @@ def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> b
     The record reuses the ClientHello's sequence number and the message uses message_seq 0
     (RFC 6347 §4.2.1, SPEC C3); versions are DTLS 1.0 as §4.2.1 recommends (SPEC C2).
     """
-    body = encode_message(push_hello_verify_request, HelloVerifyRequest(DTLS1_0, cookie))
+    body = encode_hello_verify_request_body(HelloVerifyRequest(DTLS1_0, cookie))
     fragment = encode_handshake_fragment(HandshakeType.hello_verify_request, 0, body)
     return (
         encode_record_header(
@@ -272,10 +272,7 @@ def parse_client_hello(data: bytes) -> ParsedClientHello | str:
                 return "not a ClientHello"
             if header.fragment_offset != 0 or header.fragment_length != header.length:
                 return "fragmented ClientHello"
-            hello_buf = Buffer(buf.pull_bytes(header.length))
-            hello = pull_client_hello(hello_buf)
-            if not hello_buf.eof():
-                raise BufferReadError("trailing bytes")
+            hello = decode_client_hello(buf.pull_bytes(header.length))
         except (BufferReadError, Alert) as exc:
             return f"malformed ClientHello: {exc}"
         return ParsedClientHello(hello, record.sequence_number, len(data))

@@ -1,8 +1,15 @@
 """Handshake message codecs (RFC 5246 §7.4, RFC 6347 §4.2, RFC 7627, RFC 8422, RFC 4279).
 
-Codecs come in pairs, ``pull_x(buf) -> X`` and ``push_x(buf, x)``. A pull raises
-``BufferReadError`` or an ``Alert`` on malformed input. The DTLS 12-byte handshake header is
-here too; fragmentation and reassembly of it belong to ``reliability``.
+Codecs come in pairs on whole bodies, ``decode_x(body) -> X`` and ``encode_x(x) -> bytes``, for
+messages and for extension bodies alike. A decoder reads with ``struct`` and slices at known
+offsets (a handful of calls per message, not one buffer call per field), checks every length
+against the end of what contains it, and raises ``BufferReadError`` (a ``decode_error``) or an
+``Alert`` on malformed input, trailing bytes included. An encoder joins the packed fields once.
+
+``pull_x(buf)`` / ``push_x(buf, x)`` are the same codecs on a :class:`~aiodtls.buffer.Buffer`
+(a pull reads the rest of the buffer as one message body), for ``decode_message`` /
+``encode_message`` and code written against them. The 12-byte handshake header and the
+fragmentation and reassembly around it belong to ``reliability``.
 """
 
 from __future__ import annotations
@@ -66,35 +73,137 @@ Extensions = list[tuple[int, bytes]]
 "Extensions in wire order as (type, body)."
 
 
+# -- reading and writing helpers ------------------------------------------------------------
+#
+# A decoder walks ``data`` with an offset ``pos`` and never reads at or beyond ``end`` (the end of
+# the message or of the block being read): every helper checks its bytes are there first, since
+# slicing past the end of ``bytes`` would silently return fewer.
+
+_U16 = struct.Struct("!H")
+_U16_U8 = struct.Struct("!HB")
+_U8_U16 = struct.Struct("!BH")
+_U32 = struct.Struct("!I")
+_EXTENSION_HEADER = struct.Struct("!HH")
+_HELLO_START = struct.Struct("!H32s")
+"version and random: the fixed start of both hellos."
+
+
+def _check_room(pos: int, size: int, end: int) -> None:
+    """Raise unless ``size`` bytes from ``pos`` fit before ``end``."""
+    if pos + size > end:
+        raise BufferReadError(f"need {size} bytes, {end - pos} left")
+
+
+def _length(data: bytes, pos: int, size: int, end: int) -> int:
+    """The big-endian length prefix of ``size`` (1, 2 or 3) bytes at ``pos``."""
+    if pos + size > end:
+        raise BufferReadError(f"need {size} bytes, {end - pos} left")
+    if size == 1:
+        return data[pos]
+    if size == 2:
+        return data[pos] << 8 | data[pos + 1]
+    return int.from_bytes(data[pos : pos + size], "big")
+
+
+def _opaque(data: bytes, pos: int, size: int, end: int) -> tuple[bytes, int]:
+    """The vector ``opaque x<..>`` whose ``size``-byte length is at ``pos``, and the offset
+    after it. (The length is read here rather than through ``_length``: this runs for
+    nearly every field of every message.)"""
+    start = pos + size
+    if start > end:
+        raise BufferReadError(f"need {size} bytes, {end - pos} left")
+    if size == 1:
+        stop = start + data[pos]
+    elif size == 2:
+        stop = start + (data[pos] << 8 | data[pos + 1])
+    else:
+        stop = start + int.from_bytes(data[pos:start], "big")
+    if stop > end:
+        raise BufferReadError(f"vector of {stop - start} bytes, {end - start} left")
+    return data[start:stop], stop
+
+
+def _uint16_list(data: bytes, min_items: int) -> list[int]:
+    """The uint16 values of a list body (its length prefix already read)."""
+    if len(data) % 2 or len(data) < 2 * min_items:
+        raise BufferReadError("bad uint16 list length")
+    return list(struct.unpack(f"!{len(data) // 2}H", data))
+
+
+def _no_trailing_bytes(pos: int, end: int) -> None:
+    """A whole body must be consumed exactly."""
+    if pos != end:
+        raise BufferReadError("trailing bytes")
+
+
+def _vector(size: int, value: bytes) -> bytes:
+    """``value`` behind its ``size``-byte length (OverflowError if it does not fit)."""
+    return len(value).to_bytes(size, "big") + value
+
+
+def _uint16_vector(values: Sequence[int]) -> bytes:
+    """A uint16 list with its 2-byte length."""
+    return _vector(2, struct.pack(f"!{len(values)}H", *values))
+
+
 # -- extensions ------------------------------------------------------------------------------
+
+
+def _extension_list(data: bytes, pos: int, end: int) -> Extensions:
+    """The extensions in ``data[pos:end]`` (the inside of an extension block), in wire order.
+
+    Each is type(2), body<0..2^16-1>, and must fit inside the block; a type seen twice is
+    refused (RFC 5246 §7.4.1.4: at most one extension of each type, SPEC H4).
+    """
+    extensions: Extensions = []
+    seen: set[int] = set()
+    unpack = _EXTENSION_HEADER.unpack_from
+    while pos < end:
+        if pos + 4 > end:
+            raise BufferReadError(f"extension header of 4 bytes, {end - pos} left")
+        ext_type, size = unpack(data, pos)
+        start = pos + 4
+        pos = start + size
+        if pos > end:
+            raise BufferReadError(f"extension of {size} bytes, {end - start} left")
+        if ext_type in seen:
+            raise AlertIllegalParameter(f"duplicate extension {ext_type}")
+        seen.add(ext_type)
+        extensions.append((ext_type, data[start:pos]))
+    return extensions
+
+
+def _extension_block(data: bytes, pos: int, end: int) -> tuple[Extensions, int]:
+    """The extension block at ``pos`` (absent when ``pos == end``: none) and the offset after."""
+    if pos == end:
+        return [], pos
+    start = pos + 2
+    stop = start + _length(data, pos, 2, end)
+    if stop > end:
+        raise BufferReadError(f"block of {stop - start} bytes, {end - start} left")
+    return _extension_list(data, start, stop), stop
+
+
+def encode_extensions(extensions: Extensions) -> bytes:
+    """An extension block (empty bytes, i.e. no block, when there are no extensions)."""
+    if not extensions:
+        return b""
+    pack = _EXTENSION_HEADER.pack
+    inner = b"".join([pack(ext_type, len(body)) + body for ext_type, body in extensions])
+    return _vector(2, inner)
 
 
 def pull_extensions(buf: Buffer) -> Extensions:
     """Read an extension block; absent (end of message) means none. Duplicates are refused."""
-    extensions: Extensions = []
     if buf.eof():
-        return extensions
-    seen: set[int] = set()
-    with buf.pull_block(2):
-        while not buf.eof():
-            ext_type = buf.pull_uint16()
-            body = buf.pull_opaque(2)
-            if ext_type in seen:
-                # RFC 5246 §7.4.1.4: at most one extension of each type (SPEC H4).
-                raise AlertIllegalParameter(f"duplicate extension {ext_type}")
-            seen.add(ext_type)
-            extensions.append((ext_type, body))
-    return extensions
+        return []
+    data = buf.pull_opaque(2)
+    return _extension_list(data, 0, len(data))
 
 
 def push_extensions(buf: Buffer, extensions: Extensions) -> None:
     """Write an extension block (omitted entirely when empty)."""
-    if not extensions:
-        return
-    with buf.push_block(2):
-        for ext_type, body in extensions:
-            buf.push_uint16(ext_type)
-            buf.push_opaque(2, body)
+    buf.push_bytes(encode_extensions(extensions))
 
 
 def _decode(body: bytes, pull: Callable[[Buffer], T]) -> T:
@@ -105,21 +214,8 @@ def _decode(body: bytes, pull: Callable[[Buffer], T]) -> T:
     return value
 
 
-def _encode(push: Callable[[Buffer], None]) -> bytes:
-    buf = Buffer()
-    push(buf)
-    return buf.data
-
-
 def _pull_uint16_list(buf: Buffer, min_items: int = 0) -> list[int]:
-    data = buf.pull_opaque(2)
-    if len(data) % 2 or len(data) < 2 * min_items:
-        raise BufferReadError("bad uint16 list length")
-    return list(struct.unpack(f"!{len(data) // 2}H", data))
-
-
-def _push_uint16_list(buf: Buffer, values: Sequence[int]) -> None:
-    buf.push_opaque(2, struct.pack(f"!{len(values)}H", *values))
+    return _uint16_list(buf.pull_opaque(2), min_items)
 
 
 def decode_server_name(body: bytes) -> str:
@@ -127,64 +223,53 @@ def decode_server_name(body: bytes) -> str:
     ASCII name of 1..255 bytes without NUL. Anything else is malformed (``BufferReadError``,
     a decode_error), as OpenSSL decides: only host_name is defined, and a list of several
     names cannot be told apart from a future name type."""
-
-    def pull(buf: Buffer) -> str:
-        with buf.pull_block(2):
-            name_type = buf.pull_uint8()
-            if name_type != SERVER_NAME_HOST_NAME:
-                raise BufferReadError(f"server_name type {name_type} is not host_name")
-            value = buf.pull_opaque(2)
-            if not buf.eof():
-                raise BufferReadError("server_name lists more than one name")
-        if not value or len(value) > 255 or b"\x00" in value:
-            raise BufferReadError("host_name is empty, longer than 255 bytes or contains NUL")
-        try:
-            return value.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise BufferReadError("non-ASCII host name") from exc
-
-    return _decode(body, pull)
+    end = len(body)
+    list_end = 2 + _length(body, 0, 2, end)
+    if list_end > end:
+        raise BufferReadError(f"block of {list_end - 2} bytes, {end - 2} left")
+    _check_room(2, 1, list_end)
+    if body[2] != SERVER_NAME_HOST_NAME:
+        raise BufferReadError(f"server_name type {body[2]} is not host_name")
+    value, pos = _opaque(body, 3, 2, list_end)
+    if pos != list_end:
+        raise BufferReadError("server_name lists more than one name")
+    _no_trailing_bytes(list_end, end)
+    if not value or len(value) > 255 or b"\x00" in value:
+        raise BufferReadError("host_name is empty, longer than 255 bytes or contains NUL")
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise BufferReadError("non-ASCII host name") from exc
 
 
 def encode_server_name(name: str) -> bytes:
     """server_name carrying one host_name."""
-
-    def push(buf: Buffer) -> None:
-        with buf.push_block(2):
-            buf.push_uint8(SERVER_NAME_HOST_NAME)
-            buf.push_opaque(2, name.encode("ascii"))
-
-    return _encode(push)
+    return _vector(2, bytes((SERVER_NAME_HOST_NAME,)) + _vector(2, name.encode("ascii")))
 
 
 def decode_alpn(body: bytes) -> list[bytes]:
     """application_layer_protocol_negotiation (RFC 7301 §3.1): a non-empty list of non-empty
     protocol names (a ServerHello's carries exactly one; the caller checks that)."""
-
-    def pull(buf: Buffer) -> list[bytes]:
-        names = []
-        with buf.pull_block(2):
-            while not buf.eof():
-                name = buf.pull_opaque(1)
-                if not name:
-                    raise BufferReadError("empty ALPN protocol name")
-                names.append(name)
-        if not names:
-            raise BufferReadError("empty ALPN protocol list")
-        return names
-
-    return _decode(body, pull)
+    end = len(body)
+    list_end = 2 + _length(body, 0, 2, end)
+    if list_end > end:
+        raise BufferReadError(f"block of {list_end - 2} bytes, {end - 2} left")
+    names = []
+    pos = 2
+    while pos < list_end:
+        name, pos = _opaque(body, pos, 1, list_end)
+        if not name:
+            raise BufferReadError("empty ALPN protocol name")
+        names.append(name)
+    if not names:
+        raise BufferReadError("empty ALPN protocol list")
+    _no_trailing_bytes(list_end, end)
+    return names
 
 
 def encode_alpn(names: Sequence[bytes]) -> bytes:
     """application_layer_protocol_negotiation: ProtocolName protocol_name_list<2..2^16-1>."""
-
-    def push(buf: Buffer) -> None:
-        with buf.push_block(2):
-            for name in names:
-                buf.push_opaque(1, name)
-
-    return _encode(push)
+    return _vector(2, b"".join([_vector(1, name) for name in names]))
 
 
 @dataclass
@@ -198,69 +283,79 @@ class UseSrtp:
 def decode_use_srtp(body: bytes) -> UseSrtp:
     """UseSRTPData: SRTPProtectionProfiles<2..2^16-1> (two bytes each), opaque
     srtp_mki<0..255>. An odd or empty list, or an MKI past the end, is a BufferReadError."""
-
-    def pull(buf: Buffer) -> UseSrtp:
-        profiles = _pull_uint16_list(buf, min_items=1)
-        return UseSrtp(profiles, buf.pull_opaque(1))
-
-    return _decode(body, pull)
+    end = len(body)
+    profiles, pos = _opaque(body, 0, 2, end)
+    values = _uint16_list(profiles, 1)
+    mki, pos = _opaque(body, pos, 1, end)
+    _no_trailing_bytes(pos, end)
+    return UseSrtp(values, mki)
 
 
 def encode_use_srtp(value: UseSrtp) -> bytes:
     """use_srtp: the profile list, then the MKI."""
-
-    def push(buf: Buffer) -> None:
-        _push_uint16_list(buf, value.profiles)
-        buf.push_opaque(1, value.mki)
-
-    return _encode(push)
+    return _uint16_vector(value.profiles) + _vector(1, value.mki)
 
 
 def decode_uint16_list(body: bytes) -> list[int]:
     """supported_groups / signature_algorithms: a non-empty uint16 list."""
-    return _decode(body, lambda buf: _pull_uint16_list(buf, min_items=1))
+    end = len(body)
+    values, pos = _opaque(body, 0, 2, end)
+    _no_trailing_bytes(pos, end)
+    return _uint16_list(values, 1)
 
 
 def encode_uint16_list(values: Sequence[int]) -> bytes:
     """supported_groups / signature_algorithms."""
-    return _encode(lambda buf: _push_uint16_list(buf, values))
+    return _uint16_vector(values)
 
 
 def decode_uint8_list(body: bytes) -> list[int]:
     """ec_point_formats: a non-empty uint8 list."""
-
-    def pull(buf: Buffer) -> list[int]:
-        values = list(buf.pull_opaque(1))
-        if not values:
-            raise BufferReadError("empty list")
-        return values
-
-    return _decode(body, pull)
+    end = len(body)
+    values, pos = _opaque(body, 0, 1, end)
+    if not values:
+        raise BufferReadError("empty list")
+    _no_trailing_bytes(pos, end)
+    return list(values)
 
 
 def encode_uint8_list(values: Sequence[int]) -> bytes:
     """ec_point_formats."""
-    return _encode(lambda buf: buf.push_opaque(1, bytes(values)))
+    return _vector(1, bytes(values))
+
+
+def _decode_opaque8(body: bytes) -> bytes:
+    """A body that is exactly one opaque<0..255>."""
+    end = len(body)
+    value, pos = _opaque(body, 0, 1, end)
+    _no_trailing_bytes(pos, end)
+    return value
 
 
 def decode_renegotiation_info(body: bytes) -> bytes:
     """renegotiation_info (RFC 5746 §3.2): renegotiated_connection<0..255>."""
-    return _decode(body, lambda buf: buf.pull_opaque(1))
+    return _decode_opaque8(body)
 
 
 def encode_renegotiation_info(value: bytes = b"") -> bytes:
     """renegotiation_info; empty on an initial handshake."""
-    return _encode(lambda buf: buf.push_opaque(1, value))
+    return _vector(1, value)
 
 
 def decode_connection_id(body: bytes) -> bytes:
     """connection_id (RFC 9146 §3): cid<0..2^8-1>; empty means "send me none"."""
-    return _decode(body, lambda buf: buf.pull_opaque(1))
+    return _decode_opaque8(body)
 
 
 def encode_connection_id(cid: bytes) -> bytes:
     """connection_id: the CID the sender wants to receive in records."""
-    return _encode(lambda buf: buf.push_opaque(1, cid))
+    return _vector(1, cid)
+
+
+EMPTY_RENEGOTIATION_INFO = encode_renegotiation_info()
+"renegotiation_info of an initial handshake (RFC 5746 §3.4): the same bytes every time."
+UNCOMPRESSED_POINTS_ONLY = encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED])
+"ec_point_formats offering (or answering with) uncompressed points only (RFC 8422 §5.1.2)."
 
 
 def find_extension(extensions: Extensions, ext_type: int) -> bytes | None:
@@ -287,31 +382,49 @@ class ClientHello:
     extensions: Extensions = field(default_factory=list)
 
 
-def pull_client_hello(buf: Buffer) -> ClientHello:
-    """Read a ClientHello body."""
-    hello = ClientHello(
-        client_version=buf.pull_uint16(),
-        random=buf.pull_bytes(32),
-        session_id=buf.pull_opaque(1),
-        cookie=buf.pull_opaque(1),
-        cipher_suites=_pull_uint16_list(buf, min_items=1),
-        compression_methods=buf.pull_opaque(1),
-        extensions=pull_extensions(buf),
-    )
-    if len(hello.session_id) > 32 or not hello.compression_methods:
+def decode_client_hello(body: bytes) -> ClientHello:
+    """A ClientHello body: version, random, session_id<0..32>, cookie<0..255>, cipher
+    suites<2..>, compression methods<1..>, optional extension block."""
+    end = len(body)
+    _check_room(0, 34, end)
+    version, random = _HELLO_START.unpack_from(body)
+    session_id, pos = _opaque(body, 34, 1, end)
+    cookie, pos = _opaque(body, pos, 1, end)
+    suites, pos = _opaque(body, pos, 2, end)
+    cipher_suites = _uint16_list(suites, 1)
+    compression_methods, pos = _opaque(body, pos, 1, end)
+    extensions, pos = _extension_block(body, pos, end)
+    if len(session_id) > 32 or not compression_methods:
         raise BufferReadError("bad session_id or compression_methods")
-    return hello
+    _no_trailing_bytes(pos, end)
+    return ClientHello(
+        version, random, session_id, cookie, cipher_suites, compression_methods, extensions
+    )
+
+
+def encode_client_hello(hello: ClientHello) -> bytes:
+    """A ClientHello body."""
+    return b"".join(
+        (
+            _U16.pack(hello.client_version),
+            hello.random,
+            _vector(1, hello.session_id),
+            _vector(1, hello.cookie),
+            _uint16_vector(hello.cipher_suites),
+            _vector(1, hello.compression_methods),
+            encode_extensions(hello.extensions),
+        )
+    )
+
+
+def pull_client_hello(buf: Buffer) -> ClientHello:
+    """Read a ClientHello body (the rest of ``buf``)."""
+    return decode_client_hello(buf.pull_bytes(buf.remaining()))
 
 
 def push_client_hello(buf: Buffer, hello: ClientHello) -> None:
     """Write a ClientHello body."""
-    buf.push_uint16(hello.client_version)
-    buf.push_bytes(hello.random)
-    buf.push_opaque(1, hello.session_id)
-    buf.push_opaque(1, hello.cookie)
-    _push_uint16_list(buf, hello.cipher_suites)
-    buf.push_opaque(1, hello.compression_methods)
-    push_extensions(buf, hello.extensions)
+    buf.push_bytes(encode_client_hello(hello))
 
 
 @dataclass
@@ -322,15 +435,29 @@ class HelloVerifyRequest:
     cookie: bytes
 
 
+def decode_hello_verify_request(body: bytes) -> HelloVerifyRequest:
+    """A HelloVerifyRequest body: version, cookie<0..255>."""
+    end = len(body)
+    _check_room(0, 2, end)
+    (version,) = _U16.unpack_from(body)
+    cookie, pos = _opaque(body, 2, 1, end)
+    _no_trailing_bytes(pos, end)
+    return HelloVerifyRequest(version, cookie)
+
+
+def encode_hello_verify_request_body(hvr: HelloVerifyRequest) -> bytes:
+    """A HelloVerifyRequest body (``cookie.encode_hello_verify_request`` makes the datagram)."""
+    return _U16.pack(hvr.server_version) + _vector(1, hvr.cookie)
+
+
 def pull_hello_verify_request(buf: Buffer) -> HelloVerifyRequest:
-    """Read a HelloVerifyRequest body."""
-    return HelloVerifyRequest(server_version=buf.pull_uint16(), cookie=buf.pull_opaque(1))
+    """Read a HelloVerifyRequest body (the rest of ``buf``)."""
+    return decode_hello_verify_request(buf.pull_bytes(buf.remaining()))
 
 
 def push_hello_verify_request(buf: Buffer, hvr: HelloVerifyRequest) -> None:
     """Write a HelloVerifyRequest body."""
-    buf.push_uint16(hvr.server_version)
-    buf.push_opaque(1, hvr.cookie)
+    buf.push_bytes(encode_hello_verify_request_body(hvr))
 
 
 @dataclass
@@ -345,29 +472,43 @@ class ServerHello:
     extensions: Extensions = field(default_factory=list)
 
 
-def pull_server_hello(buf: Buffer) -> ServerHello:
-    """Read a ServerHello body."""
-    hello = ServerHello(
-        server_version=buf.pull_uint16(),
-        random=buf.pull_bytes(32),
-        session_id=buf.pull_opaque(1),
-        cipher_suite=buf.pull_uint16(),
-        compression_method=buf.pull_uint8(),
-        extensions=pull_extensions(buf),
-    )
-    if len(hello.session_id) > 32:
+def decode_server_hello(body: bytes) -> ServerHello:
+    """A ServerHello body: version, random, session_id<0..32>, suite, compression method,
+    optional extension block."""
+    end = len(body)
+    _check_room(0, 34, end)
+    version, random = _HELLO_START.unpack_from(body)
+    session_id, pos = _opaque(body, 34, 1, end)
+    _check_room(pos, 3, end)
+    suite, compression = _U16_U8.unpack_from(body, pos)
+    extensions, pos = _extension_block(body, pos + 3, end)
+    if len(session_id) > 32:
         raise BufferReadError("session_id too long")
-    return hello
+    _no_trailing_bytes(pos, end)
+    return ServerHello(version, random, session_id, suite, compression, extensions)
+
+
+def encode_server_hello(hello: ServerHello) -> bytes:
+    """A ServerHello body."""
+    return b"".join(
+        (
+            _U16.pack(hello.server_version),
+            hello.random,
+            _vector(1, hello.session_id),
+            _U16_U8.pack(hello.cipher_suite, hello.compression_method),
+            encode_extensions(hello.extensions),
+        )
+    )
+
+
+def pull_server_hello(buf: Buffer) -> ServerHello:
+    """Read a ServerHello body (the rest of ``buf``)."""
+    return decode_server_hello(buf.pull_bytes(buf.remaining()))
 
 
 def push_server_hello(buf: Buffer, hello: ServerHello) -> None:
     """Write a ServerHello body."""
-    buf.push_uint16(hello.server_version)
-    buf.push_bytes(hello.random)
-    buf.push_opaque(1, hello.session_id)
-    buf.push_uint16(hello.cipher_suite)
-    buf.push_uint8(hello.compression_method)
-    push_extensions(buf, hello.extensions)
+    buf.push_bytes(encode_server_hello(hello))
 
 
 @dataclass
@@ -378,15 +519,29 @@ class NewSessionTicket:
     ticket: bytes
 
 
+def decode_new_session_ticket(body: bytes) -> NewSessionTicket:
+    """A NewSessionTicket body: lifetime hint (uint32), ticket<0..2^16-1>."""
+    end = len(body)
+    _check_room(0, 4, end)
+    (lifetime,) = _U32.unpack_from(body)
+    ticket, pos = _opaque(body, 4, 2, end)
+    _no_trailing_bytes(pos, end)
+    return NewSessionTicket(lifetime, ticket)
+
+
+def encode_new_session_ticket(message: NewSessionTicket) -> bytes:
+    """A NewSessionTicket body."""
+    return message.ticket_lifetime_hint.to_bytes(4, "big") + _vector(2, message.ticket)
+
+
 def pull_new_session_ticket(buf: Buffer) -> NewSessionTicket:
-    """Read a NewSessionTicket body."""
-    return NewSessionTicket(buf.pull_uint32(), buf.pull_opaque(2))
+    """Read a NewSessionTicket body (the rest of ``buf``)."""
+    return decode_new_session_ticket(buf.pull_bytes(buf.remaining()))
 
 
 def push_new_session_ticket(buf: Buffer, message: NewSessionTicket) -> None:
     """Write a NewSessionTicket body."""
-    buf.push_uint32(message.ticket_lifetime_hint)
-    buf.push_opaque(2, message.ticket)
+    buf.push_bytes(encode_new_session_ticket(message))
 
 
 # -- certificates ----------------------------------------------------------------------------
@@ -399,23 +554,36 @@ class Certificate:
     certificates: list[bytes]
 
 
-def pull_certificate(buf: Buffer) -> Certificate:
-    """Read a Certificate body."""
+def decode_certificate(body: bytes) -> Certificate:
+    """A Certificate body: certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>."""
+    end = len(body)
+    list_end = 3 + _length(body, 0, 3, end)
+    if list_end > end:
+        raise BufferReadError(f"block of {list_end - 3} bytes, {end - 3} left")
     certificates = []
-    with buf.pull_block(3):
-        while not buf.eof():
-            der = buf.pull_opaque(3)
-            if not der:
-                raise BufferReadError("empty certificate entry")
-            certificates.append(der)
+    pos = 3
+    while pos < list_end:
+        der, pos = _opaque(body, pos, 3, list_end)
+        if not der:
+            raise BufferReadError("empty certificate entry")
+        certificates.append(der)
+    _no_trailing_bytes(list_end, end)
     return Certificate(certificates)
+
+
+def encode_certificate(message: Certificate) -> bytes:
+    """A Certificate body."""
+    return _vector(3, b"".join([_vector(3, der) for der in message.certificates]))
+
+
+def pull_certificate(buf: Buffer) -> Certificate:
+    """Read a Certificate body (the rest of ``buf``)."""
+    return decode_certificate(buf.pull_bytes(buf.remaining()))
 
 
 def push_certificate(buf: Buffer, message: Certificate) -> None:
     """Write a Certificate body."""
-    with buf.push_block(3):
-        for der in message.certificates:
-            buf.push_opaque(3, der)
+    buf.push_bytes(encode_certificate(message))
 
 
 def encode_certificate_chain(chain: Sequence[x509.Certificate]) -> bytes:
@@ -431,7 +599,7 @@ def encode_certificate_chain(chain: Sequence[x509.Certificate]) -> bytes:
 @functools.lru_cache(maxsize=64)
 def _encode_certificate_chain(chain: tuple[x509.Certificate, ...]) -> bytes:
     der = [certificate.public_bytes(Encoding.DER) for certificate in chain]
-    return encode_message(push_certificate, Certificate(der))
+    return encode_certificate(Certificate(der))
 
 
 @dataclass
@@ -447,26 +615,46 @@ CLIENT_CERTIFICATE_TYPE_RSA_SIGN = 1
 CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN = 64
 
 
-def pull_certificate_request(buf: Buffer) -> CertificateRequest:
-    """Read a CertificateRequest body."""
-    types = buf.pull_opaque(1)
+def decode_certificate_request(body: bytes) -> CertificateRequest:
+    """A CertificateRequest body: types<1..255>, signature algorithms<2..2^16-2>,
+    certificate_authorities<0..2^16-1> of DistinguishedName<1..2^16-1>."""
+    end = len(body)
+    types, pos = _opaque(body, 0, 1, end)
     if not types:
         raise BufferReadError("empty certificate_types")
-    algorithms = _pull_uint16_list(buf, min_items=1)
+    algorithms, pos = _opaque(body, pos, 2, end)
+    signature_algorithms = _uint16_list(algorithms, 1)
+    list_end = pos + 2 + _length(body, pos, 2, end)
+    if list_end > end:
+        raise BufferReadError(f"block of {list_end - pos - 2} bytes, {end - pos - 2} left")
     authorities = []
-    with buf.pull_block(2):
-        while not buf.eof():
-            authorities.append(buf.pull_opaque(2))
-    return CertificateRequest(types, algorithms, authorities)
+    pos += 2
+    while pos < list_end:
+        name, pos = _opaque(body, pos, 2, list_end)
+        authorities.append(name)
+    _no_trailing_bytes(list_end, end)
+    return CertificateRequest(types, signature_algorithms, authorities)
+
+
+def encode_certificate_request(message: CertificateRequest) -> bytes:
+    """A CertificateRequest body."""
+    return b"".join(
+        (
+            _vector(1, message.certificate_types),
+            _uint16_vector(message.signature_algorithms),
+            _vector(2, b"".join([_vector(2, dn) for dn in message.certificate_authorities])),
+        )
+    )
+
+
+def pull_certificate_request(buf: Buffer) -> CertificateRequest:
+    """Read a CertificateRequest body (the rest of ``buf``)."""
+    return decode_certificate_request(buf.pull_bytes(buf.remaining()))
 
 
 def push_certificate_request(buf: Buffer, message: CertificateRequest) -> None:
     """Write a CertificateRequest body."""
-    buf.push_opaque(1, message.certificate_types)
-    _push_uint16_list(buf, message.signature_algorithms)
-    with buf.push_block(2):
-        for dn in message.certificate_authorities:
-            buf.push_opaque(2, dn)
+    buf.push_bytes(encode_certificate_request(message))
 
 
 # -- key exchange ----------------------------------------------------------------------------
@@ -481,12 +669,21 @@ class EcdheParameters:
 
     def encode(self) -> bytes:
         """The params as they are signed and sent."""
-        return (
-            bytes((EC_CURVE_TYPE_NAMED_CURVE,))
-            + self.group.to_bytes(2, "big")
-            + bytes((len(self.public_key),))
-            + self.public_key
-        )
+        return _U8_U16.pack(EC_CURVE_TYPE_NAMED_CURVE, self.group) + _vector(1, self.public_key)
+
+
+def _ecdhe_parameters(data: bytes, pos: int, end: int) -> tuple[EcdheParameters, int]:
+    """ServerECDHParams (RFC 8422 §5.4) at ``pos``, and the offset after them."""
+    _check_room(pos, 1, end)
+    if data[pos] != EC_CURVE_TYPE_NAMED_CURVE:
+        # Explicit curves are forbidden (RFC 8422 §5.4, SPEC K3).
+        raise AlertIllegalParameter("only named curves are supported")
+    _check_room(pos, 3, end)
+    (group,) = _U16.unpack_from(data, pos + 1)
+    public_key, pos = _opaque(data, pos + 3, 1, end)
+    if not public_key:
+        raise BufferReadError("empty ECDH public key")
+    return EcdheParameters(group, public_key), pos
 
 
 @dataclass
@@ -498,33 +695,36 @@ class ServerKeyExchangeEcdhe:
     signature: bytes
 
 
-def _pull_ecdhe_parameters(buf: Buffer) -> EcdheParameters:
-    """Read ServerECDHParams (RFC 8422 §5.4)."""
-    curve_type = buf.pull_uint8()
-    if curve_type != EC_CURVE_TYPE_NAMED_CURVE:
-        # Explicit curves are forbidden (RFC 8422 §5.4, SPEC K3).
-        raise AlertIllegalParameter("only named curves are supported")
-    group = buf.pull_uint16()
-    public_key = buf.pull_opaque(1)
-    if not public_key:
-        raise BufferReadError("empty ECDH public key")
-    return EcdheParameters(group, public_key)
+def decode_server_key_exchange_ecdhe(body: bytes) -> ServerKeyExchangeEcdhe:
+    """An ECDHE ServerKeyExchange body: params, signature scheme, signature<0..2^16-1>."""
+    end = len(body)
+    params, pos = _ecdhe_parameters(body, 0, end)
+    _check_room(pos, 2, end)
+    (scheme,) = _U16.unpack_from(body, pos)
+    signature, pos = _opaque(body, pos + 2, 2, end)
+    _no_trailing_bytes(pos, end)
+    return ServerKeyExchangeEcdhe(params, scheme, signature)
+
+
+def encode_server_key_exchange_ecdhe(message: ServerKeyExchangeEcdhe) -> bytes:
+    """An ECDHE ServerKeyExchange body."""
+    return b"".join(
+        (
+            message.params.encode(),
+            _U16.pack(message.signature_scheme),
+            _vector(2, message.signature),
+        )
+    )
 
 
 def pull_server_key_exchange_ecdhe(buf: Buffer) -> ServerKeyExchangeEcdhe:
-    """Read an ECDHE ServerKeyExchange body."""
-    return ServerKeyExchangeEcdhe(
-        params=_pull_ecdhe_parameters(buf),
-        signature_scheme=buf.pull_uint16(),
-        signature=buf.pull_opaque(2),
-    )
+    """Read an ECDHE ServerKeyExchange body (the rest of ``buf``)."""
+    return decode_server_key_exchange_ecdhe(buf.pull_bytes(buf.remaining()))
 
 
 def push_server_key_exchange_ecdhe(buf: Buffer, message: ServerKeyExchangeEcdhe) -> None:
     """Write an ECDHE ServerKeyExchange body."""
-    buf.push_bytes(message.params.encode())
-    buf.push_uint16(message.signature_scheme)
-    buf.push_opaque(2, message.signature)
+    buf.push_bytes(encode_server_key_exchange_ecdhe(message))
 
 
 @dataclass
@@ -534,14 +734,32 @@ class ServerKeyExchangePsk:
     identity_hint: bytes
 
 
+def _decode_opaque16(body: bytes) -> bytes:
+    """A body that is exactly one opaque<0..2^16-1>."""
+    end = len(body)
+    value, pos = _opaque(body, 0, 2, end)
+    _no_trailing_bytes(pos, end)
+    return value
+
+
+def decode_server_key_exchange_psk(body: bytes) -> ServerKeyExchangePsk:
+    """A PSK ServerKeyExchange body: psk_identity_hint<0..2^16-1>."""
+    return ServerKeyExchangePsk(_decode_opaque16(body))
+
+
+def encode_server_key_exchange_psk(message: ServerKeyExchangePsk) -> bytes:
+    """A PSK ServerKeyExchange body."""
+    return _vector(2, message.identity_hint)
+
+
 def pull_server_key_exchange_psk(buf: Buffer) -> ServerKeyExchangePsk:
-    """Read a PSK ServerKeyExchange body."""
-    return ServerKeyExchangePsk(buf.pull_opaque(2))
+    """Read a PSK ServerKeyExchange body (the rest of ``buf``)."""
+    return decode_server_key_exchange_psk(buf.pull_bytes(buf.remaining()))
 
 
 def push_server_key_exchange_psk(buf: Buffer, message: ServerKeyExchangePsk) -> None:
     """Write a PSK ServerKeyExchange body."""
-    buf.push_opaque(2, message.identity_hint)
+    buf.push_bytes(encode_server_key_exchange_psk(message))
 
 
 @dataclass
@@ -551,17 +769,27 @@ class ClientKeyExchangeEcdhe:
     public_key: bytes
 
 
-def pull_client_key_exchange_ecdhe(buf: Buffer) -> ClientKeyExchangeEcdhe:
-    """Read an ECDHE ClientKeyExchange body."""
-    public_key = buf.pull_opaque(1)
+def decode_client_key_exchange_ecdhe(body: bytes) -> ClientKeyExchangeEcdhe:
+    """An ECDHE ClientKeyExchange body: the point<1..255>."""
+    public_key = _decode_opaque8(body)
     if not public_key:
         raise BufferReadError("empty ECDH public key")
     return ClientKeyExchangeEcdhe(public_key)
 
 
+def encode_client_key_exchange_ecdhe(message: ClientKeyExchangeEcdhe) -> bytes:
+    """An ECDHE ClientKeyExchange body."""
+    return _vector(1, message.public_key)
+
+
+def pull_client_key_exchange_ecdhe(buf: Buffer) -> ClientKeyExchangeEcdhe:
+    """Read an ECDHE ClientKeyExchange body (the rest of ``buf``)."""
+    return decode_client_key_exchange_ecdhe(buf.pull_bytes(buf.remaining()))
+
+
 def push_client_key_exchange_ecdhe(buf: Buffer, message: ClientKeyExchangeEcdhe) -> None:
     """Write an ECDHE ClientKeyExchange body."""
-    buf.push_opaque(1, message.public_key)
+    buf.push_bytes(encode_client_key_exchange_ecdhe(message))
 
 
 @dataclass
@@ -571,14 +799,24 @@ class ClientKeyExchangePsk:
     identity: bytes
 
 
+def decode_client_key_exchange_psk(body: bytes) -> ClientKeyExchangePsk:
+    """A PSK ClientKeyExchange body: psk_identity<0..2^16-1>."""
+    return ClientKeyExchangePsk(_decode_opaque16(body))
+
+
+def encode_client_key_exchange_psk(message: ClientKeyExchangePsk) -> bytes:
+    """A PSK ClientKeyExchange body."""
+    return _vector(2, message.identity)
+
+
 def pull_client_key_exchange_psk(buf: Buffer) -> ClientKeyExchangePsk:
-    """Read a PSK ClientKeyExchange body."""
-    return ClientKeyExchangePsk(buf.pull_opaque(2))
+    """Read a PSK ClientKeyExchange body (the rest of ``buf``)."""
+    return decode_client_key_exchange_psk(buf.pull_bytes(buf.remaining()))
 
 
 def push_client_key_exchange_psk(buf: Buffer, message: ClientKeyExchangePsk) -> None:
     """Write a PSK ClientKeyExchange body."""
-    buf.push_opaque(2, message.identity)
+    buf.push_bytes(encode_client_key_exchange_psk(message))
 
 
 @dataclass
@@ -590,16 +828,28 @@ class ServerKeyExchangeEcdhePsk:
     params: EcdheParameters
 
 
+def decode_server_key_exchange_ecdhe_psk(body: bytes) -> ServerKeyExchangeEcdhePsk:
+    """An ECDHE_PSK ServerKeyExchange body: psk_identity_hint<0..2^16-1>, params."""
+    end = len(body)
+    hint, pos = _opaque(body, 0, 2, end)
+    params, pos = _ecdhe_parameters(body, pos, end)
+    _no_trailing_bytes(pos, end)
+    return ServerKeyExchangeEcdhePsk(hint, params)
+
+
+def encode_server_key_exchange_ecdhe_psk(message: ServerKeyExchangeEcdhePsk) -> bytes:
+    """An ECDHE_PSK ServerKeyExchange body."""
+    return _vector(2, message.identity_hint) + message.params.encode()
+
+
 def pull_server_key_exchange_ecdhe_psk(buf: Buffer) -> ServerKeyExchangeEcdhePsk:
-    """Read an ECDHE_PSK ServerKeyExchange body."""
-    hint = buf.pull_opaque(2)
-    return ServerKeyExchangeEcdhePsk(hint, _pull_ecdhe_parameters(buf))
+    """Read an ECDHE_PSK ServerKeyExchange body (the rest of ``buf``)."""
+    return decode_server_key_exchange_ecdhe_psk(buf.pull_bytes(buf.remaining()))
 
 
 def push_server_key_exchange_ecdhe_psk(buf: Buffer, message: ServerKeyExchangeEcdhePsk) -> None:
     """Write an ECDHE_PSK ServerKeyExchange body."""
-    buf.push_opaque(2, message.identity_hint)
-    buf.push_bytes(message.params.encode())
+    buf.push_bytes(encode_server_key_exchange_ecdhe_psk(message))
 
 
 @dataclass
@@ -610,19 +860,30 @@ class ClientKeyExchangeEcdhePsk:
     public_key: bytes
 
 
-def pull_client_key_exchange_ecdhe_psk(buf: Buffer) -> ClientKeyExchangeEcdhePsk:
-    """Read an ECDHE_PSK ClientKeyExchange body."""
-    identity = buf.pull_opaque(2)
-    public_key = buf.pull_opaque(1)
+def decode_client_key_exchange_ecdhe_psk(body: bytes) -> ClientKeyExchangeEcdhePsk:
+    """An ECDHE_PSK ClientKeyExchange body: psk_identity<0..2^16-1>, point<1..255>."""
+    end = len(body)
+    identity, pos = _opaque(body, 0, 2, end)
+    public_key, pos = _opaque(body, pos, 1, end)
     if not public_key:
         raise BufferReadError("empty ECDH public key")
+    _no_trailing_bytes(pos, end)
     return ClientKeyExchangeEcdhePsk(identity, public_key)
+
+
+def encode_client_key_exchange_ecdhe_psk(message: ClientKeyExchangeEcdhePsk) -> bytes:
+    """An ECDHE_PSK ClientKeyExchange body."""
+    return _vector(2, message.identity) + _vector(1, message.public_key)
+
+
+def pull_client_key_exchange_ecdhe_psk(buf: Buffer) -> ClientKeyExchangeEcdhePsk:
+    """Read an ECDHE_PSK ClientKeyExchange body (the rest of ``buf``)."""
+    return decode_client_key_exchange_ecdhe_psk(buf.pull_bytes(buf.remaining()))
 
 
 def push_client_key_exchange_ecdhe_psk(buf: Buffer, message: ClientKeyExchangeEcdhePsk) -> None:
     """Write an ECDHE_PSK ClientKeyExchange body."""
-    buf.push_opaque(2, message.identity)
-    buf.push_opaque(1, message.public_key)
+    buf.push_bytes(encode_client_key_exchange_ecdhe_psk(message))
 
 
 @dataclass
@@ -633,26 +894,44 @@ class CertificateVerify:
     signature: bytes
 
 
+def decode_certificate_verify(body: bytes) -> CertificateVerify:
+    """A CertificateVerify body: signature scheme, signature<0..2^16-1>."""
+    end = len(body)
+    _check_room(0, 2, end)
+    (scheme,) = _U16.unpack_from(body)
+    signature, pos = _opaque(body, 2, 2, end)
+    _no_trailing_bytes(pos, end)
+    return CertificateVerify(scheme, signature)
+
+
+def encode_certificate_verify(message: CertificateVerify) -> bytes:
+    """A CertificateVerify body."""
+    return _U16.pack(message.signature_scheme) + _vector(2, message.signature)
+
+
 def pull_certificate_verify(buf: Buffer) -> CertificateVerify:
-    """Read a CertificateVerify body."""
-    return CertificateVerify(buf.pull_uint16(), buf.pull_opaque(2))
+    """Read a CertificateVerify body (the rest of ``buf``)."""
+    return decode_certificate_verify(buf.pull_bytes(buf.remaining()))
 
 
 def push_certificate_verify(buf: Buffer, message: CertificateVerify) -> None:
     """Write a CertificateVerify body."""
-    buf.push_uint16(message.signature_scheme)
-    buf.push_opaque(2, message.signature)
+    buf.push_bytes(encode_certificate_verify(message))
 
 
 @dataclass
 class Finished:
-    """Finished: verify_data (12 bytes for every suite here)."""
+    """Finished: verify_data (12 bytes for every suite here).
+
+    The body is the verify_data itself, so the handshakes compare and send the bytes
+    directly; this class is the codec's view for ``decode_message`` / ``encode_message``.
+    """
 
     verify_data: bytes
 
 
 def pull_finished(buf: Buffer) -> Finished:
-    """Read a Finished body."""
+    """Read a Finished body (the rest of ``buf``)."""
     return Finished(buf.pull_bytes(buf.remaining()))
 
 

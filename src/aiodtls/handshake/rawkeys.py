@@ -40,7 +40,13 @@ from ..buffer import Buffer, BufferReadError
 from ..configuration import DtlsConfiguration
 from ..pki import Fingerprint, as_public_key_pin, format_fingerprint, public_key_fingerprint
 from ..trace import Tracer
-from .messages import Extensions, ExtensionType, decode_message, find_extension, pull_certificate
+from .messages import (
+    Extensions,
+    ExtensionType,
+    decode_certificate,
+    decode_message,
+    find_extension,
+)
 
 __all__ = [
     "X509_BOTH_WAYS",
@@ -296,7 +302,7 @@ def decode_certificate_list(body: bytes, role: str) -> list[bytes]:
     """An X.509 Certificate body as DER certificates; a raw key sent instead of the
     negotiated X.509 is ``unsupported_certificate`` (else malformed: ``decode_error``)."""
     try:
-        return decode_message(body, pull_certificate).certificates
+        return decode_certificate(body).certificates
     except BufferReadError:
         try:
             spki = decode_message(body, _pull_single)

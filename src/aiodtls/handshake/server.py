@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import os
 import ssl
+from typing import ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -36,7 +37,7 @@ from ..reliability.reassembly import HandshakeMessage
 from ..srtp import describe_profiles
 from ..trace import Tracer
 from . import signatures
-from .certificates import check_peer_certificates
+from .certificates import certificate_public_key, check_peer_certificates
 from .cookie import (
     CookieSecrets,
     client_hello_size,
@@ -49,11 +50,12 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
+    EMPTY_RENEGOTIATION_INFO,
+    UNCOMPRESSED_POINTS_ONLY,
     CertificateRequest,
     ClientHello,
     EcdheParameters,
     ExtensionType,
-    Finished,
     HandshakeType,
     ServerHello,
     ServerKeyExchangeEcdhe,
@@ -61,7 +63,11 @@ from .messages import (
     ServerKeyExchangePsk,
     UseSrtp,
     decode_alpn,
-    decode_message,
+    decode_certificate_verify,
+    decode_client_hello,
+    decode_client_key_exchange_ecdhe,
+    decode_client_key_exchange_ecdhe_psk,
+    decode_client_key_exchange_psk,
     decode_renegotiation_info,
     decode_server_name,
     decode_uint8_list,
@@ -69,25 +75,15 @@ from .messages import (
     decode_use_srtp,
     encode_alpn,
     encode_certificate_chain,
+    encode_certificate_request,
     encode_connection_id,
-    encode_message,
-    encode_renegotiation_info,
-    encode_uint8_list,
+    encode_new_session_ticket,
+    encode_server_hello,
+    encode_server_key_exchange_ecdhe,
+    encode_server_key_exchange_ecdhe_psk,
+    encode_server_key_exchange_psk,
     encode_use_srtp,
     find_extension,
-    pull_certificate_verify,
-    pull_client_hello,
-    pull_client_key_exchange_ecdhe,
-    pull_client_key_exchange_ecdhe_psk,
-    pull_client_key_exchange_psk,
-    pull_finished,
-    push_certificate_request,
-    push_finished,
-    push_new_session_ticket,
-    push_server_hello,
-    push_server_key_exchange_ecdhe,
-    push_server_key_exchange_ecdhe_psk,
-    push_server_key_exchange_psk,
 )
 from .rawkeys import (
     X509_BOTH_WAYS,
@@ -103,7 +99,7 @@ from .rawkeys import (
     trace_certificate_types,
 )
 from .resumption import NO_SERVER_RESUMPTION, ServerResumption
-from .state import Handler, HandshakeSink, HandshakeStateMachine
+from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
 from .suites import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
     KeyExchange,
@@ -169,20 +165,6 @@ class ServerHandshake(HandshakeStateMachine):
         self._certificate_types = X509_BOTH_WAYS
         self._resumption = NO_SERVER_RESUMPTION
 
-    def _handlers(self) -> dict[int, Handler]:
-        s = self.state
-        if s == ServerState.SERVER_EXPECT_CLIENT_HELLO:
-            return {HandshakeType.client_hello: self._on_client_hello}
-        if s == ServerState.SERVER_EXPECT_CERTIFICATE:
-            return {HandshakeType.certificate: self._on_certificate}
-        if s == ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE:
-            return {HandshakeType.client_key_exchange: self._on_client_key_exchange}
-        if s == ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY:
-            return {HandshakeType.certificate_verify: self._on_certificate_verify}
-        if s == ServerState.SERVER_EXPECT_FINISHED:
-            return {HandshakeType.finished: self._on_finished}
-        return {}
-
     @property
     def expects_client_hello(self) -> bool:
         """True until a ClientHello with a valid cookie has been accepted."""
@@ -191,7 +173,7 @@ class ServerHandshake(HandshakeStateMachine):
     # -- flight 1/3 ----------------------------------------------------------------------
 
     def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
-        hello = decode_message(message.body, pull_client_hello)
+        hello = decode_client_hello(message.body)
         secrets = self._cookie_secrets
         seq = message.record_sequence_number
         check = secrets.check(self.peer_address, hello, now, seq) if secrets else None
@@ -424,7 +406,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._send_change_cipher_spec(write)
         self._send(
             HandshakeType.finished,
-            encode_message(push_finished, Finished(self._finished(from_client=False))),
+            self._finished(from_client=False),
         )
         self._trace("session_resumed", suite=self.result.suite.name)
         self._flush(final=False, flight_number=4)
@@ -436,7 +418,7 @@ class ServerHandshake(HandshakeStateMachine):
             ticket = self._resumption.new_session_ticket(self.result, self._master_secret, now)
             self._send(
                 HandshakeType.new_session_ticket,
-                encode_message(push_new_session_ticket, ticket),
+                encode_new_session_ticket(ticket),
             )
 
     def _send_flight_4(self, hello: ClientHello) -> None:
@@ -453,7 +435,7 @@ class ServerHandshake(HandshakeStateMachine):
             find_extension(hello.extensions, ExtensionType.renegotiation_info) is not None
             or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
         ):
-            extensions.append((ExtensionType.renegotiation_info, encode_renegotiation_info()))
+            extensions.append((ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO))
         if self.result.extended_master_secret:
             extensions.append((ExtensionType.extended_master_secret, b""))
         if self.result.alpn_protocol is not None:
@@ -474,15 +456,12 @@ class ServerHandshake(HandshakeStateMachine):
             suite.key_exchange != KeyExchange.PSK
             and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
         ):
-            extensions.append(
-                (ExtensionType.ec_point_formats, encode_uint8_list([EC_POINT_FORMAT_UNCOMPRESSED]))
-            )
+            extensions.append((ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS_ONLY))
         if self._resumption.issue_ticket:
             extensions.append((ExtensionType.session_ticket, b""))  # RFC 5077 §3.2
         self._send(
             HandshakeType.server_hello,
-            encode_message(
-                push_server_hello,
+            encode_server_hello(
                 ServerHello(
                     DTLS1_2,
                     self.server_random,
@@ -503,8 +482,7 @@ class ServerHandshake(HandshakeStateMachine):
             if config.psk_identity_hint is not None:
                 self._send(
                     HandshakeType.server_key_exchange,
-                    encode_message(
-                        push_server_key_exchange_psk,
+                    encode_server_key_exchange_psk(
                         ServerKeyExchangePsk(config.psk_identity_hint),
                     ),
                 )
@@ -514,8 +492,7 @@ class ServerHandshake(HandshakeStateMachine):
             params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
             self._send(
                 HandshakeType.server_key_exchange,
-                encode_message(
-                    push_server_key_exchange_ecdhe_psk,
+                encode_server_key_exchange_ecdhe_psk(
                     ServerKeyExchangeEcdhePsk(config.psk_identity_hint or b"", params),
                 ),
             )
@@ -537,8 +514,7 @@ class ServerHandshake(HandshakeStateMachine):
             )
             self._send(
                 HandshakeType.server_key_exchange,
-                encode_message(
-                    push_server_key_exchange_ecdhe,
+                encode_server_key_exchange_ecdhe(
                     ServerKeyExchangeEcdhe(params, int(self._signature_scheme), signature),
                 ),
             )
@@ -549,8 +525,7 @@ class ServerHandshake(HandshakeStateMachine):
             self._requested_schemes = list(config.signature_schemes)
             self._send(
                 HandshakeType.certificate_request,
-                encode_message(
-                    push_certificate_request,
+                encode_certificate_request(
                     CertificateRequest(
                         bytes(
                             (CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN, CLIENT_CERTIFICATE_TYPE_RSA_SIGN)
@@ -596,7 +571,7 @@ class ServerHandshake(HandshakeStateMachine):
                 )  # SPEC H2
         else:
             chain = check_peer_certificates(der_chain, config, peer_is_server=False)
-            key = chain[0].public_key()
+            key = certificate_public_key(chain[0])
             if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
                 raise AlertUnsupportedCertificate("client certificate key cannot sign")
             self._client_public_key = key
@@ -608,17 +583,17 @@ class ServerHandshake(HandshakeStateMachine):
         suite = self.result.suite
         assert suite is not None
         if suite.key_exchange == KeyExchange.PSK:
-            cke_psk = decode_message(message.body, pull_client_key_exchange_psk)
+            cke_psk = decode_client_key_exchange_psk(message.body)
             premaster = psk_premaster_secret(self._psk_for(cke_psk.identity))
         elif suite.key_exchange == KeyExchange.ECDHE_PSK:
-            cke_ecdhe_psk = decode_message(message.body, pull_client_key_exchange_ecdhe_psk)
+            cke_ecdhe_psk = decode_client_key_exchange_ecdhe_psk(message.body)
             psk = self._psk_for(cke_ecdhe_psk.identity)
             assert self._ephemeral is not None
             # RFC 5489 §2: the PSK premaster with other_secret = Z (SPEC K1).
             shared = self._ephemeral.exchange(cke_ecdhe_psk.public_key)
             premaster = psk_premaster_secret(psk, shared)
         else:
-            cke = decode_message(message.body, pull_client_key_exchange_ecdhe)
+            cke = decode_client_key_exchange_ecdhe(message.body)
             assert self._ephemeral is not None
             premaster = self._ephemeral.exchange(cke.public_key)
         self._absorb(message)
@@ -650,7 +625,7 @@ class ServerHandshake(HandshakeStateMachine):
         return psk
 
     def _on_certificate_verify(self, message: HandshakeMessage, now: float) -> None:
-        verify = decode_message(message.body, pull_certificate_verify)
+        verify = decode_certificate_verify(message.body)
         assert self._client_public_key is not None
         signatures.verify(
             self._client_public_key,
@@ -663,8 +638,8 @@ class ServerHandshake(HandshakeStateMachine):
         self.state = ServerState.SERVER_EXPECT_FINISHED
 
     def _on_finished(self, message: HandshakeMessage, now: float) -> None:
-        finished = decode_message(message.body, pull_finished)
-        if not finished_matches(self._finished(from_client=True), finished.verify_data):
+        # A Finished body is its verify_data (checked whole: any other length fails).
+        if not finished_matches(self._finished(from_client=True), message.body):
             raise AlertDecryptError("client Finished does not verify")  # SPEC H3
         self._absorb(message)
         if self.result.resumed:
@@ -680,8 +655,22 @@ class ServerHandshake(HandshakeStateMachine):
         self._send_change_cipher_spec(self._pending_write)
         self._send(
             HandshakeType.finished,
-            encode_message(push_finished, Finished(self._finished(from_client=False))),
+            self._finished(from_client=False),
         )
         self._flush(final=True, flight_number=6)
         self.state = ServerState.SERVER_POST_HANDSHAKE
         self.complete = True
+
+    # What each state accepts, by message type (any other message is unexpected_message,
+    # SPEC H1). A class-level table: no dict of bound methods is built per message.
+    _STATE_HANDLERS: ClassVar[StateHandlers] = {
+        ServerState.SERVER_EXPECT_CLIENT_HELLO: {HandshakeType.client_hello: _on_client_hello},
+        ServerState.SERVER_EXPECT_CERTIFICATE: {HandshakeType.certificate: _on_certificate},
+        ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE: {
+            HandshakeType.client_key_exchange: _on_client_key_exchange
+        },
+        ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY: {
+            HandshakeType.certificate_verify: _on_certificate_verify
+        },
+        ServerState.SERVER_EXPECT_FINISHED: {HandshakeType.finished: _on_finished},
+    }

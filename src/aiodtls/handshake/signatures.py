@@ -32,32 +32,42 @@ _ECDSA_CURVE: dict[SignatureScheme, type[ec.EllipticCurve]] = {
     SignatureScheme.ecdsa_secp256r1_sha256: ec.SECP256R1,
     SignatureScheme.ecdsa_secp384r1_sha384: ec.SECP384R1,
 }
+_RSA_SCHEMES = frozenset(_RSA_PSS | _RSA_PKCS1)
+_CURVE_SCHEMES: dict[type[ec.EllipticCurve], frozenset[SignatureScheme]] = {
+    curve: frozenset({scheme}) for scheme, curve in _ECDSA_CURVE.items()
+}
+"What an ECDSA key of each curve signs with."
 
 
-def _key_accepts(
-    key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, scheme: SignatureScheme, *, signing: bool
-) -> bool:
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+
+def _key_accepts(key: PublicKey, scheme: SignatureScheme) -> bool:
+    """Whether a peer's ``key`` may have signed with ``scheme``."""
     if isinstance(key, rsa.RSAPublicKey):
         return scheme in _RSA_PSS or scheme in _RSA_PKCS1
-    curve = _ECDSA_CURVE.get(scheme)
-    if curve is None:
-        return False
     # TLS 1.2 does not bind the ECDSA hash to the curve (RFC 5246 §7.4.1.4.1), and peers such
     # as OpenSSL sign P-256 keys with SHA-384 when offered, so verification accepts any pair.
-    # We sign with the TLS 1.3 pairing, which every peer accepts.
-    return not signing or isinstance(key.curve, curve)
+    # We sign with the TLS 1.3 pairing (``_signing_schemes``), which every peer accepts.
+    return scheme in _ECDSA_CURVE
+
+
+def _signing_schemes(key: PrivateKey) -> frozenset[SignatureScheme]:
+    """The schemes ``key`` signs with: RSA any RSA scheme, ECDSA the scheme of its curve
+    (the TLS 1.3 pairing, see ``_key_accepts``). Read off the private key (its type and
+    curve), without deriving the public key."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return _RSA_SCHEMES
+    return _CURVE_SCHEMES.get(type(key.curve), frozenset())
 
 
 def schemes_for_key(
     key: PrivateKey, preferred: list[SignatureScheme], peer_offered: list[int] | None = None
 ) -> list[SignatureScheme]:
     """Schemes in ``preferred`` order that ``key`` can sign with and the peer accepts."""
-    public = key.public_key()
+    usable = _signing_schemes(key)
     return [
-        s
-        for s in preferred
-        if _key_accepts(public, s, signing=True)
-        and (peer_offered is None or int(s) in peer_offered)
+        s for s in preferred if s in usable and (peer_offered is None or int(s) in peer_offered)
     ]
 
 
@@ -94,7 +104,7 @@ def verify(
         raise AlertIllegalParameter(f"signature scheme {scheme.name} was not offered")
     if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         raise AlertIllegalParameter("certificate key type cannot sign handshakes")
-    if not _key_accepts(public_key, scheme, signing=False):
+    if not _key_accepts(public_key, scheme):
         raise AlertIllegalParameter(f"signature scheme {scheme.name} does not fit the key")
     algorithm = _HASH[scheme]()
     try:

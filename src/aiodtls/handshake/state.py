@@ -14,7 +14,7 @@ import enum
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -111,7 +111,11 @@ class HandshakeResult:
     "Client: the session to resume next time, once complete (None if the server gave none)."
 
 
-Handler = Callable[[HandshakeMessage, float], None]
+StateHandler = Callable[[Any, HandshakeMessage, float], None]
+"A role's method handling one message: ``handler(handshake, message, now)``."
+StateHandlers = dict[enum.Enum, dict[int, StateHandler]]
+"Per state, the handler of each message type that state accepts."
+_ACCEPTS_NOTHING: dict[int, StateHandler] = {}
 
 
 class HandshakeStateMachine:
@@ -119,6 +123,8 @@ class HandshakeStateMachine:
 
     is_client: bool = True
     state: enum.Enum
+    _STATE_HANDLERS: ClassVar[StateHandlers] = {}
+    "Set by each role: what each state accepts (a state not listed accepts nothing)."
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
         self.configuration = configuration
@@ -138,13 +144,9 @@ class HandshakeStateMachine:
 
     # -- dispatch ----------------------------------------------------------------------
 
-    def _handlers(self) -> dict[int, Handler]:
-        """Messages allowed in the current state, by type."""
-        raise NotImplementedError
-
     def handle(self, message: HandshakeMessage, now: float) -> None:
         """Process one whole, in-order message from the peer; raise an alert on error."""
-        handler = self._handlers().get(message.msg_type)
+        handler = self._STATE_HANDLERS.get(self.state, _ACCEPTS_NOTHING).get(message.msg_type)
         if handler is None:
             raise AlertUnexpectedMessage(
                 unexpected_message_reason(message.msg_type, self.state.name)
@@ -157,7 +159,7 @@ class HandshakeStateMachine:
                 f"{_message_name(message.msg_type)} in epoch {message.epoch}"
             )
         try:
-            handler(message, now)
+            handler(self, message, now)
         except BufferReadError as exc:
             raise AlertDecodeError(f"malformed {_message_name(message.msg_type)}: {exc}") from None
 
