@@ -152,6 +152,7 @@ _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
+_FLIGHT_SENDING = FlightState.SENDING
 
 
 @dataclass
@@ -280,6 +281,13 @@ class DtlsConnection:
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Process one datagram received from ``addr``."""
         self._now = self._trace.now = now  # _set_now, without a call per datagram
+        if (
+            self.state is _ESTABLISHED
+            and addr == self._peer_address
+            and not self._held_records
+            and self._receive_application_datagram(data, addr)
+        ):
+            return
         if self.state == _CLOSED:
             self._repeat_fatal_alert(addr)
             return
@@ -335,6 +343,22 @@ class DtlsConnection:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""
         self._now = self._trace.now = now  # _set_now, without a call per datagram
+        if (
+            self.state is _ESTABLISHED
+            and self._flight.state is not _FLIGHT_SENDING
+            and self._address_budget is None
+        ):
+            # Established with nothing to retransmit and no address to limit: what send()
+            # and alerts queued, as it is.
+            datagrams = self._datagrams
+            if not datagrams:
+                return []
+            self._datagrams = []
+            stats = self.stats
+            stats.datagrams_sent += len(datagrams)
+            stats.retransmissions = self._flight.retransmissions
+            peer = self._peer_address
+            return [(d, peer) for d in datagrams]
         try:
             datagrams = self._flight.datagrams(self._records, now)
         except SequenceNumberExhausted as exc:
@@ -402,16 +426,11 @@ class DtlsConnection:
     def send(self, data: bytes) -> None:
         """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes;
         ``ValueError`` if larger)."""
-        if self.state != _ESTABLISHED:
+        if self.state is not _ESTABLISHED:
             raise ConnectionError(f"cannot send data while {self.state.value}")
-        limit = self._records.max_payload(self.configuration.mtu)
-        if len(data) > limit:
-            raise ValueError(
-                f"{len(data)} bytes exceed max_payload() = {limit} (the smaller of what fits "
-                f"the MTU {self.configuration.mtu} and the 16384-byte record limit)"
-            )
         try:
-            record = self._records.seal(_APPLICATION_DATA, bytes(data))
+            # ValueError above max_payload(), as documented.
+            record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
         except SequenceNumberExhausted as exc:
             # SPEC R3: never wrap; without renegotiation the only way out is to close.
             self._terminate(None, str(exc), by_peer=False)
@@ -603,6 +622,28 @@ class DtlsConnection:
             self._address_budget.moved()
 
     # -- receiving -----------------------------------------------------------------------
+
+    def _receive_application_datagram(self, data: bytes, addr: NetworkAddress) -> bool:
+        """Established, from the peer's address: deliver ``data`` if it is one application-data
+        record that the record layer's direct path opens, with the counters and the address
+        budget as :meth:`receive_datagram` would leave them. False, with nothing changed, for
+        anything else (another content type, several records, a replay, a bad tag, ...): the
+        general path then handles, drops, counts and traces it."""
+        try:
+            payload = self._records.open_application_datagram(data)
+        except Exception:  # a bug of ours: the general path ends the connection for it
+            return False
+        if payload is None:
+            return False
+        stats = self.stats
+        stats.datagrams_received += 1
+        stats.records_received += 1
+        stats.records_accepted += 1
+        self._last_heard = self._now
+        self._events.append(DataReceived(payload))
+        if self._address_budget is not None:
+            self._address_budget.on_received(addr, len(data))  # what the current address brought
+        return True
 
     def _receive_record(self, raw: RawRecord) -> bool:
         """Process one record; True if it authenticated and is the newest protected record

@@ -36,6 +36,7 @@ from .header import (
     RECORD_HEADER_LENGTH,
     ContentType,
     RawRecord,
+    cid_record_header,
     encode_record_header,
 )
 from .protection import NullProtection, RecordProtection, RecordProtectionError
@@ -49,6 +50,7 @@ __all__ = [
     "SequenceNumberExhausted",
 ]
 
+_APPLICATION_DATA = int(ContentType.application_data)  # a plain int: no Enum lookup per record
 _KNOWN_CONTENT_TYPES = frozenset(
     {
         ContentType.change_cipher_spec,
@@ -154,6 +156,71 @@ class RecordLayer:
                 state.use_cid(send_cid)
 
     # -- reading ---------------------------------------------------------------------------
+
+    def open_application_datagram(self, data: bytes) -> bytes | None:
+        """The application data of ``data`` when the datagram is exactly one protected
+        application_data record of the newest read epoch (a tls12_cid record with our CID once
+        CIDs are in use) that authenticates, is not a replay and is not too long: the replay
+        window has then moved past it. Otherwise None, and nothing has changed.
+
+        This is an established connection's path for each datagram of application data: one
+        header unpack, the replay check, one AEAD open, without the objects of
+        :func:`~aiodtls.record.header.split_datagram` and :meth:`open`. It accepts only what
+        :meth:`open` accepts: on None the caller takes that general path, which applies the
+        same checks again and drops, counts and traces what fails them.
+        """
+        epoch = self._highest_read_epoch
+        cid = self.receive_cid
+        if cid:
+            body = RECORD_HEADER_LENGTH + len(cid)
+            if len(data) < body:
+                return None
+            content_type, version, seq_num, record_cid, length = cid_record_header(
+                len(cid)
+            ).unpack_from(data)
+            if content_type != TLS12_CID or record_cid != cid:
+                return None
+        else:
+            body = RECORD_HEADER_LENGTH
+            if len(data) < body:
+                return None
+            content_type, version, seq_num, length = RECORD_HEADER.unpack_from(data)
+            if content_type != _APPLICATION_DATA:
+                return None
+        if (
+            not epoch
+            or seq_num >> 48 != epoch
+            or version != DTLS1_2
+            or length != len(data) - body
+            or length > MAX_CIPHERTEXT_LENGTH
+        ):
+            return None
+        state = self._read[epoch]
+        seq = seq_num & MAX_SEQUENCE_NUMBER
+        if self._replay_protection and state.window.is_replay(seq):
+            return None
+        epoch_seq = seq_num.to_bytes(8, "big")
+        aad = None
+        if cid:
+            inner_length = length - state.protection.overhead
+            if inner_length < 0:
+                return None
+            aad = cid_additional_data(version, epoch_seq, cid, inner_length)
+        try:
+            payload = state.protection.open(
+                epoch_seq, content_type, version, data[body:], aad=aad
+            )
+        except RecordProtectionError:
+            return None
+        if cid:
+            inner = decode_inner_plaintext(payload)
+            if inner is None or inner[0] != _APPLICATION_DATA:
+                return None
+            payload = inner[1]
+        if len(payload) > MAX_PLAINTEXT_LENGTH:
+            return None
+        state.window.mark(seq)  # only now, after authentication (SPEC A2)
+        return payload
 
     def open(self, record: RawRecord) -> OpenedRecord | None:
         """Authenticate and decrypt ``record``.
@@ -294,6 +361,32 @@ class RecordLayer:
         ``mtu`` bytes and that a peer accepts: never over 2^14 (RFC 5246 §6.2.1, SPEC R5),
         which :meth:`open` enforces on our side too."""
         return min(MAX_PLAINTEXT_LENGTH, mtu - self._write[self.write_epoch].overhead)
+
+    def seal_application_data(self, payload: bytes, mtu: int) -> bytes:
+        """``DtlsConnection.send``'s one call: one application_data record of ``payload`` in
+        the current write epoch, refused with ``ValueError`` above :meth:`max_payload` for
+        ``mtu``. Without a CID it is sealed right here, as :meth:`seal` would; with one,
+        :meth:`seal` does it."""
+        state = self._write[self.write_epoch]
+        limit = min(MAX_PLAINTEXT_LENGTH, mtu - state.overhead)
+        if len(payload) > limit:
+            raise ValueError(
+                f"{len(payload)} bytes exceed max_payload() = {limit} (the smaller of what fits "
+                f"the MTU {mtu} and the 16384-byte record limit)"
+            )
+        if state.cid:
+            return self.seal(_APPLICATION_DATA, payload)
+        seq = state.next_sequence_number
+        if seq > MAX_SEQUENCE_NUMBER:
+            raise SequenceNumberExhausted(
+                f"epoch {state.epoch_bits >> 48} has used every sequence number"
+            )
+        state.next_sequence_number = seq + 1
+        seq_num = state.epoch_bits | seq
+        fragment = state.protection.seal(
+            seq_num.to_bytes(8, "big"), _APPLICATION_DATA, DTLS1_2, payload
+        )
+        return RECORD_HEADER.pack(_APPLICATION_DATA, DTLS1_2, seq_num, len(fragment)) + fragment
 
     def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
         """Build one record of ``payload`` on the next sequence number of ``epoch``.
