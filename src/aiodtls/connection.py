@@ -281,13 +281,24 @@ class DtlsConnection:
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Process one datagram received from ``addr``."""
         self._now = self._trace.now = now  # _set_now, without a call per datagram
-        if (
-            self.state is _ESTABLISHED
-            and addr == self._peer_address
-            and not self._held_records
-            and self._receive_application_datagram(data, addr)
-        ):
-            return
+        if self.state is _ESTABLISHED and addr == self._peer_address and not self._held_records:
+            # A datagram of one application-data record, the established connection's usual
+            # input, is opened directly; None (anything else, or anything wrong: nothing has
+            # changed) leaves it to the general path below, which drops, counts and traces.
+            try:
+                payload = self._records.open_application_datagram(data)
+            except Exception:  # a bug of ours: the general path ends the connection for it
+                payload = None
+            if payload is not None:
+                stats = self.stats
+                stats.datagrams_received += 1
+                stats.records_received += 1
+                stats.records_accepted += 1
+                self._last_heard = now
+                self._events.append(DataReceived(payload))
+                if self._address_budget is not None:
+                    self._address_budget.on_received(addr, len(data))
+                return
         if self.state == _CLOSED:
             self._repeat_fatal_alert(addr)
             return
@@ -358,6 +369,8 @@ class DtlsConnection:
             stats.datagrams_sent += len(datagrams)
             stats.retransmissions = self._flight.retransmissions
             peer = self._peer_address
+            if len(datagrams) == 1:  # the usual case: no list comprehension (a frame in 3.11)
+                return [(datagrams[0], peer)]
             return [(d, peer) for d in datagrams]
         try:
             datagrams = self._flight.datagrams(self._records, now)
@@ -622,28 +635,6 @@ class DtlsConnection:
             self._address_budget.moved()
 
     # -- receiving -----------------------------------------------------------------------
-
-    def _receive_application_datagram(self, data: bytes, addr: NetworkAddress) -> bool:
-        """Established, from the peer's address: deliver ``data`` if it is one application-data
-        record that the record layer's direct path opens, with the counters and the address
-        budget as :meth:`receive_datagram` would leave them. False, with nothing changed, for
-        anything else (another content type, several records, a replay, a bad tag, ...): the
-        general path then handles, drops, counts and traces it."""
-        try:
-            payload = self._records.open_application_datagram(data)
-        except Exception:  # a bug of ours: the general path ends the connection for it
-            return False
-        if payload is None:
-            return False
-        stats = self.stats
-        stats.datagrams_received += 1
-        stats.records_received += 1
-        stats.records_accepted += 1
-        self._last_heard = self._now
-        self._events.append(DataReceived(payload))
-        if self._address_budget is not None:
-            self._address_budget.on_received(addr, len(data))  # what the current address brought
-        return True
 
     def _receive_record(self, raw: RawRecord) -> bool:
         """Process one record; True if it authenticated and is the newest protected record

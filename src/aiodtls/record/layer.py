@@ -170,10 +170,11 @@ class RecordLayer:
         same checks again and drops, counts and traces what fails them.
         """
         epoch = self._highest_read_epoch
+        size = len(data)
         cid = self.receive_cid
         if cid:
             body = RECORD_HEADER_LENGTH + len(cid)
-            if len(data) < body:
+            if size < body:
                 return None
             content_type, version, seq_num, record_cid, length = cid_record_header(
                 len(cid)
@@ -182,7 +183,7 @@ class RecordLayer:
                 return None
         else:
             body = RECORD_HEADER_LENGTH
-            if len(data) < body:
+            if size < body:
                 return None
             content_type, version, seq_num, length = RECORD_HEADER.unpack_from(data)
             if content_type != _APPLICATION_DATA:
@@ -191,36 +192,48 @@ class RecordLayer:
             not epoch
             or seq_num >> 48 != epoch
             or version != DTLS1_2
-            or length != len(data) - body
+            or length != size - body
             or length > MAX_CIPHERTEXT_LENGTH
         ):
             return None
         state = self._read[epoch]
+        window = state.window
         seq = seq_num & MAX_SEQUENCE_NUMBER
-        if self._replay_protection and state.window.is_replay(seq):
+        # Above the highest accepted number is never a replay: the in-order case asks no more.
+        if self._replay_protection and seq <= window.top and window.is_replay(seq):
             return None
-        epoch_seq = seq_num.to_bytes(8, "big")
-        aad = None
-        if cid:
-            inner_length = length - state.protection.overhead
-            if inner_length < 0:
-                return None
-            aad = cid_additional_data(version, epoch_seq, cid, inner_length)
         try:
-            payload = state.protection.open(
-                epoch_seq, content_type, version, data[body:], aad=aad
-            )
+            if cid:
+                payload = self._open_cid_application_data(state, seq_num, version, data, body)
+            else:
+                payload = state.protection.open_record(seq_num, content_type, version, data, body)
         except RecordProtectionError:
             return None
-        if cid:
-            inner = decode_inner_plaintext(payload)
-            if inner is None or inner[0] != _APPLICATION_DATA:
-                return None
-            payload = inner[1]
-        if len(payload) > MAX_PLAINTEXT_LENGTH:
+        if payload is None or len(payload) > MAX_PLAINTEXT_LENGTH:
             return None
-        state.window.mark(seq)  # only now, after authentication (SPEC A2)
+        window.mark(seq)  # only now, after authentication (SPEC A2)
         return payload
+
+    @staticmethod
+    def _open_cid_application_data(
+        state: _ReadEpoch, seq_num: int, version: int, data: bytes, body: int
+    ) -> bytes | None:
+        """The application data of the tls12_cid record ``data`` (header up to ``body``
+        checked by the caller), None if its inner type is another one or none (RFC 9146 §4,
+        §5.3); raises :class:`RecordProtectionError` if it does not authenticate."""
+        protection = state.protection
+        inner_length = len(data) - body - protection.overhead
+        if inner_length < 0:
+            return None
+        epoch_seq = seq_num.to_bytes(8, "big")
+        cid = data[RECORD_HEADER_LENGTH - 2 : body - 2]
+        aad = cid_additional_data(version, epoch_seq, cid, inner_length)
+        inner = decode_inner_plaintext(
+            protection.open(epoch_seq, TLS12_CID, version, data[body:], aad=aad)
+        )
+        if inner is None or inner[0] != _APPLICATION_DATA:
+            return None
+        return inner[1]
 
     def open(self, record: RawRecord) -> OpenedRecord | None:
         """Authenticate and decrypt ``record``.
@@ -368,8 +381,9 @@ class RecordLayer:
         ``mtu``. Without a CID it is sealed right here, as :meth:`seal` would; with one,
         :meth:`seal` does it."""
         state = self._write[self.write_epoch]
-        limit = min(MAX_PLAINTEXT_LENGTH, mtu - state.overhead)
-        if len(payload) > limit:
+        length = len(payload)
+        if length > mtu - state.overhead or length > MAX_PLAINTEXT_LENGTH:
+            limit = min(MAX_PLAINTEXT_LENGTH, mtu - state.overhead)
             raise ValueError(
                 f"{len(payload)} bytes exceed max_payload() = {limit} (the smaller of what fits "
                 f"the MTU {mtu} and the 16384-byte record limit)"
@@ -382,11 +396,7 @@ class RecordLayer:
                 f"epoch {state.epoch_bits >> 48} has used every sequence number"
             )
         state.next_sequence_number = seq + 1
-        seq_num = state.epoch_bits | seq
-        fragment = state.protection.seal(
-            seq_num.to_bytes(8, "big"), _APPLICATION_DATA, DTLS1_2, payload
-        )
-        return RECORD_HEADER.pack(_APPLICATION_DATA, DTLS1_2, seq_num, len(fragment)) + fragment
+        return state.protection.seal_record(state.epoch_bits | seq, _APPLICATION_DATA, payload)
 
     def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
         """Build one record of ``payload`` on the next sequence number of ``epoch``.
@@ -402,9 +412,9 @@ class RecordLayer:
             )
         state.next_sequence_number = seq + 1
         seq_num = state.epoch_bits | seq
-        epoch_seq = seq_num.to_bytes(8, "big")
         cid = state.cid
         if cid:
+            epoch_seq = seq_num.to_bytes(8, "big")
             inner = encode_inner_plaintext(payload, content_type)
             aad = cid_additional_data(DTLS1_2, epoch_seq, cid, len(inner))
             fragment = state.protection.seal(epoch_seq, TLS12_CID, DTLS1_2, inner, aad=aad)
@@ -412,8 +422,7 @@ class RecordLayer:
             return encode_record_header(TLS12_CID, DTLS1_2, epoch, seq, len(fragment), cid) + (
                 fragment
             )
-        fragment = state.protection.seal(epoch_seq, content_type, DTLS1_2, payload)
-        return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(fragment)) + fragment
+        return state.protection.seal_record(seq_num, content_type, payload)
 
     def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
         """Never send a sequence number below ``next_sequence_number`` in ``epoch``."""
