@@ -354,20 +354,20 @@ class DtlsConnection:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""
         self._now = self._trace.now = now  # _set_now, without a call per datagram
+        budget = self._address_budget
         if (
             self.state is _ESTABLISHED
             and self._flight.state is not _FLIGHT_SENDING
-            and self._address_budget is None
+            and (budget is None or self._peer_address == budget.proven)
         ):
-            # Established with nothing to retransmit and no address to limit: what send()
-            # and alerts queued, as it is.
+            # Established with nothing to retransmit and no unproven address to limit: what
+            # send() and alerts queued, as it is.
+            self.stats.retransmissions = self._flight.retransmissions
             datagrams = self._datagrams
             if not datagrams:
                 return []
             self._datagrams = []
-            stats = self.stats
-            stats.datagrams_sent += len(datagrams)
-            stats.retransmissions = self._flight.retransmissions
+            self.stats.datagrams_sent += len(datagrams)
             peer = self._peer_address
             if len(datagrams) == 1:  # the usual case: no list comprehension (a frame in 3.11)
                 return [(datagrams[0], peer)]

@@ -255,10 +255,10 @@ class ExplicitNonceProtection(_AeadProtection):
             payload,
             _ADDITIONAL_DATA.pack(seq_num, content_type, DTLS1_2, len(payload)),
         )
-        return (
-            _HEADER_AND_EXPLICIT_NONCE.pack(content_type, DTLS1_2, seq_num, 8 + len(sealed), seq_num)
-            + sealed
+        header = _HEADER_AND_EXPLICIT_NONCE.pack(
+            content_type, DTLS1_2, seq_num, 8 + len(sealed), seq_num
         )
+        return header + sealed
 
     def open_record(
         self, seq_num: int, content_type: int, version: int, data: bytes, start: int
