@@ -9,7 +9,10 @@ mean; the connection routes opened records by content type.
 Every record passes through here, so the per-record work is kept flat: each write epoch holds
 what its records share (epoch bits, CID, overhead), a record is sealed with one AEAD call and
 one ``struct`` pack for its header, and no per-record object is built beyond the plain
-:class:`OpenedRecord` (docs/performance.md, "Record path").
+:class:`OpenedRecord` (docs/performance.md, "Record path"). An established connection's
+application data takes a direct path: :meth:`RecordLayer.seal_application_data` and
+:meth:`RecordLayer.open_application_datagram`, which builds no :class:`RawRecord` either and
+declines, changing nothing, whatever it does not accept, for :meth:`RecordLayer.open` to judge.
 
 Once the handshake negotiated connection IDs (RFC 9146, :meth:`RecordLayer.use_connection_ids`),
 protected records travel as tls12_cid records (framing and additional data in ``record.cid``):
@@ -385,7 +388,7 @@ class RecordLayer:
         if length > mtu - state.overhead or length > MAX_PLAINTEXT_LENGTH:
             limit = min(MAX_PLAINTEXT_LENGTH, mtu - state.overhead)
             raise ValueError(
-                f"{len(payload)} bytes exceed max_payload() = {limit} (the smaller of what fits "
+                f"{length} bytes exceed max_payload() = {limit} (the smaller of what fits "
                 f"the MTU {mtu} and the 16384-byte record limit)"
             )
         if state.cid:

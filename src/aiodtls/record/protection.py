@@ -12,6 +12,9 @@ Owns the AEAD constructions of the TLS 1.2 suites, one class per nonce construct
 Both use AAD = epoch || seq || type || version || plaintext length (RFC 5246 §6.2.3.3),
 unless the caller passes its own ``aad``: the record layer does so for tls12_cid records,
 whose additional data binds the connection ID (RFC 9146 §5.3, built by ``record.cid``).
+``seal``/``open`` take the fragment alone; ``seal_record``/``open_record`` a whole record
+without a CID, whose additional data, nonce and header they build from its 64-bit record
+number (the per-record path of an established connection, docs/performance.md).
 :class:`Aead` names each algorithm and its lengths; :func:`new_protection` maps one to its
 class, so the handshake never names a construction. Epoch 0 uses :class:`NullProtection`.
 """
