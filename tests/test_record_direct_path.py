@@ -276,3 +276,15 @@ def test_datagrams_to_send_returns_what_send_queued_in_order() -> None:
         pair.server.receive_datagram(datagram, CLIENT_ADDR, 0.0)
     assert received(pair.server) == [b"1", b"2", b"3"]
     assert pair.client.stats.datagrams_sent >= 3
+
+
+def test_without_replay_protection_a_repeat_is_delivered_again() -> None:
+    """``replay_protection=False`` (SPEC A3's opt-out) holds on the direct path too."""
+    sender = RecordLayer()
+    sender.install_write(1, protection(Aead.AES_128_GCM))
+    sender.write_epoch = 1
+    receiver = RecordLayer(replay_protection=False)
+    receiver.install_read(1, protection(Aead.AES_128_GCM))
+    datagram = sender.seal_application_data(b"again", 1400)
+    assert receiver.open_application_datagram(datagram) == b"again"
+    assert receiver.open_application_datagram(datagram) == b"again"
