@@ -152,6 +152,7 @@ _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
+_FLIGHT_SENDING = FlightState.SENDING
 
 
 @dataclass
@@ -280,6 +281,24 @@ class DtlsConnection:
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Process one datagram received from ``addr``."""
         self._now = self._trace.now = now  # _set_now, without a call per datagram
+        if self.state is _ESTABLISHED and addr == self._peer_address and not self._held_records:
+            # A datagram of one application-data record, the established connection's usual
+            # input, is opened directly; None (anything else, or anything wrong: nothing has
+            # changed) leaves it to the general path below, which drops, counts and traces.
+            try:
+                payload = self._records.open_application_datagram(data)
+            except Exception:  # a bug of ours: the general path ends the connection for it
+                payload = None
+            if payload is not None:
+                stats = self.stats
+                stats.datagrams_received += 1
+                stats.records_received += 1
+                stats.records_accepted += 1
+                self._last_heard = now
+                self._events.append(DataReceived(payload))
+                if self._address_budget is not None:
+                    self._address_budget.on_received(addr, len(data))
+                return
         if self.state == _CLOSED:
             self._repeat_fatal_alert(addr)
             return
@@ -335,6 +354,24 @@ class DtlsConnection:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""
         self._now = self._trace.now = now  # _set_now, without a call per datagram
+        budget = self._address_budget
+        if (
+            self.state is _ESTABLISHED
+            and self._flight.state is not _FLIGHT_SENDING
+            and (budget is None or self._peer_address == budget.proven)
+        ):
+            # Established with nothing to retransmit and no unproven address to limit: what
+            # send() and alerts queued, as it is.
+            self.stats.retransmissions = self._flight.retransmissions
+            datagrams = self._datagrams
+            if not datagrams:
+                return []
+            self._datagrams = []
+            self.stats.datagrams_sent += len(datagrams)
+            peer = self._peer_address
+            if len(datagrams) == 1:  # the usual case: no list comprehension (a frame in 3.11)
+                return [(datagrams[0], peer)]
+            return [(d, peer) for d in datagrams]
         try:
             datagrams = self._flight.datagrams(self._records, now)
         except SequenceNumberExhausted as exc:
@@ -402,16 +439,11 @@ class DtlsConnection:
     def send(self, data: bytes) -> None:
         """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes;
         ``ValueError`` if larger)."""
-        if self.state != _ESTABLISHED:
+        if self.state is not _ESTABLISHED:
             raise ConnectionError(f"cannot send data while {self.state.value}")
-        limit = self._records.max_payload(self.configuration.mtu)
-        if len(data) > limit:
-            raise ValueError(
-                f"{len(data)} bytes exceed max_payload() = {limit} (the smaller of what fits "
-                f"the MTU {self.configuration.mtu} and the 16384-byte record limit)"
-            )
         try:
-            record = self._records.seal(_APPLICATION_DATA, bytes(data))
+            # ValueError above max_payload(), as documented.
+            record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
         except SequenceNumberExhausted as exc:
             # SPEC R3: never wrap; without renegotiation the only way out is to close.
             self._terminate(None, str(exc), by_peer=False)

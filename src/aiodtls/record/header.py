@@ -6,6 +6,7 @@ into records. It does not decrypt, track epochs or check replay; ``record.layer`
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -21,6 +22,7 @@ __all__ = [
     "RECORD_HEADER_LENGTH",
     "ContentType",
     "RawRecord",
+    "cid_record_header",
     "encode_record_header",
     "split_datagram",
 ]
@@ -40,6 +42,13 @@ RECORD_HEADER = struct.Struct("!BHQH")
 "The header without a CID: type, version, epoch || sequence number as one 64-bit number, length."
 _HEADER_BEFORE_CID = struct.Struct("!BHQ")
 _LENGTH = struct.Struct("!H")
+
+
+@functools.cache  # one per CID length in use (at most 256)
+def cid_record_header(cid_length: int) -> struct.Struct:
+    """The header of a tls12_cid record whose CID is ``cid_length`` bytes: type, version,
+    epoch || sequence number, CID, length (RFC 9146 §4), to unpack in one call."""
+    return struct.Struct(f"!BHQ{cid_length}sH")
 
 
 class ContentType(IntEnum):

@@ -9,7 +9,10 @@ mean; the connection routes opened records by content type.
 Every record passes through here, so the per-record work is kept flat: each write epoch holds
 what its records share (epoch bits, CID, overhead), a record is sealed with one AEAD call and
 one ``struct`` pack for its header, and no per-record object is built beyond the plain
-:class:`OpenedRecord` (docs/performance.md, "Record path").
+:class:`OpenedRecord` (docs/performance.md, "Record path"). An established connection's
+application data takes a direct path: :meth:`RecordLayer.seal_application_data` and
+:meth:`RecordLayer.open_application_datagram`, which builds no :class:`RawRecord` either and
+declines, changing nothing, whatever it does not accept, for :meth:`RecordLayer.open` to judge.
 
 Once the handshake negotiated connection IDs (RFC 9146, :meth:`RecordLayer.use_connection_ids`),
 protected records travel as tls12_cid records (framing and additional data in ``record.cid``):
@@ -36,6 +39,7 @@ from .header import (
     RECORD_HEADER_LENGTH,
     ContentType,
     RawRecord,
+    cid_record_header,
     encode_record_header,
 )
 from .protection import NullProtection, RecordProtection, RecordProtectionError
@@ -49,6 +53,7 @@ __all__ = [
     "SequenceNumberExhausted",
 ]
 
+_APPLICATION_DATA = int(ContentType.application_data)  # a plain int: no Enum lookup per record
 _KNOWN_CONTENT_TYPES = frozenset(
     {
         ContentType.change_cipher_spec,
@@ -154,6 +159,84 @@ class RecordLayer:
                 state.use_cid(send_cid)
 
     # -- reading ---------------------------------------------------------------------------
+
+    def open_application_datagram(self, data: bytes) -> bytes | None:
+        """The application data of ``data`` when the datagram is exactly one protected
+        application_data record of the newest read epoch (a tls12_cid record with our CID once
+        CIDs are in use) that authenticates, is not a replay and is not too long: the replay
+        window has then moved past it. Otherwise None, and nothing has changed.
+
+        This is an established connection's path for each datagram of application data: one
+        header unpack, the replay check, one AEAD open, without the objects of
+        :func:`~aiodtls.record.header.split_datagram` and :meth:`open`. It accepts only what
+        :meth:`open` accepts: on None the caller takes that general path, which applies the
+        same checks again and drops, counts and traces what fails them.
+        """
+        epoch = self._highest_read_epoch
+        size = len(data)
+        cid = self.receive_cid
+        if cid:
+            body = RECORD_HEADER_LENGTH + len(cid)
+            if size < body:
+                return None
+            content_type, version, seq_num, record_cid, length = cid_record_header(
+                len(cid)
+            ).unpack_from(data)
+            if content_type != TLS12_CID or record_cid != cid:
+                return None
+        else:
+            body = RECORD_HEADER_LENGTH
+            if size < body:
+                return None
+            content_type, version, seq_num, length = RECORD_HEADER.unpack_from(data)
+            if content_type != _APPLICATION_DATA:
+                return None
+        if (
+            not epoch
+            or seq_num >> 48 != epoch
+            or version != DTLS1_2
+            or length != size - body
+            or length > MAX_CIPHERTEXT_LENGTH
+        ):
+            return None
+        state = self._read[epoch]
+        window = state.window
+        seq = seq_num & MAX_SEQUENCE_NUMBER
+        # Above the highest accepted number is never a replay: the in-order case asks no more.
+        if self._replay_protection and seq <= window.top and window.is_replay(seq):
+            return None
+        try:
+            if cid:
+                payload = self._open_cid_application_data(state, seq_num, version, data, body)
+            else:
+                payload = state.protection.open_record(seq_num, content_type, version, data, body)
+        except RecordProtectionError:
+            return None
+        if payload is None or len(payload) > MAX_PLAINTEXT_LENGTH:
+            return None
+        window.mark(seq)  # only now, after authentication (SPEC A2)
+        return payload
+
+    @staticmethod
+    def _open_cid_application_data(
+        state: _ReadEpoch, seq_num: int, version: int, data: bytes, body: int
+    ) -> bytes | None:
+        """The application data of the tls12_cid record ``data`` (header up to ``body``
+        checked by the caller), None if its inner type is another one or none (RFC 9146 §4,
+        §5.3); raises :class:`RecordProtectionError` if it does not authenticate."""
+        protection = state.protection
+        inner_length = len(data) - body - protection.overhead
+        if inner_length < 0:
+            return None
+        epoch_seq = seq_num.to_bytes(8, "big")
+        cid = data[RECORD_HEADER_LENGTH - 2 : body - 2]
+        aad = cid_additional_data(version, epoch_seq, cid, inner_length)
+        inner = decode_inner_plaintext(
+            protection.open(epoch_seq, TLS12_CID, version, data[body:], aad=aad)
+        )
+        if inner is None or inner[0] != _APPLICATION_DATA:
+            return None
+        return inner[1]
 
     def open(self, record: RawRecord) -> OpenedRecord | None:
         """Authenticate and decrypt ``record``.
@@ -295,6 +378,29 @@ class RecordLayer:
         which :meth:`open` enforces on our side too."""
         return min(MAX_PLAINTEXT_LENGTH, mtu - self._write[self.write_epoch].overhead)
 
+    def seal_application_data(self, payload: bytes, mtu: int) -> bytes:
+        """``DtlsConnection.send``'s one call: one application_data record of ``payload`` in
+        the current write epoch, refused with ``ValueError`` above :meth:`max_payload` for
+        ``mtu``. Without a CID it is sealed right here, as :meth:`seal` would; with one,
+        :meth:`seal` does it."""
+        state = self._write[self.write_epoch]
+        length = len(payload)
+        if length > mtu - state.overhead or length > MAX_PLAINTEXT_LENGTH:
+            limit = min(MAX_PLAINTEXT_LENGTH, mtu - state.overhead)
+            raise ValueError(
+                f"{length} bytes exceed max_payload() = {limit} (the smaller of what fits "
+                f"the MTU {mtu} and the 16384-byte record limit)"
+            )
+        if state.cid:
+            return self.seal(_APPLICATION_DATA, payload)
+        seq = state.next_sequence_number
+        if seq > MAX_SEQUENCE_NUMBER:
+            raise SequenceNumberExhausted(
+                f"epoch {state.epoch_bits >> 48} has used every sequence number"
+            )
+        state.next_sequence_number = seq + 1
+        return state.protection.seal_record(state.epoch_bits | seq, _APPLICATION_DATA, payload)
+
     def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
         """Build one record of ``payload`` on the next sequence number of ``epoch``.
 
@@ -309,9 +415,9 @@ class RecordLayer:
             )
         state.next_sequence_number = seq + 1
         seq_num = state.epoch_bits | seq
-        epoch_seq = seq_num.to_bytes(8, "big")
         cid = state.cid
         if cid:
+            epoch_seq = seq_num.to_bytes(8, "big")
             inner = encode_inner_plaintext(payload, content_type)
             aad = cid_additional_data(DTLS1_2, epoch_seq, cid, len(inner))
             fragment = state.protection.seal(epoch_seq, TLS12_CID, DTLS1_2, inner, aad=aad)
@@ -319,8 +425,7 @@ class RecordLayer:
             return encode_record_header(TLS12_CID, DTLS1_2, epoch, seq, len(fragment), cid) + (
                 fragment
             )
-        fragment = state.protection.seal(epoch_seq, content_type, DTLS1_2, payload)
-        return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(fragment)) + fragment
+        return state.protection.seal_record(seq_num, content_type, payload)
 
     def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
         """Never send a sequence number below ``next_sequence_number`` in ``epoch``."""

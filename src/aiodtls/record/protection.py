@@ -12,6 +12,9 @@ Owns the AEAD constructions of the TLS 1.2 suites, one class per nonce construct
 Both use AAD = epoch || seq || type || version || plaintext length (RFC 5246 §6.2.3.3),
 unless the caller passes its own ``aad``: the record layer does so for tls12_cid records,
 whose additional data binds the connection ID (RFC 9146 §5.3, built by ``record.cid``).
+``seal``/``open`` take the fragment alone; ``seal_record``/``open_record`` a whole record
+without a CID, whose additional data, nonce and header they build from its 64-bit record
+number (the per-record path of an established connection, docs/performance.md).
 :class:`Aead` names each algorithm and its lengths; :func:`new_protection` maps one to its
 class, so the handshake never names a construction. Epoch 0 uses :class:`NullProtection`.
 """
@@ -24,6 +27,8 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
+from .header import DTLS1_2, RECORD_HEADER
 
 __all__ = [
     "Aead",
@@ -71,6 +76,19 @@ class RecordProtection(Protocol):
     ) -> bytes:
         """Authenticate and decrypt; raise :class:`RecordProtectionError` on failure.
         ``aad`` replaces the RFC 5246 additional data when given."""
+        ...
+
+    def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
+        """One whole DTLS 1.2 record without a connection ID, numbered ``seq_num`` (epoch ||
+        sequence number as one 64-bit number): header, then the protected ``payload``."""
+        ...
+
+    def open_record(
+        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
+    ) -> bytes:
+        """Authenticate and decrypt the record without a connection ID whose header (already
+        parsed: ``seq_num``, ``content_type``, ``version``) ends at ``start`` and whose
+        fragment is the rest of ``data``; raise :class:`RecordProtectionError` on failure."""
         ...
 
 
@@ -135,9 +153,26 @@ class NullProtection:
         """Return ``fragment`` unchanged."""
         return fragment
 
+    def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
+        """The header, then ``payload`` as it is."""
+        return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(payload)) + payload
+
+    def open_record(
+        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
+    ) -> bytes:
+        """The fragment as it is."""
+        return data[start:]
+
 
 _TYPE_VERSION_LENGTH = struct.Struct("!BHH")
 "The additional data after epoch || seq: type, version, plaintext length (RFC 5246 §6.2.3.3)."
+_ADDITIONAL_DATA = struct.Struct("!QBHH")
+"""The whole additional data from a record's numbers: epoch || seq as one 64-bit number, type,
+version, plaintext length (RFC 5246 §6.2.3.3)."""
+_SALT_AND_EXPLICIT_NONCE = struct.Struct("!4sQ")
+"A GCM/CCM nonce: the 4-byte salt, then the 8-byte explicit nonce (RFC 5288 §3)."
+_HEADER_AND_EXPLICIT_NONCE = struct.Struct("!BHQHQ")
+"The record header followed by the explicit nonce epoch || seq: how a GCM/CCM record starts."
 
 
 _Cipher = AESGCM | AESCCM | ChaCha20Poly1305
@@ -146,7 +181,10 @@ _Cipher = AESGCM | AESCCM | ChaCha20Poly1305
 class _AeadProtection:
     """Seal and open with an AEAD. A subclass sets how a record's nonce is made: from a 4-byte
     salt and an explicit nonce carried in the record, or from a 12-byte IV and nothing on the
-    wire. Data, not a method per subclass, so a record costs no extra call for it."""
+    wire. :meth:`seal` and :meth:`open` read it as data; each subclass has its own
+    ``seal_record`` and ``open_record``, which build the additional data, nonce and header of
+    a record without a connection ID straight from its numbers (each record of an established
+    connection comes through them: docs/performance.md, "Record path")."""
 
     __slots__ = ("_aead", "_iv", "_salt", "overhead")
 
@@ -213,6 +251,36 @@ class ExplicitNonceProtection(_AeadProtection):
             raise ValueError("the GCM/CCM salt must be 4 bytes")
         super().__init__(aead, 8 + tag_length, salt=salt)
 
+    def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
+        """Header || explicit nonce (``seq_num``, never random: SPEC R6) || ciphertext || tag."""
+        sealed = self._aead.encrypt(
+            _SALT_AND_EXPLICIT_NONCE.pack(self._salt, seq_num),
+            payload,
+            _ADDITIONAL_DATA.pack(seq_num, content_type, DTLS1_2, len(payload)),
+        )
+        header = _HEADER_AND_EXPLICIT_NONCE.pack(
+            content_type, DTLS1_2, seq_num, 8 + len(sealed), seq_num
+        )
+        return header + sealed
+
+    def open_record(
+        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
+    ) -> bytes:
+        """The plaintext of ``data[start:]`` = explicit nonce || ciphertext || tag."""
+        length = len(data) - start - self.overhead
+        if length < 0:
+            raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
+        # The explicit nonce as received: the sender chose it (RFC 5288 §3).
+        explicit_end = start + 8
+        try:
+            return self._aead.decrypt(
+                self._salt + data[start:explicit_end],
+                data[explicit_end:],
+                _ADDITIONAL_DATA.pack(seq_num, content_type, version, length),
+            )
+        except InvalidTag as exc:
+            raise RecordProtectionError("bad record tag") from exc
+
 
 class AesGcmProtection(ExplicitNonceProtection):
     """AES-GCM with an 8-byte explicit nonce and a 16-byte tag."""
@@ -232,6 +300,31 @@ class XorNonceProtection(_AeadProtection):
         if len(iv) != 12:
             raise ValueError("the ChaCha20-Poly1305 IV must be 12 bytes")
         super().__init__(aead, 16, iv=int.from_bytes(iv, "big"))
+
+    def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
+        """Header || ciphertext || tag; the nonce is the IV XOR ``seq_num``."""
+        sealed = self._aead.encrypt(
+            (self._iv ^ seq_num).to_bytes(12, "big"),
+            payload,
+            _ADDITIONAL_DATA.pack(seq_num, content_type, DTLS1_2, len(payload)),
+        )
+        return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(sealed)) + sealed
+
+    def open_record(
+        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
+    ) -> bytes:
+        """The plaintext of ``data[start:]`` = ciphertext || tag."""
+        length = len(data) - start - self.overhead
+        if length < 0:
+            raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
+        try:
+            return self._aead.decrypt(
+                (self._iv ^ seq_num).to_bytes(12, "big"),
+                data[start:],
+                _ADDITIONAL_DATA.pack(seq_num, content_type, version, length),
+            )
+        except InvalidTag as exc:
+            raise RecordProtectionError("bad record tag") from exc
 
 
 def new_protection(aead: Aead, key: bytes, iv: bytes) -> RecordProtection:

@@ -14,38 +14,35 @@ __all__ = ["ReplayWindow"]
 class ReplayWindow:
     """A bitmap of the last ``size`` sequence numbers below the highest one accepted."""
 
-    __slots__ = ("_bits", "_size", "_top")
+    __slots__ = ("_bits", "_size", "top")
 
     def __init__(self, size: int = 64) -> None:
         if size < 32:
             raise ValueError("RFC 6347 §4.1.2.6 requires a window of at least 32")
         self._size = size
-        self._top = -1  # highest accepted sequence number
+        self.top = -1
+        """The highest sequence number accepted so far (-1: none); read-only outside. A plain
+        attribute: the record layer reads it for every record (no replay above it)."""
         self._bits = 0  # bit i set <=> (top - i) accepted
-
-    @property
-    def top(self) -> int:
-        """The highest sequence number accepted so far (-1: none)."""
-        return self._top
 
     def is_replay(self, seq: int) -> bool:
         """True if ``seq`` is left of the window or was already accepted."""
-        if seq > self._top:
+        if seq > self.top:
             return False
-        offset = self._top - seq
+        offset = self.top - seq
         return offset >= self._size or bool(self._bits >> offset & 1)
 
     def mark(self, seq: int) -> bool:
         """Record ``seq`` as accepted, sliding the window when it is new on the right; True
         if it did (``seq`` is the highest accepted so far)."""
-        if seq > self._top:
-            shift = seq - self._top
+        if seq > self.top:
+            shift = seq - self.top
             # A jump past the window forgets it entirely; never build a 2^48-bit integer.
             bits = self._bits << shift if shift < self._size else 0
             self._bits = (bits | 1) & ((1 << self._size) - 1)
-            self._top = seq
+            self.top = seq
             return True
-        offset = self._top - seq
+        offset = self.top - seq
         if offset < self._size:
             self._bits |= 1 << offset
         return False
