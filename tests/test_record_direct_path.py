@@ -10,6 +10,8 @@ drop, count and trace as before.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +25,7 @@ from aiodtls.record.header import (
     encode_record_header,
     split_datagram,
 )
-from aiodtls.record.layer import RecordDropped, RecordLayer
+from aiodtls.record.layer import RecordAuthenticationFailed, RecordDropped, RecordLayer
 from aiodtls.record.protection import Aead, RecordProtection, new_protection
 from pairs import CLIENT_ADDR, Pair, handshake, psk_configs
 
@@ -71,7 +73,10 @@ def general_path(layer: RecordLayer, datagram: bytes) -> list[tuple[str, object]
 
 def direct_then_general(layer: RecordLayer, datagram: bytes) -> list[tuple[str, object]]:
     """What the connection does: the direct path, and the general one when it declines."""
-    payload = layer.open_application_datagram(datagram)
+    try:
+        payload = layer.open_application_datagram(datagram)
+    except RecordDropped as exc:  # only RecordAuthenticationFailed: the general path agrees
+        return [("dropped", str(exc))]
     if payload is None:
         return general_path(layer, datagram)
     return [("opened", (APPLICATION_DATA, payload))]
@@ -161,8 +166,9 @@ def test_direct_path_opens_application_data_and_declines_the_rest(aead: Aead, ci
     assert receiver.open_application_datagram(both) is None  # two records
     tampered = bytearray(sender.seal_application_data(b"tampered", 1400))
     tampered[-1] ^= 1
-    assert receiver.open_application_datagram(bytes(tampered)) is None
-    # None changed nothing: the general path still opens both records, once.
+    with pytest.raises(RecordAuthenticationFailed):
+        receiver.open_application_datagram(bytes(tampered))
+    # Declining or failing changed nothing: the general path still opens both records, once.
     assert [r[1] for r in general_path(receiver, both)] == [
         (APPLICATION_DATA, b"a"),
         (APPLICATION_DATA, b"b"),
@@ -206,12 +212,13 @@ SUITES = [
 ]
 
 
-def established(suite: CipherSuite, cid_length: int | None, trace: list[object]) -> Pair:
+def established(suite: CipherSuite, cid_length: int | None, trace: list[object] | None) -> Pair:
     client, server = psk_configs()
     for config in (client, server):
         config.cipher_suites = [suite]
         config.connection_id_length = cid_length
-    server.trace = trace.append
+    if trace is not None:
+        server.trace = trace.append
     pair = handshake(client, server)
     assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
     return pair
@@ -288,3 +295,41 @@ def test_without_replay_protection_a_repeat_is_delivered_again() -> None:
     datagram = sender.seal_application_data(b"again", 1400)
     assert receiver.open_application_datagram(datagram) == b"again"
     assert receiver.open_application_datagram(datagram) == b"again"
+
+
+@pytest.mark.parametrize("cid_length", [None, 4], ids=["no CID", "CID"])
+def test_a_forged_datagram_costs_one_decryption_and_is_dropped_silently(
+    cid_length: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without tracing, the direct path drops and counts a record that fails authentication
+    itself: the general path does not decrypt it a second time (an attacker's datagram costs
+    one AEAD call, as before the direct path)."""
+    pair = established(SUITES[0], cid_length, None)
+    client, server = pair.client, pair.server
+    kind = type(server._records._read[1].protection)
+    opens: list[str] = []
+    for name in ("open", "open_record"):
+        original = getattr(kind, name)
+
+        def counting(
+            self: object, *args: object, _name: str = name, _f: Any = original, **kw: object
+        ) -> object:
+            opens.append(_name)
+            return _f(self, *args, **kw)
+
+        monkeypatch.setattr(kind, name, counting)
+    stats = server.stats
+    before = (stats.datagrams_received, stats.records_received, stats.records_accepted)
+    forged = bytearray(sent(client, b"forged"))
+    forged[-1] ^= 1
+    server.receive_datagram(bytes(forged), CLIENT_ADDR, 1.0)
+    assert len(opens) == 1
+    assert received(server) == [] and server.state == ConnectionState.ESTABLISHED
+    assert stats.records_dropped["bad record tag"] == 1
+    assert (stats.datagrams_received, stats.records_received, stats.records_accepted) == (
+        before[0] + 1,
+        before[1] + 1,
+        before[2],
+    )
+    server.receive_datagram(sent(client, b"after"), CLIENT_ADDR, 1.0)
+    assert received(server) == [b"after"]

@@ -287,6 +287,16 @@ class DtlsConnection:
             # changed) leaves it to the general path below, which drops, counts and traces.
             try:
                 payload = self._records.open_application_datagram(data)
+            except RecordAuthenticationFailed as exc:
+                # Dropped silently (RFC 6347 §4.1.2.7) and not opened a second time below:
+                # forged datagrams cost one AEAD call each. A trace wants the record's
+                # numbers, which the general path reports (decrypting it again).
+                if not self._trace.enabled:
+                    self.stats.datagrams_received += 1
+                    self.stats.records_received += 1
+                    self._drop(str(exc))
+                    return
+                payload = None
             except Exception:  # a bug of ours: the general path ends the connection for it
                 payload = None
             if payload is not None:

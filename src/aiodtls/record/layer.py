@@ -164,7 +164,9 @@ class RecordLayer:
         """The application data of ``data`` when the datagram is exactly one protected
         application_data record of the newest read epoch (a tls12_cid record with our CID once
         CIDs are in use) that authenticates, is not a replay and is not too long: the replay
-        window has then moved past it. Otherwise None, and nothing has changed.
+        window has then moved past it. Raises :class:`RecordAuthenticationFailed`, with the
+        reason :meth:`open` would give, when such a record does not authenticate. Otherwise
+        None, and nothing has changed.
 
         This is an established connection's path for each datagram of application data: one
         header unpack, the replay check, one AEAD open, without the objects of
@@ -210,8 +212,10 @@ class RecordLayer:
                 payload = self._open_cid_application_data(state, seq_num, version, data, body)
             else:
                 payload = state.protection.open_record(seq_num, content_type, version, data, body)
-        except RecordProtectionError:
-            return None
+        except RecordProtectionError as exc:
+            # Forged or damaged: the general path would fail this same open (every check
+            # before it passed), so it is reported here instead of being decrypted twice.
+            raise RecordAuthenticationFailed(str(exc)) from None
         if payload is None or len(payload) > MAX_PLAINTEXT_LENGTH:
             return None
         window.mark(seq)  # only now, after authentication (SPEC A2)
