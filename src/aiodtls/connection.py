@@ -62,6 +62,7 @@ from .reliability.fragments import (
     HANDSHAKE_HEADER_LENGTH,
     HandshakeHeader,
     pull_handshake_header,
+    read_handshake_header,
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
@@ -152,6 +153,11 @@ _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
+_HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
+_CLIENT_HELLO = HandshakeType.client_hello
+_NEW = FragmentStatus.NEW
+_OLD = FragmentStatus.OLD
+_DROPPED = FragmentStatus.DROPPED
 
 
 @dataclass
@@ -640,43 +646,77 @@ class DtlsConnection:
         return record.newest
 
     def _receive_handshake(self, record: OpenedRecord) -> None:
-        if self.state == ConnectionState.ESTABLISHED:
+        """Handshake records during the handshake: a record that is exactly the whole message
+        expected next (the usual case) goes straight to the handshake; anything else goes
+        through reassembly (:meth:`_receive_fragments`)."""
+        if self.state == _ESTABLISHED:
             self._receive_handshake_after_completion(record)
             return
-        if not record.payload:
+        payload = record.payload
+        body_length = len(payload) - HANDSHAKE_HEADER_LENGTH
+        if body_length >= 0:
+            header = read_handshake_header(payload)
+            if (
+                header.fragment_offset == 0
+                and header.fragment_length == header.length == body_length
+                and header.msg_type != _HELLO_VERIFY_REQUEST  # answered outside the sequence
+            ):
+                message = self._reassembler.take_whole(
+                    header.msg_type,
+                    header.message_seq,
+                    payload[HANDSHAKE_HEADER_LENGTH:],
+                    record.epoch,
+                    record.sequence_number,
+                )
+                if message is not None:
+                    self._flight.on_peer_progress(self._now)
+                    self._deliver_messages(message)
+                    self._reassembly_progressed = True
+                    return
+        self._receive_fragments(record)
+
+    def _receive_fragments(self, record: OpenedRecord) -> None:
+        """The general case: every fragment of the record goes to reassembly, old ones tell
+        whether the peer repeats a flight, and the messages completed in order go on to the
+        handshake."""
+        payload = record.payload
+        if not payload:
             self._drop("empty handshake record", record)  # RFC 5246 §6.2.1
             return
-        buf = Buffer(record.payload)
         progressed = False
         repeated = False
         repeating_current = False
-        while not buf.eof():
-            if buf.remaining() < HANDSHAKE_HEADER_LENGTH:
+        position, end = 0, len(payload)
+        while position < end:
+            if end - position < HANDSHAKE_HEADER_LENGTH:
                 self._drop("handshake record shorter than its header", record)  # SPEC F7
                 break
-            header = pull_handshake_header(buf)
-            if header.fragment_length > buf.remaining():
+            header = read_handshake_header(payload, position)
+            position += HANDSHAKE_HEADER_LENGTH
+            if header.fragment_length > end - position:
                 self._drop("handshake fragment overruns its record", record)  # SPEC F3
                 break
-            fragment = buf.pull_bytes(header.fragment_length)
+            fragment = payload[position : position + header.fragment_length]
+            position += header.fragment_length
+            msg_type = header.msg_type
             if (
-                isinstance(self._handshake, ClientHandshake)
+                msg_type == _HELLO_VERIFY_REQUEST
+                and isinstance(self._handshake, ClientHandshake)
                 and self._handshake.expects_server_hello
-                and header.msg_type == HandshakeType.hello_verify_request
             ):
                 self._receive_hello_verify_request(header, fragment, record)
                 continue
             if (
-                isinstance(self._handshake, ServerHandshake)
-                and self._handshake.expects_client_hello
-                and header.msg_type == HandshakeType.client_hello
+                msg_type == _CLIENT_HELLO
                 and header.message_seq != self._reassembler.next_seq
+                and isinstance(self._handshake, ServerHandshake)
+                and self._handshake.expects_client_hello
             ):
                 # Before a valid cookie the server keeps no state, so any ClientHello (a first
                 # one again after a lost HVR, or the one with the cookie) starts afresh.
                 self._reassembler.restart_at(header.message_seq)
             status = self._reassembler.add_fragment(
-                header.msg_type,
+                msg_type,
                 header.length,
                 header.message_seq,
                 header.fragment_offset,
@@ -684,15 +724,15 @@ class DtlsConnection:
                 record.epoch,
                 record.sequence_number,
             )
-            if status == FragmentStatus.DROPPED:
-                self._drop(self._reassembler.last_drop_reason, record)
-            elif status == FragmentStatus.OLD and header.message_seq < self._peer_flight_start:
-                repeated = True
-            elif status in (FragmentStatus.OLD, FragmentStatus.DUPLICATE):
-                repeating_current = True
-            elif status == FragmentStatus.NEW:
+            if status is _NEW:
                 progressed = True
                 self._flight.on_peer_progress(self._now)
+            elif status is _DROPPED:
+                self._drop(self._reassembler.last_drop_reason, record)
+            elif status is _OLD and header.message_seq < self._peer_flight_start:
+                repeated = True
+            else:  # OLD or DUPLICATE
+                repeating_current = True
         if repeated and not progressed:
             # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
             if self.is_client:
@@ -700,15 +740,22 @@ class DtlsConnection:
             self._flight.on_peer_repeat(self._now)
         elif repeating_current and not progressed:
             self._on_peer_flight_repeat()
-        while self.state == ConnectionState.HANDSHAKING:
-            message = self._reassembler.pop_message()
-            if message is None:
-                break
-            self._handshake.handle(message, self._now)
-            if self._handshake.complete:
-                self._complete_handshake()
+        self._deliver_messages(None)
         if progressed:
             self._reassembly_progressed = True
+
+    def _deliver_messages(self, message: HandshakeMessage | None) -> None:
+        """Hand ``message`` (if any), then each message reassembly has completed in order,
+        to the handshake, for as long as the handshake goes on."""
+        while self.state == _HANDSHAKING:
+            if message is None:
+                message = self._reassembler.pop_message()
+                if message is None:
+                    break
+            self._handshake.handle(message, self._now)
+            message = None
+            if self._handshake.complete:
+                self._complete_handshake()
 
     def _on_peer_flight_repeat(self) -> None:
         """The peer resends its current flight: we have not answered it.
