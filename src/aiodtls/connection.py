@@ -221,6 +221,7 @@ class DtlsConnection:
             timer=RetransmissionTimer(configuration.retransmission, rng=rng),
             mtu=configuration.mtu,
             tracer=self._trace,
+            record_times=self.is_client,  # a HelloVerifyRequest answers the ClientHello's
         )
         self._peer_address: NetworkAddress | None = None
         # Plain lists, not deques: an empty deque costs ~600 bytes and these stay tiny.
