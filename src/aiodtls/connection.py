@@ -160,9 +160,9 @@ _OLD = FragmentStatus.OLD
 _DROPPED = FragmentStatus.DROPPED
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionStats:
-    """Counters for diagnostics; drops are keyed by reason."""
+    """Counters for diagnostics; drops are keyed by reason (slotted: one per connection)."""
 
     datagrams_received: int = 0
     datagrams_sent: int = 0
@@ -212,7 +212,8 @@ class DtlsConnection:
             max_early_bytes=min(32768, configuration.max_handshake_buffer),
             budget=buffer_budget,
         )
-        self._reassembler = Reassembler(
+        # None once the handshake is over: what it buffered, and the object, are freed.
+        self._reassembler: Reassembler | None = Reassembler(
             max_message_size=configuration.max_handshake_message_size,
             max_buffered_bytes=configuration.max_handshake_buffer,
             budget=buffer_budget,
@@ -227,8 +228,9 @@ class DtlsConnection:
         # Plain lists, not deques: an empty deque costs ~600 bytes and these stay tiny.
         self._events: list[DtlsEvent] = []
         self._datagrams: list[bytes] = []
-        self._held_records: list[RawRecord] = []
-        self._early_application: list[bytes] = []
+        # Rarely used: made when the first record is held, and freed with the handshake.
+        self._held_records: list[RawRecord] | None = None
+        self._early_application: list[bytes] | None = None
         self._early_application_bytes = 0
         self._warning_alerts = 0
         self._reassembly_progressed = False
@@ -334,10 +336,8 @@ class DtlsConnection:
             budget.on_received(addr, len(data))  # what the current address brought
         if self._reassembly_progressed:
             self._reassembly_progressed = False
-            if self.state == _HANDSHAKING and self._trace.enabled:
-                missing = {seq: h for seq, h in self._reassembler.missing().items() if h}
-                if missing:
-                    self._trace("reassembly", missing=missing)
+            if self._reassembler is not None and self._trace.enabled:
+                self._trace_reassembly(self._reassembler)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""
@@ -549,7 +549,9 @@ class DtlsConnection:
 
     def _install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Called by the handshake: accept ``epoch`` and replay records held for it."""
-        self._held_records.extend(self._records.install_read(epoch, protection))
+        held = self._records.install_read(epoch, protection)
+        if held:
+            self._held_records = (self._held_records or []) + held
 
     def _install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Called by the handshake when it sends ChangeCipherSpec."""
@@ -571,6 +573,7 @@ class DtlsConnection:
         # Messages numbered below this belong to flights the peer sent before ours, so seeing
         # one again means the peer did not get our flight. Messages from here up to what we
         # have already read are parts of the peer's current flight that it is resending.
+        assert self._reassembler is not None  # flights are sent only during the handshake
         self._peer_flight_start = self._reassembler.next_seq
 
     def _send_datagram(self, data: bytes) -> None:
@@ -662,6 +665,7 @@ class DtlsConnection:
                 and header.fragment_length == header.length == body_length
                 and header.msg_type != _HELLO_VERIFY_REQUEST  # answered outside the sequence
             ):
+                assert self._reassembler is not None  # while handshaking
                 message = self._reassembler.take_whole(
                     header.msg_type,
                     header.message_seq,
@@ -684,6 +688,8 @@ class DtlsConnection:
         if not payload:
             self._drop("empty handshake record", record)  # RFC 5246 §6.2.1
             return
+        reassembler = self._reassembler
+        assert reassembler is not None  # while handshaking
         progressed = False
         repeated = False
         repeating_current = False
@@ -709,14 +715,14 @@ class DtlsConnection:
                 continue
             if (
                 msg_type == _CLIENT_HELLO
-                and header.message_seq != self._reassembler.next_seq
+                and header.message_seq != reassembler.next_seq
                 and isinstance(self._handshake, ServerHandshake)
                 and self._handshake.expects_client_hello
             ):
                 # Before a valid cookie the server keeps no state, so any ClientHello (a first
                 # one again after a lost HVR, or the one with the cookie) starts afresh.
-                self._reassembler.restart_at(header.message_seq)
-            status = self._reassembler.add_fragment(
+                reassembler.restart_at(header.message_seq)
+            status = reassembler.add_fragment(
                 msg_type,
                 header.length,
                 header.message_seq,
@@ -729,7 +735,7 @@ class DtlsConnection:
                 progressed = True
                 self._flight.on_peer_progress(self._now)
             elif status is _DROPPED:
-                self._drop(self._reassembler.last_drop_reason, record)
+                self._drop(reassembler.last_drop_reason, record)
             elif status is _OLD and header.message_seq < self._peer_flight_start:
                 repeated = True
             else:  # OLD or DUPLICATE
@@ -750,6 +756,7 @@ class DtlsConnection:
         to the handshake, for as long as the handshake goes on."""
         while self.state == _HANDSHAKING:
             if message is None:
+                assert self._reassembler is not None  # while handshaking
                 message = self._reassembler.pop_message()
                 if message is None:
                     break
@@ -757,6 +764,12 @@ class DtlsConnection:
             message = None
             if self._handshake.complete:
                 self._complete_handshake()
+
+    def _trace_reassembly(self, reassembler: Reassembler) -> None:
+        """Trace what is still missing of the peer's messages after new fragments arrived."""
+        missing = {seq: h for seq, h in reassembler.missing().items() if h}
+        if missing:
+            self._trace("reassembly", missing=missing)
 
     def _on_peer_flight_repeat(self) -> None:
         """The peer resends its current flight: we have not answered it.
@@ -816,6 +829,7 @@ class DtlsConnection:
         if header.fragment_offset != 0 or header.fragment_length != header.length:
             self._drop("fragmented HelloVerifyRequest", record)
             return
+        assert self._reassembler is not None  # while handshaking
         self._reassembler.restart_at(1)
         message = HandshakeMessage(
             header.msg_type, header.message_seq, body, record.epoch, record.sequence_number
@@ -896,6 +910,8 @@ class DtlsConnection:
         if budget is not None and not budget.take(len(record.payload)):
             self._drop("the endpoint's buffer for early application data is full", record)
             return
+        if self._early_application is None:
+            self._early_application = []
         self._early_application.append(record.payload)
         self._early_application_bytes += len(record.payload)
 
@@ -906,7 +922,7 @@ class DtlsConnection:
         self._handshake_deadline = None
         self._handshake.release()
         self._wrong_key.copies = None
-        self._reassembler.clear()
+        self._free_reassembler()
         self._records.discard_early()
         if self._flight.final:
             # We sent the last flight: keep it to answer a peer that did not get it (T4).
@@ -939,14 +955,20 @@ class DtlsConnection:
             suite=result.suite.name,
             retransmissions=self._flight.retransmissions,
         )
-        for data in self._early_application:
-            self._events.append(DataReceived(data))
+        if self._early_application is not None:
+            self._events.extend(DataReceived(data) for data in self._early_application)
         self._free_early_application()
+
+    def _free_reassembler(self) -> None:
+        """The handshake is over: give back what reassembly buffered, and drop it."""
+        if self._reassembler is not None:
+            self._reassembler.clear()
+            self._reassembler = None
 
     def _free_early_application(self) -> None:
         if self._records.budget is not None:
             self._records.budget.give(self._early_application_bytes)
-        self._early_application = []
+        self._early_application = None
         self._early_application_bytes = 0
 
     def _fail(self, alert: Alert) -> None:
@@ -985,7 +1007,7 @@ class DtlsConnection:
         self._flight.forget()
         self._handshake_deadline = None
         self._linger_deadline = None
-        self._reassembler.clear()
+        self._free_reassembler()
         self._records.discard_early()
         self._free_early_application()
         self._trace("terminated", alert=alert.name if alert else None, reason=reason)
