@@ -155,6 +155,7 @@ _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
 _HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
 _CLIENT_HELLO = HandshakeType.client_hello
+_FINISHED = HandshakeType.finished
 _NEW = FragmentStatus.NEW
 _OLD = FragmentStatus.OLD
 _DROPPED = FragmentStatus.DROPPED
@@ -205,7 +206,7 @@ class DtlsConnection:
         self.configuration = configuration
         self.is_client = configuration.is_client
         self._trace = Tracer("client" if self.is_client else "server", configuration.trace)
-        self.state = ConnectionState.HANDSHAKING
+        self.state = _HANDSHAKING
         self.stats = ConnectionStats()
         self._records = RecordLayer(
             replay_protection=configuration.replay_protection,
@@ -367,7 +368,7 @@ class DtlsConnection:
 
     def get_timer(self) -> float | None:
         """The absolute time at which :meth:`handle_timer` must be called, or None."""
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             return self._fatal_alert_until
         deadlines = [
             t
@@ -384,7 +385,7 @@ class DtlsConnection:
     def handle_timer(self, now: float) -> None:
         """Run whatever timers are due at ``now``."""
         self._set_now(now)
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             if self._fatal_alert_until is not None and now >= self._fatal_alert_until:
                 self._fatal_alert_until = None
             return
@@ -399,7 +400,7 @@ class DtlsConnection:
             self._linger_deadline = None
             self._flight.forget()
         self._flight.on_timer(now)
-        if self._flight.timeouts_exhausted and self.state == ConnectionState.HANDSHAKING:
+        if self._flight.timeouts_exhausted and self.state == _HANDSHAKING:
             self._terminate(None, self._timeout_reason(), by_peer=False)
 
     def next_event(self) -> DtlsEvent | None:
@@ -427,7 +428,7 @@ class DtlsConnection:
 
     def close(self) -> None:
         """Send close_notify and end the connection."""
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             return
         self._send_alert(AlertLevel.warning, AlertDescription.close_notify)
         self._terminate(AlertDescription.close_notify, "closed by the application", by_peer=False)
@@ -452,7 +453,7 @@ class DtlsConnection:
             self._peer_address,
             error,
             heard=self.stats.records_accepted > 0,
-            established=self.state == ConnectionState.ESTABLISHED,
+            established=self.state == _ESTABLISHED,
         )
         self._terminate(None, reason, by_peer=True, unreachable=True)
 
@@ -562,10 +563,15 @@ class DtlsConnection:
         """Called by the handshake with a complete flight."""
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
-        if self.is_client and any(e.msg_type == HandshakeType.finished for e in entries):
+        if self.is_client:
+            # Only a PSK can differ between the two ends: watch the flight with our Finished.
             suite = self._handshake.result.suite
-            if suite is not None and suite.key_exchange.uses_psk:
-                self._wrong_key.copies = []  # only a PSK can differ between the two ends
+            if (
+                suite is not None
+                and suite.key_exchange.uses_psk
+                and any(e.msg_type == _FINISHED for e in entries)
+            ):
+                self._wrong_key.copies = []
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission
@@ -591,7 +597,8 @@ class DtlsConnection:
         else:
             self._flight.timer.on_rtt_bound(seconds)
         self._flight.mark_peer_alive()
-        self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
+        if self._trace.enabled:
+            self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
 
     def _record_answered(self, epoch: int, sequence_number: int) -> bool:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
@@ -864,8 +871,9 @@ class DtlsConnection:
         # The epoch is explicit in every DTLS record, so the CCS carries no information we
         # act on: a Finished is accepted only in epoch 1 under keys we derived ourselves,
         # whether or not its CCS arrived first (SPEC T6: reordered CCS/Finished completes).
-        self._trace("change_cipher_spec_received", epoch=record.epoch)
-        if self.state == ConnectionState.HANDSHAKING:
+        if self._trace.enabled:
+            self._trace("change_cipher_spec_received", epoch=record.epoch)
+        if self.state == _HANDSHAKING:
             # Part of the peer's answer to our flight: the path works (its Finished may be
             # what was lost), so keep asking at the base pace.
             self._flight.on_peer_answer(self._now)
@@ -874,7 +882,7 @@ class DtlsConnection:
         if len(record.payload) != 2:
             self._drop("alert record is not 2 bytes", record)  # SPEC F7, X19
             return
-        if self.state == ConnectionState.ESTABLISHED and record.epoch == 0:
+        if self.state == _ESTABLISHED and record.epoch == 0:
             # Plaintext alerts after the handshake are unauthenticated: anyone could forge them.
             self._drop("plaintext alert after the handshake", record)
             return
@@ -918,7 +926,7 @@ class DtlsConnection:
     # -- state changes -------------------------------------------------------------------
 
     def _complete_handshake(self) -> None:
-        self.state = ConnectionState.ESTABLISHED
+        self.state = _ESTABLISHED
         self._handshake_deadline = None
         self._handshake.release()
         self._wrong_key.copies = None
@@ -950,11 +958,12 @@ class DtlsConnection:
                 retransmissions=self._flight.retransmissions,
             )
         )
-        self._trace(
-            "handshake_complete",
-            suite=result.suite.name,
-            retransmissions=self._flight.retransmissions,
-        )
+        if self._trace.enabled:
+            self._trace(
+                "handshake_complete",
+                suite=result.suite.name,
+                retransmissions=self._flight.retransmissions,
+            )
         if self._early_application is not None:
             self._events.extend(DataReceived(data) for data in self._early_application)
         self._free_early_application()
@@ -973,7 +982,7 @@ class DtlsConnection:
 
     def _fail(self, alert: Alert) -> None:
         """End the connection because of ``alert`` raised while processing input."""
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             return
         self._send_alert(AlertLevel.fatal, alert.description)
         self._terminate(alert.description, alert.reason, by_peer=False)
@@ -1002,8 +1011,8 @@ class DtlsConnection:
         by_peer: bool,
         unreachable: bool = False,
     ) -> None:
-        during_handshake = self.state == ConnectionState.HANDSHAKING
-        self.state = ConnectionState.CLOSED
+        during_handshake = self.state == _HANDSHAKING
+        self.state = _CLOSED
         self._flight.forget()
         self._handshake_deadline = None
         self._linger_deadline = None
@@ -1042,7 +1051,7 @@ class DtlsConnection:
 
     def _idle_deadline(self) -> float | None:
         timeout = self.configuration.idle_timeout
-        if timeout is None or self.state != ConnectionState.ESTABLISHED:
+        if timeout is None or self.state != _ESTABLISHED:
             return None
         return self._last_heard + timeout
 

@@ -148,6 +148,18 @@ class Reassembler:
     ``max_buffered_bytes``, nor may it push a shared ``budget`` past its limit.
     """
 
+    __slots__ = (
+        "_budget",
+        "_buffered",
+        "_max_buffered_bytes",
+        "_max_message_size",
+        "_max_ranges",
+        "_partial",
+        "_window",
+        "last_drop_reason",
+        "next_seq",
+    )
+
     def __init__(
         self,
         *,

@@ -317,9 +317,10 @@ class RetransmissionTimer:
         return self._jittered(self._base_rto)
 
     def _jittered(self, timeout: float) -> float:
-        if self.policy.jitter <= 0:
+        jitter = self.policy.jitter
+        if jitter <= 0:
             return timeout
-        return timeout * (1 + self.policy.jitter * self._rng.random())
+        return timeout * (1 + jitter * self._rng.random())
 
     def next_mtu(self, mtu: int, unanswered: int, largest_datagram: int) -> int:
         """The MTU for the next retransmission after ``unanswered`` ones went unanswered."""
