@@ -229,7 +229,7 @@ class DtlsConnection:
         # Plain lists, not deques: an empty deque costs ~600 bytes and these stay tiny.
         self._events: list[DtlsEvent] = []
         self._datagrams: list[bytes] = []
-        # Rarely used: made when the first record is held, and freed with the handshake.
+        # Rarely used: made on first use (a record held for keys, early application data).
         self._held_records: list[RawRecord] | None = None
         self._early_application: list[bytes] | None = None
         self._early_application_bytes = 0
@@ -676,7 +676,7 @@ class DtlsConnection:
                 message = self._reassembler.take_whole(
                     header.msg_type,
                     header.message_seq,
-                    payload[HANDSHAKE_HEADER_LENGTH:],
+                    bytes(payload[HANDSHAKE_HEADER_LENGTH:]),  # bytes() copies no bytes slice again
                     record.epoch,
                     record.sequence_number,
                 )
@@ -839,7 +839,7 @@ class DtlsConnection:
         assert self._reassembler is not None  # while handshaking
         self._reassembler.restart_at(1)
         message = HandshakeMessage(
-            header.msg_type, header.message_seq, body, record.epoch, record.sequence_number
+            header.msg_type, header.message_seq, bytes(body), record.epoch, record.sequence_number
         )
         self._handshake.handle(message, self._now)
 
