@@ -500,9 +500,11 @@ def buffered(conn: DtlsConnection) -> int:
     """Bytes a connection holds for later: reassembly buffers plus next-epoch records.
 
     Read through private attributes: the byte counts are what X2/X3/F5 are about and the
-    connection exposes no public view of them.
+    connection exposes no public view of them. Once the handshake is over the reassembler
+    itself is gone (None), which holds nothing.
     """
-    return conn._reassembler.buffered_bytes + conn._records.early_bytes
+    reassembler = conn._reassembler
+    return (0 if reassembler is None else reassembler.buffered_bytes) + conn._records.early_bytes
 
 
 def charge(data: int) -> int:

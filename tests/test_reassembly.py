@@ -462,3 +462,82 @@ def test_any_fragmentation_yields_the_original_messages(
     assert reassembler.buffered_bytes == 0
     assert reassembler.missing() == {}
     assert reassembler.next_seq == len(messages)
+
+
+# -- whole messages without buffering (take_whole) --------------------------------------------
+
+
+def test_take_whole_releases_the_expected_message_at_once() -> None:
+    """A whole message at next_seq comes back as add_fragment + pop_message would give it,
+    with nothing buffered (empty messages too)."""
+    taken = Reassembler()
+    assert taken.take_whole(CERTIFICATE, 0, BODY, 0, 9) == HandshakeMessage(
+        CERTIFICATE, 0, BODY, 0, 9
+    )
+    assert taken.take_whole(SERVER_HELLO_DONE, 1, b"", 0, 10) == HandshakeMessage(
+        SERVER_HELLO_DONE, 1, b"", 0, 10
+    )
+    assert (taken.next_seq, taken.buffered_bytes, taken.missing()) == (2, 0, {})
+    # Old now: a repeat goes through add_fragment, which reports it.
+    assert taken.take_whole(CERTIFICATE, 0, BODY, 0, 11) is None
+    assert add(taken, BODY, 0, len(BODY)) == OLD
+
+
+def test_take_whole_leaves_everything_else_to_add_fragment() -> None:
+    """Another message_seq, a message partly buffered, or one that a limit would refuse or
+    that would need an eviction: None, nothing changed, and add_fragment decides as before."""
+    reassembler = Reassembler(max_message_size=len(BODY) - 1)
+    assert reassembler.take_whole(CERTIFICATE, 1, BODY[:10], 0, 0) is None  # a future message
+    assert reassembler.take_whole(CERTIFICATE, 0, BODY, 0, 0) is None  # over the size limit
+    assert add(reassembler, BODY[:100], 0, 50) == NEW
+    assert reassembler.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is None  # partly there
+    assert (reassembler.next_seq, reassembler.buffered_bytes) == (0, charge(50))
+    assert add(reassembler, BODY[:100], 0, 100) == NEW  # the whole copy completes it
+    assert pop_all(reassembler) == [HandshakeMessage(CERTIFICATE, 0, BODY[:100], 0)]
+
+    capped = Reassembler(max_buffered_bytes=charge(100) + charge(10))
+    assert add(capped, BODY[:10], 0, 10, message_seq=1) == NEW  # a future message buffered
+    assert capped.take_whole(CERTIFICATE, 0, BODY[:101], 0, 0) is None  # needs an eviction
+    assert capped.buffered_bytes == charge(10)
+    assert add(capped, BODY[:101], 0, 101) == NEW  # add_fragment evicts seq 1 for it
+    assert capped.missing() == {0: []}  # seq 1 evicted; seq 0 complete, waiting to be popped
+    assert capped.take_whole(CERTIFICATE, 1, bytes(charge(100) + 1), 0, 0) is None
+    assert capped.next_seq == 0  # seq 0 is still to be popped
+
+    budget = BufferBudget(charge(100))
+    budget.take(1)
+    shared = Reassembler(budget=budget)
+    assert shared.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is None  # the budget is short
+    assert add(shared, BODY[:100], 0, 100) == DROPPED
+    assert budget.used == 1
+    budget.give(1)
+    assert shared.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is not None
+    assert budget.used == 0
+
+
+@given(fragmented_flights())
+@settings(max_examples=150, deadline=None)
+def test_whole_messages_taken_directly_mix_with_fragments(
+    flight: tuple[list[tuple[int, bytes]], list[tuple[int, int, int]]],
+) -> None:
+    """The connection's order: try take_whole for every whole fragment, else add_fragment;
+    then pop what is ready. Same messages, same order, nothing left (F1, F4)."""
+    messages, fragments = flight
+    reassembler = Reassembler()
+    delivered: list[HandshakeMessage] = []
+    for index, start, end in fragments:
+        msg_type, body = messages[index]
+        whole = None
+        if start == 0 and end == len(body):
+            whole = reassembler.take_whole(msg_type, index, body, 0, 0)
+        if whole is not None:
+            delivered.append(whole)
+        else:
+            status = reassembler.add_fragment(msg_type, len(body), index, start, body[start:end], 0)
+            assert status != DROPPED, reassembler.last_drop_reason
+        delivered += pop_all(reassembler)
+    assert [(m.msg_type, m.message_seq, m.body) for m in delivered] == [
+        (msg_type, index, body) for index, (msg_type, body) in enumerate(messages)
+    ]
+    assert (reassembler.buffered_bytes, reassembler.missing()) == (0, {})
+    assert reassembler.next_seq == len(messages)

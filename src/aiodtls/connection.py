@@ -62,6 +62,7 @@ from .reliability.fragments import (
     HANDSHAKE_HEADER_LENGTH,
     HandshakeHeader,
     pull_handshake_header,
+    read_handshake_header,
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from .reliability.timer import RetransmissionTimer
@@ -153,11 +154,17 @@ _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
+_HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
+_CLIENT_HELLO = HandshakeType.client_hello
+_FINISHED = HandshakeType.finished
+_NEW = FragmentStatus.NEW
+_OLD = FragmentStatus.OLD
+_DROPPED = FragmentStatus.DROPPED
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionStats:
-    """Counters for diagnostics; drops are keyed by reason."""
+    """Counters for diagnostics; drops are keyed by reason (slotted: one per connection)."""
 
     datagrams_received: int = 0
     datagrams_sent: int = 0
@@ -200,14 +207,15 @@ class DtlsConnection:
         self.configuration = configuration
         self.is_client = configuration.is_client
         self._trace = Tracer("client" if self.is_client else "server", configuration.trace)
-        self.state = ConnectionState.HANDSHAKING
+        self.state = _HANDSHAKING
         self.stats = ConnectionStats()
         self._records = RecordLayer(
             replay_protection=configuration.replay_protection,
             max_early_bytes=min(32768, configuration.max_handshake_buffer),
             budget=buffer_budget,
         )
-        self._reassembler = Reassembler(
+        # None once the handshake is over: what it buffered, and the object, are freed.
+        self._reassembler: Reassembler | None = Reassembler(
             max_message_size=configuration.max_handshake_message_size,
             max_buffered_bytes=configuration.max_handshake_buffer,
             budget=buffer_budget,
@@ -216,13 +224,15 @@ class DtlsConnection:
             timer=RetransmissionTimer(configuration.retransmission, rng=rng),
             mtu=configuration.mtu,
             tracer=self._trace,
+            record_times=self.is_client,  # a HelloVerifyRequest answers the ClientHello's
         )
         self._peer_address: NetworkAddress | None = None
         # Plain lists, not deques: an empty deque costs ~600 bytes and these stay tiny.
         self._events: list[DtlsEvent] = []
         self._datagrams: list[bytes] = []
-        self._held_records: list[RawRecord] = []
-        self._early_application: list[bytes] = []
+        # Rarely used: made on first use (a record held for keys, early application data).
+        self._held_records: list[RawRecord] | None = None
+        self._early_application: list[bytes] | None = None
         self._early_application_bytes = 0
         self._warning_alerts = 0
         self._reassembly_progressed = False
@@ -356,10 +366,8 @@ class DtlsConnection:
             budget.on_received(addr, len(data))  # what the current address brought
         if self._reassembly_progressed:
             self._reassembly_progressed = False
-            if self.state == _HANDSHAKING and self._trace.enabled:
-                missing = {seq: h for seq, h in self._reassembler.missing().items() if h}
-                if missing:
-                    self._trace("reassembly", missing=missing)
+            if self._reassembler is not None and self._trace.enabled:
+                self._trace_reassembly(self._reassembler)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""
@@ -407,7 +415,7 @@ class DtlsConnection:
 
     def get_timer(self) -> float | None:
         """The absolute time at which :meth:`handle_timer` must be called, or None."""
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             return self._fatal_alert_until
         deadlines = [
             t
@@ -424,7 +432,7 @@ class DtlsConnection:
     def handle_timer(self, now: float) -> None:
         """Run whatever timers are due at ``now``."""
         self._set_now(now)
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             if self._fatal_alert_until is not None and now >= self._fatal_alert_until:
                 self._fatal_alert_until = None
             return
@@ -439,7 +447,7 @@ class DtlsConnection:
             self._linger_deadline = None
             self._flight.forget()
         self._flight.on_timer(now)
-        if self._flight.timeouts_exhausted and self.state == ConnectionState.HANDSHAKING:
+        if self._flight.timeouts_exhausted and self.state == _HANDSHAKING:
             self._terminate(None, self._timeout_reason(), by_peer=False)
 
     def next_event(self) -> DtlsEvent | None:
@@ -462,7 +470,7 @@ class DtlsConnection:
 
     def close(self) -> None:
         """Send close_notify and end the connection."""
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             return
         self._send_alert(AlertLevel.warning, AlertDescription.close_notify)
         self._terminate(AlertDescription.close_notify, "closed by the application", by_peer=False)
@@ -487,7 +495,7 @@ class DtlsConnection:
             self._peer_address,
             error,
             heard=self.stats.records_accepted > 0,
-            established=self.state == ConnectionState.ESTABLISHED,
+            established=self.state == _ESTABLISHED,
         )
         self._terminate(None, reason, by_peer=True, unreachable=True)
 
@@ -584,7 +592,9 @@ class DtlsConnection:
 
     def _install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Called by the handshake: accept ``epoch`` and replay records held for it."""
-        self._held_records.extend(self._records.install_read(epoch, protection))
+        held = self._records.install_read(epoch, protection)
+        if held:
+            self._held_records = (self._held_records or []) + held
 
     def _install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
         """Called by the handshake when it sends ChangeCipherSpec."""
@@ -595,10 +605,15 @@ class DtlsConnection:
         """Called by the handshake with a complete flight."""
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
-        if self.is_client and any(e.msg_type == HandshakeType.finished for e in entries):
+        if self.is_client:
+            # Only a PSK can differ between the two ends: watch the flight with our Finished.
             suite = self._handshake.result.suite
-            if suite is not None and suite.key_exchange.uses_psk:
-                self._wrong_key.copies = []  # only a PSK can differ between the two ends
+            if (
+                suite is not None
+                and suite.key_exchange.uses_psk
+                and any(e.msg_type == _FINISHED for e in entries)
+            ):
+                self._wrong_key.copies = []
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission
@@ -606,6 +621,7 @@ class DtlsConnection:
         # Messages numbered below this belong to flights the peer sent before ours, so seeing
         # one again means the peer did not get our flight. Messages from here up to what we
         # have already read are parts of the peer's current flight that it is resending.
+        assert self._reassembler is not None  # flights are sent only during the handshake
         self._peer_flight_start = self._reassembler.next_seq
 
     def _send_datagram(self, data: bytes) -> None:
@@ -623,7 +639,8 @@ class DtlsConnection:
         else:
             self._flight.timer.on_rtt_bound(seconds)
         self._flight.mark_peer_alive()
-        self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
+        if self._trace.enabled:
+            self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
 
     def _record_answered(self, epoch: int, sequence_number: int) -> bool:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
@@ -682,43 +699,80 @@ class DtlsConnection:
         return record.newest
 
     def _receive_handshake(self, record: OpenedRecord) -> None:
-        if self.state == ConnectionState.ESTABLISHED:
+        """Handshake records during the handshake: a record that is exactly the whole message
+        expected next (the usual case) goes straight to the handshake; anything else goes
+        through reassembly (:meth:`_receive_fragments`)."""
+        if self.state == _ESTABLISHED:
             self._receive_handshake_after_completion(record)
             return
-        if not record.payload:
+        payload = record.payload
+        body_length = len(payload) - HANDSHAKE_HEADER_LENGTH
+        if body_length >= 0:
+            header = read_handshake_header(payload)
+            if (
+                header.fragment_offset == 0
+                and header.fragment_length == header.length == body_length
+                and header.msg_type != _HELLO_VERIFY_REQUEST  # answered outside the sequence
+            ):
+                assert self._reassembler is not None  # while handshaking
+                message = self._reassembler.take_whole(
+                    header.msg_type,
+                    header.message_seq,
+                    bytes(payload[HANDSHAKE_HEADER_LENGTH:]),  # bytes() copies no bytes slice again
+                    record.epoch,
+                    record.sequence_number,
+                )
+                if message is not None:
+                    self._flight.on_peer_progress(self._now)
+                    self._deliver_messages(message)
+                    self._reassembly_progressed = True
+                    return
+        self._receive_fragments(record)
+
+    def _receive_fragments(self, record: OpenedRecord) -> None:
+        """The general case: every fragment of the record goes to reassembly, old ones tell
+        whether the peer repeats a flight, and the messages completed in order go on to the
+        handshake."""
+        payload = record.payload
+        if not payload:
             self._drop("empty handshake record", record)  # RFC 5246 §6.2.1
             return
-        buf = Buffer(record.payload)
+        reassembler = self._reassembler
+        assert reassembler is not None  # while handshaking
         progressed = False
         repeated = False
         repeating_current = False
-        while not buf.eof():
-            if buf.remaining() < HANDSHAKE_HEADER_LENGTH:
+        position, end = 0, len(payload)
+        while position < end:
+            if end - position < HANDSHAKE_HEADER_LENGTH:
                 self._drop("handshake record shorter than its header", record)  # SPEC F7
                 break
-            header = pull_handshake_header(buf)
-            if header.fragment_length > buf.remaining():
+            header = read_handshake_header(payload, position)
+            position += HANDSHAKE_HEADER_LENGTH
+            if header.fragment_length > end - position:
                 self._drop("handshake fragment overruns its record", record)  # SPEC F3
                 break
-            fragment = buf.pull_bytes(header.fragment_length)
+            fragment = payload[position : position + header.fragment_length]
+            position += header.fragment_length
+            msg_type = header.msg_type
             if (
-                isinstance(self._handshake, ClientHandshake)
+                msg_type == _HELLO_VERIFY_REQUEST
+                and isinstance(self._handshake, ClientHandshake)
                 and self._handshake.expects_server_hello
-                and header.msg_type == HandshakeType.hello_verify_request
             ):
                 self._receive_hello_verify_request(header, fragment, record)
                 continue
             if (
-                isinstance(self._handshake, ServerHandshake)
+                msg_type == _CLIENT_HELLO
+                and header.message_seq != reassembler.next_seq
+                and isinstance(self._handshake, ServerHandshake)
                 and self._handshake.expects_client_hello
-                and header.msg_type == HandshakeType.client_hello
-                and header.message_seq != self._reassembler.next_seq
             ):
                 # Before a valid cookie the server keeps no state, so any ClientHello (a first
                 # one again after a lost HVR, or the one with the cookie) starts afresh.
-                self._reassembler.restart_at(header.message_seq)
-            status = self._reassembler.add_fragment(
-                header.msg_type,
+                reassembler.restart_at(header.message_seq)
+            status = reassembler.add_fragment(
+                msg_type,
                 header.length,
                 header.message_seq,
                 header.fragment_offset,
@@ -726,15 +780,15 @@ class DtlsConnection:
                 record.epoch,
                 record.sequence_number,
             )
-            if status == FragmentStatus.DROPPED:
-                self._drop(self._reassembler.last_drop_reason, record)
-            elif status == FragmentStatus.OLD and header.message_seq < self._peer_flight_start:
-                repeated = True
-            elif status in (FragmentStatus.OLD, FragmentStatus.DUPLICATE):
-                repeating_current = True
-            elif status == FragmentStatus.NEW:
+            if status is _NEW:
                 progressed = True
                 self._flight.on_peer_progress(self._now)
+            elif status is _DROPPED:
+                self._drop(reassembler.last_drop_reason, record)
+            elif status is _OLD and header.message_seq < self._peer_flight_start:
+                repeated = True
+            else:  # OLD or DUPLICATE
+                repeating_current = True
         if repeated and not progressed:
             # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
             if self.is_client:
@@ -742,15 +796,29 @@ class DtlsConnection:
             self._flight.on_peer_repeat(self._now)
         elif repeating_current and not progressed:
             self._on_peer_flight_repeat()
-        while self.state == ConnectionState.HANDSHAKING:
-            message = self._reassembler.pop_message()
-            if message is None:
-                break
-            self._handshake.handle(message, self._now)
-            if self._handshake.complete:
-                self._complete_handshake()
+        self._deliver_messages(None)
         if progressed:
             self._reassembly_progressed = True
+
+    def _deliver_messages(self, message: HandshakeMessage | None) -> None:
+        """Hand ``message`` (if any), then each message reassembly has completed in order,
+        to the handshake, for as long as the handshake goes on."""
+        while self.state == _HANDSHAKING:
+            if message is None:
+                assert self._reassembler is not None  # while handshaking
+                message = self._reassembler.pop_message()
+                if message is None:
+                    break
+            self._handshake.handle(message, self._now)
+            message = None
+            if self._handshake.complete:
+                self._complete_handshake()
+
+    def _trace_reassembly(self, reassembler: Reassembler) -> None:
+        """Trace what is still missing of the peer's messages after new fragments arrived."""
+        missing = {seq: h for seq, h in reassembler.missing().items() if h}
+        if missing:
+            self._trace("reassembly", missing=missing)
 
     def _on_peer_flight_repeat(self) -> None:
         """The peer resends its current flight: we have not answered it.
@@ -810,9 +878,10 @@ class DtlsConnection:
         if header.fragment_offset != 0 or header.fragment_length != header.length:
             self._drop("fragmented HelloVerifyRequest", record)
             return
+        assert self._reassembler is not None  # while handshaking
         self._reassembler.restart_at(1)
         message = HandshakeMessage(
-            header.msg_type, header.message_seq, body, record.epoch, record.sequence_number
+            header.msg_type, header.message_seq, bytes(body), record.epoch, record.sequence_number
         )
         self._handshake.handle(message, self._now)
 
@@ -844,8 +913,9 @@ class DtlsConnection:
         # The epoch is explicit in every DTLS record, so the CCS carries no information we
         # act on: a Finished is accepted only in epoch 1 under keys we derived ourselves,
         # whether or not its CCS arrived first (SPEC T6: reordered CCS/Finished completes).
-        self._trace("change_cipher_spec_received", epoch=record.epoch)
-        if self.state == ConnectionState.HANDSHAKING:
+        if self._trace.enabled:
+            self._trace("change_cipher_spec_received", epoch=record.epoch)
+        if self.state == _HANDSHAKING:
             # Part of the peer's answer to our flight: the path works (its Finished may be
             # what was lost), so keep asking at the base pace.
             self._flight.on_peer_answer(self._now)
@@ -854,7 +924,7 @@ class DtlsConnection:
         if len(record.payload) != 2:
             self._drop("alert record is not 2 bytes", record)  # SPEC F7, X19
             return
-        if self.state == ConnectionState.ESTABLISHED and record.epoch == 0:
+        if self.state == _ESTABLISHED and record.epoch == 0:
             # Plaintext alerts after the handshake are unauthenticated: anyone could forge them.
             self._drop("plaintext alert after the handshake", record)
             return
@@ -890,17 +960,19 @@ class DtlsConnection:
         if budget is not None and not budget.take(len(record.payload)):
             self._drop("the endpoint's buffer for early application data is full", record)
             return
+        if self._early_application is None:
+            self._early_application = []
         self._early_application.append(record.payload)
         self._early_application_bytes += len(record.payload)
 
     # -- state changes -------------------------------------------------------------------
 
     def _complete_handshake(self) -> None:
-        self.state = ConnectionState.ESTABLISHED
+        self.state = _ESTABLISHED
         self._handshake_deadline = None
         self._handshake.release()
         self._wrong_key.copies = None
-        self._reassembler.clear()
+        self._free_reassembler()
         self._records.discard_early()
         if self._flight.final:
             # We sent the last flight: keep it to answer a peer that did not get it (T4).
@@ -928,24 +1000,31 @@ class DtlsConnection:
                 retransmissions=self._flight.retransmissions,
             )
         )
-        self._trace(
-            "handshake_complete",
-            suite=result.suite.name,
-            retransmissions=self._flight.retransmissions,
-        )
-        for data in self._early_application:
-            self._events.append(DataReceived(data))
+        if self._trace.enabled:
+            self._trace(
+                "handshake_complete",
+                suite=result.suite.name,
+                retransmissions=self._flight.retransmissions,
+            )
+        if self._early_application is not None:
+            self._events.extend(DataReceived(data) for data in self._early_application)
         self._free_early_application()
+
+    def _free_reassembler(self) -> None:
+        """The handshake is over: give back what reassembly buffered, and drop it."""
+        if self._reassembler is not None:
+            self._reassembler.clear()
+            self._reassembler = None
 
     def _free_early_application(self) -> None:
         if self._records.budget is not None:
             self._records.budget.give(self._early_application_bytes)
-        self._early_application = []
+        self._early_application = None
         self._early_application_bytes = 0
 
     def _fail(self, alert: Alert) -> None:
         """End the connection because of ``alert`` raised while processing input."""
-        if self.state == ConnectionState.CLOSED:
+        if self.state == _CLOSED:
             return
         self._send_alert(AlertLevel.fatal, alert.description)
         self._terminate(alert.description, alert.reason, by_peer=False)
@@ -974,12 +1053,12 @@ class DtlsConnection:
         by_peer: bool,
         unreachable: bool = False,
     ) -> None:
-        during_handshake = self.state == ConnectionState.HANDSHAKING
-        self.state = ConnectionState.CLOSED
+        during_handshake = self.state == _HANDSHAKING
+        self.state = _CLOSED
         self._flight.forget()
         self._handshake_deadline = None
         self._linger_deadline = None
-        self._reassembler.clear()
+        self._free_reassembler()
         self._records.discard_early()
         self._free_early_application()
         self._trace("terminated", alert=alert.name if alert else None, reason=reason)
@@ -1014,7 +1093,7 @@ class DtlsConnection:
 
     def _idle_deadline(self) -> float | None:
         timeout = self.configuration.idle_timeout
-        if timeout is None or self.state != ConnectionState.ESTABLISHED:
+        if timeout is None or self.state != _ESTABLISHED:
             return None
         return self._last_heard + timeout
 

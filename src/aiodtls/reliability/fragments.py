@@ -17,6 +17,7 @@ __all__ = [
     "encode_handshake_fragment",
     "handshake_header",
     "pull_handshake_header",
+    "read_handshake_header",
 ]
 
 HANDSHAKE_HEADER_LENGTH = 12
@@ -39,8 +40,14 @@ class HandshakeHeader(NamedTuple):
 
 def pull_handshake_header(buf: Buffer) -> HandshakeHeader:
     """Read the 12-byte header."""
+    return read_handshake_header(buf.pull_bytes(HANDSHAKE_HEADER_LENGTH))
+
+
+def read_handshake_header(data: bytes, offset: int = 0) -> HandshakeHeader:
+    """The header in the 12 bytes of ``data`` at ``offset`` (the caller checked they are
+    there): for a record's payload read in place, without a :class:`Buffer`."""
     # The 12 bytes read as one 96-bit integer and split: one read instead of five.
-    value = int.from_bytes(buf.pull_bytes(HANDSHAKE_HEADER_LENGTH), "big")
+    value = int.from_bytes(data[offset : offset + HANDSHAKE_HEADER_LENGTH], "big")
     return HandshakeHeader(
         value >> 88,
         (value >> 64) & 0xFFFFFF,

@@ -28,9 +28,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class HandshakeMessage:
-    """A whole handshake message as received."""
+    """A whole handshake message as received.
+
+    Slotted and not frozen (nothing changes one): one is built per received message, and a
+    frozen dataclass sets each field through ``object.__setattr__``, several times slower.
+    """
 
     msg_type: int
     message_seq: int
@@ -62,7 +66,7 @@ MESSAGE_COST = 128
 "Bytes charged for each message being rebuilt, on top of its ranges."
 
 
-@dataclass
+@dataclass(slots=True)
 class _PartialMessage:
     """A message being rebuilt: the byte ranges received so far, each with its data.
 
@@ -143,6 +147,18 @@ class Reassembler:
     ``RANGE_COST`` per disjoint range and ``MESSAGE_COST`` per message. It never exceeds
     ``max_buffered_bytes``, nor may it push a shared ``budget`` past its limit.
     """
+
+    __slots__ = (
+        "_budget",
+        "_buffered",
+        "_max_buffered_bytes",
+        "_max_message_size",
+        "_max_ranges",
+        "_partial",
+        "_window",
+        "last_drop_reason",
+        "next_seq",
+    )
 
     def __init__(
         self,
@@ -230,6 +246,38 @@ class Reassembler:
             partial.add(i, j, fragment_offset, fragment)
         partial.record_sequence_number = record_sequence_number
         return FragmentStatus.NEW
+
+    def take_whole(
+        self,
+        msg_type: int,
+        message_seq: int,
+        body: bytes,
+        epoch: int,
+        record_sequence_number: int,
+    ) -> HandshakeMessage | None:
+        """The common case without buffering: ``body`` is a whole message (one fragment at
+        offset 0 with all of its bytes) and ``message_seq`` is the one expected next, with
+        nothing buffered for it. Returns the message, already released (``next_seq`` moves
+        on), as :meth:`add_fragment` followed by :meth:`pop_message` would have.
+
+        Returns None, and changes nothing, when the fragment needs :meth:`add_fragment`:
+        another message_seq, parts of this message already buffered, or a message that the
+        size limit or the buffer caps (before any eviction) would not let through at once.
+        """
+        if message_seq != self.next_seq or message_seq in self._partial:
+            return None
+        length = len(body)
+        if length > self._max_message_size:
+            return None
+        # What add_fragment would charge it: it must fit both caps as they stand.
+        cost = MESSAGE_COST + length + RANGE_COST if length else MESSAGE_COST
+        if self._buffered + cost > self._max_buffered_bytes:
+            return None
+        budget = self._budget
+        if budget is not None and budget.used + cost > budget.limit:
+            return None
+        self.next_seq = message_seq + 1
+        return HandshakeMessage(msg_type, message_seq, body, epoch, record_sequence_number)
 
     def _charge(self, cost: int) -> bool:
         """Reserve ``cost`` bytes (negative: give some back) under both caps."""

@@ -205,30 +205,49 @@ _SHARED_RNG = random.Random()
 
 
 class RetransmissionTimer:
-    """RTO state of one connection under a :class:`RetransmissionPolicy`."""
+    """RTO state of one connection under a :class:`RetransmissionPolicy`.
+
+    The base timeout is asked for several times per flight, so it is kept computed and
+    recomputed only when what it depends on changes (a round-trip sample or bound; the
+    policy is fixed for the timer's life).
+    """
+
+    __slots__ = ("_base_rto", "_rng", "_rtt_bound", "_srtt", "policy", "processing", "rto")
 
     def __init__(self, policy: RetransmissionPolicy, *, rng: random.Random | None = None):
         self.policy = policy
         self._rng = rng or _SHARED_RNG
-        self.srtt: float | None = None
-        "Smoothed round-trip time, once measured."
-        self.rtt_bound: float | None = None
-        "An upper bound of the round trip (the server's cookie age), until one is measured."
-        self.rto = self.base_rto()
+        self._srtt: float | None = None
+        self._rtt_bound: float | None = None
+        self._base_rto = self._compute_base_rto()
+        self.rto = self._base_rto
         "The timeout that applies to the next wait."
         self.processing = 0.0
         "The longest time the peer took to answer a flight, beyond the round trip (measured)."
 
+    @property
+    def srtt(self) -> float | None:
+        """Smoothed round-trip time, once measured."""
+        return self._srtt
+
+    @property
+    def rtt_bound(self) -> float | None:
+        """An upper bound of the round trip (the server's cookie age), until one is measured."""
+        return self._rtt_bound
+
     def base_rto(self) -> float:
         """The timeout a new flight starts with."""
+        return self._base_rto
+
+    def _compute_base_rto(self) -> float:
         p = self.policy
         if p.rtt_multiplier <= 0:
             return p.initial_rto if p.initial_rtt is None else seeded_rto(p.initial_rtt)
-        if self.srtt is not None:
-            return min(p.max_rto, max(p.min_rto, p.rtt_multiplier * self.srtt))
-        if self.rtt_bound is not None:
+        if self._srtt is not None:
+            return min(p.max_rto, max(p.min_rto, p.rtt_multiplier * self._srtt))
+        if self._rtt_bound is not None:
             # 1.5 x an upper bound of the RTT is never too eager; it can only be too patient.
-            return min(p.initial_rto, max(p.min_rto, p.rtt_multiplier * self.rtt_bound))
+            return min(p.initial_rto, max(p.min_rto, p.rtt_multiplier * self._rtt_bound))
         if p.initial_rtt is not None:
             return seeded_rto(p.initial_rtt)
         return p.initial_rto
@@ -238,25 +257,27 @@ class RetransmissionTimer:
         """True once a round trip has been measured or bounded, or was given up front
         (``initial_rtt``)."""
         return (
-            self.srtt is not None
-            or self.rtt_bound is not None
+            self._srtt is not None
+            or self._rtt_bound is not None
             or self.policy.initial_rtt is not None
         )
 
     def on_rtt_bound(self, bound: float) -> None:
         """Record an upper bound of the round trip (used only until a sample arrives)."""
-        if bound >= 0 and (self.rtt_bound is None or bound < self.rtt_bound):
-            self.rtt_bound = bound
+        if bound >= 0 and (self._rtt_bound is None or bound < self._rtt_bound):
+            self._rtt_bound = bound
+            self._base_rto = self._compute_base_rto()
 
     def on_rtt_sample(self, sample: float) -> None:
         """Fold in one round-trip measurement (RFC 6298 smoothing, alpha = 1/8)."""
         if sample < 0:
             return
-        self.srtt = sample if self.srtt is None else 0.875 * self.srtt + 0.125 * sample
+        self._srtt = sample if self._srtt is None else 0.875 * self._srtt + 0.125 * sample
+        self._base_rto = self._compute_base_rto()
 
     def start_flight(self) -> None:
         """A new flight begins: back to the base timeout."""
-        self.rto = self.base_rto()
+        self.rto = self._base_rto
 
     def allow_processing(self, datagrams: int) -> None:
         """Our flight of ``datagrams`` just went out for the first time: its first timeout
@@ -270,12 +291,12 @@ class RetransmissionTimer:
     def on_answer_delay(self, delay: float) -> None:
         """A flight sent once was first answered ``delay`` seconds after it went out: what
         the peer spent beyond the round trip is a sample of its processing time."""
-        rtt = self.srtt if self.srtt is not None else (self.policy.initial_rtt or 0.0)
+        rtt = self._srtt if self._srtt is not None else (self.policy.initial_rtt or 0.0)
         self.processing = max(self.processing, delay - rtt)
 
     def reset_back_off(self) -> None:
         """The peer is making progress: return to the base timeout."""
-        self.rto = min(self.rto, self.base_rto())
+        self.rto = min(self.rto, self._base_rto)
 
     def back_off(self, *, answered: bool = False) -> None:
         """The timer expired: double the timeout, up to the cap (RFC 6347 §4.2.4.1); if the
@@ -293,12 +314,13 @@ class RetransmissionTimer:
 
     def wait_base(self) -> float:
         """The base timeout plus jitter (for waits that never back off)."""
-        return self._jittered(self.base_rto())
+        return self._jittered(self._base_rto)
 
     def _jittered(self, timeout: float) -> float:
-        if self.policy.jitter <= 0:
+        jitter = self.policy.jitter
+        if jitter <= 0:
             return timeout
-        return timeout * (1 + self.policy.jitter * self._rng.random())
+        return timeout * (1 + jitter * self._rng.random())
 
     def next_mtu(self, mtu: int, unanswered: int, largest_datagram: int) -> int:
         """The MTU for the next retransmission after ``unanswered`` ones went unanswered."""
