@@ -414,20 +414,31 @@ class DtlsConnection:
         return [(d, self._peer_address) for d in datagrams]
 
     def get_timer(self) -> float | None:
-        """The absolute time at which :meth:`handle_timer` must be called, or None."""
-        if self.state == _CLOSED:
+        """The absolute time at which :meth:`handle_timer` must be called, or None: the
+        earliest of the flight's retransmission, the handshake deadline, the final flight's
+        linger and the idle timeout (once closed: the end of the fatal alert's repeats).
+
+        Drivers read it after every datagram, so it builds nothing and calls nothing."""
+        state = self.state
+        if state is _CLOSED:
             return self._fatal_alert_until
-        deadlines = [
-            t
-            for t in (
-                self._flight.deadline,
-                self._handshake_deadline,
-                self._linger_deadline,
-                self._idle_deadline(),
-            )
-            if t is not None
-        ]
-        return min(deadlines) if deadlines else None
+        when = self._flight.deadline
+        linger = self._linger_deadline
+        if linger is not None and (when is None or linger < when):
+            when = linger
+        if state is _ESTABLISHED:
+            # The handshake deadline ended with the handshake; the idle timeout runs instead
+            # (_idle_deadline, written out here).
+            timeout = self.configuration.idle_timeout
+            if timeout is not None:
+                idle = self._last_heard + timeout
+                if when is None or idle < when:
+                    when = idle
+            return when
+        handshake = self._handshake_deadline
+        if handshake is not None and (when is None or handshake < when):
+            when = handshake
+        return when
 
     def handle_timer(self, now: float) -> None:
         """Run whatever timers are due at ``now``."""

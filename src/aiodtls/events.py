@@ -25,6 +25,8 @@ __all__ = [
 class DtlsEvent:
     """Base class of every event."""
 
+    __slots__ = ()  # lets a slotted event (DataReceived, one per record) have no __dict__
+
 
 @dataclass
 class HandshakeCompleted(DtlsEvent):
@@ -82,9 +84,9 @@ class HandshakeCompleted(DtlsEvent):
     "Flights this endpoint retransmitted during the handshake."
 
 
-@dataclass
+@dataclass(slots=True)
 class DataReceived(DtlsEvent):
-    """One application-data record arrived."""
+    """One application-data record arrived (slotted: one is made per record)."""
 
     data: bytes
     "The record's plaintext."
