@@ -226,6 +226,9 @@ class DtlsEndpoint:
             self._events.extend((occupant, e) for e in iter(occupant.next_event, None))
             self._forget(occupant)
         self._connections[new] = connection
+        if occupant is not None and not self._is_current(occupant):
+            # It kept its CID but a handshake is not reachable by it: no longer served.
+            self._pending.discard(occupant)
         self.stats.peer_address_changes += 1
 
     def _new_connection_id(self) -> bytes | None:
@@ -355,8 +358,10 @@ class DtlsEndpoint:
 
     def touch(self, connection: DtlsConnection) -> None:
         """The application used ``connection`` (send, close): it may have datagrams to send.
-        (One the endpoint no longer serves is skipped where pending connections are taken.)"""
-        self._pending.add(connection)
+        (One the endpoint no longer serves is ignored: pending connections are always ones
+        it serves, see :meth:`_after`.)"""
+        if self._is_current(connection):
+            self._pending.add(connection)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Stateless replies, then the datagrams of every connection that may have some.
@@ -365,13 +370,14 @@ class DtlsEndpoint:
         alert) have been collected.
         """
         out, self._replies = self._replies, []
-        pending, self._pending = self._pending, set()
-        for connection in pending:
-            if not self._is_current(connection):
-                continue
+        pending = self._pending
+        if not pending:
+            return out
+        self._pending = set()
+        for connection in pending:  # all served by the endpoint (see _after)
             out.extend(connection.datagrams_to_send(now))
             self._schedule(connection)
-            if connection.state == _CLOSED and connection.get_timer() is None:
+            if connection.state is _CLOSED and connection.get_timer() is None:
                 self._forget(connection)
         return out
 
@@ -379,6 +385,11 @@ class DtlsEndpoint:
         """The earliest timer of any connection."""
         if self._pending:
             self._schedule_pending()
+        timers = self._timers
+        if timers:  # the usual case, written out: the heap's top is current
+            when, _, connection = timers[0]
+            if self._scheduled.get(connection) == when:
+                return when
         return self._earliest()
 
     def _earliest(self) -> float | None:
@@ -427,7 +438,11 @@ class DtlsEndpoint:
     def _after(self, connection: DtlsConnection, now: float) -> None:
         """Collect a connection's events, keep the tables current and mark the connection
         pending: its datagrams and its timer are taken by :meth:`datagrams_to_send` (which
-        the driver calls next), or its timer by :meth:`get_timer` if that comes first."""
+        the driver calls next), or its timer by :meth:`get_timer` if that comes first.
+
+        Only connections the endpoint serves become pending (here and in :meth:`touch`), and
+        one that stops being served leaves the pending set at once (:meth:`_forget`, and
+        :meth:`_readdress` for one that keeps its CID), so taking them needs no check."""
         while (event := connection.next_event()) is not None:
             self._events.append((connection, event))
         if not self._is_current(connection):
@@ -465,8 +480,7 @@ class DtlsEndpoint:
         """Put the timers of the connections used since :meth:`datagrams_to_send` in the heap
         (they stay pending: their datagrams are still to be taken)."""
         for connection in self._pending:
-            if self._is_current(connection):
-                self._schedule(connection)
+            self._schedule(connection)
 
     def _schedule(self, connection: DtlsConnection) -> None:
         when = connection.get_timer()

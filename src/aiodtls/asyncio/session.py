@@ -262,15 +262,20 @@ class DtlsProtocol(asyncio.DatagramProtocol):
 
     def _process(self, now: float) -> None:
         """After the core was used at ``now``: send what it has to send, hand its events to
-        the sessions, keep the timer."""
-        datagrams = self.core.datagrams_to_send(now)
+        the sessions, keep the timer (re-armed only when its deadline came earlier, see
+        :meth:`_arm_timer`; the usual case, checked here, is that it did not)."""
+        core = self.core
+        datagrams = core.datagrams_to_send(now)
         if datagrams:
             transport = self._transport
             if transport is not None:
                 for data, addr in datagrams:
                     transport.sendto(data, addr)
         self._dispatch()
-        self._arm_timer()
+        when = core.get_timer()
+        at = self._timer_at
+        if when is None or at is None or when < at:
+            self._arm_timer(when)
 
     def _dispatch(self) -> None:
         """Hand every pending event of the core to its session (usually none, or one)."""
@@ -287,7 +292,7 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         """One event: a record goes straight to its session; the others may create the
         session (a server's peer), end it, or call the hooks."""
         session = self.sessions.get(connection)
-        if session is not None and isinstance(event, DataReceived):
+        if session is not None and type(event) is DataReceived:
             session._deliver(event.data)
             return
         if session is None:
@@ -308,14 +313,13 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         """Called when a server connection fails its handshake (a hook; a client's failure
         reaches its session from :meth:`start` instead)."""
 
-    def _arm_timer(self) -> None:
-        """Keep one loop timer at or before the core's next deadline.
+    def _arm_timer(self, when: float | None) -> None:
+        """Keep one loop timer at or before the core's next deadline ``when``.
 
         A timer already armed for that time or earlier stays (when it fires early it only
         re-arms, see :meth:`_on_timer`); a new one is armed when the deadline comes earlier
         or appears, and the timer is cancelled when the core needs none.
         """
-        when = self.core.get_timer()
         at = self._timer_at
         if when is None:
             if at is not None:
@@ -346,4 +350,4 @@ class DtlsProtocol(asyncio.DatagramProtocol):
             self.core.handle_timer(now)
             self._process(self._loop.time())
         else:
-            self._arm_timer()
+            self._arm_timer(when)
