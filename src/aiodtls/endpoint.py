@@ -360,7 +360,7 @@ class DtlsEndpoint:
         """The application used ``connection`` (send, close): it may have datagrams to send.
         (One the endpoint no longer serves is ignored: pending connections are always ones
         it serves, see :meth:`_after`.)"""
-        if self._is_current(connection):
+        if self._serves(connection):
             self._pending.add(connection)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
@@ -427,6 +427,12 @@ class DtlsEndpoint:
         connection.receive_datagram(data, addr, now)
         self._after(connection, now)
 
+    def _serves(self, connection: DtlsConnection) -> bool:
+        """Does the endpoint still serve ``connection``? An established one always: every
+        connection the endpoint lets go of was ended first (``abort``, or closed before
+        :meth:`datagrams_to_send` forgets it). Others are looked up (:meth:`_is_current`)."""
+        return connection.state is _ESTABLISHED or self._is_current(connection)
+
     def _is_current(self, connection: DtlsConnection) -> bool:
         addr = connection.peer_address
         return addr is not None and (
@@ -445,7 +451,7 @@ class DtlsEndpoint:
         :meth:`_readdress` for one that keeps its CID), so taking them needs no check."""
         while (event := connection.next_event()) is not None:
             self._events.append((connection, event))
-        if not self._is_current(connection):
+        if not self._serves(connection):
             return
         if connection in self._half_open and connection.state != _HANDSHAKING:
             self._end_half_open(connection)
