@@ -40,6 +40,11 @@ from .keyschedule import (
 from .messages import HandshakeType, decode_connection_id
 from .suites import NamedGroup, SuiteInfo
 
+# Read once: a member read off an Enum class costs ~0.2 us in CPython 3.11, and these are
+# read for every message sent.
+_HANDSHAKE = ContentType.handshake
+_CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
+
 __all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine"]
 
 
@@ -192,14 +197,11 @@ class HandshakeStateMachine:
     def _send(self, msg_type: HandshakeType, body: bytes) -> None:
         seq = self._send_seq
         self._send_seq += 1
-        self._pending.append(
-            FlightEntry(ContentType.handshake, self._write_epoch, msg_type, seq, body)
-        )
-        self._transcript += handshake_header(msg_type, len(body), seq, 0, len(body))
-        self._transcript += body
+        self._pending.append(FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body))
+        self._transcript += handshake_header(msg_type, len(body), seq, 0, len(body)) + body
 
     def _send_change_cipher_spec(self, protection: RecordProtection) -> None:
-        self._pending.append(FlightEntry(ContentType.change_cipher_spec, self._write_epoch))
+        self._pending.append(FlightEntry(_CHANGE_CIPHER_SPEC, self._write_epoch))
         self._write_epoch += 1
         self._sink._install_write_keys(self._write_epoch, protection)
 
@@ -210,10 +212,10 @@ class HandshakeStateMachine:
     def _absorb(self, message: HandshakeMessage) -> None:
         """Add a received message to the transcript, as if it had not been fragmented."""
         body = message.body
-        self._transcript += handshake_header(
-            message.msg_type, len(body), message.message_seq, 0, len(body)
+        self._transcript += (
+            handshake_header(message.msg_type, len(body), message.message_seq, 0, len(body))
+            + body
         )
-        self._transcript += body
 
     def _reset_transcript(self) -> None:
         """Start the transcript again (the client, after a HelloVerifyRequest, SPEC C7)."""
