@@ -327,12 +327,18 @@ class XorNonceProtection(_AeadProtection):
             raise RecordProtectionError("bad record tag") from exc
 
 
+# Read once: a member read off an Enum class costs ~0.2 us in CPython 3.11 (four keys per
+# handshake, three reads each).
+_CHACHA20_POLY1305 = Aead.CHACHA20_POLY1305
+_CCM = frozenset((Aead.AES_128_CCM, Aead.AES_128_CCM_8))
+
+
 def new_protection(aead: Aead, key: bytes, iv: bytes) -> RecordProtection:
     """The record protection for ``aead`` with one direction's write key and implicit IV."""
     if len(key) != aead.key_length:
         raise ValueError(f"{aead.name} needs a {aead.key_length}-byte key")
-    if aead == Aead.CHACHA20_POLY1305:
+    if aead is _CHACHA20_POLY1305:
         return XorNonceProtection(ChaCha20Poly1305(key), iv)
-    if aead in (Aead.AES_128_CCM, Aead.AES_128_CCM_8):
+    if aead in _CCM:
         return ExplicitNonceProtection(AESCCM(key, tag_length=aead.tag_length), iv, aead.tag_length)
     return ExplicitNonceProtection(AESGCM(key), iv, aead.tag_length)
