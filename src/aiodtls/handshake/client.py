@@ -116,6 +116,11 @@ class ClientState(enum.Enum):
     CLIENT_EXPECT_FINISHED = enum.auto()
     CLIENT_POST_HANDSHAKE = enum.auto()
 
+    # Members are singletons compared by identity, so the identity hash agrees with equality;
+    # Enum's own __hash__ is Python code, run for every message (handle() looks the state up
+    # in the handler table).
+    __hash__ = object.__hash__
+
 
 class ClientHandshake(HandshakeStateMachine):
     """Drives the client side of one handshake."""

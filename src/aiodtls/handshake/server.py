@@ -121,6 +121,11 @@ class ServerState(enum.Enum):
     SERVER_EXPECT_FINISHED = enum.auto()
     SERVER_POST_HANDSHAKE = enum.auto()
 
+    # Members are singletons compared by identity, so the identity hash agrees with equality;
+    # Enum's own __hash__ is Python code, run for every message (handle() looks the state up
+    # in the handler table).
+    __hash__ = object.__hash__
+
 
 class ServerHandshake(HandshakeStateMachine):
     """Drives the server side of one handshake."""
