@@ -414,3 +414,36 @@ def test_max_payload_fits_the_mtu_exactly(suite: CipherSuite) -> None:  # P1
             assert len(datagram) == mtu
             with pytest.raises(ValueError):
                 conn.send(b"x" * (size + 1))
+
+
+@pytest.mark.parametrize("kind", ["psk", "ecdsa"])
+def test_connections_are_freed_without_the_cyclic_collector(kind: str) -> None:
+    """Connections dropped after their handshake hold no reference cycle: reference counting
+    frees them at once, instead of leaving every handshake's objects to the cyclic garbage
+    collector (issue 13)."""
+    import gc
+    import weakref
+
+    from aiodtls import DtlsConnection
+
+    if kind == "psk":
+        client_cfg, server_cfg = psk_configs()
+    else:
+        client_cfg, server_cfg = client_config(), server_config()
+    client = DtlsConnection(configuration=client_cfg)
+    server = DtlsConnection(configuration=server_cfg)
+    client.connect(("server", 1), 0.0)
+    for _ in range(10):
+        for data, _addr in client.datagrams_to_send(0.0):
+            server.receive_datagram(data, ("client", 1), 0.0)
+        for data, _addr in server.datagrams_to_send(0.0):
+            client.receive_datagram(data, ("server", 1), 0.0)
+    assert client.state == server.state == ConnectionState.ESTABLISHED
+    assert client.export_keying_material("EXPERIMENTAL-test", 16, None)  # still works
+    refs = [weakref.ref(client), weakref.ref(server)]
+    gc.disable()
+    try:
+        del client, server
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()

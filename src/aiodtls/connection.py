@@ -390,6 +390,10 @@ class DtlsConnection:
             if len(datagrams) == 1:  # the usual case: no list comprehension (a frame in 3.11)
                 return [(datagrams[0], peer)]
             return [(d, peer) for d in datagrams]
+        if self._flight.state is not _FLIGHT_SENDING and not self._datagrams:
+            # Handshaking and waiting for the peer (most calls): nothing is due.
+            self.stats.retransmissions = self._flight.retransmissions
+            return []
         try:
             datagrams = self._flight.datagrams(self._records, now)
         except SequenceNumberExhausted as exc:

@@ -41,6 +41,16 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
     EMPTY_RENEGOTIATION_INFO,
+    EXT_ALPN,
+    EXT_CONNECTION_ID,
+    EXT_EC_POINT_FORMATS,
+    EXT_EXTENDED_MASTER_SECRET,
+    EXT_RENEGOTIATION_INFO,
+    EXT_SERVER_NAME,
+    EXT_SESSION_TICKET,
+    EXT_SIGNATURE_ALGORITHMS,
+    EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP,
     UNCOMPRESSED_POINTS_ONLY,
     CertificateRequest,
     CertificateVerify,
@@ -116,6 +126,11 @@ class ClientState(enum.Enum):
     CLIENT_EXPECT_FINISHED = enum.auto()
     CLIENT_POST_HANDSHAKE = enum.auto()
 
+    # Members are singletons compared by identity, so the identity hash agrees with equality;
+    # Enum's own __hash__ is Python code, run for every message (handle() looks the state up
+    # in the handler table).
+    __hash__ = object.__hash__
+
 
 class ClientHandshake(HandshakeStateMachine):
     """Drives the client side of one handshake."""
@@ -161,32 +176,30 @@ class ClientHandshake(HandshakeStateMachine):
         uses_ecdhe = any(suite_info(s).key_exchange != KeyExchange.PSK for s in self._suites)
         extensions: list[tuple[int, bytes]] = []
         if config.server_name and not _is_ip_address(config.server_name):
-            extensions.append((ExtensionType.server_name, encode_server_name(config.server_name)))
+            extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
         if uses_ecdhe:
-            extensions.append((ExtensionType.supported_groups, encode_uint16_list(config.groups)))
-            extensions.append((ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS_ONLY))
-        extensions.append(
-            (ExtensionType.signature_algorithms, encode_uint16_list(config.signature_schemes))
-        )
+            extensions.append((EXT_SUPPORTED_GROUPS, encode_uint16_list(config.groups)))
+            extensions.append((EXT_EC_POINT_FORMATS, UNCOMPRESSED_POINTS_ONLY))
+        extensions.append((EXT_SIGNATURE_ALGORITHMS, encode_uint16_list(config.signature_schemes)))
         if config.alpn_protocols:
             extensions.append(
                 (
-                    ExtensionType.application_layer_protocol_negotiation,
+                    EXT_ALPN,
                     encode_alpn([p.encode("ascii") for p in config.alpn_protocols]),
                 )
             )
         if config.srtp_profiles:
             offer = UseSrtp([int(p) for p in config.srtp_profiles], config.srtp_mki)
-            extensions.append((ExtensionType.use_srtp, encode_use_srtp(offer)))
+            extensions.append((EXT_USE_SRTP, encode_use_srtp(offer)))
         if uses_ecdhe:
             extensions.extend(client_hello_extensions(config))  # RFC 7250 raw public keys
         cid = self._connection_id_to_offer()
         if cid is not None:
-            extensions.append((ExtensionType.connection_id, encode_connection_id(cid)))
-        extensions.append((ExtensionType.extended_master_secret, b""))
-        extensions.append((ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO))
+            extensions.append((EXT_CONNECTION_ID, encode_connection_id(cid)))
+        extensions.append((EXT_EXTENDED_MASTER_SECRET, b""))
+        extensions.append((EXT_RENEGOTIATION_INFO, EMPTY_RENEGOTIATION_INFO))
         if self._resumption.ticket_extension is not None:
-            extensions.append((ExtensionType.session_ticket, self._resumption.ticket_extension))
+            extensions.append((EXT_SESSION_TICKET, self._resumption.ticket_extension))
         self.result.server_name = config.server_name
         self._offered_extensions = {t for t, _ in extensions}
         self._hello = ClientHello(
@@ -268,22 +281,22 @@ class ClientHandshake(HandshakeStateMachine):
         for ext_type, _ in hello.extensions:
             if ext_type not in self._offered_extensions:
                 raise AlertUnsupportedExtension(f"unsolicited extension {ext_type}")  # SPEC H4
-        ems = find_extension(hello.extensions, ExtensionType.extended_master_secret)
+        ems = find_extension(hello.extensions, EXT_EXTENDED_MASTER_SECRET)
         if ems is not None and ems != b"":
             raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
         if ems is None and self.configuration.require_extended_master_secret:
             raise AlertHandshakeFailure("server does not support extended master secret")  # E4
-        renegotiation = find_extension(hello.extensions, ExtensionType.renegotiation_info)
+        renegotiation = find_extension(hello.extensions, EXT_RENEGOTIATION_INFO)
         if renegotiation is not None and decode_renegotiation_info(renegotiation) != b"":
             raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
-        point_formats = find_extension(hello.extensions, ExtensionType.ec_point_formats)
+        point_formats = find_extension(hello.extensions, EXT_EC_POINT_FORMATS)
         if point_formats is not None and EC_POINT_FORMAT_UNCOMPRESSED not in decode_uint8_list(
             point_formats
         ):
             raise AlertIllegalParameter("server does not accept uncompressed points")  # K3
         self.result.alpn_protocol = self._selected_alpn(hello.extensions)
         self._check_srtp(hello.extensions)
-        self._agree_connection_ids(find_extension(hello.extensions, ExtensionType.connection_id))
+        self._agree_connection_ids(find_extension(hello.extensions, EXT_CONNECTION_ID))
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None
@@ -309,7 +322,7 @@ class ClientHandshake(HandshakeStateMachine):
     def _selected_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
         """The protocol the server selected (RFC 7301 §3.1): exactly one of those we offered
         (the extension is only there if we offered it: unsolicited ones are refused)."""
-        body = find_extension(extensions, ExtensionType.application_layer_protocol_negotiation)
+        body = find_extension(extensions, EXT_ALPN)
         if body is None:
             return None
         names = decode_alpn(body)
@@ -350,7 +363,7 @@ class ClientHandshake(HandshakeStateMachine):
         offered = self.configuration.srtp_profiles
         if not offered:
             return  # we did not offer use_srtp, so an answer was refused as unsolicited
-        body = find_extension(extensions, ExtensionType.use_srtp)
+        body = find_extension(extensions, EXT_USE_SRTP)
         if body is None:
             raise AlertHandshakeFailure(
                 f"the server did not agree to DTLS-SRTP (we offered "

@@ -65,6 +65,19 @@ class ExtensionType(IntEnum):
     renegotiation_info = 0xFF01
 
 
+# The extension types of every hello as module-level names: a member read off an Enum class
+# costs ~0.2 us in CPython 3.11, and the hello codecs of both roles read these per handshake.
+EXT_SERVER_NAME = ExtensionType.server_name
+EXT_SUPPORTED_GROUPS = ExtensionType.supported_groups
+EXT_EC_POINT_FORMATS = ExtensionType.ec_point_formats
+EXT_SIGNATURE_ALGORITHMS = ExtensionType.signature_algorithms
+EXT_CONNECTION_ID = ExtensionType.connection_id
+EXT_EXTENDED_MASTER_SECRET = ExtensionType.extended_master_secret
+EXT_RENEGOTIATION_INFO = ExtensionType.renegotiation_info
+EXT_SESSION_TICKET = ExtensionType.session_ticket
+EXT_ALPN = ExtensionType.application_layer_protocol_negotiation
+EXT_USE_SRTP = ExtensionType.use_srtp
+
 EC_POINT_FORMAT_UNCOMPRESSED = 0
 SERVER_NAME_HOST_NAME = 0
 EC_CURVE_TYPE_NAMED_CURVE = 3

@@ -51,6 +51,16 @@ from .messages import (
     CLIENT_CERTIFICATE_TYPE_RSA_SIGN,
     EC_POINT_FORMAT_UNCOMPRESSED,
     EMPTY_RENEGOTIATION_INFO,
+    EXT_ALPN,
+    EXT_CONNECTION_ID,
+    EXT_EC_POINT_FORMATS,
+    EXT_EXTENDED_MASTER_SECRET,
+    EXT_RENEGOTIATION_INFO,
+    EXT_SERVER_NAME,
+    EXT_SESSION_TICKET,
+    EXT_SIGNATURE_ALGORITHMS,
+    EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP,
     UNCOMPRESSED_POINTS_ONLY,
     CertificateRequest,
     ClientHello,
@@ -120,6 +130,11 @@ class ServerState(enum.Enum):
     SERVER_EXPECT_CERTIFICATE_VERIFY = enum.auto()
     SERVER_EXPECT_FINISHED = enum.auto()
     SERVER_POST_HANDSHAKE = enum.auto()
+
+    # Members are singletons compared by identity, so the identity hash agrees with equality;
+    # Enum's own __hash__ is Python code, run for every message (handle() looks the state up
+    # in the handler table).
+    __hash__ = object.__hash__
 
 
 class ServerHandshake(HandshakeStateMachine):
@@ -219,32 +234,32 @@ class ServerHandshake(HandshakeStateMachine):
     def _negotiate(self, hello: ClientHello) -> None:
         config = self.configuration
         exts = hello.extensions
-        ems = find_extension(exts, ExtensionType.extended_master_secret)
+        ems = find_extension(exts, EXT_EXTENDED_MASTER_SECRET)
         if ems is not None and ems != b"":
             raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
         if ems is None and config.require_extended_master_secret:
             raise AlertHandshakeFailure("client does not support extended master secret")  # E4
         self.result.extended_master_secret = ems is not None
-        renegotiation = find_extension(exts, ExtensionType.renegotiation_info)
+        renegotiation = find_extension(exts, EXT_RENEGOTIATION_INFO)
         if renegotiation is not None and decode_renegotiation_info(renegotiation) != b"":
             raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
-        name = find_extension(exts, ExtensionType.server_name)
+        name = find_extension(exts, EXT_SERVER_NAME)
         self.result.server_name = decode_server_name(name) if name is not None else None
         if config.sni_callback is not None:
             self._sni_choice = self._ask_sni_callback(self.result.server_name)
         self.result.alpn_protocol = self._select_alpn(exts)
         self._select_srtp(exts)
-        self._agree_connection_ids(find_extension(exts, ExtensionType.connection_id))
+        self._agree_connection_ids(find_extension(exts, EXT_CONNECTION_ID))
 
-        raw_groups = find_extension(exts, ExtensionType.supported_groups)
+        raw_groups = find_extension(exts, EXT_SUPPORTED_GROUPS)
         # Without supported_groups, RFC 8422 §4 lets the server assume the client takes any
         # curve; secp256r1 is the one every ECC client implements.
         client_groups = (
             decode_uint16_list(raw_groups) if raw_groups is not None else [NamedGroup.secp256r1]
         )
-        raw_schemes = find_extension(exts, ExtensionType.signature_algorithms)
+        raw_schemes = find_extension(exts, EXT_SIGNATURE_ALGORITHMS)
         client_schemes = decode_uint16_list(raw_schemes) if raw_schemes is not None else []
-        point_formats = find_extension(exts, ExtensionType.ec_point_formats)
+        point_formats = find_extension(exts, EXT_EC_POINT_FORMATS)
         if point_formats is not None and EC_POINT_FORMAT_UNCOMPRESSED not in decode_uint8_list(
             point_formats
         ):
@@ -356,7 +371,7 @@ class ServerHandshake(HandshakeStateMachine):
     def _select_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
         """RFC 7301 §3.2: the first of our protocols that the client offered."""
         ours = self.configuration.alpn_protocols
-        body = find_extension(extensions, ExtensionType.application_layer_protocol_negotiation)
+        body = find_extension(extensions, EXT_ALPN)
         if body is None:
             return None
         offered = decode_alpn(body)  # malformed is a decode_error even if we do not use it
@@ -375,7 +390,7 @@ class ServerHandshake(HandshakeStateMachine):
         client's MKI (we will use it). No common profile ends the handshake when both sides
         configured DTLS-SRTP (the application needs it); without srtp_profiles we ignore
         the offer."""
-        body = find_extension(extensions, ExtensionType.use_srtp)
+        body = find_extension(extensions, EXT_USE_SRTP)
         if body is None:
             return
         offer = decode_use_srtp(body)  # malformed is a decode_error even if we do not use it
@@ -432,33 +447,33 @@ class ServerHandshake(HandshakeStateMachine):
         extensions: list[tuple[int, bytes]] = []
         # Only echo what the client offered (SPEC H4).
         if (
-            find_extension(hello.extensions, ExtensionType.renegotiation_info) is not None
+            find_extension(hello.extensions, EXT_RENEGOTIATION_INFO) is not None
             or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
         ):
-            extensions.append((ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO))
+            extensions.append((EXT_RENEGOTIATION_INFO, EMPTY_RENEGOTIATION_INFO))
         if self.result.extended_master_secret:
-            extensions.append((ExtensionType.extended_master_secret, b""))
+            extensions.append((EXT_EXTENDED_MASTER_SECRET, b""))
         if self.result.alpn_protocol is not None:
             extensions.append(
                 (
-                    ExtensionType.application_layer_protocol_negotiation,
+                    EXT_ALPN,
                     encode_alpn([self.result.alpn_protocol.encode("ascii")]),
                 )
             )
         if self.result.srtp_profile is not None:
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
-            extensions.append((ExtensionType.use_srtp, encode_use_srtp(answer)))
+            extensions.append((EXT_USE_SRTP, encode_use_srtp(answer)))
         extensions.extend(self._certificate_types.answers)
         cids = self.result.connection_ids
         if cids is not None and cids[1] is not None:
-            extensions.append((ExtensionType.connection_id, encode_connection_id(cids[0])))
+            extensions.append((EXT_CONNECTION_ID, encode_connection_id(cids[0])))
         if (
             suite.key_exchange != KeyExchange.PSK
-            and find_extension(hello.extensions, ExtensionType.ec_point_formats) is not None
+            and find_extension(hello.extensions, EXT_EC_POINT_FORMATS) is not None
         ):
-            extensions.append((ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS_ONLY))
+            extensions.append((EXT_EC_POINT_FORMATS, UNCOMPRESSED_POINTS_ONLY))
         if self._resumption.issue_ticket:
-            extensions.append((ExtensionType.session_ticket, b""))  # RFC 5077 §3.2
+            extensions.append((EXT_SESSION_TICKET, b""))  # RFC 5077 §3.2
         self._send(
             HandshakeType.server_hello,
             encode_server_hello(
