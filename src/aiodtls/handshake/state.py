@@ -11,13 +11,13 @@ message, switch epochs, derive keys and hand a finished flight to the connection
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..alerts import AlertDecodeError, AlertUnexpectedMessage
@@ -172,7 +172,7 @@ class HandshakeStateMachine:
         self._sink = sink
         self._trace = tracer
         self._transcript = bytearray()
-        self._transcript_hasher: hashes.Hash | None = None
+        self._transcript_hasher: hashlib._Hash | None = None
         self._transcript_hashed = 0
         self._send_seq = 0
         self._write_epoch = 0
@@ -264,15 +264,16 @@ class HandshakeStateMachine:
         A running hash: the algorithm is known only from the ServerHello, so it starts at the
         first call (the extended master secret's session hash at the ClientKeyExchange, or the
         first Finished) and afterwards absorbs only the bytes added since; each result is
-        taken from a copy, so the running hash goes on.
+        taken from a copy, so the running hash goes on. The standard library's hashlib (OpenSSL
+        in C) under the algorithm's name: its calls do no Python-level type checks.
         """
         hasher = self._transcript_hasher
         if hasher is None:
             assert self.result.suite is not None
-            hasher = self._transcript_hasher = hashes.Hash(self.result.suite.prf_hash())
+            hasher = self._transcript_hasher = hashlib.new(self.result.suite.prf_hash().name)
         hasher.update(self._transcript[self._transcript_hashed :])
         self._transcript_hashed = len(self._transcript)
-        return hasher.copy().finalize()
+        return hasher.copy().digest()
 
     @property
     def transcript(self) -> bytes:
