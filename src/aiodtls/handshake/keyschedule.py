@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac as std_hmac
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac
 
 __all__ = [
     "KeyBlock",
@@ -38,17 +38,21 @@ RESERVED_EXPORTER_LABELS = frozenset(
 def _p_hash(algorithm: hashes.HashAlgorithm, secret: bytes, seed: bytes, length: int) -> bytes:
     """P_hash of RFC 5246 §5.
 
-    Each HMAC is one call of the standard library's one-shot ``hmac.digest`` (OpenSSL's HMAC
-    in C) under the algorithm's name: two calls per block, where a keyed ``cryptography`` HMAC
-    copied per block took seven method calls.
+    Every HMAC here is keyed with ``secret``: the key is set up once and each block works on
+    a copy of that keyed state, instead of hashing the key again for every HMAC.
     """
-    name = algorithm.name
-    out = b""
+    keyed = hmac.HMAC(secret, algorithm)
+    out = bytearray()
     a = seed
     while len(out) < length:
-        a = std_hmac.digest(secret, a, name)
-        out += std_hmac.digest(secret, a + seed, name)
-    return out[:length]
+        h = keyed.copy()
+        h.update(a)
+        a = h.finalize()
+        h = keyed.copy()
+        h.update(a)
+        h.update(seed)
+        out += h.finalize()
+    return bytes(out[:length])
 
 
 def prf(
