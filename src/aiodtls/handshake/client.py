@@ -132,6 +132,39 @@ class ClientState(enum.Enum):
     __hash__ = object.__hash__
 
 
+# Enum members the handshake's methods read, as module-level names: reading a member
+# through its Enum class is a metaclass attribute lookup (about 0.1 us), and a
+# handshake reads dozens (states set, message types sent, key exchanges compared).
+_MSG_CERTIFICATE = HandshakeType.certificate
+_MSG_CERTIFICATE_REQUEST = HandshakeType.certificate_request
+_MSG_CERTIFICATE_VERIFY = HandshakeType.certificate_verify
+_MSG_CLIENT_HELLO = HandshakeType.client_hello
+_MSG_CLIENT_KEY_EXCHANGE = HandshakeType.client_key_exchange
+_MSG_FINISHED = HandshakeType.finished
+_MSG_HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
+_MSG_NEW_SESSION_TICKET = HandshakeType.new_session_ticket
+_MSG_SERVER_HELLO = HandshakeType.server_hello
+_MSG_SERVER_HELLO_DONE = HandshakeType.server_hello_done
+_MSG_SERVER_KEY_EXCHANGE = HandshakeType.server_key_exchange
+_KX_ECDHE_ECDSA = KeyExchange.ECDHE_ECDSA
+_KX_ECDHE_PSK = KeyExchange.ECDHE_PSK
+_KX_PSK = KeyExchange.PSK
+_CERT_RAW_PUBLIC_KEY = CertificateType.RawPublicKey
+_CERT_X509 = CertificateType.X509
+_EXPECT_CERTIFICATE = ClientState.CLIENT_EXPECT_CERTIFICATE
+_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE = (
+    ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+)
+_EXPECT_FINISHED = ClientState.CLIENT_EXPECT_FINISHED
+_EXPECT_NEW_SESSION_TICKET = ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET
+_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
+_EXPECT_SERVER_HELLO = ClientState.CLIENT_EXPECT_SERVER_HELLO
+_EXPECT_SERVER_HELLO_DONE = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+_EXPECT_SERVER_KEY_EXCHANGE = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
+_POST_HANDSHAKE = ClientState.CLIENT_POST_HANDSHAKE
+_START = ClientState.CLIENT_START
+
+
 class ClientHandshake(HandshakeStateMachine):
     """Drives the client side of one handshake."""
 
@@ -150,7 +183,7 @@ class ClientHandshake(HandshakeStateMachine):
             )
         check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
-        self.state = ClientState.CLIENT_START
+        self.state = _START
         self._suites = configuration.effective_cipher_suites()
         if not self._suites:
             raise ValueError("no cipher suites to offer: configure a PSK or use the defaults")
@@ -173,7 +206,7 @@ class ClientHandshake(HandshakeStateMachine):
         """Queue the first ClientHello."""
         config = self.configuration
         self.client_random = os.urandom(32)
-        uses_ecdhe = any(suite_info(s).key_exchange != KeyExchange.PSK for s in self._suites)
+        uses_ecdhe = any(suite_info(s).key_exchange != _KX_PSK for s in self._suites)
         extensions: list[tuple[int, bytes]] = []
         if config.server_name and not _is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
@@ -211,9 +244,9 @@ class ClientHandshake(HandshakeStateMachine):
             compression_methods=b"\x00",
             extensions=extensions,
         )
-        self._send(HandshakeType.client_hello, encode_client_hello(self._hello))
+        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
         self._flush(final=False, flight_number=1)
-        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO
+        self.state = _EXPECT_SERVER_HELLO
 
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
@@ -254,13 +287,13 @@ class ClientHandshake(HandshakeStateMachine):
         self._reset_transcript()
         self._hello.cookie = hvr.cookie
         self._send_seq = 1
-        self._send(HandshakeType.client_hello, encode_client_hello(self._hello))
+        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
         self._flush(final=False, flight_number=3)
 
     @property
     def expects_server_hello(self) -> bool:
         """True while a HelloVerifyRequest may still come."""
-        return self.state == ClientState.CLIENT_EXPECT_SERVER_HELLO
+        return self.state == _EXPECT_SERVER_HELLO
 
     # -- flight 4 ------------------------------------------------------------------------
 
@@ -300,7 +333,7 @@ class ClientHandshake(HandshakeStateMachine):
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None
-        if self.result.suite.key_exchange != KeyExchange.PSK:
+        if self.result.suite.key_exchange != _KX_PSK:
             self._check_certificate_types(hello.extensions)
         self._absorb(message)
         self._server_hello = hello
@@ -311,13 +344,13 @@ class ClientHandshake(HandshakeStateMachine):
             self._sink._install_read_keys(1, read)
             self._trace("session_resumed", suite=self.result.suite.name)
             self.state = self._after_server_keys()
-        elif self.result.suite.key_exchange == KeyExchange.PSK:
-            self.state = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
-        elif self.result.suite.key_exchange == KeyExchange.ECDHE_PSK:
+        elif self.result.suite.key_exchange == _KX_PSK:
+            self.state = _EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
+        elif self.result.suite.key_exchange == _KX_ECDHE_PSK:
             # RFC 5489 §2: no certificates; the ServerKeyExchange is always sent.
-            self.state = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
+            self.state = _EXPECT_SERVER_KEY_EXCHANGE
         else:
-            self.state = ClientState.CLIENT_EXPECT_CERTIFICATE
+            self.state = _EXPECT_CERTIFICATE
 
     def _selected_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
         """The protocol the server selected (RFC 7301 §3.1): exactly one of those we offered
@@ -338,8 +371,8 @@ class ClientHandshake(HandshakeStateMachine):
         """RFC 7250 §4.2: the type the server selected for each direction must be one we
         offered; a missing answer means X.509."""
         offers = dict(client_hello_extensions(self.configuration))
-        x509_only = [CertificateType.X509]
-        ours = peer = CertificateType.X509
+        x509_only = [_CERT_X509]
+        ours = peer = _CERT_X509
         for direction, ext_type in (
             ("server", ExtensionType.server_certificate_type),
             ("client", ExtensionType.client_certificate_type),
@@ -389,7 +422,7 @@ class ClientHandshake(HandshakeStateMachine):
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
         assert self.result.suite is not None
         key: object
-        if self._certificate_types.peer == CertificateType.RawPublicKey:
+        if self._certificate_types.peer == _CERT_RAW_PUBLIC_KEY:
             raw = check_peer_raw_public_key(message.body, self.configuration, peer_is_server=True)
             if raw is None:
                 raise AlertHandshakeFailure("the server sent no raw public key")
@@ -404,31 +437,31 @@ class ClientHandshake(HandshakeStateMachine):
             self.result.peer_certificates = chain
         wanted = (
             ec.EllipticCurvePublicKey
-            if self.result.suite.key_exchange == KeyExchange.ECDHE_ECDSA
+            if self.result.suite.key_exchange == _KX_ECDHE_ECDSA
             else rsa.RSAPublicKey
         )
         if not isinstance(key, wanted):
             raise AlertUnsupportedCertificate("certificate key does not match the cipher suite")
         self._server_public_key = key
         self._absorb(message)
-        self.state = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
+        self.state = _EXPECT_SERVER_KEY_EXCHANGE
 
     def _on_server_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         assert self.result.suite is not None
-        if self.result.suite.key_exchange == KeyExchange.PSK:
+        if self.result.suite.key_exchange == _KX_PSK:
             ske_psk = decode_server_key_exchange_psk(message.body)
             self._psk_hint = ske_psk.identity_hint  # for psk_client_callback
             self._absorb(message)
-            self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+            self.state = _EXPECT_SERVER_HELLO_DONE
             return
-        if self.result.suite.key_exchange == KeyExchange.ECDHE_PSK:
+        if self.result.suite.key_exchange == _KX_ECDHE_PSK:
             # Unsigned: a server without the PSK cannot produce our Finished (RFC 5489 §2).
             ske_ecdhe_psk = decode_server_key_exchange_ecdhe_psk(message.body)
             self._psk_hint = ske_ecdhe_psk.identity_hint or None
             params = ske_ecdhe_psk.params
             self._accept_server_ecdh(self._offered_group(params.group), params.public_key)
             self._absorb(message)
-            self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+            self.state = _EXPECT_SERVER_HELLO_DONE
             return
         ske = decode_server_key_exchange_ecdhe(message.body)
         group = self._offered_group(ske.params.group)
@@ -442,7 +475,7 @@ class ClientHandshake(HandshakeStateMachine):
         )
         self._accept_server_ecdh(group, ske.params.public_key)
         self._absorb(message)
-        self.state = ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+        self.state = _EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
 
     def _offered_group(self, value: int) -> NamedGroup:
         """The server's ECDH group, which must be one we offered."""
@@ -463,7 +496,7 @@ class ClientHandshake(HandshakeStateMachine):
     def _on_certificate_request(self, message: HandshakeMessage, now: float) -> None:
         self._certificate_request = decode_certificate_request(message.body)
         self._absorb(message)
-        self.state = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
+        self.state = _EXPECT_SERVER_HELLO_DONE
 
     def _on_server_hello_done(self, message: HandshakeMessage, now: float) -> None:
         if message.body:
@@ -476,13 +509,13 @@ class ClientHandshake(HandshakeStateMachine):
         """The server's last messages: NewSessionTicket if its ServerHello promised one
         (RFC 5077 §3.3), then Finished."""
         if self._resumption.expect_ticket:
-            return ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET
-        return ClientState.CLIENT_EXPECT_FINISHED
+            return _EXPECT_NEW_SESSION_TICKET
+        return _EXPECT_FINISHED
 
     def _on_new_session_ticket(self, message: HandshakeMessage, now: float) -> None:
         self._resumption.new_ticket = decode_new_session_ticket(message.body)
         self._absorb(message)
-        self.state = ClientState.CLIENT_EXPECT_FINISHED
+        self.state = _EXPECT_FINISHED
 
     # -- flight 5 ------------------------------------------------------------------------
 
@@ -490,7 +523,7 @@ class ClientHandshake(HandshakeStateMachine):
         """The scheme to sign CertificateVerify with, or None to send no certificate."""
         request = self._certificate_request
         key = self.configuration.private_key
-        raw = self._certificate_types.ours == CertificateType.RawPublicKey
+        raw = self._certificate_types.ours == _CERT_RAW_PUBLIC_KEY
         if request is None or key is None or not (raw or self.configuration.certificate_chain):
             return None
         wanted_type = (
@@ -542,19 +575,19 @@ class ClientHandshake(HandshakeStateMachine):
         if self._certificate_request is not None:
             chain = config.certificate_chain if scheme is not None else []
             body = encode_certificate_chain(chain)
-            if scheme is not None and self._certificate_types.ours == CertificateType.RawPublicKey:
+            if scheme is not None and self._certificate_types.ours == _CERT_RAW_PUBLIC_KEY:
                 assert config.private_key is not None
                 body = encode_raw_public_key_certificate(config.private_key)
-            self._send(HandshakeType.certificate, body)
-        if suite.key_exchange == KeyExchange.PSK:
+            self._send(_MSG_CERTIFICATE, body)
+        if suite.key_exchange == _KX_PSK:
             identity, psk = self._psk_credentials()
             self.result.psk_identity = identity
             self._send(
-                HandshakeType.client_key_exchange,
+                _MSG_CLIENT_KEY_EXCHANGE,
                 encode_client_key_exchange_psk(ClientKeyExchangePsk(identity)),
             )
             premaster = psk_premaster_secret(psk)
-        elif suite.key_exchange == KeyExchange.ECDHE_PSK:
+        elif suite.key_exchange == _KX_ECDHE_PSK:
             identity, psk = self._psk_credentials()
             self.result.psk_identity = identity
             assert self._ephemeral is not None and self._server_ecdh_public is not None
@@ -562,7 +595,7 @@ class ClientHandshake(HandshakeStateMachine):
             shared = self._ephemeral.exchange(self._server_ecdh_public)
             premaster = psk_premaster_secret(psk, shared)
             self._send(
-                HandshakeType.client_key_exchange,
+                _MSG_CLIENT_KEY_EXCHANGE,
                 encode_client_key_exchange_ecdhe_psk(
                     ClientKeyExchangeEcdhePsk(identity, self._ephemeral.public_bytes()),
                 ),
@@ -571,7 +604,7 @@ class ClientHandshake(HandshakeStateMachine):
             assert self._ephemeral is not None and self._server_ecdh_public is not None
             premaster = self._ephemeral.exchange(self._server_ecdh_public)
             self._send(
-                HandshakeType.client_key_exchange,
+                _MSG_CLIENT_KEY_EXCHANGE,
                 encode_client_key_exchange_ecdhe(
                     ClientKeyExchangeEcdhe(self._ephemeral.public_bytes()),
                 ),
@@ -581,12 +614,12 @@ class ClientHandshake(HandshakeStateMachine):
             assert config.private_key is not None
             signature = signatures.sign(config.private_key, scheme, self.transcript)
             self._send(
-                HandshakeType.certificate_verify,
+                _MSG_CERTIFICATE_VERIFY,
                 encode_certificate_verify(CertificateVerify(scheme, signature)),
             )
         self._send_change_cipher_spec(write)
         self._send(
-            HandshakeType.finished,
+            _MSG_FINISHED,
             self._finished(from_client=True),
         )
         self._sink._install_read_keys(1, read)
@@ -605,7 +638,7 @@ class ClientHandshake(HandshakeStateMachine):
             assert self._pending_write is not None
             self._send_change_cipher_spec(self._pending_write)
             self._send(
-                HandshakeType.finished,
+                _MSG_FINISHED,
                 self._finished(from_client=True),
             )
             self._flush(final=True, flight_number=5)
@@ -613,35 +646,29 @@ class ClientHandshake(HandshakeStateMachine):
         self.result.session = self._resumption.session_after(
             self._server_hello, self.result, self._master_secret, now
         )
-        self.state = ClientState.CLIENT_POST_HANDSHAKE
+        self.state = _POST_HANDSHAKE
         self.complete = True
 
     # What each state accepts, by message type (any other message is unexpected_message,
     # SPEC H1). A class-level table: no dict of bound methods is built per message.
     _STATE_HANDLERS: ClassVar[StateHandlers] = {
-        ClientState.CLIENT_EXPECT_SERVER_HELLO: {
-            HandshakeType.server_hello: _on_server_hello,
-            HandshakeType.hello_verify_request: _on_hello_verify_request,
+        _EXPECT_SERVER_HELLO: {
+            _MSG_SERVER_HELLO: _on_server_hello,
+            _MSG_HELLO_VERIFY_REQUEST: _on_hello_verify_request,
         },
-        ClientState.CLIENT_EXPECT_CERTIFICATE: {HandshakeType.certificate: _on_certificate},
-        ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE: {
-            HandshakeType.server_key_exchange: _on_server_key_exchange
+        _EXPECT_CERTIFICATE: {_MSG_CERTIFICATE: _on_certificate},
+        _EXPECT_SERVER_KEY_EXCHANGE: {_MSG_SERVER_KEY_EXCHANGE: _on_server_key_exchange},
+        _EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE: {
+            _MSG_SERVER_KEY_EXCHANGE: _on_server_key_exchange,
+            _MSG_SERVER_HELLO_DONE: _on_server_hello_done,
         },
-        ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE: {
-            HandshakeType.server_key_exchange: _on_server_key_exchange,
-            HandshakeType.server_hello_done: _on_server_hello_done,
+        _EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE: {
+            _MSG_CERTIFICATE_REQUEST: _on_certificate_request,
+            _MSG_SERVER_HELLO_DONE: _on_server_hello_done,
         },
-        ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE: {
-            HandshakeType.certificate_request: _on_certificate_request,
-            HandshakeType.server_hello_done: _on_server_hello_done,
-        },
-        ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE: {
-            HandshakeType.server_hello_done: _on_server_hello_done
-        },
-        ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET: {
-            HandshakeType.new_session_ticket: _on_new_session_ticket
-        },
-        ClientState.CLIENT_EXPECT_FINISHED: {HandshakeType.finished: _on_finished},
+        _EXPECT_SERVER_HELLO_DONE: {_MSG_SERVER_HELLO_DONE: _on_server_hello_done},
+        _EXPECT_NEW_SESSION_TICKET: {_MSG_NEW_SESSION_TICKET: _on_new_session_ticket},
+        _EXPECT_FINISHED: {_MSG_FINISHED: _on_finished},
     }
 
 

@@ -137,6 +137,32 @@ class ServerState(enum.Enum):
     __hash__ = object.__hash__
 
 
+# Enum members the handshake's methods read, as module-level names: reading a member
+# through its Enum class is a metaclass attribute lookup (about 0.1 us), and a
+# handshake reads dozens (states set, message types sent, key exchanges compared).
+_MSG_CERTIFICATE = HandshakeType.certificate
+_MSG_CERTIFICATE_REQUEST = HandshakeType.certificate_request
+_MSG_CERTIFICATE_VERIFY = HandshakeType.certificate_verify
+_MSG_CLIENT_HELLO = HandshakeType.client_hello
+_MSG_CLIENT_KEY_EXCHANGE = HandshakeType.client_key_exchange
+_MSG_FINISHED = HandshakeType.finished
+_MSG_NEW_SESSION_TICKET = HandshakeType.new_session_ticket
+_MSG_SERVER_HELLO = HandshakeType.server_hello
+_MSG_SERVER_HELLO_DONE = HandshakeType.server_hello_done
+_MSG_SERVER_KEY_EXCHANGE = HandshakeType.server_key_exchange
+_KX_ECDHE_ECDSA = KeyExchange.ECDHE_ECDSA
+_KX_ECDHE_PSK = KeyExchange.ECDHE_PSK
+_KX_PSK = KeyExchange.PSK
+_CERT_RAW_PUBLIC_KEY = CertificateType.RawPublicKey
+_CERT_X509 = CertificateType.X509
+_EXPECT_CERTIFICATE = ServerState.SERVER_EXPECT_CERTIFICATE
+_EXPECT_CERTIFICATE_VERIFY = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY
+_EXPECT_CLIENT_HELLO = ServerState.SERVER_EXPECT_CLIENT_HELLO
+_EXPECT_CLIENT_KEY_EXCHANGE = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+_EXPECT_FINISHED = ServerState.SERVER_EXPECT_FINISHED
+_POST_HANDSHAKE = ServerState.SERVER_POST_HANDSHAKE
+
+
 class ServerHandshake(HandshakeStateMachine):
     """Drives the server side of one handshake."""
 
@@ -153,7 +179,7 @@ class ServerHandshake(HandshakeStateMachine):
         configuration.validate()  # fields may have been assigned after construction
         check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
-        self.state = ServerState.SERVER_EXPECT_CLIENT_HELLO
+        self.state = _EXPECT_CLIENT_HELLO
         self.peer_address: object = None
         "Set by the connection from the first datagram; the cookie is bound to it."
         self._cookie_secrets = cookie_secrets if configuration.cookie_exchange else None
@@ -183,7 +209,7 @@ class ServerHandshake(HandshakeStateMachine):
     @property
     def expects_client_hello(self) -> bool:
         """True until a ClientHello with a valid cookie has been accepted."""
-        return self.state == ServerState.SERVER_EXPECT_CLIENT_HELLO
+        return self.state == _EXPECT_CLIENT_HELLO
 
     # -- flight 1/3 ----------------------------------------------------------------------
 
@@ -277,7 +303,7 @@ class ServerHandshake(HandshakeStateMachine):
             if info.key_exchange.uses_psk:
                 if config.psk is None and config.psk_lookup is None:
                     continue
-                if info.key_exchange == KeyExchange.ECDHE_PSK:
+                if info.key_exchange == _KX_ECDHE_PSK:
                     if group is None:
                         continue
                     self.result.group = group
@@ -285,7 +311,7 @@ class ServerHandshake(HandshakeStateMachine):
                 return
             wanted = (
                 ec.EllipticCurvePrivateKey
-                if info.key_exchange == KeyExchange.ECDHE_ECDSA
+                if info.key_exchange == _KX_ECDHE_ECDSA
                 else rsa.RSAPrivateKey
             )
             if group is None or not isinstance(key, wanted):
@@ -324,7 +350,7 @@ class ServerHandshake(HandshakeStateMachine):
             answers.append(
                 (ExtensionType.client_certificate_type, encode_certificate_type(client_type))
             )
-        types = CertificateTypes(server_type, client_type or CertificateType.X509, tuple(answers))
+        types = CertificateTypes(server_type, client_type or _CERT_X509, tuple(answers))
         if types != X509_BOTH_WAYS:
             self._certificate_types = types
         trace_certificate_types(self._trace, types)
@@ -420,19 +446,19 @@ class ServerHandshake(HandshakeStateMachine):
         self._sink._install_read_keys(1, read)
         self._send_change_cipher_spec(write)
         self._send(
-            HandshakeType.finished,
+            _MSG_FINISHED,
             self._finished(from_client=False),
         )
         self._trace("session_resumed", suite=self.result.suite.name)
         self._flush(final=False, flight_number=4)
-        self.state = ServerState.SERVER_EXPECT_FINISHED
+        self.state = _EXPECT_FINISHED
 
     def _send_new_session_ticket(self, now: float) -> None:
         if self._resumption.issue_ticket:
             assert self._master_secret is not None
             ticket = self._resumption.new_session_ticket(self.result, self._master_secret, now)
             self._send(
-                HandshakeType.new_session_ticket,
+                _MSG_NEW_SESSION_TICKET,
                 encode_new_session_ticket(ticket),
             )
 
@@ -468,14 +494,14 @@ class ServerHandshake(HandshakeStateMachine):
         if cids is not None and cids[1] is not None:
             extensions.append((EXT_CONNECTION_ID, encode_connection_id(cids[0])))
         if (
-            suite.key_exchange != KeyExchange.PSK
+            suite.key_exchange != _KX_PSK
             and find_extension(hello.extensions, EXT_EC_POINT_FORMATS) is not None
         ):
             extensions.append((EXT_EC_POINT_FORMATS, UNCOMPRESSED_POINTS_ONLY))
         if self._resumption.issue_ticket:
             extensions.append((EXT_SESSION_TICKET, b""))  # RFC 5077 §3.2
         self._send(
-            HandshakeType.server_hello,
+            _MSG_SERVER_HELLO,
             encode_server_hello(
                 ServerHello(
                     DTLS1_2,
@@ -493,20 +519,20 @@ class ServerHandshake(HandshakeStateMachine):
         suite = self.result.suite
         assert suite is not None
         request_certificate = False
-        if suite.key_exchange == KeyExchange.PSK:
+        if suite.key_exchange == _KX_PSK:
             if config.psk_identity_hint is not None:
                 self._send(
-                    HandshakeType.server_key_exchange,
+                    _MSG_SERVER_KEY_EXCHANGE,
                     encode_server_key_exchange_psk(
                         ServerKeyExchangePsk(config.psk_identity_hint),
                     ),
                 )
-        elif suite.key_exchange == KeyExchange.ECDHE_PSK:
+        elif suite.key_exchange == _KX_ECDHE_PSK:
             assert self.result.group is not None
             self._ephemeral = EphemeralKey(self.result.group)
             params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
             self._send(
-                HandshakeType.server_key_exchange,
+                _MSG_SERVER_KEY_EXCHANGE,
                 encode_server_key_exchange_ecdhe_psk(
                     ServerKeyExchangeEcdhePsk(config.psk_identity_hint or b"", params),
                 ),
@@ -514,11 +540,11 @@ class ServerHandshake(HandshakeStateMachine):
         else:
             chain, key = self._credentials()
             assert key is not None
-            if self._certificate_types.ours == CertificateType.RawPublicKey:
+            if self._certificate_types.ours == _CERT_RAW_PUBLIC_KEY:
                 body = encode_raw_public_key_certificate(key)
             else:
                 body = encode_certificate_chain(chain)
-            self._send(HandshakeType.certificate, body)
+            self._send(_MSG_CERTIFICATE, body)
             assert self.result.group is not None and self._signature_scheme is not None
             self._ephemeral = EphemeralKey(self.result.group)
             params = EcdheParameters(int(self.result.group), self._ephemeral.public_bytes())
@@ -528,7 +554,7 @@ class ServerHandshake(HandshakeStateMachine):
                 self.client_random + self.server_random + params.encode(),
             )
             self._send(
-                HandshakeType.server_key_exchange,
+                _MSG_SERVER_KEY_EXCHANGE,
                 encode_server_key_exchange_ecdhe(
                     ServerKeyExchangeEcdhe(params, int(self._signature_scheme), signature),
                 ),
@@ -539,7 +565,7 @@ class ServerHandshake(HandshakeStateMachine):
         if request_certificate:
             self._requested_schemes = list(config.signature_schemes)
             self._send(
-                HandshakeType.certificate_request,
+                _MSG_CERTIFICATE_REQUEST,
                 encode_certificate_request(
                     CertificateRequest(
                         bytes(
@@ -549,19 +575,15 @@ class ServerHandshake(HandshakeStateMachine):
                     ),
                 ),
             )
-        self._send(HandshakeType.server_hello_done, b"")
+        self._send(_MSG_SERVER_HELLO_DONE, b"")
         self._flush(final=False, flight_number=4)
-        self.state = (
-            ServerState.SERVER_EXPECT_CERTIFICATE
-            if request_certificate
-            else ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
-        )
+        self.state = _EXPECT_CERTIFICATE if request_certificate else _EXPECT_CLIENT_KEY_EXCHANGE
 
     # -- flight 5 ------------------------------------------------------------------------
 
     def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
         config = self.configuration
-        raw = self._certificate_types.peer == CertificateType.RawPublicKey
+        raw = self._certificate_types.peer == _CERT_RAW_PUBLIC_KEY
         raw_key = (
             check_peer_raw_public_key(message.body, config, peer_is_server=False) if raw else None
         )
@@ -592,15 +614,15 @@ class ServerHandshake(HandshakeStateMachine):
             self._client_public_key = key
             self.result.peer_certificates = chain
         self._absorb(message)
-        self.state = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
+        self.state = _EXPECT_CLIENT_KEY_EXCHANGE
 
     def _on_client_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         suite = self.result.suite
         assert suite is not None
-        if suite.key_exchange == KeyExchange.PSK:
+        if suite.key_exchange == _KX_PSK:
             cke_psk = decode_client_key_exchange_psk(message.body)
             premaster = psk_premaster_secret(self._psk_for(cke_psk.identity))
-        elif suite.key_exchange == KeyExchange.ECDHE_PSK:
+        elif suite.key_exchange == _KX_ECDHE_PSK:
             cke_ecdhe_psk = decode_client_key_exchange_ecdhe_psk(message.body)
             psk = self._psk_for(cke_ecdhe_psk.identity)
             assert self._ephemeral is not None
@@ -617,9 +639,9 @@ class ServerHandshake(HandshakeStateMachine):
         self._sink._install_read_keys(1, read)
         if self._client_public_key is not None:
             self._cv_transcript = self.transcript
-            self.state = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY
+            self.state = _EXPECT_CERTIFICATE_VERIFY
         else:
-            self.state = ServerState.SERVER_EXPECT_FINISHED
+            self.state = _EXPECT_FINISHED
 
     def _psk_for(self, identity: bytes) -> bytes:
         """The key of the client's PSK identity: ``psk_lookup``'s answer, else ``psk``."""
@@ -650,7 +672,7 @@ class ServerHandshake(HandshakeStateMachine):
             self._cv_transcript,
         )
         self._absorb(message)
-        self.state = ServerState.SERVER_EXPECT_FINISHED
+        self.state = _EXPECT_FINISHED
 
     def _on_finished(self, message: HandshakeMessage, now: float) -> None:
         # A Finished body is its verify_data (checked whole: any other length fails).
@@ -659,7 +681,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._absorb(message)
         if self.result.resumed:
             # The client's CCS Finished was the last flight; ours is answered (SPEC T1).
-            self.state = ServerState.SERVER_POST_HANDSHAKE
+            self.state = _POST_HANDSHAKE
             self.complete = True
             return
         assert self._master_secret is not None
@@ -669,23 +691,19 @@ class ServerHandshake(HandshakeStateMachine):
         assert self._pending_write is not None
         self._send_change_cipher_spec(self._pending_write)
         self._send(
-            HandshakeType.finished,
+            _MSG_FINISHED,
             self._finished(from_client=False),
         )
         self._flush(final=True, flight_number=6)
-        self.state = ServerState.SERVER_POST_HANDSHAKE
+        self.state = _POST_HANDSHAKE
         self.complete = True
 
     # What each state accepts, by message type (any other message is unexpected_message,
     # SPEC H1). A class-level table: no dict of bound methods is built per message.
     _STATE_HANDLERS: ClassVar[StateHandlers] = {
-        ServerState.SERVER_EXPECT_CLIENT_HELLO: {HandshakeType.client_hello: _on_client_hello},
-        ServerState.SERVER_EXPECT_CERTIFICATE: {HandshakeType.certificate: _on_certificate},
-        ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE: {
-            HandshakeType.client_key_exchange: _on_client_key_exchange
-        },
-        ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY: {
-            HandshakeType.certificate_verify: _on_certificate_verify
-        },
-        ServerState.SERVER_EXPECT_FINISHED: {HandshakeType.finished: _on_finished},
+        _EXPECT_CLIENT_HELLO: {_MSG_CLIENT_HELLO: _on_client_hello},
+        _EXPECT_CERTIFICATE: {_MSG_CERTIFICATE: _on_certificate},
+        _EXPECT_CLIENT_KEY_EXCHANGE: {_MSG_CLIENT_KEY_EXCHANGE: _on_client_key_exchange},
+        _EXPECT_CERTIFICATE_VERIFY: {_MSG_CERTIFICATE_VERIFY: _on_certificate_verify},
+        _EXPECT_FINISHED: {_MSG_FINISHED: _on_finished},
     }

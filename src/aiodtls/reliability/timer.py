@@ -309,8 +309,12 @@ class RetransmissionTimer:
         self.rto = min(self.rto * 2, max(cap, self.rto))
 
     def wait(self) -> float:
-        """How long to wait from a transmission now: the timeout plus jitter."""
-        return self._jittered(self.rto)
+        """How long to wait from a transmission now: the timeout plus jitter (as
+        :meth:`_jittered`, written out: this runs for every flight and every answer)."""
+        jitter = self.policy.jitter
+        if jitter <= 0:
+            return self.rto
+        return self.rto * (1 + jitter * self._rng.random())
 
     def wait_base(self) -> float:
         """The base timeout plus jitter (for waits that never back off)."""
