@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..record.header import MAX_PLAINTEXT_LENGTH, ContentType
 from ..record.layer import RecordLayer
 from ..trace import Tracer
-from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment
+from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment, handshake_header
 from .timer import ANSWERED_CAPPED_TIMEOUTS, RetransmissionTimer
 
 __all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
@@ -107,8 +107,10 @@ def plan_datagrams(
         per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
         size = len(entry.body)
         if size <= room - per_record and size <= _MAX_FRAGMENT:
-            # The whole message fits the room left (the usual case): one record, as below.
-            current.append(_fragment_record(entry, 0, size))
+            # The whole message fits the room left (the usual case): one record, as below,
+            # its header built here and the body appended without slicing a copy of it.
+            header = handshake_header(entry.msg_type, size, entry.message_seq, 0, size)
+            current.append((entry.epoch, _HANDSHAKE, header + entry.body))
             room -= per_record + size
             continue
         offset = 0
