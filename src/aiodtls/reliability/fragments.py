@@ -38,6 +38,9 @@ class HandshakeHeader(NamedTuple):
     fragment_length: int
 
 
+_new_tuple = tuple.__new__
+
+
 def pull_handshake_header(buf: Buffer) -> HandshakeHeader:
     """Read the 12-byte header."""
     return read_handshake_header(buf.pull_bytes(HANDSHAKE_HEADER_LENGTH))
@@ -48,12 +51,17 @@ def read_handshake_header(data: bytes, offset: int = 0) -> HandshakeHeader:
     there): for a record's payload read in place, without a :class:`Buffer`."""
     # The 12 bytes read as one 96-bit integer and split: one read instead of five.
     value = int.from_bytes(data[offset : offset + HANDSHAKE_HEADER_LENGTH], "big")
-    return HandshakeHeader(
-        value >> 88,
-        (value >> 64) & 0xFFFFFF,
-        (value >> 48) & 0xFFFF,
-        (value >> 24) & 0xFFFFFF,
-        value & 0xFFFFFF,
+    # Built as HandshakeHeader._make builds it (tuple.__new__ with the five fields): the
+    # named tuple's own __new__ is a Python function, one more frame per fragment.
+    return _new_tuple(
+        HandshakeHeader,
+        (
+            value >> 88,
+            (value >> 64) & 0xFFFFFF,
+            (value >> 48) & 0xFFFF,
+            (value >> 24) & 0xFFFFFF,
+            value & 0xFFFFFF,
+        ),
     )
 
 
