@@ -63,12 +63,11 @@ from real_peers_loss import (
     Testbed,
     _openssl_version,
     aiodtls_env,
+    credentials,
     export_revision,
-    load_credentials,
     pairing_label,
     run_handshake,
     working_tree_label,
-    write_credentials,
 )
 
 from aiodtls.sweep import percentile
@@ -305,13 +304,7 @@ async def main_async(args: argparse.Namespace) -> int:
     """Build the contenders, run the rounds, print the table."""
     with tempfile.TemporaryDirectory(prefix="rlat-") as scratch_name:
         scratch = Path(scratch_name)
-        if args.certs:
-            directory = Path(args.certs)
-            directory.mkdir(parents=True, exist_ok=True)
-            exists = (directory / "chain.pem").exists()
-            creds = load_credentials(directory) if exists else write_credentials(directory)
-        else:
-            creds = write_credentials(scratch)
+        creds = credentials(args.certs, scratch)
         trees: list[tuple[str, Testbed]] = []
         for index, rev in enumerate(args.aiodtls_rev or [None]):
             if rev is None:

@@ -172,6 +172,17 @@ def load_credentials(directory: Path) -> Credentials:
     )
 
 
+def credentials(certs: str | None, scratch: Path) -> Credentials:
+    """The chain kept in ``certs`` (made there on first use), or a fresh one in ``scratch``."""
+    if not certs:
+        return write_credentials(scratch)
+    directory = Path(certs)
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / "chain.pem").exists():
+        return load_credentials(directory)
+    return write_credentials(directory)
+
+
 # --- the relay --------------------------------------------------------------------------------
 
 
@@ -1210,13 +1221,7 @@ async def main_async(args: argparse.Namespace) -> int:
     """Run the benchmark (or one traced handshake)."""
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rpl-")))
-        if args.certs:
-            directory = Path(args.certs)
-            directory.mkdir(parents=True, exist_ok=True)
-            exists = (directory / "chain.pem").exists()
-            creds = load_credentials(directory) if exists else write_credentials(directory)
-        else:
-            creds = write_credentials(scratch)
+        creds = credentials(args.certs, scratch)
         if args.aiodtls_rev:
             src, label = export_revision(args.aiodtls_rev, scratch / "aiodtls")
         else:
