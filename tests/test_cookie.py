@@ -1,20 +1,31 @@
-"""Tests for aiodtls.handshake.cookie: the stateless ClientHello check a server runs first.
+"""Tests for aiodtls.handshake.cookie: the stateless front door a server's ClientHellos pass.
 
-Datagrams are built by hand from the message codecs and ``encode_record_header``; the
-cookie is always taken from the HelloVerifyRequest the check returns, as a client would.
+Datagrams are built by hand from the message codecs and ``encode_record_header`` and go
+through ``CookieDoor.receive``; the cookie is always taken from the HelloVerifyRequest the
+door's challenge carries, as a client would.
 Covers SPEC C1–C5, C9, X14, X15 and the "Stateless listen" / "Cookie parsing" cases of §5.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodtls.buffer import Buffer
-from aiodtls.handshake.cookie import CookieSecrets, Verdict, check_client_hello
+from aiodtls.connection import ConnectionState, DtlsConnection
+from aiodtls.endpoint import DtlsEndpoint
+from aiodtls.handshake.cookie import (
+    Admit,
+    Challenge,
+    CookieCheck,
+    CookieDoor,
+    CookieSecrets,
+    Drop,
+)
 from aiodtls.handshake.messages import (
     ClientHello,
     ExtensionType,
@@ -33,8 +44,11 @@ from aiodtls.record.header import (
     split_datagram,
 )
 from aiodtls.reliability.fragments import encode_handshake_fragment, pull_handshake_header
+from aiodtls.trace import TraceRecord
+from pairs import client_config, handshake, server_config
 
 ADDR = ("192.0.2.1", 4433)
+SERVER = ("192.0.2.100", 4433)
 SECRET = bytes(range(32))
 NOW = 1000.0
 
@@ -74,6 +88,20 @@ def datagram(
     return encode_record_header(content_type, version, epoch, seq, len(fragment)) + fragment
 
 
+def check_client_hello(
+    data: bytes, addr: object, keys: CookieSecrets | None, now: float
+) -> Admit | Challenge | Drop:
+    """The door's verdict on ``data`` from ``addr`` (``keys`` None: cookies off)."""
+    return CookieDoor(keys).receive(data, addr, now)
+
+
+def reply_of(result: Admit | Challenge | Drop) -> bytes:
+    """The one HelloVerifyRequest a challenge sends (all copies are the same datagram)."""
+    assert isinstance(result, Challenge)
+    assert len(set(result.datagrams)) == 1
+    return result.datagrams[0]
+
+
 def secrets() -> CookieSecrets:
     """Cookie secrets with a fixed key, so nothing rotates behind the test's back."""
     return CookieSecrets(SECRET)
@@ -107,8 +135,7 @@ def get_cookie(
 ) -> bytes:
     """Run the first ClientHello through the check and return the cookie it was given."""
     result = check_client_hello(datagram(message or hello()), addr, keys, NOW)
-    assert result.verdict is Verdict.VERIFY
-    return cookie_from(result.reply)
+    return cookie_from(reply_of(result))
 
 
 def second_hello(cookie: bytes, **changes: object) -> bytes:
@@ -123,15 +150,15 @@ def second_hello(cookie: bytes, **changes: object) -> bytes:
 def test_no_cookie_gets_a_hello_verify_request_on_the_same_sequence_number(seq: int) -> None:
     """A cookieless ClientHello is answered with an HVR whose record seq echoes it (C1, C3)."""
     result = check_client_hello(datagram(hello(), seq=seq), ADDR, secrets(), NOW)
-    assert result.verdict is Verdict.VERIFY
-    cookie_from(result.reply, request_seq=seq)
+    assert isinstance(result, Challenge)
+    cookie_from(reply_of(result), request_seq=seq)
 
 
 def test_dtls10_record_version_is_accepted_on_the_first_client_hello() -> None:
     """OpenSSL sends its first ClientHello in a 0xFEFF record (R1, C2)."""
     result = check_client_hello(datagram(hello(), version=DTLS1_0), ADDR, secrets(), NOW)
-    assert result.verdict is Verdict.VERIFY
-    cookie_from(result.reply)
+    assert isinstance(result, Challenge)
+    cookie_from(reply_of(result))
 
 
 @pytest.mark.parametrize(
@@ -147,8 +174,8 @@ def test_reply_is_not_larger_than_the_request(message: ClientHello) -> None:
     """The HVR never amplifies a spoofed ClientHello (X14)."""
     request = datagram(message)
     result = check_client_hello(request, ADDR, secrets(), NOW)
-    assert result.verdict is Verdict.VERIFY
-    assert len(result.reply) <= len(request)
+    assert isinstance(result, Challenge)
+    assert sum(map(len, result.datagrams)) <= len(request)
 
 
 # -- second ClientHello: ACCEPT (C4) -------------------------------------------------------
@@ -158,18 +185,18 @@ def test_valid_cookie_is_accepted() -> None:
     """The ClientHello repeated with the HVR's cookie is accepted (C4)."""
     keys = secrets()
     cookie = get_cookie(keys)
-    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.ACCEPT
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Admit)
 
 
 def test_cookie_check_keeps_no_state() -> None:
     """Another instance with the same secret accepts the cookie: nothing was remembered (C1)."""
     cookie = get_cookie(secrets())
-    assert check_client_hello(second_hello(cookie), ADDR, secrets(), NOW).verdict is Verdict.ACCEPT
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, secrets(), NOW), Admit)
 
 
 def test_cookies_off_accepts_any_well_formed_client_hello() -> None:
     """With no secrets, every well-formed ClientHello is accepted."""
-    assert check_client_hello(datagram(hello()), ADDR, None, NOW).verdict is Verdict.ACCEPT
+    assert isinstance(check_client_hello(datagram(hello()), ADDR, None, NOW), Admit)
 
 
 @pytest.mark.parametrize(
@@ -182,8 +209,8 @@ def test_cookie_for_another_address_or_port_is_refused(addr: object) -> None:
     keys = secrets()
     cookie = get_cookie(keys, addr=ADDR)
     result = check_client_hello(second_hello(cookie), addr, keys, NOW)
-    assert result.verdict is Verdict.VERIFY
-    cookie_from(result.reply, request_seq=1)
+    assert isinstance(result, Challenge)
+    cookie_from(reply_of(result), request_seq=1)
 
 
 @pytest.mark.parametrize(
@@ -202,7 +229,7 @@ def test_changed_client_hello_fields_invalidate_the_cookie(changes: dict[str, ob
     keys = secrets()
     cookie = get_cookie(keys)
     result = check_client_hello(second_hello(cookie, **changes), ADDR, keys, NOW)
-    assert result.verdict is Verdict.VERIFY
+    assert isinstance(result, Challenge)
     assert "does not match" in result.reason
 
 
@@ -214,7 +241,7 @@ def test_cookie_ignores_changed_extensions() -> None:
     cookie = get_cookie(keys)
     changed = [(ExtensionType.extended_master_secret, b""), (ExtensionType.supported_groups, b"")]
     result = check_client_hello(second_hello(cookie, extensions=changed), ADDR, keys, NOW)
-    assert result.verdict is Verdict.ACCEPT
+    assert isinstance(result, Admit)
 
 
 def test_bad_cookies_are_treated_as_absent() -> None:
@@ -233,8 +260,8 @@ def test_bad_cookies_are_treated_as_absent() -> None:
         b"x",
     ):
         result = check_client_hello(second_hello(bad), ADDR, keys, NOW)
-        assert result.verdict is Verdict.VERIFY, bad.hex()
-        assert cookie_from(result.reply, request_seq=1)
+        assert isinstance(result, Challenge), bad.hex()
+        assert cookie_from(reply_of(result), request_seq=1)
 
 
 def test_previous_secret_is_accepted_after_one_rotation_only() -> None:
@@ -242,9 +269,9 @@ def test_previous_secret_is_accepted_after_one_rotation_only() -> None:
     keys = secrets()
     cookie = get_cookie(keys)
     keys.rotate(NOW)
-    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.ACCEPT
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Admit)
     keys.rotate(NOW)
-    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.VERIFY
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Challenge)
 
 
 def test_new_cookie_after_rotation_is_accepted() -> None:
@@ -253,23 +280,23 @@ def test_new_cookie_after_rotation_is_accepted() -> None:
     keys.rotate(NOW)
     cookie = get_cookie(keys)
     keys.rotate(NOW)
-    assert check_client_hello(second_hello(cookie), ADDR, keys, NOW).verdict is Verdict.ACCEPT
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Admit)
 
 
 def test_automatic_rotation_retires_old_cookies() -> None:
     """A random secret rotates every period; a cookie outlives one rotation, not two (C4)."""
     keys = CookieSecrets(rotation_period=60.0)
-    cookie = cookie_from(check_client_hello(datagram(hello()), ADDR, keys, 0.0).reply)
-    assert check_client_hello(second_hello(cookie), ADDR, keys, 30.0).verdict is Verdict.ACCEPT
-    assert check_client_hello(second_hello(cookie), ADDR, keys, 61.0).verdict is Verdict.ACCEPT
-    assert check_client_hello(second_hello(cookie), ADDR, keys, 122.0).verdict is Verdict.VERIFY
+    cookie = cookie_from(reply_of(check_client_hello(datagram(hello()), ADDR, keys, 0.0)))
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, 30.0), Admit)
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, 61.0), Admit)
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, 122.0), Challenge)
 
 
 def test_secrets_are_independent() -> None:
     """A cookie from one server's secret is not valid at another's (C4)."""
     cookie = get_cookie(secrets())
     other = CookieSecrets(bytes(32))
-    assert check_client_hello(second_hello(cookie), ADDR, other, NOW).verdict is Verdict.VERIFY
+    assert isinstance(check_client_hello(second_hello(cookie), ADDR, other, NOW), Challenge)
 
 
 # -- DROP: anything but one whole epoch-0 ClientHello (C9, §5) -------------------------------
@@ -279,8 +306,7 @@ def assert_dropped(data: bytes) -> None:
     """The datagram is dropped, with no reply, whatever the cookie configuration."""
     for keys in (secrets(), None):
         result = check_client_hello(data, ADDR, keys, NOW)
-        assert result.verdict is Verdict.DROP
-        assert result.reply == b""
+        assert isinstance(result, Drop)
         assert result.reason
 
 
@@ -348,7 +374,7 @@ def test_cut_mid_cookie_is_dropped() -> None:
     full = second_hello(get_cookie(keys))
     cut = full[: 13 + 12 + 2 + 32 + 1 + 1 + 5]
     for data in (cut, full[:-1]):
-        assert check_client_hello(data, ADDR, keys, NOW).verdict is Verdict.DROP
+        assert isinstance(check_client_hello(data, ADDR, keys, NOW), Drop)
 
 
 def test_record_length_overrunning_the_datagram_is_dropped() -> None:
@@ -424,11 +450,9 @@ def check_never_raises(data: bytes) -> None:
     """Run the check with and without secrets; only valid verdicts, small replies."""
     for keys in (secrets(), None):
         result = check_client_hello(data, ADDR, keys, NOW)
-        assert isinstance(result.verdict, Verdict)
-        if result.verdict is Verdict.VERIFY:
-            assert len(result.reply) <= len(data)  # X14
-        else:
-            assert result.reply == b""
+        assert isinstance(result, Admit | Challenge | Drop)
+        if isinstance(result, Challenge):
+            assert sum(map(len, result.datagrams)) <= len(data)  # X14
 
 
 @given(st.binary(max_size=300))
@@ -456,3 +480,86 @@ def test_check_never_raises_on_mutated_client_hellos(data: st.DataObject) -> Non
         else:
             base[position:position] = data.draw(st.binary(min_size=1, max_size=3))
     check_never_raises(bytes(base))
+
+
+# -- one door: a cookie is verified once per accepted ClientHello -----------------------------
+
+
+class CountingChecks:
+    """Wraps ``CookieSecrets.check`` to count the checks, and the valid ones."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.valid = 0
+        check = CookieSecrets.check
+
+        def counting(secrets: CookieSecrets, *args: Any, **kwargs: Any) -> CookieCheck:
+            result = check(secrets, *args, **kwargs)
+            self.calls += 1
+            self.valid += result.valid
+            return result
+
+        monkeypatch.setattr(CookieSecrets, "check", counting)
+
+
+def test_bare_server_connection_verifies_the_cookie_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server DtlsConnection without an endpoint passes each ClientHello through its own
+    door until one is admitted; its handshake does not check the cookie again (C1, C4). The
+    cookie's age becomes the server's first round-trip sample."""
+    checks = CountingChecks(monkeypatch)
+    records: list[TraceRecord] = []
+    pair = handshake(client_config(), server_config(trace=records.append))
+    assert pair.server_outcome.completed is not None
+    assert (checks.calls, checks.valid) == (2, 1)  # the cookieless ClientHello, then ours
+    kinds = [r.kind for r in records]
+    assert kinds.count("hello_verify_request_sent") == 1
+    cookie_samples = [
+        r for r in records if r.kind == "rtt_sample" and r.fields.get("source") == "cookie"
+    ]
+    assert len(cookie_samples) == 1
+
+
+def test_endpoint_connection_verifies_the_cookie_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint's door admits the ClientHello and the connection it creates starts from
+    that verdict: one check per ClientHello, one valid one per handshake (C1, C4), and the
+    cookie's age still reaches the new connection's timer."""
+    checks = CountingChecks(monkeypatch)
+    records: list[TraceRecord] = []
+    endpoint = DtlsEndpoint(server_config(trace=records.append))
+    client = DtlsConnection(configuration=client_config())
+    client.connect(SERVER, 0.0)
+    for _ in range(10):
+        for data, _addr in client.datagrams_to_send(0.0):
+            endpoint.receive_datagram(data, ADDR, 0.0)
+        for data, _addr in endpoint.datagrams_to_send(0.0):
+            client.receive_datagram(data, SERVER, 0.0)
+    assert client.state is ConnectionState.ESTABLISHED
+    assert endpoint.stats.connections_created == endpoint.stats.hello_verify_requests == 1
+    assert (checks.calls, checks.valid) == (2, 1)
+    cookie_samples = [
+        r for r in records if r.kind == "rtt_sample" and r.fields.get("source") == "cookie"
+    ]
+    assert len(cookie_samples) == 1
+
+
+@pytest.mark.parametrize("endpoint", [False, True], ids=["bare", "endpoint"])
+def test_cookies_off_checks_nothing(monkeypatch: pytest.MonkeyPatch, endpoint: bool) -> None:
+    """``cookie_exchange=False``: the door admits the first ClientHello without a check."""
+    checks = CountingChecks(monkeypatch)
+    config = server_config(cookie_exchange=False)
+    if endpoint:
+        server = DtlsEndpoint(config)
+        client = DtlsConnection(configuration=client_config())
+        client.connect(SERVER, 0.0)
+        for _ in range(10):
+            for data, _addr in client.datagrams_to_send(0.0):
+                server.receive_datagram(data, ADDR, 0.0)
+            for data, _addr in server.datagrams_to_send(0.0):
+                client.receive_datagram(data, SERVER, 0.0)
+        assert server.stats.hello_verify_requests == 0
+        assert client.state is ConnectionState.ESTABLISHED
+    else:
+        assert handshake(client_config(), config).server_outcome.completed is not None
+    assert checks.calls == 0

@@ -21,10 +21,8 @@ HANDSHAKE_CALLBACKS = {
     "install_read_keys",
     "install_write_keys",
     "send_flight",
-    "send_datagram",
-    "skip_write_sequence_numbers",
-    "rtt_sample",
     "record_answered",
+    "restart_peer_messages",
     "use_connection_ids",
 }
 

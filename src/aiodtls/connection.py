@@ -7,7 +7,9 @@ and datagrams as bytes; what it wants done goes out through three pulls:
 
 It owns the glue between the layers: records are opened by the ``record`` layer, handshake
 fragments go to ``reliability.reassembly``, whole messages to the ``handshake`` state machine,
-and flights back out through ``reliability.flight``. It is also the single place where an
+and flights back out through ``reliability.flight``. A server's ClientHellos pass the cookie
+door (``handshake.cookie``) until one is admitted; only that one starts the server handshake.
+It is also the single place where an
 :class:`~aiodtls.alerts.Alert` raised anywhere below becomes an alert record and a
 ``ConnectionTerminated`` event, and where invalid input is dropped, counted and traced.
 """
@@ -28,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from .alerts import (
     Alert,
     AlertBadRecordMac,
+    AlertDecodeError,
     AlertDescription,
     AlertHandshakeFailure,
     AlertInternalError,
@@ -37,18 +40,18 @@ from .alerts import (
     alert_reason,
 )
 from .budget import BufferBudget
-from .buffer import Buffer
+from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
 from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.client import ClientHandshake
-from .handshake.cookie import CookieSecrets
-from .handshake.messages import HandshakeType
+from .handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets, ParsedClientHello
+from .handshake.messages import HandshakeType, decode_client_hello
 from .handshake.server import ServerHandshake
 from .handshake.suites import suite_info
 from .migration import AddressBudget
 from .record.cid import TLS12_CID
-from .record.header import ContentType, RawRecord, split_datagram
+from .record.header import RECORD_HEADER_LENGTH, ContentType, RawRecord, split_datagram
 from .record.layer import (
     OpenedRecord,
     RecordAuthenticationFailed,
@@ -60,7 +63,6 @@ from .record.protection import RecordProtection
 from .reliability.flight import FlightEntry, FlightSender, FlightState
 from .reliability.fragments import (
     HANDSHAKE_HEADER_LENGTH,
-    HandshakeHeader,
     pull_handshake_header,
     read_handshake_header,
 )
@@ -157,6 +159,7 @@ _FLIGHT_SENDING = FlightState.SENDING
 _HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
 _CLIENT_HELLO = HandshakeType.client_hello
 _FINISHED = HandshakeType.finished
+_CLIENT_HELLO_RECORD_OVERHEAD = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH
 _NEW = FragmentStatus.NEW
 _OLD = FragmentStatus.OLD
 _DROPPED = FragmentStatus.DROPPED
@@ -190,18 +193,19 @@ class DtlsConnection:
         self,
         *,
         configuration: DtlsConfiguration,
-        cookie_secrets: CookieSecrets | None = None,
+        admitted: Admit | None = None,
         rng: random.Random | None = None,
         buffer_budget: BufferBudget | None = None,
         connection_id: bytes | None = None,
     ) -> None:
         """Create a connection.
 
-        ``cookie_secrets`` lets a server endpoint share its cookie secrets with the
-        connections it creates, and ``buffer_budget`` its cap on the handshake bytes all of
-        them buffer; ``connection_id`` is the CID it asks for (unique in the endpoint) when
-        ``connection_id_length`` is set. ``rng`` is the source of timer jitter only (keys
-        always come from the operating system); pass a seeded one for reproducible
+        ``admitted`` is the cookie door's verdict on the ClientHello a server endpoint creates
+        the connection for (it feeds that datagram next): the connection does not check that
+        ClientHello again. ``buffer_budget`` is the endpoint's cap on the handshake bytes all
+        its connections buffer; ``connection_id`` is the CID it asks for (unique in the
+        endpoint) when ``connection_id_length`` is set. ``rng`` is the source of timer jitter
+        only (keys always come from the operating system); pass a seeded one for reproducible
         simulations.
         """
         self.configuration = configuration
@@ -250,6 +254,9 @@ class DtlsConnection:
         # Keep this class under 30 attributes: CPython shares the keys of instance dicts only
         # up to 30, and one more costs every connection about 1.6 KiB (docs/scaling.md).
         self._handshake: ClientHandshake | ServerHandshake
+        # A server's front door until a ClientHello is admitted, then None (always None for a
+        # client): the cookie door, or the endpoint's verdict on the ClientHello it feeds next.
+        self._door: CookieDoor | Admit | None = None
         if self.is_client:
             if (
                 configuration.effective_verify_mode() != ssl.CERT_NONE
@@ -268,11 +275,15 @@ class DtlsConnection:
                 )
             self._handshake = ClientHandshake(configuration, self, self._trace)
         else:
-            if cookie_secrets is None and configuration.cookie_exchange:
-                cookie_secrets = CookieSecrets(configuration.cookie_secret)
-            self._handshake = ServerHandshake(
-                configuration, self, self._trace, cookie_secrets=cookie_secrets
-            )
+            self._handshake = ServerHandshake(configuration, self, self._trace)
+            if admitted is not None:
+                self._door = admitted
+            else:  # without an endpoint: a door of its own
+                self._door = CookieDoor(
+                    CookieSecrets(configuration.cookie_secret)
+                    if configuration.cookie_exchange
+                    else None
+                )
         if connection_id is not None:
             self._handshake.result.connection_ids = (connection_id, None)
 
@@ -326,7 +337,6 @@ class DtlsConnection:
         if self._peer_address is None and isinstance(self._handshake, ServerHandshake):
             # A server connection belongs to the address of its first datagram.
             self._peer_address = addr
-            self._handshake.peer_address = addr
             self._start_handshake_clock(now)
         moving = addr != self._peer_address
         if moving and (not self._records.receive_cid or self.state != _ESTABLISHED):
@@ -639,27 +649,15 @@ class DtlsConnection:
         assert self._reassembler is not None  # flights are sent only during the handshake
         self._peer_flight_start = self._reassembler.next_seq
 
-    def _send_datagram(self, data: bytes) -> None:
-        """Called by the handshake for a stateless HelloVerifyRequest."""
-        self._datagrams.append(data)
-
-    def _skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
-        """Called by the server handshake after a stateless cookie exchange."""
-        self._records.skip_write_sequence_numbers(epoch, next_sequence_number)
-
-    def _rtt_sample(self, seconds: float, *, exact: bool) -> None:
-        """Called by the server handshake with the round trip its cookie measured."""
-        if exact:
-            self._flight.timer.on_rtt_sample(seconds)
-        else:
-            self._flight.timer.on_rtt_bound(seconds)
-        self._flight.mark_peer_alive()
-        if self._trace.enabled:
-            self._trace("rtt_sample", source="cookie", rtt=round(seconds, 6), exact=exact)
-
     def _record_answered(self, epoch: int, sequence_number: int) -> bool:
         """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
         return self._flight.on_record_answered(epoch, sequence_number, self._now)
+
+    def _restart_peer_messages(self, message_seq: int) -> None:
+        """Called by the client handshake after a HelloVerifyRequest: the server numbers its
+        next message ``message_seq``, whatever came before (RFC 6347 §4.2.2)."""
+        assert self._reassembler is not None  # while handshaking
+        self._reassembler.restart_at(message_seq)
 
     def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
         """Called by the handshake when both sides sent connection_id (RFC 9146)."""
@@ -775,16 +773,21 @@ class DtlsConnection:
                 and isinstance(self._handshake, ClientHandshake)
                 and self._handshake.expects_server_hello
             ):
-                self._receive_hello_verify_request(header, fragment, record)
+                # Outside the message sequence: the client handshake takes it whole (SPEC C6).
+                dropped = self._handshake.receive_hello_verify_request(
+                    header, fragment, record.sequence_number, self._now
+                )
+                if dropped is not None:
+                    self._drop(dropped, record)
                 continue
             if (
                 msg_type == _CLIENT_HELLO
                 and header.message_seq != reassembler.next_seq
-                and isinstance(self._handshake, ServerHandshake)
-                and self._handshake.expects_client_hello
+                and self._door is not None
             ):
-                # Before a valid cookie the server keeps no state, so any ClientHello (a first
-                # one again after a lost HVR, or the one with the cookie) starts afresh.
+                # Before the door admits a ClientHello the server keeps no state, so any
+                # ClientHello (a first one again after a lost HVR, or the one with the cookie)
+                # starts afresh.
                 reassembler.restart_at(header.message_seq)
             status = reassembler.add_fragment(
                 msg_type,
@@ -824,10 +827,72 @@ class DtlsConnection:
                 message = self._reassembler.pop_message()
                 if message is None:
                     break
-            self._handshake.handle(message, self._now)
+            if self._door is None:
+                self._handshake.handle(message, self._now)
+            else:
+                self._through_door(message)
             message = None
             if self._handshake.complete:
                 self._complete_handshake()
+
+    def _through_door(self, message: HandshakeMessage) -> None:
+        """A server's message before a ClientHello was admitted. A ClientHello goes through
+        the cookie door (``handshake.cookie``), once: a challenge is sent and the ClientHello
+        forgotten (SPEC C1, C5); an admitted one starts the server handshake, already
+        verified. Any other message is unexpected (SPEC H1)."""
+        door = self._door
+        if message.msg_type != _CLIENT_HELLO:
+            self._handshake.handle(message, self._now)  # raises unexpected_message
+            return
+        verdict: Admit | Challenge
+        if isinstance(door, CookieDoor):
+            try:
+                hello = decode_client_hello(message.body)
+            except BufferReadError as exc:
+                raise AlertDecodeError(f"malformed client_hello: {exc}") from None
+            # The datagram's size is not known here: the smallest record that carries it.
+            size = _CLIENT_HELLO_RECORD_OVERHEAD + len(message.body)
+            parsed = ParsedClientHello(hello, message.record_sequence_number, size)
+            verdict = door.admit(parsed, self._peer_address, self._now)
+        elif (
+            door is not None
+            and door.client_hello.record_sequence_number == message.record_sequence_number
+        ):
+            verdict = door  # the endpoint's door admitted this ClientHello
+        else:
+            self._drop("not the ClientHello the endpoint admitted")
+            return
+        if isinstance(verdict, Challenge):
+            self._datagrams.extend(verdict.datagrams)
+            if self._trace.enabled:
+                self._trace(
+                    "hello_verify_request_sent",
+                    cookie_length=len(verdict.cookie),
+                    refused=verdict.reason,
+                )
+            return
+        self._door = None
+        cookie = verdict.cookie
+        if cookie is not None and cookie.age is not None:
+            # The cookie went out with our challenge: its age is one round trip if the
+            # ClientHello came straight back, else an upper bound of it. Either way the timer
+            # of our first (and biggest) flight need not start from the blind 1 s.
+            if cookie.exact:
+                self._flight.timer.on_rtt_sample(cookie.age)
+            else:
+                self._flight.timer.on_rtt_bound(cookie.age)
+            self._flight.mark_peer_alive()
+            if self._trace.enabled:
+                self._trace(
+                    "rtt_sample", source="cookie", rtt=round(cookie.age, 6), exact=cookie.exact
+                )
+        # Statelessly we may already have used record numbers up to the ClientHello's for
+        # challenges (SPEC C3); continue after it so the client's replay window never sees a
+        # number twice (what OpenSSL does after DTLSv1_listen). Done first, so that even an
+        # alert refusing this ClientHello gets through.
+        self._records.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
+        assert isinstance(self._handshake, ServerHandshake)
+        self._handshake.start(verdict.client_hello.hello, message, self._now)
 
     def _trace_reassembly(self, reassembler: Reassembler) -> None:
         """Trace what is still missing of the peer's messages after new fragments arrived."""
@@ -883,22 +948,6 @@ class DtlsConnection:
                 f"the server kept repeating its flight after {ignored} copies of our Finished: "
                 "it cannot verify our Finished, so the keys differ (wrong PSK?)"
             )
-
-    def _receive_hello_verify_request(
-        self, header: HandshakeHeader, body: bytes, record: OpenedRecord
-    ) -> None:
-        """A HelloVerifyRequest is answered outside the message sequence: the newest one wins
-        whatever its message_seq (SPEC C6; OpenSSL numbers a second one 1), and the server
-        numbers its ServerHello after our new ClientHello, so reassembly restarts at 1."""
-        if header.fragment_offset != 0 or header.fragment_length != header.length:
-            self._drop("fragmented HelloVerifyRequest", record)
-            return
-        assert self._reassembler is not None  # while handshaking
-        self._reassembler.restart_at(1)
-        message = HandshakeMessage(
-            header.msg_type, header.message_seq, bytes(body), record.epoch, record.sequence_number
-        )
-        self._handshake.handle(message, self._now)
 
     def _receive_handshake_after_completion(self, record: OpenedRecord) -> None:
         """Handshake records after completion: retransmissions, or renegotiation attempts."""

@@ -4,10 +4,12 @@
 in front of it, and the limits that keep a server alive under floods and replays
 (docs/security.md lists them all):
 
-- A datagram from an unknown address is checked without creating anything
-  (``handshake.cookie.check_client_hello``): a ClientHello without a valid cookie gets a
-  HelloVerifyRequest, twice when both copies together are no larger than the ClientHello
-  (``handshake.cookie.HELLO_VERIFY_COPIES``), anything else is dropped (SPEC C1, X14).
+- A ClientHello from an unknown address goes through the cookie door
+  (``handshake.cookie.CookieDoor``) without creating anything: one without a valid cookie
+  gets a HelloVerifyRequest, twice when both copies together are no larger than the
+  ClientHello (``handshake.cookie.HELLO_VERIFY_COPIES``); anything else is dropped (SPEC C1,
+  X14). A connection is created with the door's ``Admit``, so its handshake starts from the
+  verified ClientHello and the cookie is checked once.
 - Only a ClientHello that returns a valid cookie creates a connection, and only while fewer
   than ``max_half_open`` handshakes are in progress, and fewer than
   ``max_half_open_per_source`` from its source (an IPv4 address or an IPv6 /64) (SPEC X29).
@@ -48,10 +50,10 @@ from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection, NetworkAddress
 from .events import DtlsEvent
 from .handshake.cookie import (
+    Challenge,
+    CookieDoor,
     CookieSecrets,
     ParsedClientHello,
-    Verdict,
-    check_client_hello,
     parse_client_hello,
 )
 from .record.cid import peek_cid
@@ -129,7 +131,7 @@ class DtlsEndpoint:
         "Most handshakes in progress from one IPv4 address or IPv6 /64."
         self.stats = EndpointStats()
         self._trace = Tracer("server", configuration.trace)
-        self._cookies = (
+        self._door = CookieDoor(
             CookieSecrets(configuration.cookie_secret, rotation_period=cookie_rotation)
             if configuration.cookie_exchange
             else None
@@ -190,7 +192,7 @@ class DtlsEndpoint:
         if isinstance(hello, ParsedClientHello):
             self._receive_client_hello(hello, data, addr, now, connection)
         elif connection is None:
-            self.stats.dropped[hello or "not a ClientHello"] += 1
+            self.stats.dropped[hello.reason if hello is not None else "not a ClientHello"] += 1
         else:
             self._deliver(connection, data, addr, now)
 
@@ -279,19 +281,16 @@ class DtlsEndpoint:
                 # failed handshake refused (T8): the connection knows what to do.
                 self._feed(candidate, data, addr, now)
                 return
-        check = check_client_hello(hello, addr, self._cookies, now)
-        if check.verdict == Verdict.VERIFY:
+        verdict = self._door.admit(hello, addr, now)
+        if isinstance(verdict, Challenge):
             self.stats.hello_verify_requests += 1
-            if hello.hello.cookie:
+            if verdict.refused:
                 # A client that keeps sending a cookie we refuse would otherwise loop on
                 # HelloVerifyRequests with nothing to show why (issue 9 item 5).
-                self.stats.cookies_refused[check.reason] += 1
+                self.stats.cookies_refused[verdict.reason] += 1
                 self._trace.now = now
-                self._trace("cookie_refused", peer=str(addr), reason=check.reason)
-            self._replies.extend([(check.reply, addr)] * check.copies)
-            return
-        if check.verdict == Verdict.DROP:
-            self.stats.dropped[check.reason] += 1
+                self._trace("cookie_refused", peer=str(addr), reason=verdict.reason)
+            self._replies.extend([(reply, addr) for reply in verdict.datagrams])
             return
         key = (addr, random_)
         self._expire_accepted(now)
@@ -305,9 +304,10 @@ class DtlsEndpoint:
         if self._half_open_per_source[source] >= self.max_half_open_per_source:
             self.stats.half_open_refused_per_source += 1
             return
-        if self._cookies is not None:
+        max_age = self._door.max_age
+        if max_age is not None:
             # Kept a little longer than the cookie lives (its clock counts whole milliseconds).
-            self._accepted[key] = now + self._cookies.max_age + 1.0
+            self._accepted[key] = now + max_age + 1.0
         if len(self._accepted) > self._max_accepted:
             self._accepted.popitem(last=False)
         cid: bytes | None = None
@@ -318,7 +318,7 @@ class DtlsEndpoint:
                 return
         new = DtlsConnection(
             configuration=self.configuration,
-            cookie_secrets=self._cookies,
+            admitted=verdict,
             rng=self._rng,
             buffer_budget=self._budget,
             connection_id=cid,

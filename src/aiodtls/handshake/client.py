@@ -26,9 +26,11 @@ from ..alerts import (
     AlertUnsupportedCertificate,
     AlertUnsupportedExtension,
 )
+from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_0, DTLS1_2
 from ..record.protection import RecordProtection
+from ..reliability.fragments import HandshakeHeader
 from ..reliability.reassembly import HandshakeMessage
 from ..srtp import SrtpProfile, describe_profiles
 from ..trace import Tracer
@@ -141,7 +143,6 @@ _MSG_CERTIFICATE_VERIFY = HandshakeType.certificate_verify
 _MSG_CLIENT_HELLO = HandshakeType.client_hello
 _MSG_CLIENT_KEY_EXCHANGE = HandshakeType.client_key_exchange
 _MSG_FINISHED = HandshakeType.finished
-_MSG_HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
 _MSG_NEW_SESSION_TICKET = HandshakeType.new_session_ticket
 _MSG_SERVER_HELLO = HandshakeType.server_hello
 _MSG_SERVER_HELLO_DONE = HandshakeType.server_hello_done
@@ -263,21 +264,39 @@ class ClientHandshake(HandshakeStateMachine):
 
     # -- flight 2: HelloVerifyRequest ----------------------------------------------------
 
-    def _on_hello_verify_request(self, message: HandshakeMessage, now: float) -> None:
-        hvr = decode_hello_verify_request(message.body)
+    def receive_hello_verify_request(
+        self, header: HandshakeHeader, body: bytes, record_sequence_number: int, now: float
+    ) -> str | None:
+        """The client's whole side of the cookie exchange: a HelloVerifyRequest fragment
+        (``header``, ``body``) that came in record ``record_sequence_number`` while no
+        ServerHello has. Returns why it was dropped, or None; raises an alert if it is
+        malformed (SPEC C6).
+
+        It is answered outside the message sequence: the newest one wins whatever its
+        message_seq (SPEC C6; OpenSSL numbers a second one 1), and the server numbers its
+        ServerHello after our new ClientHello, so the peer's messages restart at 1. It comes
+        before any keys exist, so in epoch 0.
+        """
+        if header.fragment_offset != 0 or header.fragment_length != header.length:
+            return "fragmented HelloVerifyRequest"
+        self._sink._restart_peer_messages(1)
+        try:
+            hvr = decode_hello_verify_request(body)
+        except BufferReadError as exc:
+            raise AlertDecodeError(f"malformed hello_verify_request: {exc}") from None
         # RFC 6347 §4.2.1: the HVR version is not a negotiation (SPEC C2), but it must be DTLS.
         if hvr.server_version not in (DTLS1_0, DTLS1_2):
             raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
         assert self._hello is not None
         # An HVR carries the record number of the ClientHello it answers (RFC 6347 §4.2.1).
-        answers_current = self._sink._record_answered(0, message.record_sequence_number)
+        answers_current = self._sink._record_answered(0, record_sequence_number)
         if self.cookie_exchanges and not answers_current:
             # It answers a ClientHello we sent before the one in flight (a retransmitted or
             # duplicated first ClientHello): the server may already be using our current
             # cookie, and switching would split the transcripts.
-            return
+            return None
         if hvr.cookie == self._hello.cookie:
-            return
+            return None
         # The newest HelloVerifyRequest wins (SPEC C6): it answers the ClientHello carrying
         # our cookie, so the server refused that cookie (a rotated secret, a restart). The
         # ClientHello carrying the new one is again message_seq 1 (RFC 6347 §4.2.2).
@@ -289,10 +308,12 @@ class ClientHandshake(HandshakeStateMachine):
         self._send_seq = 1
         self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
         self._flush(final=False, flight_number=3)
+        return None
 
     @property
     def expects_server_hello(self) -> bool:
-        """True while a HelloVerifyRequest may still come."""
+        """True while a HelloVerifyRequest may still come
+        (:meth:`receive_hello_verify_request`)."""
         return self.state == _EXPECT_SERVER_HELLO
 
     # -- flight 4 ------------------------------------------------------------------------
@@ -652,10 +673,9 @@ class ClientHandshake(HandshakeStateMachine):
     # What each state accepts, by message type (any other message is unexpected_message,
     # SPEC H1). A class-level table: no dict of bound methods is built per message.
     _STATE_HANDLERS: ClassVar[StateHandlers] = {
-        _EXPECT_SERVER_HELLO: {
-            _MSG_SERVER_HELLO: _on_server_hello,
-            _MSG_HELLO_VERIFY_REQUEST: _on_hello_verify_request,
-        },
+        # A HelloVerifyRequest is not in this table: it is answered outside the message
+        # sequence (receive_hello_verify_request).
+        _EXPECT_SERVER_HELLO: {_MSG_SERVER_HELLO: _on_server_hello},
         _EXPECT_CERTIFICATE: {_MSG_CERTIFICATE: _on_certificate},
         _EXPECT_SERVER_KEY_EXCHANGE: {_MSG_SERVER_KEY_EXCHANGE: _on_server_key_exchange},
         _EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE: {

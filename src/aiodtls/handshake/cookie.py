@@ -1,57 +1,60 @@
-"""Stateless cookie exchange (RFC 6347 §4.2.1, SPEC C1–C9).
+"""The server's one front door for ClientHellos: the stateless cookie exchange (RFC 6347
+§4.2.1, SPEC C1–C9).
 
-Owns the cookie: an HMAC, under a rotating secret, over the client's address and the
-ClientHello fields RFC 6347 §4.2.1 binds (version, random, session_id, cipher suites,
-compression methods). Extensions are not covered: some clients change them in their second
-ClientHello (pion adds supported_groups and ec_point_formats), and a cookie that covered them
-would never verify for such a client. Verifying it needs no per-client state, so a server can
-answer a spoofed ClientHello with a HelloVerifyRequest that is smaller than the request and
-remember nothing (SPEC C1, X14). The previous secret stays valid for one rotation period.
+Owns the decision what to do with a ClientHello before any handshake exists for it, and the
+cookie that decision rests on. :class:`CookieDoor` takes a parsed ClientHello, the address it
+came from and the time, and returns one of three verdicts:
 
-:func:`check_client_hello` works on a raw datagram before any connection exists; it is what a
-server endpoint runs for an unknown address.
+- :class:`Admit`: the ClientHello returned a valid cookie (or cookies are off). It carries
+  the verified hello and what the cookie tells (its age: a round trip, for the first RTO).
+  Only now may a server create state; the server handshake starts from this hello and never
+  looks at a cookie itself.
+- :class:`Challenge`: no valid cookie. It carries the reply datagrams (a new cookie, sent
+  twice when both copies together are no larger than the request, X14); the server sends them
+  and forgets the ClientHello.
+- :class:`Drop`: not a ClientHello the door can take (malformed, fragmented, another epoch).
+
+Every server goes through the same door: ``DtlsEndpoint`` for a datagram from an unknown
+address (its connections are created with the door's :class:`Admit`), and a server
+``DtlsConnection`` without an endpoint for each ClientHello until one is admitted. So a
+cookie is verified exactly once per accepted ClientHello.
+
+The door is version-neutral. What is particular to a protocol version (where the client
+returns the cookie, which ClientHello fields the cookie binds, the datagram that carries a new
+one) is a :class:`CookieExchange` piece: DTLS 1.2's HelloVerifyRequest is in
+``hello_verify``; DTLS 1.3's HelloRetryRequest cookie will be another.
+
+The cookie itself (:class:`CookieSecrets`) is an HMAC, under a rotating secret, over the
+client's address and the bound fields. Verifying it needs no per-client state, so a server can
+answer a spoofed ClientHello with a reply smaller than the request and remember nothing
+(SPEC C1, X14). The previous secret stays valid for one rotation period.
 """
 
 from __future__ import annotations
 
-import enum
 import hmac
 import os
-import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..alerts import Alert
 from ..buffer import Buffer, BufferReadError
-from ..record.header import (
-    DTLS1_0,
-    RECORD_HEADER_LENGTH,
-    ContentType,
-    encode_record_header,
-    split_datagram,
-)
-from ..reliability.fragments import (
-    HANDSHAKE_HEADER_LENGTH,
-    encode_handshake_fragment,
-    pull_handshake_header,
-)
-from .messages import (
-    ClientHello,
-    HandshakeType,
-    HelloVerifyRequest,
-    decode_client_hello,
-    encode_hello_verify_request_body,
-)
+from ..record.header import ContentType, split_datagram
+from ..reliability.fragments import pull_handshake_header
+from .hello_verify import HELLO_VERIFY_REQUEST
+from .messages import ClientHello, HandshakeType, decode_client_hello
 
 __all__ = [
     "COOKIE_LENGTH",
     "HELLO_VERIFY_COPIES",
-    "ClientHelloCheck",
+    "Admit",
+    "Challenge",
     "CookieCheck",
+    "CookieDoor",
+    "CookieExchange",
     "CookieSecrets",
+    "Drop",
     "ParsedClientHello",
-    "Verdict",
-    "check_client_hello",
-    "encode_hello_verify_request",
     "hello_verify_copies",
     "parse_client_hello",
 ]
@@ -64,9 +67,12 @@ _STAMP = 5
 
 
 def _address_bytes(addr: object) -> bytes:
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}|{addr[1]}".encode()
-    return repr(addr).encode()
+    """The peer address as the MAC covers it: length-prefixed, so that no address and fields
+    can pass for another address and other fields."""
+    address = (
+        f"{addr[0]}|{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else repr(addr)
+    ).encode()
+    return len(address).to_bytes(2, "big") + address
 
 
 class CookieSecrets:
@@ -75,10 +81,11 @@ class CookieSecrets:
     A cookie is ``issued || seq || mac``: ``issued`` is the issuing time in milliseconds (4
     bytes, modulo 2^32), ``seq`` the low byte of the record sequence number of the ClientHello
     it answers, and ``mac`` a 15-byte truncated HMAC-SHA256 over both, the peer address and
-    the ClientHello fields. The time lets a cookie expire after ``max_age`` and gives the server
-    a round-trip sample before its first flight, without state (``reliability.timer``); the
-    sequence byte tells whether the ClientHello that returns the cookie is the client's very
-    next record, i.e. no retransmission happened in between (Karn's rule).
+    the ClientHello fields the version's :class:`CookieExchange` binds (``fields``). The time
+    lets a cookie expire after ``max_age`` and gives the server a round-trip sample before its
+    first flight, without state (``reliability.timer``); the sequence byte tells whether the
+    ClientHello that returns the cookie is the client's very next record, i.e. no
+    retransmission happened in between (Karn's rule).
     """
 
     def __init__(
@@ -114,50 +121,39 @@ class CookieSecrets:
         self._rotated_at = now
 
     @staticmethod
-    def _mac(secret: bytes, stamp: bytes, addr: object, hello: ClientHello) -> bytes:
-        address = _address_bytes(addr)
-        suites = hello.cipher_suites
-        data = b"".join(
-            (
-                stamp,
-                len(address).to_bytes(2, "big"),
-                address,
-                hello.client_version.to_bytes(2, "big"),
-                hello.random,
-                bytes((len(hello.session_id),)),
-                hello.session_id,
-                # The number of suites, then the suites (one pack instead of one per suite).
-                struct.pack(f"!H{len(suites)}H", len(suites), *suites),
-                bytes((len(hello.compression_methods),)),
-                hello.compression_methods,
-            )
-        )
-        return hmac.digest(secret, data, "sha256")[: COOKIE_LENGTH - _STAMP]
+    def _mac(secret: bytes, stamp: bytes, bound: bytes) -> bytes:
+        return hmac.digest(secret, stamp + bound, "sha256")[: COOKIE_LENGTH - _STAMP]
 
     def make(
-        self, addr: object, hello: ClientHello, now: float, record_sequence_number: int = 0
+        self, addr: object, fields: bytes, now: float, record_sequence_number: int = 0
     ) -> bytes:
-        """The cookie for ``hello`` (sent in record ``record_sequence_number``) from ``addr``."""
+        """The cookie for a ClientHello with the bound ``fields``, sent from ``addr`` in record
+        ``record_sequence_number``."""
         self._maybe_rotate(now)
         stamp = (int(now * 1000) & 0xFFFFFFFF).to_bytes(4, "big") + bytes(
             (record_sequence_number & 0xFF,)
         )
-        return stamp + self._mac(self._current, stamp, addr, hello)
+        return stamp + self._mac(self._current, stamp, _address_bytes(addr) + fields)
 
     def check(
-        self, addr: object, hello: ClientHello, now: float, record_sequence_number: int = 0
+        self,
+        addr: object,
+        cookie: bytes,
+        fields: bytes,
+        now: float,
+        record_sequence_number: int = 0,
     ) -> CookieCheck:
-        """Is ``hello.cookie`` ours, for this address and these fields, and not expired?"""
+        """Is ``cookie`` ours, for this address and these bound fields, and not expired?"""
         self._maybe_rotate(now)
-        cookie = hello.cookie
         if not cookie:
             return CookieCheck(False, reason="no cookie")
         if len(cookie) != COOKIE_LENGTH:
             return CookieCheck(False, reason=f"cookie of {len(cookie)} bytes, not ours")
         stamp, mac = cookie[:_STAMP], cookie[_STAMP:]
-        ok = hmac.compare_digest(mac, self._mac(self._current, stamp, addr, hello))
+        bound = _address_bytes(addr) + fields
+        ok = hmac.compare_digest(mac, self._mac(self._current, stamp, bound))
         if self._previous is not None:
-            ok |= hmac.compare_digest(mac, self._mac(self._previous, stamp, addr, hello))
+            ok |= hmac.compare_digest(mac, self._mac(self._previous, stamp, bound))
         if not ok:
             return CookieCheck(
                 False,
@@ -171,9 +167,10 @@ class CookieSecrets:
         return CookieCheck(True, age, exact=follows)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CookieCheck:
-    """The outcome of :meth:`CookieSecrets.check`."""
+    """The outcome of :meth:`CookieSecrets.check` (slotted and not frozen, like the door's
+    verdicts: a frozen dataclass sets each field through ``object.__setattr__``)."""
 
     valid: bool
     age: float | None = None
@@ -182,22 +179,6 @@ class CookieCheck:
     "True if the ClientHello came straight back (no retransmission): the age is the round trip."
     reason: str = ""
     "Why the cookie is not valid (empty when it is)."
-
-
-def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> bytes:
-    """A whole HelloVerifyRequest datagram.
-
-    The record reuses the ClientHello's sequence number and the message uses message_seq 0
-    (RFC 6347 §4.2.1, SPEC C3); versions are DTLS 1.0 as §4.2.1 recommends (SPEC C2).
-    """
-    body = encode_hello_verify_request_body(HelloVerifyRequest(DTLS1_0, cookie))
-    fragment = encode_handshake_fragment(HandshakeType.hello_verify_request, 0, body)
-    return (
-        encode_record_header(
-            ContentType.handshake, DTLS1_0, 0, record_sequence_number, len(fragment)
-        )
-        + fragment
-    )
 
 
 HELLO_VERIFY_COPIES = 2
@@ -209,52 +190,123 @@ and with two copies 0.2 % (docs/reliability.md, issue 9)."""
 
 
 def hello_verify_copies(reply: bytes, request_size: int) -> int:
-    """How many copies of the HelloVerifyRequest ``reply`` answer a ClientHello that arrived
+    """How many copies of the stateless ``reply`` answer a ClientHello that arrived
     in ``request_size`` bytes: :data:`HELLO_VERIFY_COPIES` if together they fit, else one."""
     return HELLO_VERIFY_COPIES if HELLO_VERIFY_COPIES * len(reply) <= request_size else 1
 
 
-def client_hello_size(body: bytes) -> int:
-    """The smallest record that carries an unfragmented ClientHello ``body``: what a
-    handshake that sees only the message knows of the datagram's size."""
-    return RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH + len(body)
-
-
-class Verdict(enum.Enum):
-    """What to do with a datagram from an address that has no connection."""
-
-    ACCEPT = "accept"
-    "A ClientHello with a valid cookie (or cookies are off): create the connection."
-    VERIFY = "verify"
-    "A ClientHello without a valid cookie: send ``reply`` and forget the datagram."
-    DROP = "drop"
-    "Anything else: ignore it and keep no state."
-
-
-@dataclass(frozen=True)
-class ClientHelloCheck:
-    """The outcome of :func:`check_client_hello`."""
-
-    verdict: Verdict
-    reply: bytes = b""
-    "A VERIFY's HelloVerifyRequest datagram."
-    copies: int = 0
-    "How many times to send ``reply`` (:func:`hello_verify_copies`)."
-    reason: str = ""
-    "Why a DROP was dropped, or why a VERIFY's cookie was refused."
-
-
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ParsedClientHello:
-    """A ClientHello read from a raw datagram, before any state exists."""
+    """A ClientHello as the door takes it: decoded, with the record it came in.
+
+    Slotted and not frozen, like ``reassembly.HandshakeMessage``: a server builds one per
+    ClientHello it receives."""
 
     hello: ClientHello
     record_sequence_number: int
     datagram_size: int
-    "Bytes of the datagram it came in."
+    "Bytes of the datagram it came in (what a stateless reply must not exceed, X14)."
 
 
-def parse_client_hello(data: bytes) -> ParsedClientHello | str:
+@dataclass(slots=True)
+class Admit:
+    """The door's verdict for a ClientHello that may start a handshake."""
+
+    client_hello: ParsedClientHello
+    "The admitted ClientHello: the server handshake starts from it."
+    cookie: CookieCheck | None
+    """What the cookie told (its age: at least one round trip, exactly one if ``exact``);
+    None when cookies are off."""
+
+
+@dataclass(slots=True)
+class Challenge:
+    """The door's verdict for a ClientHello without a valid cookie: send ``datagrams`` to its
+    address and forget it (SPEC C1, C5)."""
+
+    datagrams: list[bytes]
+    "The reply, once or twice (:func:`hello_verify_copies`), never more than the request (X14)."
+    cookie: bytes
+    "The new cookie the reply carries."
+    reason: str
+    "Why the ClientHello's cookie was not valid (``no cookie`` when it had none)."
+    refused: bool
+    "True if the ClientHello returned a cookie and the door refused it (issue 9 item 5)."
+
+
+@dataclass(slots=True)
+class Drop:
+    """The door's verdict for a datagram that is not a ClientHello it can take: ignore it
+    and keep no state."""
+
+    reason: str
+
+
+class CookieExchange(Protocol):
+    """What one protocol version's cookie exchange tells the door (``hello_verify`` for
+    DTLS 1.2's HelloVerifyRequest)."""
+
+    name: str
+    "The reply's name, for traces."
+
+    def read(self, hello: ClientHello) -> tuple[bytes, bytes]:
+        """(the cookie ``hello`` returns, empty if none; the fields the cookie binds)."""
+        ...
+
+    def challenge(self, record_sequence_number: int, cookie: bytes) -> bytes:
+        """The datagram that gives ``cookie`` to the client whose ClientHello came in record
+        ``record_sequence_number``."""
+        ...
+
+
+class CookieDoor:
+    """The one stateless front door a ClientHello passes before a server keeps any state.
+
+    ``secrets`` None turns cookies off: every ClientHello is admitted. ``exchange`` is the
+    version's piece (:data:`hello_verify.HELLO_VERIFY_REQUEST` by default).
+    """
+
+    __slots__ = ("exchange", "secrets")
+
+    def __init__(
+        self, secrets: CookieSecrets | None, exchange: CookieExchange = HELLO_VERIFY_REQUEST
+    ) -> None:
+        self.secrets = secrets
+        self.exchange = exchange
+
+    @property
+    def max_age(self) -> float | None:
+        """Seconds an admitted ClientHello's cookie stays valid (how long a copy of it could
+        pass the door again); None when cookies are off."""
+        return None if self.secrets is None else self.secrets.max_age
+
+    def admit(self, client_hello: ParsedClientHello, addr: object, now: float) -> Admit | Challenge:
+        """Admit ``client_hello`` from ``addr``, or challenge it; keeps no state (SPEC C1).
+
+        A ClientHello with an invalid cookie is treated as one without (SPEC C5)."""
+        secrets = self.secrets
+        if secrets is None:
+            return Admit(client_hello, None)
+        cookie, fields = self.exchange.read(client_hello.hello)
+        seq = client_hello.record_sequence_number
+        check = secrets.check(addr, cookie, fields, now, seq)
+        if check.valid:
+            return Admit(client_hello, check)
+        new = secrets.make(addr, fields, now, seq)
+        reply = self.exchange.challenge(seq, new)
+        copies = hello_verify_copies(reply, client_hello.datagram_size)
+        return Challenge([reply] * copies, new, check.reason, refused=bool(cookie))
+
+    def receive(self, data: bytes, addr: object, now: float) -> Admit | Challenge | Drop:
+        """The door for a raw datagram from an address without a connection: its first
+        record must be a whole epoch-0 ClientHello (:func:`parse_client_hello`)."""
+        parsed = parse_client_hello(data)
+        if isinstance(parsed, Drop):
+            return parsed
+        return self.admit(parsed, addr, now)
+
+
+def parse_client_hello(data: bytes) -> ParsedClientHello | Drop:
     """The ClientHello a datagram starts with, or why it is not one (SPEC C9).
 
     Only an epoch-0 record carrying a whole ClientHello in one fragment counts; every length
@@ -262,41 +314,18 @@ def parse_client_hello(data: bytes) -> ParsedClientHello | str:
     """
     for record in split_datagram(data):
         if isinstance(record, str):
-            return record
+            return Drop(record)
         if record.content_type != ContentType.handshake or record.epoch != 0:
-            return "not an epoch-0 handshake record"
+            return Drop("not an epoch-0 handshake record")
         buf = Buffer(record.fragment)
         try:
             header = pull_handshake_header(buf)
             if header.msg_type != HandshakeType.client_hello:
-                return "not a ClientHello"
+                return Drop("not a ClientHello")
             if header.fragment_offset != 0 or header.fragment_length != header.length:
-                return "fragmented ClientHello"
+                return Drop("fragmented ClientHello")
             hello = decode_client_hello(buf.pull_bytes(header.length))
         except (BufferReadError, Alert) as exc:
-            return f"malformed ClientHello: {exc}"
+            return Drop(f"malformed ClientHello: {exc}")
         return ParsedClientHello(hello, record.sequence_number, len(data))
-    return "empty datagram"
-
-
-def check_client_hello(
-    data: bytes | ParsedClientHello, addr: object, secrets: CookieSecrets | None, now: float
-) -> ClientHelloCheck:
-    """Classify a datagram from an address without a connection, keeping no state (SPEC C1).
-
-    A ClientHello with a valid cookie (or any, with cookies off) is accepted; one without
-    gets a HelloVerifyRequest; anything else, malformed included, is a DROP.
-    """
-    parsed = parse_client_hello(data) if isinstance(data, bytes) else data
-    if isinstance(parsed, str):
-        return ClientHelloCheck(Verdict.DROP, reason=parsed)
-    hello, seq = parsed.hello, parsed.record_sequence_number
-    if secrets is None:
-        return ClientHelloCheck(Verdict.ACCEPT)
-    check = secrets.check(addr, hello, now, seq)
-    if check.valid:
-        return ClientHelloCheck(Verdict.ACCEPT)
-    cookie = secrets.make(addr, hello, now, seq)
-    reply = encode_hello_verify_request(seq, cookie)
-    copies = hello_verify_copies(reply, parsed.datagram_size)
-    return ClientHelloCheck(Verdict.VERIFY, reply=reply, copies=copies, reason=check.reason)
+    return Drop("empty datagram")

@@ -1,9 +1,11 @@
 """The DTLS 1.2 server handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
 
-Flights: 2 HelloVerifyRequest (stateless, see ``cookie``) | 4 ServerHello [Certificate]
-[ServerKeyExchange] [CertificateRequest] ServerHelloDone | 6 [NewSessionTicket] ChangeCipherSpec
-Finished. Resuming a session (``resumption``), flight 4 is ServerHello [NewSessionTicket]
-ChangeCipherSpec Finished and the client's ChangeCipherSpec Finished ends the handshake.
+Flights: 2 HelloVerifyRequest (stateless: the cookie door, ``cookie``, sends it before this
+handshake exists, and the handshake starts from the ClientHello the door admitted) |
+4 ServerHello [Certificate] [ServerKeyExchange] [CertificateRequest] ServerHelloDone |
+6 [NewSessionTicket] ChangeCipherSpec Finished. Resuming a session (``resumption``), flight 4
+is ServerHello [NewSessionTicket] ChangeCipherSpec Finished and the client's ChangeCipherSpec
+Finished ends the handshake.
 Each state lists the messages it accepts; any other message is ``unexpected_message``.
 """
 
@@ -30,6 +32,7 @@ from ..alerts import (
     AlertUnknownPskIdentity,
     AlertUnsupportedCertificate,
 )
+from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..record.protection import RecordProtection
@@ -38,12 +41,6 @@ from ..srtp import describe_profiles
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
-from .cookie import (
-    CookieSecrets,
-    client_hello_size,
-    encode_hello_verify_request,
-    hello_verify_copies,
-)
 from .keyexchange import EphemeralKey
 from .keyschedule import finished_matches, psk_premaster_secret
 from .messages import (
@@ -74,7 +71,6 @@ from .messages import (
     UseSrtp,
     decode_alpn,
     decode_certificate_verify,
-    decode_client_hello,
     decode_client_key_exchange_ecdhe,
     decode_client_key_exchange_ecdhe_psk,
     decode_client_key_exchange_psk,
@@ -143,7 +139,6 @@ class ServerState(enum.Enum):
 _MSG_CERTIFICATE = HandshakeType.certificate
 _MSG_CERTIFICATE_REQUEST = HandshakeType.certificate_request
 _MSG_CERTIFICATE_VERIFY = HandshakeType.certificate_verify
-_MSG_CLIENT_HELLO = HandshakeType.client_hello
 _MSG_CLIENT_KEY_EXCHANGE = HandshakeType.client_key_exchange
 _MSG_FINISHED = HandshakeType.finished
 _MSG_NEW_SESSION_TICKET = HandshakeType.new_session_ticket
@@ -173,16 +168,11 @@ class ServerHandshake(HandshakeStateMachine):
         configuration: DtlsConfiguration,
         sink: HandshakeSink,
         tracer: Tracer,
-        *,
-        cookie_secrets: CookieSecrets | None,
     ) -> None:
         configuration.validate()  # fields may have been assigned after construction
         check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
         self.state = _EXPECT_CLIENT_HELLO
-        self.peer_address: object = None
-        "Set by the connection from the first datagram; the cookie is bound to it."
-        self._cookie_secrets = cookie_secrets if configuration.cookie_exchange else None
         self._ephemeral: EphemeralKey | None = None
         self._signature_scheme: SignatureScheme | None = None
         self._client_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
@@ -192,7 +182,6 @@ class ServerHandshake(HandshakeStateMachine):
         self._sni_choice: tuple[list[x509.Certificate], PrivateKey] | None = None
         "The chain and key ``sni_callback`` chose; None means the configured ones."
         self._certificate_types = X509_BOTH_WAYS
-        self.cookies_sent = 0
         self._resumption = NO_SERVER_RESUMPTION
 
     def release(self) -> None:
@@ -206,56 +195,33 @@ class ServerHandshake(HandshakeStateMachine):
         self._certificate_types = X509_BOTH_WAYS
         self._resumption = NO_SERVER_RESUMPTION
 
-    @property
-    def expects_client_hello(self) -> bool:
-        """True until a ClientHello with a valid cookie has been accepted."""
-        return self.state == _EXPECT_CLIENT_HELLO
-
     # -- flight 1/3 ----------------------------------------------------------------------
 
-    def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
-        hello = decode_client_hello(message.body)
-        secrets = self._cookie_secrets
-        seq = message.record_sequence_number
-        check = secrets.check(self.peer_address, hello, now, seq) if secrets else None
-        if secrets is not None and check is not None and not check.valid:
-            # No valid cookie: answer statelessly and forget this ClientHello (SPEC C1, C5).
-            cookie = secrets.make(self.peer_address, hello, now, seq)
-            reply = encode_hello_verify_request(message.record_sequence_number, cookie)
-            for _ in range(hello_verify_copies(reply, client_hello_size(message.body))):
-                self._sink._send_datagram(reply)
-            self.cookies_sent += 1
-            self._trace(
-                "hello_verify_request_sent", cookie_length=len(cookie), refused=check.reason
+    def start(self, hello: ClientHello, message: HandshakeMessage, now: float) -> None:
+        """Begin with ``hello``, the ClientHello the cookie door admitted (``cookie``; the
+        connection runs the door): its cookie, if any, is verified already, and the round trip
+        it measured and the record numbers it used are taken care of. ``message`` is the
+        same ClientHello as received, for the transcript and its message_seq."""
+        try:
+            # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
+            if hello.client_version > DTLS1_2:
+                raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
+            if 0 not in hello.compression_methods:
+                raise AlertIllegalParameter("client does not offer null compression")  # SPEC H4
+            self.client_random = hello.random
+            self._negotiate(hello)
+            # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (C3).
+            self._send_seq = message.message_seq
+            self._absorb(message)
+            self._resumption = ServerResumption.on_client_hello(
+                self.configuration, hello, self.result, now
             )
-            return
-        if check is not None and check.age is not None:
-            # The cookie went out with our HelloVerifyRequest: its age is one round trip if the
-            # ClientHello came straight back, else an upper bound of it. Either way the timer of
-            # our first (and biggest) flight need not start from the blind 1 s.
-            self._sink._rtt_sample(check.age, exact=check.exact)
-        # Statelessly we may already have used record numbers up to the ClientHello's for
-        # HelloVerifyRequests (SPEC C3); continue after it so the client's replay window never
-        # sees a number twice (what OpenSSL does after DTLSv1_listen). Done first, so that
-        # even an alert refusing this ClientHello gets through.
-        self._sink._skip_write_sequence_numbers(0, message.record_sequence_number + 1)
-        # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
-        if hello.client_version > DTLS1_2:
-            raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
-        if 0 not in hello.compression_methods:
-            raise AlertIllegalParameter("client does not offer null compression")  # SPEC H4
-        self.client_random = hello.random
-        self._negotiate(hello)
-        # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (SPEC C3).
-        self._send_seq = message.message_seq
-        self._absorb(message)
-        self._resumption = ServerResumption.on_client_hello(
-            self.configuration, hello, self.result, now
-        )
-        if self._resumption.state is not None:
-            self._send_abbreviated_flight(hello, now)
-        else:
-            self._send_flight_4(hello)
+            if self._resumption.state is not None:
+                self._send_abbreviated_flight(hello, now)
+            else:
+                self._send_flight_4(hello)
+        except BufferReadError as exc:  # in an extension (as handle() reports it)
+            raise AlertDecodeError(f"malformed client_hello: {exc}") from None
 
     def _negotiate(self, hello: ClientHello) -> None:
         config = self.configuration
@@ -701,7 +667,6 @@ class ServerHandshake(HandshakeStateMachine):
     # What each state accepts, by message type (any other message is unexpected_message,
     # SPEC H1). A class-level table: no dict of bound methods is built per message.
     _STATE_HANDLERS: ClassVar[StateHandlers] = {
-        _EXPECT_CLIENT_HELLO: {_MSG_CLIENT_HELLO: _on_client_hello},
         _EXPECT_CERTIFICATE: {_MSG_CERTIFICATE: _on_certificate},
         _EXPECT_CLIENT_KEY_EXCHANGE: {_MSG_CLIENT_KEY_EXCHANGE: _on_client_key_exchange},
         _EXPECT_CERTIFICATE_VERIFY: {_MSG_CERTIFICATE_VERIFY: _on_certificate_verify},

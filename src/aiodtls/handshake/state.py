@@ -69,22 +69,14 @@ class HandshakeSink(Protocol):
         """Transmit a complete flight, replacing the previous one."""
         ...
 
-    def _send_datagram(self, data: bytes) -> None:
-        """Send a datagram outside any flight (a stateless HelloVerifyRequest)."""
-        ...
-
-    def _skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
-        """Make the next record of ``epoch`` use at least ``next_sequence_number``."""
-        ...
-
-    def _rtt_sample(self, seconds: float, *, exact: bool) -> None:
-        """A round trip measured by the handshake (the server's cookie); ``exact=False``
-        means only an upper bound."""
-        ...
-
     def _record_answered(self, epoch: int, sequence_number: int) -> bool:
         """The peer's message answers our record (epoch, sequence_number) (the HVR); True if
         that record belongs to the flight we are currently sending."""
+        ...
+
+    def _restart_peer_messages(self, message_seq: int) -> None:
+        """Forget the peer's messages so far and expect ``message_seq`` next (the client,
+        after a HelloVerifyRequest)."""
         ...
 
     def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
@@ -133,16 +125,10 @@ class _ReleasedSink:
     def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         self._refuse()
 
-    def _send_datagram(self, data: bytes) -> None:
-        self._refuse()
-
-    def _skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
-        self._refuse()
-
-    def _rtt_sample(self, seconds: float, *, exact: bool) -> None:
-        self._refuse()
-
     def _record_answered(self, epoch: int, sequence_number: int) -> bool:
+        self._refuse()
+
+    def _restart_peer_messages(self, message_seq: int) -> None:
         self._refuse()
 
     def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
