@@ -88,7 +88,7 @@ def datagram(
     return encode_record_header(content_type, version, epoch, seq, len(fragment)) + fragment
 
 
-def check_client_hello(
+def through_door(
     data: bytes, addr: object, keys: CookieSecrets | None, now: float
 ) -> Admit | Challenge | Drop:
     """The door's verdict on ``data`` from ``addr`` (``keys`` None: cookies off)."""
@@ -134,7 +134,7 @@ def get_cookie(
     keys: CookieSecrets, message: ClientHello | None = None, addr: object = ADDR
 ) -> bytes:
     """Run the first ClientHello through the check and return the cookie it was given."""
-    result = check_client_hello(datagram(message or hello()), addr, keys, NOW)
+    result = through_door(datagram(message or hello()), addr, keys, NOW)
     return cookie_from(reply_of(result))
 
 
@@ -149,14 +149,14 @@ def second_hello(cookie: bytes, **changes: object) -> bytes:
 @pytest.mark.parametrize("seq", [0, 1, 7, 0x1234, (1 << 48) - 1])
 def test_no_cookie_gets_a_hello_verify_request_on_the_same_sequence_number(seq: int) -> None:
     """A cookieless ClientHello is answered with an HVR whose record seq echoes it (C1, C3)."""
-    result = check_client_hello(datagram(hello(), seq=seq), ADDR, secrets(), NOW)
+    result = through_door(datagram(hello(), seq=seq), ADDR, secrets(), NOW)
     assert isinstance(result, Challenge)
     cookie_from(reply_of(result), request_seq=seq)
 
 
 def test_dtls10_record_version_is_accepted_on_the_first_client_hello() -> None:
     """OpenSSL sends its first ClientHello in a 0xFEFF record (R1, C2)."""
-    result = check_client_hello(datagram(hello(), version=DTLS1_0), ADDR, secrets(), NOW)
+    result = through_door(datagram(hello(), version=DTLS1_0), ADDR, secrets(), NOW)
     assert isinstance(result, Challenge)
     cookie_from(reply_of(result))
 
@@ -173,7 +173,7 @@ def test_dtls10_record_version_is_accepted_on_the_first_client_hello() -> None:
 def test_reply_is_not_larger_than_the_request(message: ClientHello) -> None:
     """The HVR never amplifies a spoofed ClientHello (X14)."""
     request = datagram(message)
-    result = check_client_hello(request, ADDR, secrets(), NOW)
+    result = through_door(request, ADDR, secrets(), NOW)
     assert isinstance(result, Challenge)
     assert sum(map(len, result.datagrams)) <= len(request)
 
@@ -185,18 +185,18 @@ def test_valid_cookie_is_accepted() -> None:
     """The ClientHello repeated with the HVR's cookie is accepted (C4)."""
     keys = secrets()
     cookie = get_cookie(keys)
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Admit)
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, NOW), Admit)
 
 
 def test_cookie_check_keeps_no_state() -> None:
     """Another instance with the same secret accepts the cookie: nothing was remembered (C1)."""
     cookie = get_cookie(secrets())
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, secrets(), NOW), Admit)
+    assert isinstance(through_door(second_hello(cookie), ADDR, secrets(), NOW), Admit)
 
 
 def test_cookies_off_accepts_any_well_formed_client_hello() -> None:
     """With no secrets, every well-formed ClientHello is accepted."""
-    assert isinstance(check_client_hello(datagram(hello()), ADDR, None, NOW), Admit)
+    assert isinstance(through_door(datagram(hello()), ADDR, None, NOW), Admit)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_cookie_for_another_address_or_port_is_refused(addr: object) -> None:
     """The cookie binds the client's IP address and port (C4, X15)."""
     keys = secrets()
     cookie = get_cookie(keys, addr=ADDR)
-    result = check_client_hello(second_hello(cookie), addr, keys, NOW)
+    result = through_door(second_hello(cookie), addr, keys, NOW)
     assert isinstance(result, Challenge)
     cookie_from(reply_of(result), request_seq=1)
 
@@ -228,7 +228,7 @@ def test_changed_client_hello_fields_invalidate_the_cookie(changes: dict[str, ob
     """A ClientHello changed after the HVR gets a new HVR, not a connection (C4, C5, X15)."""
     keys = secrets()
     cookie = get_cookie(keys)
-    result = check_client_hello(second_hello(cookie, **changes), ADDR, keys, NOW)
+    result = through_door(second_hello(cookie, **changes), ADDR, keys, NOW)
     assert isinstance(result, Challenge)
     assert "does not match" in result.reason
 
@@ -240,7 +240,7 @@ def test_cookie_ignores_changed_extensions() -> None:
     keys = secrets()
     cookie = get_cookie(keys)
     changed = [(ExtensionType.extended_master_secret, b""), (ExtensionType.supported_groups, b"")]
-    result = check_client_hello(second_hello(cookie, extensions=changed), ADDR, keys, NOW)
+    result = through_door(second_hello(cookie, extensions=changed), ADDR, keys, NOW)
     assert isinstance(result, Admit)
 
 
@@ -259,7 +259,7 @@ def test_bad_cookies_are_treated_as_absent() -> None:
         b"\xff" * 255,
         b"x",
     ):
-        result = check_client_hello(second_hello(bad), ADDR, keys, NOW)
+        result = through_door(second_hello(bad), ADDR, keys, NOW)
         assert isinstance(result, Challenge), bad.hex()
         assert cookie_from(reply_of(result), request_seq=1)
 
@@ -269,9 +269,9 @@ def test_previous_secret_is_accepted_after_one_rotation_only() -> None:
     keys = secrets()
     cookie = get_cookie(keys)
     keys.rotate(NOW)
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Admit)
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, NOW), Admit)
     keys.rotate(NOW)
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Challenge)
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, NOW), Challenge)
 
 
 def test_new_cookie_after_rotation_is_accepted() -> None:
@@ -280,23 +280,23 @@ def test_new_cookie_after_rotation_is_accepted() -> None:
     keys.rotate(NOW)
     cookie = get_cookie(keys)
     keys.rotate(NOW)
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, NOW), Admit)
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, NOW), Admit)
 
 
 def test_automatic_rotation_retires_old_cookies() -> None:
     """A random secret rotates every period; a cookie outlives one rotation, not two (C4)."""
     keys = CookieSecrets(rotation_period=60.0)
-    cookie = cookie_from(reply_of(check_client_hello(datagram(hello()), ADDR, keys, 0.0)))
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, 30.0), Admit)
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, 61.0), Admit)
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, keys, 122.0), Challenge)
+    cookie = cookie_from(reply_of(through_door(datagram(hello()), ADDR, keys, 0.0)))
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, 30.0), Admit)
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, 61.0), Admit)
+    assert isinstance(through_door(second_hello(cookie), ADDR, keys, 122.0), Challenge)
 
 
 def test_secrets_are_independent() -> None:
     """A cookie from one server's secret is not valid at another's (C4)."""
     cookie = get_cookie(secrets())
     other = CookieSecrets(bytes(32))
-    assert isinstance(check_client_hello(second_hello(cookie), ADDR, other, NOW), Challenge)
+    assert isinstance(through_door(second_hello(cookie), ADDR, other, NOW), Challenge)
 
 
 # -- DROP: anything but one whole epoch-0 ClientHello (C9, §5) -------------------------------
@@ -305,7 +305,7 @@ def test_secrets_are_independent() -> None:
 def assert_dropped(data: bytes) -> None:
     """The datagram is dropped, with no reply, whatever the cookie configuration."""
     for keys in (secrets(), None):
-        result = check_client_hello(data, ADDR, keys, NOW)
+        result = through_door(data, ADDR, keys, NOW)
         assert isinstance(result, Drop)
         assert result.reason
 
@@ -374,7 +374,7 @@ def test_cut_mid_cookie_is_dropped() -> None:
     full = second_hello(get_cookie(keys))
     cut = full[: 13 + 12 + 2 + 32 + 1 + 1 + 5]
     for data in (cut, full[:-1]):
-        assert isinstance(check_client_hello(data, ADDR, keys, NOW), Drop)
+        assert isinstance(through_door(data, ADDR, keys, NOW), Drop)
 
 
 def test_record_length_overrunning_the_datagram_is_dropped() -> None:
@@ -449,7 +449,7 @@ def test_duplicate_extensions_are_dropped() -> None:
 def check_never_raises(data: bytes) -> None:
     """Run the check with and without secrets; only valid verdicts, small replies."""
     for keys in (secrets(), None):
-        result = check_client_hello(data, ADDR, keys, NOW)
+        result = through_door(data, ADDR, keys, NOW)
         assert isinstance(result, Admit | Challenge | Drop)
         if isinstance(result, Challenge):
             assert sum(map(len, result.datagrams)) <= len(data)  # X14
@@ -502,6 +502,18 @@ class CountingChecks:
         monkeypatch.setattr(CookieSecrets, "check", counting)
 
 
+def endpoint_handshake(endpoint: DtlsEndpoint) -> DtlsConnection:
+    """A client's handshake with ``endpoint``, lossless, at t = 0; returns the client."""
+    client = DtlsConnection(configuration=client_config())
+    client.connect(SERVER, 0.0)
+    for _ in range(10):
+        for data, _addr in client.datagrams_to_send(0.0):
+            endpoint.receive_datagram(data, ADDR, 0.0)
+        for data, _addr in endpoint.datagrams_to_send(0.0):
+            client.receive_datagram(data, SERVER, 0.0)
+    return client
+
+
 def test_bare_server_connection_verifies_the_cookie_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -528,14 +540,7 @@ def test_endpoint_connection_verifies_the_cookie_once(monkeypatch: pytest.Monkey
     checks = CountingChecks(monkeypatch)
     records: list[TraceRecord] = []
     endpoint = DtlsEndpoint(server_config(trace=records.append))
-    client = DtlsConnection(configuration=client_config())
-    client.connect(SERVER, 0.0)
-    for _ in range(10):
-        for data, _addr in client.datagrams_to_send(0.0):
-            endpoint.receive_datagram(data, ADDR, 0.0)
-        for data, _addr in endpoint.datagrams_to_send(0.0):
-            client.receive_datagram(data, SERVER, 0.0)
-    assert client.state is ConnectionState.ESTABLISHED
+    assert endpoint_handshake(endpoint).state is ConnectionState.ESTABLISHED
     assert endpoint.stats.connections_created == endpoint.stats.hello_verify_requests == 1
     assert (checks.calls, checks.valid) == (2, 1)
     cookie_samples = [
@@ -551,15 +556,8 @@ def test_cookies_off_checks_nothing(monkeypatch: pytest.MonkeyPatch, endpoint: b
     config = server_config(cookie_exchange=False)
     if endpoint:
         server = DtlsEndpoint(config)
-        client = DtlsConnection(configuration=client_config())
-        client.connect(SERVER, 0.0)
-        for _ in range(10):
-            for data, _addr in client.datagrams_to_send(0.0):
-                server.receive_datagram(data, ADDR, 0.0)
-            for data, _addr in server.datagrams_to_send(0.0):
-                client.receive_datagram(data, SERVER, 0.0)
+        assert endpoint_handshake(server).state is ConnectionState.ESTABLISHED
         assert server.stats.hello_verify_requests == 0
-        assert client.state is ConnectionState.ESTABLISHED
     else:
         assert handshake(client_config(), config).server_outcome.completed is not None
     assert checks.calls == 0
