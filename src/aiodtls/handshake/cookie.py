@@ -246,9 +246,6 @@ class CookieExchange(Protocol):
     """What one protocol version's cookie exchange tells the door (``hello_verify`` for
     DTLS 1.2's HelloVerifyRequest)."""
 
-    name: str
-    "The reply's name, for traces."
-
     def read(self, hello: ClientHello) -> tuple[bytes, bytes]:
         """(the cookie ``hello`` returns, empty if none; the fields the cookie binds)."""
         ...
@@ -299,7 +296,9 @@ class CookieDoor:
 
     def receive(self, data: bytes, addr: object, now: float) -> Admit | Challenge | Drop:
         """The door for a raw datagram from an address without a connection: its first
-        record must be a whole epoch-0 ClientHello (:func:`parse_client_hello`)."""
+        record must be a whole epoch-0 ClientHello (:func:`parse_client_hello`). (The
+        endpoint parses first and calls :meth:`admit` itself: it looks at the ClientHello's
+        random before the door, to route a repeat to the handshake it started.)"""
         parsed = parse_client_hello(data)
         if isinstance(parsed, Drop):
             return parsed

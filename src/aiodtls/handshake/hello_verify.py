@@ -44,8 +44,6 @@ def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> b
 class HelloVerifyRequestExchange:
     """The DTLS 1.2 piece of the cookie door (``cookie.CookieExchange``)."""
 
-    name = "HelloVerifyRequest"
-
     @staticmethod
     def read(hello: ClientHello) -> tuple[bytes, bytes]:
         """(the cookie ``hello`` returns, the fields the cookie binds).
