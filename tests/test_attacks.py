@@ -59,7 +59,6 @@ from aiodtls.handshake.messages import (
     push_server_hello,
     push_server_key_exchange_ecdhe,
 )
-from aiodtls.handshake.suites import TLS_FALLBACK_SCSV, CipherSuite, suite_info
 from aiodtls.record.header import (
     DTLS1_0,
     DTLS1_2,
@@ -75,6 +74,7 @@ from aiodtls.reliability.fragments import (
     pull_handshake_header,
 )
 from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
+from aiodtls.suites import TLS_FALLBACK_SCSV, CipherSuite, suite_info
 from aiodtls.trace import TraceRecord
 from certs import server_chain
 from pairs import (

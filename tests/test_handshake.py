@@ -13,8 +13,8 @@ import pytest
 
 from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
 from aiodtls.handshake.certificates import certificate_fingerprint
-from aiodtls.handshake.suites import suite_info
 from aiodtls.reliability.timer import RetransmissionPolicy
+from aiodtls.suites import suite_info
 from aiodtls.trace import TraceRecord
 from certs import (
     client_chain,

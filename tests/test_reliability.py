@@ -16,7 +16,6 @@ import pytest
 from aiodtls import CipherSuite, ConnectionState, DtlsConfiguration, DtlsConnection
 from aiodtls.dissect import dissect, handshake_fragments
 from aiodtls.handshake.messages import HandshakeType
-from aiodtls.handshake.suites import suite_info
 from aiodtls.netsim import (
     Datagram,
     LinkConditions,
@@ -31,6 +30,7 @@ from aiodtls.netsim import (
 )
 from aiodtls.record.header import ContentType, RawRecord, split_datagram
 from aiodtls.reliability.timer import MTU_STEPS, RetransmissionPolicy
+from aiodtls.suites import suite_info
 from aiodtls.sweep import (
     CLIENT_ADDRESS,
     SERVER_ADDRESS,

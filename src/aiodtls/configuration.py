@@ -22,7 +22,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from .alerts import AlertDescription
-from .handshake.suites import (
+from .pki import PublicKeyPin, as_fingerprint, as_public_key_pin
+from .reliability.timer import RetransmissionPolicy
+from .resumption import ServerSessionStore, Session
+from .srtp import MAX_MKI_LENGTH, SrtpProfile
+from .suites import (
     DEFAULT_CIPHER_SUITES,
     DEFAULT_GROUPS,
     DEFAULT_PSK_CIPHER_SUITES,
@@ -31,10 +35,6 @@ from .handshake.suites import (
     NamedGroup,
     SignatureScheme,
 )
-from .pki import PublicKeyPin, as_fingerprint, as_public_key_pin
-from .reliability.timer import RetransmissionPolicy
-from .resumption import ServerSessionStore, Session
-from .srtp import MAX_MKI_LENGTH, SrtpProfile
 from .trace import TraceCallback
 
 __all__ = [

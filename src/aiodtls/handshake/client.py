@@ -31,6 +31,13 @@ from ..record.header import DTLS1_0, DTLS1_2
 from ..record.protection import RecordProtection
 from ..reliability.reassembly import HandshakeMessage
 from ..srtp import SrtpProfile, describe_profiles
+from ..suites import (
+    CipherSuite,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_info,
+)
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
@@ -101,13 +108,6 @@ from .rawkeys import (
 )
 from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
 from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
-from .suites import (
-    CipherSuite,
-    KeyExchange,
-    NamedGroup,
-    SignatureScheme,
-    suite_info,
-)
 
 __all__ = ["ClientHandshake", "ClientState"]
 

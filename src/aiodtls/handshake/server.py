@@ -35,6 +35,13 @@ from ..record.header import DTLS1_2
 from ..record.protection import RecordProtection
 from ..reliability.reassembly import HandshakeMessage
 from ..srtp import describe_profiles
+from ..suites import (
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_info,
+)
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
@@ -110,13 +117,6 @@ from .rawkeys import (
 )
 from .resumption import NO_SERVER_RESUMPTION, ServerResumption
 from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
-from .suites import (
-    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
-    KeyExchange,
-    NamedGroup,
-    SignatureScheme,
-    suite_info,
-)
 
 __all__ = ["ServerHandshake", "ServerState"]
 

@@ -30,6 +30,7 @@ from ..reliability.fragments import handshake_header
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session
 from ..srtp import SrtpProfile
+from ..suites import NamedGroup, SuiteInfo
 from ..trace import Tracer
 from .keyschedule import (
     compute_finished,
@@ -38,7 +39,6 @@ from .keyschedule import (
     export_keying_material,
 )
 from .messages import HandshakeType, decode_connection_id
-from .suites import NamedGroup, SuiteInfo
 
 # Read once: a member read off an Enum class costs ~0.2 us in CPython 3.11, and these are
 # read for every message sent or received.
