@@ -16,7 +16,7 @@ import pytest
 
 from aiodtls.cli import netsim, proxy
 from aiodtls.cli.impairment import impairment
-from aiodtls.impairment import GilbertElliott, Impairment, LinkConditions
+from aiodtls.impairment import GilbertElliott, Impairment
 
 PROXY_REQUIRED = ("--upstream", "127.0.0.1:9")
 SAME_WORDS = (
@@ -57,16 +57,7 @@ def test_the_proxy_direction_is_the_impairment_plus_its_targeted_rules() -> None
     impaired = proxy.conditions(args)
     assert impaired.rules and impaired.rules[0].first == 1
     assert impaired == EXPECTED.conditions(impaired.rules)
-    assert impaired == LinkConditions(
-        loss=0.1,
-        burst=GilbertElliott(0.05, 0.5),
-        delay=0.030,
-        jitter=0.005,
-        reorder=0.2,
-        duplicate=0.3,
-        mtu=600,
-        rules=impaired.rules,
-    )
+    assert (impaired.loss, impaired.mtu, impaired.jitter) == (0.1, 600, 0.005)
 
 
 def test_only_the_default_delay_differs() -> None:

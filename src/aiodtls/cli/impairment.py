@@ -96,14 +96,14 @@ def add_impairment_options(
     group = parser.add_argument_group(
         "impairment", "what the path does to datagrams, in each impaired direction"
     )
+
+    def chance(option: str, what: str) -> argparse.Action:
+        return group.add_argument(
+            option, type=probability, default=0.0, metavar="P", help=f"{what} (default 0)"
+        )
+
     added = {
-        "loss": group.add_argument(
-            "--loss",
-            type=probability,
-            default=0.0,
-            metavar="P",
-            help="independent loss probability per datagram (default 0)",
-        ),
+        "loss": chance("--loss", "independent loss probability per datagram"),
         "burst": group.add_argument(
             "--burst",
             type=burst,
@@ -125,20 +125,8 @@ def add_impairment_options(
             metavar="J",
             help="extra one-way delay drawn uniformly from [0, J) ms (default 0)",
         ),
-        "reorder": group.add_argument(
-            "--reorder",
-            type=probability,
-            default=0.0,
-            metavar="P",
-            help="probability that a datagram is held back so later ones overtake it",
-        ),
-        "duplicate": group.add_argument(
-            "--duplicate",
-            type=probability,
-            default=0.0,
-            metavar="P",
-            help="probability that a datagram arrives twice",
-        ),
+        "reorder": chance("--reorder", "probability that a datagram is overtaken by later ones"),
+        "duplicate": chance("--duplicate", "probability that a datagram arrives twice"),
         "path_mtu": group.add_argument(
             "--path-mtu",
             type=checks.non_negative(int),
