@@ -311,20 +311,23 @@ class DtlsConfiguration:
             raise ValueError(f"mtu {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
         # A pin is a promise that only that certificate (or key) gets in: a verify_mode that
         # lets a peer without one in would silently break it (hardening issue, defect 1).
-        _check_pins(
-            "peer_fingerprints",
-            self.peer_fingerprints,
-            as_fingerprint,
-            "a peer certificate",
-            self.verify_mode,
-        )
-        _check_pins(
-            "peer_public_keys",
-            self.peer_public_keys,
-            as_public_key_pin,
-            "the peer's key",
-            self.verify_mode,
-        )
+        # Checked only when set: validate() runs for every connection made.
+        if self.peer_fingerprints:
+            _check_pins(
+                "peer_fingerprints",
+                self.peer_fingerprints,
+                as_fingerprint,
+                "a peer certificate",
+                self.verify_mode,
+            )
+        if self.peer_public_keys:
+            _check_pins(
+                "peer_public_keys",
+                self.peer_public_keys,
+                as_public_key_pin,
+                "the peer's key",
+                self.verify_mode,
+            )
         if self.min_rsa_key_size < 1 or self.min_ec_key_size < 1:
             raise ValueError("min_rsa_key_size and min_ec_key_size must be positive")
         if self.alpn_protocols is not None:
@@ -580,13 +583,13 @@ def _check_pins(
     verify_mode: ssl.VerifyMode | None,
 ) -> None:
     """Raise ``ValueError`` naming field ``name`` if one of ``pins`` does not ``parse``, or if
-    there are pins but ``verify_mode`` would let in a peer without ``needs``."""
+    ``verify_mode`` would let in a peer without ``needs``."""
     for pin in pins:
         try:
             parse(pin)
         except ValueError as exc:
             raise ValueError(f"{name} entry: {exc}") from None
-    if pins and verify_mode not in (None, ssl.CERT_REQUIRED):
+    if verify_mode not in (None, ssl.CERT_REQUIRED):
         raise ValueError(
             f"{name} requires {needs}, but verify_mode is "
             f"{ssl.VerifyMode(verify_mode).name}: leave verify_mode None or CERT_REQUIRED"
