@@ -19,17 +19,17 @@ from .peers import CASES, HANDSHAKE_OK, InteropFiles, PeerProcess, PeerSet, free
 
 pytestmark = pytest.mark.interop
 
-MTUS = ["1400", "300"]
-
-
 RSA = CASES[1]
 "The 3-certificate RSA chain."
 
 
-def start_server(peers: PeerSet, files: InteropFiles, mtu: str) -> tuple[PeerProcess, int]:
-    """``aiodtls server --echo`` with the RSA chain; returns it and its port."""
+@pytest.fixture(params=["1400", "300"])
+def server(
+    request: pytest.FixtureRequest, peers: PeerSet, interop_files: InteropFiles
+) -> tuple[PeerProcess, int]:
+    """``aiodtls server --echo`` with the RSA chain at each MTU; returns it and its port."""
     port = free_udp_port()
-    return AIODTLS.server(peers, port, RSA, files, "--mtu", mtu), port
+    return AIODTLS.server(peers, port, RSA, interop_files, "--mtu", request.param), port
 
 
 def assert_no_retransmission(peers: PeerSet, server: PeerProcess, client: PeerProcess) -> None:
@@ -41,31 +41,34 @@ def assert_no_retransmission(peers: PeerSet, server: PeerProcess, client: PeerPr
     assert retransmissions == 0, peers.describe()
 
 
-@pytest.mark.parametrize("mtu", MTUS)
 def test_no_retransmission_to_gnutls_cli(
-    peers: PeerSet, interop_files: InteropFiles, mtu: str
+    peers: PeerSet, interop_files: InteropFiles, server: tuple[PeerProcess, int]
 ) -> None:
-    server, port = start_server(peers, interop_files, mtu)
-    client = GNUTLS.client(peers, port, RSA, interop_files, priority=None, debug=False, sni=False)
-    GNUTLS.wait_ready(client)
-    assert_no_retransmission(peers, server, client)
-
-
-@pytest.mark.parametrize("mtu", MTUS)
-def test_no_retransmission_to_s_client(
-    peers: PeerSet, interop_files: InteropFiles, mtu: str
-) -> None:
-    server, port = start_server(peers, interop_files, mtu)
-    client = OPENSSL.client(
-        peers, port, RSA, interop_files, "-brief", trace=False, pin_suite=False, server_name=None
+    client = GNUTLS.client(
+        peers, server[1], RSA, interop_files, priority=None, debug=False, sni=False
     )
-    assert_no_retransmission(peers, server, client)
+    GNUTLS.wait_ready(client)
+    assert_no_retransmission(peers, server[0], client)
 
 
-@pytest.mark.parametrize("mtu", MTUS)
-def test_no_retransmission_to_a_pyopenssl_client(
-    peers: PeerSet, interop_files: InteropFiles, mtu: str
+def test_no_retransmission_to_s_client(
+    peers: PeerSet, interop_files: InteropFiles, server: tuple[PeerProcess, int]
 ) -> None:
-    server, port = start_server(peers, interop_files, mtu)
-    client = PYOPENSSL.client(peers, port, interop_files.server["rsa"].root)
-    assert_no_retransmission(peers, server, client)
+    client = OPENSSL.client(
+        peers,
+        server[1],
+        RSA,
+        interop_files,
+        "-brief",
+        trace=False,
+        pin_suite=False,
+        server_name=None,
+    )
+    assert_no_retransmission(peers, server[0], client)
+
+
+def test_no_retransmission_to_a_pyopenssl_client(
+    peers: PeerSet, interop_files: InteropFiles, server: tuple[PeerProcess, int]
+) -> None:
+    ca = interop_files.server["rsa"].root
+    assert_no_retransmission(peers, server[0], PYOPENSSL.client(peers, server[1], ca))
