@@ -2,11 +2,11 @@
 body this implementation reads or writes (RFC 5246 §7.4.1.4, RFC 6066, RFC 7301, RFC 5764,
 RFC 5746, RFC 8422 §5.1, RFC 9146).
 
-Owns ``ExtensionType`` (and the ``EXT_*`` names the hello code reads it through), the block
-codec that refuses a duplicate type, ``find_extension``, and a ``decode_x`` / ``encode_x``
-pair per extension body. DTLS 1.3's extensions (supported_versions, key_share,
-pre_shared_key, cookie) belong here. Which extensions a hello carries, and what they mean,
-is the state machines' business.
+Owns ``ExtensionType`` (and the ``EXT_*`` names the state machines read its members
+through), the block codec that refuses a duplicate type, ``find_extension``, and a
+``decode_x`` / ``encode_x`` pair per extension body. DTLS 1.3's extensions
+(supported_versions, key_share, pre_shared_key, cookie) belong here. Which extensions a hello
+carries, and what they mean, is the state machines' business.
 """
 
 from __future__ import annotations
