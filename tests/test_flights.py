@@ -1,0 +1,100 @@
+"""The flight and transition tables (handshake/flights.py) and the engine that reads them.
+
+The tables are data, so these tests check them as data (every state reachable, every handler
+and choice function a method of its role, every flight's sender the one whose handlers send
+it) and check that the engine follows them: a message with no row is unexpected_message, and
+a subclass's handler is the one dispatched to.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+
+import pytest
+
+from aiodtls.alerts import AlertUnexpectedMessage
+from aiodtls.handshake.client import ClientHandshake
+from aiodtls.handshake.flights import (
+    ABBREVIATED,
+    DTLS12,
+    FULL,
+    HELLO_VERIFY_REQUEST,
+    SERVER_FINISHED,
+    SERVER_HELLO,
+    ClientState,
+    RoleTable,
+    ServerState,
+    Side,
+)
+from aiodtls.handshake.messages import HandshakeType
+from aiodtls.handshake.server import ServerHandshake
+from aiodtls.handshake.state import HandshakeStateMachine
+from aiodtls.reliability.reassembly import HandshakeMessage
+from pairs import client_config, make_pair, server_config
+
+ROLES = [
+    (DTLS12.client, ClientHandshake, ClientState),
+    (DTLS12.server, ServerHandshake, ServerState),
+]
+
+
+@pytest.mark.parametrize(("table", "role", "states"), ROLES)
+def test_every_state_is_reachable_and_every_name_is_a_method(
+    table: RoleTable, role: type[HandshakeStateMachine], states: type[enum.Enum]
+) -> None:
+    reached = {table.initial, table.started}
+    for steps in table.transitions.values():
+        for step in steps.values():
+            assert callable(getattr(role, step.handler)), step.handler
+            assert (step.next is None) != (step.choose is None), step
+            if step.choose is not None:
+                assert callable(getattr(role, step.choose)), step.choose
+            reached.update(step.next_states())
+    assert reached == set(states)
+    assert table.done not in table.transitions  # after the handshake nothing is accepted
+
+
+def test_flights_alternate_between_the_sides_and_end_with_the_final_one() -> None:
+    for shape in DTLS12.shapes:
+        for cookie_exchange in (True, False):
+            flights = shape.sequence(cookie_exchange=cookie_exchange)
+            senders = [f.sender for f in flights]
+            assert senders[0] == Side.CLIENT
+            assert all(a != b for a, b in itertools.pairwise(senders)), shape.name
+            assert [f.final for f in flights] == [False] * (len(flights) - 1) + [True]
+            assert [f.number for f in flights] == sorted({f.number for f in flights})
+    assert FULL.previous(SERVER_FINISHED) is FULL.flights[4]
+    assert ABBREVIATED.final.sender == Side.CLIENT  # resuming, the client sends the last flight
+    assert HELLO_VERIFY_REQUEST.timerless and not SERVER_HELLO.timerless
+    assert SERVER_HELLO.title == "flight 4 (ServerHello ... ServerHelloDone)"
+
+
+def test_only_finished_travels_in_the_next_epoch() -> None:  # SPEC X8
+    epochs = {t: DTLS12.epoch_of(t) for t in HandshakeType}
+    assert {t for t, e in epochs.items() if e} == {HandshakeType.finished}
+
+
+def test_a_message_the_table_has_no_row_for_is_unexpected() -> None:  # SPEC H1
+    pair = make_pair(client_config(), server_config())
+    handshake = pair.client._handshake
+    assert handshake is not None and handshake.state == DTLS12.client.started
+    done = HandshakeMessage(HandshakeType.server_hello_done, 0, b"", 0, 0)
+    with pytest.raises(AlertUnexpectedMessage, match="while waiting for the server's ServerHello"):
+        handshake.handle(done, 0.0)
+    assert handshake.state == DTLS12.client.started
+
+
+def test_a_subclass_handler_is_the_one_dispatched_to() -> None:
+    """The table names handlers; they are looked up on each class when it is created."""
+    seen: list[int] = []
+
+    class CountingServer(ServerHandshake):
+        def _on_client_key_exchange(self, message: HandshakeMessage, now: float) -> None:
+            seen.append(message.msg_type)
+            super()._on_client_key_exchange(message, now)
+
+    assert CountingServer._TRANSITIONS is not ServerHandshake._TRANSITIONS
+    key = (ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE, HandshakeType.client_key_exchange)
+    assert CountingServer._TRANSITIONS[key][0] is CountingServer._on_client_key_exchange
+    assert ServerHandshake._TRANSITIONS[key][0] is ServerHandshake._on_client_key_exchange
