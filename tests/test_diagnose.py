@@ -14,7 +14,7 @@ import asyncio
 
 from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.diagnose import Finding, HandshakeDiagnosis, Observation
-from aiodtls.handshake.flights import ABBREVIATED, FULL, Side
+from aiodtls.handshake.flights import ABBREVIATED, FULL, RESUMED_SERVER_HELLO, Flight, Side
 from aiodtls.impairment import LinkConditions, carries_record, drop
 from aiodtls.proxy import DtlsProxy
 from aiodtls.record.header import ContentType
@@ -67,6 +67,16 @@ def completed(diagnosis: HandshakeDiagnosis) -> Finding:
     return finding
 
 
+def recovered(finding: Finding) -> list[tuple[str, int]]:
+    """(side, flight) of each loss a ``completed`` finding says was recovered."""
+    return [(r["side"], r["flight"]) for r in finding.details["recovered"]]
+
+
+def sent_by(flight: Flight) -> tuple[str, int]:
+    """(its sender, its number): how the diagnosis names ``flight``."""
+    return flight.sender.value, flight.number
+
+
 def renewing_ticket_resumption(deliver: object = None) -> Pair:
     """A resumed handshake whose server flight renews the ticket: ServerHello
     NewSessionTicket ChangeCipherSpec Finished (the ticket key rotated, T1)."""
@@ -100,7 +110,7 @@ def test_a_lost_resumed_server_flight_has_no_phantom_flight_6() -> None:
     _, diagnosis = diagnose(pair, lost)
     done = completed(diagnosis)
     assert "flight 6" not in done.details["intervals"], done.message
-    assert [(r["side"], r["flight"]) for r in done.details["recovered"]] == [("server", 4)]
+    assert recovered(done) == [sent_by(RESUMED_SERVER_HELLO)]
     assert "flight 4 (ServerHello ... Finished)" in done.message
     assert not [f for f in diagnosis.findings if f.kind == "no_retransmission"]
 
@@ -113,7 +123,7 @@ def test_a_lost_resumed_client_final_flight_is_recovered_by_the_server() -> None
     pair = renewing_ticket_resumption(deliver)
     observations, diagnosis = diagnose(pair, lost)
     done = completed(diagnosis)
-    assert [(r["side"], r["flight"]) for r in done.details["recovered"]] == [("server", 4)]
+    assert recovered(done) == [sent_by(RESUMED_SERVER_HELLO)]
     assert "flight 6" not in done.details["intervals"]
     final = [o for o in observations if o.direction == "c2s" and o.flight == 5]
     assert [o.action for o in final] == ["dropped", "forwarded"]
@@ -131,9 +141,7 @@ def test_the_full_handshake_keeps_its_six_flights() -> None:
     # The final flight has no timer: the client's repeat of flight 5 brings it back.
     answered = FULL.previous(FULL.final)
     assert answered is not None
-    assert [(r["side"], r["flight"]) for r in done.details["recovered"]] == [
-        (answered.sender.value, answered.number)
-    ]
+    assert recovered(done) == [sent_by(answered)]
 
 
 # -- through the proxy --------------------------------------------------------------------
@@ -186,7 +194,5 @@ def test_proxy_diagnoses_a_resumed_handshake_whose_final_flight_is_lost() -> Non
     asyncio.run(asyncio.wait_for(main(), 20.0))
     (done,) = [f for f in findings if f.kind == "completed"]
     assert not [f for f in findings if f.kind == "no_retransmission"], findings
-    assert [(r["side"], r["flight"]) for r in done.details["recovered"]] == [("server", 4)], (
-        findings
-    )
+    assert recovered(done) == [sent_by(RESUMED_SERVER_HELLO)], findings
     assert "flight 6" not in done.message
