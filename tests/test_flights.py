@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from typing import Any
 
 import pytest
 
@@ -30,8 +31,17 @@ from aiodtls.handshake.flights import (
 from aiodtls.handshake.messages import HandshakeType
 from aiodtls.handshake.server import ServerHandshake
 from aiodtls.handshake.state import HandshakeStateMachine
+from aiodtls.handshake.suites import CipherSuite
 from aiodtls.reliability.reassembly import HandshakeMessage
-from pairs import client_config, make_pair, server_config
+from pairs import (
+    client_auth_configs,
+    client_config,
+    handshake,
+    make_pair,
+    psk_configs,
+    server_config,
+)
+from test_resumption import connect, resuming, store_configs
 
 ROLES = [
     (DTLS12.client, ClientHandshake, ClientState),
@@ -98,3 +108,58 @@ def test_a_subclass_handler_is_the_one_dispatched_to() -> None:
     key = (ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE, HandshakeType.client_key_exchange)
     assert CountingServer._TRANSITIONS[key][0] is CountingServer._on_client_key_exchange
     assert ServerHandshake._TRANSITIONS[key][0] is ServerHandshake._on_client_key_exchange
+
+
+def test_every_case_of_every_choice_is_taken_by_a_real_handshake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The choice functions name exactly the table's cases: run the handshakes that reach each
+    one (certificates with and without client authentication, PSK with and without a hint,
+    ECDHE_PSK, resumption by session ID and by a renewed ticket) and record what they name."""
+    taken: set[tuple[str, str]] = set()
+
+    def spy(role: type[HandshakeStateMachine]) -> None:
+        rows = dict(role._TRANSITIONS)
+        for key, (handler, next_state, choice, cases, epoch) in rows.items():
+            if choice is None:
+                continue
+
+            def recording(handshake: Any, choice: Any = choice) -> str:
+                case: str = choice(handshake)
+                taken.add((choice.__name__, case))
+                return case
+
+            rows[key] = (handler, next_state, recording, cases, epoch)
+        monkeypatch.setattr(role, "_TRANSITIONS", rows)
+
+    spy(ClientHandshake)
+    spy(ServerHandshake)
+    client, server = client_auth_configs()
+    handshake(client, server)
+    handshake(client_config(), server_config())
+    client, server = psk_configs(psk_identity_hint=b"gateway")
+    client.cipher_suites = [CipherSuite.TLS_PSK_WITH_AES_128_CCM]
+    handshake(client, server)
+    client, server = psk_configs()
+    client.cipher_suites = [CipherSuite.TLS_PSK_WITH_AES_128_CCM]
+    handshake(client, server)
+    client, server = psk_configs()
+    client.cipher_suites = [CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256]
+    handshake(client, server)
+    client, server, _ = store_configs("psk", tickets=False)  # resumed by session ID
+    resuming(client, server)
+    assert connect(client, server, at=10.0).client.session_resumed
+    client, server, _ = store_configs(
+        "psk", session_ids=False, ticket_key_rotation=100.0, session_lifetime=250.0
+    )
+    resuming(client, server)
+    assert connect(client, server, at=150.0).client.session_resumed  # the ticket is renewed
+    expected = {
+        (step.choose, case)
+        for table in (DTLS12.client, DTLS12.server)
+        for steps in table.transitions.values()
+        for step in steps.values()
+        if step.choose is not None
+        for case in step.cases
+    }
+    assert taken == expected
