@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import cProfile
 import os
-import pstats
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -43,14 +42,18 @@ def profile(run: Callable[[], None], ops: int) -> tuple[float, list[tuple[str, f
     profiler.enable()
     run()
     profiler.disable()
-    stats = pstats.Stats(profiler)
     own: dict[str, float] = defaultdict(float)
     calls: dict[str, int] = defaultdict(int)
     total_calls = 0
-    for (filename, _, _), (_, ncalls, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-        own[_module(filename)] += tottime
-        calls[_module(filename)] += ncalls
-        total_calls += ncalls
+    # The raw entries, not pstats: pstats merges entries by (file, line, name), and two
+    # generated functions (dataclass ``__init__``s are all ('<string>', 2, '__init__')) would
+    # count as one, so the total would depend on import order.
+    for entry in profiler.getstats():
+        code = entry.code
+        module = _module(code.co_filename if not isinstance(code, str) else "~")
+        own[module] += entry.inlinetime
+        calls[module] += entry.callcount
+        total_calls += entry.callcount
     total = sum(own.values()) or 1.0
     rows = sorted(((m, own[m] / total, calls[m] / ops) for m in own), key=lambda r: -r[1])
     return total_calls / ops, rows

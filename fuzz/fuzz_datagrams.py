@@ -29,6 +29,7 @@ Run it with ``python3 fuzz/fuzz_datagrams.py -max_total_time=1800`` (see fuzz/RE
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import random
 import sys
@@ -111,6 +112,14 @@ except ImportError:  # pragma: no cover
     pass
 for _type in _AEAD_TYPES:
     copy._deepcopy_dispatch[_type] = _share  # type: ignore[attr-defined]
+
+
+# A running transcript hash cannot be pickled, and it is mutated: copies get their own.
+def _copy_hash(x: Any, memo: dict[int, Any]) -> Any:
+    return x.copy()
+
+
+copy._deepcopy_dispatch[type(hashlib.sha256())] = _copy_hash  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -40,6 +40,15 @@ from aiodtls.alerts import AlertLevel
 from aiodtls.buffer import Buffer
 from aiodtls.connection import MAX_WARNING_ALERTS
 from aiodtls.handshake import signatures
+from aiodtls.handshake.flights import (
+    CLIENT_FINISHED,
+    DTLS12,
+    FULL,
+    SERVER_FINISHED,
+    SERVER_HELLO,
+    Flight,
+    Side,
+)
 from aiodtls.handshake.keyschedule import derive_key_block
 from aiodtls.handshake.messages import (
     ClientHello,
@@ -59,7 +68,6 @@ from aiodtls.handshake.messages import (
     push_server_hello,
     push_server_key_exchange_ecdhe,
 )
-from aiodtls.handshake.suites import TLS_FALLBACK_SCSV, CipherSuite, suite_info
 from aiodtls.record.header import (
     DTLS1_0,
     DTLS1_2,
@@ -75,6 +83,7 @@ from aiodtls.reliability.fragments import (
     pull_handshake_header,
 )
 from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
+from aiodtls.suites import TLS_FALLBACK_SCSV, CipherSuite, suite_info
 from aiodtls.trace import TraceRecord
 from certs import server_chain
 from pairs import (
@@ -234,23 +243,46 @@ def renumber(messages: list[Message], first_seq: int) -> list[Message]:
 Predicate = Callable[[str, bytes], bool]
 
 
-def flight_4(direction: str, datagram: bytes) -> bool:
-    """The server's ServerHello ... ServerHelloDone flight."""
-    return direction == "s2c" and carries(datagram, HandshakeType.server_hello)
+def wire_messages(datagram: bytes) -> set[int | None]:
+    """The handshake message types a datagram carries, as the flight table names them: a
+    plaintext fragment's type, None for a ChangeCipherSpec, and for an encrypted handshake
+    record the types the table sends under the new keys (Finished)."""
+    out: set[int | None] = set()
+    for record in records_of(datagram):
+        if record.content_type == CCS:
+            out.add(None)
+        elif record.content_type == HS and record.epoch:
+            out.update(t for t in HandshakeType if DTLS12.epoch_of(t))
+        elif record.content_type == HS:
+            buf = Buffer(record.fragment)
+            while buf.remaining() >= HANDSHAKE_HEADER_LENGTH:
+                header = pull_handshake_header(buf)
+                out.add(header.msg_type)
+                buf.pull_bytes(min(header.fragment_length, buf.remaining()))
+    return out
 
 
-def flight_5(direction: str, datagram: bytes) -> bool:
-    """The client's [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished flight."""
-    return (
-        direction == "c2s"
-        and any(r.content_type in (HS, CCS) for r in records_of(datagram))
-        and not carries(datagram, HandshakeType.client_hello)
-    )
+def sent_in(flight: Flight) -> Predicate:
+    """The datagrams of ``flight`` of the full handshake (handshake/flights.py): sent by its
+    sender and carrying a message no other full-handshake flight of that sender carries."""
+    direction = "c2s" if flight.sender == Side.CLIENT else "s2c"
+    others = [f for f in FULL.flights if f.sender == flight.sender and f is not flight]
+    own = {
+        c.msg_type for c in flight.carries if not any(o.carries_message(c.msg_type) for o in others)
+    }
+
+    def predicate(to: str, datagram: bytes) -> bool:
+        return to == direction and not own.isdisjoint(wire_messages(datagram))
+
+    return predicate
 
 
-def flight_6(direction: str, datagram: bytes) -> bool:
-    """The server's CCS Finished flight."""
-    return direction == "s2c" and any(r.content_type == CCS for r in records_of(datagram))
+flight_4 = sent_in(SERVER_HELLO)
+"The server's ServerHello ... ServerHelloDone flight."
+flight_5 = sent_in(CLIENT_FINISHED)
+"The client's [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished flight."
+flight_6 = sent_in(SERVER_FINISHED)
+"The server's [NewSessionTicket] CCS Finished flight."
 
 
 def hello_verify_request(direction: str, datagram: bytes) -> bool:

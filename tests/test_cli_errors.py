@@ -102,6 +102,15 @@ CASES: dict[str, Case] = {
     "netsim-duration-before-rebind": Case(
         "netsim --rebind-at 5 --duration 4", "longer than --rebind-at"
     ),
+    # -- impairment options (the same words in netsim and proxy: cli/impairment.py) --
+    "netsim-loss-not-a-probability": Case("netsim --loss 1.5", "probability from 0 to 1"),
+    "netsim-burst-one-number": Case("netsim --burst 0.5", "P_GOOD_TO_BAD:P_BAD_TO_GOOD"),
+    "netsim-delay-not-a-number": Case("netsim --delay-ms soon", "D or D:JITTER"),
+    "proxy-loss-not-a-number": Case("proxy --upstream 127.0.0.1:9 --loss lots", "probability"),
+    "proxy-old-drop-not-a-probability": Case(
+        "proxy --upstream 127.0.0.1:9 --drop 2", "probability from 0 to 1"
+    ),
+    "proxy-path-mtu-negative": Case("proxy --upstream 127.0.0.1:9 --path-mtu=-1", "negative"),
     # -- key log --
     "keylog-missing-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}/no/k.log", "does not"),
     "keylog-is-a-directory": Case(f"{CLIENT} --psk 00 --keylog {{d}}", "is a directory"),

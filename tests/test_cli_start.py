@@ -33,6 +33,7 @@ HEAVY = (
     "aiodtls.cli.demo",
     "aiodtls.cli.netsim",
     "aiodtls.cli.proxy",
+    "aiodtls.cli.impairment",
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from aiodtls.cli.common import warm_up_crypto
 from aiodtls.configuration import DtlsConfiguration
-from aiodtls.handshake.suites import NamedGroup
+from aiodtls.suites import NamedGroup
 from certs import rsa_chain, self_signed, server_chain
 from pairs import client_config, handshake, psk_configs, server_config
 
@@ -35,7 +35,7 @@ def test_a_fresh_process_imports_nothing_during_its_first_handshake() -> None:
         import sys
         from certs import rsa_chain
         from pairs import client_config, handshake, server_config
-        from aiodtls.handshake.suites import NamedGroup
+        from aiodtls.suites import NamedGroup
         chain = rsa_chain()
         client = client_config(chain, groups=[NamedGroup.x25519])
         server = server_config(chain, groups=[NamedGroup.x25519])

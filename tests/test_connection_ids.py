@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from aiodtls import ConnectionState, DataReceived, DtlsConfiguration, DtlsConnection
 from aiodtls.endpoint import DtlsEndpoint
-from aiodtls.handshake.suites import CipherSuite
 from aiodtls.netsim import Action, Network
 from aiodtls.rebinding import (
     REBOUND_CLIENT_ADDRESS,
@@ -23,6 +22,7 @@ from aiodtls.rebinding import (
 )
 from aiodtls.record.cid import TLS12_CID
 from aiodtls.record.header import ContentType, RawRecord, split_datagram
+from aiodtls.suites import CipherSuite
 from pairs import CLIENT_ADDR, SERVER_ADDR, Pair, handshake, psk_configs
 
 NEW_ADDR = ("127.0.0.1", 40001)

@@ -13,8 +13,9 @@ import pytest
 
 from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
 from aiodtls.handshake.certificates import certificate_fingerprint
-from aiodtls.handshake.suites import suite_info
+from aiodtls.handshake.flights import FULL, Flight, Side
 from aiodtls.reliability.timer import RetransmissionPolicy
+from aiodtls.suites import suite_info
 from aiodtls.trace import TraceRecord
 from certs import (
     client_chain,
@@ -195,6 +196,11 @@ def test_unknown_psk_identity() -> None:  # K1
     )
 
 
+def direction(flight: Flight) -> str:
+    """Where the sender of ``flight`` sends it: ``c2s`` or ``s2c``."""
+    return "c2s" if flight.sender == Side.CLIENT else "s2c"
+
+
 def test_cookie_exchange_happens_by_default() -> None:  # C1, C3, C7
     records: list[TraceRecord] = []
     server = server_config(trace=records.append)
@@ -202,16 +208,18 @@ def test_cookie_exchange_happens_by_default() -> None:  # C1, C3, C7
     assert_established(pair)
     kinds = [r.kind for r in records]
     assert kinds.count("hello_verify_request_sent") == 1
-    # Flight 1 (ClientHello), HVR twice (both fit in the ClientHello's size), flight 3,
-    # flight 4, flight 5, flight 6.
-    directions = [d for _, d, _ in pair.sent]
-    assert directions == ["c2s", "s2c", "s2c", "c2s", "s2c", "c2s", "s2c"]
+    # The full handshake's flights, one datagram each, the HVR twice (both copies fit in the
+    # ClientHello's size).
+    flights = FULL.sequence(cookie_exchange=True)
+    expected = [direction(f) for f in flights for _ in range(2 if f.stateless else 1)]
+    assert [d for _, d, _ in pair.sent] == expected
 
 
 def test_cookie_exchange_can_be_disabled() -> None:
     pair = handshake(client_config(), server_config(cookie_exchange=False))
     assert_established(pair)
-    assert [d for _, d, _ in pair.sent] == ["c2s", "s2c", "c2s", "s2c"]
+    flights = FULL.sequence(cookie_exchange=False)
+    assert [d for _, d, _ in pair.sent] == [direction(f) for f in flights]
 
 
 def test_client_authentication_required() -> None:  # H2

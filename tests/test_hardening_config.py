@@ -29,7 +29,6 @@ from aiodtls.connection import DtlsConnection
 from aiodtls.handshake.certificates import certificate_fingerprint
 from aiodtls.handshake.keyschedule import derive_key_block
 from aiodtls.handshake.messages import HandshakeType
-from aiodtls.handshake.suites import suite_info
 from aiodtls.record.header import (
     DTLS1_2,
     MAX_CIPHERTEXT_LENGTH,
@@ -40,6 +39,7 @@ from aiodtls.record.header import (
 )
 from aiodtls.record.protection import AesGcmProtection
 from aiodtls.reliability.fragments import pull_handshake_header
+from aiodtls.suites import suite_info
 from certs import (
     KeyKind,
     client_chain,

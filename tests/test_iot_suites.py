@@ -15,8 +15,8 @@ import pytest
 from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
 from aiodtls.dissect import dissect, handshake_fragments
 from aiodtls.handshake.messages import HandshakeType
-from aiodtls.handshake.suites import KeyExchange, cipher_suite_from_name, openssl_name, suite_info
 from aiodtls.record.header import encode_record_header
+from aiodtls.suites import KeyExchange, cipher_suite_from_name, openssl_name, suite_info
 from certs import server_chain
 from pairs import (
     CLIENT_ADDR,

@@ -6,9 +6,13 @@ input must raise ``BufferReadError`` or an ``Alert``, and nothing else, for any 
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib
 import inspect
-from collections.abc import Callable
+import pkgutil
+from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -246,14 +250,47 @@ def test_whole_body_codecs_match_buffer_codecs(
         assert outcomes[0] == outcomes[1]
 
 
+CODEC_MODULES: list[ModuleType] = [
+    importlib.import_module(info.name)
+    for info in pkgutil.iter_modules(messages.__path__, f"{messages.__name__}.")
+]
+"Every module of the messages package: a codec added to any of them is found and fuzzed below."
+
+
+def defined_functions(modules: Iterable[ModuleType]) -> list[tuple[str, Callable[..., Any]]]:
+    """The functions ``modules`` define (not those they import), by name."""
+    return sorted(
+        (name, value)
+        for module in modules
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and value.__module__ == module.__name__
+    )
+
+
+def test_the_package_index_re_exports_every_public_name() -> None:
+    """Each module of the package lists in ``__all__`` every public name it defines, no name
+    is in two, and ``from aiodtls.handshake.messages import X`` gives the object its module
+    owns."""
+    owners: dict[str, ModuleType] = {}
+    for module in CODEC_MODULES:
+        defined = set()
+        for node in ast.parse(inspect.getsource(module)).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        public = {name for name in defined if not name.startswith("_")} - {"T"}  # T: a TypeVar
+        assert sorted(module.__all__) == sorted(public), module.__name__
+        assert not public & owners.keys(), module.__name__
+        owners.update(dict.fromkeys(public, module))
+    for name, module in owners.items():
+        assert getattr(messages, name) is getattr(module, name)
+
+
 def test_every_pull_function_has_a_round_trip_codec() -> None:
-    """No message pull_* in messages.py is left out of CODECS."""
+    """No message pull_* in the messages package is left out of CODECS."""
     covered = {pull.__name__ for _, _, _, pull in CODECS} | {"pull_extensions"}
-    defined = {
-        name
-        for name, value in vars(messages).items()
-        if name.startswith("pull_") and inspect.isfunction(value)
-    }
+    defined = {name for name, _ in defined_functions(CODEC_MODULES) if name.startswith("pull_")}
     assert defined <= covered
 
 
@@ -635,14 +672,13 @@ DECODE_ERRORS = (BufferReadError, Alert)
 
 PULL_FUNCTIONS: list[Callable[[Buffer], Any]] = [
     value
-    for module in (messages, fragments)
-    for name, value in sorted(vars(module).items())
-    if name.lstrip("_").startswith("pull_") and inspect.isfunction(value)
+    for name, value in defined_functions([*CODEC_MODULES, fragments])
+    if name.lstrip("_").startswith("pull_")
 ]
 DECODE_FUNCTIONS: list[Callable[[bytes], Any]] = [
     value
-    for name, value in sorted(vars(messages).items())
-    if name.startswith("decode_") and name != "decode_message" and inspect.isfunction(value)
+    for name, value in defined_functions(CODEC_MODULES)
+    if name.startswith("decode_") and name != "decode_message"
 ]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-from aiodtls.handshake.suites import CipherSuite, suite_info
 from aiodtls.record.protection import (
     Aead,
     AesGcmProtection,
@@ -21,6 +20,7 @@ from aiodtls.record.protection import (
     XorNonceProtection,
     new_protection,
 )
+from aiodtls.suites import CipherSuite, suite_info
 
 DTLS1_2 = 0xFEFD
 APPLICATION_DATA = 23

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 
 from aiodtls.diagnose import HandshakeDiagnosis
+from aiodtls.handshake.flights import CLIENT_FINISHED, FULL
 from aiodtls.impairment import LinkConditions, drop, where
 from aiodtls.proxy import DtlsProxy
 from test_dissect import (
@@ -97,7 +98,8 @@ def test_cid_handshake_is_followed_to_completion() -> None:  # I2
     observations = [
         diagnosis.observe(0.01 * n, direction, data) for n, (direction, data) in enumerate(script)
     ]
-    assert [o.flight for o in observations] == [1, 4, 5, 6, None]
+    flights = [f.number for f in FULL.sequence(cookie_exchange=False)]
+    assert [o.flight for o in observations] == [*flights, None]
     assert observations[0].summary.endswith("connection_id(54)=c1c2")
     assert observations[1].summary == (
         "HS ServerHello seq=1 [0+49/49] connection_id(54)=5e5e5e5e, "
@@ -119,7 +121,7 @@ def test_cid_finished_is_the_record_after_the_change_cipher_spec() -> None:  # I
     lost = diagnosis.observe(
         0.2, "c2s", cid_record(SERVER_CID, b"F" * 40, epoch=1, seq=0), "dropped", "loss"
     )
-    assert lost.flight == 5
+    assert lost.flight == CLIENT_FINISHED.number
     when = diagnosis.get_timer()
     assert when is not None
     diagnosis.handle_timer(when)
@@ -311,7 +313,7 @@ def test_rebinding_during_the_handshake_is_not_reported_as_a_hang() -> None:  # 
     assert kinds == [("address_changed", "client"), ("completed", None)]
     completed = recorder.findings[-1][1]
     [recovered] = completed.details["recovered"]
-    assert (recovered["side"], recovered["flight"]) == ("client", 5)
+    assert (recovered["side"], recovered["flight"]) == ("client", CLIENT_FINISHED.number)
     [retransmission] = [o for _, o in recorder.observations if o.size == len(FLIGHT_5_AGAIN)][1:]
     assert retransmission.retransmission_of == 1  # the lost flight 5, at the old address
 

@@ -494,7 +494,7 @@ def test_any_certificate_body_is_a_key_or_a_named_refusal(body: bytes) -> None:
 def test_rfc7925_preset_with_raw_public_keys_negotiates_ecdhe_ecdsa_ccm_8() -> None:
     """CoAP's RawPublicKey mode end to end (RFC 7925 §4.4): the profile's suite with raw keys
     in both roles at MTU 256, data both ways."""
-    from aiodtls.handshake.suites import CipherSuite
+    from aiodtls.suites import CipherSuite
 
     client = DtlsConfiguration.rfc7925(
         is_client=True,

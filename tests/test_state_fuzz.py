@@ -109,7 +109,6 @@ from aiodtls.handshake.messages import (
     push_server_key_exchange_ecdhe,
 )
 from aiodtls.handshake.messages import HelloVerifyRequest as HelloVerifyRequestMessage
-from aiodtls.handshake.suites import CipherSuite, NamedGroup, SignatureScheme
 from aiodtls.record.header import (
     DTLS1_0,
     DTLS1_2,
@@ -120,6 +119,7 @@ from aiodtls.record.header import (
 )
 from aiodtls.record.protection import AesGcmProtection, RecordProtectionError
 from aiodtls.reliability.fragments import encode_handshake_fragment, pull_handshake_header
+from aiodtls.suites import CipherSuite, NamedGroup, SignatureScheme
 from certs import client_chain, server_chain
 from pairs import CLIENT_ADDR, SERVER_ADDR, client_auth_configs, client_config, server_config
 

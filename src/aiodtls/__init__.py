@@ -21,9 +21,9 @@ from .errors import (
     PeerUnreachable,
 )
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
-from .handshake.suites import CipherSuite, NamedGroup, SignatureScheme
 from .resumption import ServerSessionStore, Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile
+from .suites import CipherSuite, NamedGroup, SignatureScheme
 from .trace import TraceRecord
 
 __all__ = [

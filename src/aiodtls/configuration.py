@@ -15,14 +15,18 @@ import ssl
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from .alerts import AlertDescription
-from .handshake.suites import (
+from .pki import PublicKeyPin, as_fingerprint, as_public_key_pin
+from .reliability.timer import RetransmissionPolicy
+from .resumption import ServerSessionStore, Session
+from .srtp import MAX_MKI_LENGTH, SrtpProfile
+from .suites import (
     DEFAULT_CIPHER_SUITES,
     DEFAULT_GROUPS,
     DEFAULT_PSK_CIPHER_SUITES,
@@ -31,10 +35,6 @@ from .handshake.suites import (
     NamedGroup,
     SignatureScheme,
 )
-from .pki import PublicKeyPin, as_fingerprint, as_public_key_pin
-from .reliability.timer import RetransmissionPolicy
-from .resumption import ServerSessionStore, Session
-from .srtp import MAX_MKI_LENGTH, SrtpProfile
 from .trace import TraceCallback
 
 __all__ = [
@@ -72,6 +72,8 @@ refused it, or None if they accepted it; returns True to accept, False to refuse
 
 KeyPassword = bytes | str | Callable[[], bytes | str]
 "A private key's password, or (like ``ssl``) a function called only if the key is encrypted."
+
+_Pin = TypeVar("_Pin")
 
 MIN_MTU = 228
 """Smallest ``mtu`` accepted: OpenSSL's floor (a 256-byte datagram less IPv4 and UDP headers).
@@ -307,28 +309,24 @@ class DtlsConfiguration:
         """
         if not MIN_MTU <= self.mtu <= MAX_MTU:
             raise ValueError(f"mtu {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
-        for pin in self.peer_fingerprints:
-            try:
-                as_fingerprint(pin)
-            except ValueError as exc:
-                raise ValueError(f"peer_fingerprints entry: {exc}") from None
-        if self.peer_fingerprints and self.verify_mode not in (None, ssl.CERT_REQUIRED):
-            # A pin is a promise that only that certificate gets in: a mode that lets a peer
-            # without one in would silently break it (hardening issue, defect 1).
-            raise ValueError(
-                f"peer_fingerprints requires a peer certificate, but verify_mode is "
-                f"{ssl.VerifyMode(self.verify_mode).name}: leave verify_mode None or CERT_REQUIRED"
+        # A pin is a promise that only that certificate (or key) gets in: a verify_mode that
+        # lets a peer without one in would silently break it (hardening issue, defect 1).
+        # Checked only when set: validate() runs for every connection made.
+        if self.peer_fingerprints:
+            _check_pins(
+                "peer_fingerprints",
+                self.peer_fingerprints,
+                as_fingerprint,
+                "a peer certificate",
+                self.verify_mode,
             )
-        for key_pin in self.peer_public_keys:
-            try:
-                as_public_key_pin(key_pin)
-            except ValueError as exc:
-                raise ValueError(f"peer_public_keys entry: {exc}") from None
-        if self.peer_public_keys and self.verify_mode not in (None, ssl.CERT_REQUIRED):
-            # As with certificate pins: a mode that let a peer without a key in breaks the pin.
-            raise ValueError(
-                f"peer_public_keys requires the peer's key, but verify_mode is "
-                f"{ssl.VerifyMode(self.verify_mode).name}: leave verify_mode None or CERT_REQUIRED"
+        if self.peer_public_keys:
+            _check_pins(
+                "peer_public_keys",
+                self.peer_public_keys,
+                as_public_key_pin,
+                "the peer's key",
+                self.verify_mode,
             )
         if self.min_rsa_key_size < 1 or self.min_ec_key_size < 1:
             raise ValueError("min_rsa_key_size and min_ec_key_size must be positive")
@@ -575,6 +573,27 @@ class DtlsConfiguration:
 _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.DOTALL
 )
+
+
+def _check_pins(
+    name: str,
+    pins: Sequence[_Pin],
+    parse: Callable[[_Pin], object],
+    needs: str,
+    verify_mode: ssl.VerifyMode | None,
+) -> None:
+    """Raise ``ValueError`` naming field ``name`` if one of ``pins`` does not ``parse``, or if
+    ``verify_mode`` would let in a peer without ``needs``."""
+    for pin in pins:
+        try:
+            parse(pin)
+        except ValueError as exc:
+            raise ValueError(f"{name} entry: {exc}") from None
+    if verify_mode not in (None, ssl.CERT_REQUIRED):
+        raise ValueError(
+            f"{name} requires {needs}, but verify_mode is "
+            f"{ssl.VerifyMode(verify_mode).name}: leave verify_mode None or CERT_REQUIRED"
+        )
 
 
 def _subject_text(certificate: x509.Certificate) -> str:

@@ -48,7 +48,6 @@ from .handshake.client import ClientHandshake
 from .handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets, ParsedClientHello
 from .handshake.messages import HandshakeType, decode_client_hello
 from .handshake.server import ServerHandshake
-from .handshake.suites import suite_info
 from .migration import AddressBudget
 from .record.cid import TLS12_CID
 from .record.header import RECORD_HEADER_LENGTH, ContentType, RawRecord, split_datagram
@@ -70,6 +69,7 @@ from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassemble
 from .reliability.timer import RetransmissionTimer
 from .resumption import Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
+from .suites import suite_info
 from .trace import Tracer
 
 __all__ = ["ConnectionState", "ConnectionStats", "DtlsConnection", "NetworkAddress"]

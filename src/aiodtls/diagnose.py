@@ -17,6 +17,12 @@ conclusions a person debugging a stuck handshake needs, as :class:`Finding` obje
   client address (a NAT rebinding, RFC 9146); ``cid_replayed``: one that was not newer than
   the client's newest record, so it must not move the peer (RFC 9146 §6, SPEC I5).
 
+Flights are the handshake's own (:mod:`aiodtls.handshake.flights`): a message is attributed
+to the flight of the table that carries it, in the shape the handshake turns out to take
+(full or abbreviated: a message only one shape's flights carry decides, and a flight counts
+only once the peer's flight it answers was seen). Which flights have no timer (the
+HelloVerifyRequest, the final flight) and which flight is final come from the same table.
+
 It is sans-I/O like the rest of aiodtls: the ``aiodtls proxy`` tool feeds it with
 :meth:`HandshakeDiagnosis.observe` and drives :meth:`HandshakeDiagnosis.handle_timer`; tests feed
 it directly. It only reads what :mod:`aiodtls.dissect` can see; epoch-1 records are opaque, so
@@ -43,35 +49,16 @@ from .dissect import (
     handshake_type_name,
     summarize_items,
 )
+from .handshake.flights import DTLS12, FULL, Flight, HandshakeShape
 from .handshake.messages import HandshakeType
 from .record.header import ContentType
 
 __all__ = ["Finding", "HandshakeDiagnosis", "Observation"]
 
 SIDES = {"c2s": "client", "s2c": "server"}
+_CLIENT_HELLO = HandshakeType.client_hello
+_FINISHED = HandshakeType.finished
 OTHER = {"client": "server", "server": "client"}
-
-# The flight a message belongs to, by sender and type (RFC 6347 §4.2.4, full handshake).
-_CLIENT_FLIGHT_5 = {
-    HandshakeType.certificate,
-    HandshakeType.client_key_exchange,
-    HandshakeType.certificate_verify,
-}
-_SERVER_FLIGHT_4 = {
-    HandshakeType.server_hello,
-    HandshakeType.certificate,
-    HandshakeType.server_key_exchange,
-    HandshakeType.certificate_request,
-    HandshakeType.server_hello_done,
-}
-_FLIGHT_NAMES = {
-    1: "flight 1 (ClientHello)",
-    2: "flight 2 (HelloVerifyRequest)",
-    3: "flight 3 (ClientHello with cookie)",
-    4: "flight 4 (ServerHello ... ServerHelloDone)",
-    5: "flight 5 (ClientKeyExchange ... Finished)",
-    6: "flight 6 (ChangeCipherSpec, Finished)",
-}
 
 
 @dataclass(frozen=True)
@@ -195,7 +182,7 @@ class HandshakeDiagnosis:
         self.patience = patience
         "Seconds a side may take to retransmit after a loss before it is named."
         self.quiet = quiet
-        "Seconds without a client retransmission after flight 6 that mean it arrived."
+        "Seconds without a repeat of the flight before the final one that mean it arrived."
         self.findings: list[Finding] = []
         self._on_finding = on_finding
         self._start: float | None = None
@@ -207,10 +194,12 @@ class HandshakeDiagnosis:
         self._losses: list[_Loss] = []
         self._completed = False
         self._failed = False
-        self._flight6_at: float | None = None
-        "When a flight 6 was first delivered."
+        self._shape: HandshakeShape | None = None
+        "The handshake's shape (``flights``), once a message only it carries was seen."
+        self._final_at: float | None = None
+        "When the final flight was first delivered."
         self._quiet_since = 0.0
-        "The last delivered flight 6 or client repeat of flight 5."
+        "The last delivered final flight or repeat of the flight it answers."
         self._once: set[str] = set()
         self._mtu_drops: dict[str, int] = {}
         self.connection_ids = ConnectionIdTracker()
@@ -268,18 +257,21 @@ class HandshakeDiagnosis:
                     described.append(label)
             if isinstance(item, DtlsRecord):
                 self._inspect(now, side, item)
+        shape = self._shape or FULL
         if lost and described:
-            for flight in flight_numbers:
+            for number in flight_numbers:
+                spec = self._flight(side, number)
+                answered = shape.previous(spec) if spec.timerless else None
                 # The HelloVerifyRequest and the final flight have no timer of their own: the
                 # peer recovers them by repeating its previous flight (RFC 6347 §4.2.4).
-                if flight in (2, 6):
-                    owner, to_resend = OTHER[side], flight - 1
+                if answered is not None:
+                    owner, to_resend = answered.sender.value, answered.number
                 else:
-                    owner, to_resend = side, flight
+                    owner, to_resend = side, number
                 self._losses.append(_Loss(now, owner, to_resend, described[0], side))
-        if not lost and 6 in flight_numbers:
-            if self._flight6_at is None:
-                self._flight6_at = now
+        if not lost and shape.final.number in flight_numbers:
+            if self._final_at is None:
+                self._final_at = now
             self._quiet_since = now
         if lost and reason == "mtu":
             self._mtu_drops[side] = max(self._mtu_drops.get(side, 0), len(data))
@@ -292,10 +284,16 @@ class HandshakeDiagnosis:
                 "(watch whether later transmissions are smaller: MTU back-off)",
                 {"size": len(data)},
             )
+        answered = shape.previous(shape.final)
         if (
             not lost
-            and 5 in self._flights
-            and 6 in self._flights
+            and answered is not None
+            and answered.number in self._flights
+            and shape.final.number in self._flights
+            # The final flight's sender sends data right after it, arrived or not (the client
+            # of a resumed handshake): only its receiver's data, or a delivered final flight,
+            # shows that it got through.
+            and (side != shape.final.sender.value or self._final_at is not None)
             and (
                 protected_data
                 or any(
@@ -374,7 +372,7 @@ class HandshakeDiagnosis:
         out: list[tuple[tuple[object, ...], int, Label]] = []
         if record.content_type == ContentType.handshake and not record.encrypted:
             for frag in record.fragments:
-                flight = _flight_of(side, frag.msg_type, frag.cookie_length)
+                flight = self._flight_of(side, frag.msg_type, frag.cookie_length)
                 if flight is None:
                     continue
                 key = (
@@ -392,15 +390,57 @@ class HandshakeDiagnosis:
                 label = _FragmentLabel(message, position, frag.name, frag.message_seq)
                 out.append((key, flight, label))
         elif record.content_type == ContentType.handshake:
-            flight = 5 if side == "client" else 6
-            out.append(
-                ((side, "protected-handshake", record.epoch), flight, "the encrypted Finished")
-            )
+            out.append(self._encrypted_finished(side, record.epoch))
         elif record.content_type == ContentType.change_cipher_spec:
             self._finished_due[side] = record.epoch + 1
-            flight = 5 if side == "client" else 6
-            out.append(((side, "ccs", record.epoch), flight, "the ChangeCipherSpec"))
+            flight = self._flight_of(side, None, None)
+            if flight is not None:
+                out.append(((side, "ccs", record.epoch), flight, "the ChangeCipherSpec"))
         return out
+
+    def _encrypted_finished(self, side: str, epoch: int) -> tuple[tuple[object, ...], int, Label]:
+        """(content key, flight, description) of a side's Finished, which is encrypted."""
+        flight = self._flight_of(side, _FINISHED, None)
+        assert flight is not None  # every shape has a Finished of each side
+        return ((side, "protected-handshake", epoch), flight, "the encrypted Finished")
+
+    def _flight_of(self, side: str, msg_type: int | None, cookie_length: int | None) -> int | None:
+        """The number of the flight of ``side`` that carries ``msg_type`` (None: the
+        ChangeCipherSpec), or None if no flight of the table carries it.
+
+        Among the shapes still possible, a flight counts only once the peer's flight it
+        answers was seen (a server's NewSessionTicket before the client's flight 5 belongs
+        to the abbreviated handshake's flight 4, not to flight 6); a ClientHello with a cookie
+        is flight 3. When the flights that fit belong to one shape, that is the handshake's.
+        """
+        shapes = (self._shape,) if self._shape is not None else DTLS12.shapes
+        fits: list[tuple[HandshakeShape, Flight]] = []
+        carrying: list[tuple[HandshakeShape, Flight]] = []
+        for shape in shapes:
+            for flight in shape.flights:
+                if flight.sender.value != side or not flight.carries_message(msg_type):
+                    continue
+                if msg_type == _CLIENT_HELLO and flight.cookie_exchange != bool(cookie_length):
+                    continue
+                carrying.append((shape, flight))
+                answered = shape.previous(flight)
+                if answered is None or answered.cookie_exchange or answered.number in self._flights:
+                    fits.append((shape, flight))
+        fits = fits or carrying  # out of order (or noise): still name a flight
+        if not fits:
+            return None
+        if self._shape is None and len({shape for shape, _ in fits}) == 1 and len(shapes) > 1:
+            self._shape = fits[0][0]
+        return min(flight.number for _, flight in fits)
+
+    def _flight(self, side: str, number: int) -> Flight:
+        """The table's flight ``number`` of ``side`` in the handshake's shape (the full one
+        until the shape is known)."""
+        for shape in (self._shape or FULL, *DTLS12.shapes):
+            for flight in shape.flights:
+                if flight.number == number and flight.sender.value == side:
+                    return flight
+        raise ValueError(f"no flight {number} of the {side}")
 
     def _cid_finished(self, side: str, epoch: int) -> list[tuple[tuple[object, ...], int, Label]]:
         """The Finished key if this ``tls12_cid`` record of ``epoch`` is the side's Finished.
@@ -412,8 +452,7 @@ class HandshakeDiagnosis:
         if self._finished_due.get(side) != epoch:
             return []
         del self._finished_due[side]
-        flight = 5 if side == "client" else 6
-        return [((side, "protected-handshake", epoch), flight, "the encrypted Finished")]
+        return [self._encrypted_finished(side, epoch)]
 
     def _track_flight(
         self, now: float, side: str, number: int, key: tuple[object, ...], *, delivered: bool
@@ -447,9 +486,16 @@ class HandshakeDiagnosis:
                     "different fragment boundaries; receivers that match fragments by offset "
                     "instead of covering bytes never complete it (pion before #1099)",
                 )
-        if number == 5 and self._flights.get(6) is not None:
-            # The client repeats flight 5: either flight 6 was lost, or the repeat crossed it.
-            # Completion needs ``quiet`` seconds without a repeat after a delivered flight 6.
+        shape = self._shape or FULL
+        answered = shape.previous(shape.final)
+        if (
+            answered is not None
+            and number == answered.number
+            and shape.final.number in self._flights
+        ):
+            # The peer repeats the flight the final one answers: either the final flight was
+            # lost, or the repeat crossed it. Completion needs ``quiet`` seconds without a
+            # repeat after a delivered final flight.
             self._quiet_since = now
 
     def _on_retransmission(self, now: float, flight: _Flight) -> None:
@@ -465,24 +511,28 @@ class HandshakeDiagnosis:
                         now,
                         "recovered",
                         flight.side,
-                        f"{flight.side} finally retransmitted {_FLIGHT_NAMES[flight.number]} "
+                        f"{flight.side} finally retransmitted "
+                        f"{self._flight(flight.side, flight.number).title} "
                         f"{now - loss.time:.3f} s after {self._describe(loss)} was lost",
                     )
-        five = self._flights.get(5)
+        shape = self._shape or FULL
+        answered = shape.previous(shape.final)  # the first flight with a Finished
         if (
-            flight.number == 5
-            and five is not None
-            and len(five.transmissions) >= 4
-            and 6 not in self._flights
+            answered is not None
+            and flight.number == answered.number
+            and len(flight.transmissions) >= 4
+            and shape.final.number not in self._flights
         ):
+            sender, peer = flight.side, OTHER[flight.side]
             self._report_once(
                 "finished_not_answered",
                 now,
                 "finished_not_answered",
-                "server",
-                "the client keeps resending its Finished flight and the server never answers: "
-                "the server cannot verify it (likely a PSK or key mismatch) or drops it",
-                {"client_transmissions": len(five.transmissions)},
+                peer,
+                f"the {sender} keeps resending its Finished flight and the {peer} never "
+                f"answers: the {peer} cannot verify it (likely a PSK or key mismatch) or "
+                "drops it",
+                {f"{sender}_transmissions": len(flight.transmissions)},
             )
 
     def _inspect(self, now: float, side: str, record: DtlsRecord) -> None:
@@ -519,7 +569,7 @@ class HandshakeDiagnosis:
         if self._completed or self._failed:
             return None
         times = [self._deadline(loss) for loss in self._losses if _pending(loss)]
-        if self._flight6_at is not None:
+        if self._final_at is not None:
             times.append(self._quiet_since + self.quiet)
         return min(times) if times else None
 
@@ -540,7 +590,8 @@ class HandshakeDiagnosis:
                     now,
                     "no_retransmission",
                     loss.side,
-                    f"{loss.side} never retransmitted {_FLIGHT_NAMES[loss.flight]} after "
+                    f"{loss.side} never retransmitted "
+                    f"{self._flight(loss.side, loss.flight).title} after "
                     f"{self._describe(loss)} was lost {now - loss.time:.1f} s ago{extra}: "
                     "it does not drive its retransmission timer",
                     {
@@ -549,8 +600,8 @@ class HandshakeDiagnosis:
                         "waited": round(now - loss.time, 3),
                     },
                 )
-        if self._flight6_at is not None and now >= self._quiet_since + self.quiet:
-            self._complete(self._flight6_at)
+        if self._final_at is not None and now >= self._quiet_since + self.quiet:
+            self._complete(self._final_at)
 
     def _describe(self, loss: _Loss) -> str:
         label = loss.label
@@ -614,7 +665,7 @@ class HandshakeDiagnosis:
             assert loss.recovered_at is not None
             parts.append(
                 f"{loss.side} recovered from the loss of {self._describe(loss)} by retransmitting "
-                f"{_FLIGHT_NAMES[loss.flight]} "
+                f"{self._flight(loss.side, loss.flight).title} "
                 f"after {loss.recovered_at - loss.time:.3f} s"
             )
         if intervals:
@@ -680,15 +731,3 @@ def _is_cid_record(record: DtlsRecord | UnframedCidRecord) -> bool:
 
 def _pending(loss: _Loss) -> bool:
     return loss.recovered_at is None and not loss.reported
-
-
-def _flight_of(side: str, msg_type: int, cookie_length: int | None) -> int | None:
-    if side == "client":
-        if msg_type == HandshakeType.client_hello:
-            return 3 if cookie_length else 1
-        return 5 if msg_type in _CLIENT_FLIGHT_5 else None
-    if msg_type == HandshakeType.hello_verify_request:
-        return 2
-    if msg_type == HandshakeType.new_session_ticket:
-        return 6
-    return 4 if msg_type in _SERVER_FLIGHT_4 else None

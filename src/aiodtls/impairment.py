@@ -2,10 +2,12 @@
 
 Owns the *specification* of one direction of a path (:class:`LinkConditions`: loss, burst
 loss, delay, jitter, reordering, duplication, a path MTU, bit flips, targeted :class:`Rule`
-objects) and the *decision* for each datagram (:class:`DirectionImpairment`), with its
-per-direction state: the random stream, the burst state, rule counters, fragment ordinals and
-counters. It does not move datagrams or keep time: :mod:`aiodtls.netsim` applies the decisions
-in virtual time, the ``aiodtls proxy`` tool in real time, so both impair identically.
+objects), the symmetric path the tools and sweeps name (:class:`Impairment`, one field per
+command-line option) and the *decision* for each datagram (:class:`DirectionImpairment`),
+with its per-direction state: the random stream, the burst state, rule counters, fragment
+ordinals and counters. It does not move datagrams or keep time: :mod:`aiodtls.netsim` applies
+the decisions in virtual time, the ``aiodtls proxy`` tool in real time, so both impair
+identically.
 
 Determinism: every datagram consumes the same fixed number of random draws whatever happens to
 it, so the random fate of the k-th datagram of a direction depends only on the seed and k.
@@ -36,6 +38,7 @@ __all__ = [
     "DirectionStats",
     "Fate",
     "GilbertElliott",
+    "Impairment",
     "LinkConditions",
     "Match",
     "Rule",
@@ -390,6 +393,58 @@ def hold(
     if seconds < 0.0:
         raise ValueError("seconds must not be negative")
     return Rule(match=match, first=first, extra_delay=seconds, name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# The symmetric path that the tools name
+
+
+@dataclass(frozen=True)
+class Impairment:
+    """A path that does the same to datagrams both ways, in the words of the command line.
+
+    ``aiodtls netsim`` and ``aiodtls proxy`` build one from the same options
+    (``--loss``, ``--burst``, ``--delay-ms``, ``--jitter-ms``, ``--reorder``, ``--duplicate``,
+    ``--path-mtu``: :mod:`aiodtls.cli.impairment`), and :class:`aiodtls.sweep.Scenario` runs
+    its seeds under one; :meth:`conditions` is the engine's view of one direction.
+    Values are checked when :meth:`conditions` builds that view.
+    """
+
+    loss: float = 0.0
+    "Independent loss probability per datagram (``LinkConditions.loss``)."
+
+    burst: GilbertElliott | tuple[float, float] | None = None
+    """Gilbert-Elliott burst loss on top of ``loss``; a ``(p good->bad, p bad->good)`` pair is
+    a chain with total loss in the bad state."""
+
+    delay: float = 0.025
+    "One-way delay in seconds."
+
+    jitter: float = 0.0
+    "Extra one-way delay drawn uniformly from ``[0, jitter)`` seconds per datagram."
+
+    reorder: float = 0.0
+    "Probability that a datagram is held back so later ones overtake it."
+
+    duplicate: float = 0.0
+    "Probability that a delivered datagram arrives twice."
+
+    path_mtu: int | None = None
+    "Datagrams larger than this vanish (``LinkConditions.mtu``); None has no limit."
+
+    def conditions(self, rules: Sequence[Rule] = ()) -> LinkConditions:
+        """One direction of this path for the engine, with targeted ``rules`` added."""
+        burst = self.burst
+        return LinkConditions(
+            loss=self.loss,
+            burst=GilbertElliott(*burst) if isinstance(burst, tuple) else burst,
+            delay=self.delay,
+            jitter=self.jitter,
+            reorder=self.reorder,
+            duplicate=self.duplicate,
+            mtu=self.path_mtu,
+            rules=rules,
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ profiles, their IANA code points and key/salt lengths), parsing profile names as
 them (IANA's ``SRTP_AES128_CM_HMAC_SHA1_80`` or OpenSSL's ``SRTP_AES128_CM_SHA1_80``), and
 :func:`keying_material`, which exports ``EXTRACTOR-dtls_srtp`` and splits it by role as
 RFC 5764 §4.2 lays it out. The ``use_srtp`` extension itself is encoded in
-``handshake/messages.py`` and negotiated in ``handshake/client.py`` / ``handshake/server.py``.
+``handshake/messages/extensions.py`` and negotiated in ``handshake/client.py`` /
+``handshake/server.py``.
 """
 
 from __future__ import annotations

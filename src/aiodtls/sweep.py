@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from .configuration import DtlsConfiguration
 from .connection import ConnectionState, DtlsConnection
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
-from .netsim import GilbertElliott, LinkConditions, Network
+from .impairment import Impairment
+from .netsim import Network
 from .pki import CertificateChain, generate_chain
 from .reliability.timer import RetransmissionPolicy
 from .resumption import ServerSessionStore, Session
@@ -123,33 +124,6 @@ def chain_of_size(target: int, *, key_bits: int = 2048) -> tuple[CertificateChai
         # Each extra name costs its length plus a 2-byte DER header.
         extra = max(1, (target - size) // 28 + 1)
         names = (*names, *(f"edge{len(names) + i:03d}.cdn.example.net" for i in range(extra)))
-
-
-@dataclass(frozen=True)
-class Impairment:
-    """Conditions of the simulated path, the same in both directions."""
-
-    loss: float = 0.0
-    burst: tuple[float, float] | None = None
-    "Gilbert-Elliott (p good->bad, p bad->good) with total loss in the bad state."
-    delay: float = 0.025
-    "One-way delay in seconds."
-    jitter: float = 0.0
-    reorder: float = 0.0
-    duplicate: float = 0.0
-    path_mtu: int | None = None
-
-    def conditions(self) -> LinkConditions:
-        """The simulator's view of one direction."""
-        return LinkConditions(
-            loss=self.loss,
-            burst=GilbertElliott(*self.burst) if self.burst else None,
-            delay=self.delay,
-            jitter=self.jitter,
-            reorder=self.reorder,
-            duplicate=self.duplicate,
-            mtu=self.path_mtu,
-        )
 
 
 @dataclass

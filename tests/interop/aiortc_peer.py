@@ -207,8 +207,9 @@ class AiortcPeer:
 # -- aiodtls's side ----------------------------------------------------------------------------
 
 
-class _MediaDemux:
-    """Queues SRTP/SRTCP datagrams and keeps the transport to send them on."""
+class _MediaDemux(asyncio.DatagramProtocol):
+    """Queues SRTP/SRTCP datagrams and keeps the transport to send them on; hands the rest
+    to the DTLS protocol after it in the MRO."""
 
     media: asyncio.Queue[tuple[bytes, Any]]
     media_transport: asyncio.DatagramTransport | None
@@ -217,21 +218,9 @@ class _MediaDemux:
         self.media = asyncio.Queue()
         self.media_transport = None
 
-    def send_media(self, data: bytes, addr: Any) -> None:
-        assert self.media_transport is not None
-        self.media_transport.sendto(data, addr)
-
-
-class MediaClientProtocol(DtlsProtocol, _MediaDemux):
-    """``connect(create_protocol=...)``: DTLS to aiodtls, SRTP/SRTCP to :attr:`media`."""
-
-    def __init__(self, core: Any) -> None:
-        super().__init__(core)
-        self._init_media()
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.media_transport = cast(asyncio.DatagramTransport, transport)
-        super().connection_made(transport)
+        super().connection_made(self.media_transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if classify(data) is PacketKind.RTP:
@@ -239,8 +228,20 @@ class MediaClientProtocol(DtlsProtocol, _MediaDemux):
         else:
             super().datagram_received(data, addr)
 
+    def send_media(self, data: bytes, addr: Any) -> None:
+        assert self.media_transport is not None
+        self.media_transport.sendto(data, addr)
 
-class MediaServerProtocol(DtlsServerProtocol, _MediaDemux):
+
+class MediaClientProtocol(_MediaDemux, DtlsProtocol):
+    """``connect(create_protocol=...)``: DTLS to aiodtls, SRTP/SRTCP to :attr:`media`."""
+
+    def __init__(self, core: Any) -> None:
+        super().__init__(core)
+        self._init_media()
+
+
+class MediaServerProtocol(_MediaDemux, DtlsServerProtocol):
     """``serve(create_protocol=...)``: DTLS to aiodtls, SRTP/SRTCP to :attr:`media`."""
 
     instances: list[MediaServerProtocol] = []
@@ -255,16 +256,6 @@ class MediaServerProtocol(DtlsServerProtocol, _MediaDemux):
         super().__init__(endpoint, handler, on_handshake_failure)
         self._init_media()
         MediaServerProtocol.instances.append(self)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.media_transport = cast(asyncio.DatagramTransport, transport)
-        super().connection_made(transport)
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        if classify(data) is PacketKind.RTP:
-            self.media.put_nowait((data, addr))
-        else:
-            super().datagram_received(data, addr)
 
 
 @dataclass

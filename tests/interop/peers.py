@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from certs import SERVER_NAME, KeyKind, PemFiles, client_chain, server_chain
+from certs import KeyKind, PemFiles, client_chain, server_chain
 
 __all__ = [
     "CASES",
@@ -41,14 +41,11 @@ __all__ = [
     "PeerError",
     "PeerProcess",
     "PeerSet",
+    "Stream",
     "UdpRelay",
-    "aiodtls_client_args",
     "aiodtls_command",
     "aiodtls_env",
-    "aiodtls_server_args",
     "free_udp_port",
-    "gnutls_cli_args",
-    "gnutls_serv_args",
     "is_hello_verify_request",
     "udp_port_bound",
     "write_interop_files",
@@ -73,6 +70,7 @@ HANDSHAKE_FAILED = re.compile(r"handshake failed: .+")
 "The line the aiodtls CLI prints on stderr when a handshake fails."
 
 Stream = Literal["stdout", "stderr", "both"]
+"Which output of a peer a wait reads."
 
 
 class PeerError(AssertionError):
@@ -158,54 +156,6 @@ def write_interop_files(directory: Path) -> InteropFiles:
     psk_file = directory / "gnutls-psk.txt"
     psk_file.write_text(f"{PSK_IDENTITY}:{PSK_HEX}\n")
     return InteropFiles(server=server, client=client, gnutls_psk_file=psk_file)
-
-
-def aiodtls_client_args(case: Case, files: InteropFiles, port: int) -> list[str]:
-    """``aiodtls client`` arguments for ``case`` against a server on 127.0.0.1:``port``.
-
-    Certificate cases verify the server chain against its root and the name ``localhost``.
-    """
-    args = ["client", f"127.0.0.1:{port}", "--cipher", case.suite]
-    if case.kind is None:
-        return [*args, "--psk", PSK_HEX, "--psk-identity", PSK_IDENTITY]
-    return [*args, "--ca", str(files.server[case.kind].root), "--server-name", SERVER_NAME]
-
-
-def aiodtls_server_args(case: Case, files: InteropFiles, port: int) -> list[str]:
-    """``aiodtls server --echo`` arguments for ``case`` on 127.0.0.1:``port``.
-
-    Certificate cases send the leaf and the intermediate (``chain.pem``).
-    """
-    args = ["server", "--host", "127.0.0.1", "--port", str(port), "--echo"]
-    if case.kind is None:
-        return [*args, "--psk", PSK_HEX, "--psk-identity", PSK_IDENTITY]
-    pem = files.server[case.kind]
-    return [*args, "--cert", str(pem.chain), "--key", str(pem.key)]
-
-
-def gnutls_serv_args(binary: str, case: Case, files: InteropFiles, port: int) -> list[str]:
-    """``gnutls-serv --udp --echo -d 4`` pinned to ``case`` on ``port`` (every address)."""
-    argv = [binary, "--udp", "--echo", "-p", str(port), "--priority", case.gnutls_priority]
-    argv += ["-d", "4"]
-    if case.kind is None:
-        return [*argv, f"--pskpasswd={files.gnutls_psk_file}", "--pskhint=hint"]
-    pem = files.server[case.kind]
-    return [*argv, f"--x509certfile={pem.chain}", f"--x509keyfile={pem.key}"]
-
-
-def gnutls_cli_args(binary: str, case: Case, files: InteropFiles, port: int) -> list[str]:
-    """``gnutls-cli --udp -d 4`` pinned to ``case``, to 127.0.0.1:``port``; certificate cases
-    verify the chain and the name ``localhost``."""
-    argv = [binary, "--udp", "-p", str(port), "--priority", case.gnutls_priority, "-d", "4"]
-    if case.kind is None:
-        argv += [f"--pskusername={PSK_IDENTITY}", f"--pskkey={PSK_HEX}"]
-    else:
-        argv += [
-            f"--x509cafile={files.server[case.kind].root}",
-            f"--verify-hostname={SERVER_NAME}",
-            f"--sni-hostname={SERVER_NAME}",
-        ]
-    return [*argv, "127.0.0.1"]
 
 
 def aiodtls_command(*args: str) -> list[str]:

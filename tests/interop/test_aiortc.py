@@ -43,13 +43,13 @@ from .aiortc_peer import (
     rtcp_receiver_report,
     rtp_packet,
 )
+from .launch import AIODTLS
 from .peers import PeerSet, free_udp_port
 from .test_proxy import (
     LOSE_CERTIFICATE_FRAGMENT_ONCE,
     datagrams,
     finding,
     json_events,
-    start_proxy,
     wait_for_event,
 )
 
@@ -108,6 +108,20 @@ class Association:
     media: asyncio.Queue[tuple[bytes, Any]]
     "SRTP/SRTCP datagrams aiodtls's socket received."
 
+    @classmethod
+    def of(
+        cls,
+        peer: AiortcPeer,
+        session: DtlsSession,
+        protocol: MediaClientProtocol | MediaServerProtocol,
+    ) -> Association:
+        """The association of ``session``, whose socket is ``protocol``'s, with ``peer``."""
+
+        def send_media(data: bytes) -> None:
+            protocol.send_media(data, session.peer_address)
+
+        return cls(peer, session, send_media, protocol.media)
+
 
 @asynccontextmanager
 async def aiortc_client_aiodtls_server(
@@ -139,12 +153,7 @@ async def aiortc_client_aiodtls_server(
         else:
             await within(peer.start_with(aiortc_pin))
         session = await within(sessions.get())
-        yield Association(
-            peer,
-            session,
-            lambda data: protocol.send_media(data, session.peer_address),
-            protocol.media,
-        )
+        yield Association.of(peer, session, protocol)
     finally:
         done.set()
         await peer.close()
@@ -186,12 +195,7 @@ async def aiodtls_client_aiortc_server(
         ) as session:
             await within(aiortc_started)
             (protocol,) = protocols
-            yield Association(
-                peer,
-                session,
-                lambda data: protocol.send_media(data, session.peer_address),
-                protocol.media,
-            )
+            yield Association.of(peer, session, protocol)
     finally:
         aiortc_started.cancel()
         await peer.close()
@@ -384,7 +388,7 @@ def test_licode_scenario_aiortc_server_behind_the_proxy(case: str, peers: PeerSe
     ``completed`` finding names who recovered by retransmitting what."""
     rules, recovering_side, flight, retransmissions = LICODE_CASES[case]
     aiortc_port = free_udp_port()
-    proxy, port = start_proxy(peers, aiortc_port, *rules, json_output=True)
+    proxy, port = AIODTLS.proxy(peers, aiortc_port, *rules, json_output=True)
     profile = SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
 
     async def main() -> None:

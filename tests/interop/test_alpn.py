@@ -15,14 +15,13 @@ with this checkout on ``PYTHONPATH``, like the CLI peers.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from aiodtls.pki import generate_chain
-from certs import SERVER_NAME
 
+from .launch import AIODTLS, OPENSSL, echo, exchange_with_aiodtls_server, exchange_with_s_server
 from .peers import (
     CASES,
     PSK_HEX,
@@ -31,13 +30,6 @@ from .peers import (
     PeerSet,
     aiodtls_env,
     free_udp_port,
-)
-from .test_openssl import (
-    exchange_with_aiodtls_server,
-    exchange_with_s_server,
-    start_aiodtls_server,
-    start_s_client,
-    start_s_server,
 )
 
 pytestmark = pytest.mark.interop
@@ -97,21 +89,10 @@ with connect("127.0.0.1", int(port), configuration=config, timeout=20) as dtls:
 """
 
 
-@pytest.fixture
-def openssl(require_binary: Callable[[str], str]) -> str:
-    """Path of the openssl binary (skips when missing outside CI)."""
-    return require_binary("openssl")
-
-
-def test_aiodtls_client_alpn_to_s_server(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
-) -> None:
+def test_aiodtls_client_alpn_to_s_server(peers: PeerSet, interop_files: InteropFiles) -> None:
     port = free_udp_port()
-    server = start_s_server(peers, openssl, ECDSA, interop_files, port, "-alpn", "h2,coap")
-    args = ["client", f"127.0.0.1:{port}", "--cipher", ECDSA.suite]
-    pem = interop_files.server["ecdsa"]
-    args += ["--ca", str(pem.root), "--server-name", SERVER_NAME, "--alpn", "coap", "--alpn", "h2"]
-    client = peers.start_aiodtls("aiodtls-client", *args)
+    server = OPENSSL.server(peers, port, ECDSA, interop_files, "-alpn", "h2,coap")
+    client = AIODTLS.client(peers, port, ECDSA, interop_files, "--alpn", "coap", "--alpn", "h2")
     exchange_with_s_server(peers, client, server)
     # s_server prefers its own order: h2.
     assert ", ALPN h2" in client.stderr(), client.describe()
@@ -120,33 +101,29 @@ def test_aiodtls_client_alpn_to_s_server(
     assert "ALPN protocols selected: h2" in out, server.describe()
 
 
-def test_s_client_alpn_to_aiodtls_server(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
-) -> None:
+def test_s_client_alpn_to_aiodtls_server(peers: PeerSet, interop_files: InteropFiles) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(
-        peers, ECDSA, interop_files, port, "--alpn", "coap", "--alpn", "h2"
-    )
-    client = start_s_client(peers, openssl, ECDSA, interop_files, port, "-alpn", "h2,coap")
-    exchange_with_aiodtls_server(peers, client, server)
+    server = AIODTLS.server(peers, port, ECDSA, interop_files, "--alpn", "coap", "--alpn", "h2")
+    client = OPENSSL.client(peers, port, ECDSA, interop_files, "-alpn", "h2,coap")
+    exchange_with_aiodtls_server(peers, OPENSSL, client, server)
     # Our server prefers its own order: coap.
     assert "ALPN protocol: coap" in client.stdout(), client.describe()
     assert ", ALPN coap" in server.stderr(), server.describe()
 
 
 def test_s_client_with_no_common_alpn_gets_no_application_protocol(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(peers, ECDSA, interop_files, port, "--alpn", "coap")
-    client = start_s_client(peers, openssl, ECDSA, interop_files, port, "-alpn", "h2")
+    server = AIODTLS.server(peers, port, ECDSA, interop_files, "--alpn", "coap")
+    client = OPENSSL.client(peers, port, ECDSA, interop_files, "-alpn", "h2")
     assert client.wait_exit() != 0, peers.describe()
     assert "no application protocol" in client.stderr(), client.describe()
     server.wait_for(r"handshake failed: client offers ALPN \['h2'\]", "stderr")
 
 
 def test_s_client_servername_gets_the_certificate_for_its_name(
-    peers: PeerSet, openssl: str, tmp_path: Path
+    peers: PeerSet, tmp_path: Path
 ) -> None:
     names = ("a.example", "b.example")
     files = {name: generate_chain(names=(name,)) for name in names}  # one root per name
@@ -162,38 +139,27 @@ def test_s_client_servername_gets_the_certificate_for_its_name(
     )
     server.wait_until_bound(port)
     name = "b.example"  # not the default (first) chain: only the callback can choose it
-    client = peers.start(
-        "s_client",
-        [
-            openssl,
-            "s_client",
-            "-dtls1_2",
-            "-connect",
-            f"127.0.0.1:{port}",
-            "-servername",
-            name,
-            "-CAfile",
-            str(tmp_path / f"{name}.root.pem"),
-            "-verify_return_error",
-            "-verify_hostname",
-            name,
-        ],
+    client = OPENSSL.client(
+        peers,
+        port,
+        ECDSA,
+        None,
+        ca=tmp_path / f"{name}.root.pem",
+        server_name=name,
+        trace=False,
+        pin_suite=False,
     )
-    client.wait_for(r"Verify return code", "stdout")
-    client.write_line("hello by name")
-    client.wait_for("hello by name", "stdout")
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    echo(peers, OPENSSL, client, "hello by name")
     assert "Verify return code: 0 (ok)" in client.stdout(), client.describe()
     server.wait_for(r"server_name b\.example asked \['b\.example'\]", "stdout")
 
 
 def test_aiodtls_psk_client_callback_uses_s_server_hint(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     port = free_udp_port()
-    server = start_s_server(peers, openssl, PSK_CASE, interop_files, port, "-mtu", "1500")
-    # start_s_server sends "-psk_hint hint" for the PSK case.
+    server = OPENSSL.server(peers, port, PSK_CASE, interop_files, "-mtu", "1500")
+    # OPENSSL.server sends "-psk_hint hint" for the PSK case.
     client = peers.start(
         "psk-client",
         [sys.executable, "-c", PSK_HINT_CLIENT, str(port), "hint", PSK_IDENTITY, PSK_HEX],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,10 @@ from cryptography import x509
 
 from aiodtls import DtlsConfiguration, pki
 
+from . import launch
+from .launch import AIODTLS, OPENSSL, echo
 from .peers import (
+    CASES,
     HANDSHAKE_FAILED,
     HANDSHAKE_OK,
     PeerProcess,
@@ -46,61 +48,37 @@ def make_cert(directory: Path, *args: str) -> str:
 
 def start_server(peers: PeerSet, directory: Path, *extra: str) -> tuple[PeerProcess, int]:
     port = free_udp_port()
-    server = peers.start_aiodtls(
-        "aiodtls-server",
-        "server", "--port", str(port), "--echo",
-        "--cert", str(directory / "cert.pem"), "--key", str(directory / "key.pem"),
-        *extra,
-    )  # fmt: skip
-    server.wait_until_bound(port)
-    return server, port
+    cert = ["--cert", str(directory / "cert.pem"), "--key", str(directory / "key.pem")]
+    return AIODTLS.server(peers, port, None, None, *cert, *extra, host=None), port
 
 
-def s_client_through(
-    peers: PeerSet, openssl: str, port: int, ca_file: Path, *extra: str
-) -> PeerProcess:
-    client = peers.start(
-        "s_client",
-        [
-            openssl, "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{port}",
-            "-CAfile", str(ca_file), "-verify_return_error",
-            "-servername", "localhost", "-verify_hostname", "localhost", *extra,
-        ],
-    )  # fmt: skip
-    client.wait_for(r"Verify return code", "stdout")
-    client.write_line(LINE)
-    client.wait_for(LINE, "stdout")  # s_client does not print what it sends: this is the echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+def s_client_through(peers: PeerSet, port: int, ca_file: Path, *extra: str) -> PeerProcess:
+    client = OPENSSL.client(
+        peers, port, CASES[0], None, *extra, ca=ca_file, trace=False, pin_suite=False
+    )
+    echo(peers, OPENSSL, client, LINE)
     return client
 
 
-@pytest.fixture
-def openssl(require_binary: Callable[[str], str]) -> str:
-    return require_binary("openssl")
-
-
 @pytest.mark.interop
-def test_self_signed_cert_serves_openssl_s_client(
-    peers: PeerSet, openssl: str, tmp_path: Path
-) -> None:
+def test_self_signed_cert_serves_openssl_s_client(peers: PeerSet, tmp_path: Path) -> None:
     make_cert(tmp_path)
     server, port = start_server(peers, tmp_path)
-    client = s_client_through(peers, openssl, port, tmp_path / "cert.pem")
+    client = s_client_through(peers, port, tmp_path / "cert.pem")
     assert "Verify return code: 0 (ok)" in client.stdout(), client.describe()
     server.wait_for(HANDSHAKE_OK, "stderr")
 
 
 @pytest.mark.interop
 def test_ca_made_cert_serves_openssl_s_client_with_a_client_certificate(
-    peers: PeerSet, openssl: str, tmp_path: Path
+    peers: PeerSet, tmp_path: Path
 ) -> None:
     make_cert(tmp_path, "--ca", "--client")
     server, port = start_server(
         peers, tmp_path, "--ca", str(tmp_path / "ca.pem"), "--require-client-cert"
     )
     client = s_client_through(
-        peers, openssl, port, tmp_path / "ca.pem",
+        peers, port, tmp_path / "ca.pem",
         "-cert", str(tmp_path / "client.pem"), "-key", str(tmp_path / "client-key.pem"),
     )  # fmt: skip
     assert "Verify return code: 0 (ok)" in client.stdout(), client.describe()
@@ -108,7 +86,7 @@ def test_ca_made_cert_serves_openssl_s_client_with_a_client_certificate(
 
 
 def run_client(peers: PeerSet, port: int, *args: str) -> PeerProcess:
-    client = peers.start_aiodtls("aiodtls-client", "client", f"127.0.0.1:{port}", *args)
+    client = AIODTLS.client(peers, port, None, None, *args)
     client.write_line(LINE)
     client.close_stdin()
     return client
@@ -209,11 +187,11 @@ def openssl_tutorial_pki(openssl: str, directory: Path) -> None:
 
 @pytest.mark.interop
 def test_no_strict_x509_accepts_a_tutorial_root_without_key_usage(
-    peers: PeerSet, openssl: str, tmp_path: Path
+    peers: PeerSet, tmp_path: Path
 ) -> None:
     # Issue 10: 'a tutorial root CA without keyUsage fails with "invalid extension:
     # 2.5.29.15" though `openssl verify` accepts it'.
-    openssl_tutorial_pki(openssl, tmp_path / "tutorial")
+    openssl_tutorial_pki(launch.require_binary("openssl"), tmp_path / "tutorial")
     _, port = start_server(peers, tmp_path / "tutorial")
     ca = str(tmp_path / "tutorial" / "ca.pem")
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable
 
 import pytest
 
 import aiodtls.sync as sync
 from aiodtls import DtlsConfiguration, HandshakeError, HandshakeTimeout
 
+from .launch import GNUTLS, OPENSSL
 from .peers import CASES, PSK_IDENTITY, InteropFiles, PeerSet, free_udp_port
-from .test_openssl import start_s_server
 
 pytestmark = pytest.mark.interop
 
@@ -38,13 +37,10 @@ def wrong_psk_client(handshake_timeout: float) -> DtlsConfiguration:
 
 
 def test_wrong_psk_against_s_server_is_named_before_the_timeout(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
-    openssl = require_binary("openssl")
     port = free_udp_port()
-    start_s_server(peers, openssl, PSK_CASE, interop_files, port)
+    OPENSSL.server(peers, port, PSK_CASE, interop_files)
     start = time.monotonic()
     with pytest.raises(HandshakeError) as failure:
         sync.connect("127.0.0.1", port, configuration=wrong_psk_client(20.0))
@@ -55,26 +51,10 @@ def test_wrong_psk_against_s_server_is_named_before_the_timeout(
 
 @pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_wrong_psk_against_silent_gnutls_serv_times_out_pointing_at_the_psk(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
-    gnutls_serv = require_binary("gnutls-serv")
     port = free_udp_port()
-    server = peers.start(
-        "gnutls-serv",
-        [
-            gnutls_serv,
-            "--udp",
-            "--echo",
-            "-p",
-            str(port),
-            "--priority",
-            PSK_CASE.gnutls_priority,
-            f"--pskpasswd={interop_files.gnutls_psk_file}",
-        ],
-    )
-    server.wait_until_bound(port)
+    GNUTLS.server(peers, port, PSK_CASE, interop_files)
     with pytest.raises(HandshakeTimeout) as failure:
         sync.connect("127.0.0.1", port, configuration=wrong_psk_client(4.0))
     assert str(failure.value).endswith(

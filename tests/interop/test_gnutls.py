@@ -11,29 +11,13 @@ gnutls-serv binds every address (no bind option); the port is free on all of the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from certs import SERVER_NAME
-
-from .peers import (
-    CASES,
-    HANDSHAKE_OK,
-    PSK_HEX,
-    PSK_IDENTITY,
-    Case,
-    InteropFiles,
-    PeerSet,
-    aiodtls_client_args,
-    aiodtls_server_args,
-    free_udp_port,
-)
+from .launch import GNUTLS, aiodtls_client_to_gnutls_serv, peer_client_to_aiodtls_server
+from .peers import CASES, Case, InteropFiles, PeerSet
 
 pytestmark = pytest.mark.interop
 
-CLIENT_LINE = "hello from aiodtls"
-PEER_CLIENT_LINE = "hello from gnutls-cli"
 
 # gnutls' names of what it negotiated, as printed in "- Description: (...)".
 DESCRIPTION_PARTS = {
@@ -45,42 +29,11 @@ DESCRIPTION_PARTS = {
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_aiodtls_client_to_gnutls_serv(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
-    case: Case,
+    peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
     # Issue acceptance item 1: aiodtls client -> gnutls-serv --udp --echo, data both ways;
     # SPEC C1/C3 (gnutls-serv requires a cookie by default), K1 (PSK).
-    gnutls_serv = require_binary("gnutls-serv")
-    port = free_udp_port()
-    argv = [
-        gnutls_serv,
-        "--udp",
-        "--echo",
-        "-p",
-        str(port),
-        "--priority",
-        case.gnutls_priority,
-        "-d",
-        "4",
-    ]
-    if case.kind is None:
-        argv.append(f"--pskpasswd={interop_files.gnutls_psk_file}")
-    else:
-        pem = interop_files.server[case.kind]
-        # gnutls-serv also sends an optional CertificateRequest by default; our client
-        # answers it with an empty Certificate.
-        argv += [f"--x509certfile={pem.chain}", f"--x509keyfile={pem.key}"]
-    server = peers.start("gnutls-serv", argv)
-    server.wait_until_bound(port)
-
-    client = peers.start_aiodtls("aiodtls-client", *aiodtls_client_args(case, interop_files, port))
-    handshake = client.wait_for(HANDSHAKE_OK, "stderr")
-    client.write_line(CLIENT_LINE)
-    client.wait_for(CLIENT_LINE, "stdout")  # the echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    handshake, server = aiodtls_client_to_gnutls_serv(peers, case, interop_files)
 
     assert handshake["version"] == "DTLSv1.2"
     assert handshake["suite"] == case.suite
@@ -92,36 +45,11 @@ def test_aiodtls_client_to_gnutls_serv(
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_gnutls_cli_to_aiodtls_server(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
-    case: Case,
+    peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
     # Issue acceptance item 1: gnutls-cli --udp -> aiodtls server --echo, data both ways;
     # SPEC C1 (our server's cookie exchange), K1 (PSK).
-    gnutls_cli = require_binary("gnutls-cli")
-    port = free_udp_port()
-    server = peers.start_aiodtls("aiodtls-server", *aiodtls_server_args(case, interop_files, port))
-    server.wait_until_bound(port)
-
-    argv = [gnutls_cli, "--udp", "-p", str(port), "--priority", case.gnutls_priority, "-d", "4"]
-    if case.kind is None:
-        argv += [f"--pskusername={PSK_IDENTITY}", f"--pskkey={PSK_HEX}"]
-    else:
-        argv += [
-            f"--x509cafile={interop_files.server[case.kind].root}",
-            f"--verify-hostname={SERVER_NAME}",
-            f"--sni-hostname={SERVER_NAME}",
-        ]
-    client = peers.start("gnutls-cli", [*argv, "127.0.0.1"])
-    client.wait_for("Handshake was completed", "stdout")
-    client.write_line(PEER_CLIENT_LINE)
-    # gnutls-cli does not print what it sends, so the line in its stdout is the echo.
-    client.wait_for(PEER_CLIENT_LINE, "stdout")
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
-
-    handshake = server.wait_for(HANDSHAKE_OK, "stderr")
+    handshake, client = peer_client_to_aiodtls_server(peers, GNUTLS, case, interop_files)
     assert handshake["version"] == "DTLSv1.2"
     assert handshake["suite"] == case.suite
     out = client.output()

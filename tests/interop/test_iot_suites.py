@@ -12,28 +12,19 @@ README's default command has a time budget). libcoap's GnuTLS build: test_libcoa
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from .peers import (
-    HANDSHAKE_OK,
-    Case,
-    InteropFiles,
-    PeerSet,
-    aiodtls_client_args,
-    free_udp_port,
-    gnutls_cli_args,
-    gnutls_serv_args,
+from .launch import (
+    AIODTLS,
+    GNUTLS,
+    OPENSSL,
+    aiodtls_client_to_gnutls_serv,
+    aiodtls_client_to_s_server,
+    echo,
+    peer_client_to_aiodtls_server,
 )
-from .test_openssl import (
-    assert_s_client_negotiated,
-    exchange_with_aiodtls_server,
-    exchange_with_s_server,
-    start_aiodtls_server,
-    start_s_client,
-    start_s_server,
-)
+from .peers import HANDSHAKE_OK, Case, InteropFiles, PeerSet, free_udp_port
+from .test_openssl import assert_s_client_negotiated
 
 pytestmark = pytest.mark.interop
 
@@ -123,9 +114,6 @@ IOT_CASES = [
     ),
 ]
 
-CLIENT_LINE = "hello from aiodtls"
-PEER_CLIENT_LINE = "hello from the peer"
-
 
 def matrix(*, default: str | None = "psk-ccm8") -> list[object]:
     """Every case; all but ``default`` (the CoAP mandatory PSK + CCM_8) are ``slow``."""
@@ -135,20 +123,11 @@ def matrix(*, default: str | None = "psk-ccm8") -> list[object]:
     ]
 
 
-@pytest.fixture
-def openssl(require_binary: Callable[[str], str]) -> str:
-    """Path of the openssl binary (skips when missing outside CI)."""
-    return require_binary("openssl")
-
-
 @pytest.mark.parametrize("case", matrix())
 def test_aiodtls_client_to_s_server(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, case: Case
+    peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
-    port = free_udp_port()
-    server = start_s_server(peers, openssl, case, interop_files, port, "-mtu", "1500")
-    client = peers.start_aiodtls("aiodtls-client", *aiodtls_client_args(case, interop_files, port))
-    handshake = exchange_with_s_server(peers, client, server)
+    handshake, server = aiodtls_client_to_s_server(peers, case, interop_files)
 
     assert handshake["suite"] == case.suite
     assert f"CIPHER is {case.openssl_cipher}" in server.stdout(), server.describe()
@@ -156,13 +135,12 @@ def test_aiodtls_client_to_s_server(
 
 @pytest.mark.parametrize("case", matrix())
 def test_s_client_to_aiodtls_server(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, case: Case
+    peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
-    port = free_udp_port()
     # Our server accepts exactly the suite (CCM_8 is in no default list).
-    server = start_aiodtls_server(peers, case, interop_files, port, "--cipher", case.suite)
-    client = start_s_client(peers, openssl, case, interop_files, port)
-    handshake = exchange_with_aiodtls_server(peers, client, server)
+    handshake, client = peer_client_to_aiodtls_server(
+        peers, OPENSSL, case, interop_files, "--cipher", case.suite
+    )
 
     assert handshake["suite"] == case.suite
     assert_s_client_negotiated(client, case)
@@ -170,18 +148,9 @@ def test_s_client_to_aiodtls_server(
 
 @pytest.mark.parametrize("case", matrix(default=None))
 def test_aiodtls_client_to_gnutls_serv(
-    peers: PeerSet, require_binary: Callable[[str], str], interop_files: InteropFiles, case: Case
+    peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
-    port = free_udp_port()
-    argv = gnutls_serv_args(require_binary("gnutls-serv"), case, interop_files, port)
-    server = peers.start("gnutls-serv", argv)
-    server.wait_until_bound(port)
-    client = peers.start_aiodtls("aiodtls-client", *aiodtls_client_args(case, interop_files, port))
-    handshake = client.wait_for(HANDSHAKE_OK, "stderr")
-    client.write_line(CLIENT_LINE)
-    client.wait_for(CLIENT_LINE, "stdout")  # gnutls-serv's echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    handshake, server = aiodtls_client_to_gnutls_serv(peers, case, interop_files)
 
     assert handshake["suite"] == case.suite
     server.wait_for(f"Cipher Suite: {case.gnutls_suite}")
@@ -189,12 +158,11 @@ def test_aiodtls_client_to_gnutls_serv(
 
 @pytest.mark.parametrize("case", matrix(default=None))
 def test_gnutls_cli_to_aiodtls_server(
-    peers: PeerSet, require_binary: Callable[[str], str], interop_files: InteropFiles, case: Case
+    peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(peers, case, interop_files, port, "--cipher", case.suite)
-    argv = gnutls_cli_args(require_binary("gnutls-cli"), case, interop_files, port)
-    client = peers.start("gnutls-cli", argv)
+    server = AIODTLS.server(peers, port, case, interop_files, "--cipher", case.suite)
+    client = GNUTLS.client(peers, port, case, interop_files)
     if case.gnutls_kx == "ECDHE-PSK":
         # gnutls-cli 3.7.9 completes every ECDHE-PSK handshake, then dies (SIGSEGV) in
         # gnutls_psk_server_get_username while printing the session (against gnutls-serv too,
@@ -205,11 +173,7 @@ def test_gnutls_cli_to_aiodtls_server(
         client.wait_for(rf"Cipher Suite: {case.gnutls_suite}")
         client.wait_for(r"FINISHED \(20\) was received")
         return
-    client.wait_for("Handshake was completed", "stdout")
-    client.write_line(PEER_CLIENT_LINE)
-    client.wait_for(PEER_CLIENT_LINE, "stdout")  # our server's echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    echo(peers, GNUTLS, client, "hello from gnutls-cli")
 
     assert server.wait_for(HANDSHAKE_OK, "stderr")["suite"] == case.suite
     assert f"Cipher Suite: {case.gnutls_suite}" in client.output(), client.describe()

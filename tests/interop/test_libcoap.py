@@ -11,10 +11,9 @@ default run's time budget).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
+from .launch import AIODTLS, LIBCOAP
 from .peers import HANDSHAKE_OK, PeerSet, free_udp_port
 
 pytestmark = pytest.mark.interop
@@ -25,21 +24,19 @@ KEY = "secretPSK"
 
 
 @pytest.mark.parametrize(
-    "binary",
-    ["coap-client-openssl", pytest.param("coap-client-gnutls", marks=pytest.mark.slow)],
+    "build",
+    [
+        pytest.param("openssl", id="coap-client-openssl"),
+        pytest.param("gnutls", id="coap-client-gnutls", marks=pytest.mark.slow),
+    ],
 )
-def test_coap_client_psk_handshake_uses_ccm_8(
-    peers: PeerSet, require_binary: Callable[[str], str], binary: str
-) -> None:
-    coap_client = require_binary(binary)
+def test_coap_client_psk_handshake_uses_ccm_8(peers: PeerSet, build: str) -> None:
     port = free_udp_port()
-    server = peers.start_aiodtls(
-        "aiodtls-server",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+    server = AIODTLS.server(
+        peers,
+        port,
+        None,
+        None,
         "--psk",
         KEY.encode().hex(),
         "--psk-identity",
@@ -48,10 +45,10 @@ def test_coap_client_psk_handshake_uses_ccm_8(
         "rfc7925",
         "--count",
         "1",
+        echo=False,
     )
-    server.wait_until_bound(port)
-    argv = [coap_client, "-v", "7", "-B", "1", "-k", KEY, "-u", IDENTITY]
-    client = peers.start(binary, [*argv, f"coaps://127.0.0.1:{port}/sensors/temp"])
+    uri = f"coaps://127.0.0.1:{port}/sensors/temp"
+    client = LIBCOAP.client(peers, build, uri, "-k", KEY, "-u", IDENTITY)
 
     handshake = server.wait_for(HANDSHAKE_OK, "stderr")
     assert handshake["version"] == "DTLSv1.2"

@@ -49,11 +49,12 @@ from pathlib import Path
 
 import pytest
 
-from aiodtls import CipherSuite, DtlsConfiguration
+from aiodtls import CipherSuite, DtlsConfiguration, HandshakeCompleted
 from aiodtls import asyncio as aiodtls_asyncio
 from aiodtls import sync as aiodtls_sync
 from certs import SERVER_NAME
 
+from .launch import AIODTLS, OPENSSL
 from .lossy_proxy import Direction, LossyProxy, ProxyStats, drop_pattern
 from .peers import (
     CASES,
@@ -63,7 +64,6 @@ from .peers import (
     PeerError,
     PeerProcess,
     PeerSet,
-    aiodtls_server_args,
     free_udp_port,
 )
 
@@ -278,46 +278,14 @@ def assert_loss_happened(run: LossyRun) -> None:
 # --- peers --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def openssl(require_binary: Callable[[str], str]) -> str:
-    """Path of the openssl binary (skips when missing outside CI)."""
-    return require_binary("openssl")
-
-
-def start_s_server(attempt: Attempt, openssl: str, files: InteropFiles) -> PeerProcess:
+def start_s_server(attempt: Attempt, files: InteropFiles) -> PeerProcess:
     """``openssl s_server -dtls1_2 -listen`` for one connection, ECDHE-ECDSA, the test chain.
 
     ``-listen`` (stateless cookie exchange): without it a lost HelloVerifyRequest kills
-    s_server. ``-state`` shows how a handshake ended. Its stdin stays open (PeerProcess), or
-    it would close the connection once the handshake is done.
+    s_server. ``-state`` shows how a handshake ended.
     """
-    pem = files.server["ecdsa"]
-    server = attempt.peers.start(
-        "s_server",
-        [
-            openssl,
-            "s_server",
-            "-dtls1_2",
-            "-listen",
-            "-accept",
-            f"127.0.0.1:{attempt.upstream_port}",
-            "-naccept",
-            "1",
-            "-mtu",
-            S_SERVER_MTU,
-            "-state",
-            "-cipher",
-            CASE.openssl_cipher,
-            "-cert",
-            str(pem.leaf),
-            "-key",
-            str(pem.key),
-            "-cert_chain",
-            str(pem.intermediates),
-        ],
-    )
-    server.wait_until_bound(attempt.upstream_port)
-    return server
+    options = ("-listen", "-mtu", S_SERVER_MTU, "-state")
+    return OPENSSL.server(attempt.peers, attempt.upstream_port, CASE, files, *options, trace=False)
 
 
 def client_configuration(files: InteropFiles) -> DtlsConfiguration:
@@ -342,6 +310,19 @@ class SServerExchange:
     s_server's stdin gets :data:`SERVER_LINE` every :data:`RESEND_INTERVAL` seconds until the
     client has received one (DTLS does not retransmit application data).
     """
+
+    @classmethod
+    def after_handshake(
+        cls, attempt: Attempt, server: PeerProcess, handshake: HandshakeCompleted, start: float
+    ) -> SServerExchange:
+        """Note how our client's handshake went, check what it negotiated, and start."""
+        attempt.notes.append(
+            f"handshake {time.monotonic() - start:.2f} s, "
+            f"{handshake.retransmissions} client retransmissions"
+        )
+        assert handshake.protocol_version == "DTLSv1.2"
+        assert handshake.cipher_suite == CASE.suite
+        return cls(attempt, server)
 
     def __init__(self, attempt: Attempt, server: PeerProcess) -> None:
         self.attempt = attempt
@@ -400,14 +381,13 @@ def assert_s_server_negotiated(server: PeerProcess) -> None:
 @pytest.mark.interop
 def test_sync_client_to_s_server_under_loss(
     tmp_path: Path,
-    openssl: str,
     interop_files: InteropFiles,
     record_property: Callable[[str, object], None],
 ) -> None:
     # Issue 4, "Must show" 4: aiodtls.sync client -> 15 % loss -> openssl s_server -dtls1_2;
     # SPEC C1/C3 (cookie exchange under loss), F4 (reassembly across retransmissions).
     def body(attempt: Attempt) -> None:
-        server = start_s_server(attempt, openssl, interop_files)
+        server = start_s_server(attempt, interop_files)
         start = time.monotonic()
         try:
             dtls = aiodtls_sync.connect(
@@ -419,15 +399,7 @@ def test_sync_client_to_s_server_under_loss(
         except aiodtls_sync.DtlsError as exc:
             raise PeerError(f"aiodtls.sync handshake failed: {exc}") from exc
         with dtls:
-            handshake = dtls.handshake
-            assert handshake is not None
-            attempt.notes.append(
-                f"handshake {time.monotonic() - start:.2f} s, "
-                f"{handshake.retransmissions} client retransmissions"
-            )
-            assert handshake.protocol_version == "DTLSv1.2"
-            assert handshake.cipher_suite == CASE.suite
-            exchange = SServerExchange(attempt, server)
+            exchange = SServerExchange.after_handshake(attempt, server, dtls.handshake, start)
             while not exchange.poll_server():
                 if exchange.client_should_send():
                     dtls.send(CLIENT_LINE.encode() + b"\n")
@@ -442,7 +414,6 @@ def test_sync_client_to_s_server_under_loss(
 @pytest.mark.interop
 def test_asyncio_client_to_s_server_under_loss(
     tmp_path: Path,
-    openssl: str,
     interop_files: InteropFiles,
     record_property: Callable[[str, object], None],
 ) -> None:
@@ -453,13 +424,7 @@ def test_asyncio_client_to_s_server_under_loss(
         async with aiodtls_asyncio.connect(
             "127.0.0.1", attempt.proxy.port, configuration=client_configuration(interop_files)
         ) as session:
-            attempt.notes.append(
-                f"handshake {time.monotonic() - start:.2f} s, "
-                f"{session.handshake.retransmissions} client retransmissions"
-            )
-            assert session.protocol_version == "DTLSv1.2"
-            assert session.cipher_suite == CASE.suite
-            exchange = SServerExchange(attempt, server)
+            exchange = SServerExchange.after_handshake(attempt, server, session.handshake, start)
             while not exchange.poll_server():
                 if exchange.client_should_send():
                     session.send(CLIENT_LINE.encode() + b"\n")
@@ -483,7 +448,7 @@ def test_asyncio_client_to_s_server_under_loss(
             raise PeerError(f"aiodtls.asyncio client failed: {exc}") from exc
 
     def body(attempt: Attempt) -> None:
-        server = start_s_server(attempt, openssl, interop_files)
+        server = start_s_server(attempt, interop_files)
         asyncio.run(supervise(attempt, server))
         assert_s_server_negotiated(server)
 
@@ -494,38 +459,16 @@ def test_asyncio_client_to_s_server_under_loss(
 @pytest.mark.interop
 def test_s_client_to_aiodtls_server_under_loss(
     tmp_path: Path,
-    openssl: str,
     interop_files: InteropFiles,
     record_property: Callable[[str, object], None],
 ) -> None:
     # Issue 4, "Must show" 4: openssl s_client -dtls1_2 -> 15 % loss -> aiodtls server --echo
     # (the CLI, asyncio serve()); SPEC C1 (our server's stateless cookie under loss).
     def body(attempt: Attempt) -> None:
-        port = attempt.upstream_port
-        server = attempt.peers.start_aiodtls(
-            "aiodtls-server", *aiodtls_server_args(CASE, interop_files, port)
-        )
-        server.wait_until_bound(port)
+        server = AIODTLS.server(attempt.peers, attempt.upstream_port, CASE, interop_files)
         start = time.monotonic()
-        client = attempt.peers.start(
-            "s_client",
-            [
-                openssl,
-                "s_client",
-                "-dtls1_2",
-                "-connect",
-                f"127.0.0.1:{attempt.proxy.port}",
-                "-state",
-                "-cipher",
-                CASE.openssl_cipher,
-                "-CAfile",
-                str(interop_files.server["ecdsa"].root),
-                "-verify_return_error",
-                "-servername",
-                SERVER_NAME,
-                "-verify_hostname",
-                SERVER_NAME,
-            ],
+        client = OPENSSL.client(
+            attempt.peers, attempt.proxy.port, CASE, interop_files, "-state", trace=False
         )
         client.wait_for(S_CLIENT_HANDSHAKE_DONE, timeout=HANDSHAKE_TIMEOUT)
         handshake = server.wait_for(HANDSHAKE_OK, "stderr", timeout=5.0)

@@ -12,151 +12,63 @@ handshake. Each case uses the 3-certificate RSA chain, at the default MTU and at
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-
 import pytest
 
-from certs import SERVER_NAME
-
-from .peers import HANDSHAKE_OK, InteropFiles, PeerProcess, PeerSet, free_udp_port
-from .test_proxy import require_pyopenssl
+from .launch import AIODTLS, GNUTLS, OPENSSL, PYOPENSSL
+from .peers import CASES, HANDSHAKE_OK, InteropFiles, PeerProcess, PeerSet, free_udp_port
 
 pytestmark = pytest.mark.interop
 
-MTUS = ["1400", "300"]
+RSA = CASES[1]
+"The 3-certificate RSA chain."
 
 
-def start_server(peers: PeerSet, files: InteropFiles, mtu: str) -> tuple[PeerProcess, int]:
-    """``aiodtls server --echo`` with the RSA chain; returns it and its port."""
+@pytest.fixture(params=["1400", "300"])
+def server(
+    request: pytest.FixtureRequest, peers: PeerSet, interop_files: InteropFiles
+) -> tuple[PeerProcess, int]:
+    """``aiodtls server --echo`` with the RSA chain at each MTU; returns it and its port."""
     port = free_udp_port()
-    pem = files.server["rsa"]
-    server = peers.start_aiodtls(
-        "aiodtls-server",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--echo",
-        "--cert",
-        str(pem.chain),
-        "--key",
-        str(pem.key),
-        "--mtu",
-        mtu,
-    )
-    server.wait_until_bound(port)
-    return server, port
+    return AIODTLS.server(peers, port, RSA, interop_files, "--mtu", request.param), port
 
 
-def retransmissions(server: PeerProcess) -> int:
-    """The count in the server's "handshake ok" line."""
-    return int(server.wait_for(HANDSHAKE_OK, "stderr")["retransmissions"])
+def assert_no_retransmission(peers: PeerSet, server: PeerProcess, client: PeerProcess) -> None:
+    """``client`` ends its handshake (stdin closed) and exits 0; ``server`` retransmitted
+    nothing to it (the count in its "handshake ok" line)."""
+    client.close_stdin()
+    assert client.wait_exit() == 0, peers.describe()
+    retransmissions = int(server.wait_for(HANDSHAKE_OK, "stderr")["retransmissions"])
+    assert retransmissions == 0, peers.describe()
 
 
-@pytest.mark.parametrize("mtu", MTUS)
 def test_no_retransmission_to_gnutls_cli(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
-    mtu: str,
+    peers: PeerSet, interop_files: InteropFiles, server: tuple[PeerProcess, int]
 ) -> None:
-    gnutls_cli = require_binary("gnutls-cli")
-    server, port = start_server(peers, interop_files, mtu)
-    argv = [
-        gnutls_cli,
-        "--udp",
-        "-p",
-        str(port),
-        f"--x509cafile={interop_files.server['rsa'].root}",
-        f"--verify-hostname={SERVER_NAME}",
-        "127.0.0.1",
-    ]
-    client = peers.start("gnutls-cli", argv)
-    client.wait_for("Handshake was completed", "stdout")
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
-    assert retransmissions(server) == 0, peers.describe()
-
-
-@pytest.mark.parametrize("mtu", MTUS)
-def test_no_retransmission_to_s_client(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
-    mtu: str,
-) -> None:
-    openssl = require_binary("openssl")
-    server, port = start_server(peers, interop_files, mtu)
-    argv = [
-        openssl,
-        "s_client",
-        "-dtls1_2",
-        "-connect",
-        f"127.0.0.1:{port}",
-        "-CAfile",
-        str(interop_files.server["rsa"].root),
-        "-verify_return_error",
-        "-brief",
-    ]
-    client = peers.start("s_client", argv)
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
-    assert retransmissions(server) == 0, peers.describe()
-
-
-@pytest.mark.parametrize("mtu", MTUS)
-def test_no_retransmission_to_a_pyopenssl_client(
-    peers: PeerSet, interop_files: InteropFiles, mtu: str
-) -> None:
-    require_pyopenssl()
-    server, port = start_server(peers, interop_files, mtu)
-    client = peers.start(
-        "pyopenssl-client",
-        [
-            sys.executable,
-            "-c",
-            PYOPENSSL_CLIENT,
-            str(port),
-            str(interop_files.server["rsa"].root),
-        ],
+    client = GNUTLS.client(
+        peers, server[1], RSA, interop_files, priority=None, debug=False, sni=False
     )
-    assert client.wait_exit() == 0, peers.describe()
-    assert retransmissions(server) == 0, peers.describe()
+    GNUTLS.wait_ready(client)
+    assert_no_retransmission(peers, server[0], client)
 
 
-PYOPENSSL_CLIENT = """
-import select, socket, sys, time
-from OpenSSL import SSL
-port, cafile = int(sys.argv[1]), sys.argv[2]
-ctx = SSL.Context(SSL.DTLS_CLIENT_METHOD)
-ctx.load_verify_locations(cafile)
-ctx.set_verify(SSL.VERIFY_PEER, lambda *args: args[-1])
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.connect(("127.0.0.1", port))
-conn = SSL.Connection(ctx, None)
-conn.set_connect_state()
-conn.set_tlsext_host_name(b"localhost")
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline:
-    try:
-        conn.do_handshake()
-        break
-    except SSL.WantReadError:
-        pass
-    while True:
-        try:
-            sock.send(conn.bio_read(65536))
-        except SSL.WantReadError:
-            break
-    timeout = conn.DTLSv1_get_timeout() or 0.5
-    if select.select([sock], [], [], timeout)[0]:
-        conn.bio_write(sock.recv(65536))
-    else:
-        conn.DTLSv1_handle_timeout()
-else:
-    sys.exit("handshake timed out")
-print("handshake ok", conn.get_cipher_name(), flush=True)
-"""
-"A pyOpenSSL DTLS client that drives its timer correctly (one datagram per bio_read)."
+def test_no_retransmission_to_s_client(
+    peers: PeerSet, interop_files: InteropFiles, server: tuple[PeerProcess, int]
+) -> None:
+    client = OPENSSL.client(
+        peers,
+        server[1],
+        RSA,
+        interop_files,
+        "-brief",
+        trace=False,
+        pin_suite=False,
+        server_name=None,
+    )
+    assert_no_retransmission(peers, server[0], client)
+
+
+def test_no_retransmission_to_a_pyopenssl_client(
+    peers: PeerSet, interop_files: InteropFiles, server: tuple[PeerProcess, int]
+) -> None:
+    ca = interop_files.server["rsa"].root
+    assert_no_retransmission(peers, server[0], PYOPENSSL.client(peers, server[1], ca))

@@ -40,22 +40,27 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .peers import HANDSHAKE_OK, InteropFiles, PeerError, PeerProcess, PeerSet, free_udp_port
+import test_proxy_fuzz
+
+from .launch import AIODTLS, OPENSSL, PYOPENSSL
+from .peers import (
+    CASES,
+    HANDSHAKE_OK,
+    InteropFiles,
+    PeerError,
+    PeerProcess,
+    PeerSet,
+    free_udp_port,
+)
 
 pytestmark = pytest.mark.interop
-
-PYOPENSSL_SERVER = Path(__file__).with_name("pyopenssl_server.py")
-"The pyOpenSSL DTLS server script (run with this interpreter)."
 
 OPENSSL_MTU = "604"
 "``-mtu`` of both OpenSSL peers in test 1: 576 bytes of UDP payload (IPv4 + UDP = 28)."
@@ -69,21 +74,8 @@ PATIENCE = 5.0
 EVENT_TYPES = {"listening", "datagram", "diagnosis"}
 "Every ``type`` a ``--json`` line may have."
 
-DATAGRAM_KEYS = {
-    "flow",
-    "type",
-    "time",
-    "direction",
-    "index",
-    "size",
-    "summary",
-    "action",
-    "reason",
-    "flight",
-    "retransmission_of",
-    "since_original",
-}
-"The fields of a ``datagram`` object, exactly."
+DATAGRAM_KEYS = {"flow", *test_proxy_fuzz.DATAGRAM_KEYS}
+"The fields of a ``datagram`` object, exactly: the in-process ones and the client's flow."
 
 DIAGNOSIS_KEYS = {"flow", "type", "time", "kind", "side", "message"}
 "The fields every ``diagnosis`` object has; each kind adds its details."
@@ -135,105 +127,31 @@ and every later copy at the same offset): the server must retransmit by its own 
 # Peers
 
 
-def require_pyopenssl() -> None:
-    """Skip without pyOpenSSL, or fail under CI/AIODTLS_REQUIRE_INTEROP (like the binaries)."""
-    try:
-        import OpenSSL.SSL  # noqa: F401
-    except ImportError:
-        message = "pyOpenSSL is not installed (pip install pyopenssl)"
-        if os.environ.get("CI") or os.environ.get("AIODTLS_REQUIRE_INTEROP"):
-            pytest.fail(message + " but CI/AIODTLS_REQUIRE_INTEROP requires it")
-        pytest.skip(message)
+RSA = CASES[1]
+"The 3-certificate RSA chain (root -> intermediate -> leaf) every peer here uses."
 
 
-def start_proxy(
-    peers: PeerSet, upstream_port: int, *args: str, json_output: bool = False
-) -> tuple[PeerProcess, int]:
-    """``aiodtls proxy`` in front of 127.0.0.1:``upstream_port`` on a port it picks; returns
-    the process and that port once it listens."""
-    argv = [
-        "proxy",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        f"127.0.0.1:{upstream_port}",
-        "--duration",
-        "40",  # the test's deadline kills it sooner; this only bounds a leaked process
-        *args,
-    ]
-    if json_output:
-        argv.append("--json")
-    proxy = peers.start_aiodtls("proxy", *argv)
-    if json_output:
-        match = proxy.wait_for(r'"type": "listening", "listen": "127\.0\.0\.1:(\d+)"', "stdout")
-    else:
-        match = proxy.wait_for(r"proxy listening on 127\.0\.0\.1:(\d+) ->", "stderr")
-    return proxy, int(match.group(1))
-
-
-def start_s_server(peers: PeerSet, openssl: str, files: InteropFiles, port: int) -> PeerProcess:
-    """``openssl s_server -listen`` with the 3-certificate RSA chain at ``-mtu 604``; stdin
-    stays open (without it s_server closes as soon as its side of the handshake is done)."""
-    pem = files.server["rsa"]
-    assert pem.intermediates is not None
-    server = peers.start(
-        "s_server",
-        [
-            openssl,
-            "s_server",
-            "-dtls1_2",
-            "-listen",
-            "-accept",
-            f"127.0.0.1:{port}",
-            "-cert",
-            str(pem.leaf),
-            "-key",
-            str(pem.key),
-            "-cert_chain",
-            str(pem.intermediates),
-            "-mtu",
-            OPENSSL_MTU,
-            "-naccept",
-            "1",
-            "-quiet",
-        ],
-    )
-    server.wait_until_bound(port)
-    return server
+def start_s_server(peers: PeerSet, files: InteropFiles, port: int) -> PeerProcess:
+    """``openssl s_server -listen`` with the RSA chain at ``-mtu 604``, any suite."""
+    options = ("-listen", "-mtu", OPENSSL_MTU, "-quiet")
+    return OPENSSL.server(peers, port, RSA, files, *options, trace=False, pin_suite=False)
 
 
 def start_pyopenssl_server(
     peers: PeerSet, files: InteropFiles, port: int, *args: str
 ) -> PeerProcess:
     """``pyopenssl_server.py`` with the same chain, its datagrams cut for 576 bytes."""
-    pem = files.server["rsa"]
-    argv = [sys.executable, str(PYOPENSSL_SERVER), str(port)]
-    argv += ["--cert", str(pem.chain), "--key", str(pem.key), "--mtu", PAYLOAD_MTU, *args]
-    server = peers.start("pyopenssl_server", argv)
-    server.wait_for(r"listening on 127\.0\.0\.1:\d+", "stdout", timeout=10.0)
-    return server
+    return PYOPENSSL.server(peers, port, "rsa", files, "--mtu", PAYLOAD_MTU, *args)
 
 
 def start_s_client(
-    peers: PeerSet, openssl: str, files: InteropFiles, port: int, mtu: str = OPENSSL_MTU
+    peers: PeerSet, files: InteropFiles, port: int, mtu: str = OPENSSL_MTU
 ) -> PeerProcess:
-    """``openssl s_client`` verifying the chain; stdin closed, so it ends after the handshake
-    (close_notify)."""
-    client = peers.start(
-        "s_client",
-        [
-            openssl,
-            "s_client",
-            "-dtls1_2",
-            "-connect",
-            f"127.0.0.1:{port}",
-            "-CAfile",
-            str(files.server["rsa"].root),
-            "-verify_return_error",
-            "-mtu",
-            mtu,
-            "-brief",
-        ],
+    """``openssl s_client`` verifying the chain (not the name); stdin closed, so it ends after
+    the handshake (close_notify)."""
+    options = ("-mtu", mtu, "-brief")
+    client = OPENSSL.client(
+        peers, port, RSA, files, *options, trace=False, pin_suite=False, server_name=None
     )
     client.close_stdin()
     return client
@@ -241,44 +159,17 @@ def start_s_client(
 
 def start_aiodtls_server(peers: PeerSet, files: InteropFiles, port: int) -> PeerProcess:
     """``aiodtls server --echo`` with the 3-certificate RSA chain, datagrams of 576 bytes."""
-    pem = files.server["rsa"]
-    server = peers.start_aiodtls(
-        "aiodtls_server",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--cert",
-        str(pem.chain),
-        "--key",
-        str(pem.key),
-        "--mtu",
-        PAYLOAD_MTU,
-        "--echo",
-    )
-    server.wait_until_bound(port)
-    return server
+    return AIODTLS.server(peers, port, RSA, files, "--mtu", PAYLOAD_MTU, name="aiodtls_server")
 
 
 def start_aiodtls_client(
     peers: PeerSet, files: InteropFiles, port: int, name: str, *lines: str
 ) -> PeerProcess:
-    """``aiodtls client`` verifying the chain; it sends ``lines`` as records after the
-    handshake, then (stdin closed) waits 0.2 s for replies and ends."""
-    client = peers.start_aiodtls(
-        name,
-        "client",
-        f"127.0.0.1:{port}",
-        "--ca",
-        str(files.server["rsa"].root),
-        "--server-name",
-        "localhost",
-        "--mtu",
-        PAYLOAD_MTU,
-        "--wait",
-        "0.2",
-    )
+    """``aiodtls client`` verifying the chain, any suite; it sends ``lines`` as records after
+    the handshake, then (stdin closed) waits 0.2 s for replies and ends."""
+    verify = ("--ca", str(files.server["rsa"].root), "--server-name", "localhost")
+    options = (*verify, "--mtu", PAYLOAD_MTU, "--wait", "0.2")
+    client = AIODTLS.client(peers, port, None, None, *options, name=name)
     for line in lines:
         client.write_line(line)
     client.close_stdin()
@@ -370,14 +261,12 @@ def test_openssl_server_recovers_from_a_lost_certificate_fragment(
     output: str,
     peers: PeerSet,
     interop_files: InteropFiles,
-    require_binary: Callable[[str], str],
 ) -> None:
     """Issue 5 Must show 1: the server resends its whole flight when its 1 s timer expires;
     the diagnosis says so, with one server retransmission after about 1 s."""
-    openssl = require_binary("openssl")
     server_port = free_udp_port()
-    start_s_server(peers, openssl, interop_files, server_port)
-    proxy, port = start_proxy(
+    start_s_server(peers, interop_files, server_port)
+    proxy, port = AIODTLS.proxy(
         peers,
         server_port,
         "--direction",
@@ -385,7 +274,7 @@ def test_openssl_server_recovers_from_a_lost_certificate_fragment(
         *LOSE_CERTIFICATE_FRAGMENT_ONCE,
         json_output=output == "json",
     )
-    client = start_s_client(peers, openssl, interop_files, port)
+    client = start_s_client(peers, interop_files, port)
     assert client.wait_exit(15.0) == 0, peers.describe()
     assert "Verification: OK" in client.output(), peers.describe()
 
@@ -426,20 +315,17 @@ def test_proxy_names_the_server_that_never_retransmits(
     output: str,
     peers: PeerSet,
     interop_files: InteropFiles,
-    require_binary: Callable[[str], str],
 ) -> None:
     """Issue 5 Must show 2: with the fragment lost and the client's repeats lost too, a server
     that never calls DTLSv1_handle_timeout() never resends flight 4; within 10 s the proxy
     says so (``no_retransmission``, side ``server``), while s_client keeps retrying."""
-    openssl = require_binary("openssl")
-    require_pyopenssl()
     server_port = free_udp_port()
     server = start_pyopenssl_server(peers, interop_files, server_port)
-    proxy, port = start_proxy(
+    proxy, port = AIODTLS.proxy(
         peers, server_port, *LOSE_FRAGMENT_AND_PRODS, json_output=output == "json"
     )
     started = time.monotonic()
-    client = start_s_client(peers, openssl, interop_files, port)
+    client = start_s_client(peers, interop_files, port)
 
     if output == "text":
         match = proxy.wait_for(SERVER_NEVER_RETRANSMITTED, "stdout", timeout=10.0)
@@ -475,17 +361,14 @@ def test_proxy_names_the_server_that_never_retransmits(
 def test_timer_driven_pyopenssl_server_recovers(
     peers: PeerSet,
     interop_files: InteropFiles,
-    require_binary: Callable[[str], str],
 ) -> None:
     """Issue 5 Must show 2, control: the same server and the same losses, but the application
     calls DTLSv1_handle_timeout() when DTLSv1_get_timeout() expires: it resends flight 4
     after 1 s and the handshake completes."""
-    openssl = require_binary("openssl")
-    require_pyopenssl()
     server_port = free_udp_port()
     server = start_pyopenssl_server(peers, interop_files, server_port, "--drive-timer")
-    proxy, port = start_proxy(peers, server_port, *LOSE_FRAGMENT_AND_PRODS, json_output=True)
-    client = start_s_client(peers, openssl, interop_files, port)
+    proxy, port = AIODTLS.proxy(peers, server_port, *LOSE_FRAGMENT_AND_PRODS, json_output=True)
+    client = start_s_client(peers, interop_files, port)
     assert client.wait_exit(15.0) == 0, peers.describe()
     server.wait_for(r"handshake ok DTLSv1\.2", "stdout")
     completed = wait_for_event(proxy, finding("completed"), "completed finding", 10.0)
@@ -499,19 +382,16 @@ def test_timer_driven_pyopenssl_server_recovers(
 def test_timerless_openssl_application_retransmits_only_when_prodded(
     peers: PeerSet,
     interop_files: InteropFiles,
-    require_binary: Callable[[str], str],
 ) -> None:
     """Why test 2 also loses the client's repeats: OpenSSL checks its timer whenever it reads,
     so the timer-less server resends flight 4 right after s_client's repeated ClientHello
     arrives (s_client's own 1 s timer), never before."""
-    openssl = require_binary("openssl")
-    require_pyopenssl()
     server_port = free_udp_port()
     start_pyopenssl_server(peers, interop_files, server_port)
-    proxy, port = start_proxy(
+    proxy, port = AIODTLS.proxy(
         peers, server_port, "--direction", "s2c", *LOSE_CERTIFICATE_FRAGMENT_ONCE, json_output=True
     )
-    client = start_s_client(peers, openssl, interop_files, port)
+    client = start_s_client(peers, interop_files, port)
     assert client.wait_exit(15.0) == 0, peers.describe()
     completed = wait_for_event(proxy, finding("completed"), "completed finding", 10.0)
     [recovered] = [r for r in completed["recovered"] if r["side"] == "server"]
@@ -671,7 +551,7 @@ def test_aiodtls_retransmission_timeline_follows_the_documented_rto(
     datagram) for the flight that carries the server's certificate chain."""
     server_port = free_udp_port()
     start_aiodtls_server(peers, interop_files, server_port)
-    proxy, port = start_proxy(peers, server_port, *LOSSY, json_output=True)
+    proxy, port = AIODTLS.proxy(peers, server_port, *LOSSY, json_output=True)
     # Application data after both Finished flights tells the proxy the handshake is over (the
     # quiet second after flight 6 does too, unless a repeat of flight 5 crosses it).
     client = start_aiodtls_client(
@@ -701,7 +581,7 @@ def test_aiodtls_client_times_its_second_client_hello_from_the_cookie_round_trip
     it resends after max(0.1 s, 1.5 x RTT) plus at most 10 % jitter, not after a 0.25 s probe."""
     server_port = free_udp_port()
     start_aiodtls_server(peers, interop_files, server_port)
-    proxy, port = start_proxy(
+    proxy, port = AIODTLS.proxy(
         peers, server_port, "--direction", "c2s", "--drop-index", "1", json_output=True
     )
     client = start_aiodtls_client(peers, interop_files, port, "aiodtls_client")
@@ -720,20 +600,17 @@ def test_aiodtls_client_times_its_second_client_hello_from_the_cookie_round_trip
 def test_fragmented_client_hello_is_reported(
     peers: PeerSet,
     interop_files: InteropFiles,
-    require_binary: Callable[[str], str],
 ) -> None:
     """Issue 5 Must show 4: with a 32-byte cookie, s_client's second ClientHello (212 bytes
     of message) does not fit 256 - 28 bytes of UDP payload and is cut in two fragments; the
     proxy reports ``fragmented_client_hello`` (mbedTLS 2.x and wolfSSL drop such a
     ClientHello)."""
-    openssl = require_binary("openssl")
-    require_pyopenssl()
     server_port = free_udp_port()
     start_pyopenssl_server(
         peers, interop_files, server_port, "--cookie-length", "32", "--drive-timer"
     )
-    proxy, port = start_proxy(peers, server_port, json_output=True)
-    start_s_client(peers, openssl, interop_files, port, mtu="256")
+    proxy, port = AIODTLS.proxy(peers, server_port, json_output=True)
+    start_s_client(peers, interop_files, port, mtu="256")
     event = wait_for_event(
         proxy, finding("fragmented_client_hello", "client"), "fragmented_client_hello", 10.0
     )
@@ -764,10 +641,9 @@ def test_seed_case_without_cookie_exchange_asks_again_after_one_base_timeout(
     the timer only when it reads); the next repeat after that gets the flight resent. The
     virtual-time test against a server that answers at once completes within RTT + 0.2 s
     (tests/test_reliability.py::test_lost_certificate_fragment_from_a_timerless_server...)."""
-    require_pyopenssl()
     server_port = free_udp_port()
     start_pyopenssl_server(peers, interop_files, server_port, "--no-cookie")
-    proxy, port = start_proxy(
+    proxy, port = AIODTLS.proxy(
         peers, server_port, "--direction", "s2c", *LOSE_CERTIFICATE_FRAGMENT_ONCE, json_output=True
     )
     client = start_aiodtls_client(peers, interop_files, port, "aiodtls_client", "hello")

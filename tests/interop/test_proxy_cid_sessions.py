@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from .launch import AIODTLS
 from .peers import HANDSHAKE_OK, PeerSet, free_udp_port
-from .test_proxy import datagrams, finding, json_events, start_proxy, wait_for_event
+from .test_proxy import datagrams, finding, json_events, wait_for_event
 
 pytestmark = pytest.mark.interop
 
@@ -19,31 +20,22 @@ def test_proxy_names_the_tls12_cid_records_of_a_real_session(
     peers: PeerSet, client_cid: str, server_cid: str
 ) -> None:  # I2
     server_port = free_udp_port()
-    server = peers.start_aiodtls(
-        "aiodtls_server",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(server_port),
-        "--psk",
-        PSK,
-        "--cid",
-        server_cid,
-        "--echo",
+    AIODTLS.server(
+        peers, server_port, None, None, "--psk", PSK, "--cid", server_cid, name="aiodtls_server"
     )
-    server.wait_until_bound(server_port)
-    proxy, port = start_proxy(peers, server_port, json_output=True)
-    client = peers.start_aiodtls(
-        "aiodtls_client",
-        "client",
-        f"127.0.0.1:{port}",
+    proxy, port = AIODTLS.proxy(peers, server_port, json_output=True)
+    client = AIODTLS.client(
+        peers,
+        port,
+        None,
+        None,
         "--psk",
         PSK,
         "--cid",
         client_cid,
         "--wait",
         "0.3",
+        name="aiodtls_client",
     )
     for line in ("ping 1", "ping 2"):
         client.write_line(line)

@@ -18,7 +18,6 @@ OpenSSL 3.0, the other peer here, has no RFC 7250 (``openssl s_client -help`` li
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from aiodtls import pki
 from certs import client_chain, server_chain
 
+from .launch import AIODTLS, GNUTLS, LIBCOAP, echo
 from .peers import HANDSHAKE_FAILED, HANDSHAKE_OK, PeerProcess, PeerSet, free_udp_port
 
 pytestmark = pytest.mark.interop
@@ -81,41 +81,28 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RawKeyFiles]:
     }
 
 
-def _gnutls_serv(
-    peers: PeerSet, binary: str, port: int, server: RawKeyFiles, *, mutual: bool
-) -> PeerProcess:
+def _gnutls_serv(peers: PeerSet, port: int, server: RawKeyFiles, *, mutual: bool) -> PeerProcess:
     priority = GNUTLS_PRIORITY + ":+CTYPE-SRV-RAWPK" + (":+CTYPE-CLI-RAWPK" if mutual else "")
-    argv = [binary, "--udp", "--echo", "-p", str(port), "--priority", priority, "-d", "4"]
-    argv += [f"--rawpkfile={server.public}", f"--rawpkkeyfile={server.key}"]
-    if mutual:
-        argv.append("--require-client-cert")
-    process = peers.start("gnutls-serv", argv)
-    process.wait_until_bound(port)
-    return process
+    options = [f"--rawpkfile={server.public}", f"--rawpkkeyfile={server.key}"]
+    options += ["--require-client-cert"] * mutual
+    return GNUTLS.server(peers, port, None, None, *options, priority=priority)
 
 
 @pytest.mark.parametrize("mutual", [False, True], ids=["server-key", "mutual"])
 def test_aiodtls_client_to_gnutls_serv(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    keys: dict[str, RawKeyFiles],
-    mutual: bool,
+    peers: PeerSet, keys: dict[str, RawKeyFiles], mutual: bool
 ) -> None:
     # RFC 7250 §4.1/4.2 with a real server: we offer server_certificate_type [RawPublicKey]
     # (and client_certificate_type when mutual); gnutls-serv selects it and sends its SPKI.
     port = free_udp_port()
-    server = _gnutls_serv(peers, require_binary("gnutls-serv"), port, keys["server"], mutual=mutual)
-    args = ["client", f"127.0.0.1:{port}", "--peer-key", keys["server"].sha256]
+    server = _gnutls_serv(peers, port, keys["server"], mutual=mutual)
+    args = ["--peer-key", keys["server"].sha256]
     if mutual:
         args += ["--rpk", "--key", str(keys["client"].key)]
-    client = peers.start_aiodtls("aiodtls-client", *args)
-    handshake = client.wait_for(HANDSHAKE_OK, "stderr")
+    client = AIODTLS.client(peers, port, None, None, *args)
+    handshake = echo(peers, AIODTLS, client, LINE)
     assert handshake["suite"] == SUITE
     client.wait_for(f"server raw public key sha-256 {keys['server'].sha256}", "stderr")
-    client.write_line(LINE)
-    client.wait_for(LINE, "stdout")  # the echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
     server.wait_for("Selected server certificate type Raw Public Key")
     if mutual:
         server.wait_for("Selected client certificate type Raw Public Key")
@@ -125,58 +112,45 @@ def test_aiodtls_client_to_gnutls_serv(
 
 @pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_aiodtls_client_refuses_gnutls_serv_key_that_is_not_pinned(
-    peers: PeerSet, require_binary: Callable[[str], str], keys: dict[str, RawKeyFiles]
+    peers: PeerSet, keys: dict[str, RawKeyFiles]
 ) -> None:
     port = free_udp_port()
-    server = _gnutls_serv(peers, require_binary("gnutls-serv"), port, keys["server"], mutual=False)
-    client = peers.start_aiodtls(
-        "aiodtls-client", "client", f"127.0.0.1:{port}", "--peer-key", keys["client"].sha256
-    )
+    server = _gnutls_serv(peers, port, keys["server"], mutual=False)
+    client = AIODTLS.client(peers, port, None, None, "--peer-key", keys["client"].sha256)
     failed = client.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert f"raw public key sha-256 {keys['server'].sha256} matches no pinned key" in failed
     assert client.wait_exit() != 0
     server.wait_for(re.escape("Error in handshake(): A TLS fatal alert has been received."))
 
 
-def _gnutls_cli(binary: str, port: int, client: RawKeyFiles | None) -> list[str]:
+def _gnutls_cli(peers: PeerSet, port: int, client: RawKeyFiles | None) -> PeerProcess:
     priority = GNUTLS_PRIORITY + ":+CTYPE-SRV-RAWPK"
-    argv = [binary, "--udp", "-p", str(port), "--insecure", "-V"]
+    options = ["--insecure", "-V"]
     if client is not None:
         priority += ":+CTYPE-CLI-RAWPK"
-        argv += [f"--rawpkfile={client.public}", f"--rawpkkeyfile={client.key}"]
-    return [*argv, "--priority", priority, "127.0.0.1"]
+        options += [f"--rawpkfile={client.public}", f"--rawpkkeyfile={client.key}"]
+    return GNUTLS.client(peers, port, None, None, *options, priority=priority, debug=False)
 
 
 def _aiodtls_server(
     peers: PeerSet, port: int, keys: dict[str, RawKeyFiles], pin: str | None
 ) -> PeerProcess:
-    args = ["server", "--host", "127.0.0.1", "--port", str(port), "--echo"]
-    args += ["--rpk", "--key", str(keys["server"].key)]
-    if pin is not None:
-        args += ["--peer-key", pin]
-    server = peers.start_aiodtls("aiodtls-server", *args)
-    server.wait_until_bound(port)
+    options = ["--rpk", "--key", str(keys["server"].key)]
+    options += ["--peer-key", pin] if pin is not None else []
+    server = AIODTLS.server(peers, port, None, None, *options)
     server.wait_for(f"our raw public key sha-256 {keys['server'].sha256}", "stderr")
     return server
 
 
 @pytest.mark.parametrize("mutual", [False, True], ids=["server-key", "mutual"])
 def test_gnutls_cli_to_aiodtls_server(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    keys: dict[str, RawKeyFiles],
-    mutual: bool,
+    peers: PeerSet, keys: dict[str, RawKeyFiles], mutual: bool
 ) -> None:
     port = free_udp_port()
     pin = str(keys["client"].public) if mutual else None  # pinned by its PEM file
     server = _aiodtls_server(peers, port, keys, pin)
-    argv = _gnutls_cli(require_binary("gnutls-cli"), port, keys["client"] if mutual else None)
-    client = peers.start("gnutls-cli", argv)
-    client.wait_for("Handshake was completed", "stdout")
-    client.write_line(LINE)
-    client.wait_for(LINE, "stdout")  # the echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    client = _gnutls_cli(peers, port, keys["client"] if mutual else None)
+    echo(peers, GNUTLS, client, LINE)
 
     handshake = server.wait_for(HANDSHAKE_OK, "stderr")
     assert handshake["suite"] == SUITE
@@ -195,36 +169,28 @@ def test_gnutls_cli_to_aiodtls_server(
 
 @pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_aiodtls_server_refuses_gnutls_cli_key_that_is_not_pinned(
-    peers: PeerSet, require_binary: Callable[[str], str], keys: dict[str, RawKeyFiles]
+    peers: PeerSet, keys: dict[str, RawKeyFiles]
 ) -> None:
     port = free_udp_port()
     server = _aiodtls_server(peers, port, keys, keys["server"].sha256)  # not the client's
-    argv = _gnutls_cli(require_binary("gnutls-cli"), port, keys["client"])
-    client = peers.start("gnutls-cli", argv)
+    client = _gnutls_cli(peers, port, keys["client"])
     client.wait_for(r"Received alert \[42\]")  # bad_certificate
     failed = server.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert f"client's raw public key sha-256 {keys['client'].sha256} matches no pinned" in failed
 
 
 def test_libcoap_client_in_raw_public_key_mode(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    keys: dict[str, RawKeyFiles],
-    tmp_path: Path,
+    peers: PeerSet, keys: dict[str, RawKeyFiles], tmp_path: Path
 ) -> None:
     # CoAP's RawPublicKey mode (RFC 7252 §9.1.3.2): Debian's libcoap client on GnuTLS, with
     # its key pair in one PEM file (-M), against aiodtls server --rpk pinning that key. The
     # CoAP request travels as a DTLS record and comes back through the echo (as bytes: no
     # CoAP server answers it); the handshake and the pins are the check.
-    coap_client = require_binary("coap-client-gnutls")
     both = tmp_path / "client-rpk.pem"
     both.write_text(keys["client"].key.read_text() + keys["client"].public_pem)
     port = free_udp_port()
     server = _aiodtls_server(peers, port, keys, keys["client"].sha256)
-    client = peers.start(
-        "coap-client-gnutls",
-        [coap_client, "-v", "7", "-B", "1", "-M", str(both), f"coaps://127.0.0.1:{port}/rpk"],
-    )
+    client = LIBCOAP.client(peers, "gnutls", f"coaps://127.0.0.1:{port}/rpk", "-M", str(both))
     handshake = server.wait_for(HANDSHAKE_OK, "stderr")
     assert handshake["suite"].startswith("TLS_ECDHE_ECDSA_")
     server.wait_for(f"client raw public key sha-256 {keys['client'].sha256}", "stderr")
@@ -232,43 +198,21 @@ def test_libcoap_client_in_raw_public_key_mode(
     client.wait_for(r"DTLS: GnuTLS established[\s\S]*DTLS: received \d+ bytes")
 
 
-def _coap_server_port() -> int:
-    """A port P for ``coap-server -p P``: it takes UDP and TCP P and P+1 (DTLS on P+1)."""
-    for _ in range(50):
-        port = free_udp_port()
-        try:
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                for candidate in (port, port + 1):
-                    with socket.socket(socket.AF_INET, kind) as probe:
-                        probe.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
-    raise AssertionError("no two adjacent free ports for coap-server")
-
-
 def test_aiodtls_client_gets_a_coap_answer_from_libcoap_server_over_raw_keys(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    keys: dict[str, RawKeyFiles],
-    tmp_path: Path,
+    peers: PeerSet, keys: dict[str, RawKeyFiles], tmp_path: Path
 ) -> None:
     # The other direction: aiodtls client --rpk --peer-key against Debian's coap-server on
     # GnuTLS with its key pair (-M), mutual raw keys with the RFC 7925 profile's CCM_8 suite,
     # and a real CoAP exchange over it: a confirmable GET / (RFC 7252 §3: ver 1, CON, no
     # token, 0.01 GET, message ID 0x1234) answered by an ACK 2.05 carrying libcoap's greeting.
-    coap_server = require_binary("coap-server-gnutls")
     both = tmp_path / "server-rpk.pem"
     both.write_text(keys["server"].key.read_text() + keys["server"].public_pem)
-    port = _coap_server_port()
-    server = peers.start(
-        "coap-server-gnutls", [coap_server, "-A", "127.0.0.1", "-p", str(port), "-M", str(both)]
-    )
-    server.wait_until_bound(port + 1)
-    client = peers.start_aiodtls(
-        "aiodtls-client",
-        "client",
-        f"127.0.0.1:{port + 1}",
+    _, port = LIBCOAP.server(peers, "gnutls", "-M", str(both))
+    client = AIODTLS.client(
+        peers,
+        port,
+        None,
+        None,
         "--rpk",
         "--key",
         str(keys["client"].key),

@@ -14,31 +14,17 @@ Both directions, each with RFC 5077 tickets and with session IDs only (``-no_tic
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .peers import (
-    CASES,
-    Case,
-    InteropFiles,
-    PeerSet,
-    aiodtls_client_args,
-    free_udp_port,
-)
-from .test_openssl import start_aiodtls_server, start_s_client, start_s_server
+from .launch import AIODTLS, OPENSSL, reconnect_resumes
+from .peers import CASES, Case, InteropFiles, PeerSet, free_udp_port
 
 pytestmark = pytest.mark.interop
 
 ECDSA, PSK = CASES[0], CASES[2]
 TICKETS = pytest.mark.parametrize("tickets", [True, False], ids=["ticket", "session-id"])
-
-
-@pytest.fixture
-def openssl(require_binary: Callable[[str], str]) -> str:
-    """Path of the openssl binary (skips when missing outside CI)."""
-    return require_binary("openssl")
 
 
 def times(pattern: str, count: int) -> re.Pattern[str]:
@@ -51,12 +37,12 @@ def times(pattern: str, count: int) -> re.Pattern[str]:
     "case", [ECDSA, pytest.param(PSK, marks=pytest.mark.slow)], ids=["ecdhe-ecdsa", "psk"]
 )
 def test_s_client_reconnect_resumes_against_aiodtls_server(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, case: Case, tickets: bool
+    peers: PeerSet, interop_files: InteropFiles, case: Case, tickets: bool
 ) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(peers, case, interop_files, port)
+    server = AIODTLS.server(peers, port, case, interop_files)
     extra = ["-reconnect"] + ([] if tickets else ["-no_ticket"])
-    client = start_s_client(peers, openssl, case, interop_files, port, *extra)
+    client = OPENSSL.client(peers, port, case, interop_files, *extra)
     # s_client -reconnect: one full handshake, then five reconnections offering the session.
     client.wait_for(times(r"Reused, TLSv1\.2, Cipher is " + case.openssl_cipher, 5), "stdout")
     server.wait_for(times(r"handshake ok: DTLSv1\.2 .*session resumed", 5), "stderr")
@@ -68,21 +54,21 @@ def test_s_client_reconnect_resumes_against_aiodtls_server(
 
 @pytest.mark.parametrize("tickets", [True, False], ids=["ticket", "session-id"])
 def test_s_client_sess_out_then_sess_in_resumes(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, tmp_path: Path, tickets: bool
+    peers: PeerSet, interop_files: InteropFiles, tmp_path: Path, tickets: bool
 ) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(peers, ECDSA, interop_files, port)
+    server = AIODTLS.server(peers, port, ECDSA, interop_files)
     session_file = tmp_path / "session.pem"
     no_ticket = [] if tickets else ["-no_ticket"]
-    first = start_s_client(
-        peers, openssl, ECDSA, interop_files, port, "-sess_out", str(session_file), *no_ticket
+    first = OPENSSL.client(
+        peers, port, ECDSA, interop_files, "-sess_out", str(session_file), *no_ticket
     )
     first.wait_for(r"New, TLSv1\.2", "stdout")
     first.close_stdin()
     first.wait_exit()
     assert session_file.read_text().startswith("-----BEGIN SSL SESSION PARAMETERS-----")
-    second = start_s_client(
-        peers, openssl, ECDSA, interop_files, port, "-sess_in", str(session_file), *no_ticket
+    second = OPENSSL.client(
+        peers, port, ECDSA, interop_files, "-sess_in", str(session_file), *no_ticket
     )
     second.wait_for(r"Reused, TLSv1\.2, Cipher is " + ECDSA.openssl_cipher, "stdout")
     second.close_stdin()
@@ -95,18 +81,12 @@ def test_s_client_sess_out_then_sess_in_resumes(
     "case", [ECDSA, pytest.param(PSK, marks=pytest.mark.slow)], ids=["ecdhe-ecdsa", "psk"]
 )
 def test_aiodtls_client_reconnect_resumes_against_s_server(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, case: Case, tickets: bool
+    peers: PeerSet, interop_files: InteropFiles, case: Case, tickets: bool
 ) -> None:
     port = free_udp_port()
     extra = ["-naccept", "3"] + ([] if tickets else ["-no_ticket"])
-    server = start_s_server(peers, openssl, case, interop_files, port, *extra)
-    args = aiodtls_client_args(case, interop_files, port)
-    client = peers.start_aiodtls("aiodtls-client", *args, "--reconnect", "2", "--wait", "0.2")
-    client.wait_for(r"reconnect 2: ", "stderr")
-    assert "reconnect 1: session resumed" in client.stderr(), client.describe()
-    assert "reconnect 2: session resumed" in client.stderr(), client.describe()
-    client.close_stdin()
-    assert client.wait_exit() == 0, client.describe()
+    server = OPENSSL.server(peers, port, case, interop_files, *extra)
+    reconnect_resumes(peers, case, interop_files, port)
     server.wait_for(times("Reused session-id", 2), "stdout")
     stats = server.wait_for(r"(\d+) items in the session cache", "stdout")
     server.wait_for(r"2 session cache hits", "stdout")

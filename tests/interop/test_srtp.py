@@ -15,29 +15,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 
 from aiodtls.srtp import SrtpProfile
-from certs import SERVER_NAME
 
-from .peers import (
-    CASES,
-    HANDSHAKE_FAILED,
-    InteropFiles,
-    PeerProcess,
-    PeerSet,
-    aiodtls_client_args,
-    free_udp_port,
-)
-from .test_openssl import (
+from .launch import (
+    AIODTLS,
+    GNUTLS,
+    OPENSSL,
+    echo,
     exchange_with_aiodtls_server,
     exchange_with_s_server,
-    start_aiodtls_server,
-    start_s_client,
-    start_s_server,
 )
+from .peers import CASES, HANDSHAKE_FAILED, InteropFiles, PeerProcess, PeerSet, free_udp_port
 
 pytestmark = pytest.mark.interop
 
@@ -53,12 +44,6 @@ ALL = list(SrtpProfile)
 GNUTLS_PROFILES = [SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80, SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_32]
 
 
-@pytest.fixture
-def openssl(require_binary: Callable[[str], str]) -> str:
-    """Path of the openssl binary (skips when missing outside CI)."""
-    return require_binary("openssl")
-
-
 def export_args(profile: SrtpProfile) -> list[str]:
     """OpenSSL's options for DTLS-SRTP with ``profile`` and its keying material printed."""
     return [
@@ -71,6 +56,15 @@ def export_args(profile: SrtpProfile) -> list[str]:
     ]
 
 
+def aiodtls_srtp_server(
+    peers: PeerSet, files: InteropFiles, port: int, profiles: list[str], *, export: bool = False
+) -> PeerProcess:
+    """``aiodtls server --echo`` with the ECDSA chain, accepting ``profiles`` in its order of
+    preference; ``export`` prints the keying material."""
+    options = ["--srtp-profiles", ",".join(profiles), *(["--export-srtp"] * export)]
+    return AIODTLS.server(peers, port, ECDSA, files, *options)
+
+
 def our_export(peer: PeerProcess, profile: SrtpProfile) -> str:
     found = peer.wait_for(OUR_EXPORT, "stderr")
     assert found["profile"] == profile.openssl_name, peer.describe()
@@ -81,13 +75,12 @@ def our_export(peer: PeerProcess, profile: SrtpProfile) -> str:
 
 @pytest.mark.parametrize("profile", ALL, ids=[p.name for p in ALL])
 def test_aiodtls_client_to_s_server_same_profile_and_keying_material(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, profile: SrtpProfile
+    peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
 ) -> None:
     port = free_udp_port()
-    server = start_s_server(peers, openssl, ECDSA, interop_files, port, *export_args(profile))
-    args = aiodtls_client_args(ECDSA, interop_files, port)
-    client = peers.start_aiodtls(
-        "aiodtls-client", *args, "--srtp-profiles", profile.name, "--export-srtp"
+    server = OPENSSL.server(peers, port, ECDSA, interop_files, *export_args(profile))
+    client = AIODTLS.client(
+        peers, port, ECDSA, interop_files, "--srtp-profiles", profile.name, "--export-srtp"
     )
     exchange_with_s_server(peers, client, server)
     assert f", SRTP {profile.name}" in client.stderr(), client.describe()
@@ -98,22 +91,16 @@ def test_aiodtls_client_to_s_server_same_profile_and_keying_material(
 
 @pytest.mark.parametrize("profile", ALL, ids=[p.name for p in ALL])
 def test_s_client_to_aiodtls_server_same_profile_and_keying_material(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles, profile: SrtpProfile
+    peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
 ) -> None:
     port = free_udp_port()
     # Our server accepts every profile, this one last: s_client offers only this one.
     others = [p.openssl_name for p in ALL if p != profile]
-    server = start_aiodtls_server(
-        peers,
-        ECDSA,
-        interop_files,
-        port,
-        "--srtp-profiles",
-        ",".join([*others, profile.openssl_name]),
-        "--export-srtp",
+    server = aiodtls_srtp_server(
+        peers, interop_files, port, [*others, profile.openssl_name], export=True
     )
-    client = start_s_client(peers, openssl, ECDSA, interop_files, port, *export_args(profile))
-    exchange_with_aiodtls_server(peers, client, server)
+    client = OPENSSL.client(peers, port, ECDSA, interop_files, *export_args(profile))
+    exchange_with_aiodtls_server(peers, OPENSSL, client, server)
     assert f", SRTP {profile.name}" in server.stderr(), server.describe()
     assert client.wait_for(OPENSSL_PROFILE, "stdout")["profile"] == profile.openssl_name
     theirs = client.wait_for(OPENSSL_EXPORT, "stdout")["hex"]
@@ -121,40 +108,31 @@ def test_s_client_to_aiodtls_server_same_profile_and_keying_material(
 
 
 def test_aiodtls_server_chooses_by_its_own_preference(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(
+    preference = ["SRTP_AEAD_AES_256_GCM", "SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_HMAC_SHA1_80"]
+    server = aiodtls_srtp_server(peers, interop_files, port, preference)
+    client = OPENSSL.client(
         peers,
+        port,
         ECDSA,
         interop_files,
-        port,
-        "--srtp-profiles",
-        "SRTP_AEAD_AES_256_GCM,SRTP_AEAD_AES_128_GCM,SRTP_AES128_CM_HMAC_SHA1_80",
-    )
-    client = start_s_client(
-        peers,
-        openssl,
-        ECDSA,
-        interop_files,
-        port,
         "-use_srtp",
         "SRTP_AES128_CM_SHA1_80:SRTP_AEAD_AES_128_GCM",
     )
-    exchange_with_aiodtls_server(peers, client, server)
+    exchange_with_aiodtls_server(peers, OPENSSL, client, server)
     assert client.wait_for(OPENSSL_PROFILE, "stdout")["profile"] == "SRTP_AEAD_AES_128_GCM"
     assert ", SRTP SRTP_AEAD_AES_128_GCM" in server.stderr(), server.describe()
 
 
 def test_no_common_profile_fails_the_handshake_with_a_reason(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     port = free_udp_port()
-    server = start_aiodtls_server(
-        peers, ECDSA, interop_files, port, "--srtp-profiles", "SRTP_AEAD_AES_256_GCM"
-    )
-    client = start_s_client(
-        peers, openssl, ECDSA, interop_files, port, "-use_srtp", "SRTP_AES128_CM_SHA1_80"
+    server = aiodtls_srtp_server(peers, interop_files, port, ["SRTP_AEAD_AES_256_GCM"])
+    client = OPENSSL.client(
+        peers, port, ECDSA, interop_files, "-use_srtp", "SRTP_AES128_CM_SHA1_80"
     )
     client.close_stdin()
     assert client.wait_exit() != 0, peers.describe()
@@ -165,13 +143,12 @@ def test_no_common_profile_fails_the_handshake_with_a_reason(
 
 
 def test_aiodtls_client_refuses_an_s_server_without_use_srtp(
-    peers: PeerSet, openssl: str, interop_files: InteropFiles
+    peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     port = free_udp_port()
-    server = start_s_server(peers, openssl, ECDSA, interop_files, port)
-    args = aiodtls_client_args(ECDSA, interop_files, port)
-    client = peers.start_aiodtls(
-        "aiodtls-client", *args, "--srtp-profiles", "SRTP_AES128_CM_SHA1_80"
+    server = OPENSSL.server(peers, port, ECDSA, interop_files)
+    client = AIODTLS.client(
+        peers, port, ECDSA, interop_files, "--srtp-profiles", "SRTP_AES128_CM_SHA1_80"
     )
     failed = client.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert "the server did not agree to DTLS-SRTP" in failed, client.describe()
@@ -184,36 +161,24 @@ def test_aiodtls_client_refuses_an_s_server_without_use_srtp(
 
 @pytest.mark.parametrize("profile", GNUTLS_PROFILES, ids=[p.name for p in GNUTLS_PROFILES])
 def test_gnutls_cli_to_aiodtls_server_same_keying_material(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
-    profile: SrtpProfile,
+    peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
 ) -> None:
-    gnutls_cli = require_binary("gnutls-cli")
     port = free_udp_port()
-    server = start_aiodtls_server(
+    accepted = ["SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_32", "SRTP_AES128_CM_SHA1_80"]
+    server = aiodtls_srtp_server(peers, interop_files, port, accepted, export=True)
+    client = GNUTLS.client(
         peers,
+        port,
         ECDSA,
         interop_files,
-        port,
-        "--srtp-profiles",
-        "SRTP_AEAD_AES_128_GCM,SRTP_AES128_CM_SHA1_32,SRTP_AES128_CM_SHA1_80",
-        "--export-srtp",
-    )
-    argv = [
-        gnutls_cli,
-        "--udp",
-        "-p",
-        str(port),
-        f"--x509cafile={interop_files.server['ecdsa'].root}",
-        f"--verify-hostname={SERVER_NAME}",
         f"--srtp-profiles={profile.name}",
         "--keymatexport=EXTRACTOR-dtls_srtp",
         f"--keymatexportsize={profile.keying_material_length}",
-        "127.0.0.1",
-    ]
-    client = peers.start("gnutls-cli", argv)
-    client.wait_for("Handshake was completed", "stdout")
+        priority=None,
+        debug=False,
+        sni=False,
+    )
+    GNUTLS.wait_ready(client)
     client.close_stdin()
     client.wait_exit()
     assert client.wait_for(GNUTLS_PROFILE, "stdout")["profile"] == profile.name
@@ -223,39 +188,19 @@ def test_gnutls_cli_to_aiodtls_server_same_keying_material(
 
 @pytest.mark.parametrize("profile", GNUTLS_PROFILES, ids=[p.name for p in GNUTLS_PROFILES])
 def test_aiodtls_client_to_gnutls_serv_agrees_on_its_profile(
-    peers: PeerSet,
-    require_binary: Callable[[str], str],
-    interop_files: InteropFiles,
-    profile: SrtpProfile,
+    peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
 ) -> None:
     # gnutls-serv --udp prints no session details (no profile, no keying material), so this
     # direction checks the profile: our client offers both, gnutls-serv allows one; its
     # debug log shows the use_srtp it received and answered. The keying material is
     # compared in the gnutls-cli direction above.
-    gnutls_serv = require_binary("gnutls-serv")
     port = free_udp_port()
-    pem = interop_files.server["ecdsa"]
-    argv = [
-        gnutls_serv,
-        "--udp",
-        "--echo",
-        "-p",
-        str(port),
-        f"--x509certfile={pem.chain}",
-        f"--x509keyfile={pem.key}",
-        f"--srtp-profiles={profile.name}",
-        "-d",
-        "4",
-    ]
-    server = peers.start("gnutls-serv", argv)
-    server.wait_until_bound(port)
-    args = aiodtls_client_args(ECDSA, interop_files, port)
+    server = GNUTLS.server(
+        peers, port, ECDSA, interop_files, f"--srtp-profiles={profile.name}", priority=None
+    )
     offer = ",".join(p.openssl_name for p in GNUTLS_PROFILES)
-    client = peers.start_aiodtls("aiodtls-client", *args, "--srtp-profiles", offer)
-    client.wait_for(f", SRTP {profile.name}", "stderr")
-    client.write_line("hello over srtp-keyed dtls")
-    client.wait_for("hello over srtp-keyed dtls", "stdout")  # the echo
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    client = AIODTLS.client(peers, port, ECDSA, interop_files, "--srtp-profiles", offer)
+    echo(peers, AIODTLS, client, "hello over srtp-keyed dtls")
+    assert f", SRTP {profile.name}" in client.stderr(), client.describe()
     server.wait_for(r"Parsing extension 'SRTP/14'")
     server.wait_for(r"Sending extension SRTP/14")

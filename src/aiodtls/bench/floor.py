@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..handshake.suites import NamedGroup
+from ..suites import NamedGroup
 from .peers import PSK_KEY, RECORD_HEADER, Kind, credentials
 
 __all__ = ["handshake_floor", "records_floor", "resumed_floor"]

@@ -22,8 +22,8 @@ from typing import Any
 from ..configuration import DtlsConfiguration
 from ..connection import ConnectionState, DtlsConnection
 from ..events import DataReceived
-from ..handshake.suites import CipherSuite, NamedGroup, SignatureScheme
 from ..pki import CertificateChain, generate_chain
+from ..suites import CipherSuite, NamedGroup, SignatureScheme
 
 __all__ = [
     "KINDS",

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from ..configuration import DtlsConfiguration
 from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
-from ..handshake.suites import CipherSuite, cipher_suite_from_name, suite_info
 from ..record.protection import new_protection
 from ..srtp import EXPORTER_LABEL, SrtpProfile
+from ..suites import CipherSuite, cipher_suite_from_name, suite_info
 from ..trace import TraceRecord
 from . import checks, rawkeys
 

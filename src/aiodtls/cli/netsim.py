@@ -17,20 +17,13 @@ from typing import Any
 
 from ..rebinding import RebindingRun, simulate_rebinding
 from ..reliability.timer import RetransmissionPolicy
-from ..sweep import HandshakeRun, Impairment, Scenario, SweepSummary, summarize, sweep
+from ..sweep import HandshakeRun, Scenario, SweepSummary, summarize, sweep
 from . import checks
+from .impairment import add_impairment_options, impairment
 
 __all__ = ["add_parser"]
 
 POLICIES = {"aiodtls": RetransmissionPolicy(), "openssl": RetransmissionPolicy.openssl()}
-
-
-def _burst(text: str) -> tuple[float, float]:
-    try:
-        good_to_bad, bad_to_good = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected P_GOOD_TO_BAD:P_BAD_TO_GOOD") from None
-    return good_to_bad, bad_to_good
 
 
 def add_parser(commands: Any) -> None:
@@ -42,17 +35,7 @@ def add_parser(commands: Any) -> None:
         "--runs", type=checks.positive(int), default=1000, help="handshakes (default 1000)"
     )
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    parser.add_argument("--loss", type=float, default=0.0, help="loss probability each way")
-    parser.add_argument(
-        "--burst",
-        type=_burst,
-        help="Gilbert-Elliott burst loss P_GOOD_TO_BAD:P_BAD_TO_GOOD (all lost while bad)",
-    )
-    parser.add_argument("--delay-ms", type=float, default=25.0, help="one-way delay (default 25)")
-    parser.add_argument("--jitter-ms", type=float, default=0.0, help="one-way delay jitter")
-    parser.add_argument("--reorder", type=float, default=0.0, help="reordering probability")
-    parser.add_argument("--duplicate", type=float, default=0.0, help="duplication probability")
-    parser.add_argument("--path-mtu", type=int, help="the path drops datagrams larger than this")
+    add_impairment_options(parser, delay_ms=25.0)  # the same both ways
     parser.add_argument("--mtu", type=int, default=1400, help="endpoint MTU (default 1400)")
     parser.add_argument(
         "--chain-size", type=int, default=5000, help="Certificate message bytes (default 5000)"
@@ -138,17 +121,8 @@ def run(args: argparse.Namespace) -> int:
         raise checks.CliError(
             f"--profile {args.profile} needs --psk (the simulated certificate chain is RSA)"
         )
-    impairment = Impairment(
-        loss=args.loss,
-        burst=args.burst,
-        delay=args.delay_ms / 1000,
-        jitter=args.jitter_ms / 1000,
-        reorder=args.reorder,
-        duplicate=args.duplicate,
-        path_mtu=args.path_mtu,
-    )
     base = Scenario(
-        impairment=impairment,
+        impairment=impairment(args),
         mtu=args.mtu,
         psk=args.psk,
         chain_size=args.chain_size,
@@ -170,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     summaries = {name: summarize(runs) for name, runs in results.items()}
     parameters = {
         "loss": args.loss,
-        "burst": list(args.burst) if args.burst else None,
+        "burst": [args.burst.p_good_to_bad, args.burst.p_bad_to_good] if args.burst else None,
         "delay_ms": args.delay_ms,
         "jitter_ms": args.jitter_ms,
         "reorder": args.reorder,
@@ -269,7 +243,8 @@ def _rebinding_dict(result: RebindingRun) -> dict[str, object]:
 def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -> None:
     path = f"{args.loss:.0%} loss"
     if args.burst:
-        path += f", burst loss {args.burst[0]:g} -> bad, {args.burst[1]:g} -> good"
+        b = args.burst
+        path += f", burst loss {b.p_good_to_bad:g} -> bad, {b.p_bad_to_good:g} -> good"
     extras = [
         f"{label} {value:.0%}"
         for label, value in (("reorder", args.reorder), ("duplicate", args.duplicate))

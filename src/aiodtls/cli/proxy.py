@@ -30,9 +30,10 @@ from typing import Any
 
 from ..diagnose import Finding, Observation
 from ..handshake.messages import HandshakeType
-from ..impairment import GilbertElliott, LinkConditions, Rule, drop, nth, nth_fragment
+from ..impairment import LinkConditions, Rule, drop, nth, nth_fragment
 from ..proxy import DEFAULT_MAX_CLIENTS, DtlsProxy, Flow, ProxyStartError, flow_dict
 from .common import parse_address
+from .impairment import add_impairment_options, impairment
 
 __all__ = ["add_parser"]
 
@@ -48,22 +49,6 @@ def _message_type(text: str) -> tuple[HandshakeType, int]:
                 break
     names = ", ".join("".join(p.title() for p in m.name.split("_")) for m in HandshakeType)
     raise argparse.ArgumentTypeError(f"expected TYPE[:N] with TYPE one of {names}")
-
-
-def _delay(text: str) -> tuple[float, float]:
-    delay, _, jitter = text.partition(":")
-    try:
-        return float(delay) / 1000, float(jitter or 0) / 1000
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected D or D:JITTER in milliseconds") from None
-
-
-def _burst(text: str) -> GilbertElliott:
-    try:
-        good_to_bad, bad_to_good = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected P_GOOD_TO_BAD:P_BAD_TO_GOOD") from None
-    return GilbertElliott(good_to_bad, bad_to_good)
 
 
 def _positive(text: str) -> int:
@@ -91,12 +76,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--direction", choices=["c2s", "s2c", "both"], default="both", help="where to impair"
     )
-    parser.add_argument("--drop", type=float, default=0.0, help="loss probability")
-    parser.add_argument("--burst", type=_burst, help="Gilbert-Elliott burst loss P_GB:P_BG")
-    parser.add_argument("--delay-ms", type=_delay, default=(0.0, 0.0), metavar="D[:JITTER]")
-    parser.add_argument("--reorder", type=float, default=0.0, help="reordering probability")
-    parser.add_argument("--duplicate", type=float, default=0.0, help="duplication probability")
-    parser.add_argument("--path-mtu", type=int, help="drop datagrams larger than this")
+    # --drop P was this command's spelling of --loss P: scripts that use it keep working.
+    add_impairment_options(parser, delay_ms=0.0, old_spellings=[("--drop", "loss")])
     parser.add_argument(
         "--drop-message",
         type=_message_type,
@@ -140,23 +121,13 @@ def add_parser(commands: Any) -> None:
 
 
 def conditions(args: argparse.Namespace) -> LinkConditions:
-    """The impairment of one impaired direction."""
+    """The impairment of one impaired direction: the shared options and the targeted rules."""
     rules: list[Rule] = [
         drop(nth_fragment(t, n), first=args.drop_first) for t, n in args.drop_message
     ]
     if args.drop_index:
         rules.append(drop(nth(*args.drop_index), first=args.drop_first))
-    delay, jitter = args.delay_ms
-    return LinkConditions(
-        loss=args.drop,
-        burst=args.burst,
-        delay=delay,
-        jitter=jitter,
-        reorder=args.reorder,
-        duplicate=args.duplicate,
-        mtu=args.path_mtu,
-        rules=rules,
-    )
+    return impairment(args).conditions(rules)
 
 
 def run(args: argparse.Namespace) -> int:

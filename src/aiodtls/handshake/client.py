@@ -1,18 +1,18 @@
-"""The DTLS 1.2 client handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
+"""The DTLS 1.2 client handshake (RFC 5246 §7.3, RFC 6347 §4.2): the work of each step.
 
-Flights: 1 ClientHello | 3 ClientHello with cookie | 5 [Certificate] ClientKeyExchange
-[CertificateVerify] ChangeCipherSpec Finished. Resuming (``resumption``), the server answers
-the ClientHello with ServerHello [NewSessionTicket] ChangeCipherSpec Finished and our
-ChangeCipherSpec Finished is the last flight. Each state lists the messages it accepts; any
-other message is ``unexpected_message`` (SPEC H1).
+Owns what the client computes and checks; the flights it sends and the states it goes
+through are written down in ``flights`` (``flights.CLIENT``): 1 ClientHello | 3 ClientHello
+with cookie | 5 [Certificate] ClientKeyExchange [CertificateVerify] ChangeCipherSpec Finished,
+or, resuming (``resumption``), the final ChangeCipherSpec Finished after the server's
+ServerHello [NewSessionTicket] ChangeCipherSpec Finished. The table names the ``_on_*``
+handler of each message a state accepts (any other is ``unexpected_message``, SPEC H1) and,
+where negotiated facts decide the next state, the ``_after_*`` choice function.
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import os
-from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -33,9 +33,24 @@ from ..record.protection import RecordProtection
 from ..reliability.fragments import HandshakeHeader
 from ..reliability.reassembly import HandshakeMessage
 from ..srtp import SrtpProfile, describe_profiles
+from ..suites import (
+    CipherSuite,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_info,
+)
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
+from .flights import (
+    CLIENT_FINISHED,
+    CLIENT_HELLO,
+    CLIENT_HELLO_WITH_COOKIE,
+    DTLS12,
+    RESUMED_CLIENT_FINISHED,
+    ClientState,
+)
 from .keyexchange import EphemeralKey
 from .keyschedule import finished_matches, psk_premaster_secret
 from .messages import (
@@ -102,36 +117,9 @@ from .rawkeys import (
     trace_certificate_types,
 )
 from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
-from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
-from .suites import (
-    CipherSuite,
-    KeyExchange,
-    NamedGroup,
-    SignatureScheme,
-    suite_info,
-)
+from .state import HandshakeSink, HandshakeStateMachine
 
 __all__ = ["ClientHandshake", "ClientState"]
-
-
-class ClientState(enum.Enum):
-    """Where the client is in the handshake."""
-
-    CLIENT_START = enum.auto()
-    CLIENT_EXPECT_SERVER_HELLO = enum.auto()
-    CLIENT_EXPECT_CERTIFICATE = enum.auto()
-    CLIENT_EXPECT_SERVER_KEY_EXCHANGE = enum.auto()
-    CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE = enum.auto()
-    CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE = enum.auto()
-    CLIENT_EXPECT_SERVER_HELLO_DONE = enum.auto()
-    CLIENT_EXPECT_NEW_SESSION_TICKET = enum.auto()
-    CLIENT_EXPECT_FINISHED = enum.auto()
-    CLIENT_POST_HANDSHAKE = enum.auto()
-
-    # Members are singletons compared by identity, so the identity hash agrees with equality;
-    # Enum's own __hash__ is Python code, run for every message (handle() looks the state up
-    # in the handler table).
-    __hash__ = object.__hash__
 
 
 # Enum members the handshake's methods read, as module-level names: reading a member
@@ -152,24 +140,15 @@ _KX_ECDHE_PSK = KeyExchange.ECDHE_PSK
 _KX_PSK = KeyExchange.PSK
 _CERT_RAW_PUBLIC_KEY = CertificateType.RawPublicKey
 _CERT_X509 = CertificateType.X509
-_EXPECT_CERTIFICATE = ClientState.CLIENT_EXPECT_CERTIFICATE
-_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE = (
-    ClientState.CLIENT_EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
-)
-_EXPECT_FINISHED = ClientState.CLIENT_EXPECT_FINISHED
-_EXPECT_NEW_SESSION_TICKET = ClientState.CLIENT_EXPECT_NEW_SESSION_TICKET
-_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE = ClientState.CLIENT_EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
+_CLIENT = DTLS12.client
 _EXPECT_SERVER_HELLO = ClientState.CLIENT_EXPECT_SERVER_HELLO
-_EXPECT_SERVER_HELLO_DONE = ClientState.CLIENT_EXPECT_SERVER_HELLO_DONE
-_EXPECT_SERVER_KEY_EXCHANGE = ClientState.CLIENT_EXPECT_SERVER_KEY_EXCHANGE
-_POST_HANDSHAKE = ClientState.CLIENT_POST_HANDSHAKE
-_START = ClientState.CLIENT_START
 
 
 class ClientHandshake(HandshakeStateMachine):
     """Drives the client side of one handshake."""
 
     is_client = True
+    HANDSHAKE = DTLS12
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
         configuration.validate()  # fields may have been assigned after construction
@@ -184,7 +163,7 @@ class ClientHandshake(HandshakeStateMachine):
             )
         check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
-        self.state = _START
+        self.state = _CLIENT.initial
         self._suites = configuration.effective_cipher_suites()
         if not self._suites:
             raise ValueError("no cipher suites to offer: configure a PSK or use the defaults")
@@ -246,8 +225,8 @@ class ClientHandshake(HandshakeStateMachine):
             extensions=extensions,
         )
         self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
-        self._flush(final=False, flight_number=1)
-        self.state = _EXPECT_SERVER_HELLO
+        self._flush(CLIENT_HELLO)
+        self.state = _CLIENT.started
 
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
@@ -272,10 +251,11 @@ class ClientHandshake(HandshakeStateMachine):
         ServerHello has. Returns why it was dropped, or None; raises an alert if it is
         malformed (SPEC C6).
 
-        It is answered outside the message sequence: the newest one wins whatever its
-        message_seq (SPEC C6; OpenSSL numbers a second one 1), and the server numbers its
-        ServerHello after our new ClientHello, so the peer's messages restart at 1. It comes
-        before any keys exist, so in epoch 0.
+        It is answered outside the message sequence, so it is not a row of the table
+        (``flights.CLIENT``) and the state stays: the newest one wins whatever its message_seq
+        (SPEC C6; OpenSSL numbers a second one 1), and the server numbers its ServerHello after
+        our new ClientHello, so the peer's messages restart at 1. It comes before any keys
+        exist, so in epoch 0.
         """
         if header.fragment_offset != 0 or header.fragment_length != header.length:
             return "fragmented HelloVerifyRequest"
@@ -307,7 +287,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._hello.cookie = hvr.cookie
         self._send_seq = 1
         self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
-        self._flush(final=False, flight_number=3)
+        self._flush(CLIENT_HELLO_WITH_COOKIE)
         return None
 
     @property
@@ -364,14 +344,16 @@ class ClientHandshake(HandshakeStateMachine):
             read, self._pending_write = self._establish_keys(b"", master_secret=master_secret)
             self._sink._install_read_keys(1, read)
             self._trace("session_resumed", suite=self.result.suite.name)
-            self.state = self._after_server_keys()
-        elif self.result.suite.key_exchange == _KX_PSK:
-            self.state = _EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE
-        elif self.result.suite.key_exchange == _KX_ECDHE_PSK:
-            # RFC 5489 §2: no certificates; the ServerKeyExchange is always sent.
-            self.state = _EXPECT_SERVER_KEY_EXCHANGE
-        else:
-            self.state = _EXPECT_CERTIFICATE
+
+    def _after_server_hello(self) -> str:
+        """Which case of the table's ServerHello row holds (``flights.CLIENT``)."""
+        if self._resumption.resumed:
+            return "resumed_with_ticket" if self._resumption.expect_ticket else "resumed"
+        assert self.result.suite is not None
+        key_exchange = self.result.suite.key_exchange
+        if key_exchange == _KX_PSK:
+            return "psk"
+        return "ecdhe_psk" if key_exchange == _KX_ECDHE_PSK else "certificate"
 
     def _selected_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
         """The protocol the server selected (RFC 7301 §3.1): exactly one of those we offered
@@ -465,7 +447,6 @@ class ClientHandshake(HandshakeStateMachine):
             raise AlertUnsupportedCertificate("certificate key does not match the cipher suite")
         self._server_public_key = key
         self._absorb(message)
-        self.state = _EXPECT_SERVER_KEY_EXCHANGE
 
     def _on_server_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         assert self.result.suite is not None
@@ -473,7 +454,6 @@ class ClientHandshake(HandshakeStateMachine):
             ske_psk = decode_server_key_exchange_psk(message.body)
             self._psk_hint = ske_psk.identity_hint  # for psk_client_callback
             self._absorb(message)
-            self.state = _EXPECT_SERVER_HELLO_DONE
             return
         if self.result.suite.key_exchange == _KX_ECDHE_PSK:
             # Unsigned: a server without the PSK cannot produce our Finished (RFC 5489 §2).
@@ -482,7 +462,6 @@ class ClientHandshake(HandshakeStateMachine):
             params = ske_ecdhe_psk.params
             self._accept_server_ecdh(self._offered_group(params.group), params.public_key)
             self._absorb(message)
-            self.state = _EXPECT_SERVER_HELLO_DONE
             return
         ske = decode_server_key_exchange_ecdhe(message.body)
         group = self._offered_group(ske.params.group)
@@ -496,7 +475,12 @@ class ClientHandshake(HandshakeStateMachine):
         )
         self._accept_server_ecdh(group, ske.params.public_key)
         self._absorb(message)
-        self.state = _EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE
+
+    def _after_server_key_exchange(self) -> str:
+        """A PSK suite's ServerKeyExchange is an unsigned hint, after which only
+        ServerHelloDone comes; a signed one may be followed by a CertificateRequest."""
+        assert self.result.suite is not None
+        return "psk_hint" if self.result.suite.key_exchange.uses_psk else "signed"
 
     def _offered_group(self, value: int) -> NamedGroup:
         """The server's ECDH group, which must be one we offered."""
@@ -517,26 +501,21 @@ class ClientHandshake(HandshakeStateMachine):
     def _on_certificate_request(self, message: HandshakeMessage, now: float) -> None:
         self._certificate_request = decode_certificate_request(message.body)
         self._absorb(message)
-        self.state = _EXPECT_SERVER_HELLO_DONE
 
     def _on_server_hello_done(self, message: HandshakeMessage, now: float) -> None:
         if message.body:
             raise AlertDecodeError("ServerHelloDone is not empty")
         self._absorb(message)
         self._send_flight_5()
-        self.state = self._after_server_keys()
 
-    def _after_server_keys(self) -> ClientState:
+    def _after_server_keys(self) -> str:
         """The server's last messages: NewSessionTicket if its ServerHello promised one
         (RFC 5077 §3.3), then Finished."""
-        if self._resumption.expect_ticket:
-            return _EXPECT_NEW_SESSION_TICKET
-        return _EXPECT_FINISHED
+        return "ticket_promised" if self._resumption.expect_ticket else "no_ticket"
 
     def _on_new_session_ticket(self, message: HandshakeMessage, now: float) -> None:
         self._resumption.new_ticket = decode_new_session_ticket(message.body)
         self._absorb(message)
-        self.state = _EXPECT_FINISHED
 
     # -- flight 5 ------------------------------------------------------------------------
 
@@ -644,7 +623,7 @@ class ClientHandshake(HandshakeStateMachine):
             self._finished(from_client=True),
         )
         self._sink._install_read_keys(1, read)
-        self._flush(final=False, flight_number=5)
+        self._flush(CLIENT_FINISHED)
 
     # -- flight 6 ------------------------------------------------------------------------
 
@@ -662,34 +641,12 @@ class ClientHandshake(HandshakeStateMachine):
                 _MSG_FINISHED,
                 self._finished(from_client=True),
             )
-            self._flush(final=True, flight_number=5)
+            self._flush(RESUMED_CLIENT_FINISHED)
         assert self._server_hello is not None and self._master_secret is not None
         self.result.session = self._resumption.session_after(
             self._server_hello, self.result, self._master_secret, now
         )
-        self.state = _POST_HANDSHAKE
         self.complete = True
-
-    # What each state accepts, by message type (any other message is unexpected_message,
-    # SPEC H1). A class-level table: no dict of bound methods is built per message.
-    _STATE_HANDLERS: ClassVar[StateHandlers] = {
-        # A HelloVerifyRequest is not in this table: it is answered outside the message
-        # sequence (receive_hello_verify_request).
-        _EXPECT_SERVER_HELLO: {_MSG_SERVER_HELLO: _on_server_hello},
-        _EXPECT_CERTIFICATE: {_MSG_CERTIFICATE: _on_certificate},
-        _EXPECT_SERVER_KEY_EXCHANGE: {_MSG_SERVER_KEY_EXCHANGE: _on_server_key_exchange},
-        _EXPECT_PSK_HINT_OR_SERVER_HELLO_DONE: {
-            _MSG_SERVER_KEY_EXCHANGE: _on_server_key_exchange,
-            _MSG_SERVER_HELLO_DONE: _on_server_hello_done,
-        },
-        _EXPECT_CERTIFICATE_REQUEST_OR_SERVER_HELLO_DONE: {
-            _MSG_CERTIFICATE_REQUEST: _on_certificate_request,
-            _MSG_SERVER_HELLO_DONE: _on_server_hello_done,
-        },
-        _EXPECT_SERVER_HELLO_DONE: {_MSG_SERVER_HELLO_DONE: _on_server_hello_done},
-        _EXPECT_NEW_SESSION_TICKET: {_MSG_NEW_SESSION_TICKET: _on_new_session_ticket},
-        _EXPECT_FINISHED: {_MSG_FINISHED: _on_finished},
-    }
 
 
 def _is_ip_address(name: str) -> bool:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
 from ..alerts import AlertHandshakeFailure, AlertIllegalParameter
-from .suites import NamedGroup
+from ..suites import NamedGroup
 
 __all__ = ["EphemeralKey"]
 

@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.serialization import (
 from ..alerts import Alert, AlertDecodeError, AlertHandshakeFailure, AlertIllegalParameter
 from ..configuration import DtlsConfiguration
 from ..resumption import MAX_TICKET_LENGTH, ServerSessionStore, Session, SessionState
+from ..suites import CipherSuite, suite_info
 from .certificates import check_peer_certificates
 from .messages import ClientHello, ExtensionType, NewSessionTicket, ServerHello, find_extension
 from .rawkeys import check_peer_raw_public_key
 from .state import HandshakeResult
-from .suites import CipherSuite, suite_info
 
 __all__ = [
     "NO_CLIENT_RESUMPTION",

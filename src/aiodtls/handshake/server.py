@@ -1,20 +1,21 @@
-"""The DTLS 1.2 server handshake state machine (RFC 5246 §7.3, RFC 6347 §4.2).
+"""The DTLS 1.2 server handshake (RFC 5246 §7.3, RFC 6347 §4.2): the work of each step.
 
-Flights: 2 HelloVerifyRequest (stateless: the cookie door, ``cookie``, sends it before this
-handshake exists, and the handshake starts from the ClientHello the door admitted) |
-4 ServerHello [Certificate] [ServerKeyExchange] [CertificateRequest] ServerHelloDone |
-6 [NewSessionTicket] ChangeCipherSpec Finished. Resuming a session (``resumption``), flight 4
-is ServerHello [NewSessionTicket] ChangeCipherSpec Finished and the client's ChangeCipherSpec
-Finished ends the handshake.
-Each state lists the messages it accepts; any other message is ``unexpected_message``.
+Owns what the server computes and checks; the flights it sends and the states it goes
+through are written down in ``flights`` (``flights.SERVER``): 2 HelloVerifyRequest (sent by
+the cookie door, ``cookie``, before this handshake exists: the handshake starts from the
+ClientHello the door admitted, :meth:`ServerHandshake.start`) | 4 ServerHello [Certificate]
+[ServerKeyExchange] [CertificateRequest] ServerHelloDone | 6 [NewSessionTicket]
+ChangeCipherSpec Finished, or, resuming a session (``resumption``), ServerHello
+[NewSessionTicket] ChangeCipherSpec Finished, after which the client's ChangeCipherSpec
+Finished ends the handshake. The table names the ``_on_*`` handler of each message a state
+accepts (any other is ``unexpected_message``) and, where negotiated facts decide the next
+state, the ``_after_*`` choice function.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import ssl
-from typing import ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -32,15 +33,28 @@ from ..alerts import (
     AlertUnknownPskIdentity,
     AlertUnsupportedCertificate,
 )
-from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..record.protection import RecordProtection
 from ..reliability.reassembly import HandshakeMessage
 from ..srtp import describe_profiles
+from ..suites import (
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    KeyExchange,
+    NamedGroup,
+    SignatureScheme,
+    suite_info,
+)
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
+from .flights import (
+    DTLS12,
+    RESUMED_SERVER_HELLO,
+    SERVER_FINISHED,
+    SERVER_HELLO,
+    ServerState,
+)
 from .keyexchange import EphemeralKey
 from .keyschedule import finished_matches, psk_premaster_secret
 from .messages import (
@@ -105,32 +119,9 @@ from .rawkeys import (
     trace_certificate_types,
 )
 from .resumption import NO_SERVER_RESUMPTION, ServerResumption
-from .state import HandshakeSink, HandshakeStateMachine, StateHandlers
-from .suites import (
-    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
-    KeyExchange,
-    NamedGroup,
-    SignatureScheme,
-    suite_info,
-)
+from .state import HandshakeSink, HandshakeStateMachine
 
 __all__ = ["ServerHandshake", "ServerState"]
-
-
-class ServerState(enum.Enum):
-    """Where the server is in the handshake."""
-
-    SERVER_EXPECT_CLIENT_HELLO = enum.auto()
-    SERVER_EXPECT_CERTIFICATE = enum.auto()
-    SERVER_EXPECT_CLIENT_KEY_EXCHANGE = enum.auto()
-    SERVER_EXPECT_CERTIFICATE_VERIFY = enum.auto()
-    SERVER_EXPECT_FINISHED = enum.auto()
-    SERVER_POST_HANDSHAKE = enum.auto()
-
-    # Members are singletons compared by identity, so the identity hash agrees with equality;
-    # Enum's own __hash__ is Python code, run for every message (handle() looks the state up
-    # in the handler table).
-    __hash__ = object.__hash__
 
 
 # Enum members the handshake's methods read, as module-level names: reading a member
@@ -139,6 +130,7 @@ class ServerState(enum.Enum):
 _MSG_CERTIFICATE = HandshakeType.certificate
 _MSG_CERTIFICATE_REQUEST = HandshakeType.certificate_request
 _MSG_CERTIFICATE_VERIFY = HandshakeType.certificate_verify
+_MSG_CLIENT_HELLO = HandshakeType.client_hello
 _MSG_CLIENT_KEY_EXCHANGE = HandshakeType.client_key_exchange
 _MSG_FINISHED = HandshakeType.finished
 _MSG_NEW_SESSION_TICKET = HandshakeType.new_session_ticket
@@ -150,18 +142,14 @@ _KX_ECDHE_PSK = KeyExchange.ECDHE_PSK
 _KX_PSK = KeyExchange.PSK
 _CERT_RAW_PUBLIC_KEY = CertificateType.RawPublicKey
 _CERT_X509 = CertificateType.X509
-_EXPECT_CERTIFICATE = ServerState.SERVER_EXPECT_CERTIFICATE
-_EXPECT_CERTIFICATE_VERIFY = ServerState.SERVER_EXPECT_CERTIFICATE_VERIFY
-_EXPECT_CLIENT_HELLO = ServerState.SERVER_EXPECT_CLIENT_HELLO
-_EXPECT_CLIENT_KEY_EXCHANGE = ServerState.SERVER_EXPECT_CLIENT_KEY_EXCHANGE
-_EXPECT_FINISHED = ServerState.SERVER_EXPECT_FINISHED
-_POST_HANDSHAKE = ServerState.SERVER_POST_HANDSHAKE
+_SERVER = DTLS12.server
 
 
 class ServerHandshake(HandshakeStateMachine):
     """Drives the server side of one handshake."""
 
     is_client = False
+    HANDSHAKE = DTLS12
 
     def __init__(
         self,
@@ -172,7 +160,9 @@ class ServerHandshake(HandshakeStateMachine):
         configuration.validate()  # fields may have been assigned after construction
         check_configuration(configuration)
         super().__init__(configuration, sink, tracer)
-        self.state = _EXPECT_CLIENT_HELLO
+        self.state = _SERVER.initial
+        self._client_hello: ClientHello | None = None
+        "The admitted ClientHello, from :meth:`start` until its step of the table ran."
         self._ephemeral: EphemeralKey | None = None
         self._signature_scheme: SignatureScheme | None = None
         self._client_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
@@ -201,27 +191,37 @@ class ServerHandshake(HandshakeStateMachine):
         """Begin with ``hello``, the ClientHello the cookie door admitted (``cookie``; the
         connection runs the door): its cookie, if any, is verified already, and the round trip
         it measured and the record numbers it used are taken care of. ``message`` is the
-        same ClientHello as received, for the transcript and its message_seq."""
-        try:
-            # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
-            if hello.client_version > DTLS1_2:
-                raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
-            if 0 not in hello.compression_methods:
-                raise AlertIllegalParameter("client does not offer null compression")  # SPEC H4
-            self.client_random = hello.random
-            self._negotiate(hello)
-            # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (C3).
-            self._send_seq = message.message_seq
-            self._absorb(message)
-            self._resumption = ServerResumption.on_client_hello(
-                self.configuration, hello, self.result, now
-            )
-            if self._resumption.state is not None:
-                self._send_abbreviated_flight(hello, now)
-            else:
-                self._send_flight_4(hello)
-        except BufferReadError as exc:  # in an extension (as handle() reports it)
-            raise AlertDecodeError(f"malformed client_hello: {exc}") from None
+        same ClientHello as received; it takes the table's ClientHello step like any message."""
+        self._client_hello = hello
+        self.handle(message, now)
+
+    def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
+        hello, self._client_hello = self._client_hello, None
+        assert hello is not None  # only start() hands a ClientHello to the table
+        # DTLS versions count down: 0xFEFD (1.2) < 0xFEFF (1.0). Never DTLS 1.0 (RFC 8996).
+        if hello.client_version > DTLS1_2:
+            raise AlertProtocolVersion(f"client offers only {hello.client_version:#06x}")
+        if 0 not in hello.compression_methods:
+            raise AlertIllegalParameter("client does not offer null compression")  # SPEC H4
+        self.client_random = hello.random
+        self._negotiate(hello)
+        # Our message_seq continues from the ClientHello's: 1 after a cookie exchange (SPEC C3).
+        self._send_seq = message.message_seq
+        self._absorb(message)
+        self._resumption = ServerResumption.on_client_hello(
+            self.configuration, hello, self.result, now
+        )
+        if self._resumption.state is not None:
+            self._send_abbreviated_flight(hello, now)
+        else:
+            self._send_flight_4(hello)
+
+    def _after_client_hello(self) -> str:
+        """Which case of the table's ClientHello row holds (``flights.SERVER``)."""
+        if self.result.resumed:
+            return "resumed"
+        # Only a server that sent a CertificateRequest keeps the schemes it asked for.
+        return "certificate_requested" if self._requested_schemes else "no_certificate_requested"
 
     def _negotiate(self, hello: ClientHello) -> None:
         config = self.configuration
@@ -416,8 +416,7 @@ class ServerHandshake(HandshakeStateMachine):
             self._finished(from_client=False),
         )
         self._trace("session_resumed", suite=self.result.suite.name)
-        self._flush(final=False, flight_number=4)
-        self.state = _EXPECT_FINISHED
+        self._flush(RESUMED_SERVER_HELLO)
 
     def _send_new_session_ticket(self, now: float) -> None:
         if self._resumption.issue_ticket:
@@ -542,8 +541,7 @@ class ServerHandshake(HandshakeStateMachine):
                 ),
             )
         self._send(_MSG_SERVER_HELLO_DONE, b"")
-        self._flush(final=False, flight_number=4)
-        self.state = _EXPECT_CERTIFICATE if request_certificate else _EXPECT_CLIENT_KEY_EXCHANGE
+        self._flush(SERVER_HELLO)
 
     # -- flight 5 ------------------------------------------------------------------------
 
@@ -580,7 +578,6 @@ class ServerHandshake(HandshakeStateMachine):
             self._client_public_key = key
             self.result.peer_certificates = chain
         self._absorb(message)
-        self.state = _EXPECT_CLIENT_KEY_EXCHANGE
 
     def _on_client_key_exchange(self, message: HandshakeMessage, now: float) -> None:
         suite = self.result.suite
@@ -605,9 +602,12 @@ class ServerHandshake(HandshakeStateMachine):
         self._sink._install_read_keys(1, read)
         if self._client_public_key is not None:
             self._cv_transcript = self.transcript
-            self.state = _EXPECT_CERTIFICATE_VERIFY
-        else:
-            self.state = _EXPECT_FINISHED
+
+    def _after_client_key_exchange(self) -> str:
+        """A client that sent a certificate (or raw key) proves it with CertificateVerify."""
+        if self._client_public_key is not None:
+            return "client_certificate"
+        return "no_client_certificate"
 
     def _psk_for(self, identity: bytes) -> bytes:
         """The key of the client's PSK identity: ``psk_lookup``'s answer, else ``psk``."""
@@ -638,7 +638,6 @@ class ServerHandshake(HandshakeStateMachine):
             self._cv_transcript,
         )
         self._absorb(message)
-        self.state = _EXPECT_FINISHED
 
     def _on_finished(self, message: HandshakeMessage, now: float) -> None:
         # A Finished body is its verify_data (checked whole: any other length fails).
@@ -647,7 +646,6 @@ class ServerHandshake(HandshakeStateMachine):
         self._absorb(message)
         if self.result.resumed:
             # The client's CCS Finished was the last flight; ours is answered (SPEC T1).
-            self.state = _POST_HANDSHAKE
             self.complete = True
             return
         assert self._master_secret is not None
@@ -660,15 +658,5 @@ class ServerHandshake(HandshakeStateMachine):
             _MSG_FINISHED,
             self._finished(from_client=False),
         )
-        self._flush(final=True, flight_number=6)
-        self.state = _POST_HANDSHAKE
+        self._flush(SERVER_FINISHED)
         self.complete = True
-
-    # What each state accepts, by message type (any other message is unexpected_message,
-    # SPEC H1). A class-level table: no dict of bound methods is built per message.
-    _STATE_HANDLERS: ClassVar[StateHandlers] = {
-        _EXPECT_CERTIFICATE: {_MSG_CERTIFICATE: _on_certificate},
-        _EXPECT_CLIENT_KEY_EXCHANGE: {_MSG_CLIENT_KEY_EXCHANGE: _on_client_key_exchange},
-        _EXPECT_CERTIFICATE_VERIFY: {_MSG_CERTIFICATE_VERIFY: _on_certificate_verify},
-        _EXPECT_FINISHED: {_MSG_FINISHED: _on_finished},
-    }

@@ -1,6 +1,6 @@
 """Handshake signatures (ServerKeyExchange, CertificateVerify) by TLS signature scheme.
 
-Owns the mapping from a :class:`~aiodtls.handshake.suites.SignatureScheme` to the
+Owns the mapping from a :class:`~aiodtls.suites.SignatureScheme` to the
 ``cryptography`` algorithm, padding and hash, and which schemes a given key can produce.
 """
 
@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from ..alerts import AlertDecryptError, AlertIllegalParameter
-from .suites import SignatureScheme
+from ..suites import SignatureScheme
 
 __all__ = ["schemes_for_key", "sign", "verify"]
 

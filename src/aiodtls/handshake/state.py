@@ -2,10 +2,13 @@
 
 Owns the transcript (every message of the handshake in unfragmented form, minus the first
 ClientHello and the HelloVerifyRequest, SPEC C7, F6), the numbering of the messages we send,
-the current write epoch, the master secret and the negotiated parameters. The two role classes
-in ``client`` and ``server`` are the state machines; this base gives them one way to send a
-message, switch epochs, derive keys and hand a finished flight to the connection through the
-:class:`HandshakeSink` interface.
+the current write epoch, the master secret and the negotiated parameters, and the one place
+the handshake's state moves: :meth:`HandshakeStateMachine.handle` looks the (state, message)
+pair up in the role's transition table (``flights``), runs the handler the table names and
+sets the state the table gives. The two role classes in ``client`` and ``server`` hold the
+handlers and choice functions; this base gives them one way to send a message, switch epochs,
+derive keys and hand a finished flight to the connection through the :class:`HandshakeSink`
+interface.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, Protocol
 
@@ -30,7 +33,9 @@ from ..reliability.fragments import handshake_header
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session
 from ..srtp import SrtpProfile
+from ..suites import NamedGroup, SuiteInfo
 from ..trace import Tracer
+from .flights import Flight, HandshakeTable, message_title
 from .keyschedule import (
     compute_finished,
     compute_master_secret,
@@ -38,13 +43,11 @@ from .keyschedule import (
     export_keying_material,
 )
 from .messages import HandshakeType, decode_connection_id
-from .suites import NamedGroup, SuiteInfo
 
 # Read once: a member read off an Enum class costs ~0.2 us in CPython 3.11, and these are
 # read for every message sent or received.
 _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
-_FINISHED = HandshakeType.finished
 
 __all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine"]
 
@@ -138,11 +141,36 @@ class _ReleasedSink:
 _RELEASED_SINK = _ReleasedSink()
 
 
-StateHandler = Callable[[Any, HandshakeMessage, float], None]
-"A role's method handling one message: ``handler(handshake, message, now)``."
-StateHandlers = dict[enum.Enum, dict[int, StateHandler]]
-"Per state, the handler of each message type that state accepts."
-_ACCEPTS_NOTHING: dict[int, StateHandler] = {}
+Transition = tuple[
+    Callable[[Any, HandshakeMessage, float], None],
+    enum.Enum | None,
+    Callable[[Any], str] | None,
+    Mapping[str, enum.Enum],
+    int,
+]
+"""A row of a role's table resolved against its class: (handler, next state or None, choice
+function or None, next state per case, the epoch the message must come in)."""
+
+
+def resolve_transitions(
+    cls: type[HandshakeStateMachine], handshake: HandshakeTable
+) -> dict[tuple[enum.Enum, int], Transition]:
+    """The rows of the role's table in ``handshake``, with the handler and choice names
+    looked up on ``cls`` once, when the class is created: a subclass that overrides a handler
+    is dispatched to, and a message costs one dict lookup instead of a ``getattr`` per name."""
+    table = handshake.client if cls.is_client else handshake.server
+    resolved: dict[tuple[enum.Enum, int], Transition] = {}
+    for state, steps in table.transitions.items():
+        for msg_type, step in steps.items():
+            choice = getattr(cls, step.choose) if step.choose is not None else None
+            resolved[state, int(msg_type)] = (
+                getattr(cls, step.handler),
+                step.next,
+                choice,
+                step.cases,
+                handshake.epoch_of(msg_type),
+            )
+    return resolved
 
 
 class HandshakeStateMachine:
@@ -150,8 +178,15 @@ class HandshakeStateMachine:
 
     is_client: bool = True
     state: enum.Enum
-    _STATE_HANDLERS: ClassVar[StateHandlers] = {}
-    "Set by each role: what each state accepts (a state not listed accepts nothing)."
+    HANDSHAKE: ClassVar[HandshakeTable | None] = None
+    "Set by each role: the flights and transition tables of its protocol (``flights``)."
+    _TRANSITIONS: ClassVar[dict[tuple[enum.Enum, int], Transition]] = {}
+    "The role's table resolved against the class (:func:`resolve_transitions`)."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.HANDSHAKE is not None:
+            cls._TRANSITIONS = resolve_transitions(cls, cls.HANDSHAKE)
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
         self.configuration = configuration
@@ -172,15 +207,21 @@ class HandshakeStateMachine:
     # -- dispatch ----------------------------------------------------------------------
 
     def handle(self, message: HandshakeMessage, now: float) -> None:
-        """Process one whole, in-order message from the peer; raise an alert on error."""
-        handler = self._STATE_HANDLERS.get(self.state, _ACCEPTS_NOTHING).get(message.msg_type)
-        if handler is None:
+        """Process one whole, in-order message from the peer; raise an alert on error.
+
+        The role's table (``flights``) says whether the current state accepts the message,
+        which handler does the work and which state follows: the one place the state moves.
+        """
+        try:
+            handler, next_state, choice, cases, expected_epoch = self._TRANSITIONS[
+                self.state, message.msg_type
+            ]
+        except KeyError:
             raise AlertUnexpectedMessage(
                 unexpected_message_reason(message.msg_type, self.state.name)
-            )  # SPEC H1
+            ) from None  # SPEC H1
         # Only Finished travels under the new keys in a DTLS 1.2 handshake; anything else in
         # another epoch is an injection or a confused peer (SPEC X8, X9).
-        expected_epoch = 1 if message.msg_type == _FINISHED else 0
         if message.epoch != expected_epoch:
             raise AlertUnexpectedMessage(
                 f"{_message_name(message.msg_type)} in epoch {message.epoch}"
@@ -189,6 +230,10 @@ class HandshakeStateMachine:
             handler(self, message, now)
         except BufferReadError as exc:
             raise AlertDecodeError(f"malformed {_message_name(message.msg_type)}: {exc}") from None
+        if choice is not None:
+            next_state = cases[choice(self)]  # a negotiated fact decides (the table's cases)
+        assert next_state is not None
+        self.state = next_state
 
     # -- connection IDs (RFC 9146 §3) ---------------------------------------------------
 
@@ -227,9 +272,10 @@ class HandshakeStateMachine:
         self._write_epoch += 1
         self._sink._install_write_keys(self._write_epoch, protection)
 
-    def _flush(self, *, final: bool, flight_number: int) -> None:
+    def _flush(self, flight: Flight) -> None:
+        """Hand the messages queued since the last flight to the connection as ``flight``."""
         entries, self._pending = self._pending, []
-        self._sink._send_flight(entries, final=final, flight_number=flight_number)
+        self._sink._send_flight(entries, final=flight.final, flight_number=flight.number)
 
     def _absorb(self, message: HandshakeMessage) -> None:
         """Add a received message to the transcript, as if it had not been fragmented."""
@@ -384,14 +430,6 @@ def unexpected_message_reason(msg_type: int, state: str) -> str:
         return known
     waiting = _WAITING_FOR.get(state, state)
     return f"unexpected {message_title(msg_type)} while waiting for {waiting}"
-
-
-def message_title(msg_type: int) -> str:
-    """The RFC's name of a handshake message, e.g. ``ClientKeyExchange``."""
-    try:
-        return "".join(part.capitalize() for part in HandshakeType(msg_type).name.split("_"))
-    except ValueError:
-        return f"handshake message {msg_type}"
 
 
 def _message_name(msg_type: int) -> str:

@@ -1,0 +1,189 @@
+"""Hello messages: ClientHello, HelloVerifyRequest and ServerHello (RFC 5246 §7.4.1,
+RFC 6347 §4.2.1).
+
+Owns their codecs. DTLS 1.3 keeps the ClientHello and ServerHello wire format (its
+HelloRetryRequest is a ServerHello with a fixed random, RFC 8446 §4.1.3), so these serve both
+versions; the HelloVerifyRequest is DTLS 1.2's cookie exchange only. The extensions inside
+the hellos are ``extensions``'.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from ...buffer import Buffer, BufferReadError
+from .extensions import Extensions, _extension_block, encode_extensions
+from .vectors import (
+    _U16,
+    _check_room,
+    _no_trailing_bytes,
+    _opaque,
+    _uint16_list,
+    _uint16_vector,
+    _vector,
+)
+
+__all__ = [
+    "ClientHello",
+    "HelloVerifyRequest",
+    "ServerHello",
+    "decode_client_hello",
+    "decode_hello_verify_request",
+    "decode_server_hello",
+    "encode_client_hello",
+    "encode_hello_verify_request_body",
+    "encode_server_hello",
+    "pull_client_hello",
+    "pull_hello_verify_request",
+    "pull_server_hello",
+    "push_client_hello",
+    "push_hello_verify_request",
+    "push_server_hello",
+]
+
+_U16_U8 = struct.Struct("!HB")
+_HELLO_START = struct.Struct("!H32s")
+"version and random: the fixed start of both hellos."
+
+
+@dataclass
+class ClientHello:
+    """ClientHello (RFC 6347 §4.2.1: with a cookie)."""
+
+    client_version: int
+    random: bytes
+    session_id: bytes
+    cookie: bytes
+    cipher_suites: list[int]
+    compression_methods: bytes
+    extensions: Extensions = field(default_factory=list)
+
+
+def decode_client_hello(body: bytes) -> ClientHello:
+    """A ClientHello body: version, random, session_id<0..32>, cookie<0..255>, cipher
+    suites<2..>, compression methods<1..>, optional extension block."""
+    end = len(body)
+    _check_room(0, 34, end)
+    version, random = _HELLO_START.unpack_from(body)
+    session_id, pos = _opaque(body, 34, 1, end)
+    cookie, pos = _opaque(body, pos, 1, end)
+    suites, pos = _opaque(body, pos, 2, end)
+    cipher_suites = _uint16_list(suites, 1)
+    compression_methods, pos = _opaque(body, pos, 1, end)
+    extensions, pos = _extension_block(body, pos, end)
+    if len(session_id) > 32 or not compression_methods:
+        raise BufferReadError("bad session_id or compression_methods")
+    _no_trailing_bytes(pos, end)
+    return ClientHello(
+        version, random, session_id, cookie, cipher_suites, compression_methods, extensions
+    )
+
+
+def encode_client_hello(hello: ClientHello) -> bytes:
+    """A ClientHello body."""
+    return b"".join(
+        (
+            _U16.pack(hello.client_version),
+            hello.random,
+            _vector(1, hello.session_id),
+            _vector(1, hello.cookie),
+            _uint16_vector(hello.cipher_suites),
+            _vector(1, hello.compression_methods),
+            encode_extensions(hello.extensions),
+        )
+    )
+
+
+def pull_client_hello(buf: Buffer) -> ClientHello:
+    """Read a ClientHello body (the rest of ``buf``)."""
+    return decode_client_hello(buf.pull_bytes(buf.remaining()))
+
+
+def push_client_hello(buf: Buffer, hello: ClientHello) -> None:
+    """Write a ClientHello body."""
+    buf.push_bytes(encode_client_hello(hello))
+
+
+@dataclass
+class HelloVerifyRequest:
+    """HelloVerifyRequest (RFC 6347 §4.2.1)."""
+
+    server_version: int
+    cookie: bytes
+
+
+def decode_hello_verify_request(body: bytes) -> HelloVerifyRequest:
+    """A HelloVerifyRequest body: version, cookie<0..255>."""
+    end = len(body)
+    _check_room(0, 2, end)
+    (version,) = _U16.unpack_from(body)
+    cookie, pos = _opaque(body, 2, 1, end)
+    _no_trailing_bytes(pos, end)
+    return HelloVerifyRequest(version, cookie)
+
+
+def encode_hello_verify_request_body(hvr: HelloVerifyRequest) -> bytes:
+    """A HelloVerifyRequest body (``cookie.encode_hello_verify_request`` makes the datagram)."""
+    return _U16.pack(hvr.server_version) + _vector(1, hvr.cookie)
+
+
+def pull_hello_verify_request(buf: Buffer) -> HelloVerifyRequest:
+    """Read a HelloVerifyRequest body (the rest of ``buf``)."""
+    return decode_hello_verify_request(buf.pull_bytes(buf.remaining()))
+
+
+def push_hello_verify_request(buf: Buffer, hvr: HelloVerifyRequest) -> None:
+    """Write a HelloVerifyRequest body."""
+    buf.push_bytes(encode_hello_verify_request_body(hvr))
+
+
+@dataclass
+class ServerHello:
+    """ServerHello."""
+
+    server_version: int
+    random: bytes
+    session_id: bytes
+    cipher_suite: int
+    compression_method: int
+    extensions: Extensions = field(default_factory=list)
+
+
+def decode_server_hello(body: bytes) -> ServerHello:
+    """A ServerHello body: version, random, session_id<0..32>, suite, compression method,
+    optional extension block."""
+    end = len(body)
+    _check_room(0, 34, end)
+    version, random = _HELLO_START.unpack_from(body)
+    session_id, pos = _opaque(body, 34, 1, end)
+    _check_room(pos, 3, end)
+    suite, compression = _U16_U8.unpack_from(body, pos)
+    extensions, pos = _extension_block(body, pos + 3, end)
+    if len(session_id) > 32:
+        raise BufferReadError("session_id too long")
+    _no_trailing_bytes(pos, end)
+    return ServerHello(version, random, session_id, suite, compression, extensions)
+
+
+def encode_server_hello(hello: ServerHello) -> bytes:
+    """A ServerHello body."""
+    return b"".join(
+        (
+            _U16.pack(hello.server_version),
+            hello.random,
+            _vector(1, hello.session_id),
+            _U16_U8.pack(hello.cipher_suite, hello.compression_method),
+            encode_extensions(hello.extensions),
+        )
+    )
+
+
+def pull_server_hello(buf: Buffer) -> ServerHello:
+    """Read a ServerHello body (the rest of ``buf``)."""
+    return decode_server_hello(buf.pull_bytes(buf.remaining()))
+
+
+def push_server_hello(buf: Buffer, hello: ServerHello) -> None:
+    """Write a ServerHello body."""
+    buf.push_bytes(encode_server_hello(hello))
