@@ -21,8 +21,7 @@ HANDSHAKE_CALLBACKS = {
     "install_read_keys",
     "install_write_keys",
     "send_flight",
-    "record_answered",
-    "restart_peer_messages",
+    "hello_verify_request_received",
     "use_connection_ids",
 }
 

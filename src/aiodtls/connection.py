@@ -45,7 +45,7 @@ from .configuration import DtlsConfiguration
 from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.client import ClientHandshake
-from .handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets, ParsedClientHello
+from .handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
 from .handshake.messages import HandshakeType, decode_client_hello
 from .handshake.server import ServerHandshake
 from .migration import AddressBudget
@@ -649,15 +649,12 @@ class DtlsConnection:
         assert self._reassembler is not None  # flights are sent only during the handshake
         self._peer_flight_start = self._reassembler.next_seq
 
-    def _record_answered(self, epoch: int, sequence_number: int) -> bool:
-        """Called by the client handshake: a HelloVerifyRequest echoes our record number."""
-        return self._flight.on_record_answered(epoch, sequence_number, self._now)
-
-    def _restart_peer_messages(self, message_seq: int) -> None:
-        """Called by the client handshake after a HelloVerifyRequest: the server numbers its
-        next message ``message_seq``, whatever came before (RFC 6347 §4.2.2)."""
+    def _hello_verify_request_received(self, sequence_number: int) -> bool:
+        """Called by the client handshake: a HelloVerifyRequest echoes our record number, and
+        the server numbers its next message 1, whatever came before (RFC 6347 §4.2.2)."""
         assert self._reassembler is not None  # while handshaking
-        self._reassembler.restart_at(message_seq)
+        self._reassembler.restart_at(1)
+        return self._flight.on_record_answered(0, sequence_number, self._now)
 
     def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
         """Called by the handshake when both sides sent connection_id (RFC 9146)."""
@@ -841,28 +838,27 @@ class DtlsConnection:
         forgotten (SPEC C1, C5); an admitted one starts the server handshake, already
         verified. Any other message is unexpected (SPEC H1)."""
         door = self._door
+        assert door is not None  # called only before a ClientHello was admitted
         if message.msg_type != _CLIENT_HELLO:
             self._handshake.handle(message, self._now)  # raises unexpected_message
             return
         verdict: Admit | Challenge
-        if isinstance(door, CookieDoor):
+        if not door.admitted:  # our own door
             try:
                 hello = decode_client_hello(message.body)
             except BufferReadError as exc:
                 raise AlertDecodeError(f"malformed client_hello: {exc}") from None
             # The datagram's size is not known here: the smallest record that carries it.
             size = _CLIENT_HELLO_RECORD_OVERHEAD + len(message.body)
-            parsed = ParsedClientHello(hello, message.record_sequence_number, size)
-            verdict = door.admit(parsed, self._peer_address, self._now)
-        elif (
-            door is not None
-            and door.client_hello.record_sequence_number == message.record_sequence_number
-        ):
+            verdict = door.admit(
+                hello, message.record_sequence_number, size, self._peer_address, self._now
+            )
+        elif door.record_sequence_number == message.record_sequence_number:
             verdict = door  # the endpoint's door admitted this ClientHello
         else:
             self._drop("not the ClientHello the endpoint admitted")
             return
-        if isinstance(verdict, Challenge):
+        if not verdict.admitted:
             self._datagrams.extend(verdict.datagrams)
             if self._trace.enabled:
                 self._trace(
@@ -891,8 +887,9 @@ class DtlsConnection:
         # number twice (what OpenSSL does after DTLSv1_listen). Done first, so that even an
         # alert refusing this ClientHello gets through.
         self._records.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
-        assert isinstance(self._handshake, ServerHandshake)
-        self._handshake.start(verdict.client_hello.hello, message, self._now)
+        handshake = self._handshake
+        assert not handshake.is_client  # a server's (no isinstance call)
+        handshake.start(verdict.hello, message, self._now)
 
     def _trace_reassembly(self, reassembler: Reassembler) -> None:
         """Trace what is still missing of the peer's messages after new fragments arrived."""

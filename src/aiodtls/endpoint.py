@@ -281,7 +281,9 @@ class DtlsEndpoint:
                 # failed handshake refused (T8): the connection knows what to do.
                 self._feed(candidate, data, addr, now)
                 return
-        verdict = self._door.admit(hello, addr, now)
+        verdict = self._door.admit(
+            hello.hello, hello.record_sequence_number, hello.datagram_size, addr, now
+        )
         if isinstance(verdict, Challenge):
             self.stats.hello_verify_requests += 1
             if verdict.refused:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -147,7 +148,7 @@ _EXPECT_SERVER_HELLO = ClientState.CLIENT_EXPECT_SERVER_HELLO
 class ClientHandshake(HandshakeStateMachine):
     """Drives the client side of one handshake."""
 
-    is_client = True
+    is_client: Literal[True] = True
     HANDSHAKE = DTLS12
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
@@ -259,7 +260,6 @@ class ClientHandshake(HandshakeStateMachine):
         """
         if header.fragment_offset != 0 or header.fragment_length != header.length:
             return "fragmented HelloVerifyRequest"
-        self._sink._restart_peer_messages(1)
         try:
             hvr = decode_hello_verify_request(body)
         except BufferReadError as exc:
@@ -268,8 +268,9 @@ class ClientHandshake(HandshakeStateMachine):
         if hvr.server_version not in (DTLS1_0, DTLS1_2):
             raise AlertIllegalParameter(f"HelloVerifyRequest version {hvr.server_version:#06x}")
         assert self._hello is not None
-        # An HVR carries the record number of the ClientHello it answers (RFC 6347 §4.2.1).
-        answers_current = self._sink._record_answered(0, record_sequence_number)
+        # An HVR carries the record number of the ClientHello it answers (RFC 6347 §4.2.1);
+        # the server's messages restart at 1, whichever ClientHello it answers.
+        answers_current = self._sink._hello_verify_request_received(record_sequence_number)
         if self.cookie_exchanges and not answers_current:
             # It answers a ClientHello we sent before the one in flight (a retransmitted or
             # duplicated first ClientHello): the server may already be using our current

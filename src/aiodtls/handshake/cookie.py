@@ -35,7 +35,7 @@ from __future__ import annotations
 import hmac
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol
 
 from ..alerts import Alert
 from ..buffer import Buffer, BufferReadError
@@ -197,10 +197,8 @@ def hello_verify_copies(reply: bytes, request_size: int) -> int:
 
 @dataclass(slots=True)
 class ParsedClientHello:
-    """A ClientHello as the door takes it: decoded, with the record it came in.
-
-    Slotted and not frozen, like ``reassembly.HandshakeMessage``: a server builds one per
-    ClientHello it receives."""
+    """A ClientHello read from a raw datagram (:func:`parse_client_hello`), with the record
+    it came in. Slotted and not frozen, like ``reassembly.HandshakeMessage``."""
 
     hello: ClientHello
     record_sequence_number: int
@@ -212,8 +210,12 @@ class ParsedClientHello:
 class Admit:
     """The door's verdict for a ClientHello that may start a handshake."""
 
-    client_hello: ParsedClientHello
+    admitted: ClassVar[Literal[True]] = True
+    "Tells the verdicts (and a door) apart without an isinstance call: ``if verdict.admitted``."
+    hello: ClientHello
     "The admitted ClientHello: the server handshake starts from it."
+    record_sequence_number: int
+    "The record it came in."
     cookie: CookieCheck | None
     """What the cookie told (its age: at least one round trip, exactly one if ``exact``);
     None when cookies are off."""
@@ -224,6 +226,7 @@ class Challenge:
     """The door's verdict for a ClientHello without a valid cookie: send ``datagrams`` to its
     address and forget it (SPEC C1, C5)."""
 
+    admitted: ClassVar[Literal[False]] = False
     datagrams: list[bytes]
     "The reply, once or twice (:func:`hello_verify_copies`), never more than the request (X14)."
     cookie: bytes
@@ -264,6 +267,8 @@ class CookieDoor:
     """
 
     __slots__ = ("exchange", "secrets")
+    admitted: ClassVar[Literal[False]] = False
+    "A door has admitted nothing yet (a connection holds a door, or the endpoint's Admit)."
 
     def __init__(
         self, secrets: CookieSecrets | None, exchange: CookieExchange = HELLO_VERIFY_REQUEST
@@ -277,21 +282,24 @@ class CookieDoor:
         pass the door again); None when cookies are off."""
         return None if self.secrets is None else self.secrets.max_age
 
-    def admit(self, client_hello: ParsedClientHello, addr: object, now: float) -> Admit | Challenge:
-        """Admit ``client_hello`` from ``addr``, or challenge it; keeps no state (SPEC C1).
-
-        A ClientHello with an invalid cookie is treated as one without (SPEC C5)."""
+    def admit(
+        self, hello: ClientHello, record_sequence_number: int, size: int, addr: object, now: float
+    ) -> Admit | Challenge:
+        """Admit the parsed ``hello`` that came from ``addr`` in record
+        ``record_sequence_number`` of a ``size``-byte datagram, or challenge it; keeps no
+        state (SPEC C1). A ClientHello with an invalid cookie is treated as one without (C5).
+        """
         secrets = self.secrets
         if secrets is None:
-            return Admit(client_hello, None)
-        cookie, fields = self.exchange.read(client_hello.hello)
-        seq = client_hello.record_sequence_number
+            return Admit(hello, record_sequence_number, None)
+        cookie, fields = self.exchange.read(hello)
+        seq = record_sequence_number
         check = secrets.check(addr, cookie, fields, now, seq)
         if check.valid:
-            return Admit(client_hello, check)
+            return Admit(hello, seq, check)
         new = secrets.make(addr, fields, now, seq)
         reply = self.exchange.challenge(seq, new)
-        copies = hello_verify_copies(reply, client_hello.datagram_size)
+        copies = hello_verify_copies(reply, size)
         return Challenge([reply] * copies, new, check.reason, refused=bool(cookie))
 
     def receive(self, data: bytes, addr: object, now: float) -> Admit | Challenge | Drop:
@@ -302,7 +310,7 @@ class CookieDoor:
         parsed = parse_client_hello(data)
         if isinstance(parsed, Drop):
             return parsed
-        return self.admit(parsed, addr, now)
+        return self.admit(parsed.hello, parsed.record_sequence_number, len(data), addr, now)
 
 
 def parse_client_hello(data: bytes) -> ParsedClientHello | Drop:

@@ -69,10 +69,8 @@ class HelloVerifyRequestExchange:
         )
         return hello.cookie, fields
 
-    @staticmethod
-    def challenge(record_sequence_number: int, cookie: bytes) -> bytes:
-        """The HelloVerifyRequest datagram carrying ``cookie``."""
-        return encode_hello_verify_request(record_sequence_number, cookie)
+    challenge = staticmethod(encode_hello_verify_request)
+    "The HelloVerifyRequest datagram carrying a cookie."
 
 
 HELLO_VERIFY_REQUEST = HelloVerifyRequestExchange()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -148,7 +149,7 @@ _SERVER = DTLS12.server
 class ServerHandshake(HandshakeStateMachine):
     """Drives the server side of one handshake."""
 
-    is_client = False
+    is_client: Literal[False] = False
     HANDSHAKE = DTLS12
 
     def __init__(

@@ -72,14 +72,10 @@ class HandshakeSink(Protocol):
         """Transmit a complete flight, replacing the previous one."""
         ...
 
-    def _record_answered(self, epoch: int, sequence_number: int) -> bool:
-        """The peer's message answers our record (epoch, sequence_number) (the HVR); True if
-        that record belongs to the flight we are currently sending."""
-        ...
-
-    def _restart_peer_messages(self, message_seq: int) -> None:
-        """Forget the peer's messages so far and expect ``message_seq`` next (the client,
-        after a HelloVerifyRequest)."""
+    def _hello_verify_request_received(self, sequence_number: int) -> bool:
+        """A HelloVerifyRequest answering our epoch-0 record ``sequence_number`` came: the
+        peer's messages restart at message_seq 1 (RFC 6347 §4.2.2). True if that record
+        belongs to the flight we are currently sending."""
         ...
 
     def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
@@ -128,10 +124,7 @@ class _ReleasedSink:
     def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         self._refuse()
 
-    def _record_answered(self, epoch: int, sequence_number: int) -> bool:
-        self._refuse()
-
-    def _restart_peer_messages(self, message_seq: int) -> None:
+    def _hello_verify_request_received(self, sequence_number: int) -> bool:
         self._refuse()
 
     def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
