@@ -42,6 +42,7 @@ from .handshake.messages import (
     pull_client_hello,
     pull_server_hello,
 )
+from .reliability.fragments import HANDSHAKE_HEADER_LENGTH, read_handshake_header
 from .srtp import SrtpProfile
 from .wire import (
     MAX_CID_LENGTH,
@@ -76,7 +77,7 @@ __all__ = [
     "summarize_items",
 ]
 
-HANDSHAKE_FRAGMENT_HEADER_LENGTH = 12
+HANDSHAKE_FRAGMENT_HEADER_LENGTH = HANDSHAKE_HEADER_LENGTH
 "type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3), RFC 6347 §4.2.2."
 
 # A ClientHello body starts client_version(2) random(32) session_id<0..32>, then cookie<0..255>
@@ -454,11 +455,10 @@ def _dissect_handshake_body(
         if end - pos < HANDSHAKE_FRAGMENT_HEADER_LENGTH:
             problems.append(Drop(DropReason.DISSECT_TRUNCATED_HANDSHAKE_HEADER, offset=pos))
             break
-        msg_type = data[pos]
-        length = int.from_bytes(data[pos + 1 : pos + 4], "big")
-        message_seq = int.from_bytes(data[pos + 4 : pos + 6], "big")
-        fragment_offset = int.from_bytes(data[pos + 6 : pos + 9], "big")
-        fragment_length = int.from_bytes(data[pos + 9 : pos + 12], "big")
+        # The connection's own reader of the 12-byte header (reliability.fragments).
+        msg_type, length, message_seq, fragment_offset, fragment_length = read_handshake_header(
+            data, pos
+        )
         body_start = pos + HANDSHAKE_FRAGMENT_HEADER_LENGTH
         body_end = body_start + fragment_length
         if body_end > end:
