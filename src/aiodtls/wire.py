@@ -35,6 +35,7 @@ __all__ = [
     "MAX_SEQUENCE_NUMBER",
     "RECORD_HEADER",
     "RECORD_HEADER_LENGTH",
+    "TLS12_CID",
     "UNIFIED_FIRST_BYTES",
     "ContentType",
     "RawRecord",
@@ -43,6 +44,7 @@ __all__ = [
     "cid_record_header",
     "encode_record_header",
     "infer_cid_length",
+    "peek_cid",
     "read_unified_record",
     "split_datagram",
     "unframed_cid_record",
@@ -84,7 +86,8 @@ class ContentType(IntEnum):
     ack = 26
 
 
-TLS12_CID = 25  # a plain int: no Enum lookup per record (record.cid has the same constant)
+TLS12_CID = 25  # a plain int: no Enum lookup per record
+"The outer content type of a record carrying a connection ID (RFC 9146 §4)."
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, about 4-5 times
@@ -129,6 +132,19 @@ def encode_record_header(
     if cid:
         return _HEADER_BEFORE_CID.pack(content_type, version, seq_num) + cid + _LENGTH.pack(length)
     return RECORD_HEADER.pack(content_type, version, seq_num, length)
+
+
+MAX_CID_LENGTH = 255
+"Longest connection ID: ``opaque cid<0..2^8-1>`` (RFC 9146 §3)."
+
+
+def peek_cid(data: bytes, cid_length: int) -> bytes | None:
+    """The connection ID of the first record of ``data`` if it is a tls12_cid record with a
+    full header for a CID of ``cid_length`` bytes, else None. Keyless: used to route a
+    datagram before any connection looks at it (the endpoint, RFC 9146 §6)."""
+    if cid_length <= 0 or len(data) < RECORD_HEADER_LENGTH + cid_length or data[0] != TLS12_CID:
+        return None
+    return data[11 : 11 + cid_length]
 
 
 def split_datagram(
@@ -199,8 +215,6 @@ _UNIFIED_EPOCH = 0x03
 UNIFIED_FIRST_BYTES = frozenset(range(_UNIFIED_PREFIX, _UNIFIED_PREFIX + 0x20))
 "First bytes of a DTLS 1.3 unified header (``0b001CSLEE``, RFC 9147 §4.1 demultiplexing)."
 
-MAX_CID_LENGTH = 255
-"ConnectionId is ``opaque cid<0..2^8-1>`` (RFC 9146 §3)."
 
 # The tls12_cid header up to the CID: type(1) version(2) epoch(2) sequence_number(6).
 _CID_AT = 11
