@@ -282,16 +282,16 @@ class UnframedCidRecord:
     """
 
     offset: int
-    "Where the record header starts in the datagram."
+    "Where its header starts in the datagram (the last position framing reached)."
 
     version: int
-    "The wire version, e.g. ``0xFEFD`` for DTLS 1.2."
+    "The wire version of its header (``0xFEFD`` for DTLS 1.2, the only one with tls12_cid)."
 
     epoch: int
-    "The 16-bit epoch."
+    "Its 16-bit epoch: never 0 from a conforming sender (RFC 9146 §4)."
 
     sequence_number: int
-    "The 48-bit record sequence number."
+    "Its 48-bit record sequence number, readable because it comes before the CID."
 
     candidates: tuple[int, ...]
     """The CID lengths (1 to 255) found to frame the rest of the datagram: none, or several

@@ -8,32 +8,5 @@ module re-exports it so that ``aiodtls.record.header`` keeps working; it owns no
 
 from __future__ import annotations
 
-from ..wire import (
-    DTLS1_0,
-    DTLS1_2,
-    MAX_CIPHERTEXT_LENGTH,
-    MAX_PLAINTEXT_LENGTH,
-    MAX_SEQUENCE_NUMBER,
-    RECORD_HEADER,
-    RECORD_HEADER_LENGTH,
-    ContentType,
-    RawRecord,
-    cid_record_header,
-    encode_record_header,
-    split_datagram,
-)
-
-__all__ = [
-    "DTLS1_0",
-    "DTLS1_2",
-    "MAX_CIPHERTEXT_LENGTH",
-    "MAX_PLAINTEXT_LENGTH",
-    "MAX_SEQUENCE_NUMBER",
-    "RECORD_HEADER",
-    "RECORD_HEADER_LENGTH",
-    "ContentType",
-    "RawRecord",
-    "cid_record_header",
-    "encode_record_header",
-    "split_datagram",
-]
+from ..wire import *  # noqa: F403 (every name of the codec, under the old path)
+from ..wire import __all__ as __all__

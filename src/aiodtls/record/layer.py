@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from ..alerts import AlertUnexpectedMessage
 from ..budget import BufferBudget
 from ..drops import Drop, DropReason
-from .cid import TLS12_CID, cid_additional_data, decode_inner_plaintext, encode_inner_plaintext
-from .header import (
+from ..wire import (
     DTLS1_0,
     DTLS1_2,
     MAX_CIPHERTEXT_LENGTH,
@@ -39,11 +38,13 @@ from .header import (
     MAX_SEQUENCE_NUMBER,
     RECORD_HEADER,
     RECORD_HEADER_LENGTH,
+    TLS12_CID,
     ContentType,
     RawRecord,
     cid_record_header,
     encode_record_header,
 )
+from .cid import cid_additional_data, decode_inner_plaintext, encode_inner_plaintext
 from .protection import NullProtection, RecordProtection, RecordProtectionError
 from .replay import ReplayWindow
 
