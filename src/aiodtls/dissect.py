@@ -44,9 +44,9 @@ from .handshake.messages import (
 )
 from .reliability.fragments import HANDSHAKE_HEADER_LENGTH, read_handshake_header
 from .srtp import SrtpProfile
+from .wire import MAX_CID_LENGTH as MAX_CID_LENGTH  # re-exported, documented in wire
+from .wire import MAX_FRAMING_CHECKS as MAX_FRAMING_CHECKS
 from .wire import (
-    MAX_CID_LENGTH,
-    MAX_FRAMING_CHECKS,
     RECORD_HEADER_LENGTH,
     TLS12_CID,
     UNIFIED_FIRST_BYTES,
@@ -61,8 +61,6 @@ from .wire import (
 )
 
 __all__ = [
-    "MAX_CID_LENGTH",
-    "MAX_FRAMING_CHECKS",
     "DissectedItem",
     "DtlsRecord",
     "HandshakeFragment",

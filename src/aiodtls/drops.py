@@ -25,7 +25,7 @@ __all__ = ["AUTHENTICATION_FAILURES", "Drop", "DropReason"]
 
 class DropReason(str, enum.Enum):
     """Why input was dropped (or, for the dissector, found malformed). The value is the text,
-    or a ``str.format`` template for :attr:`Drop.args` where a number completes it."""
+    or a ``str.format`` template for :attr:`Drop.args` where a number or detail completes it."""
 
     # -- the wire reader: framing a datagram into records (SPEC R4, X18) -------------------
     TRUNCATED_RECORD_HEADER = "truncated record header"
@@ -114,8 +114,9 @@ class Drop:
     reason: DropReason
     "What went wrong, from the enumerated vocabulary."
 
-    args: tuple[int, ...] = ()
-    "The numbers the reason's template leaves open (a content type, an epoch, a version)."
+    args: tuple[int | str, ...] = ()
+    """What the reason's template leaves open: a content type, an epoch, a version, or the
+    words of a decoder's error (a future ``malformed ClientHello: {}``)."""
 
     offset: int = 0
     "Where in the datagram the problem starts, when a reader reports it (the dissector)."

@@ -11,11 +11,11 @@ It does not decide when a CID is used (``record.layer``) nor route datagrams by 
 
 from __future__ import annotations
 
-from ..wire import MAX_CID_LENGTH, TLS12_CID, peek_cid
+from ..wire import MAX_CID_LENGTH as MAX_CID_LENGTH  # re-exported, documented in wire
+from ..wire import TLS12_CID as TLS12_CID
+from ..wire import peek_cid
 
 __all__ = [
-    "MAX_CID_LENGTH",
-    "TLS12_CID",
     "cid_additional_data",
     "decode_inner_plaintext",
     "encode_inner_plaintext",
