@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ..alerts import Alert
 from ..buffer import Buffer, BufferReadError
+from ..drops import Drop
 from ..record.header import (
     DTLS1_0,
     RECORD_HEADER_LENGTH,
@@ -261,8 +262,8 @@ def parse_client_hello(data: bytes) -> ParsedClientHello | str:
     is bounds-checked by the codecs.
     """
     for record in split_datagram(data):
-        if isinstance(record, str):
-            return record
+        if isinstance(record, Drop):
+            return str(record)
         if record.content_type != ContentType.handshake or record.epoch != 0:
             return "not an epoch-0 handshake record"
         buf = Buffer(record.fragment)
