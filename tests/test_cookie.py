@@ -17,15 +17,9 @@ from hypothesis import strategies as st
 
 from aiodtls.buffer import Buffer
 from aiodtls.connection import ConnectionState, DtlsConnection
+from aiodtls.drops import Drop
 from aiodtls.endpoint import DtlsEndpoint
-from aiodtls.handshake.cookie import (
-    Admit,
-    Challenge,
-    CookieCheck,
-    CookieDoor,
-    CookieSecrets,
-    Drop,
-)
+from aiodtls.handshake.cookie import Admit, Challenge, CookieCheck, CookieDoor, CookieSecrets
 from aiodtls.handshake.messages import (
     ClientHello,
     ExtensionType,

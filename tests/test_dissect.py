@@ -15,7 +15,6 @@ from aiodtls.dissect import (
     MAX_FRAMING_CHECKS,
     DtlsRecord,
     HandshakeFragment,
-    Malformed,
     UnframedCidRecord,
     UnifiedRecord,
     describe,
@@ -24,6 +23,7 @@ from aiodtls.dissect import (
     handshake_type_name,
     summarize,
 )
+from aiodtls.drops import Drop, DropReason
 
 CLIENT_HELLO = 1
 SERVER_HELLO = 2
@@ -151,7 +151,7 @@ def test_hello_verify_request_cookie_lengths() -> None:  # C6: cookies of length
     for cookie in (b"", b"k" * 32, b"k" * 255):
         data = record(HANDSHAKE, fragment(HELLO_VERIFY_REQUEST, hello_verify_body(cookie)))
         items = dissect(data)
-        assert not any(isinstance(item, Malformed) for item in items)
+        assert not any(isinstance(item, Drop) for item in items)
         [frag] = handshake_fragments(items)
         assert frag.cookie_length == len(cookie)
         assert frag.has_cookie is None  # has_cookie speaks of ClientHellos only
@@ -305,7 +305,7 @@ def test_short_first_fragment_and_later_fragments_hide_the_cookie() -> None:
     head = fragment(CLIENT_HELLO, body[:30], length=len(body))
     tail = fragment(CLIENT_HELLO, body[30:], length=len(body), offset=30)
     items = dissect(record(HANDSHAKE, head) + record(HANDSHAKE, tail, seq=1))
-    assert not any(isinstance(item, Malformed) for item in items)
+    assert not any(isinstance(item, Drop) for item in items)
     assert [f.cookie_length for f in handshake_fragments(items)] == [None, None]
     assert [f.has_cookie for f in handshake_fragments(items)] == [None, None]
 
@@ -314,7 +314,7 @@ def test_partial_fragment_cookie_may_continue_in_next_fragment() -> None:
     body = client_hello_body(cookie=b"c" * 100)
     head = fragment(CLIENT_HELLO, body[:60], length=len(body))
     items = dissect(record(HANDSHAKE, head))
-    assert not any(isinstance(item, Malformed) for item in items)
+    assert not any(isinstance(item, Drop) for item in items)
     assert handshake_fragments(items)[0].cookie_length == 100
 
 
@@ -322,26 +322,26 @@ def test_partial_fragment_cookie_may_continue_in_next_fragment() -> None:
 
 
 def reasons(data: bytes, cid_length: int | None = 0) -> list[str]:
-    return [i.reason for i in dissect(data, cid_length=cid_length) if isinstance(i, Malformed)]
+    return [str(i) for i in dissect(data, cid_length=cid_length) if isinstance(i, Drop)]
 
 
 def test_truncated_record_header() -> None:  # X18
     good = record(HANDSHAKE, fragment(SERVER_HELLO_DONE, b""))
     for cut in range(1, 13):
-        assert dissect(good[:cut]) == [Malformed(0, "truncated record header")]
+        assert dissect(good[:cut]) == [Drop(DropReason("truncated record header"), offset=0)]
     assert summarize(good[:5]) == "MALFORMED: truncated record header"
 
 
 def test_record_length_overruns_datagram() -> None:  # X18, R4
     data = record(APPLICATION_DATA, b"x" * 10, epoch=1, length=11)
-    assert dissect(data) == [Malformed(0, "record length overruns datagram")]
+    assert dissect(data) == [Drop(DropReason("record length overruns datagram"), offset=0)]
 
 
 def test_good_record_then_trailing_garbage() -> None:  # X18: the good record is kept
     good = record(HANDSHAKE, fragment(SERVER_HELLO_DONE, b"", message_seq=3))
     items = dissect(good + b"\x16\xfe\xfd\x00")
     assert isinstance(items[0], DtlsRecord)
-    assert items[1] == Malformed(len(good), "truncated record header")
+    assert items[1] == Drop(DropReason("truncated record header"), offset=len(good))
     assert summarize(good + b"junk") == (
         "HS ServerHelloDone seq=3 [0+0/0] | MALFORMED: truncated record header"
     )
@@ -350,7 +350,7 @@ def test_good_record_then_trailing_garbage() -> None:  # X18: the good record is
 def test_record_level_problem_ends_the_datagram() -> None:  # R4: cannot frame what follows
     bad = record(APPLICATION_DATA, b"x" * 4, epoch=1, length=400)
     items = dissect(record(CCS, b"\x01") + bad + record(CCS, b"\x01"))
-    assert len(items) == 2 and isinstance(items[1], Malformed)
+    assert len(items) == 2 and isinstance(items[1], Drop)
 
 
 def test_zero_length_records() -> None:  # X18 length 0, F7
@@ -363,7 +363,7 @@ def test_truncated_handshake_header_then_next_record_still_dissected() -> None: 
     data = record(HANDSHAKE, b"\x01\x00\x00\x05\x00") + record(CCS, b"\x01", seq=1)
     items = dissect(data)
     assert isinstance(items[0], DtlsRecord) and items[0].fragments == ()
-    assert items[1] == Malformed(13, "truncated handshake header")
+    assert items[1] == Drop(DropReason("truncated handshake header"), offset=13)
     assert isinstance(items[2], DtlsRecord) and items[2].content_type == CCS
     assert summarize(data) == "HS e0#0 5B | MALFORMED: truncated handshake header | CCS"
 
@@ -372,7 +372,7 @@ def test_fragment_followed_by_short_remainder() -> None:
     data = record(HANDSHAKE, fragment(SERVER_HELLO_DONE, b"", message_seq=3) + b"\x0e\x00")
     items = dissect(data)
     assert isinstance(items[0], DtlsRecord) and len(items[0].fragments) == 1
-    assert items[1] == Malformed(25, "truncated handshake header")
+    assert items[1] == Drop(DropReason("truncated handshake header"), offset=25)
 
 
 def test_handshake_fragment_overruns_record() -> None:  # F3, X1
@@ -463,7 +463,7 @@ def test_dissect_never_raises_on_arbitrary_bytes(
     # Only the last item can be a record-level failure: nothing after it can be framed.
     record_level = {"truncated record header", "record length overruns datagram"}
     for item in items[:-1]:
-        assert not (isinstance(item, Malformed) and item.reason in record_level)
+        assert not (isinstance(item, Drop) and item.reason in record_level)
 
 
 @st.composite
@@ -493,7 +493,7 @@ def test_well_formed_datagrams_round_trip(
 ) -> None:
     data, expected = case
     items = dissect(data)
-    assert not any(isinstance(item, Malformed) for item in items)
+    assert not any(isinstance(item, Drop) for item in items)
     seen = [
         (f.msg_type, f.message_seq, f.fragment_offset, f.fragment_length)
         for f in handshake_fragments(items)
@@ -513,7 +513,7 @@ def test_truncated_datagrams_keep_whole_records(
     complete = [r for r in whole if r.offset + r.header_length + r.length <= cut]
     assert records == complete
     if cut not in {0, *(r.offset + r.header_length + r.length for r in whole)}:
-        assert isinstance(items[-1], Malformed)
+        assert isinstance(items[-1], Drop)
 
 
 # ---------------------------------------------------------------------------- connection IDs
@@ -570,7 +570,7 @@ def test_malformed_connection_id_extension_is_reported() -> None:  # X15
         body = client_hello_body() + extensions_block((CONNECTION_ID, bad))
         items = dissect(record(HANDSHAKE, fragment(CLIENT_HELLO, body)))
         assert isinstance(items[0], DtlsRecord) and items[0].fragments[0].connection_id is None
-        assert [i.reason for i in items if isinstance(i, Malformed)] == [
+        assert [str(i) for i in items if isinstance(i, Drop)] == [
             "connection_id extension is not one cid<0..255>"
         ]
 

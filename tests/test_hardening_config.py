@@ -34,6 +34,7 @@ from aiodtls.record.header import (
     MAX_CIPHERTEXT_LENGTH,
     MAX_PLAINTEXT_LENGTH,
     ContentType,
+    RawRecord,
     encode_record_header,
     split_datagram,
 )
@@ -182,7 +183,7 @@ def client_write_protection(pair: Pair, key_log: io.StringIO) -> AesGcmProtectio
     server_random = None
     for _, direction, datagram in pair.sent:
         for record in split_datagram(datagram):
-            if direction != "s2c" or isinstance(record, str) or record.epoch != 0:
+            if direction != "s2c" or not isinstance(record, RawRecord) or record.epoch != 0:
                 continue
             if record.content_type != ContentType.handshake:
                 continue

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodtls.budget import BufferBudget
+from aiodtls.drops import Drop, DropReason
 from aiodtls.reliability.reassembly import (
     MESSAGE_COST,
     RANGE_COST,
@@ -25,7 +26,6 @@ from aiodtls.reliability.reassembly import (
 NEW = FragmentStatus.NEW
 DUPLICATE = FragmentStatus.DUPLICATE
 OLD = FragmentStatus.OLD
-DROPPED = FragmentStatus.DROPPED
 
 CLIENT_HELLO = 1
 SERVER_HELLO = 2
@@ -46,7 +46,7 @@ def add(
     msg_type: int = CERTIFICATE,
     epoch: int = 0,
     record_sequence_number: int = 0,
-) -> FragmentStatus:
+) -> FragmentStatus | Drop:
     """Add ``body[start:end]`` as a fragment of a message of ``len(body)`` bytes."""
     return reassembler.add_fragment(
         msg_type,
@@ -194,13 +194,14 @@ def test_earlier_messages_are_old() -> None:
 
 
 def test_window_accepts_next_plus_six_and_drops_next_plus_seven() -> None:
-    """Messages up to next+6 are buffered; next+7 is DROPPED, not an error (F2)."""
+    """Messages up to next+6 are buffered; next+7 is dropped, not an error (F2)."""
     reassembler = Reassembler()
     reassembler.restart_at(2)
     assert add(reassembler, b"x", 0, 1, message_seq=2 + 6) == NEW
-    assert add(reassembler, b"x", 0, 1, message_seq=2 + 7) == DROPPED
-    assert "window" in reassembler.last_drop_reason
-    assert add(reassembler, b"x", 0, 1, message_seq=0xFFFF) == DROPPED
+    dropped = add(reassembler, b"x", 0, 1, message_seq=2 + 7)
+    assert dropped == Drop(DropReason.BEYOND_WINDOW, (9, 2))
+    assert str(dropped) == "message_seq 9 beyond window (next 2)"
+    assert isinstance(add(reassembler, b"x", 0, 1, message_seq=0xFFFF), Drop)
     assert reassembler.buffered_bytes == charge(1)
 
 
@@ -208,7 +209,7 @@ def test_type_mismatch_is_dropped() -> None:
     """A fragment whose msg_type differs from the first fragment's is dropped (F3)."""
     reassembler = Reassembler()
     add(reassembler, BODY, 0, 100, msg_type=CERTIFICATE)
-    assert add(reassembler, BODY, 100, 300, msg_type=SERVER_HELLO) == DROPPED
+    assert isinstance(add(reassembler, BODY, 100, 300, msg_type=SERVER_HELLO), Drop)
     assert reassembler.missing() == {0: [(100, 300)]}
 
 
@@ -216,7 +217,7 @@ def test_length_mismatch_is_dropped() -> None:
     """A fragment that claims another total length is dropped (F3)."""
     reassembler = Reassembler()
     add(reassembler, BODY, 0, 100)
-    assert reassembler.add_fragment(CERTIFICATE, 400, 0, 100, BODY[100:300], 0) == DROPPED
+    assert isinstance(reassembler.add_fragment(CERTIFICATE, 400, 0, 100, BODY[100:300], 0), Drop)
     assert reassembler.missing() == {0: [(100, 300)]}
     assert reassembler.buffered_bytes == charge(100)
 
@@ -225,7 +226,7 @@ def test_epoch_mismatch_is_dropped() -> None:
     """Fragments of one message must come in one epoch (X8)."""
     reassembler = Reassembler()
     add(reassembler, BODY, 0, 100, epoch=0)
-    assert add(reassembler, BODY, 100, 300, epoch=1) == DROPPED
+    assert isinstance(add(reassembler, BODY, 100, 300, epoch=1), Drop)
 
 
 def test_fragment_past_the_length_is_dropped_without_writing() -> None:
@@ -234,7 +235,7 @@ def test_fragment_past_the_length_is_dropped_without_writing() -> None:
     body = bytes(range(50))
     assert reassembler.add_fragment(CLIENT_HELLO, 50, 0, 0, body[:16], 0) == NEW
     overflow = b"\xee" * 100
-    assert reassembler.add_fragment(CLIENT_HELLO, 50, 0, 40, overflow, 0) == DROPPED
+    assert isinstance(reassembler.add_fragment(CLIENT_HELLO, 50, 0, 40, overflow, 0), Drop)
     assert reassembler.buffered_bytes == charge(16)
     assert reassembler.missing() == {0: [(16, 50)]}
     assert reassembler.add_fragment(CLIENT_HELLO, 50, 0, 16, body[16:], 0) == NEW
@@ -246,8 +247,8 @@ def test_fragment_past_the_length_is_dropped_without_writing() -> None:
 def test_fragment_past_the_length_allocates_nothing() -> None:
     """An overflowing first fragment does not create a buffer (X1)."""
     reassembler = Reassembler()
-    assert reassembler.add_fragment(CLIENT_HELLO, 10, 0, 5, bytes(6), 0) == DROPPED
-    assert reassembler.add_fragment(CLIENT_HELLO, 0, 0, 1, b"", 0) == DROPPED
+    assert isinstance(reassembler.add_fragment(CLIENT_HELLO, 10, 0, 5, bytes(6), 0), Drop)
+    assert isinstance(reassembler.add_fragment(CLIENT_HELLO, 0, 0, 1, b"", 0), Drop)
     assert reassembler.buffered_bytes == 0
     assert reassembler.missing() == {}
 
@@ -255,7 +256,7 @@ def test_fragment_past_the_length_allocates_nothing() -> None:
 def test_length_over_max_message_size_is_dropped() -> None:
     """A message longer than the configured maximum is never allocated (X2)."""
     reassembler = Reassembler(max_message_size=1000)
-    assert reassembler.add_fragment(CERTIFICATE, 1001, 0, 0, b"x", 0) == DROPPED
+    assert isinstance(reassembler.add_fragment(CERTIFICATE, 1001, 0, 0, b"x", 0), Drop)
     assert reassembler.buffered_bytes == 0
     assert reassembler.add_fragment(CERTIFICATE, 1000, 0, 0, b"x", 0) == NEW
     assert reassembler.buffered_bytes == charge(1)  # what arrived, not what is declared
@@ -265,7 +266,7 @@ def test_length_bomb_is_capped() -> None:
     """X2: length 0xFFFFFF with 1-byte fragments on next..next+15 allocates nothing."""
     reassembler = Reassembler()
     for seq in range(16):
-        assert reassembler.add_fragment(CERTIFICATE, 0xFFFFFF, seq, 0, b"x", 0) == DROPPED
+        assert isinstance(reassembler.add_fragment(CERTIFICATE, 0xFFFFFF, seq, 0, b"x", 0), Drop)
     assert reassembler.buffered_bytes == 0
     assert reassembler.missing() == {}
 
@@ -278,9 +279,9 @@ def test_buffered_bytes_are_capped() -> None:
     assert reassembler.add_fragment(CERTIFICATE, 600, 1, 0, bytes(400), 0) == NEW
     assert reassembler.buffered_bytes == charge(401, ranges=2, messages=2)
     assert reassembler.add_fragment(CERTIFICATE, 600, 0, 1, bytes(599), 0) == NEW
-    assert reassembler.add_fragment(CERTIFICATE, 600, 1, 400, bytes(200), 0) == DROPPED
-    assert "full" in reassembler.last_drop_reason
-    assert reassembler.add_fragment(SERVER_HELLO_DONE, 600, 2, 0, bytes(100), 0) == DROPPED
+    dropped = reassembler.add_fragment(CERTIFICATE, 600, 1, 400, bytes(200), 0)
+    assert dropped == Drop(DropReason.REASSEMBLY_BUFFER_FULL)
+    assert isinstance(reassembler.add_fragment(SERVER_HELLO_DONE, 600, 2, 0, bytes(100), 0), Drop)
     assert pop_all(reassembler)[0].message_seq == 0
     assert reassembler.buffered_bytes == charge(400)
     assert reassembler.add_fragment(CERTIFICATE, 600, 1, 400, bytes(200), 0) == NEW
@@ -314,8 +315,8 @@ def test_a_shared_budget_bounds_many_reassemblers() -> None:
     budget = BufferBudget(3 * charge(100))
     reassemblers = [Reassembler(budget=budget) for _ in range(5)]
     statuses = [r.add_fragment(CERTIFICATE, 200, 0, 0, bytes(100), 0) for r in reassemblers]
-    assert statuses == [NEW, NEW, NEW, DROPPED, DROPPED]
-    assert "endpoint" in reassemblers[3].last_drop_reason
+    full = Drop(DropReason.ENDPOINT_REASSEMBLY_BUFFER_FULL)
+    assert statuses == [NEW, NEW, NEW, full, full]
     assert budget.used == 3 * charge(100)
     reassemblers[1].clear()
     assert reassemblers[0].add_fragment(CERTIFICATE, 200, 0, 100, bytes(100), 0) == NEW
@@ -393,8 +394,7 @@ def test_fragment_count_per_message_is_capped() -> None:
     reassembler = Reassembler(max_ranges_per_message=4)
     for offset in (0, 10, 20, 30):
         assert add(reassembler, BODY, offset, offset + 1) == NEW
-    assert add(reassembler, BODY, 40, 41) == DROPPED
-    assert "too many" in reassembler.last_drop_reason
+    assert add(reassembler, BODY, 40, 41) == Drop(DropReason.TOO_MANY_FRAGMENTS)
     assert reassembler.missing()[0][-1] == (31, 300)  # byte 40 was not written
 
 
@@ -453,7 +453,7 @@ def test_any_fragmentation_yields_the_original_messages(
     for index, start, end in fragments:
         msg_type, body = messages[index]
         status = reassembler.add_fragment(msg_type, len(body), index, start, body[start:end], 0)
-        assert status != DROPPED, reassembler.last_drop_reason
+        assert not isinstance(status, Drop), str(status)
         delivered += pop_all(reassembler)
         assert reassembler.buffered_bytes >= 0
     assert [(m.msg_type, m.message_seq, m.body) for m in delivered] == [
@@ -508,7 +508,7 @@ def test_take_whole_leaves_everything_else_to_add_fragment() -> None:
     budget.take(1)
     shared = Reassembler(budget=budget)
     assert shared.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is None  # the budget is short
-    assert add(shared, BODY[:100], 0, 100) == DROPPED
+    assert isinstance(add(shared, BODY[:100], 0, 100), Drop)
     assert budget.used == 1
     budget.give(1)
     assert shared.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is not None
@@ -534,7 +534,7 @@ def test_whole_messages_taken_directly_mix_with_fragments(
             delivered.append(whole)
         else:
             status = reassembler.add_fragment(msg_type, len(body), index, start, body[start:end], 0)
-            assert status != DROPPED, reassembler.last_drop_reason
+            assert not isinstance(status, Drop), str(status)
         delivered += pop_all(reassembler)
     assert [(m.msg_type, m.message_seq, m.body) for m in delivered] == [
         (msg_type, index, body) for index, (msg_type, body) in enumerate(messages)

@@ -15,7 +15,8 @@ datagram where the datagram allows.
 
 from __future__ import annotations
 
-from .dissect import DissectedItem, DtlsRecord, Malformed, UnframedCidRecord, dissect
+from .dissect import DissectedItem, DtlsRecord, UnframedCidRecord, dissect
+from .drops import Drop, DropReason
 from .handshake.messages import HandshakeType
 from .record.header import ContentType
 
@@ -24,7 +25,7 @@ __all__ = ["DIRECTIONS", "ConnectionIdTracker"]
 DIRECTIONS = ("c2s", "s2c")
 "Client to server, server to client."
 
-_UNFRAMEABLE = frozenset({"truncated record header", "record length overruns datagram"})
+_UNFRAMEABLE = frozenset({DropReason.TRUNCATED_RECORD_HEADER, DropReason.RECORD_OVERRUNS_DATAGRAM})
 "The reasons :func:`aiodtls.dissect.dissect` gives when it cannot frame a record."
 
 
@@ -96,4 +97,4 @@ class ConnectionIdTracker:
 
 
 def _misframed(items: list[DissectedItem]) -> bool:
-    return any(isinstance(item, Malformed) and item.reason in _UNFRAMEABLE for item in items)
+    return any(isinstance(item, Drop) and item.reason in _UNFRAMEABLE for item in items)

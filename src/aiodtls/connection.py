@@ -42,6 +42,7 @@ from .alerts import (
 from .budget import BufferBudget
 from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
+from .drops import AUTHENTICATION_FAILURES, Drop, DropReason
 from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.client import ClientHandshake
@@ -51,13 +52,7 @@ from .handshake.server import ServerHandshake
 from .migration import AddressBudget
 from .record.cid import TLS12_CID
 from .record.header import RECORD_HEADER_LENGTH, ContentType, RawRecord, split_datagram
-from .record.layer import (
-    OpenedRecord,
-    RecordAuthenticationFailed,
-    RecordDropped,
-    RecordLayer,
-    SequenceNumberExhausted,
-)
+from .record.layer import OpenedRecord, RecordLayer, SequenceNumberExhausted
 from .record.protection import RecordProtection
 from .reliability.flight import FlightEntry, FlightSender, FlightState
 from .reliability.fragments import (
@@ -162,7 +157,6 @@ _FINISHED = HandshakeType.finished
 _CLIENT_HELLO_RECORD_OVERHEAD = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH
 _NEW = FragmentStatus.NEW
 _OLD = FragmentStatus.OLD
-_DROPPED = FragmentStatus.DROPPED
 
 
 @dataclass(slots=True)
@@ -308,19 +302,19 @@ class DtlsConnection:
             # changed) leaves it to the general path below, which drops, counts and traces.
             try:
                 payload = self._records.open_application_datagram(data)
-            except RecordAuthenticationFailed as exc:
-                # Dropped silently (RFC 6347 §4.1.2.7) and not opened a second time below:
-                # forged datagrams cost one AEAD call each. A trace wants the record's
-                # numbers, which the general path reports (decrypting it again).
+            except Exception:  # a bug of ours: the general path ends the connection for it
+                payload = None
+            if type(payload) is Drop:
+                # It did not authenticate: dropped silently (RFC 6347 §4.1.2.7) and not
+                # opened a second time below, so forged datagrams cost one AEAD call each.
+                # A trace wants the record's numbers, which the general path reports
+                # (decrypting it again).
                 if not self._trace.enabled:
                     self.stats.datagrams_received += 1
                     self.stats.records_received += 1
-                    self._drop(str(exc))
+                    self._drop(payload)
                     return
-                payload = None
-            except Exception:  # a bug of ours: the general path ends the connection for it
-                payload = None
-            if payload is not None:
+            elif payload is not None:
                 stats = self.stats
                 stats.datagrams_received += 1
                 stats.records_received += 1
@@ -340,17 +334,17 @@ class DtlsConnection:
             self._start_handshake_clock(now)
         moving = addr != self._peer_address
         if moving and (not self._records.receive_cid or self.state != _ESTABLISHED):
-            self._drop("datagram from another address")
+            self._drop(Drop(DropReason.OTHER_ADDRESS))
             return
         accepted = self.stats.records_accepted
         try:
             for record in split_datagram(data, len(self._records.receive_cid)):
-                if isinstance(record, str):
+                if isinstance(record, Drop):
                     self._drop(record)
                     break
                 if moving and record.content_type != TLS12_CID:
                     # From a new address only what carries our CID can be the peer (SPEC I3).
-                    self._drop("record without connection ID from another address", record)
+                    self._drop(Drop(DropReason.OTHER_ADDRESS_WITHOUT_CID), record)
                     continue
                 if self._receive_record(record) and moving:
                     moving = False
@@ -677,17 +671,13 @@ class DtlsConnection:
         """Process one record; True if it authenticated and is the newest protected record
         so far (what may move the peer's address, SPEC I5)."""
         self.stats.records_received += 1
-        try:
-            record = self._records.open(raw)
-        except RecordAuthenticationFailed as exc:
-            # Dropped silently, whoever sent it (RFC 6347 §4.1.2.7): anyone who knows the
-            # peer's address can forge such a record, so it must not end a handshake.
-            self._drop(str(exc), raw)
-            if self.state == _HANDSHAKING:
+        record = self._records.open(raw)
+        if type(record) is Drop:
+            self._drop(record, raw)
+            if self.state == _HANDSHAKING and record.reason in AUTHENTICATION_FAILURES:
+                # Dropped silently, whoever sent it (RFC 6347 §4.1.2.7): anyone who knows the
+                # peer's address can forge such a record, so it must not end a handshake.
                 self._wrong_key.record_failed()
-            return False
-        except RecordDropped as exc:
-            self._drop(str(exc), raw)
             return False
         if record is None:
             self._trace("record_held", epoch=raw.epoch, seq=raw.sequence_number)
@@ -745,7 +735,7 @@ class DtlsConnection:
         handshake."""
         payload = record.payload
         if not payload:
-            self._drop("empty handshake record", record)  # RFC 5246 §6.2.1
+            self._drop(Drop(DropReason.EMPTY_HANDSHAKE_RECORD), record)  # RFC 5246 §6.2.1
             return
         reassembler = self._reassembler
         assert reassembler is not None  # while handshaking
@@ -755,12 +745,12 @@ class DtlsConnection:
         position, end = 0, len(payload)
         while position < end:
             if end - position < HANDSHAKE_HEADER_LENGTH:
-                self._drop("handshake record shorter than its header", record)  # SPEC F7
+                self._drop(Drop(DropReason.HANDSHAKE_RECORD_SHORT), record)  # SPEC F7
                 break
             header = read_handshake_header(payload, position)
             position += HANDSHAKE_HEADER_LENGTH
             if header.fragment_length > end - position:
-                self._drop("handshake fragment overruns its record", record)  # SPEC F3
+                self._drop(Drop(DropReason.HANDSHAKE_FRAGMENT_OVERRUNS), record)  # SPEC F3
                 break
             fragment = payload[position : position + header.fragment_length]
             position += header.fragment_length
@@ -798,8 +788,8 @@ class DtlsConnection:
             if status is _NEW:
                 progressed = True
                 self._flight.on_peer_progress(self._now)
-            elif status is _DROPPED:
-                self._drop(reassembler.last_drop_reason, record)
+            elif type(status) is Drop:
+                self._drop(status, record)
             elif status is _OLD and header.message_seq < self._peer_flight_start:
                 repeated = True
             else:  # OLD or DUPLICATE
@@ -856,7 +846,7 @@ class DtlsConnection:
         elif door.record_sequence_number == message.record_sequence_number:
             verdict = door  # the endpoint's door admitted this ClientHello
         else:
-            self._drop("not the ClientHello the endpoint admitted")
+            self._drop(Drop(DropReason.NOT_THE_ADMITTED_CLIENT_HELLO))
             return
         if not verdict.admitted:
             self._datagrams.extend(verdict.datagrams)
@@ -949,7 +939,7 @@ class DtlsConnection:
     def _receive_handshake_after_completion(self, record: OpenedRecord) -> None:
         """Handshake records after completion: retransmissions, or renegotiation attempts."""
         if len(record.payload) < HANDSHAKE_HEADER_LENGTH:
-            self._drop("handshake record shorter than its header", record)
+            self._drop(Drop(DropReason.HANDSHAKE_RECORD_SHORT), record)
             return
         header = pull_handshake_header(Buffer(record.payload[:HANDSHAKE_HEADER_LENGTH]))
         renegotiation = (
@@ -965,11 +955,11 @@ class DtlsConnection:
             if self._flight.state == FlightState.FINISHED:
                 self._flight.on_peer_repeat(self._now)
             return
-        self._drop("handshake message after completion", record)
+        self._drop(Drop(DropReason.HANDSHAKE_AFTER_COMPLETION), record)
 
     def _receive_change_cipher_spec(self, record: OpenedRecord) -> None:
         if record.payload != b"\x01":
-            self._drop("malformed ChangeCipherSpec", record)  # SPEC X10
+            self._drop(Drop(DropReason.MALFORMED_CHANGE_CIPHER_SPEC), record)  # SPEC X10
             return
         # The epoch is explicit in every DTLS record, so the CCS carries no information we
         # act on: a Finished is accepted only in epoch 1 under keys we derived ourselves,
@@ -983,11 +973,11 @@ class DtlsConnection:
 
     def _receive_alert(self, record: OpenedRecord) -> None:
         if len(record.payload) != 2:
-            self._drop("alert record is not 2 bytes", record)  # SPEC F7, X19
+            self._drop(Drop(DropReason.ALERT_NOT_2_BYTES), record)  # SPEC F7, X19
             return
         if self.state == _ESTABLISHED and record.epoch == 0:
             # Plaintext alerts after the handshake are unauthenticated: anyone could forge them.
-            self._drop("plaintext alert after the handshake", record)
+            self._drop(Drop(DropReason.PLAINTEXT_ALERT_AFTER_HANDSHAKE), record)
             return
         level, description = record.payload
         if description == AlertDescription.close_notify:
@@ -1008,18 +998,18 @@ class DtlsConnection:
 
     def _receive_application_data(self, record: OpenedRecord) -> None:
         if record.epoch == 0:
-            self._drop("application data in epoch 0", record)  # SPEC R10
+            self._drop(Drop(DropReason.APPLICATION_DATA_IN_EPOCH_0), record)  # SPEC R10
             return
         if self.state == _ESTABLISHED:
             self._events.append(DataReceived(record.payload))
             return
         # Keys exist but the peer's Finished has not been verified yet (SPEC R9, X22).
         if self._early_application_bytes + len(record.payload) > MAX_EARLY_APPLICATION_BYTES:
-            self._drop("early application data buffer full", record)
+            self._drop(Drop(DropReason.EARLY_APPLICATION_DATA_FULL), record)
             return
         budget = self._records.budget
         if budget is not None and not budget.take(len(record.payload)):
-            self._drop("the endpoint's buffer for early application data is full", record)
+            self._drop(Drop(DropReason.ENDPOINT_EARLY_APPLICATION_DATA_FULL), record)
             return
         if self._early_application is None:
             self._early_application = []
@@ -1158,7 +1148,9 @@ class DtlsConnection:
             return None
         return self._last_heard + timeout
 
-    def _drop(self, reason: str, record: RawRecord | OpenedRecord | None = None) -> None:
+    def _drop(self, drop: Drop, record: RawRecord | OpenedRecord | None = None) -> None:
+        """Count and trace input not taken: ``record``, or the datagram if None (SPEC R8)."""
+        reason = str(drop)  # the public counter key and trace field: the drop's text
         self.stats.records_dropped[reason] += 1
         if self._trace.enabled:
             if record is not None:

@@ -43,12 +43,12 @@ from .alerts import alert_name
 from .cid_tracker import ConnectionIdTracker
 from .dissect import (
     DtlsRecord,
-    Malformed,
     UnframedCidRecord,
     UnifiedRecord,
     handshake_type_name,
     summarize_items,
 )
+from .drops import Drop
 from .handshake.flights import DTLS12, FULL, Flight, HandshakeShape
 from .handshake.messages import HandshakeType
 from .record.header import ContentType
@@ -232,14 +232,14 @@ class HandshakeDiagnosis:
         flight_numbers: set[int] = set()
         described: list[Label] = []
         for item in items:
-            if isinstance(item, (Malformed, UnifiedRecord)):
-                if isinstance(item, Malformed) and item.offset == 0:
+            if isinstance(item, (Drop, UnifiedRecord)):
+                if isinstance(item, Drop) and item.offset == 0:
                     self._report_once(
                         f"not_dtls:{side}",
                         now,
                         "not_dtls",
                         side,
-                        f"{side} sent a datagram that is not DTLS 1.2 ({item.reason})",
+                        f"{side} sent a datagram that is not DTLS 1.2 ({item})",
                     )
                 continue
             keys = self._keys(side, item)

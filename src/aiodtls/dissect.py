@@ -13,10 +13,16 @@ each direction's from the hellos of one client-server pair, and without it :func
 infers it from the datagram when exactly one length frames it (:class:`UnframedCidRecord`
 when none or several do).
 
+Framing is not its own: it cuts datagrams into records with :mod:`aiodtls.wire`, the reader
+the connection uses too (:func:`~aiodtls.wire.split_datagram`, plus the unified header and the
+CID inference observers need), and reads only the plaintext inside: handshake fragment
+headers, alerts, cookies and hello extensions.
+
 It does not validate a record the way a receiver must (no replay, epoch or version checks) and
 it never decides what to drop; ``record`` and ``reliability`` own that. Malformed input is
-reported as a :class:`Malformed` entry with a reason, never as an exception, because the
-callers are diagnostics that must keep going on hostile traffic (SPEC X18).
+reported as a :class:`~aiodtls.drops.Drop` entry (its ``offset`` where the problem starts; the
+name :data:`Malformed` is kept for it), never as an exception, because the callers are
+diagnostics that must keep going on hostile traffic (SPEC X18).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import TypeAlias
 
 from .alerts import Alert, alert_name
 from .buffer import BufferReadError
+from .drops import Drop, DropReason
 from .handshake.messages import (
     ExtensionType,
     HandshakeType,
@@ -35,12 +42,25 @@ from .handshake.messages import (
     pull_client_hello,
     pull_server_hello,
 )
-from .record.header import RECORD_HEADER_LENGTH, ContentType
+from .reliability.fragments import HANDSHAKE_HEADER_LENGTH, read_handshake_header
 from .srtp import SrtpProfile
+from .wire import MAX_CID_LENGTH as MAX_CID_LENGTH  # re-exported, documented in wire
+from .wire import MAX_FRAMING_CHECKS as MAX_FRAMING_CHECKS
+from .wire import (
+    RECORD_HEADER_LENGTH,
+    TLS12_CID,
+    UNIFIED_FIRST_BYTES,
+    ContentType,
+    RawRecord,
+    UnframedCidRecord,
+    UnifiedRecord,
+    infer_cid_length,
+    read_unified_record,
+    split_datagram,
+    unframed_cid_record,
+)
 
 __all__ = [
-    "MAX_CID_LENGTH",
-    "MAX_FRAMING_CHECKS",
     "DissectedItem",
     "DtlsRecord",
     "HandshakeFragment",
@@ -55,34 +75,14 @@ __all__ = [
     "summarize_items",
 ]
 
-HANDSHAKE_FRAGMENT_HEADER_LENGTH = 12
+HANDSHAKE_FRAGMENT_HEADER_LENGTH = HANDSHAKE_HEADER_LENGTH
 "type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3), RFC 6347 §4.2.2."
-
-# RFC 9147 §4: the unified header's first byte is 0b001CSLEE.
-_UNIFIED_MASK = 0xE0
-_UNIFIED_PREFIX = 0x20
-_UNIFIED_C = 0x10
-_UNIFIED_S = 0x08
-_UNIFIED_L = 0x04
-_UNIFIED_EPOCH = 0x03
 
 # A ClientHello body starts client_version(2) random(32) session_id<0..32>, then cookie<0..255>
 # (RFC 6347 §4.2.1); a HelloVerifyRequest is server_version(2) cookie<0..255>.
 _CLIENT_HELLO_SESSION_ID_AT = 34
 _MAX_SESSION_ID_LENGTH = 32
 _HELLO_VERIFY_COOKIE_AT = 2
-
-MAX_CID_LENGTH = 255
-"ConnectionId is ``opaque cid<0..2^8-1>`` (RFC 9146 §3)."
-
-# The tls12_cid header up to the CID: type(1) version(2) epoch(2) sequence_number(6).
-_CID_AT = 11
-_REGISTERED_CONTENT_TYPES = frozenset(int(t) for t in ContentType)
-
-MAX_FRAMING_CHECKS = 8
-"""Candidate CID lengths whose framing of the rest of a datagram is walked header by header
-when inferring; a datagram needing more is left unframed. Real datagrams need one or two; a
-forged one (empty records back to back) would otherwise need one per plausible length."""
 
 _SHORT_TYPE_NAMES: dict[int, str] = {
     ContentType.change_cipher_spec: "CCS",
@@ -204,95 +204,14 @@ class DtlsRecord:
             return f"type{self.content_type}"
 
 
-@dataclass(frozen=True)
-class UnifiedRecord:
-    """A DTLS 1.3 ciphertext record with the unified header ``0b001CSLEE`` (RFC 9147 §4).
+Malformed = Drop
+"""What the dissector reports for something it cannot decode: a :class:`~aiodtls.drops.Drop`
+whose ``offset`` says where the problem starts (the name is kept for existing callers)."""
 
-    The sequence number bits are as on the wire: with record number encryption (RFC 9147
-    §4.2.3) they are masked, so an observer without keys sees them scrambled.
-    """
+_UNIFIED_OR_CID = UNIFIED_FIRST_BYTES | {TLS12_CID}
+"Where framing pauses while the CID length is unknown: it must be inferred there first."
 
-    offset: int
-    "Where the record header starts in the datagram."
-
-    header_length: int
-    "1 + CID length (if present) + 1 or 2 sequence bytes + 2 length bytes (if present)."
-
-    flags: int
-    "The first byte, ``0b001CSLEE``."
-
-    connection_id: bytes | None
-    "The CID if the C bit is set (its length as given by the caller), else ``None``."
-
-    sequence_number: int
-    "The low 8 or 16 bits of the record sequence number, as on the wire (possibly masked)."
-
-    length: int
-    "The length of the encrypted record; the rest of the datagram when L is clear."
-
-    @property
-    def cid_present(self) -> bool:
-        """The C bit: a connection ID follows the first byte."""
-        return bool(self.flags & _UNIFIED_C)
-
-    @property
-    def sequence_number_bits(self) -> int:
-        """16 if the S bit is set, else 8."""
-        return 16 if self.flags & _UNIFIED_S else 8
-
-    @property
-    def length_present(self) -> bool:
-        """The L bit: a 16-bit length follows; when clear the record runs to the datagram end."""
-        return bool(self.flags & _UNIFIED_L)
-
-    @property
-    def epoch_bits(self) -> int:
-        """The two low bits of the epoch (EE)."""
-        return self.flags & _UNIFIED_EPOCH
-
-
-@dataclass(frozen=True)
-class UnframedCidRecord:
-    """An RFC 9146 ``tls12_cid`` record whose CID length is unknown and not inferable.
-
-    Its header up to the sequence number is readable; the CID, the length and so everything
-    after this record in the datagram are not, because the CID length is never on the wire.
-    """
-
-    offset: int
-    "Where the record header starts in the datagram."
-
-    version: int
-    "The wire version, e.g. ``0xFEFD`` for DTLS 1.2."
-
-    epoch: int
-    "The 16-bit epoch."
-
-    sequence_number: int
-    "The 48-bit record sequence number."
-
-    candidates: tuple[int, ...]
-    """The CID lengths (1 to 255) found to frame the rest of the datagram: none, or several
-    (the search stops after :data:`MAX_FRAMING_CHECKS` full checks)."""
-
-    @property
-    def encrypted(self) -> bool:
-        """Always true: a ``tls12_cid`` record is protected."""
-        return True
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """Something in the datagram that cannot be decoded; ``reason`` says what."""
-
-    offset: int
-    "Where the problem starts in the datagram."
-
-    reason: str
-    "Why, e.g. ``'truncated record header'`` or ``'record length overruns datagram'``."
-
-
-DissectedItem: TypeAlias = "DtlsRecord | UnifiedRecord | UnframedCidRecord | Malformed"
+DissectedItem: TypeAlias = "DtlsRecord | UnifiedRecord | UnframedCidRecord | Drop"
 """What a datagram dissects into: a record, a DTLS 1.3 unified-header record, a ``tls12_cid``
 record of unknown CID length, or what failed."""
 
@@ -322,8 +241,8 @@ def dissect(datagram: bytes, *, cid_length: int | None = 0) -> list[DissectedIte
 
     A record-level problem (truncated header, a length that overruns the datagram) ends the
     list, because the following bytes cannot be framed (SPEC R4, X18). A problem inside a
-    handshake record adds a :class:`Malformed` entry after that record and dissection goes on
-    with the next record, whose position the record length still gives.
+    handshake record adds a :class:`~aiodtls.drops.Drop` entry after that record and
+    dissection goes on with the next record, whose position the record length still gives.
     """
     data = bytes(datagram)
     items: list[DissectedItem] = []
@@ -331,22 +250,29 @@ def dissect(datagram: bytes, *, cid_length: int | None = 0) -> list[DissectedIte
     end = len(data)
     inferred = False
     while pos < end:
-        if data[pos] & _UNIFIED_MASK == _UNIFIED_PREFIX:
-            next_pos = _dissect_unified(data, pos, cid_length or 0, items)
-        else:
-            if cid_length is None and data[pos] == ContentType.tls12_cid:
-                if end - pos < RECORD_HEADER_LENGTH:
-                    items.append(Malformed(pos, "truncated record header"))
-                    break
-                inferred_length, candidates = _infer_cid_length(data, pos)
-                if inferred_length is None:
-                    items.append(_unframed(data, pos, candidates))
-                    break
-                cid_length, inferred = inferred_length, True
-            next_pos = _dissect_dtls_record(data, pos, cid_length or 0, items, inferred)
-        if next_pos is None:
-            break
-        pos = next_pos
+        first = data[pos]
+        if first in UNIFIED_FIRST_BYTES:
+            unified = read_unified_record(data, pos, cid_length or 0)
+            items.append(unified)
+            if isinstance(unified, Drop):
+                break
+            pos += unified.header_length + unified.length
+            continue
+        if cid_length is None and first == TLS12_CID:
+            if end - pos < RECORD_HEADER_LENGTH:
+                items.append(Drop(DropReason.TRUNCATED_RECORD_HEADER, offset=pos))
+                break
+            inferred_length, candidates = infer_cid_length(data, pos)
+            if inferred_length is None:
+                items.append(unframed_cid_record(data, pos, candidates))
+                break
+            cid_length, inferred = inferred_length, True
+        pause_at = UNIFIED_FIRST_BYTES if cid_length is not None else _UNIFIED_OR_CID
+        for raw in split_datagram(data, cid_length or 0, pos, pause_at):
+            if isinstance(raw, Drop):
+                items.append(raw)
+                return items
+            pos = _dissect_dtls_record(data, pos, raw, items, inferred)
     return items
 
 
@@ -357,8 +283,8 @@ def handshake_fragments(items: list[DissectedItem]) -> list[HandshakeFragment]:
 
 def describe(item: DissectedItem) -> str:
     """A short human-readable description of one dissected item, for timelines."""
-    if isinstance(item, Malformed):
-        return f"MALFORMED: {item.reason}"
+    if isinstance(item, Drop):
+        return f"MALFORMED: {item}"
     if isinstance(item, UnframedCidRecord):
         text = f"tls12_cid e{item.epoch}#{item.sequence_number}, CID length unknown"
         if item.candidates:
@@ -429,7 +355,7 @@ def _describe_fragment(frag: HandshakeFragment) -> str:
 
 def _hello_extensions(
     msg_type: int, body: bytes
-) -> tuple[tuple[int, ...] | None, bytes | None, str | None]:
+) -> tuple[tuple[int, ...] | None, bytes | None, DropReason | None]:
     """(use_srtp profiles, connection_id, problem) of a whole ClientHello/ServerHello body.
 
     Absent or undecodable extensions are None: the dissector reports, it never raises. A
@@ -453,178 +379,55 @@ def _hello_extensions(
     if found is None:
         return srtp, None, None
     if not found or found[0] != len(found) - 1:
-        return srtp, None, "connection_id extension is not one cid<0..255>"
+        return srtp, None, DropReason.DISSECT_CID_EXTENSION
     return srtp, found[1:], None
-
-
-def _infer_cid_length(data: bytes, pos: int) -> tuple[int | None, tuple[int, ...]]:
-    """(the CID length of the tls12_cid record at ``pos`` if the datagram shows it, else None;
-    the lengths found to frame the datagram)."""
-    end = len(data)
-    version = data[pos + 1 : pos + 3]
-    fits: dict[int, int] = {}
-    "CID length -> how many tls12_cid records, all with one CID, it frames."
-    checks = 0
-    for cid_length in range(1, min(MAX_CID_LENGTH, end - pos - RECORD_HEADER_LENGTH) + 1):
-        at = pos + _CID_AT + cid_length
-        record_end = at + 2 + int.from_bytes(data[at : at + 2], "big")
-        if record_end == end:
-            fits[cid_length] = 1
-        elif record_end < end and _plausible_header(data, record_end, version):
-            checks += 1
-            if checks > MAX_FRAMING_CHECKS:
-                return None, tuple(fits)
-            cid = data[pos + _CID_AT : at]
-            more = _cid_records_after(data, record_end, cid, version)
-            if more is not None:
-                fits[cid_length] = 1 + more
-    if not fits:
-        return None, ()
-    # A longer CID can swallow the next record's header up to its length field and still
-    # frame the datagram; the length under which more records carry one and the same CID
-    # is the real one (a coincidence there is one in 2^(8N)). A tie stays unknown.
-    most = max(fits.values())
-    best = [cid_length for cid_length, count in fits.items() if count == most]
-    return (best[0] if len(best) == 1 else None), tuple(fits)
-
-
-def _plausible_header(data: bytes, pos: int, version: bytes) -> bool:
-    """A cheap first test of a record header at ``pos``: room, a registered type, the version."""
-    return (
-        len(data) - pos >= RECORD_HEADER_LENGTH
-        and data[pos] in _REGISTERED_CONTENT_TYPES
-        and data[pos + 1 : pos + 3] == version
-    )
-
-
-def _cid_records_after(data: bytes, pos: int, cid: bytes, version: bytes) -> int | None:
-    """How many tls12_cid records ``data[pos:]`` holds if it is whole records of ``version``
-    whose CIDs are all ``cid``; None if it is not. Headers only: framing is the question."""
-    end = len(data)
-    count = 0
-    while pos < end:
-        if not _plausible_header(data, pos, version):
-            return None
-        header_length = RECORD_HEADER_LENGTH
-        if data[pos] == ContentType.tls12_cid:
-            if data[pos + _CID_AT : pos + _CID_AT + len(cid)] != cid:
-                return None
-            header_length += len(cid)
-            count += 1
-        if end - pos < header_length:
-            return None
-        at = pos + header_length - 2
-        pos += header_length + int.from_bytes(data[at : at + 2], "big")
-    return count if pos == end else None
-
-
-def _unframed(data: bytes, pos: int, candidates: tuple[int, ...]) -> UnframedCidRecord:
-    return UnframedCidRecord(
-        offset=pos,
-        version=int.from_bytes(data[pos + 1 : pos + 3], "big"),
-        epoch=int.from_bytes(data[pos + 3 : pos + 5], "big"),
-        sequence_number=int.from_bytes(data[pos + 5 : pos + 11], "big"),
-        candidates=candidates,
-    )
 
 
 def _alert_level_name(level: int) -> str:
     return {1: "warning", 2: "fatal"}.get(level, f"level{level}")
 
 
-def _dissect_unified(
-    data: bytes, pos: int, cid_length: int, items: list[DissectedItem]
-) -> int | None:
-    flags = data[pos]
-    end = len(data)
-    cursor = pos + 1
-    connection_id: bytes | None = None
-    if flags & _UNIFIED_C:
-        if cursor + cid_length > end:
-            items.append(Malformed(pos, "truncated unified header (connection ID)"))
-            return None
-        connection_id = data[cursor : cursor + cid_length]
-        cursor += cid_length
-    seq_bytes = 2 if flags & _UNIFIED_S else 1
-    if cursor + seq_bytes > end:
-        items.append(Malformed(pos, "truncated unified header (sequence number)"))
-        return None
-    sequence_number = int.from_bytes(data[cursor : cursor + seq_bytes], "big")
-    cursor += seq_bytes
-    if flags & _UNIFIED_L:
-        if cursor + 2 > end:
-            items.append(Malformed(pos, "truncated unified header (length)"))
-            return None
-        length = int.from_bytes(data[cursor : cursor + 2], "big")
-        cursor += 2
-        if cursor + length > end:
-            items.append(Malformed(pos, "record length overruns datagram"))
-            return None
-    else:
-        # RFC 9147 §4: without L the record runs to the end of the datagram.
-        length = end - cursor
-    items.append(
-        UnifiedRecord(
-            offset=pos,
-            header_length=cursor - pos,
-            flags=flags,
-            connection_id=connection_id,
-            sequence_number=sequence_number,
-            length=length,
-        )
-    )
-    return cursor + length
-
-
 def _dissect_dtls_record(
-    data: bytes, pos: int, cid_length: int, items: list[DissectedItem], inferred: bool = False
-) -> int | None:
-    end = len(data)
-    content_type = data[pos]
-    header_length = RECORD_HEADER_LENGTH
-    if content_type == ContentType.tls12_cid:
-        # RFC 9146 §4: the CID sits between the sequence number and the length.
-        header_length += cid_length
-    if end - pos < header_length:
-        items.append(Malformed(pos, "truncated record header"))
-        return None
-    version = int.from_bytes(data[pos + 1 : pos + 3], "big")
-    epoch = int.from_bytes(data[pos + 3 : pos + 5], "big")
-    sequence_number = int.from_bytes(data[pos + 5 : pos + 11], "big")
+    data: bytes, pos: int, raw: RawRecord, items: list[DissectedItem], inferred: bool
+) -> int:
+    """Add the record ``raw``, framed at ``pos`` by the wire reader, and what its plaintext
+    shows (or fails to) to ``items``; returns where the next record starts."""
+    content_type = raw.content_type
+    epoch = raw.epoch
+    length = len(raw.fragment)
     connection_id: bytes | None = None
-    if content_type == ContentType.tls12_cid:
-        connection_id = data[pos + 11 : pos + 11 + cid_length]
-    length = int.from_bytes(data[pos + header_length - 2 : pos + header_length], "big")
+    header_length = RECORD_HEADER_LENGTH
+    if content_type == TLS12_CID:
+        # RFC 9146 §4: the CID sits between the sequence number and the length.
+        connection_id = raw.cid
+        header_length += len(connection_id)
     body_start = pos + header_length
     body_end = body_start + length
-    if body_end > end:
-        items.append(Malformed(pos, "record length overruns datagram"))
-        return None
 
     fragments: tuple[HandshakeFragment, ...] = ()
     alert: tuple[int, int] | None = None
-    problems: list[Malformed] = []
+    problems: list[Drop] = []
     if epoch == 0 and content_type == ContentType.handshake:
         fragments = _dissect_handshake_body(data, body_start, body_end, problems)
     elif epoch == 0 and content_type == ContentType.alert:
         if length == 2:
             alert = (data[body_start], data[body_start + 1])
         else:
-            problems.append(Malformed(body_start, f"alert record of {length} bytes, not 2"))
+            problems.append(Drop(DropReason.DISSECT_ALERT_LENGTH, (length,), body_start))
     elif (
         epoch == 0
         and content_type == ContentType.change_cipher_spec
         and (length != 1 or data[body_start] != 1)
     ):
-        problems.append(Malformed(body_start, "change_cipher_spec body is not 0x01"))
+        problems.append(Drop(DropReason.DISSECT_CHANGE_CIPHER_SPEC_BODY, offset=body_start))
     items.append(
         DtlsRecord(
             offset=pos,
             header_length=header_length,
             content_type=content_type,
-            version=version,
+            version=raw.version,
             epoch=epoch,
-            sequence_number=sequence_number,
+            sequence_number=raw.sequence_number,
             length=length,
             connection_id=connection_id,
             cid_length_inferred=inferred and connection_id is not None,
@@ -637,33 +440,32 @@ def _dissect_dtls_record(
 
 
 def _dissect_handshake_body(
-    data: bytes, start: int, end: int, problems: list[Malformed]
+    data: bytes, start: int, end: int, problems: list[Drop]
 ) -> tuple[HandshakeFragment, ...]:
     """Walk the handshake fragments of one plaintext record body (several may share it)."""
     if start == end:
         # SPEC F7: a handshake record shorter than one fragment header is rejected.
-        problems.append(Malformed(start, "empty handshake record"))
+        problems.append(Drop(DropReason.EMPTY_HANDSHAKE_RECORD, offset=start))
         return ()
     fragments: list[HandshakeFragment] = []
     pos = start
     while pos < end:
         if end - pos < HANDSHAKE_FRAGMENT_HEADER_LENGTH:
-            problems.append(Malformed(pos, "truncated handshake header"))
+            problems.append(Drop(DropReason.DISSECT_TRUNCATED_HANDSHAKE_HEADER, offset=pos))
             break
-        msg_type = data[pos]
-        length = int.from_bytes(data[pos + 1 : pos + 4], "big")
-        message_seq = int.from_bytes(data[pos + 4 : pos + 6], "big")
-        fragment_offset = int.from_bytes(data[pos + 6 : pos + 9], "big")
-        fragment_length = int.from_bytes(data[pos + 9 : pos + 12], "big")
+        # The connection's own reader of the 12-byte header (reliability.fragments).
+        msg_type, length, message_seq, fragment_offset, fragment_length = read_handshake_header(
+            data, pos
+        )
         body_start = pos + HANDSHAKE_FRAGMENT_HEADER_LENGTH
         body_end = body_start + fragment_length
         if body_end > end:
             # SPEC F3: the fragment claims more bytes than the record holds; the next fragment
             # header cannot be located, so the rest of this record is not walked.
-            problems.append(Malformed(pos, "handshake fragment overruns record"))
+            problems.append(Drop(DropReason.DISSECT_FRAGMENT_OVERRUNS_RECORD, offset=pos))
             break
         if fragment_offset + fragment_length > length:
-            problems.append(Malformed(pos, "handshake fragment extends past message length"))
+            problems.append(Drop(DropReason.DISSECT_FRAGMENT_PAST_MESSAGE_LENGTH, offset=pos))
         cookie_length = None
         if fragment_offset == 0:
             cookie_length = _cookie_length(
@@ -677,7 +479,7 @@ def _dissect_handshake_body(
         ):
             srtp, connection_id, problem = _hello_extensions(msg_type, data[body_start:body_end])
             if problem is not None:
-                problems.append(Malformed(pos, problem))
+                problems.append(Drop(problem, offset=pos))
         fragments.append(
             HandshakeFragment(
                 offset=pos,
@@ -702,7 +504,7 @@ def _cookie_length(
     end: int,
     whole: bool,
     header_at: int,
-    problems: list[Malformed],
+    problems: list[Drop],
 ) -> int | None:
     """The cookie length of a ClientHello or HelloVerifyRequest first fragment, if visible.
 
@@ -715,9 +517,9 @@ def _cookie_length(
             return None
         cookie_length = data[at]
         if whole and at + 1 + cookie_length > end:
-            problems.append(Malformed(header_at, "cookie overruns HelloVerifyRequest"))
+            problems.append(Drop(DropReason.DISSECT_HVR_COOKIE_OVERRUNS, offset=header_at))
         elif whole and at + 1 + cookie_length < end:
-            problems.append(Malformed(header_at, "trailing bytes after HelloVerifyRequest"))
+            problems.append(Drop(DropReason.DISSECT_HVR_TRAILING_BYTES, offset=header_at))
         return cookie_length
     if msg_type == HandshakeType.client_hello:
         at = start + _CLIENT_HELLO_SESSION_ID_AT
@@ -725,15 +527,16 @@ def _cookie_length(
             return None
         session_id_length = data[at]
         if session_id_length > _MAX_SESSION_ID_LENGTH:
-            problems.append(Malformed(header_at, "ClientHello session_id longer than 32 bytes"))
+            problems.append(Drop(DropReason.DISSECT_SESSION_ID_TOO_LONG, offset=header_at))
             return None
         at += 1 + session_id_length
         if at >= end:
             if whole:
-                problems.append(Malformed(header_at, "ClientHello ends before its cookie"))
+                problem = DropReason.DISSECT_CLIENT_HELLO_ENDS_BEFORE_COOKIE
+                problems.append(Drop(problem, offset=header_at))
             return None
         cookie_length = data[at]
         if whole and at + 1 + cookie_length > end:
-            problems.append(Malformed(header_at, "cookie overruns ClientHello"))
+            problems.append(Drop(DropReason.DISSECT_CLIENT_HELLO_COOKIE_OVERRUNS, offset=header_at))
         return cookie_length
     return None

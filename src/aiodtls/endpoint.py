@@ -192,7 +192,7 @@ class DtlsEndpoint:
         if isinstance(hello, ParsedClientHello):
             self._receive_client_hello(hello, data, addr, now, connection)
         elif connection is None:
-            self.stats.dropped[hello.reason if hello is not None else "not a ClientHello"] += 1
+            self.stats.dropped[str(hello) if hello is not None else "not a ClientHello"] += 1
         else:
             self._deliver(connection, data, addr, now)
 

@@ -29,6 +29,7 @@ from ..alerts import (
 )
 from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
+from ..drops import Drop, DropReason
 from ..record.header import DTLS1_0, DTLS1_2
 from ..record.protection import RecordProtection
 from ..reliability.fragments import HandshakeHeader
@@ -246,7 +247,7 @@ class ClientHandshake(HandshakeStateMachine):
 
     def receive_hello_verify_request(
         self, header: HandshakeHeader, body: bytes, record_sequence_number: int, now: float
-    ) -> str | None:
+    ) -> Drop | None:
         """The client's whole side of the cookie exchange: a HelloVerifyRequest fragment
         (``header``, ``body``) that came in record ``record_sequence_number`` while no
         ServerHello has. Returns why it was dropped, or None; raises an alert if it is
@@ -259,7 +260,7 @@ class ClientHandshake(HandshakeStateMachine):
         exist, so in epoch 0.
         """
         if header.fragment_offset != 0 or header.fragment_length != header.length:
-            return "fragmented HelloVerifyRequest"
+            return Drop(DropReason.FRAGMENTED_HELLO_VERIFY_REQUEST)
         try:
             hvr = decode_hello_verify_request(body)
         except BufferReadError as exc:

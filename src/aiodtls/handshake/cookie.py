@@ -12,7 +12,8 @@ came from and the time, and returns one of three verdicts:
 - :class:`Challenge`: no valid cookie. It carries the reply datagrams (a new cookie, sent
   twice when both copies together are no larger than the request, X14); the server sends them
   and forgets the ClientHello.
-- :class:`Drop`: not a ClientHello the door can take (malformed, fragmented, another epoch).
+- ``drops.Drop``: not a ClientHello the door can take (malformed, fragmented, another epoch),
+  in the library's one drop vocabulary.
 
 Every server goes through the same door: ``DtlsEndpoint`` for a datagram from an unknown
 address (its connections are created with the door's :class:`Admit`), and a server
@@ -39,6 +40,7 @@ from typing import ClassVar, Literal, Protocol
 
 from ..alerts import Alert
 from ..buffer import Buffer, BufferReadError
+from ..drops import Drop, DropReason
 from ..record.header import ContentType, split_datagram
 from ..reliability.fragments import pull_handshake_header
 from .hello_verify import HELLO_VERIFY_REQUEST
@@ -53,7 +55,6 @@ __all__ = [
     "CookieDoor",
     "CookieExchange",
     "CookieSecrets",
-    "Drop",
     "ParsedClientHello",
     "hello_verify_copies",
     "parse_client_hello",
@@ -237,14 +238,6 @@ class Challenge:
     "True if the ClientHello returned a cookie and the door refused it (issue 9 item 5)."
 
 
-@dataclass(slots=True)
-class Drop:
-    """The door's verdict for a datagram that is not a ClientHello it can take: ignore it
-    and keep no state."""
-
-    reason: str
-
-
 class CookieExchange(Protocol):
     """What one protocol version's cookie exchange tells the door (``hello_verify`` for
     DTLS 1.2's HelloVerifyRequest)."""
@@ -320,19 +313,19 @@ def parse_client_hello(data: bytes) -> ParsedClientHello | Drop:
     is bounds-checked by the codecs.
     """
     for record in split_datagram(data):
-        if isinstance(record, str):
-            return Drop(record)
+        if isinstance(record, Drop):
+            return record
         if record.content_type != ContentType.handshake or record.epoch != 0:
-            return Drop("not an epoch-0 handshake record")
+            return Drop(DropReason.NOT_EPOCH_0_HANDSHAKE)
         buf = Buffer(record.fragment)
         try:
             header = pull_handshake_header(buf)
             if header.msg_type != HandshakeType.client_hello:
-                return Drop("not a ClientHello")
+                return Drop(DropReason.NOT_A_CLIENT_HELLO)
             if header.fragment_offset != 0 or header.fragment_length != header.length:
-                return Drop("fragmented ClientHello")
+                return Drop(DropReason.FRAGMENTED_CLIENT_HELLO)
             hello = decode_client_hello(buf.pull_bytes(header.length))
         except (BufferReadError, Alert) as exc:
-            return Drop(f"malformed ClientHello: {exc}")
+            return Drop(DropReason.MALFORMED_CLIENT_HELLO, (str(exc),))
         return ParsedClientHello(hello, record.sequence_number, len(data))
-    return Drop("empty datagram")
+    return Drop(DropReason.EMPTY_DATAGRAM)

@@ -5,24 +5,23 @@ header (the CID sits between the sequence number and the length, with no length 
 the receiver knows it because it chose it), the inner plaintext ``content || real_type ||
 zeros`` that hides the real content type, and the AEAD additional data that binds the CID.
 It does not decide when a CID is used (``record.layer``) nor route datagrams by it
-(``endpoint``).
+(``endpoint``). The header's layout and :func:`peek_cid` live with the one reader of the wire,
+:mod:`aiodtls.wire`, and are re-exported here.
 """
 
 from __future__ import annotations
 
+from ..wire import MAX_CID_LENGTH as MAX_CID_LENGTH  # re-exported, documented in wire
+from ..wire import TLS12_CID as TLS12_CID
+from ..wire import peek_cid
+
 __all__ = [
-    "MAX_CID_LENGTH",
-    "TLS12_CID",
     "cid_additional_data",
     "decode_inner_plaintext",
     "encode_inner_plaintext",
     "peek_cid",
 ]
 
-TLS12_CID = 25
-"The outer content type of a record carrying a connection ID (RFC 9146 §4)."
-MAX_CID_LENGTH = 255
-"Longest connection ID: ``opaque cid<0..2^8-1>`` (RFC 9146 §3)."
 
 _SEQ_NUM_PLACEHOLDER = b"\xff" * 8
 
@@ -52,12 +51,3 @@ def decode_inner_plaintext(inner: bytes) -> tuple[int, bytes] | None:
     if not stripped:
         return None
     return stripped[-1], stripped[:-1]
-
-
-def peek_cid(data: bytes, cid_length: int) -> bytes | None:
-    """The connection ID of the first record of ``data`` if it is a tls12_cid record with a
-    full header for a CID of ``cid_length`` bytes, else None. Keyless: used to route a
-    datagram before any connection looks at it."""
-    if cid_length <= 0 or len(data) < 13 + cid_length or data[0] != TLS12_CID:
-        return None
-    return data[11 : 11 + cid_length]

@@ -18,8 +18,9 @@ Once the handshake negotiated connection IDs (RFC 9146, :meth:`RecordLayer.use_c
 protected records travel as tls12_cid records (framing and additional data in ``record.cid``):
 we send the peer's CID, and accept protected records only with our own (SPEC I2–I4).
 
-Invalid input raises :class:`RecordDropped` with a reason. The caller counts and traces it and
-carries on: per RFC 6347 §4.1.2.7 an invalid record is silently discarded (SPEC R8).
+Invalid input comes back as a :class:`~aiodtls.drops.Drop` saying why (the one drop report
+the wire reader and reassembly give too). The caller counts and traces it and carries on: per
+RFC 6347 §4.1.2.7 an invalid record is silently discarded (SPEC R8).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from dataclasses import dataclass, field
 
 from ..alerts import AlertUnexpectedMessage
 from ..budget import BufferBudget
-from .cid import TLS12_CID, cid_additional_data, decode_inner_plaintext, encode_inner_plaintext
-from .header import (
+from ..drops import Drop, DropReason
+from ..wire import (
     DTLS1_0,
     DTLS1_2,
     MAX_CIPHERTEXT_LENGTH,
@@ -37,18 +38,18 @@ from .header import (
     MAX_SEQUENCE_NUMBER,
     RECORD_HEADER,
     RECORD_HEADER_LENGTH,
+    TLS12_CID,
     ContentType,
     RawRecord,
     cid_record_header,
     encode_record_header,
 )
+from .cid import cid_additional_data, decode_inner_plaintext, encode_inner_plaintext
 from .protection import NullProtection, RecordProtection, RecordProtectionError
 from .replay import ReplayWindow
 
 __all__ = [
     "OpenedRecord",
-    "RecordAuthenticationFailed",
-    "RecordDropped",
     "RecordLayer",
     "SequenceNumberExhausted",
 ]
@@ -62,14 +63,6 @@ _KNOWN_CONTENT_TYPES = frozenset(
         ContentType.application_data,
     }
 )
-
-
-class RecordDropped(Exception):
-    """The record is invalid and must be discarded; ``str(exc)`` says why."""
-
-
-class RecordAuthenticationFailed(RecordDropped):
-    """The record's AEAD tag did not verify (counted separately: it may mean a key mismatch)."""
 
 
 class SequenceNumberExhausted(Exception):
@@ -160,13 +153,13 @@ class RecordLayer:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def open_application_datagram(self, data: bytes) -> bytes | None:
+    def open_application_datagram(self, data: bytes) -> bytes | Drop | None:
         """The application data of ``data`` when the datagram is exactly one protected
         application_data record of the newest read epoch (a tls12_cid record with our CID once
         CIDs are in use) that authenticates, is not a replay and is not too long: the replay
-        window has then moved past it. Raises :class:`RecordAuthenticationFailed`, with the
-        reason :meth:`open` would give, when such a record does not authenticate. Otherwise
-        None, and nothing has changed.
+        window has then moved past it. The :class:`~aiodtls.drops.Drop` :meth:`open` would
+        give when such a record does not authenticate. Otherwise None, and nothing has
+        changed.
 
         This is an established connection's path for each datagram of application data: one
         header unpack, the replay check, one AEAD open, without the objects of
@@ -215,7 +208,7 @@ class RecordLayer:
         except RecordProtectionError as exc:
             # Forged or damaged: the general path would fail this same open (every check
             # before it passed), so it is reported here instead of being decrypted twice.
-            raise RecordAuthenticationFailed(str(exc)) from None
+            return Drop(DropReason(str(exc)))
         if payload is None or len(payload) > MAX_PLAINTEXT_LENGTH:
             return None
         window.mark(seq)  # only now, after authentication (SPEC A2)
@@ -242,12 +235,12 @@ class RecordLayer:
             return None
         return inner[1]
 
-    def open(self, record: RawRecord) -> OpenedRecord | None:
+    def open(self, record: RawRecord) -> OpenedRecord | Drop | None:
         """Authenticate and decrypt ``record``.
 
         Returns None when the record belongs to the next epoch whose keys are not installed
-        yet: it is held and handed back by :meth:`install_read`. Raises :class:`RecordDropped`
-        for anything invalid.
+        yet: it is held and handed back by :meth:`install_read`. Returns a
+        :class:`~aiodtls.drops.Drop` for anything invalid, having changed nothing.
         """
         content_type = record.content_type
         epoch = record.epoch
@@ -256,27 +249,26 @@ class RecordLayer:
         if content_type == TLS12_CID:
             # SPEC I3: only under keys, only when we asked for a CID, only with ours.
             if not self.receive_cid:
-                raise RecordDropped("tls12_cid record without a negotiated connection ID")
+                return Drop(DropReason.CID_NOT_NEGOTIATED)
             if epoch == 0:
-                raise RecordDropped("tls12_cid record in epoch 0")
+                return Drop(DropReason.CID_IN_EPOCH_0)
             if record.cid != self.receive_cid:
-                raise RecordDropped("unknown connection ID")
+                return Drop(DropReason.UNKNOWN_CID)
         elif content_type not in _KNOWN_CONTENT_TYPES:
-            raise RecordDropped(f"unknown content type {content_type}")
+            return Drop(DropReason.UNKNOWN_CONTENT_TYPE, (content_type,))
         elif epoch != 0 and self.receive_cid:
-            raise RecordDropped("protected record without the connection ID")
+            return Drop(DropReason.MISSING_CID)
         if version != DTLS1_2 and not (epoch == 0 and version == DTLS1_0):
-            raise RecordDropped(f"bad record version {version:#06x}")
+            return Drop(DropReason.BAD_VERSION, (version,))
         # RFC 5246 §6.2.3: a longer ciphertext is a record_overflow; DTLS discards it instead
         # (RFC 6347 §4.1.2.7), before spending a decryption on it.
         if len(fragment) > MAX_CIPHERTEXT_LENGTH:
-            raise RecordDropped("record too long")  # SPEC R5
+            return Drop(DropReason.RECORD_TOO_LONG)  # SPEC R5
         state = self._read.get(epoch)
         if state is None:
             if epoch == self._highest_read_epoch + 1 and self._hold_next_epoch:
-                self._hold_early(record)
-                return None
-            raise RecordDropped(f"record from epoch {epoch} has no keys")
+                return self._hold_early(record)
+            return Drop(DropReason.NO_KEYS, (epoch,))
         seq = record.sequence_number
         # Epoch 0 has no integrity: anyone can send a plaintext record with any sequence
         # number, so a sliding window there would let one forged far-future record make every
@@ -286,20 +278,20 @@ class RecordLayer:
         protected = epoch != 0
         if self._replay_protection:
             if protected and state.window.is_replay(seq):
-                raise RecordDropped("replayed or too old sequence number")
+                return Drop(DropReason.REPLAYED)
             if not protected and seq in self._plain_seen:
-                raise RecordDropped("repeated plaintext record")
+                return Drop(DropReason.REPEATED_PLAINTEXT)
         epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
         aad = None
         if content_type == TLS12_CID:
             inner_length = len(fragment) - state.protection.overhead
             if inner_length < 0:
-                raise RecordAuthenticationFailed("record shorter than its protection")
+                return Drop(DropReason.SHORTER_THAN_PROTECTION)
             aad = cid_additional_data(version, epoch_seq, record.cid, inner_length)
         try:
             payload = state.protection.open(epoch_seq, content_type, version, fragment, aad=aad)
         except RecordProtectionError as exc:
-            raise RecordAuthenticationFailed(str(exc)) from None
+            return Drop(DropReason(str(exc)))  # its texts are reasons of the vocabulary
         if aad is not None:
             inner = decode_inner_plaintext(payload)
             if inner is None:
@@ -307,9 +299,9 @@ class RecordLayer:
                 raise AlertUnexpectedMessage("tls12_cid record with no inner content type")
             content_type, payload = inner
             if content_type not in _KNOWN_CONTENT_TYPES:
-                raise RecordDropped(f"unknown inner content type {content_type}")
+                return Drop(DropReason.UNKNOWN_INNER_CONTENT_TYPE, (content_type,))
         if len(payload) > MAX_PLAINTEXT_LENGTH:
-            raise RecordDropped("plaintext too long")  # SPEC R5, RFC 5246 §6.2.1
+            return Drop(DropReason.PLAINTEXT_TOO_LONG)  # SPEC R5, RFC 5246 §6.2.1
         # Only now, after authentication, may the window move (SPEC A2).
         newest = False
         if protected:
@@ -322,14 +314,16 @@ class RecordLayer:
                 del self._plain_seen[next(iter(self._plain_seen))]
         return OpenedRecord(content_type, epoch, seq, payload, newest)
 
-    def _hold_early(self, record: RawRecord) -> None:
+    def _hold_early(self, record: RawRecord) -> Drop | None:
+        """Keep ``record`` for its epoch's keys (None), or the drop if there is no room."""
         size = len(record.fragment) + RECORD_HEADER_LENGTH
         if self._early_bytes + size > self._max_early_bytes:
-            raise RecordDropped("early-epoch buffer full")  # SPEC F5
+            return Drop(DropReason.EARLY_BUFFER_FULL)  # SPEC F5
         if self._budget is not None and not self._budget.take(size):
-            raise RecordDropped("the endpoint's buffer for early records is full")
+            return Drop(DropReason.ENDPOINT_EARLY_BUFFER_FULL)
         self._early.append(record)
         self._early_bytes += size
+        return None
 
     def install_read(self, epoch: int, protection: RecordProtection) -> list[RawRecord]:
         """Start accepting records of ``epoch``; returns held records to process now."""

@@ -8,7 +8,9 @@ missing. Every size is checked before anything is copied (SPEC F3, X1), and ever
 cap (SPEC F5, X2, X4). Messages are released strictly in message_seq order.
 
 It does not know what messages mean and does not decide what an old message implies; it
-reports it and the connection decides (SPEC T2, T4).
+reports it and the connection decides (SPEC T2, T4). A refused fragment comes back as a
+:class:`~aiodtls.drops.Drop`, the one drop report of the record layer and the wire reader too,
+which the connection counts and traces.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import enum
 from dataclasses import dataclass, field
 
 from ..budget import BufferBudget
+from ..drops import Drop, DropReason
 
 __all__ = [
     "MESSAGE_COST",
@@ -54,8 +57,6 @@ class FragmentStatus(enum.Enum):
     "Every byte was already there."
     OLD = "old"
     "It belongs to a message already delivered: the peer is repeating a flight."
-    DROPPED = "dropped"
-    "It was refused; ``Reassembler.last_drop_reason`` says why."
 
 
 RANGE_COST = 64
@@ -156,7 +157,6 @@ class Reassembler:
         "_max_ranges",
         "_partial",
         "_window",
-        "last_drop_reason",
         "next_seq",
     )
 
@@ -178,7 +178,6 @@ class Reassembler:
         self._budget = budget
         self._partial: dict[int, _PartialMessage] = {}
         self._buffered = 0
-        self.last_drop_reason = ""
 
     @property
     def buffered_bytes(self) -> int:
@@ -199,18 +198,19 @@ class Reassembler:
         fragment: bytes,
         epoch: int,
         record_sequence_number: int = 0,
-    ) -> FragmentStatus:
-        """Take one fragment (its header fields and bytes)."""
+    ) -> FragmentStatus | Drop:
+        """Take one fragment (its header fields and bytes): what it did, or why it was
+        refused."""
         if message_seq < self.next_seq:
             return FragmentStatus.OLD
         if message_seq >= self.next_seq + self._window:
-            return self._drop(f"message_seq {message_seq} beyond window (next {self.next_seq})")
+            return Drop(DropReason.BEYOND_WINDOW, (message_seq, self.next_seq))
         # SPEC F3: check every bound before copying anything.
         end = fragment_offset + len(fragment)
         if end > length:
-            return self._drop("fragment runs past the message length")
+            return Drop(DropReason.FRAGMENT_PAST_MESSAGE_LENGTH)
         if length > self._max_message_size:
-            return self._drop(f"message of {length} bytes exceeds the limit")
+            return Drop(DropReason.MESSAGE_TOO_LONG, (length,))
         if not fragment and length:
             return FragmentStatus.DUPLICATE  # zero-length fragment: nothing to keep (X4)
         partial = self._partial.get(message_seq)
@@ -218,9 +218,9 @@ class Reassembler:
             partial = _PartialMessage(msg_type, length, epoch)
             cost = MESSAGE_COST
         elif partial.msg_type != msg_type or partial.length != length:
-            return self._drop("fragment type or length disagrees with earlier fragments")
+            return Drop(DropReason.FRAGMENT_DISAGREES)
         elif partial.epoch != epoch:
-            return self._drop("fragments of one message in different epochs")
+            return Drop(DropReason.FRAGMENT_EPOCHS_DIFFER)
         elif not length:
             return FragmentStatus.DUPLICATE  # a repeated empty message (e.g. ServerHelloDone)
         else:
@@ -231,14 +231,15 @@ class Reassembler:
                 return FragmentStatus.DUPLICATE  # every byte is already there
             # A fragment that merges ranges (a whole copy, say) is always welcome (SPEC F4).
             if len(partial.starts) - (j - i) + 1 > self._max_ranges:
-                return self._drop("too many fragments for one message")
+                return Drop(DropReason.TOO_MANY_FRAGMENTS)
             cost += partial.cost_of(i, j, fragment_offset, end)
         if message_seq == self.next_seq:
             # The message we wait for always gets room: future messages make way for it, so
             # forged future fragments cannot block the handshake by filling the buffer.
             self._make_room(cost)
-        if not self._charge(cost):
-            return FragmentStatus.DROPPED
+        refused = self._charge(cost)
+        if refused is not None:
+            return refused
         if message_seq not in self._partial:
             self._partial[message_seq] = partial
         partial.charged += cost
@@ -279,19 +280,18 @@ class Reassembler:
         self.next_seq = message_seq + 1
         return HandshakeMessage(msg_type, message_seq, body, epoch, record_sequence_number)
 
-    def _charge(self, cost: int) -> bool:
-        """Reserve ``cost`` bytes (negative: give some back) under both caps."""
+    def _charge(self, cost: int) -> Drop | None:
+        """Reserve ``cost`` bytes (negative: give some back) under both caps; the drop if a
+        cap has no room."""
         if cost > 0:
             if self._buffered + cost > self._max_buffered_bytes:
-                self._drop("reassembly buffer full")
-                return False
+                return Drop(DropReason.REASSEMBLY_BUFFER_FULL)
             if self._budget is not None and not self._budget.take(cost):
-                self._drop("the endpoint's reassembly buffer is full")
-                return False
+                return Drop(DropReason.ENDPOINT_REASSEMBLY_BUFFER_FULL)
         elif self._budget is not None:
             self._budget.give(-cost)
         self._buffered += cost
-        return True
+        return None
 
     def _make_room(self, cost: int) -> None:
         """Evict buffered future messages, the farthest first, until ``cost`` fits."""
@@ -306,10 +306,6 @@ class Reassembler:
         self._buffered -= partial.charged
         if self._budget is not None:
             self._budget.give(partial.charged)
-
-    def _drop(self, reason: str) -> FragmentStatus:
-        self.last_drop_reason = reason
-        return FragmentStatus.DROPPED
 
     def pop_message(self) -> HandshakeMessage | None:
         """The next message in order if it is complete, else None."""
