@@ -124,7 +124,8 @@ def decode_hello_verify_request(body: bytes) -> HelloVerifyRequest:
 
 
 def encode_hello_verify_request_body(hvr: HelloVerifyRequest) -> bytes:
-    """A HelloVerifyRequest body (``cookie.encode_hello_verify_request`` makes the datagram)."""
+    """A HelloVerifyRequest body (``hello_verify.encode_hello_verify_request`` makes the
+    datagram)."""
     return _U16.pack(hvr.server_version) + _vector(1, hvr.cookie)
 
 
