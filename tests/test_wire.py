@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 import aiodtls.dissect
 import aiodtls.record.header
-from aiodtls import wire
+from aiodtls import DtlsConnection, wire
 from aiodtls.dissect import DtlsRecord, UnifiedRecord, dissect
 from aiodtls.drops import AUTHENTICATION_FAILURES, Drop, DropReason
+from aiodtls.handshake.cookie import ParsedClientHello, parse_client_hello
 from aiodtls.wire import UNIFIED_FIRST_BYTES, RawRecord, split_datagram
+from pairs import SERVER_ADDR, client_config
 
 FRAMING = {DropReason.TRUNCATED_RECORD_HEADER, DropReason.RECORD_OVERRUNS_DATAGRAM}
 
@@ -119,3 +121,22 @@ def test_drop_vocabulary_is_enumerated_and_readable() -> None:
     assert str(Drop(DropReason.BAD_VERSION, (0xFEFF,))) == "bad record version 0xfeff"
     assert str(Drop(DropReason.TRUNCATED_RECORD_HEADER)) == "truncated record header"
     assert DropReason("bad record tag") is DropReason.BAD_TAG  # protection errors map by text
+
+
+def test_client_hello_peek_matches_the_reader() -> None:
+    """The endpoint's cheap routing peeks agree with the full reader on a real ClientHello,
+    and turn away what the reader would not take (another epoch, another type, too short)."""
+    client = DtlsConnection(configuration=client_config())
+    client.connect(SERVER_ADDR, 0.0)
+    [(hello, _addr)] = client.datagrams_to_send(0.0)
+    assert isinstance(parse_client_hello(hello), ParsedClientHello)
+    assert wire.starts_with_plain_client_hello(hello)
+    assert wire.starts_in_epoch_zero(hello)
+    epoch_one = hello[:3] + b"\x00\x01" + hello[5:]
+    assert not wire.starts_in_epoch_zero(epoch_one)
+    assert not wire.starts_with_plain_client_hello(epoch_one)
+    not_a_hello = hello[:13] + b"\x02" + hello[14:]
+    assert not wire.starts_with_plain_client_hello(not_a_hello)
+    assert not isinstance(parse_client_hello(not_a_hello), ParsedClientHello)
+    assert not wire.starts_with_plain_client_hello(hello[:25])
+    assert not wire.starts_with_plain_client_hello(bytes([23]) + hello[1:])

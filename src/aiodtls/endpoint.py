@@ -56,9 +56,8 @@ from .handshake.cookie import (
     ParsedClientHello,
     parse_client_hello,
 )
-from .record.cid import peek_cid
-from .record.header import ContentType
 from .trace import Tracer
+from .wire import ContentType, peek_cid, starts_in_epoch_zero, starts_with_plain_client_hello
 
 __all__ = ["DtlsEndpoint", "EndpointStats", "next_event", "source_of"]
 
@@ -188,7 +187,7 @@ class DtlsEndpoint:
             # The usual datagram of an established association (it cannot be a ClientHello).
             self._deliver(connection, data, addr, now)
             return
-        hello = parse_client_hello(data) if _is_plain_client_hello(data) else None
+        hello = parse_client_hello(data) if starts_with_plain_client_hello(data) else None
         if isinstance(hello, ParsedClientHello):
             self._receive_client_hello(hello, data, addr, now, connection)
         elif connection is None:
@@ -249,7 +248,7 @@ class DtlsEndpoint:
         them, the established association first."""
         replacement = self._replacements.get(addr) if self._replacements else None
         if replacement is not None:
-            if data[3:5] == b"\x00\x00":  # epoch 0: only the new handshake has any use for it
+            if starts_in_epoch_zero(data):  # plaintext: only the new handshake has any use for it
                 self._feed(replacement, data, addr, now)
                 return
             authenticated = connection.stats.records_accepted
@@ -530,14 +529,3 @@ def next_event(core: DtlsConnection | DtlsEndpoint) -> tuple[DtlsConnection, Dtl
         return core.next_event()
     event = core.next_event()
     return None if event is None else (core, event)
-
-
-def _is_plain_client_hello(data: bytes) -> bool:
-    """Does the datagram start with an epoch-0 handshake record carrying a ClientHello?"""
-    return (
-        len(data) >= 26
-        and data[0] == ContentType.handshake
-        and data[3] == 0
-        and data[4] == 0
-        and data[13] == 1  # HandshakeType.client_hello
-    )

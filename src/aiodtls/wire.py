@@ -47,6 +47,8 @@ __all__ = [
     "peek_cid",
     "read_unified_record",
     "split_datagram",
+    "starts_in_epoch_zero",
+    "starts_with_plain_client_hello",
     "unframed_cid_record",
 ]
 
@@ -66,6 +68,10 @@ RECORD_HEADER = struct.Struct("!BHQH")
 "The header without a CID: type, version, epoch || sequence number as one 64-bit number, length."
 _HEADER_BEFORE_CID = struct.Struct("!BHQ")
 _LENGTH = struct.Struct("!H")
+_HANDSHAKE = 22
+"ContentType.handshake, read before the enumeration is defined."
+_CLIENT_HELLO = 1
+"The handshake type of a ClientHello (RFC 5246 §7.4)."
 
 
 @functools.cache  # one per CID length in use (at most 256)
@@ -145,6 +151,24 @@ def peek_cid(data: bytes, cid_length: int) -> bytes | None:
     if cid_length <= 0 or len(data) < RECORD_HEADER_LENGTH + cid_length or data[0] != TLS12_CID:
         return None
     return data[11 : 11 + cid_length]
+
+
+def starts_with_plain_client_hello(data: bytes) -> bool:
+    """Does ``data`` start with an epoch-0 handshake record whose body starts a ClientHello?
+    Keyless and cheap: how the endpoint tells a new handshake from anything else before it
+    reads the ClientHello itself (``handshake.cookie``)."""
+    return (
+        len(data) >= RECORD_HEADER_LENGTH + 13
+        and data[0] == _HANDSHAKE
+        and data[3] == 0
+        and data[4] == 0
+        and data[RECORD_HEADER_LENGTH] == _CLIENT_HELLO
+    )
+
+
+def starts_in_epoch_zero(data: bytes) -> bool:
+    """Is the first record of ``data`` a DTLS 1.2 record of epoch 0 (plaintext)?"""
+    return data[3:5] == b"\x00\x00"
 
 
 def split_datagram(
