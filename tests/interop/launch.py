@@ -12,10 +12,10 @@ event loop and has no process to start).
 The implementations: :data:`OPENSSL` (``openssl s_server``/``s_client -dtls1_2``),
 :data:`GNUTLS` (``gnutls-serv``/``gnutls-cli --udp``), :data:`AIODTLS` (this checkout's CLI),
 :data:`PYOPENSSL` (``pyopenssl_server.py`` and a small client script) and :data:`LIBCOAP`
-(``coap-server``/``coap-client`` of one TLS build). A new peer, such as wolfSSL's example
-server and client built with ``--enable-dtls13`` (shared/research/interop-peers.md §4), is one
-more :class:`Implementation`: its two argv builders, its ready line, and an entry in
-:data:`IMPLEMENTATIONS`.
+(``coap-server``/``coap-client`` of one TLS build) and :data:`WOLFSSL` (the example server and
+client of a wolfSSL source tree built with ``--enable-dtls13``, found through
+``AIODTLS_WOLFSSL_DIR``; .ci/run builds it). A new peer is one more :class:`Implementation`:
+its two argv builders, its ready line, and an entry in :data:`IMPLEMENTATIONS`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -51,6 +52,10 @@ __all__ = [
     "LIBCOAP",
     "OPENSSL",
     "PYOPENSSL",
+    "WOLFSSL",
+    "WOLFSSL_DIR_VARIABLE",
+    "WOLFSSL_PSK_HEX",
+    "WOLFSSL_PSK_IDENTITY",
     "CasePriority",
     "Implementation",
     "aiodtls_client_to_gnutls_serv",
@@ -63,6 +68,7 @@ __all__ = [
     "reconnect_resumes",
     "require_binary",
     "require_pyopenssl",
+    "require_wolfssl",
 ]
 
 PYOPENSSL_SERVER = Path(__file__).with_name("pyopenssl_server.py")
@@ -85,7 +91,11 @@ def require_binary(name: str) -> str:
     path = shutil.which(name)
     if path is not None:
         return path
-    message = f"interop peer {name!r} is not installed (Debian: openssl / gnutls-bin)"
+    _missing(f"interop peer {name!r} is not installed (Debian: openssl / gnutls-bin)")
+
+
+def _missing(message: str) -> NoReturn:
+    """Skip the test for a missing peer, or fail it under CI/AIODTLS_REQUIRE_INTEROP."""
     if _required():
         pytest.fail(message + " but CI/AIODTLS_REQUIRE_INTEROP requires it")
     pytest.skip(message)
@@ -96,10 +106,25 @@ def require_pyopenssl() -> None:
     try:
         import OpenSSL.SSL  # noqa: F401
     except ImportError:
-        message = "pyOpenSSL is not installed (pip install pyopenssl)"
-        if _required():
-            pytest.fail(message + " but CI/AIODTLS_REQUIRE_INTEROP requires it")
-        pytest.skip(message)
+        _missing("pyOpenSSL is not installed (pip install pyopenssl)")
+
+
+WOLFSSL_DIR_VARIABLE = "AIODTLS_WOLFSSL_DIR"
+"The environment variable naming the built wolfSSL source tree (its root)."
+
+
+def require_wolfssl() -> Path:
+    """The root of a wolfSSL source tree whose example server and client are built; skips the
+    test without one (``AIODTLS_WOLFSSL_DIR`` unset or not built), fails under CI instead."""
+    root = os.environ.get(WOLFSSL_DIR_VARIABLE)
+    if root:
+        path = Path(root)
+        if all(os.access(path / "examples" / e / e, os.X_OK) for e in ("server", "client")):
+            return path
+    _missing(
+        f"wolfSSL's examples are not built (set {WOLFSSL_DIR_VARIABLE} to a wolfSSL source "
+        "tree built with --enable-dtls13, as .ci/run does)"
+    )
 
 
 def _root(case: Case, files: InteropFiles | None, ca: Path | None) -> Path:
@@ -359,6 +384,81 @@ class Libcoap(Implementation):
         return peers.start(f"coap-client-{build}", argv)
 
 
+WOLFSSL_PSK_HEX = "1a2b3c4d"
+"The PSK wolfSSL's examples use for (D)TLS 1.2 (``wolfssl/test.h``: fixed, no option)."
+
+WOLFSSL_PSK_IDENTITY = "Client_identity"
+"The PSK identity wolfSSL's example client sends and its server requires."
+
+_WOLFSSL_CIPHERS = {"PSK-AES128-CCM8": "PSK-AES128-CCM-8"}
+"wolfSSL's ``-l`` names that differ from OpenSSL's."
+
+
+@dataclass(frozen=True)
+class WolfSsl(Implementation):
+    """wolfSSL's ``examples/server/server`` / ``examples/client/client -u``: one connection,
+    one message each way (the client sends ``hello wolfssl!``, the server answers ``I hear you
+    fa shizzle!``). ``version`` is ``-v``: ``3`` DTLS 1.2, ``4`` DTLS 1.3, ``d`` either.
+
+    The examples look for ``certs/dh2048.pem`` to find wolfSSL's root and exit ("wolf root not
+    found") without it, so the test's directory, their working directory, gets a ``certs`` link
+    to the tree's."""
+
+    def server(
+        self,
+        peers: PeerSet,
+        port: int,
+        case: Case,
+        files: InteropFiles,
+        *options: str,
+        version: str = "3",
+        pin_suite: bool = True,
+    ) -> PeerProcess:
+        """``server -u`` for one connection on 127.0.0.1:``port`` with ``case``'s credentials
+        (PSK: the examples' own, :data:`WOLFSSL_PSK_HEX`), asking for no client certificate,
+        bound when returned; ``pin_suite`` adds the case's ``-l``."""
+        argv = [*self._program(peers, "server"), "-u", "-v", version, "-p", str(port), "-d"]
+        argv += self._common(case, pin_suite)
+        if case.kind is not None:
+            pem = files.server[case.kind]
+            argv += ["-c", str(pem.chain), "-k", str(pem.key)]
+        return self._bound(peers.start("wolfssl-server", [*argv, *options]), port)
+
+    def client(
+        self,
+        peers: PeerSet,
+        port: int,
+        case: Case,
+        files: InteropFiles,
+        *options: str,
+        version: str = "3",
+    ) -> PeerProcess:
+        """``client -u`` to localhost:``port`` with the case's suite: PSK, or verifying the chain
+        against the case's root and the name ``localhost`` (``-m``), sending no certificate."""
+        argv = [*self._program(peers, "client"), "-u", "-v", version]
+        argv += ["-h", SERVER_NAME, "-p", str(port), *self._common(case, True)]
+        if case.kind is not None:
+            argv += ["-A", str(_root(case, files, None)), "-m", "-x"]
+        return peers.start("wolfssl-client", [*argv, *options])
+
+    @staticmethod
+    def cipher(case: Case) -> str:
+        """wolfSSL's name of ``case``'s suite (OpenSSL's, but ``CCM-8`` for ``CCM8``)."""
+        return _WOLFSSL_CIPHERS.get(case.openssl_cipher, case.openssl_cipher)
+
+    @classmethod
+    def _common(cls, case: Case, pin_suite: bool) -> list[str]:
+        return ["-s"] * (case.kind is None) + ["-l", cls.cipher(case)] * pin_suite
+
+    @staticmethod
+    def _program(peers: PeerSet, name: str) -> list[str]:
+        root = require_wolfssl()
+        certs = peers.directory / "certs"
+        if not certs.exists():
+            certs.symlink_to(root / "certs", target_is_directory=True)
+        return [str(root / "examples" / name / name)]
+
+
 def coap_server_port() -> int:
     """A port P for ``coap-server -p P``: it takes UDP and TCP P and P+1 (DTLS on P+1)."""
     for _ in range(50):
@@ -379,9 +479,14 @@ GNUTLS = GnuTls("gnutls", re.compile(r"Handshake was completed"), "stdout")
 AIODTLS = Aiodtls("aiodtls", HANDSHAKE_OK, "stderr")
 PYOPENSSL = PyOpenSsl("pyopenssl", re.compile(r"handshake ok"), "stdout")
 LIBCOAP = Libcoap("libcoap", re.compile(r"session connected"), "both")
+WOLFSSL = WolfSsl(
+    "wolfssl",
+    re.compile(r"SSL version is (?P<version>\S+)\s+SSL cipher suite is (?P<suite>\S+)"),
+    "stdout",
+)
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
-    peer.name: peer for peer in (OPENSSL, GNUTLS, AIODTLS, PYOPENSSL, LIBCOAP)
+    peer.name: peer for peer in (OPENSSL, GNUTLS, AIODTLS, PYOPENSSL, LIBCOAP, WOLFSSL)
 }
 "Every implementation by name."
 
