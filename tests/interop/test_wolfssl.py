@@ -90,6 +90,20 @@ def aiodtls_server(peers: PeerSet, port: int, case: Case, files: InteropFiles) -
     return AIODTLS.server(peers, port, case, files, "--cipher", case.suite)
 
 
+def exchange_with_wolfssl_server(
+    peers: PeerSet, client: PeerProcess, server: PeerProcess
+) -> dict[str, str]:
+    """Our client sends a line, the wolfSSL server prints it and answers :data:`REPLY`, our
+    client prints that, closes and exits 0. Returns its "handshake ok" fields."""
+    handshake = AIODTLS.wait_ready(client)
+    client.write_line(CLIENT_LINE)
+    server.wait_for(f"Client message: {CLIENT_LINE}", "stdout")
+    client.wait_for(REPLY, "stdout")
+    client.close_stdin()
+    assert client.wait_exit() == 0, peers.describe()
+    return handshake.groupdict()
+
+
 @pytest.mark.parametrize("case", WOLFSSL_CASES)
 def test_aiodtls_client_to_wolfssl_server(
     peers: PeerSet, interop_files: InteropFiles, case: Case
@@ -98,12 +112,7 @@ def test_aiodtls_client_to_wolfssl_server(
     server = WOLFSSL.server(peers, port, case, interop_files)
     client = aiodtls_client(peers, port, case, interop_files)
 
-    handshake = AIODTLS.wait_ready(client)
-    client.write_line(CLIENT_LINE)
-    server.wait_for(f"Client message: {CLIENT_LINE}", "stdout")
-    client.wait_for(REPLY, "stdout")
-    client.close_stdin()
-    assert client.wait_exit() == 0, peers.describe()
+    handshake = exchange_with_wolfssl_server(peers, client, server)
 
     assert handshake["version"] == "DTLSv1.2"
     assert handshake["suite"] == case.suite
@@ -148,3 +157,18 @@ def test_aiodtls_client_against_dtls13_only_wolfssl_server_fails_cleanly(
     assert client.stderr().strip() == failure, client.describe()  # one line, no traceback
     server.wait_for("record layer version error", "stderr")
     assert server.wait_exit() != 0, server.describe()
+
+
+@pytest.mark.slow
+def test_version_flexible_wolfssl_server_gives_aiodtls_dtls12(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    # ``-v d`` (the server issue 14's client will meet first): it offers DTLS 1.3 and 1.2.
+    port = free_udp_port()
+    server = WOLFSSL.server(peers, port, CASES[0], interop_files, version="d", pin_suite=False)
+    client = AIODTLS.client(peers, port, CASES[0], interop_files)
+
+    handshake = exchange_with_wolfssl_server(peers, client, server)
+
+    assert handshake["version"] == "DTLSv1.2"
+    assert "SSL version is DTLSv1.2" in server.stdout(), server.describe()
