@@ -141,13 +141,20 @@ def test_wolfssl_client_to_aiodtls_server(
     assert handshake["suite"] == case.suite
 
 
+def aiodtls_client_to_ecdsa_server(
+    peers: PeerSet, files: InteropFiles, version: str
+) -> tuple[PeerProcess, PeerProcess]:
+    """Our ECDSA client and a wolfSSL server ``-v version`` with its own suite list."""
+    port = free_udp_port()
+    server = WOLFSSL.server(peers, port, CASES[0], files, version=version, pin_suite=False)
+    return AIODTLS.client(peers, port, CASES[0], files), server
+
+
 def test_aiodtls_client_against_dtls13_only_wolfssl_server_fails_cleanly(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     # Issue 14's future peer: until aiodtls speaks DTLS 1.3, the refusal is named, promptly.
-    port = free_udp_port()
-    server = WOLFSSL.server(peers, port, CASES[0], interop_files, version="4", pin_suite=False)
-    client = AIODTLS.client(peers, port, CASES[0], interop_files)
+    client, server = aiodtls_client_to_ecdsa_server(peers, interop_files, version="4")
 
     failure = client.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert client.wait_exit() != 0, client.describe()
@@ -164,9 +171,7 @@ def test_version_flexible_wolfssl_server_gives_aiodtls_dtls12(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     # ``-v d`` (the server issue 14's client will meet first): it offers DTLS 1.3 and 1.2.
-    port = free_udp_port()
-    server = WOLFSSL.server(peers, port, CASES[0], interop_files, version="d", pin_suite=False)
-    client = AIODTLS.client(peers, port, CASES[0], interop_files)
+    client, server = aiodtls_client_to_ecdsa_server(peers, interop_files, version="d")
 
     handshake = exchange_with_wolfssl_server(peers, client, server)
 
