@@ -5,13 +5,19 @@ and datagrams as bytes; what it wants done goes out through three pulls:
 :meth:`~DtlsConnection.datagrams_to_send`, :meth:`~DtlsConnection.get_timer` and
 :meth:`~DtlsConnection.next_event`.
 
-It owns the glue between the layers: records are opened by the ``record`` layer, handshake
-fragments go to ``reliability.reassembly``, whole messages to the ``handshake`` state machine,
-and flights back out through ``reliability.flight``. A server's ClientHellos pass the cookie
-door (``handshake.cookie``) until one is admitted; only that one starts the server handshake.
-It is also the single place where an
-:class:`~aiodtls.alerts.Alert` raised anywhere below becomes an alert record and a
-``ConnectionTerminated`` event, and where invalid input is dropped, counted and traced.
+It owns the glue between the layers: records are opened by the ``record`` layer and
+dispatched by content type, application data and alerts are taken here, and the timers,
+the address the peer may move to and the end of the connection are kept here. It is also
+the single place where an :class:`~aiodtls.alerts.Alert` raised anywhere below becomes an
+alert record and a ``ConnectionTerminated`` event, and where invalid input is dropped,
+counted and traced.
+
+Handshake records are the handshake phase's (:mod:`aiodtls.handshake_phase`, a mixin
+``DtlsConnection`` inherits): fragments go to ``reliability.reassembly``, a server's
+ClientHellos through the cookie door (``handshake.cookie``), whole messages to the
+``handshake`` state machine, and flights back out through ``reliability.flight``. Telling a
+wrong key from forged records is :mod:`aiodtls.wrong_key`'s. ``ConnectionState`` and
+``NetworkAddress`` live in :mod:`aiodtls.connection_state` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -175,6 +181,7 @@ class DtlsConnection(Dtls12HandshakePhase):
         self._address_budget: AddressBudget | None = None  # set once CIDs are negotiated
         # Keep this class under 30 attributes: CPython shares the keys of instance dicts only
         # up to 30, and one more costs every connection about 1.6 KiB (docs/scaling.md).
+        # (The handshake phase it inherits declares what it uses of these and adds none.)
         self._handshake: ClientHandshake | ServerHandshake
         # A server's front door until a ClientHello is admitted, then None (always None for a
         # client): the cookie door, or the endpoint's verdict on the ClientHello it feeds next.
