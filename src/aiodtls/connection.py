@@ -42,6 +42,9 @@ from .alerts import (
 )
 from .budget import BufferBudget
 from .configuration import DtlsConfiguration
+from .connection_state import CLOSED as _CLOSED
+from .connection_state import ESTABLISHED as _ESTABLISHED
+from .connection_state import HANDSHAKING as _HANDSHAKING
 from .connection_state import ConnectionState, NetworkAddress
 from .drops import AUTHENTICATION_FAILURES, Drop, DropReason
 from .errors import unreachable_reason
@@ -80,12 +83,8 @@ FATAL_ALERT_LINGER = 30.0
 # (SPEC X19).
 MAX_WARNING_ALERTS = 64
 
-# The record path compares states and content types once or more per record, and reading a
-# member off an Enum class costs ~0.2 µs in CPython 3.11 (EnumType defines __getattr__, which
-# slows every class attribute lookup): that path uses these module-level names instead.
-_HANDSHAKING = ConnectionState.HANDSHAKING
-_ESTABLISHED = ConnectionState.ESTABLISHED
-_CLOSED = ConnectionState.CLOSED
+# The record path compares content types once or more per record: module-level names, not
+# Enum members read each time (why: connection_state.py, where the states' names are).
 _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from .alerts import AlertDecodeError, AlertDescription, AlertLevel
 from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
+from .connection_state import ESTABLISHED as _ESTABLISHED
+from .connection_state import HANDSHAKING as _HANDSHAKING
 from .connection_state import ConnectionState, NetworkAddress
 from .drops import Drop, DropReason
 from .events import DataReceived, DtlsEvent, HandshakeCompleted
@@ -49,9 +51,7 @@ __all__ = ["FINAL_FLIGHT_LINGER", "Dtls12HandshakePhase"]
 # flight: 2 x MSL with the 60 s MSL of RFC 6347 §4.2.4 (SPEC T4).
 FINAL_FLIGHT_LINGER = 120.0
 
-# Module-level names, not Enum members read per record (see connection.py for why).
-_HANDSHAKING = ConnectionState.HANDSHAKING
-_ESTABLISHED = ConnectionState.ESTABLISHED
+# Module-level names, not Enum members read per record (why: connection_state.py).
 _HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
 _CLIENT_HELLO = HandshakeType.client_hello
 _FINISHED = HandshakeType.finished
