@@ -205,3 +205,41 @@ def test_the_cycle_finder_sees_deferred_imports_and_skips_type_checking(tmp_path
     assert graph["pkg.c"] == {"pkg.inner.b"}
     assert find_cycles(graph) == [["pkg.a", "pkg.inner.b", "pkg.a"]]
     assert find_cycles(layers(graph)) == [["pkg.a", "pkg.inner", "pkg.a"]]
+
+
+MAX_MODULE_LINES = 800
+
+
+def test_no_module_is_over_800_lines() -> None:
+    # Issue 14's Must show; STYLE.md: a module over ~800 lines is a sign that it holds two.
+    lengths = {
+        name: len(path.read_text(encoding="utf-8").splitlines())
+        for name, path in module_names().items()
+    }
+    assert len(lengths) > 50, sorted(lengths)  # the source tree was found
+    offenders = {name: n for name, n in sorted(lengths.items()) if n > MAX_MODULE_LINES}
+    assert offenders == {}, f"modules over {MAX_MODULE_LINES} lines: {offenders}"
+
+
+def test_the_connections_parts_sit_below_it() -> None:
+    # DtlsConnection inherits its DTLS 1.2 handshake phase; the phase, the wrong-key watch and
+    # the state vocabulary never import the connection (docs/design.md, seam-connection).
+    graph = import_graph()
+    connection = f"{PACKAGE}.connection"
+    parts = [f"{PACKAGE}.handshake_phase", f"{PACKAGE}.wrong_key", f"{PACKAGE}.connection_state"]
+    for part in parts:
+        assert part in graph[connection], part
+        assert connection not in graph[part], part
+
+
+def test_the_connection_adds_no_attribute_through_its_handshake_phase() -> None:
+    # CPython shares instance-dict keys only up to 30 attributes (docs/scaling.md): the mixin
+    # declares the connection's attributes but must make none, on the class or per instance.
+    from aiodtls.connection import DtlsConnection
+    from aiodtls.handshake_phase import Dtls12HandshakePhase
+
+    declared = set(Dtls12HandshakePhase.__annotations__)
+    assert declared, "the phase declares what it uses of the connection"
+    assert not declared & set(vars(Dtls12HandshakePhase)), "declarations only, no defaults"
+    assert "__init__" not in vars(Dtls12HandshakePhase)
+    assert issubclass(DtlsConnection, Dtls12HandshakePhase)

@@ -5,34 +5,35 @@ and datagrams as bytes; what it wants done goes out through three pulls:
 :meth:`~DtlsConnection.datagrams_to_send`, :meth:`~DtlsConnection.get_timer` and
 :meth:`~DtlsConnection.next_event`.
 
-It owns the glue between the layers: records are opened by the ``record`` layer, handshake
-fragments go to ``reliability.reassembly``, whole messages to the ``handshake`` state machine,
-and flights back out through ``reliability.flight``. A server's ClientHellos pass the cookie
-door (``handshake.cookie``) until one is admitted; only that one starts the server handshake.
-It is also the single place where an
-:class:`~aiodtls.alerts.Alert` raised anywhere below becomes an alert record and a
-``ConnectionTerminated`` event, and where invalid input is dropped, counted and traced.
+It owns the glue between the layers: records are opened by the ``record`` layer and
+dispatched by content type, application data and alerts are taken here, and the timers,
+the address the peer may move to and the end of the connection are kept here. It is also
+the single place where an :class:`~aiodtls.alerts.Alert` raised anywhere below becomes an
+alert record and a ``ConnectionTerminated`` event, and where invalid input is dropped,
+counted and traced.
+
+Handshake records are the handshake phase's (:mod:`aiodtls.handshake_phase`, a mixin
+``DtlsConnection`` inherits): fragments go to ``reliability.reassembly``, a server's
+ClientHellos through the cookie door (``handshake.cookie``), whole messages to the
+``handshake`` state machine, and flights back out through ``reliability.flight``. Telling a
+wrong key from forged records is :mod:`aiodtls.wrong_key`'s. ``ConnectionState`` and
+``NetworkAddress`` live in :mod:`aiodtls.connection_state` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import random
 import ssl
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .alerts import (
     Alert,
-    AlertBadRecordMac,
-    AlertDecodeError,
     AlertDescription,
-    AlertHandshakeFailure,
     AlertInternalError,
     AlertLevel,
     AlertUnexpectedMessage,
@@ -40,41 +41,34 @@ from .alerts import (
     alert_reason,
 )
 from .budget import BufferBudget
-from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
+from .connection_state import CLOSED as _CLOSED
+from .connection_state import ESTABLISHED as _ESTABLISHED
+from .connection_state import HANDSHAKING as _HANDSHAKING
+from .connection_state import ConnectionState, NetworkAddress
 from .drops import AUTHENTICATION_FAILURES, Drop, DropReason
 from .errors import unreachable_reason
-from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
+from .events import ConnectionTerminated, DataReceived, DtlsEvent
 from .handshake.client import ClientHandshake
-from .handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
-from .handshake.messages import HandshakeType, decode_client_hello
+from .handshake.cookie import Admit, CookieDoor, CookieSecrets
 from .handshake.server import ServerHandshake
+from .handshake_phase import FINAL_FLIGHT_LINGER as FINAL_FLIGHT_LINGER
+from .handshake_phase import Dtls12HandshakePhase
 from .migration import AddressBudget
 from .record.cid import TLS12_CID
-from .record.header import RECORD_HEADER_LENGTH, ContentType, RawRecord, split_datagram
+from .record.header import ContentType, RawRecord, split_datagram
 from .record.layer import OpenedRecord, RecordLayer, SequenceNumberExhausted
-from .record.protection import RecordProtection
-from .reliability.flight import FlightEntry, FlightSender, FlightState
-from .reliability.fragments import (
-    HANDSHAKE_HEADER_LENGTH,
-    pull_handshake_header,
-    read_handshake_header,
-)
-from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
+from .reliability.flight import FlightSender, FlightState
+from .reliability.reassembly import Reassembler
 from .reliability.timer import RetransmissionTimer
 from .resumption import Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
 from .suites import suite_info
 from .trace import Tracer
+from .wrong_key import FINISHED_IGNORED_COPIES as FINISHED_IGNORED_COPIES
+from .wrong_key import WrongKeyWatch
 
 __all__ = ["ConnectionState", "ConnectionStats", "DtlsConnection", "NetworkAddress"]
-
-NetworkAddress = Any
-"A socket address as the I/O driver uses it, e.g. ``('127.0.0.1', 4433)``."
-
-# How long the sender of the final flight keeps it to answer a peer that repeats its own
-# flight: 2 x MSL with the 60 s MSL of RFC 6347 §4.2.4 (SPEC T4).
-FINAL_FLIGHT_LINGER = 120.0
 
 # Application records from the new epoch that arrive before the handshake completes are held
 # (SPEC X22) up to this many bytes.
@@ -85,78 +79,17 @@ MAX_EARLY_APPLICATION_BYTES = 65536
 FATAL_ALERT_REPEATS = 4
 FATAL_ALERT_LINGER = 30.0
 
-# A client names a server that ignores its Finished (wrong PSK) only once the server has
-# repeated its flight at least a timeout after this many copies of our Finished: with loss
-# alone each of them would have had to be lost (at 30 % loss, 1 handshake in 15,000).
-FINISHED_IGNORED_COPIES = 8
-
 # Warning alerts other than close_notify are ignored, but a peer that floods them is cut off
 # (SPEC X19).
 MAX_WARNING_ALERTS = 64
 
-
-class _WrongKeyWatch:
-    """Tells a wrong key (typically a wrong PSK) from forged records during a handshake.
-
-    Counts the peer's protected records that failed authentication, and the rounds (from one
-    repeat of the peer's flight to the next) in which some failed and none authenticated.
-    Only the real peer repeats its flight, and only its own Finished failing makes every
-    round fail; forged records alone never do.
-
-    A client also notes here when it sent each copy of its Finished and how often the server
-    repeated the flight before it (``DtlsConnection._check_finished_ignored``).
-    """
-
-    __slots__ = ("authenticated", "copies", "failed", "failures", "ignored", "ignored_at", "rounds")
-
-    def __init__(self) -> None:
-        self.failures = 0
-        "Protected records that failed authentication in this handshake."
-        self.failed = self.authenticated = False
-        self.rounds = 0
-        self.ignored = 0
-        "Client: times the server repeated the flight our Finished answers."
-        self.ignored_at = float("-inf")
-        self.copies: list[float] | None = None
-        "Client, PSK: when each copy of our flight carrying Finished was sent."
-
-    def record_failed(self) -> None:
-        self.failures += 1
-        self.failed = True
-
-    def peer_repeated(self) -> int:
-        """Close a round; the number of failed rounds in a row so far."""
-        if self.failed or self.authenticated:  # else nothing learned (a flight spans records)
-            self.rounds = self.rounds + 1 if self.failed and not self.authenticated else 0
-            self.failed = self.authenticated = False
-        return self.rounds
-
-
-class ConnectionState(enum.Enum):
-    """Life cycle of a connection."""
-
-    HANDSHAKING = "handshaking"
-    ESTABLISHED = "established"
-    CLOSED = "closed"
-
-
-# The record path compares states and content types once or more per record, and reading a
-# member off an Enum class costs ~0.2 µs in CPython 3.11 (EnumType defines __getattr__, which
-# slows every class attribute lookup): that path uses these module-level names instead.
-_HANDSHAKING = ConnectionState.HANDSHAKING
-_ESTABLISHED = ConnectionState.ESTABLISHED
-_CLOSED = ConnectionState.CLOSED
+# The record path compares content types once or more per record: module-level names, not
+# Enum members read each time (why: connection_state.py, where the states' names are).
 _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
-_HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
-_CLIENT_HELLO = HandshakeType.client_hello
-_FINISHED = HandshakeType.finished
-_CLIENT_HELLO_RECORD_OVERHEAD = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH
-_NEW = FragmentStatus.NEW
-_OLD = FragmentStatus.OLD
 
 
 @dataclass(slots=True)
@@ -176,7 +109,7 @@ class ConnectionStats:
     "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."
 
 
-class DtlsConnection:
+class DtlsConnection(Dtls12HandshakePhase):
     """One DTLS association, client or server, as a sans-I/O state machine.
 
     A client calls :meth:`connect`; a server connection is created for one peer address and
@@ -243,10 +176,11 @@ class DtlsConnection:
         self._handshake_deadline: float | None = None
         self._linger_deadline: float | None = None
         self._now = 0.0
-        self._wrong_key = _WrongKeyWatch()
+        self._wrong_key = WrongKeyWatch()
         self._address_budget: AddressBudget | None = None  # set once CIDs are negotiated
         # Keep this class under 30 attributes: CPython shares the keys of instance dicts only
         # up to 30, and one more costs every connection about 1.6 KiB (docs/scaling.md).
+        # (The handshake phase it inherits declares what it uses of these and adds none.)
         self._handshake: ClientHandshake | ServerHandshake
         # A server's front door until a ClientHello is admitted, then None (always None for a
         # client): the cookie door, or the endpoint's verdict on the ClientHello it feeds next.
@@ -607,54 +541,7 @@ class DtlsConnection:
         """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
         return self._flight.mtu
 
-    # -- HandshakeSink: callbacks of the handshake, private to the package ----------------
-
-    def _install_read_keys(self, epoch: int, protection: RecordProtection) -> None:
-        """Called by the handshake: accept ``epoch`` and replay records held for it."""
-        held = self._records.install_read(epoch, protection)
-        if held:
-            self._held_records = (self._held_records or []) + held
-
-    def _install_write_keys(self, epoch: int, protection: RecordProtection) -> None:
-        """Called by the handshake when it sends ChangeCipherSpec."""
-        self._records.install_write(epoch, protection)
-        self._records.write_epoch = epoch
-
-    def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
-        """Called by the handshake with a complete flight."""
-        first = self._flight.flight_number == 0
-        self._flight.start(entries, final=final, flight_number=flight_number)
-        if self.is_client:
-            # Only a PSK can differ between the two ends: watch the flight with our Finished.
-            suite = self._handshake.result.suite
-            if (
-                suite is not None
-                and suite.key_exchange.uses_psk
-                and any(e.msg_type == _FINISHED for e in entries)
-            ):
-                self._wrong_key.copies = []
-        if first and not self.is_client:
-            # Until the client answers, its ClientHello may be a replay: bound what it costs.
-            policy = self.configuration.retransmission
-            self._flight.transmission_limit = policy.max_unanswered_transmissions
-        # Messages numbered below this belong to flights the peer sent before ours, so seeing
-        # one again means the peer did not get our flight. Messages from here up to what we
-        # have already read are parts of the peer's current flight that it is resending.
-        assert self._reassembler is not None  # flights are sent only during the handshake
-        self._peer_flight_start = self._reassembler.next_seq
-
-    def _hello_verify_request_received(self, sequence_number: int) -> bool:
-        """Called by the client handshake: a HelloVerifyRequest echoes our record number, and
-        the server numbers its next message 1, whatever came before (RFC 6347 §4.2.2)."""
-        assert self._reassembler is not None  # while handshaking
-        self._reassembler.restart_at(1)
-        return self._flight.on_record_answered(0, sequence_number, self._now)
-
-    def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
-        """Called by the handshake when both sides sent connection_id (RFC 9146)."""
-        self._records.use_connection_ids(receive_cid, send_cid)
-        if receive_cid:  # only then can the peer's address change under us
-            self._address_budget = AddressBudget(self._peer_address)
+    # -- receiving -----------------------------------------------------------------------
 
     def _move_peer(self, addr: NetworkAddress) -> None:
         """An authenticated tls12_cid record newer than any seen came from ``addr``: the peer
@@ -664,8 +551,6 @@ class DtlsConnection:
         self.stats.address_changes += 1
         if self._address_budget is not None:
             self._address_budget.moved()
-
-    # -- receiving -----------------------------------------------------------------------
 
     def _receive_record(self, raw: RawRecord) -> bool:
         """Process one record; True if it authenticated and is the newest protected record
@@ -697,265 +582,6 @@ class DtlsConnection:
         else:
             self._receive_alert(record)
         return record.newest
-
-    def _receive_handshake(self, record: OpenedRecord) -> None:
-        """Handshake records during the handshake: a record that is exactly the whole message
-        expected next (the usual case) goes straight to the handshake; anything else goes
-        through reassembly (:meth:`_receive_fragments`)."""
-        if self.state == _ESTABLISHED:
-            self._receive_handshake_after_completion(record)
-            return
-        payload = record.payload
-        body_length = len(payload) - HANDSHAKE_HEADER_LENGTH
-        if body_length >= 0:
-            header = read_handshake_header(payload)
-            if (
-                header.fragment_offset == 0
-                and header.fragment_length == header.length == body_length
-                and header.msg_type != _HELLO_VERIFY_REQUEST  # answered outside the sequence
-            ):
-                assert self._reassembler is not None  # while handshaking
-                message = self._reassembler.take_whole(
-                    header.msg_type,
-                    header.message_seq,
-                    bytes(payload[HANDSHAKE_HEADER_LENGTH:]),  # bytes() copies no bytes slice again
-                    record.epoch,
-                    record.sequence_number,
-                )
-                if message is not None:
-                    self._flight.on_peer_progress(self._now)
-                    self._deliver_messages(message)
-                    self._reassembly_progressed = True
-                    return
-        self._receive_fragments(record)
-
-    def _receive_fragments(self, record: OpenedRecord) -> None:
-        """The general case: every fragment of the record goes to reassembly, old ones tell
-        whether the peer repeats a flight, and the messages completed in order go on to the
-        handshake."""
-        payload = record.payload
-        if not payload:
-            self._drop(Drop(DropReason.EMPTY_HANDSHAKE_RECORD), record)  # RFC 5246 §6.2.1
-            return
-        reassembler = self._reassembler
-        assert reassembler is not None  # while handshaking
-        progressed = False
-        repeated = False
-        repeating_current = False
-        position, end = 0, len(payload)
-        while position < end:
-            if end - position < HANDSHAKE_HEADER_LENGTH:
-                self._drop(Drop(DropReason.HANDSHAKE_RECORD_SHORT), record)  # SPEC F7
-                break
-            header = read_handshake_header(payload, position)
-            position += HANDSHAKE_HEADER_LENGTH
-            if header.fragment_length > end - position:
-                self._drop(Drop(DropReason.HANDSHAKE_FRAGMENT_OVERRUNS), record)  # SPEC F3
-                break
-            fragment = payload[position : position + header.fragment_length]
-            position += header.fragment_length
-            msg_type = header.msg_type
-            if (
-                msg_type == _HELLO_VERIFY_REQUEST
-                and isinstance(self._handshake, ClientHandshake)
-                and self._handshake.expects_server_hello
-            ):
-                # Outside the message sequence: the client handshake takes it whole (SPEC C6).
-                dropped = self._handshake.receive_hello_verify_request(
-                    header, fragment, record.sequence_number, self._now
-                )
-                if dropped is not None:
-                    self._drop(dropped, record)
-                continue
-            if (
-                msg_type == _CLIENT_HELLO
-                and header.message_seq != reassembler.next_seq
-                and self._door is not None
-            ):
-                # Before the door admits a ClientHello the server keeps no state, so any
-                # ClientHello (a first one again after a lost HVR, or the one with the cookie)
-                # starts afresh.
-                reassembler.restart_at(header.message_seq)
-            status = reassembler.add_fragment(
-                msg_type,
-                header.length,
-                header.message_seq,
-                header.fragment_offset,
-                fragment,
-                record.epoch,
-                record.sequence_number,
-            )
-            if status is _NEW:
-                progressed = True
-                self._flight.on_peer_progress(self._now)
-            elif type(status) is Drop:
-                self._drop(status, record)
-            elif status is _OLD and header.message_seq < self._peer_flight_start:
-                repeated = True
-            else:  # OLD or DUPLICATE
-                repeating_current = True
-        if repeated and not progressed:
-            # The peer is repeating its previous flight: ours was (partly) lost (SPEC T2).
-            if self.is_client:
-                self._check_finished_ignored()
-            self._flight.on_peer_repeat(self._now)
-        elif repeating_current and not progressed:
-            self._on_peer_flight_repeat()
-        self._deliver_messages(None)
-        if progressed:
-            self._reassembly_progressed = True
-
-    def _deliver_messages(self, message: HandshakeMessage | None) -> None:
-        """Hand ``message`` (if any), then each message reassembly has completed in order,
-        to the handshake, for as long as the handshake goes on."""
-        while self.state == _HANDSHAKING:
-            if message is None:
-                assert self._reassembler is not None  # while handshaking
-                message = self._reassembler.pop_message()
-                if message is None:
-                    break
-            if self._door is None:
-                self._handshake.handle(message, self._now)
-            else:
-                self._through_door(message)
-            message = None
-            if self._handshake.complete:
-                self._complete_handshake()
-
-    def _through_door(self, message: HandshakeMessage) -> None:
-        """A server's message before a ClientHello was admitted. A ClientHello goes through
-        the cookie door (``handshake.cookie``), once: a challenge is sent and the ClientHello
-        forgotten (SPEC C1, C5); an admitted one starts the server handshake, already
-        verified. Any other message is unexpected (SPEC H1)."""
-        door = self._door
-        assert door is not None  # called only before a ClientHello was admitted
-        if message.msg_type != _CLIENT_HELLO:
-            self._handshake.handle(message, self._now)  # raises unexpected_message
-            return
-        verdict: Admit | Challenge
-        if not door.admitted:  # our own door
-            try:
-                hello = decode_client_hello(message.body)
-            except BufferReadError as exc:
-                raise AlertDecodeError(f"malformed client_hello: {exc}") from None
-            # The datagram's size is not known here: the smallest record that carries it.
-            size = _CLIENT_HELLO_RECORD_OVERHEAD + len(message.body)
-            verdict = door.admit(
-                hello, message.record_sequence_number, size, self._peer_address, self._now
-            )
-        elif door.record_sequence_number == message.record_sequence_number:
-            verdict = door  # the endpoint's door admitted this ClientHello
-        else:
-            self._drop(Drop(DropReason.NOT_THE_ADMITTED_CLIENT_HELLO))
-            return
-        if not verdict.admitted:
-            self._datagrams.extend(verdict.datagrams)
-            if self._trace.enabled:
-                self._trace(
-                    "hello_verify_request_sent",
-                    cookie_length=len(verdict.cookie),
-                    refused=verdict.reason,
-                )
-            return
-        self._door = None
-        cookie = verdict.cookie
-        if cookie is not None and cookie.age is not None:
-            # The cookie went out with our challenge: its age is one round trip if the
-            # ClientHello came straight back, else an upper bound of it. Either way the timer
-            # of our first (and biggest) flight need not start from the blind 1 s.
-            if cookie.exact:
-                self._flight.timer.on_rtt_sample(cookie.age)
-            else:
-                self._flight.timer.on_rtt_bound(cookie.age)
-            self._flight.mark_peer_alive()
-            if self._trace.enabled:
-                self._trace(
-                    "rtt_sample", source="cookie", rtt=round(cookie.age, 6), exact=cookie.exact
-                )
-        # Statelessly we may already have used record numbers up to the ClientHello's for
-        # challenges (SPEC C3); continue after it so the client's replay window never sees a
-        # number twice (what OpenSSL does after DTLSv1_listen). Done first, so that even an
-        # alert refusing this ClientHello gets through.
-        self._records.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
-        handshake = self._handshake
-        assert not handshake.is_client  # a server's (no isinstance call)
-        handshake.start(verdict.hello, message, self._now)
-
-    def _trace_reassembly(self, reassembler: Reassembler) -> None:
-        """Trace what is still missing of the peer's messages after new fragments arrived."""
-        missing = {seq: h for seq, h in reassembler.missing().items() if h}
-        if missing:
-            self._trace("reassembly", missing=missing)
-
-    def _on_peer_flight_repeat(self) -> None:
-        """The peer resends its current flight: we have not answered it.
-
-        If between two such repeats some protected record of the peer failed authentication
-        and none passed, the peer's Finished does not verify under our keys. After
-        ``wrong_key_repeats`` such rounds the keys differ (typically a wrong PSK) and waiting
-        for the timeout would only hide it (RFC 6347 §4.1.2.7 allows a fatal bad_record_mac).
-        Forged records alone cannot get here: only the real peer repeats its flight, and only
-        its own Finished failing makes every round fail.
-        """
-        rounds = self._wrong_key.peer_repeated()
-        limit = self.configuration.wrong_key_repeats
-        if limit and rounds >= limit:
-            raise AlertBadRecordMac(
-                f"the peer repeated its flight {rounds} times and its protected "
-                "records never authenticated: the keys differ (wrong PSK?)"
-            )
-
-    def _check_finished_ignored(self) -> None:
-        """Client, PSK suite: the server repeats the flight that our Finished answers.
-
-        A server that cannot verify our Finished (a wrong PSK: OpenSSL, Mbed TLS, pion and
-        wolfSSL drop it silently) sends no protected record and no alert; it only repeats its
-        flight, on its own timer or after each of our copies. Repeats at least half a timeout
-        apart count (a flight of several datagrams is one repeat). Once ``wrong_key_repeats``
-        of them came, the last one a timeout or more after ``FINISHED_IGNORED_COPIES`` copies
-        of our Finished (with loss alone each of them would have had to be lost), the
-        handshake ends by name instead of at the timeout. Replayed copies of the server's
-        flight (plaintext: anyone can send them) cannot do this alone: the real server's
-        answer to the first copy of our Finished that arrives completes the handshake first.
-        With certificates the keys cannot differ, so only PSK suites are watched.
-        """
-        watch = self._wrong_key
-        limit = self.configuration.wrong_key_repeats
-        if not limit or watch.copies is None:
-            return
-        timer = self._flight.timer
-        timeout = timer.base_rto() if timer.rtt_known else timer.policy.min_rto
-        if self._now - watch.ignored_at < timeout / 2:
-            return
-        watch.ignored += 1
-        watch.ignored_at = self._now
-        ignored = sum(1 for sent in watch.copies if sent <= self._now - timeout)
-        if watch.ignored >= limit and ignored >= FINISHED_IGNORED_COPIES:
-            raise AlertHandshakeFailure(
-                f"the server kept repeating its flight after {ignored} copies of our Finished: "
-                "it cannot verify our Finished, so the keys differ (wrong PSK?)"
-            )
-
-    def _receive_handshake_after_completion(self, record: OpenedRecord) -> None:
-        """Handshake records after completion: retransmissions, or renegotiation attempts."""
-        if len(record.payload) < HANDSHAKE_HEADER_LENGTH:
-            self._drop(Drop(DropReason.HANDSHAKE_RECORD_SHORT), record)
-            return
-        header = pull_handshake_header(Buffer(record.payload[:HANDSHAKE_HEADER_LENGTH]))
-        renegotiation = (
-            HandshakeType.hello_request if self.is_client else HandshakeType.client_hello
-        )
-        if record.epoch > 0 and header.msg_type == renegotiation:
-            # Renegotiation is never done (SPEC H5): refuse it with a warning.
-            self._send_alert(AlertLevel.warning, AlertDescription.no_renegotiation)
-            return
-        if header.message_seq < self._peer_flight_start and header.msg_type != renegotiation:
-            # The peer did not get our final flight and repeats its own (SPEC T4); the client
-            # simply ignores a repeated final flight from the server.
-            if self._flight.state == FlightState.FINISHED:
-                self._flight.on_peer_repeat(self._now)
-            return
-        self._drop(Drop(DropReason.HANDSHAKE_AFTER_COMPLETION), record)
 
     def _receive_change_cipher_spec(self, record: OpenedRecord) -> None:
         if record.payload != b"\x01":
@@ -1017,55 +643,6 @@ class DtlsConnection:
         self._early_application_bytes += len(record.payload)
 
     # -- state changes -------------------------------------------------------------------
-
-    def _complete_handshake(self) -> None:
-        self.state = _ESTABLISHED
-        self._handshake_deadline = None
-        self._handshake.release()
-        self._wrong_key.copies = None
-        self._free_reassembler()
-        self._records.discard_early()
-        if self._flight.final:
-            # We sent the last flight: keep it to answer a peer that did not get it (T4).
-            self._linger_deadline = self._now + FINAL_FLIGHT_LINGER
-        else:
-            self._flight.forget()
-        result = self._handshake.result
-        assert result.suite is not None
-        self._events.append(
-            HandshakeCompleted(
-                protocol_version="DTLSv1.2",
-                cipher_suite=result.suite.name,
-                group=result.group.name if result.group is not None else None,
-                peer_certificates=list(result.peer_certificates),
-                peer_public_key=result.peer_public_key,
-                psk_identity=result.psk_identity,
-                alpn_protocol=result.alpn_protocol,
-                srtp_profile=result.srtp_profile,
-                server_name=result.server_name,
-                extended_master_secret=result.extended_master_secret,
-                connection_id=_negotiated(result.connection_ids, 0),
-                peer_connection_id=_negotiated(result.connection_ids, 1),
-                session_resumed=result.resumed,
-                duration=self._now - self._started_at if self._started_at is not None else 0.0,
-                retransmissions=self._flight.retransmissions,
-            )
-        )
-        if self._trace.enabled:
-            self._trace(
-                "handshake_complete",
-                suite=result.suite.name,
-                retransmissions=self._flight.retransmissions,
-            )
-        if self._early_application is not None:
-            self._events.extend(DataReceived(data) for data in self._early_application)
-        self._free_early_application()
-
-    def _free_reassembler(self) -> None:
-        """The handshake is over: give back what reassembly buffered, and drop it."""
-        if self._reassembler is not None:
-            self._reassembler.clear()
-            self._reassembler = None
 
     def _free_early_application(self) -> None:
         if self._records.budget is not None:
@@ -1163,31 +740,6 @@ class DtlsConnection:
                 )
             else:
                 self._trace("datagram_dropped", reason=reason)
-
-    def _timeout_reason(self) -> str:
-        count = self._flight.retransmissions
-        reason = f"handshake timed out after {count} retransmission{'' if count == 1 else 's'}"
-        if self._wrong_key.failures:
-            reason += (
-                f"; {self._wrong_key.failures} records from the peer failed "
-                "authentication (wrong PSK or keys?)"
-            )
-        elif self.is_client and any(
-            e.msg_type == HandshakeType.finished for e in self._flight.entries
-        ):
-            # GnuTLS drops a Finished it cannot verify and then says nothing at all.
-            suite = self._handshake.result.suite
-            reason += "; the server answered our earlier flights but never our Finished (" + (
-                "wrong PSK?)"
-                if suite is not None and suite.key_exchange.uses_psk
-                else "did it reject our certificate without an alert?)"
-            )
-        return reason
-
-
-def _negotiated(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
-    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
-    return None if cids is None or cids[1] is None else cids[index]
 
 
 def _alert_or_none(value: int) -> AlertDescription | None:
