@@ -2,10 +2,10 @@
 
 Known answers are RFC 8448's traces, run with the ``"tls13 "`` prefix: §3 "Simple 1-RTT
 Handshake" (every secret, key, IV and finished key it lists) and §4 "Resumed 0-RTT Handshake"
-(resumption PSK from the ticket nonce, PSK early secret, binder key, binder, client early
-traffic secret and its key and IV). DTLS 1.3's ``"dtls13"`` prefix (RFC 9147 §5.9) has no
-published vectors: it is checked byte for byte on the HkdfLabel it builds and, end to end, by
-changing every value the same inputs derive.
+(resumption PSK from the ticket nonce, PSK early secret, binder key and its finished key,
+binder, client early traffic and early exporter secrets, the early key and IV). DTLS 1.3's
+``"dtls13"`` prefix (RFC 9147 §5.9) has no published vectors: it is checked byte for byte on
+the HkdfLabel it builds and, end to end, by changing every value the same inputs derive.
 """
 
 from __future__ import annotations
@@ -154,6 +154,16 @@ C_E_TRAFFIC = h(
     "3f bb e6 a6 0d eb 66 c3 0a 32 79 5a ba 0e ff 7e "
     "aa 10 10 55 86 e7 be 5c 09 67 8d 63 b6 ca ab 62"
 )
+# These two §4 values were read from independent implementations' copies of the trace (the
+# RFC's own text for them was not at hand); every other value here is from the RFC's text.
+BINDER_FINISHED_KEY = h(
+    "55 88 67 3e 72 cb 59 c8 7d 22 0c af fe 94 f2 de "
+    "a9 a3 b1 60 9f 7d 50 e9 0a 48 22 7d b9 ed 7e aa"
+)
+E_EXP_MASTER = h(
+    "b2 02 68 66 61 09 37 d7 42 3e 5b e9 08 62 cc f2 "
+    "4c 0e 60 91 18 6d 34 f8 12 08 9f f5 be 2e f7 df"
+)
 EARLY_KEY = h("92 02 05 a5 b7 bf 21 15 e6 fc 5c 29 42 83 4f 54")
 EARLY_IV = h("6d 47 5f 09 93 c8 e5 64 61 0d b2 b9")
 # The ClientHello of §4 (512 octets) as sent, ending with its one binder (00 21 20 + 32 bytes).
@@ -267,6 +277,7 @@ def test_rfc8448_resumed_0rtt_early_secrets() -> None:
 
     schedule.derive_early(hashlib.sha256(RESUMED_CLIENT_HELLO).digest())
     assert schedule.client_early_traffic_secret == C_E_TRAFFIC
+    assert schedule.early_exporter_master_secret == E_EXP_MASTER
     keys = traffic_keys(SHA256, C_E_TRAFFIC, 16, 12, prefix=TLS13_LABEL_PREFIX)
     assert (keys.key, keys.iv) == (EARLY_KEY, EARLY_IV)
 
@@ -280,6 +291,7 @@ def test_rfc8448_psk_binder_is_finished_over_the_truncated_client_hello() -> Non
     binder = schedule.binder(
         external=False, truncated_client_hello_hash=hashlib.sha256(truncated).digest()
     )
+    assert finished_key(SHA256, RES_BINDER_KEY, prefix=TLS13_LABEL_PREFIX) == BINDER_FINISHED_KEY
     assert binder == binders[3:]
     assert finished_matches(binder, binders[3:])
     assert not finished_matches(binder, bytes(32))

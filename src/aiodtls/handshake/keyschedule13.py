@@ -13,11 +13,13 @@ never appear in ``repr``/``str``; :meth:`KeySchedule13.key_log_lines` is their o
 
 from __future__ import annotations
 
-import hmac as std_hmac
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+# One constant-time comparison for 1.2 and 1.3 verify_data, and for 1.3 PSK binders.
+from .keyschedule import finished_matches as finished_matches
 
 __all__ = [
     "DTLS13_LABEL_PREFIX",
@@ -157,11 +159,6 @@ def finished_verify_data(
     h = hmac.HMAC(finished_key(algorithm, base_key, prefix=prefix), algorithm)
     h.update(transcript_hash)
     return h.finalize()
-
-
-def finished_matches(expected: bytes, received: bytes) -> bool:
-    """Constant-time comparison of verify_data or a binder (RFC 8446 §4.4.4)."""
-    return std_hmac.compare_digest(expected, received)
 
 
 def resumption_psk(
