@@ -445,6 +445,14 @@ def test_framing_and_routing_drops() -> None:
     assert dropped(p.open(too_long, 0, 0)) is DropReason.RECORD_TOO_LONG
 
 
+@given(st.binary(max_size=80), st.integers(0, 90), st.integers(0, 1 << 20))
+def test_untrusted_input_never_raises(data: bytes, pos: int, next_expected: int) -> None:
+    """Any bytes at any position open to a record or a Drop (SPEC X18)."""
+    for p in (protection(), protection(Suite13.TLS_CHACHA20_POLY1305_SHA256, cid=b"\x01")):
+        result = p.open(data, pos, next_expected)
+        assert isinstance(result, OpenedRecord13 | Drop)
+
+
 # -- property ----------------------------------------------------------------------------------
 
 

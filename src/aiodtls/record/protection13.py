@@ -260,6 +260,8 @@ class RecordProtection13:
         epoch (0 before any): the sequence number is reconstructed nearest to it. The caller
         checks replay on :attr:`OpenedRecord13.sequence_number` and only then raises its
         highest (RFC 9147 §4.5.1)."""
+        if pos >= len(data):
+            return Drop(DropReason.TRUNCATED_RECORD_HEADER, offset=pos)
         first = data[pos]
         if first not in UNIFIED_FIRST_BYTES:
             return Drop(DropReason.NOT_UNIFIED_HEADER, (first,), offset=pos)
@@ -335,7 +337,8 @@ def _chacha20_mask(sn_key: bytes) -> _Mask:
     """Mask = ChaCha20(sn_key, Ciphertext[0..3], Ciphertext[4..15]) (RFC 9147 §4.2.3): the
     block function's output is the keystream, so encrypt zeros. ``cryptography`` takes the
     16-byte counter || nonce as one value with the counter little-endian (RFC 8439 §2.3's
-    state words), the reading RFC 9001 §5.4.4 spells out for the same QUIC construction."""
+    state words), the reading RFC 9001 §5.4.4 spells out for the same QUIC construction and
+    the one wolfSSL (``ato32le``) and OpenSSL (the 16 bytes as the EVP IV) implement."""
 
     def mask(sample: bytes) -> bytes:
         cipher = Cipher(algorithms.ChaCha20(sn_key, sample[:SEQUENCE_SAMPLE_LENGTH]), None)
