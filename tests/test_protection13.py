@@ -385,25 +385,28 @@ def test_wrong_keys_fail_authentication() -> None:
     assert dropped(other.open(record, 0, 1)) is DropReason.BAD_TAG
 
 
+def sealed_by_hand(p: RecordProtection13, inner: bytes, seq: int) -> bytes:
+    """A record of ``p``'s AES-128-GCM keys around an inner plaintext ``seal`` would not build."""
+    header = wire.encode_unified_header(p.epoch, seq, length=len(inner) + 16)
+    ciphertext = AESGCM(bytes(range(0x40, 0x50))).encrypt(p.nonce(seq), inner, header)
+    mask = p.mask(ciphertext[:16])
+    masked = bytes(a ^ b for a, b in zip(header[1:3], mask, strict=False))
+    return header[:1] + masked + header[3:] + ciphertext
+
+
 def test_an_all_zero_inner_plaintext_is_refused() -> None:
     """RFC 8446 §5.4: no non-zero octet, no content type: refused (not an exception)."""
     p = protection()
-    header = wire.encode_unified_header(3, 4, length=20 + 16)
-    ciphertext = AESGCM(bytes(range(0x40, 0x50))).encrypt(p.nonce(4), bytes(20), header)
-    mask = p.mask(ciphertext[:16])
-    record = header[:1] + bytes(a ^ b for a, b in zip(header[1:3], mask, strict=False))
-    record += header[3:] + ciphertext
-    assert dropped(p.open(record, 0, 4)) is DropReason.NO_INNER_CONTENT_TYPE
+    assert (
+        dropped(p.open(sealed_by_hand(p, bytes(20), 4), 0, 4)) is DropReason.NO_INNER_CONTENT_TYPE
+    )
+    assert opened(p.open(sealed_by_hand(p, b"\x17" + bytes(19), 4), 0, 4)).padding == 19
 
 
 def test_an_unknown_inner_content_type_is_refused() -> None:
+    """RFC 9147 §4.1 Figure 5: a decrypted content type other than 21-24, 26 is an error."""
     p = protection()
-    header = wire.encode_unified_header(3, 4, length=3 + 16)
-    ciphertext = AESGCM(bytes(range(0x40, 0x50))).encrypt(p.nonce(4), b"ab\x19", header)
-    mask = p.mask(ciphertext[:16])
-    record = header[:1] + bytes(a ^ b for a, b in zip(header[1:3], mask, strict=False))
-    record += header[3:] + ciphertext
-    drop = p.open(record, 0, 4)
+    drop = p.open(sealed_by_hand(p, b"ab\x19", 4), 0, 4)
     assert isinstance(drop, Drop) and str(drop) == "unknown inner content type 25"
 
 
