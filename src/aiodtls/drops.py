@@ -53,6 +53,15 @@ class DropReason(str, enum.Enum):
     EARLY_BUFFER_FULL = "early-epoch buffer full"  # SPEC F5
     ENDPOINT_EARLY_BUFFER_FULL = "the endpoint's buffer for early records is full"
 
+    # -- DTLS 1.3 record protection (record.protection13, RFC 9147 §4; the reasons above
+    # serve it too where the condition is the same: BAD_TAG, MISSING_CID, UNKNOWN_CID,
+    # RECORD_TOO_LONG, PLAINTEXT_TOO_LONG, UNKNOWN_INNER_CONTENT_TYPE) -------------------
+    NOT_UNIFIED_HEADER = "not a DTLS 1.3 ciphertext record (first byte {:#04x})"  # §4.1
+    UNIFIED_CID_NOT_NEGOTIATED = "DTLS 1.3 record with a connection ID none was negotiated for"
+    EPOCH_BITS_MISMATCH = "DTLS 1.3 record epoch bits {} are not this epoch's {}"  # §4.2.2
+    SHORTER_THAN_SEQUENCE_SAMPLE = "DTLS 1.3 ciphertext shorter than the 16-byte sample"  # §4.2.3
+    NO_INNER_CONTENT_TYPE = "DTLS 1.3 inner plaintext is all zeros (no content type)"
+
     # -- reassembly (reliability.reassembly, SPEC F1-F5, X1-X5) ----------------------------
     BEYOND_WINDOW = "message_seq {} beyond window (next {})"
     FRAGMENT_PAST_MESSAGE_LENGTH = "fragment runs past the message length"
@@ -109,6 +118,8 @@ AUTHENTICATION_FAILURES = frozenset(
         DropReason.SHORTER_THAN_PROTECTION,
         DropReason.SHORTER_THAN_NONCE_AND_TAG,
         DropReason.BAD_TAG,
+        # RFC 9147 §4.2.3: "as if they had failed deprotection"
+        DropReason.SHORTER_THAN_SEQUENCE_SAMPLE,
     }
 )
 "Reasons that mean a record did not authenticate (counted apart: it may mean a key mismatch)."

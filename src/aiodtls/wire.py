@@ -6,7 +6,9 @@ where a datagram is cut into records: :func:`split_datagram`. The record layer a
 connection use it for every received datagram; the keyless dissector (:mod:`aiodtls.dissect`,
 read by the proxy, the diagnosis and the simulator) frames datagrams through it too, adding
 only what an observer needs: unified headers (:func:`read_unified_record`) and the CID length
-when it missed the hellos (:func:`infer_cid_length`). So every reader applies the same bounds
+when it missed the hellos (:func:`infer_cid_length`). DTLS 1.3 record protection
+(:mod:`aiodtls.record.protection13`) reads the unified header through the same function and
+writes it with :func:`encode_unified_header`. So every reader applies the same bounds
 checks (SPEC R4, X18), and reports what it cannot frame the same way, as a
 :class:`~aiodtls.drops.Drop`.
 
@@ -43,6 +45,7 @@ __all__ = [
     "UnifiedRecord",
     "cid_record_header",
     "encode_record_header",
+    "encode_unified_header",
     "infer_cid_length",
     "peek_cid",
     "read_unified_record",
@@ -226,7 +229,7 @@ def split_datagram(
     return items
 
 
-# -- what only observers read: DTLS 1.3 unified headers, CID lengths they never saw ----------
+# -- DTLS 1.3 unified headers (observers; record.protection13), CID lengths never seen -------
 
 # RFC 9147 §4: the unified header's first byte is 0b001CSLEE.
 _UNIFIED_MASK = 0xE0
@@ -363,6 +366,37 @@ def read_unified_record(data: bytes, pos: int, cid_length: int) -> UnifiedRecord
         sequence_number=sequence_number,
         length=length,
     )
+
+
+def encode_unified_header(
+    epoch: int,
+    sequence_number: int,
+    *,
+    sequence_bits: int = 16,
+    connection_id: bytes | None = None,
+    length: int | None = None,
+) -> bytes:
+    """The DTLS 1.3 unified header (RFC 9147 §4, Figure 3) that :func:`read_unified_record`
+    reads: ``0b001CSLEE`` with the epoch's two low bits, the CID if one is given (C), the low
+    ``sequence_bits`` (8 or 16, S) bits of ``sequence_number`` as given (the caller applies
+    record number encryption, §4.2.3), and the 16-bit ``length`` if one is given (L)."""
+    if sequence_bits not in (8, 16):
+        raise ValueError("the unified header carries an 8- or 16-bit sequence number")
+    flags = _UNIFIED_PREFIX | (epoch & _UNIFIED_EPOCH)
+    parts = [b""]
+    if connection_id is not None:
+        flags |= _UNIFIED_C
+        parts.append(connection_id)
+    if sequence_bits == 16:
+        flags |= _UNIFIED_S
+        parts.append((sequence_number & 0xFFFF).to_bytes(2, "big"))
+    else:
+        parts.append((sequence_number & 0xFF).to_bytes(1, "big"))
+    if length is not None:
+        flags |= _UNIFIED_L
+        parts.append(_LENGTH.pack(length))
+    parts[0] = bytes((flags,))
+    return b"".join(parts)
 
 
 def infer_cid_length(data: bytes, pos: int) -> tuple[int | None, tuple[int, ...]]:

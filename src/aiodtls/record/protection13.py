@@ -1,0 +1,347 @@
+"""DTLS 1.3 record protection for one epoch and one direction (RFC 9147 §4, RFC 8446 §5).
+
+Owns what turns one DTLSInnerPlaintext into one DTLSCiphertext record with the unified header
+and back, given the traffic key, IV and sn_key of an epoch (derived elsewhere: the key schedule
+is not here):
+
+- the inner plaintext (RFC 8446 §5.2, §5.4): content || real content type || zero padding; on
+  opening, the content type is the last non-zero byte, and a plaintext of zeros only is refused;
+- the per-record nonce (RFC 8446 §5.3, RFC 9147 §4): the 64-bit record sequence number,
+  big-endian, left-padded to the 12-byte IV and XORed into it; the epoch is not part of it;
+- the additional data (RFC 9147 §4): the whole unified header as sent (flags, CID, sequence
+  number bytes, length when present) but with the sequence number *before* record number
+  encryption;
+- record number encryption (RFC 9147 §4.2.3): the header's 8 or 16 sequence bits XORed with
+  the leading bytes of a mask computed from the sn_key over the first 16 ciphertext bytes,
+  AES-ECB for the AES suites, the ChaCha20 block function (sample[0..3] the block counter,
+  sample[4..15] the nonce) for ChaCha20-Poly1305. A sealer pads the inner plaintext so the
+  ciphertext has those 16 bytes; an opener refuses a shorter one as a deprotection failure;
+- the full sequence number from its low 8 or 16 bits (RFC 9147 §4.2.2): the value nearest to
+  the next expected one (one more than the highest deprotected), which the caller supplies.
+
+Every way a received record fails is a :class:`~aiodtls.drops.Drop`, never an exception
+(RFC 9147 §4.5.2: invalid records are silently discarded). The header is read and written by
+:mod:`aiodtls.wire` (:func:`~aiodtls.wire.read_unified_record`,
+:func:`~aiodtls.wire.encode_unified_header`); this module frames nothing else. It tracks no
+epoch switch, keeps no replay window and picks no epoch for a record: one instance is one
+epoch's keys in one direction, and the caller (the DTLS 1.3 record layer, to come) chooses it
+from the header's epoch bits and checks replay after a record opens.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
+from ..drops import Drop, DropReason
+from ..wire import UNIFIED_FIRST_BYTES, UnifiedRecord, encode_unified_header, read_unified_record
+
+__all__ = [
+    "IV_LENGTH",
+    "MAX_CIPHERTEXT_LENGTH_13",
+    "MAX_INNER_PLAINTEXT_LENGTH",
+    "SEQUENCE_SAMPLE_LENGTH",
+    "OpenedRecord13",
+    "RecordProtection13",
+    "Suite13",
+    "reconstruct_sequence_number",
+]
+
+IV_LENGTH: Final = 12
+"iv_length of every TLS 1.3 AEAD here: max(8, N_MIN) = 12 bytes (RFC 8446 §5.3)."
+MAX_INNER_PLAINTEXT_LENGTH: Final = (1 << 14) + 1
+"The full encoded inner plaintext: content, type and padding, at most 2^14 + 1 (RFC 8446 §5.4)."
+MAX_CIPHERTEXT_LENGTH_13: Final = (1 << 14) + 256
+"The longest encrypted_record a peer may send (RFC 8446 §5.2: record_overflow beyond)."
+SEQUENCE_SAMPLE_LENGTH: Final = 16
+"Ciphertext bytes the sequence number mask is computed over (RFC 9147 §4.2.3)."
+MAX_SEQUENCE_NUMBER_13: Final = (1 << 64) - 1
+"The 64-bit record sequence number of the nonce (RFC 8446 §5.3, RFC 9147 §4 RecordNumber)."
+
+# RFC 9147 §4.1 Figure 5: the decrypted content types a DTLS 1.3 record may carry.
+_INNER_CONTENT_TYPES: Final = frozenset({21, 22, 23, 24, 26})
+_ZEROS: Final = bytes(SEQUENCE_SAMPLE_LENGTH)
+_Mask: TypeAlias = Callable[[bytes], bytes]
+
+
+class Suite13(enum.IntEnum):
+    """The TLS 1.3 cipher suites whose record protection this module knows (RFC 8446 B.4).
+
+    The names belong in :mod:`aiodtls.suites` with the rest of the vocabulary once the DTLS 1.3
+    handshake negotiates them; here they only select an AEAD and its record number mask."""
+
+    TLS_AES_128_GCM_SHA256 = 0x1301
+    TLS_AES_256_GCM_SHA384 = 0x1302
+    TLS_CHACHA20_POLY1305_SHA256 = 0x1303
+    TLS_AES_128_CCM_SHA256 = 0x1304
+    TLS_AES_128_CCM_8_SHA256 = 0x1305
+
+
+@dataclass(frozen=True, slots=True)
+class _SuiteSpec:
+    key_length: int
+    tag_length: int
+    chacha: bool
+    "True: ChaCha20-Poly1305 and a ChaCha20 mask; False: an AES AEAD and an AES-ECB mask."
+
+
+_SPECS: Final = {
+    Suite13.TLS_AES_128_GCM_SHA256: _SuiteSpec(16, 16, False),
+    Suite13.TLS_AES_256_GCM_SHA384: _SuiteSpec(32, 16, False),
+    Suite13.TLS_CHACHA20_POLY1305_SHA256: _SuiteSpec(32, 16, True),
+    Suite13.TLS_AES_128_CCM_SHA256: _SuiteSpec(16, 16, False),
+    Suite13.TLS_AES_128_CCM_8_SHA256: _SuiteSpec(16, 8, False),
+}
+
+
+def reconstruct_sequence_number(low_bits: int, bits: int, next_expected: int) -> int:
+    """The full sequence number whose low ``bits`` (8 or 16) are ``low_bits`` and which is
+    numerically closest to ``next_expected`` (RFC 9147 §4.2.2: one plus the highest sequence
+    number deprotected in this epoch, 0 before any).
+
+    Candidates are one window (2^bits) apart; the one kept lies in
+    ``(next_expected - 2^(bits-1), next_expected + 2^(bits-1)]`` (a tie, exactly half a window
+    either side, goes to the later one), moved by one window where that would leave 0 .. 2^64-1.
+    """
+    window = 1 << bits
+    half = window >> 1
+    candidate = (next_expected & ~(window - 1)) | low_bits
+    if candidate <= next_expected - half and candidate + window <= MAX_SEQUENCE_NUMBER_13:
+        return candidate + window
+    if candidate > next_expected + half and candidate >= window:
+        return candidate - window
+    return candidate
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedRecord13:
+    """One DTLS 1.3 record that authenticated, with its inner plaintext taken apart."""
+
+    content_type: int
+    "The real content type, from inside the protection (21, 22, 23, 24 or 26)."
+
+    content: bytes
+    "The record's content, padding removed."
+
+    sequence_number: int
+    "The reconstructed 64-bit record sequence number (for replay checks and ACKs)."
+
+    record: UnifiedRecord
+    "The header as read from the wire (its ``sequence_number`` still masked)."
+
+    padding: int
+    "How many zero bytes of padding followed the content type."
+
+    @property
+    def end(self) -> int:
+        """Where the next record in the datagram starts."""
+        return self.record.offset + self.record.header_length + self.record.length
+
+
+class RecordProtection13:
+    """DTLS 1.3 record protection of one epoch in one direction: :meth:`seal` or :meth:`open`.
+
+    ``key``, ``iv`` and ``sn_key`` are the epoch's ``[sender]_write_key``, ``_write_iv`` and
+    ``_sn_key`` (RFC 8446 §7.3, RFC 9147 §4.2.3). ``connection_id`` is the CID records of this
+    direction carry (the one the receiver chose), or ``None`` where none was negotiated.
+    TLS_AES_128_CCM_8_SHA256 needs ``allow_ccm8=True``: its 8-byte tag is not recommended
+    for general use (RFC 8446 B.4 lists it, TLS registry: not recommended).
+    """
+
+    __slots__ = ("_aead", "_cid", "_epoch", "_iv", "_mask", "_suite", "_tag_length")
+
+    def __init__(
+        self,
+        suite: Suite13 | int,
+        *,
+        key: bytes,
+        iv: bytes,
+        sn_key: bytes,
+        epoch: int,
+        connection_id: bytes | None = None,
+        allow_ccm8: bool = False,
+    ) -> None:
+        suite = Suite13(suite)
+        if suite is Suite13.TLS_AES_128_CCM_8_SHA256 and not allow_ccm8:
+            raise ValueError("TLS_AES_128_CCM_8_SHA256 needs allow_ccm8=True")
+        spec = _SPECS[suite]
+        if len(key) != spec.key_length or len(sn_key) != spec.key_length:
+            raise ValueError(f"{suite.name} takes {spec.key_length}-byte key and sn_key")
+        if len(iv) != IV_LENGTH:
+            raise ValueError(f"the write IV is {IV_LENGTH} bytes")
+        if connection_id is not None and not 0 < len(connection_id) <= 255:
+            raise ValueError("a connection ID is 1 to 255 bytes")
+        self._suite = suite
+        self._epoch = epoch
+        self._cid = connection_id
+        self._tag_length = spec.tag_length
+        self._iv = int.from_bytes(iv, "big")
+        self._aead: AESGCM | AESCCM | ChaCha20Poly1305
+        if spec.chacha:
+            self._aead = ChaCha20Poly1305(key)
+            self._mask = _chacha20_mask(sn_key)
+        else:
+            if suite in (Suite13.TLS_AES_128_GCM_SHA256, Suite13.TLS_AES_256_GCM_SHA384):
+                self._aead = AESGCM(key)
+            else:
+                self._aead = AESCCM(key, tag_length=spec.tag_length)
+            self._mask = _aes_ecb_mask(sn_key)
+
+    @property
+    def suite(self) -> Suite13:
+        """The cipher suite these keys belong to."""
+        return self._suite
+
+    @property
+    def epoch(self) -> int:
+        """The full epoch these keys protect (the header carries its two low bits)."""
+        return self._epoch
+
+    def nonce(self, sequence_number: int) -> bytes:
+        """The per-record nonce: the 64-bit sequence number, left-padded to the IV's 12 bytes,
+        XORed with the IV (RFC 8446 §5.3; RFC 9147 §4: the epoch is not included)."""
+        if not 0 <= sequence_number <= MAX_SEQUENCE_NUMBER_13:
+            raise ValueError("a record sequence number is 64 bits")
+        return (self._iv ^ sequence_number).to_bytes(IV_LENGTH, "big")
+
+    def mask(self, sample: bytes) -> bytes:
+        """The record number mask over a 16-byte ciphertext sample (RFC 9147 §4.2.3)."""
+        return self._mask(sample)
+
+    def seal(
+        self,
+        content_type: int,
+        content: bytes,
+        sequence_number: int,
+        *,
+        padding: int = 0,
+        sequence_bits: int = 16,
+        include_length: bool = True,
+    ) -> bytes:
+        """One DTLSCiphertext record: unified header (record number encrypted) || AEAD output.
+
+        ``padding`` zero bytes follow the content type; more are added when the ciphertext would
+        be shorter than the 16-byte mask sample (RFC 9147 §4.2.3: senders MUST pad). Without
+        ``include_length`` the record must be the last in its datagram (RFC 9147 §4)."""
+        if content_type not in _INNER_CONTENT_TYPES:
+            raise ValueError(f"content type {content_type} is not carried by DTLS 1.3")
+        if padding < 0:
+            raise ValueError("padding is a number of zero bytes")
+        short = SEQUENCE_SAMPLE_LENGTH - (len(content) + 1 + padding + self._tag_length)
+        if short > 0:
+            padding += short
+        inner_length = len(content) + 1 + padding
+        if inner_length > MAX_INNER_PLAINTEXT_LENGTH:
+            raise ValueError("the inner plaintext is longer than 2^14 + 1 bytes")
+        inner = b"".join((content, bytes((content_type,)), bytes(padding)))
+        ciphertext_length = inner_length + self._tag_length
+        header = encode_unified_header(
+            self._epoch,
+            sequence_number,
+            sequence_bits=sequence_bits,
+            connection_id=self._cid,
+            length=ciphertext_length if include_length else None,
+        )
+        ciphertext = self._aead.encrypt(self.nonce(sequence_number), inner, header)
+        return _apply_mask(header, self._cid, sequence_bits, self._mask(ciphertext[:16])) + (
+            ciphertext
+        )
+
+    def open(self, data: bytes, pos: int, next_expected: int) -> OpenedRecord13 | Drop:
+        """The record at ``pos`` in the datagram ``data``, deprotected, or why it is dropped.
+
+        ``next_expected`` is one more than the highest sequence number deprotected in this
+        epoch (0 before any): the sequence number is reconstructed nearest to it. The caller
+        checks replay on :attr:`OpenedRecord13.sequence_number` and only then raises its
+        highest (RFC 9147 §4.5.1)."""
+        if pos >= len(data):
+            return Drop(DropReason.TRUNCATED_RECORD_HEADER, offset=pos)
+        first = data[pos]
+        if first not in UNIFIED_FIRST_BYTES:
+            return Drop(DropReason.NOT_UNIFIED_HEADER, (first,), offset=pos)
+        cid = self._cid
+        if first & 0x10:  # C
+            if cid is None:
+                return Drop(DropReason.UNIFIED_CID_NOT_NEGOTIATED, offset=pos)
+        elif cid is not None:
+            return Drop(DropReason.MISSING_CID, offset=pos)
+        record = read_unified_record(data, pos, 0 if cid is None else len(cid))
+        if type(record) is Drop:
+            return record
+        assert isinstance(record, UnifiedRecord)
+        if record.connection_id != cid:
+            return Drop(DropReason.UNKNOWN_CID, offset=pos)
+        if record.epoch_bits != self._epoch & 0x03:
+            return Drop(
+                DropReason.EPOCH_BITS_MISMATCH, (record.epoch_bits, self._epoch & 0x03), pos
+            )
+        if record.length > MAX_CIPHERTEXT_LENGTH_13:
+            return Drop(DropReason.RECORD_TOO_LONG, offset=pos)
+        if record.length < SEQUENCE_SAMPLE_LENGTH:
+            return Drop(DropReason.SHORTER_THAN_SEQUENCE_SAMPLE, offset=pos)
+        start = pos + record.header_length
+        ciphertext = data[start : start + record.length]
+        bits = record.sequence_number_bits
+        header = _apply_mask(data[pos:start], cid, bits, self._mask(ciphertext[:16]))
+        seq_at = 1 + (0 if cid is None else len(cid))
+        low = int.from_bytes(header[seq_at : seq_at + bits // 8], "big")
+        sequence_number = reconstruct_sequence_number(low, bits, next_expected)
+        try:
+            inner = self._aead.decrypt(self.nonce(sequence_number), ciphertext, header)
+        except InvalidTag:
+            return Drop(DropReason.BAD_TAG, offset=pos)
+        if len(inner) > MAX_INNER_PLAINTEXT_LENGTH:
+            return Drop(DropReason.PLAINTEXT_TOO_LONG, offset=pos)
+        content = inner.rstrip(b"\x00")
+        if not content:
+            return Drop(DropReason.NO_INNER_CONTENT_TYPE, offset=pos)
+        content_type = content[-1]
+        if content_type not in _INNER_CONTENT_TYPES:
+            return Drop(DropReason.UNKNOWN_INNER_CONTENT_TYPE, (content_type,), pos)
+        return OpenedRecord13(
+            content_type=content_type,
+            content=content[:-1],
+            sequence_number=sequence_number,
+            record=record,
+            padding=len(inner) - len(content),
+        )
+
+
+def _apply_mask(header: bytes, cid: bytes | None, bits: int, mask: bytes) -> bytes:
+    """``header`` with its sequence number bytes XORed with the mask's leading bytes (both
+    directions: RFC 9147 §4.2.3, "decryption is accomplished by the same process")."""
+    at = 1 + (0 if cid is None else len(cid))
+    width = bits // 8
+    masked = bytes(h ^ m for h, m in zip(header[at : at + width], mask, strict=False))
+    return header[:at] + masked + header[at + width :]
+
+
+def _aes_ecb_mask(sn_key: bytes) -> _Mask:
+    """Mask = AES-ECB(sn_key, Ciphertext[0..15]) (RFC 9147 §4.2.3): one raw block, so one
+    encryptor serves every record (ECB carries nothing from one block to the next)."""
+    encryptor = Cipher(algorithms.AES(sn_key), modes.ECB()).encryptor()
+
+    def mask(sample: bytes) -> bytes:
+        return encryptor.update(sample[:SEQUENCE_SAMPLE_LENGTH])
+
+    return mask
+
+
+def _chacha20_mask(sn_key: bytes) -> _Mask:
+    """Mask = ChaCha20(sn_key, Ciphertext[0..3], Ciphertext[4..15]) (RFC 9147 §4.2.3): the
+    block function's output is the keystream, so encrypt zeros. ``cryptography`` takes the
+    16-byte counter || nonce as one value with the counter little-endian (RFC 8439 §2.3's
+    state words), the reading RFC 9001 §5.4.4 spells out for the same QUIC construction and
+    the one wolfSSL (``ato32le``) and OpenSSL (the 16 bytes as the EVP IV) implement."""
+
+    def mask(sample: bytes) -> bytes:
+        cipher = Cipher(algorithms.ChaCha20(sn_key, sample[:SEQUENCE_SAMPLE_LENGTH]), None)
+        return cipher.encryptor().update(_ZEROS)
+
+    return mask
