@@ -47,9 +47,9 @@ from .wrong_key import WrongKeyWatch
 
 __all__ = ["FINAL_FLIGHT_LINGER", "Dtls12HandshakePhase"]
 
-# How long the sender of the final flight keeps it to answer a peer that repeats its own
-# flight: 2 x MSL with the 60 s MSL of RFC 6347 §4.2.4 (SPEC T4).
 FINAL_FLIGHT_LINGER = 120.0
+"""Seconds the sender of the final flight keeps it to answer a peer that repeats its own
+flight: 2 x MSL with the 60 s MSL of RFC 6347 §4.2.4 (SPEC T4)."""
 
 # Module-level names, not Enum members read per record (why: connection_state.py).
 _HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request

@@ -52,6 +52,7 @@ class WrongKeyWatch:
         "Client, PSK: when each copy of our flight carrying Finished was sent."
 
     def record_failed(self) -> None:
+        """A record of the peer's new epoch failed authentication."""
         self.failures += 1
         self.failed = True
 

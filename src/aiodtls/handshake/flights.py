@@ -240,9 +240,11 @@ _CLIENT, _SERVER = Side.CLIENT, Side.SERVER
 _CCS = Carried(None)
 
 CLIENT_HELLO = Flight(1, _CLIENT, (Carried(_T.client_hello),))
+"Flight 1: the client's first ClientHello (RFC 6347 §4.2.4)."
 HELLO_VERIFY_REQUEST = Flight(
     2, _SERVER, (Carried(_T.hello_verify_request),), stateless=True, cookie_exchange=True
 )
+"Flight 2: the stateless server's HelloVerifyRequest with a cookie (RFC 6347 §4.2.1)."
 CLIENT_HELLO_WITH_COOKIE = Flight(
     3,
     _CLIENT,
@@ -250,6 +252,7 @@ CLIENT_HELLO_WITH_COOKIE = Flight(
     cookie_exchange=True,
     summary="ClientHello with cookie",
 )
+"Flight 3: the ClientHello again, carrying the cookie."
 SERVER_HELLO = Flight(
     4,
     _SERVER,
@@ -262,6 +265,7 @@ SERVER_HELLO = Flight(
     ),
     summary="ServerHello ... ServerHelloDone",
 )
+"Flight 4 of a full handshake: ServerHello through ServerHelloDone."
 CLIENT_FINISHED = Flight(
     5,
     _CLIENT,
@@ -274,6 +278,7 @@ CLIENT_FINISHED = Flight(
     ),
     summary="ClientKeyExchange ... Finished",
 )
+"Flight 5 of a full handshake: the client's key exchange, ChangeCipherSpec and Finished."
 SERVER_FINISHED = Flight(
     6,
     _SERVER,
@@ -284,6 +289,7 @@ SERVER_FINISHED = Flight(
     ),
     final=True,
 )
+"Flight 6, the last of a full handshake: [NewSessionTicket] ChangeCipherSpec Finished."
 RESUMED_SERVER_HELLO = Flight(
     4,
     _SERVER,
@@ -309,6 +315,7 @@ FULL = HandshakeShape(
         SERVER_FINISHED,
     ),
 )
+"The full handshake's flights in order (RFC 6347 §4.2.4); without cookie, 2 and 3 drop out."
 ABBREVIATED = HandshakeShape(
     "abbreviated handshake",
     (
@@ -319,6 +326,7 @@ ABBREVIATED = HandshakeShape(
         RESUMED_CLIENT_FINISHED,
     ),
 )
+"The abbreviated (resumed) handshake's flights in order (RFC 5246 §7.3, RFC 5077)."
 
 
 # -- DTLS 1.2: the states and transitions ---------------------------------------------------
@@ -425,6 +433,7 @@ CLIENT = RoleTable(
         },
     },
 )
+"The DTLS 1.2 client's transitions: per state, each accepted message's handler and next state."
 
 SERVER = RoleTable(
     side=_SERVER,
@@ -463,6 +472,7 @@ SERVER = RoleTable(
         },
     },
 )
+"The DTLS 1.2 server's transitions: per state, each accepted message's handler and next state."
 
 DTLS12 = HandshakeTable("DTLS 1.2", (FULL, ABBREVIATED), CLIENT, SERVER)
 "The DTLS 1.2 handshake (RFC 6347 §4.2, RFC 5246 §7.3, RFC 5077)."

@@ -44,7 +44,9 @@ __all__ = [
 # RFC 9147 §5.9: "dtls13", no trailing space, so that the label stays inside one hash
 # block although "DTLS" is one letter longer than "TLS". RFC 8446 §7.1: "tls13 ".
 DTLS13_LABEL_PREFIX = b"dtls13"
+"The HKDF label prefix of DTLS 1.3 (RFC 9147 §5.9): no trailing space."
 TLS13_LABEL_PREFIX = b"tls13 "
+"The HKDF label prefix of TLS 1.3 (RFC 8446 §7.1), for the RFC 8448 test vectors."
 
 
 class KeyScheduleStageError(RuntimeError):
