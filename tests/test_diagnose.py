@@ -196,3 +196,31 @@ def test_proxy_diagnoses_a_resumed_handshake_whose_final_flight_is_lost() -> Non
     assert not [f for f in findings if f.kind == "no_retransmission"], findings
     assert recovered(done) == [sent_by(RESUMED_SERVER_HELLO)], findings
     assert "flight 6" not in done.message
+
+
+def test_hello_verify_request_copies_are_not_retransmissions() -> None:  # C1, X14
+    """A stateless server answers a ClientHello with back-to-back copies of one
+    HelloVerifyRequest (``HELLO_VERIFY_COPIES``): a lossless handshake has no retransmission."""
+    client, server, _ = store_configs("psk")
+    pair = connect_pair(client, server)
+    copies = [data for _, direction, data in pair.sent[:3] if direction == "s2c"]
+    assert len(copies) == 2 and copies[0] == copies[1]
+    _, diagnosis = diagnose(pair, [])
+    assert completed(diagnosis).details["retransmissions"] == {"client": 0, "server": 0}
+
+
+def test_a_hello_verify_request_answering_a_repeated_client_hello_is_counted() -> None:
+    """Both copies lost: the client repeats its ClientHello, and the server's new answer is a
+    second transmission of flight 2 (the copies of each answer count once)."""
+    hvr: list[bytes] = []
+
+    def deliver(to: str, datagram: bytes) -> list[bytes]:
+        if to == "c2s" or len(hvr) >= 2 or datagram[13] != 3:  # 3: hello_verify_request
+            return [datagram]
+        hvr.append(datagram)
+        return []
+
+    client, server, _ = store_configs("psk")
+    pair = connect_pair(client, server, deliver=deliver)
+    _, diagnosis = diagnose(pair, hvr)
+    assert completed(diagnosis).details["retransmissions"] == {"client": 1, "server": 1}

@@ -461,6 +461,11 @@ class HandshakeDiagnosis:
         if flight is None:
             flight = self._flights[number] = _Flight(number, side)
         if not flight.transmissions or key in flight.current:
+            if flight.transmissions and self._is_copy(side, number, flight):
+                # A stateless server's copies of one answer (HELLO_VERIFY_COPIES), sent back
+                # to back for the same request: one transmission, not a retransmission.
+                flight.delivered[-1] = flight.delivered[-1] or delivered
+                return
             # Content already sent in this transmission: a new transmission of the flight.
             if flight.transmissions:
                 self._on_retransmission(now, flight)
@@ -497,6 +502,17 @@ class HandshakeDiagnosis:
             # lost, or the repeat crossed it. Completion needs ``quiet`` seconds without a
             # repeat after a delivered final flight.
             self._quiet_since = now
+
+    def _is_copy(self, side: str, number: int, flight: _Flight) -> bool:
+        """Does a repeat of stateless ``flight`` answer no newer request than its last
+        transmission did? A stateless side sends only in answer to a request, so such a
+        repeat is a copy of that answer."""
+        table = self._flight(side, number)
+        if not table.stateless:
+            return False
+        answered = (self._shape or FULL).previous(table)
+        request = None if answered is None else self._flights.get(answered.number)
+        return request is None or request.transmissions[-1] <= flight.transmissions[-1]
 
     def _on_retransmission(self, now: float, flight: _Flight) -> None:
         for loss in self._losses:
