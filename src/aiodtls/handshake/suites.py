@@ -9,29 +9,5 @@ package imports this module.
 
 from __future__ import annotations
 
-from ..suites import DEFAULT_CIPHER_SUITES as DEFAULT_CIPHER_SUITES
-from ..suites import DEFAULT_GROUPS as DEFAULT_GROUPS
-from ..suites import DEFAULT_PSK_CIPHER_SUITES as DEFAULT_PSK_CIPHER_SUITES
-from ..suites import DEFAULT_SIGNATURE_SCHEMES as DEFAULT_SIGNATURE_SCHEMES
-from ..suites import (
-    CipherSuite,
-    KeyExchange,
-    NamedGroup,
-    SignatureScheme,
-    SuiteInfo,
-    cipher_suite_from_name,
-    openssl_name,
-    suite_info,
-)
-
-# The defaults are re-exported too (the ``as`` form), documented where they are defined.
-__all__ = [
-    "CipherSuite",
-    "KeyExchange",
-    "NamedGroup",
-    "SignatureScheme",
-    "SuiteInfo",
-    "cipher_suite_from_name",
-    "openssl_name",
-    "suite_info",
-]
+# Every name of aiodtls.suites's __all__, without a second list here (documented there).
+from ..suites import *  # noqa: F403
