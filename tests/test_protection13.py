@@ -24,9 +24,9 @@ from aiodtls.record.protection13 import (
     MAX_INNER_PLAINTEXT_LENGTH,
     OpenedRecord13,
     RecordProtection13,
-    Suite13,
     reconstruct_sequence_number,
 )
+from aiodtls.suites import Suite13
 
 KEY_LENGTH = {
     Suite13.TLS_AES_128_GCM_SHA256: 16,

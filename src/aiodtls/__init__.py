@@ -23,7 +23,7 @@ from .errors import (
 from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .resumption import ServerSessionStore, Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile
-from .suites import CipherSuite, NamedGroup, SignatureScheme
+from .suites import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme, Suite13
 from .trace import TraceRecord
 
 __all__ = [
@@ -47,11 +47,13 @@ __all__ = [
     "HandshakeTimeout",
     "NamedGroup",
     "PeerUnreachable",
+    "ProtocolVersion",
     "ServerSessionStore",
     "Session",
     "SignatureScheme",
     "SrtpKeyingMaterial",
     "SrtpProfile",
+    "Suite13",
     "TraceRecord",
 ]
 

@@ -31,9 +31,12 @@ from .suites import (
     DEFAULT_GROUPS,
     DEFAULT_PSK_CIPHER_SUITES,
     DEFAULT_SIGNATURE_SCHEMES,
+    DEFAULT_SUITES13,
     CipherSuite,
     NamedGroup,
+    ProtocolVersion,
     SignatureScheme,
+    Suite13,
 )
 from .trace import TraceCallback
 
@@ -95,6 +98,14 @@ class DtlsConfiguration:
 
     cipher_suites: list[CipherSuite] | None = None
     "Suites in preference order; None means the defaults that fit the configured credentials."
+
+    versions: Sequence[ProtocolVersion] = (ProtocolVersion.DTLSv1_2,)
+    """The DTLS versions this side accepts: DTLS 1.2 (the default), DTLS 1.3, or both. A server
+    that allows both answers each ClientHello in the newest version the client offers."""
+
+    cipher_suites13: list[Suite13] | None = None
+    """DTLS 1.3 suites in preference order; None means :data:`~aiodtls.suites.DEFAULT_SUITES13`
+    (TLS_AES_128_CCM_8_SHA256 only when listed here)."""
 
     groups: list[NamedGroup] = field(default_factory=lambda: list(DEFAULT_GROUPS))
     "ECDHE groups in preference order."
@@ -309,6 +320,14 @@ class DtlsConfiguration:
         """
         if not MIN_MTU <= self.mtu <= MAX_MTU:
             raise ValueError(f"mtu {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
+        try:
+            self.versions = tuple(ProtocolVersion(v) for v in self.versions)
+        except (TypeError, ValueError):
+            self.versions = ()
+        if not self.versions:
+            raise ValueError("versions lists one or both of ProtocolVersion.DTLSv1_2, DTLSv1_3")
+        if self.cipher_suites13 is not None and not self.cipher_suites13:
+            raise ValueError("cipher_suites13 is None (the defaults) or lists at least one suite")
         # A pin is a promise that only that certificate (or key) gets in: a verify_mode that
         # lets a peer without one in would silently break it (hardening issue, defect 1).
         # Checked only when set: validate() runs for every connection made.
@@ -517,6 +536,16 @@ class DtlsConfiguration:
         if self.verify_mode is not None:
             return self.verify_mode
         return ssl.CERT_REQUIRED if self.is_client else ssl.CERT_NONE
+
+    def effective_suites13(self) -> list[Suite13]:
+        """The DTLS 1.3 suites to offer (client) or accept (server), in preference order."""
+        if self.cipher_suites13 is not None:
+            return [Suite13(s) for s in self.cipher_suites13]
+        return list(DEFAULT_SUITES13)
+
+    def allows(self, version: ProtocolVersion) -> bool:
+        """True if this side accepts ``version``."""
+        return version in self.versions
 
     def effective_cipher_suites(self) -> list[CipherSuite]:
         """The suites to offer (client) or accept (server), given the credentials."""

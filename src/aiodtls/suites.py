@@ -24,15 +24,55 @@ __all__ = [
     "DEFAULT_GROUPS",
     "DEFAULT_PSK_CIPHER_SUITES",
     "DEFAULT_SIGNATURE_SCHEMES",
+    "DEFAULT_SUITES13",
     "CipherSuite",
     "KeyExchange",
     "NamedGroup",
+    "ProtocolVersion",
     "SignatureScheme",
+    "Suite13",
     "SuiteInfo",
     "cipher_suite_from_name",
     "openssl_name",
+    "suite13_hash",
     "suite_info",
 ]
+
+
+class ProtocolVersion(IntEnum):
+    """The DTLS versions (their wire numbers: RFC 6347 §4.1, RFC 9147 §5.3)."""
+
+    DTLSv1_2 = 0xFEFD
+    DTLSv1_3 = 0xFEFC
+
+
+class Suite13(IntEnum):
+    """The TLS 1.3 cipher suites DTLS 1.3 negotiates (RFC 8446 B.4): an AEAD and a hash each.
+
+    TLS_AES_128_CCM_8_SHA256 is negotiated only when a configuration lists it explicitly: its
+    8-byte tag is not recommended for general use (TLS registry)."""
+
+    TLS_AES_128_GCM_SHA256 = 0x1301
+    TLS_AES_256_GCM_SHA384 = 0x1302
+    TLS_CHACHA20_POLY1305_SHA256 = 0x1303
+    TLS_AES_128_CCM_SHA256 = 0x1304
+    TLS_AES_128_CCM_8_SHA256 = 0x1305
+
+
+DEFAULT_SUITES13 = (
+    Suite13.TLS_AES_128_GCM_SHA256,
+    Suite13.TLS_AES_256_GCM_SHA384,
+    Suite13.TLS_CHACHA20_POLY1305_SHA256,
+    Suite13.TLS_AES_128_CCM_SHA256,
+)
+"""The DTLS 1.3 suites offered and accepted unless a configuration says otherwise (no CCM_8)."""
+
+
+def suite13_hash(suite: Suite13 | int) -> hashes.HashAlgorithm:
+    """The hash of a TLS 1.3 suite's key schedule (SHA-384 for AES-256-GCM, else SHA-256)."""
+    if suite == Suite13.TLS_AES_256_GCM_SHA384:
+        return hashes.SHA384()
+    return hashes.SHA256()
 
 
 class CipherSuite(IntEnum):

@@ -30,7 +30,6 @@ from the header's epoch bits and checks replay after a record opens.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeAlias
@@ -49,7 +48,6 @@ __all__ = [
     "SEQUENCE_SAMPLE_LENGTH",
     "OpenedRecord13",
     "RecordProtection13",
-    "Suite13",
     "reconstruct_sequence_number",
 ]
 
@@ -70,19 +68,6 @@ _ZEROS: Final = bytes(SEQUENCE_SAMPLE_LENGTH)
 _Mask: TypeAlias = Callable[[bytes], bytes]
 
 
-class Suite13(enum.IntEnum):
-    """The TLS 1.3 cipher suites whose record protection this module knows (RFC 8446 B.4).
-
-    The names belong in :mod:`aiodtls.suites` with the rest of the vocabulary once the DTLS 1.3
-    handshake negotiates them; here they only select an AEAD and its record number mask."""
-
-    TLS_AES_128_GCM_SHA256 = 0x1301
-    TLS_AES_256_GCM_SHA384 = 0x1302
-    TLS_CHACHA20_POLY1305_SHA256 = 0x1303
-    TLS_AES_128_CCM_SHA256 = 0x1304
-    TLS_AES_128_CCM_8_SHA256 = 0x1305
-
-
 @dataclass(frozen=True, slots=True)
 class _SuiteSpec:
     key_length: int
@@ -91,12 +76,17 @@ class _SuiteSpec:
     "True: ChaCha20-Poly1305 and a ChaCha20 mask; False: an AES AEAD and an AES-ECB mask."
 
 
+# Keyed by the suite's number (``aiodtls.suites.Suite13``, a layer above this one): the
+# record layer needs only its AEAD and mask.
+_AES_128_GCM: Final = 0x1301
+_AES_256_GCM: Final = 0x1302
+_CCM_8: Final = 0x1305
 _SPECS: Final = {
-    Suite13.TLS_AES_128_GCM_SHA256: _SuiteSpec(16, 16, False),
-    Suite13.TLS_AES_256_GCM_SHA384: _SuiteSpec(32, 16, False),
-    Suite13.TLS_CHACHA20_POLY1305_SHA256: _SuiteSpec(32, 16, True),
-    Suite13.TLS_AES_128_CCM_SHA256: _SuiteSpec(16, 16, False),
-    Suite13.TLS_AES_128_CCM_8_SHA256: _SuiteSpec(16, 8, False),
+    _AES_128_GCM: _SuiteSpec(16, 16, False),
+    _AES_256_GCM: _SuiteSpec(32, 16, False),
+    0x1303: _SuiteSpec(32, 16, True),  # TLS_CHACHA20_POLY1305_SHA256
+    0x1304: _SuiteSpec(16, 16, False),  # TLS_AES_128_CCM_SHA256
+    _CCM_8: _SuiteSpec(16, 8, False),  # TLS_AES_128_CCM_8_SHA256
 }
 
 
@@ -158,7 +148,7 @@ class RecordProtection13:
 
     def __init__(
         self,
-        suite: Suite13 | int,
+        suite: int,
         *,
         key: bytes,
         iv: bytes,
@@ -167,12 +157,14 @@ class RecordProtection13:
         connection_id: bytes | None = None,
         allow_ccm8: bool = False,
     ) -> None:
-        suite = Suite13(suite)
-        if suite is Suite13.TLS_AES_128_CCM_8_SHA256 and not allow_ccm8:
+        suite = int(suite)
+        if suite not in _SPECS:
+            raise ValueError(f"0x{suite:04x} is not a TLS 1.3 cipher suite")
+        if suite == _CCM_8 and not allow_ccm8:
             raise ValueError("TLS_AES_128_CCM_8_SHA256 needs allow_ccm8=True")
         spec = _SPECS[suite]
         if len(key) != spec.key_length or len(sn_key) != spec.key_length:
-            raise ValueError(f"{suite.name} takes {spec.key_length}-byte key and sn_key")
+            raise ValueError(f"suite 0x{suite:04x} takes {spec.key_length}-byte key and sn_key")
         if len(iv) != IV_LENGTH:
             raise ValueError(f"the write IV is {IV_LENGTH} bytes")
         if connection_id is not None and not 0 < len(connection_id) <= 255:
@@ -187,15 +179,15 @@ class RecordProtection13:
             self._aead = ChaCha20Poly1305(key)
             self._mask = _chacha20_mask(sn_key)
         else:
-            if suite in (Suite13.TLS_AES_128_GCM_SHA256, Suite13.TLS_AES_256_GCM_SHA384):
+            if suite in (_AES_128_GCM, _AES_256_GCM):
                 self._aead = AESGCM(key)
             else:
                 self._aead = AESCCM(key, tag_length=spec.tag_length)
             self._mask = _aes_ecb_mask(sn_key)
 
     @property
-    def suite(self) -> Suite13:
-        """The cipher suite these keys belong to."""
+    def suite(self) -> int:
+        """The cipher suite these keys belong to (a ``aiodtls.suites.Suite13`` value)."""
         return self._suite
 
     @property
