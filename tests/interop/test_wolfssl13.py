@@ -19,6 +19,11 @@ each with data both ways:
   client with DTLS 1.2 (ServerHello.random ending in ``DOWNGRD\\x01``, RFC 8446 §4.1.3) and its
   DTLS 1.3 client with DTLS 1.3.
 
+And wolfSSL with itself, for the wire facts those tests rely on: its server asks every client
+for a cookie, its resuming client sends a 32-byte legacy_session_id that must come back, its
+version-flexible server marks a DTLS 1.2 answer with the downgrade sentinel, a KeyUpdate moves
+both sides to epoch 4.
+
 wolfSSL's behaviour on the wire (HRR message_seq, ACK timing and order, NewSessionTicket,
 KeyUpdate) is written down in the notes of issue 14 (wolfssl13.md); the wolfSSL tree comes
 from ``AIODTLS_WOLFSSL_DIR`` as for test_wolfssl.py (skipped without it, failing under CI).
@@ -658,3 +663,73 @@ def test_dual_version_aiodtls_server_answers_s_client_dtls12(
     assert dtls.handshake.cipher_suite == CASES[0].suite
     final = [hello for _, hello in server_hellos(relay) if hello.random != HRR_RANDOM]
     assert final and final[-1].random.endswith(DOWNGRADE_TLS12), final
+
+
+# --- wolfSSL with itself: the wire facts the tests above rely on ---------------------------------
+
+
+def wolfssl_pair(
+    peers: PeerSet,
+    files: InteropFiles,
+    server: dict[str, Any],
+    client: dict[str, Any],
+    *client_options: str,
+) -> tuple[UdpRelay, PeerProcess]:
+    """wolfSSL's client through a recording relay to wolfSSL's server, both exited 0."""
+    port = free_udp_port()
+    wolfssl_server = WOLFSSL.server13(peers, port, files, **server)
+    relay = peers.relay(port)
+    wolfssl_client = WOLFSSL.client13(peers, relay.port, files, *client_options, **client)
+    assert wolfssl_client.wait_exit() == 0, peers.describe()
+    assert wolfssl_server.wait_exit() == 0, peers.describe()
+    return relay, wolfssl_client
+
+
+def test_wolfssl13_server_asks_every_client_for_a_cookie(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    relay, client = wolfssl_pair(peers, interop_files, {}, {})
+
+    assert WOLFSSL.wait_ready(client)["version"] == "DTLSv1.3"
+    (hrr_seq, hrr), *more = hello_retry_requests(relay)
+    assert not more and hrr_seq == 0 and extension(hrr, COOKIE)
+    assert extension(hrr, KEY_SHARE) is None  # its first key share was fine: cookie only
+    assert [seq for seq, _ in client_hellos(relay)] == [0, 1]
+    assert [seq for seq, _ in server_hellos(relay)] == [0, 1]  # HRR, then ServerHello
+
+
+def test_wolfssl13_client_resumes_with_a_legacy_session_id_the_server_echoes(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    # Why our server must echo legacy_session_id for a wolfSSL client to resume: it sends 32
+    # bytes and rejects a ServerHello without them ("Server sent different session id").
+    relay, client = wolfssl_pair(
+        peers, interop_files, {"resume": True}, {"resume": True}, "--waitTicket"
+    )
+
+    assert "SSL reused session" in client.stdout(), client.describe()
+    resumed = client_hellos(relay)[2:]
+    assert [len(hello.session_id) for _, hello in resumed] == [32, 32]
+    assert all(
+        hello.session_id == resumed[0][1].session_id for _, hello in server_hellos(relay)[2:]
+    )
+
+
+def test_version_flexible_wolfssl13_server_marks_its_dtls12_answer(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    relay, client = wolfssl_pair(peers, interop_files, {"version": "d"}, {"version": "3"})
+
+    assert WOLFSSL.wait_ready(client)["version"] == "DTLSv1.2"
+    assert not hello_retry_requests(relay)  # a DTLS 1.2 ClientHello gets a HelloVerifyRequest
+    (_, hello), *more = server_hellos(relay)
+    assert not more and hello.random.endswith(DOWNGRADE_TLS12)
+
+
+def test_wolfssl13_key_update_moves_both_sides_to_epoch_4(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    relay, _ = wolfssl_pair(peers, interop_files, {}, {"key_update": True})
+
+    assert unified_epoch_bits(relay, "to_server") == {2, 3, 0}
+    assert unified_epoch_bits(relay, "to_client") == {2, 3, 0}
