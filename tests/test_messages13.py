@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from aiodtls.alerts import Alert, AlertIllegalParameter
 from aiodtls.buffer import BufferReadError
+from aiodtls.handshake.keyschedule13 import KeySchedule13
 from aiodtls.handshake.messages import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
@@ -276,6 +277,38 @@ RFC8448_HRR_SERVER_HELLO = unhex(
 )
 RFC8448_HRR_HASH_THROUGH_SERVER_HELLO = (
     "8aa8e828ec2f8a884fec95a3139de01c15a3daa7ff5bfc3f4bfcc21b438d7bf8"
+)
+
+
+# -- wolfSSL 5.7.2 (--enable-dtls13), captured on the wire ------------------------------------
+# ``examples/client/client -u -v 4 -s`` (external PSK): one datagram, one record, the ClientHello
+# whole; its PSK is test.h's 32 bytes 01 23 45 ... for identity "Client_identitySHA256".
+# ``examples/server/server -u -v 4`` answering a ClientHello without a cookie: HelloRetryRequest.
+
+WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM = unhex(
+    """
+    16fefd00000000000000000215010002090000000000000209fefd8943e809c50d7430f8ff68dfe483cf
+    01a813c8e7714d9b861070a70f9dbd7db600000004130100aa010001db002d0003020001002b000302fe
+    fc000d001c001a0603050304030806080b0805080a080408090601050104010301000a000e000c001900
+    180017001d00150100001600000033014b014900170041044408778dbec7ca8ec807bb11292d73c4d2f2
+    5753d9c8118248aaa31861342458b02938279ad7085d012b4d0981adc0adc2abd2a9eaa0a150afecfca0
+    2ccb9ab201000100356a90f99afd7fd306ad88da79eb8e81134d9b6b7af6fe912f08809fa1e6c7a42523
+    a9e5cf5f3e83192deb4e11938ae72d6efc861ea4ced2c3cbb4c06b13840e44dd11086d7029f3f7da5ed7
+    fb3c93a3b1294071856c16131e8a9425f8a74ecc0aee8a5e6a2c3a2d5410afeba0e2d7264c300a75bddf
+    1e5d19dc7c4fc96883a51c891168d5341f3f3ed730b6243d2a3cecc4c196c36ef6117ce34303ceb39963
+    71070a61b06fa42cff8d2dd8fd7672fad5f69f11858fd89a7b07d2f34db778b54b7bedcedf7e346696a9
+    f3c74b6a22af7f6372ebc8e0229b1aea6426b8dcd9077b5a1ae497da729e8092ae32b5dbcb280d56de1b
+    2861243026ba9bf842a96bdd0023000000290040001b0015436c69656e745f6964656e74697479534841
+    32353600000000002120055602734988e55fbe0f3078782795013f372a7559fbd93fcb54e1e36444ce60
+    """
+)
+WOLFSSL_HELLO_RETRY_REQUEST_DATAGRAM = unhex(
+    """
+    16fefd00000000000000000083020000770000000000000077fefdcf21ad74e59a6111be1d8c021e65b8
+    91c2a211167abb8c5e079e09e2c8a8339c00130100004f002b0002fefc002c0045004320be3bc847dcb4
+    7c9341032e7b2ef651ecb5ca092171e2687165a0eab60a76efd91301b2305ed5c7427a7583b1b7229a04
+    0ccb9c0d97e635b4e94dd7900405e0e9df56
+    """
 )
 
 
@@ -549,6 +582,79 @@ def test_rfc8448_hello_retry_request_and_message_hash() -> None:
         ),
     ]
     assert sha256(*transcript) == RFC8448_HRR_HASH_THROUGH_SERVER_HELLO
+
+
+def wolfssl_example_psk() -> bytes:
+    """The external PSK wolfSSL's examples use for (D)TLS 1.3 (``wolfssl/test.h``)."""
+    key, value = [], 0x01
+    for _ in range(32):
+        if value >= 0x100:
+            value = 0x01
+        key.append(value)
+        value += 0x22
+    return bytes(key)
+
+
+def handshake_in_datagram(datagram: bytes) -> tuple[int, int, bytes]:
+    """The one epoch-0 record of ``datagram`` holding one whole handshake message:
+    (msg_type, message_seq, body)."""
+    assert datagram[0] == 22 and datagram[1:3] == b"\xfe\xfd"
+    assert int.from_bytes(datagram[11:13], "big") == len(datagram) - 13
+    header, body = datagram[13:25], datagram[25:]
+    length = int.from_bytes(header[1:4], "big")
+    assert header[6:9] == b"\x00\x00\x00" and int.from_bytes(header[9:12], "big") == length
+    assert length == len(body)
+    return header[0], int.from_bytes(header[4:6], "big"), body
+
+
+def test_wolfssl_dtls13_client_hello_and_its_psk_binder() -> None:
+    """A real DTLS 1.3 ClientHello (wolfSSL) through the 1.2 hello codec and the 1.3 extension
+    codecs; its binder verifies over transcript_message(ClientHello) less
+    offered_psks_binders_length: DTLS 1.3 hashes the TLS framing (RFC 9147 §5.2) (V1)."""
+    msg_type, message_seq, body = handshake_in_datagram(WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM)
+    assert (msg_type, message_seq) == (HandshakeType.client_hello, 0)
+    hello = decode_client_hello(body)
+    assert encode_client_hello(hello) == body
+    assert (hello.client_version, hello.session_id, hello.cookie) == (0xFEFD, b"", b"")
+    exts = hello.extensions
+    assert decode_supported_versions_client(extension(exts, EXT_SUPPORTED_VERSIONS)) == [DTLS13]
+    modes = decode_psk_key_exchange_modes(extension(exts, EXT_PSK_KEY_EXCHANGE_MODES))
+    assert modes == [PskKeyExchangeMode.psk_ke, PskKeyExchangeMode.psk_dhe_ke]
+    shares = decode_key_share_client(extension(exts, EXT_KEY_SHARE))
+    assert [(share.group, len(share.key_exchange)) for share in shares] == [
+        (SECP256R1, 65),
+        (0x0100, 256),  # ffdhe2048
+    ]
+    ext_type, psk_body = exts[-1]
+    assert ext_type == EXT_PRE_SHARED_KEY
+    offered = decode_offered_psks(psk_body)
+    assert offered.identities == [PskIdentity(b"Client_identitySHA256", 0)]
+    schedule = KeySchedule13(hashes.SHA256(), psk=wolfssl_example_psk())
+    whole = transcript_message(HandshakeType.client_hello, body)
+    truncated = whole[: -offered_psks_binders_length(offered.binders)]
+    binder = schedule.binder(
+        external=True, truncated_client_hello_hash=hashlib.sha256(truncated).digest()
+    )
+    assert offered.binders == [binder]
+
+
+def test_wolfssl_dtls13_hello_retry_request() -> None:
+    """wolfSSL's HelloRetryRequest: legacy_version 0xFEFD, the fixed random, supported_versions
+    0xFEFC and a cookie; no key_share when the offered group suits it (V3)."""
+    msg_type, message_seq, body = handshake_in_datagram(WOLFSSL_HELLO_RETRY_REQUEST_DATAGRAM)
+    assert (msg_type, message_seq) == (HandshakeType.server_hello, 0)
+    hrr = decode_server_hello(body)
+    assert encode_server_hello(hrr) == body
+    assert (hrr.server_version, hrr.random, hrr.cipher_suite) == (
+        0xFEFD,
+        HELLO_RETRY_REQUEST_RANDOM,
+        0x1301,
+    )
+    assert [ext_type for ext_type, _ in hrr.extensions] == [EXT_SUPPORTED_VERSIONS, EXT_COOKIE]
+    versions = extension(hrr.extensions, EXT_SUPPORTED_VERSIONS)
+    assert decode_supported_versions_server(versions) == DTLS13
+    cookie = decode_cookie_extension(extension(hrr.extensions, EXT_COOKIE))
+    assert encode_cookie_extension(cookie) == extension(hrr.extensions, EXT_COOKIE)
 
 
 # -- 1.2 hello codecs on DTLS 1.3 hellos ------------------------------------------------------
