@@ -57,6 +57,7 @@ from aiodtls.handshake.messages import (
     ServerHello,
     decode_ack,
     decode_certificate13,
+    decode_certificate_authorities,
     decode_certificate_request13,
     decode_certificate_verify,
     decode_client_hello,
@@ -80,6 +81,7 @@ from aiodtls.handshake.messages import (
     decode_uint16_list,
     encode_ack,
     encode_certificate13,
+    encode_certificate_authorities,
     encode_certificate_request13,
     encode_certificate_verify,
     encode_client_hello,
@@ -767,6 +769,12 @@ ROUND_TRIPS: list[
         decode_offered_psks,
     ),
     ("selected_psk", u16, encode_selected_psk, decode_selected_psk),
+    (
+        "certificate_authorities",
+        st.lists(st.binary(min_size=1, max_size=30), min_size=1, max_size=3),
+        encode_certificate_authorities,
+        decode_certificate_authorities,
+    ),
     ("early_data_ticket", u32, encode_early_data_ticket, decode_early_data_ticket),
     (
         "encrypted_extensions",
@@ -921,6 +929,8 @@ def test_mutated_bodies_raise_only_decode_errors(
             b"\x00\x07\x00\x01i\x00\x00\x00\x00\x00\x42" + (b"\x20" + b"\x00" * 32) * 2,
         ),  # two binders, one identity
         (decode_selected_psk, b"\x00"),
+        (decode_certificate_authorities, b"\x00\x00"),  # authorities<3..>: none
+        (decode_certificate_authorities, b"\x00\x02\x00\x00"),  # DistinguishedName<1..>
         (decode_early_data_ticket, b"\x00\x00\x04"),
         (decode_encrypted_extensions, b""),  # the block is never omitted in 1.3
         (decode_certificate_request13, b"\x00\x00\x00"),  # extensions<2..>: empty
