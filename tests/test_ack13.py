@@ -96,6 +96,15 @@ def covered(records: list[tuple[RecordNumber, Piece, bytes]]) -> dict[int, set[i
     return out
 
 
+def unacknowledged(
+    sent: list[tuple[RecordNumber, Piece, bytes]], acked: list[tuple[RecordNumber, Piece, bytes]]
+) -> dict[int, set[int]]:
+    """message_seq -> the body offsets ``sent`` carried and no record of ``acked`` did."""
+    done = covered(acked)
+    gaps = {seq: offsets - done.get(seq, set()) for seq, offsets in covered(sent).items()}
+    return {seq: offsets for seq, offsets in gaps.items() if offsets}
+
+
 def check_bytes(
     records: list[tuple[RecordNumber, Piece, bytes]], entries: list[FlightEntry]
 ) -> None:
@@ -118,24 +127,24 @@ def test_a_partial_ack_then_a_timeout_resend_exactly_the_unacknowledged_records(
     link, flight, entries = Link(), sender(), client_flight()
     flight.start(entries, final=True, flight_number=5)
     first = link.records(flight.datagrams(link.writer, 0.0))
-    assert len(first) >= 4
+    assert len(first) >= 5
     assert state(flight) is FlightState.WAITING  # a final flight waits for its ACK in 1.3
-    acked = first[::2]  # every other record arrived
+    acked = first[0:3:2]  # records 0 and 2 arrived; 3 and later may still be on their way
     assert not flight.on_ack([number for number, _, _ in acked], 0.1)
-    missing = {
-        seq: offsets - covered(acked).get(seq, set()) for seq, offsets in covered(first).items()
-    }
-    missing = {seq: offsets for seq, offsets in missing.items() if offsets}
-    # The partial ACK brings the unacknowledged part out at once ...
+    lost = [first[1]]
+    missing = unacknowledged(first, acked)
+    # The partial ACK brings out at once what it shows lost (sent before an acknowledged
+    # record), not the last record, which may still arrive ...
     assert state(flight) is FlightState.SENDING
     resent = link.records(flight.datagrams(link.writer, 0.1))
-    assert covered(resent) == missing
+    assert covered(resent) == covered(lost)
     check_bytes(resent, entries)
-    # ... and so does the timeout after it, nothing more.
+    # ... and the timeout after it everything not acknowledged, nothing more.
     assert flight.deadline is not None
     flight.on_timer(flight.deadline)
     again = link.records(flight.datagrams(link.writer, 5.0))
     assert covered(again) == missing
+    check_bytes(again, entries)
     assert {n for n, _, _ in again}.isdisjoint({n for n, _, _ in resent})  # fresh numbers
 
 
@@ -143,21 +152,28 @@ def test_an_ack_of_nothing_new_resends_nothing() -> None:
     link, flight = Link(), sender()
     flight.start(client_flight(), final=False, flight_number=5)
     first = link.records(flight.datagrams(link.writer, 0.0))
-    assert not flight.on_ack([first[0][0]], 0.1)
+    assert not flight.on_ack([first[-1][0]], 0.1)
+    assert state(flight) is FlightState.SENDING
     flight.datagrams(link.writer, 0.1)
-    assert not flight.on_ack([first[0][0], (2, 999), (7, 0)], 0.2)  # repeats, unknown numbers
+    assert not flight.on_ack([first[-1][0], (2, 999), (7, 0)], 0.2)  # a repeat, unknown ones
     assert state(flight) is FlightState.WAITING
 
 
-def test_one_ack_triggered_resend_per_transmission() -> None:
-    link, flight = Link(), sender()
+def test_records_sent_after_the_newest_acknowledged_one_are_not_resent_at_once() -> None:
+    # An out-of-order ACK (the peer saw a gap, §7.1) must not have the rest of a long
+    # flight, still on its way, sent twice.
+    link, flight = Link(), sender(mtu=400)
     flight.start(client_flight(), final=False, flight_number=5)
     first = link.records(flight.datagrams(link.writer, 0.0))
-    assert not flight.on_ack([first[0][0]], 0.1)
+    assert not flight.on_ack([first[0][0]], 0.1)  # nothing shown lost yet
+    assert state(flight) is FlightState.WAITING and flight.retransmissions == 0
+    assert not flight.on_ack([first[3][0]], 0.1)  # records 1 and 2 were overtaken: lost
     assert state(flight) is FlightState.SENDING
-    assert not flight.on_ack([first[1][0]], 0.1)  # not yet sent: no second resend queued
-    link.records(flight.datagrams(link.writer, 0.1))
-    assert flight.retransmissions == 1
+    resent = link.records(flight.datagrams(link.writer, 0.1))
+    assert covered(resent) == covered(first[1:3])
+    # The resent copies are now the newest: acknowledging a later original is no loss.
+    assert not flight.on_ack([first[4][0]], 0.15)
+    assert state(flight) is FlightState.WAITING and flight.retransmissions == 1
 
 
 def test_a_full_ack_stops_the_timer() -> None:  # V19

@@ -259,7 +259,6 @@ class FlightSender:
     """
 
     __slots__ = (
-        "_ack_resent",
         "_acked",
         "_acks",
         "_answered",
@@ -268,8 +267,10 @@ class FlightSender:
         "_entries",
         "_final",
         "_first_sent_at",
+        "_hold_back",
         "_largest_sent",
         "_last_sent_at",
+        "_newest_acked",
         "_peer_alive",
         "_plan",
         "_plan_mtu",
@@ -277,6 +278,7 @@ class FlightSender:
         "_record_sent_at",
         "_repeat_resends",
         "_sending_copy",
+        "_sent_count",
         "_sent_pieces",
         "_timeouts",
         "_timeouts_since_answer",
@@ -340,11 +342,16 @@ class FlightSender:
         self._final = False
         self._trace = tracer
         self._acks = acks
-        self._sent_pieces: dict[tuple[int, int], tuple[Piece, float]] = {}
-        "ACK mode: record number -> the fragment it carried and when it went out."
+        self._sent_pieces: dict[tuple[int, int], tuple[Piece, float, int]] = {}
+        """ACK mode: record number -> the fragment it carried, when it went out, and its
+        place in the order of records sent (for this flight; popped once acknowledged)."""
         self._acked: dict[int, list[tuple[int, int]]] = {}
         "ACK mode: message_seq -> the (offset, length) fragments acknowledged."
-        self._ack_resent = False
+        self._sent_count = 0
+        self._newest_acked = -1
+        "ACK mode: the send order of the latest-sent record acknowledged so far."
+        self._hold_back: set[Piece] | None = None
+        "ACK mode: fragments still in flight, left out of the ACK-triggered resend."
 
     @property
     def final(self) -> bool:
@@ -375,7 +382,9 @@ class FlightSender:
                 raise ValueError("a flight acknowledged by ACKs carries handshake messages only")
             self._sent_pieces = {}
             self._acked = {}
-            self._ack_resent = False
+            self._sent_count = 0
+            self._newest_acked = -1
+            self._hold_back = None
         self.flight_number = flight_number
         self.timer.start_flight()
         self._final = final
@@ -392,6 +401,7 @@ class FlightSender:
         if self._acks:
             self._sent_pieces = {}
             self._acked = {}
+            self._hold_back = None
 
     @property
     def acknowledged(self) -> bool:
@@ -408,8 +418,11 @@ class FlightSender:
         appears in any ACK; numbers we never sent, or sent for an earlier flight, are
         ignored). Returns True when the whole flight is now acknowledged: no more
         retransmissions (WAITING without a timer for the peer's next flight, IDLE for a final
-        flight). An ACK that leaves part of it unacknowledged has that part sent again now,
-        at most once per transmission (§5.8.1: "retransmits the unacknowledged portion").
+        flight). An ACK that leaves part of it unacknowledged has the part that must be lost
+        sent again now (§5.8.1: "retransmits the unacknowledged portion"): the fragments
+        whose last copy went out before a record the peer acknowledged. Those sent after it
+        may still be on their way, and an out-of-order ACK (§7.1) would otherwise have the
+        whole rest of a long flight sent twice; the timer resends them if they were lost.
 
         The first acknowledged record gives an exact round trip sample: its record number
         belongs to one transmission only (no Karn ambiguity)."""
@@ -421,8 +434,9 @@ class FlightSender:
             found = sent.pop(number, None)
             if found is None:
                 continue
-            (message_seq, offset, length), sent_at = found
+            (message_seq, offset, length), sent_at, order = found
             self._acked.setdefault(message_seq, []).append((offset, length))
+            self._newest_acked = max(self._newest_acked, order)
             if not newly and not self._answered:
                 self._answered = True
                 self._sample(now - sent_at)
@@ -441,9 +455,12 @@ class FlightSender:
                 self._trace("flight_acknowledged", flight=self.flight_number)
             return True
         self.timer.reset_back_off()
-        if self.state == _WAITING and not self._ack_resent:
-            self._ack_resent = True
-            self._retransmit("partial ACK", lower_mtu=False)
+        if self.state == _WAITING:
+            newest = self._newest_acked
+            in_flight = {piece for piece, _, order in sent.values() if order > newest}
+            if any(piece not in in_flight for piece, _, _ in sent.values()):
+                self._hold_back = in_flight
+                self._retransmit("partial ACK", lower_mtu=False)
         return False
 
     def on_peer_progress(self, now: float) -> None:
@@ -602,9 +619,15 @@ class FlightSender:
         """The datagrams due now (none unless SENDING); arms the timer after sending."""
         if self.state != _SENDING:
             return []
-        if self._acks and self._acked:
+        if self._acks and (self._acked or self._hold_back):
+            acknowledged = self._acked
+            if self._hold_back:
+                acknowledged = {seq: list(ranges) for seq, ranges in acknowledged.items()}
+                for message_seq, offset, length in self._hold_back:
+                    acknowledged.setdefault(message_seq, []).append((offset, length))
+            self._hold_back = None
             plan: Sequence[list[PlannedRecord]] = plan_unacknowledged(
-                self._entries, self._acked, self.mtu, records.overhead
+                self._entries, acknowledged, self.mtu, records.overhead
             )
         else:
             plan = self._plan
@@ -616,13 +639,13 @@ class FlightSender:
         out = []
         largest = 0
         if self._acks:
-            self._ack_resent = False
             sent_pieces = self._sent_pieces
             for planned in plan:
                 sealed = []
                 for epoch, content_type, payload in planned:
                     number = (epoch, records.next_sequence_number(epoch))
-                    sent_pieces[number] = (_piece(payload), now)
+                    sent_pieces[number] = (_piece(payload), now, self._sent_count)
+                    self._sent_count += 1
                     if record_times is not None:
                         record_times[number] = now
                     sealed.append(seal(content_type, payload, epoch))
