@@ -517,3 +517,39 @@ def test_the_record_number_of_an_opened_record() -> None:
     writer.seal(HANDSHAKE, b"a")
     [item] = reader.open_datagram(writer.seal(HANDSHAKE, b"b"))
     assert isinstance(item, Opened13) and item.record_number == (2, 1)
+
+
+def cid_keys(epoch: int, cid: bytes) -> RecordProtection13:
+    n = 16
+    return RecordProtection13(
+        Suite13.TLS_AES_128_GCM_SHA256,
+        key=bytes(range(n)),
+        iv=bytes(12),
+        sn_key=bytes(range(1, n + 1)),
+        epoch=epoch,
+        connection_id=cid,
+    )
+
+
+def test_connection_ids_frame_and_another_associations_cid_ends_the_datagram() -> None:
+    # RFC 9147 §4: "If the second or later record has a connection ID which does not
+    # correspond to the same association ..., the rest of the datagram MUST be discarded."
+    ours, theirs = b"\x01\x02\x03", b"\x09\x09\x09"
+    writer = RecordLayer13()
+    writer.install_write(3, cid_keys(3, ours))
+    other = RecordLayer13()
+    other.install_write(3, cid_keys(3, theirs))
+    reader = RecordLayer13()
+    reader.receive_cid = ours
+    reader.install_read(3, cid_keys(3, ours))
+    good = writer.seal(APPLICATION_DATA, b"ours")
+    assert good[0] & 0x10 and good[1:4] == ours
+    assert writer.overhead() == 6 + 3 + 16
+    foreign = other.seal(APPLICATION_DATA, b"theirs")
+    items = reader.open_datagram(good + foreign + writer.seal(APPLICATION_DATA, b"more"))
+    assert reasons(items) == [None, DropReason.UNKNOWN_CID]
+    plain = RecordLayer13()
+    plain.install_write(3, keys(3))
+    assert reasons(reader.open_datagram(plain.seal(APPLICATION_DATA, b"no cid"))) == [
+        DropReason.MISSING_CID
+    ]
