@@ -25,8 +25,6 @@ from __future__ import annotations
 import contextlib
 import random
 import ssl
-from collections import Counter
-from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -45,7 +43,7 @@ from .configuration import DtlsConfiguration
 from .connection_state import CLOSED as _CLOSED
 from .connection_state import ESTABLISHED as _ESTABLISHED
 from .connection_state import HANDSHAKING as _HANDSHAKING
-from .connection_state import ConnectionState, NetworkAddress
+from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
 from .drops import AUTHENTICATION_FAILURES, Drop, DropReason
 from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent
@@ -90,23 +88,6 @@ _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
-
-
-@dataclass(slots=True)
-class ConnectionStats:
-    """Counters for diagnostics; drops are keyed by reason (slotted: one per connection)."""
-
-    datagrams_received: int = 0
-    datagrams_sent: int = 0
-    records_received: int = 0
-    records_accepted: int = 0
-    "Records that passed the record layer: authenticated (from epoch 1 on) and not replays."
-    records_dropped: Counter[str] = field(default_factory=Counter)
-    retransmissions: int = 0
-    address_changes: int = 0
-    "Times the peer's address moved (connection IDs, RFC 9146 §6)."
-    datagrams_withheld: int = 0
-    "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."
 
 
 class DtlsConnection(Dtls12HandshakePhase):
