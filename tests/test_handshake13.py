@@ -18,7 +18,9 @@ import pytest
 from aiodtls import AlertDescription, DtlsConfiguration, NamedGroup
 from aiodtls.alerts import Alert
 from aiodtls.handshake.client13 import ClientHandshake13
+from aiodtls.handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
 from aiodtls.handshake.flights import DTLS13, Client13State, Server13State
+from aiodtls.handshake.hello_retry import HelloRetryExchange
 from aiodtls.handshake.messages import HandshakeType, decode_client_hello
 from aiodtls.handshake.messages.tls13 import transcript_message
 from aiodtls.handshake.server13 import ServerHandshake13
@@ -459,3 +461,104 @@ def test_key_update_in_old_epoch_is_unexpected() -> None:
     with pytest.raises(Alert) as info:
         pair.pump()
     assert info.value.description == AlertDescription.unexpected_message
+
+
+# -- stateless HelloRetryRequest with a cookie (the cookie door) ----------------------------
+
+
+def _door_pair(
+    client: DtlsConfiguration, server: DtlsConfiguration
+) -> tuple[Pair13, CookieDoor, HelloRetryExchange]:
+    pair = make_pair(client, server)
+    exchange = HelloRetryExchange(server)
+    return pair, CookieDoor(CookieSecrets(b"k" * 32), exchange), exchange
+
+
+ADDR = ("192.0.2.1", 5684)
+
+
+def _hrr_from(datagram: bytes) -> HandshakeMessage:
+    body = datagram[13 + 12 :]
+    assert datagram[13] == HandshakeType.server_hello
+    return HandshakeMessage(HandshakeType.server_hello, 0, body, 0)
+
+
+@pytest.mark.parametrize("server_groups", [None, [NamedGroup.secp384r1]])
+def test_stateless_hello_retry_request_with_cookie(server_groups: list[NamedGroup] | None) -> None:
+    server = server_config() if server_groups is None else server_config(groups=server_groups)
+    client = client_config(groups=[NamedGroup.x25519, NamedGroup.secp384r1])
+    pair, door, exchange = _door_pair(client, server)
+    pair.client.start()
+    ch1 = pair.client_sink.outbox.pop(0)
+    verdict = door.admit(decode_client_hello(ch1.body), 0, 2000, ADDR, 1.0)
+    assert isinstance(verdict, Challenge)
+    pair.client.handle(_hrr_from(verdict.datagrams[0]), 1.0)  # flight 3
+    ch2 = pair.client_sink.outbox.pop(0)
+    assert ch2.message_seq == 1
+    hello2 = decode_client_hello(ch2.body)
+    admitted = door.admit(hello2, 1, 2000, ADDR, 1.1)
+    assert isinstance(admitted, Admit)
+    state = exchange.cookie_state(hello2)
+    assert state is not None
+    message = HandshakeMessage(ch2.msg_type, ch2.message_seq, ch2.body, 0)
+    pair.server.start(hello2, message, 1.1, cookie_state=state)  # no state kept before
+    assert pair.server_sink.flights[0][2][0].message_seq == 1  # ServerHello after the HRR
+    pair.pump()
+    assert_complete(pair)
+    assert pair.client.transcript == pair.server.transcript
+    if server_groups:
+        assert pair.server.result.group == NamedGroup.secp384r1
+
+
+def test_cookie_from_another_address_is_refused() -> None:
+    pair, door, _ = _door_pair(client_config(), server_config())
+    pair.client.start()
+    ch1 = pair.client_sink.outbox.pop(0)
+    verdict = door.admit(decode_client_hello(ch1.body), 0, 2000, ADDR, 1.0)
+    assert isinstance(verdict, Challenge)
+    pair.client.handle(_hrr_from(verdict.datagrams[0]), 1.0)
+    hello2 = decode_client_hello(pair.client_sink.outbox.pop(0).body)
+    again = door.admit(hello2, 1, 2000, ("192.0.2.2", 5684), 1.1)
+    assert isinstance(again, Challenge) and again.refused
+
+
+def test_door_answers_dtls12_hello_with_hello_verify_request() -> None:
+    exchange = HelloRetryExchange(server_config())
+    door = CookieDoor(CookieSecrets(b"k" * 32), exchange)
+    hello = decode_client_hello(_dtls12_client_hello())
+    verdict = door.admit(hello, 0, 2000, ADDR, 1.0)
+    assert isinstance(verdict, Challenge)
+    assert verdict.datagrams[0][13] == HandshakeType.hello_verify_request
+
+
+def _dtls12_client_hello() -> bytes:
+    from aiodtls.handshake.messages import ClientHello, encode_client_hello
+
+    return encode_client_hello(
+        ClientHello(0xFEFD, bytes(32), b"", b"", [0xC02B], b"\x00", [(10, b"\x00\x02\x00\x17")])
+    )
+
+
+def test_dtls12_server_marks_downgrade_when_it_speaks_dtls13() -> None:
+    from aiodtls.handshake.messages.tls13 import DOWNGRADE_TLS12
+    from aiodtls.handshake.server import ServerHandshake
+
+    both = server_config(versions=(ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3))
+    only12 = server_config()
+    tracer = Tracer("server", None)
+    marked = ServerHandshake(both, None, tracer)  # type: ignore[arg-type]
+    plain = ServerHandshake(only12, None, tracer)  # type: ignore[arg-type]
+    assert marked._new_server_random()[-8:] == DOWNGRADE_TLS12
+    assert plain._new_server_random()[-8:] != DOWNGRADE_TLS12
+
+
+def test_client_refuses_downgraded_server_hello() -> None:
+    from aiodtls.handshake.messages import ServerHello, encode_server_hello
+    from aiodtls.handshake.messages.tls13 import DOWNGRADE_TLS12
+
+    pair = make_pair(client_config(), server_config())
+    pair.client.start()
+    hello = ServerHello(0xFEFD, bytes(24) + DOWNGRADE_TLS12, b"", 0x1301, 0, [])
+    with pytest.raises(Alert) as info:
+        pair.client.handle(HandshakeMessage(2, 0, encode_server_hello(hello), 0), 0.0)
+    assert info.value.description == AlertDescription.illegal_parameter

@@ -308,7 +308,8 @@ class ClientHandshake13(Handshake13):
         retry = hello.random == HELLO_RETRY_REQUEST_RANDOM
         allowed = _HELLO_RETRY_EXTENSIONS if retry else _SERVER_HELLO_EXTENSIONS
         for ext_type, _ in hello.extensions:
-            if ext_type not in self._offered:
+            # A HelloRetryRequest's cookie is the server's to send (RFC 8446 §4.2.2).
+            if ext_type not in self._offered and not (retry and ext_type == _E.cookie):
                 raise AlertUnsupportedExtension(f"unsolicited extension {ext_type}")
             if ext_type not in allowed:
                 raise AlertIllegalParameter(f"extension {ext_type} is not allowed in ServerHello")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -103,6 +104,8 @@ __all__ = [
     "HelloRetryState",
     "Server13State",
     "ServerHandshake13",
+    "choose_group",
+    "choose_suite",
     "client_offers_dtls13",
     "hello_retry_request",
     "read_cookie",
@@ -125,6 +128,49 @@ def client_offers_dtls13(hello: ClientHello) -> bool:
         return _DTLS13 in decode_supported_versions_client(body)
     except ValueError:
         return False
+
+
+def _client_shares(extensions: list[tuple[int, bytes]]) -> dict[int, bytes]:
+    """The ClientHello's key shares by group, checked against its supported_groups."""
+    body = find_extension(extensions, _E.key_share)
+    if body is None:
+        return {}
+    shares = decode_key_share_client(body)
+    groups_body = find_extension(extensions, EXT_SUPPORTED_GROUPS)
+    if groups_body is None:
+        raise AlertMissingExtension("key_share without supported_groups")
+    supported = decode_uint16_list(groups_body)
+    by_group = {e.group: e.key_exchange for e in shares}
+    if len(by_group) != len(shares):
+        raise AlertIllegalParameter("two key shares for one group")
+    for group in by_group:
+        if group not in supported:
+            raise AlertIllegalParameter(f"key share for a group not in supported_groups: {group}")
+    return by_group
+
+
+def choose_group(
+    groups: Sequence[NamedGroup], extensions: list[tuple[int, bytes]]
+) -> tuple[NamedGroup | None, bytes | None]:
+    """Of ``groups`` (ours, preferred first), the first the client sent a key share for, with
+    that share; else the first it supports, without a share (a HelloRetryRequest asks for
+    it); else (None, None). Raises an alert for inconsistent key_share/supported_groups."""
+    shares = _client_shares(extensions)
+    for group in groups:
+        if int(group) in shares:
+            return group, shares[int(group)]
+    body = find_extension(extensions, EXT_SUPPORTED_GROUPS)
+    supported = [] if body is None else decode_uint16_list(body)
+    for group in groups:
+        if int(group) in supported:
+            return group, None
+    return None, None
+
+
+def choose_suite(suites: Sequence[Suite13], hello: ClientHello) -> Suite13 | None:
+    """Our most preferred suite that the client offers, or None."""
+    offered = set(hello.cipher_suites)
+    return next((s for s in suites if int(s) in offered), None)
 
 
 @dataclass(frozen=True)
@@ -293,32 +339,12 @@ class ServerHandshake13(Handshake13):
         """Our most preferred group the client supports, and its key share if it sent one
         (else a HelloRetryRequest asks for it). A second ClientHello must carry exactly the
         share we asked for (RFC 8446 §4.1.2)."""
-        body = find_extension(extensions, _E.key_share)
-        if body is None:
-            return None, None
-        shares = decode_key_share_client(body)
-        groups_body = find_extension(extensions, EXT_SUPPORTED_GROUPS)
-        if groups_body is None:
-            raise AlertMissingExtension("key_share without supported_groups")
-        supported = decode_uint16_list(groups_body)
-        by_group = {e.group: e.key_exchange for e in shares}
-        if len(by_group) != len(shares):
-            raise AlertIllegalParameter("two key shares for one group")
-        for entry in shares:
-            if entry.group not in supported:
-                raise AlertIllegalParameter(f"key share for unsupported group {entry.group}")
         if self._retry is not None and self._retry.group is not None:
-            if list(by_group) != [int(self._retry.group)]:
+            shares = _client_shares(extensions)
+            if list(shares) != [int(self._retry.group)]:
                 raise AlertIllegalParameter("second ClientHello's key share is not the one asked")
-            return self._retry.group, by_group[int(self._retry.group)]
-        ours = list(self.configuration.groups)
-        for group in ours:
-            if int(group) in by_group:
-                return group, by_group[int(group)]
-        for group in ours:
-            if int(group) in supported:
-                return group, None
-        return None, None
+            return self._retry.group, shares[int(self._retry.group)]
+        return choose_group(self.configuration.groups, extensions)
 
     # -- PSK (RFC 8446 §4.2.11) ------------------------------------------------------------
 
