@@ -10,6 +10,7 @@ resumption with a NewSessionTicket and KeyUpdate. SPEC V-items: the DTLS 1.3 han
 from __future__ import annotations
 
 import io
+import random
 import ssl
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import pytest
 
 from aiodtls import AlertDescription, DtlsConfiguration, NamedGroup
 from aiodtls.alerts import Alert
+from aiodtls.buffer import BufferReadError
 from aiodtls.handshake.client13 import ClientHandshake13
 from aiodtls.handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
 from aiodtls.handshake.flights import DTLS13, Client13State, Server13State
@@ -86,7 +88,11 @@ class Pair13:
 def deliver(handshake: Handshake13, entry: FlightEntry, now: float) -> None:
     message = HandshakeMessage(entry.msg_type, entry.message_seq, entry.body, entry.epoch)
     if isinstance(handshake, ServerHandshake13) and handshake.state == DTLS13.server.initial:
-        handshake.start(decode_client_hello(entry.body), message, now)
+        try:
+            hello = decode_client_hello(entry.body)
+        except BufferReadError:
+            return  # the cookie door drops what does not parse (cookie.parse_client_hello)
+        handshake.start(hello, message, now)
     else:
         handshake.handle(message, now)
 
@@ -562,3 +568,77 @@ def test_client_refuses_downgraded_server_hello() -> None:
     with pytest.raises(Alert) as info:
         pair.client.handle(HandshakeMessage(2, 0, encode_server_hello(hello), 0), 0.0)
     assert info.value.description == AlertDescription.illegal_parameter
+
+
+# -- connection IDs (RFC 9147 §9) -----------------------------------------------------------
+
+
+def test_connection_ids_in_hellos() -> None:
+    pair = run(client_config(connection_id_length=4), server_config(connection_id_length=6))
+    assert_complete(pair)  # the protections carry each side's CID
+    c_ids, s_ids = pair.client.result.connection_ids, pair.server.result.connection_ids
+    assert c_ids is not None and s_ids is not None
+    assert len(c_ids[0]) == 4 and len(s_ids[0]) == 6
+    assert c_ids == (s_ids[1], s_ids[0])
+    sh = pair.server_sink.flights[0][2][0].body
+    assert s_ids[0] in sh  # in the ServerHello, not EncryptedExtensions
+
+
+def test_no_connection_ids_unless_both_ask() -> None:
+    pair = run(client_config(connection_id_length=4), server_config())
+    assert_complete(pair)
+    assert pair.client.result.connection_ids is not None
+    assert pair.client.result.connection_ids[1] is None
+
+
+# -- malformed messages end in alerts, never in other exceptions (untrusted input) ----------
+
+
+def _mutations(body: bytes, rng: random.Random) -> list[bytes]:
+    out = [body[: rng.randrange(len(body))] if body else b"\x00", body + b"\x00"]
+    for _ in range(6):
+        data = bytearray(body or b"\x00")
+        position = rng.randrange(len(data))
+        data[position] ^= 1 << rng.randrange(8)
+        out.append(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("scenario", ["certificate", "mutual", "psk", "hrr"])
+def test_mutated_messages_raise_only_alerts(scenario: str) -> None:
+    rng = random.Random(scenario)
+
+    def configs() -> tuple[DtlsConfiguration, DtlsConfiguration]:
+        if scenario == "psk":
+            return psk_pair()
+        if scenario == "hrr":
+            return client_config(), server_config(groups=[NamedGroup.secp384r1])
+        if scenario == "mutual":
+            cchain = client_chain("ecdsa")
+            return client_config(certificate_chain=cchain.chain, private_key=cchain.key), (
+                server_config(verify_mode=ssl.CERT_REQUIRED, ca_certificates=[cchain.root])
+            )
+        return client_config(), server_config()
+
+    for target in range(12):  # every message of the longest of these handshakes
+        for variant in range(8):
+            pair = make_pair(*configs())
+            pair.client.start()
+            count = 0
+            try:
+                moved = True
+                while moved:
+                    moved = False
+                    for sink, peer in (
+                        (pair.client_sink, pair.server),
+                        (pair.server_sink, pair.client),
+                    ):
+                        while sink.outbox:
+                            entry = sink.outbox.pop(0)
+                            if count == target:
+                                entry.body = _mutations(entry.body, rng)[variant]
+                            count += 1
+                            deliver(peer, entry, 0.0)
+                            moved = True
+            except Alert:
+                pass

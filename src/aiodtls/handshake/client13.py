@@ -50,6 +50,7 @@ from .keyexchange import EphemeralKey
 from .keyschedule13 import KeySchedule13, finished_matches
 from .messages import (
     EXT_ALPN,
+    EXT_CONNECTION_ID,
     EXT_SERVER_NAME,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
@@ -65,6 +66,7 @@ from .messages import (
     encode_alpn,
     encode_certificate_verify,
     encode_client_hello,
+    encode_connection_id,
     encode_server_name,
     encode_uint16_list,
     find_extension,
@@ -112,8 +114,14 @@ _DER = Encoding.DER
 _E = ExtensionType
 _DTLS13 = int(ProtocolVersion.DTLSv1_3)
 _MAX_TICKET_LIFETIME = 604800  # seconds, RFC 8446 §4.6.1
+# connection_id: in the ServerHello for DTLS 1.3 (as wolfSSL places it; RFC 9146 §3).
 _SERVER_HELLO_EXTENSIONS = frozenset(
-    {int(_E.supported_versions), int(_E.key_share), int(_E.pre_shared_key)}
+    {
+        int(_E.supported_versions),
+        int(_E.key_share),
+        int(_E.pre_shared_key),
+        int(_E.connection_id),
+    }
 )
 _HELLO_RETRY_EXTENSIONS = frozenset({int(_E.supported_versions), int(_E.key_share), int(_E.cookie)})
 # RFC 8446 §4.2: what EncryptedExtensions may carry of what a ClientHello can offer.
@@ -212,6 +220,9 @@ class ClientHandshake13(Handshake13):
         if config.alpn_protocols:
             names = [p.encode("ascii") for p in config.alpn_protocols]
             extensions.append((EXT_ALPN, encode_alpn(names)))
+        cid = self._connection_id_to_offer()
+        if cid is not None:
+            extensions.append((EXT_CONNECTION_ID, encode_connection_id(cid)))
         if cookie is not None:
             extensions.append((_E.cookie, encode_cookie_extension(cookie)))
         if self._psks:
@@ -334,6 +345,7 @@ class ClientHandshake13(Handshake13):
             raise AlertMissingExtension("ServerHello has neither key_share nor pre_shared_key")
         elif PskKeyExchangeMode.psk_ke not in self.PSK_MODES:
             raise AlertHandshakeFailure("server chose psk_ke, which we did not offer")
+        self._agree_connection_ids(find_extension(hello.extensions, EXT_CONNECTION_ID))
         self._chosen_psk = psk
         if psk is not None:
             self.result.psk_mode = "psk_dhe_ke" if shared is not None else "psk_ke"

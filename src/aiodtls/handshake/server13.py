@@ -45,6 +45,7 @@ from .keyexchange import EphemeralKey
 from .keyschedule13 import KeySchedule13, finished_matches
 from .messages import (
     EXT_ALPN,
+    EXT_CONNECTION_ID,
     EXT_SERVER_NAME,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
@@ -60,6 +61,7 @@ from .messages import (
     decode_uint16_list,
     encode_alpn,
     encode_certificate_verify,
+    encode_connection_id,
     encode_server_hello,
     encode_uint16_list,
     find_extension,
@@ -313,6 +315,11 @@ class ServerHandshake13(Handshake13):
         if psk is not None:
             sh_extensions.append((int(_E.pre_shared_key), encode_selected_psk(psk.index)))
             self.result.psk_mode = psk.mode.name
+        peer_cid = find_extension(extensions, EXT_CONNECTION_ID)
+        ours = self._connection_id_to_offer() if peer_cid is not None else None
+        if ours is not None:
+            sh_extensions.append((int(EXT_CONNECTION_ID), encode_connection_id(ours)))
+            self._agree_connection_ids(peer_cid)
         server_hello = ServerHello(
             DTLS1_2, os.urandom(32), hello.session_id, int(suite), 0, sh_extensions
         )

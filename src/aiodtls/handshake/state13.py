@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Protocol
@@ -43,7 +44,7 @@ from ..suites import ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from .flights import POST_HANDSHAKE_TYPES13, Flight, HandshakeTable, message_title
 from .keyschedule13 import KeySchedule13, finished_verify_data, traffic_keys
-from .messages import HandshakeType
+from .messages import HandshakeType, decode_connection_id
 from .messages.tls13 import (
     KeyUpdateRequest,
     decode_key_update,
@@ -266,11 +267,41 @@ class Handshake13:
         """The TLS-style transcript so far."""
         return bytes(self._transcript)
 
+    # -- connection IDs (RFC 9147 §9 with RFC 9146's extension) ---------------------------
+
+    def _connection_id_to_offer(self) -> bytes | None:
+        """The CID we ask the peer to put in our records: random bytes of the configured
+        length unless the connection was given one (a server endpoint keeps them unique);
+        None: no connection_id extension."""
+        length = self.configuration.connection_id_length
+        if length is None:
+            return None
+        chosen = self.result.connection_ids
+        if chosen is None or len(chosen[0]) != length:
+            chosen = self.result.connection_ids = (os.urandom(length), None)
+        return chosen[0]
+
+    def _agree_connection_ids(self, peer_extension: bytes | None) -> None:
+        """Both hellos carried connection_id: records of epoch 2 on carry them."""
+        ours = self._connection_id_to_offer()
+        if peer_extension is None or ours is None:
+            return
+        peer = decode_connection_id(peer_extension)
+        self.result.connection_ids = (ours, peer)
+        self._trace("connection_ids", receive_length=len(ours), send_length=len(peer))
+
     # -- keys --------------------------------------------------------------------------
 
-    def _protection(self, secret: bytes, epoch: int) -> RecordProtection13:
+    def _protection(self, secret: bytes, epoch: int, *, write: bool) -> RecordProtection13:
+        """The record protection of ``epoch`` from a traffic secret. With connection IDs
+        (RFC 9147 §9, negotiated in the hellos), records we write carry the peer's CID and
+        those we read ours (an empty CID means none)."""
         suite = self.result.suite13
         assert suite is not None
+        cid: bytes | None = None
+        if self.result.connection_ids is not None and self.result.connection_ids[1] is not None:
+            ours, peer = self.result.connection_ids
+            cid = (peer if write else ours) or None
         keys = traffic_keys(
             self._hash, secret, _KEY_LENGTH[suite], _IV_LENGTH, prefix=self._schedule_().prefix
         )
@@ -280,6 +311,7 @@ class Handshake13:
             iv=keys.iv,
             sn_key=keys.sn_key,
             epoch=epoch,
+            connection_id=cid,
             allow_ccm8=suite == Suite13.TLS_AES_128_CCM_8_SHA256,
         )
 
@@ -295,8 +327,8 @@ class Handshake13:
             if self.is_client
             else (ks.server_handshake_traffic_secret, ks.client_handshake_traffic_secret)
         )
-        self._sink._install_read_keys13(2, self._protection(theirs, 2))
-        self._sink._install_write_keys13(2, self._protection(ours, 2))
+        self._sink._install_read_keys13(2, self._protection(theirs, 2, write=False))
+        self._sink._install_write_keys13(2, self._protection(ours, 2, write=True))
         self._read_epoch = self._write_epoch = 2
         self._log_keys()
 
@@ -307,7 +339,7 @@ class Handshake13:
             if self.is_client
             else ks.client_application_traffic_secret
         )
-        self._sink._install_read_keys13(3, self._protection(theirs, 3))
+        self._sink._install_read_keys13(3, self._protection(theirs, 3, write=False))
         self._read_epoch = 3
 
     def _install_application_write_keys(self) -> None:
@@ -317,7 +349,7 @@ class Handshake13:
             if self.is_client
             else ks.server_application_traffic_secret
         )
-        self._sink._install_write_keys13(3, self._protection(ours, 3))
+        self._sink._install_write_keys13(3, self._protection(ours, 3, write=True))
         self._write_epoch = 3
         self._log_keys()
 
@@ -396,7 +428,7 @@ class Handshake13:
         )
         self._write_epoch += 1
         self._sink._install_write_keys13(
-            self._write_epoch, self._protection(secret, self._write_epoch)
+            self._write_epoch, self._protection(secret, self._write_epoch, write=True)
         )
         self._trace("key_update_installed", direction="write", epoch=self._write_epoch)
 
@@ -410,7 +442,7 @@ class Handshake13:
         )
         self._read_epoch += 1
         self._sink._install_read_keys13(
-            self._read_epoch, self._protection(secret, self._read_epoch)
+            self._read_epoch, self._protection(secret, self._read_epoch, write=False)
         )
         self._trace("key_update_received", epoch=self._read_epoch, requested=bool(request))
         if request == KeyUpdateRequest.update_requested:
