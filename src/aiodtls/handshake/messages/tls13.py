@@ -58,6 +58,7 @@ __all__ = [
     "PskKeyExchangeMode",
     "decode_ack",
     "decode_certificate13",
+    "decode_certificate_authorities",
     "decode_certificate_request13",
     "decode_cookie_extension",
     "decode_early_data_ticket",
@@ -76,6 +77,7 @@ __all__ = [
     "decode_supported_versions_server",
     "encode_ack",
     "encode_certificate13",
+    "encode_certificate_authorities",
     "encode_certificate_request13",
     "encode_cookie_extension",
     "encode_early_data_ticket",
@@ -386,6 +388,31 @@ def decode_early_data_ticket(body: bytes) -> int:
 def encode_early_data_ticket(max_early_data_size: int) -> bytes:
     """early_data in a NewSessionTicket."""
     return _U32.pack(max_early_data_size)
+
+
+def decode_certificate_authorities(body: bytes) -> list[bytes]:
+    """certificate_authorities (RFC 8446 §4.2.4): DistinguishedName authorities<3..2^16-1>,
+    each opaque DistinguishedName<1..2^16-1> (a DER Name)."""
+    end = len(body)
+    list_end = 2 + _length(body, 0, 2, end)
+    if list_end > end:
+        raise BufferReadError(f"block of {list_end - 2} bytes, {end - 2} left")
+    names = []
+    pos = 2
+    while pos < list_end:
+        name, pos = _opaque(body, pos, 2, list_end)
+        if not name:
+            raise BufferReadError("empty DistinguishedName")
+        names.append(name)
+    if not names:
+        raise BufferReadError("empty certificate_authorities")
+    _no_trailing_bytes(list_end, end)
+    return names
+
+
+def encode_certificate_authorities(names: Sequence[bytes]) -> bytes:
+    """certificate_authorities: the DER subjects of the CAs the sender accepts."""
+    return _vector(2, b"".join([_vector(2, name) for name in names]))
 
 
 # -- Messages --------------------------------------------------------------------------------
