@@ -642,3 +642,33 @@ def test_mutated_messages_raise_only_alerts(scenario: str) -> None:
                             moved = True
             except Alert:
                 pass
+
+
+# -- a real DTLS 1.3 ClientHello (wolfSSL 5.7.2, captured by tests/test_messages13.py) -------
+
+
+def test_server_accepts_wolfssl_psk_client_hello() -> None:
+    """wolfSSL's external-PSK ClientHello (key shares for P-256 and ffdhe2048, psk_ke and
+    psk_dhe_ke): the binder verifies and the server answers with psk_dhe_ke over P-256."""
+    from test_messages13 import (
+        WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM,
+        handshake_in_datagram,
+        wolfssl_example_psk,
+    )
+
+    _, seq, body = handshake_in_datagram(WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM)
+    server = DtlsConfiguration(
+        is_client=False,
+        versions=V13,
+        psk=wolfssl_example_psk(),
+        psk_identity=b"Client_identitySHA256",
+    )
+    sink = FakeSink()
+    handshake = ServerHandshake13(server, sink, Tracer("server", None))
+    message = HandshakeMessage(HandshakeType.client_hello, seq, body, 0)
+    handshake.start(decode_client_hello(body), message, 0.0)
+    assert handshake.result.psk_identity == b"Client_identitySHA256"
+    assert handshake.result.psk_mode == "psk_dhe_ke"
+    assert handshake.result.group == NamedGroup.secp256r1
+    assert [e.msg_type for e in sink.flights[0][2]] == [2, 8, 20]
+    assert 2 in sink.read and 2 in sink.write
