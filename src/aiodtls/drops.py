@@ -67,6 +67,8 @@ class DropReason(str, enum.Enum):
     PLAINTEXT_OUTSIDE_EPOCH_0 = "DTLSPlaintext record in epoch {}"  # §4: epoch 0 only
     NO_KEYS_FOR_EPOCH_BITS = "DTLS 1.3 record with epoch bits {} has no keys"
     AEAD_INTEGRITY_LIMIT = "epoch {} reached its limit of failed decryptions"  # §4.5.3
+    CHANGE_CIPHER_SPEC_IN_DTLS13 = "ChangeCipherSpec in DTLS 1.3"  # RFC 9147 §5: none
+    PLAINTEXT_ACK = "plaintext ACK (anyone could forge it)"  # SPEC X28
 
     # -- reassembly (reliability.reassembly, SPEC F1-F5, X1-X5) ----------------------------
     BEYOND_WINDOW = "message_seq {} beyond window (next {})"

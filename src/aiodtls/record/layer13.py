@@ -420,6 +420,13 @@ class RecordLayer13:
         """The sequence number the next record of ``epoch`` will get."""
         return self._write[epoch].next_sequence_number
 
+    def skip_write_sequence_numbers(self, epoch: int, next_sequence_number: int) -> None:
+        """Continue ``epoch`` at ``next_sequence_number`` at the least: a stateless server's
+        HelloRetryRequest reused the ClientHello's record number (as a HelloVerifyRequest
+        does, SPEC C3), so the peer's epoch-0 replay check must never see it again."""
+        state = self._write[epoch]
+        state.next_sequence_number = max(state.next_sequence_number, next_sequence_number)
+
     def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
         """One record of ``payload`` on the next sequence number of ``epoch`` (default: the
         write epoch). Epoch 0: DTLSPlaintext (version {254, 253}, epoch 0, 48-bit sequence
