@@ -200,6 +200,10 @@ def check_peer_certificates(
         _builtin_checks(chain, configuration, peer_is_server=peer_is_server)
     except (AlertBadCertificate, AlertCertificateExpired) as exc:
         refusal = exc
+    except ValueError as exc:
+        # Names and extensions are parsed lazily: a malformed one surfaces only when the
+        # checks (or the words explaining a refusal) read it.
+        refusal = AlertBadCertificate(f"cannot parse certificate: {exc}")
     callback = configuration.verify_callback
     if callback is None:
         if refusal is not None:

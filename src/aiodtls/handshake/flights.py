@@ -30,23 +30,38 @@ from .messages import HandshakeType
 __all__ = [
     "ABBREVIATED",
     "CLIENT",
+    "CLIENT13",
     "CLIENT_FINISHED",
+    "CLIENT_FINISHED13",
     "CLIENT_HELLO",
+    "CLIENT_HELLO13",
+    "CLIENT_HELLO_RETRY13",
     "CLIENT_HELLO_WITH_COOKIE",
     "DTLS12",
+    "DTLS13",
     "FULL",
+    "FULL13",
+    "HELLO_RETRY_REQUEST13",
     "HELLO_VERIFY_REQUEST",
+    "KEY_UPDATE13",
+    "NEW_SESSION_TICKET13",
+    "POST_HANDSHAKE13",
+    "POST_HANDSHAKE_TYPES13",
     "RESUMED_CLIENT_FINISHED",
     "RESUMED_SERVER_HELLO",
     "SERVER",
+    "SERVER13",
     "SERVER_FINISHED",
     "SERVER_HELLO",
+    "SERVER_HELLO13",
     "Carried",
+    "Client13State",
     "ClientState",
     "Flight",
     "HandshakeShape",
     "HandshakeTable",
     "RoleTable",
+    "Server13State",
     "ServerState",
     "Side",
     "Step",
@@ -80,6 +95,9 @@ class Carried:
     optional: bool = False
     when: str = ""
     "For an optional message: when it is sent."
+    epoch: int | None = None
+    """The epoch it travels in, when the flight says so (DTLS 1.3: 0, 2 or 3); None: counted
+    from the flight's ChangeCipherSpecs (DTLS 1.2)."""
 
     @property
     def name(self) -> str:
@@ -133,7 +151,7 @@ class Flight:
         epoch = 0
         for carried in self.carries:
             if carried.msg_type == msg_type:
-                return epoch
+                return epoch if carried.epoch is None else carried.epoch
             if carried.msg_type is None:
                 epoch += 1
         raise ValueError(f"{self.title} does not carry {msg_type}")
@@ -476,3 +494,224 @@ SERVER = RoleTable(
 
 DTLS12 = HandshakeTable("DTLS 1.2", (FULL, ABBREVIATED), CLIENT, SERVER)
 "The DTLS 1.2 handshake (RFC 6347 §4.2, RFC 5246 §7.3, RFC 5077)."
+
+
+# -- DTLS 1.3: the flights ------------------------------------------------------------------
+#
+# RFC 9147 §5 on RFC 8446 §2: no ChangeCipherSpec; each message says its epoch (0 in the
+# clear, 2 under the handshake traffic keys, 3 under the application traffic keys). Flights
+# 2 and 3 are there only when the server answers with a HelloRetryRequest (another group,
+# or a cookie). The client's last flight is acknowledged by the server (RFC 9147 §7).
+
+
+def _c13(msg_type: HandshakeType, epoch: int, when: str = "") -> Carried:
+    return Carried(msg_type, optional=bool(when), when=when, epoch=epoch)
+
+
+CLIENT_HELLO13 = Flight(1, _CLIENT, (_c13(_T.client_hello, 0),))
+"Flight 1 of DTLS 1.3: the ClientHello with key_share (RFC 9147 §5.3, RFC 8446 §4.1.2)."
+HELLO_RETRY_REQUEST13 = Flight(
+    2,
+    _SERVER,
+    (_c13(_T.server_hello, 0),),
+    stateless=True,
+    cookie_exchange=True,
+    summary="HelloRetryRequest",
+)
+"""Flight 2: a HelloRetryRequest (a ServerHello with the special random, RFC 8446 §4.1.4):
+another group, a cookie (RFC 9147 §5.1), or both. Never retransmitted: the client repeats
+its ClientHello."""
+CLIENT_HELLO_RETRY13 = Flight(
+    3,
+    _CLIENT,
+    (_c13(_T.client_hello, 0),),
+    cookie_exchange=True,
+    summary="ClientHello after HelloRetryRequest",
+)
+"Flight 3: the ClientHello again, with the requested key share and the cookie."
+SERVER_HELLO13 = Flight(
+    4,
+    _SERVER,
+    (
+        _c13(_T.server_hello, 0),
+        _c13(_T.encrypted_extensions, 2),
+        _c13(_T.certificate_request, 2, "the server verifies clients"),
+        _c13(_T.certificate, 2, "certificate authentication (no PSK)"),
+        _c13(_T.certificate_verify, 2, "certificate authentication (no PSK)"),
+        _c13(_T.finished, 2),
+    ),
+    summary="ServerHello ... Finished",
+)
+"Flight 4: ServerHello in the clear, then EncryptedExtensions ... Finished in epoch 2."
+CLIENT_FINISHED13 = Flight(
+    5,
+    _CLIENT,
+    (
+        _c13(_T.certificate, 2, "the server asked for one"),
+        _c13(_T.certificate_verify, 2, "the client sent a certificate"),
+        _c13(_T.finished, 2),
+    ),
+    final=True,
+    summary="Finished",
+)
+"""Flight 5, the client's last: [Certificate CertificateVerify] Finished in epoch 2. The
+server acknowledges it with an ACK (RFC 9147 §5.8.3, §7)."""
+NEW_SESSION_TICKET13 = Flight(6, _SERVER, (_c13(_T.new_session_ticket, 3),))
+"After the handshake, the server's NewSessionTicket (RFC 8446 §4.6.1), acknowledged by an ACK."
+KEY_UPDATE13 = Flight(
+    7, _CLIENT, (_c13(_T.key_update, 3),), summary="KeyUpdate (either side, epoch 3 or later)"
+)
+"""After the handshake, a KeyUpdate from either side (RFC 8446 §4.6.3, RFC 9147 §8); sent in
+the sender's current epoch (3 or later), acknowledged by an ACK."""
+
+FULL13 = HandshakeShape(
+    "DTLS 1.3 handshake",
+    (
+        CLIENT_HELLO13,
+        HELLO_RETRY_REQUEST13,
+        CLIENT_HELLO_RETRY13,
+        SERVER_HELLO13,
+        CLIENT_FINISHED13,
+    ),
+)
+"""The DTLS 1.3 handshake, with certificates or a PSK (external or resumption): without a
+HelloRetryRequest, flights 2 and 3 drop out."""
+POST_HANDSHAKE13 = HandshakeShape(
+    "DTLS 1.3 post-handshake messages", (NEW_SESSION_TICKET13, KEY_UPDATE13)
+)
+"Messages after the handshake, each acknowledged on its own."
+
+
+# -- DTLS 1.3: the states and transitions ---------------------------------------------------
+
+
+class Client13State(enum.Enum):
+    """Where the DTLS 1.3 client is (RFC 8446 Appendix A.1)."""
+
+    CLIENT13_START = enum.auto()
+    CLIENT13_WAIT_SERVER_HELLO = enum.auto()
+    CLIENT13_WAIT_ENCRYPTED_EXTENSIONS = enum.auto()
+    CLIENT13_WAIT_CERTIFICATE_OR_REQUEST = enum.auto()
+    CLIENT13_WAIT_CERTIFICATE = enum.auto()
+    CLIENT13_WAIT_CERTIFICATE_VERIFY = enum.auto()
+    CLIENT13_WAIT_FINISHED = enum.auto()
+    CLIENT13_CONNECTED = enum.auto()
+
+    __hash__ = object.__hash__
+
+
+class Server13State(enum.Enum):
+    """Where the DTLS 1.3 server is (RFC 8446 Appendix A.2)."""
+
+    SERVER13_WAIT_CLIENT_HELLO = enum.auto()
+    SERVER13_WAIT_SECOND_CLIENT_HELLO = enum.auto()
+    SERVER13_WAIT_CERTIFICATE = enum.auto()
+    SERVER13_WAIT_CERTIFICATE_VERIFY = enum.auto()
+    SERVER13_WAIT_FINISHED = enum.auto()
+    SERVER13_CONNECTED = enum.auto()
+
+    __hash__ = object.__hash__
+
+
+_C13 = Client13State
+_S13 = Server13State
+
+CLIENT13 = RoleTable(
+    side=_CLIENT,
+    initial=_C13.CLIENT13_START,
+    started=_C13.CLIENT13_WAIT_SERVER_HELLO,
+    done=_C13.CLIENT13_CONNECTED,
+    transitions={
+        _C13.CLIENT13_WAIT_SERVER_HELLO: {
+            # A HelloRetryRequest is a ServerHello with the special random: the handler
+            # answers it with flight 3 and waits for the real one (a second one is refused).
+            _T.server_hello: choose(
+                "_on_server_hello",
+                "_after_server_hello",
+                hello_retry=_C13.CLIENT13_WAIT_SERVER_HELLO,
+                server_hello=_C13.CLIENT13_WAIT_ENCRYPTED_EXTENSIONS,
+            ),
+        },
+        _C13.CLIENT13_WAIT_ENCRYPTED_EXTENSIONS: {
+            _T.encrypted_extensions: choose(
+                "_on_encrypted_extensions",
+                "_after_encrypted_extensions",
+                psk=_C13.CLIENT13_WAIT_FINISHED,
+                certificate=_C13.CLIENT13_WAIT_CERTIFICATE_OR_REQUEST,
+            ),
+        },
+        _C13.CLIENT13_WAIT_CERTIFICATE_OR_REQUEST: {
+            _T.certificate_request: goto("_on_certificate_request", _C13.CLIENT13_WAIT_CERTIFICATE),
+            _T.certificate: goto("_on_certificate", _C13.CLIENT13_WAIT_CERTIFICATE_VERIFY),
+        },
+        _C13.CLIENT13_WAIT_CERTIFICATE: {
+            _T.certificate: goto("_on_certificate", _C13.CLIENT13_WAIT_CERTIFICATE_VERIFY),
+        },
+        _C13.CLIENT13_WAIT_CERTIFICATE_VERIFY: {
+            _T.certificate_verify: goto("_on_certificate_verify", _C13.CLIENT13_WAIT_FINISHED),
+        },
+        _C13.CLIENT13_WAIT_FINISHED: {
+            # The handler sends flight 5 and installs the application keys.
+            _T.finished: goto("_on_finished", _C13.CLIENT13_CONNECTED),
+        },
+        _C13.CLIENT13_CONNECTED: {
+            _T.new_session_ticket: goto("_on_new_session_ticket", _C13.CLIENT13_CONNECTED),
+            _T.key_update: goto("_on_key_update", _C13.CLIENT13_CONNECTED),
+        },
+    },
+)
+"The DTLS 1.3 client's transitions."
+
+SERVER13 = RoleTable(
+    side=_SERVER,
+    initial=_S13.SERVER13_WAIT_CLIENT_HELLO,
+    started=_S13.SERVER13_WAIT_CLIENT_HELLO,
+    done=_S13.SERVER13_CONNECTED,
+    transitions={
+        _S13.SERVER13_WAIT_CLIENT_HELLO: {
+            # The handler answers with a HelloRetryRequest (flight 2) or flight 4.
+            _T.client_hello: choose(
+                "_on_client_hello",
+                "_after_client_hello",
+                hello_retry=_S13.SERVER13_WAIT_SECOND_CLIENT_HELLO,
+                psk=_S13.SERVER13_WAIT_FINISHED,
+                certificate_requested=_S13.SERVER13_WAIT_CERTIFICATE,
+                no_certificate_requested=_S13.SERVER13_WAIT_FINISHED,
+            ),
+        },
+        _S13.SERVER13_WAIT_SECOND_CLIENT_HELLO: {
+            _T.client_hello: choose(
+                "_on_client_hello",
+                "_after_client_hello",
+                psk=_S13.SERVER13_WAIT_FINISHED,
+                certificate_requested=_S13.SERVER13_WAIT_CERTIFICATE,
+                no_certificate_requested=_S13.SERVER13_WAIT_FINISHED,
+            ),
+        },
+        _S13.SERVER13_WAIT_CERTIFICATE: {
+            _T.certificate: choose(
+                "_on_certificate",
+                "_after_certificate",
+                client_certificate=_S13.SERVER13_WAIT_CERTIFICATE_VERIFY,
+                no_client_certificate=_S13.SERVER13_WAIT_FINISHED,
+            ),
+        },
+        _S13.SERVER13_WAIT_CERTIFICATE_VERIFY: {
+            _T.certificate_verify: goto("_on_certificate_verify", _S13.SERVER13_WAIT_FINISHED),
+        },
+        _S13.SERVER13_WAIT_FINISHED: {
+            _T.finished: goto("_on_finished", _S13.SERVER13_CONNECTED),
+        },
+        _S13.SERVER13_CONNECTED: {
+            _T.key_update: goto("_on_key_update", _S13.SERVER13_CONNECTED),
+        },
+    },
+)
+"The DTLS 1.3 server's transitions."
+
+DTLS13 = HandshakeTable("DTLS 1.3", (FULL13, POST_HANDSHAKE13), CLIENT13, SERVER13)
+"The DTLS 1.3 handshake (RFC 9147 §5 on RFC 8446 §4)."
+
+POST_HANDSHAKE_TYPES13 = frozenset({int(_T.new_session_ticket), int(_T.key_update)})
+"""Messages after the handshake: they come in the sender's current epoch (3 or later after
+KeyUpdates), so only a lower bound is checked."""

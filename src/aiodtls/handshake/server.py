@@ -43,6 +43,7 @@ from ..suites import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
     KeyExchange,
     NamedGroup,
+    ProtocolVersion,
     SignatureScheme,
     suite_info,
 )
@@ -106,6 +107,7 @@ from .messages import (
     encode_use_srtp,
     find_extension,
 )
+from .messages.tls13 import DOWNGRADE_TLS12
 from .rawkeys import (
     X509_BOTH_WAYS,
     CertificateType,
@@ -406,7 +408,7 @@ class ServerHandshake(HandshakeStateMachine):
         """Resuming: ServerHello [NewSessionTicket] ChangeCipherSpec Finished (RFC 5246 §7.3,
         RFC 5077 §3.1). Keys come from the session's master secret and the new randoms."""
         assert self._resumption.state is not None and self.result.suite is not None
-        self.server_random = os.urandom(32)
+        self.server_random = self._new_server_random()
         self._send_server_hello(hello)
         read, write = self._establish_keys(b"", master_secret=self._resumption.state.master_secret)
         self._send_new_session_ticket(now)
@@ -428,8 +430,16 @@ class ServerHandshake(HandshakeStateMachine):
                 encode_new_session_ticket(ticket),
             )
 
+    def _new_server_random(self) -> bytes:
+        """32 random bytes; a server that also speaks DTLS 1.3 ends them with the downgrade
+        marker, so that a 1.3 client detects a forced fall back to 1.2 (RFC 8446 §4.1.3)."""
+        random = os.urandom(32)
+        if self.configuration.allows(ProtocolVersion.DTLSv1_3):
+            random = random[:24] + DOWNGRADE_TLS12
+        return random
+
     def _send_flight_4(self, hello: ClientHello) -> None:
-        self.server_random = os.urandom(32)
+        self.server_random = self._new_server_random()
         self._send_server_hello(hello)
         self._send_key_exchange_messages()
 

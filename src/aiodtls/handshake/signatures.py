@@ -14,7 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from ..alerts import AlertDecryptError, AlertIllegalParameter
 from ..suites import SignatureScheme
 
-__all__ = ["schemes_for_key", "sign", "verify"]
+__all__ = [
+    "certificate_verify_content13",
+    "schemes13",
+    "schemes_for_key",
+    "sign",
+    "verify",
+    "verify13",
+]
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -114,3 +121,48 @@ def verify(
             public_key.verify(signature, data, ec.ECDSA(algorithm))
     except InvalidSignature:
         raise AlertDecryptError("handshake signature does not verify") from None
+
+
+# -- TLS 1.3 CertificateVerify (RFC 8446 §4.4.3), as DTLS 1.3 uses it unchanged -------------
+
+_CONTEXT_SERVER = b"TLS 1.3, server CertificateVerify"
+_CONTEXT_CLIENT = b"TLS 1.3, client CertificateVerify"
+
+
+def certificate_verify_content13(transcript_hash: bytes, *, server: bool) -> bytes:
+    """What a TLS 1.3 CertificateVerify signs: 64 spaces, the context string, a zero byte
+    and the transcript hash (RFC 8446 §4.4.3)."""
+    context = _CONTEXT_SERVER if server else _CONTEXT_CLIENT
+    return b" " * 64 + context + b"\x00" + transcript_hash
+
+
+def schemes13(schemes: list[SignatureScheme]) -> list[SignatureScheme]:
+    """The schemes TLS 1.3 allows for CertificateVerify: RSASSA-PKCS1-v1_5 is for
+    certificates only in TLS 1.3 (RFC 8446 §4.2.3), so RSA keys sign with rsa_pss_rsae_*."""
+    return [s for s in schemes if s not in _RSA_PKCS1]
+
+
+def verify13(
+    public_key: CertificatePublicKeyTypes,
+    scheme_value: int,
+    allowed: list[SignatureScheme],
+    signature: bytes,
+    data: bytes,
+) -> None:
+    """Verify a TLS 1.3 CertificateVerify: only :func:`schemes13`, and an ECDSA scheme binds
+    the curve of the key (RFC 8446 §4.2.3); raise an alert otherwise."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        curve = (
+            _ECDSA_CURVE.get(SignatureScheme(scheme_value))
+            if scheme_value in _ECDSA_VALUES
+            else None
+        )
+        if curve is not None and not isinstance(public_key.curve, curve):
+            raise AlertIllegalParameter(
+                f"signature scheme {SignatureScheme(scheme_value).name} does not fit a "
+                f"{public_key.curve.name} key"
+            )
+    verify(public_key, scheme_value, schemes13(allowed), signature, data)
+
+
+_ECDSA_VALUES = frozenset(int(s) for s in _ECDSA_CURVE)

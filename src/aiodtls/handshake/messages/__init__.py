@@ -1,4 +1,5 @@
-"""Handshake message codecs (RFC 5246 §7.4, RFC 6347 §4.2, RFC 7627, RFC 8422, RFC 4279).
+"""Handshake message codecs (RFC 5246 §7.4, RFC 6347 §4.2, RFC 7627, RFC 8422, RFC 4279,
+RFC 8446 §4, RFC 9147).
 
 Codecs come in pairs on whole bodies, ``decode_x(body) -> X`` and ``encode_x(x) -> bytes``, for
 messages and for extension bodies alike. A decoder reads with ``struct`` and slices at known
@@ -23,6 +24,9 @@ its index: it defines nothing and re-exports every public name, so
 - ``keyexchange``: DTLS 1.2's ServerKeyExchange and ClientKeyExchange.
 - ``authentication``: Certificate, CertificateRequest, CertificateVerify, Finished.
 - ``tickets``: DTLS 1.2's NewSessionTicket.
+- ``tls13``: DTLS 1.3's messages (EncryptedExtensions, its Certificate, CertificateRequest,
+  NewSessionTicket, KeyUpdate, NewConnectionId), its hello extension bodies, the ACK body
+  and the transcript framing.
 """
 
 from __future__ import annotations
@@ -33,4 +37,5 @@ from .handshake_type import *  # noqa: F403
 from .hello import *  # noqa: F403
 from .keyexchange import *  # noqa: F403
 from .tickets import *  # noqa: F403
+from .tls13 import *  # noqa: F403
 from .vectors import *  # noqa: F403

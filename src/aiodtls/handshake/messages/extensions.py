@@ -1,11 +1,12 @@
 """Hello extensions: the extension type registry, the extension block and every extension
 body this implementation reads or writes (RFC 5246 §7.4.1.4, RFC 6066, RFC 7301, RFC 5764,
-RFC 5746, RFC 8422 §5.1, RFC 9146).
+RFC 5746, RFC 8422 §5.1, RFC 9146; DTLS 1.3's type numbers from RFC 8446 §4.2).
 
 Owns ``ExtensionType`` (and the ``EXT_*`` names the state machines read its members
 through), the block codec that refuses a duplicate type, ``find_extension``, and a
-``decode_x`` / ``encode_x`` pair per extension body. DTLS 1.3's extensions
-(supported_versions, key_share, pre_shared_key, cookie) belong here. Which extensions a hello
+``decode_x`` / ``encode_x`` pair per extension body. The bodies of DTLS 1.3's extensions
+(supported_versions, key_share, pre_shared_key, cookie, ...) are ``tls13``'s, next to the
+1.3 messages; their type numbers are here. Which extensions a hello
 carries, and what they mean, is the state machines' business.
 """
 
@@ -33,14 +34,23 @@ __all__ = [
     "EC_POINT_FORMAT_UNCOMPRESSED",
     "EMPTY_RENEGOTIATION_INFO",
     "EXT_ALPN",
+    "EXT_CERTIFICATE_AUTHORITIES",
     "EXT_CONNECTION_ID",
+    "EXT_COOKIE",
+    "EXT_EARLY_DATA",
     "EXT_EC_POINT_FORMATS",
     "EXT_EXTENDED_MASTER_SECRET",
+    "EXT_KEY_SHARE",
+    "EXT_POST_HANDSHAKE_AUTH",
+    "EXT_PRE_SHARED_KEY",
+    "EXT_PSK_KEY_EXCHANGE_MODES",
     "EXT_RENEGOTIATION_INFO",
     "EXT_SERVER_NAME",
     "EXT_SESSION_TICKET",
     "EXT_SIGNATURE_ALGORITHMS",
+    "EXT_SIGNATURE_ALGORITHMS_CERT",
     "EXT_SUPPORTED_GROUPS",
+    "EXT_SUPPORTED_VERSIONS",
     "EXT_USE_SRTP",
     "SERVER_NAME_HOST_NAME",
     "UNCOMPRESSED_POINTS_ONLY",
@@ -82,6 +92,15 @@ class ExtensionType(IntEnum):
     encrypt_then_mac = 22
     extended_master_secret = 23
     session_ticket = 35
+    pre_shared_key = 41
+    early_data = 42
+    supported_versions = 43
+    cookie = 44
+    psk_key_exchange_modes = 45
+    certificate_authorities = 47
+    post_handshake_auth = 49
+    signature_algorithms_cert = 50
+    key_share = 51
     connection_id = 54
     renegotiation_info = 0xFF01
 
@@ -108,6 +127,24 @@ EXT_ALPN = ExtensionType.application_layer_protocol_negotiation
 "application_layer_protocol_negotiation (RFC 7301 §3.1)."
 EXT_USE_SRTP = ExtensionType.use_srtp
 "use_srtp (RFC 5764 §4.1.1)."
+EXT_PRE_SHARED_KEY = ExtensionType.pre_shared_key
+"pre_shared_key (RFC 8446 §4.2.11): the last extension of a ClientHello."
+EXT_EARLY_DATA = ExtensionType.early_data
+"early_data (RFC 8446 §4.2.10)."
+EXT_SUPPORTED_VERSIONS = ExtensionType.supported_versions
+"supported_versions (RFC 8446 §4.2.1)."
+EXT_COOKIE = ExtensionType.cookie
+"cookie (RFC 8446 §4.2.2): DTLS 1.3's return-routability check, in HelloRetryRequest."
+EXT_PSK_KEY_EXCHANGE_MODES = ExtensionType.psk_key_exchange_modes
+"psk_key_exchange_modes (RFC 8446 §4.2.9)."
+EXT_CERTIFICATE_AUTHORITIES = ExtensionType.certificate_authorities
+"certificate_authorities (RFC 8446 §4.2.4)."
+EXT_POST_HANDSHAKE_AUTH = ExtensionType.post_handshake_auth
+"post_handshake_auth (RFC 8446 §4.2.6)."
+EXT_SIGNATURE_ALGORITHMS_CERT = ExtensionType.signature_algorithms_cert
+"signature_algorithms_cert (RFC 8446 §4.2.3)."
+EXT_KEY_SHARE = ExtensionType.key_share
+"key_share (RFC 8446 §4.2.8)."
 
 EC_POINT_FORMAT_UNCOMPRESSED = 0
 "ECPointFormat uncompressed (RFC 8422 §5.1.2)."

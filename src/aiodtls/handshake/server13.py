@@ -1,0 +1,619 @@
+"""The DTLS 1.3 server handshake (RFC 9147 §5 on RFC 8446 §4): the work of each step.
+
+Owns what the server computes and checks; its flights and states are written down in
+``flights`` (``flights.SERVER13``): 2 HelloRetryRequest (when the client's key share is not
+for a group we take, or, stateless, from the cookie door: ``hello_retry``) | 4 ServerHello,
+then in epoch 2 EncryptedExtensions [CertificateRequest] [Certificate CertificateVerify]
+Finished, then after the client's Finished a NewSessionTicket (when a ``session_store`` with
+tickets is configured) and KeyUpdates. Certificates, an external PSK (``psk`` or
+``psk_lookup``) or a ticket of ours authenticate the handshake.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..alerts import (
+    AlertDecryptError,
+    AlertHandshakeFailure,
+    AlertIllegalParameter,
+    AlertInternalError,
+    AlertNoApplicationProtocol,
+    AlertProtocolVersion,
+    AlertUnknownPskIdentity,
+    AlertUnsupportedCertificate,
+)
+from ..configuration import DtlsConfiguration
+from ..record.header import DTLS1_2
+from ..reliability.reassembly import HandshakeMessage
+from ..resumption import SessionState
+from ..suites import NamedGroup, ProtocolVersion, SignatureScheme, Suite13, suite13_hash
+from ..trace import Tracer
+from . import signatures
+from .certificates import certificate_public_key, check_peer_certificates
+from .flights import DTLS13, HELLO_RETRY_REQUEST13, SERVER_HELLO13, Server13State
+from .keyexchange import EphemeralKey
+from .keyschedule13 import KeySchedule13, finished_matches
+from .messages import (
+    EXT_ALPN,
+    EXT_CONNECTION_ID,
+    EXT_SERVER_NAME,
+    EXT_SIGNATURE_ALGORITHMS,
+    EXT_SUPPORTED_GROUPS,
+    CertificateVerify,
+    ClientHello,
+    ExtensionType,
+    HandshakeType,
+    ServerHello,
+    decode_alpn,
+    decode_certificate_verify,
+    decode_client_hello,
+    decode_server_name,
+    decode_uint16_list,
+    encode_alpn,
+    encode_certificate_verify,
+    encode_connection_id,
+    encode_server_hello,
+    encode_uint16_list,
+    find_extension,
+)
+from .messages.tls13 import (
+    HELLO_RETRY_REQUEST_RANDOM,
+    Certificate13,
+    CertificateEntry,
+    CertificateRequest13,
+    EncryptedExtensions,
+    KeyShareEntry,
+    NewSessionTicket13,
+    PskKeyExchangeMode,
+    decode_certificate13,
+    decode_cookie_extension,
+    decode_key_share_client,
+    decode_offered_psks,
+    decode_psk_key_exchange_modes,
+    decode_supported_versions_client,
+    encode_certificate13,
+    encode_certificate_request13,
+    encode_cookie_extension,
+    encode_encrypted_extensions,
+    encode_key_share_hello_retry,
+    encode_key_share_server,
+    encode_new_session_ticket13,
+    encode_selected_psk,
+    encode_supported_versions_server,
+    message_hash,
+    offered_psks_binders_length,
+    transcript_message,
+)
+from .state13 import (
+    AlertCertificateRequired,
+    AlertMissingExtension,
+    Handshake13,
+    Handshake13Sink,
+    check_context_empty,
+)
+
+__all__ = [
+    "HelloRetryState",
+    "Server13State",
+    "ServerHandshake13",
+    "choose_group",
+    "choose_suite",
+    "client_offers_dtls13",
+    "hello_retry_request",
+    "read_cookie",
+]
+
+_T = HandshakeType
+_E = ExtensionType
+_DTLS13 = int(ProtocolVersion.DTLSv1_3)
+_DER = Encoding.DER
+_MAX_TICKET_LIFETIME = 604800
+
+
+def client_offers_dtls13(hello: ClientHello) -> bool:
+    """True if ``hello`` lists DTLS 1.3 in supported_versions (malformed: False, the DTLS 1.2
+    server then decides): which handshake a dual-version server runs."""
+    body = find_extension(hello.extensions, _E.supported_versions)
+    if body is None:
+        return False
+    try:
+        return _DTLS13 in decode_supported_versions_client(body)
+    except ValueError:
+        return False
+
+
+def _client_shares(extensions: list[tuple[int, bytes]]) -> dict[int, bytes]:
+    """The ClientHello's key shares by group, checked against its supported_groups."""
+    body = find_extension(extensions, _E.key_share)
+    if body is None:
+        return {}
+    shares = decode_key_share_client(body)
+    groups_body = find_extension(extensions, EXT_SUPPORTED_GROUPS)
+    if groups_body is None:
+        raise AlertMissingExtension("key_share without supported_groups")
+    supported = decode_uint16_list(groups_body)
+    by_group = {e.group: e.key_exchange for e in shares}
+    if len(by_group) != len(shares):
+        raise AlertIllegalParameter("two key shares for one group")
+    for group in by_group:
+        if group not in supported:
+            raise AlertIllegalParameter(f"key share for a group not in supported_groups: {group}")
+    return by_group
+
+
+def choose_group(
+    groups: Sequence[NamedGroup], extensions: list[tuple[int, bytes]]
+) -> tuple[NamedGroup | None, bytes | None]:
+    """Of ``groups`` (ours, preferred first), the first the client sent a key share for, with
+    that share; else the first it supports, without a share (a HelloRetryRequest asks for
+    it); else (None, None). Raises an alert for inconsistent key_share/supported_groups."""
+    shares = _client_shares(extensions)
+    for group in groups:
+        if int(group) in shares:
+            return group, shares[int(group)]
+    body = find_extension(extensions, EXT_SUPPORTED_GROUPS)
+    supported = [] if body is None else decode_uint16_list(body)
+    for group in groups:
+        if int(group) in supported:
+            return group, None
+    return None, None
+
+
+def choose_suite(suites: Sequence[Suite13], hello: ClientHello) -> Suite13 | None:
+    """Our most preferred suite that the client offers, or None."""
+    offered = set(hello.cipher_suites)
+    return next((s for s in suites if int(s) in offered), None)
+
+
+@dataclass(frozen=True)
+class HelloRetryState:
+    """What a HelloRetryRequest fixed, for the ClientHello that answers it: the suite, the
+    group (None: only a cookie was asked for), the hash of ClientHello1 and the cookie.
+    A stateless server gets it back from the cookie (``hello_retry``)."""
+
+    suite: Suite13
+    group: NamedGroup | None
+    client_hello1_hash: bytes
+    cookie: bytes = b""
+
+
+def hello_retry_request(session_id: bytes, state: HelloRetryState) -> bytes:
+    """The HelloRetryRequest body for ``state`` (deterministic: a stateless server rebuilds
+    the very bytes the client hashed)."""
+    extensions: list[tuple[int, bytes]] = [
+        (int(_E.supported_versions), encode_supported_versions_server(_DTLS13))
+    ]
+    if state.group is not None:
+        extensions.append((int(_E.key_share), encode_key_share_hello_retry(int(state.group))))
+    if state.cookie:
+        extensions.append((int(_E.cookie), encode_cookie_extension(state.cookie)))
+    return encode_server_hello(
+        ServerHello(
+            DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, session_id, int(state.suite), 0, extensions
+        )
+    )
+
+
+@dataclass
+class _AcceptedPsk:
+    index: int
+    key: bytes
+    suite: Suite13
+    mode: PskKeyExchangeMode
+    identity: bytes
+    state: SessionState | None
+
+
+class ServerHandshake13(Handshake13):
+    """Drives the server side of one DTLS 1.3 handshake."""
+
+    is_client = False
+    HANDSHAKE = DTLS13
+    RETRY_WITH_COOKIE: ClassVar[bool] = False
+    "A stateful HelloRetryRequest carries no cookie (the stateless door adds its own)."
+
+    def __init__(
+        self, configuration: DtlsConfiguration, sink: Handshake13Sink, tracer: Tracer
+    ) -> None:
+        configuration.validate()
+        super().__init__(configuration, sink, tracer)
+        self.state = DTLS13.server.initial
+        self._client_hello: ClientHello | None = None
+        self._retry: HelloRetryState | None = None
+        self._psk: _AcceptedPsk | None = None
+        self._certificate_requested = False
+        self._client_key: object = None
+        self._schemes = signatures.schemes13(list(configuration.signature_schemes))
+
+    # -- flight 1/3 ----------------------------------------------------------------------
+
+    def start(
+        self,
+        hello: ClientHello,
+        message: HandshakeMessage,
+        now: float,
+        *,
+        cookie_state: HelloRetryState | None = None,
+    ) -> None:
+        """Begin with the ClientHello the cookie door admitted. ``cookie_state`` is what the
+        door's HelloRetryRequest cookie carried (a stateless retry happened): the transcript
+        starts with message_hash(ClientHello1) and that HelloRetryRequest, and ``hello`` is
+        the second ClientHello (message_seq 1; our ServerHello is message_seq 1 too)."""
+        self._client_hello = hello
+        if cookie_state is not None:
+            self._retry = cookie_state
+            self._begin_retry_transcript(hello.session_id, cookie_state)
+            self._send_seq = 1
+            self.state = Server13State.SERVER13_WAIT_SECOND_CLIENT_HELLO
+        self.handle(message, now)
+
+    def _begin_retry_transcript(self, session_id: bytes, state: HelloRetryState) -> None:
+        digest = state.client_hello1_hash
+        self._transcript = bytearray(
+            transcript_message(_T.message_hash, digest)
+            + transcript_message(_T.server_hello, hello_retry_request(session_id, state))
+        )
+
+    def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
+        hello = self._client_hello or decode_client_hello(message.body)
+        self._client_hello = None
+        second = self.state == Server13State.SERVER13_WAIT_SECOND_CLIENT_HELLO
+        extensions = hello.extensions
+        self._check_hello(hello)
+        self.client_random = hello.random
+        sni = find_extension(extensions, EXT_SERVER_NAME)
+        self.result.server_name = None if sni is None else decode_server_name(sni)
+        offered = set(hello.cipher_suites)
+        suites = [s for s in self.configuration.effective_suites13() if int(s) in offered]
+        if self._retry is not None:
+            if int(self._retry.suite) not in offered:
+                raise AlertIllegalParameter("second ClientHello drops the suite we chose")
+            suites = [self._retry.suite]
+        if not suites:
+            raise AlertHandshakeFailure("no DTLS 1.3 cipher suite in common")
+        group, share = self._select_group(extensions, second)
+        psk = self._select_psk(hello, message, suites, dhe=group is not None, now=now)
+        has_certificate = bool(self.configuration.certificate_chain) and (
+            self.configuration.private_key is not None
+        )
+        if psk is None and not has_certificate:
+            raise AlertHandshakeFailure("no PSK accepted and no certificate to authenticate with")
+        suite = psk.suite if psk is not None else suites[0]
+        dhe = psk is None or psk.mode == PskKeyExchangeMode.psk_dhe_ke
+        if dhe and group is None:
+            raise AlertHandshakeFailure("no key exchange group in common")
+        if dhe and share is None:
+            assert group is not None
+            if second:
+                raise AlertIllegalParameter("second ClientHello has no share for our group")
+            self._send_hello_retry(hello, message, suite, group)
+            return
+        self.result.suite13 = suite
+        self._psk = psk
+        self._absorb(message)
+        shared: bytes | None = None
+        sh_extensions: list[tuple[int, bytes]] = [
+            (int(_E.supported_versions), encode_supported_versions_server(_DTLS13))
+        ]
+        if dhe:
+            assert group is not None and share is not None
+            ephemeral = EphemeralKey(group)
+            shared = ephemeral.exchange(share)
+            self.result.group = group
+            entry = KeyShareEntry(int(group), ephemeral.public_bytes())
+            sh_extensions.append((int(_E.key_share), encode_key_share_server(entry)))
+        if psk is not None:
+            sh_extensions.append((int(_E.pre_shared_key), encode_selected_psk(psk.index)))
+            self.result.psk_mode = psk.mode.name
+        peer_cid = find_extension(extensions, EXT_CONNECTION_ID)
+        ours = self._connection_id_to_offer() if peer_cid is not None else None
+        if ours is not None:
+            sh_extensions.append((int(EXT_CONNECTION_ID), encode_connection_id(ours)))
+            self._agree_connection_ids(peer_cid)
+        server_hello = ServerHello(
+            DTLS1_2, os.urandom(32), hello.session_id, int(suite), 0, sh_extensions
+        )
+        self._send(_T.server_hello, encode_server_hello(server_hello), 0)
+        self._schedule = KeySchedule13(self._hash, psk=None if psk is None else psk.key)
+        self._schedule.derive_handshake(shared, self._transcript_hash())
+        self._install_handshake_keys()
+        self._send_encrypted_flight(extensions)
+
+    def _check_hello(self, hello: ClientHello) -> None:
+        if not client_offers_dtls13(hello):
+            raise AlertProtocolVersion("the client does not offer DTLS 1.3")
+        if hello.cookie:
+            raise AlertIllegalParameter("DTLS 1.3 ClientHello with a legacy_cookie")  # 9147 §5.3
+        if hello.compression_methods != b"\x00":
+            raise AlertIllegalParameter("ClientHello compression methods are not just null")
+        types = [t for t, _ in hello.extensions]
+        if _E.pre_shared_key in types and types[-1] != _E.pre_shared_key:
+            raise AlertIllegalParameter("pre_shared_key is not the last extension")
+
+    def _select_group(
+        self, extensions: list[tuple[int, bytes]], second: bool
+    ) -> tuple[NamedGroup | None, bytes | None]:
+        """Our most preferred group the client supports, and its key share if it sent one
+        (else a HelloRetryRequest asks for it). A second ClientHello must carry exactly the
+        share we asked for (RFC 8446 §4.1.2)."""
+        if self._retry is not None and self._retry.group is not None:
+            shares = _client_shares(extensions)
+            if list(shares) != [int(self._retry.group)]:
+                raise AlertIllegalParameter("second ClientHello's key share is not the one asked")
+            return self._retry.group, shares[int(self._retry.group)]
+        return choose_group(self.configuration.groups, extensions)
+
+    # -- PSK (RFC 8446 §4.2.11) ------------------------------------------------------------
+
+    def _select_psk(
+        self,
+        hello: ClientHello,
+        message: HandshakeMessage,
+        suites: list[Suite13],
+        *,
+        dhe: bool,
+        now: float,
+    ) -> _AcceptedPsk | None:
+        body = find_extension(hello.extensions, _E.pre_shared_key)
+        if body is None:
+            return None
+        modes_body = find_extension(hello.extensions, _E.psk_key_exchange_modes)
+        if modes_body is None:
+            raise AlertMissingExtension("pre_shared_key without psk_key_exchange_modes")
+        modes = decode_psk_key_exchange_modes(modes_body)
+        if PskKeyExchangeMode.psk_dhe_ke in modes and dhe:
+            mode = PskKeyExchangeMode.psk_dhe_ke
+        elif PskKeyExchangeMode.psk_ke in modes:
+            mode = PskKeyExchangeMode.psk_ke
+        else:
+            return None
+        offered = decode_offered_psks(body)
+        unknown: list[bytes] = []
+        for index, identity in enumerate(offered.identities):
+            found = self._psk_for(identity.identity, now)
+            if found is None:
+                unknown.append(identity.identity)
+                continue
+            key, algorithm, state = found
+            fitting = [s for s in suites if suite13_hash(s).name == algorithm.name]
+            if not fitting:
+                continue
+            truncated = transcript_message(_T.client_hello, message.body)[
+                : -offered_psks_binders_length(offered.binders)
+            ]
+            h = hashes.Hash(algorithm)
+            h.update(bytes(self._transcript) + truncated)
+            expected = KeySchedule13(algorithm, psk=key).binder(
+                external=state is None, truncated_client_hello_hash=h.finalize()
+            )
+            if not finished_matches(expected, offered.binders[index]):
+                raise AlertDecryptError("PSK binder does not verify")
+            if state is None:
+                self.result.psk_identity = identity.identity
+            else:
+                self._resume(state)
+            self._trace("psk_selected", external=state is None, mode=mode.name)
+            return _AcceptedPsk(index, key, fitting[0], mode, identity.identity, state)
+        has_certificate = bool(self.configuration.certificate_chain)
+        if (
+            unknown
+            and not has_certificate
+            and (self.configuration.psk is not None or self.configuration.psk_lookup is not None)
+        ):
+            raise AlertUnknownPskIdentity(f"unknown PSK identity {unknown[0]!r}")
+        return None
+
+    def _psk_for(
+        self, identity: bytes, now: float
+    ) -> tuple[bytes, hashes.HashAlgorithm, SessionState | None] | None:
+        """(key, hash, session state for a ticket of ours) of an offered identity, or None."""
+        config = self.configuration
+        store = config.session_store
+        if store is not None and config.session_tickets:
+            opened = store.open_ticket(identity, now)
+            if opened is not None:
+                state = opened[0]
+                if state.suite in Suite13._value2member_map_ and (
+                    state.server_name == self._client_server_name()
+                ):
+                    return state.master_secret, suite13_hash(Suite13(state.suite)), state
+                return None
+        if config.psk_lookup is not None:
+            try:
+                key = config.psk_lookup(identity)
+            except Exception as exc:
+                raise AlertInternalError(f"psk_lookup raised {exc!r} for {identity!r}") from None
+        elif config.psk is not None and config.psk_identity in (None, identity):
+            key = config.psk
+        else:
+            key = None
+        if key is None:
+            return None
+        if not isinstance(key, bytes) or not key:
+            raise AlertInternalError(f"psk_lookup returned {type(key).__name__}, not a key")
+        return key, hashes.SHA256(), None
+
+    def _client_server_name(self) -> str | None:
+        return self.result.server_name
+
+    def _resume(self, state: SessionState) -> None:
+        self.result.resumed = True
+        self.result.peer_certificates = [
+            x509.load_der_x509_certificate(der) for der in state.peer_certificates
+        ]
+        self.result.psk_identity = state.psk_identity
+        self._trace("session_resumed", suite=Suite13(state.suite).name)
+
+    # -- flight 2: HelloRetryRequest ---------------------------------------------------------
+
+    def _send_hello_retry(
+        self, hello: ClientHello, message: HandshakeMessage, suite: Suite13, group: NamedGroup
+    ) -> None:
+        algorithm = suite13_hash(suite)
+        ch1 = transcript_message(_T.client_hello, message.body)
+        digest = hashes.Hash(algorithm)
+        digest.update(ch1)
+        self._retry = HelloRetryState(suite, group, digest.finalize())
+        self._transcript = bytearray(message_hash(algorithm, ch1))
+        body = hello_retry_request(hello.session_id, self._retry)
+        self._send(_T.server_hello, body, 0)
+        self._flush(HELLO_RETRY_REQUEST13)
+        self._trace("hello_retry_request", group=group.name, cookie=False)
+
+    def _after_client_hello(self) -> str:
+        if self._schedule is None:
+            return "hello_retry"
+        if self._psk is not None:
+            return "psk"
+        return (
+            "certificate_requested" if self._certificate_requested else "no_certificate_requested"
+        )
+
+    # -- flight 4 (epoch 2) --------------------------------------------------------------
+
+    def _send_encrypted_flight(self, client_extensions: list[tuple[int, bytes]]) -> None:
+        config = self.configuration
+        ee: list[tuple[int, bytes]] = []
+        self.result.alpn_protocol = self._select_alpn(find_extension(client_extensions, EXT_ALPN))
+        if self.result.alpn_protocol is not None:
+            ee.append((int(EXT_ALPN), encode_alpn([self.result.alpn_protocol.encode("ascii")])))
+        self._send(_T.encrypted_extensions, encode_encrypted_extensions(EncryptedExtensions(ee)), 2)
+        if self._psk is None:
+            schemes_body = find_extension(client_extensions, EXT_SIGNATURE_ALGORITHMS)
+            if schemes_body is None:
+                raise AlertMissingExtension("ClientHello without signature_algorithms")
+            key = config.private_key
+            assert key is not None
+            usable = signatures.schemes_for_key(
+                key, self._schemes, decode_uint16_list(schemes_body)
+            )
+            if not usable:
+                raise AlertHandshakeFailure("no signature scheme in common for our key")
+            if config.effective_verify_mode() != ssl.CERT_NONE:
+                self._certificate_requested = True
+                request = CertificateRequest13(
+                    b"",
+                    [
+                        (
+                            int(EXT_SIGNATURE_ALGORITHMS),
+                            encode_uint16_list([int(s) for s in self._schemes]),
+                        )
+                    ],
+                )
+                self._send(_T.certificate_request, encode_certificate_request13(request), 2)
+            entries = [CertificateEntry(c.public_bytes(_DER)) for c in config.certificate_chain]
+            self._send(_T.certificate, encode_certificate13(Certificate13(b"", entries)), 2)
+            self._send_certificate_verify(key, usable[0])
+        self._send(_T.finished, self._finished_data(from_client=False), 2)
+        self._schedule_().derive_application(self._transcript_hash())
+        self._flush(SERVER_HELLO13)
+
+    def _send_certificate_verify(
+        self, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, scheme: SignatureScheme
+    ) -> None:
+        content = signatures.certificate_verify_content13(self._transcript_hash(), server=True)
+        signature = signatures.sign(key, scheme, content)
+        body = encode_certificate_verify(CertificateVerify(scheme, signature))
+        self._send(_T.certificate_verify, body, 2)
+
+    def _select_alpn(self, body: bytes | None) -> str | None:
+        """RFC 7301 §3.2: the first of our protocols that the client offered."""
+        if body is None:
+            return None
+        offered = decode_alpn(body)
+        ours = self.configuration.alpn_protocols
+        if not ours:
+            return None
+        for protocol in ours:
+            if protocol.encode("ascii") in offered:
+                return protocol
+        raise AlertNoApplicationProtocol(
+            f"client offers ALPN {[p.decode('ascii', 'replace') for p in offered]}, "
+            f"none of ours {ours}"
+        )
+
+    # -- flight 5 --------------------------------------------------------------------------
+
+    def _on_certificate(self, message: HandshakeMessage, now: float) -> None:
+        certificate = decode_certificate13(message.body)
+        check_context_empty(certificate.context, "client Certificate")
+        if not certificate.entries:
+            if self.configuration.effective_verify_mode() == ssl.CERT_REQUIRED:
+                raise AlertCertificateRequired("the client sent no certificate")
+            self._absorb(message)
+            return
+        chain = check_peer_certificates(
+            [e.data for e in certificate.entries], self.configuration, peer_is_server=False
+        )
+        key = certificate_public_key(chain[0])
+        if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise AlertUnsupportedCertificate("the client's certificate key cannot sign")
+        self._client_key = key
+        self.result.peer_certificates = chain
+        self._absorb(message)
+
+    def _after_certificate(self) -> str:
+        return "client_certificate" if self._client_key is not None else "no_client_certificate"
+
+    def _on_certificate_verify(self, message: HandshakeMessage, now: float) -> None:
+        verify = decode_certificate_verify(message.body)
+        key = self._client_key
+        assert isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)
+        content = signatures.certificate_verify_content13(self._transcript_hash(), server=False)
+        signatures.verify13(key, verify.signature_scheme, self._schemes, verify.signature, content)
+        self._absorb(message)
+
+    def _on_finished(self, message: HandshakeMessage, now: float) -> None:
+        if not finished_matches(self._finished_data(from_client=True), message.body):
+            raise AlertDecryptError("client Finished does not verify")
+        self._absorb(message)
+        self._schedule_().derive_resumption(self._transcript_hash())
+        self._install_application_read_keys()
+        self._install_application_write_keys()
+        self.complete = True
+        self._send_ticket(now)
+
+    def _send_ticket(self, now: float) -> None:
+        """A NewSessionTicket after the handshake (RFC 8446 §4.6.1), when tickets are on."""
+        config = self.configuration
+        store = config.session_store
+        if store is None or not store.tickets or not config.session_tickets:
+            return
+        suite = self.result.suite13
+        assert suite is not None
+        nonce = b"\x00"
+        state = SessionState(
+            suite=int(suite),
+            master_secret=self._schedule_().resumption_psk(nonce),
+            extended_master_secret=False,
+            issued_at=now,
+            peer_certificates=tuple(c.public_bytes(_DER) for c in self.result.peer_certificates),
+            psk_identity=self.result.psk_identity,
+            alpn_protocol=self.result.alpn_protocol,
+            server_name=self.result.server_name,
+        )
+        ticket = NewSessionTicket13(
+            lifetime=min(int(store.session_lifetime), _MAX_TICKET_LIFETIME),
+            age_add=int.from_bytes(os.urandom(4), "big"),
+            nonce=nonce,
+            ticket=store.seal_ticket(state, now),
+        )
+        entry = self._entry(_T.new_session_ticket, encode_new_session_ticket13(ticket), 3)
+        self._sink._send_post_handshake([entry])
+        self._trace("new_session_ticket", lifetime=ticket.lifetime)
+
+
+def read_cookie(hello: ClientHello) -> bytes:
+    """The cookie extension of a ClientHello (empty if none)."""
+    body = find_extension(hello.extensions, _E.cookie)
+    return b"" if body is None else decode_cookie_extension(body)
