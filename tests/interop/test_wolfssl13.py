@@ -48,7 +48,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import aiodtls.sync as sync
-from aiodtls import DtlsConfiguration, NamedGroup, ProtocolVersion, Suite13
+from aiodtls import DtlsConfiguration, NamedGroup, ProtocolVersion, ServerSessionStore, Suite13
 from aiodtls.configuration import PrivateKey
 from aiodtls.handshake.messages.hello import (
     ClientHello,
@@ -173,14 +173,22 @@ def connect(port: int, configuration: DtlsConfiguration) -> sync.DtlsSocket:
     return sync.connect("127.0.0.1", port, configuration=configuration, timeout=12.0)
 
 
-def exchange_with_wolfssl_server(
+def exchange_with_wolfssl_server(dtls: sync.DtlsSocket, line: bytes = LINE) -> None:
+    """We send ``line`` to wolfSSL's echo server (``server13(echo=True)``) and read it back."""
+    dtls.send(line)
+    reply = dtls.recv(timeout=10.0)
+    assert reply == line, (reply, dtls.terminated)
+
+
+def exchange_with_replying_server(
     dtls: sync.DtlsSocket, server: PeerProcess, line: bytes = LINE
 ) -> None:
-    """We send ``line``; the wolfSSL server prints it and answers :data:`REPLY`, which we read."""
+    """We send ``line``; wolfSSL's printing server answers :data:`REPLY`, which we read (first:
+    that also lets us ACK the NewSessionTicket it keeps resending), and prints the line."""
     dtls.send(line)
-    server.wait_for(f"Client message: {line.decode()}", "stdout")
     reply = dtls.recv(timeout=10.0)
     assert reply is not None and REPLY in reply, (reply, dtls.terminated, server.describe())
+    server.wait_for(f"Client message: {line.decode()}", "stdout")
 
 
 def assert_dtls13(dtls: sync.DtlsSocket, peer: PeerProcess) -> None:
@@ -377,10 +385,10 @@ def test_aiodtls13_client_to_wolfssl13_server(
     peers: PeerSet, interop_files: InteropFiles, kind: Literal["ecdsa", "rsa"]
 ) -> None:  # V1, V2, V9
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files, kind=kind)
+    server = WOLFSSL.server13(peers, port, interop_files, kind=kind, echo=True)
 
     dtls = connect(port, client13(interop_files, kind))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
 
     assert_dtls13(dtls, server)
     assert len(dtls.handshake.peer_certificates) == 2  # leaf and intermediate
@@ -392,10 +400,10 @@ def test_aiodtls13_client_to_wolfssl13_server_with_each_suite(
     peers: PeerSet, interop_files: InteropFiles, suite: Suite13
 ) -> None:
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files, suite=suite.name)
+    server = WOLFSSL.server13(peers, port, interop_files, suite=suite.name, echo=True)
 
     dtls = connect(port, client13(interop_files, cipher_suites13=[suite]))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
 
     assert_dtls13(dtls, server)
     assert dtls.handshake.cipher_suite == suite.name
@@ -407,7 +415,7 @@ def test_aiodtls13_client_authenticates_to_wolfssl13_server(
 ) -> None:
     port = free_udp_port()
     client_pem = interop_files.client
-    server = WOLFSSL.server13(peers, port, interop_files, client_ca=client_pem.root)
+    server = WOLFSSL.server13(peers, port, interop_files, client_ca=client_pem.root, echo=True)
 
     configuration = client13(
         interop_files,
@@ -415,7 +423,7 @@ def test_aiodtls13_client_authenticates_to_wolfssl13_server(
         private_key=private_key(client_pem.key),
     )
     dtls = connect(port, configuration)
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
 
     assert_dtls13(dtls, server)
     close_and_wait(dtls, server)
@@ -425,10 +433,10 @@ def test_aiodtls13_client_psk_to_wolfssl13_server(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files, kind=None, suite=AES128.name)
+    server = WOLFSSL.server13(peers, port, interop_files, kind=None, suite=AES128.name, echo=True)
 
     dtls = connect(port, psk13(is_client=True))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
 
     assert_dtls13(dtls, server)
     assert dtls.handshake.peer_certificates == []
@@ -439,11 +447,11 @@ def test_aiodtls13_client_answers_wolfssl13_hello_retry_request_with_cookie(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V8: wolfSSL's DTLS 1.3 server always asks for a cookie first
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files)
+    server = WOLFSSL.server13(peers, port, interop_files, echo=True)
     relay = peers.relay(port)
 
     dtls = connect(relay.port, client13(interop_files))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
     assert_dtls13(dtls, server)
     close_and_wait(dtls, server)
 
@@ -465,12 +473,12 @@ def test_aiodtls13_client_sends_the_key_share_wolfssl13_asks_for(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V8, V9: HRR naming a group the first ClientHello had no key share for
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files, group="SECP384R1")
+    server = WOLFSSL.server13(peers, port, interop_files, group="SECP384R1", echo=True)
     relay = peers.relay(port)
 
     groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1]
     dtls = connect(relay.port, client13(interop_files, groups=groups))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
     assert_dtls13(dtls, server)
     close_and_wait(dtls, server)
 
@@ -486,10 +494,10 @@ def test_aiodtls13_client_resumes_with_wolfssl13_ticket(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V10 (no session ID from us), V18 (we ACK its NewSessionTicket)
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files, resume=True)
+    server = WOLFSSL.server13(peers, port, interop_files, resume=True, echo=True)
 
     first = connect(port, client13(interop_files))
-    exchange_with_wolfssl_server(first, server)
+    exchange_with_wolfssl_server(first)
     assert_dtls13(first, server)
     session = first.session  # wolfSSL's NewSessionTicket came before its answer
     assert session is not None
@@ -497,9 +505,8 @@ def test_aiodtls13_client_resumes_with_wolfssl13_ticket(
     first.close()
 
     second = connect(port, client13(interop_files, session=session))
-    exchange_with_wolfssl_server(second, server, b"hello again")
+    exchange_with_wolfssl_server(second, b"hello again")
     assert second.session_resumed
-    assert second.handshake.peer_certificates == []  # PSK handshake: no Certificate
     server.wait_for("SSL reused session", "stdout")
     close_and_wait(second, server)
 
@@ -512,7 +519,7 @@ def test_aiodtls13_client_answers_wolfssl13_key_update(
     relay = peers.relay(port)
 
     dtls = connect(relay.port, client13(interop_files))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_replying_server(dtls, server)
     assert_dtls13(dtls, server)
     # -U reads a second message: by then we answered the KeyUpdate with ours.
     exchange_second_message(dtls, server)
@@ -527,13 +534,13 @@ def test_aiodtls13_client_key_update_with_wolfssl13_server(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V14, V20: our KeyUpdate(update_requested); wolfSSL answers with its own
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files)
+    server = WOLFSSL.server13(peers, port, interop_files, echo=True)
     relay = peers.relay(port)
 
     dtls = connect(relay.port, client13(interop_files))
     assert_dtls13(dtls, server)
     request_key_update(dtls)
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
     dtls.recv(timeout=0.5)  # the ACK of our KeyUpdate and wolfSSL's own KeyUpdate
     close_and_wait(dtls, server)
 
@@ -542,7 +549,12 @@ def test_aiodtls13_client_key_update_with_wolfssl13_server(
 
 
 def exchange_second_message(dtls: sync.DtlsSocket, server: PeerProcess) -> None:
-    """The second message ``server -U`` reads (it prints it and answers nothing)."""
+    """The second message ``server -U`` reads (it prints it, answers nothing and closes).
+
+    Sent only after a pause in which we answer its KeyUpdate and see the ACK of ours: wolfSSL
+    ACKs a KeyUpdate at once, so the message goes under our epoch 4 keys, the switch shows on
+    the wire before wolfSSL's close_notify ends the connection."""
+    dtls.recv(timeout=1.0)
     dtls.send(b"after the key update")
     server.wait_for("Client message: after the key update", "stdout")
     dtls.recv(timeout=0.5)  # time for the ACKs and close_notify of the epoch switch
@@ -553,10 +565,10 @@ def test_aiodtls13_client_gets_dtls13_from_version_flexible_wolfssl_server(
     peers: PeerSet, interop_files: InteropFiles, versions: tuple[ProtocolVersion, ...]
 ) -> None:  # V10, H6: ``-v d`` accepts DTLS 1.2 and 1.3 and picks 1.3
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files, version="d")
+    server = WOLFSSL.server13(peers, port, interop_files, version="d", echo=True)
 
     dtls = connect(port, client13(interop_files, versions=versions))
-    exchange_with_wolfssl_server(dtls, server)
+    exchange_with_wolfssl_server(dtls)
 
     assert_dtls13(dtls, server)
     close_and_wait(dtls, server)
@@ -661,7 +673,8 @@ def test_wolfssl13_client_resumes_with_aiodtls13_ticket(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V18: ``-r`` reconnects with the NewSessionTicket of the first connection
     port = free_udp_port()
-    with sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files)) as srv:
+    configuration = server13(interop_files, session_store=ServerSessionStore())
+    with sync.DtlsServer("127.0.0.1", port, configuration=configuration) as srv:
         client = WOLFSSL.client13(peers, port, interop_files, "--waitTicket", resume=True)
         first, received_first = serve_one(srv, client)
         second, received_second = serve_one(srv, client)
@@ -757,12 +770,12 @@ def test_aiodtls13_client_acks_around_a_lost_wolfssl13_certificate(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V12, V17, V18, V19
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files)
+    server = WOLFSSL.server13(peers, port, interop_files, echo=True)
     # wolfSSL sends one handshake message per datagram: HRR, ServerHello, EncryptedExtensions,
     # Certificate, CertificateVerify, Finished; the 4th is lost.
     with DroppingRelay(port, [("to_client", 4)]) as relay:
         dtls = connect(relay.port, client13(interop_files))
-        exchange_with_wolfssl_server(dtls, server)
+        exchange_with_wolfssl_server(dtls)
         assert_dtls13(dtls, server)
         close_and_wait(dtls, server)
 
@@ -779,10 +792,10 @@ def test_aiodtls13_client_survives_a_lost_ack_of_its_finished(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:  # V12, V18: the server's ACK of our Finished (its 7th datagram) is lost
     port = free_udp_port()
-    server = WOLFSSL.server13(peers, port, interop_files)
+    server = WOLFSSL.server13(peers, port, interop_files, echo=True)
     with DroppingRelay(port, [("to_client", 7)]) as relay:
         dtls = connect(relay.port, client13(interop_files))
-        exchange_with_wolfssl_server(dtls, server)
+        exchange_with_wolfssl_server(dtls)
         assert_dtls13(dtls, server)
         close_and_wait(dtls, server)
 
