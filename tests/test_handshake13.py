@@ -15,10 +15,12 @@ import ssl
 from dataclasses import dataclass, field
 
 import pytest
+from cryptography import x509
 
 from aiodtls import AlertDescription, DtlsConfiguration, NamedGroup
 from aiodtls.alerts import Alert
 from aiodtls.buffer import BufferReadError
+from aiodtls.configuration import PrivateKey
 from aiodtls.handshake.client13 import ClientHandshake13
 from aiodtls.handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
 from aiodtls.handshake.flights import DTLS13, Client13State, Server13State
@@ -672,3 +674,23 @@ def test_server_accepts_wolfssl_psk_client_hello() -> None:
     assert handshake.result.group == NamedGroup.secp256r1
     assert [e.msg_type for e in sink.flights[0][2]] == [2, 8, 20]
     assert 2 in sink.read and 2 in sink.write
+
+
+def test_sni_callback_chooses_the_certificate() -> None:
+    rsa = server_chain("rsa")
+    names: list[str | None] = []
+
+    def choose(name: str | None) -> tuple[list[x509.Certificate], PrivateKey] | None:
+        names.append(name)
+        return rsa.chain, rsa.key
+
+    pair = run(client_config(rsa), server_config(sni_callback=choose))
+    assert_complete(pair)
+    assert names == ["localhost"]
+    assert pair.client.result.peer_certificates[0] == rsa.certificate
+
+
+def test_sni_callback_refusal_is_its_alert() -> None:
+    server = server_config(sni_callback=lambda name: AlertDescription.unrecognized_name)
+    _, alert = run_failing(client_config(), server)
+    assert alert.description == AlertDescription.unrecognized_name

@@ -32,7 +32,7 @@ from ..alerts import (
     AlertUnknownPskIdentity,
     AlertUnsupportedCertificate,
 )
-from ..configuration import DtlsConfiguration
+from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import SessionState
@@ -94,6 +94,7 @@ from .messages.tls13 import (
     offered_psks_binders_length,
     transcript_message,
 )
+from .server import ask_sni_callback
 from .state13 import (
     AlertCertificateRequired,
     AlertMissingExtension,
@@ -234,6 +235,9 @@ class ServerHandshake13(Handshake13):
         self._certificate_requested = False
         self._client_key: object = None
         self._schemes = signatures.schemes13(list(configuration.signature_schemes))
+        self._chain: list[x509.Certificate] = configuration.certificate_chain
+        "The chain we present: ``sni_callback``'s choice, else the configured one."
+        self._key: PrivateKey | None = configuration.private_key
 
     # -- flight 1/3 ----------------------------------------------------------------------
 
@@ -273,6 +277,10 @@ class ServerHandshake13(Handshake13):
         self.client_random = hello.random
         sni = find_extension(extensions, EXT_SERVER_NAME)
         self.result.server_name = None if sni is None else decode_server_name(sni)
+        if self.configuration.sni_callback is not None:
+            chosen = ask_sni_callback(self.configuration, self.result.server_name)
+            if chosen is not None:
+                self._chain, self._key = chosen
         offered = set(hello.cipher_suites)
         suites = [s for s in self.configuration.effective_suites13() if int(s) in offered]
         if self._retry is not None:
@@ -283,9 +291,7 @@ class ServerHandshake13(Handshake13):
             raise AlertHandshakeFailure("no DTLS 1.3 cipher suite in common")
         group, share = self._select_group(extensions, second)
         psk = self._select_psk(hello, message, suites, dhe=group is not None, now=now)
-        has_certificate = bool(self.configuration.certificate_chain) and (
-            self.configuration.private_key is not None
-        )
+        has_certificate = bool(self._chain) and self._key is not None
         if psk is None and not has_certificate:
             raise AlertHandshakeFailure("no PSK accepted and no certificate to authenticate with")
         suite = psk.suite if psk is not None else suites[0]
@@ -404,7 +410,7 @@ class ServerHandshake13(Handshake13):
                 self._resume(state)
             self._trace("psk_selected", external=state is None, mode=mode.name)
             return _AcceptedPsk(index, key, fitting[0], mode, identity.identity, state)
-        has_certificate = bool(self.configuration.certificate_chain)
+        has_certificate = bool(self._chain)
         if (
             unknown
             and not has_certificate
@@ -492,7 +498,7 @@ class ServerHandshake13(Handshake13):
             schemes_body = find_extension(client_extensions, EXT_SIGNATURE_ALGORITHMS)
             if schemes_body is None:
                 raise AlertMissingExtension("ClientHello without signature_algorithms")
-            key = config.private_key
+            key = self._key
             assert key is not None
             usable = signatures.schemes_for_key(
                 key, self._schemes, decode_uint16_list(schemes_body)
@@ -511,7 +517,7 @@ class ServerHandshake13(Handshake13):
                     ],
                 )
                 self._send(_T.certificate_request, encode_certificate_request13(request), 2)
-            entries = [CertificateEntry(c.public_bytes(_DER)) for c in config.certificate_chain]
+            entries = [CertificateEntry(c.public_bytes(_DER)) for c in self._chain]
             self._send(_T.certificate, encode_certificate13(Certificate13(b"", entries)), 2)
             self._send_certificate_verify(key, usable[0])
         self._send(_T.finished, self._finished_data(from_client=False), 2)
