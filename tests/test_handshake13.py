@@ -646,17 +646,14 @@ def test_mutated_messages_raise_only_alerts(scenario: str) -> None:
                 pass
 
 
-# -- a real DTLS 1.3 ClientHello (wolfSSL 5.7.2, captured by tests/test_messages13.py) -------
+# -- a real DTLS 1.3 ClientHello (wolfSSL 5.7.2, tests/vectors13.py) -------
 
 
 def test_server_accepts_wolfssl_psk_client_hello() -> None:
     """wolfSSL's external-PSK ClientHello (key shares for P-256 and ffdhe2048, psk_ke and
     psk_dhe_ke): the binder verifies and the server answers with psk_dhe_ke over P-256."""
-    from test_messages13 import (
-        WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM,
-        handshake_in_datagram,
-        wolfssl_example_psk,
-    )
+    from test_messages13 import handshake_in_datagram, wolfssl_example_psk
+    from vectors13 import WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM
 
     _, seq, body = handshake_in_datagram(WOLFSSL_PSK_CLIENT_HELLO_DATAGRAM)
     server = DtlsConfiguration(

@@ -25,8 +25,6 @@ from __future__ import annotations
 import contextlib
 import random
 import ssl
-from collections import Counter
-from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -45,15 +43,19 @@ from .configuration import DtlsConfiguration
 from .connection_state import CLOSED as _CLOSED
 from .connection_state import ESTABLISHED as _ESTABLISHED
 from .connection_state import HANDSHAKING as _HANDSHAKING
-from .connection_state import ConnectionState, NetworkAddress
+from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
 from .drops import AUTHENTICATION_FAILURES, Drop, DropReason
 from .errors import unreachable_reason
 from .events import ConnectionTerminated, DataReceived, DtlsEvent
 from .handshake.client import ClientHandshake
+from .handshake.client13 import ClientHandshake13
 from .handshake.cookie import Admit, CookieDoor, CookieSecrets
+from .handshake.hello_retry import cookie_exchange_for
 from .handshake.server import ServerHandshake
+from .handshake.state import HandshakeResult
 from .handshake_phase import FINAL_FLIGHT_LINGER as FINAL_FLIGHT_LINGER
 from .handshake_phase import Dtls12HandshakePhase
+from .handshake_phase13 import Dtls13HandshakePhase, Dtls13State, starts_in_dtls13
 from .migration import AddressBudget
 from .record.cid import TLS12_CID
 from .record.header import ContentType, RawRecord, split_datagram
@@ -92,24 +94,7 @@ _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
 
 
-@dataclass(slots=True)
-class ConnectionStats:
-    """Counters for diagnostics; drops are keyed by reason (slotted: one per connection)."""
-
-    datagrams_received: int = 0
-    datagrams_sent: int = 0
-    records_received: int = 0
-    records_accepted: int = 0
-    "Records that passed the record layer: authenticated (from epoch 1 on) and not replays."
-    records_dropped: Counter[str] = field(default_factory=Counter)
-    retransmissions: int = 0
-    address_changes: int = 0
-    "Times the peer's address moved (connection IDs, RFC 9146 §6)."
-    datagrams_withheld: int = 0
-    "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."
-
-
-class DtlsConnection(Dtls12HandshakePhase):
+class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
     """One DTLS association, client or server, as a sans-I/O state machine.
 
     A client calls :meth:`connect`; a server connection is created for one peer address and
@@ -185,6 +170,8 @@ class DtlsConnection(Dtls12HandshakePhase):
         # A server's front door until a ClientHello is admitted, then None (always None for a
         # client): the cookie door, or the endpoint's verdict on the ClientHello it feeds next.
         self._door: CookieDoor | Admit | None = None
+        # The DTLS 1.3 state (handshake_phase13), None while the connection speaks DTLS 1.2.
+        self._v13: Dtls13State | None = None
         if self.is_client:
             if (
                 configuration.effective_verify_mode() != ssl.CERT_NONE
@@ -202,6 +189,9 @@ class DtlsConnection(Dtls12HandshakePhase):
                     "(or check_hostname=False, peer_fingerprints, or verify_mode=CERT_NONE)"
                 )
             self._handshake = ClientHandshake(configuration, self, self._trace)
+            if starts_in_dtls13(configuration):
+                self._flight = self._new_flight_sender13()
+                self._start_dtls13(ClientHandshake13(configuration, self, self._trace))
         else:
             self._handshake = ServerHandshake(configuration, self, self._trace)
             if admitted is not None:
@@ -210,10 +200,11 @@ class DtlsConnection(Dtls12HandshakePhase):
                 self._door = CookieDoor(
                     CookieSecrets(configuration.cookie_secret)
                     if configuration.cookie_exchange
-                    else None
+                    else None,
+                    exchange=cookie_exchange_for(configuration),
                 )
         if connection_id is not None:
-            self._handshake.result.connection_ids = (connection_id, None)
+            self._result.connection_ids = (connection_id, None)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -224,11 +215,19 @@ class DtlsConnection(Dtls12HandshakePhase):
         self._set_now(now)
         self._peer_address = addr
         self._start_handshake_clock(now)
+        if self._v13 is not None:
+            handshake = self._v13.handshake
+            assert isinstance(handshake, ClientHandshake13)
+            handshake.start()
+            return
         assert isinstance(self._handshake, ClientHandshake)
         self._handshake.start()
 
     def receive_datagram(self, data: bytes, addr: NetworkAddress, now: float) -> None:
         """Process one datagram received from ``addr``."""
+        if self._v13 is not None:
+            self._receive_datagram13(data, addr, now)
+            return
         self._now = self._trace.now = now  # _set_now, without a call per datagram
         if self.state is _ESTABLISHED and addr == self._peer_address and not self._held_records:
             # A datagram of one application-data record, the established connection's usual
@@ -333,7 +332,8 @@ class DtlsConnection(Dtls12HandshakePhase):
             self.stats.retransmissions = self._flight.retransmissions
             return []
         try:
-            datagrams = self._flight.datagrams(self._records, now)
+            v13 = self._v13
+            datagrams = self._flight.datagrams(self._records if v13 is None else v13.records, now)
         except SequenceNumberExhausted as exc:
             self._fail(AlertInternalError(str(exc)))
             datagrams = []
@@ -368,6 +368,10 @@ class DtlsConnection(Dtls12HandshakePhase):
         linger = self._linger_deadline
         if linger is not None and (when is None or linger < when):
             when = linger
+        if self._v13 is not None:
+            ack = self._v13.acks.deadline  # a delayed ACK
+            if ack is not None and (when is None or ack < when):
+                when = ack
         if state is _ESTABLISHED:
             # The handshake deadline ended with the handshake; the idle timeout runs instead
             # (_idle_deadline, written out here).
@@ -399,6 +403,8 @@ class DtlsConnection(Dtls12HandshakePhase):
         if self._linger_deadline is not None and now >= self._linger_deadline:
             self._linger_deadline = None
             self._flight.forget()
+        if self._v13 is not None:
+            self._on_timer13(self._v13, now)
         self._flight.on_timer(now)
         if self._flight.timeouts_exhausted and self.state == _HANDSHAKING:
             self._terminate(None, self._timeout_reason(), by_peer=False)
@@ -414,7 +420,11 @@ class DtlsConnection(Dtls12HandshakePhase):
             raise ConnectionError(f"cannot send data while {self.state.value}")
         try:
             # ValueError above max_payload(), as documented.
-            record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
+            v13 = self._v13
+            if v13 is None:
+                record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
+            else:
+                record = v13.records.seal(_APPLICATION_DATA, self._checked_payload(data))
         except SequenceNumberExhausted as exc:
             # SPEC R3: never wrap; without renegotiation the only way out is to close.
             self._terminate(None, str(exc), by_peer=False)
@@ -463,6 +473,8 @@ class DtlsConnection(Dtls12HandshakePhase):
     def max_payload(self) -> int:
         """Largest application payload of one record: what fits the MTU
         (``DTLS_get_data_mtu``), and never more than the 2^14 bytes a peer accepts."""
+        if self._v13 is not None:
+            return self._v13.records.max_payload(self.configuration.mtu)
         return self._records.max_payload(self.configuration.mtu)
 
     def export_keying_material(
@@ -471,6 +483,8 @@ class DtlsConnection(Dtls12HandshakePhase):
         """RFC 5705 keying material exporter (available once the handshake completed)."""
         if isinstance(label, str):
             label = label.encode("ascii")
+        if self._v13 is not None:
+            return self._v13.handshake.export_keying_material(label, length, context)
         return self._handshake.export_keying_material(label, length, context)
 
     @property
@@ -486,60 +500,71 @@ class DtlsConnection(Dtls12HandshakePhase):
     @property
     def peer_certificates(self) -> list[x509.Certificate]:
         """The peer's certificate chain, leaf first (empty before the handshake completes)."""
-        return self._handshake.result.peer_certificates
+        return self._result.peer_certificates
 
     @property
     def peer_public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None:
         """The peer's RFC 7250 raw public key, when it authenticated with one (else None)."""
-        return self._handshake.result.peer_public_key
+        return self._result.peer_public_key
 
     @property
     def alpn_protocol(self) -> str | None:
         """The ALPN protocol both sides agreed on (RFC 7301), or None (not configured on
         both sides, or the handshake has not completed)."""
-        return self._handshake.result.alpn_protocol
+        return self._result.alpn_protocol
 
     @property
     def srtp_profile(self) -> SrtpProfile | None:
         """The DTLS-SRTP profile agreed on (RFC 5764), or None (not configured on both sides,
         or the handshake has not completed)."""
-        return self._handshake.result.srtp_profile
+        return self._result.srtp_profile
 
     def srtp_keying_material(self) -> SrtpKeyingMaterial:
         """The SRTP master keys and salts for this side (RFC 5764 §4.2): ``local_*`` protect
         what we send. Raises RuntimeError before the handshake completes or without an
         agreed ``srtp_profile``."""
-        profile = self._handshake.result.srtp_profile
+        profile = self._result.srtp_profile
         if profile is None:
             raise RuntimeError(
                 "no DTLS-SRTP profile was agreed: configure srtp_profiles on both sides"
             )
-        return keying_material(
-            self, profile, is_client=self.is_client, mki=self._handshake.result.srtp_mki
-        )
+        return keying_material(self, profile, is_client=self.is_client, mki=self._result.srtp_mki)
 
     @property
     def server_name(self) -> str | None:
         """Server: the host name the client asked for (SNI), or None if it sent none.
         Client: the configured ``server_name``. None before the ClientHello."""
-        return self._handshake.result.server_name
+        return self._result.server_name
 
     @property
     def session(self) -> Session | None:
         """Client: the session to resume later (``DtlsConfiguration.session``), once the
         handshake completed and if the server offered resumption; None otherwise and on a
         server. Like ``ssl.SSLSocket.session``."""
-        return self._handshake.result.session
+        return self._result.session
 
     @property
     def session_resumed(self) -> bool:
         """True when the handshake resumed an earlier session (``ssl``'s ``session_reused``)."""
-        return self._handshake.result.resumed
+        return self._result.resumed
 
     @property
     def path_mtu(self) -> int:
         """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
         return self._flight.mtu
+
+    @property
+    def _result(self) -> HandshakeResult:
+        """What the handshake negotiated, in whichever version it ran."""
+        v13 = self._v13
+        return self._handshake.result if v13 is None else v13.handshake.result
+
+    def _checked_payload(self, data: bytes) -> bytes:
+        """``data`` as bytes, if one record can carry it (ValueError otherwise)."""
+        limit = self.max_payload()
+        if len(data) > limit:
+            raise ValueError(f"{len(data)} bytes do not fit one record: at most {limit}")
+        return bytes(data)
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -688,6 +713,8 @@ class DtlsConnection(Dtls12HandshakePhase):
         self._linger_deadline = None
         self._free_reassembler()
         self._records.discard_early()
+        if self._v13 is not None:
+            self._v13.records.discard_held()
         self._free_early_application()
         self._trace("terminated", alert=alert.name if alert else None, reason=reason)
         self._events.append(
@@ -704,10 +731,9 @@ class DtlsConnection(Dtls12HandshakePhase):
         if self._peer_address is None:
             return
         # Alerts are never retransmitted (RFC 6347 §4.2.7, SPEC T8).
+        records = self._records if self._v13 is None else self._v13.records
         with contextlib.suppress(SequenceNumberExhausted):
-            self._datagrams.append(
-                self._records.seal(ContentType.alert, bytes((level, description)))
-            )
+            self._datagrams.append(records.seal(_ALERT, bytes((level, description))))
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -1,16 +1,18 @@
-"""A connection's life-cycle state and the address type drivers use.
+"""A connection's life-cycle state, its counters and the address type drivers use.
 
 Below both :mod:`aiodtls.connection` and the handshake phase it inherits
 (:mod:`aiodtls.handshake_phase`), so neither imports the other for them;
-``aiodtls.connection`` re-exports both names, the path users know.
+``aiodtls.connection`` re-exports these names, the path users know.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConnectionState", "NetworkAddress"]
+__all__ = ["ConnectionState", "ConnectionStats", "NetworkAddress"]
 
 NetworkAddress = Any
 "A socket address as the I/O driver uses it, e.g. ``('127.0.0.1', 4433)``."
@@ -30,3 +32,20 @@ class ConnectionState(enum.Enum):
 HANDSHAKING = ConnectionState.HANDSHAKING
 ESTABLISHED = ConnectionState.ESTABLISHED
 CLOSED = ConnectionState.CLOSED
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Counters for diagnostics; drops are keyed by reason (slotted: one per connection)."""
+
+    datagrams_received: int = 0
+    datagrams_sent: int = 0
+    records_received: int = 0
+    records_accepted: int = 0
+    "Records that passed the record layer: authenticated (from epoch 1 on) and not replays."
+    records_dropped: Counter[str] = field(default_factory=Counter)
+    retransmissions: int = 0
+    address_changes: int = 0
+    "Times the peer's address moved (connection IDs, RFC 9146 §6)."
+    datagrams_withheld: int = 0
+    "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."

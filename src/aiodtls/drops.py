@@ -62,6 +62,14 @@ class DropReason(str, enum.Enum):
     SHORTER_THAN_SEQUENCE_SAMPLE = "DTLS 1.3 ciphertext shorter than the 16-byte sample"  # §4.2.3
     NO_INNER_CONTENT_TYPE = "DTLS 1.3 inner plaintext is all zeros (no content type)"
 
+    # -- the DTLS 1.3 record layer (record.layer13, RFC 9147 §4.1, §4.2.2) ------------------
+    NOT_A_DTLS13_RECORD = "first byte {:#04x} is no DTLS 1.3 record"  # §4.1: as failed deprotection
+    PLAINTEXT_OUTSIDE_EPOCH_0 = "DTLSPlaintext record in epoch {}"  # §4: epoch 0 only
+    NO_KEYS_FOR_EPOCH_BITS = "DTLS 1.3 record with epoch bits {} has no keys"
+    AEAD_INTEGRITY_LIMIT = "epoch {} reached its limit of failed decryptions"  # §4.5.3
+    CHANGE_CIPHER_SPEC_IN_DTLS13 = "ChangeCipherSpec in DTLS 1.3"  # RFC 9147 §5: none
+    PLAINTEXT_ACK = "plaintext ACK (anyone could forge it)"  # SPEC X28
+
     # -- reassembly (reliability.reassembly, SPEC F1-F5, X1-X5) ----------------------------
     BEYOND_WINDOW = "message_seq {} beyond window (next {})"
     FRAGMENT_PAST_MESSAGE_LENGTH = "fragment runs past the message length"

@@ -56,6 +56,7 @@ from .handshake.cookie import (
     ParsedClientHello,
     parse_client_hello,
 )
+from .handshake.hello_retry import cookie_exchange_for
 from .trace import Tracer
 from .wire import ContentType, peek_cid, starts_in_epoch_zero, starts_with_plain_client_hello
 
@@ -133,7 +134,8 @@ class DtlsEndpoint:
         self._door = CookieDoor(
             CookieSecrets(configuration.cookie_secret, rotation_period=cookie_rotation)
             if configuration.cookie_exchange
-            else None
+            else None,
+            exchange=cookie_exchange_for(configuration),
         )
         self._budget = BufferBudget(max_buffered_handshake_bytes)
         self._rng = rng

@@ -31,6 +31,7 @@ from .handshake.client import ClientHandshake
 from .handshake.cookie import Admit, Challenge, CookieDoor
 from .handshake.messages import HandshakeType, decode_client_hello
 from .handshake.server import ServerHandshake
+from .handshake_phase13 import Dtls13State, admits_dtls13
 from .migration import AddressBudget
 from .record.header import RECORD_HEADER_LENGTH, RawRecord
 from .record.layer import OpenedRecord, RecordLayer
@@ -91,12 +92,18 @@ class Dtls12HandshakePhase:
     _now: float
     _wrong_key: WrongKeyWatch
     _address_budget: AddressBudget | None
+    _v13: Dtls13State | None
 
     if TYPE_CHECKING:  # methods of the connection (declared only: the class has no stubs)
 
         def _drop(self, drop: Drop, record: RawRecord | OpenedRecord | None = None) -> None: ...
         def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None: ...
         def _free_early_application(self) -> None: ...
+        def _deliver_messages13(
+            self, message: HandshakeMessage | None, v13: Dtls13State
+        ) -> None: ...
+        def _new_flight_sender13(self) -> FlightSender: ...
+        def _start_server13(self, admitted: Admit, message: HandshakeMessage) -> None: ...
 
     # -- HandshakeSink: callbacks of the handshake, private to the package ----------------
 
@@ -260,7 +267,11 @@ class Dtls12HandshakePhase:
 
     def _deliver_messages(self, message: HandshakeMessage | None) -> None:
         """Hand ``message`` (if any), then each message reassembly has completed in order,
-        to the handshake, for as long as the handshake goes on."""
+        to the handshake, for as long as the handshake goes on. A DTLS 1.3 connection's go
+        to its own handshake (``handshake_phase13``)."""
+        if self._v13 is not None:
+            self._deliver_messages13(message, self._v13)
+            return
         while self.state == _HANDSHAKING:
             if message is None:
                 assert self._reassembler is not None  # while handshaking
@@ -311,6 +322,11 @@ class Dtls12HandshakePhase:
                 )
             return
         self._door = None
+        # A ClientHello that offers DTLS 1.3, to a server that allows it, is answered in 1.3:
+        # with ACKs from the first flight on.
+        dtls13 = admits_dtls13(self.configuration, verdict)
+        if dtls13:
+            self._flight = self._new_flight_sender13()
         cookie = verdict.cookie
         if cookie is not None and cookie.age is not None:
             # The cookie went out with our challenge: its age is one round trip if the
@@ -330,6 +346,9 @@ class Dtls12HandshakePhase:
         # number twice (what OpenSSL does after DTLSv1_listen). Done first, so that even an
         # alert refusing this ClientHello gets through.
         self._records.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
+        if dtls13:
+            self._start_server13(verdict, message)
+            return
         handshake = self._handshake
         assert not handshake.is_client  # a server's (no isinstance call)
         handshake.start(verdict.hello, message, self._now)

@@ -8,9 +8,11 @@ read by the proxy, the diagnosis and the simulator) frames datagrams through it 
 only what an observer needs: unified headers (:func:`read_unified_record`) and the CID length
 when it missed the hellos (:func:`infer_cid_length`). DTLS 1.3 record protection
 (:mod:`aiodtls.record.protection13`) reads the unified header through the same function and
-writes it with :func:`encode_unified_header`. So every reader applies the same bounds
-checks (SPEC R4, X18), and reports what it cannot frame the same way, as a
-:class:`~aiodtls.drops.Drop`.
+writes it with :func:`encode_unified_header`; the DTLS 1.3 record layer
+(:mod:`aiodtls.record.layer13`) frames its datagrams with :func:`split_datagram13`, which
+demultiplexes by first byte (RFC 9147 §4.1) onto the same two readers. So every reader
+applies the same bounds checks (SPEC R4, X18), and reports what it cannot frame the same
+way, as a :class:`~aiodtls.drops.Drop`.
 
 It decrypts nothing, tracks no epoch and checks no replay (``record.layer`` does), and it
 reads nothing inside a record body (``dissect`` does, for observers; ``reliability`` for the
@@ -30,6 +32,7 @@ from .drops import Drop, DropReason
 __all__ = [
     "DTLS1_0",
     "DTLS1_2",
+    "DTLS13_PLAINTEXT_TYPES",
     "MAX_CID_LENGTH",
     "MAX_CIPHERTEXT_LENGTH",
     "MAX_FRAMING_CHECKS",
@@ -50,6 +53,7 @@ __all__ = [
     "peek_cid",
     "read_unified_record",
     "split_datagram",
+    "split_datagram13",
     "starts_in_epoch_zero",
     "starts_with_plain_client_hello",
     "unframed_cid_record",
@@ -397,6 +401,59 @@ def encode_unified_header(
         parts.append(_LENGTH.pack(length))
     parts[0] = bytes((flags,))
     return b"".join(parts)
+
+
+DTLS13_PLAINTEXT_TYPES = frozenset({21, 22, 26})
+"""First bytes of a DTLS 1.3 DTLSPlaintext record: alert, handshake, ack (RFC 9147 §4.1). The
+others of DTLS 1.2 (change_cipher_spec 20, application_data 23, heartbeat 24, tls12_cid 25)
+are no DTLS 1.3 record."""
+
+# Where the 13-byte-header framing must stop in a DTLS 1.3 datagram: every other first byte.
+_NOT_DTLS13_PLAINTEXT = frozenset(range(256)) - DTLS13_PLAINTEXT_TYPES
+
+
+def split_datagram13(data: bytes, cid_length: int = 0) -> list[RawRecord | UnifiedRecord | Drop]:
+    """Split a DTLS 1.3 datagram into records, demultiplexed by first byte (RFC 9147 §4.1).
+
+    alert(21), handshake(22) and ack(26) start a DTLSPlaintext record with the 13-byte header
+    (a :class:`RawRecord`, framed by :func:`split_datagram`); ``0b001CSLEE`` starts a
+    DTLSCiphertext record with the unified header (a :class:`UnifiedRecord`, framed by
+    :func:`read_unified_record`; without the L bit it runs to the end of the datagram). A
+    unified header's CID is ``cid_length`` bytes, the length negotiated for records to us;
+    with 0 (none negotiated) a C bit cannot be framed.
+
+    As :func:`split_datagram`, the first record that cannot be framed ends the list with a
+    :class:`Drop` and the rest of the datagram is not read: any other first byte is
+    "rejected as if it had failed deprotection" (§4.1), and what follows it has no length
+    anyone can trust.
+    """
+    items: list[RawRecord | UnifiedRecord | Drop] = []
+    pos = 0
+    end = len(data)
+    while pos < end:
+        first = data[pos]
+        if first in DTLS13_PLAINTEXT_TYPES:
+            records = split_datagram(data, 0, pos, _NOT_DTLS13_PLAINTEXT)
+            items.extend(records)
+            if type(records[-1]) is Drop:
+                break
+            for record in records:
+                assert isinstance(record, RawRecord)
+                pos += RECORD_HEADER_LENGTH + len(record.fragment)
+            continue
+        if first & _UNIFIED_MASK != _UNIFIED_PREFIX:
+            items.append(Drop(DropReason.NOT_A_DTLS13_RECORD, (first,), offset=pos))
+            break
+        if first & _UNIFIED_C and not cid_length:
+            items.append(Drop(DropReason.UNIFIED_CID_NOT_NEGOTIATED, offset=pos))
+            break
+        unified = read_unified_record(data, pos, cid_length)
+        items.append(unified)
+        if type(unified) is Drop:
+            break
+        assert isinstance(unified, UnifiedRecord)
+        pos += unified.header_length + unified.length
+    return items
 
 
 def infer_cid_length(data: bytes, pos: int) -> tuple[int | None, tuple[int, ...]]:

@@ -31,7 +31,7 @@ from typing import NoReturn
 
 import pytest
 
-from certs import SERVER_NAME
+from certs import SERVER_NAME, KeyKind
 
 from .peers import (
     HANDSHAKE_OK,
@@ -54,8 +54,11 @@ __all__ = [
     "PYOPENSSL",
     "WOLFSSL",
     "WOLFSSL_DIR_VARIABLE",
+    "WOLFSSL_PSK13_HEX",
+    "WOLFSSL_PSK13_IDENTITY",
     "WOLFSSL_PSK_HEX",
     "WOLFSSL_PSK_IDENTITY",
+    "WOLFSSL_SUITES13",
     "CasePriority",
     "Implementation",
     "aiodtls_client_to_gnutls_serv",
@@ -393,6 +396,24 @@ WOLFSSL_PSK_IDENTITY = "Client_identity"
 _WOLFSSL_CIPHERS = {"PSK-AES128-CCM8": "PSK-AES128-CCM-8"}
 "wolfSSL's ``-l`` names that differ from OpenSSL's."
 
+WOLFSSL_PSK13_HEX = "0123456789abcdef" * 4
+"""The 32-byte PSK wolfSSL's examples use for (D)TLS 1.3 (``wolfssl/test.h``: 0x01, then +0x22
+a byte, wrapping to 0x01 past 0xff, i.e. 01 23 45 .. ef repeated; fixed, no option)."""
+
+WOLFSSL_PSK13_IDENTITY = "Client_identity"
+"""The (D)TLS 1.3 PSK identity of the example client with ``--openssl-psk`` (without it the client
+appends the suite's hash name: ``Client_identitySHA256``). The example server accepts any identity
+that starts with it."""
+
+WOLFSSL_SUITES13 = {
+    "TLS_AES_128_GCM_SHA256": "TLS13-AES128-GCM-SHA256",
+    "TLS_AES_256_GCM_SHA384": "TLS13-AES256-GCM-SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256": "TLS13-CHACHA20-POLY1305-SHA256",
+    "TLS_AES_128_CCM_SHA256": "TLS13-AES128-CCM-SHA256",
+    "TLS_AES_128_CCM_8_SHA256": "TLS13-AES128-CCM-8-SHA256",
+}
+"wolfSSL's ``-l`` name of each TLS 1.3 suite (IANA name -> wolfSSL name)."
+
 
 @dataclass(frozen=True)
 class WolfSsl(Implementation):
@@ -440,6 +461,82 @@ class WolfSsl(Implementation):
         if case.kind is not None:
             argv += ["-A", str(_root(case, files, None)), "-m", "-x"]
         return peers.start("wolfssl-client", [*argv, *options])
+
+    def server13(
+        self,
+        peers: PeerSet,
+        port: int,
+        files: InteropFiles,
+        *options: str,
+        kind: KeyKind | None = "ecdsa",
+        version: str = "4",
+        suite: str | None = None,
+        client_ca: Path | None = None,
+        resume: bool = False,
+        key_update: bool = False,
+        cookie: bool = True,
+        group: str | None = None,
+    ) -> PeerProcess:
+        """``server -u -v 4`` (``version`` ``d``: DTLS 1.3 or 1.2) on 127.0.0.1:``port``, bound
+        when returned, with the ``kind`` server chain or, for None, the examples' TLS 1.3 PSK
+        (``-s``; :data:`WOLFSSL_PSK13_HEX`). ``suite`` pins one suite (an IANA name of
+        :data:`WOLFSSL_SUITES13`). ``client_ca`` requires a client certificate under that root
+        (``-A ca -F``; else ``-d``, none asked). ``resume`` serves a second connection that may
+        resume (``-r``); ``key_update`` sends a KeyUpdate before its answer and reads a second
+        message (``-U``); without ``cookie`` no HelloRetryRequest is sent (``-J n``; by default
+        wolfSSL's DTLS 1.3 server answers every first ClientHello with an HRR carrying a
+        cookie); ``group`` (``SECP384R1`` ...) is the only group the server accepts a key share
+        for (``--force-curve``), which makes a client that offered another send a second
+        ClientHello."""
+        argv = [*self._program(peers, "server"), "-u", "-v", version, "-p", str(port)]
+        argv += self._credentials13(files, kind, suite)
+        argv += ["-A", str(client_ca), "-F"] if client_ca is not None else ["-d"]
+        argv += ["-r"] * resume + ["-U"] * key_update + ["-J", "n"] * (not cookie)
+        argv += ["--force-curve", group] if group is not None else []
+        return self._bound(peers.start("wolfssl-server", [*argv, *options]), port)
+
+    def client13(
+        self,
+        peers: PeerSet,
+        port: int,
+        files: InteropFiles,
+        *options: str,
+        kind: KeyKind | None = "ecdsa",
+        version: str = "4",
+        suite: str | None = None,
+        client_certificate: bool = False,
+        resume: bool = False,
+        key_update: bool = False,
+        no_key_share: bool = False,
+    ) -> PeerProcess:
+        """``client -u -v 4`` to localhost:``port``: verifying the ``kind`` chain and the name
+        ``localhost`` (``-A root -m``), or with the TLS 1.3 PSK for None (``-s --openssl-psk``:
+        identity :data:`WOLFSSL_PSK13_IDENTITY`). ``client_certificate`` sends the interop
+        client chain (else ``-x``). ``resume`` reconnects once with the ticket it got (``-r``);
+        ``key_update`` sends a KeyUpdate (update_requested) before its message and a second
+        message after the answer (``-I``); ``no_key_share`` offers an empty key_share, so the
+        server must ask for one with a HelloRetryRequest (``-J``)."""
+        argv = [*self._program(peers, "client"), "-u", "-v", version]
+        argv += ["-h", SERVER_NAME, "-p", str(port)]
+        if kind is None:
+            argv += ["-s", "--openssl-psk"]
+        else:
+            argv += ["-A", str(files.server[kind].root), "-m"]
+            if client_certificate:
+                argv += ["-c", str(files.client.chain), "-k", str(files.client.key)]
+            else:
+                argv += ["-x"]
+        argv += ["-l", WOLFSSL_SUITES13[suite]] if suite is not None else []
+        argv += ["-r"] * resume + ["-I"] * key_update + ["-J"] * no_key_share
+        return peers.start("wolfssl-client", [*argv, *options])
+
+    @staticmethod
+    def _credentials13(files: InteropFiles, kind: KeyKind | None, suite: str | None) -> list[str]:
+        argv = ["-l", WOLFSSL_SUITES13[suite]] if suite is not None else []
+        if kind is None:
+            return ["-s", *argv]
+        pem = files.server[kind]
+        return ["-c", str(pem.chain), "-k", str(pem.key), *argv]
 
     @staticmethod
     def cipher(case: Case) -> str:

@@ -36,8 +36,8 @@ from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2, ContentType, encode_record_header
 from ..reliability.fragments import encode_handshake_fragment
-from ..suites import NamedGroup, Suite13, suite13_hash
-from .cookie import COOKIE_LENGTH
+from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
+from .cookie import COOKIE_LENGTH, CookieExchange
 from .hello_verify import HELLO_VERIFY_REQUEST
 from .messages import ClientHello, HandshakeType, encode_client_hello
 from .messages.tls13 import transcript_message
@@ -50,7 +50,7 @@ from .server13 import (
     read_cookie,
 )
 
-__all__ = ["HelloRetryExchange", "encode_hello_retry_request_datagram"]
+__all__ = ["HelloRetryExchange", "cookie_exchange_for", "encode_hello_retry_request_datagram"]
 
 _STATE = struct.Struct("!HH")  # suite, group (0: none asked)
 
@@ -158,3 +158,12 @@ def _decode_state(wire: bytes) -> HelloRetryState | None:
     if len(digest) != suite13_hash(suite).digest_size:
         return None
     return HelloRetryState(suite, group, digest, cookie=wire)
+
+
+def cookie_exchange_for(configuration: DtlsConfiguration) -> CookieExchange:
+    """The cookie exchange of a server's door: a HelloRetryRequest for a ClientHello that
+    offers DTLS 1.3 when the configuration allows it (and a HelloVerifyRequest for the
+    others), else DTLS 1.2's HelloVerifyRequest alone."""
+    if configuration.allows(ProtocolVersion.DTLSv1_3):
+        return HelloRetryExchange(configuration)
+    return HELLO_VERIFY_REQUEST

@@ -24,7 +24,7 @@ Every way a received record fails is a :class:`~aiodtls.drops.Drop`, never an ex
 :mod:`aiodtls.wire` (:func:`~aiodtls.wire.read_unified_record`,
 :func:`~aiodtls.wire.encode_unified_header`); this module frames nothing else. It tracks no
 epoch switch, keeps no replay window and picks no epoch for a record: one instance is one
-epoch's keys in one direction, and the caller (the DTLS 1.3 record layer, to come) chooses it
+epoch's keys in one direction, and the caller (:mod:`aiodtls.record.layer13`) chooses it
 from the header's epoch bits and checks replay after a record opens.
 """
 
@@ -195,6 +195,19 @@ class RecordProtection13:
         """The full epoch these keys protect (the header carries its two low bits)."""
         return self._epoch
 
+    @property
+    def tag_length(self) -> int:
+        """Bytes the AEAD adds: 16, or 8 for TLS_AES_128_CCM_8_SHA256."""
+        return self._tag_length
+
+    @property
+    def overhead(self) -> int:
+        """Bytes a record of ``n`` content bytes takes beyond ``n`` as :meth:`seal` writes it
+        by default (16-bit sequence number, length present, no padding): the unified header
+        (1, the CID, 2, 2), the inner content type (1) and the tag. A short record may take
+        more: its ciphertext is padded to the 16-byte mask sample."""
+        return 6 + (0 if self._cid is None else len(self._cid)) + self._tag_length
+
     def nonce(self, sequence_number: int) -> bytes:
         """The per-record nonce: the 64-bit sequence number, left-padded to the IV's 12 bytes,
         XORed with the IV (RFC 8446 §5.3; RFC 9147 §4: the epoch is not included)."""
@@ -267,6 +280,21 @@ class RecordProtection13:
         if type(record) is Drop:
             return record
         assert isinstance(record, UnifiedRecord)
+        return self.open_record(data, record, next_expected)
+
+    def open_record(
+        self, data: bytes, record: UnifiedRecord, next_expected: int
+    ) -> OpenedRecord13 | Drop:
+        """As :meth:`open`, for a record the caller already framed in ``data`` (the DTLS 1.3
+        record layer frames a whole datagram with :func:`~aiodtls.wire.split_datagram13`
+        first, then picks the epoch from the header's bits)."""
+        pos = record.offset
+        cid = self._cid
+        if record.connection_id is None:
+            if cid is not None:
+                return Drop(DropReason.MISSING_CID, offset=pos)
+        elif cid is None:
+            return Drop(DropReason.UNIFIED_CID_NOT_NEGOTIATED, offset=pos)
         if record.connection_id != cid:
             return Drop(DropReason.UNKNOWN_CID, offset=pos)
         if record.epoch_bits != self._epoch & 0x03:

@@ -12,21 +12,30 @@ changes (SPEC F4, issue 3).
 States follow RFC 6347 §4.2.4: SENDING (datagrams are due), WAITING (timer armed for the
 peer's answer), FINISHED (the final flight was sent; it is only re-sent when the peer repeats
 its flight, SPEC T4), and IDLE (nothing in flight).
+
+DTLS 1.3 (``FlightSender(acks=True)``, RFC 9147 §5.8, §7.2, SPEC V12, V19) adds ACKs: the sender
+notes the record number (epoch, sequence number) of every handshake fragment it seals, and
+:meth:`FlightSender.on_ack` marks the fragments an ACK names as received. A retransmission then
+carries only the bytes not acknowledged, cut and packed afresh; an ACK that leaves part of the
+flight unacknowledged brings that part out at once (once per transmission), and a flight
+acknowledged whole is never sent again: WAITING without a timer for the peer's next flight, or
+IDLE for a final flight, which in DTLS 1.3 is retransmitted on its timer until acknowledged
+(the client's Finished flight, post-handshake messages) rather than parked in FINISHED.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..record.header import MAX_PLAINTEXT_LENGTH, ContentType
-from ..record.layer import RecordLayer
 from ..trace import Tracer
 from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment, handshake_header
 from .timer import ANSWERED_CAPPED_TIMEOUTS, RetransmissionTimer
 
-__all__ = ["FlightEntry", "FlightSender", "FlightState", "plan_datagrams"]
+__all__ = ["FlightEntry", "FlightSender", "FlightState", "RecordSealer", "plan_datagrams"]
 
 # A fragment smaller than this is not worth a record of its own at the end of a datagram;
 # the message starts in the next datagram instead.
@@ -60,6 +69,26 @@ class FlightEntry:
 
 PlannedRecord = tuple[int, int, bytes]
 "(epoch, content type, plaintext payload) of one record."
+
+Piece = tuple[int, int, int]
+"(message_seq, fragment_offset, fragment_length) of one handshake fragment sent (ACK mode)."
+
+
+class RecordSealer(Protocol):
+    """What a flight needs of a record layer: the DTLS 1.2 ``RecordLayer`` and the DTLS 1.3
+    ``RecordLayer13`` both provide it."""
+
+    def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
+        """One record of ``payload`` in ``epoch`` on its next sequence number."""
+        ...
+
+    def overhead(self, epoch: int | None = None) -> int:
+        """Bytes one record in ``epoch`` adds to its payload."""
+        ...
+
+    def next_sequence_number(self, epoch: int) -> int:
+        """The sequence number the next record of ``epoch`` will get."""
+        ...
 
 
 class MtuTooSmall(ValueError):
@@ -141,6 +170,71 @@ def plan_datagrams(
     return datagrams
 
 
+def _piece(payload: bytes) -> Piece:
+    """The (message_seq, fragment_offset, fragment_length) of a planned handshake record, read
+    back from its 12-byte fragment header (RFC 9147 §5.2)."""
+    return (
+        int.from_bytes(payload[4:6], "big"),
+        int.from_bytes(payload[6:9], "big"),
+        int.from_bytes(payload[9:12], "big"),
+    )
+
+
+def _gaps(size: int, acknowledged: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (offset, length) ranges of a ``size``-byte message that no acknowledged fragment
+    of ``acknowledged`` (offset, length) covers; an empty message is covered by any ACK of it."""
+    if size == 0:
+        return [] if acknowledged else [(0, 0)]
+    gaps = []
+    covered = 0
+    for offset, length in sorted(acknowledged):
+        if offset > covered:
+            gaps.append((covered, offset - covered))
+        covered = max(covered, offset + length)
+    if covered < size:
+        gaps.append((covered, size - covered))
+    return gaps
+
+
+def plan_unacknowledged(
+    entries: Sequence[FlightEntry],
+    acknowledged: dict[int, list[tuple[int, int]]],
+    mtu: int,
+    overhead: Callable[[int], int],
+) -> list[list[PlannedRecord]]:
+    """As :func:`plan_datagrams`, for only the bytes of each handshake message that no ACK
+    covered (``acknowledged``: message_seq -> the (offset, length) fragments ACKed): each
+    missing range is cut anew to the room left, records packed into datagrams of at most
+    ``mtu`` (RFC 9147 §5.5: retransmitted fragments may differ in size, never in bytes)."""
+    datagrams: list[list[PlannedRecord]] = []
+    current: list[PlannedRecord] = []
+    room = mtu
+    for entry in entries:
+        per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
+        for start, missing in _gaps(len(entry.body), acknowledged.get(entry.message_seq, [])):
+            offset, end = start, start + missing
+            while True:
+                length = min(end - offset, room - per_record, _MAX_FRAGMENT)
+                whole = length == end - offset
+                if length < 0 or (not whole and length < _MIN_FRAGMENT):
+                    # Too little room for a worthwhile fragment: the next datagram; in an
+                    # empty one any fragment will do, if one fits at all.
+                    if current:
+                        datagrams.append(current)
+                        current, room = [], mtu
+                        continue
+                    if length <= 0:
+                        raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
+                current.append(_fragment_record(entry, offset, length))
+                offset += length
+                room -= per_record + length
+                if whole:
+                    break
+    if current:
+        datagrams.append(current)
+    return datagrams
+
+
 class FlightState(enum.Enum):
     """RFC 6347 §4.2.4 states of the sending side."""
 
@@ -165,14 +259,18 @@ class FlightSender:
     """
 
     __slots__ = (
+        "_acked",
+        "_acks",
         "_answered",
         "_attempt",
         "_copies_left",
         "_entries",
         "_final",
         "_first_sent_at",
+        "_hold_back",
         "_largest_sent",
         "_last_sent_at",
+        "_newest_acked",
         "_peer_alive",
         "_plan",
         "_plan_mtu",
@@ -180,6 +278,8 @@ class FlightSender:
         "_record_sent_at",
         "_repeat_resends",
         "_sending_copy",
+        "_sent_count",
+        "_sent_pieces",
         "_timeouts",
         "_timeouts_since_answer",
         "_timer_started_at",
@@ -201,9 +301,12 @@ class FlightSender:
         mtu: int,
         tracer: Tracer,
         record_times: bool = True,
+        acks: bool = False,
     ) -> None:
         """``record_times``: note when each record was sent, for :meth:`on_record_answered`
-        (only a client needs it: a HelloVerifyRequest answers its ClientHello's record)."""
+        (only a client needs it: a HelloVerifyRequest answers its ClientHello's record).
+        ``acks``: DTLS 1.3, the peer acknowledges records (:meth:`on_ack`); flights then
+        carry handshake messages only."""
         self.state = _IDLE
         self.timer = timer
         self.mtu = mtu
@@ -238,6 +341,17 @@ class FlightSender:
         self._record_sent_at: dict[tuple[int, int], float] | None = {} if record_times else None
         self._final = False
         self._trace = tracer
+        self._acks = acks
+        self._sent_pieces: dict[tuple[int, int], tuple[Piece, float, int]] = {}
+        """ACK mode: record number -> the fragment it carried, when it went out, and its
+        place in the order of records sent (for this flight; popped once acknowledged)."""
+        self._acked: dict[int, list[tuple[int, int]]] = {}
+        "ACK mode: message_seq -> the (offset, length) fragments acknowledged."
+        self._sent_count = 0
+        self._newest_acked = -1
+        "ACK mode: the send order of the latest-sent record acknowledged so far."
+        self._hold_back: set[Piece] | None = None
+        "ACK mode: fragments still in flight, left out of the ACK-triggered resend."
 
     @property
     def final(self) -> bool:
@@ -263,6 +377,14 @@ class FlightSender:
         self._repeat_resends = 0
         if self._record_sent_at:
             self._record_sent_at.clear()
+        if self._acks:
+            if any(e.content_type != _HANDSHAKE for e in entries):
+                raise ValueError("a flight acknowledged by ACKs carries handshake messages only")
+            self._sent_pieces = {}
+            self._acked = {}
+            self._sent_count = 0
+            self._newest_acked = -1
+            self._hold_back = None
         self.flight_number = flight_number
         self.timer.start_flight()
         self._final = final
@@ -276,6 +398,70 @@ class FlightSender:
         self._plan = ()
         if self._record_sent_at:
             self._record_sent_at.clear()
+        if self._acks:
+            self._sent_pieces = {}
+            self._acked = {}
+            self._hold_back = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """ACK mode: every byte of the current flight was acknowledged (RFC 9147 §7.2)."""
+        return bool(self._entries) and self._acks and not self._unacknowledged_messages()
+
+    def _unacknowledged_messages(self) -> list[FlightEntry]:
+        acked = self._acked
+        return [e for e in self._entries if _gaps(len(e.body), acked.get(e.message_seq, []))]
+
+    def on_ack(self, record_numbers: Iterable[tuple[int, int]], now: float) -> bool:
+        """The peer's ACK named ``record_numbers`` (epoch, sequence number): the fragments
+        those records of ours carried arrived (RFC 9147 §7.2: a record is acknowledged if it
+        appears in any ACK; numbers we never sent, or sent for an earlier flight, are
+        ignored). Returns True when the whole flight is now acknowledged: no more
+        retransmissions (WAITING without a timer for the peer's next flight, IDLE for a final
+        flight). An ACK that leaves part of it unacknowledged has the part that must be lost
+        sent again now (§5.8.1: "retransmits the unacknowledged portion"): the fragments
+        whose last copy went out before a record the peer acknowledged. Those sent after it
+        may still be on their way, and an out-of-order ACK (§7.1) would otherwise have the
+        whole rest of a long flight sent twice; the timer resends them if they were lost.
+
+        The first acknowledged record gives an exact round trip sample: its record number
+        belongs to one transmission only (no Karn ambiguity)."""
+        if not self._acks or not self._entries:
+            return False
+        sent = self._sent_pieces
+        newly = False
+        for number in record_numbers:
+            found = sent.pop(number, None)
+            if found is None:
+                continue
+            (message_seq, offset, length), sent_at, order = found
+            self._acked.setdefault(message_seq, []).append((offset, length))
+            self._newest_acked = max(self._newest_acked, order)
+            if not newly and not self._answered:
+                self._answered = True
+                self._sample(now - sent_at)
+            newly = True
+        if not newly:
+            return self.acknowledged
+        self._peer_alive = True
+        self.transmission_limit = None
+        self._timeouts_since_answer = 0
+        if not self._unacknowledged_messages():
+            # RFC 9147 §5.8.1: "cancels all retransmissions of that flight".
+            self.deadline = None
+            self._probe_due = False
+            self.state = _IDLE if self._final else _WAITING
+            if self._trace.enabled:
+                self._trace("flight_acknowledged", flight=self.flight_number)
+            return True
+        self.timer.reset_back_off()
+        if self.state == _WAITING:
+            newest = self._newest_acked
+            in_flight = {piece for piece, _, order in sent.values() if order > newest}
+            if any(piece not in in_flight for piece, _, _ in sent.values()):
+                self._hold_back = in_flight
+                self._retransmit("partial ACK", lower_mtu=False)
+        return False
 
     def on_peer_progress(self, now: float) -> None:
         """New handshake bytes from the peer arrived while we wait for its flight.
@@ -381,6 +567,10 @@ class FlightSender:
         """
         if self.state not in (_WAITING, _FINISHED) or not self._entries:
             return
+        if self._acks and self._acked:
+            # RFC 9147 §5.8.1: a repeated flight is answered only when "none of the
+            # messages that it sent in response to that flight have been acknowledged".
+            return
         policy = self.timer.policy
         if not self._final and (
             not policy.resend_on_peer_repeat or self._repeat_resends >= policy.max_repeat_resends
@@ -405,10 +595,10 @@ class FlightSender:
         limit = self.transmission_limit
         return limit is not None and self._attempt + 1 >= limit
 
-    def _retransmit(self, why: str) -> None:
+    def _retransmit(self, why: str, *, lower_mtu: bool = True) -> None:
         self.retransmissions += 1
         self._attempt += 1
-        if self._largest_sent:
+        if lower_mtu and self._largest_sent:
             mtu = self.timer.next_mtu(self.mtu, self._attempt - 1, self._largest_sent)
             if mtu != self.mtu:
                 if self._trace.enabled:
@@ -425,28 +615,54 @@ class FlightSender:
         self.state = _SENDING
         self.deadline = None  # due now; datagrams() arms the next wait
 
-    def datagrams(self, records: RecordLayer, now: float) -> list[bytes]:
+    def datagrams(self, records: RecordSealer, now: float) -> list[bytes]:
         """The datagrams due now (none unless SENDING); arms the timer after sending."""
         if self.state != _SENDING:
             return []
-        plan = self._plan
-        if self._plan_mtu != self.mtu or not plan:
-            plan = self._plan = plan_datagrams(self._entries, self.mtu, records.overhead)
-            self._plan_mtu = self.mtu
+        if self._acks and (self._acked or self._hold_back):
+            acknowledged = self._acked
+            if self._hold_back:
+                acknowledged = {seq: list(ranges) for seq, ranges in acknowledged.items()}
+                for message_seq, offset, length in self._hold_back:
+                    acknowledged.setdefault(message_seq, []).append((offset, length))
+            self._hold_back = None
+            plan: Sequence[list[PlannedRecord]] = plan_unacknowledged(
+                self._entries, acknowledged, self.mtu, records.overhead
+            )
+        else:
+            plan = self._plan
+            if self._plan_mtu != self.mtu or not plan:
+                plan = self._plan = plan_datagrams(self._entries, self.mtu, records.overhead)
+                self._plan_mtu = self.mtu
         record_times = self._record_sent_at
         seal = records.seal
         out = []
         largest = 0
-        for planned in plan:
-            sealed = []
-            for epoch, content_type, payload in planned:
-                if record_times is not None:
-                    record_times[(epoch, records.next_sequence_number(epoch))] = now
-                sealed.append(seal(content_type, payload, epoch))
-            datagram = b"".join(sealed)
-            largest = max(largest, len(datagram))
-            out.append(datagram)
-        if self._final:
+        if self._acks:
+            sent_pieces = self._sent_pieces
+            for planned in plan:
+                sealed = []
+                for epoch, content_type, payload in planned:
+                    number = (epoch, records.next_sequence_number(epoch))
+                    sent_pieces[number] = (_piece(payload), now, self._sent_count)
+                    self._sent_count += 1
+                    if record_times is not None:
+                        record_times[number] = now
+                    sealed.append(seal(content_type, payload, epoch))
+                datagram = b"".join(sealed)
+                largest = max(largest, len(datagram))
+                out.append(datagram)
+        else:
+            for planned in plan:
+                sealed = []
+                for epoch, content_type, payload in planned:
+                    if record_times is not None:
+                        record_times[(epoch, records.next_sequence_number(epoch))] = now
+                    sealed.append(seal(content_type, payload, epoch))
+                datagram = b"".join(sealed)
+                largest = max(largest, len(datagram))
+                out.append(datagram)
+        if self._final and not self._acks:
             # A final flight lingers for minutes and is rarely sent again: keep its entries
             # only. Planning is deterministic, so a resend at this MTU is cut the same way.
             self._plan = ()
@@ -454,7 +670,7 @@ class FlightSender:
         self._largest_sent = largest
         if self._first_sent_at is None:
             self._first_sent_at = now
-        if self._final:
+        if self._final and not self._acks:
             self.state = _FINISHED
             if self._sending_copy:
                 self._sending_copy = False

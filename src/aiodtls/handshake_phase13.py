@@ -1,0 +1,358 @@
+"""The DTLS 1.3 phase of a :class:`~aiodtls.connection.DtlsConnection` (RFC 9147).
+
+Owns what a connection does differently once it speaks DTLS 1.3, as
+:class:`Dtls13HandshakePhase`, a mixin ``DtlsConnection`` inherits beside the DTLS 1.2 phase:
+the choice of DTLS 1.3 (a client that allows only it; a server whose admitted ClientHello
+offers it), the record path (unified headers, record number encryption and per-epoch keys
+are ``record.layer13``'s), the ACKs (which of the peer's records to acknowledge and when is
+``reliability.ack13``'s; which of ours the peer acknowledged, ``reliability.flight``'s in ACK
+mode), the sink callbacks of ``handshake.client13`` / ``server13``, post-handshake messages
+(NewSessionTicket, KeyUpdate: one at a time, each until acknowledged) and the completion of a
+DTLS 1.3 handshake.
+
+A DTLS 1.3 connection keeps its own state in one attribute, ``_v13`` (a :class:`Dtls13State`;
+None while the connection speaks DTLS 1.2). Everything both versions share stays the
+connection's and is used as is: events, alerts, stats, the handshake and idle deadlines, the
+flight sender and reassembly (``_receive_fragments`` hands whole messages to
+:meth:`Dtls13HandshakePhase._deliver_messages13`). Like the DTLS 1.2 phase, this mixin
+declares what it uses of the connection and adds no attribute (docs/design.md,
+"seam-connection").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .alerts import Alert, AlertDecodeError, AlertDescription, AlertLevel
+from .buffer import BufferReadError
+from .configuration import DtlsConfiguration
+from .connection_state import CLOSED as _CLOSED
+from .connection_state import ESTABLISHED as _ESTABLISHED
+from .connection_state import HANDSHAKING as _HANDSHAKING
+from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
+from .drops import Drop, DropReason
+from .events import DataReceived, DtlsEvent, HandshakeCompleted
+from .handshake.client13 import ClientHandshake13
+from .handshake.cookie import Admit
+from .handshake.hello_retry import HelloRetryExchange
+from .handshake.messages import HandshakeType, decode_ack, encode_ack
+from .handshake.server13 import ServerHandshake13, client_offers_dtls13
+from .record.layer import OpenedRecord
+from .record.layer13 import Opened13, RecordLayer13
+from .record.protection13 import RecordProtection13
+from .reliability.ack13 import AckTracker, ack_capacity, ack_epoch, check_ack_epochs
+from .reliability.flight import FlightEntry, FlightSender, FlightState
+from .reliability.reassembly import HandshakeMessage, Reassembler
+from .suites import ProtocolVersion
+from .trace import Tracer
+
+__all__ = ["Dtls13HandshakePhase", "Dtls13State", "starts_in_dtls13"]
+
+_HANDSHAKE = 22
+_ALERT = 21
+_APPLICATION_DATA = 23
+_ACK = 26  # RFC 9147 §7
+_FINISHED = HandshakeType.finished
+_FIRST_HANDSHAKE_EPOCH = 2
+_IDLE = FlightState.IDLE
+
+
+def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
+    """True for a client whose ClientHello is DTLS 1.3's: one that allows only DTLS 1.3.
+    (A client that allows both versions speaks DTLS 1.2 until it can fall back from 1.3.)"""
+    return configuration.is_client and tuple(configuration.versions) == (ProtocolVersion.DTLSv1_3,)
+
+
+def admits_dtls13(configuration: DtlsConfiguration, admitted: Admit) -> bool:
+    """True if a server answers the ClientHello its door admitted in DTLS 1.3: the client
+    offers it and the configuration allows it."""
+    return configuration.allows(ProtocolVersion.DTLSv1_3) and client_offers_dtls13(admitted.hello)
+
+
+@dataclass(slots=True)
+class Dtls13State:
+    """What a DTLS 1.3 connection has on top of the state both versions share."""
+
+    records: RecordLayer13
+    handshake: ClientHandshake13 | ServerHandshake13
+    acks: AckTracker
+    queued: list[list[FlightEntry]] = field(default_factory=list)
+    "Post-handshake messages waiting for the flight in progress to be acknowledged (V14)."
+    released: list[bytes] = field(default_factory=list)
+    """Records the record layer held for keys that are now installed, opened once the record
+    being processed is done (never from inside the handshake that installed the keys)."""
+
+
+class Dtls13HandshakePhase:
+    """The DTLS 1.3 part of ``DtlsConnection`` (a mixin: no state of its own)."""
+
+    # What the phase uses of the connection, which sets them all in __init__.
+    configuration: DtlsConfiguration
+    is_client: bool
+    state: ConnectionState
+    stats: ConnectionStats
+    _trace: Tracer
+    _reassembler: Reassembler | None
+    _flight: FlightSender
+    _v13: Dtls13State | None
+    _events: list[DtlsEvent]
+    _datagrams: list[bytes]
+    _peer_address: NetworkAddress | None
+    _early_application: list[bytes] | None
+    _now: float
+    _last_heard: float
+    _handshake_deadline: float | None
+    _started_at: float | None
+
+    if TYPE_CHECKING:  # methods of the connection (declared only: the class has no stubs)
+
+        def _drop(self, drop: Drop, record: OpenedRecord | None = None) -> None: ...
+        def _fail(self, alert: Alert) -> None: ...
+        def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None: ...
+        def _receive_alert(self, record: OpenedRecord) -> None: ...
+        def _receive_application_data(self, record: OpenedRecord) -> None: ...
+        def _receive_fragments(self, record: OpenedRecord) -> None: ...
+        def _repeat_fatal_alert(self, addr: NetworkAddress) -> None: ...
+        def _free_early_application(self) -> None: ...
+        def _send_flight(
+            self, entries: list[FlightEntry], *, final: bool, flight_number: int
+        ) -> None: ...
+
+    # -- becoming DTLS 1.3 ------------------------------------------------------------------
+
+    def _new_flight_sender13(self) -> FlightSender:
+        """The flight sender of a DTLS 1.3 connection: ACK mode, the same timer."""
+        old = self._flight
+        return FlightSender(
+            timer=old.timer, mtu=old.mtu, tracer=self._trace, record_times=False, acks=True
+        )
+
+    def _start_dtls13(self, handshake: ClientHandshake13 | ServerHandshake13) -> Dtls13State:
+        """Speak DTLS 1.3 from now on, with ``handshake``."""
+        self._flight = self._new_flight_sender13()
+        v13 = self._v13 = Dtls13State(
+            RecordLayer13(replay_protection=self.configuration.replay_protection),
+            handshake,
+            AckTracker(self._flight.timer),
+        )
+        return v13
+
+    def _start_server13(self, admitted: Admit, message: HandshakeMessage) -> None:
+        """A server's admitted ClientHello offers DTLS 1.3 and we allow it: answer in 1.3.
+        Its cookie (if the door sent a HelloRetryRequest) tells how the transcript starts."""
+        v13 = self._start_dtls13(ServerHandshake13(self.configuration, self, self._trace))
+        # The HelloRetryRequest reused the ClientHello's record number (as a HVR does, SPEC
+        # C3): continue after it so the client's epoch-0 replay check never sees one twice.
+        v13.records.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
+        handshake = v13.handshake
+        assert isinstance(handshake, ServerHandshake13)
+        handshake.start(
+            admitted.hello,
+            message,
+            self._now,
+            cookie_state=HelloRetryExchange.cookie_state(admitted.hello),
+        )
+
+    # -- the sink of the DTLS 1.3 handshake (Handshake13Sink) ---------------------------------
+
+    def _install_read_keys13(self, epoch: int, protection: RecordProtection13) -> None:
+        """Called by the handshake: accept records of ``epoch``, and open those held for it."""
+        v13 = self._v13
+        assert v13 is not None
+        v13.released.extend(v13.records.install_read(epoch, protection))
+
+    def _install_write_keys13(self, epoch: int, protection: RecordProtection13) -> None:
+        """Called by the handshake: new records go out in ``epoch``."""
+        v13 = self._v13
+        assert v13 is not None
+        v13.records.install_write(epoch, protection)
+
+    def _send_post_handshake(self, entries: list[FlightEntry]) -> None:
+        """Called by the handshake after completion (NewSessionTicket, KeyUpdate): sent like a
+        flight and retransmitted until acknowledged, one at a time (RFC 9147 §5.8.4, V14):
+        while a flight of ours is unacknowledged the messages wait in ``queued``. A server's
+        handshake flight counts as acknowledged once the client's Finished arrived."""
+        v13 = self._v13
+        assert v13 is not None
+        flight = self._flight
+        answered = flight.acknowledged or (
+            not self.is_client and any(e.msg_type == _FINISHED for e in flight.entries)
+        )
+        if flight.state is not _IDLE and flight.entries and not answered:
+            v13.queued.append(entries)
+            return
+        flight.start(entries, final=False, flight_number=flight.flight_number + 1)
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    def _receive_datagram13(self, data: bytes, addr: NetworkAddress, now: float) -> None:
+        """One datagram of a DTLS 1.3 connection: each of its records, in order."""
+        self._now = self._trace.now = now
+        if self.state is _CLOSED:
+            self._repeat_fatal_alert(addr)
+            return
+        self.stats.datagrams_received += 1
+        if addr != self._peer_address:
+            self._drop(Drop(DropReason.OTHER_ADDRESS))
+            return
+        v13 = self._v13
+        assert v13 is not None
+        try:
+            records = v13.records
+            for item in records.open_datagram(data):
+                self._receive_opened13(item, v13)
+                while v13.released and self.state is not _CLOSED:
+                    for held in records.open_held(v13.released.pop(0)):
+                        self._receive_opened13(held, v13)
+                if self.state is _CLOSED:
+                    break
+        except Alert as alert:
+            self._fail(alert)
+        except Exception as exc:
+            # Network input must never raise into the application: a bug of ours ends this
+            # connection with internal_error instead (SequenceNumberExhausted included).
+            self._fail(_internal_error(exc))
+        if v13.acks.ack_due(now):
+            self._send_ack(v13)
+
+    def _receive_opened13(self, item: Opened13 | Drop, v13: Dtls13State) -> None:
+        """One record the record layer opened (or refused), dispatched by content type."""
+        stats = self.stats
+        stats.records_received += 1
+        if type(item) is Drop:
+            self._drop(item)
+            return
+        assert type(item) is Opened13
+        stats.records_accepted += 1
+        self._last_heard = self._now
+        record = OpenedRecord(item.content_type, item.epoch, item.sequence_number, item.payload)
+        content_type = record.content_type
+        if content_type == _APPLICATION_DATA:
+            self._receive_application_data(record)
+        elif content_type == _HANDSHAKE:
+            self._receive_handshake13(record, v13)
+        elif content_type == _ACK:
+            self._receive_ack(record, v13)
+        elif content_type == _ALERT:
+            self._receive_alert(record)
+        else:  # DTLS 1.3 has no ChangeCipherSpec (RFC 9147 §5: no compatibility mode)
+            self._drop(Drop(DropReason.CHANGE_CIPHER_SPEC_IN_DTLS13), record)
+
+    def _receive_ack(self, record: OpenedRecord, v13: Dtls13State) -> None:
+        """The peer acknowledged records of ours (RFC 9147 §7.2). Plaintext ACKs are dropped:
+        anyone could forge one to stop our retransmissions (SPEC X28)."""
+        if record.epoch == 0:
+            self._drop(Drop(DropReason.PLAINTEXT_ACK), record)
+            return
+        try:
+            numbers = decode_ack(record.payload)
+        except BufferReadError as exc:
+            raise AlertDecodeError(f"malformed ACK: {exc}") from None
+        check_ack_epochs(numbers, record.epoch)  # V17: illegal_parameter
+        if self._trace.enabled:
+            self._trace("ack_received", records=[list(n) for n in numbers])
+        if not self._flight.on_ack(numbers, self._now):
+            return
+        # The flight is acknowledged: a KeyUpdate's new keys may now be used (RFC 9147 §8),
+        # and the next post-handshake message may go.
+        v13.handshake.on_key_update_acked()
+        if v13.queued:
+            self._send_post_handshake(v13.queued.pop(0))
+
+    def _receive_handshake13(self, record: OpenedRecord, v13: Dtls13State) -> None:
+        """A handshake record: its fragments go through reassembly (``_receive_fragments``,
+        shared with DTLS 1.2, which hands whole messages on to :meth:`_deliver_messages13`);
+        its record number goes to the ACK tracker."""
+        v13.acks.on_record(record.epoch, record.sequence_number, self._now)
+        self._receive_fragments(record)
+
+    def _deliver_messages13(self, message: HandshakeMessage | None, v13: Dtls13State) -> None:
+        """Hand ``message`` (if any), then each message reassembly completed in order, to the
+        DTLS 1.3 handshake: during the handshake and after it (post-handshake messages)."""
+        while self.state is not _CLOSED:
+            if message is None:
+                reassembler = self._reassembler
+                message = None if reassembler is None else reassembler.pop_message()
+                if message is None:
+                    break
+            handshake = v13.handshake
+            handshake.handle(message, self._now)
+            message = None
+            if handshake.complete and self.state is _HANDSHAKING:
+                self._complete_handshake13(v13)
+
+    def _send_ack(self, v13: Dtls13State) -> None:
+        """Acknowledge what the tracker holds, in one ACK record (RFC 9147 §7). None before
+        the handshake keys exist: until then the peer may not be known to speak DTLS 1.3
+        (rfc9147bis §7), and its flight's answer is ours."""
+        records = v13.records
+        epoch = ack_epoch(records.write_epoch)
+        if epoch < _FIRST_HANDSHAKE_EPOCH:
+            v13.acks.deadline = None
+            return
+        room = self._flight.mtu - records.overhead(epoch)
+        numbers = v13.acks.take_ack(max_records=ack_capacity(room), max_epoch=epoch)
+        self._datagrams.append(records.seal(_ACK, encode_ack(numbers), epoch))
+        if self._trace.enabled:
+            self._trace("ack_sent", epoch=epoch, records=[list(n) for n in numbers])
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def _on_timer13(self, v13: Dtls13State, now: float) -> None:
+        """A delayed ACK whose time came."""
+        if v13.acks.ack_due(now):
+            self._send_ack(v13)
+
+    # -- the end of the handshake -------------------------------------------------------------
+
+    def _complete_handshake13(self, v13: Dtls13State) -> None:
+        """The DTLS 1.3 handshake completed. Unlike DTLS 1.2 nothing lingers: a client's
+        Finished flight is retransmitted until the server acknowledges it (RFC 9147 §5.8.1),
+        the server acknowledges it (and each copy of it), and reassembly stays for
+        post-handshake messages."""
+        self.state = _ESTABLISHED
+        self._handshake_deadline = None
+        handshake = v13.handshake
+        handshake.release()
+        if not self.is_client:
+            v13.acks.flight_complete(self._now, acknowledge=True)
+            if any(e.msg_type == _FINISHED for e in self._flight.entries):
+                self._flight.forget()  # the client's Finished answered our flight
+        v13.acks.handshake_complete()
+        result = handshake.result
+        suite = result.suite13
+        assert suite is not None
+        self._events.append(
+            HandshakeCompleted(
+                protocol_version="DTLSv1.3",
+                cipher_suite=suite.name,
+                group=result.group.name if result.group is not None else None,
+                peer_certificates=list(result.peer_certificates),
+                peer_public_key=result.peer_public_key,
+                psk_identity=result.psk_identity,
+                alpn_protocol=result.alpn_protocol,
+                srtp_profile=result.srtp_profile,
+                server_name=result.server_name,
+                extended_master_secret=True,  # the TLS 1.3 key schedule binds the transcript
+                session_resumed=result.resumed,
+                duration=self._now - self._started_at if self._started_at is not None else 0.0,
+                retransmissions=self._flight.retransmissions,
+            )
+        )
+        if self._trace.enabled:
+            self._trace(
+                "handshake_complete",
+                version="DTLSv1.3",
+                suite=suite.name,
+                retransmissions=self._flight.retransmissions,
+            )
+        if self._early_application is not None:
+            self._events.extend(DataReceived(data) for data in self._early_application)
+        self._free_early_application()
+
+
+def _internal_error(exc: Exception) -> Alert:
+    from .alerts import AlertInternalError
+
+    return AlertInternalError(f"internal error: {exc!r}")
