@@ -691,3 +691,19 @@ def test_sni_callback_refusal_is_its_alert() -> None:
     server = server_config(sni_callback=lambda name: AlertDescription.unrecognized_name)
     _, alert = run_failing(client_config(), server)
     assert alert.description == AlertDescription.unrecognized_name
+
+
+def test_server_never_echoes_legacy_session_id() -> None:
+    """RFC 9147 §5: no compatibility mode; the ServerHello's legacy_session_id_echo is empty
+    even when the ClientHello carried a (pre-1.3 cached) session ID; so is the HRR's."""
+    from aiodtls.handshake.messages import decode_server_hello, encode_client_hello
+
+    pair = make_pair(client_config(), server_config(groups=[NamedGroup.secp384r1]))
+    pair.client.start()
+    entry = pair.client_sink.outbox.pop(0)
+    hello = decode_client_hello(entry.body)
+    hello.session_id = b"\x07" * 32
+    message = HandshakeMessage(1, 0, encode_client_hello(hello), 0)
+    pair.server.start(hello, message, 0.0)
+    hrr = decode_server_hello(pair.server_sink.outbox[0].body)
+    assert hrr.session_id == b""

@@ -56,12 +56,12 @@ _STATE = struct.Struct("!HH")  # suite, group (0: none asked)
 
 
 def encode_hello_retry_request_datagram(
-    record_sequence_number: int, session_id: bytes, state: HelloRetryState
+    record_sequence_number: int, state: HelloRetryState
 ) -> bytes:
     """A whole HelloRetryRequest datagram: one DTLSPlaintext record of epoch 0 (version
     0xFEFD, RFC 9147 §4) reusing the ClientHello's record sequence number, as the
     HelloVerifyRequest does, and message_seq 0."""
-    body = hello_retry_request(session_id, state)
+    body = hello_retry_request(state)
     fragment = encode_handshake_fragment(HandshakeType.server_hello, 0, body)
     return (
         encode_record_header(
@@ -120,13 +120,13 @@ class HelloRetryExchange:
     def challenge(self, record_sequence_number: int, cookie: bytes) -> bytes:
         """The datagram giving ``cookie`` to the client of the ClientHello just read."""
         assert self._pending is not None, "challenge() follows read() of the same ClientHello"
-        hello, state = self._pending
+        _, state = self._pending
         self._pending = None
         if state is None:
             return HELLO_VERIFY_REQUEST.challenge(record_sequence_number, cookie)
         wire = cookie + _encode_state(state)
         full = HelloRetryState(state.suite, state.group, state.client_hello1_hash, wire)
-        return encode_hello_retry_request_datagram(record_sequence_number, hello.session_id, full)
+        return encode_hello_retry_request_datagram(record_sequence_number, full)
 
     @staticmethod
     def cookie_state(hello: ClientHello) -> HelloRetryState | None:

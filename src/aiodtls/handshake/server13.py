@@ -188,7 +188,7 @@ class HelloRetryState:
     cookie: bytes = b""
 
 
-def hello_retry_request(session_id: bytes, state: HelloRetryState) -> bytes:
+def hello_retry_request(state: HelloRetryState) -> bytes:
     """The HelloRetryRequest body for ``state`` (deterministic: a stateless server rebuilds
     the very bytes the client hashed)."""
     extensions: list[tuple[int, bytes]] = [
@@ -199,9 +199,7 @@ def hello_retry_request(session_id: bytes, state: HelloRetryState) -> bytes:
     if state.cookie:
         extensions.append((int(_E.cookie), encode_cookie_extension(state.cookie)))
     return encode_server_hello(
-        ServerHello(
-            DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, session_id, int(state.suite), 0, extensions
-        )
+        ServerHello(DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, b"", int(state.suite), 0, extensions)
     )
 
 
@@ -256,16 +254,16 @@ class ServerHandshake13(Handshake13):
         self._client_hello = hello
         if cookie_state is not None:
             self._retry = cookie_state
-            self._begin_retry_transcript(hello.session_id, cookie_state)
+            self._begin_retry_transcript(cookie_state)
             self._send_seq = 1
             self.state = Server13State.SERVER13_WAIT_SECOND_CLIENT_HELLO
         self.handle(message, now)
 
-    def _begin_retry_transcript(self, session_id: bytes, state: HelloRetryState) -> None:
+    def _begin_retry_transcript(self, state: HelloRetryState) -> None:
         digest = state.client_hello1_hash
         self._transcript = bytearray(
             transcript_message(_T.message_hash, digest)
-            + transcript_message(_T.server_hello, hello_retry_request(session_id, state))
+            + transcript_message(_T.server_hello, hello_retry_request(state))
         )
 
     def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
@@ -327,7 +325,13 @@ class ServerHandshake13(Handshake13):
             sh_extensions.append((int(EXT_CONNECTION_ID), encode_connection_id(ours)))
             self._agree_connection_ids(peer_cid)
         server_hello = ServerHello(
-            DTLS1_2, os.urandom(32), hello.session_id, int(suite), 0, sh_extensions
+            # RFC 9147 §5: a DTLS server never echoes legacy_session_id (no compatibility mode).
+            DTLS1_2,
+            os.urandom(32),
+            b"",
+            int(suite),
+            0,
+            sh_extensions,
         )
         self._send(_T.server_hello, encode_server_hello(server_hello), 0)
         self._schedule = KeySchedule13(self._hash, psk=None if psk is None else psk.key)
@@ -471,7 +475,7 @@ class ServerHandshake13(Handshake13):
         digest.update(ch1)
         self._retry = HelloRetryState(suite, group, digest.finalize())
         self._transcript = bytearray(message_hash(algorithm, ch1))
-        body = hello_retry_request(hello.session_id, self._retry)
+        body = hello_retry_request(self._retry)
         self._send(_T.server_hello, body, 0)
         self._flush(HELLO_RETRY_REQUEST13)
         self._trace("hello_retry_request", group=group.name, cookie=False)
