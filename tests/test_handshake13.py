@@ -707,3 +707,34 @@ def test_server_never_echoes_legacy_session_id() -> None:
     pair.server.start(hello, message, 0.0)
     hrr = decode_server_hello(pair.server_sink.outbox[0].body)
     assert hrr.session_id == b""
+
+
+def test_resumption_checks_the_client_chain_again() -> None:
+    """The client's certificate from the ticket is checked again on resumption (as DTLS 1.2
+    does): still trusted, it is the resumed peer; no longer trusted, a full handshake follows."""
+    cchain = client_chain("ecdsa")
+    store = ServerSessionStore()
+
+    def client() -> DtlsConfiguration:
+        return client_config(certificate_chain=cchain.chain, private_key=cchain.key)
+
+    def server(trusted: bool) -> DtlsConfiguration:
+        roots = [cchain.root] if trusted else [server_chain().root]
+        return server_config(
+            session_store=store, verify_mode=ssl.CERT_REQUIRED, ca_certificates=roots
+        )
+
+    first = run(client(), server(True), now=10.0)
+    assert_complete(first)
+    session = first.client.result.session
+    assert session is not None
+    resumed = run(client_config(session=session), server(True), now=11.0)
+    assert_complete(resumed)
+    assert resumed.server.result.resumed
+    assert resumed.server.result.peer_certificates[0] == cchain.certificate
+    refused = make_pair(client_config(session=session), server(False), now=12.0)
+    refused.client.start()
+    with pytest.raises(Alert) as info:  # a full handshake, in which our chain is untrusted
+        refused.pump()
+    assert not refused.server.result.resumed
+    assert info.value.description == AlertDescription.certificate_required

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
+    Alert,
     AlertDecryptError,
     AlertHandshakeFailure,
     AlertIllegalParameter,
@@ -236,6 +237,7 @@ class ServerHandshake13(Handshake13):
         self._chain: list[x509.Certificate] = configuration.certificate_chain
         "The chain we present: ``sni_callback``'s choice, else the configured one."
         self._key: PrivateKey | None = configuration.private_key
+        self._resumed_chain: list[x509.Certificate] = []
 
     # -- flight 1/3 ----------------------------------------------------------------------
 
@@ -433,11 +435,20 @@ class ServerHandshake13(Handshake13):
             opened = store.open_ticket(identity, now)
             if opened is not None:
                 state = opened[0]
-                if state.suite in Suite13._value2member_map_ and (
-                    state.server_name == self._client_server_name()
+                if (
+                    state.suite in Suite13._value2member_map_
+                    and state.server_name == self._client_server_name()
+                    and self._still_trusted(state)
                 ):
                     return state.master_secret, suite13_hash(Suite13(state.suite)), state
                 return None
+        key = self._psk_for_identity(identity)
+        return None if key is None else (key, hashes.SHA256(), None)
+
+    def _psk_for_identity(self, identity: bytes) -> bytes | None:
+        """The external PSK of ``identity``: ``psk_lookup``'s answer, else ``psk`` (for any
+        identity, or only ``psk_identity`` when that is set)."""
+        config = self.configuration
         if config.psk_lookup is not None:
             try:
                 key = config.psk_lookup(identity)
@@ -447,20 +458,44 @@ class ServerHandshake13(Handshake13):
             key = config.psk
         else:
             key = None
-        if key is None:
-            return None
-        if not isinstance(key, bytes) or not key:
+        if key is not None and (not isinstance(key, bytes) or not key):
             raise AlertInternalError(f"psk_lookup returned {type(key).__name__}, not a key")
-        return key, hashes.SHA256(), None
+        return key
 
     def _client_server_name(self) -> str | None:
         return self.result.server_name
 
+    def _still_trusted(self, state: SessionState) -> bool:
+        """Whether the identity a ticket proved still passes: the chain is checked again
+        (trust, pins and validity may have changed, as for DTLS 1.2 resumption), a client
+        without a certificate resumes only while none is required, and an external PSK
+        identity must still be known."""
+        config = self.configuration
+        mode = config.effective_verify_mode()
+        self._resumed_chain = []
+        if state.psk_identity is not None:
+            try:
+                return self._psk_for_identity(state.psk_identity) is not None
+            except AlertInternalError:
+                return False
+        if not state.peer_certificates:
+            return mode != ssl.CERT_REQUIRED
+        if mode == ssl.CERT_NONE:
+            self._resumed_chain = [
+                x509.load_der_x509_certificate(der) for der in state.peer_certificates
+            ]
+            return True
+        try:
+            self._resumed_chain = check_peer_certificates(
+                list(state.peer_certificates), config, peer_is_server=False
+            )
+        except Alert:
+            return False
+        return True
+
     def _resume(self, state: SessionState) -> None:
         self.result.resumed = True
-        self.result.peer_certificates = [
-            x509.load_der_x509_certificate(der) for der in state.peer_certificates
-        ]
+        self.result.peer_certificates = self._resumed_chain
         self.result.psk_identity = state.psk_identity
         self._trace("session_resumed", suite=Suite13(state.suite).name)
 
