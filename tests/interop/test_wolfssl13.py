@@ -160,11 +160,14 @@ def connect(port: int, configuration: DtlsConfiguration) -> sync.DtlsSocket:
 def exchange_with_wolfssl_server(
     dtls: sync.DtlsSocket, server: PeerProcess, line: bytes = LINE
 ) -> None:
-    """We send ``line``; the wolfSSL server prints it and answers :data:`REPLY`, which we read."""
+    """We send ``line``; the wolfSSL server answers :data:`REPLY`, which we read, and prints
+    the line. We read first: the blocking API handles what arrives (the server's
+    NewSessionTicket, whose ACK it waits for) only while the application reads, and the
+    server's stdout reaches us when it flushes."""
     dtls.send(line)
-    server.wait_for(f"Client message: {line.decode()}", "stdout")
     reply = dtls.recv(timeout=10.0)
     assert reply is not None and REPLY in reply, (reply, dtls.terminated, server.describe())
+    server.wait_for(f"Client message: {line.decode()}", "stdout")
 
 
 def assert_dtls13(dtls: sync.DtlsSocket, peer: PeerProcess) -> None:
