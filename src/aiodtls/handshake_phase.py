@@ -120,6 +120,9 @@ class Dtls12HandshakePhase:
 
     def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         """Called by the handshake with a complete flight."""
+        if self._v13 is not None:
+            # Our flight answers the peer's: an implicit ACK of it (RFC 9147 §7.1).
+            self._v13.acks.reset()
         first = self._flight.flight_number == 0
         self._flight.start(entries, final=final, flight_number=flight_number)
         if self.is_client:
