@@ -65,7 +65,7 @@ from .reliability.reassembly import Reassembler
 from .reliability.timer import RetransmissionTimer
 from .resumption import Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
-from .suites import suite_info
+from .suites import ProtocolVersion, suite_info
 from .trace import Tracer
 from .wrong_key import FINISHED_IGNORED_COPIES as FINISHED_IGNORED_COPIES
 from .wrong_key import WrongKeyWatch
@@ -218,7 +218,10 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
         if self._v13 is not None:
             handshake = self._v13.handshake
             assert isinstance(handshake, ClientHandshake13)
-            handshake.start()
+            legacy = self._handshake
+            assert isinstance(legacy, ClientHandshake)
+            both = self.configuration.allows(ProtocolVersion.DTLSv1_2)
+            handshake.start(also_offer=legacy.client_hello() if both else None)
             return
         assert isinstance(self._handshake, ClientHandshake)
         self._handshake.start()
