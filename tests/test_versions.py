@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from aiodtls import AlertDescription, ProtocolVersion
+from aiodtls import AlertDescription, DtlsConnection, ProtocolVersion
 from pairs import Pair, client_config, handshake, psk_configs, server_config
 
 V12 = (ProtocolVersion.DTLSv1_2,)
@@ -119,3 +119,31 @@ def test_a_psk_client_that_allows_both_versions_gets_dtls13_from_a_psk_server() 
     server_completed = pair.server_outcome.completed
     assert server_completed is not None
     assert server_completed.psk_identity == pair.client_outcome.completed.psk_identity
+
+
+def test_protocol_version_and_key_update_through_the_connection() -> None:  # V14, V20
+    pair = run(V13, V13)
+    assert pair.client.protocol_version == pair.server.protocol_version == "DTLSv1.3"
+    pair.client.request_key_update()
+    pair.client.request_key_update()  # one at a time: ignored until the first is ACKed
+    pair.drive()
+    # Both moved on: the client's KeyUpdate asked the server to update too.
+    pair.client.send(b"after")
+    pair.server.send(b"both")
+    pair.exchange()
+    assert pair.server_outcome.data == [b"after"]
+    assert pair.client_outcome.data == [b"both"]
+    assert pair.client._v13 is not None and pair.server._v13 is not None
+    assert pair.client._v13.records.write_epoch == 4
+    assert pair.server._v13.records.write_epoch == 4
+
+
+def test_key_update_is_refused_on_dtls12_and_before_completion() -> None:
+    pair = run(V12, V12)
+    assert pair.client.protocol_version == "DTLSv1.2"
+    with pytest.raises(RuntimeError, match=r"speaks DTLS 1\.2"):
+        pair.client.request_key_update()
+    fresh = DtlsConnection(configuration=client_config(versions=V13))
+    assert fresh.protocol_version == "DTLSv1.3"  # it offers DTLS 1.3 only
+    with pytest.raises(RuntimeError, match="while handshaking"):
+        fresh.request_key_update()
