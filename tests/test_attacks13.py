@@ -251,7 +251,7 @@ def test_a_downgrade_sentinel_is_refused(tail: bytes) -> None:  # X24, V10, RFC 
     assert terminated_with(p, "client") is AlertDescription.illegal_parameter
 
 
-def test_a_version_flexible_client_is_not_yet_dtls13() -> None:  # V10 (report: no fallback)
+def test_a_version_flexible_client_is_not_yet_dtls13() -> None:  # V10, X24 (not yet)
     """A client allowing both versions speaks DTLS 1.2 for now (handshake_phase13
     starts_in_dtls13): the sentinel check of a fallback cannot happen yet."""
     p = make_pair13(client_versions=(V12[0], V13[0]))
@@ -264,7 +264,7 @@ def test_a_version_flexible_client_is_not_yet_dtls13() -> None:  # V10 (report: 
 
 
 @pytest.mark.parametrize("content_type", [CHANGE_CIPHER_SPEC, APPLICATION_DATA, 0x40, 0xFF])
-def test_plaintext_first_bytes_20_and_23_are_dropped(content_type: int) -> None:  # V3
+def test_first_bytes_20_23_and_others_are_dropped(content_type: int) -> None:  # V3
     p = established13()
     before = dropped(p.client)
     payload = b"\x01" if content_type == CHANGE_CIPHER_SPEC else b"plaintext data"
@@ -544,3 +544,55 @@ def test_alerts_are_not_retransmitted() -> None:  # V15
     for t in (1.0, 10.0, 100.0):
         p.server.handle_timer(p.pair.now + t)
         assert p.server.datagrams_to_send(p.pair.now + t) == []
+
+
+# -- X8, X11: handshake messages after the handshake -------------------------------------------
+
+AFTER_THE_HANDSHAKE = [
+    HandshakeType.client_hello,
+    HandshakeType.server_hello,
+    HandshakeType.hello_verify_request,
+    HandshakeType.end_of_early_data,
+    HandshakeType.encrypted_extensions,
+    HandshakeType.certificate,
+    HandshakeType.certificate_request,
+    HandshakeType.certificate_verify,
+    HandshakeType.finished,
+    HandshakeType.message_hash,
+    99,
+]
+
+
+@pytest.mark.parametrize("msg_type", AFTER_THE_HANDSHAKE)
+@pytest.mark.parametrize("to", ["client", "server"])
+def test_handshake_messages_after_the_handshake_are_unexpected(to: str, msg_type: int) -> None:
+    """X8, X11 (DTLS 1.3): a peer (with keys) sends, under the application keys, a message
+    that has no place after the handshake (a ClientHello included: DTLS 1.3 has no
+    renegotiation; CertificateRequest without post_handshake_auth)."""
+    p = established13()
+    secret = "SERVER_TRAFFIC_SECRET_0" if to == "client" else "CLIENT_TRAFFIC_SECRET_0"
+    forger = p.forger(secret, 3)
+    seq = next_message_seq(p, to)
+    record = forger.record(HANDSHAKE, fragment(msg_type, seq, b"\x00" * 40))
+    if to == "client":
+        p.to_client(record)
+    else:
+        p.to_server(record)
+    assert terminated_with(p, to) is AlertDescription.unexpected_message
+
+
+@pytest.mark.parametrize("epoch", [2, 3])
+def test_a_client_hello_under_protection_is_refused(epoch: int) -> None:  # X8 (1.3 CH at epoch 2)
+    p = established13()
+    name = "CLIENT_HANDSHAKE_TRAFFIC_SECRET" if epoch == 2 else "CLIENT_TRAFFIC_SECRET_0"
+    forger = p.forger(name, epoch)
+    first = next(d for _, direction, d in p.pair.sent if direction == "c2s")
+    ((_type, _seq, body),) = plain_messages(first)
+    seq = next_message_seq(p, "server")
+    p.to_server(forger.record(HANDSHAKE, fragment(HandshakeType.client_hello, seq, body)))
+    assert p.pair.server_outcome.completed is not None
+    end = p.pair.server_outcome.terminated
+    if end is None:
+        assert p.round_trip()
+    else:
+        assert not end.by_peer and end.alert is AlertDescription.unexpected_message

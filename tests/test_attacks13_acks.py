@@ -313,6 +313,8 @@ def test_the_connection_closes_before_its_sequence_numbers_wrap() -> None:  # X2
 
 
 def test_a_forged_record_number_near_2_48_is_dropped() -> None:  # X27, V4, V6
+    """Its 16 low bits reconstruct to a number near the expected one (RFC 9147 §4.2.2), so
+    it fails authentication: no jump of the window, and the association goes on."""
     p = established13()
     forger = p.forger("SERVER_TRAFFIC_SECRET_0", 3)
     before = dropped(p.client)
