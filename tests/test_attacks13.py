@@ -67,7 +67,7 @@ def test_hello_verify_request_to_a_dtls13_client_is_refused() -> None:  # X26, V
     p.client.datagrams_to_send(0.0)  # the ClientHello goes nowhere
     p.to_client(plaintext(HANDSHAKE, fragment(HandshakeType.hello_verify_request, 0, hvr), 0))
     assert p.client.state is ConnectionState.CLOSED
-    assert terminated_with(p, "client") is AlertDescription.unexpected_message
+    assert terminated_with(p, "client") is AlertDescription.protocol_version
 
 
 def test_hello_retry_request_to_a_dtls12_client_is_refused() -> None:  # X26
@@ -251,13 +251,13 @@ def test_a_downgrade_sentinel_is_refused(tail: bytes) -> None:  # X24, V10, RFC 
     assert terminated_with(p, "client") is AlertDescription.illegal_parameter
 
 
-def test_a_version_flexible_client_is_not_yet_dtls13() -> None:  # V10, X24 (not yet)
-    """A client allowing both versions speaks DTLS 1.2 for now (handshake_phase13
-    starts_in_dtls13): the sentinel check of a fallback cannot happen yet."""
+def test_a_version_flexible_client_gets_dtls13() -> None:  # V10 (fallback: test_versions.py)
+    """A client allowing both versions offers both and gets DTLS 1.3 from a 1.3 server; its
+    fallback to DTLS 1.2 and the sentinel check are in tests/test_versions.py."""
     p = make_pair13(client_versions=(V12[0], V13[0]))
     p.drive()
     completed = p.pair.client_outcome.completed
-    assert completed is not None and completed.protocol_version == "DTLSv1.2"
+    assert completed is not None and completed.protocol_version == "DTLSv1.3"
 
 
 # -- V1-V6, V16: records ------------------------------------------------------------------------

@@ -337,9 +337,14 @@ class Dtls13HandshakePhase:
                     break
             if self._answers_in_dtls12(message, v13):
                 if not self.configuration.allows(ProtocolVersion.DTLSv1_2):
-                    raise AlertProtocolVersion(
-                        "the server answered in DTLS 1.2, which this client does not allow"
-                    )
+                    if message.msg_type == _HELLO_VERIFY_REQUEST:
+                        raise AlertProtocolVersion(
+                            "the server answered in DTLS 1.2, which this client does not allow"
+                        )
+                    # A DTLS 1.2 ServerHello: the DTLS 1.3 handshake refuses it, checking the
+                    # downgrade sentinel first (RFC 8446 §4.1.3).
+                    v13.handshake.handle(message, self._now)
+                    return
                 self._fall_back_to_dtls12(v13)
                 if message.msg_type == _HELLO_VERIFY_REQUEST:
                     self._hello_verify_request12(message)
