@@ -317,6 +317,8 @@ class Dtls12HandshakePhase:
             self._drop(Drop(DropReason.NOT_THE_ADMITTED_CLIENT_HELLO))
             return
         if not verdict.admitted:
+            if verdict.alert is not None:
+                raise verdict.alert  # refused outright (DTLS 1.3): our fatal alert says why
             self._datagrams.extend(verdict.datagrams)
             if self._trace.enabled:
                 self._trace(

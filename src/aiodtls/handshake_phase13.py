@@ -60,6 +60,7 @@ _FINISHED = HandshakeType.finished
 _SERVER_HELLO = HandshakeType.server_hello
 _HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
 _FIRST_HANDSHAKE_EPOCH = 2
+_FIRST_APPLICATION_EPOCH = 3
 _IDLE = FlightState.IDLE
 
 
@@ -265,15 +266,15 @@ class Dtls13HandshakePhase:
                     for held in records.open_held(v13.released.pop(0)):
                         self._receive_opened13(held, v13)
                 if self.state is _CLOSED:
-                    break
+                    return  # after a fatal alert nothing else goes out, no ACK either
+            if v13.acks.ack_due(now):
+                self._send_ack(v13)
         except Alert as alert:
             self._fail(alert)
         except Exception as exc:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead (SequenceNumberExhausted included).
             self._fail(_internal_error(exc))
-        if v13.acks.ack_due(now):
-            self._send_ack(v13)
 
     def _receive_opened13(self, item: Opened13 | Drop, v13: Dtls13State) -> None:
         """One record the record layer opened (or refused), dispatched by content type."""
@@ -288,6 +289,13 @@ class Dtls13HandshakePhase:
         record = OpenedRecord(item.content_type, item.epoch, item.sequence_number, item.payload)
         content_type = record.content_type
         if content_type == _APPLICATION_DATA:
+            if 0 < record.epoch < _FIRST_APPLICATION_EPOCH:
+                # Under the handshake keys (RFC 9147 §6.1: application data goes in epoch 3 or
+                # later); epoch 0 is the DTLS 1.2 rule's drop below.
+                self._drop(
+                    Drop(DropReason.APPLICATION_DATA_UNDER_HANDSHAKE_KEYS, (record.epoch,)), record
+                )
+                return
             self._receive_application_data(record)
         elif content_type == _HANDSHAKE:
             self._receive_handshake13(record, v13)
@@ -376,8 +384,11 @@ class Dtls13HandshakePhase:
 
     def _on_timer13(self, v13: Dtls13State, now: float) -> None:
         """A delayed ACK whose time came."""
-        if v13.acks.ack_due(now):
-            self._send_ack(v13)
+        if self.state is not _CLOSED and v13.acks.ack_due(now):
+            try:
+                self._send_ack(v13)
+            except Exception as exc:  # the epoch's sequence numbers ran out (X27)
+                self._fail(_internal_error(exc))
 
     # -- the end of the handshake -------------------------------------------------------------
 
@@ -390,6 +401,10 @@ class Dtls13HandshakePhase:
         self._handshake_deadline = None
         handshake = v13.handshake
         handshake.release()
+        # Plaintext is over (a replayed ClientHello is dropped and counted, never ACKed), and
+        # so is holding records for keys to come: unknown epoch bits are dropped from now on.
+        v13.records.discard_read(0)
+        v13.records.discard_held()
         if not self.is_client:
             v13.acks.flight_complete(self._now, acknowledge=True)
             if any(e.msg_type == _FINISHED for e in self._flight.entries):

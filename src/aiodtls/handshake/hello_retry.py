@@ -31,7 +31,7 @@ import struct
 
 from cryptography.hazmat.primitives import hashes
 
-from ..alerts import Alert
+from ..alerts import Alert, AlertHandshakeFailure, AlertIllegalParameter
 from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2, ContentType, encode_record_header
@@ -127,6 +127,23 @@ class HelloRetryExchange:
         wire = cookie + _encode_state(state)
         full = HelloRetryState(state.suite, state.group, state.client_hello1_hash, wire)
         return encode_hello_retry_request_datagram(record_sequence_number, full)
+
+    def refusal(self, hello: ClientHello, cookie_refused: bool) -> Alert | None:
+        """DTLS 1.3 refuses rather than challenges (RFC 9147 §5.1, §5.3; SPEC V8): a
+        ClientHello whose cookie did not verify (illegal_parameter: a new HelloRetryRequest
+        would repeat message_seq 0, which the client ignores, and both would time out), one
+        with a non-empty legacy_cookie (illegal_parameter), and one without a suite we take
+        (handshake_failure: a HelloRetryRequest may only name a suite the client offered).
+        A ClientHello that offers only DTLS 1.2 is challenged as DTLS 1.2 does."""
+        if not client_offers_dtls13(hello):
+            return None
+        if hello.cookie:
+            return AlertIllegalParameter("a DTLS 1.3 ClientHello with a legacy_cookie")
+        if cookie_refused:
+            return AlertIllegalParameter("the HelloRetryRequest cookie does not verify")
+        if choose_suite(self.configuration.effective_suites13(), hello) is None:
+            return AlertHandshakeFailure("no DTLS 1.3 cipher suite in common")
+        return None
 
     @staticmethod
     def cookie_state(hello: ClientHello) -> HelloRetryState | None:
