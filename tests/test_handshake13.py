@@ -738,3 +738,21 @@ def test_resumption_checks_the_client_chain_again() -> None:
         refused.pump()
     assert not refused.server.result.resumed
     assert info.value.description == AlertDescription.certificate_required
+
+
+def test_dtls_srtp_in_encrypted_extensions() -> None:
+    from aiodtls.srtp import SrtpProfile
+
+    profiles = [SrtpProfile.SRTP_AEAD_AES_128_GCM, SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]
+    pair = run(
+        client_config(srtp_profiles=profiles),
+        server_config(srtp_profiles=[SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]),
+    )
+    assert_complete(pair)
+    assert pair.client.result.srtp_profile == SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
+    assert pair.server.result.srtp_profile == SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
+    ee = pair.server_sink.flights[0][2][1]
+    assert ee.msg_type == HandshakeType.encrypted_extensions and b"\x00\x0e" in ee.body
+    # A server without DTLS-SRTP ignores the offer, which the client refuses.
+    _, alert = run_failing(client_config(srtp_profiles=profiles), server_config())
+    assert alert.description == AlertDescription.handshake_failure

@@ -32,6 +32,7 @@ from ..alerts import (
     AlertDecodeError,
     AlertDescription,
     AlertIllegalParameter,
+    AlertInternalError,
     AlertUnexpectedMessage,
 )
 from ..buffer import BufferReadError
@@ -236,6 +237,9 @@ class Handshake13:
     def _entry(self, msg_type: int, body: bytes, epoch: int) -> FlightEntry:
         """A message we send, numbered and added to the transcript."""
         seq = self._send_seq
+        if seq > 0xFFFF:
+            # RFC 9147 §5.2: message_seq never wraps (only endless KeyUpdates get here).
+            raise AlertInternalError("message_seq exhausted: no more handshake messages")
         self._send_seq += 1
         self._transcript += transcript_message(msg_type, body)
         return FlightEntry(_HANDSHAKE, epoch, msg_type, seq, body)
