@@ -105,6 +105,7 @@ from .messages import (
     encode_use_srtp,
     find_extension,
 )
+from .messages.tls13 import DOWNGRADE_TLS11, DOWNGRADE_TLS12
 from .rawkeys import (
     X509_BOTH_WAYS,
     CertificateType,
@@ -181,11 +182,34 @@ class ClientHandshake(HandshakeStateMachine):
         self._resumption = ClientResumption.offer(configuration, self._suites)
         self._server_hello: ServerHello | None = None
         self._pending_write: RecordProtection | None = None
+        self._offered_dtls13 = False
+        "Our ClientHello offered DTLS 1.3 too (``adopt_hello``)."
 
     # -- flight 1 ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Queue the first ClientHello."""
+        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self.build_hello()))
+        self._flush(CLIENT_HELLO)
+        self.state = _CLIENT.started
+
+    def adopt_hello(self, hello: ClientHello) -> None:
+        """Continue from ``hello``, a ClientHello offering DTLS 1.3 and 1.2 that the DTLS 1.3
+        handshake sent (``client13``) and a DTLS 1.2 server answered: it becomes our sent
+        first ClientHello (message_seq 0), so the ServerHello or HelloVerifyRequest goes on
+        from here. A ServerHello then must not carry the downgrade marker (RFC 8446
+        §4.1.3)."""
+        self._hello = hello
+        self.client_random = hello.random
+        self._offered_extensions = {t for t, _ in hello.extensions}
+        self._offered_dtls13 = True
+        self._send(_MSG_CLIENT_HELLO, encode_client_hello(hello))
+        self._pending = []  # already sent, by the DTLS 1.3 handshake
+        self.state = _CLIENT.started
+
+    def build_hello(self) -> ClientHello:
+        """The first ClientHello (also what a DTLS 1.3 client that allows 1.2 offers of 1.2,
+        ``client13``); picks the client random."""
         config = self.configuration
         self.client_random = os.urandom(32)
         uses_ecdhe = any(suite_info(s).key_exchange != _KX_PSK for s in self._suites)
@@ -226,9 +250,7 @@ class ClientHandshake(HandshakeStateMachine):
             compression_methods=b"\x00",
             extensions=extensions,
         )
-        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
-        self._flush(CLIENT_HELLO)
-        self.state = _CLIENT.started
+        return self._hello
 
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
@@ -304,6 +326,8 @@ class ClientHandshake(HandshakeStateMachine):
         hello = decode_server_hello(message.body)
         if hello.server_version != DTLS1_2:
             raise AlertProtocolVersion(f"server chose version {hello.server_version:#06x}")
+        if self._offered_dtls13 and hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+            raise AlertIllegalParameter("server signals a downgrade from DTLS 1.3")
         try:
             suite = CipherSuite(hello.cipher_suite)
         except ValueError:

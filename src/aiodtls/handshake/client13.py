@@ -40,6 +40,7 @@ from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
+from .client import ClientHandshake
 from .flights import (
     CLIENT_FINISHED13,
     CLIENT_HELLO13,
@@ -112,7 +113,7 @@ from .state13 import (
     check_context_empty,
 )
 
-__all__ = ["Client13State", "ClientHandshake13", "is_session13"]
+__all__ = ["Client13State", "ClientHandshake13", "FallBackToDtls12", "is_session13"]
 
 _T = HandshakeType
 _DER = Encoding.DER
@@ -139,6 +140,16 @@ _ENCRYPTED_EXTENSIONS = frozenset(
         int(_E.early_data),
     }
 )
+
+
+class FallBackToDtls12(Exception):
+    """A DTLS 1.2 ServerHello answered our ClientHello, which offered 1.2 too: the
+    connection continues with ``handshake`` (``client.ClientHandshake``), handing it the same
+    ServerHello message. Not an alert: nothing is wrong."""
+
+    def __init__(self, handshake: ClientHandshake) -> None:
+        super().__init__("the server chose DTLS 1.2")
+        self.handshake = handshake
 
 
 def is_session13(session: Session | None) -> bool:
@@ -168,10 +179,20 @@ class ClientHandshake13(Handshake13):
     "The PSK key exchange modes offered with a PSK, preferred first (RFC 8446 §4.2.9)."
 
     def __init__(
-        self, configuration: DtlsConfiguration, sink: Handshake13Sink, tracer: Tracer
+        self,
+        configuration: DtlsConfiguration,
+        sink: Handshake13Sink,
+        tracer: Tracer,
+        *,
+        dtls12: ClientHandshake | None = None,
     ) -> None:
+        """``dtls12``: the DTLS 1.2 handshake to fall back to (a configuration that allows
+        both versions): our ClientHello then offers its suites and extensions too, and a
+        DTLS 1.2 answer raises :class:`FallBackToDtls12` (see :meth:`fall_back_to_dtls12`)."""
         configuration.validate()
         super().__init__(configuration, sink, tracer)
+        self._dtls12 = dtls12
+        self._hello12: ClientHello | None = None
         self.state = DTLS13.client.initial
         self._suites = configuration.effective_suites13()
         self._groups = list(configuration.groups)
@@ -193,14 +214,23 @@ class ClientHandshake13(Handshake13):
     def start(self) -> None:
         """Queue the first ClientHello (flight 1)."""
         self.client_random = os.urandom(32)
+        suites = [int(s) for s in self._suites]
+        session_id = b""
+        if self._dtls12 is not None:
+            # One ClientHello for both versions: 1.2's suites after ours, its extensions
+            # beside ours, its random and (a cached 1.2 session's) ID (RFC 9147 §5.3).
+            self._hello12 = self._dtls12.build_hello()
+            self.client_random = self._hello12.random
+            suites += [s for s in self._hello12.cipher_suites if s not in suites]
+            session_id = self._hello12.session_id
         self._ephemeral = EphemeralKey(self._groups[0])
         self._psks = self._psks_to_offer()
         self._hello = ClientHello(
             client_version=DTLS1_2,
             random=self.client_random,
-            session_id=b"",
+            session_id=session_id,
             cookie=b"",
-            cipher_suites=[int(s) for s in self._suites],
+            cipher_suites=suites,
             compression_methods=b"\x00",
             extensions=self._extensions(cookie=None),
         )
@@ -216,8 +246,9 @@ class ClientHandshake13(Handshake13):
         if config.server_name and not _is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
             self.result.server_name = config.server_name
+        versions = [_DTLS13] if self._dtls12 is None else [_DTLS13, int(DTLS1_2)]
         extensions += [
-            (_E.supported_versions, encode_supported_versions_client([_DTLS13])),
+            (_E.supported_versions, encode_supported_versions_client(versions)),
             (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups])),
             (EXT_SIGNATURE_ALGORITHMS, encode_uint16_list([int(s) for s in self._schemes])),
             (_E.key_share, encode_key_share_client([share])),
@@ -233,6 +264,9 @@ class ClientHandshake13(Handshake13):
             extensions.append((EXT_CONNECTION_ID, encode_connection_id(cid)))
         if cookie is not None:
             extensions.append((_E.cookie, encode_cookie_extension(cookie)))
+        if self._hello12 is not None:
+            ours = {int(t) for t, _ in extensions}
+            extensions += [(t, b) for t, b in self._hello12.extensions if t not in ours]
         if self._psks:
             modes = [int(m) for m in self.PSK_MODES]
             extensions.append((_E.psk_key_exchange_modes, encode_psk_key_exchange_modes(modes)))
@@ -301,6 +335,17 @@ class ClientHandshake13(Handshake13):
             body = encode_client_hello(hello)
         self._send(_T.client_hello, body, 0)
 
+    def fall_back_to_dtls12(self) -> ClientHandshake:
+        """The DTLS 1.2 handshake, continuing from our ClientHello as its own: for a DTLS 1.2
+        server's ServerHello (:class:`FallBackToDtls12` carries it) or HelloVerifyRequest
+        (the connection asks, then hands it ``receive_hello_verify_request``). Only before
+        any DTLS 1.3 answer, and only with ``dtls12``."""
+        if self._dtls12 is None or self._hello is None or self._retried:
+            raise RuntimeError("no DTLS 1.2 handshake to fall back to")
+        self._dtls12.adopt_hello(self._hello)
+        self._trace("fall_back", version="DTLSv1.2")
+        return self._dtls12
+
     # -- flight 2 or 4: HelloRetryRequest or ServerHello ----------------------------------
 
     def _on_server_hello(self, message: HandshakeMessage, now: float) -> None:
@@ -309,6 +354,8 @@ class ClientHandshake13(Handshake13):
         if version is None:
             if hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise AlertIllegalParameter("server signals a downgrade from DTLS 1.3")
+            if self._dtls12 is not None and not self._retried and hello.server_version == DTLS1_2:
+                raise FallBackToDtls12(self.fall_back_to_dtls12())
             raise AlertProtocolVersion(
                 f"server chose version {hello.server_version:#06x}; we offered DTLS 1.3 only"
             )
