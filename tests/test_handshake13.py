@@ -850,3 +850,16 @@ def test_dual_version_client_refuses_a_downgraded_server_hello() -> None:
     with pytest.raises(Alert) as info:  # a 1.3-capable server answered in 1.2: a downgrade
         _run12(client, sink, server_config(versions=BOTH))
     assert info.value.description == AlertDescription.illegal_parameter
+
+
+def test_key_update_waits_for_its_own_ack() -> None:
+    """An ACK of another post-handshake message (a NewSessionTicket queued before it) does
+    not move our write keys; the ACK of the KeyUpdate does (RFC 9147 §8, V20)."""
+    pair = run(client_config(), server_config(session_store=ServerSessionStore()))
+    ticket = pair.server_sink.post_handshake[-1]
+    pair.server.request_key_update()
+    key_update = pair.server_sink.post_handshake[-1]
+    pair.server.on_key_update_acked([ticket])
+    assert pair.server.write_epoch == 3
+    pair.server.on_key_update_acked([key_update])
+    assert pair.server.write_epoch == 4
