@@ -22,7 +22,7 @@ from aiodtls.alerts import Alert
 from aiodtls.buffer import BufferReadError
 from aiodtls.configuration import PrivateKey
 from aiodtls.handshake.client import ClientHandshake
-from aiodtls.handshake.client13 import ClientHandshake13, FallBackToDtls12
+from aiodtls.handshake.client13 import ClientHandshake13
 from aiodtls.handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
 from aiodtls.handshake.flights import DTLS13, Client13State, Server13State
 from aiodtls.handshake.hello_retry import HelloRetryExchange
@@ -781,19 +781,21 @@ class FakeSink12(FakeSink):
 BOTH = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
 
 
-def _dual_client(sink: FakeSink12) -> ClientHandshake13:
+def _dual_client(sink: FakeSink12) -> tuple[ClientHandshake13, ClientHandshake]:
+    """A client that allows both versions: the DTLS 1.3 handshake offers the 1.2 one's
+    ClientHello too (``start(also_offer=...)``)."""
     config = client_config(versions=BOTH)
     tracer = Tracer("client", None)
-    return ClientHandshake13(config, sink, tracer, dtls12=ClientHandshake(config, sink, tracer))
+    return ClientHandshake13(config, sink, tracer), ClientHandshake(config, sink, tracer)
 
 
 def test_dual_version_client_gets_dtls13_from_a_dtls13_server() -> None:
     sink = FakeSink12()
-    client = _dual_client(sink)
+    client, client12 = _dual_client(sink)
     server_sink = FakeSink()
     server = ServerHandshake13(server_config(versions=V13), server_sink, Tracer("server", None))
     pair = Pair13(client, server, sink, server_sink, [])
-    client.start()
+    client.start(also_offer=client12.client_hello())
     hello = decode_client_hello(sink.outbox[0].body)
     assert 0xC02B in hello.cipher_suites and hello.cipher_suites[0] == 0x1301
     pair.pump()
@@ -801,42 +803,36 @@ def test_dual_version_client_gets_dtls13_from_a_dtls13_server() -> None:
 
 
 def _run12(
-    client: ClientHandshake13, sink: FakeSink12, server_config_: DtlsConfiguration
-) -> tuple[ClientHandshake13 | ClientHandshake, ServerHandshake]:
-    """Run ``client`` against a DTLS 1.2 server, following a fall back to 1.2."""
+    sink: FakeSink12, server_config_: DtlsConfiguration
+) -> tuple[ClientHandshake, ServerHandshake]:
+    """A dual-version client against a DTLS 1.2 server: the 1.2 handshake adopts the
+    ClientHello the 1.3 one sent, as the connection does on a 1.2 ServerHello."""
+    client, client12 = _dual_client(sink)
     s_sink = FakeSink12()
     server = ServerHandshake(server_config_, s_sink, Tracer("server", None))
-    client.start()
+    client.start(also_offer=client12.client_hello())
     ch = sink.outbox.pop(0)
     message = HandshakeMessage(ch.msg_type, ch.message_seq, ch.body, 0)
     server.start(decode_client_hello(ch.body), message, 0.0)
-    current: ClientHandshake13 | ClientHandshake = client
+    hello = client.sent_hello
+    assert hello is not None and client.awaits_server_hello
+    client12.adopt(hello, offered_dtls13=True)
     while s_sink.outbox or sink.outbox:
-        while s_sink.outbox:
-            entry = s_sink.outbox.pop(0)
-            if entry.content_type != 22:
-                continue  # ChangeCipherSpec
-            msg = HandshakeMessage(entry.msg_type, entry.message_seq, entry.body, entry.epoch)
-            try:
-                current.handle(msg, 0.0)
-            except FallBackToDtls12 as fall_back:
-                current = fall_back.handshake
-                current.handle(msg, 0.0)
-        while sink.outbox:
-            entry = sink.outbox.pop(0)
-            if entry.content_type != 22:
-                continue
-            server.handle(
-                HandshakeMessage(entry.msg_type, entry.message_seq, entry.body, entry.epoch), 0.0
-            )
-    return current, server
+        for source, target in ((s_sink, client12), (sink, server)):
+            while source.outbox:
+                entry = source.outbox.pop(0)
+                if entry.content_type == 22:  # not the ChangeCipherSpec
+                    target.handle(
+                        HandshakeMessage(
+                            entry.msg_type, entry.message_seq, entry.body, entry.epoch
+                        ),
+                        0.0,
+                    )
+    return client12, server
 
 
 def test_dual_version_client_falls_back_to_a_dtls12_server() -> None:
-    sink = FakeSink12()
-    client = _dual_client(sink)
-    current, server = _run12(client, sink, server_config())
-    assert isinstance(current, ClientHandshake)
+    current, server = _run12(FakeSink12(), server_config())
     assert current.complete and server.complete
     assert current.result.suite == server.result.suite
     assert current.export_keying_material(b"x", 16, None) == server.export_keying_material(
@@ -845,10 +841,8 @@ def test_dual_version_client_falls_back_to_a_dtls12_server() -> None:
 
 
 def test_dual_version_client_refuses_a_downgraded_server_hello() -> None:
-    sink = FakeSink12()
-    client = _dual_client(sink)
     with pytest.raises(Alert) as info:  # a 1.3-capable server answered in 1.2: a downgrade
-        _run12(client, sink, server_config(versions=BOTH))
+        _run12(FakeSink12(), server_config(versions=BOTH))
     assert info.value.description == AlertDescription.illegal_parameter
 
 

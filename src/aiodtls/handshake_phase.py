@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .alerts import AlertDecodeError, AlertDescription, AlertLevel
+from .alerts import AlertDecodeError, AlertDescription, AlertLevel, AlertProtocolVersion
 from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
 from .connection_state import ESTABLISHED as _ESTABLISHED
@@ -43,6 +43,7 @@ from .reliability.fragments import (
     read_handshake_header,
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
+from .suites import ProtocolVersion
 from .trace import Tracer
 from .wrong_key import WrongKeyWatch
 
@@ -352,6 +353,10 @@ class Dtls12HandshakePhase:
         if dtls13:
             self._start_server13(verdict, message)
             return
+        if not self.configuration.allows(ProtocolVersion.DTLSv1_2):
+            raise AlertProtocolVersion(
+                "the client offers DTLS 1.2 only, which this server does not allow"
+            )
         handshake = self._handshake
         assert not handshake.is_client  # a server's (no isinstance call)
         handshake.start(verdict.hello, message, self._now)

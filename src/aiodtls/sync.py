@@ -171,6 +171,11 @@ class DtlsSocket(SessionDetails):
         if self.terminated is not None and self.terminated.unreachable:
             raise exception_for(self.terminated)
 
+    def request_key_update(self, update_requested: bool = True) -> None:
+        """DTLS 1.3: a KeyUpdate (see ``DtlsConnection.request_key_update``), sent now."""
+        self.connection.request_key_update(update_requested)
+        self._pump.touch(self.connection)
+
     def recv(self, timeout: float | None = None) -> bytes | None:
         """The next record, waiting at most ``timeout`` seconds (None: for ever).
 

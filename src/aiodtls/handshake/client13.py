@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
+    Alert,
     AlertDecodeError,
     AlertDecryptError,
     AlertHandshakeFailure,
@@ -31,6 +32,7 @@ from ..alerts import (
     AlertUnsupportedCertificate,
     AlertUnsupportedExtension,
 )
+from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
@@ -40,7 +42,6 @@ from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
-from .client import ClientHandshake
 from .flights import (
     CLIENT_FINISHED13,
     CLIENT_HELLO13,
@@ -113,7 +114,7 @@ from .state13 import (
     check_context_empty,
 )
 
-__all__ = ["Client13State", "ClientHandshake13", "FallBackToDtls12", "is_session13"]
+__all__ = ["Client13State", "ClientHandshake13", "is_session13", "selects_dtls13"]
 
 _T = HandshakeType
 _DER = Encoding.DER
@@ -140,16 +141,6 @@ _ENCRYPTED_EXTENSIONS = frozenset(
         int(_E.early_data),
     }
 )
-
-
-class FallBackToDtls12(Exception):
-    """A DTLS 1.2 ServerHello answered our ClientHello, which offered 1.2 too: the
-    connection continues with ``handshake`` (``client.ClientHandshake``), handing it the same
-    ServerHello message. Not an alert: nothing is wrong."""
-
-    def __init__(self, handshake: ClientHandshake) -> None:
-        super().__init__("the server chose DTLS 1.2")
-        self.handshake = handshake
 
 
 def is_session13(session: Session | None) -> bool:
@@ -179,20 +170,10 @@ class ClientHandshake13(Handshake13):
     "The PSK key exchange modes offered with a PSK, preferred first (RFC 8446 §4.2.9)."
 
     def __init__(
-        self,
-        configuration: DtlsConfiguration,
-        sink: Handshake13Sink,
-        tracer: Tracer,
-        *,
-        dtls12: ClientHandshake | None = None,
+        self, configuration: DtlsConfiguration, sink: Handshake13Sink, tracer: Tracer
     ) -> None:
-        """``dtls12``: the DTLS 1.2 handshake to fall back to (a configuration that allows
-        both versions): our ClientHello then offers its suites and extensions too, and a
-        DTLS 1.2 answer raises :class:`FallBackToDtls12` (see :meth:`fall_back_to_dtls12`)."""
         configuration.validate()
         super().__init__(configuration, sink, tracer)
-        self._dtls12 = dtls12
-        self._hello12: ClientHello | None = None
         self.state = DTLS13.client.initial
         self._suites = configuration.effective_suites13()
         self._groups = list(configuration.groups)
@@ -208,27 +189,26 @@ class ClientHandshake13(Handshake13):
         self._server_key: object = None
         self._certificate_request: tuple[bytes, list[int]] | None = None
         self._offered: set[int] = set()
+        self._legacy: ClientHello | None = None
 
     # -- flight 1 ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Queue the first ClientHello (flight 1)."""
+    def start(self, also_offer: ClientHello | None = None) -> None:
+        """Queue the first ClientHello (flight 1). ``also_offer`` is a DTLS 1.2 client's
+        ClientHello: its suites and the extensions DTLS 1.2 needs join ours, with DTLS 1.2 in
+        supported_versions after 1.3, so a DTLS 1.2 server can answer it too (the connection
+        then hands over to the DTLS 1.2 handshake: :attr:`sent_hello`)."""
         self.client_random = os.urandom(32)
-        suites = [int(s) for s in self._suites]
-        session_id = b""
-        if self._dtls12 is not None:
-            # One ClientHello for both versions: 1.2's suites after ours, its extensions
-            # beside ours, its random and (a cached 1.2 session's) ID (RFC 9147 §5.3).
-            self._hello12 = self._dtls12.build_hello()
-            self.client_random = self._hello12.random
-            suites += [s for s in self._hello12.cipher_suites if s not in suites]
-            session_id = self._hello12.session_id
         self._ephemeral = EphemeralKey(self._groups[0])
         self._psks = self._psks_to_offer()
+        self._legacy = also_offer
+        suites = [int(s) for s in self._suites]
+        if also_offer is not None:
+            suites += [s for s in also_offer.cipher_suites if s not in suites]
         self._hello = ClientHello(
             client_version=DTLS1_2,
             random=self.client_random,
-            session_id=session_id,
+            session_id=b"",
             cookie=b"",
             cipher_suites=suites,
             compression_methods=b"\x00",
@@ -246,7 +226,7 @@ class ClientHandshake13(Handshake13):
         if config.server_name and not _is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
             self.result.server_name = config.server_name
-        versions = [_DTLS13] if self._dtls12 is None else [_DTLS13, int(DTLS1_2)]
+        versions = [_DTLS13] if self._legacy is None else [_DTLS13, DTLS1_2]
         extensions += [
             (_E.supported_versions, encode_supported_versions_client(versions)),
             (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups])),
@@ -264,9 +244,11 @@ class ClientHandshake13(Handshake13):
             extensions.append((EXT_CONNECTION_ID, encode_connection_id(cid)))
         if cookie is not None:
             extensions.append((_E.cookie, encode_cookie_extension(cookie)))
-        if self._hello12 is not None:
+        if self._legacy is not None:
+            # What a DTLS 1.2 server needs and DTLS 1.3 does not send (extended master
+            # secret, renegotiation_info, point formats, SRTP, ...), before pre_shared_key.
             ours = {int(t) for t, _ in extensions}
-            extensions += [(t, b) for t, b in self._hello12.extensions if t not in ours]
+            extensions += [(t, b) for t, b in self._legacy.extensions if int(t) not in ours]
         if self._psks:
             modes = [int(m) for m in self.PSK_MODES]
             extensions.append((_E.psk_key_exchange_modes, encode_psk_key_exchange_modes(modes)))
@@ -335,16 +317,20 @@ class ClientHandshake13(Handshake13):
             body = encode_client_hello(hello)
         self._send(_T.client_hello, body, 0)
 
-    def fall_back_to_dtls12(self) -> ClientHandshake:
-        """The DTLS 1.2 handshake, continuing from our ClientHello as its own: for a DTLS 1.2
-        server's ServerHello (:class:`FallBackToDtls12` carries it) or HelloVerifyRequest
-        (the connection asks, then hands it ``receive_hello_verify_request``). Only before
-        any DTLS 1.3 answer, and only with ``dtls12``."""
-        if self._dtls12 is None or self._hello is None or self._retried:
-            raise RuntimeError("no DTLS 1.2 handshake to fall back to")
-        self._dtls12.adopt_hello(self._hello)
-        self._trace("fall_back", version="DTLSv1.2")
-        return self._dtls12
+    @property
+    def offers_dtls12(self) -> bool:
+        """True if our ClientHello offers DTLS 1.2 as well (``start(also_offer=...)``)."""
+        return self._legacy is not None
+
+    @property
+    def sent_hello(self) -> ClientHello | None:
+        """The ClientHello we sent (the DTLS 1.2 handshake adopts it on a 1.2 answer)."""
+        return self._hello
+
+    @property
+    def awaits_server_hello(self) -> bool:
+        """True until the first ServerHello or HelloRetryRequest was taken."""
+        return self.state == DTLS13.client.started and not self._retried
 
     # -- flight 2 or 4: HelloRetryRequest or ServerHello ----------------------------------
 
@@ -354,8 +340,6 @@ class ClientHandshake13(Handshake13):
         if version is None:
             if hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise AlertIllegalParameter("server signals a downgrade from DTLS 1.3")
-            if self._dtls12 is not None and not self._retried and hello.server_version == DTLS1_2:
-                raise FallBackToDtls12(self.fall_back_to_dtls12())
             raise AlertProtocolVersion(
                 f"server chose version {hello.server_version:#06x}; we offered DTLS 1.3 only"
             )
@@ -630,3 +614,15 @@ def _is_ip_address(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def selects_dtls13(server_hello_body: bytes) -> bool:
+    """True if a ServerHello (or HelloRetryRequest) selects DTLS 1.3: its supported_versions
+    names it (RFC 8446 §4.2.1). False for a DTLS 1.2 ServerHello, and for one that cannot be
+    read (the DTLS 1.3 handshake then refuses it with the reason)."""
+    try:
+        hello = decode_server_hello(server_hello_body)
+        version = find_extension(hello.extensions, _E.supported_versions)
+        return version is not None and decode_supported_versions_server(version) == _DTLS13
+    except (BufferReadError, Alert):
+        return True  # let the DTLS 1.3 handshake report what is wrong with it
