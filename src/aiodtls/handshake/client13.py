@@ -37,6 +37,7 @@ from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session, SessionState
+from ..srtp import SrtpProfile, describe_profiles
 from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
@@ -56,21 +57,25 @@ from .messages import (
     EXT_SERVER_NAME,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP,
     CertificateVerify,
     ClientHello,
     ExtensionType,
     HandshakeType,
     ServerHello,
+    UseSrtp,
     decode_alpn,
     decode_certificate_verify,
     decode_server_hello,
     decode_uint16_list,
+    decode_use_srtp,
     encode_alpn,
     encode_certificate_verify,
     encode_client_hello,
     encode_connection_id,
     encode_server_name,
     encode_uint16_list,
+    encode_use_srtp,
     find_extension,
 )
 from .messages.tls13 import (
@@ -231,6 +236,9 @@ class ClientHandshake13(Handshake13):
         if config.alpn_protocols:
             names = [p.encode("ascii") for p in config.alpn_protocols]
             extensions.append((EXT_ALPN, encode_alpn(names)))
+        if config.srtp_profiles:
+            offer = UseSrtp([int(p) for p in config.srtp_profiles], config.srtp_mki)
+            extensions.append((EXT_USE_SRTP, encode_use_srtp(offer)))
         cid = self._connection_id_to_offer()
         if cid is not None:
             extensions.append((EXT_CONNECTION_ID, encode_connection_id(cid)))
@@ -461,6 +469,7 @@ class ClientHandshake13(Handshake13):
             if ext_type not in _ENCRYPTED_EXTENSIONS:
                 raise AlertIllegalParameter(f"extension {ext_type} in EncryptedExtensions")
         self.result.alpn_protocol = self._selected_alpn(find_extension(extensions, EXT_ALPN))
+        self._check_srtp(find_extension(extensions, EXT_USE_SRTP))
         self._absorb(message)
 
     def _selected_alpn(self, body: bytes | None) -> str | None:
@@ -473,6 +482,29 @@ class ClientHandshake13(Handshake13):
         if selected not in (self.configuration.alpn_protocols or []):
             raise AlertIllegalParameter(f"server selected ALPN protocol {selected!r}, not offered")
         return selected
+
+    def _check_srtp(self, body: bytes | None) -> None:
+        """RFC 5764 §4.1.1 in EncryptedExtensions: one profile we offered and our MKI or
+        none; a server ignoring our offer ends the handshake (as in DTLS 1.2)."""
+        offered = [int(p) for p in self.configuration.srtp_profiles or []]
+        if not offered:
+            return
+        if body is None:
+            raise AlertHandshakeFailure(
+                f"the server did not agree to DTLS-SRTP (we offered {describe_profiles(offered)})"
+            )
+        answer = decode_use_srtp(body)
+        if len(answer.profiles) != 1:
+            raise AlertDecodeError(f"server's use_srtp selects {len(answer.profiles)} profiles")
+        if answer.profiles[0] not in offered:
+            raise AlertIllegalParameter(
+                f"server selected SRTP profile {describe_profiles(answer.profiles)[1:-1]}, "
+                f"which we did not offer ({describe_profiles(offered)})"
+            )
+        if answer.mki and answer.mki != self.configuration.srtp_mki:
+            raise AlertIllegalParameter("server's SRTP MKI differs from the one we offered")
+        self.result.srtp_profile = SrtpProfile(answer.profiles[0])
+        self.result.srtp_mki = answer.mki
 
     def _after_encrypted_extensions(self) -> str:
         return "psk" if self._chosen_psk is not None else "certificate"

@@ -37,6 +37,7 @@ from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import SessionState
+from ..srtp import describe_profiles
 from ..suites import NamedGroup, ProtocolVersion, SignatureScheme, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
@@ -50,21 +51,25 @@ from .messages import (
     EXT_SERVER_NAME,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP,
     CertificateVerify,
     ClientHello,
     ExtensionType,
     HandshakeType,
     ServerHello,
+    UseSrtp,
     decode_alpn,
     decode_certificate_verify,
     decode_client_hello,
     decode_server_name,
     decode_uint16_list,
+    decode_use_srtp,
     encode_alpn,
     encode_certificate_verify,
     encode_connection_id,
     encode_server_hello,
     encode_uint16_list,
+    encode_use_srtp,
     find_extension,
 )
 from .messages.tls13 import (
@@ -532,6 +537,10 @@ class ServerHandshake13(Handshake13):
         self.result.alpn_protocol = self._select_alpn(find_extension(client_extensions, EXT_ALPN))
         if self.result.alpn_protocol is not None:
             ee.append((int(EXT_ALPN), encode_alpn([self.result.alpn_protocol.encode("ascii")])))
+        self._select_srtp(find_extension(client_extensions, EXT_USE_SRTP))
+        if self.result.srtp_profile is not None:
+            answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
+            ee.append((int(EXT_USE_SRTP), encode_use_srtp(answer)))
         self._send(_T.encrypted_extensions, encode_encrypted_extensions(EncryptedExtensions(ee)), 2)
         if self._psk is None:
             schemes_body = find_extension(client_extensions, EXT_SIGNATURE_ALGORITHMS)
@@ -570,6 +579,25 @@ class ServerHandshake13(Handshake13):
         signature = signatures.sign(key, scheme, content)
         body = encode_certificate_verify(CertificateVerify(scheme, signature))
         self._send(_T.certificate_verify, body, 2)
+
+    def _select_srtp(self, body: bytes | None) -> None:
+        """RFC 5764 §4.1.1: the first of our profiles the client offered, echoing its MKI;
+        none in common ends the handshake when we configured DTLS-SRTP (as in DTLS 1.2)."""
+        if body is None:
+            return
+        offer = decode_use_srtp(body)
+        ours = self.configuration.srtp_profiles
+        if not ours:
+            return
+        for profile in ours:
+            if int(profile) in offer.profiles:
+                self.result.srtp_profile = profile
+                self.result.srtp_mki = offer.mki
+                return
+        raise AlertHandshakeFailure(
+            f"no SRTP profile in common: client offers {describe_profiles(offer.profiles)}, "
+            f"we accept {describe_profiles([int(p) for p in ours])}"
+        )
 
     def _select_alpn(self, body: bytes | None) -> str | None:
         """RFC 7301 §3.2: the first of our protocols that the client offered."""
