@@ -128,9 +128,9 @@ def test_unknown_epoch_bits_after_the_handshake_are_dropped(bits: int) -> None: 
 @pytest.mark.parametrize("to", ["client", "server"])
 def test_application_data_under_the_handshake_keys_is_not_delivered(to: str) -> None:  # V16
     """Epoch 2 protects handshake messages, alerts and ACKs only (RFC 9147 §6.1; SPEC V16: a
-    message under the wrong epoch's keys is rejected, wolfSSL #8579). Before the fix application data
-    sealed with the peer's handshake traffic keys is delivered as DataReceived, after the
-    handshake as during it. Should: dropped (counted) or unexpected_message."""
+    message under the wrong epoch's keys is rejected, wolfSSL #8579). Before the fix,
+    application data sealed with the peer's handshake traffic keys was delivered as
+    DataReceived. Now: dropped and counted."""
     p = established13()
     if to == "client":
         forger = p.forger("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2)
@@ -176,10 +176,9 @@ def test_nothing_but_the_alert_after_a_fatal_error() -> None:  # V15, V17
 
 def test_sequence_numbers_running_out_while_answering_the_peer() -> None:  # X27
     """The client must ACK a KeyUpdate when its write epoch has no sequence number left.
-    Before the fix SequenceNumberExhausted raises out of receive_datagram into the caller: the ACK is
-    sealed by _send_ack, called after the try/except of _receive_datagram13 (the delayed-ACK
-    path of handle_timer, _on_timer13, has no guard either). Should: the connection ends
-    (ConnectionTerminated) and nothing raises."""
+    Before the fix, SequenceNumberExhausted raised out of receive_datagram into the caller
+    (the ACK was sealed outside the try/except, and the delayed-ACK path of handle_timer had
+    no guard either). Now the connection ends (ConnectionTerminated) and nothing raises."""
     p = established13()
     v13 = p.client._v13  # private: 2^64 records cannot be sent in a test
     assert v13 is not None
