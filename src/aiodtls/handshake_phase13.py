@@ -323,7 +323,7 @@ class Dtls13HandshakePhase:
             return
         # The flight is acknowledged: a KeyUpdate's new keys may now be used (RFC 9147 §8),
         # and the next post-handshake message may go.
-        v13.handshake.on_key_update_acked()
+        v13.handshake.on_key_update_acked(self._flight.entries)
         if v13.queued:
             self._send_post_handshake(v13.queued.pop(0))
 
