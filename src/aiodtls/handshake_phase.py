@@ -59,6 +59,7 @@ _CLIENT_HELLO = HandshakeType.client_hello
 _FINISHED = HandshakeType.finished
 _CLIENT_HELLO_RECORD_OVERHEAD = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH
 _NEW = FragmentStatus.NEW
+_DTLS12 = ProtocolVersion.DTLSv1_2
 _OLD = FragmentStatus.OLD
 
 
@@ -355,7 +356,7 @@ class Dtls12HandshakePhase:
         if dtls13:
             self._start_server13(verdict, message)
             return
-        if not self.configuration.allows(ProtocolVersion.DTLSv1_2):
+        if _DTLS12 not in self.configuration.versions:
             raise AlertProtocolVersion(
                 "the client offers DTLS 1.2 only, which this server does not allow"
             )

@@ -181,6 +181,6 @@ def cookie_exchange_for(configuration: DtlsConfiguration) -> CookieExchange:
     """The cookie exchange of a server's door: a HelloRetryRequest for a ClientHello that
     offers DTLS 1.3 when the configuration allows it (and a HelloVerifyRequest for the
     others), else DTLS 1.2's HelloVerifyRequest alone."""
-    if configuration.allows(ProtocolVersion.DTLSv1_3):
+    if ProtocolVersion.DTLSv1_3 in configuration.versions:
         return HelloRetryExchange(configuration)
     return HELLO_VERIFY_REQUEST

@@ -407,7 +407,7 @@ class ServerHandshake(HandshakeStateMachine):
         """32 random bytes; a server that also speaks DTLS 1.3 ends them with the downgrade
         marker, so that a 1.3 client detects a forced fall back to 1.2 (RFC 8446 §4.1.3)."""
         random = os.urandom(32)
-        if self.configuration.allows(ProtocolVersion.DTLSv1_3):
+        if ProtocolVersion.DTLSv1_3 in self.configuration.versions:
             random = random[:24] + DOWNGRADE_TLS12
         return random
 
