@@ -96,7 +96,7 @@ HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E
 "ServerHello.random of a HelloRetryRequest: SHA-256 of 'HelloRetryRequest' (RFC 8446 §4.1.3)."
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"
 "The last 8 bytes of a (D)TLS 1.3 server's random when it negotiates 1.2 (RFC 8446 §4.1.3)."
-COOKIE, KEY_SHARE = 44, 51
+COOKIE, KEY_SHARE, PRE_SHARED_KEY = 44, 51, 41
 "Extension numbers (RFC 8446 §4.2)."
 
 SUITES13 = [
@@ -669,23 +669,35 @@ def test_aiodtls13_server_asks_wolfssl13_client_for_a_key_share(
     assert key_share is not None and key_share[2:4] == selected
 
 
-def test_wolfssl13_client_resumes_with_aiodtls13_ticket(
+def test_wolfssl13_client_cannot_resume_since_our_server_does_not_echo_its_session_id(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V18: ``-r`` reconnects with the NewSessionTicket of the first connection
+) -> None:  # V10, V18
+    # wolfSSL's resuming client sends a 32-byte legacy_session_id and, up to 5.9.0, refuses a
+    # HelloRetryRequest or ServerHello that does not echo it (-425 "The security parameter is
+    # invalid"; wolfSSL PR #10007 stopped its server echoing, PR #10492 calls such clients
+    # buggy and fixes them in 5.9.1). Our server follows RFC 9147 §5 and does not echo: the
+    # first connection and its NewSessionTicket work, the resumption is refused by the
+    # client. Should aiodtls ever offer a compatibility echo, this test turns into a
+    # resumption test (``second.session_resumed``).
     port = free_udp_port()
     configuration = server13(interop_files, session_store=ServerSessionStore())
     with sync.DtlsServer("127.0.0.1", port, configuration=configuration) as srv:
-        client = WOLFSSL.client13(peers, port, interop_files, "--waitTicket", resume=True)
+        relay = peers.relay(port)
+        client = WOLFSSL.client13(peers, relay.port, interop_files, "--waitTicket", resume=True)
         first, received_first = serve_one(srv, client)
-        second, received_second = serve_one(srv, client)
+        deadline = time.monotonic() + 10.0
+        while client.process.poll() is None and time.monotonic() < deadline:
+            srv.serve_for(0.2)  # answer its resuming ClientHello
+        assert client.wait_exit() != 0, client.describe()
 
     assert received_first == [HELLO], received_first
-    assert received_second == [RESUMING], received_second
-    assert client.wait_exit() == 0, client.describe()
-    assert "SSL reused session" in client.stdout(), client.describe()
     assert not first.session_resumed
-    assert second.session_resumed
-    assert_dtls13(second, client)
+    assert_dtls13(first, client)
+    assert "Session Ticket CB: ticketSz" in client.stdout(), client.describe()  # ours arrived
+    assert "wolfSSL_connect resume error -425" in client.stderr(), client.describe()
+    (_, resuming), *_ = [hello for hello in client_hellos(relay) if hello[1].session_id]
+    assert len(resuming.session_id) == 32 and extension(resuming, PRE_SHARED_KEY) is not None
+    assert all(hello.session_id == b"" for _, hello in server_hellos(relay))
 
 
 def test_wolfssl13_client_key_update_with_aiodtls13_server(
