@@ -575,6 +575,25 @@ def test_aiodtls13_client_gets_dtls13_from_version_flexible_wolfssl_server(
     close_and_wait(dtls, server)
 
 
+def test_aiodtls13_client_reads_the_answer_of_a_wolfssl13_server_that_then_exits(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    # The printing server answers, sends close_notify and exits at once. The ACK we send for its
+    # NewSessionTicket meanwhile comes back as an ICMP port unreachable, which Linux reports on
+    # the next receive BEFORE the answer and the close_notify still queued: those must still
+    # be read, the association ending cleanly (seen lost with ``-v d``, notes §14).
+    port = free_udp_port()
+    server = WOLFSSL.server13(peers, port, interop_files, version="d")
+
+    dtls = connect(port, client13(interop_files))
+    dtls.send(LINE)
+    reply = dtls.recv(timeout=10.0)
+    assert reply is not None and REPLY in reply, (reply, dtls.terminated, server.describe())
+    assert dtls.recv(timeout=10.0) is None
+    assert dtls.terminated is not None and dtls.terminated.by_peer, dtls.terminated
+    assert server.wait_exit() == 0, server.describe()
+
+
 # --- wolfSSL's DTLS 1.3 client -> our server ----------------------------------------------------
 
 
