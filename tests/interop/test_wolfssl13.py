@@ -954,3 +954,37 @@ def test_wolfssl13_key_update_moves_both_sides_to_epoch_4(
 
     assert unified_epoch_bits(relay, "to_server") == {2, 3, 0}
     assert unified_epoch_bits(relay, "to_client") == {2, 3, 0}
+
+
+# --- connection IDs (RFC 9147 §9; wolfSSL 5.7.2 takes CIDs of at most 2 bytes) ------------------
+
+
+def test_aiodtls13_client_with_connection_ids_to_wolfssl13_server(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    port = free_udp_port()
+    server = WOLFSSL.server13(peers, port, interop_files, "--cid", "SV", echo=True)
+
+    dtls = connect(port, client13(interop_files, connection_id_length=2))
+    exchange_with_wolfssl_server(dtls)
+
+    assert_dtls13(dtls, server)
+    assert dtls.handshake.peer_connection_id == b"SV"
+    assert dtls.handshake.connection_id is not None and len(dtls.handshake.connection_id) == 2
+    close_and_wait(dtls, server)
+
+
+def test_wolfssl13_client_with_connection_ids_to_aiodtls13_server(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    port = free_udp_port()
+    configuration = server13(interop_files, connection_id_length=2)
+    with sync.DtlsServer("127.0.0.1", port, configuration=configuration) as srv:
+        client = WOLFSSL.client13(peers, port, interop_files, "--cid", "CL")
+        dtls, received = serve_one(srv, client)
+
+    assert received == [HELLO], received
+    assert client.wait_exit() == 0, client.describe()
+    assert_dtls13(dtls, client)
+    assert dtls.handshake.peer_connection_id == b"CL"
+    assert dtls.handshake.connection_id is not None and len(dtls.handshake.connection_id) == 2
