@@ -428,6 +428,8 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
                 record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
             else:
                 record = v13.records.seal(_APPLICATION_DATA, self._checked_payload(data))
+                if v13.records.needs_key_update:  # SPEC V7: a new key before the limit
+                    v13.handshake.request_key_update()
         except SequenceNumberExhausted as exc:
             # SPEC R3: never wrap; without renegotiation the only way out is to close.
             self._terminate(None, str(exc), by_peer=False)

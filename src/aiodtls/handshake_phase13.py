@@ -24,7 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .alerts import Alert, AlertDecodeError, AlertDescription, AlertLevel, AlertProtocolVersion
+from .alerts import (
+    Alert,
+    AlertBadRecordMac,
+    AlertDecodeError,
+    AlertDescription,
+    AlertLevel,
+    AlertProtocolVersion,
+)
 from .buffer import BufferReadError
 from .configuration import DtlsConfiguration
 from .connection_state import CLOSED as _CLOSED
@@ -271,6 +278,8 @@ class Dtls13HandshakePhase:
                     return  # after a fatal alert nothing else goes out, no ACK either
             if v13.acks.ack_due(now):
                 self._send_ack(v13)
+            if self.state is _ESTABLISHED:
+                self._check_aead_limits(v13)
         except Alert as alert:
             self._fail(alert)
         except Exception as exc:
@@ -381,6 +390,18 @@ class Dtls13HandshakePhase:
         self._datagrams.append(records.seal(_ACK, encode_ack(numbers), epoch))
         if self._trace.enabled:
             self._trace("ack_sent", epoch=epoch, records=[list(n) for n in numbers])
+
+    def _check_aead_limits(self, v13: Dtls13State) -> None:
+        """RFC 9147 §4.5.3 (SPEC V7): a key near its limit (records sealed, or forgeries it
+        rejected) is replaced by a KeyUpdate asking the peer to update too; a read key whose
+        forgeries passed its integrity limit before that ends the connection."""
+        records = v13.records
+        if records.integrity_limit_exceeded:
+            raise AlertBadRecordMac(
+                "too many records failed authentication under one key (RFC 9147 §4.5.3)"
+            )
+        if records.needs_key_update:
+            v13.handshake.request_key_update()  # does nothing while one is unacknowledged
 
     # -- timers -----------------------------------------------------------------------------
 
