@@ -288,6 +288,7 @@ class FlightSender:
         "flight_number",
         "mtu",
         "retransmissions",
+        "retransmitted_bytes",
         "state",
         "timeouts_exhausted",
         "timer",
@@ -315,6 +316,8 @@ class FlightSender:
         "When the flight is retransmitted unless the peer answers first."
         self.retransmissions = 0
         "Retransmissions of every flight so far."
+        self.retransmitted_bytes = 0
+        "Bytes of the datagrams of those retransmissions (ACKs are not counted)."
         self.flight_number = 0
         self.timeouts_exhausted = False
         "True once the policy's ``max_timeouts`` expiries of one flight have passed."
@@ -668,6 +671,8 @@ class FlightSender:
             self._plan = ()
         self._last_sent_at = now
         self._largest_sent = largest
+        if self._attempt:
+            self.retransmitted_bytes += sum(len(d) for d in out)
         if self._first_sent_at is None:
             self._first_sent_at = now
         if self._final and not self._acks:
