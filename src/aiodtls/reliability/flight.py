@@ -445,6 +445,14 @@ class FlightSender:
                 self._sample(now - sent_at)
             newly = True
         if not newly:
+            if self._unacknowledged_messages() and self.state == _WAITING:
+                # The peer still lacks part of the flight and nothing we sent since its last
+                # ACK arrived: it repeats its ACK when its flight stalls (reliability.ack13).
+                # Resend the rest, at most once per base timeout (a duplicated ACK, or one
+                # overtaking our resend, arrives sooner).
+                last = self._last_sent_at
+                if last is None or now - last >= self.timer.base_rto():
+                    self._retransmit("repeated ACK", lower_mtu=False)
             return self.acknowledged
         self._peer_alive = True
         self.transmission_limit = None
@@ -459,6 +467,13 @@ class FlightSender:
             return True
         self.timer.reset_back_off()
         if self.state == _WAITING:
+            # The peer is waiting for the rest, not processing the flight: whatever is still
+            # unacknowledged goes again one base timeout from now at the latest (the first
+            # timeout of a certificate flight also allowed for the peer's processing, 1.5 s
+            # by default, which a lost last datagram would otherwise cost in full).
+            wait = now + self.timer.wait()
+            if self.deadline is None or wait < self.deadline:
+                self.deadline = wait
             newest = self._newest_acked
             in_flight = {piece for piece, _, order in sent.values() if order > newest}
             if any(piece not in in_flight for piece, _, _ in sent.values()):
@@ -482,6 +497,22 @@ class FlightSender:
         if not self._answered and self._attempt == 0 and self._first_sent_at is not None:
             self._sample(now - self._first_sent_at)
             self.timer.on_answer_delay(now - self._first_sent_at)
+        if self._acks and not self._final and self._entries:
+            if not self._unacknowledged_messages():
+                return  # acknowledged already
+            # DTLS 1.3: the peer's next flight implicitly acknowledges ours whole (RFC 9147
+            # §7.2): no more retransmissions; if the peer's flight stalls, our ACKs of it
+            # (reliability.ack13) have the peer resend the rest. Final flights (the client's
+            # Finished, post-handshake messages) need an explicit ACK (§5.8.1).
+            self._answered = self._peer_alive = True
+            for entry in self._entries:
+                self._acked[entry.message_seq] = [(0, len(entry.body))]
+            self._sent_pieces = {}
+            self.deadline = None
+            self._probe_due = False
+            if self._trace.enabled:
+                self._trace("flight_acknowledged", flight=self.flight_number, implicit=True)
+            return
         self.on_peer_answer(now)
 
     def on_peer_answer(self, now: float) -> None:
