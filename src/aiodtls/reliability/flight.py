@@ -196,6 +196,22 @@ def _gaps(size: int, acknowledged: list[tuple[int, int]]) -> list[tuple[int, int
     return gaps
 
 
+def _covers(acknowledged: list[tuple[int, int]], piece: Piece) -> bool:
+    """Do the acknowledged (offset, length) fragments of a message cover ``piece`` (another
+    record may have carried the same bytes)?"""
+    _, start, length = piece
+    if length == 0:
+        return bool(acknowledged)
+    end = start + length
+    for offset, size in sorted(acknowledged):
+        if offset > start:
+            return False
+        start = max(start, offset + size)
+        if start >= end:
+            return True
+    return start >= end
+
+
 def plan_unacknowledged(
     entries: Sequence[FlightEntry],
     acknowledged: dict[int, list[tuple[int, int]]],
@@ -351,8 +367,8 @@ class FlightSender:
         self._acked: dict[int, list[tuple[int, int]]] = {}
         "ACK mode: message_seq -> the (offset, length) fragments acknowledged."
         self._sent_count = 0
-        self._newest_acked = -1
-        "ACK mode: the send order of the latest-sent record acknowledged so far."
+        self._newest_acked = -1.0
+        "ACK mode: when the latest-sent record acknowledged so far went out."
         self._hold_back: set[Piece] | None = None
         "ACK mode: fragments still in flight, left out of the ACK-triggered resend."
 
@@ -386,7 +402,7 @@ class FlightSender:
             self._sent_pieces = {}
             self._acked = {}
             self._sent_count = 0
-            self._newest_acked = -1
+            self._newest_acked = -1.0
             self._hold_back = None
         self.flight_number = flight_number
         self.timer.start_flight()
@@ -423,27 +439,39 @@ class FlightSender:
         retransmissions (WAITING without a timer for the peer's next flight, IDLE for a final
         flight). An ACK that leaves part of it unacknowledged has the part that must be lost
         sent again now (§5.8.1: "retransmits the unacknowledged portion"): the fragments
-        whose last copy went out before a record the peer acknowledged. Those sent after it
-        may still be on their way, and an out-of-order ACK (§7.1) would otherwise have the
-        whole rest of a long flight sent twice; the timer resends them if they were lost.
+        whose last copy went out no later than a record the peer acknowledged (in the same
+        burst, or before). Those sent after it may still be on their way, and an out-of-order
+        ACK (§7.1) would otherwise have the whole rest of a long flight sent twice; the timer,
+        re-armed at one base timeout (the peer is waiting, not processing), resends them if
+        they were lost. An ACK that names nothing new while part of the flight is missing is
+        the peer's repeat of a stalled flight's ACK (``reliability.ack13``): the rest goes
+        again, at most once per base timeout.
 
-        The first acknowledged record gives an exact round trip sample: its record number
-        belongs to one transmission only (no Karn ambiguity)."""
+        The newest record of the first ACK of a flight sent once gives a round trip sample:
+        its record number belongs to one transmission only (no Karn ambiguity)."""
         if not self._acks or not self._entries:
             return False
         sent = self._sent_pieces
         newly = False
+        newest_order, newest_sent_at = -1, 0.0
         for number in record_numbers:
             found = sent.pop(number, None)
             if found is None:
                 continue
             (message_seq, offset, length), sent_at, order = found
             self._acked.setdefault(message_seq, []).append((offset, length))
-            self._newest_acked = max(self._newest_acked, order)
-            if not newly and not self._answered:
-                self._answered = True
-                self._sample(now - sent_at)
+            if order > newest_order:
+                newest_order, newest_sent_at = order, sent_at
             newly = True
+        if newly:
+            self._newest_acked = max(self._newest_acked, newest_sent_at)
+            if not self._answered and self._attempt == 0:
+                # The newest record acknowledged, of a flight sent once: after a
+                # retransmission the ACK may be the peer's repeat of a stalled flight's ACK
+                # (reliability.ack13), or come once keys from a resent record let it read
+                # older ones -- both far later than one round trip.
+                self._answered = True
+                self._sample(now - newest_sent_at)
         if not newly:
             if self._unacknowledged_messages() and self.state == _WAITING:
                 # The peer still lacks part of the flight and nothing we sent since its last
@@ -475,8 +503,14 @@ class FlightSender:
             if self.deadline is None or wait < self.deadline:
                 self.deadline = wait
             newest = self._newest_acked
-            in_flight = {piece for piece, _, order in sent.values() if order > newest}
-            if any(piece not in in_flight for piece, _, _ in sent.values()):
+            # Sent after the newest acknowledged record: maybe still on its way. (Sent with
+            # it, in the same burst, and not acknowledged: lost.)
+            in_flight = {piece for piece, sent_at, _ in sent.values() if sent_at > newest}
+            acked = self._acked
+            if any(
+                piece not in in_flight and not _covers(acked.get(piece[0], []), piece)
+                for piece, _, _ in sent.values()
+            ):
                 self._hold_back = in_flight
                 self._retransmit("partial ACK", lower_mtu=False)
         return False
