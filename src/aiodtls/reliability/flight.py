@@ -367,8 +367,8 @@ class FlightSender:
         self._acked: dict[int, list[tuple[int, int]]] = {}
         "ACK mode: message_seq -> the (offset, length) fragments acknowledged."
         self._sent_count = 0
-        self._newest_acked = -1.0
-        "ACK mode: when the latest-sent record acknowledged so far went out."
+        self._newest_acked = -1
+        "ACK mode: the send order of the latest-sent record acknowledged so far."
         self._hold_back: set[Piece] | None = None
         "ACK mode: fragments still in flight, left out of the ACK-triggered resend."
 
@@ -402,7 +402,7 @@ class FlightSender:
             self._sent_pieces = {}
             self._acked = {}
             self._sent_count = 0
-            self._newest_acked = -1.0
+            self._newest_acked = -1
             self._hold_back = None
         self.flight_number = flight_number
         self.timer.start_flight()
@@ -439,8 +439,8 @@ class FlightSender:
         retransmissions (WAITING without a timer for the peer's next flight, IDLE for a final
         flight). An ACK that leaves part of it unacknowledged has the part that must be lost
         sent again now (§5.8.1: "retransmits the unacknowledged portion"): the fragments
-        whose last copy went out no later than a record the peer acknowledged (in the same
-        burst, or before). Those sent after it may still be on their way, and an out-of-order
+        whose last copy went out before a record the peer acknowledged, or more than 9/8 of
+        a round trip ago. Those sent after it may still be on their way, and an out-of-order
         ACK (§7.1) would otherwise have the whole rest of a long flight sent twice; the timer,
         re-armed at one base timeout (the peer is waiting, not processing), resends them if
         they were lost. An ACK that names nothing new while part of the flight is missing is
@@ -464,7 +464,7 @@ class FlightSender:
                 newest_order, newest_sent_at = order, sent_at
             newly = True
         if newly:
-            self._newest_acked = max(self._newest_acked, newest_sent_at)
+            self._newest_acked = max(self._newest_acked, newest_order)
             if not self._answered and self._attempt == 0:
                 # The newest record acknowledged, of a flight sent once: after a
                 # retransmission the ACK may be the peer's repeat of a stalled flight's ACK
@@ -503,9 +503,16 @@ class FlightSender:
             if self.deadline is None or wait < self.deadline:
                 self.deadline = wait
             newest = self._newest_acked
-            # Sent after the newest acknowledged record: maybe still on its way. (Sent with
-            # it, in the same burst, and not acknowledged: lost.)
-            in_flight = {piece for piece, sent_at, _ in sent.values() if sent_at > newest}
+            # Sent after the newest acknowledged record: maybe still on its way, unless it
+            # went out more than 9/8 of a round trip ago (QUIC's time threshold, RFC 9002
+            # §6.1.2: the peer's ACK, sent after its delay, would have named it).
+            srtt = self.timer.srtt
+            overdue = None if srtt is None else now - 1.125 * srtt
+            in_flight = {
+                piece
+                for piece, sent_at, order in sent.values()
+                if order > newest and (overdue is None or sent_at > overdue)
+            }
             acked = self._acked
             if any(
                 piece not in in_flight and not _covers(acked.get(piece[0], []), piece)
