@@ -187,7 +187,7 @@ def test_lost_ack_of_a_key_update_after_the_epoch_advanced() -> None:
     settle(run, 1.0)
     client, server = run.client.connection, run.server.connection
     assert client._v13 is not None and server._v13 is not None
-    client._v13.handshake.request_key_update()  # DtlsConnection has no public call yet
+    client.request_key_update()
     settle(run, 3.0)
     t, rto = 1.0, EXACT.min_rto
     assert len(traced(run, "client", "key_update_sent")) == 1  # traced at the last input
@@ -297,7 +297,7 @@ def test_a_key_update_queued_behind_the_finished_uses_new_keys_only_once_acknowl
     run = simulate(*configs13(psk=True), until=4 * D)
     client, server = run.client.connection, run.server.connection
     assert client.state is ConnectionState.ESTABLISHED and client._v13 is not None
-    client._v13.handshake.request_key_update()
+    client.request_key_update()
     settle(run, 1.0)
     assert server.state is ConnectionState.ESTABLISHED
     # The Finished is acknowledged at 6d; the KeyUpdate goes then, its ACK comes back at 8d.

@@ -1,4 +1,4 @@
-"""DTLS 1.3 interop with wolfSSL 5.7.2's example server and client (issue 14, SPEC V1-V19).
+"""DTLS 1.3 interop with wolfSSL 5.7.2's example server and client (issue 14, SPEC V1-V20).
 
 Our DTLS 1.3 client (``DtlsConfiguration(versions=(ProtocolVersion.DTLSv1_3,))`` through the
 blocking API, in this process) against wolfSSL's ``server -u -v 4``, and wolfSSL's
@@ -19,6 +19,11 @@ each with data both ways:
   client with DTLS 1.2 (ServerHello.random ending in ``DOWNGRD\\x01``, RFC 8446 §4.1.3) and its
   DTLS 1.3 client with DTLS 1.3.
 
+And wolfSSL with itself, for the wire facts those tests rely on: its server asks every client
+for a cookie, its resuming client sends a 32-byte legacy_session_id that must come back, its
+version-flexible server marks a DTLS 1.2 answer with the downgrade sentinel, a KeyUpdate moves
+both sides to epoch 4.
+
 wolfSSL's behaviour on the wire (HRR message_seq, ACK timing and order, NewSessionTicket,
 KeyUpdate) is written down in the notes of issue 14 (wolfssl13.md); the wolfSSL tree comes
 from ``AIODTLS_WOLFSSL_DIR`` as for test_wolfssl.py (skipped without it, failing under CI).
@@ -28,9 +33,12 @@ The example server reads one message, prints ``Client message: ...`` and answers
 
 from __future__ import annotations
 
+import selectors
+import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -57,7 +65,15 @@ from .launch import (
     WOLFSSL_PSK13_IDENTITY,
     require_wolfssl,
 )
-from .peers import CASES, InteropFiles, PeerProcess, PeerSet, UdpRelay, free_udp_port
+from .peers import (
+    CASES,
+    Datagram,
+    InteropFiles,
+    PeerProcess,
+    PeerSet,
+    UdpRelay,
+    free_udp_port,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -209,7 +225,70 @@ def serve_one(server: sync.DtlsServer, peer: PeerProcess) -> tuple[sync.DtlsSock
 Direction = Literal["to_server", "to_client"]
 
 
-def plaintext_handshake(relay: UdpRelay, direction: Direction) -> Iterator[tuple[int, int, bytes]]:
+class DroppingRelay:
+    """A UDP relay on 127.0.0.1 in front of ``server_port`` (one client) that records every
+    datagram it receives, forwarded or not, and drops those whose 1-based index in their
+    direction is in ``drop``: the loss of one chosen datagram, the same in every run."""
+
+    def __init__(self, server_port: int, drop: Collection[tuple[Direction, int]]) -> None:
+        self.datagrams: list[Datagram] = []
+        "Every datagram received, dropped ones included, in order."
+        self.dropped: list[Datagram] = []
+        "The datagrams not forwarded."
+        self._drop = set(drop)
+        self._counts: dict[Direction, int] = {"to_server": 0, "to_client": 0}
+        self._front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._front.bind(("127.0.0.1", 0))
+        self.port: int = self._front.getsockname()[1]
+        "Where the client sends to."
+        self._back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._back.connect(("127.0.0.1", server_port))
+        self._client: tuple[str, int] | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dropping-relay", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._front, selectors.EVENT_READ)
+            selector.register(self._back, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                for key, _ in selector.select(0.05):
+                    try:
+                        if key.fileobj is self._front:
+                            data, self._client = self._front.recvfrom(65535)
+                            if self._keep("to_server", data):
+                                self._back.send(data)
+                        else:
+                            data = self._back.recv(65535)
+                            if self._keep("to_client", data) and self._client is not None:
+                                self._front.sendto(data, self._client)
+                    except OSError:  # ICMP port unreachable from a peer that is gone
+                        continue
+
+    def _keep(self, direction: Direction, data: bytes) -> bool:
+        self._counts[direction] += 1
+        datagram = Datagram(direction, data)
+        self.datagrams.append(datagram)
+        if (direction, self._counts[direction]) in self._drop:
+            self.dropped.append(datagram)
+            return False
+        return True
+
+    def __enter__(self) -> DroppingRelay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._thread.join(2.0)
+        self._front.close()
+        self._back.close()
+
+
+Relay = UdpRelay | DroppingRelay
+
+
+def plaintext_handshake(relay: Relay, direction: Direction) -> Iterator[tuple[int, int, bytes]]:
     """(msg_type, message_seq, body) of every whole epoch-0 handshake message relayed in
     ``direction`` (DTLSPlaintext records; unified-header records are not read)."""
     for datagram in list(relay.datagrams):
@@ -229,7 +308,7 @@ def plaintext_handshake(relay: UdpRelay, direction: Direction) -> Iterator[tuple
                 pos += 12 + size
 
 
-def client_hellos(relay: UdpRelay) -> list[tuple[int, ClientHello]]:
+def client_hellos(relay: Relay) -> list[tuple[int, ClientHello]]:
     """(message_seq, ClientHello) of each ClientHello relayed, retransmissions included."""
     return [
         (seq, decode_client_hello(body))
@@ -238,7 +317,7 @@ def client_hellos(relay: UdpRelay) -> list[tuple[int, ClientHello]]:
     ]
 
 
-def server_hellos(relay: UdpRelay) -> list[tuple[int, ServerHello]]:
+def server_hellos(relay: Relay) -> list[tuple[int, ServerHello]]:
     """(message_seq, ServerHello) of each ServerHello or HelloRetryRequest relayed."""
     return [
         (seq, decode_server_hello(body))
@@ -247,7 +326,7 @@ def server_hellos(relay: UdpRelay) -> list[tuple[int, ServerHello]]:
     ]
 
 
-def hello_retry_requests(relay: UdpRelay) -> list[tuple[int, ServerHello]]:
+def hello_retry_requests(relay: Relay) -> list[tuple[int, ServerHello]]:
     """The HelloRetryRequests among :func:`server_hellos`."""
     return [(seq, hello) for seq, hello in server_hellos(relay) if hello.random == HRR_RANDOM]
 
@@ -257,7 +336,7 @@ def extension(hello: ClientHello | ServerHello, kind: int) -> bytes | None:
     return dict(hello.extensions).get(kind)
 
 
-def unified_epoch_bits(relay: UdpRelay, direction: Direction) -> set[int]:
+def unified_epoch_bits(relay: Relay, direction: Direction) -> set[int]:
     """The two low epoch bits of every unified-header record relayed in ``direction``
     (RFC 9147 §4: ``0b001CSLEE``; no connection IDs here)."""
     bits: set[int] = set()
@@ -299,7 +378,7 @@ def request_key_update(dtls: sync.DtlsSocket) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_aiodtls13_client_to_wolfssl13_server(
     peers: PeerSet, interop_files: InteropFiles, kind: Literal["ecdsa", "rsa"]
-) -> None:  # V1, V2
+) -> None:  # V1, V2, V9
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files, kind=kind)
 
@@ -361,7 +440,7 @@ def test_aiodtls13_client_psk_to_wolfssl13_server(
 
 def test_aiodtls13_client_answers_wolfssl13_hello_retry_request_with_cookie(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V3: wolfSSL's DTLS 1.3 server always asks for a cookie first
+) -> None:  # V8: wolfSSL's DTLS 1.3 server always asks for a cookie first
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files)
     relay = peers.relay(port)
@@ -387,7 +466,7 @@ def test_aiodtls13_client_answers_wolfssl13_hello_retry_request_with_cookie(
 
 def test_aiodtls13_client_sends_the_key_share_wolfssl13_asks_for(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V3: HRR naming a group the first ClientHello had no key share for
+) -> None:  # V8, V9: HRR naming a group the first ClientHello had no key share for
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files, group="SECP384R1")
     relay = peers.relay(port)
@@ -408,7 +487,7 @@ def test_aiodtls13_client_sends_the_key_share_wolfssl13_asks_for(
 
 def test_aiodtls13_client_resumes_with_wolfssl13_ticket(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V12
+) -> None:  # V10 (no session ID from us), V18 (we ACK its NewSessionTicket)
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files, resume=True)
 
@@ -430,7 +509,7 @@ def test_aiodtls13_client_resumes_with_wolfssl13_ticket(
 
 def test_aiodtls13_client_answers_wolfssl13_key_update(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V13: the server's KeyUpdate(update_requested) before its answer (-U)
+) -> None:  # V14, V20: the server's KeyUpdate(update_requested) before its answer (-U)
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files, key_update=True)
     relay = peers.relay(port)
@@ -449,7 +528,7 @@ def test_aiodtls13_client_answers_wolfssl13_key_update(
 
 def test_aiodtls13_client_key_update_with_wolfssl13_server(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V13: our KeyUpdate(update_requested); wolfSSL answers with its own
+) -> None:  # V14, V20: our KeyUpdate(update_requested); wolfSSL answers with its own
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files)
     relay = peers.relay(port)
@@ -475,7 +554,7 @@ def exchange_second_message(dtls: sync.DtlsSocket, server: PeerProcess) -> None:
 @pytest.mark.parametrize("versions", [DTLS13, BOTH], ids=["dtls13", "both"])
 def test_aiodtls13_client_gets_dtls13_from_version_flexible_wolfssl_server(
     peers: PeerSet, interop_files: InteropFiles, versions: tuple[ProtocolVersion, ...]
-) -> None:  # V9: ``-v d`` accepts DTLS 1.2 and 1.3 and picks 1.3
+) -> None:  # V10, H6: ``-v d`` accepts DTLS 1.2 and 1.3 and picks 1.3
     port = free_udp_port()
     server = WOLFSSL.server13(peers, port, interop_files, version="d")
 
@@ -492,7 +571,7 @@ def test_aiodtls13_client_gets_dtls13_from_version_flexible_wolfssl_server(
 @pytest.mark.parametrize("kind", KINDS)
 def test_wolfssl13_client_to_aiodtls13_server(
     peers: PeerSet, interop_files: InteropFiles, kind: Literal["ecdsa", "rsa"]
-) -> None:  # V1, V2
+) -> None:  # V1, V2, V9
     port = free_udp_port()
     with sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files, kind)) as srv:
         client = WOLFSSL.client13(peers, port, interop_files, kind=kind)
@@ -539,7 +618,7 @@ def test_wolfssl13_client_psk_to_aiodtls13_server(
 
 def test_aiodtls13_server_sends_wolfssl13_client_hello_retry_request_with_cookie(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V3: our server's stateless cookie exchange (on by default)
+) -> None:  # V8: our server's stateless cookie exchange (on by default)
     port = free_udp_port()
     with sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files)) as srv:
         relay = peers.relay(port)
@@ -562,7 +641,7 @@ def test_aiodtls13_server_sends_wolfssl13_client_hello_retry_request_with_cookie
 
 def test_aiodtls13_server_asks_wolfssl13_client_for_a_key_share(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V3: wolfSSL's ``-J`` offers an empty key_share
+) -> None:  # V8, V9: wolfSSL's ``-J`` offers an empty key_share
     port = free_udp_port()
     with sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files)) as srv:
         relay = peers.relay(port)
@@ -583,7 +662,7 @@ def test_aiodtls13_server_asks_wolfssl13_client_for_a_key_share(
 
 def test_wolfssl13_client_resumes_with_aiodtls13_ticket(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V12: ``-r`` reconnects with the NewSessionTicket of the first connection
+) -> None:  # V18: ``-r`` reconnects with the NewSessionTicket of the first connection
     port = free_udp_port()
     with sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files)) as srv:
         client = WOLFSSL.client13(peers, port, interop_files, "--waitTicket", resume=True)
@@ -601,7 +680,7 @@ def test_wolfssl13_client_resumes_with_aiodtls13_ticket(
 
 def test_wolfssl13_client_key_update_with_aiodtls13_server(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V13: ``-I``: KeyUpdate(update_requested) first, a second message after the echo
+) -> None:  # V14, V20: ``-I``: KeyUpdate(update_requested) first, a 2nd message after the echo
     port = free_udp_port()
     with sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files)) as srv:
         relay = peers.relay(port)
@@ -623,7 +702,7 @@ def test_wolfssl13_client_key_update_with_aiodtls13_server(
 )
 def test_dual_version_aiodtls_server_answers_each_wolfssl_client_in_its_version(
     peers: PeerSet, interop_files: InteropFiles, version: str, expected: str
-) -> None:  # V9
+) -> None:  # H6
     port = free_udp_port()
     configuration = server13(interop_files, versions=BOTH)
     with sync.DtlsServer("127.0.0.1", port, configuration=configuration) as srv:
@@ -642,7 +721,7 @@ def test_dual_version_aiodtls_server_answers_each_wolfssl_client_in_its_version(
 
 def test_dual_version_aiodtls_server_answers_s_client_dtls12(
     peers: PeerSet, interop_files: InteropFiles
-) -> None:  # V9: OpenSSL has no DTLS 1.3; our server must still serve its DTLS 1.2
+) -> None:  # H6: OpenSSL has no DTLS 1.3; our server must still serve its DTLS 1.2
     port = free_udp_port()
     configuration = server13(interop_files, versions=BOTH)
     with sync.DtlsServer("127.0.0.1", port, configuration=configuration) as srv:
@@ -661,3 +740,144 @@ def test_dual_version_aiodtls_server_answers_s_client_dtls12(
     assert dtls.handshake.cipher_suite == CASES[0].suite
     final = [hello for _, hello in server_hellos(relay) if hello.random != HRR_RANDOM]
     assert final and final[-1].random.endswith(DOWNGRADE_TLS12), final
+
+
+# --- one lost datagram: ACKs and retransmissions ---------------------------------------------
+
+
+def epoch2_datagrams(relay: Relay, direction: Direction) -> int:
+    """How many datagrams relayed (or dropped) in ``direction`` start with a record of epoch 2."""
+    return sum(
+        1
+        for datagram in list(relay.datagrams)
+        if datagram.direction == direction
+        and datagram.data[0] in UNIFIED_FIRST_BYTES
+        and datagram.data[0] & 0x03 == 2
+    )
+
+
+def test_aiodtls13_client_acks_around_a_lost_wolfssl13_certificate(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:  # V12, V17, V18, V19
+    port = free_udp_port()
+    server = WOLFSSL.server13(peers, port, interop_files)
+    # wolfSSL sends one handshake message per datagram: HRR, ServerHello, EncryptedExtensions,
+    # Certificate, CertificateVerify, Finished; the 4th is lost.
+    with DroppingRelay(port, [("to_client", 4)]) as relay:
+        dtls = connect(relay.port, client13(interop_files))
+        exchange_with_wolfssl_server(dtls, server)
+        assert_dtls13(dtls, server)
+        close_and_wait(dtls, server)
+
+    (lost,) = relay.dropped
+    assert lost.data[0] in UNIFIED_FIRST_BYTES and lost.data[0] & 0x03 == 2
+    # Our ACK named every record we had, the ServerHello's (epoch 0) included: wolfSSL resent
+    # at once what was missing (the Certificate, perhaps the Finished if it came after our ACK)
+    # instead of its whole flight with the ServerHello on its 1 s timer.
+    assert [seq for seq, hello in server_hellos(relay) if hello.random != HRR_RANDOM] == [1]
+    assert 5 <= epoch2_datagrams(relay, "to_client") <= 6, relay.datagrams
+
+
+def test_aiodtls13_client_survives_a_lost_ack_of_its_finished(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:  # V12, V18: the server's ACK of our Finished (its 7th datagram) is lost
+    port = free_udp_port()
+    server = WOLFSSL.server13(peers, port, interop_files)
+    with DroppingRelay(port, [("to_client", 7)]) as relay:
+        dtls = connect(relay.port, client13(interop_files))
+        exchange_with_wolfssl_server(dtls, server)
+        assert_dtls13(dtls, server)
+        close_and_wait(dtls, server)
+
+    (lost,) = relay.dropped
+    assert lost.data[0] in UNIFIED_FIRST_BYTES and lost.data[0] & 0x03 == 3  # the epoch-3 ACK
+
+
+def test_aiodtls13_server_recovers_when_its_server_hello_to_wolfssl13_is_lost(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:  # V12: against itself wolfSSL's client then resends both ClientHellos
+    port = free_udp_port()
+    with (
+        sync.DtlsServer("127.0.0.1", port, configuration=server13(interop_files)) as srv,
+        DroppingRelay(port, [("to_client", 2)]) as relay,  # after the HRR
+    ):
+        client = WOLFSSL.client13(peers, relay.port, interop_files)
+        dtls, received = serve_one(srv, client)
+
+    assert received == [HELLO], received
+    assert client.wait_exit() == 0, client.describe()
+    assert_dtls13(dtls, client)
+    # Whoever's timer fires first: our flight again, or wolfSSL's ClientHellos again (both of
+    # them, as it does against itself): a stale ClientHello must not disturb our server.
+    seqs = [seq for seq, _ in client_hellos(relay)]
+    assert seqs[:2] == [0, 1] and set(seqs) == {0, 1}, seqs
+
+
+# --- wolfSSL with itself: the wire facts the tests above rely on ---------------------------------
+
+
+def wolfssl_pair(
+    peers: PeerSet,
+    files: InteropFiles,
+    server: dict[str, Any],
+    client: dict[str, Any],
+    *client_options: str,
+) -> tuple[UdpRelay, PeerProcess]:
+    """wolfSSL's client through a recording relay to wolfSSL's server, both exited 0."""
+    port = free_udp_port()
+    wolfssl_server = WOLFSSL.server13(peers, port, files, **server)
+    relay = peers.relay(port)
+    wolfssl_client = WOLFSSL.client13(peers, relay.port, files, *client_options, **client)
+    assert wolfssl_client.wait_exit() == 0, peers.describe()
+    assert wolfssl_server.wait_exit() == 0, peers.describe()
+    return relay, wolfssl_client
+
+
+def test_wolfssl13_server_asks_every_client_for_a_cookie(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    relay, client = wolfssl_pair(peers, interop_files, {}, {})
+
+    assert WOLFSSL.wait_ready(client)["version"] == "DTLSv1.3"
+    (hrr_seq, hrr), *more = hello_retry_requests(relay)
+    assert not more and hrr_seq == 0 and extension(hrr, COOKIE)
+    assert extension(hrr, KEY_SHARE) is None  # its first key share was fine: cookie only
+    assert [seq for seq, _ in client_hellos(relay)] == [0, 1]
+    assert [seq for seq, _ in server_hellos(relay)] == [0, 1]  # HRR, then ServerHello
+
+
+def test_wolfssl13_client_resumes_with_a_legacy_session_id_the_server_echoes(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    # Why our server must echo legacy_session_id for a wolfSSL client to resume: it sends 32
+    # bytes and rejects a ServerHello without them ("Server sent different session id").
+    relay, client = wolfssl_pair(
+        peers, interop_files, {"resume": True}, {"resume": True}, "--waitTicket"
+    )
+
+    assert "SSL reused session" in client.stdout(), client.describe()
+    resumed = client_hellos(relay)[2:]
+    assert [len(hello.session_id) for _, hello in resumed] == [32, 32]
+    assert all(
+        hello.session_id == resumed[0][1].session_id for _, hello in server_hellos(relay)[2:]
+    )
+
+
+def test_version_flexible_wolfssl13_server_marks_its_dtls12_answer(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    relay, client = wolfssl_pair(peers, interop_files, {"version": "d"}, {"version": "3"})
+
+    assert WOLFSSL.wait_ready(client)["version"] == "DTLSv1.2"
+    assert not hello_retry_requests(relay)  # a DTLS 1.2 ClientHello gets a HelloVerifyRequest
+    (_, hello), *more = server_hellos(relay)
+    assert not more and hello.random.endswith(DOWNGRADE_TLS12)
+
+
+def test_wolfssl13_key_update_moves_both_sides_to_epoch_4(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    relay, _ = wolfssl_pair(peers, interop_files, {}, {"key_update": True})
+
+    assert unified_epoch_bits(relay, "to_server") == {2, 3, 0}
+    assert unified_epoch_bits(relay, "to_client") == {2, 3, 0}
