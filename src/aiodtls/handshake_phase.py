@@ -31,7 +31,7 @@ from .handshake.client import ClientHandshake
 from .handshake.cookie import Admit, Challenge, CookieDoor
 from .handshake.messages import HandshakeType, decode_client_hello
 from .handshake.server import ServerHandshake
-from .handshake_phase13 import Dtls13State, admits_dtls13
+from .handshake_phase13 import Dtls13State, admits_dtls13, negotiated_cid
 from .migration import AddressBudget
 from .record.header import RECORD_HEADER_LENGTH, RawRecord
 from .record.layer import OpenedRecord, RecordLayer
@@ -419,8 +419,8 @@ class Dtls12HandshakePhase:
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=result.extended_master_secret,
-                connection_id=_negotiated(result.connection_ids, 0),
-                peer_connection_id=_negotiated(result.connection_ids, 1),
+                connection_id=negotiated_cid(result.connection_ids, 0),
+                peer_connection_id=negotiated_cid(result.connection_ids, 1),
                 session_resumed=result.resumed,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
@@ -450,8 +450,3 @@ class Dtls12HandshakePhase:
             entries=self._flight.entries,
             suite=self._handshake.result.suite,
         )
-
-
-def _negotiated(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
-    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
-    return None if cids is None or cids[1] is None else cids[index]

@@ -446,6 +446,8 @@ class Dtls13HandshakePhase:
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=True,  # the TLS 1.3 key schedule binds the transcript
+                connection_id=negotiated_cid(result.connection_ids, 0),
+                peer_connection_id=negotiated_cid(result.connection_ids, 1),
                 session_resumed=result.resumed,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
@@ -479,3 +481,8 @@ def _internal_error(exc: Exception) -> Alert:
     from .alerts import AlertInternalError
 
     return AlertInternalError(f"internal error: {exc!r}")
+
+
+def negotiated_cid(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
+    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
+    return None if cids is None or cids[1] is None else cids[index]

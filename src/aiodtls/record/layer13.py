@@ -204,6 +204,9 @@ class RecordLayer13:
         older = self._read_by_bits.get(bits)
         if older is not None:
             self._forget_read(older.epoch)
+        if protection.connection_id is not None:
+            # Connection IDs were negotiated (in the hellos): records to us carry ours.
+            self.receive_cid = protection.connection_id
         state = _ReadEpoch13(protection, self._limit(protection.suite))
         self._read[epoch] = state
         self._read_by_bits[bits] = state

@@ -196,6 +196,11 @@ class RecordProtection13:
         return self._epoch
 
     @property
+    def connection_id(self) -> bytes | None:
+        """The CID the records of this direction carry, or None (none negotiated)."""
+        return self._cid
+
+    @property
     def tag_length(self) -> int:
         """Bytes the AEAD adds: 16, or 8 for TLS_AES_128_CCM_8_SHA256."""
         return self._tag_length
