@@ -45,6 +45,7 @@ from .handshake.client13 import ClientHandshake13, is_session13, selects_dtls13
 from .handshake.cookie import Admit
 from .handshake.hello_retry import HelloRetryExchange
 from .handshake.messages import HandshakeType, decode_ack, encode_ack
+from .handshake.messages.tls13 import HELLO_RETRY_REQUEST_RANDOM
 from .handshake.server import ServerHandshake
 from .handshake.server13 import ServerHandshake13, client_offers_dtls13
 from .record.layer import OpenedRecord, RecordLayer
@@ -124,6 +125,7 @@ class Dtls13HandshakePhase:
     _events: list[DtlsEvent]
     _datagrams: list[bytes]
     _peer_address: NetworkAddress | None
+    _peer_flight_start: int
     _early_application: list[bytes] | None
     _now: float
     _last_heard: float
@@ -151,7 +153,11 @@ class Dtls13HandshakePhase:
         """The flight sender of a DTLS 1.3 connection: ACK mode, the same timer."""
         old = self._flight
         return FlightSender(
-            timer=old.timer, mtu=old.mtu, tracer=self._trace, record_times=False, acks=True
+            timer=old.timer,
+            mtu=old.mtu,
+            tracer=self._trace,
+            record_times=self.is_client,  # a HelloRetryRequest echoes a ClientHello's number
+            acks=True,
         )
 
     def _start_dtls13(self, handshake: ClientHandshake13 | ServerHandshake13) -> Dtls13State:
@@ -251,7 +257,8 @@ class Dtls13HandshakePhase:
         if flight.state is not _IDLE and flight.entries and not answered:
             v13.queued.append(entries)
             return
-        flight.start(entries, final=False, flight_number=flight.flight_number + 1)
+        # final: acknowledged explicitly only, never by what the peer sends next (§7.2).
+        flight.start(entries, final=True, flight_number=flight.flight_number + 1)
 
     # -- receiving ------------------------------------------------------------------------------
 
@@ -330,11 +337,13 @@ class Dtls13HandshakePhase:
         check_ack_epochs(numbers, record.epoch)  # V17: illegal_parameter
         if self._trace.enabled:
             self._trace("ack_received", records=[list(n) for n in numbers])
-        if not self._flight.on_ack(numbers, self._now):
+        flight = self._flight
+        if not flight.on_ack(numbers, self._now):
             return
-        # The flight is acknowledged: a KeyUpdate's new keys may now be used (RFC 9147 §8),
-        # and the next post-handshake message may go.
-        v13.handshake.on_key_update_acked(self._flight.entries)
+        # The flight is acknowledged: if it carried our KeyUpdate, its new keys may now be
+        # used (RFC 9147 §8) -- not on the ACK of an earlier flight while the KeyUpdate
+        # waited in ``queued`` --, and the next post-handshake message may go.
+        v13.handshake.on_key_update_acked(flight.entries)
         if v13.queued:
             self._send_post_handshake(v13.queued.pop(0))
 
@@ -342,7 +351,17 @@ class Dtls13HandshakePhase:
         """A handshake record: its fragments go through reassembly (``_receive_fragments``,
         shared with DTLS 1.2, which hands whole messages on to :meth:`_deliver_messages13`);
         its record number goes to the ACK tracker."""
-        v13.acks.on_record(record.epoch, record.sequence_number, self._now)
+        if record.epoch == 0 and self.is_client and _carries_hello_retry_request(record.payload):
+            # Like a HelloVerifyRequest, a stateless HelloRetryRequest goes out on the record
+            # number of the ClientHello it answers: an exact round trip sample even after
+            # retransmissions (a number we did not send is ignored). Before reassembly, which
+            # counts it as an answer of unknown age.
+            self._flight.on_record_answered(0, record.sequence_number, self._now)
+        payload = record.payload
+        if len(payload) < 6 or int.from_bytes(payload[4:6], "big") >= self._peer_flight_start:
+            # Not a repeat of the peer's flight before the one ours answered (RFC 9147 §7:
+            # an ACK covers the current flight; our flight acknowledged that one implicitly).
+            v13.acks.on_record(record.epoch, record.sequence_number, self._now)
         self._receive_fragments(record)
 
     def _deliver_messages13(self, message: HandshakeMessage | None, v13: Dtls13State) -> None:
@@ -386,7 +405,7 @@ class Dtls13HandshakePhase:
             v13.acks.deadline = None
             return
         room = self._flight.mtu - records.overhead(epoch)
-        numbers = v13.acks.take_ack(max_records=ack_capacity(room), max_epoch=epoch)
+        numbers = v13.acks.take_ack(max_records=ack_capacity(room), max_epoch=epoch, now=self._now)
         self._datagrams.append(records.seal(_ACK, encode_ack(numbers), epoch))
         if self._trace.enabled:
             self._trace("ack_sent", epoch=epoch, records=[list(n) for n in numbers])
@@ -465,6 +484,18 @@ class Dtls13HandshakePhase:
         if self._early_application is not None:
             self._events.extend(DataReceived(data) for data in self._early_application)
         self._free_early_application()
+
+
+def _carries_hello_retry_request(payload: bytes) -> bool:
+    """Does this handshake record start with the first fragment of a ServerHello whose random
+    is the HelloRetryRequest one (RFC 8446 §4.1.3)? (12-byte fragment header, then
+    legacy_version(2), random(32).)"""
+    return (
+        len(payload) >= 46
+        and payload[0] == _SERVER_HELLO
+        and payload[6:9] == b"\x00\x00\x00"
+        and payload[14:46] == HELLO_RETRY_REQUEST_RANDOM
+    )
 
 
 def _internal_error(exc: Exception) -> Alert:

@@ -24,6 +24,7 @@ from .pki import CertificateChain, generate_chain
 from .reliability.timer import RetransmissionPolicy
 from .resumption import ServerSessionStore, Session
 from .srtp import SrtpProfile
+from .suites import ProtocolVersion
 
 __all__ = [
     "CLIENT_ADDRESS",
@@ -147,6 +148,9 @@ class Scenario:
     """Measure resumed (abbreviated) handshakes: one lossless full handshake, made once per
     scenario, gives the client a session (and a ticket) of the server's
     ``ServerSessionStore``; every seed's handshake then resumes it."""
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.DTLSv1_2,)
+    """The protocol versions both sides allow: ``(ProtocolVersion.DTLSv1_3,)`` measures DTLS
+    1.3 handshakes (ACKs) over the same paths, seeds and credentials as DTLS 1.2 ones."""
     _resumption: tuple[ServerSessionStore, Session] | None = field(default=None, repr=False)
     _credentials: tuple[CertificateChain, list[bytes]] | None = field(default=None, repr=False)
 
@@ -158,6 +162,7 @@ class Scenario:
             config.mtu = self.mtu
             config.retransmission = self.policy
             config.handshake_timeout = self.timeout
+            config.versions = self.versions
             if self.srtp:
                 config.srtp_profiles = list(SRTP_PROFILES)
         if self.profile is not None and not self.psk:
@@ -198,6 +203,10 @@ class Scenario:
             self._resumption = (store, session)
         return self._resumption
 
+    def with_versions(self, *versions: ProtocolVersion) -> Scenario:
+        """The same scenario (and credentials) with both sides allowing ``versions``."""
+        return replace(self, versions=versions)
+
     def with_policy(self, policy: RetransmissionPolicy) -> Scenario:
         """The same scenario (and credentials) under another timer policy."""
         return replace(self, policy=policy)
@@ -220,6 +229,8 @@ class HandshakeRun:
     "Why it failed, if it did."
     resumed: bool = False
     "The handshake resumed a session (``Scenario.resume``)."
+    retransmitted_bytes: int = 0
+    "Bytes of the flight retransmissions of both sides (in :attr:`bytes` too; ACKs are not)."
 
 
 def run_handshake(scenario: Scenario, seed: int) -> HandshakeRun:
@@ -242,6 +253,8 @@ def run_handshake(scenario: Scenario, seed: int) -> HandshakeRun:
         datagrams=up.sent + down.sent,
         reason="" if ok else (ended.reason if ended else "no completion before the deadline"),
         resumed=done is not None and done.session_resumed,
+        retransmitted_bytes=client.connection._flight.retransmitted_bytes
+        + server.connection._flight.retransmitted_bytes,
     )
 
 
@@ -298,6 +311,8 @@ class SweepSummary:
     bytes: float
     "Mean bytes on the wire per handshake (both sides)."
     failures: list[str]
+    retransmitted_bytes: float = 0.0
+    "Mean bytes of flight retransmissions per handshake (both sides)."
 
     @property
     def completion_rate(self) -> float:
@@ -317,6 +332,7 @@ class SweepSummary:
             "mean": self.mean,
             "retransmissions": self.retransmissions,
             "bytes": self.bytes,
+            "retransmitted_bytes": self.retransmitted_bytes,
         }
 
 
@@ -336,6 +352,7 @@ def summarize(runs: Iterable[HandshakeRun]) -> SweepSummary:
         retransmissions=sum(r.retransmissions for r in runs) / n,
         bytes=sum(r.bytes for r in runs) / n,
         failures=[f"seed {r.seed}: {r.reason}" for r in runs if not r.completed],
+        retransmitted_bytes=sum(r.retransmitted_bytes for r in runs) / n,
     )
 
 

@@ -91,7 +91,7 @@ class AckTracker:
     :data:`ACK_DELAY_FRACTION` of its current value.
     """
 
-    __slots__ = ("_explicit", "_numbers", "_post_handshake", "deadline", "timer")
+    __slots__ = ("_explicit", "_numbers", "_post_handshake", "_repeats", "deadline", "timer")
 
     def __init__(self, timer: RetransmissionTimer) -> None:
         self.timer = timer
@@ -100,6 +100,8 @@ class AckTracker:
         self._explicit = False
         "The current flight was complete and must be acknowledged (so must its repeats)."
         self._post_handshake = False
+        self._repeats = 0
+        "ACKs sent for the current flight since it last made progress (the repeat back-off)."
         self.deadline: float | None = None
         "When an ACK is due (None: none is)."
 
@@ -118,12 +120,15 @@ class AckTracker:
         number = (epoch, sequence_number)
         if number not in self._numbers:
             self._numbers[number] = False
+            self._repeats = 0
             if len(self._numbers) > MAX_TRACKED:
                 self._forget_one()
         if self._explicit or self._post_handshake or out_of_order:
             self.deadline = now
-        elif self.deadline is None:
-            self.deadline = now + ACK_DELAY_FRACTION * self.timer.rto
+        else:
+            delayed = now + ACK_DELAY_FRACTION * self.timer.rto
+            if self.deadline is None or delayed < self.deadline:
+                self.deadline = delayed
 
     def on_undecryptable(self, now: float) -> None:
         """A record of the peer's flight could not be deprotected yet (e.g. EncryptedExtensions
@@ -152,6 +157,7 @@ class AckTracker:
         """Forget the current flight (the peer's next flight starts, or ours answers it)."""
         self._numbers = {}
         self._explicit = False
+        self._repeats = 0
         self.deadline = None
 
     def ack_due(self, now: float) -> bool:
@@ -159,7 +165,11 @@ class AckTracker:
         return self.deadline is not None and now >= self.deadline
 
     def take_ack(
-        self, *, max_records: int | None = None, max_epoch: int | None = None
+        self,
+        *,
+        max_records: int | None = None,
+        max_epoch: int | None = None,
+        now: float | None = None,
     ) -> list[RecordNumber]:
         """The record numbers for the ACK to send now, in increasing order (§7). At most
         ``max_records`` (see :func:`ack_capacity`): numbers not yet acknowledged first (the
@@ -169,7 +179,14 @@ class AckTracker:
         numbers remain than fitted: then another ACK is due at once.
 
         During the handshake the numbers stay, so a later ACK of the same flight repeats
-        them (a lost ACK costs nothing); after it, each record is acknowledged once."""
+        them (a lost ACK costs nothing); after it, each record is acknowledged once.
+
+        With ``now``, an ACK of a flight still incomplete during the handshake is repeated if
+        nothing new arrives: one base retransmission timeout later, doubling each time (up
+        to the policy's ``max_rto``). The sender answers a repeated ACK by resending what it
+        does not name (``FlightSender.on_ack``): a lost ACK, or a lost resend, costs a timeout
+        of the receiver's, not the sender's (which, for a certificate flight, also allows for
+        the receiver's processing)."""
         eligible = [
             number for number in self._numbers if max_epoch is None or number[0] <= max_epoch
         ]
@@ -187,6 +204,11 @@ class AckTracker:
                 self._numbers[number] = True
         if len(chosen) == len(eligible) or all(self._numbers.get(n, True) for n in eligible):
             self.deadline = None  # else more than one ACK's worth is new: the next is due too
+            if now is not None and not self._explicit and not self._post_handshake:
+                timer = self.timer
+                repeat = timer.base_rto() * 2**self._repeats
+                self.deadline = now + min(repeat, max(timer.policy.max_rto, timer.base_rto()))
+                self._repeats += 1
         return sorted(chosen)
 
     def _forget_one(self) -> None:

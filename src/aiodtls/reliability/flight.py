@@ -196,6 +196,22 @@ def _gaps(size: int, acknowledged: list[tuple[int, int]]) -> list[tuple[int, int
     return gaps
 
 
+def _covers(acknowledged: list[tuple[int, int]], piece: Piece) -> bool:
+    """Do the acknowledged (offset, length) fragments of a message cover ``piece`` (another
+    record may have carried the same bytes)?"""
+    _, start, length = piece
+    if length == 0:
+        return bool(acknowledged)
+    end = start + length
+    for offset, size in sorted(acknowledged):
+        if offset > start:
+            return False
+        start = max(start, offset + size)
+        if start >= end:
+            return True
+    return start >= end
+
+
 def plan_unacknowledged(
     entries: Sequence[FlightEntry],
     acknowledged: dict[int, list[tuple[int, int]]],
@@ -288,6 +304,7 @@ class FlightSender:
         "flight_number",
         "mtu",
         "retransmissions",
+        "retransmitted_bytes",
         "state",
         "timeouts_exhausted",
         "timer",
@@ -315,6 +332,8 @@ class FlightSender:
         "When the flight is retransmitted unless the peer answers first."
         self.retransmissions = 0
         "Retransmissions of every flight so far."
+        self.retransmitted_bytes = 0
+        "Bytes of the datagrams of those retransmissions (ACKs are not counted)."
         self.flight_number = 0
         self.timeouts_exhausted = False
         "True once the policy's ``max_timeouts`` expiries of one flight have passed."
@@ -420,28 +439,48 @@ class FlightSender:
         retransmissions (WAITING without a timer for the peer's next flight, IDLE for a final
         flight). An ACK that leaves part of it unacknowledged has the part that must be lost
         sent again now (§5.8.1: "retransmits the unacknowledged portion"): the fragments
-        whose last copy went out before a record the peer acknowledged. Those sent after it
-        may still be on their way, and an out-of-order ACK (§7.1) would otherwise have the
-        whole rest of a long flight sent twice; the timer resends them if they were lost.
+        whose last copy went out before a record the peer acknowledged, or more than 9/8 of
+        a round trip ago. Those sent after it may still be on their way, and an out-of-order
+        ACK (§7.1) would otherwise have the whole rest of a long flight sent twice; the timer,
+        re-armed at one base timeout (the peer is waiting, not processing), resends them if
+        they were lost. An ACK that names nothing new while part of the flight is missing is
+        the peer's repeat of a stalled flight's ACK (``reliability.ack13``): the rest goes
+        again, at most once per base timeout.
 
-        The first acknowledged record gives an exact round trip sample: its record number
-        belongs to one transmission only (no Karn ambiguity)."""
+        The newest record of the first ACK of a flight sent once gives a round trip sample:
+        its record number belongs to one transmission only (no Karn ambiguity)."""
         if not self._acks or not self._entries:
             return False
         sent = self._sent_pieces
         newly = False
+        newest_order, newest_sent_at = -1, 0.0
         for number in record_numbers:
             found = sent.pop(number, None)
             if found is None:
                 continue
             (message_seq, offset, length), sent_at, order = found
             self._acked.setdefault(message_seq, []).append((offset, length))
-            self._newest_acked = max(self._newest_acked, order)
-            if not newly and not self._answered:
-                self._answered = True
-                self._sample(now - sent_at)
+            if order > newest_order:
+                newest_order, newest_sent_at = order, sent_at
             newly = True
+        if newly:
+            self._newest_acked = max(self._newest_acked, newest_order)
+            if not self._answered and self._attempt == 0:
+                # The newest record acknowledged, of a flight sent once: after a
+                # retransmission the ACK may be the peer's repeat of a stalled flight's ACK
+                # (reliability.ack13), or come once keys from a resent record let it read
+                # older ones -- both far later than one round trip.
+                self._answered = True
+                self._sample(now - newest_sent_at)
         if not newly:
+            if self._unacknowledged_messages() and self.state == _WAITING:
+                # The peer still lacks part of the flight and nothing we sent since its last
+                # ACK arrived: it repeats its ACK when its flight stalls (reliability.ack13).
+                # Resend the rest, at most once per base timeout (a duplicated ACK, or one
+                # overtaking our resend, arrives sooner).
+                last = self._last_sent_at
+                if last is None or now - last >= self.timer.base_rto():
+                    self._retransmit("repeated ACK", lower_mtu=False)
             return self.acknowledged
         self._peer_alive = True
         self.transmission_limit = None
@@ -456,9 +495,29 @@ class FlightSender:
             return True
         self.timer.reset_back_off()
         if self.state == _WAITING:
+            # The peer is waiting for the rest, not processing the flight: whatever is still
+            # unacknowledged goes again one base timeout from now at the latest (the first
+            # timeout of a certificate flight also allowed for the peer's processing, 1.5 s
+            # by default, which a lost last datagram would otherwise cost in full).
+            wait = now + self.timer.wait()
+            if self.deadline is None or wait < self.deadline:
+                self.deadline = wait
             newest = self._newest_acked
-            in_flight = {piece for piece, _, order in sent.values() if order > newest}
-            if any(piece not in in_flight for piece, _, _ in sent.values()):
+            # Sent after the newest acknowledged record: maybe still on its way, unless it
+            # went out more than 9/8 of a round trip ago (QUIC's time threshold, RFC 9002
+            # §6.1.2: the peer's ACK, sent after its delay, would have named it).
+            srtt = self.timer.srtt
+            overdue = None if srtt is None else now - 1.125 * srtt
+            in_flight = {
+                piece
+                for piece, sent_at, order in sent.values()
+                if order > newest and (overdue is None or sent_at > overdue)
+            }
+            acked = self._acked
+            if any(
+                piece not in in_flight and not _covers(acked.get(piece[0], []), piece)
+                for piece, _, _ in sent.values()
+            ):
                 self._hold_back = in_flight
                 self._retransmit("partial ACK", lower_mtu=False)
         return False
@@ -479,6 +538,22 @@ class FlightSender:
         if not self._answered and self._attempt == 0 and self._first_sent_at is not None:
             self._sample(now - self._first_sent_at)
             self.timer.on_answer_delay(now - self._first_sent_at)
+        if self._acks and not self._final and self._entries:
+            if not self._unacknowledged_messages():
+                return  # acknowledged already
+            # DTLS 1.3: the peer's next flight implicitly acknowledges ours whole (RFC 9147
+            # §7.2): no more retransmissions; if the peer's flight stalls, our ACKs of it
+            # (reliability.ack13) have the peer resend the rest. Final flights (the client's
+            # Finished, post-handshake messages) need an explicit ACK (§5.8.1).
+            self._answered = self._peer_alive = True
+            for entry in self._entries:
+                self._acked[entry.message_seq] = [(0, len(entry.body))]
+            self._sent_pieces = {}
+            self.deadline = None
+            self._probe_due = False
+            if self._trace.enabled:
+                self._trace("flight_acknowledged", flight=self.flight_number, implicit=True)
+            return
         self.on_peer_answer(now)
 
     def on_peer_answer(self, now: float) -> None:
@@ -668,6 +743,8 @@ class FlightSender:
             self._plan = ()
         self._last_sent_at = now
         self._largest_sent = largest
+        if self._attempt:
+            self.retransmitted_bytes += sum(len(d) for d in out)
         if self._first_sent_at is None:
             self._first_sent_at = now
         if self._final and not self._acks:
