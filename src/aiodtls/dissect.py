@@ -338,8 +338,7 @@ def describe(item: DissectedItem) -> str:
         # "enc": the content type is encrypted; "sn*": the sequence bits as on the wire, i.e.
         # masked by record number encryption (RFC 9147 §4.2.3); e&3: the epoch's low 2 bits.
         text = (
-            f"DTLS13 enc e&3={item.epoch_bits} sn*={item.sequence_number:0{width}x} "
-            f"{item.length}B"
+            f"DTLS13 enc e&3={item.epoch_bits} sn*={item.sequence_number:0{width}x} {item.length}B"
         )
         if item.connection_id is not None:
             text += f" cid={item.connection_id.hex() or '-'}"
