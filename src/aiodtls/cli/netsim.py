@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         raise checks.CliError(
             "--timers openssl/both and --profile model DTLS 1.2 peers: drop them with --dtls13"
         )
-    base = VersionedScenario(
+    base: Scenario = VersionedScenario(
         versions=versions,
         impairment=impairment(args),
         mtu=args.mtu,
