@@ -1,4 +1,4 @@
-"""Diagnosis of DTLS 1.2 handshakes seen on the wire, without keys.
+"""Diagnosis of DTLS 1.2 handshakes seen on the wire, without keys (DTLS 1.3: diagnose13).
 
 Owns the interpretation of a datagram stream between two peers: which flight each datagram
 belongs to, which datagrams are retransmissions (and of what, how long after the original),
@@ -30,6 +30,10 @@ an encrypted Finished counts as "a protected handshake record". With connection 
 Finished travels in a ``tls12_cid`` record whose real content type is encrypted too (RFC 9146
 §4): the first ``tls12_cid`` record of the next epoch after a side's ChangeCipherSpec is taken
 as its Finished, later ones as application data (or an alert: they cannot be told apart).
+
+A DTLS 1.3 handshake (a ServerHello or HelloRetryRequest selecting it, or a unified-header
+record) is handed over to :class:`aiodtls.diagnose13.Diagnosis13` with the datagrams seen
+before; its module says what an observer can and cannot read of DTLS 1.3.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 
 from .alerts import alert_name
 from .cid_tracker import ConnectionIdTracker
+from .diagnose13 import Diagnosis13, selects_dtls13, shows_dtls12
 from .dissect import (
     DtlsRecord,
     UnframedCidRecord,
@@ -206,11 +211,32 @@ class HandshakeDiagnosis:
         "What this pair's hellos and records showed of their connection IDs (RFC 9146)."
         self._finished_due: dict[str, int] = {}
         "Per side, the epoch of its protected Finished after its ChangeCipherSpec, until seen."
+        self._d13: Diagnosis13 | None = None
+        "The DTLS 1.3 diagnosis, once the handshake shows that version."
+        self._early: list[tuple[float, str, list[Any], int, bool]] | None = []
+        "Datagrams before the version shows (replayed into the DTLS 1.3 diagnosis)."
 
     @property
     def completed(self) -> bool:
         """True once the handshake is known to have finished."""
-        return self._completed
+        return self._completed if self._d13 is None else self._d13.completed
+
+    def _observe13(
+        self, now: float, side: str, items: list[Any], size: int, action: str, reason: str
+    ) -> Observation:
+        """Hand the datagram to the DTLS 1.3 diagnosis (made, the earlier ones replayed)."""
+        assert self._start is not None
+        if self._d13 is None:
+            self._d13 = Diagnosis13(self._add, patience=self.patience, start=self._start)
+            self._d13.replaying = True
+            for early in self._early or ():
+                self._d13.observe(*early)
+            self._d13.replaying = False
+            self._early = None
+        direction = "c2s" if side == "client" else "s2c"
+        seen = self._d13.observe(now, side, items, size, action == "dropped")
+        index = self._index[direction] - 1
+        return Observation(now - self._start, direction, index, size, *seen.fields(action, reason))
 
     # -- input -----------------------------------------------------------------------------
 
@@ -226,6 +252,12 @@ class HandshakeDiagnosis:
         self._index[direction] += 1
         items = self.connection_ids.dissect(direction, data)
         lost = action == "dropped"
+        if self._d13 is not None or selects_dtls13(items):
+            return self._observe13(now, side, items, len(data), action, reason)
+        if self._early is not None:
+            self._early.append((now, side, items, len(data), lost))
+            if shows_dtls12(items) or len(self._early) > 64:
+                self._early = None  # DTLS 1.2 (or too long to replay)
         protected_data = False
         retransmission_of: int | None = None
         since: float | None = None
@@ -582,6 +614,8 @@ class HandshakeDiagnosis:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` has something to decide, or None."""
+        if self._d13 is not None:
+            return self._d13.get_timer()
         if self._completed or self._failed:
             return None
         times = [self._deadline(loss) for loss in self._losses if _pending(loss)]
@@ -591,6 +625,8 @@ class HandshakeDiagnosis:
 
     def handle_timer(self, now: float) -> None:
         """Name the side that did not retransmit in time; notice a quiet completion."""
+        if self._d13 is not None:
+            return self._d13.handle_timer(now)
         if self._completed or self._failed:
             return
         for loss in self._losses:

@@ -164,6 +164,11 @@ class HandshakeFragment:
     HelloRetryRequest (RFC 8446 §4.2.2; the legacy cookie of :attr:`cookie_length` stays
     empty in DTLS 1.3); ``None`` when absent."""
 
+    cipher_suite: int | None = None
+    """The cipher suite a whole ServerHello (or HelloRetryRequest) selects; ``None`` for other
+    messages or when it does not decode. In DTLS 1.3 it tells an observer the AEAD's tag
+    length, so the size of an encrypted ACK."""
+
     @property
     def name(self) -> str:
         """The message name in protocol spelling, e.g. ``'ClientHello'``, or ``'type<n>'``;
@@ -421,6 +426,7 @@ class _HelloFacts:
     problem: DropReason | None = None
     versions: tuple[int, ...] | None = None
     cookie_extension_length: int | None = None
+    cipher_suite: int | None = None
 
 
 def _hello_extensions(msg_type: int, body: bytes) -> _HelloFacts:
@@ -431,11 +437,13 @@ def _hello_extensions(msg_type: int, body: bytes) -> _HelloFacts:
     connection_id extension that is not exactly ``cid<0..255>`` is also named as a problem.
     """
     client = msg_type == HandshakeType.client_hello
+    cipher_suite: int | None = None
     try:
         if client:
             extensions = decode_message(body, pull_client_hello).extensions
         else:
-            extensions = decode_message(body, pull_server_hello).extensions
+            server_hello = decode_message(body, pull_server_hello)
+            extensions, cipher_suite = server_hello.extensions, server_hello.cipher_suite
     except (BufferReadError, Alert):
         return _HelloFacts()
     srtp: tuple[int, ...] | None = None
@@ -462,7 +470,9 @@ def _hello_extensions(msg_type: int, body: bytes) -> _HelloFacts:
             cookie = len(decode_cookie_extension(found))
         except (BufferReadError, Alert):
             cookie = None
-    facts = _HelloFacts(srtp=srtp, versions=versions, cookie_extension_length=cookie)
+    facts = _HelloFacts(
+        srtp=srtp, versions=versions, cookie_extension_length=cookie, cipher_suite=cipher_suite
+    )
     found = find_extension(extensions, ExtensionType.connection_id)
     if found is None:
         return facts
@@ -595,6 +605,7 @@ def _dissect_handshake_body(
                 hello_retry=hello_retry,
                 versions=facts.versions,
                 cookie_extension_length=facts.cookie_extension_length,
+                cipher_suite=facts.cipher_suite,
             )
         )
         pos = body_end
