@@ -215,6 +215,8 @@ class Diagnosis13:
             if isinstance(kind, int):
                 touched.setdefault(kind, []).append(label)
                 text += f" [flight {kind}]"
+            elif kind == "ack" and self.completed:
+                text += " [ACK?]"  # after the handshake, data of an ACK's size looks alike
             elif kind == "ack":
                 acks += 1
                 text += " [ACK]"
@@ -535,10 +537,11 @@ class Diagnosis13:
 
 
 def _looks_like_ack(length: int, tag: int) -> bool:
-    """Is an encrypted record of ``length`` bytes the size of an unpadded ACK: a 2-byte
-    length, 16 bytes per record number, the inner content type and the tag (RFC 9147 §7)?"""
+    """Is an encrypted record of ``length`` bytes the size of an unpadded ACK of at least one
+    record: a 2-byte length, 16 bytes per record number, the inner content type and the tag
+    (RFC 9147 §7)? (An empty ACK is legal but rare; a short data record would look like it.)"""
     body = length - tag - 1 - 2
-    return body >= 0 and body % 16 == 0
+    return body > 0 and body % 16 == 0
 
 
 def _pending(loss: _Loss) -> bool:

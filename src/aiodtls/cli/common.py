@@ -228,6 +228,23 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) -> None:
     """Fill ``config`` from the shared options (a mistake raises ``checks.CliError``)."""
+    if args.versions:
+        config.versions = tuple(args.versions)
+        if tuple(args.versions) == (ProtocolVersion.DTLSv1_3,):
+            only12 = [
+                option
+                for option, given in (
+                    ("--srtp-profiles", args.srtp_profiles),
+                    ("--rpk", args.rpk),
+                    ("--profile", args.profile),
+                )
+                if given
+            ]
+            if only12:
+                raise checks.CliError(
+                    f"{only12[0]} needs DTLS 1.2: the DTLS 1.3 handshake does not negotiate it "
+                    "(yet); drop --dtls13 or allow both with --versions 1.2,1.3"
+                )
     if not rawkeys.apply_options(args, config, _key_password(args)):  # --rpk: a key alone
         checks.load_credentials(config, args.cert, args.key, _key_password(args))
     if args.ca:
@@ -246,8 +263,6 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
             config.psk_identity = os.fsencode(args.psk_identity)
         elif config.is_client:
             config.psk_identity = DEFAULT_CLIENT_PSK_IDENTITY
-    if args.versions:
-        config.versions = tuple(args.versions)
     if args.cipher:
         # A TLS 1.3 suite restricts the DTLS 1.3 suites, a DTLS 1.2 one the DTLS 1.2 suites.
         suites12 = [s for s in args.cipher if not isinstance(s, Suite13)]

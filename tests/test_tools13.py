@@ -1,0 +1,419 @@
+"""The tools understand DTLS 1.3 (issue 14): dissection, diagnosis, the key log, netsim, the CLI.
+
+Handshakes run on the deterministic simulator (no sockets, virtual time): a DTLS 1.3 client
+and server (ECDSA chain from tests/certs), the server's stateless door answering with a
+HelloRetryRequest carrying a cookie (RFC 9147 §5.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import re
+from collections.abc import Iterable
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+
+from aiodtls.cli import main
+from aiodtls.cli.common import add_common_options, apply_common_options, parse_versions
+from aiodtls.configuration import DtlsConfiguration
+from aiodtls.connection import ConnectionState, DtlsConnection
+from aiodtls.diagnose import HandshakeDiagnosis
+from aiodtls.dissect import DtlsRecord, UnifiedRecord, describe, dissect, handshake_fragments
+from aiodtls.handshake.keyschedule13 import DTLS13_LABEL_PREFIX, traffic_keys
+from aiodtls.handshake.messages import HELLO_RETRY_REQUEST_RANDOM, HandshakeType, encode_ack
+from aiodtls.netsim import (
+    Action,
+    LinkConditions,
+    LogEntry,
+    Network,
+    carries_unified,
+    drop,
+    nth,
+)
+from aiodtls.record.protection13 import OpenedRecord13, RecordProtection13
+from aiodtls.suites import ProtocolVersion, Suite13
+from aiodtls.sweep import CLIENT_ADDRESS as CLIENT
+from aiodtls.sweep import SERVER_ADDRESS as SERVER
+from aiodtls.sweep import SimulatedPeer
+from aiodtls.wire import encode_record_header
+from certs import SERVER_NAME, server_chain
+
+DTLS13 = (ProtocolVersion.DTLSv1_3,)
+DELAY = 0.05
+
+
+def configs(
+    versions: tuple[ProtocolVersion, ...] = DTLS13,
+    server_versions: tuple[ProtocolVersion, ...] | None = None,
+    mtu: int = 1400,
+) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+    chain = server_chain("ecdsa")
+    client = DtlsConfiguration(is_client=True, server_name=SERVER_NAME, versions=versions)
+    client.ca_certificates = [chain.root]
+    server = DtlsConfiguration(is_client=False, versions=server_versions or versions)
+    server.certificate_chain = chain.chain
+    server.private_key = chain.key
+    client.mtu = server.mtu = mtu
+    return client, server
+
+
+class MutePeer(SimulatedPeer):
+    """A server that sends its first ``budget`` datagrams and then never again: no timer,
+    no answer to ACKs or repeated flights (a peer that never retransmits)."""
+
+    budget = 4
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, tuple[str, int]]]:
+        out = super().datagrams_to_send(now)
+        kept = out[: max(0, self.budget)]
+        self.budget -= len(out)
+        return kept
+
+
+def handshake(
+    client_cfg: DtlsConfiguration,
+    server_cfg: DtlsConfiguration,
+    *,
+    down: LinkConditions | None = None,
+    up: LinkConditions | None = None,
+    server_peer: type[SimulatedPeer] = SimulatedPeer,
+    until: float = 30.0,
+) -> tuple[Network, SimulatedPeer, SimulatedPeer]:
+    net = Network(seed=1)
+    client = SimulatedPeer(DtlsConnection(configuration=client_cfg, rng=random.Random(1)))
+    server = server_peer(DtlsConnection(configuration=server_cfg, rng=random.Random(2)))
+    net.attach(client, CLIENT, name="client")
+    net.attach(server, SERVER, name="server")
+    net.set_link(
+        CLIENT,
+        SERVER,
+        up or LinkConditions(delay=DELAY),
+        reverse=down or LinkConditions(delay=DELAY),
+    )
+    client.connection.connect(SERVER, net.now)
+
+    def settled() -> bool:
+        states = {client.connection.state, server.connection.state}
+        return ConnectionState.HANDSHAKING not in states
+
+    net.run(until=until, stop=settled)
+    net.run(until=net.now + 0.5)  # the last ACK
+    return net, client, server
+
+
+def sent(net: Network, src: tuple[str, int] | None = None) -> list[LogEntry]:
+    return net.entries(Action.SENT, src=src)
+
+
+def diagnose(net: Network, *, tail: float = 30.0) -> HandshakeDiagnosis:
+    """Feed the simulator's log to a diagnosis as the proxy would, timers included."""
+    diagnosis = HandshakeDiagnosis(patience=5.0)
+    dropped = {(e.direction, e.index, e.copy) for e in net.entries(Action.DROPPED)}
+
+    def run_timers(until: float) -> None:
+        timer = diagnosis.get_timer()
+        while timer is not None and timer <= until:
+            diagnosis.handle_timer(timer)
+            timer = diagnosis.get_timer()
+
+    for entry in sent(net):
+        run_timers(entry.time)
+        lost = (entry.direction, entry.index, entry.copy) in dropped
+        direction = "c2s" if entry.src == CLIENT else "s2c"
+        diagnosis.observe(entry.time, direction, entry.data, "dropped" if lost else "forwarded")
+    run_timers(net.now + tail)
+    return diagnosis
+
+
+def kinds(diagnosis: HandshakeDiagnosis) -> list[str]:
+    return [f.kind for f in diagnosis.findings]
+
+
+# -- dissect ---------------------------------------------------------------------------------
+
+
+def test_dissect_names_the_dtls13_hellos_and_the_hello_retry_request() -> None:
+    net, client, _ = handshake(*configs())
+    assert client.completed is not None and client.completed.protocol_version == "DTLSv1.3"
+    first_c, second_c = sent(net, CLIENT)[:2]
+    hrr, flight4 = sent(net, SERVER)[:2]
+    [hello] = handshake_fragments(dissect(first_c.data))
+    assert hello.name == "ClientHello" and hello.message_seq == 0
+    assert hello.versions == (0xFEFC,) and hello.cookie_extension_length is None
+    [retry] = handshake_fragments(dissect(hrr.data))
+    assert retry.msg_type == HandshakeType.server_hello and retry.hello_retry
+    assert retry.name == "HelloRetryRequest"
+    assert hrr.data[13 + 12 + 2 : 13 + 12 + 34] == HELLO_RETRY_REQUEST_RANDOM
+    assert retry.versions == (0xFEFC,) and retry.cookie_extension_length
+    [hello2] = handshake_fragments(dissect(second_c.data))
+    assert hello2.message_seq == 1
+    assert hello2.cookie_extension_length == retry.cookie_extension_length
+    items = dissect(flight4.data)
+    [server_hello] = handshake_fragments(items)
+    assert server_hello.name == "ServerHello" and not server_hello.hello_retry
+    assert server_hello.versions == (0xFEFC,)
+    assert server_hello.cipher_suite == Suite13.TLS_AES_128_GCM_SHA256
+    encrypted = [i for i in items if isinstance(i, UnifiedRecord)]
+    assert encrypted and all(i.epoch_bits == 2 and i.length_present for i in encrypted)
+    assert describe(encrypted[0]).startswith("DTLS13 enc e&3=2 sn*=")
+    assert "HelloRetryRequest seq=0" in first_line(hrr.summary)
+    assert "versions=[1.3] cookie(44)=" in hrr.summary
+
+
+def first_line(text: str) -> str:
+    return text.splitlines()[0]
+
+
+def test_dissect_reads_a_plaintext_ack_record() -> None:  # RFC 9147 §7
+    body = encode_ack([(0, 5), (2, 1)])
+    data = encode_record_header(26, 0xFEFD, 0, 7, len(body)) + body
+    [record] = dissect(data)
+    assert isinstance(record, DtlsRecord) and record.acks == ((0, 5), (2, 1))
+    assert describe(record) == "ACK e0#7 of e0#5 e2#1"
+    [broken] = dissect(encode_record_header(26, 0xFEFD, 0, 8, 3) + b"\x00\x10\x00")
+    assert isinstance(broken, DtlsRecord) and broken.acks is None  # never raises
+
+
+# -- key log ---------------------------------------------------------------------------------
+
+
+def test_key_log_has_the_tls13_labels_and_they_open_the_records() -> None:
+    client_cfg, server_cfg = configs()
+    client_cfg.key_log, server_cfg.key_log = io.StringIO(), io.StringIO()
+    net, _, _ = handshake(client_cfg, server_cfg)
+    assert isinstance(client_cfg.key_log, io.StringIO)
+    assert isinstance(server_cfg.key_log, io.StringIO)
+    lines = client_cfg.key_log.getvalue().splitlines()
+    assert sorted(lines) == sorted(server_cfg.key_log.getvalue().splitlines())
+    secrets = {}
+    for line in lines:
+        label, random_hex, secret = line.split()
+        secrets[label] = bytes.fromhex(secret)
+        # NSS key log: keyed by the client random of the (first) ClientHello.
+        assert random_hex == sent(net, CLIENT)[0].data[13 + 12 + 2 : 13 + 12 + 34].hex()
+    assert set(secrets) == {
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+    }
+    # What Wireshark does with them: the server's first epoch-2 record is its
+    # EncryptedExtensions, and its epoch-3 record after the client's Finished an ACK.
+    flight4 = sent(net, SERVER)[1].data
+    first = next(i for i in dissect(flight4) if isinstance(i, UnifiedRecord))
+    opened = open_record(secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"], 2, flight4, first.offset)
+    assert opened == (22, HandshakeType.encrypted_extensions)
+    last = sent(net, SERVER)[-1].data
+    ack = next(i for i in dissect(last) if isinstance(i, UnifiedRecord))
+    assert ack.epoch_bits == 3
+    assert open_record(secrets["SERVER_TRAFFIC_SECRET_0"], 3, last, ack.offset)[0] == 26
+
+
+def open_record(secret: bytes, epoch: int, data: bytes, offset: int) -> tuple[int, int]:
+    """(inner content type, first content byte) of the record at ``offset``."""
+    keys = traffic_keys(hashes.SHA256(), secret, 16, 12, prefix=DTLS13_LABEL_PREFIX)
+    protection = RecordProtection13(
+        int(Suite13.TLS_AES_128_GCM_SHA256),
+        key=keys.key,
+        iv=keys.iv,
+        sn_key=keys.sn_key,
+        epoch=epoch,
+    )
+    opened = protection.open(data, offset, 0)
+    assert isinstance(opened, OpenedRecord13), opened
+    return opened.content_type, opened.content[0]
+
+
+# -- diagnosis -------------------------------------------------------------------------------
+
+
+def test_diagnosis_of_a_clean_dtls13_handshake() -> None:
+    net, _, _ = handshake(*configs())
+    diagnosis = diagnose(net)
+    assert diagnosis.completed
+    [done] = diagnosis.findings
+    assert done.kind == "completed" and done.message.startswith("DTLS 1.3 handshake completed")
+    assert done.details["version"] == "DTLS 1.3"
+    assert done.details["retransmissions"] == {"client": 0, "server": 0}
+    assert done.details["acks"] == {"client": 0, "server": 1}  # the ACK of the Finished
+
+
+def test_diagnosis_sees_the_ack_driven_resend_of_a_lost_record() -> None:  # V12
+    # MTU 576: flight 4 takes four datagrams; the third is lost once. The client's ACK
+    # names what it has and the server resends the one missing record, not the flight.
+    net, client, _ = handshake(
+        *configs(mtu=576), down=LinkConditions(delay=DELAY, rules=[drop(nth(2))])
+    )
+    assert client.completed is not None
+    diagnosis = diagnose(net)
+    assert kinds(diagnosis) == ["completed"]
+    [done] = diagnosis.findings
+    assert done.details["ack_driven_resends"] == 1
+    assert done.details["retransmissions"]["server"] == 1
+    [recovered] = done.details["recovered"]
+    assert recovered["side"] == "server" and recovered["flight"] == 4
+    assert "encrypted record of flight 4" in recovered["lost"]
+    assert "resent flight 4 after the client's ACK" in done.message
+    assert re.search(r"records per transmission: \d+, 1\)", done.message)
+
+
+def test_diagnosis_a_lost_ack_of_the_finished_is_recovered_by_the_client() -> None:  # V18
+    net, client, _ = handshake(
+        *configs(), down=LinkConditions(delay=DELAY, rules=[drop(carries_unified(3), first=1)])
+    )
+    assert client.completed is not None
+    diagnosis = diagnose(net)
+    [done] = diagnosis.findings
+    assert done.kind == "completed"
+    [recovered] = done.details["recovered"]
+    assert recovered == {
+        "side": "client",
+        "flight": 5,
+        "lost": "the server's ACK",
+        "after": recovered["after"],
+    }
+    assert done.details["retransmissions"] == {"client": 1, "server": 0}
+
+
+def test_diagnosis_names_a_dtls13_peer_that_never_retransmits() -> None:
+    net, _, _ = handshake(
+        *configs(mtu=576),
+        down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]),
+        server_peer=MutePeer,
+        until=12.0,
+    )
+    diagnosis = diagnose(net)
+    assert not diagnosis.completed
+    [verdict] = [f for f in diagnosis.findings if f.kind == "no_retransmission"]
+    assert verdict.side == "server" and verdict.details["flight"] == 4
+    assert "server never retransmitted flight 4 (ServerHello ... Finished)" in verdict.message
+    assert "although the client repeated its flight" in verdict.message
+    assert "epochs, counts and sizes" in verdict.message
+
+
+def test_diagnosis_stays_dtls12_when_dtls12_is_negotiated() -> None:
+    both = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+    net, client, _ = handshake(*configs((ProtocolVersion.DTLSv1_2,), server_versions=both))
+    assert client.completed is not None and client.completed.protocol_version == "DTLSv1.2"
+    diagnosis = diagnose(net)
+    assert diagnosis.completed
+    assert not diagnosis.findings[-1].message.startswith("DTLS 1.3")
+
+
+# -- netsim and its CLI ----------------------------------------------------------------------
+
+
+def test_carries_unified_targets_encrypted_records_by_epoch() -> None:
+    net, _, _ = handshake(
+        *configs(), down=LinkConditions(delay=DELAY, rules=[drop(carries_unified(2))])
+    )
+    lost = net.entries(Action.DROPPED, src=SERVER)
+    assert lost and all("DTLS13 enc e&3=2" in e.summary for e in lost)
+    assert all("unified(epoch&3=2)" in e.reason for e in lost)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_netsim_dtls13_sweep(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "netsim", "--runs", "8", "--loss", "0.1", "--dtls13", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["completed"] == 8
+    assert result["parameters"]["versions"] == "DTLS 1.3"
+
+
+def test_netsim_dtls13_resumes_a_ticket(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "netsim", "--runs", "3", "--psk", "--dtls13", "--resume")
+    assert code == 0
+    assert "DTLS 1.3, PSK, resumed session" in out
+    assert "aiodtls: 3/3 resumed the session" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["netsim", "--dtls13", "--timers", "both"], "--timers openssl/both and --profile"),
+        (["netsim", "--dtls13", "--dtls12"], "not allowed with argument"),
+        (["netsim", "--versions", "1.4"], "unknown DTLS version '1.4'"),
+        (["client", "127.0.0.1:9", "--versions", "tls1.3"], "unknown DTLS version"),
+        (["client", "127.0.0.1:9", "--dtls13", "--rpk", "--key", "k.pem"], "--rpk needs DTLS"),
+        (["demo", "--dtls13", "--srtp"], "--srtp needs DTLS 1.2"),
+    ],
+)
+def test_version_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_parse_versions_spellings() -> None:
+    v12, v13 = ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3
+    assert parse_versions("1.3") == (v13,)
+    assert parse_versions("1.2,1.3") == (v12, v13)
+    assert parse_versions("dtls1_3, DTLSv1.2") == (v13, v12)
+    assert parse_versions("1.3,1.3") == (v13,)
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_versions("1.1")
+
+
+def options(argv: Iterable[str], *, is_client: bool = True) -> DtlsConfiguration:
+    parser = argparse.ArgumentParser()
+    add_common_options(parser)
+    config = DtlsConfiguration(is_client=is_client)
+    apply_common_options(parser.parse_args(list(argv)), config)
+    return config
+
+
+def test_client_and_server_options_choose_the_versions_and_13_suites() -> None:
+    assert options([]).versions == (ProtocolVersion.DTLSv1_2,)  # the configuration's default
+    assert options(["--dtls13"]).versions == (ProtocolVersion.DTLSv1_3,)
+    both = options(["--versions", "1.2,1.3"], is_client=False)
+    assert both.versions == (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+    config = options(
+        [
+            "--versions",
+            "1.2,1.3",
+            "--cipher",
+            "TLS_AES_256_GCM_SHA384",
+            "--cipher",
+            "PSK-AES128-CCM8",
+        ]
+    )
+    assert config.cipher_suites13 == [Suite13.TLS_AES_256_GCM_SHA384]
+    assert config.cipher_suites is not None and len(config.cipher_suites) == 1
+
+
+def test_demo_dtls13_shows_acks_next_to_dtls12(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "demo", "--dtls13", "--seed", "1", "--messages", "1")
+    assert code == 0
+    again_code, again, _ = run_cli(capsys, "demo", "--dtls13", "--seed", "1", "--messages", "1")
+    assert again_code == 0 and again == out  # the same seed, the same output
+    assert out.startswith("aiodtls demo: a DTLS 1.3 handshake over a simulated bad path")
+    assert "HelloRetryRequest" in out and "sn*=" not in out
+    assert "client sends an ACK of records" in out
+    assert "server receives an ACK of records" in out
+    assert "DTLSv1.3 TLS_AES_128_GCM_SHA256" in out
+    assert "DTLS 1.3 next to DTLS 1.2 (same path, seed and credentials" in out
+    table = out.split("DTLS 1.3 next to DTLS 1.2")[1]
+    resent = next(line for line in table.splitlines() if "bytes resent" in line).split()
+    assert int(resent[-2]) < int(resent[-1])  # this seed: 1.3 resends fewer bytes
+    assert "echoed after" in out
