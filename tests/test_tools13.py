@@ -417,3 +417,17 @@ def test_demo_dtls13_shows_acks_next_to_dtls12(capsys: pytest.CaptureFixture[str
     resent = next(line for line in table.splitlines() if "bytes resent" in line).split()
     assert int(resent[-2]) < int(resent[-1])  # this seed: 1.3 resends fewer bytes
     assert "echoed after" in out
+
+
+def test_the_dtls13_trace_names_acks_and_holds_no_secret() -> None:
+    client_cfg, server_cfg = configs(mtu=576)
+    records: list[str] = []
+    client_cfg.key_log = io.StringIO()
+    client_cfg.trace = server_cfg.trace = lambda record: records.append(str(record))
+    handshake(client_cfg, server_cfg, down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]))
+    text = "\n".join(records)
+    assert "ack_sent" in text and "ack_received" in text and "flight_acknowledged" in text
+    assert isinstance(client_cfg.key_log, io.StringIO)
+    for line in client_cfg.key_log.getvalue().splitlines():
+        secret = line.split()[2]
+        assert secret not in text and secret[:16] not in text
