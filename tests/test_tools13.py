@@ -13,6 +13,7 @@ import json
 import random
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -21,10 +22,11 @@ from aiodtls.cli import main
 from aiodtls.cli.common import add_common_options, apply_common_options, parse_versions
 from aiodtls.configuration import DtlsConfiguration
 from aiodtls.connection import ConnectionState, DtlsConnection
-from aiodtls.diagnose import HandshakeDiagnosis
+from aiodtls.diagnose import HandshakeDiagnosis, Observation
 from aiodtls.dissect import DtlsRecord, UnifiedRecord, describe, dissect, handshake_fragments
 from aiodtls.handshake.keyschedule13 import DTLS13_LABEL_PREFIX, traffic_keys
 from aiodtls.handshake.messages import HELLO_RETRY_REQUEST_RANDOM, HandshakeType, encode_ack
+from aiodtls.keylog13 import KeyLog
 from aiodtls.netsim import (
     Action,
     LinkConditions,
@@ -112,9 +114,12 @@ def sent(net: Network, src: tuple[str, int] | None = None) -> list[LogEntry]:
     return net.entries(Action.SENT, src=src)
 
 
-def diagnose(net: Network, *, tail: float = 30.0) -> HandshakeDiagnosis:
+def diagnose(
+    net: Network, *, tail: float = 30.0, key_log: KeyLog | None = None
+) -> tuple[HandshakeDiagnosis, list[Observation]]:
     """Feed the simulator's log to a diagnosis as the proxy would, timers included."""
-    diagnosis = HandshakeDiagnosis(patience=5.0)
+    diagnosis = HandshakeDiagnosis(patience=5.0, key_log=key_log)
+    observations: list[Observation] = []
     dropped = {(e.direction, e.index, e.copy) for e in net.entries(Action.DROPPED)}
 
     def run_timers(until: float) -> None:
@@ -127,9 +132,10 @@ def diagnose(net: Network, *, tail: float = 30.0) -> HandshakeDiagnosis:
         run_timers(entry.time)
         lost = (entry.direction, entry.index, entry.copy) in dropped
         direction = "c2s" if entry.src == CLIENT else "s2c"
-        diagnosis.observe(entry.time, direction, entry.data, "dropped" if lost else "forwarded")
+        action = "dropped" if lost else "forwarded"
+        observations.append(diagnosis.observe(entry.time, direction, entry.data, action))
     run_timers(net.now + tail)
-    return diagnosis
+    return diagnosis, observations
 
 
 def kinds(diagnosis: HandshakeDiagnosis) -> list[str]:
@@ -237,7 +243,7 @@ def open_record(secret: bytes, epoch: int, data: bytes, offset: int) -> tuple[in
 
 def test_diagnosis_of_a_clean_dtls13_handshake() -> None:
     net, _, _ = handshake(*configs())
-    diagnosis = diagnose(net)
+    diagnosis, _ = diagnose(net)
     assert diagnosis.completed
     [done] = diagnosis.findings
     assert done.kind == "completed" and done.message.startswith("DTLS 1.3 handshake completed")
@@ -253,7 +259,7 @@ def test_diagnosis_sees_the_ack_driven_resend_of_a_lost_record() -> None:  # V12
         *configs(mtu=576), down=LinkConditions(delay=DELAY, rules=[drop(nth(2))])
     )
     assert client.completed is not None
-    diagnosis = diagnose(net)
+    diagnosis, _ = diagnose(net)
     assert kinds(diagnosis) == ["completed"]
     [done] = diagnosis.findings
     assert done.details["ack_driven_resends"] == 1
@@ -270,7 +276,7 @@ def test_diagnosis_a_lost_ack_of_the_finished_is_recovered_by_the_client() -> No
         *configs(), down=LinkConditions(delay=DELAY, rules=[drop(carries_unified(3), first=1)])
     )
     assert client.completed is not None
-    diagnosis = diagnose(net)
+    diagnosis, _ = diagnose(net)
     [done] = diagnosis.findings
     assert done.kind == "completed"
     [recovered] = done.details["recovered"]
@@ -290,7 +296,7 @@ def test_diagnosis_names_a_dtls13_peer_that_never_retransmits() -> None:
         server_peer=MutePeer,
         until=12.0,
     )
-    diagnosis = diagnose(net)
+    diagnosis, _ = diagnose(net)
     assert not diagnosis.completed
     [verdict] = [f for f in diagnosis.findings if f.kind == "no_retransmission"]
     assert verdict.side == "server" and verdict.details["flight"] == 4
@@ -303,7 +309,7 @@ def test_diagnosis_stays_dtls12_when_dtls12_is_negotiated() -> None:
     both = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
     net, client, _ = handshake(*configs((ProtocolVersion.DTLSv1_2,), server_versions=both))
     assert client.completed is not None and client.completed.protocol_version == "DTLSv1.2"
-    diagnosis = diagnose(net)
+    diagnosis, _ = diagnose(net)
     assert diagnosis.completed
     assert not diagnosis.findings[-1].message.startswith("DTLS 1.3")
 
@@ -431,3 +437,36 @@ def test_the_dtls13_trace_names_acks_and_holds_no_secret() -> None:
     for line in client_cfg.key_log.getvalue().splitlines():
         secret = line.split()[2]
         assert secret not in text and secret[:16] not in text
+
+
+def test_diagnosis_with_a_key_log_opens_the_records() -> None:
+    # aiodtls proxy --keylog FILE: the records are named, not guessed from their sizes.
+    client_cfg, server_cfg = configs(mtu=576)
+    client_cfg.key_log = io.StringIO()
+    net, _, _ = handshake(
+        client_cfg, server_cfg, down=LinkConditions(delay=DELAY, rules=[drop(nth(2))])
+    )
+    assert isinstance(client_cfg.key_log, io.StringIO)
+    key_log = KeyLog(text=client_cfg.key_log.getvalue())
+    diagnosis, observations = diagnose(net, key_log=key_log)
+    text = "\n".join(str(o) for o in observations)
+    assert "= e2#0 HS EncryptedExtensions seq=2" in text
+    assert "HS Finished seq=" in text and " ACK of e0#" in text
+    assert "= e3#0 ACK of e2#" in text  # the server's ACK of the client's Finished
+    [done] = diagnosis.findings
+    assert done.kind == "completed" and done.details["ack_driven_resends"] == 1
+    assert done.details["recovered"][0]["lost"] == "the server's Certificate (flight 4)"
+    # Without the key log the same handshake reads the same way, from sizes alone.
+    guessed, _ = diagnose(net)
+    keyless = dict(guessed.findings[0].details, recovered=None)
+    assert keyless == dict(done.details, recovered=None)
+
+
+def test_key_log_reads_a_growing_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys.log"
+    path.write_text("# comment\nCLIENT_RANDOM zz 00\n")
+    log = KeyLog(path)
+    assert log.secret("SERVER_TRAFFIC_SECRET_0", b"\x01" * 32) is None
+    with path.open("a") as file:
+        file.write(f"SERVER_TRAFFIC_SECRET_0 {'01' * 32} {'ab' * 32}\n")
+    assert log.secret("SERVER_TRAFFIC_SECRET_0", b"\x01" * 32) == b"\xab" * 32

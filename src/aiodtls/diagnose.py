@@ -56,6 +56,7 @@ from .dissect import (
 from .drops import Drop
 from .handshake.flights import DTLS12, FULL, Flight, HandshakeShape
 from .handshake.messages import HandshakeType
+from .keylog13 import Decryptor13, KeyLog
 from .record.header import ContentType
 
 __all__ = ["Finding", "HandshakeDiagnosis", "Observation"]
@@ -183,6 +184,7 @@ class HandshakeDiagnosis:
         patience: float = 5.0,
         quiet: float = 1.0,
         on_finding: Callable[[Finding], None] | None = None,
+        key_log: KeyLog | None = None,
     ) -> None:
         self.patience = patience
         "Seconds a side may take to retransmit after a loss before it is named."
@@ -213,7 +215,9 @@ class HandshakeDiagnosis:
         "Per side, the epoch of its protected Finished after its ChangeCipherSpec, until seen."
         self._d13: Diagnosis13 | None = None
         "The DTLS 1.3 diagnosis, once the handshake shows that version."
-        self._early: list[tuple[float, str, list[Any], int, bool]] | None = []
+        self.key_log = key_log
+        "Secrets that open DTLS 1.3 records (``aiodtls proxy --keylog``), if given."
+        self._early: list[tuple[float, str, list[Any], bytes, bool]] | None = []
         "Datagrams before the version shows (replayed into the DTLS 1.3 diagnosis)."
 
     @property
@@ -222,20 +226,24 @@ class HandshakeDiagnosis:
         return self._completed if self._d13 is None else self._d13.completed
 
     def _observe13(
-        self, now: float, side: str, items: list[Any], size: int, action: str, reason: str
+        self, now: float, side: str, items: list[Any], data: bytes, action: str, reason: str
     ) -> Observation:
         """Hand the datagram to the DTLS 1.3 diagnosis (made, the earlier ones replayed)."""
         assert self._start is not None
         if self._d13 is None:
-            self._d13 = Diagnosis13(self._add, patience=self.patience, start=self._start)
+            decryptor = None if self.key_log is None else Decryptor13(self.key_log)
+            self._d13 = Diagnosis13(
+                self._add, patience=self.patience, start=self._start, decryptor=decryptor
+            )
             self._d13.replaying = True
             for early in self._early or ():
                 self._d13.observe(*early)
             self._d13.replaying = False
             self._early = None
         direction = "c2s" if side == "client" else "s2c"
-        seen = self._d13.observe(now, side, items, size, action == "dropped")
+        seen = self._d13.observe(now, side, items, data, action == "dropped")
         index = self._index[direction] - 1
+        size = len(data)
         return Observation(now - self._start, direction, index, size, *seen.fields(action, reason))
 
     # -- input -----------------------------------------------------------------------------
@@ -253,9 +261,9 @@ class HandshakeDiagnosis:
         items = self.connection_ids.dissect(direction, data)
         lost = action == "dropped"
         if self._d13 is not None or selects_dtls13(items):
-            return self._observe13(now, side, items, len(data), action, reason)
+            return self._observe13(now, side, items, data, action, reason)
         if self._early is not None:
-            self._early.append((now, side, items, len(data), lost))
+            self._early.append((now, side, items, data, lost))
             if shows_dtls12(items) or len(self._early) > 64:
                 self._early = None  # DTLS 1.2 (or too long to replay)
         protected_data = False

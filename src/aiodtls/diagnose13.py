@@ -43,6 +43,7 @@ from .dissect import DissectedItem, DtlsRecord, UnifiedRecord, describe
 from .drops import Drop
 from .handshake.flights import DTLS13
 from .handshake.messages import HandshakeType
+from .keylog13 import Decrypted13, Decryptor13
 
 __all__ = [
     "BURST_GAP",
@@ -170,8 +171,18 @@ class _Loss:
 class Diagnosis13:
     """Watches one DTLS 1.3 handshake (both directions) and reports findings via ``add``."""
 
-    def __init__(self, add: AddFinding, *, patience: float, start: float) -> None:
+    def __init__(
+        self,
+        add: AddFinding,
+        *,
+        patience: float,
+        start: float,
+        decryptor: Decryptor13 | None = None,
+    ) -> None:
         self._add = add
+        self.decryptor = decryptor
+        "Opens the encrypted records when a key log has their secrets (``--keylog``)."
+        self._opened: dict[int, Decrypted13] = {}
         self.patience = patience
         self._start = start
         self._flights: dict[tuple[str, int], _Flight] = {}
@@ -191,12 +202,26 @@ class Diagnosis13:
     # -- input -----------------------------------------------------------------------------
 
     def observe(
-        self, now: float, side: str, items: list[DissectedItem], size: int, lost: bool
+        self,
+        now: float,
+        side: str,
+        items: list[DissectedItem],
+        data: bytes,
+        lost: bool,
     ) -> Seen13:
         """One datagram ``side`` sent (``lost``: the path dropped it)."""
         index = self._index[side]
         self._index[side] += 1
         self._now = now
+        size = len(data)
+        self._opened = {}
+        if self.decryptor is not None:
+            self.decryptor.note(side, items, data)
+            for item in items:
+                if isinstance(item, UnifiedRecord):
+                    opened = self.decryptor.open(side, data, item)
+                    if opened is not None:
+                        self._opened[item.offset] = opened
         classified = [(item, *self._classify(side, item)) for item in items]
         # A record of an ACK's size next to a flight's records, or in the same burst, is
         # taken for part of that flight (sizes alone collide now and then).
@@ -205,13 +230,18 @@ class Diagnosis13:
         touched: dict[int, list[str]] = {}
         acks = 0
         for item, kind, label in classified:
-            if kind == "ack" and isinstance(item, UnifiedRecord) and item.epoch_bits == 2:
+            opened = self._opened.get(item.offset) if isinstance(item, UnifiedRecord) else None
+            if opened is not None:
+                pass  # decrypted: the kind is known, not guessed
+            elif kind == "ack" and isinstance(item, UnifiedRecord) and item.epoch_bits == 2:
                 number = flight_here or (4 if side == "server" else 5)
                 flight = self._flights.get((side, number))
                 bursting = flight is not None and now - flight.last_time <= BURST_GAP
                 if flight_here is not None or (bursting and not self._peer_spoke(side, number)):
                     kind, label = number, _ENCRYPTED_LABELS[side]
             text = describe(item)
+            if opened is not None:
+                text += f" = {opened.describe()}"
             if isinstance(kind, int):
                 touched.setdefault(kind, []).append(label)
                 text += f" [flight {kind}]"
@@ -283,12 +313,32 @@ class Diagnosis13:
             return None, ""
         if not isinstance(item, UnifiedRecord):  # a tls12_cid record: no DTLS 1.3 record
             return None, ""
+        opened = self._opened.get(item.offset)
+        if opened is not None:
+            return self._classify_opened(side, opened)
         epoch = item.epoch_bits
         if _looks_like_ack(item.length, self._tag):
             return "ack", "the ACK"
         if epoch == 2:
             return (4 if side == "server" else 5), _ENCRYPTED_LABELS[side]
         return ("post-handshake/data" if self.completed else "data"), ""
+
+    def _classify_opened(self, side: str, opened: Decrypted13) -> tuple[int | str | None, str]:
+        """The kind of a record the key log opened: exact."""
+        if opened.content_type == 26:
+            return "ack", "the ACK"
+        if opened.content_type == 21:
+            if opened.alert is not None:
+                self._alert(side, opened.alert, encrypted=True)
+            return "alert", "an alert"
+        if opened.content_type != 22:
+            return "data", ""
+        types = {fragment[0] for fragment in opened.fragments}
+        if types & {HandshakeType.new_session_ticket, HandshakeType.key_update}:
+            return "post-handshake", ""
+        if side == "server":
+            return 4, f"the server's {_names(types)} (flight 4)"
+        return 5, f"the client's {_names(types)} (flight 5)"
 
     def _peer_spoke(self, side: str, number: int) -> bool:
         flight = self._flights.get((side, number))
@@ -310,12 +360,14 @@ class Diagnosis13:
         flight = self._flights.get((side, number))
         if flight is None:
             flight = self._flights[(side, number)] = _Flight(number, side)
-        plaintext = {
+        plaintext: set[tuple[object, ...]] = {
             (frag.msg_type, frag.message_seq, frag.fragment_offset)
             for item in items
             if isinstance(item, DtlsRecord)
             for frag in item.fragments
         }
+        for opened in self._opened.values():  # decrypted fragments repeat like plaintext ones
+            plaintext |= {(f[0], f[2], f[3]) for f in opened.fragments}
         new = (
             not flight.transmissions
             or bool(plaintext & flight.plaintext)
@@ -391,17 +443,18 @@ class Diagnosis13:
         if numbers and not self.completed:
             self._losses.append(_Loss(now, peer, max(numbers), "ACK", side))
 
-    def _alert(self, side: str, alert: tuple[int, int]) -> None:
+    def _alert(self, side: str, alert: tuple[int, int], *, encrypted: bool = False) -> None:
         level, description = alert
         fatal = level == 2
         if fatal:
             self.failed = True
         kind = "a fatal" if fatal else "a warning"
+        how = "encrypted, opened with the key log" if encrypted else "in the clear"
         self._finding(
             self._now,
             "alert",
             side,
-            f"{side} sent {kind} alert {alert_name(description)} (in the clear)",
+            f"{side} sent {kind} alert {alert_name(description)} ({how})",
         )
 
     # -- time ------------------------------------------------------------------------------
@@ -546,3 +599,13 @@ def _looks_like_ack(length: int, tag: int) -> bool:
 
 def _pending(loss: _Loss) -> bool:
     return loss.recovered_at is None and not loss.reported
+
+
+def _names(types: set[int]) -> str:
+    names = []
+    for msg_type in sorted(types):
+        try:
+            names.append("".join(w.capitalize() for w in HandshakeType(msg_type).name.split("_")))
+        except ValueError:
+            names.append(f"type{msg_type}")
+    return "/".join(names) or "handshake record"
