@@ -32,7 +32,7 @@ Finished travels in a ``tls12_cid`` record whose real content type is encrypted 
 as its Finished, later ones as application data (or an alert: they cannot be told apart).
 
 A DTLS 1.3 handshake (a ServerHello or HelloRetryRequest selecting it, or a unified-header
-record) is handed over to :class:`aiodtls.diagnose13.Diagnosis13` with the datagrams seen
+record after a ClientHello offering it) is handed over to :class:`aiodtls.diagnose13.Diagnosis13` with the datagrams seen
 before; its module says what an observer can and cannot read of DTLS 1.3.
 """
 
@@ -45,7 +45,7 @@ from typing import Any
 
 from .alerts import alert_name
 from .cid_tracker import ConnectionIdTracker
-from .diagnose13 import Diagnosis13, selects_dtls13, shows_dtls12
+from .diagnose13 import Diagnosis13, VersionWatch, shows_dtls12
 from .dissect import (
     DtlsRecord,
     UnframedCidRecord,
@@ -215,6 +215,7 @@ class HandshakeDiagnosis:
         "Per side, the epoch of its protected Finished after its ChangeCipherSpec, until seen."
         self._d13: Diagnosis13 | None = None
         "The DTLS 1.3 diagnosis, once the handshake shows that version."
+        self._watch = VersionWatch()
         self.key_log = key_log
         "Secrets that open DTLS 1.3 records (``aiodtls proxy --keylog``), if given."
         self._early: list[tuple[float, str, list[Any], bytes, bool]] | None = []
@@ -260,7 +261,7 @@ class HandshakeDiagnosis:
         self._index[direction] += 1
         items = self.connection_ids.dissect(direction, data)
         lost = action == "dropped"
-        if self._d13 is not None or selects_dtls13(items):
+        if self._d13 is not None or self._watch.shows_dtls13(items):
             return self._observe13(now, side, items, data, action, reason)
         if self._early is not None:
             self._early.append((now, side, items, data, lost))

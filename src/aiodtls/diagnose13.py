@@ -50,6 +50,7 @@ __all__ = [
     "DTLS13_VERSION",
     "Diagnosis13",
     "Seen13",
+    "VersionWatch",
     "selects_dtls13",
     "shows_dtls12",
 ]
@@ -73,11 +74,12 @@ AddFinding = Callable[[float, str, "str | None", str, "dict[str, Any] | None"], 
 """``add(now, kind, side, message, details)``: how findings leave (the diagnosis's ``_add``)."""
 
 
-def selects_dtls13(items: list[DissectedItem]) -> bool:
+def selects_dtls13(items: list[DissectedItem], *, offered: bool = True) -> bool:
     """Does this datagram show a DTLS 1.3 handshake: a ServerHello or HelloRetryRequest that
-    selects DTLS 1.3, or a record with the unified header (no DTLS 1.2 record has one)?"""
+    selects DTLS 1.3, or (once a ClientHello ``offered`` it) a record with the unified header?
+    Without the offer, a first byte ``0b001xxxxx`` is as likely garbage as a DTLS 1.3 record."""
     for item in items:
-        if isinstance(item, UnifiedRecord):
+        if isinstance(item, UnifiedRecord) and offered:
             return True
         if isinstance(item, DtlsRecord):
             for frag in item.fragments:
@@ -86,6 +88,23 @@ def selects_dtls13(items: list[DissectedItem]) -> bool:
                 ):
                     return True
     return False
+
+
+class VersionWatch:
+    """Tells when a handshake shows DTLS 1.3 (:func:`selects_dtls13`), remembering whether a
+    ClientHello offered it."""
+
+    def __init__(self) -> None:
+        self.offered = False
+
+    def shows_dtls13(self, items: list[DissectedItem]) -> bool:
+        """Note the datagram's ClientHellos; True if it shows DTLS 1.3."""
+        for item in items:
+            if isinstance(item, DtlsRecord):
+                for frag in item.fragments:
+                    if frag.msg_type == HandshakeType.client_hello and frag.versions:
+                        self.offered = self.offered or DTLS13_VERSION in frag.versions
+        return selects_dtls13(items, offered=self.offered)
 
 
 def shows_dtls12(items: list[DissectedItem]) -> bool:
@@ -290,6 +309,11 @@ class Diagnosis13:
     def _classify(self, side: str, item: DissectedItem) -> tuple[int | str | None, str]:
         """(flight number, ``'ack'``, another word, or None; a label) for one record."""
         if isinstance(item, Drop):
+            if item.offset == 0 and f"not_dtls:{side}" not in self._once:
+                self._once.add(f"not_dtls:{side}")
+                self._finding(
+                    self._now, "not_dtls", side, f"{side} sent a datagram that is not DTLS ({item})"
+                )
             return None, ""
         if isinstance(item, DtlsRecord):
             if item.acks is not None:
