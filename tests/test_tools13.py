@@ -470,3 +470,27 @@ def test_key_log_reads_a_growing_file(tmp_path: Path) -> None:
     with path.open("a") as file:
         file.write(f"SERVER_TRAFFIC_SECRET_0 {'01' * 32} {'ab' * 32}\n")
     assert log.secret("SERVER_TRAFFIC_SECRET_0", b"\x01" * 32) == b"\xab" * 32
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug for the reliability owner (SPEC V19, RFC 9147 §7.2): the client keeps "
+    "retransmitting its ClientHello (flight 3) after a record of flight 4 arrived",
+)
+def test_a_record_of_flight_4_implicitly_acknowledges_the_client_hello() -> None:  # V19
+    # Found by the DTLS 1.3 diagnosis: the ServerHello and part of flight 4 arrive, the
+    # client ACKs them, and then resends its second ClientHello on its timer for as long as
+    # the server stays silent, although the ServerHello acknowledged it.
+    net, _, _ = handshake(
+        *configs(mtu=576),
+        down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]),
+        server_peer=MutePeer,
+        until=5.0,
+    )
+    server_hello_at = next(
+        e.time for e in net.entries(Action.DELIVERED, src=SERVER) if "HS ServerHello" in e.summary
+    )
+    late_hellos = [
+        e for e in sent(net, CLIENT) if e.time > server_hello_at and "ClientHello" in e.summary
+    ]
+    assert late_hellos == []
