@@ -8,6 +8,7 @@ HelloRetryRequest carrying a cookie (RFC 9147 §5.1).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import os
@@ -21,11 +22,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes
 
+from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.cli import main
 from aiodtls.cli.common import add_common_options, apply_common_options, parse_versions
 from aiodtls.configuration import DtlsConfiguration
 from aiodtls.connection import ConnectionState, DtlsConnection
-from aiodtls.diagnose import HandshakeDiagnosis, Observation
+from aiodtls.diagnose import Finding, HandshakeDiagnosis, Observation
 from aiodtls.dissect import DtlsRecord, UnifiedRecord, describe, dissect, handshake_fragments
 from aiodtls.handshake.keyschedule13 import DTLS13_LABEL_PREFIX, traffic_keys
 from aiodtls.handshake.messages import HELLO_RETRY_REQUEST_RANDOM, HandshakeType, encode_ack
@@ -39,6 +41,7 @@ from aiodtls.netsim import (
     drop,
     nth,
 )
+from aiodtls.proxy import DtlsProxy
 from aiodtls.record.protection13 import OpenedRecord13, RecordProtection13
 from aiodtls.suites import ProtocolVersion, Suite13
 from aiodtls.sweep import CLIENT_ADDRESS as CLIENT
@@ -549,3 +552,48 @@ def test_cli_client_and_server_speak_dtls13_and_resume(name: list[str]) -> None:
     assert err.startswith("handshake ok: DTLSv1.3 TLS_AES_128_GCM_SHA256")
     reconnects = [line for line in err.splitlines() if line.startswith("reconnect")]
     assert len(reconnects) == 2 and all(": session resumed (TLS_AES_" in r for r in reconnects)
+
+
+def test_the_proxy_diagnoses_dtls13_and_opens_records_with_a_key_log(tmp_path: Path) -> None:
+    # DtlsProxy between asyncio endpoints on loopback; both write the key log file the proxy
+    # reads (`aiodtls proxy --keylog FILE`). The server's third datagram is dropped once.
+    key_file = tmp_path / "keys.log"
+    observations: list[Observation] = []
+    findings: list[Finding] = []
+
+    async def main() -> None:
+        client_cfg, server_cfg = configs(mtu=576)
+        with key_file.open("a") as keys:
+            client_cfg.key_log = server_cfg.key_log = keys
+
+            async def echo(session: DtlsSession) -> None:
+                async for data in session:
+                    session.send(data)
+
+            server = await serve("127.0.0.1", 0, configuration=server_cfg, handler=echo)
+            proxy = DtlsProxy(
+                server.address,
+                s2c=LinkConditions(rules=[drop(nth(2), first=1)]),
+                on_observation=lambda _, o: observations.append(o),
+                on_finding=lambda _, f: findings.append(f),
+                key_log=KeyLog(key_file),
+            )
+            host, port = await proxy.start("127.0.0.1", 0)
+            try:
+                async with server, connect(host, port, configuration=client_cfg) as session:
+                    assert session.protocol_version == "DTLSv1.3"
+                    session.send(b"ping")
+                    assert await session.recv(timeout=5) == b"ping"
+                    await asyncio.sleep(0.2)  # the server's ACK and ticket
+            finally:
+                proxy.close()
+
+    asyncio.run(main())
+    text = "\n".join(str(o) for o in observations)
+    assert "** DROPPED (rule nth(2)) **" in text
+    assert "= e2#0 HS EncryptedExtensions" in text and " HS Finished seq=" in text
+    assert "APP 4B [data]" in text  # the echoed ping, opened
+    [done] = [f for f in findings if f.kind == "completed"]
+    assert done.details["version"] == "DTLS 1.3"
+    assert done.details["retransmissions"]["server"] >= 1
+    assert not [f for f in findings if f.kind == "no_retransmission"]
