@@ -32,8 +32,9 @@ Finished travels in a ``tls12_cid`` record whose real content type is encrypted 
 as its Finished, later ones as application data (or an alert: they cannot be told apart).
 
 A DTLS 1.3 handshake (a ServerHello or HelloRetryRequest selecting it, or a unified-header
-record after a ClientHello offering it) is handed over to :class:`aiodtls.diagnose13.Diagnosis13` with the datagrams seen
-before; its module says what an observer can and cannot read of DTLS 1.3.
+record after a ClientHello offering it) is handed over to
+:class:`aiodtls.diagnose13.Diagnosis13` with the datagrams seen before; its module says what
+an observer can and cannot read of DTLS 1.3.
 """
 
 from __future__ import annotations
