@@ -95,6 +95,10 @@ def _configs(
     size = certificate_message_size(
         [c.public_bytes(Encoding.DER) for c in server.certificate_chain]
     )
+    if getattr(args, "dtls13", False):
+        # RFC 8446 §4.4.2: a certificate_request_context byte, and an extensions length
+        # (empty) after each certificate.
+        size += 1 + 2 * len(server.certificate_chain)
     return client, server, f"a fresh 3-level RSA chain; its Certificate message is {size} bytes"
 
 
