@@ -597,3 +597,33 @@ def test_the_proxy_diagnoses_dtls13_and_opens_records_with_a_key_log(tmp_path: P
     assert done.details["version"] == "DTLS 1.3"
     assert done.details["retransmissions"]["server"] >= 1
     assert not [f for f in findings if f.kind == "no_retransmission"]
+
+
+def test_the_dtls13_diagnosis_survives_hostile_datagrams() -> None:  # X18
+    # After a real handshake's datagrams (so the DTLS 1.3 diagnosis and its key-log
+    # decryptor are active), random and bit-flipped datagrams never raise.
+    client_cfg, server_cfg = configs(mtu=576)
+    client_cfg.key_log = io.StringIO()
+    net, _, _ = handshake(client_cfg, server_cfg)
+    assert isinstance(client_cfg.key_log, io.StringIO)
+    rng = random.Random(7)
+    genuine = [e.data for e in sent(net)]
+    for key_log in (None, KeyLog(text=client_cfg.key_log.getvalue())):
+        diagnosis = HandshakeDiagnosis(patience=1.0, key_log=key_log)
+        for i, data in enumerate(genuine):
+            diagnosis.observe(i * 0.01, "c2s" if i % 2 == 0 else "s2c", data)
+        now = 1.0
+        for _ in range(400):
+            now += 0.01
+            noisy = bytearray(rng.choice(genuine))
+            for _ in range(rng.randrange(1, 4)):
+                noisy[rng.randrange(len(noisy))] ^= 1 << rng.randrange(8)
+            if rng.random() < 0.3:
+                noisy = bytearray([rng.randrange(0x20, 0x40)]) + rng.randbytes(rng.randrange(40))
+            direction = rng.choice(["c2s", "s2c"])
+            action = rng.choice(["forwarded", "dropped"])
+            observation = diagnosis.observe(now, direction, bytes(noisy), action)
+            assert observation.size == len(noisy)
+            timer = diagnosis.get_timer()
+            if timer is not None and timer <= now:
+                diagnosis.handle_timer(now)

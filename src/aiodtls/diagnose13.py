@@ -258,6 +258,8 @@ class Diagnosis13:
                 bursting = flight is not None and now - flight.last_time <= BURST_GAP
                 if flight_here is not None or (bursting and not self._peer_spoke(side, number)):
                     kind, label = number, _ENCRYPTED_LABELS[side]
+            if isinstance(kind, int) and (side, kind) not in _FLIGHTS:
+                kind = "out of place"  # e.g. a ClientHello from the server: no flight of ours
             text = describe(item)
             if opened is not None:
                 text += f" = {opened.describe()}"
