@@ -87,14 +87,14 @@ def parse_versions(text: str) -> tuple[ProtocolVersion, ...]:
 
 def add_version_options(parser: argparse.ArgumentParser, *, what: str = "this side") -> None:
     """``--dtls12`` / ``--dtls13`` / ``--versions LIST`` (one of them), into ``args.versions``
-    (None: the configuration's default, DTLS 1.2)."""
+    (None: the configuration's default)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--dtls12",
         dest="versions",
         action="store_const",
         const=(ProtocolVersion.DTLSv1_2,),
-        help=f"{what} speaks DTLS 1.2 only (the default; like openssl -dtls1_2)",
+        help=f"{what} speaks DTLS 1.2 only (like openssl -dtls1_2)",
     )
     group.add_argument(
         "--dtls13",
