@@ -276,6 +276,23 @@ def test_sync_session_whose_server_died_ends_on_the_next_recv() -> None:
         dtls.close()
 
 
+def test_sync_session_reads_what_the_peer_sent_before_it_went_away() -> None:
+    # wolfSSL's DTLS 1.3 server exits right after its answer: the answer is in our socket's
+    # queue when the ICMP error of our next datagram (an ACK) arrives, and Linux reports the
+    # error first. The answer must still be read, and the error end the session after it.
+    with vanishing_server() as (port, process):
+        dtls = sync.connect("127.0.0.1", port, configuration=psk_client(), timeout=10)
+        dtls.send(b"ping")
+        time.sleep(0.5)  # the echo is queued in our socket, not yet read
+        kill(process)
+        dtls.send(b"anyone?")  # meets the closed port: the ICMP error is queued after the echo
+        time.sleep(0.2)
+        assert dtls.recv(timeout=10) == b"ping"
+        with pytest.raises(PeerUnreachable):
+            dtls.recv(timeout=10)
+        dtls.close()
+
+
 def test_asyncio_session_whose_server_died_ends_on_the_next_recv() -> None:
     async def main(port: int, process: subprocess.Popen[bytes]) -> None:
         async with aio.connect("127.0.0.1", port, configuration=psk_client(), timeout=10) as s:

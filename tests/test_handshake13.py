@@ -15,16 +15,20 @@ import ssl
 from dataclasses import dataclass, field
 
 import pytest
+from cryptography import x509
 
 from aiodtls import AlertDescription, DtlsConfiguration, NamedGroup
 from aiodtls.alerts import Alert
 from aiodtls.buffer import BufferReadError
+from aiodtls.configuration import PrivateKey
+from aiodtls.handshake.client import ClientHandshake
 from aiodtls.handshake.client13 import ClientHandshake13
 from aiodtls.handshake.cookie import Admit, Challenge, CookieDoor, CookieSecrets
 from aiodtls.handshake.flights import DTLS13, Client13State, Server13State
 from aiodtls.handshake.hello_retry import HelloRetryExchange
 from aiodtls.handshake.messages import HandshakeType, decode_client_hello
 from aiodtls.handshake.messages.tls13 import transcript_message
+from aiodtls.handshake.server import ServerHandshake
 from aiodtls.handshake.server13 import ServerHandshake13
 from aiodtls.handshake.state13 import Handshake13
 from aiodtls.record.protection13 import OpenedRecord13, RecordProtection13
@@ -547,7 +551,6 @@ def _dtls12_client_hello() -> bytes:
 
 def test_dtls12_server_marks_downgrade_when_it_speaks_dtls13() -> None:
     from aiodtls.handshake.messages.tls13 import DOWNGRADE_TLS12
-    from aiodtls.handshake.server import ServerHandshake
 
     both = server_config(versions=(ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3))
     only12 = server_config()
@@ -669,3 +672,188 @@ def test_server_accepts_wolfssl_psk_client_hello() -> None:
     assert handshake.result.group == NamedGroup.secp256r1
     assert [e.msg_type for e in sink.flights[0][2]] == [2, 8, 20]
     assert 2 in sink.read and 2 in sink.write
+
+
+def test_sni_callback_chooses_the_certificate() -> None:
+    rsa = server_chain("rsa")
+    names: list[str | None] = []
+
+    def choose(name: str | None) -> tuple[list[x509.Certificate], PrivateKey] | None:
+        names.append(name)
+        return rsa.chain, rsa.key
+
+    pair = run(client_config(rsa), server_config(sni_callback=choose))
+    assert_complete(pair)
+    assert names == ["localhost"]
+    assert pair.client.result.peer_certificates[0] == rsa.certificate
+
+
+def test_sni_callback_refusal_is_its_alert() -> None:
+    server = server_config(sni_callback=lambda name: AlertDescription.unrecognized_name)
+    _, alert = run_failing(client_config(), server)
+    assert alert.description == AlertDescription.unrecognized_name
+
+
+def test_server_never_echoes_legacy_session_id() -> None:
+    """RFC 9147 §5: no compatibility mode; the ServerHello's legacy_session_id_echo is empty
+    even when the ClientHello carried a (pre-1.3 cached) session ID; so is the HRR's."""
+    from aiodtls.handshake.messages import decode_server_hello, encode_client_hello
+
+    pair = make_pair(client_config(), server_config(groups=[NamedGroup.secp384r1]))
+    pair.client.start()
+    entry = pair.client_sink.outbox.pop(0)
+    hello = decode_client_hello(entry.body)
+    hello.session_id = b"\x07" * 32
+    message = HandshakeMessage(1, 0, encode_client_hello(hello), 0)
+    pair.server.start(hello, message, 0.0)
+    hrr = decode_server_hello(pair.server_sink.outbox[0].body)
+    assert hrr.session_id == b""
+
+
+def test_resumption_checks_the_client_chain_again() -> None:
+    """The client's certificate from the ticket is checked again on resumption (as DTLS 1.2
+    does): still trusted, it is the resumed peer; no longer trusted, a full handshake follows."""
+    cchain = client_chain("ecdsa")
+    store = ServerSessionStore()
+
+    def client() -> DtlsConfiguration:
+        return client_config(certificate_chain=cchain.chain, private_key=cchain.key)
+
+    def server(trusted: bool) -> DtlsConfiguration:
+        roots = [cchain.root] if trusted else [server_chain().root]
+        return server_config(
+            session_store=store, verify_mode=ssl.CERT_REQUIRED, ca_certificates=roots
+        )
+
+    first = run(client(), server(True), now=10.0)
+    assert_complete(first)
+    session = first.client.result.session
+    assert session is not None
+    resumed = run(client_config(session=session), server(True), now=11.0)
+    assert_complete(resumed)
+    assert resumed.server.result.resumed
+    assert resumed.server.result.peer_certificates[0] == cchain.certificate
+    refused = make_pair(client_config(session=session), server(False), now=12.0)
+    refused.client.start()
+    with pytest.raises(Alert) as info:  # a full handshake, in which our chain is untrusted
+        refused.pump()
+    assert not refused.server.result.resumed
+    assert info.value.description == AlertDescription.certificate_required
+
+
+def test_dtls_srtp_in_encrypted_extensions() -> None:
+    from aiodtls.srtp import SrtpProfile
+
+    profiles = [SrtpProfile.SRTP_AEAD_AES_128_GCM, SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]
+    pair = run(
+        client_config(srtp_profiles=profiles),
+        server_config(srtp_profiles=[SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]),
+    )
+    assert_complete(pair)
+    assert pair.client.result.srtp_profile == SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
+    assert pair.server.result.srtp_profile == SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
+    ee = pair.server_sink.flights[0][2][1]
+    assert ee.msg_type == HandshakeType.encrypted_extensions and b"\x00\x0e" in ee.body
+    # A server without DTLS-SRTP ignores the offer, which the client refuses.
+    _, alert = run_failing(client_config(srtp_profiles=profiles), server_config())
+    assert alert.description == AlertDescription.handshake_failure
+
+
+# -- a client that allows both versions: one ClientHello, DTLS 1.2 as the fall back ----------
+
+
+class FakeSink12(FakeSink):
+    """The DTLS 1.2 sink methods too (the connection implements both)."""
+
+    def _install_read_keys(self, epoch: int, protection: object) -> None:
+        self.read12 = getattr(self, "read12", 0) + 1
+
+    def _install_write_keys(self, epoch: int, protection: object) -> None:
+        self.write12 = getattr(self, "write12", 0) + 1
+
+    def _hello_verify_request_received(self, sequence_number: int) -> bool:
+        return True
+
+    def _use_connection_ids(self, receive_cid: bytes, send_cid: bytes) -> None:
+        pass
+
+
+BOTH = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+
+
+def _dual_client(sink: FakeSink12) -> tuple[ClientHandshake13, ClientHandshake]:
+    """A client that allows both versions: the DTLS 1.3 handshake offers the 1.2 one's
+    ClientHello too (``start(also_offer=...)``)."""
+    config = client_config(versions=BOTH)
+    tracer = Tracer("client", None)
+    return ClientHandshake13(config, sink, tracer), ClientHandshake(config, sink, tracer)
+
+
+def test_dual_version_client_gets_dtls13_from_a_dtls13_server() -> None:
+    sink = FakeSink12()
+    client, client12 = _dual_client(sink)
+    server_sink = FakeSink()
+    server = ServerHandshake13(server_config(versions=V13), server_sink, Tracer("server", None))
+    pair = Pair13(client, server, sink, server_sink, [])
+    client.start(also_offer=client12.client_hello())
+    hello = decode_client_hello(sink.outbox[0].body)
+    assert 0xC02B in hello.cipher_suites and hello.cipher_suites[0] == 0x1301
+    pair.pump()
+    assert_complete(pair)
+
+
+def _run12(
+    sink: FakeSink12, server_config_: DtlsConfiguration
+) -> tuple[ClientHandshake, ServerHandshake]:
+    """A dual-version client against a DTLS 1.2 server: the 1.2 handshake adopts the
+    ClientHello the 1.3 one sent, as the connection does on a 1.2 ServerHello."""
+    client, client12 = _dual_client(sink)
+    s_sink = FakeSink12()
+    server = ServerHandshake(server_config_, s_sink, Tracer("server", None))
+    client.start(also_offer=client12.client_hello())
+    ch = sink.outbox.pop(0)
+    message = HandshakeMessage(ch.msg_type, ch.message_seq, ch.body, 0)
+    server.start(decode_client_hello(ch.body), message, 0.0)
+    hello = client.sent_hello
+    assert hello is not None and client.awaits_server_hello
+    client12.adopt(hello, offered_dtls13=True)
+    while s_sink.outbox or sink.outbox:
+        for source, target in ((s_sink, client12), (sink, server)):
+            while source.outbox:
+                entry = source.outbox.pop(0)
+                if entry.content_type == 22:  # not the ChangeCipherSpec
+                    target.handle(
+                        HandshakeMessage(
+                            entry.msg_type, entry.message_seq, entry.body, entry.epoch
+                        ),
+                        0.0,
+                    )
+    return client12, server
+
+
+def test_dual_version_client_falls_back_to_a_dtls12_server() -> None:
+    current, server = _run12(FakeSink12(), server_config())
+    assert current.complete and server.complete
+    assert current.result.suite == server.result.suite
+    assert current.export_keying_material(b"x", 16, None) == server.export_keying_material(
+        b"x", 16, None
+    )
+
+
+def test_dual_version_client_refuses_a_downgraded_server_hello() -> None:
+    with pytest.raises(Alert) as info:  # a 1.3-capable server answered in 1.2: a downgrade
+        _run12(FakeSink12(), server_config(versions=BOTH))
+    assert info.value.description == AlertDescription.illegal_parameter
+
+
+def test_key_update_waits_for_its_own_ack() -> None:
+    """An ACK of another post-handshake message (a NewSessionTicket queued before it) does
+    not move our write keys; the ACK of the KeyUpdate does (RFC 9147 §8, V20)."""
+    pair = run(client_config(), server_config(session_store=ServerSessionStore()))
+    ticket = pair.server_sink.post_handshake[-1]
+    pair.server.request_key_update()
+    key_update = pair.server_sink.post_handshake[-1]
+    pair.server.on_key_update_acked([ticket])
+    assert pair.server.write_epoch == 3
+    pair.server.on_key_update_acked([key_update])
+    assert pair.server.write_epoch == 4

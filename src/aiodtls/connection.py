@@ -65,7 +65,7 @@ from .reliability.reassembly import Reassembler
 from .reliability.timer import RetransmissionTimer
 from .resumption import Session
 from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
-from .suites import suite_info
+from .suites import ProtocolVersion, suite_info
 from .trace import Tracer
 from .wrong_key import FINISHED_IGNORED_COPIES as FINISHED_IGNORED_COPIES
 from .wrong_key import WrongKeyWatch
@@ -218,7 +218,10 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
         if self._v13 is not None:
             handshake = self._v13.handshake
             assert isinstance(handshake, ClientHandshake13)
-            handshake.start()
+            legacy = self._handshake
+            assert isinstance(legacy, ClientHandshake)
+            both = self.configuration.allows(ProtocolVersion.DTLSv1_2)
+            handshake.start(also_offer=legacy.client_hello() if both else None)
             return
         assert isinstance(self._handshake, ClientHandshake)
         self._handshake.start()
@@ -430,6 +433,26 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
             self._terminate(None, str(exc), by_peer=False)
             raise ConnectionError(f"connection closed: {exc}") from None
         self._datagrams.append(record)
+
+    def request_key_update(self, update_requested: bool = True) -> None:
+        """DTLS 1.3: move our sending keys to the next epoch with a KeyUpdate (RFC 8446
+        §4.6.3, RFC 9147 §8), by default asking the peer to update its keys too. The new keys
+        are used once the peer acknowledges the KeyUpdate; one at a time (a call while one is
+        unacknowledged does nothing). ``RuntimeError`` before the handshake completed or on a
+        DTLS 1.2 connection (which has no KeyUpdate)."""
+        if self._v13 is None:
+            raise RuntimeError("KeyUpdate is DTLS 1.3's: this connection speaks DTLS 1.2")
+        if self.state is not _ESTABLISHED:
+            raise RuntimeError(f"cannot update keys while {self.state.value}")
+        self._v13.handshake.request_key_update(update_requested=update_requested)
+
+    @property
+    def protocol_version(self) -> str | None:
+        """``"DTLSv1.3"`` or ``"DTLSv1.2"`` once known (a DTLS 1.3 handshake is under way, or
+        the handshake completed), else None."""
+        if self._v13 is not None:
+            return "DTLSv1.3"
+        return "DTLSv1.2" if self._handshake.complete else None
 
     def close(self) -> None:
         """Send close_notify and end the connection."""

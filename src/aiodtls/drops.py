@@ -100,6 +100,7 @@ class DropReason(str, enum.Enum):
     ALERT_NOT_2_BYTES = "alert record is not 2 bytes"  # SPEC F7, X19
     PLAINTEXT_ALERT_AFTER_HANDSHAKE = "plaintext alert after the handshake"
     APPLICATION_DATA_IN_EPOCH_0 = "application data in epoch 0"  # SPEC R10
+    APPLICATION_DATA_UNDER_HANDSHAKE_KEYS = "application data in epoch {}"  # RFC 9147 §6.1
     EARLY_APPLICATION_DATA_FULL = "early application data buffer full"
     ENDPOINT_EARLY_APPLICATION_DATA_FULL = (
         "the endpoint's buffer for early application data is full"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .alerts import AlertDecodeError, AlertDescription, AlertLevel
+from .alerts import AlertDecodeError, AlertDescription, AlertLevel, AlertProtocolVersion
 from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
 from .connection_state import ESTABLISHED as _ESTABLISHED
@@ -43,6 +43,7 @@ from .reliability.fragments import (
     read_handshake_header,
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
+from .suites import ProtocolVersion
 from .trace import Tracer
 from .wrong_key import WrongKeyWatch
 
@@ -58,6 +59,7 @@ _CLIENT_HELLO = HandshakeType.client_hello
 _FINISHED = HandshakeType.finished
 _CLIENT_HELLO_RECORD_OVERHEAD = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH
 _NEW = FragmentStatus.NEW
+_DTLS12 = ProtocolVersion.DTLSv1_2
 _OLD = FragmentStatus.OLD
 
 
@@ -316,6 +318,8 @@ class Dtls12HandshakePhase:
             self._drop(Drop(DropReason.NOT_THE_ADMITTED_CLIENT_HELLO))
             return
         if not verdict.admitted:
+            if verdict.alert is not None:
+                raise verdict.alert  # refused outright (DTLS 1.3): our fatal alert says why
             self._datagrams.extend(verdict.datagrams)
             if self._trace.enabled:
                 self._trace(
@@ -352,6 +356,10 @@ class Dtls12HandshakePhase:
         if dtls13:
             self._start_server13(verdict, message)
             return
+        if _DTLS12 not in self.configuration.versions:
+            raise AlertProtocolVersion(
+                "the client offers DTLS 1.2 only, which this server does not allow"
+            )
         handshake = self._handshake
         assert not handshake.is_client  # a server's (no isinstance call)
         handshake.start(verdict.hello, message, self._now)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .alerts import Alert, AlertDecodeError, AlertDescription, AlertLevel
+from .alerts import Alert, AlertDecodeError, AlertDescription, AlertLevel, AlertProtocolVersion
 from .buffer import BufferReadError
 from .configuration import DtlsConfiguration
 from .connection_state import CLOSED as _CLOSED
@@ -33,16 +33,19 @@ from .connection_state import HANDSHAKING as _HANDSHAKING
 from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
 from .drops import Drop, DropReason
 from .events import DataReceived, DtlsEvent, HandshakeCompleted
-from .handshake.client13 import ClientHandshake13
+from .handshake.client import ClientHandshake
+from .handshake.client13 import ClientHandshake13, is_session13, selects_dtls13
 from .handshake.cookie import Admit
 from .handshake.hello_retry import HelloRetryExchange
 from .handshake.messages import HandshakeType, decode_ack, encode_ack
+from .handshake.server import ServerHandshake
 from .handshake.server13 import ServerHandshake13, client_offers_dtls13
-from .record.layer import OpenedRecord
+from .record.layer import OpenedRecord, RecordLayer
 from .record.layer13 import Opened13, RecordLayer13
 from .record.protection13 import RecordProtection13
 from .reliability.ack13 import AckTracker, ack_capacity, ack_epoch, check_ack_epochs
 from .reliability.flight import FlightEntry, FlightSender, FlightState
+from .reliability.fragments import HandshakeHeader
 from .reliability.reassembly import HandshakeMessage, Reassembler
 from .suites import ProtocolVersion
 from .trace import Tracer
@@ -54,20 +57,33 @@ _ALERT = 21
 _APPLICATION_DATA = 23
 _ACK = 26  # RFC 9147 §7
 _FINISHED = HandshakeType.finished
+_SERVER_HELLO = HandshakeType.server_hello
+_HELLO_VERIFY_REQUEST = HandshakeType.hello_verify_request
 _FIRST_HANDSHAKE_EPOCH = 2
+_DTLS13 = ProtocolVersion.DTLSv1_3
+_FIRST_APPLICATION_EPOCH = 3
 _IDLE = FlightState.IDLE
 
 
 def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
-    """True for a client whose ClientHello is DTLS 1.3's: one that allows only DTLS 1.3.
-    (A client that allows both versions speaks DTLS 1.2 until it can fall back from 1.3.)"""
-    return configuration.is_client and tuple(configuration.versions) == (ProtocolVersion.DTLSv1_3,)
+    """True for a client whose ClientHello is DTLS 1.3's: one that allows DTLS 1.3, unless it
+    resumes a DTLS 1.2 session (then it offers DTLS 1.2 alone, as that session was). One that
+    allows both offers both and falls back to DTLS 1.2 if the server answers in it."""
+    if not configuration.is_client or not configuration.allows(ProtocolVersion.DTLSv1_3):
+        return False
+    session = configuration.session
+    return (
+        session is None
+        or is_session13(session)
+        or not configuration.allows(ProtocolVersion.DTLSv1_2)
+    )
 
 
 def admits_dtls13(configuration: DtlsConfiguration, admitted: Admit) -> bool:
     """True if a server answers the ClientHello its door admitted in DTLS 1.3: the client
     offers it and the configuration allows it."""
-    return configuration.allows(ProtocolVersion.DTLSv1_3) and client_offers_dtls13(admitted.hello)
+    # ``in versions``, not allows(): one call fewer on every server handshake.
+    return _DTLS13 in configuration.versions and client_offers_dtls13(admitted.hello)
 
 
 @dataclass(slots=True)
@@ -94,6 +110,8 @@ class Dtls13HandshakePhase:
     stats: ConnectionStats
     _trace: Tracer
     _reassembler: Reassembler | None
+    _records: RecordLayer
+    _handshake: ClientHandshake | ServerHandshake
     _flight: FlightSender
     _v13: Dtls13State | None
     _events: list[DtlsEvent]
@@ -115,6 +133,7 @@ class Dtls13HandshakePhase:
         def _receive_fragments(self, record: OpenedRecord) -> None: ...
         def _repeat_fatal_alert(self, addr: NetworkAddress) -> None: ...
         def _free_early_application(self) -> None: ...
+        def _deliver_messages(self, message: HandshakeMessage | None) -> None: ...
         def _send_flight(
             self, entries: list[FlightEntry], *, final: bool, flight_number: int
         ) -> None: ...
@@ -153,6 +172,49 @@ class Dtls13HandshakePhase:
             self._now,
             cookie_state=HelloRetryExchange.cookie_state(admitted.hello),
         )
+
+    def _fall_back_to_dtls12(self, v13: Dtls13State) -> None:
+        """A client that offered both versions got a DTLS 1.2 answer (a HelloVerifyRequest,
+        or a ServerHello without supported_versions): the DTLS 1.2 handshake takes over from
+        the ClientHello we sent, and the connection speaks DTLS 1.2 from here on."""
+        handshake = v13.handshake
+        assert isinstance(handshake, ClientHandshake13)
+        hello = handshake.sent_hello
+        assert hello is not None
+        legacy = self._handshake
+        assert isinstance(legacy, ClientHandshake)
+        self._v13 = None
+        old = self._flight
+        self._flight = FlightSender(
+            timer=old.timer, mtu=old.mtu, tracer=self._trace, record_times=True
+        )
+        self._records.skip_write_sequence_numbers(0, v13.records.next_sequence_number(0))
+        legacy.adopt(hello, offered_dtls13=True)
+        handshake.detach()
+        if self._trace.enabled:
+            self._trace("version_fallback", version="DTLSv1.2")
+
+    def _hello_verify_request12(self, message: HandshakeMessage) -> None:
+        """A HelloVerifyRequest that made us fall back: the DTLS 1.2 client takes it."""
+        legacy = self._handshake
+        assert isinstance(legacy, ClientHandshake)
+        body = message.body
+        header = HandshakeHeader(message.msg_type, len(body), message.message_seq, 0, len(body))
+        dropped = legacy.receive_hello_verify_request(
+            header, body, message.record_sequence_number, self._now
+        )
+        if dropped is not None:
+            self._drop(dropped)
+
+    def _answers_in_dtls12(self, message: HandshakeMessage, v13: Dtls13State) -> bool:
+        """True if ``message`` is the DTLS 1.2 answer of a server to a client that offered
+        both versions: a HelloVerifyRequest, or a ServerHello that does not select 1.3."""
+        handshake = v13.handshake
+        if not isinstance(handshake, ClientHandshake13) or not handshake.awaits_server_hello:
+            return False
+        if message.msg_type == _HELLO_VERIFY_REQUEST:
+            return True
+        return message.msg_type == _SERVER_HELLO and not selects_dtls13(message.body)
 
     # -- the sink of the DTLS 1.3 handshake (Handshake13Sink) ---------------------------------
 
@@ -206,15 +268,15 @@ class Dtls13HandshakePhase:
                     for held in records.open_held(v13.released.pop(0)):
                         self._receive_opened13(held, v13)
                 if self.state is _CLOSED:
-                    break
+                    return  # after a fatal alert nothing else goes out, no ACK either
+            if v13.acks.ack_due(now):
+                self._send_ack(v13)
         except Alert as alert:
             self._fail(alert)
         except Exception as exc:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead (SequenceNumberExhausted included).
             self._fail(_internal_error(exc))
-        if v13.acks.ack_due(now):
-            self._send_ack(v13)
 
     def _receive_opened13(self, item: Opened13 | Drop, v13: Dtls13State) -> None:
         """One record the record layer opened (or refused), dispatched by content type."""
@@ -229,6 +291,13 @@ class Dtls13HandshakePhase:
         record = OpenedRecord(item.content_type, item.epoch, item.sequence_number, item.payload)
         content_type = record.content_type
         if content_type == _APPLICATION_DATA:
+            if 0 < record.epoch < _FIRST_APPLICATION_EPOCH:
+                # Under the handshake keys (RFC 9147 §6.1: application data goes in epoch 3 or
+                # later); epoch 0 is the DTLS 1.2 rule's drop below.
+                self._drop(
+                    Drop(DropReason.APPLICATION_DATA_UNDER_HANDSHAKE_KEYS, (record.epoch,)), record
+                )
+                return
             self._receive_application_data(record)
         elif content_type == _HANDSHAKE:
             self._receive_handshake13(record, v13)
@@ -256,7 +325,7 @@ class Dtls13HandshakePhase:
             return
         # The flight is acknowledged: a KeyUpdate's new keys may now be used (RFC 9147 §8),
         # and the next post-handshake message may go.
-        v13.handshake.on_key_update_acked()
+        v13.handshake.on_key_update_acked(self._flight.entries)
         if v13.queued:
             self._send_post_handshake(v13.queued.pop(0))
 
@@ -276,6 +345,22 @@ class Dtls13HandshakePhase:
                 message = None if reassembler is None else reassembler.pop_message()
                 if message is None:
                     break
+            if self._answers_in_dtls12(message, v13):
+                if not self.configuration.allows(ProtocolVersion.DTLSv1_2):
+                    if message.msg_type == _HELLO_VERIFY_REQUEST:
+                        raise AlertProtocolVersion(
+                            "the server answered in DTLS 1.2, which this client does not allow"
+                        )
+                    # A DTLS 1.2 ServerHello: the DTLS 1.3 handshake refuses it, checking the
+                    # downgrade sentinel first (RFC 8446 §4.1.3).
+                    v13.handshake.handle(message, self._now)
+                    return
+                self._fall_back_to_dtls12(v13)
+                if message.msg_type == _HELLO_VERIFY_REQUEST:
+                    self._hello_verify_request12(message)
+                else:
+                    self._deliver_messages(message)  # to the DTLS 1.2 handshake now
+                return
             handshake = v13.handshake
             handshake.handle(message, self._now)
             message = None
@@ -301,8 +386,11 @@ class Dtls13HandshakePhase:
 
     def _on_timer13(self, v13: Dtls13State, now: float) -> None:
         """A delayed ACK whose time came."""
-        if v13.acks.ack_due(now):
-            self._send_ack(v13)
+        if self.state is not _CLOSED and v13.acks.ack_due(now):
+            try:
+                self._send_ack(v13)
+            except Exception as exc:  # the epoch's sequence numbers ran out (X27)
+                self._fail(_internal_error(exc))
 
     # -- the end of the handshake -------------------------------------------------------------
 
@@ -315,6 +403,10 @@ class Dtls13HandshakePhase:
         self._handshake_deadline = None
         handshake = v13.handshake
         handshake.release()
+        # Plaintext is over (a replayed ClientHello is dropped and counted, never ACKed), and
+        # so is holding records for keys to come: unknown epoch bits are dropped from now on.
+        v13.records.discard_read(0)
+        v13.records.discard_held()
         if not self.is_client:
             v13.acks.flight_complete(self._now, acknowledge=True)
             if any(e.msg_type == _FINISHED for e in self._flight.entries):

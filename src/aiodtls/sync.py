@@ -102,10 +102,22 @@ class _Pump:
 
     def _socket_error(self, exc: OSError) -> None:
         """An error on the socket. On a client's connected socket an ICMP port or host
-        unreachable (reported by Linux on the next send or receive) ends the association at
-        once; anything else, and anything on a server's socket, is left to the timers."""
+        unreachable (reported by Linux on the next send or receive) ends the association,
+        after what the peer sent before it went away: Linux reports the error ahead of the
+        datagrams already queued, so those are read first. Anything else, and anything on a
+        server's socket, is left to the timers."""
         if isinstance(self.core, DtlsConnection) and is_unreachable_error(exc):
+            self._drain()
             self.core.peer_unreachable(_clock(), exc)
+
+    def _drain(self) -> None:
+        """Feed the core every datagram already queued on the socket, without waiting."""
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(_MAX_DATAGRAM, socket.MSG_DONTWAIT)
+            except OSError:  # nothing left (BlockingIOError), or another error: done
+                return
+            self.core.receive_datagram(data, addr, _clock())
 
     def touch(self, connection: DtlsConnection) -> None:
         if isinstance(self.core, DtlsEndpoint):
@@ -158,6 +170,11 @@ class DtlsSocket(SessionDetails):
         self._pump.touch(self.connection)
         if self.terminated is not None and self.terminated.unreachable:
             raise exception_for(self.terminated)
+
+    def request_key_update(self, update_requested: bool = True) -> None:
+        """DTLS 1.3: a KeyUpdate (see ``DtlsConnection.request_key_update``), sent now."""
+        self.connection.request_key_update(update_requested)
+        self._pump.touch(self.connection)
 
     def recv(self, timeout: float | None = None) -> bytes | None:
         """The next record, waiting at most ``timeout`` seconds (None: for ever).

@@ -58,6 +58,7 @@ __all__ = [
     "WOLFSSL_PSK13_IDENTITY",
     "WOLFSSL_PSK_HEX",
     "WOLFSSL_PSK_IDENTITY",
+    "WOLFSSL_REPLY",
     "WOLFSSL_SUITES13",
     "CasePriority",
     "Implementation",
@@ -396,6 +397,9 @@ WOLFSSL_PSK_IDENTITY = "Client_identity"
 _WOLFSSL_CIPHERS = {"PSK-AES128-CCM8": "PSK-AES128-CCM-8"}
 "wolfSSL's ``-l`` names that differ from OpenSSL's."
 
+WOLFSSL_REPLY = "I hear you fa shizzle!"
+"What wolfSSL's example server answers to the first message (without ``-e``)."
+
 WOLFSSL_PSK13_HEX = "0123456789abcdef" * 4
 """The 32-byte PSK wolfSSL's examples use for (D)TLS 1.3 (``wolfssl/test.h``: 0x01, then +0x22
 a byte, wrapping to 0x01 past 0xff, i.e. 01 23 45 .. ef repeated; fixed, no option)."""
@@ -476,6 +480,7 @@ class WolfSsl(Implementation):
         key_update: bool = False,
         cookie: bool = True,
         group: str | None = None,
+        echo: bool = False,
     ) -> PeerProcess:
         """``server -u -v 4`` (``version`` ``d``: DTLS 1.3 or 1.2) on 127.0.0.1:``port``, bound
         when returned, with the ``kind`` server chain or, for None, the examples' TLS 1.3 PSK
@@ -487,11 +492,16 @@ class WolfSsl(Implementation):
         wolfSSL's DTLS 1.3 server answers every first ClientHello with an HRR carrying a
         cookie); ``group`` (``SECP384R1`` ...) is the only group the server accepts a key share
         for (``--force-curve``), which makes a client that offered another send a second
-        ClientHello."""
-        argv = [*self._program(peers, "server"), "-u", "-v", version, "-p", str(port)]
-        argv += self._credentials13(files, kind, suite)
+        ClientHello. ``echo`` sends every record back until the client closes (``-e``)
+        instead of printing one message and answering :data:`WOLFSSL_REPLY`: wolfSSL's
+        printing loop loses the message when another record (an ACK) is already waiting
+        behind it (its peek overwrites the length read), so only the echo shows reliably
+        what arrived; ``key_update`` needs the printing mode."""
+        assert not (echo and key_update), "-U works only without -e"
+        argv = [*self._program(peers, "server", line_buffered=True), "-u", "-v", version]
+        argv += ["-p", str(port), *self._credentials13(files, kind, suite)]
         argv += ["-A", str(client_ca), "-F"] if client_ca is not None else ["-d"]
-        argv += ["-r"] * resume + ["-U"] * key_update + ["-J", "n"] * (not cookie)
+        argv += ["-r"] * resume + ["-U"] * key_update + ["-J", "n"] * (not cookie) + ["-e"] * echo
         argv += ["--force-curve", group] if group is not None else []
         return self._bound(peers.start("wolfssl-server", [*argv, *options]), port)
 
@@ -516,7 +526,7 @@ class WolfSsl(Implementation):
         ``key_update`` sends a KeyUpdate (update_requested) before its message and a second
         message after the answer (``-I``); ``no_key_share`` offers an empty key_share, so the
         server must ask for one with a HelloRetryRequest (``-J``)."""
-        argv = [*self._program(peers, "client"), "-u", "-v", version]
+        argv = [*self._program(peers, "client", line_buffered=True), "-u", "-v", version]
         argv += ["-h", SERVER_NAME, "-p", str(port)]
         if kind is None:
             argv += ["-s", "--openssl-psk"]
@@ -548,12 +558,16 @@ class WolfSsl(Implementation):
         return ["-s"] * (case.kind is None) + ["-l", cls.cipher(case)] * pin_suite
 
     @staticmethod
-    def _program(peers: PeerSet, name: str) -> list[str]:
+    def _program(peers: PeerSet, name: str, *, line_buffered: bool = False) -> list[str]:
+        """The example's argv; ``line_buffered`` runs it under ``stdbuf -oL`` (coreutils), so
+        each line it prints reaches the test at once: a DTLS 1.3 server keeps running (and its
+        piped stdout unflushed) until its NewSessionTicket is ACKed or the client closes."""
         root = require_wolfssl()
         certs = peers.directory / "certs"
         if not certs.exists():
             certs.symlink_to(root / "certs", target_is_directory=True)
-        return [str(root / "examples" / name / name)]
+        stdbuf = shutil.which("stdbuf") if line_buffered else None
+        return [*([stdbuf, "-oL"] if stdbuf else []), str(root / "examples" / name / name)]
 
 
 def coap_server_port() -> int:

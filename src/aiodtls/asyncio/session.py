@@ -106,6 +106,11 @@ class DtlsSession(SessionDetails):
         self.connection.send(data)
         self._protocol.transmit(self.connection)
 
+    def request_key_update(self, update_requested: bool = True) -> None:
+        """DTLS 1.3: a KeyUpdate (see ``DtlsConnection.request_key_update``), sent now."""
+        self.connection.request_key_update(update_requested)
+        self._protocol.transmit(self.connection)
+
     async def recv(self, timeout: float | None = None) -> bytes:
         """The next record, waiting at most ``timeout`` seconds (None: for ever).
 

@@ -105,6 +105,7 @@ from .messages import (
     encode_use_srtp,
     find_extension,
 )
+from .messages.tls13 import DOWNGRADE_TLS11, DOWNGRADE_TLS12
 from .rawkeys import (
     X509_BOTH_WAYS,
     CertificateType,
@@ -178,6 +179,7 @@ class ClientHandshake(HandshakeStateMachine):
         self._psk_hint: bytes | None = None
         self._certificate_types = X509_BOTH_WAYS
         self.cookie_exchanges = 0
+        self._offered_dtls13 = False
         self._resumption = ClientResumption.offer(configuration, self._suites)
         self._server_hello: ServerHello | None = None
         self._pending_write: RecordProtection | None = None
@@ -186,6 +188,29 @@ class ClientHandshake(HandshakeStateMachine):
 
     def start(self) -> None:
         """Queue the first ClientHello."""
+        self._hello = self.client_hello()
+        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
+        self._flush(CLIENT_HELLO)
+        self.state = _CLIENT.started
+
+    def adopt(self, hello: ClientHello, offered_dtls13: bool) -> None:
+        """Take over after a ClientHello another handshake sent (a DTLS 1.3 client that also
+        offered DTLS 1.2, whose server answered in DTLS 1.2): ``hello`` as our first
+        ClientHello, already sent, so the server's answer continues from it. A server that
+        also speaks DTLS 1.3 and still chose 1.2 is a downgrade (RFC 8446 §4.1.3): the
+        ServerHello's random says so, and it is refused."""
+        self.client_random = hello.random
+        self.result.server_name = self.configuration.server_name
+        self._offered_extensions = {t for t, _ in hello.extensions}
+        self._offered_dtls13 = offered_dtls13
+        self._hello = hello
+        self._send(_MSG_CLIENT_HELLO, encode_client_hello(hello))
+        self._pending = []  # sent already: only the transcript and the numbering take it
+        self.state = _CLIENT.started
+
+    def client_hello(self) -> ClientHello:
+        """The ClientHello this handshake offers (DTLS 1.2's suites and extensions); a DTLS
+        1.3 client that also offers DTLS 1.2 sends them in its own (``client13``)."""
         config = self.configuration
         self.client_random = os.urandom(32)
         uses_ecdhe = any(suite_info(s).key_exchange != _KX_PSK for s in self._suites)
@@ -217,7 +242,7 @@ class ClientHandshake(HandshakeStateMachine):
             extensions.append((EXT_SESSION_TICKET, self._resumption.ticket_extension))
         self.result.server_name = config.server_name
         self._offered_extensions = {t for t, _ in extensions}
-        self._hello = ClientHello(
+        return ClientHello(
             client_version=DTLS1_2,
             random=self.client_random,
             session_id=self._resumption.session_id,
@@ -226,9 +251,6 @@ class ClientHandshake(HandshakeStateMachine):
             compression_methods=b"\x00",
             extensions=extensions,
         )
-        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
-        self._flush(CLIENT_HELLO)
-        self.state = _CLIENT.started
 
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
@@ -314,6 +336,10 @@ class ClientHandshake(HandshakeStateMachine):
             )
         if hello.compression_method != 0:
             raise AlertIllegalParameter("server chose compression")
+        if self._offered_dtls13 and hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+            # RFC 8446 §4.1.3 (SPEC H6, V10): the server speaks DTLS 1.3 too, so something
+            # between us removed it from our offer.
+            raise AlertIllegalParameter("downgrade: the server speaks DTLS 1.3 but chose 1.2")
         for ext_type, _ in hello.extensions:
             if ext_type not in self._offered_extensions:
                 raise AlertUnsupportedExtension(f"unsolicited extension {ext_type}")  # SPEC H4

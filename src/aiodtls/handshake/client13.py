@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
+    Alert,
     AlertDecodeError,
     AlertDecryptError,
     AlertHandshakeFailure,
@@ -31,10 +32,12 @@ from ..alerts import (
     AlertUnsupportedCertificate,
     AlertUnsupportedExtension,
 )
+from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session, SessionState
+from ..srtp import SrtpProfile, describe_profiles
 from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
@@ -54,21 +57,25 @@ from .messages import (
     EXT_SERVER_NAME,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP,
     CertificateVerify,
     ClientHello,
     ExtensionType,
     HandshakeType,
     ServerHello,
+    UseSrtp,
     decode_alpn,
     decode_certificate_verify,
     decode_server_hello,
     decode_uint16_list,
+    decode_use_srtp,
     encode_alpn,
     encode_certificate_verify,
     encode_client_hello,
     encode_connection_id,
     encode_server_name,
     encode_uint16_list,
+    encode_use_srtp,
     find_extension,
 )
 from .messages.tls13 import (
@@ -107,7 +114,7 @@ from .state13 import (
     check_context_empty,
 )
 
-__all__ = ["Client13State", "ClientHandshake13", "is_session13"]
+__all__ = ["Client13State", "ClientHandshake13", "is_session13", "selects_dtls13"]
 
 _T = HandshakeType
 _DER = Encoding.DER
@@ -182,20 +189,28 @@ class ClientHandshake13(Handshake13):
         self._server_key: object = None
         self._certificate_request: tuple[bytes, list[int]] | None = None
         self._offered: set[int] = set()
+        self._legacy: ClientHello | None = None
 
     # -- flight 1 ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Queue the first ClientHello (flight 1)."""
+    def start(self, also_offer: ClientHello | None = None) -> None:
+        """Queue the first ClientHello (flight 1). ``also_offer`` is a DTLS 1.2 client's
+        ClientHello: its suites and the extensions DTLS 1.2 needs join ours, with DTLS 1.2 in
+        supported_versions after 1.3, so a DTLS 1.2 server can answer it too (the connection
+        then hands over to the DTLS 1.2 handshake: :attr:`sent_hello`)."""
         self.client_random = os.urandom(32)
         self._ephemeral = EphemeralKey(self._groups[0])
         self._psks = self._psks_to_offer()
+        self._legacy = also_offer
+        suites = [int(s) for s in self._suites]
+        if also_offer is not None:
+            suites += [s for s in also_offer.cipher_suites if s not in suites]
         self._hello = ClientHello(
             client_version=DTLS1_2,
             random=self.client_random,
             session_id=b"",
             cookie=b"",
-            cipher_suites=[int(s) for s in self._suites],
+            cipher_suites=suites,
             compression_methods=b"\x00",
             extensions=self._extensions(cookie=None),
         )
@@ -211,8 +226,9 @@ class ClientHandshake13(Handshake13):
         if config.server_name and not _is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
             self.result.server_name = config.server_name
+        versions = [_DTLS13] if self._legacy is None else [_DTLS13, DTLS1_2]
         extensions += [
-            (_E.supported_versions, encode_supported_versions_client([_DTLS13])),
+            (_E.supported_versions, encode_supported_versions_client(versions)),
             (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups])),
             (EXT_SIGNATURE_ALGORITHMS, encode_uint16_list([int(s) for s in self._schemes])),
             (_E.key_share, encode_key_share_client([share])),
@@ -220,11 +236,19 @@ class ClientHandshake13(Handshake13):
         if config.alpn_protocols:
             names = [p.encode("ascii") for p in config.alpn_protocols]
             extensions.append((EXT_ALPN, encode_alpn(names)))
+        if config.srtp_profiles:
+            offer = UseSrtp([int(p) for p in config.srtp_profiles], config.srtp_mki)
+            extensions.append((EXT_USE_SRTP, encode_use_srtp(offer)))
         cid = self._connection_id_to_offer()
         if cid is not None:
             extensions.append((EXT_CONNECTION_ID, encode_connection_id(cid)))
         if cookie is not None:
             extensions.append((_E.cookie, encode_cookie_extension(cookie)))
+        if self._legacy is not None:
+            # What a DTLS 1.2 server needs and DTLS 1.3 does not send (extended master
+            # secret, renegotiation_info, point formats, SRTP, ...), before pre_shared_key.
+            ours = {int(t) for t, _ in extensions}
+            extensions += [(t, b) for t, b in self._legacy.extensions if int(t) not in ours]
         if self._psks:
             modes = [int(m) for m in self.PSK_MODES]
             extensions.append((_E.psk_key_exchange_modes, encode_psk_key_exchange_modes(modes)))
@@ -292,6 +316,21 @@ class ClientHandshake13(Handshake13):
             hello.extensions[-1] = (int(_E.pre_shared_key), encode_offered_psks(offer))
             body = encode_client_hello(hello)
         self._send(_T.client_hello, body, 0)
+
+    @property
+    def offers_dtls12(self) -> bool:
+        """True if our ClientHello offers DTLS 1.2 as well (``start(also_offer=...)``)."""
+        return self._legacy is not None
+
+    @property
+    def sent_hello(self) -> ClientHello | None:
+        """The ClientHello we sent (the DTLS 1.2 handshake adopts it on a 1.2 answer)."""
+        return self._hello
+
+    @property
+    def awaits_server_hello(self) -> bool:
+        """True until the first ServerHello or HelloRetryRequest was taken."""
+        return self.state == DTLS13.client.started and not self._retried
 
     # -- flight 2 or 4: HelloRetryRequest or ServerHello ----------------------------------
 
@@ -430,6 +469,7 @@ class ClientHandshake13(Handshake13):
             if ext_type not in _ENCRYPTED_EXTENSIONS:
                 raise AlertIllegalParameter(f"extension {ext_type} in EncryptedExtensions")
         self.result.alpn_protocol = self._selected_alpn(find_extension(extensions, EXT_ALPN))
+        self._check_srtp(find_extension(extensions, EXT_USE_SRTP))
         self._absorb(message)
 
     def _selected_alpn(self, body: bytes | None) -> str | None:
@@ -442,6 +482,29 @@ class ClientHandshake13(Handshake13):
         if selected not in (self.configuration.alpn_protocols or []):
             raise AlertIllegalParameter(f"server selected ALPN protocol {selected!r}, not offered")
         return selected
+
+    def _check_srtp(self, body: bytes | None) -> None:
+        """RFC 5764 §4.1.1 in EncryptedExtensions: one profile we offered and our MKI or
+        none; a server ignoring our offer ends the handshake (as in DTLS 1.2)."""
+        offered = [int(p) for p in self.configuration.srtp_profiles or []]
+        if not offered:
+            return
+        if body is None:
+            raise AlertHandshakeFailure(
+                f"the server did not agree to DTLS-SRTP (we offered {describe_profiles(offered)})"
+            )
+        answer = decode_use_srtp(body)
+        if len(answer.profiles) != 1:
+            raise AlertDecodeError(f"server's use_srtp selects {len(answer.profiles)} profiles")
+        if answer.profiles[0] not in offered:
+            raise AlertIllegalParameter(
+                f"server selected SRTP profile {describe_profiles(answer.profiles)[1:-1]}, "
+                f"which we did not offer ({describe_profiles(offered)})"
+            )
+        if answer.mki and answer.mki != self.configuration.srtp_mki:
+            raise AlertIllegalParameter("server's SRTP MKI differs from the one we offered")
+        self.result.srtp_profile = SrtpProfile(answer.profiles[0])
+        self.result.srtp_mki = answer.mki
 
     def _after_encrypted_extensions(self) -> str:
         return "psk" if self._chosen_psk is not None else "certificate"
@@ -551,3 +614,15 @@ def _is_ip_address(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def selects_dtls13(server_hello_body: bytes) -> bool:
+    """True if a ServerHello (or HelloRetryRequest) selects DTLS 1.3: its supported_versions
+    names it (RFC 8446 §4.2.1). False for a DTLS 1.2 ServerHello, and for one that cannot be
+    read (the DTLS 1.3 handshake then refuses it with the reason)."""
+    try:
+        hello = decode_server_hello(server_hello_body)
+        version = find_extension(hello.extensions, _E.supported_versions)
+        return version is not None and decode_supported_versions_server(version) == _DTLS13
+    except (BufferReadError, Alert):
+        return True  # let the DTLS 1.3 handshake report what is wrong with it

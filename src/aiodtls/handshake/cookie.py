@@ -41,7 +41,7 @@ from typing import ClassVar, Literal, Protocol
 from ..alerts import Alert
 from ..buffer import Buffer, BufferReadError
 from ..drops import Drop, DropReason
-from ..record.header import ContentType, split_datagram
+from ..record.header import DTLS1_2, ContentType, encode_record_header, split_datagram
 from ..reliability.fragments import pull_handshake_header
 from .hello_verify import HELLO_VERIFY_REQUEST
 from .messages import ClientHello, HandshakeType, decode_client_hello
@@ -56,6 +56,7 @@ __all__ = [
     "CookieExchange",
     "CookieSecrets",
     "ParsedClientHello",
+    "alert_datagram",
     "hello_verify_copies",
     "parse_client_hello",
 ]
@@ -236,6 +237,10 @@ class Challenge:
     "Why the ClientHello's cookie was not valid (``no cookie`` when it had none)."
     refused: bool
     "True if the ClientHello returned a cookie and the door refused it (issue 9 item 5)."
+    alert: Alert | None = None
+    """Set when the version refuses the ClientHello outright rather than challenge it (DTLS
+    1.3: an invalid cookie, a non-empty legacy_cookie, no suite in common): ``datagrams`` is
+    then that fatal alert, and a connection that runs the door ends with it."""
 
 
 class CookieExchange(Protocol):
@@ -249,6 +254,12 @@ class CookieExchange(Protocol):
     def challenge(self, record_sequence_number: int, cookie: bytes) -> bytes:
         """The datagram that gives ``cookie`` to the client whose ClientHello came in record
         ``record_sequence_number``."""
+        ...
+
+    def refusal(self, hello: ClientHello, cookie_refused: bool) -> Alert | None:
+        """The alert that refuses ``hello`` (whose cookie is not valid) instead of a new
+        challenge, or None to challenge it (``cookie_refused``: it returned a cookie that
+        did not verify)."""
         ...
 
 
@@ -290,6 +301,10 @@ class CookieDoor:
         check = secrets.check(addr, cookie, fields, now, seq)
         if check.valid:
             return Admit(hello, seq, check)
+        refusal = self.exchange.refusal(hello, bool(cookie))
+        if refusal is not None:
+            reply = alert_datagram(seq, refusal.description)
+            return Challenge([reply], b"", refusal.reason, refused=bool(cookie), alert=refusal)
         new = secrets.make(addr, fields, now, seq)
         reply = self.exchange.challenge(seq, new)
         copies = hello_verify_copies(reply, size)
@@ -329,3 +344,11 @@ def parse_client_hello(data: bytes) -> ParsedClientHello | Drop:
             return Drop(DropReason.MALFORMED_CLIENT_HELLO, (str(exc),))
         return ParsedClientHello(hello, record.sequence_number, len(data))
     return Drop(DropReason.EMPTY_DATAGRAM)
+
+
+def alert_datagram(record_sequence_number: int, description: int) -> bytes:
+    """A stateless fatal alert in plaintext: one DTLSPlaintext record of epoch 0 reusing the
+    ClientHello's record number, as a challenge does (15 bytes: never more than the request)."""
+    return encode_record_header(ContentType.alert, DTLS1_2, 0, record_sequence_number, 2) + bytes(
+        (2, description)
+    )

@@ -31,7 +31,7 @@ import struct
 
 from cryptography.hazmat.primitives import hashes
 
-from ..alerts import Alert
+from ..alerts import Alert, AlertHandshakeFailure, AlertIllegalParameter
 from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2, ContentType, encode_record_header
@@ -56,12 +56,12 @@ _STATE = struct.Struct("!HH")  # suite, group (0: none asked)
 
 
 def encode_hello_retry_request_datagram(
-    record_sequence_number: int, session_id: bytes, state: HelloRetryState
+    record_sequence_number: int, state: HelloRetryState
 ) -> bytes:
     """A whole HelloRetryRequest datagram: one DTLSPlaintext record of epoch 0 (version
     0xFEFD, RFC 9147 §4) reusing the ClientHello's record sequence number, as the
     HelloVerifyRequest does, and message_seq 0."""
-    body = hello_retry_request(session_id, state)
+    body = hello_retry_request(state)
     fragment = encode_handshake_fragment(HandshakeType.server_hello, 0, body)
     return (
         encode_record_header(
@@ -120,13 +120,30 @@ class HelloRetryExchange:
     def challenge(self, record_sequence_number: int, cookie: bytes) -> bytes:
         """The datagram giving ``cookie`` to the client of the ClientHello just read."""
         assert self._pending is not None, "challenge() follows read() of the same ClientHello"
-        hello, state = self._pending
+        _, state = self._pending
         self._pending = None
         if state is None:
             return HELLO_VERIFY_REQUEST.challenge(record_sequence_number, cookie)
         wire = cookie + _encode_state(state)
         full = HelloRetryState(state.suite, state.group, state.client_hello1_hash, wire)
-        return encode_hello_retry_request_datagram(record_sequence_number, hello.session_id, full)
+        return encode_hello_retry_request_datagram(record_sequence_number, full)
+
+    def refusal(self, hello: ClientHello, cookie_refused: bool) -> Alert | None:
+        """DTLS 1.3 refuses rather than challenges (RFC 9147 §5.1, §5.3; SPEC V8): a
+        ClientHello whose cookie did not verify (illegal_parameter: a new HelloRetryRequest
+        would repeat message_seq 0, which the client ignores, and both would time out), one
+        with a non-empty legacy_cookie (illegal_parameter), and one without a suite we take
+        (handshake_failure: a HelloRetryRequest may only name a suite the client offered).
+        A ClientHello that offers only DTLS 1.2 is challenged as DTLS 1.2 does."""
+        if not client_offers_dtls13(hello):
+            return None
+        if hello.cookie:
+            return AlertIllegalParameter("a DTLS 1.3 ClientHello with a legacy_cookie")
+        if cookie_refused:
+            return AlertIllegalParameter("the HelloRetryRequest cookie does not verify")
+        if choose_suite(self.configuration.effective_suites13(), hello) is None:
+            return AlertHandshakeFailure("no DTLS 1.3 cipher suite in common")
+        return None
 
     @staticmethod
     def cookie_state(hello: ClientHello) -> HelloRetryState | None:
@@ -164,6 +181,6 @@ def cookie_exchange_for(configuration: DtlsConfiguration) -> CookieExchange:
     """The cookie exchange of a server's door: a HelloRetryRequest for a ClientHello that
     offers DTLS 1.3 when the configuration allows it (and a HelloVerifyRequest for the
     others), else DTLS 1.2's HelloVerifyRequest alone."""
-    if configuration.allows(ProtocolVersion.DTLSv1_3):
+    if ProtocolVersion.DTLSv1_3 in configuration.versions:
         return HelloRetryExchange(configuration)
     return HELLO_VERIFY_REQUEST

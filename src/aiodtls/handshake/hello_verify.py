@@ -72,6 +72,12 @@ class HelloVerifyRequestExchange:
     challenge = staticmethod(encode_hello_verify_request)
     "The HelloVerifyRequest datagram carrying a cookie."
 
+    @staticmethod
+    def refusal(hello: ClientHello, cookie_refused: bool) -> None:
+        """Never: DTLS 1.2 answers a ClientHello whose cookie is not valid with a new
+        HelloVerifyRequest, whatever it carried (SPEC C5)."""
+        return None
+
 
 HELLO_VERIFY_REQUEST = HelloVerifyRequestExchange()
 "The DTLS 1.2 cookie exchange, the door's default."

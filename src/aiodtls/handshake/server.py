@@ -124,7 +124,7 @@ from .rawkeys import (
 from .resumption import NO_SERVER_RESUMPTION, ServerResumption
 from .state import HandshakeSink, HandshakeStateMachine
 
-__all__ = ["ServerHandshake", "ServerState"]
+__all__ = ["ServerHandshake", "ServerState", "ask_sni_callback"]
 
 
 # Enum members the handshake's methods read, as module-level names: reading a member
@@ -334,34 +334,7 @@ class ServerHandshake(HandshakeStateMachine):
         self, name: str | None
     ) -> tuple[list[x509.Certificate], PrivateKey] | None:
         """Ask ``sni_callback`` which chain and key to present for ``name`` (None: ours)."""
-        config = self.configuration
-        assert config.sni_callback is not None
-        try:
-            answer = config.sni_callback(name)
-        except Exception as exc:
-            raise AlertInternalError(f"sni_callback raised {exc!r} for {name!r}") from None
-        if answer is None:
-            return None
-        if isinstance(answer, AlertDescription):
-            alert = Alert(f"sni_callback refused server name {name!r}")
-            alert.description = answer
-            raise alert
-        if (
-            isinstance(answer, tuple)
-            and len(answer) == 2
-            and isinstance(answer[0], list)
-            and answer[0]
-            and all(isinstance(c, x509.Certificate) for c in answer[0])
-            and isinstance(answer[1], ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
-        ):
-            problem = config.key_strength_problem(answer[1])
-            if problem is not None:
-                raise AlertInternalError(f"sni_callback gave {problem} for {name!r}")
-            return answer[0], answer[1]
-        raise AlertInternalError(
-            f"sni_callback returned {type(answer).__name__} for {name!r}: expected "
-            "(certificate chain, private key), None or an AlertDescription"
-        )
+        return ask_sni_callback(self.configuration, name)
 
     def _select_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
         """RFC 7301 §3.2: the first of our protocols that the client offered."""
@@ -434,7 +407,7 @@ class ServerHandshake(HandshakeStateMachine):
         """32 random bytes; a server that also speaks DTLS 1.3 ends them with the downgrade
         marker, so that a 1.3 client detects a forced fall back to 1.2 (RFC 8446 §4.1.3)."""
         random = os.urandom(32)
-        if self.configuration.allows(ProtocolVersion.DTLSv1_3):
+        if ProtocolVersion.DTLSv1_3 in self.configuration.versions:
             random = random[:24] + DOWNGRADE_TLS12
         return random
 
@@ -671,3 +644,37 @@ class ServerHandshake(HandshakeStateMachine):
         )
         self._flush(SERVER_FINISHED)
         self.complete = True
+
+
+def ask_sni_callback(
+    config: DtlsConfiguration, name: str | None
+) -> tuple[list[x509.Certificate], PrivateKey] | None:
+    """Ask ``config.sni_callback`` which chain and key to present for ``name`` (None: the
+    configured ones); its refusal is the alert it names (both DTLS versions use this)."""
+    assert config.sni_callback is not None
+    try:
+        answer = config.sni_callback(name)
+    except Exception as exc:
+        raise AlertInternalError(f"sni_callback raised {exc!r} for {name!r}") from None
+    if answer is None:
+        return None
+    if isinstance(answer, AlertDescription):
+        alert = Alert(f"sni_callback refused server name {name!r}")
+        alert.description = answer
+        raise alert
+    if (
+        isinstance(answer, tuple)
+        and len(answer) == 2
+        and isinstance(answer[0], list)
+        and answer[0]
+        and all(isinstance(c, x509.Certificate) for c in answer[0])
+        and isinstance(answer[1], ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+    ):
+        problem = config.key_strength_problem(answer[1])
+        if problem is not None:
+            raise AlertInternalError(f"sni_callback gave {problem} for {name!r}")
+        return answer[0], answer[1]
+    raise AlertInternalError(
+        f"sni_callback returned {type(answer).__name__} for {name!r}: expected "
+        "(certificate chain, private key), None or an AlertDescription"
+    )

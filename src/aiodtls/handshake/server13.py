@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..alerts import (
+    Alert,
     AlertDecryptError,
     AlertHandshakeFailure,
     AlertIllegalParameter,
@@ -32,10 +33,11 @@ from ..alerts import (
     AlertUnknownPskIdentity,
     AlertUnsupportedCertificate,
 )
-from ..configuration import DtlsConfiguration
+from ..configuration import DtlsConfiguration, PrivateKey
 from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import SessionState
+from ..srtp import describe_profiles
 from ..suites import NamedGroup, ProtocolVersion, SignatureScheme, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
@@ -49,21 +51,25 @@ from .messages import (
     EXT_SERVER_NAME,
     EXT_SIGNATURE_ALGORITHMS,
     EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP,
     CertificateVerify,
     ClientHello,
     ExtensionType,
     HandshakeType,
     ServerHello,
+    UseSrtp,
     decode_alpn,
     decode_certificate_verify,
     decode_client_hello,
     decode_server_name,
     decode_uint16_list,
+    decode_use_srtp,
     encode_alpn,
     encode_certificate_verify,
     encode_connection_id,
     encode_server_hello,
     encode_uint16_list,
+    encode_use_srtp,
     find_extension,
 )
 from .messages.tls13 import (
@@ -94,6 +100,7 @@ from .messages.tls13 import (
     offered_psks_binders_length,
     transcript_message,
 )
+from .server import ask_sni_callback
 from .state13 import (
     AlertCertificateRequired,
     AlertMissingExtension,
@@ -187,7 +194,7 @@ class HelloRetryState:
     cookie: bytes = b""
 
 
-def hello_retry_request(session_id: bytes, state: HelloRetryState) -> bytes:
+def hello_retry_request(state: HelloRetryState) -> bytes:
     """The HelloRetryRequest body for ``state`` (deterministic: a stateless server rebuilds
     the very bytes the client hashed)."""
     extensions: list[tuple[int, bytes]] = [
@@ -198,9 +205,7 @@ def hello_retry_request(session_id: bytes, state: HelloRetryState) -> bytes:
     if state.cookie:
         extensions.append((int(_E.cookie), encode_cookie_extension(state.cookie)))
     return encode_server_hello(
-        ServerHello(
-            DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, session_id, int(state.suite), 0, extensions
-        )
+        ServerHello(DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, b"", int(state.suite), 0, extensions)
     )
 
 
@@ -234,6 +239,10 @@ class ServerHandshake13(Handshake13):
         self._certificate_requested = False
         self._client_key: object = None
         self._schemes = signatures.schemes13(list(configuration.signature_schemes))
+        self._chain: list[x509.Certificate] = configuration.certificate_chain
+        "The chain we present: ``sni_callback``'s choice, else the configured one."
+        self._key: PrivateKey | None = configuration.private_key
+        self._resumed_chain: list[x509.Certificate] = []
 
     # -- flight 1/3 ----------------------------------------------------------------------
 
@@ -252,16 +261,16 @@ class ServerHandshake13(Handshake13):
         self._client_hello = hello
         if cookie_state is not None:
             self._retry = cookie_state
-            self._begin_retry_transcript(hello.session_id, cookie_state)
+            self._begin_retry_transcript(cookie_state)
             self._send_seq = 1
             self.state = Server13State.SERVER13_WAIT_SECOND_CLIENT_HELLO
         self.handle(message, now)
 
-    def _begin_retry_transcript(self, session_id: bytes, state: HelloRetryState) -> None:
+    def _begin_retry_transcript(self, state: HelloRetryState) -> None:
         digest = state.client_hello1_hash
         self._transcript = bytearray(
             transcript_message(_T.message_hash, digest)
-            + transcript_message(_T.server_hello, hello_retry_request(session_id, state))
+            + transcript_message(_T.server_hello, hello_retry_request(state))
         )
 
     def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
@@ -273,6 +282,10 @@ class ServerHandshake13(Handshake13):
         self.client_random = hello.random
         sni = find_extension(extensions, EXT_SERVER_NAME)
         self.result.server_name = None if sni is None else decode_server_name(sni)
+        if self.configuration.sni_callback is not None:
+            chosen = ask_sni_callback(self.configuration, self.result.server_name)
+            if chosen is not None:
+                self._chain, self._key = chosen
         offered = set(hello.cipher_suites)
         suites = [s for s in self.configuration.effective_suites13() if int(s) in offered]
         if self._retry is not None:
@@ -283,9 +296,7 @@ class ServerHandshake13(Handshake13):
             raise AlertHandshakeFailure("no DTLS 1.3 cipher suite in common")
         group, share = self._select_group(extensions, second)
         psk = self._select_psk(hello, message, suites, dhe=group is not None, now=now)
-        has_certificate = bool(self.configuration.certificate_chain) and (
-            self.configuration.private_key is not None
-        )
+        has_certificate = bool(self._chain) and self._key is not None
         if psk is None and not has_certificate:
             raise AlertHandshakeFailure("no PSK accepted and no certificate to authenticate with")
         suite = psk.suite if psk is not None else suites[0]
@@ -321,7 +332,13 @@ class ServerHandshake13(Handshake13):
             sh_extensions.append((int(EXT_CONNECTION_ID), encode_connection_id(ours)))
             self._agree_connection_ids(peer_cid)
         server_hello = ServerHello(
-            DTLS1_2, os.urandom(32), hello.session_id, int(suite), 0, sh_extensions
+            # RFC 9147 §5: a DTLS server never echoes legacy_session_id (no compatibility mode).
+            DTLS1_2,
+            os.urandom(32),
+            b"",
+            int(suite),
+            0,
+            sh_extensions,
         )
         self._send(_T.server_hello, encode_server_hello(server_hello), 0)
         self._schedule = KeySchedule13(self._hash, psk=None if psk is None else psk.key)
@@ -404,7 +421,7 @@ class ServerHandshake13(Handshake13):
                 self._resume(state)
             self._trace("psk_selected", external=state is None, mode=mode.name)
             return _AcceptedPsk(index, key, fitting[0], mode, identity.identity, state)
-        has_certificate = bool(self.configuration.certificate_chain)
+        has_certificate = bool(self._chain)
         if (
             unknown
             and not has_certificate
@@ -423,11 +440,20 @@ class ServerHandshake13(Handshake13):
             opened = store.open_ticket(identity, now)
             if opened is not None:
                 state = opened[0]
-                if state.suite in Suite13._value2member_map_ and (
-                    state.server_name == self._client_server_name()
+                if (
+                    state.suite in Suite13._value2member_map_
+                    and state.server_name == self._client_server_name()
+                    and self._still_trusted(state)
                 ):
                     return state.master_secret, suite13_hash(Suite13(state.suite)), state
                 return None
+        key = self._psk_for_identity(identity)
+        return None if key is None else (key, hashes.SHA256(), None)
+
+    def _psk_for_identity(self, identity: bytes) -> bytes | None:
+        """The external PSK of ``identity``: ``psk_lookup``'s answer, else ``psk`` (for any
+        identity, or only ``psk_identity`` when that is set)."""
+        config = self.configuration
         if config.psk_lookup is not None:
             try:
                 key = config.psk_lookup(identity)
@@ -437,20 +463,44 @@ class ServerHandshake13(Handshake13):
             key = config.psk
         else:
             key = None
-        if key is None:
-            return None
-        if not isinstance(key, bytes) or not key:
+        if key is not None and (not isinstance(key, bytes) or not key):
             raise AlertInternalError(f"psk_lookup returned {type(key).__name__}, not a key")
-        return key, hashes.SHA256(), None
+        return key
 
     def _client_server_name(self) -> str | None:
         return self.result.server_name
 
+    def _still_trusted(self, state: SessionState) -> bool:
+        """Whether the identity a ticket proved still passes: the chain is checked again
+        (trust, pins and validity may have changed, as for DTLS 1.2 resumption), a client
+        without a certificate resumes only while none is required, and an external PSK
+        identity must still be known."""
+        config = self.configuration
+        mode = config.effective_verify_mode()
+        self._resumed_chain = []
+        if state.psk_identity is not None:
+            try:
+                return self._psk_for_identity(state.psk_identity) is not None
+            except AlertInternalError:
+                return False
+        if not state.peer_certificates:
+            return mode != ssl.CERT_REQUIRED
+        if mode == ssl.CERT_NONE:
+            self._resumed_chain = [
+                x509.load_der_x509_certificate(der) for der in state.peer_certificates
+            ]
+            return True
+        try:
+            self._resumed_chain = check_peer_certificates(
+                list(state.peer_certificates), config, peer_is_server=False
+            )
+        except Alert:
+            return False
+        return True
+
     def _resume(self, state: SessionState) -> None:
         self.result.resumed = True
-        self.result.peer_certificates = [
-            x509.load_der_x509_certificate(der) for der in state.peer_certificates
-        ]
+        self.result.peer_certificates = self._resumed_chain
         self.result.psk_identity = state.psk_identity
         self._trace("session_resumed", suite=Suite13(state.suite).name)
 
@@ -465,7 +515,7 @@ class ServerHandshake13(Handshake13):
         digest.update(ch1)
         self._retry = HelloRetryState(suite, group, digest.finalize())
         self._transcript = bytearray(message_hash(algorithm, ch1))
-        body = hello_retry_request(hello.session_id, self._retry)
+        body = hello_retry_request(self._retry)
         self._send(_T.server_hello, body, 0)
         self._flush(HELLO_RETRY_REQUEST13)
         self._trace("hello_retry_request", group=group.name, cookie=False)
@@ -487,12 +537,16 @@ class ServerHandshake13(Handshake13):
         self.result.alpn_protocol = self._select_alpn(find_extension(client_extensions, EXT_ALPN))
         if self.result.alpn_protocol is not None:
             ee.append((int(EXT_ALPN), encode_alpn([self.result.alpn_protocol.encode("ascii")])))
+        self._select_srtp(find_extension(client_extensions, EXT_USE_SRTP))
+        if self.result.srtp_profile is not None:
+            answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
+            ee.append((int(EXT_USE_SRTP), encode_use_srtp(answer)))
         self._send(_T.encrypted_extensions, encode_encrypted_extensions(EncryptedExtensions(ee)), 2)
         if self._psk is None:
             schemes_body = find_extension(client_extensions, EXT_SIGNATURE_ALGORITHMS)
             if schemes_body is None:
                 raise AlertMissingExtension("ClientHello without signature_algorithms")
-            key = config.private_key
+            key = self._key
             assert key is not None
             usable = signatures.schemes_for_key(
                 key, self._schemes, decode_uint16_list(schemes_body)
@@ -511,7 +565,7 @@ class ServerHandshake13(Handshake13):
                     ],
                 )
                 self._send(_T.certificate_request, encode_certificate_request13(request), 2)
-            entries = [CertificateEntry(c.public_bytes(_DER)) for c in config.certificate_chain]
+            entries = [CertificateEntry(c.public_bytes(_DER)) for c in self._chain]
             self._send(_T.certificate, encode_certificate13(Certificate13(b"", entries)), 2)
             self._send_certificate_verify(key, usable[0])
         self._send(_T.finished, self._finished_data(from_client=False), 2)
@@ -525,6 +579,25 @@ class ServerHandshake13(Handshake13):
         signature = signatures.sign(key, scheme, content)
         body = encode_certificate_verify(CertificateVerify(scheme, signature))
         self._send(_T.certificate_verify, body, 2)
+
+    def _select_srtp(self, body: bytes | None) -> None:
+        """RFC 5764 §4.1.1: the first of our profiles the client offered, echoing its MKI;
+        none in common ends the handshake when we configured DTLS-SRTP (as in DTLS 1.2)."""
+        if body is None:
+            return
+        offer = decode_use_srtp(body)
+        ours = self.configuration.srtp_profiles
+        if not ours:
+            return
+        for profile in ours:
+            if int(profile) in offer.profiles:
+                self.result.srtp_profile = profile
+                self.result.srtp_mki = offer.mki
+                return
+        raise AlertHandshakeFailure(
+            f"no SRTP profile in common: client offers {describe_profiles(offer.profiles)}, "
+            f"we accept {describe_profiles([int(p) for p in ours])}"
+        )
 
     def _select_alpn(self, body: bytes | None) -> str | None:
         """RFC 7301 §3.2: the first of our protocols that the client offered."""

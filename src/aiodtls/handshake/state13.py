@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, Protocol
 
@@ -32,6 +32,7 @@ from ..alerts import (
     AlertDecodeError,
     AlertDescription,
     AlertIllegalParameter,
+    AlertInternalError,
     AlertUnexpectedMessage,
 )
 from ..buffer import BufferReadError
@@ -198,6 +199,7 @@ class Handshake13:
         self._write_epoch = 0
         self._key_update_sent = False
         "Our KeyUpdate is waiting for its ACK (no second one until then)."
+        self._key_update_entry: FlightEntry | None = None
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -236,6 +238,9 @@ class Handshake13:
     def _entry(self, msg_type: int, body: bytes, epoch: int) -> FlightEntry:
         """A message we send, numbered and added to the transcript."""
         seq = self._send_seq
+        if seq > 0xFFFF:
+            # RFC 9147 §5.2: message_seq never wraps (only endless KeyUpdates get here).
+            raise AlertInternalError("message_seq exhausted: no more handshake messages")
         self._send_seq += 1
         self._transcript += transcript_message(msg_type, body)
         return FlightEntry(_HANDSHAKE, epoch, msg_type, seq, body)
@@ -411,13 +416,18 @@ class Handshake13:
         )
         self._key_update_sent = True
         entry = self._entry(_MSG_KEY_UPDATE, encode_key_update(request), self._write_epoch)
+        self._key_update_entry = entry
         self._sink._send_post_handshake([entry])
         self._trace("key_update_sent", epoch=self._write_epoch, requested=update_requested)
 
-    def on_key_update_acked(self) -> None:
+    def on_key_update_acked(self, acknowledged: Sequence[FlightEntry] | None = None) -> None:
         """Our KeyUpdate was acknowledged: step our traffic secret and write in the next
-        epoch."""
+        epoch. ``acknowledged``: the entries of the post-handshake flight an ACK completed;
+        given, nothing happens unless our KeyUpdate is among them (an ACK of a
+        NewSessionTicket sent before it must not move our keys)."""
         if not self._key_update_sent:
+            return
+        if acknowledged is not None and not any(e is self._key_update_entry for e in acknowledged):
             return
         self._key_update_sent = False
         ks = self._schedule_()

@@ -1,0 +1,149 @@
+"""Version negotiation between DTLS 1.2 and DTLS 1.3 (issue 14; SPEC H6, V10).
+
+A configuration allows DTLS 1.2, DTLS 1.3 or both (``DtlsConfiguration.versions``). A client
+that allows both sends one ClientHello offering both and continues in whichever the server
+picks; a server that allows both answers each ClientHello in the newest version it offers.
+A server that speaks DTLS 1.3 marks a DTLS 1.2 ServerHello's random (RFC 8446 §4.1.3), and a
+client that offered 1.3 refuses such a ServerHello: something removed 1.3 from its offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from aiodtls import AlertDescription, DtlsConnection, ProtocolVersion
+from pairs import Pair, client_config, handshake, psk_configs, server_config
+
+V12 = (ProtocolVersion.DTLSv1_2,)
+V13 = (ProtocolVersion.DTLSv1_3,)
+BOTH = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+_SUPPORTED_VERSIONS = b"\x00\x2b"
+_UNKNOWN_EXTENSION = b"\xfa\xfa"
+
+
+def run(
+    client: Sequence[ProtocolVersion], server: Sequence[ProtocolVersion], *, cookie: bool = True
+) -> Pair:
+    return handshake(
+        client_config(versions=client),
+        server_config(versions=server, cookie_exchange=cookie),
+    )
+
+
+@pytest.mark.parametrize(
+    ("client", "server", "expected"),
+    [
+        (BOTH, V13, "DTLSv1.3"),
+        (BOTH, BOTH, "DTLSv1.3"),
+        (V13, BOTH, "DTLSv1.3"),
+        (BOTH, V12, "DTLSv1.2"),
+        (V12, BOTH, "DTLSv1.2"),
+        (V12, V12, "DTLSv1.2"),
+    ],
+    ids=["both-13", "both-both", "13-both", "both-12", "12-both", "12-12"],
+)
+@pytest.mark.parametrize("cookie", [True, False], ids=["cookie", "no-cookie"])
+def test_each_pair_of_allowed_versions_agrees_on_the_newest_common_one(
+    client: tuple[ProtocolVersion, ...],
+    server: tuple[ProtocolVersion, ...],
+    expected: str,
+    cookie: bool,
+) -> None:
+    pair = run(client, server, cookie=cookie)
+    for outcome in (pair.client_outcome, pair.server_outcome):
+        completed = outcome.completed
+        assert completed is not None, outcome.events
+        assert completed.protocol_version == expected
+    pair.client.send(b"ping")
+    pair.exchange()
+    assert pair.server_outcome.data == [b"ping"]
+
+
+def test_a_client_that_falls_back_to_dtls12_resends_the_same_hello_with_the_cookie() -> None:
+    # The DTLS 1.2 server's HelloVerifyRequest binds the first ClientHello's fields (version,
+    # random, suites): the second one must carry the same ones, DTLS 1.3's included.
+    pair = run(BOTH, V12, cookie=True)
+    hellos = [data for _, direction, data in pair.sent if direction == "c2s"][:2]
+    assert len(hellos) == 2
+    assert _SUPPORTED_VERSIONS in hellos[0] and _SUPPORTED_VERSIONS in hellos[1]
+    assert pair.client_outcome.completed is not None
+    assert pair.client.stats.retransmissions == 0
+
+
+def test_a_dtls13_only_client_refuses_a_dtls12_server_with_protocol_version() -> None:
+    pair = run(V13, V12)
+    ended = pair.client_outcome.terminated
+    assert ended is not None and ended.alert == AlertDescription.protocol_version
+    assert ended.reason == "the server answered in DTLS 1.2, which this client does not allow"
+    assert pair.server_outcome.terminated is not None
+    assert pair.server_outcome.terminated.alert == AlertDescription.protocol_version
+
+
+def test_a_dtls13_only_server_refuses_a_dtls12_client_with_protocol_version() -> None:
+    pair = run(V12, V13)
+    ended = pair.server_outcome.terminated
+    assert ended is not None and ended.alert == AlertDescription.protocol_version
+    assert ended.reason == "the client offers DTLS 1.2 only, which this server does not allow"
+    assert pair.client_outcome.completed is None
+
+
+def test_a_stripped_dtls13_offer_is_caught_by_the_downgrade_sentinel() -> None:  # H6, V10
+    # An attacker renames the ClientHello's supported_versions (same length, an unknown type):
+    # a server that allows both sees a DTLS 1.2 client and says in its random that it speaks
+    # DTLS 1.3; the client, which offered 1.3, refuses the ServerHello.
+    offer = b"\x00\x05\x04\xfe\xfc\xfe\xfd"  # length 5: DTLS 1.3 and DTLS 1.2
+
+    def strip(direction: str, data: bytes) -> list[bytes]:
+        if direction == "c2s" and data[0] == 22 and data[13] == 1:  # a ClientHello
+            assert _SUPPORTED_VERSIONS + offer in data
+            data = data.replace(_SUPPORTED_VERSIONS + offer, _UNKNOWN_EXTENSION + offer)
+        return [data]
+
+    pair = handshake(client_config(versions=BOTH), server_config(versions=BOTH), strip)
+    ended = pair.client_outcome.terminated
+    assert ended is not None, pair.client_outcome.events
+    assert ended.alert == AlertDescription.illegal_parameter
+    assert ended.reason == "downgrade: the server speaks DTLS 1.3 but chose 1.2"
+    assert pair.client_outcome.completed is None
+
+
+def test_a_psk_client_that_allows_both_versions_gets_dtls13_from_a_psk_server() -> None:
+    client, server = psk_configs()
+    client.versions = BOTH
+    server.versions = BOTH
+    pair = handshake(client, server)
+    assert pair.client_outcome.completed is not None
+    assert pair.client_outcome.completed.protocol_version == "DTLSv1.3"
+    server_completed = pair.server_outcome.completed
+    assert server_completed is not None
+    assert server_completed.psk_identity == pair.client_outcome.completed.psk_identity
+
+
+def test_protocol_version_and_key_update_through_the_connection() -> None:  # V14, V20
+    pair = run(V13, V13)
+    assert pair.client.protocol_version == pair.server.protocol_version == "DTLSv1.3"
+    pair.client.request_key_update()
+    pair.client.request_key_update()  # one at a time: ignored until the first is ACKed
+    pair.drive()
+    # Both moved on: the client's KeyUpdate asked the server to update too.
+    pair.client.send(b"after")
+    pair.server.send(b"both")
+    pair.exchange()
+    assert pair.server_outcome.data == [b"after"]
+    assert pair.client_outcome.data == [b"both"]
+    assert pair.client._v13 is not None and pair.server._v13 is not None
+    assert pair.client._v13.records.write_epoch == 4
+    assert pair.server._v13.records.write_epoch == 4
+
+
+def test_key_update_is_refused_on_dtls12_and_before_completion() -> None:
+    pair = run(V12, V12)
+    assert pair.client.protocol_version == "DTLSv1.2"
+    with pytest.raises(RuntimeError, match=r"speaks DTLS 1\.2"):
+        pair.client.request_key_update()
+    fresh = DtlsConnection(configuration=client_config(versions=V13))
+    assert fresh.protocol_version == "DTLSv1.3"  # it offers DTLS 1.3 only
+    with pytest.raises(RuntimeError, match="while handshaking"):
+        fresh.request_key_update()
