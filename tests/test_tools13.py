@@ -643,3 +643,21 @@ def test_a_dtls13_handshake_with_connection_ids_completes(client_cid: int, serve
     _, client, server = handshake(client_cfg, server_cfg, until=10.0)
     assert client.connection.state == server.connection.state == ConnectionState.ESTABLISHED
     assert client.completed is not None and client.completed.peer_connection_id is not None
+
+
+def test_two_copies_of_the_hello_retry_request_are_one_transmission() -> None:
+    # The stateless door (DtlsEndpoint) sends its HelloRetryRequest twice, back to back
+    # (HELLO_VERIFY_COPIES): the diagnosis counts no retransmission for that.
+    net, client, _ = handshake(*configs())
+    assert client.completed is not None
+    entries = sent(net)
+    hello_retry = next(e for e in entries if "HelloRetryRequest" in e.summary)
+    diagnosis = HandshakeDiagnosis()
+    for entry in entries:
+        direction = "c2s" if entry.src == CLIENT else "s2c"
+        diagnosis.observe(entry.time, direction, entry.data)
+        if entry is hello_retry:
+            copy = diagnosis.observe(entry.time, direction, entry.data)
+            assert copy.retransmission_of is None and copy.flight == 2
+    [done] = diagnosis.findings
+    assert done.details["retransmissions"] == {"client": 0, "server": 0}

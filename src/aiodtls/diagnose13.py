@@ -401,6 +401,13 @@ class Diagnosis13:
             or now - flight.last_time > BURST_GAP
         )
         retransmission: _Transmission | None = None
+        if new and flight.transmissions and self._is_copy(flight):
+            # The stateless door's copies of one HelloRetryRequest (HELLO_VERIFY_COPIES), sent
+            # back to back for the same ClientHello: one transmission, not a retransmission.
+            current = flight.transmissions[-1]
+            current.delivered = current.delivered or not lost
+            flight.last_time = now
+            return None
         if new:
             if flight.transmissions:
                 retransmission = flight.transmissions[0]
@@ -417,6 +424,15 @@ class Diagnosis13:
         flight.last_time = now
         flight.peer_since = False
         return retransmission
+
+    def _is_copy(self, flight: _Flight) -> bool:
+        """Does a repeat of a stateless flight answer no newer request than its last
+        transmission did? A stateless side sends only in answer to a request."""
+        if not _FLIGHTS[(flight.side, flight.number)].stateless:
+            return False
+        request = self._flights.get(("client", 1))
+        last = flight.transmissions[-1].time
+        return request is None or request.transmissions[-1].time <= last
 
     def _on_retransmission(self, now: float, flight: _Flight, previous: _Transmission) -> None:
         for loss in self._losses:
