@@ -260,7 +260,7 @@ def test_unified_header_all_flags() -> None:  # V2: 0b001CSLEE
     assert rec.header_length == 1 + 2 + 2 + 2
     assert after.offset == len(unified)
     assert summarize(data, cid_length=2) == (
-        "DTLS13 e&3=2 sn=1234 20B cid=abcd | Alert fatal unexpected_message"
+        "DTLS13 enc e&3=2 sn*=1234 20B cid=abcd | Alert fatal unexpected_message"
     )
 
 
@@ -272,14 +272,14 @@ def test_unified_header_without_length_runs_to_datagram_end() -> None:  # V2
     assert not rec.cid_present and rec.connection_id is None
     assert rec.sequence_number_bits == 8 and rec.sequence_number == 0x7F
     assert not rec.length_present and rec.length == 17 and rec.epoch_bits == 3
-    assert describe(rec) == "DTLS13 e&3=3 sn=7f 17B (no length)"
+    assert describe(rec) == "DTLS13 enc e&3=3 sn*=7f 17B (no length)"
 
 
 def test_unified_header_with_c_bit_and_zero_cid_length() -> None:
     data = bytes([0x20 | 0x10 | 0x04, 0x01, 0x00, 0x01, 0xEE])
     [rec] = dissect(data)
     assert isinstance(rec, UnifiedRecord) and rec.connection_id == b""
-    assert describe(rec) == "DTLS13 e&3=0 sn=01 1B cid=-"
+    assert describe(rec) == "DTLS13 enc e&3=0 sn*=01 1B cid=-"
 
 
 def test_handshake_type_names() -> None:

@@ -1,4 +1,4 @@
-"""Diagnosis of DTLS 1.2 handshakes seen on the wire, without keys.
+"""Diagnosis of DTLS 1.2 handshakes seen on the wire, without keys (DTLS 1.3: diagnose13).
 
 Owns the interpretation of a datagram stream between two peers: which flight each datagram
 belongs to, which datagrams are retransmissions (and of what, how long after the original),
@@ -30,6 +30,11 @@ an encrypted Finished counts as "a protected handshake record". With connection 
 Finished travels in a ``tls12_cid`` record whose real content type is encrypted too (RFC 9146
 §4): the first ``tls12_cid`` record of the next epoch after a side's ChangeCipherSpec is taken
 as its Finished, later ones as application data (or an alert: they cannot be told apart).
+
+A DTLS 1.3 handshake (a ServerHello or HelloRetryRequest selecting it, or a unified-header
+record after a ClientHello offering it) is handed over to
+:class:`aiodtls.diagnose13.Diagnosis13` with the datagrams seen before; its module says what
+an observer can and cannot read of DTLS 1.3.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import Any
 
 from .alerts import alert_name
 from .cid_tracker import ConnectionIdTracker
+from .diagnose13 import Diagnosis13, VersionWatch, shows_dtls12
 from .dissect import (
     DtlsRecord,
     UnframedCidRecord,
@@ -51,6 +57,7 @@ from .dissect import (
 from .drops import Drop
 from .handshake.flights import DTLS12, FULL, Flight, HandshakeShape
 from .handshake.messages import HandshakeType
+from .keylog13 import Decryptor13, KeyLog
 from .record.header import ContentType
 
 __all__ = ["Finding", "HandshakeDiagnosis", "Observation"]
@@ -178,6 +185,7 @@ class HandshakeDiagnosis:
         patience: float = 5.0,
         quiet: float = 1.0,
         on_finding: Callable[[Finding], None] | None = None,
+        key_log: KeyLog | None = None,
     ) -> None:
         self.patience = patience
         "Seconds a side may take to retransmit after a loss before it is named."
@@ -206,11 +214,39 @@ class HandshakeDiagnosis:
         "What this pair's hellos and records showed of their connection IDs (RFC 9146)."
         self._finished_due: dict[str, int] = {}
         "Per side, the epoch of its protected Finished after its ChangeCipherSpec, until seen."
+        self._d13: Diagnosis13 | None = None
+        "The DTLS 1.3 diagnosis, once the handshake shows that version."
+        self._watch = VersionWatch()
+        self.key_log = key_log
+        "Secrets that open DTLS 1.3 records (``aiodtls proxy --keylog``), if given."
+        self._early: list[tuple[float, str, list[Any], bytes, bool]] | None = []
+        "Datagrams before the version shows (replayed into the DTLS 1.3 diagnosis)."
 
     @property
     def completed(self) -> bool:
         """True once the handshake is known to have finished."""
-        return self._completed
+        return self._completed if self._d13 is None else self._d13.completed
+
+    def _observe13(
+        self, now: float, side: str, items: list[Any], data: bytes, action: str, reason: str
+    ) -> Observation:
+        """Hand the datagram to the DTLS 1.3 diagnosis (made, the earlier ones replayed)."""
+        assert self._start is not None
+        if self._d13 is None:
+            decryptor = None if self.key_log is None else Decryptor13(self.key_log)
+            self._d13 = Diagnosis13(
+                self._add, patience=self.patience, start=self._start, decryptor=decryptor
+            )
+            self._d13.replaying = True
+            for early in self._early or ():
+                self._d13.observe(*early)
+            self._d13.replaying = False
+            self._early = None
+        direction = "c2s" if side == "client" else "s2c"
+        seen = self._d13.observe(now, side, items, data, action == "dropped")
+        index = self._index[direction] - 1
+        size = len(data)
+        return Observation(now - self._start, direction, index, size, *seen.fields(action, reason))
 
     # -- input -----------------------------------------------------------------------------
 
@@ -226,6 +262,12 @@ class HandshakeDiagnosis:
         self._index[direction] += 1
         items = self.connection_ids.dissect(direction, data)
         lost = action == "dropped"
+        if self._d13 is not None or self._watch.shows_dtls13(items):
+            return self._observe13(now, side, items, data, action, reason)
+        if self._early is not None:
+            self._early.append((now, side, items, data, lost))
+            if shows_dtls12(items) or len(self._early) > 64:
+                self._early = None  # DTLS 1.2 (or too long to replay)
         protected_data = False
         retransmission_of: int | None = None
         since: float | None = None
@@ -582,6 +624,8 @@ class HandshakeDiagnosis:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` has something to decide, or None."""
+        if self._d13 is not None:
+            return self._d13.get_timer()
         if self._completed or self._failed:
             return None
         times = [self._deadline(loss) for loss in self._losses if _pending(loss)]
@@ -591,6 +635,8 @@ class HandshakeDiagnosis:
 
     def handle_timer(self, now: float) -> None:
         """Name the side that did not retransmit in time; notice a quiet completion."""
+        if self._d13 is not None:
+            return self._d13.handle_timer(now)
         if self._completed or self._failed:
             return
         for loss in self._losses:

@@ -8,6 +8,18 @@ HelloVerifyRequest, and the DTLS-SRTP profiles (``use_srtp``) and connection IDs
 (``connection_id``, RFC 9146) of whole hellos. Everything encrypted (epoch > 0, ``tls12_cid``,
 unified headers) stays opaque.
 
+DTLS 1.3 (RFC 9147): its epoch-0 records keep the 13-byte header, so the ClientHello, the
+ServerHello and the HelloRetryRequest (a ServerHello whose random is the special value of RFC
+8446 §4.1.3, named ``HelloRetryRequest`` here) are read like DTLS 1.2's, plus what tells the
+versions apart: the ``supported_versions`` a hello offers or selects and the length of the
+``cookie`` extension (44) of a ClientHello or HelloRetryRequest. A plaintext ACK record (content
+type 26, RFC 9147 §7) shows its record numbers. Every later record has the unified header
+(:class:`UnifiedRecord`): the two low epoch bits, the sequence number bits *as on the wire*
+(masked by record number encryption, §4.2.3), the length and the CID are all an observer gets;
+the content type is inside the encryption, so an encrypted ACK, a Finished and application
+data look alike but for their sizes. Decrypting them with a key log is not done here: the NSS
+key log lines that ``DtlsConfiguration.key_log`` writes (the TLS 1.3 labels) are for Wireshark.
+
 The CID length is not on the wire: :class:`aiodtls.cid_tracker.ConnectionIdTracker` learns
 each direction's from the hellos of one client-server pair, and without it :func:`dissect`
 infers it from the datagram when exactly one length frames it (:class:`UnframedCidRecord`
@@ -27,16 +39,21 @@ diagnostics that must keep going on hostile traffic (SPEC X18).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 from .alerts import Alert, alert_name
 from .buffer import BufferReadError
 from .drops import Drop, DropReason
 from .handshake.messages import (
+    HELLO_RETRY_REQUEST_RANDOM,
     ExtensionType,
     HandshakeType,
+    decode_ack,
+    decode_cookie_extension,
     decode_message,
+    decode_supported_versions_client,
+    decode_supported_versions_server,
     decode_use_srtp,
     find_extension,
     pull_client_hello,
@@ -81,6 +98,8 @@ HANDSHAKE_FRAGMENT_HEADER_LENGTH = HANDSHAKE_HEADER_LENGTH
 # A ClientHello body starts client_version(2) random(32) session_id<0..32>, then cookie<0..255>
 # (RFC 6347 §4.2.1); a HelloVerifyRequest is server_version(2) cookie<0..255>.
 _CLIENT_HELLO_SESSION_ID_AT = 34
+_SERVER_RANDOM = slice(2, 34)
+"Where a ServerHello's random sits in its body: after server_version(2)."
 _MAX_SESSION_ID_LENGTH = 32
 _HELLO_VERIFY_COOKIE_AT = 2
 
@@ -131,9 +150,31 @@ class HandshakeFragment:
     CID its sender wants to *receive*, i.e. the one the peer puts in its records (``b""``: the
     sender wants none but will send one). ``None`` when absent, fragmented or undecodable."""
 
+    hello_retry: bool = False
+    """A DTLS 1.3 HelloRetryRequest: a ServerHello whose random is the special value of RFC
+    8446 §4.1.3 (visible in any first fragment that reaches the random)."""
+
+    versions: tuple[int, ...] | None = None
+    """The ``supported_versions`` of a whole ClientHello (offered, in preference order) or
+    ServerHello/HelloRetryRequest (the one selected, RFC 8446 §4.2.1), e.g. ``(0xFEFC,)`` for
+    DTLS 1.3; ``None`` when absent (DTLS 1.2 hellos), fragmented or undecodable."""
+
+    cookie_extension_length: int | None = None
+    """The length of the DTLS 1.3 ``cookie`` extension (44) of a whole ClientHello or
+    HelloRetryRequest (RFC 8446 §4.2.2; the legacy cookie of :attr:`cookie_length` stays
+    empty in DTLS 1.3); ``None`` when absent."""
+
+    cipher_suite: int | None = None
+    """The cipher suite a whole ServerHello (or HelloRetryRequest) selects; ``None`` for other
+    messages or when it does not decode. In DTLS 1.3 it tells an observer the AEAD's tag
+    length, so the size of an encrypted ACK."""
+
     @property
     def name(self) -> str:
-        """The message name in protocol spelling, e.g. ``'ClientHello'``, or ``'type<n>'``."""
+        """The message name in protocol spelling, e.g. ``'ClientHello'``, or ``'type<n>'``;
+        ``'HelloRetryRequest'`` for a ServerHello with its special random."""
+        if self.hello_retry:
+            return "HelloRetryRequest"
         return handshake_type_name(self.msg_type)
 
     @property
@@ -189,6 +230,11 @@ class DtlsRecord:
 
     alert: tuple[int, int] | None = None
     "``(level, description)`` of an epoch-0 alert record of exactly two bytes."
+
+    acks: tuple[tuple[int, int], ...] | None = None
+    """The ``(epoch, sequence_number)`` record numbers of a plaintext DTLS 1.3 ACK record
+    (content type 26, RFC 9147 §7) that decodes; ``None`` otherwise (ACKs are usually
+    encrypted, inside unified-header records)."""
 
     @property
     def encrypted(self) -> bool:
@@ -294,7 +340,11 @@ def describe(item: DissectedItem) -> str:
         return f"{text} (no length frames the datagram)"
     if isinstance(item, UnifiedRecord):
         width = item.sequence_number_bits // 4
-        text = f"DTLS13 e&3={item.epoch_bits} sn={item.sequence_number:0{width}x} {item.length}B"
+        # "enc": the content type is encrypted; "sn*": the sequence bits as on the wire, i.e.
+        # masked by record number encryption (RFC 9147 §4.2.3); e&3: the epoch's low 2 bits.
+        text = (
+            f"DTLS13 enc e&3={item.epoch_bits} sn*={item.sequence_number:0{width}x} {item.length}B"
+        )
         if item.connection_id is not None:
             text += f" cid={item.connection_id.hex() or '-'}"
         if not item.length_present:
@@ -330,6 +380,9 @@ def _describe_dtls_record(record: DtlsRecord) -> str:
     if record.alert is not None:
         level, description = record.alert
         return f"Alert {_alert_level_name(level)} {alert_name(description)}"
+    if record.acks is not None:
+        numbers = " ".join(f"e{epoch}#{seq}" for epoch, seq in record.acks) or "nothing"
+        return f"ACK e0#{record.sequence_number} of {numbers}"
     return f"{short} e0#{record.sequence_number} {record.length}B"
 
 
@@ -350,24 +403,49 @@ def _describe_fragment(frag: HandshakeFragment) -> str:
         text += f" use_srtp=[{','.join(names)}]"
     if frag.connection_id is not None:
         text += f" connection_id(54)={frag.connection_id.hex() or '-'}"
+    if frag.versions is not None:
+        text += f" versions=[{','.join(_version_name(v) for v in frag.versions)}]"
+    if frag.cookie_extension_length is not None:
+        text += f" cookie(44)={frag.cookie_extension_length}"
     return text
 
 
-def _hello_extensions(
-    msg_type: int, body: bytes
-) -> tuple[tuple[int, ...] | None, bytes | None, DropReason | None]:
-    """(use_srtp profiles, connection_id, problem) of a whole ClientHello/ServerHello body.
+_VERSION_NAMES = {0xFEFC: "1.3", 0xFEFD: "1.2", 0xFEFF: "1.0", 0x0304: "TLS1.3"}
+
+
+def _version_name(version: int) -> str:
+    return _VERSION_NAMES.get(version, f"{version:#06x}")
+
+
+@dataclass(frozen=True)
+class _HelloFacts:
+    """What a whole ClientHello/ServerHello shows of its extensions (None: absent)."""
+
+    srtp: tuple[int, ...] | None = None
+    connection_id: bytes | None = None
+    problem: DropReason | None = None
+    versions: tuple[int, ...] | None = None
+    cookie_extension_length: int | None = None
+    cipher_suite: int | None = None
+
+
+def _hello_extensions(msg_type: int, body: bytes) -> _HelloFacts:
+    """use_srtp profiles, connection_id, supported_versions and the DTLS 1.3 cookie extension
+    of a whole ClientHello/ServerHello body.
 
     Absent or undecodable extensions are None: the dissector reports, it never raises. A
     connection_id extension that is not exactly ``cid<0..255>`` is also named as a problem.
     """
+    client = msg_type == HandshakeType.client_hello
+    cipher_suite: int | None = None
     try:
-        if msg_type == HandshakeType.client_hello:
+        if client:
             extensions = decode_message(body, pull_client_hello).extensions
         else:
-            extensions = decode_message(body, pull_server_hello).extensions
+            server_hello = decode_message(body, pull_server_hello)
+            extensions, cipher_suite = server_hello.extensions, server_hello.cipher_suite
     except (BufferReadError, Alert):
-        return None, None, None
+        return _HelloFacts()
     srtp: tuple[int, ...] | None = None
     found = find_extension(extensions, ExtensionType.use_srtp)
     if found is not None:
@@ -375,12 +453,32 @@ def _hello_extensions(
             srtp = tuple(decode_use_srtp(found).profiles)
         except (BufferReadError, Alert):
             srtp = None
+    versions: tuple[int, ...] | None = None
+    found = find_extension(extensions, ExtensionType.supported_versions)
+    if found is not None:
+        try:
+            if client:
+                versions = tuple(decode_supported_versions_client(found))
+            else:
+                versions = (decode_supported_versions_server(found),)
+        except (BufferReadError, Alert):
+            versions = None
+    cookie: int | None = None
+    found = find_extension(extensions, ExtensionType.cookie)
+    if found is not None:
+        try:
+            cookie = len(decode_cookie_extension(found))
+        except (BufferReadError, Alert):
+            cookie = None
+    facts = _HelloFacts(
+        srtp=srtp, versions=versions, cookie_extension_length=cookie, cipher_suite=cipher_suite
+    )
     found = find_extension(extensions, ExtensionType.connection_id)
     if found is None:
-        return srtp, None, None
+        return facts
     if not found or found[0] != len(found) - 1:
-        return srtp, None, DropReason.DISSECT_CID_EXTENSION
-    return srtp, found[1:], None
+        return replace(facts, problem=DropReason.DISSECT_CID_EXTENSION)
+    return replace(facts, connection_id=found[1:])
 
 
 def _alert_level_name(level: int) -> str:
@@ -406,7 +504,13 @@ def _dissect_dtls_record(
 
     fragments: tuple[HandshakeFragment, ...] = ()
     alert: tuple[int, int] | None = None
+    acks: tuple[tuple[int, int], ...] | None = None
     problems: list[Drop] = []
+    if epoch == 0 and content_type == ContentType.ack:
+        try:
+            acks = tuple(decode_ack(data[body_start:body_end]))
+        except (BufferReadError, Alert):
+            acks = None
     if epoch == 0 and content_type == ContentType.handshake:
         fragments = _dissect_handshake_body(data, body_start, body_end, problems)
     elif epoch == 0 and content_type == ContentType.alert:
@@ -433,6 +537,7 @@ def _dissect_dtls_record(
             cid_length_inferred=inferred and connection_id is not None,
             fragments=fragments,
             alert=alert,
+            acks=acks,
         )
     )
     items.extend(problems)
@@ -471,15 +576,21 @@ def _dissect_handshake_body(
             cookie_length = _cookie_length(
                 data, msg_type, body_start, body_end, fragment_length == length, pos, problems
             )
-        srtp = connection_id = None
+        facts = _HelloFacts()
         if (
             fragment_offset == 0
             and fragment_length == length
             and msg_type in (HandshakeType.client_hello, HandshakeType.server_hello)
         ):
-            srtp, connection_id, problem = _hello_extensions(msg_type, data[body_start:body_end])
-            if problem is not None:
-                problems.append(Drop(problem, offset=pos))
+            facts = _hello_extensions(msg_type, data[body_start:body_end])
+            if facts.problem is not None:
+                problems.append(Drop(facts.problem, offset=pos))
+        hello_retry = (
+            msg_type == HandshakeType.server_hello
+            and fragment_offset == 0
+            and fragment_length >= _SERVER_RANDOM.stop
+            and data[body_start:body_end][_SERVER_RANDOM] == HELLO_RETRY_REQUEST_RANDOM
+        )
         fragments.append(
             HandshakeFragment(
                 offset=pos,
@@ -489,8 +600,12 @@ def _dissect_handshake_body(
                 fragment_offset=fragment_offset,
                 fragment_length=fragment_length,
                 cookie_length=cookie_length,
-                srtp_profiles=srtp,
-                connection_id=connection_id,
+                srtp_profiles=facts.srtp,
+                connection_id=facts.connection_id,
+                hello_retry=hello_retry,
+                versions=facts.versions,
+                cookie_extension_length=facts.cookie_extension_length,
+                cipher_suite=facts.cipher_suite,
             )
         )
         pos = body_end

@@ -27,6 +27,11 @@ No real time passes: :meth:`Network.run` jumps the virtual clock from event to e
 delivery or an endpoint timer), so thousands of lossy handshakes run per second of wall time.
 For a given seed, the same endpoints produce the same log, byte for byte.
 
+DTLS 1.3 runs the same way (both configurations with ``versions`` allowing it): the log's
+summaries name its hellos (the HelloRetryRequest too) and show each encrypted record's
+unified header as on the wire (:mod:`aiodtls.dissect`), and :func:`carries_unified` targets
+those records by their epoch bits, e.g. the epoch-3 ACK of the client's Finished.
+
 Determinism and independence of impairments: each direction has its own random stream, seeded
 from the network seed and the two addresses, and every datagram consumes the same fixed number
 of draws whatever happens to it. So the random fate of the k-th datagram of a direction
@@ -44,7 +49,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Protocol
 
-from .dissect import summarize
+from .dissect import UnifiedRecord, summarize
 from .handshake.messages import HandshakeType
 from .impairment import (
     Address,
@@ -84,6 +89,7 @@ __all__ = [
     "anything",
     "carries_handshake",
     "carries_record",
+    "carries_unified",
     "drop",
     "hold",
     "nth",
@@ -105,6 +111,30 @@ class DatagramEndpoint(Protocol):
 
     def handle_timer(self, now: float) -> None:
         """Called once ``now >= get_timer()``."""
+
+
+def carries_unified(epoch_bits: int | None = None, *, length: int | None = None) -> Match:
+    """Datagrams that carry a DTLS 1.3 record with the unified header (RFC 9147 §4) whose two
+    low epoch bits are ``epoch_bits`` and/or whose encrypted length is ``length``.
+
+    An observer sees no more of such a record (its content type is encrypted), so e.g.
+    ``carries_unified(3)`` from the server during a handshake is its ACK of the client's
+    Finished (or a NewSessionTicket), and ``carries_unified(2, length=35)`` a one-record ACK
+    in epoch 2 (AES-GCM: 2 + 16 bytes, inner type, 16-byte tag).
+    """
+    parts = [f"epoch&3={epoch_bits}"] if epoch_bits is not None else []
+    if length is not None:
+        parts.append(f"length={length}")
+
+    def test(datagram: Datagram) -> bool:
+        return any(
+            isinstance(item, UnifiedRecord)
+            and (epoch_bits is None or item.epoch_bits == epoch_bits)
+            and (length is None or item.length == length)
+            for item in datagram.records
+        )
+
+    return Match(test, f"unified({', '.join(parts)})")
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import Any
 from .diagnose import Finding, HandshakeDiagnosis, Observation
 from .dissect import DtlsRecord, dissect
 from .impairment import Address, DirectionImpairment, LinkConditions
+from .keylog13 import KeyLog
 
 __all__ = [
     "DEFAULT_MAX_BACKLOG",
@@ -156,6 +157,7 @@ class DtlsProxy:
         on_observation: ObservationCallback | None = None,
         on_finding: FindingCallback | None = None,
         on_notice: NoticeCallback | None = None,
+        key_log: KeyLog | None = None,
     ) -> None:
         if max_clients < 1:
             raise ValueError(f"max_clients must be at least 1, not {max_clients}")
@@ -180,6 +182,8 @@ class DtlsProxy:
         "What the proxy itself dropped, and why."
         self._cid_flows: dict[bytes, Flow] = {}
         "Tracked clients by the CID they send: at most one entry per flow."
+        self.key_log = key_log
+        "Secrets that open DTLS 1.3 records for the diagnoses (``--keylog``), if given."
         self._on_observation = on_observation
         self._on_finding = on_finding
         self._on_notice = on_notice
@@ -346,7 +350,9 @@ class DtlsProxy:
             client=addr,
             c2s=DirectionImpairment(self.c2s, random.Random(seed + "|c2s")),
             s2c=DirectionImpairment(self.s2c, random.Random(seed + "|s2c")),
-            diagnosis=HandshakeDiagnosis(patience=self.patience, on_finding=finding),
+            diagnosis=HandshakeDiagnosis(
+                patience=self.patience, on_finding=finding, key_log=self.key_log
+            ),
         )
         self.flows[addr] = flow
         assert self._loop is not None

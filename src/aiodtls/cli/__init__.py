@@ -73,7 +73,9 @@ def _chosen(argv: Sequence[str]) -> str | None:
 
 
 def _parser(chosen: str | None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="aiodtls", description="Pure-Python DTLS 1.2 tools built on aiodtls.")
+    parser = _Parser(
+        prog="aiodtls", description="Pure-Python DTLS 1.2 and 1.3 tools built on aiodtls."
+    )
     parser.add_argument(
         "--version", action=_Version, nargs=0, help="print the version of aiodtls and exit"
     )

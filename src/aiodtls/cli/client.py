@@ -126,6 +126,23 @@ def _pieces(line: bytes, limit: int) -> list[bytes]:
     return [line[i : i + limit] for i in range(0, len(line), limit)]
 
 
+_TICKET_WAIT = 1.0
+"Seconds ``--reconnect`` waits for a DTLS 1.3 server's NewSessionTicket."
+
+
+def _await_ticket(dtls: Any) -> None:
+    """A DTLS 1.3 server sends its ticket after the handshake (RFC 8446 §4.6.1): read until
+    it arrives (what else arrives is printed) or :data:`_TICKET_WAIT` seconds pass."""
+    if dtls.handshake.protocol_version != "DTLSv1.3":
+        return
+    deadline = time.monotonic() + _TICKET_WAIT
+    while dtls.session is None and dtls.terminated is None and time.monotonic() < deadline:
+        data = dtls.recv(timeout=0.02)
+        if data is not None:
+            sys.stdout.buffer.write(data + (b"" if data.endswith(b"\n") else b"\n"))
+            sys.stdout.flush()
+
+
 def _resolve(host: str, port: int) -> str:
     """The address to connect to, or a one-line error for a host that does not resolve."""
     try:
@@ -181,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     for attempt in range(1, int(args.reconnect) + 1):
         # Each reconnection is a new association from a new socket, offering the session
         # the previous one ended with (docs/resumption.md).
+        _await_ticket(dtls)
         config.session = dtls.session
         dtls.close()
         try:

@@ -1,4 +1,9 @@
-"""Options shared by the client and server commands, and how they become a configuration."""
+"""Options shared by the client and server commands, and how they become a configuration.
+
+The protocol version has one vocabulary in every command that makes handshakes (``client``,
+``server``, ``netsim``, ``demo``): ``--dtls12`` or ``--dtls13`` for one version (openssl's
+``-dtls1_2``), ``--versions 1.2,1.3`` for a list; without them the configuration's default.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +23,20 @@ from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
 from ..record.protection import new_protection
 from ..srtp import EXPORTER_LABEL, SrtpProfile
-from ..suites import CipherSuite, cipher_suite_from_name, suite_info
+from ..suites import CipherSuite, ProtocolVersion, Suite13, cipher_suite_from_name, suite_info
 from ..trace import TraceRecord
 from . import checks, rawkeys
 
 __all__ = [
     "add_common_options",
+    "add_version_options",
     "apply_common_options",
     "describe_handshake",
     "describe_srtp_export",
     "failure_line",
     "parse_address",
+    "parse_versions",
+    "version_label",
     "warm_up_crypto",
 ]
 
@@ -41,14 +49,73 @@ def parse_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", checks.port(port, allow_zero=True)
 
 
-def _cipher(name: str) -> CipherSuite:
+def _cipher(name: str) -> CipherSuite | Suite13:
+    wanted = name.strip().upper()
+    for suite13 in Suite13:  # the TLS 1.3 suites have one name in IANA's and OpenSSL's lists
+        if wanted in (suite13.name, suite13.name[4:]):
+            return suite13
     try:
         return cipher_suite_from_name(name)
     except ValueError:
-        names = ", ".join(s.name for s in CipherSuite)
+        names = ", ".join(s.name for s in (*CipherSuite, *Suite13))
         raise argparse.ArgumentTypeError(
             f"unknown cipher suite {name!r} (IANA, OpenSSL or GnuTLS name); known: {names}"
         ) from None
+
+
+_VERSION_WORDS = {
+    ProtocolVersion.DTLSv1_2: ("1.2", "12", "1_2", "dtls1.2", "dtls12", "dtls1_2", "dtlsv1.2"),
+    ProtocolVersion.DTLSv1_3: ("1.3", "13", "1_3", "dtls1.3", "dtls13", "dtls1_3", "dtlsv1.3"),
+}
+
+
+def parse_versions(text: str) -> tuple[ProtocolVersion, ...]:
+    """``--versions``: ``1.2``, ``1.3`` or both, comma-separated (``dtls1_3``, ``DTLSv1.3``
+    spellings too), in the order given; a one-line error for anything else."""
+    versions: list[ProtocolVersion] = []
+    for word in text.split(","):
+        wanted = word.strip().lower()
+        found = [v for v, words in _VERSION_WORDS.items() if wanted in words]
+        if not found:
+            raise argparse.ArgumentTypeError(
+                f"unknown DTLS version {word.strip()!r}: give 1.2, 1.3 or 1.2,1.3"
+            )
+        if found[0] not in versions:
+            versions.append(found[0])
+    return tuple(versions)
+
+
+def add_version_options(parser: argparse.ArgumentParser, *, what: str = "this side") -> None:
+    """``--dtls12`` / ``--dtls13`` / ``--versions LIST`` (one of them), into ``args.versions``
+    (None: the configuration's default)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--dtls12",
+        dest="versions",
+        action="store_const",
+        const=(ProtocolVersion.DTLSv1_2,),
+        help=f"{what} speaks DTLS 1.2 only (like openssl -dtls1_2)",
+    )
+    group.add_argument(
+        "--dtls13",
+        dest="versions",
+        action="store_const",
+        const=(ProtocolVersion.DTLSv1_3,),
+        help=f"{what} speaks DTLS 1.3 only (RFC 9147)",
+    )
+    group.add_argument(
+        "--versions",
+        type=parse_versions,
+        metavar="1.2,1.3",
+        help=f"the DTLS versions {what} allows, e.g. 1.2,1.3 for both",
+    )
+
+
+def version_label(versions: tuple[ProtocolVersion, ...] | None) -> str:
+    """``DTLS 1.2``, ``DTLS 1.3`` or ``DTLS 1.2/1.3`` for titles."""
+    chosen = versions or (ProtocolVersion.DTLSv1_2,)
+    names = sorted("1.3" if v == ProtocolVersion.DTLSv1_3 else "1.2" for v in chosen)
+    return "DTLS " + "/".join(names)
 
 
 def _alpn(name: str) -> str:
@@ -73,6 +140,7 @@ DEFAULT_CLIENT_PSK_IDENTITY = b"Client_identity"
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options both roles take."""
+    add_version_options(parser)
     parser.add_argument("--psk", type=checks.hex_key, help="pre-shared key, hex")
     parser.add_argument(
         "--psk-identity",
@@ -108,8 +176,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--cipher",
         type=_cipher,
         action="append",
-        help="allow only this suite, e.g. TLS_PSK_WITH_AES_128_CCM_8 or PSK-AES128-CCM8 "
-        "(IANA, OpenSSL or GnuTLS name; repeatable, in preference order)",
+        help="allow only this suite, e.g. TLS_PSK_WITH_AES_128_CCM_8 or PSK-AES128-CCM8, or a "
+        "DTLS 1.3 one, e.g. TLS_AES_128_GCM_SHA256 (IANA, OpenSSL or GnuTLS name; repeatable, "
+        "in preference order)",
     )
     parser.add_argument(
         "--profile",
@@ -159,6 +228,23 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) -> None:
     """Fill ``config`` from the shared options (a mistake raises ``checks.CliError``)."""
+    if args.versions:
+        config.versions = tuple(args.versions)
+        if tuple(args.versions) == (ProtocolVersion.DTLSv1_3,):
+            only12 = [
+                option
+                for option, given in (
+                    ("--srtp-profiles", args.srtp_profiles),
+                    ("--rpk", args.rpk),
+                    ("--profile", args.profile),
+                )
+                if given
+            ]
+            if only12:
+                raise checks.CliError(
+                    f"{only12[0]} needs DTLS 1.2: the DTLS 1.3 handshake does not negotiate it "
+                    "(yet); drop --dtls13 or allow both with --versions 1.2,1.3"
+                )
     if not rawkeys.apply_options(args, config, _key_password(args)):  # --rpk: a key alone
         checks.load_credentials(config, args.cert, args.key, _key_password(args))
     if args.ca:
@@ -178,7 +264,13 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         elif config.is_client:
             config.psk_identity = DEFAULT_CLIENT_PSK_IDENTITY
     if args.cipher:
-        config.cipher_suites = list(args.cipher)
+        # A TLS 1.3 suite restricts the DTLS 1.3 suites, a DTLS 1.2 one the DTLS 1.2 suites.
+        suites12 = [s for s in args.cipher if not isinstance(s, Suite13)]
+        suites13 = [s for s in args.cipher if isinstance(s, Suite13)]
+        if suites12:
+            config.cipher_suites = suites12
+        if suites13:
+            config.cipher_suites13 = suites13
     if args.profile == "rfc7925":
         profile = DtlsConfiguration.rfc7925(is_client=config.is_client, psk=config.psk)
         config.groups, config.signature_schemes = profile.groups, profile.signature_schemes

@@ -4,7 +4,9 @@ Everything runs in virtual time (``aiodtls.netsim``), so a thousand lossy handsh
 seconds. ``--timers openssl`` runs the same seeds with a model of OpenSSL's default
 retransmission schedule; ``--timers both`` runs both and prints the ratio. ``--rebind-at T``
 runs one session instead, whose client a NAT moves to a new port at T (``aiodtls.rebinding``):
-with ``--cid LEN`` it survives, without it is lost.
+with ``--cid LEN`` it survives, without it is lost. ``--dtls13`` (or ``--versions 1.2,1.3``,
+the vocabulary of ``aiodtls client``/``server``) sets the versions both sides allow, so the
+sweep measures DTLS 1.3 handshakes with their ACK-driven retransmission.
 """
 
 from __future__ import annotations
@@ -13,17 +15,74 @@ import argparse
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any
 
+from ..configuration import DtlsConfiguration
+from ..connection import DtlsConnection
+from ..impairment import Impairment
+from ..netsim import Network
 from ..rebinding import RebindingRun, simulate_rebinding
 from ..reliability.timer import RetransmissionPolicy
-from ..sweep import HandshakeRun, Scenario, SweepSummary, summarize, sweep
+from ..resumption import ServerSessionStore, Session
+from ..suites import ProtocolVersion
+from ..sweep import (
+    CLIENT_ADDRESS,
+    SERVER_ADDRESS,
+    HandshakeRun,
+    Scenario,
+    SimulatedPeer,
+    SweepSummary,
+    summarize,
+    sweep,
+)
 from . import checks
+from .common import add_version_options, version_label
 from .impairment import add_impairment_options, impairment
 
 __all__ = ["add_parser"]
 
+_PRIMER_LEAD = 10.0
+"Virtual seconds between the DTLS 1.3 primer's ticket and the measured handshakes."
+
 POLICIES = {"aiodtls": RetransmissionPolicy(), "openssl": RetransmissionPolicy.openssl()}
+
+
+@dataclass
+class VersionedScenario(Scenario):
+    """A sweep scenario whose two sides allow ``versions`` (``--dtls13``, ``--versions``)."""
+
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.DTLSv1_2,)
+
+    def configurations(self) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+        """The scenario's configurations, both allowing :attr:`versions`."""
+        client, server = super().configurations()
+        client.versions = server.versions = self.versions
+        return client, server
+
+    def resumable_session(self) -> tuple[ServerSessionStore, Session]:
+        """As :meth:`Scenario.resumable_session`, for DTLS 1.3 too. A DTLS 1.3 server sends
+        its ticket after the handshake (RFC 8446 §4.6.1), so the lossless primer runs on
+        until it arrives; and a DTLS 1.3 client offers a ticket only if its age is not
+        negative, so the primer runs 10 virtual seconds before the seeds' handshakes (which
+        start at 0), as a session made earlier would."""
+        if self._resumption is None and ProtocolVersion.DTLSv1_3 in self.versions:
+            primer = dataclasses.replace(self, resume=False, impairment=Impairment())
+            client_cfg, server_cfg = primer.configurations()
+            store = ServerSessionStore()
+            server_cfg.session_store = store
+            client = SimulatedPeer(DtlsConnection(configuration=client_cfg))
+            server = SimulatedPeer(DtlsConnection(configuration=server_cfg))
+            net = Network(seed=0, keep_log=False, start=-_PRIMER_LEAD)
+            net.attach(client, CLIENT_ADDRESS, name="client")
+            net.attach(server, SERVER_ADDRESS, name="server")
+            client.connection.connect(SERVER_ADDRESS, net.now)
+            net.run(until=net.now + 5.0, stop=lambda: client.connection.session is not None)
+            session = client.connection.session
+            if session is None:
+                raise RuntimeError("the full handshake that makes the session gave no ticket")
+            self._resumption = (store, session)
+        return super().resumable_session()
 
 
 def add_parser(commands: Any) -> None:
@@ -41,6 +100,7 @@ def add_parser(commands: Any) -> None:
         "--chain-size", type=int, default=5000, help="Certificate message bytes (default 5000)"
     )
     parser.add_argument("--psk", action="store_true", help="PSK instead of certificates")
+    add_version_options(parser, what="each side")
     parser.add_argument(
         "--profile",
         choices=["rfc7925"],
@@ -121,7 +181,13 @@ def run(args: argparse.Namespace) -> int:
         raise checks.CliError(
             f"--profile {args.profile} needs --psk (the simulated certificate chain is RSA)"
         )
-    base = Scenario(
+    versions = tuple(args.versions or (ProtocolVersion.DTLSv1_2,))
+    if ProtocolVersion.DTLSv1_3 in versions and (args.timers != "aiodtls" or args.profile):
+        raise checks.CliError(
+            "--timers openssl/both and --profile model DTLS 1.2 peers: drop them with --dtls13"
+        )
+    base: Scenario = VersionedScenario(
+        versions=versions,
         impairment=impairment(args),
         mtu=args.mtu,
         psk=args.psk,
@@ -157,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         "srtp": args.srtp,
         "profile": args.profile,
         "resume": args.resume,
+        "versions": version_label(versions),
     }
     if args.json:
         primary = summaries[names[0]]
@@ -255,6 +322,8 @@ def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -
     if args.path_mtu:
         extras.append(f"path MTU {args.path_mtu}")
     credentials = "PSK" if args.psk else f"{args.chain_size} B certificate chain"
+    if args.versions:
+        credentials = f"{version_label(tuple(args.versions))}, {credentials}"
     if args.srtp:
         credentials += ", DTLS-SRTP"
     if args.profile:

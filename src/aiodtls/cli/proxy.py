@@ -31,6 +31,7 @@ from typing import Any
 from ..diagnose import Finding, Observation
 from ..handshake.messages import HandshakeType
 from ..impairment import LinkConditions, Rule, drop, nth, nth_fragment
+from ..keylog13 import KeyLog
 from ..proxy import DEFAULT_MAX_CLIENTS, DtlsProxy, Flow, ProxyStartError, flow_dict
 from .common import parse_address
 from .impairment import add_impairment_options, impairment
@@ -114,6 +115,12 @@ def add_parser(commands: Any) -> None:
         help="client addresses tracked at once; datagrams from further new clients are "
         f"dropped and counted (default {DEFAULT_MAX_CLIENTS})",
     )
+    parser.add_argument(
+        "--keylog",
+        metavar="FILE",
+        help="an NSS key log (SSLKEYLOGFILE) the endpoints write: DTLS 1.3 records are opened "
+        "and named (EncryptedExtensions, Finished, ACK ...) instead of guessed from their sizes",
+    )
     parser.add_argument("--duration", type=float, help="exit after this many seconds")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--quiet", action="store_true", help="findings only, no datagram lines")
@@ -166,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         on_observation=on_observation,
         on_finding=on_finding,
         on_notice=on_notice,
+        key_log=None if args.keylog is None else KeyLog(args.keylog),
     )
 
     async def main() -> int:
