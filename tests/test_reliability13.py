@@ -15,7 +15,6 @@ import itertools
 import pytest
 
 from aiodtls import ConnectionState, DtlsConfiguration
-from aiodtls.handshake import cookie
 from aiodtls.netsim import LinkConditions, drop, nth, where
 from aiodtls.reliability import flight as flight_module
 from aiodtls.reliability.timer import MTU_STEPS, RetransmissionPolicy
@@ -372,28 +371,15 @@ def test_a_repeated_ack_has_the_sender_resend_what_is_still_missing() -> None:
 
 V12 = ProtocolVersion.DTLSv1_2
 V13_ONLY = ProtocolVersion.DTLSv1_3
-HRR_ONE_COPY = (
-    "the stateless HelloRetryRequest (133 B) goes once: two copies would exceed the DTLS 1.3 "
-    "ClientHello (168 B; 209 B with a PSK) they answer (X14), where DTLS 1.2's 48-byte "
-    "HelloVerifyRequest goes twice; its loss costs the client's blind timer (0.25, 1, 2 s)"
-)
 
 
 @functools.cache
-def compared(psk: bool, version: ProtocolVersion, two_hello_copies: bool = False) -> SweepSummary:
+def compared(psk: bool, version: ProtocolVersion) -> SweepSummary:
     """The 2,000-seed sweep of docs/reliability.md (20 % loss, 10 % duplication and
     reordering, 25 ms +- 10 ms each way, MTU 576), cached: the tests below compare the same
-    runs. ``two_hello_copies``: the cookie door sends every stateless reply twice, whatever
-    the ClientHello's size (what DTLS 1.2's HelloVerifyRequest gets)."""
+    runs."""
     scenario = Scenario(impairment=LOSSY_3D, mtu=576, psk=psk, chain_size=5000, versions=(version,))
-    if not two_hello_copies:
-        return summarize(sweep(scenario, range(2000)))
-    original = cookie.hello_verify_copies
-    cookie.hello_verify_copies = lambda reply, request_size: cookie.HELLO_VERIFY_COPIES
-    try:
-        return summarize(sweep(scenario, range(2000)))
-    finally:
-        cookie.hello_verify_copies = original
+    return summarize(sweep(scenario, range(2000)))
 
 
 @pytest.mark.slow
@@ -416,22 +402,11 @@ def test_dtls13_retransmits_fewer_bytes_than_dtls12_with_a_psk() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=HRR_ONE_COPY)
 @pytest.mark.parametrize("psk", [False, True], ids=["ecdhe-5kB-chain", "psk"])
 def test_dtls13_p99_is_lower_than_dtls12(psk: bool) -> None:
-    assert compared(psk, V13_ONLY).p99 < compared(psk, V12).p99
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("psk", [False, True], ids=["ecdhe-5kB-chain", "psk"])
-def test_dtls13_p99_is_lower_than_dtls12_once_the_hello_retry_request_goes_twice(
-    psk: bool,
-) -> None:
-    """The cause of the xfail above: with the HelloRetryRequest sent twice like DTLS 1.2's
-    HelloVerifyRequest (a change of the cookie door's X14 rule, or a padded first
-    ClientHello: the lead's call), DTLS 1.3's p99 is the lower one."""
-    ours = compared(psk, V13_ONLY, two_hello_copies=True)
-    theirs = compared(psk, V12, two_hello_copies=True)  # DTLS 1.2 sends two copies anyway
+    """The stateless HelloRetryRequest goes twice, like DTLS 1.2's HelloVerifyRequest (within
+    RFC 9147 §5.1's three times the request): with one copy its loss cost the client's blind
+    timer, and DTLS 1.3's p99 was the higher one (3.463 s against 3.245 s with the chain)."""
+    ours, theirs = compared(psk, V13_ONLY), compared(psk, V12)
     assert ours.completed == theirs.completed == 2000
     assert ours.p99 < theirs.p99
-    assert theirs.p99 == compared(psk, V12).p99

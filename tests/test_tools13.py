@@ -307,7 +307,9 @@ def test_diagnosis_names_a_dtls13_peer_that_never_retransmits() -> None:
     [verdict] = [f for f in diagnosis.findings if f.kind == "no_retransmission"]
     assert verdict.side == "server" and verdict.details["flight"] == 4
     assert "server never retransmitted flight 4 (ServerHello ... Finished)" in verdict.message
-    assert "although the client repeated its flight" in verdict.message
+    # The client does not repeat its ClientHello (the records of flight 4 that arrived
+    # acknowledge it, V19): its ACKs name what it has, and the server ignores them.
+    assert "although the client acknowledged what it had" in verdict.message
     assert "epochs, counts and sizes" in verdict.message
 
 
@@ -478,15 +480,10 @@ def test_key_log_reads_a_growing_file(tmp_path: Path) -> None:
     assert log.secret("SERVER_TRAFFIC_SECRET_0", b"\x01" * 32) == b"\xab" * 32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug for the reliability owner (SPEC V19, RFC 9147 §7.2): the client keeps "
-    "retransmitting its ClientHello (flight 3) after a record of flight 4 arrived",
-)
 def test_a_record_of_flight_4_implicitly_acknowledges_the_client_hello() -> None:  # V19
-    # Found by the DTLS 1.3 diagnosis: the ServerHello and part of flight 4 arrive, the
-    # client ACKs them, and then resends its second ClientHello on its timer for as long as
-    # the server stays silent, although the ServerHello acknowledged it.
+    # Found by the DTLS 1.3 diagnosis (fixed): the ServerHello and part of flight 4 arrive,
+    # the client ACKs them, and it used to resend its second ClientHello on its timer for as
+    # long as the server stayed silent, although the ServerHello acknowledged it.
     net, _, _ = handshake(
         *configs(mtu=576),
         down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]),
@@ -506,16 +503,8 @@ def test_a_record_of_flight_4_implicitly_acknowledges_the_client_hello() -> None
     "name",
     [
         pytest.param(["--server-name", "localhost"], id="by-name"),
-        pytest.param(
-            [],
-            id="by-ip-address",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="core bug for the handshake owner: a DTLS 1.3 client connected to an IP "
-                "address never offers its ticket (client13 compares the session's server name, "
-                "None since no SNI is sent for an IP literal, with the configured '127.0.0.1')",
-            ),
-        ),
+        # Fixed: a client connected to an IP address (no SNI) never offered its ticket.
+        pytest.param([], id="by-ip-address"),
     ],
 )
 def test_cli_client_and_server_speak_dtls13_and_resume(name: list[str]) -> None:
@@ -629,12 +618,8 @@ def test_the_dtls13_diagnosis_survives_hostile_datagrams() -> None:  # X18
                 diagnosis.handle_timer(now)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug for the connection owner: handshake_phase13 never sets RecordLayer13."
-    "receive_cid, so each side frames the peer's CID-carrying records with a CID length of 0 "
-    "and drops them ('DTLS 1.3 record with a connection ID none was negotiated for')",
-)
+# Fixed: the record layer did not read the CIDs the handshake negotiated, and dropped every
+# record that carried one ('DTLS 1.3 record with a connection ID none was negotiated for').
 @pytest.mark.parametrize(("client_cid", "server_cid"), [(4, 4), (4, 3), (0, 4)])
 def test_a_dtls13_handshake_with_connection_ids_completes(client_cid: int, server_cid: int) -> None:
     client_cfg, server_cfg = configs()

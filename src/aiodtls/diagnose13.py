@@ -211,6 +211,8 @@ class Diagnosis13:
         self.completed = False
         self.failed = False
         self._acks = {"client": 0, "server": 0}
+        self._delivered_acks: dict[str, list[float]] = {"client": [], "server": []}
+        "When each side's ACKs that got through were sent (what asked the other to resend)."
         self._selective: list[dict[str, Any]] = []
         self._index = {"client": 0, "server": 0}
         self.replaying = False
@@ -292,6 +294,8 @@ class Diagnosis13:
             self._acks[side] += acks
             if lost:
                 self._lose_ack(now, side)
+            else:
+                self._delivered_acks[side].append(now)
         if not lost and side == "client" and 5 in touched:
             self._finished_delivered = True
         if (
@@ -523,9 +527,13 @@ class Diagnosis13:
                     for t in flight.transmissions[1:]
                     if t.time > loss.time and t.delivered
                 )
+                asked = sum(1 for t in self._delivered_acks[_OTHER[loss.side]] if t > loss.time)
                 extra = (
                     f", although the {_OTHER[loss.side]} repeated its flight {prodded} times"
                     if prodded
+                    else f", although the {_OTHER[loss.side]} acknowledged what it had "
+                    f"{asked} times"
+                    if asked
                     else ""
                 )
                 self._finding(

@@ -223,9 +223,11 @@ class ClientHandshake13(Handshake13):
         assert self._ephemeral is not None
         share = KeyShareEntry(int(self._ephemeral.group), self._ephemeral.public_bytes())
         extensions: list[tuple[int, bytes]] = []
+        # The name we connect to, SNI or not (an IP address is not sent): as in DTLS 1.2, the
+        # connection's server_name and the session's, which a resumption checks.
+        self.result.server_name = config.server_name
         if config.server_name and not _is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
-            self.result.server_name = config.server_name
         versions = [_DTLS13] if self._legacy is None else [_DTLS13, DTLS1_2]
         extensions += [
             (_E.supported_versions, encode_supported_versions_client(versions)),

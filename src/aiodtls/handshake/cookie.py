@@ -191,10 +191,13 @@ under 30 % loss each way one exchange fails half the time, six in a row 1.8 % of
 and with two copies 0.2 % (docs/reliability.md, issue 9)."""
 
 
-def hello_verify_copies(reply: bytes, request_size: int) -> int:
-    """How many copies of the stateless ``reply`` answer a ClientHello that arrived
-    in ``request_size`` bytes: :data:`HELLO_VERIFY_COPIES` if together they fit, else one."""
-    return HELLO_VERIFY_COPIES if HELLO_VERIFY_COPIES * len(reply) <= request_size else 1
+def hello_verify_copies(reply: bytes, request_size: int, amplification: int = 1) -> int:
+    """How many copies of the stateless ``reply`` answer a ClientHello that arrived in
+    ``request_size`` bytes: :data:`HELLO_VERIFY_COPIES` if together they are at most
+    ``amplification`` times the request (1 for DTLS 1.2: never larger, SPEC X14; 3 for DTLS
+    1.3's HelloRetryRequest, RFC 9147 §5.1, SPEC V8), else one."""
+    fits = HELLO_VERIFY_COPIES * len(reply) <= amplification * request_size
+    return HELLO_VERIFY_COPIES if fits else 1
 
 
 @dataclass(slots=True)
@@ -256,6 +259,12 @@ class CookieExchange(Protocol):
         ``record_sequence_number``."""
         ...
 
+    @property
+    def amplification(self) -> int:
+        """How many times the request's size the challenge of the ClientHello just read may
+        take, its copies together (:func:`hello_verify_copies`)."""
+        ...
+
     def refusal(self, hello: ClientHello, cookie_refused: bool) -> Alert | None:
         """The alert that refuses ``hello`` (whose cookie is not valid) instead of a new
         challenge, or None to challenge it (``cookie_refused``: it returned a cookie that
@@ -307,7 +316,7 @@ class CookieDoor:
             return Challenge([reply], b"", refusal.reason, refused=bool(cookie), alert=refusal)
         new = secrets.make(addr, fields, now, seq)
         reply = self.exchange.challenge(seq, new)
-        copies = hello_verify_copies(reply, size)
+        copies = hello_verify_copies(reply, size, self.exchange.amplification)
         return Challenge([reply] * copies, new, check.reason, refused=bool(cookie))
 
     def receive(self, data: bytes, addr: object, now: float) -> Admit | Challenge | Drop:

@@ -128,6 +128,15 @@ class HelloRetryExchange:
         full = HelloRetryState(state.suite, state.group, state.client_hello1_hash, wire)
         return encode_hello_retry_request_datagram(record_sequence_number, full)
 
+    @property
+    def amplification(self) -> int:
+        """3 for a HelloRetryRequest (RFC 9147 §5.1: "SHOULD NOT send more than three times
+        the received bytes" before the address is validated; SPEC V8), so that it goes
+        twice like DTLS 1.2's HelloVerifyRequest (its loss would otherwise cost the client's
+        blind timer: docs/reliability.md); 1 for a HelloVerifyRequest (SPEC X14)."""
+        pending = self._pending
+        return 3 if pending is not None and pending[1] is not None else 1
+
     def refusal(self, hello: ClientHello, cookie_refused: bool) -> Alert | None:
         """DTLS 1.3 refuses rather than challenges (RFC 9147 §5.1, §5.3; SPEC V8): a
         ClientHello whose cookie did not verify (illegal_parameter: a new HelloRetryRequest

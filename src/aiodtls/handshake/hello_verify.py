@@ -72,6 +72,9 @@ class HelloVerifyRequestExchange:
     challenge = staticmethod(encode_hello_verify_request)
     "The HelloVerifyRequest datagram carrying a cookie."
 
+    amplification = 1
+    "A HelloVerifyRequest and its copy are never larger than the ClientHello (SPEC X14)."
+
     @staticmethod
     def refusal(hello: ClientHello, cookie_refused: bool) -> None:
         """Never: DTLS 1.2 answers a ClientHello whose cookie is not valid with a new
