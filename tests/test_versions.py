@@ -147,3 +147,21 @@ def test_key_update_is_refused_on_dtls12_and_before_completion() -> None:
     assert fresh.protocol_version == "DTLSv1.3"  # it offers DTLS 1.3 only
     with pytest.raises(RuntimeError, match="while handshaking"):
         fresh.request_key_update()
+
+
+def test_the_hello_retry_request_goes_twice_within_three_times_the_request() -> None:  # V8
+    # RFC 9147 §5.1: before the address is validated a server sends at most three times what
+    # it received. The HelloRetryRequest (133 bytes) goes twice like DTLS 1.2's
+    # HelloVerifyRequest, whose copies stay within the request itself (SPEC X14).
+    for versions in (V13, V12):
+        pair = run(versions, versions)
+        first_hello = pair.sent[0]
+        assert first_hello[1] == "c2s"
+        replies = []
+        for _, direction, data in pair.sent[1:]:
+            if direction == "c2s":
+                break
+            replies.append(data)
+        assert len(replies) == 2 and replies[0] == replies[1]
+        limit = 3 if versions == V13 else 1
+        assert sum(map(len, replies)) <= limit * len(first_hello[2])

@@ -315,8 +315,9 @@ class CookieDoor:
             reply = alert_datagram(seq, refusal.description)
             return Challenge([reply], b"", refusal.reason, refused=bool(cookie), alert=refusal)
         new = secrets.make(addr, fields, now, seq)
+        amplification = self.exchange.amplification  # of the ClientHello read, before challenge
         reply = self.exchange.challenge(seq, new)
-        copies = hello_verify_copies(reply, size, self.exchange.amplification)
+        copies = hello_verify_copies(reply, size, amplification)
         return Challenge([reply] * copies, new, check.reason, refused=bool(cookie))
 
     def receive(self, data: bytes, addr: object, now: float) -> Admit | Challenge | Drop:
