@@ -155,7 +155,8 @@ def test_dissect_names_the_dtls13_hellos_and_the_hello_retry_request() -> None:
     net, client, _ = handshake(*configs())
     assert client.completed is not None and client.completed.protocol_version == "DTLSv1.3"
     first_c, second_c = sent(net, CLIENT)[:2]
-    hrr, flight4 = sent(net, SERVER)[:2]
+    hrr, hrr_copy, flight4 = sent(net, SERVER)[:3]  # the HelloRetryRequest goes twice
+    assert hrr_copy.data == hrr.data
     [hello] = handshake_fragments(dissect(first_c.data))
     assert hello.name == "ClientHello" and hello.message_seq == 0
     assert hello.versions == (0xFEFC,) and hello.cookie_extension_length is None
@@ -219,7 +220,7 @@ def test_key_log_has_the_tls13_labels_and_they_open_the_records() -> None:
     }
     # What Wireshark does with them: the server's first epoch-2 record is its
     # EncryptedExtensions, and its epoch-3 record after the client's Finished an ACK.
-    flight4 = sent(net, SERVER)[1].data
+    flight4 = sent(net, SERVER)[2].data  # after the HelloRetryRequest and its copy
     first = next(i for i in dissect(flight4) if isinstance(i, UnifiedRecord))
     opened = open_record(secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"], 2, flight4, first.offset)
     assert opened == (22, HandshakeType.encrypted_extensions)
@@ -262,7 +263,7 @@ def test_diagnosis_sees_the_ack_driven_resend_of_a_lost_record() -> None:  # V12
     # MTU 576: flight 4 takes four datagrams; the third is lost once. The client's ACK
     # names what it has and the server resends the one missing record, not the flight.
     net, client, _ = handshake(
-        *configs(mtu=576), down=LinkConditions(delay=DELAY, rules=[drop(nth(2))])
+        *configs(mtu=576), down=LinkConditions(delay=DELAY, rules=[drop(nth(3))])
     )
     assert client.completed is not None
     diagnosis, _ = diagnose(net)
@@ -298,7 +299,7 @@ def test_diagnosis_a_lost_ack_of_the_finished_is_recovered_by_the_client() -> No
 def test_diagnosis_names_a_dtls13_peer_that_never_retransmits() -> None:
     net, _, _ = handshake(
         *configs(mtu=576),
-        down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]),
+        down=LinkConditions(delay=DELAY, rules=[drop(nth(3))]),
         server_peer=MutePeer,
         until=12.0,
     )
@@ -438,7 +439,7 @@ def test_the_dtls13_trace_names_acks_and_holds_no_secret() -> None:
     records: list[str] = []
     client_cfg.key_log = io.StringIO()
     client_cfg.trace = server_cfg.trace = lambda record: records.append(str(record))
-    handshake(client_cfg, server_cfg, down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]))
+    handshake(client_cfg, server_cfg, down=LinkConditions(delay=DELAY, rules=[drop(nth(3))]))
     text = "\n".join(records)
     assert "ack_sent" in text and "ack_received" in text and "flight_acknowledged" in text
     assert isinstance(client_cfg.key_log, io.StringIO)
@@ -452,7 +453,7 @@ def test_diagnosis_with_a_key_log_opens_the_records() -> None:
     client_cfg, server_cfg = configs(mtu=576)
     client_cfg.key_log = io.StringIO()
     net, _, _ = handshake(
-        client_cfg, server_cfg, down=LinkConditions(delay=DELAY, rules=[drop(nth(2))])
+        client_cfg, server_cfg, down=LinkConditions(delay=DELAY, rules=[drop(nth(3))])
     )
     assert isinstance(client_cfg.key_log, io.StringIO)
     key_log = KeyLog(text=client_cfg.key_log.getvalue())
@@ -486,7 +487,7 @@ def test_a_record_of_flight_4_implicitly_acknowledges_the_client_hello() -> None
     # long as the server stayed silent, although the ServerHello acknowledged it.
     net, _, _ = handshake(
         *configs(mtu=576),
-        down=LinkConditions(delay=DELAY, rules=[drop(nth(2))]),
+        down=LinkConditions(delay=DELAY, rules=[drop(nth(3))]),
         server_peer=MutePeer,
         until=5.0,
     )

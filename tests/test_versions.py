@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from aiodtls import AlertDescription, DtlsConnection, ProtocolVersion
+from aiodtls import AlertDescription, DtlsConnection, ProtocolVersion, SrtpProfile
 from pairs import Pair, client_config, handshake, psk_configs, server_config
 
 V12 = (ProtocolVersion.DTLSv1_2,)
@@ -165,3 +165,20 @@ def test_the_hello_retry_request_goes_twice_within_three_times_the_request() -> 
         assert len(replies) == 2 and replies[0] == replies[1]
         limit = 3 if versions == V13 else 1
         assert sum(map(len, replies)) <= limit * len(first_hello[2])
+
+
+def test_dtls_srtp_over_dtls13_gives_both_sides_the_same_keys() -> None:
+    # use_srtp travels in the ClientHello and EncryptedExtensions; the keys come from the
+    # TLS 1.3 exporter with RFC 5764's label.
+    profile = [SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80]
+    pair = handshake(
+        client_config(versions=V13, srtp_profiles=profile),
+        server_config(versions=V13, srtp_profiles=profile),
+    )
+    completed = pair.client_outcome.completed
+    assert completed is not None and completed.protocol_version == "DTLSv1.3"
+    assert completed.srtp_profile == SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
+    client, server = pair.client.srtp_keying_material(), pair.server.srtp_keying_material()
+    assert (client.local_key, client.local_salt) == (server.remote_key, server.remote_salt)
+    assert (client.remote_key, client.remote_salt) == (server.local_key, server.local_salt)
+    assert client.local_key != client.remote_key

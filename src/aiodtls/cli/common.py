@@ -234,7 +234,6 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
             only12 = [
                 option
                 for option, given in (
-                    ("--srtp-profiles", args.srtp_profiles),
                     ("--rpk", args.rpk),
                     ("--profile", args.profile),
                 )
