@@ -103,6 +103,13 @@ class DtlsConfiguration:
     """The DTLS versions this side accepts: DTLS 1.2 (the default), DTLS 1.3, or both. A server
     that allows both answers each ClientHello in the newest version the client offers."""
 
+    dtls13_echo_session_id: bool = False
+    """Server, DTLS 1.3: echo the ClientHello's legacy_session_id in the ServerHello and
+    HelloRetryRequest. Off: RFC 9147 §5 has no echo (no middlebox compatibility mode). On only
+    for wolfSSL DTLS 1.3 clients before 5.9.1, which send a 32-byte legacy_session_id when they
+    resume and abort unless it comes back (wolfSSL's own servers have the same switch,
+    WOLFSSL_DTLS13_5_9_0_COMPAT)."""
+
     cipher_suites13: list[Suite13] | None = None
     """DTLS 1.3 suites in preference order; None means :data:`~aiodtls.suites.DEFAULT_SUITES13`
     (TLS_AES_128_CCM_8_SHA256 only when listed here)."""

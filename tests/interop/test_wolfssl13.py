@@ -988,3 +988,26 @@ def test_wolfssl13_client_with_connection_ids_to_aiodtls13_server(
     assert_dtls13(dtls, client)
     assert dtls.handshake.peer_connection_id == b"CL"
     assert dtls.handshake.connection_id is not None and len(dtls.handshake.connection_id) == 2
+
+
+def test_wolfssl13_client_resumes_with_aiodtls13_ticket_when_the_server_echoes_its_session_id(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:  # V18: resumption both ways; the echo is the opt-in for wolfSSL clients < 5.9.1
+    port = free_udp_port()
+    configuration = server13(
+        interop_files, session_store=ServerSessionStore(), dtls13_echo_session_id=True
+    )
+    with sync.DtlsServer("127.0.0.1", port, configuration=configuration) as srv:
+        relay = peers.relay(port)
+        client = WOLFSSL.client13(peers, relay.port, interop_files, "--waitTicket", resume=True)
+        first, received_first = serve_one(srv, client)
+        second, received_second = serve_one(srv, client)
+
+    assert received_first == [HELLO], received_first
+    assert client.wait_exit() == 0, client.describe()
+    assert "SSL reused session" in client.stdout(), client.describe()
+    assert not first.session_resumed
+    assert second.session_resumed
+    assert_dtls13(second, client)
+    (_, resuming), *_ = [hello for hello in client_hellos(relay) if hello[1].session_id]
+    assert any(hello.session_id == resuming.session_id for _, hello in server_hellos(relay))

@@ -46,6 +46,7 @@ from .server13 import (
     choose_group,
     choose_suite,
     client_offers_dtls13,
+    echoed_session_id,
     hello_retry_request,
     read_cookie,
 )
@@ -56,12 +57,12 @@ _STATE = struct.Struct("!HH")  # suite, group (0: none asked)
 
 
 def encode_hello_retry_request_datagram(
-    record_sequence_number: int, state: HelloRetryState
+    record_sequence_number: int, state: HelloRetryState, session_id: bytes = b""
 ) -> bytes:
     """A whole HelloRetryRequest datagram: one DTLSPlaintext record of epoch 0 (version
     0xFEFD, RFC 9147 §4) reusing the ClientHello's record sequence number, as the
     HelloVerifyRequest does, and message_seq 0."""
-    body = hello_retry_request(state)
+    body = hello_retry_request(state, session_id)
     fragment = encode_handshake_fragment(HandshakeType.server_hello, 0, body)
     return (
         encode_record_header(
@@ -120,13 +121,14 @@ class HelloRetryExchange:
     def challenge(self, record_sequence_number: int, cookie: bytes) -> bytes:
         """The datagram giving ``cookie`` to the client of the ClientHello just read."""
         assert self._pending is not None, "challenge() follows read() of the same ClientHello"
-        _, state = self._pending
+        hello, state = self._pending
         self._pending = None
         if state is None:
             return HELLO_VERIFY_REQUEST.challenge(record_sequence_number, cookie)
         wire = cookie + _encode_state(state)
         full = HelloRetryState(state.suite, state.group, state.client_hello1_hash, wire)
-        return encode_hello_retry_request_datagram(record_sequence_number, full)
+        echo = echoed_session_id(self.configuration, hello.session_id)
+        return encode_hello_retry_request_datagram(record_sequence_number, full, echo)
 
     @property
     def amplification(self) -> int:

@@ -116,6 +116,7 @@ __all__ = [
     "choose_group",
     "choose_suite",
     "client_offers_dtls13",
+    "echoed_session_id",
     "hello_retry_request",
     "read_cookie",
 ]
@@ -194,9 +195,16 @@ class HelloRetryState:
     cookie: bytes = b""
 
 
-def hello_retry_request(state: HelloRetryState) -> bytes:
+def echoed_session_id(configuration: DtlsConfiguration, session_id: bytes) -> bytes:
+    """What a ServerHello or HelloRetryRequest echoes of the ClientHello's legacy_session_id:
+    nothing (RFC 9147 §5), unless ``dtls13_echo_session_id`` is on for old wolfSSL clients."""
+    return session_id if configuration.dtls13_echo_session_id else b""
+
+
+def hello_retry_request(state: HelloRetryState, session_id: bytes = b"") -> bytes:
     """The HelloRetryRequest body for ``state`` (deterministic: a stateless server rebuilds
-    the very bytes the client hashed)."""
+    the very bytes the client hashed). ``session_id`` is echoed only for old wolfSSL clients
+    (``DtlsConfiguration.dtls13_echo_session_id``)."""
     extensions: list[tuple[int, bytes]] = [
         (int(_E.supported_versions), encode_supported_versions_server(_DTLS13))
     ]
@@ -205,7 +213,9 @@ def hello_retry_request(state: HelloRetryState) -> bytes:
     if state.cookie:
         extensions.append((int(_E.cookie), encode_cookie_extension(state.cookie)))
     return encode_server_hello(
-        ServerHello(DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, b"", int(state.suite), 0, extensions)
+        ServerHello(
+            DTLS1_2, HELLO_RETRY_REQUEST_RANDOM, session_id, int(state.suite), 0, extensions
+        )
     )
 
 
@@ -261,16 +271,16 @@ class ServerHandshake13(Handshake13):
         self._client_hello = hello
         if cookie_state is not None:
             self._retry = cookie_state
-            self._begin_retry_transcript(cookie_state)
+            self._begin_retry_transcript(cookie_state, hello.session_id)
             self._send_seq = 1
             self.state = Server13State.SERVER13_WAIT_SECOND_CLIENT_HELLO
         self.handle(message, now)
 
-    def _begin_retry_transcript(self, state: HelloRetryState) -> None:
+    def _begin_retry_transcript(self, state: HelloRetryState, session_id: bytes) -> None:
         digest = state.client_hello1_hash
+        retry = hello_retry_request(state, echoed_session_id(self.configuration, session_id))
         self._transcript = bytearray(
-            transcript_message(_T.message_hash, digest)
-            + transcript_message(_T.server_hello, hello_retry_request(state))
+            transcript_message(_T.message_hash, digest) + transcript_message(_T.server_hello, retry)
         )
 
     def _on_client_hello(self, message: HandshakeMessage, now: float) -> None:
@@ -332,10 +342,11 @@ class ServerHandshake13(Handshake13):
             sh_extensions.append((int(EXT_CONNECTION_ID), encode_connection_id(ours)))
             self._agree_connection_ids(peer_cid)
         server_hello = ServerHello(
-            # RFC 9147 §5: a DTLS server never echoes legacy_session_id (no compatibility mode).
+            # RFC 9147 §5: a DTLS server does not echo legacy_session_id (no compatibility
+            # mode), unless configured for old wolfSSL clients.
             DTLS1_2,
             os.urandom(32),
-            b"",
+            echoed_session_id(self.configuration, hello.session_id),
             int(suite),
             0,
             sh_extensions,
@@ -515,7 +526,9 @@ class ServerHandshake13(Handshake13):
         digest.update(ch1)
         self._retry = HelloRetryState(suite, group, digest.finalize())
         self._transcript = bytearray(message_hash(algorithm, ch1))
-        body = hello_retry_request(self._retry)
+        body = hello_retry_request(
+            self._retry, echoed_session_id(self.configuration, hello.session_id)
+        )
         self._send(_T.server_hello, body, 0)
         self._flush(HELLO_RETRY_REQUEST13)
         self._trace("hello_retry_request", group=group.name, cookie=False)
