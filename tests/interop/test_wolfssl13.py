@@ -1004,6 +1004,7 @@ def test_wolfssl13_client_resumes_with_aiodtls13_ticket_when_the_server_echoes_i
         second, received_second = serve_one(srv, client)
 
     assert received_first == [HELLO], received_first
+    assert received_second == [RESUMING], received_second
     assert client.wait_exit() == 0, client.describe()
     assert "SSL reused session" in client.stdout(), client.describe()
     assert not first.session_resumed
