@@ -510,6 +510,7 @@ def test_message_seq_continues_across_the_hello_retry_request() -> None:  # V9
     assert hellos == [
         ("c2s", HandshakeType.client_hello, 0),
         ("s2c", HandshakeType.server_hello, 0),
+        ("s2c", HandshakeType.server_hello, 0),  # the stateless HelloRetryRequest's copy
         ("c2s", HandshakeType.client_hello, 1),
         ("s2c", HandshakeType.server_hello, 1),
     ]

@@ -157,14 +157,15 @@ def test_lost_ack_of_the_clients_finished_is_recovered_by_its_timer() -> None:
     """The server's ACK of the client's Finished (its only answer to the final flight) is
     lost: the client resends its Finished at its timer (one base timeout, 0.1 s), the server
     acknowledges the copy at once, and the client stops (no timer left)."""
-    lose_ack = LinkConditions(delay=D, rules=[drop(nth(2))])  # s2c: HRR, flight 4, the ACK
+    # s2c: the HelloRetryRequest and its copy, flight 4, the ACK
+    lose_ack = LinkConditions(delay=D, rules=[drop(nth(3))])
     run = simulate(*configs13(psk=True), s2c=lose_ack)
     assert run.completed
     settle(run, 5.0)
     finished_at = 4 * D  # the client's Finished leaves as flight 4 arrives
     rto = EXACT.min_rto  # the base timeout: 1.5 x RTT is below the floor
     assert [t for t, _ in sent(run, CLIENT_ADDRESS)] == [0.0, 2 * D, finished_at, finished_at + rto]
-    assert [t for t, _ in sent(run, SERVER_ADDRESS)] == [D, 3 * D, 5 * D, finished_at + rto + D]
+    assert [t for t, _ in sent(run, SERVER_ADDRESS)] == [D, D, 3 * D, 5 * D, finished_at + rto + D]
     assert traced(run, "server", "handshake_complete") == [5 * D]
     assert traced(run, "client", "flight_acknowledged")[-1] == finished_at + rto + 2 * D
     assert [t.fields["why"] for t in run.traces if t.kind == "retransmit"] == ["timeout"]
@@ -179,8 +180,9 @@ def test_lost_ack_of_a_key_update_after_the_epoch_advanced() -> None:
     in epoch 3 at its timer; the server, which still reads epoch 3, takes it for the copy it
     is (no second update: it stays in epoch 4) and acknowledges it again; only then does the
     client write in epoch 4. Data flows both ways afterwards."""
-    # s2c: HRR, flight 4, the ACK of the Finished, the server's KeyUpdate, its ACK of ours.
-    lose_ack = LinkConditions(delay=D, rules=[drop(nth(4))])
+    # s2c: the HRR twice, flight 4, the ACK of the Finished, the server's KeyUpdate, its ACK
+    # of ours.
+    lose_ack = LinkConditions(delay=D, rules=[drop(nth(5))])
     run = simulate(*configs13(psk=True), s2c=lose_ack)
     assert run.completed
     settle(run, 1.0)
@@ -257,11 +259,11 @@ def test_a_lost_certificate_fragment_is_resent_alone_after_the_partial_ack(
 
     monkeypatch.setattr(flight_module, "plan_datagrams", plan)
     monkeypatch.setattr(flight_module, "plan_unacknowledged", plan_missing)
-    lost = 4  # s2c: the HelloRetryRequest, then flight 4's datagrams 0, 1, 2, 3 (this one)
+    lost = 5  # s2c: the HelloRetryRequest twice, then flight 4's datagrams 0..3 (this one)
     run = simulate(*configs13(), s2c=LinkConditions(delay=D, rules=[drop(nth(lost))]))
     assert run.completed
     flight4 = next(p for p in plans if len(p) >= 6)
-    (record,) = flight4[lost - 1]
+    (record,) = flight4[lost - 2]
     epoch, _, payload = record
     assert payload[0] == 11  # a Certificate fragment
     (resend,) = resends
@@ -312,7 +314,7 @@ def test_the_hello_retry_request_gives_the_client_an_exact_round_trip() -> None:
     that ClientHello's record number: the client measures 2d and times its second ClientHello
     by the base timeout (it used to stay blind: a 0.25 s probe, then 1 s)."""
     lost_hello = LinkConditions(delay=D, rules=[drop(nth(0))])
-    lost_flight = LinkConditions(delay=D, rules=[drop(nth(1))])  # the server's flight 4
+    lost_flight = LinkConditions(delay=D, rules=[drop(nth(2))])  # flight 4, after 2 HRRs
     run = simulate(*configs13(psk=True), c2s=lost_hello, s2c=lost_flight)
     assert run.completed
     samples = [t for t in run.traces if t.role == "client" and t.kind == "rtt_sample"]
@@ -341,7 +343,7 @@ def test_a_lost_ack_of_a_partial_flight_is_repeated_by_the_receiver() -> None:
     the one missing datagram (the whole flight used to go again, when the ClientHello
     came back)."""
     lose_ack = LinkConditions(delay=D, rules=[drop(nth(2))])  # c2s: CH1, CH2, the ACK
-    lose_fragment = LinkConditions(delay=D, rules=[drop(nth(4))])
+    lose_fragment = LinkConditions(delay=D, rules=[drop(nth(5))])
     run = simulate(*configs13(), c2s=lose_ack, s2c=lose_fragment)
     assert run.completed
     ack_at = 4 * D + EXACT.min_rto / 4
@@ -358,7 +360,7 @@ def test_a_repeated_ack_has_the_sender_resend_what_is_still_missing() -> None:
     """A certificate datagram is lost, and so is its resend after the partial ACK. Nothing
     new reaches the client, which repeats its ACK one base timeout after the first: an ACK
     that names nothing new has the server resend the missing datagram again."""
-    lose_fragment = LinkConditions(delay=D, rules=[drop(nth(4)), drop(nth(11))])
+    lose_fragment = LinkConditions(delay=D, rules=[drop(nth(5)), drop(nth(12))])
     run = simulate(*configs13(), s2c=lose_fragment)
     assert run.completed
     whys = [t.fields["why"] for t in run.retransmissions("server")]
