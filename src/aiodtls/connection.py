@@ -26,9 +26,6 @@ import contextlib
 import random
 import ssl
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from .alerts import (
     Alert,
     AlertDescription,
@@ -46,7 +43,7 @@ from .connection_state import HANDSHAKING as _HANDSHAKING
 from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
 from .drops import AUTHENTICATION_FAILURES, Drop, DropReason
 from .errors import unreachable_reason
-from .events import ConnectionTerminated, DataReceived, DtlsEvent
+from .events import ConnectionTerminated, DataReceived, DtlsEvent, HandshakeCompleted
 from .handshake.client import ClientHandshake
 from .handshake.client13 import ClientHandshake13
 from .handshake.cookie import Admit, CookieDoor, CookieSecrets
@@ -57,14 +54,13 @@ from .handshake_phase import FINAL_FLIGHT_LINGER as FINAL_FLIGHT_LINGER
 from .handshake_phase import Dtls12HandshakePhase
 from .handshake_phase13 import Dtls13HandshakePhase, Dtls13State, starts_in_dtls13
 from .migration import AddressBudget
+from .negotiated import NegotiatedProperties
 from .record.cid import TLS12_CID
 from .record.header import ContentType, RawRecord, split_datagram
 from .record.layer import OpenedRecord, RecordLayer, SequenceNumberExhausted
 from .reliability.flight import FlightSender, FlightState
 from .reliability.reassembly import Reassembler
 from .reliability.timer import RetransmissionTimer
-from .resumption import Session
-from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
 from .suites import ProtocolVersion, suite_info
 from .trace import Tracer
 from .wrong_key import FINISHED_IGNORED_COPIES as FINISHED_IGNORED_COPIES
@@ -94,7 +90,7 @@ _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
 
 
-class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
+class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13HandshakePhase):
     """One DTLS association, client or server, as a sans-I/O state machine.
 
     A client calls :meth:`connect`; a server connection is created for one peer address and
@@ -448,14 +444,6 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
             raise RuntimeError(f"cannot update keys while {self.state.value}")
         self._v13.handshake.request_key_update(update_requested=update_requested)
 
-    @property
-    def protocol_version(self) -> str | None:
-        """``"DTLSv1.3"`` or ``"DTLSv1.2"`` once known (a DTLS 1.3 handshake is under way, or
-        the handshake completed), else None."""
-        if self._v13 is not None:
-            return "DTLSv1.3"
-        return "DTLSv1.2" if self._handshake.complete else None
-
     def close(self) -> None:
         """Send close_notify and end the connection."""
         if self.state == _CLOSED:
@@ -502,16 +490,6 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
             return self._v13.records.max_payload(self.configuration.mtu)
         return self._records.max_payload(self.configuration.mtu)
 
-    def export_keying_material(
-        self, label: bytes | str, length: int, context: bytes | None = None
-    ) -> bytes:
-        """RFC 5705 keying material exporter (available once the handshake completed)."""
-        if isinstance(label, str):
-            label = label.encode("ascii")
-        if self._v13 is not None:
-            return self._v13.handshake.export_keying_material(label, length, context)
-        return self._handshake.export_keying_material(label, length, context)
-
     @property
     def closed(self) -> bool:
         """True once the connection has ended."""
@@ -523,66 +501,9 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
         return self._peer_address
 
     @property
-    def peer_certificates(self) -> list[x509.Certificate]:
-        """The peer's certificate chain, leaf first (empty before the handshake completes)."""
-        return self._result.peer_certificates
-
-    @property
-    def peer_public_key(self) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None:
-        """The peer's RFC 7250 raw public key, when it authenticated with one (else None)."""
-        return self._result.peer_public_key
-
-    @property
-    def alpn_protocol(self) -> str | None:
-        """The ALPN protocol both sides agreed on (RFC 7301), or None (not configured on
-        both sides, or the handshake has not completed)."""
-        return self._result.alpn_protocol
-
-    @property
-    def srtp_profile(self) -> SrtpProfile | None:
-        """The DTLS-SRTP profile agreed on (RFC 5764), or None (not configured on both sides,
-        or the handshake has not completed)."""
-        return self._result.srtp_profile
-
-    def srtp_keying_material(self) -> SrtpKeyingMaterial:
-        """The SRTP master keys and salts for this side (RFC 5764 §4.2): ``local_*`` protect
-        what we send. Raises RuntimeError before the handshake completes or without an
-        agreed ``srtp_profile``."""
-        profile = self._result.srtp_profile
-        if profile is None:
-            raise RuntimeError(
-                "no DTLS-SRTP profile was agreed: configure srtp_profiles on both sides"
-            )
-        return keying_material(self, profile, is_client=self.is_client, mki=self._result.srtp_mki)
-
-    @property
-    def server_name(self) -> str | None:
-        """Server: the host name the client asked for (SNI), or None if it sent none.
-        Client: the configured ``server_name``. None before the ClientHello."""
-        return self._result.server_name
-
-    @property
-    def session(self) -> Session | None:
-        """Client: the session to resume later (``DtlsConfiguration.session``), once the
-        handshake completed and if the server offered resumption; None otherwise and on a
-        server. Like ``ssl.SSLSocket.session``."""
-        return self._result.session
-
-    @property
-    def session_resumed(self) -> bool:
-        """True when the handshake resumed an earlier session (``ssl``'s ``session_reused``)."""
-        return self._result.resumed
-
-    @property
     def path_mtu(self) -> int:
         """The MTU handshake flights are cut for now (lowered by MTU back-off)."""
         return self._flight.mtu
-
-    @property
-    def _result(self) -> HandshakeResult:
-        """What the handshake negotiated, in whichever version it ran."""
-        v13 = self._v13
-        return self._handshake.result if v13 is None else v13.handshake.result
 
     def _checked_payload(self, data: bytes) -> bytes:
         """``data`` as bytes, if one record can carry it (ValueError otherwise)."""
@@ -694,6 +615,41 @@ class DtlsConnection(Dtls12HandshakePhase, Dtls13HandshakePhase):
 
     # -- state changes -------------------------------------------------------------------
 
+    def _announce_completion(
+        self, result: HandshakeResult, version: str, suite: str, ems: bool
+    ) -> None:
+        """The handshake completed (either version): the event, the trace, and the
+        application data that arrived early, in that order."""
+        self._events.append(
+            HandshakeCompleted(
+                protocol_version=version,
+                cipher_suite=suite,
+                group=result.group.name if result.group is not None else None,
+                peer_certificates=list(result.peer_certificates),
+                peer_public_key=result.peer_public_key,
+                psk_identity=result.psk_identity,
+                alpn_protocol=result.alpn_protocol,
+                srtp_profile=result.srtp_profile,
+                server_name=result.server_name,
+                extended_master_secret=ems,
+                connection_id=_negotiated(result.connection_ids, 0),
+                peer_connection_id=_negotiated(result.connection_ids, 1),
+                session_resumed=result.resumed,
+                duration=self._now - self._started_at if self._started_at is not None else 0.0,
+                retransmissions=self._flight.retransmissions,
+            )
+        )
+        if self._trace.enabled:
+            self._trace(
+                "handshake_complete",
+                version=version,
+                suite=suite,
+                retransmissions=self._flight.retransmissions,
+            )
+        if self._early_application is not None:
+            self._events.extend(DataReceived(data) for data in self._early_application)
+        self._free_early_application()
+
     def _free_early_application(self) -> None:
         if self._records.budget is not None:
             self._records.budget.give(self._early_application_bytes)
@@ -798,3 +754,8 @@ def _alert_or_none(value: int) -> AlertDescription | None:
         return AlertDescription(value)
     except ValueError:
         return None
+
+
+def _negotiated(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
+    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
+    return None if cids is None or cids[1] is None else cids[index]

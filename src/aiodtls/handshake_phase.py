@@ -26,12 +26,13 @@ from .connection_state import ESTABLISHED as _ESTABLISHED
 from .connection_state import HANDSHAKING as _HANDSHAKING
 from .connection_state import ConnectionState, NetworkAddress
 from .drops import Drop, DropReason
-from .events import DataReceived, DtlsEvent, HandshakeCompleted
+from .events import DtlsEvent
 from .handshake.client import ClientHandshake
 from .handshake.cookie import Admit, Challenge, CookieDoor
 from .handshake.messages import HandshakeType, decode_client_hello
 from .handshake.server import ServerHandshake
-from .handshake_phase13 import Dtls13State, admits_dtls13, negotiated_cid
+from .handshake.state import HandshakeResult
+from .handshake_phase13 import Dtls13State, admits_dtls13
 from .migration import AddressBudget
 from .record.header import RECORD_HEADER_LENGTH, RawRecord
 from .record.layer import OpenedRecord, RecordLayer
@@ -101,6 +102,9 @@ class Dtls12HandshakePhase:
         def _drop(self, drop: Drop, record: RawRecord | OpenedRecord | None = None) -> None: ...
         def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None: ...
         def _free_early_application(self) -> None: ...
+        def _announce_completion(
+            self, result: HandshakeResult, version: str, suite: str, ems: bool
+        ) -> None: ...
         def _deliver_messages13(
             self, message: HandshakeMessage | None, v13: Dtls13State
         ) -> None: ...
@@ -407,34 +411,9 @@ class Dtls12HandshakePhase:
             self._flight.forget()
         result = self._handshake.result
         assert result.suite is not None
-        self._events.append(
-            HandshakeCompleted(
-                protocol_version="DTLSv1.2",
-                cipher_suite=result.suite.name,
-                group=result.group.name if result.group is not None else None,
-                peer_certificates=list(result.peer_certificates),
-                peer_public_key=result.peer_public_key,
-                psk_identity=result.psk_identity,
-                alpn_protocol=result.alpn_protocol,
-                srtp_profile=result.srtp_profile,
-                server_name=result.server_name,
-                extended_master_secret=result.extended_master_secret,
-                connection_id=negotiated_cid(result.connection_ids, 0),
-                peer_connection_id=negotiated_cid(result.connection_ids, 1),
-                session_resumed=result.resumed,
-                duration=self._now - self._started_at if self._started_at is not None else 0.0,
-                retransmissions=self._flight.retransmissions,
-            )
+        self._announce_completion(
+            result, "DTLSv1.2", result.suite.name, result.extended_master_secret
         )
-        if self._trace.enabled:
-            self._trace(
-                "handshake_complete",
-                suite=result.suite.name,
-                retransmissions=self._flight.retransmissions,
-            )
-        if self._early_application is not None:
-            self._events.extend(DataReceived(data) for data in self._early_application)
-        self._free_early_application()
 
     def _free_reassembler(self) -> None:
         """The handshake is over: give back what reassembly buffered, and drop it."""

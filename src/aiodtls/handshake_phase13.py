@@ -39,7 +39,7 @@ from .connection_state import ESTABLISHED as _ESTABLISHED
 from .connection_state import HANDSHAKING as _HANDSHAKING
 from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
 from .drops import Drop, DropReason
-from .events import DataReceived, DtlsEvent, HandshakeCompleted
+from .events import DtlsEvent
 from .handshake.client import ClientHandshake
 from .handshake.client13 import ClientHandshake13, is_session13, selects_dtls13
 from .handshake.cookie import Admit
@@ -48,6 +48,7 @@ from .handshake.messages import HandshakeType, decode_ack, encode_ack
 from .handshake.messages.tls13 import HELLO_RETRY_REQUEST_RANDOM
 from .handshake.server import ServerHandshake
 from .handshake.server13 import ServerHandshake13, client_offers_dtls13
+from .handshake.state import HandshakeResult
 from .record.layer import OpenedRecord, RecordLayer
 from .record.layer13 import Opened13, RecordLayer13
 from .record.protection13 import RecordProtection13
@@ -143,6 +144,9 @@ class Dtls13HandshakePhase:
         def _repeat_fatal_alert(self, addr: NetworkAddress) -> None: ...
         def _free_early_application(self) -> None: ...
         def _deliver_messages(self, message: HandshakeMessage | None) -> None: ...
+        def _announce_completion(
+            self, result: HandshakeResult, version: str, suite: str, ems: bool
+        ) -> None: ...
         def _send_flight(
             self, entries: list[FlightEntry], *, final: bool, flight_number: int
         ) -> None: ...
@@ -455,35 +459,8 @@ class Dtls13HandshakePhase:
         result = handshake.result
         suite = result.suite13
         assert suite is not None
-        self._events.append(
-            HandshakeCompleted(
-                protocol_version="DTLSv1.3",
-                cipher_suite=suite.name,
-                group=result.group.name if result.group is not None else None,
-                peer_certificates=list(result.peer_certificates),
-                peer_public_key=result.peer_public_key,
-                psk_identity=result.psk_identity,
-                alpn_protocol=result.alpn_protocol,
-                srtp_profile=result.srtp_profile,
-                server_name=result.server_name,
-                extended_master_secret=True,  # the TLS 1.3 key schedule binds the transcript
-                connection_id=negotiated_cid(result.connection_ids, 0),
-                peer_connection_id=negotiated_cid(result.connection_ids, 1),
-                session_resumed=result.resumed,
-                duration=self._now - self._started_at if self._started_at is not None else 0.0,
-                retransmissions=self._flight.retransmissions,
-            )
-        )
-        if self._trace.enabled:
-            self._trace(
-                "handshake_complete",
-                version="DTLSv1.3",
-                suite=suite.name,
-                retransmissions=self._flight.retransmissions,
-            )
-        if self._early_application is not None:
-            self._events.extend(DataReceived(data) for data in self._early_application)
-        self._free_early_application()
+        # The TLS 1.3 key schedule binds the transcript: what extended master secret is for.
+        self._announce_completion(result, "DTLSv1.3", suite.name, True)
 
 
 def _carries_hello_retry_request(payload: bytes) -> bool:
@@ -502,8 +479,3 @@ def _internal_error(exc: Exception) -> Alert:
     from .alerts import AlertInternalError
 
     return AlertInternalError(f"internal error: {exc!r}")
-
-
-def negotiated_cid(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
-    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
-    return None if cids is None or cids[1] is None else cids[index]
