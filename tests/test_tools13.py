@@ -417,6 +417,7 @@ def test_client_and_server_options_choose_the_versions_and_13_suites() -> None:
     assert config.cipher_suites is not None and len(config.cipher_suites) == 1
 
 
+@pytest.mark.slow  # 3.5 s: two demo runs
 def test_demo_dtls13_shows_acks_next_to_dtls12(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "demo", "--dtls13", "--seed", "1", "--messages", "1")
     assert code == 0
@@ -500,6 +501,7 @@ def test_a_record_of_flight_4_implicitly_acknowledges_the_client_hello() -> None
     assert late_hellos == []
 
 
+@pytest.mark.slow  # 2 s each: real processes on loopback
 @pytest.mark.parametrize(
     "name",
     [
