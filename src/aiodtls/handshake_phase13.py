@@ -29,6 +29,7 @@ from .alerts import (
     AlertBadRecordMac,
     AlertDecodeError,
     AlertDescription,
+    AlertInternalError,
     AlertLevel,
     AlertProtocolVersion,
 )
@@ -476,6 +477,6 @@ def _carries_hello_retry_request(payload: bytes) -> bool:
 
 
 def _internal_error(exc: Exception) -> Alert:
-    from .alerts import AlertInternalError
-
+    """The alert a bug of ours (or an epoch out of sequence numbers) ends the connection
+    with: network input never raises into the application."""
     return AlertInternalError(f"internal error: {exc!r}")
