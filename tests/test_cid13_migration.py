@@ -10,9 +10,19 @@ import asyncio
 import pytest
 
 from aiodtls import ConnectionState, DataReceived, DtlsConfiguration, DtlsConnection
+from aiodtls.alerts import AlertDescription
 from aiodtls.asyncio import connect, serve
 from aiodtls.endpoint import DtlsEndpoint
+from aiodtls.handshake.messages import HandshakeType
+from aiodtls.handshake.messages.tls13 import (
+    ConnectionIdUsage,
+    NewConnectionId,
+    encode_new_connection_id,
+)
+from aiodtls.handshake.state13 import MAX_ISSUED_CONNECTION_IDS
+from aiodtls.handshake_phase13 import Dtls13State
 from aiodtls.record.header import ContentType
+from aiodtls.reliability.reassembly import HandshakeMessage
 from aiodtls.suites import ProtocolVersion
 from aiodtls.wire import peek_cid
 from pairs import CLIENT_ADDR, SERVER_ADDR, Pair, handshake, psk_configs
@@ -359,3 +369,204 @@ def test_nat_rebinding_over_loopback_loses_a_dtls13_session_without_cids() -> No
             await server.wait_closed()
 
     asyncio.run(main())
+
+
+# -- RequestConnectionId / NewConnectionId (RFC 9147 §9; SPEC V14, V21) ----------------------
+
+
+def _v13(connection: DtlsConnection) -> Dtls13State:
+    v13 = connection._v13
+    assert v13 is not None
+    return v13
+
+
+def _send_raw_post_handshake(connection: DtlsConnection, msg_type: int, body: bytes) -> None:
+    """Send a post-handshake message past the API's checks (what a faulty peer does)."""
+    handshake = _v13(connection).handshake
+    entry = handshake._entry(msg_type, body, handshake.write_epoch)
+    handshake._sink._send_post_handshake([entry])
+
+
+def test_a_request_is_answered_with_spare_cids_that_the_peer_accepts() -> None:  # RFC 9147 §9
+    pair = cid_pair13(4, 6)
+    server_done = pair.server_outcome.completed
+    assert server_done is not None and server_done.connection_id is not None
+    retransmissions = pair.client.stats.retransmissions, pair.server.stats.retransmissions
+    assert pair.client.request_connection_ids(3)
+    assert not pair.client.request_connection_ids(1)  # V14: one unfulfilled at a time
+    pair.drive()
+    spares = pair.client.spare_peer_connection_ids
+    assert len(spares) == 3 and len(set(spares)) == 3
+    assert all(len(cid) == 6 and cid != server_done.connection_id for cid in spares)
+    # Both post-handshake messages were acknowledged: nothing is retransmitted.
+    assert pair.client._flight.acknowledged and pair.server._flight.acknowledged
+    assert (pair.client.stats.retransmissions, pair.server.stats.retransmissions) == (
+        retransmissions
+    )
+    # The request is fulfilled: another may go.
+    assert pair.client.request_connection_ids(1)
+    pair.drive()
+    assert len(pair.client.spare_peer_connection_ids) == 4
+    # The client switches to a spare (in order); the server takes records with it.
+    assert pair.client.use_spare_connection_id()
+    datagram = sealed(pair, b"with a spare")
+    assert datagram[1:7] == spares[0]
+    pair.server.receive_datagram(datagram, CLIENT_ADDR, pair.now)
+    assert data_of(pair.server) == [b"with a spare"]
+    assert pair.client.spare_peer_connection_ids == [
+        *spares[1:],
+        *pair.client.spare_peer_connection_ids[2:],
+    ]
+
+
+def test_a_spare_cid_from_a_new_address_moves_the_peer() -> None:  # I5, RFC 9147 §9
+    pair = cid_pair13(4, 4)
+    pair.client.request_connection_ids(1)
+    pair.drive()
+    assert pair.client.use_spare_connection_id()
+    assert not pair.client.use_spare_connection_id()  # none left
+    pair.server.receive_datagram(sealed(pair, b"new path"), NEW_ADDR, pair.now)
+    assert pair.server.peer_address == NEW_ADDR
+    assert data_of(pair.server) == [b"new path"]
+
+
+def test_cids_given_out_are_bounded() -> None:  # RFC 9147 §9: fewer, including none
+    pair = cid_pair13(4, 4)
+    pair.client.request_connection_ids(255)
+    pair.drive()
+    assert len(pair.client.spare_peer_connection_ids) == MAX_ISSUED_CONNECTION_IDS
+    assert pair.client.request_connection_ids(5)
+    pair.drive()
+    # Answered (the request is fulfilled) with no CID: the server gave all it gives.
+    assert len(pair.client.spare_peer_connection_ids) == MAX_ISSUED_CONNECTION_IDS
+    assert pair.client.request_connection_ids(1)
+    assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
+
+
+def test_cid_immediate_switches_the_cid_we_send_at_once() -> None:  # RFC 9147 §9
+    pair = cid_pair13(4, 4)
+    new = [b"\xaa\xbb\xcc\xdd", b"\x01\x02\x03"]  # a spare may have another length
+    _v13(pair.server).records.accept_cids(new[:1])  # as a server giving it does
+    body = encode_new_connection_id(NewConnectionId(new, ConnectionIdUsage.cid_immediate))
+    _send_raw_post_handshake(pair.server, HandshakeType.new_connection_id, body)
+    pair.exchange()
+    assert pair.client.state == ConnectionState.ESTABLISHED
+    assert pair.client.spare_peer_connection_ids == [new[1]]
+    datagram = sealed(pair, b"x")
+    assert datagram[0] & 0xF0 == 0x30 and datagram[1:5] == new[0]
+    pair.server.receive_datagram(datagram, CLIENT_ADDR, pair.now)
+    assert data_of(pair.server) == [b"x"]
+    # KeyUpdates keep it: the next epoch's records carry it too.
+    pair.client.request_key_update()
+    pair.drive()
+    assert _v13(pair.client).records.write_epoch == 4
+    assert sealed(pair, b"y")[1:5] == new[0]
+    # A spare of another length: records still fit the MTU.
+    assert pair.client.use_spare_connection_id()
+    pair.client.send(bytes(pair.client.max_payload()))
+    ((datagram, _),) = pair.client.datagrams_to_send(pair.now)
+    assert datagram[1:4] == new[1]
+    assert len(datagram) == pair.client.configuration.mtu
+
+
+def test_one_new_connection_id_outstanding_at_a_time() -> None:  # V14
+    """Requests that come faster than our answers are acknowledged: one answer in flight,
+    one waiting for its ACK, and a request beyond is ignored (its record is ACKed as usual)."""
+    pair = cid_pair13(4, 4)
+    server = _v13(pair.server)
+    for i in range(3):
+        message = HandshakeMessage(HandshakeType.request_connection_id, 100 + i, b"\x01", 3)
+        server.handshake.handle(message, pair.now)
+    assert [e.msg_type for e in pair.server._flight.entries] == [HandshakeType.new_connection_id]
+    assert len(server.queued) == 1
+    pair.drive()
+    assert len(pair.client.spare_peer_connection_ids) == 2
+    assert pair.server._flight.acknowledged and not server.queued
+
+
+@pytest.mark.parametrize(
+    ("client_length", "server_length", "sender", "msg_type", "body"),
+    [
+        # No CIDs negotiated at all.
+        (None, None, "client", HandshakeType.request_connection_id, b"\x01"),
+        (None, None, "server", HandshakeType.new_connection_id, b"\x00\x02\x01\x07\x01"),
+        # The server's CID is empty: the client may not ask for more of them ...
+        (4, 0, "client", HandshakeType.request_connection_id, b"\x01"),
+        # ... and the server, which receives none, may not give any.
+        (4, 0, "server", HandshakeType.new_connection_id, b"\x00\x02\x01\x07\x01"),
+        (0, 4, "client", HandshakeType.new_connection_id, b"\x00\x02\x01\x07\x01"),
+    ],
+)
+def test_cid_messages_without_a_non_empty_cid_are_unexpected(
+    client_length: int | None,
+    server_length: int | None,
+    sender: str,
+    msg_type: int,
+    body: bytes,
+) -> None:  # V21
+    pair = cid_pair13(client_length, server_length)
+    source, target = (
+        (pair.client, pair.server) if sender == "client" else (pair.server, pair.client)
+    )
+    _send_raw_post_handshake(source, msg_type, body)
+    pair.drive()
+    terminated = (pair.server_outcome if sender == "client" else pair.client_outcome).terminated
+    assert terminated is not None and not terminated.by_peer
+    assert terminated.alert == AlertDescription.unexpected_message
+    assert target.state == ConnectionState.CLOSED
+
+
+def test_the_api_refuses_what_the_peer_would_refuse() -> None:  # V21
+    pair = cid_pair13(4, 0)  # the CID the client sends is empty
+    with pytest.raises(RuntimeError, match="non-empty"):
+        pair.client.request_connection_ids()
+    assert not pair.client.use_spare_connection_id()
+    assert pair.server.request_connection_ids()  # the server sends the client's 4 bytes
+    plain = cid_pair13(None, None)
+    with pytest.raises(RuntimeError):
+        plain.client.request_connection_ids()
+    client12, server12 = psk_configs(connection_id_length=4)
+    client12.connection_id_length = 4
+    pair12 = handshake(client12, server12)
+    with pytest.raises(RuntimeError, match=r"DTLS 1\.2"):
+        pair12.client.request_connection_ids()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x00\x01\x00\x00",  # an empty CID, cid_immediate
+        b"\x00\x00\x00",  # cid_immediate without a CID
+        b"\x00\x02\x01\x07\x05",  # an unknown usage
+    ],
+)
+def test_malformed_new_connection_ids_are_illegal(body: bytes) -> None:
+    pair = cid_pair13(4, 4)
+    _send_raw_post_handshake(pair.server, HandshakeType.new_connection_id, body)
+    pair.drive()
+    terminated = pair.client_outcome.terminated
+    assert terminated is not None
+    assert terminated.alert == AlertDescription.illegal_parameter
+
+
+def test_endpoint_routes_the_cids_a_connection_gives_out() -> None:  # I3, RFC 9147 §9
+    pair = established_endpoint_pair(4)
+    connection = pair.server_connection()
+    assert pair.client.request_connection_ids(2)
+    pair.exchange()
+    spares = pair.client.spare_peer_connection_ids
+    assert len(spares) == 2
+    assert all(pair.endpoint._by_cid[cid] is connection for cid in spares)
+    # A new path with a new CID: the endpoint finds the connection by it.
+    assert pair.client.use_spare_connection_id()
+    pair.client_addr = NEW_ADDR
+    pair.client.send(b"new path, new CID")
+    pair.exchange()
+    assert pair.received == [b"new path, new CID"]
+    assert connection.peer_address == NEW_ADDR
+    # Freed with the connection.
+    pair.client.close()
+    pair.exchange()
+    pair.endpoint.handle_timer(pair.now + 3600)
+    pair.endpoint.datagrams_to_send(pair.now + 3600)
+    assert pair.endpoint._by_cid == {}

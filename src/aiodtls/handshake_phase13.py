@@ -21,6 +21,8 @@ declares what it uses of the connection and adds no attribute (docs/design.md,
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -110,6 +112,9 @@ class Dtls13State:
     released: list[bytes] = field(default_factory=list)
     """Records the record layer held for keys that are now installed, opened once the record
     being processed is done (never from inside the handshake that installed the keys)."""
+    cid_issuer: Callable[[int], list[bytes]] | None = None
+    """Where fresh CIDs of ours come from (a server endpoint's, unique among its connections
+    and routed to this one); None: random ones, unique in this connection."""
     newest: tuple[int, int] = (0, -1)
     """The record number (epoch, sequence number) of the newest protected record accepted:
     only a newer one may move the peer's address (RFC 9146 §6, RFC 9147 §9, SPEC I5)."""
@@ -275,6 +280,71 @@ class Dtls13HandshakePhase:
         # final: acknowledged explicitly only, never by what the peer sends next (§7.2).
         flight.start(entries, final=True, flight_number=flight.flight_number + 1)
 
+    def _issue_connection_ids13(self, count: int) -> list[bytes]:
+        """Called by the handshake answering a RequestConnectionId: up to ``count`` fresh CIDs
+        of ours, accepted from now on (RFC 9147 §9)."""
+        v13 = self._v13
+        assert v13 is not None
+        records = v13.records
+        if v13.cid_issuer is not None:
+            cids = v13.cid_issuer(count)
+        else:
+            cids = []
+            length = len(records.receive_cid)
+            for _ in range(64 * count):
+                if len(cids) == count:
+                    break
+                cid = os.urandom(length)
+                if not records.accepts_cid(cid) and cid not in cids:
+                    cids.append(cid)
+        records.accept_cids(cids)
+        return cids
+
+    def _use_send_connection_id13(self, cid: bytes) -> None:
+        """Called by the handshake: the peer's NewConnectionId (cid_immediate), or the
+        application taking a spare: records we send carry ``cid`` from now on."""
+        v13 = self._v13
+        assert v13 is not None
+        v13.records.use_send_cid(cid)
+        if self._trace.enabled:
+            self._trace("send_connection_id_changed", length=len(cid))
+
+    # -- connection IDs: the application's and the endpoint's (RFC 9147 §9) ------------------
+
+    def request_connection_ids(self, count: int = 1) -> bool:
+        """DTLS 1.3: ask the peer for ``count`` spare connection IDs with a
+        RequestConnectionId (RFC 9147 §9); they arrive in a NewConnectionId
+        (:attr:`spare_peer_connection_ids`). False, and nothing sent, while an earlier
+        request is unfulfilled. ``RuntimeError`` on a DTLS 1.2 connection, before the
+        handshake completed, or when the CID we send is empty or not negotiated."""
+        v13 = self._v13
+        if v13 is None:
+            raise RuntimeError("RequestConnectionId is DTLS 1.3's: this connection speaks DTLS 1.2")
+        if self.state is not _ESTABLISHED:
+            raise RuntimeError(f"cannot request connection IDs while {self.state.value}")
+        return v13.handshake.request_connection_ids(count)
+
+    def use_spare_connection_id(self) -> bool:
+        """DTLS 1.3: send the peer's next spare connection ID from now on (RFC 9147 §9: a new
+        CID for a new path, e.g. after the application changed network); False if the peer
+        gave none (or none is left)."""
+        v13 = self._v13
+        if v13 is None or self.state is not _ESTABLISHED:
+            return False
+        return v13.handshake.use_spare_connection_id()
+
+    @property
+    def spare_peer_connection_ids(self) -> list[bytes]:
+        """DTLS 1.3: the spare connection IDs the peer gave (NewConnectionId), in order."""
+        v13 = self._v13
+        return [] if v13 is None else list(v13.handshake.spare_peer_connection_ids)
+
+    def _issue_connection_ids_from(self, issuer: Callable[[int], list[bytes]]) -> None:
+        """A server endpoint's: fresh CIDs of this connection come from ``issuer`` (unique
+        among the endpoint's connections, and routed here). Nothing for DTLS 1.2."""
+        if self._v13 is not None:
+            self._v13.cid_issuer = issuer
+
     # -- receiving ------------------------------------------------------------------------------
 
     def _receive_datagram13(self, data: bytes, addr: NetworkAddress, now: float) -> None:
@@ -389,6 +459,7 @@ class Dtls13HandshakePhase:
         # used (RFC 9147 §8) -- not on the ACK of an earlier flight while the KeyUpdate
         # waited in ``queued`` --, and the next post-handshake message may go.
         v13.handshake.on_key_update_acked(flight.entries)
+        v13.handshake.on_post_handshake_acked(flight.entries)
         if v13.queued:
             self._send_post_handshake(v13.queued.pop(0))
 
