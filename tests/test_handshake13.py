@@ -67,6 +67,12 @@ class FakeSink:
         self.post_handshake.extend(entries)
         self.outbox.extend(entries)
 
+    def _issue_connection_ids13(self, count: int) -> list[bytes]:
+        return [bytes((i,)) * 4 for i in range(count)]
+
+    def _use_send_connection_id13(self, cid: bytes) -> None:
+        pass
+
 
 @dataclass
 class Pair13:

@@ -28,7 +28,10 @@ in front of it, and the limits that keep a server alive under floods and replays
   address (RFC 9146; one CID length for the whole endpoint, since the wire does not carry
   it). An unknown CID is dropped and counted. The connection moves its peer address only for
   an authenticated record newer than any seen (SPEC I5, ``aiodtls.migration``); the table of
-  addresses follows it (docs/connection-ids.md).
+  addresses follows it (docs/connection-ids.md). DTLS 1.3 the same: a datagram whose first
+  record is a unified header with the C bit is routed by the CID after its first byte, and
+  the further CIDs a connection gives in a NewConnectionId (RFC 9147 §9) are drawn here, so
+  they stay unique and route to it too.
 
 Like ``DtlsConnection`` it never reads a clock or touches a socket: a driver feeds
 :meth:`receive_datagram` and pulls :meth:`datagrams_to_send`, :meth:`get_timer` and
@@ -44,6 +47,7 @@ import os
 import random
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
+from functools import partial
 
 from .budget import BufferBudget
 from .configuration import DtlsConfiguration
@@ -143,6 +147,8 @@ class DtlsEndpoint:
         self._cid_length = configuration.connection_id_length or 0
         self._by_cid: dict[bytes, DtlsConnection] = {}
         self._cids: dict[DtlsConnection, bytes] = {}
+        # DTLS 1.3: the further CIDs a connection gave its peer (NewConnectionId).
+        self._more_cids: dict[DtlsConnection, list[bytes]] = {}
         self._replacements: dict[NetworkAddress, DtlsConnection] = {}
         self._randoms: dict[DtlsConnection, bytes] = {}
         self._half_open: dict[DtlsConnection, object] = {}
@@ -233,6 +239,21 @@ class DtlsEndpoint:
             # It kept its CID but a handshake is not reachable by it: no longer served.
             self._pending.discard(occupant)
         self.stats.peer_address_changes += 1
+
+    def _issue_connection_ids(self, connection: DtlsConnection, count: int) -> list[bytes]:
+        """Up to ``count`` fresh CIDs for ``connection`` to give its peer in a DTLS 1.3
+        NewConnectionId (RFC 9147 §9): unique among the endpoint's, routed to it from now on
+        and freed with it."""
+        cids: list[bytes] = []
+        for _ in range(count):
+            cid = self._new_connection_id()
+            if cid is None:
+                break
+            self._by_cid[cid] = connection
+            cids.append(cid)
+        if cids:
+            self._more_cids.setdefault(connection, []).extend(cids)
+        return cids
 
     def _new_connection_id(self) -> bytes | None:
         """A random CID no connection of this endpoint owns, or None if none was found."""
@@ -349,6 +370,9 @@ class DtlsEndpoint:
                 self._forget(connection)
             self._connections[addr] = new
         self._feed(new, data, addr, now)
+        if cid is not None:
+            # DTLS 1.3: CIDs it gives later (NewConnectionId) come from here, to be routed.
+            new._issue_connection_ids_from(partial(self._issue_connection_ids, new))
 
     def _expire_accepted(self, now: float) -> None:
         while self._accepted:
@@ -519,6 +543,9 @@ class DtlsEndpoint:
         cid = self._cids.pop(connection, None)
         if cid is not None:
             del self._by_cid[cid]
+            if self._more_cids:
+                for more in self._more_cids.pop(connection, ()):
+                    del self._by_cid[more]
         self._randoms.pop(connection, None)
         self._scheduled.pop(connection, None)
         self._pending.discard(connection)

@@ -21,6 +21,8 @@ declares what it uses of the connection and adds no attribute (docs/design.md,
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,6 +52,7 @@ from .handshake.messages.tls13 import HELLO_RETRY_REQUEST_RANDOM
 from .handshake.server import ServerHandshake
 from .handshake.server13 import ServerHandshake13, client_offers_dtls13
 from .handshake.state import HandshakeResult
+from .migration import AddressBudget
 from .record.layer import OpenedRecord, RecordLayer
 from .record.layer13 import Opened13, RecordLayer13
 from .record.protection13 import RecordProtection13
@@ -73,6 +76,7 @@ _FIRST_HANDSHAKE_EPOCH = 2
 _DTLS13 = ProtocolVersion.DTLSv1_3
 _FIRST_APPLICATION_EPOCH = 3
 _IDLE = FlightState.IDLE
+_UNIFIED_WITH_CID = 0x30  # the high nibble of a unified header's first byte with the C bit
 
 
 def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
@@ -108,6 +112,12 @@ class Dtls13State:
     released: list[bytes] = field(default_factory=list)
     """Records the record layer held for keys that are now installed, opened once the record
     being processed is done (never from inside the handshake that installed the keys)."""
+    cid_issuer: Callable[[int], list[bytes]] | None = None
+    """Where fresh CIDs of ours come from (a server endpoint's, unique among its connections
+    and routed to this one); None: random ones, unique in this connection."""
+    newest: tuple[int, int] = (0, -1)
+    """The record number (epoch, sequence number) of the newest protected record accepted:
+    only a newer one may move the peer's address (RFC 9146 §6, RFC 9147 §9, SPEC I5)."""
 
 
 class Dtls13HandshakePhase:
@@ -127,6 +137,7 @@ class Dtls13HandshakePhase:
     _events: list[DtlsEvent]
     _datagrams: list[bytes]
     _peer_address: NetworkAddress | None
+    _address_budget: AddressBudget | None
     _peer_flight_start: int
     _early_application: list[bytes] | None
     _now: float
@@ -148,6 +159,7 @@ class Dtls13HandshakePhase:
         def _announce_completion(
             self, result: HandshakeResult, version: str, suite: str, ems: bool
         ) -> None: ...
+        def _move_peer(self, addr: NetworkAddress) -> None: ...
         def _send_flight(
             self, entries: list[FlightEntry], *, final: bool, flight_number: int
         ) -> None: ...
@@ -179,6 +191,9 @@ class Dtls13HandshakePhase:
         """A server's admitted ClientHello offers DTLS 1.3 and we allow it: answer in 1.3.
         Its cookie (if the door sent a HelloRetryRequest) tells how the transcript starts."""
         v13 = self._start_dtls13(ServerHandshake13(self.configuration, self, self._trace))
+        # The CID a server endpoint chose (unique among its connections, what it routes by)
+        # was given to the DTLS 1.2 handshake the connection was created with.
+        v13.handshake.result.connection_ids = self._handshake.result.connection_ids
         # The HelloRetryRequest reused the ClientHello's record number (as a HVR does, SPEC
         # C3): continue after it so the client's epoch-0 replay check never sees one twice.
         v13.records.skip_write_sequence_numbers(0, message.record_sequence_number + 1)
@@ -265,6 +280,71 @@ class Dtls13HandshakePhase:
         # final: acknowledged explicitly only, never by what the peer sends next (§7.2).
         flight.start(entries, final=True, flight_number=flight.flight_number + 1)
 
+    def _issue_connection_ids13(self, count: int) -> list[bytes]:
+        """Called by the handshake answering a RequestConnectionId: up to ``count`` fresh CIDs
+        of ours, accepted from now on (RFC 9147 §9)."""
+        v13 = self._v13
+        assert v13 is not None
+        records = v13.records
+        if v13.cid_issuer is not None:
+            cids = v13.cid_issuer(count)
+        else:
+            cids = []
+            length = len(records.receive_cid)
+            for _ in range(64 * count):
+                if len(cids) == count:
+                    break
+                cid = os.urandom(length)
+                if not records.accepts_cid(cid) and cid not in cids:
+                    cids.append(cid)
+        records.accept_cids(cids)
+        return cids
+
+    def _use_send_connection_id13(self, cid: bytes) -> None:
+        """Called by the handshake: the peer's NewConnectionId (cid_immediate), or the
+        application taking a spare: records we send carry ``cid`` from now on."""
+        v13 = self._v13
+        assert v13 is not None
+        v13.records.use_send_cid(cid)
+        if self._trace.enabled:
+            self._trace("send_connection_id_changed", length=len(cid))
+
+    # -- connection IDs: the application's and the endpoint's (RFC 9147 §9) ------------------
+
+    def request_connection_ids(self, count: int = 1) -> bool:
+        """DTLS 1.3: ask the peer for ``count`` spare connection IDs with a
+        RequestConnectionId (RFC 9147 §9); they arrive in a NewConnectionId
+        (:attr:`spare_peer_connection_ids`). False, and nothing sent, while an earlier
+        request is unfulfilled. ``RuntimeError`` on a DTLS 1.2 connection, before the
+        handshake completed, or when the CID we send is empty or not negotiated."""
+        v13 = self._v13
+        if v13 is None:
+            raise RuntimeError("RequestConnectionId is DTLS 1.3's: this connection speaks DTLS 1.2")
+        if self.state is not _ESTABLISHED:
+            raise RuntimeError(f"cannot request connection IDs while {self.state.value}")
+        return v13.handshake.request_connection_ids(count)
+
+    def use_spare_connection_id(self) -> bool:
+        """DTLS 1.3: send the peer's next spare connection ID from now on (RFC 9147 §9: a new
+        CID for a new path, e.g. after the application changed network); False if the peer
+        gave none (or none is left)."""
+        v13 = self._v13
+        if v13 is None or self.state is not _ESTABLISHED:
+            return False
+        return v13.handshake.use_spare_connection_id()
+
+    @property
+    def spare_peer_connection_ids(self) -> list[bytes]:
+        """DTLS 1.3: the spare connection IDs the peer gave (NewConnectionId), in order."""
+        v13 = self._v13
+        return [] if v13 is None else list(v13.handshake.spare_peer_connection_ids)
+
+    def _issue_connection_ids_from(self, issuer: Callable[[int], list[bytes]]) -> None:
+        """A server endpoint's: fresh CIDs of this connection come from ``issuer`` (unique
+        among the endpoint's connections, and routed here). Nothing for DTLS 1.2."""
+        if self._v13 is not None:
+            self._v13.cid_issuer = issuer
+
     # -- receiving ------------------------------------------------------------------------------
 
     def _receive_datagram13(self, data: bytes, addr: NetworkAddress, now: float) -> None:
@@ -274,14 +354,33 @@ class Dtls13HandshakePhase:
             self._repeat_fatal_alert(addr)
             return
         self.stats.datagrams_received += 1
-        if addr != self._peer_address:
-            self._drop(Drop(DropReason.OTHER_ADDRESS))
-            return
         v13 = self._v13
         assert v13 is not None
+        records = v13.records
+        moving = addr != self._peer_address
+        if moving:
+            # Only a peer that carries our (non-empty) CID may be at another address, and
+            # only after the handshake (RFC 9147 §9, SPEC I3, I5).
+            if not records.receive_cid or self.state is not _ESTABLISHED:
+                self._drop(Drop(DropReason.OTHER_ADDRESS))
+                return
+            if not data or data[0] & 0xF0 != _UNIFIED_WITH_CID:
+                self._drop(Drop(DropReason.OTHER_ADDRESS_WITHOUT_CID))
+                return
+        accepted = self.stats.records_accepted
         try:
-            records = v13.records
             for item in records.open_datagram(data):
+                if (
+                    moving
+                    and type(item) is Opened13
+                    and item.epoch
+                    and (item.epoch, item.sequence_number) > v13.newest
+                ):
+                    # Authenticated (it opened), not a replay (the window passed it), carries
+                    # our CID (the record layer requires it) and newer than any before: the
+                    # peer is there now. What we send there stays bounded (migration).
+                    moving = False
+                    self._move_peer(addr)
                 self._receive_opened13(item, v13)
                 while v13.released and self.state is not _CLOSED:
                     for held in records.open_held(v13.released.pop(0)):
@@ -298,6 +397,13 @@ class Dtls13HandshakePhase:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead (SequenceNumberExhausted included).
             self._fail(_internal_error(exc))
+        budget = self._address_budget
+        if (
+            budget is not None
+            and addr == self._peer_address
+            and self.stats.records_accepted != accepted
+        ):
+            budget.on_received(addr, len(data))  # what the current address brought
 
     def _receive_opened13(self, item: Opened13 | Drop, v13: Dtls13State) -> None:
         """One record the record layer opened (or refused), dispatched by content type."""
@@ -308,6 +414,10 @@ class Dtls13HandshakePhase:
             return
         assert type(item) is Opened13
         stats.records_accepted += 1
+        if item.epoch:
+            number = (item.epoch, item.sequence_number)
+            if number > v13.newest:
+                v13.newest = number
         self._last_heard = self._now
         record = OpenedRecord(item.content_type, item.epoch, item.sequence_number, item.payload)
         content_type = record.content_type
@@ -349,6 +459,7 @@ class Dtls13HandshakePhase:
         # used (RFC 9147 §8) -- not on the ACK of an earlier flight while the KeyUpdate
         # waited in ``queued`` --, and the next post-handshake message may go.
         v13.handshake.on_key_update_acked(flight.entries)
+        v13.handshake.on_post_handshake_acked(flight.entries)
         if v13.queued:
             self._send_post_handshake(v13.queued.pop(0))
 
@@ -452,6 +563,10 @@ class Dtls13HandshakePhase:
         # so is holding records for keys to come: unknown epoch bits are dropped from now on.
         v13.records.discard_read(0)
         v13.records.discard_held()
+        if v13.records.receive_cid:
+            # Our CID is not empty: the peer may now come from another address (RFC 9147
+            # §9); until it is proven there, what we send it is bounded (aiodtls.migration).
+            self._address_budget = AddressBudget(self._peer_address)
         if not self.is_client:
             v13.acks.flight_complete(self._now, acknowledge=True)
             if any(e.msg_type == _FINISHED for e in self._flight.entries):

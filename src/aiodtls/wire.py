@@ -153,9 +153,14 @@ MAX_CID_LENGTH = 255
 
 def peek_cid(data: bytes, cid_length: int) -> bytes | None:
     """The connection ID of the first record of ``data`` if it is a tls12_cid record with a
-    full header for a CID of ``cid_length`` bytes, else None. Keyless: used to route a
-    datagram before any connection looks at it (the endpoint, RFC 9146 §6)."""
+    full header for a CID of ``cid_length`` bytes (DTLS 1.2, RFC 9146 §4: at byte 11), or a
+    DTLS 1.3 unified header with the C bit (first byte ``0b0011xxxx``, RFC 9147 §4: the CID
+    follows the first byte) long enough for that CID and a sequence number; else None.
+    Keyless: used to route a datagram before any connection looks at it (the endpoint,
+    RFC 9146 §6, RFC 9147 §9). One length for both: the wire carries none."""
     if cid_length <= 0 or len(data) < RECORD_HEADER_LENGTH + cid_length or data[0] != TLS12_CID:
+        if cid_length > 0 and len(data) > cid_length + 1 and data[0] & 0xF0 == _UNIFIED_WITH_CID:
+            return data[1 : 1 + cid_length]
         return None
     return data[11 : 11 + cid_length]
 
@@ -239,6 +244,8 @@ def split_datagram(
 _UNIFIED_MASK = 0xE0
 _UNIFIED_PREFIX = 0x20
 _UNIFIED_C = 0x10
+_UNIFIED_WITH_CID = _UNIFIED_PREFIX | _UNIFIED_C
+"The high nibble of a unified header's first byte with the C bit (``0b0011xxxx``)."
 _UNIFIED_S = 0x08
 _UNIFIED_L = 0x04
 _UNIFIED_EPOCH = 0x03

@@ -44,9 +44,11 @@ __all__ = [
     "HELLO_RETRY_REQUEST13",
     "HELLO_VERIFY_REQUEST",
     "KEY_UPDATE13",
+    "NEW_CONNECTION_ID13",
     "NEW_SESSION_TICKET13",
     "POST_HANDSHAKE13",
     "POST_HANDSHAKE_TYPES13",
+    "REQUEST_CONNECTION_ID13",
     "RESUMED_CLIENT_FINISHED",
     "RESUMED_SERVER_HELLO",
     "SERVER",
@@ -563,6 +565,23 @@ KEY_UPDATE13 = Flight(
 )
 """After the handshake, a KeyUpdate from either side (RFC 8446 §4.6.3, RFC 9147 §8); sent in
 the sender's current epoch (3 or later), acknowledged by an ACK."""
+REQUEST_CONNECTION_ID13 = Flight(
+    8,
+    _CLIENT,
+    (_c13(_T.request_connection_id, 3),),
+    summary="RequestConnectionId (either side, with a non-empty CID to send)",
+)
+"""After the handshake, a RequestConnectionId from either side (RFC 9147 §9): only when the
+CID it sends is not empty, one unfulfilled at a time; acknowledged by an ACK."""
+NEW_CONNECTION_ID13 = Flight(
+    9,
+    _SERVER,
+    (_c13(_T.new_connection_id, 3),),
+    summary="NewConnectionId (either side, with a non-empty CID of its own)",
+)
+"""After the handshake, a NewConnectionId from either side (RFC 9147 §9): the answer to a
+RequestConnectionId (spare CIDs); only when the sender's own CID is not empty, one
+outstanding at a time; acknowledged by an ACK."""
 
 FULL13 = HandshakeShape(
     "DTLS 1.3 handshake",
@@ -577,7 +596,8 @@ FULL13 = HandshakeShape(
 """The DTLS 1.3 handshake, with certificates or a PSK (external or resumption): without a
 HelloRetryRequest, flights 2 and 3 drop out."""
 POST_HANDSHAKE13 = HandshakeShape(
-    "DTLS 1.3 post-handshake messages", (NEW_SESSION_TICKET13, KEY_UPDATE13)
+    "DTLS 1.3 post-handshake messages",
+    (NEW_SESSION_TICKET13, KEY_UPDATE13, REQUEST_CONNECTION_ID13, NEW_CONNECTION_ID13),
 )
 "Messages after the handshake, each acknowledged on its own."
 
@@ -657,6 +677,8 @@ CLIENT13 = RoleTable(
         _C13.CLIENT13_CONNECTED: {
             _T.new_session_ticket: goto("_on_new_session_ticket", _C13.CLIENT13_CONNECTED),
             _T.key_update: goto("_on_key_update", _C13.CLIENT13_CONNECTED),
+            _T.request_connection_id: goto("_on_request_connection_id", _C13.CLIENT13_CONNECTED),
+            _T.new_connection_id: goto("_on_new_connection_id", _C13.CLIENT13_CONNECTED),
         },
     },
 )
@@ -704,6 +726,8 @@ SERVER13 = RoleTable(
         },
         _S13.SERVER13_CONNECTED: {
             _T.key_update: goto("_on_key_update", _S13.SERVER13_CONNECTED),
+            _T.request_connection_id: goto("_on_request_connection_id", _S13.SERVER13_CONNECTED),
+            _T.new_connection_id: goto("_on_new_connection_id", _S13.SERVER13_CONNECTED),
         },
     },
 )
@@ -712,6 +736,13 @@ SERVER13 = RoleTable(
 DTLS13 = HandshakeTable("DTLS 1.3", (FULL13, POST_HANDSHAKE13), CLIENT13, SERVER13)
 "The DTLS 1.3 handshake (RFC 9147 §5 on RFC 8446 §4)."
 
-POST_HANDSHAKE_TYPES13 = frozenset({int(_T.new_session_ticket), int(_T.key_update)})
+POST_HANDSHAKE_TYPES13 = frozenset(
+    {
+        int(_T.new_session_ticket),
+        int(_T.key_update),
+        int(_T.request_connection_id),
+        int(_T.new_connection_id),
+    }
+)
 """Messages after the handshake: they come in the sender's current epoch (3 or later after
 KeyUpdates), so only a lower bound is checked."""

@@ -5,7 +5,9 @@ fragment fields, RFC 9147 §5.2), the numbering of the messages we send, the key
 (:class:`~.keyschedule13.KeySchedule13` with the "dtls13" labels) and the epochs it keys
 (2: handshake traffic, 3: application traffic secret 0, 4+: after each KeyUpdate), the
 CertificateVerify content, Finished, the exporter, KeyUpdate (RFC 8446 §4.6.3, RFC 9147
-§8) and the key log; and the one place the handshake's state moves:
+§8), RequestConnectionId / NewConnectionId (RFC 9147 §9: which CIDs to give and to use; the
+connection keeps them in its record layer) and the key log; and the one place the
+handshake's state moves:
 :meth:`Handshake13.handle` looks the (state, message) pair up in the role's table
 (``flights.CLIENT13`` / ``flights.SERVER13``), checks the epoch the table gives, runs the
 handler and sets the next state. The role classes in ``client13`` and ``server13`` hold the
@@ -47,9 +49,15 @@ from .flights import POST_HANDSHAKE_TYPES13, Flight, HandshakeTable, message_tit
 from .keyschedule13 import KeySchedule13, finished_verify_data, traffic_keys
 from .messages import HandshakeType, decode_connection_id
 from .messages.tls13 import (
+    ConnectionIdUsage,
     KeyUpdateRequest,
+    NewConnectionId,
     decode_key_update,
+    decode_new_connection_id,
+    decode_request_connection_id,
     encode_key_update,
+    encode_new_connection_id,
+    encode_request_connection_id,
     transcript_message,
 )
 from .state import HandshakeResult, unexpected_message_reason
@@ -73,6 +81,18 @@ _KEY_LENGTH = {
     Suite13.TLS_AES_128_CCM_8_SHA256: 16,
 }
 _IV_LENGTH = 12
+_MSG_REQUEST_CONNECTION_ID = int(HandshakeType.request_connection_id)
+_MSG_NEW_CONNECTION_ID = int(HandshakeType.new_connection_id)
+
+MAX_ISSUED_CONNECTION_IDS = 16
+"""CIDs of ours one connection hands out in NewConnectionIds, in all (DTLS 1.3 retires none):
+beyond, a RequestConnectionId gets fewer, or none (RFC 9147 §9 allows it)."""
+MAX_SPARE_PEER_CONNECTION_IDS = 16
+"Spare CIDs of the peer's kept; more are discarded (RFC 9147 §9 allows it)."
+MAX_UNACKNOWLEDGED_CID_ANSWERS = 2
+"""Our NewConnectionIds sent or waiting and not yet acknowledged: one in flight and one
+waiting for it (a peer that asks again at once once it got the first); a RequestConnectionId
+beyond is ignored, its record acknowledged as usual."""
 
 
 class AlertMissingExtension(Alert):
@@ -108,6 +128,15 @@ class Handshake13Sink(Protocol):
         until acknowledged (RFC 9147 §5.8.4, §8)."""
         ...
 
+    def _issue_connection_ids13(self, count: int) -> list[bytes]:
+        """Up to ``count`` fresh CIDs of ours (as long as the negotiated one), accepted on
+        records from now on (and routed to us by a server endpoint): for a NewConnectionId."""
+        ...
+
+    def _use_send_connection_id13(self, cid: bytes) -> None:
+        """Records we send carry ``cid`` from now on (the peer's, RFC 9147 §9)."""
+        ...
+
 
 class _ReleasedSink13:
     """The sink of a released handshake: nothing may call it."""
@@ -125,6 +154,12 @@ class _ReleasedSink13:
         self._refuse()
 
     def _send_post_handshake(self, entries: list[FlightEntry]) -> None:
+        self._refuse()
+
+    def _issue_connection_ids13(self, count: int) -> list[bytes]:
+        self._refuse()
+
+    def _use_send_connection_id13(self, cid: bytes) -> None:
         self._refuse()
 
 
@@ -200,6 +235,13 @@ class Handshake13:
         self._key_update_sent = False
         "Our KeyUpdate is waiting for its ACK (no second one until then)."
         self._key_update_entry: FlightEntry | None = None
+        self.spare_peer_connection_ids: list[bytes] = []
+        "CIDs the peer gave as spares (NewConnectionId, cid_spare), in the order given."
+        self.connection_ids_requested = False
+        "Our RequestConnectionId is unfulfilled: no NewConnectionId came since (V14)."
+        self._cid_answers: list[FlightEntry] = []
+        "Our NewConnectionIds not yet acknowledged."
+        self._cids_issued = 0
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -458,6 +500,117 @@ class Handshake13:
         if request == KeyUpdateRequest.update_requested:
             # RFC 8446 §4.6.3: answer with our own KeyUpdate, not requesting one back.
             self.request_key_update(update_requested=False)
+
+    # -- connection IDs after the handshake (RFC 9147 §9, SPEC V14, V21) -----------------
+
+    def _check_connection_ids(self, message: HandshakeMessage, index: int) -> bytes:
+        """The non-empty negotiated CID that makes ``message`` legal: ours (``index`` 0: a
+        RequestConnectionId asks for CIDs of ours, which the peer sends) or the peer's (1: a
+        NewConnectionId gives CIDs of the peer's, allowed only if it receives one). Else
+        unexpected_message (RFC 9147 §9, SPEC V21)."""
+        cids = self.result.connection_ids
+        cid = None if cids is None or cids[1] is None else cids[index]
+        if not cid:
+            whose = "ours" if index == 0 else "the peer's"
+            raise AlertUnexpectedMessage(
+                f"{message_title(message.msg_type)} without a non-empty connection ID "
+                f"({whose}) negotiated"
+            )
+        return cid
+
+    def _on_request_connection_id(self, message: HandshakeMessage, now: float) -> None:
+        """The peer asks for ``num_cids`` CIDs of ours: a NewConnectionId (cid_spare) answers
+        with fresh ones, fewer (or none) once :data:`MAX_ISSUED_CONNECTION_IDS` were given."""
+        self._check_connection_ids(message, 0)
+        wanted = decode_request_connection_id(message.body)
+        if len(self._cid_answers) >= MAX_UNACKNOWLEDGED_CID_ANSWERS:
+            # It asks again before it could have our answer (RFC 9147 §9: MUST NOT).
+            self._trace("request_connection_id_ignored", num_cids=wanted)
+            return
+        count = min(wanted, MAX_ISSUED_CONNECTION_IDS - self._cids_issued)
+        cids = self._sink._issue_connection_ids13(count) if count > 0 else []
+        self._cids_issued += len(cids)
+        body = encode_new_connection_id(NewConnectionId(cids, ConnectionIdUsage.cid_spare))
+        entry = self._entry(_MSG_NEW_CONNECTION_ID, body, self._write_epoch)
+        self._cid_answers.append(entry)
+        self._sink._send_post_handshake([entry])
+        self._trace("new_connection_id_sent", requested=wanted, sent=len(cids))
+
+    def _on_new_connection_id(self, message: HandshakeMessage, now: float) -> None:
+        """CIDs of the peer's: ``cid_immediate`` switches the CID we send to the first at
+        once (the others are spares), ``cid_spare`` keeps them all for later
+        (:meth:`use_spare_connection_id`)."""
+        self._check_connection_ids(message, 1)
+        new = decode_new_connection_id(message.body)
+        if any(not cid for cid in new.cids):
+            raise AlertIllegalParameter("NewConnectionId with an empty connection ID")
+        if new.usage == ConnectionIdUsage.cid_immediate:
+            if not new.cids:
+                raise AlertIllegalParameter("NewConnectionId cid_immediate without a CID")
+            self._switch_send_connection_id(new.cids[0])
+            spares = new.cids[1:]
+        elif new.usage == ConnectionIdUsage.cid_spare:
+            spares = new.cids
+        else:
+            raise AlertIllegalParameter(f"NewConnectionId with usage {new.usage}")
+        known = self.spare_peer_connection_ids
+        for cid in spares:
+            if len(known) < MAX_SPARE_PEER_CONNECTION_IDS and cid not in known:
+                known.append(cid)
+        self.connection_ids_requested = False
+        self._trace(
+            "new_connection_id_received",
+            usage=ConnectionIdUsage(new.usage).name,
+            count=len(new.cids),
+            spares=len(known),
+        )
+
+    def _switch_send_connection_id(self, cid: bytes) -> None:
+        """Send ``cid`` from now on; later epochs (KeyUpdate) are keyed with it too."""
+        cids = self.result.connection_ids
+        assert cids is not None
+        self.result.connection_ids = (cids[0], cid)
+        self._sink._use_send_connection_id13(cid)
+
+    def use_spare_connection_id(self) -> bool:
+        """Send the peer's next spare CID from now on (RFC 9147 §9: "SHOULD use a new CID
+        whenever sending on a new path", in the order given); False if there is none."""
+        if not self.spare_peer_connection_ids:
+            return False
+        self._switch_send_connection_id(self.spare_peer_connection_ids.pop(0))
+        return True
+
+    def request_connection_ids(self, count: int) -> bool:
+        """Ask the peer for ``count`` (1-255) spare CIDs with a RequestConnectionId; False
+        (nothing sent) while an earlier request is unfulfilled (RFC 9147 §9, SPEC V14).
+        RuntimeError before the handshake completed or when the CID we send is empty or
+        was not negotiated (SPEC V21: the peer would have to refuse it)."""
+        if not self.complete:
+            raise RuntimeError("RequestConnectionId is only possible after the handshake")
+        if not 1 <= count <= 255:
+            raise ValueError("num_cids is 1 to 255")
+        cids = self.result.connection_ids
+        if cids is None or not cids[1]:
+            raise RuntimeError(
+                "RequestConnectionId needs a non-empty connection ID of the peer's negotiated"
+            )
+        if self.connection_ids_requested:
+            return False
+        self.connection_ids_requested = True
+        entry = self._entry(
+            _MSG_REQUEST_CONNECTION_ID, encode_request_connection_id(count), self._write_epoch
+        )
+        self._sink._send_post_handshake([entry])
+        self._trace("request_connection_id_sent", num_cids=count)
+        return True
+
+    def on_post_handshake_acked(self, acknowledged: Sequence[FlightEntry]) -> None:
+        """A post-handshake flight of ours was acknowledged: a NewConnectionId among it is
+        no longer outstanding."""
+        if self._cid_answers:
+            self._cid_answers = [
+                e for e in self._cid_answers if not any(e is a for a in acknowledged)
+            ]
 
     # -- lifetime ----------------------------------------------------------------------
 

@@ -185,6 +185,8 @@ class RecordLayer13:
         "The newest installed read epoch."
         self.receive_cid: bytes = b""
         "The connection ID records to us carry (ours; empty: none negotiated)."
+        self._other_receive_cids: set[bytes] = set()
+        "CIDs of ours besides :attr:`receive_cid`, given in NewConnectionIds (RFC 9147 §9)."
         self.integrity_limit_exceeded = False
         """True once the newest read epoch's key rejected more forgeries than its AEAD allows
         (RFC 9147 §4.5.3: the connection SHOULD close). An older epoch that does so is just
@@ -233,6 +235,26 @@ class RecordLayer13:
         for old in protected[:-_PROTECTED_WRITE_EPOCHS]:
             del self._write[old]
         self.write_epoch = max(self.write_epoch, epoch)
+
+    def accept_cids(self, cids: list[bytes]) -> None:
+        """Also accept records that carry one of ``cids``: CIDs of ours the peer may switch
+        to (a NewConnectionId we sent, RFC 9147 §9). They are as long as
+        :attr:`receive_cid` (the wire carries no length: framing uses that one)."""
+        if any(len(cid) != len(self.receive_cid) for cid in cids) or not self.receive_cid:
+            raise ValueError("new connection IDs have the length of the negotiated one")
+        self._other_receive_cids.update(cids)
+
+    def accepts_cid(self, cid: bytes) -> bool:
+        """True if records carrying ``cid`` are ours."""
+        return cid == self.receive_cid or cid in self._other_receive_cids
+
+    def use_send_cid(self, cid: bytes) -> None:
+        """Records we write from now on, retransmissions included, carry ``cid`` (the peer
+        gave it in a NewConnectionId, RFC 9147 §9)."""
+        for state in self._write.values():
+            if state.protection is not None:
+                state.protection.connection_id = cid
+                state.overhead = state.protection.overhead
 
     def has_read_epoch(self, epoch: int) -> bool:
         """True if records of ``epoch`` can be opened."""
@@ -343,7 +365,9 @@ class RecordLayer13:
         if state is None:
             return self._hold_record(bits, data, record)
         window = state.window
-        opened = state.protection.open_record(data, record, window.top + 1)
+        opened = state.protection.open_record(
+            data, record, window.top + 1, self._other_receive_cids
+        )
         if type(opened) is Drop:
             if opened.reason is DropReason.BAD_TAG:
                 return self._failed(state, opened)

@@ -30,7 +30,7 @@ from the header's epoch bits and checks replay after a record opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
@@ -200,6 +200,14 @@ class RecordProtection13:
         """The CID the records of this direction carry, or None (none negotiated)."""
         return self._cid
 
+    @connection_id.setter
+    def connection_id(self, cid: bytes) -> None:
+        """Write direction: records sealed from now on carry ``cid`` (a NewConnectionId from
+        the peer, RFC 9147 §9); its length may differ (see :attr:`overhead`)."""
+        if self._cid is None or not 0 < len(cid) <= 255:
+            raise ValueError("a connection ID is 1 to 255 bytes, and replaces a negotiated one")
+        self._cid = cid
+
     @property
     def tag_length(self) -> int:
         """Bytes the AEAD adds: 16, or 8 for TLS_AES_128_CCM_8_SHA256."""
@@ -288,11 +296,17 @@ class RecordProtection13:
         return self.open_record(data, record, next_expected)
 
     def open_record(
-        self, data: bytes, record: UnifiedRecord, next_expected: int
+        self,
+        data: bytes,
+        record: UnifiedRecord,
+        next_expected: int,
+        other_cids: Container[bytes] = (),
     ) -> OpenedRecord13 | Drop:
         """As :meth:`open`, for a record the caller already framed in ``data`` (the DTLS 1.3
         record layer frames a whole datagram with :func:`~aiodtls.wire.split_datagram13`
-        first, then picks the epoch from the header's bits)."""
+        first, then picks the epoch from the header's bits). ``other_cids``: CIDs of the same
+        length accepted besides :attr:`connection_id` (ones we gave in a NewConnectionId,
+        RFC 9147 §9; the header as received is the additional data either way)."""
         pos = record.offset
         cid = self._cid
         if record.connection_id is None:
@@ -300,7 +314,7 @@ class RecordProtection13:
                 return Drop(DropReason.MISSING_CID, offset=pos)
         elif cid is None:
             return Drop(DropReason.UNIFIED_CID_NOT_NEGOTIATED, offset=pos)
-        if record.connection_id != cid:
+        if record.connection_id != cid and record.connection_id not in other_cids:
             return Drop(DropReason.UNKNOWN_CID, offset=pos)
         if record.epoch_bits != self._epoch & 0x03:
             return Drop(
