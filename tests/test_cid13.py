@@ -17,6 +17,13 @@ def test_connection_ids_are_negotiated_and_carried_by_every_protected_record() -
     client, server = pair.client_outcome.completed, pair.server_outcome.completed
     assert client is not None and server is not None
     assert client.protocol_version == "DTLSv1.3"
+    # The server's EncryptedExtensions, in the datagram of its ServerHello, carries the
+    # client's CID before the client has keys: framed with the CID it offered, not dropped
+    # (it was, and cost every CID handshake a retransmission).
+    # (The one drop allowed: the HelloRetryRequest's back-to-back copy, an exact repeat.)
+    assert pair.client.stats.records_dropped == {"repeated plaintext record": 1}
+    assert not pair.server.stats.records_dropped
+    assert client.retransmissions == server.retransmissions == 0
     assert client.connection_id is not None and len(client.connection_id) == 4
     assert server.connection_id is not None and len(server.connection_id) == 6
     assert client.peer_connection_id == server.connection_id

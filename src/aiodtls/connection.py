@@ -218,6 +218,11 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             assert isinstance(legacy, ClientHandshake)
             both = self.configuration.allows(ProtocolVersion.DTLSv1_2)
             handshake.start(also_offer=legacy.client_hello() if both else None)
+            cids = handshake.result.connection_ids
+            if cids is not None:
+                # The CID we offered frames the server's records before its keys (and the
+                # agreement) arrive: EncryptedExtensions shares a datagram with ServerHello.
+                self._v13.records.receive_cid = cids[0]
             return
         assert isinstance(self._handshake, ClientHandshake)
         self._handshake.start()
