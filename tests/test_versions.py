@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from aiodtls import AlertDescription, DtlsConnection, ProtocolVersion, SrtpProfile
+from aiodtls import (
+    AlertDescription,
+    DtlsConfiguration,
+    DtlsConnection,
+    ProtocolVersion,
+    SrtpProfile,
+)
 from pairs import Pair, client_config, handshake, psk_configs, server_config
 
 V12 = (ProtocolVersion.DTLSv1_2,)
@@ -182,3 +188,15 @@ def test_dtls_srtp_over_dtls13_gives_both_sides_the_same_keys() -> None:
     assert (client.local_key, client.local_salt) == (server.remote_key, server.remote_salt)
     assert (client.remote_key, client.remote_salt) == (server.local_key, server.local_salt)
     assert client.local_key != client.remote_key
+
+
+def test_versions_are_normalized_and_checked_by_the_configuration() -> None:
+    # The wire numbers work too (typed as ProtocolVersion, which they are equal to).
+    assert DtlsConfiguration(versions=[0xFEFC, 0xFEFD]).versions == (  # type: ignore[list-item]
+        ProtocolVersion.DTLSv1_3,
+        ProtocolVersion.DTLSv1_2,
+    )
+    bad_values: list[list[object]] = [[], ["1.3"], [0x0303]]
+    for bad in bad_values:
+        with pytest.raises(ValueError, match="versions lists one or both"):
+            DtlsConfiguration(versions=bad)  # type: ignore[arg-type]

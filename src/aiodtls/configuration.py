@@ -86,6 +86,17 @@ MAX_MTU = 65507
 "Largest ``mtu`` accepted: the largest UDP payload over IPv4 (65535 less IP and UDP headers)."
 
 
+_VERSION_TUPLES = frozenset(
+    {
+        (ProtocolVersion.DTLSv1_2,),
+        (ProtocolVersion.DTLSv1_3,),
+        (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3),
+        (ProtocolVersion.DTLSv1_3, ProtocolVersion.DTLSv1_2),
+    }
+)
+"The normalized values of ``DtlsConfiguration.versions``."
+
+
 @dataclass
 class DtlsConfiguration:
     """Everything a :class:`~aiodtls.connection.DtlsConnection` needs to know up front."""
@@ -327,12 +338,16 @@ class DtlsConfiguration:
         """
         if not MIN_MTU <= self.mtu <= MAX_MTU:
             raise ValueError(f"mtu {self.mtu} is outside {MIN_MTU}..{MAX_MTU}")
-        try:
-            self.versions = tuple(ProtocolVersion(v) for v in self.versions)
-        except (TypeError, ValueError):
-            self.versions = ()
-        if not self.versions:
-            raise ValueError("versions lists one or both of ProtocolVersion.DTLSv1_2, DTLSv1_3")
+        versions = self.versions
+        if type(versions) is not tuple or versions not in _VERSION_TUPLES:
+            # Normalized once (a list, or plain numbers): validate() runs per connection.
+            try:
+                versions = tuple(ProtocolVersion(v) for v in versions)
+            except (TypeError, ValueError):
+                versions = ()
+            if not versions:
+                raise ValueError("versions lists one or both of ProtocolVersion.DTLSv1_2, DTLSv1_3")
+            self.versions = versions
         if self.cipher_suites13 is not None and not self.cipher_suites13:
             raise ValueError("cipher_suites13 is None (the defaults) or lists at least one suite")
         # A pin is a promise that only that certificate (or key) gets in: a verify_mode that
