@@ -750,7 +750,11 @@ def test_wolfssl13_client_key_update_with_aiodtls13_server(
     assert client.wait_exit() == 0, client.describe()
     assert_dtls13(dtls, client)
     assert 0 in unified_epoch_bits(relay, "to_server"), relay.datagrams  # its epoch 4
-    assert 0 in unified_epoch_bits(relay, "to_client"), relay.datagrams  # ours
+    # Ours: our answering KeyUpdate took effect once wolfSSL acknowledged it (RFC 9147 §8).
+    # Whether a record of ours went out in epoch 4 depends on that ACK overtaking our echo of
+    # its second message (a race CI lost once), so the keys are checked, not the wire.
+    v13 = dtls.connection._v13
+    assert v13 is not None and v13.records.write_epoch == 4
 
 
 # --- our server allowing DTLS 1.2 and 1.3 --------------------------------------------------------
