@@ -191,3 +191,23 @@ def test_sequence_numbers_running_out_while_answering_the_peer() -> None:  # X27
     p.pair.collect()
     assert p.client.state is ConnectionState.CLOSED
     assert p.pair.client_outcome.terminated is not None
+
+
+def test_a_second_client_hello_with_another_message_seq_is_refused() -> None:  # V9, X15
+    """A one-bit corruption of the second ClientHello's message_seq (found by the bit-flip
+    sweep run on DTLS 1.3): the cookie still verified, the server numbered from the corrupt
+    value and ignored the client's Finished, while the client, answered, completed; the
+    server timed out. Now the server refuses it (RFC 9147 §5.2: it is 1 after a
+    HelloRetryRequest), and neither side believes in a handshake the other abandoned."""
+
+    def corrupt_second_hello(direction: str, data: bytes) -> list[bytes]:
+        if direction == "c2s" and data[0] == HANDSHAKE and data[13] == 1 and data[18] == 1:
+            data = data[:17] + bytes([data[17] ^ 0x80]) + data[18:]  # message_seq 0x8001
+        return [data]
+
+    p = make_pair13()
+    p.drive(corrupt_second_hello)
+    assert terminated_with(p, "server") is AlertDescription.illegal_parameter
+    assert p.pair.client_outcome.completed is None
+    ended = p.pair.client_outcome.terminated
+    assert ended is not None and ended.by_peer

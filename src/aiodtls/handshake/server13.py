@@ -267,7 +267,17 @@ class ServerHandshake13(Handshake13):
         """Begin with the ClientHello the cookie door admitted. ``cookie_state`` is what the
         door's HelloRetryRequest cookie carried (a stateless retry happened): the transcript
         starts with message_hash(ClientHello1) and that HelloRetryRequest, and ``hello`` is
-        the second ClientHello (message_seq 1; our ServerHello is message_seq 1 too)."""
+        the second ClientHello (message_seq 1; our ServerHello is message_seq 1 too).
+
+        Any other message_seq is refused (RFC 9147 §5.2: the first ClientHello is 0, the one
+        after a HelloRetryRequest 1): the door does not bind it, and a server that numbered
+        from it would ignore the client's every later message while the client, answered,
+        completes (a one-bit corruption did that, found by fuzzing)."""
+        expected = 0 if cookie_state is None else 1
+        if message.message_seq != expected:
+            raise AlertIllegalParameter(
+                f"ClientHello with message_seq {message.message_seq}, not {expected}"
+            )
         self._client_hello = hello
         if cookie_state is not None:
             self._retry = cookie_state
