@@ -570,3 +570,34 @@ def test_endpoint_routes_the_cids_a_connection_gives_out() -> None:  # I3, RFC 9
     pair.endpoint.handle_timer(pair.now + 3600)
     pair.endpoint.datagrams_to_send(pair.now + 3600)
     assert pair.endpoint._by_cid == {}
+
+
+def test_an_asyncio_session_asks_for_spare_cids_and_moves_to_one() -> None:  # RFC 9147 §9
+    # The session's request_connection_ids / use_spare_connection_id over real sockets: the
+    # endpoint issues the spares (unique among its connections) and routes records that
+    # carry one of them to the same association.
+    async def main() -> None:
+        client_cfg, server_cfg = configs13(0, 4)
+        server = await serve("127.0.0.1", 0, configuration=server_cfg, handler=echo)
+        try:
+            async with connect("127.0.0.1", server.address[1], configuration=client_cfg) as session:
+                first = session.handshake.peer_connection_id
+                assert first is not None and len(first) == 4
+                assert session.request_connection_ids(2)
+                assert not session.request_connection_ids(1)  # one request at a time (V14)
+                assert await round_trip(session, b"asked") == b"asked"
+                for _ in range(20):
+                    if len(session.connection.spare_peer_connection_ids) == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                spares = session.connection.spare_peer_connection_ids
+                assert len(spares) == 2 and first not in spares
+                assert session.use_spare_connection_id()
+                assert await round_trip(session, b"with a spare") == b"with a spare"
+                (connection,) = server.endpoint.connections.values()
+                assert connection.stats.records_accepted > 0
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())

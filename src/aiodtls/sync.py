@@ -176,6 +176,17 @@ class DtlsSocket(SessionDetails):
         self.connection.request_key_update(update_requested)
         self._pump.touch(self.connection)
 
+    def request_connection_ids(self, count: int = 1) -> bool:
+        """DTLS 1.3: ask the peer for spare connection IDs (``DtlsConnection.
+        request_connection_ids``), sent now."""
+        asked = self.connection.request_connection_ids(count)
+        self._pump.touch(self.connection)
+        return asked
+
+    def use_spare_connection_id(self) -> bool:
+        """DTLS 1.3: send with the peer's next spare connection ID from now on."""
+        return self.connection.use_spare_connection_id()
+
     def recv(self, timeout: float | None = None) -> bytes | None:
         """The next record, waiting at most ``timeout`` seconds (None: for ever).
 
