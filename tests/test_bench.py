@@ -23,6 +23,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return status, capsys.readouterr().out
 
 
+@pytest.mark.slow  # 8 s: a whole quick bench run (the README command's 5-minute budget)
 def test_quick_json_has_every_metric_with_its_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     status, out = run(capsys, "--quick", "--json")
     assert status == 0

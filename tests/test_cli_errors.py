@@ -224,6 +224,7 @@ def results(files: Path, busy_port: int) -> dict[str, subprocess.CompletedProces
         return dict(zip(CASES, pool.map(run, CASES), strict=True))
 
 
+@pytest.mark.slow  # ~25 s of process start-ups (the README command's 5-minute budget)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_is_one_line_and_a_non_zero_exit(
     name: str, results: dict[str, subprocess.CompletedProcess[str]]

@@ -77,7 +77,8 @@ from .peers import (
     free_udp_port,
 )
 
-pytestmark = pytest.mark.interop
+# A real-peer matrix (about 40 wolfSSL runs): the slow pass of .ci/run, like the long sweeps.
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 DTLS13 = (ProtocolVersion.DTLSv1_3,)
 "Only DTLS 1.3."
