@@ -298,13 +298,8 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead.
             self._fail(AlertInternalError(f"internal error: {exc!r}"))
-        budget = self._address_budget
-        if (
-            budget is not None
-            and addr == self._peer_address
-            and self.stats.records_accepted != accepted
-        ):
-            budget.on_received(addr, len(data))  # what the current address brought
+        if self._address_budget is not None:
+            self._credit_address(addr, len(data), accepted)
         if self._reassembly_progressed:
             self._reassembly_progressed = False
             if self._reassembler is not None and self._trace.enabled:
@@ -518,6 +513,18 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
         return bytes(data)
 
     # -- receiving -----------------------------------------------------------------------
+
+    def _credit_address(self, addr: NetworkAddress, size: int, accepted_before: int) -> None:
+        """A datagram of ``size`` bytes from ``addr`` whose records were accepted (more than
+        ``accepted_before``): what the peer's current address brought, for the budget of
+        what may go to an unproven one (``migration``; either version)."""
+        budget = self._address_budget
+        if (
+            budget is not None
+            and addr == self._peer_address
+            and self.stats.records_accepted != accepted_before
+        ):
+            budget.on_received(addr, size)
 
     def _move_peer(self, addr: NetworkAddress) -> None:
         """An authenticated tls12_cid record newer than any seen came from ``addr``: the peer

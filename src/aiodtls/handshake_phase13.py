@@ -156,6 +156,9 @@ class Dtls13HandshakePhase:
         def _repeat_fatal_alert(self, addr: NetworkAddress) -> None: ...
         def _free_early_application(self) -> None: ...
         def _deliver_messages(self, message: HandshakeMessage | None) -> None: ...
+        def _credit_address(
+            self, addr: NetworkAddress, size: int, accepted_before: int
+        ) -> None: ...
         def _announce_completion(
             self, result: HandshakeResult, version: str, suite: str, ems: bool
         ) -> None: ...
@@ -397,13 +400,8 @@ class Dtls13HandshakePhase:
             # Network input must never raise into the application: a bug of ours ends this
             # connection with internal_error instead (SequenceNumberExhausted included).
             self._fail(_internal_error(exc))
-        budget = self._address_budget
-        if (
-            budget is not None
-            and addr == self._peer_address
-            and self.stats.records_accepted != accepted
-        ):
-            budget.on_received(addr, len(data))  # what the current address brought
+        if self._address_budget is not None:
+            self._credit_address(addr, len(data), accepted)
 
     def _receive_opened13(self, item: Opened13 | Drop, v13: Dtls13State) -> None:
         """One record the record layer opened (or refused), dispatched by content type."""

@@ -122,7 +122,7 @@ from .rawkeys import (
 from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
 from .state import HandshakeSink, HandshakeStateMachine
 
-__all__ = ["ClientHandshake", "ClientState"]
+__all__ = ["ClientHandshake", "ClientState", "is_ip_address"]
 
 
 # Enum members the handshake's methods read, as module-level names: reading a member
@@ -215,7 +215,7 @@ class ClientHandshake(HandshakeStateMachine):
         self.client_random = os.urandom(32)
         uses_ecdhe = any(suite_info(s).key_exchange != _KX_PSK for s in self._suites)
         extensions: list[tuple[int, bytes]] = []
-        if config.server_name and not _is_ip_address(config.server_name):
+        if config.server_name and not is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
         if uses_ecdhe:
             extensions.append((EXT_SUPPORTED_GROUPS, encode_uint16_list(config.groups)))
@@ -677,7 +677,9 @@ class ClientHandshake(HandshakeStateMachine):
         self.complete = True
 
 
-def _is_ip_address(name: str) -> bool:
+def is_ip_address(name: str) -> bool:
+    """True for an IP literal: a name SNI must not carry (RFC 6066 §3); both versions'
+    clients ask."""
     try:
         ipaddress.ip_address(name)
     except ValueError:

@@ -10,7 +10,6 @@ DTLS 1.3 session to resume (``session``), with psk_dhe_ke and psk_ke.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import struct
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
+from .client import is_ip_address
 from .flights import (
     CLIENT_FINISHED13,
     CLIENT_HELLO13,
@@ -226,7 +226,7 @@ class ClientHandshake13(Handshake13):
         # The name we connect to, SNI or not (an IP address is not sent): as in DTLS 1.2, the
         # connection's server_name and the session's, which a resumption checks.
         self.result.server_name = config.server_name
-        if config.server_name and not _is_ip_address(config.server_name):
+        if config.server_name and not is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
         versions = [_DTLS13] if self._legacy is None else [_DTLS13, DTLS1_2]
         extensions += [
@@ -608,14 +608,6 @@ class ClientHandshake13(Handshake13):
             struct.pack("!I", ticket.age_add), ticket.ticket, ticket.lifetime, state
         )
         self._trace("new_session_ticket", lifetime=ticket.lifetime)
-
-
-def _is_ip_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def selects_dtls13(server_hello_body: bytes) -> bool:

@@ -49,7 +49,7 @@ from .messages import HandshakeType, decode_connection_id
 _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 
-__all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine"]
+__all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine", "ReleasedSink"]
 
 
 class HandshakeSink(Protocol):
@@ -108,7 +108,7 @@ class HandshakeResult:
     "Client: the session to resume next time, once complete (None if the server gave none)."
 
 
-class _ReleasedSink:
+class ReleasedSink:
     """The sink of a handshake that is over (:meth:`HandshakeStateMachine.release`): a
     completed handshake is never handed another message, so nothing may call it."""
 
@@ -131,7 +131,7 @@ class _ReleasedSink:
         self._refuse()
 
 
-_RELEASED_SINK = _ReleasedSink()
+_RELEASED_SINK = ReleasedSink()
 
 
 Transition = tuple[

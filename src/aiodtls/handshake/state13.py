@@ -25,7 +25,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NoReturn, Protocol
+from typing import Any, ClassVar, Protocol
 
 from cryptography.hazmat.primitives import hashes
 
@@ -60,7 +60,7 @@ from .messages.tls13 import (
     encode_request_connection_id,
     transcript_message,
 )
-from .state import HandshakeResult, unexpected_message_reason
+from .state import HandshakeResult, ReleasedSink, unexpected_message_reason
 
 __all__ = [
     "AlertCertificateRequired",
@@ -138,19 +138,14 @@ class Handshake13Sink(Protocol):
         ...
 
 
-class _ReleasedSink13:
-    """The sink of a released handshake: nothing may call it."""
-
-    def _refuse(self) -> NoReturn:
-        raise RuntimeError("the handshake is over: it has no connection to act on")
+class _ReleasedSink13(ReleasedSink):
+    """The sink of a released DTLS 1.3 handshake: nothing may call it (the DTLS 1.2 one's
+    refusal, for the DTLS 1.3 callbacks too)."""
 
     def _install_read_keys13(self, epoch: int, protection: RecordProtection13) -> None:
         self._refuse()
 
     def _install_write_keys13(self, epoch: int, protection: RecordProtection13) -> None:
-        self._refuse()
-
-    def _send_flight(self, entries: list[FlightEntry], *, final: bool, flight_number: int) -> None:
         self._refuse()
 
     def _send_post_handshake(self, entries: list[FlightEntry]) -> None:
