@@ -363,11 +363,10 @@ def test_external_psk_dhe() -> None:
     assert kinds == [HandshakeType.server_hello, HandshakeType.encrypted_extensions, 20]
 
 
-def test_external_psk_ke(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiodtls.handshake.messages.tls13 import PskKeyExchangeMode
-
-    monkeypatch.setattr(ClientHandshake13, "PSK_MODES", (PskKeyExchangeMode.psk_ke,))
-    pair = run(*psk_pair())
+def test_external_psk_ke() -> None:
+    client, server = psk_pair(psk_key_exchange_modes=("psk_ke",))
+    client.psk_key_exchange_modes = ("psk_ke",)
+    pair = run(client, server)
     assert_complete(pair)
     assert pair.client.result.psk_mode == "psk_ke"
     assert pair.client.result.group is None

@@ -96,6 +96,11 @@ _VERSION_TUPLES = frozenset(
 )
 "The normalized values of ``DtlsConfiguration.versions``."
 
+_PSK_MODE_TUPLES = frozenset(
+    {("psk_dhe_ke",), ("psk_ke",), ("psk_dhe_ke", "psk_ke"), ("psk_ke", "psk_dhe_ke")}
+)
+"The values ``DtlsConfiguration.psk_key_exchange_modes`` accepts (names of RFC 8446 §4.2.9)."
+
 
 @dataclass
 class DtlsConfiguration:
@@ -234,6 +239,20 @@ class DtlsConfiguration:
     handshake with ``handshake_failure``. When set, it replaces ``psk``/``psk_identity``
     (like ``SSLContext.set_psk_client_callback`` in Python 3.13)."""
 
+    psk_key_exchange_modes: Sequence[str] = ("psk_dhe_ke",)
+    """DTLS 1.3: the PSK key exchange modes (RFC 8446 §4.2.9) this side allows with an
+    external PSK or a resumption ticket, preferred first: ``"psk_dhe_ke"`` (the default: the
+    PSK and an (EC)DHE key share, forward secret) and ``"psk_ke"`` (the PSK alone: no forward
+    secrecy, like DTLS 1.2's plain PSK suites; for constrained devices, RFC 7925 / RFC 9147
+    IoT profiles, whose ClientHello then carries no key share). A client offers these modes; a
+    server selects the first of its own the client offered (``psk_dhe_ke`` only when the client
+    sent a key share for a group it takes or can be asked for one), else declines the PSK (and
+    with no certificate to fall back on ends the handshake with ``handshake_failure``). A
+    client allowing ``("psk_ke",)`` alone with an external PSK and DTLS 1.3 alone sends no
+    key_share, supported_groups nor signature_algorithms (RFC 8446 §9.2: a ClientHello with
+    pre_shared_key needs neither): the handshake is then PSK-only, like a DTLS 1.2 client with
+    a PSK, which offers only PSK suites. DTLS 1.2 ignores this field."""
+
     alpn_protocols: list[str] | None = None
     """Application protocols (RFC 7301), in preference order, e.g. ``["coap"]``. A client
     offers them; a server picks the first of its own list that the client offered, and ends
@@ -348,6 +367,19 @@ class DtlsConfiguration:
             if not versions:
                 raise ValueError("versions lists one or both of ProtocolVersion.DTLSv1_2, DTLSv1_3")
             self.versions = versions
+        modes = self.psk_key_exchange_modes
+        if type(modes) is not tuple or modes not in _PSK_MODE_TUPLES:
+            # Normalized once to a tuple of names, like versions: validate() runs per connection.
+            if isinstance(modes, str):
+                modes = (modes,)
+            normalized = tuple(modes) if isinstance(modes, Sequence) else ()
+            if normalized not in _PSK_MODE_TUPLES:
+                raise ValueError(
+                    f"psk_key_exchange_modes {self.psk_key_exchange_modes!r} lists one or both "
+                    "of 'psk_dhe_ke' (forward secret, the default) and 'psk_ke' (no forward "
+                    "secrecy), each once"
+                )
+            self.psk_key_exchange_modes = normalized
         if self.cipher_suites13 is not None and not self.cipher_suites13:
             raise ValueError("cipher_suites13 is None (the defaults) or lists at least one suite")
         # A pin is a promise that only that certificate (or key) gets in: a verify_mode that

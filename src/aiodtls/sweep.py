@@ -24,7 +24,7 @@ from .pki import CertificateChain, generate_chain
 from .reliability.timer import RetransmissionPolicy
 from .resumption import ServerSessionStore, Session
 from .srtp import SrtpProfile
-from .suites import ProtocolVersion
+from .suites import DEFAULT_PSK_CIPHER_SUITES, KeyExchange, ProtocolVersion, suite_info
 
 __all__ = [
     "CLIENT_ADDRESS",
@@ -135,6 +135,14 @@ class Scenario:
     mtu: int = 1400
     "The MTU both endpoints are configured with."
     psk: bool = False
+    psk_dhe: bool | None = None
+    """With ``psk``, whether the key exchange adds (EC)DHE (forward secrecy), so that DTLS 1.2
+    and 1.3 can be compared like for like. None: each version's defaults (DTLS 1.2 offers
+    :data:`~aiodtls.suites.DEFAULT_PSK_CIPHER_SUITES` and the server picks the plain
+    TLS_PSK_WITH_AES_128_GCM_SHA256; DTLS 1.3 psk_dhe_ke). False: no (EC)DHE in either, the
+    defaults' plain PSK suites alone in DTLS 1.2 and ``psk_key_exchange_modes=("psk_ke",)``
+    on both DTLS 1.3 sides. True: the defaults' ECDHE_PSK suites alone in DTLS 1.2, psk_dhe_ke
+    in DTLS 1.3."""
     chain_size: int = 5000
     policy: RetransmissionPolicy = field(default_factory=RetransmissionPolicy)
     timeout: float = 60.0
@@ -167,6 +175,8 @@ class Scenario:
                 config.srtp_profiles = list(SRTP_PROFILES)
         if self.profile is not None and not self.psk:
             raise ValueError(f"profile {self.profile!r} needs psk=True (the sweep's chain is RSA)")
+        if self.psk_dhe is not None and (not self.psk or self.profile is not None):
+            raise ValueError("psk_dhe chooses the key exchange of psk=True without a profile")
         if self.psk:
             client.psk = server.psk = bytes(range(16))
             client.psk_identity = b"sweep"
@@ -179,6 +189,14 @@ class Scenario:
                         profile.groups,
                         profile.signature_schemes,
                     )
+            if self.psk_dhe is not None:
+                client.cipher_suites = [
+                    s
+                    for s in DEFAULT_PSK_CIPHER_SUITES
+                    if (suite_info(s).key_exchange == KeyExchange.ECDHE_PSK) == self.psk_dhe
+                ]
+                modes = ("psk_dhe_ke",) if self.psk_dhe else ("psk_ke",)
+                client.psk_key_exchange_modes = server.psk_key_exchange_modes = modes
             return client, server
         if self._credentials is None:
             self._credentials = chain_of_size(self.chain_size)

@@ -5,7 +5,9 @@ Owns what the client computes and checks; its flights and states are written dow
 | 5 [Certificate CertificateVerify] Finished, then NewSessionTickets and KeyUpdates after the
 handshake. It offers DTLS 1.3 only (supported_versions 0xFEFC), one key share for the first
 configured group, and, when configured, an external PSK (``psk``/``psk_identity``) or a
-DTLS 1.3 session to resume (``session``), with psk_dhe_ke and psk_ke.
+DTLS 1.3 session to resume (``session``), with the configured ``psk_key_exchange_modes``
+(psk_dhe_ke by default). Allowing psk_ke alone with an external PSK makes the ClientHello
+PSK-only: no key_share, supported_groups nor signature_algorithms (RFC 8446 §9.2).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -163,11 +164,6 @@ class ClientHandshake13(Handshake13):
 
     is_client = True
     HANDSHAKE = DTLS13
-    PSK_MODES: ClassVar[tuple[PskKeyExchangeMode, ...]] = (
-        PskKeyExchangeMode.psk_dhe_ke,
-        PskKeyExchangeMode.psk_ke,
-    )
-    "The PSK key exchange modes offered with a PSK, preferred first (RFC 8446 §4.2.9)."
 
     def __init__(
         self, configuration: DtlsConfiguration, sink: Handshake13Sink, tracer: Tracer
@@ -180,6 +176,10 @@ class ClientHandshake13(Handshake13):
         if not self._groups:
             raise ValueError("no groups to offer a key share for")
         self._schemes = signatures.schemes13(list(configuration.signature_schemes))
+        self._psk_modes = [PskKeyExchangeMode[m] for m in configuration.psk_key_exchange_modes]
+        "The PSK key exchange modes we offer with a PSK, preferred first (RFC 8446 §4.2.9)."
+        self._psk_only = False
+        "No (EC)DHE and no certificates: the ClientHello carries the PSK alone (psk_ke)."
         self._ephemeral: EphemeralKey | None = None
         self._hello: ClientHello | None = None
         self._psks: list[_OfferedPsk] = []
@@ -199,9 +199,19 @@ class ClientHandshake13(Handshake13):
         supported_versions after 1.3, so a DTLS 1.2 server can answer it too (the connection
         then hands over to the DTLS 1.2 handshake: :attr:`sent_hello`)."""
         self.client_random = os.urandom(32)
-        self._ephemeral = EphemeralKey(self._groups[0])
         self._psks = self._psks_to_offer()
         self._legacy = also_offer
+        # psk_ke alone with an external PSK: no certificate handshake can follow (it needs a
+        # key share), so none is offered, as a DTLS 1.2 client with a PSK offers PSK suites
+        # only. A ticket alone keeps the key share: a refused ticket falls back to a full
+        # handshake. A ClientHello that also offers DTLS 1.2 keeps it too (its supported_groups
+        # would otherwise arrive without the key_share RFC 8446 §9.2 pairs it with).
+        self._psk_only = (
+            PskKeyExchangeMode.psk_dhe_ke not in self._psk_modes
+            and any(p.external for p in self._psks)
+            and also_offer is None
+        )
+        self._ephemeral = None if self._psk_only else EphemeralKey(self._groups[0])
         suites = [int(s) for s in self._suites]
         if also_offer is not None:
             suites += [s for s in also_offer.cipher_suites if s not in suites]
@@ -220,8 +230,6 @@ class ClientHandshake13(Handshake13):
 
     def _extensions(self, cookie: bytes | None) -> list[tuple[int, bytes]]:
         config = self.configuration
-        assert self._ephemeral is not None
-        share = KeyShareEntry(int(self._ephemeral.group), self._ephemeral.public_bytes())
         extensions: list[tuple[int, bytes]] = []
         # The name we connect to, SNI or not (an IP address is not sent): as in DTLS 1.2, the
         # connection's server_name and the session's, which a resumption checks.
@@ -229,12 +237,16 @@ class ClientHandshake13(Handshake13):
         if config.server_name and not is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
         versions = [_DTLS13] if self._legacy is None else [_DTLS13, DTLS1_2]
-        extensions += [
-            (_E.supported_versions, encode_supported_versions_client(versions)),
-            (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups])),
-            (EXT_SIGNATURE_ALGORITHMS, encode_uint16_list([int(s) for s in self._schemes])),
-            (_E.key_share, encode_key_share_client([share])),
-        ]
+        extensions.append((_E.supported_versions, encode_supported_versions_client(versions)))
+        if self._ephemeral is not None:
+            # RFC 8446 §9.2: needed for (EC)DHE and certificates; a PSK-only (psk_ke)
+            # ClientHello leaves all three out.
+            share = KeyShareEntry(int(self._ephemeral.group), self._ephemeral.public_bytes())
+            extensions += [
+                (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups])),
+                (EXT_SIGNATURE_ALGORITHMS, encode_uint16_list([int(s) for s in self._schemes])),
+                (_E.key_share, encode_key_share_client([share])),
+            ]
         if config.alpn_protocols:
             names = [p.encode("ascii") for p in config.alpn_protocols]
             extensions.append((EXT_ALPN, encode_alpn(names)))
@@ -252,7 +264,7 @@ class ClientHandshake13(Handshake13):
             ours = {int(t) for t, _ in extensions}
             extensions += [(t, b) for t, b in self._legacy.extensions if int(t) not in ours]
         if self._psks:
-            modes = [int(m) for m in self.PSK_MODES]
+            modes = [int(m) for m in self._psk_modes]
             extensions.append((_E.psk_key_exchange_modes, encode_psk_key_exchange_modes(modes)))
             # pre_shared_key last (RFC 8446 §4.2.11); binders filled in by _send_hello.
             placeholder = OfferedPsks(
@@ -377,14 +389,16 @@ class ClientHandshake13(Handshake13):
         shared: bytes | None = None
         if share is not None:
             entry = decode_key_share_server(share)
-            assert self._ephemeral is not None
+            assert self._ephemeral is not None  # a key_share we did not send is unsolicited
+            if psk is not None and PskKeyExchangeMode.psk_dhe_ke not in self._psk_modes:
+                raise AlertHandshakeFailure("server chose psk_dhe_ke, which we did not offer")
             if entry.group != self._ephemeral.group:
                 raise AlertIllegalParameter(f"server key share for group {entry.group}, not ours")
             shared = self._ephemeral.exchange(entry.key_exchange)
             self.result.group = self._ephemeral.group
         elif psk is None:
             raise AlertMissingExtension("ServerHello has neither key_share nor pre_shared_key")
-        elif PskKeyExchangeMode.psk_ke not in self.PSK_MODES:
+        elif PskKeyExchangeMode.psk_ke not in self._psk_modes:
             raise AlertHandshakeFailure("server chose psk_ke, which we did not offer")
         self._agree_connection_ids(find_extension(hello.extensions, EXT_CONNECTION_ID))
         self._chosen_psk = psk
@@ -435,8 +449,8 @@ class ClientHandshake13(Handshake13):
         group_body = find_extension(hello.extensions, _E.key_share)
         cookie_body = find_extension(hello.extensions, _E.cookie)
         cookie = None if cookie_body is None else decode_cookie_extension(cookie_body)
-        assert self._ephemeral is not None
         if group_body is not None:
+            assert self._ephemeral is not None  # a key_share we did not send is unsolicited
             group = decode_key_share_hello_retry(group_body)
             if group not in [int(g) for g in self._groups] or group == self._ephemeral.group:
                 raise AlertIllegalParameter(f"HelloRetryRequest asks for group {group}")
@@ -449,10 +463,14 @@ class ClientHandshake13(Handshake13):
         self._absorb(message)
         # A PSK whose hash differs from the suite's cannot be used: offer only the others.
         self._psks = [p for p in self._psks if p.algorithm.name == algorithm.name]
+        if self._psk_only and not self._psks:
+            raise AlertHandshakeFailure("the server chose a suite whose hash does not fit our PSK")
         self._hello.extensions = self._extensions(cookie)
         self._trace(
             "hello_retry_request",
-            group=None if group_body is None else self._ephemeral.group.name,
+            group=None
+            if group_body is None or self._ephemeral is None
+            else self._ephemeral.group.name,
             cookie=cookie is not None,
         )
         self._send_hello(self._hello)

@@ -126,6 +126,7 @@ _E = ExtensionType
 _DTLS13 = int(ProtocolVersion.DTLSv1_3)
 _DER = Encoding.DER
 _MAX_TICKET_LIFETIME = 604800
+_PSK_MODE_VALUES = frozenset(int(m) for m in PskKeyExchangeMode)
 
 
 def client_offers_dtls13(hello: ClientHello) -> bool:
@@ -408,12 +409,8 @@ class ServerHandshake13(Handshake13):
         modes_body = find_extension(hello.extensions, _E.psk_key_exchange_modes)
         if modes_body is None:
             raise AlertMissingExtension("pre_shared_key without psk_key_exchange_modes")
-        modes = decode_psk_key_exchange_modes(modes_body)
-        if PskKeyExchangeMode.psk_dhe_ke in modes and dhe:
-            mode = PskKeyExchangeMode.psk_dhe_ke
-        elif PskKeyExchangeMode.psk_ke in modes:
-            mode = PskKeyExchangeMode.psk_ke
-        else:
+        mode = self._select_psk_mode(decode_psk_key_exchange_modes(modes_body), dhe=dhe)
+        if mode is None:
             return None
         offered = decode_offered_psks(body)
         unknown: list[bytes] = []
@@ -449,6 +446,22 @@ class ServerHandshake13(Handshake13):
             and (self.configuration.psk is not None or self.configuration.psk_lookup is not None)
         ):
             raise AlertUnknownPskIdentity(f"unknown PSK identity {unknown[0]!r}")
+        return None
+
+    def _select_psk_mode(self, offered: list[int], *, dhe: bool) -> PskKeyExchangeMode | None:
+        """The first of our ``psk_key_exchange_modes`` the client offered (RFC 8446 §4.2.9:
+        never one it did not), psk_dhe_ke only with a group in common (``dhe``). None: the PSK
+        is declined, and a server with no certificate to fall back on ends the handshake."""
+        allowed = [PskKeyExchangeMode[m] for m in self.configuration.psk_key_exchange_modes]
+        for mode in allowed:
+            if mode in offered and (dhe or mode != PskKeyExchangeMode.psk_dhe_ke):
+                return mode
+        if not any(mode in offered for mode in allowed) and not self._chain:
+            names = [PskKeyExchangeMode(m).name for m in offered if m in _PSK_MODE_VALUES]
+            raise AlertHandshakeFailure(
+                f"no PSK key exchange mode in common: the client offers {names or offered}, "
+                f"we allow {[m.name for m in allowed]}"
+            )
         return None
 
     def _psk_for(

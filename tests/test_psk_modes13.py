@@ -1,0 +1,281 @@
+"""``DtlsConfiguration.psk_key_exchange_modes``: the DTLS 1.3 PSK key exchange modes
+(RFC 8446 §4.2.9) a client offers and a server selects, and the PSK-only (psk_ke) ClientHello.
+
+Pairs of real connections in memory (``pairs``), the server's cookie exchange on (the
+stateless HelloRetryRequest, which asks for no group when the client sends no key share).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+
+import pytest
+
+from aiodtls import DtlsConfiguration, DtlsConnection
+from aiodtls.alerts import AlertDescription
+from aiodtls.handshake import server13
+from aiodtls.handshake.messages import ClientHello, ExtensionType, decode_client_hello
+from aiodtls.handshake.messages.tls13 import (
+    PskKeyExchangeMode,
+    decode_psk_key_exchange_modes,
+)
+from aiodtls.resumption import ServerSessionStore
+from aiodtls.suites import ProtocolVersion
+from aiodtls.sweep import Scenario
+from pairs import PSK, PSK_IDENTITY, SERVER_ADDR, Pair, client_config, handshake, server_config
+
+V13 = (ProtocolVersion.DTLSv1_3,)
+_E = ExtensionType
+
+
+def psk13(
+    client_modes: Sequence[str] = ("psk_dhe_ke",), server_modes: Sequence[str] = ("psk_dhe_ke",)
+) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+    """A DTLS 1.3 PSK-only client and server allowing these modes."""
+    client = DtlsConfiguration(
+        is_client=True,
+        psk=PSK,
+        psk_identity=PSK_IDENTITY,
+        verify_mode=ssl.CERT_NONE,
+        versions=V13,
+        psk_key_exchange_modes=client_modes,
+    )
+    server = DtlsConfiguration(
+        is_client=False, psk=PSK, versions=V13, psk_key_exchange_modes=server_modes
+    )
+    return client, server
+
+
+def first_client_hello(config: DtlsConfiguration, now: float = 0.0) -> tuple[int, ClientHello]:
+    """(datagram size, ClientHello) of the client's first flight."""
+    connection = DtlsConnection(configuration=config)
+    connection.connect(SERVER_ADDR, now)
+    ((datagram, _),) = connection.datagrams_to_send(now)
+    return len(datagram), decode_client_hello(datagram[13 + 12 :])
+
+
+def offered_modes(hello: ClientHello) -> list[int]:
+    (body,) = [b for t, b in hello.extensions if t == _E.psk_key_exchange_modes]
+    return decode_psk_key_exchange_modes(body)
+
+
+# -- the option -----------------------------------------------------------------------------
+
+
+def test_default_is_psk_dhe_ke_alone() -> None:
+    assert DtlsConfiguration().psk_key_exchange_modes == ("psk_dhe_ke",)
+
+
+@pytest.mark.parametrize(
+    ("given", "normalized"),
+    [
+        (["psk_ke"], ("psk_ke",)),
+        ("psk_ke", ("psk_ke",)),
+        (("psk_ke", "psk_dhe_ke"), ("psk_ke", "psk_dhe_ke")),
+        (["psk_dhe_ke", "psk_ke"], ("psk_dhe_ke", "psk_ke")),
+    ],
+)
+def test_modes_are_normalized_to_a_tuple(given: Sequence[str], normalized: tuple[str]) -> None:
+    assert DtlsConfiguration(psk_key_exchange_modes=given).psk_key_exchange_modes == normalized
+
+
+@pytest.mark.parametrize(
+    "given", [(), ("psk_ke", "psk_ke"), ("psk",), ("PSK_KE",), (0,), (1, 0), None, 1]
+)
+def test_invalid_modes_are_refused(given: object) -> None:
+    with pytest.raises(ValueError, match="psk_key_exchange_modes"):
+        DtlsConfiguration(psk_key_exchange_modes=given)  # type: ignore[arg-type]
+    config = DtlsConfiguration()
+    config.psk_key_exchange_modes = given  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="psk_key_exchange_modes"):
+        config.validate()  # as a connection made from it does
+
+
+# -- what the client sends ------------------------------------------------------------------
+
+
+def test_psk_ke_alone_sends_a_psk_only_client_hello() -> None:
+    """RFC 8446 §9.2: with pre_shared_key, supported_groups, key_share and
+    signature_algorithms are not required; without (EC)DHE no certificate handshake can
+    follow, so none of them is sent: 140 bytes where the default sends 208."""
+    client, _ = psk13(client_modes=("psk_ke",))
+    size, hello = first_client_hello(client)
+    assert [t for t, _ in hello.extensions] == [
+        _E.supported_versions,
+        _E.psk_key_exchange_modes,
+        _E.pre_shared_key,
+    ]
+    assert offered_modes(hello) == [PskKeyExchangeMode.psk_ke]
+    default_size, default = first_client_hello(psk13()[0])
+    assert {_E.key_share, _E.supported_groups, _E.signature_algorithms} <= {
+        t for t, _ in default.extensions
+    }
+    assert offered_modes(default) == [PskKeyExchangeMode.psk_dhe_ke]
+    # The sweep's PSK identity ("sweep", 5 bytes) makes these 140 and 208 (209 before this
+    # option, when psk_ke was offered too); this one is 7 bytes ("client1").
+    assert (size, default_size) == (142, 210)
+    assert (
+        first_client_hello(Scenario(psk=True, psk_dhe=False, versions=V13).configurations()[0])[0]
+        == 140
+    )
+
+
+def test_both_modes_are_offered_in_the_configured_order_with_a_key_share() -> None:
+    client, _ = psk13(client_modes=("psk_ke", "psk_dhe_ke"))
+    _, hello = first_client_hello(client)
+    assert offered_modes(hello) == [PskKeyExchangeMode.psk_ke, PskKeyExchangeMode.psk_dhe_ke]
+    assert _E.key_share in {t for t, _ in hello.extensions}
+
+
+def test_a_client_also_offering_dtls12_keeps_its_key_share() -> None:
+    """Its DTLS 1.2 extensions bring supported_groups, which RFC 8446 §9.2 pairs with
+    key_share: the ClientHello stays a full one, psk_ke the only mode offered."""
+    client, _ = psk13(client_modes=("psk_ke",))
+    client.versions = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+    _, hello = first_client_hello(client)
+    types = {t for t, _ in hello.extensions}
+    assert {_E.key_share, _E.supported_groups} <= types
+    assert offered_modes(hello) == [PskKeyExchangeMode.psk_ke]
+
+
+# -- both sides -----------------------------------------------------------------------------
+
+
+def test_psk_ke_on_both_sides_completes_without_a_key_exchange_group() -> None:
+    pair = handshake(*psk13(client_modes=("psk_ke",), server_modes=("psk_ke",)))
+    for outcome in (pair.client_outcome, pair.server_outcome):
+        done = outcome.completed
+        assert done is not None and done.protocol_version == "DTLSv1.3"
+        assert done.group is None and done.psk_identity == PSK_IDENTITY
+    assert pair.client._v13 is not None and pair.server._v13 is not None
+    sizes = [len(d) for _, direction, d in pair.sent if direction == "c2s"]
+    # The cookie exchange: the HelloRetryRequest asks for no group, only the cookie back.
+    assert sizes[:2] == [142, 142 + 62]
+    pair.client.send(b"ping")
+    pair.exchange()
+    assert pair.server_outcome.data == [b"ping"]
+
+
+def test_psk_dhe_ke_is_the_default_on_both_sides() -> None:
+    pair = handshake(*psk13())
+    done = pair.client_outcome.completed
+    assert done is not None and done.group is not None
+
+
+@pytest.mark.parametrize(
+    ("server_modes", "group"),
+    [(("psk_ke", "psk_dhe_ke"), False), (("psk_dhe_ke", "psk_ke"), True), (("psk_ke",), False)],
+)
+def test_the_server_selects_the_first_of_its_modes_the_client_offered(
+    server_modes: tuple[str, ...], group: bool
+) -> None:
+    client, server = psk13(client_modes=("psk_dhe_ke", "psk_ke"), server_modes=server_modes)
+    pair = handshake(client, server)
+    done = pair.client_outcome.completed
+    assert done is not None and (done.group is not None) is group
+    server_done = pair.server_outcome.completed
+    assert server_done is not None and (server_done.group is not None) is group
+
+
+@pytest.mark.parametrize(
+    ("client_modes", "server_modes"),
+    [(("psk_ke",), ("psk_dhe_ke",)), (("psk_dhe_ke",), ("psk_ke",))],
+)
+def test_a_server_refuses_a_mode_it_does_not_allow_with_handshake_failure(
+    client_modes: tuple[str, ...], server_modes: tuple[str, ...]
+) -> None:
+    """RFC 8446 §4.2.9: a server never selects a mode the client did not list. With no mode
+    in common and no certificate to fall back on, it ends the handshake (handshake_failure)
+    and says why."""
+    pair = handshake(*psk13(client_modes=client_modes, server_modes=server_modes))
+    ended = pair.server_outcome.terminated
+    assert ended is not None and ended.alert == AlertDescription.handshake_failure
+    assert ended.reason is not None
+    assert (
+        f"no PSK key exchange mode in common: the client offers {list(client_modes)}, "
+        f"we allow {list(server_modes)}"
+    ) in ended.reason
+    client_ended = pair.client_outcome.terminated
+    assert client_ended is not None and client_ended.alert == AlertDescription.handshake_failure
+    assert pair.client_outcome.completed is None
+
+
+def test_a_server_with_a_certificate_declines_the_psk_and_falls_back_to_it() -> None:
+    """No mode in common: the PSK is ignored, as RFC 8446 §4.2.11 lets a server do; the
+    client's key share carries a certificate handshake instead."""
+    client = client_config(versions=V13, psk=PSK, psk_identity=PSK_IDENTITY)
+    server = server_config(versions=V13, psk=PSK, psk_key_exchange_modes=("psk_ke",))
+    pair = handshake(client, server)
+    done = pair.client_outcome.completed
+    assert done is not None and done.psk_identity is None and done.peer_certificates
+
+
+def test_a_psk_only_client_meets_a_certificate_server_without_the_mode() -> None:
+    client, _ = psk13(client_modes=("psk_ke",))
+    server = server_config(versions=V13, psk=PSK)  # psk_dhe_ke only
+    pair = handshake(client, server)
+    ended = pair.server_outcome.terminated
+    assert ended is not None and ended.alert == AlertDescription.handshake_failure
+    assert ended.reason is not None and "no key exchange group in common" in ended.reason
+
+
+def test_the_client_refuses_a_server_selecting_a_mode_it_did_not_offer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client resuming a ticket keeps its key share (a refused ticket falls back to a full
+    handshake): a server that answers psk_ke-only with psk_dhe_ke breaks RFC 8446 §4.2.9."""
+    store = ServerSessionStore()
+    first = handshake(client_config(versions=V13), server_config(versions=V13, session_store=store))
+    session = first.client.session
+    assert session is not None and session.ticket
+    client = client_config(versions=V13, session=session, psk_key_exchange_modes=("psk_ke",))
+    _, hello = first_client_hello(client, now=10.0)
+    assert offered_modes(hello) == [PskKeyExchangeMode.psk_ke]
+    assert _E.key_share in {t for t, _ in hello.extensions}
+
+    def resumed(server_modes: Sequence[str]) -> Pair:
+        server = server_config(
+            versions=V13, session_store=store, psk_key_exchange_modes=server_modes
+        )
+        client = client_config(versions=V13, session=session, psk_key_exchange_modes=("psk_ke",))
+        pair = Pair(DtlsConnection(configuration=client), DtlsConnection(configuration=server))
+        pair.now = 10.0
+        pair.client.connect(SERVER_ADDR, pair.now)
+        pair.drive()
+        return pair
+
+    good = resumed(("psk_dhe_ke", "psk_ke"))
+    done = good.client_outcome.completed
+    assert done is not None and done.session_resumed and done.group is None
+
+    def always_dhe(self: object, offered: list[int], *, dhe: bool) -> PskKeyExchangeMode:
+        return PskKeyExchangeMode.psk_dhe_ke
+
+    monkeypatch.setattr(server13.ServerHandshake13, "_select_psk_mode", always_dhe)
+    bad = resumed(("psk_dhe_ke",))
+    ended = bad.client_outcome.terminated
+    assert ended is not None and ended.alert == AlertDescription.handshake_failure
+    assert ended.reason is not None and "psk_dhe_ke, which we did not offer" in ended.reason
+
+
+# -- the sweep's like-for-like pairs --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("psk_dhe", "modes"), [(False, ("psk_ke",)), (True, ("psk_dhe_ke",))])
+def test_sweep_psk_dhe_pins_both_versions_key_exchange(
+    psk_dhe: bool, modes: tuple[str, ...]
+) -> None:
+    client, server = Scenario(psk=True, psk_dhe=psk_dhe).configurations()
+    assert client.psk_key_exchange_modes == server.psk_key_exchange_modes == modes
+    assert client.cipher_suites
+    assert all(("ECDHE" in s.name) is psk_dhe for s in client.cipher_suites)
+    default_client, _ = Scenario(psk=True).configurations()
+    assert default_client.cipher_suites is None
+
+
+def test_sweep_psk_dhe_needs_a_psk_and_no_profile() -> None:
+    with pytest.raises(ValueError, match="psk_dhe"):
+        Scenario(psk_dhe=False).configurations()
+    with pytest.raises(ValueError, match="psk_dhe"):
+        Scenario(psk=True, psk_dhe=False, profile="rfc7925").configurations()
