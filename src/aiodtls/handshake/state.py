@@ -261,8 +261,13 @@ class HandshakeStateMachine:
     def _send(self, msg_type: HandshakeType, body: bytes) -> None:
         seq = self._send_seq
         self._send_seq += 1
-        self._pending.append(FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body))
-        self._transcript += handshake_header(msg_type, len(body), seq, 0, len(body)) + body
+        # Encoded once, unfragmented: the transcript's form, and what the flight sends
+        # whenever the message fits its datagram whole.
+        encoded = handshake_header(msg_type, len(body), seq, 0, len(body)) + body
+        self._pending.append(
+            FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body, encoded)
+        )
+        self._transcript += encoded
 
     def _send_change_cipher_spec(self, protection: RecordProtection) -> None:
         self._pending.append(FlightEntry(_CHANGE_CIPHER_SPEC, self._write_epoch))

@@ -60,6 +60,10 @@ class FlightEntry:
     msg_type: int = 0
     message_seq: int = 0
     body: bytes = b""
+    encoded: bytes = b""
+    """The whole message as one unfragmented record carries it (header, then body) when the
+    handshake encoded it already for its transcript: the planner sends these bytes as they
+    are. Empty: the planner builds them."""
 
     @property
     def is_change_cipher_spec(self) -> bool:
@@ -137,9 +141,12 @@ def plan_datagrams(
         size = len(entry.body)
         if size <= room - per_record and size <= _MAX_FRAGMENT:
             # The whole message fits the room left (the usual case): one record, as below,
-            # its header built here and the body appended without slicing a copy of it.
-            header = handshake_header(entry.msg_type, size, entry.message_seq, 0, size)
-            current.append((entry.epoch, _HANDSHAKE, header + entry.body))
+            # the message as the handshake encoded it, or its header built here and the body
+            # appended without slicing a copy of it.
+            payload = entry.encoded or (
+                handshake_header(entry.msg_type, size, entry.message_seq, 0, size) + entry.body
+            )
+            current.append((entry.epoch, _HANDSHAKE, payload))
             room -= per_record + size
             continue
         offset = 0
@@ -739,8 +746,11 @@ class FlightSender:
                 out.append(datagram)
         if self._final and not self._acks:
             # A final flight lingers for minutes and is rarely sent again: keep its entries
-            # only. Planning is deterministic, so a resend at this MTU is cut the same way.
+            # only, without their encodings. Planning is deterministic, so a resend at this
+            # MTU is cut the same way, from the bodies, into the same bytes.
             self._plan = ()
+            for entry in self._entries:
+                entry.encoded = b""
         self._last_sent_at = now
         self._largest_sent = largest
         if self._attempt:
