@@ -352,7 +352,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             datagrams = allowed
         self.stats.datagrams_sent += len(datagrams)
         self.stats.retransmissions = self._flight.retransmissions
-        return [(d, self._peer_address) for d in datagrams]
+        peer = self._peer_address
+        if len(datagrams) == 1:  # most flights: no list comprehension (a frame in 3.11)
+            return [(datagrams[0], peer)]
+        return [(d, peer) for d in datagrams]
 
     def get_timer(self) -> float | None:
         """The absolute time at which :meth:`handle_timer` must be called, or None: the

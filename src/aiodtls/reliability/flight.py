@@ -490,8 +490,12 @@ class FlightSender:
 
     def _carries_certificates(self) -> bool:
         """Does the flight carry a certificate chain for the peer to verify (the heavy work a
-        timeout must allow for)?"""
-        return any(e.msg_type == _CERTIFICATE and len(e.body) > 3 for e in self._entries)
+        timeout must allow for)? (A loop, not ``any()`` over a generator: a frame per entry,
+        for every flight sent.)"""
+        for entry in self._entries:
+            if entry.msg_type == _CERTIFICATE and len(entry.body) > 3:
+                return True
+        return False
 
     def _at_transmission_limit(self) -> bool:
         limit = self.transmission_limit
