@@ -289,25 +289,28 @@ class RecordLayer:
                 return Drop(DropReason.REPLAYED)
             if not protected and seq in self._plain_seen:
                 return Drop(DropReason.REPEATED_PLAINTEXT)
-        epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
-        aad = None
-        if content_type == TLS12_CID:
-            inner_length = len(fragment) - state.protection.overhead
-            if inner_length < 0:
-                return Drop(DropReason.SHORTER_THAN_PROTECTION)
-            aad = cid_additional_data(version, epoch_seq, record.cid, inner_length)
-        try:
-            payload = state.protection.open(epoch_seq, content_type, version, fragment, aad=aad)
-        except RecordProtectionError as exc:
-            return Drop(DropReason(str(exc)))  # its texts are reasons of the vocabulary
-        if aad is not None:
-            inner = decode_inner_plaintext(payload)
-            if inner is None:
-                # Authenticated, so the peer itself is broken (RFC 9146 §4).
-                raise AlertUnexpectedMessage("tls12_cid record with no inner content type")
-            content_type, payload = inner
-            if content_type not in _KNOWN_CONTENT_TYPES:
-                return Drop(DropReason.UNKNOWN_INNER_CONTENT_TYPE, (content_type,))
+        if not protected:
+            payload = fragment  # epoch 0 is plaintext (NullProtection): nothing to open
+        else:
+            epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
+            aad = None
+            if content_type == TLS12_CID:
+                inner_length = len(fragment) - state.protection.overhead
+                if inner_length < 0:
+                    return Drop(DropReason.SHORTER_THAN_PROTECTION)
+                aad = cid_additional_data(version, epoch_seq, record.cid, inner_length)
+            try:
+                payload = state.protection.open(epoch_seq, content_type, version, fragment, aad=aad)
+            except RecordProtectionError as exc:
+                return Drop(DropReason(str(exc)))  # its texts are reasons of the vocabulary
+            if aad is not None:
+                inner = decode_inner_plaintext(payload)
+                if inner is None:
+                    # Authenticated, so the peer itself is broken (RFC 9146 §4).
+                    raise AlertUnexpectedMessage("tls12_cid record with no inner content type")
+                content_type, payload = inner
+                if content_type not in _KNOWN_CONTENT_TYPES:
+                    return Drop(DropReason.UNKNOWN_INNER_CONTENT_TYPE, (content_type,))
         if len(payload) > MAX_PLAINTEXT_LENGTH:
             return Drop(DropReason.PLAINTEXT_TOO_LONG)  # SPEC R5, RFC 5246 §6.2.1
         # Only now, after authentication, may the window move (SPEC A2).
