@@ -223,7 +223,7 @@ def test_gcm_round_trip_and_explicit_nonce_is_epoch_and_seq(key: bytes) -> None:
     assert record.fragment[:8] == epoch_seq
     assert len(record.fragment) == 8 + len(b"secret payload") + 16
     opened = open_ok(receiver, record)
-    assert opened == OpenedRecord(APPLICATION_DATA, 1, 0xA1B2C3D4, b"secret payload", True)
+    assert opened == OpenedRecord(APPLICATION_DATA, 1, 0xA1B2C3D4, b"secret payload")
 
 
 @pytest.mark.parametrize("key", [KEY_128, KEY_256], ids=["aes128", "aes256"])

@@ -26,7 +26,6 @@ RFC 6347 §4.1.2.7 an invalid record is silently discarded (SPEC R8).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from ..alerts import AlertUnexpectedMessage
 from ..budget import BufferBudget
@@ -70,23 +69,16 @@ class SequenceNumberExhausted(Exception):
     """The write epoch ran out of sequence numbers; the connection must close (SPEC R3)."""
 
 
-class OpenedRecord(NamedTuple):
-    """An authenticated, decrypted record.
-
-    A named tuple, built by :meth:`RecordLayer.open` in one step (``tuple.__new__``, as
-    ``HandshakeHeader`` is): one is built per record opened outside the direct path, and a
-    dataclass's ``__init__`` is one more Python frame each.
-    """
+@dataclass(slots=True)  # not frozen: see RawRecord
+class OpenedRecord:
+    """An authenticated, decrypted record. Treat it as read-only."""
 
     content_type: int
     epoch: int
     sequence_number: int
     payload: bytes
-    newest: bool = False
+    newest: bool = field(default=False, compare=False)
     "Protected, and newer (epoch, sequence number) than any record accepted before (SPEC I5)."
-
-
-_new_tuple = tuple.__new__
 
 
 @dataclass
@@ -323,7 +315,7 @@ class RecordLayer:
             self._plain_seen[seq] = None
             if len(self._plain_seen) > PLAIN_SEEN:
                 del self._plain_seen[next(iter(self._plain_seen))]
-        return _new_tuple(OpenedRecord, (content_type, epoch, seq, payload, newest))
+        return OpenedRecord(content_type, epoch, seq, payload, newest)
 
     def _hold_early(self, record: RawRecord) -> Drop | None:
         """Keep ``record`` for its epoch's keys (None), or the drop if there is no room."""
