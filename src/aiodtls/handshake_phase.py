@@ -136,12 +136,11 @@ class Dtls12HandshakePhase:
         if self.is_client:
             # Only a PSK can differ between the two ends: watch the flight with our Finished.
             suite = self._handshake.result.suite
-            if (
-                suite is not None
-                and suite.key_exchange.uses_psk
-                and any(e.msg_type == _FINISHED for e in entries)
-            ):
-                self._wrong_key.copies = []
+            if suite is not None and suite.key_exchange.uses_psk:
+                for entry in entries:  # a loop, not any() over a generator (a frame each)
+                    if entry.msg_type == _FINISHED:
+                        self._wrong_key.copies = []
+                        break
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission

@@ -80,11 +80,6 @@ class PrfSecret:
         return _p_hash(self._keyed, label + seed, length)
 
 
-def _keyed(algorithm: hashes.HashAlgorithm, secret: bytes | PrfSecret) -> PrfSecret:
-    """``secret`` keyed for the PRF (as it is if it already is)."""
-    return secret if isinstance(secret, PrfSecret) else PrfSecret(algorithm, secret)
-
-
 def psk_premaster_secret(psk: bytes, other_secret: bytes | None = None) -> bytes:
     """Premaster secret for PSK suites (RFC 4279 §2; §5.3 for DHE/ECDHE variants).
 
@@ -128,7 +123,9 @@ def derive_key_block(
     iv_length: int,
 ) -> KeyBlock:
     """Split the key expansion into keys and implicit IVs (AEAD suites have no MAC keys)."""
-    block = _keyed(algorithm, master_secret).prf(
+    if not isinstance(master_secret, PrfSecret):
+        master_secret = PrfSecret(algorithm, master_secret)
+    block = master_secret.prf(
         b"key expansion",
         server_random + client_random,
         2 * (key_length + iv_length),
@@ -151,7 +148,9 @@ def compute_finished(
 ) -> bytes:
     """Finished verify_data (RFC 5246 §7.4.9): 12 bytes."""
     label = b"client finished" if from_client else b"server finished"
-    return _keyed(algorithm, master_secret).prf(label, handshake_hash, 12)
+    if not isinstance(master_secret, PrfSecret):
+        master_secret = PrfSecret(algorithm, master_secret)
+    return master_secret.prf(label, handshake_hash, 12)
 
 
 def finished_matches(expected: bytes, received: bytes) -> bool:

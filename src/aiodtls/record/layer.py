@@ -416,6 +416,10 @@ class RecordLayer:
             )
         state.next_sequence_number = seq + 1
         seq_num = state.epoch_bits | seq
+        if not seq_num >> 48:
+            # Epoch 0 is plaintext: the header, then the payload as it is (NullProtection's
+            # seal_record, without the call: most handshake records are sent in epoch 0).
+            return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(payload)) + payload
         cid = state.cid
         if cid:
             epoch_seq = seq_num.to_bytes(8, "big")
