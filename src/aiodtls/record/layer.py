@@ -81,10 +81,15 @@ class OpenedRecord:
     "Protected, and newer (epoch, sequence number) than any record accepted before (SPEC I5)."
 
 
-@dataclass
 class _ReadEpoch:
-    protection: RecordProtection
-    window: ReplayWindow = field(default_factory=ReplayWindow)
+    """Read state of one epoch: its keys and its replay window. Slotted: every connection
+    keeps one per epoch it reads for as long as it lives."""
+
+    __slots__ = ("protection", "window")
+
+    def __init__(self, protection: RecordProtection) -> None:
+        self.protection = protection
+        self.window = ReplayWindow()
 
 
 class _WriteEpoch:
