@@ -6,7 +6,13 @@ A client and a server pass datagrams directly (no sockets, virtual time 0), as i
 master secret on, certificate verification off), or PSK-AES128-GCM. Prints handshakes/s, or
 with ``--profile`` the cProfile table of the timed handshakes.
 
-    python benchmarks/handshake_profile.py [--suite ecdsa|psk] [--handshakes 300] [--profile]
+    python benchmarks/handshake_profile.py [--suite ecdsa|psk|resumed] [--handshakes 300]
+                                           [--profile]
+
+``resumed``: the ECDHE-ECDSA configuration resuming one session by session ID (the bench's
+resumed-p256). For instruction counts, run it under ``valgrind --tool=callgrind`` with
+``--handshakes 10`` and ``--handshakes 50``: (I50 - I10) / 40 is one handshake, start-up,
+key generation and the warm-up cancelling out (docs/performance.md).
 
 To compare two trees, run it alternately with ``PYTHONPATH=<tree>/src`` for each and compare
 the medians (the numbers drift with the machine; only ratios taken side by side mean much).
@@ -29,6 +35,7 @@ from aiodtls import (
 )
 from aiodtls.bench.peers import aiodtls_pair
 from aiodtls.pki import generate_chain
+from aiodtls.resumption import ServerSessionStore
 
 
 def configurations(suite: str) -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -49,19 +56,34 @@ def configurations(suite: str) -> tuple[DtlsConfiguration, DtlsConfiguration]:
     return client, server
 
 
+def resuming_configurations() -> tuple[DtlsConfiguration, DtlsConfiguration]:
+    """(client, server) of the "ecdsa" suite, the client holding a session the server keeps
+    (by session ID, no tickets): every handshake between them is an abbreviated one."""
+    client, server = configurations("ecdsa")
+    server.session_store = ServerSessionStore()
+    client.session_tickets = False
+    client.session = aiodtls_pair(client, server)[0].session
+    return client, server
+
+
 def handshake(client_config: DtlsConfiguration, server_config: DtlsConfiguration) -> None:
-    """One full handshake between two new connections, both ends in memory."""
+    """One handshake between two new connections, both ends in memory."""
     aiodtls_pair(client_config, server_config)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("ecdsa", "psk"), default="ecdsa")
+    parser.add_argument("--suite", choices=("ecdsa", "psk", "resumed"), default="ecdsa")
     parser.add_argument("--handshakes", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="print a cProfile table")
     parser.add_argument("--sort", default="tottime", help="cProfile sort key (tottime)")
     args = parser.parse_args()
-    client_config, server_config = configurations(args.suite)
+    if args.suite == "resumed":
+        client_config, server_config = resuming_configurations()
+        if not aiodtls_pair(client_config, server_config)[0].session_resumed:
+            raise RuntimeError("the session was not resumed")
+    else:
+        client_config, server_config = configurations(args.suite)
     for _ in range(20):  # warm-up: imports, caches
         handshake(client_config, server_config)
     profile = cProfile.Profile() if args.profile else None

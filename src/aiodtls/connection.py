@@ -61,7 +61,7 @@ from .record.layer import OpenedRecord, RecordLayer, SequenceNumberExhausted
 from .reliability.flight import FlightSender, FlightState
 from .reliability.reassembly import Reassembler
 from .reliability.timer import RetransmissionTimer
-from .suites import ProtocolVersion, suite_info
+from .suites import NamedGroup, ProtocolVersion, suite_info
 from .trace import Tracer
 from .wrong_key import FINISHED_IGNORED_COPIES as FINISHED_IGNORED_COPIES
 from .wrong_key import WrongKeyWatch
@@ -352,7 +352,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             datagrams = allowed
         self.stats.datagrams_sent += len(datagrams)
         self.stats.retransmissions = self._flight.retransmissions
-        return [(d, self._peer_address) for d in datagrams]
+        peer = self._peer_address
+        if len(datagrams) == 1:  # most flights: no list comprehension (a frame in 3.11)
+            return [(datagrams[0], peer)]
+        return [(d, peer) for d in datagrams]
 
     def get_timer(self) -> float | None:
         """The absolute time at which :meth:`handle_timer` must be called, or None: the
@@ -636,7 +639,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             HandshakeCompleted(
                 protocol_version=version,
                 cipher_suite=suite,
-                group=result.group.name if result.group is not None else None,
+                group=_GROUP_NAMES[result.group] if result.group is not None else None,
                 peer_certificates=list(result.peer_certificates),
                 peer_public_key=result.peer_public_key,
                 psk_identity=result.psk_identity,
@@ -759,6 +762,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                 )
             else:
                 self._trace("datagram_dropped", reason=reason)
+
+
+_GROUP_NAMES = {group: group.name for group in NamedGroup}
+"Each group's name, read once: an Enum member's ``name`` is a property (Python frames)."
 
 
 def _alert_or_none(value: int) -> AlertDescription | None:

@@ -44,7 +44,7 @@ from .reliability.fragments import (
     read_handshake_header,
 )
 from .reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
-from .suites import ProtocolVersion
+from .suites import CipherSuite, ProtocolVersion
 from .trace import Tracer
 from .wrong_key import WrongKeyWatch
 
@@ -61,6 +61,8 @@ _FINISHED = HandshakeType.finished
 _CLIENT_HELLO_RECORD_OVERHEAD = RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH
 _NEW = FragmentStatus.NEW
 _DTLS12 = ProtocolVersion.DTLSv1_2
+# Each suite's name, read once: an Enum member's ``name`` is a property (Python frames).
+_SUITE_NAMES = {suite: suite.name for suite in CipherSuite}
 _OLD = FragmentStatus.OLD
 
 
@@ -134,12 +136,11 @@ class Dtls12HandshakePhase:
         if self.is_client:
             # Only a PSK can differ between the two ends: watch the flight with our Finished.
             suite = self._handshake.result.suite
-            if (
-                suite is not None
-                and suite.key_exchange.uses_psk
-                and any(e.msg_type == _FINISHED for e in entries)
-            ):
-                self._wrong_key.copies = []
+            if suite is not None and suite.key_exchange.uses_psk:
+                for entry in entries:  # a loop, not any() over a generator (a frame each)
+                    if entry.msg_type == _FINISHED:
+                        self._wrong_key.copies = []
+                        break
         if first and not self.is_client:
             # Until the client answers, its ClientHello may be a replay: bound what it costs.
             policy = self.configuration.retransmission
@@ -412,7 +413,7 @@ class Dtls12HandshakePhase:
         result = self._handshake.result
         assert result.suite is not None
         self._announce_completion(
-            result, "DTLSv1.2", result.suite.name, result.extended_master_secret
+            result, "DTLSv1.2", _SUITE_NAMES[result.suite.suite], result.extended_master_secret
         )
 
     def _free_reassembler(self) -> None:

@@ -145,6 +145,10 @@ _CERT_RAW_PUBLIC_KEY = CertificateType.RawPublicKey
 _CERT_X509 = CertificateType.X509
 _CLIENT = DTLS12.client
 _EXPECT_SERVER_HELLO = ClientState.CLIENT_EXPECT_SERVER_HELLO
+# The members by wire value: calling an Enum class (``CipherSuite(value)``) runs two Python
+# frames of the enum module; a dict lookup runs none.
+_SUITES_BY_VALUE = {int(suite): suite for suite in CipherSuite}
+_GROUPS_BY_VALUE = {int(group): group for group in NamedGroup}
 
 
 class ClientHandshake(HandshakeStateMachine):
@@ -326,10 +330,7 @@ class ClientHandshake(HandshakeStateMachine):
         hello = decode_server_hello(message.body)
         if hello.server_version != DTLS1_2:
             raise AlertProtocolVersion(f"server chose version {hello.server_version:#06x}")
-        try:
-            suite = CipherSuite(hello.cipher_suite)
-        except ValueError:
-            suite = None
+        suite = _SUITES_BY_VALUE.get(hello.cipher_suite)
         if suite is None or suite not in self._suites:
             raise AlertIllegalParameter(
                 f"server chose a suite we did not offer: {hello.cipher_suite:#06x}"
@@ -343,22 +344,24 @@ class ClientHandshake(HandshakeStateMachine):
         for ext_type, _ in hello.extensions:
             if ext_type not in self._offered_extensions:
                 raise AlertUnsupportedExtension(f"unsolicited extension {ext_type}")  # SPEC H4
-        ems = find_extension(hello.extensions, EXT_EXTENDED_MASTER_SECRET)
+        # Types are unique (decoding refused duplicates, SPEC H4): one dict for the lookups.
+        extension = dict(hello.extensions).get
+        ems = extension(EXT_EXTENDED_MASTER_SECRET)
         if ems is not None and ems != b"":
             raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
         if ems is None and self.configuration.require_extended_master_secret:
             raise AlertHandshakeFailure("server does not support extended master secret")  # E4
-        renegotiation = find_extension(hello.extensions, EXT_RENEGOTIATION_INFO)
+        renegotiation = extension(EXT_RENEGOTIATION_INFO)
         if renegotiation is not None and decode_renegotiation_info(renegotiation) != b"":
             raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
-        point_formats = find_extension(hello.extensions, EXT_EC_POINT_FORMATS)
+        point_formats = extension(EXT_EC_POINT_FORMATS)
         if point_formats is not None and EC_POINT_FORMAT_UNCOMPRESSED not in decode_uint8_list(
             point_formats
         ):
             raise AlertIllegalParameter("server does not accept uncompressed points")  # K3
         self.result.alpn_protocol = self._selected_alpn(hello.extensions)
         self._check_srtp(hello.extensions)
-        self._agree_connection_ids(find_extension(hello.extensions, EXT_CONNECTION_ID))
+        self._agree_connection_ids(extension(EXT_CONNECTION_ID))
         self.server_random = hello.random
         self.result.suite = suite_info(suite)
         self.result.extended_master_secret = ems is not None
@@ -512,10 +515,7 @@ class ClientHandshake(HandshakeStateMachine):
 
     def _offered_group(self, value: int) -> NamedGroup:
         """The server's ECDH group, which must be one we offered."""
-        try:
-            group = NamedGroup(value)
-        except ValueError:
-            group = None
+        group = _GROUPS_BY_VALUE.get(value)
         if group is None or group not in self.configuration.groups:
             raise AlertIllegalParameter(f"server chose a group we did not offer: {value}")
         return group

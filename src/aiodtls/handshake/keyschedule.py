@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 
 __all__ = [
     "KeyBlock",
+    "PrfSecret",
     "compute_finished",
     "compute_master_secret",
     "derive_key_block",
@@ -35,13 +36,12 @@ RESERVED_EXPORTER_LABELS = frozenset(
 )
 
 
-def _p_hash(algorithm: hashes.HashAlgorithm, secret: bytes, seed: bytes, length: int) -> bytes:
-    """P_hash of RFC 5246 §5.
+def _p_hash(keyed: hmac.HMAC, seed: bytes, length: int) -> bytes:
+    """P_hash of RFC 5246 §5, with ``keyed`` an HMAC already keyed with the secret.
 
-    Every HMAC here is keyed with ``secret``: the key is set up once and each block works on
+    Every HMAC here is keyed with the secret: the key is set up once and each block works on
     a copy of that keyed state, instead of hashing the key again for every HMAC.
     """
-    keyed = hmac.HMAC(secret, algorithm)
     out = bytearray()
     a = seed
     while len(out) < length:
@@ -59,7 +59,25 @@ def prf(
     algorithm: hashes.HashAlgorithm, secret: bytes, label: bytes, seed: bytes, length: int
 ) -> bytes:
     """The TLS 1.2 PRF: P_<hash>(secret, label + seed)."""
-    return _p_hash(algorithm, secret, label + seed, length)
+    return _p_hash(hmac.HMAC(secret, algorithm), label + seed, length)
+
+
+class PrfSecret:
+    """A PRF secret whose HMAC key is set up once for all the PRF calls made with it.
+
+    A handshake uses its master secret three times (the key block and both Finished): keying
+    an HMAC costs about three times a copy of a keyed one, so the handshake keys it once here
+    and every P_hash block of every call works on a copy. Results are those of :func:`prf`.
+    """
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, algorithm: hashes.HashAlgorithm, secret: bytes) -> None:
+        self._keyed = hmac.HMAC(secret, algorithm)
+
+    def prf(self, label: bytes, seed: bytes, length: int) -> bytes:
+        """P_<hash>(secret, label + seed), ``length`` bytes."""
+        return _p_hash(self._keyed, label + seed, length)
 
 
 def psk_premaster_secret(psk: bytes, other_secret: bytes | None = None) -> bytes:
@@ -98,16 +116,16 @@ class KeyBlock:
 
 def derive_key_block(
     algorithm: hashes.HashAlgorithm,
-    master_secret: bytes,
+    master_secret: bytes | PrfSecret,
     client_random: bytes,
     server_random: bytes,
     key_length: int,
     iv_length: int,
 ) -> KeyBlock:
     """Split the key expansion into keys and implicit IVs (AEAD suites have no MAC keys)."""
-    block = prf(
-        algorithm,
-        master_secret,
+    if not isinstance(master_secret, PrfSecret):
+        master_secret = PrfSecret(algorithm, master_secret)
+    block = master_secret.prf(
         b"key expansion",
         server_random + client_random,
         2 * (key_length + iv_length),
@@ -123,14 +141,16 @@ def derive_key_block(
 
 def compute_finished(
     algorithm: hashes.HashAlgorithm,
-    master_secret: bytes,
+    master_secret: bytes | PrfSecret,
     *,
     from_client: bool,
     handshake_hash: bytes,
 ) -> bytes:
     """Finished verify_data (RFC 5246 §7.4.9): 12 bytes."""
     label = b"client finished" if from_client else b"server finished"
-    return prf(algorithm, master_secret, label, handshake_hash, 12)
+    if not isinstance(master_secret, PrfSecret):
+        master_secret = PrfSecret(algorithm, master_secret)
+    return master_secret.prf(label, handshake_hash, 12)
 
 
 def finished_matches(expected: bytes, received: bytes) -> bool:

@@ -229,32 +229,34 @@ class ServerHandshake(HandshakeStateMachine):
     def _negotiate(self, hello: ClientHello) -> None:
         config = self.configuration
         exts = hello.extensions
-        ems = find_extension(exts, EXT_EXTENDED_MASTER_SECRET)
+        # Types are unique (decoding refused duplicates, SPEC H4): one dict for the lookups.
+        extension = dict(exts).get
+        ems = extension(EXT_EXTENDED_MASTER_SECRET)
         if ems is not None and ems != b"":
             raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
         if ems is None and config.require_extended_master_secret:
             raise AlertHandshakeFailure("client does not support extended master secret")  # E4
         self.result.extended_master_secret = ems is not None
-        renegotiation = find_extension(exts, EXT_RENEGOTIATION_INFO)
+        renegotiation = extension(EXT_RENEGOTIATION_INFO)
         if renegotiation is not None and decode_renegotiation_info(renegotiation) != b"":
             raise AlertHandshakeFailure("non-empty renegotiation_info on an initial handshake")
-        name = find_extension(exts, EXT_SERVER_NAME)
+        name = extension(EXT_SERVER_NAME)
         self.result.server_name = decode_server_name(name) if name is not None else None
         if config.sni_callback is not None:
             self._sni_choice = self._ask_sni_callback(self.result.server_name)
         self.result.alpn_protocol = self._select_alpn(exts)
         self._select_srtp(exts)
-        self._agree_connection_ids(find_extension(exts, EXT_CONNECTION_ID))
+        self._agree_connection_ids(extension(EXT_CONNECTION_ID))
 
-        raw_groups = find_extension(exts, EXT_SUPPORTED_GROUPS)
+        raw_groups = extension(EXT_SUPPORTED_GROUPS)
         # Without supported_groups, RFC 8422 §4 lets the server assume the client takes any
         # curve; secp256r1 is the one every ECC client implements.
         client_groups = (
             decode_uint16_list(raw_groups) if raw_groups is not None else [NamedGroup.secp256r1]
         )
-        raw_schemes = find_extension(exts, EXT_SIGNATURE_ALGORITHMS)
+        raw_schemes = extension(EXT_SIGNATURE_ALGORITHMS)
         client_schemes = decode_uint16_list(raw_schemes) if raw_schemes is not None else []
-        point_formats = find_extension(exts, EXT_EC_POINT_FORMATS)
+        point_formats = extension(EXT_EC_POINT_FORMATS)
         if point_formats is not None and EC_POINT_FORMAT_UNCOMPRESSED not in decode_uint8_list(
             point_formats
         ):

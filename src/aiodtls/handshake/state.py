@@ -37,6 +37,7 @@ from ..suites import NamedGroup, SuiteInfo
 from ..trace import Tracer
 from .flights import Flight, HandshakeTable, message_title
 from .keyschedule import (
+    PrfSecret,
     compute_finished,
     compute_master_secret,
     derive_key_block,
@@ -194,6 +195,9 @@ class HandshakeStateMachine:
         self.client_random = b""
         self.server_random = b""
         self._master_secret: bytes | None = None
+        # The master secret keyed for the PRF once, for the key block and both Finished;
+        # dropped when the handshake ends (the exporter keys it anew).
+        self._master_prf: PrfSecret | None = None
         self.result = HandshakeResult()
         self.complete = False
 
@@ -257,8 +261,13 @@ class HandshakeStateMachine:
     def _send(self, msg_type: HandshakeType, body: bytes) -> None:
         seq = self._send_seq
         self._send_seq += 1
-        self._pending.append(FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body))
-        self._transcript += handshake_header(msg_type, len(body), seq, 0, len(body)) + body
+        # Encoded once, unfragmented: the transcript's form, and what the flight sends
+        # whenever the message fits its datagram whole.
+        encoded = handshake_header(msg_type, len(body), seq, 0, len(body)) + body
+        self._pending.append(
+            FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body, encoded)
+        )
+        self._transcript += encoded
 
     def _send_change_cipher_spec(self, protection: RecordProtection) -> None:
         self._pending.append(FlightEntry(_CHANGE_CIPHER_SPEC, self._write_epoch))
@@ -327,9 +336,10 @@ class HandshakeStateMachine:
             client_random=self.client_random,
             server_random=self.server_random,
         )
+        self._master_prf = PrfSecret(algorithm, self._master_secret)
         block = derive_key_block(
             algorithm,
-            self._master_secret,
+            self._master_prf,
             self.client_random,
             self.server_random,
             suite.key_length,
@@ -346,10 +356,10 @@ class HandshakeStateMachine:
         return (server, client) if self.is_client else (client, server)
 
     def _finished(self, *, from_client: bool) -> bytes:
-        assert self.result.suite is not None and self._master_secret is not None
+        assert self.result.suite is not None and self._master_prf is not None
         return compute_finished(
             self.result.suite.prf_hash(),
-            self._master_secret,
+            self._master_prf,
             from_client=from_client,
             handshake_hash=self._transcript_hash(),
         )
@@ -359,6 +369,7 @@ class HandshakeStateMachine:
         ephemeral keys, parsed messages). The master secret stays for the exporter."""
         self._reset_transcript()
         self._pending = []
+        self._master_prf = None
         # The connection holds this handshake (for its result and the exporter) and the
         # handshake held the connection: letting go of it here leaves no reference cycle, so
         # a connection dropped after its handshake is freed at once by reference counting

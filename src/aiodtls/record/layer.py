@@ -81,10 +81,15 @@ class OpenedRecord:
     "Protected, and newer (epoch, sequence number) than any record accepted before (SPEC I5)."
 
 
-@dataclass
 class _ReadEpoch:
-    protection: RecordProtection
-    window: ReplayWindow = field(default_factory=ReplayWindow)
+    """Read state of one epoch: its keys and its replay window. Slotted: every connection
+    keeps one per epoch it reads for as long as it lives."""
+
+    __slots__ = ("protection", "window")
+
+    def __init__(self, protection: RecordProtection) -> None:
+        self.protection = protection
+        self.window = ReplayWindow()
 
 
 class _WriteEpoch:
@@ -281,25 +286,28 @@ class RecordLayer:
                 return Drop(DropReason.REPLAYED)
             if not protected and seq in self._plain_seen:
                 return Drop(DropReason.REPEATED_PLAINTEXT)
-        epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
-        aad = None
-        if content_type == TLS12_CID:
-            inner_length = len(fragment) - state.protection.overhead
-            if inner_length < 0:
-                return Drop(DropReason.SHORTER_THAN_PROTECTION)
-            aad = cid_additional_data(version, epoch_seq, record.cid, inner_length)
-        try:
-            payload = state.protection.open(epoch_seq, content_type, version, fragment, aad=aad)
-        except RecordProtectionError as exc:
-            return Drop(DropReason(str(exc)))  # its texts are reasons of the vocabulary
-        if aad is not None:
-            inner = decode_inner_plaintext(payload)
-            if inner is None:
-                # Authenticated, so the peer itself is broken (RFC 9146 §4).
-                raise AlertUnexpectedMessage("tls12_cid record with no inner content type")
-            content_type, payload = inner
-            if content_type not in _KNOWN_CONTENT_TYPES:
-                return Drop(DropReason.UNKNOWN_INNER_CONTENT_TYPE, (content_type,))
+        if not protected:
+            payload = fragment  # epoch 0 is plaintext (NullProtection): nothing to open
+        else:
+            epoch_seq = ((epoch << 48) | seq).to_bytes(8, "big")
+            aad = None
+            if content_type == TLS12_CID:
+                inner_length = len(fragment) - state.protection.overhead
+                if inner_length < 0:
+                    return Drop(DropReason.SHORTER_THAN_PROTECTION)
+                aad = cid_additional_data(version, epoch_seq, record.cid, inner_length)
+            try:
+                payload = state.protection.open(epoch_seq, content_type, version, fragment, aad=aad)
+            except RecordProtectionError as exc:
+                return Drop(DropReason(str(exc)))  # its texts are reasons of the vocabulary
+            if aad is not None:
+                inner = decode_inner_plaintext(payload)
+                if inner is None:
+                    # Authenticated, so the peer itself is broken (RFC 9146 §4).
+                    raise AlertUnexpectedMessage("tls12_cid record with no inner content type")
+                content_type, payload = inner
+                if content_type not in _KNOWN_CONTENT_TYPES:
+                    return Drop(DropReason.UNKNOWN_INNER_CONTENT_TYPE, (content_type,))
         if len(payload) > MAX_PLAINTEXT_LENGTH:
             return Drop(DropReason.PLAINTEXT_TOO_LONG)  # SPEC R5, RFC 5246 §6.2.1
         # Only now, after authentication, may the window move (SPEC A2).
@@ -413,6 +421,10 @@ class RecordLayer:
             )
         state.next_sequence_number = seq + 1
         seq_num = state.epoch_bits | seq
+        if not seq_num >> 48:
+            # Epoch 0 is plaintext: the header, then the payload as it is (NullProtection's
+            # seal_record, without the call: most handshake records are sent in epoch 0).
+            return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(payload)) + payload
         cid = state.cid
         if cid:
             epoch_seq = seq_num.to_bytes(8, "big")

@@ -1,13 +1,14 @@
-"""Outgoing flights: fragmentation to the MTU, packing, and retransmission (RFC 6347 §4.2.4).
+"""Outgoing flights: sending and retransmission (RFC 6347 §4.2.4).
 
-Owns the flight this endpoint last sent, how it is cut into records and datagrams, and when it
-is sent again. A flight is a list of :class:`FlightEntry` (handshake messages and the
-ChangeCipherSpec) with the epoch each must be sent in, so a retransmission uses the original
-epoch and keys on fresh record sequence numbers (SPEC T5).
+Owns the flight this endpoint last sent, its datagrams (planned by ``reliability.flight_plan``:
+fragmentation to the MTU and packing), and when it is sent again. A flight is a list of
+:class:`FlightEntry` (handshake messages and the ChangeCipherSpec) with the epoch each must be
+sent in, so a retransmission uses the original epoch and keys on fresh record sequence numbers
+(SPEC T5).
 
-The plan of datagrams (fragment boundaries and packing) is computed once per MTU and reused for
-every retransmission, so the peer's reassembly sees the same fragments again unless the MTU
-changes (SPEC F4, issue 3).
+The plan of datagrams (fragment boundaries and packing, ``reliability.flight_plan``) is computed
+once per MTU and reused for every retransmission, so the peer's reassembly sees the same
+fragments again unless the MTU changes (SPEC F4, issue 3).
 
 States follow RFC 6347 §4.2.4: SENDING (datagrams are due), WAITING (timer armed for the
 peer's answer), FINISHED (the final flight was sent; it is only re-sent when the peer repeats
@@ -26,52 +27,38 @@ IDLE for a final flight, which in DTLS 1.3 is retransmitted on its timer until a
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from ..record.header import MAX_PLAINTEXT_LENGTH, ContentType
+from ..record.header import ContentType
 from ..trace import Tracer
-from .fragments import HANDSHAKE_HEADER_LENGTH, encode_handshake_fragment, handshake_header
+from .flight_plan import (
+    FlightEntry,
+    MtuTooSmall,
+    Piece,
+    PlannedRecord,
+    covers,
+    gaps,
+    piece_of,
+    plan_datagrams,
+    plan_unacknowledged,
+)
 from .timer import ANSWERED_CAPPED_TIMEOUTS, RetransmissionTimer
 
-__all__ = ["FlightEntry", "FlightSender", "FlightState", "RecordSealer", "plan_datagrams"]
+__all__ = [
+    "FlightEntry",
+    "FlightSender",
+    "FlightState",
+    "MtuTooSmall",
+    "PlannedRecord",
+    "RecordSealer",
+    "plan_datagrams",
+    "plan_unacknowledged",
+]
 
-# A fragment smaller than this is not worth a record of its own at the end of a datagram;
-# the message starts in the next datagram instead.
-_MIN_FRAGMENT = 32
-_MAX_FRAGMENT = MAX_PLAINTEXT_LENGTH - HANDSHAKE_HEADER_LENGTH
-_CERTIFICATE = 11  # HandshakeType.certificate (the handshake layer sits above this one)
 # Module-level names: reading a member off an Enum class costs ~0.2 µs in CPython 3.11.
 _HANDSHAKE = ContentType.handshake
-_CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
-
-
-@dataclass(slots=True)
-class FlightEntry:
-    """One message of a flight: a handshake message or a ChangeCipherSpec.
-
-    Slotted and not frozen (nothing changes one): the handshake builds one per message it
-    sends, and the entries of a final flight stay with the connection while it lingers.
-    """
-
-    content_type: int
-    epoch: int
-    msg_type: int = 0
-    message_seq: int = 0
-    body: bytes = b""
-
-    @property
-    def is_change_cipher_spec(self) -> bool:
-        """True for the ChangeCipherSpec entry."""
-        return self.content_type == ContentType.change_cipher_spec
-
-
-PlannedRecord = tuple[int, int, bytes]
-"(epoch, content type, plaintext payload) of one record."
-
-Piece = tuple[int, int, int]
-"(message_seq, fragment_offset, fragment_length) of one handshake fragment sent (ACK mode)."
+_CERTIFICATE = 11  # HandshakeType.certificate (the handshake layer sits above this one)
 
 
 class RecordSealer(Protocol):
@@ -89,166 +76,6 @@ class RecordSealer(Protocol):
     def next_sequence_number(self, epoch: int) -> int:
         """The sequence number the next record of ``epoch`` will get."""
         ...
-
-
-class MtuTooSmall(ValueError):
-    """The MTU cannot carry even one byte of a handshake fragment."""
-
-
-def _fragment_record(entry: FlightEntry, offset: int, length: int) -> PlannedRecord:
-    """The record carrying ``entry.body[offset:offset + length]``."""
-    fragment = encode_handshake_fragment(
-        entry.msg_type, entry.message_seq, entry.body, offset, length
-    )
-    return (entry.epoch, _HANDSHAKE, fragment)
-
-
-def plan_datagrams(
-    entries: Sequence[FlightEntry], mtu: int, overhead: Callable[[int], int]
-) -> list[list[PlannedRecord]]:
-    """Cut ``entries`` into records and pack the records into datagrams of at most ``mtu``.
-
-    ``overhead(epoch)`` is the record header plus protection expansion in that epoch. Each
-    datagram holds as many whole records as fit; a message that does not fit the room left is
-    fragmented, and the rest continues in the next datagram.
-    """
-    datagrams: list[list[PlannedRecord]] = []
-    current: list[PlannedRecord] = []
-    room = mtu
-
-    def flush() -> None:
-        nonlocal current, room
-        if current:
-            datagrams.append(current)
-        current = []
-        room = mtu
-
-    for entry in entries:
-        if entry.content_type == _CHANGE_CIPHER_SPEC:
-            need = overhead(entry.epoch) + 1
-            if need > room:
-                flush()
-            if need > room:
-                raise MtuTooSmall(f"MTU {mtu} cannot carry a ChangeCipherSpec")
-            current.append((entry.epoch, _CHANGE_CIPHER_SPEC, b"\x01"))
-            room -= need
-            continue
-        per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
-        size = len(entry.body)
-        if size <= room - per_record and size <= _MAX_FRAGMENT:
-            # The whole message fits the room left (the usual case): one record, as below,
-            # its header built here and the body appended without slicing a copy of it.
-            header = handshake_header(entry.msg_type, size, entry.message_seq, 0, size)
-            current.append((entry.epoch, _HANDSHAKE, header + entry.body))
-            room -= per_record + size
-            continue
-        offset = 0
-        while True:
-            available = room - per_record
-            remaining = len(entry.body) - offset
-            # A record carries at most 2^14 bytes (SPEC R5), whatever the MTU allows.
-            length = min(remaining, available, _MAX_FRAGMENT)
-            whole = length == remaining
-            if (
-                whole
-                or length == _MAX_FRAGMENT
-                or length >= _MIN_FRAGMENT
-                or (not current and length > 0)
-            ):
-                current.append(_fragment_record(entry, offset, length))
-                offset += length
-                room -= per_record + length
-                if whole:
-                    break
-                if length < _MAX_FRAGMENT or room <= per_record:
-                    flush()
-                continue
-            if not current:
-                raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
-            flush()
-    flush()
-    return datagrams
-
-
-def _piece(payload: bytes) -> Piece:
-    """The (message_seq, fragment_offset, fragment_length) of a planned handshake record, read
-    back from its 12-byte fragment header (RFC 9147 §5.2)."""
-    return (
-        int.from_bytes(payload[4:6], "big"),
-        int.from_bytes(payload[6:9], "big"),
-        int.from_bytes(payload[9:12], "big"),
-    )
-
-
-def _gaps(size: int, acknowledged: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The (offset, length) ranges of a ``size``-byte message that no acknowledged fragment
-    of ``acknowledged`` (offset, length) covers; an empty message is covered by any ACK of it."""
-    if size == 0:
-        return [] if acknowledged else [(0, 0)]
-    gaps = []
-    covered = 0
-    for offset, length in sorted(acknowledged):
-        if offset > covered:
-            gaps.append((covered, offset - covered))
-        covered = max(covered, offset + length)
-    if covered < size:
-        gaps.append((covered, size - covered))
-    return gaps
-
-
-def _covers(acknowledged: list[tuple[int, int]], piece: Piece) -> bool:
-    """Do the acknowledged (offset, length) fragments of a message cover ``piece`` (another
-    record may have carried the same bytes)?"""
-    _, start, length = piece
-    if length == 0:
-        return bool(acknowledged)
-    end = start + length
-    for offset, size in sorted(acknowledged):
-        if offset > start:
-            return False
-        start = max(start, offset + size)
-        if start >= end:
-            return True
-    return start >= end
-
-
-def plan_unacknowledged(
-    entries: Sequence[FlightEntry],
-    acknowledged: dict[int, list[tuple[int, int]]],
-    mtu: int,
-    overhead: Callable[[int], int],
-) -> list[list[PlannedRecord]]:
-    """As :func:`plan_datagrams`, for only the bytes of each handshake message that no ACK
-    covered (``acknowledged``: message_seq -> the (offset, length) fragments ACKed): each
-    missing range is cut anew to the room left, records packed into datagrams of at most
-    ``mtu`` (RFC 9147 §5.5: retransmitted fragments may differ in size, never in bytes)."""
-    datagrams: list[list[PlannedRecord]] = []
-    current: list[PlannedRecord] = []
-    room = mtu
-    for entry in entries:
-        per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
-        for start, missing in _gaps(len(entry.body), acknowledged.get(entry.message_seq, [])):
-            offset, end = start, start + missing
-            while True:
-                length = min(end - offset, room - per_record, _MAX_FRAGMENT)
-                whole = length == end - offset
-                if length < 0 or (not whole and length < _MIN_FRAGMENT):
-                    # Too little room for a worthwhile fragment: the next datagram; in an
-                    # empty one any fragment will do, if one fits at all.
-                    if current:
-                        datagrams.append(current)
-                        current, room = [], mtu
-                        continue
-                    if length <= 0:
-                        raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
-                current.append(_fragment_record(entry, offset, length))
-                offset += length
-                room -= per_record + length
-                if whole:
-                    break
-    if current:
-        datagrams.append(current)
-    return datagrams
 
 
 class FlightState(enum.Enum):
@@ -429,7 +256,7 @@ class FlightSender:
 
     def _unacknowledged_messages(self) -> list[FlightEntry]:
         acked = self._acked
-        return [e for e in self._entries if _gaps(len(e.body), acked.get(e.message_seq, []))]
+        return [e for e in self._entries if gaps(len(e.body), acked.get(e.message_seq, []))]
 
     def on_ack(self, record_numbers: Iterable[tuple[int, int]], now: float) -> bool:
         """The peer's ACK named ``record_numbers`` (epoch, sequence number): the fragments
@@ -515,7 +342,7 @@ class FlightSender:
             }
             acked = self._acked
             if any(
-                piece not in in_flight and not _covers(acked.get(piece[0], []), piece)
+                piece not in in_flight and not covers(acked.get(piece[0], []), piece)
                 for piece, _, _ in sent.values()
             ):
                 self._hold_back = in_flight
@@ -663,8 +490,12 @@ class FlightSender:
 
     def _carries_certificates(self) -> bool:
         """Does the flight carry a certificate chain for the peer to verify (the heavy work a
-        timeout must allow for)?"""
-        return any(e.msg_type == _CERTIFICATE and len(e.body) > 3 for e in self._entries)
+        timeout must allow for)? (A loop, not ``any()`` over a generator: a frame per entry,
+        for every flight sent.)"""
+        for entry in self._entries:
+            if entry.msg_type == _CERTIFICATE and len(entry.body) > 3:
+                return True
+        return False
 
     def _at_transmission_limit(self) -> bool:
         limit = self.transmission_limit
@@ -719,7 +550,7 @@ class FlightSender:
                 sealed = []
                 for epoch, content_type, payload in planned:
                     number = (epoch, records.next_sequence_number(epoch))
-                    sent_pieces[number] = (_piece(payload), now, self._sent_count)
+                    sent_pieces[number] = (piece_of(payload), now, self._sent_count)
                     self._sent_count += 1
                     if record_times is not None:
                         record_times[number] = now
@@ -739,8 +570,11 @@ class FlightSender:
                 out.append(datagram)
         if self._final and not self._acks:
             # A final flight lingers for minutes and is rarely sent again: keep its entries
-            # only. Planning is deterministic, so a resend at this MTU is cut the same way.
+            # only, without their encodings. Planning is deterministic, so a resend at this
+            # MTU is cut the same way, from the bodies, into the same bytes.
             self._plan = ()
+            for entry in self._entries:
+                entry.encoded = b""
         self._last_sent_at = now
         self._largest_sent = largest
         if self._attempt:
