@@ -256,6 +256,16 @@ def test_memory_per_established_connection() -> None:  # issue 4 item 6
     assert per_connection <= 16 * 1024, per_connection
 
 
+def test_memory_per_established_connection_meets_issue_13_goal() -> None:
+    """Issue 13's goal: at most 6 KiB per established connection. A connection is slotted
+    (``connection_state.ConnectionSlots``): with DTLS 1.3's state its 30 attributes had outgrown
+    CPython's shared-key instance dicts, and 200 connections took 6.3 KiB each."""
+    connection = DtlsConnection(configuration=client_config())
+    assert not hasattr(connection, "__dict__")
+    per_connection = measure_memory_per_connection(200)
+    assert per_connection <= 6 * 1024, per_connection
+
+
 def second_client_hello(endpoint: DtlsEndpoint, addr: tuple[str, int]) -> bytes:
     """A real client's cookie-bearing ClientHello after a HelloVerifyRequest from ``endpoint``
     (not yet delivered)."""

@@ -97,6 +97,8 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
     starts when that peer's ClientHello is passed to :meth:`receive_datagram`.
     """
 
+    __slots__ = ()  # the attributes are ConnectionSlots'
+
     def __init__(
         self,
         *,

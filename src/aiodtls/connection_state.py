@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConnectionState", "ConnectionStats", "NetworkAddress"]
+__all__ = ["ConnectionSlots", "ConnectionState", "ConnectionStats", "NetworkAddress"]
 
 NetworkAddress = Any
 "A socket address as the I/O driver uses it, e.g. ``('127.0.0.1', 4433)``."
@@ -49,3 +49,46 @@ class ConnectionStats:
     "Times the peer's address moved (connection IDs, RFC 9146 §6)."
     datagrams_withheld: int = 0
     "Datagrams not sent to an unproven new peer address: over its budget (see ``migration``)."
+
+
+class ConnectionSlots:
+    """The one base of ``DtlsConnection``'s parts (its handshake phases and negotiated
+    properties, each a mixin with empty ``__slots__``) that names the connection's attributes.
+
+    A connection is slotted: its 30 attributes in an instance dict took 1.5 KiB once they
+    outgrew CPython's shared-key dicts (29 keys in 3.11), 8 bytes each as slots, whatever is
+    added later (docs/scaling.md). Each part declares the types of the attributes it uses.
+    """
+
+    __slots__ = (
+        "_address_budget",
+        "_datagrams",
+        "_door",
+        "_early_application",
+        "_early_application_bytes",
+        "_events",
+        "_fatal_alert",
+        "_fatal_alert_repeats",
+        "_fatal_alert_until",
+        "_flight",
+        "_handshake",
+        "_handshake_deadline",
+        "_held_records",
+        "_last_heard",
+        "_linger_deadline",
+        "_now",
+        "_peer_address",
+        "_peer_flight_start",
+        "_reassembler",
+        "_reassembly_progressed",
+        "_records",
+        "_started_at",
+        "_trace",
+        "_v13",
+        "_warning_alerts",
+        "_wrong_key",
+        "configuration",
+        "is_client",
+        "state",
+        "stats",
+    )

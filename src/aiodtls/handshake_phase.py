@@ -24,7 +24,7 @@ from .buffer import Buffer, BufferReadError
 from .configuration import DtlsConfiguration
 from .connection_state import ESTABLISHED as _ESTABLISHED
 from .connection_state import HANDSHAKING as _HANDSHAKING
-from .connection_state import ConnectionState, NetworkAddress
+from .connection_state import ConnectionSlots, ConnectionState, NetworkAddress
 from .drops import Drop, DropReason
 from .events import DtlsEvent
 from .handshake.client import ClientHandshake
@@ -66,13 +66,15 @@ _SUITE_NAMES = {suite: suite.name for suite in CipherSuite}
 _OLD = FragmentStatus.OLD
 
 
-class Dtls12HandshakePhase:
+class Dtls12HandshakePhase(ConnectionSlots):
     """The DTLS 1.2 handshake phase of ``DtlsConnection`` (a mixin: no state of its own).
 
     A DTLS 1.3 handshake phase would be a sibling mixin with the same entry points
     (``_receive_handshake``, ``_timeout_reason`` and its own sink callbacks), chosen by the
     connection per protocol version (docs/design.md).
     """
+
+    __slots__ = ()
 
     # What the phase uses of the connection, which sets them all in __init__.
     configuration: DtlsConfiguration

@@ -40,7 +40,7 @@ from .configuration import DtlsConfiguration
 from .connection_state import CLOSED as _CLOSED
 from .connection_state import ESTABLISHED as _ESTABLISHED
 from .connection_state import HANDSHAKING as _HANDSHAKING
-from .connection_state import ConnectionState, ConnectionStats, NetworkAddress
+from .connection_state import ConnectionSlots, ConnectionState, ConnectionStats, NetworkAddress
 from .drops import Drop, DropReason
 from .events import DtlsEvent
 from .handshake.client import ClientHandshake
@@ -120,8 +120,10 @@ class Dtls13State:
     only a newer one may move the peer's address (RFC 9146 §6, RFC 9147 §9, SPEC I5)."""
 
 
-class Dtls13HandshakePhase:
+class Dtls13HandshakePhase(ConnectionSlots):
     """The DTLS 1.3 part of ``DtlsConnection`` (a mixin: no state of its own)."""
+
+    __slots__ = ()
 
     # What the phase uses of the connection, which sets them all in __init__.
     configuration: DtlsConfiguration

@@ -12,6 +12,7 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from .connection_state import ConnectionSlots
 from .handshake.client import ClientHandshake
 from .handshake.server import ServerHandshake
 from .handshake.state import HandshakeResult
@@ -22,8 +23,10 @@ from .srtp import SrtpKeyingMaterial, SrtpProfile, keying_material
 __all__ = ["NegotiatedProperties"]
 
 
-class NegotiatedProperties:
+class NegotiatedProperties(ConnectionSlots):
     """The negotiated parameters of ``DtlsConnection`` (a mixin: no state of its own)."""
+
+    __slots__ = ()
 
     is_client: bool
     _handshake: ClientHandshake | ServerHandshake
