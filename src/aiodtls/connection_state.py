@@ -61,6 +61,7 @@ class ConnectionSlots:
     """
 
     __slots__ = (
+        "__weakref__",  # drivers and tests may hold a connection weakly
         "_address_budget",
         "_datagrams",
         "_door",
