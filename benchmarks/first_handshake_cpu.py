@@ -28,21 +28,30 @@ pairs of fresh processes.
     python3 benchmarks/first_handshake_cpu.py --processes 7 --handshakes 3 --certs /tmp/lat-certs
     python3 benchmarks/first_handshake_cpu.py --processes 1 --profile flight5 --certs /tmp/lat-certs
 
-``--profile TURN`` runs cProfile over that turn in every handshake of the reacting process and
-prints, per function, its own time in handshake 1 and in the last handshake, the largest
-differences first. ``--gc-freeze`` / ``--no-warm-up`` change the peers, to measure what
-``gc.freeze()`` after start-up or the CLI's ``warm_up_crypto`` are worth.
+``--profile TURN`` runs cProfile (timed with ``time.process_time``) over that turn in every
+handshake of the reacting process and prints, per function, its own CPU in handshake 1 and
+the mean of the later ones (means over the processes), the largest first-pass surplus first
+(``--sort-warm``: the largest warm cost first). cProfile's own overhead is several times the
+code's and evens out what a first pass costs more, so it tells where the time goes, not
+what the first pass adds. ``--src`` runs another tree (``git archive REV src | tar -x``).
+``--gc-freeze`` / ``--no-warm-up`` change the peers, to measure what ``gc.freeze()`` after
+start-up or the CLI's ``warm_up_crypto`` are worth; ``--dry-runs N`` adds N complete
+in-memory handshakes after the warm-up (what a first pass through the Python code costs;
+a measure, not a remedy). ``--delay 0`` drops the relay's delay.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import heapq
 import itertools
 import json
+import resource
 import select
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -71,7 +80,6 @@ def run_peer(role: str, argv: list[str], repeat: int, log: Path, options: dict[s
     from aiodtls.cli import main
 
     events: list[tuple[str, tuple[int, int, int], int, object]] = []
-    import resource
 
     def clock() -> tuple[int, int, int]:
         """CPU ns so far, minor page faults so far, garbage collections so far."""
@@ -140,55 +148,19 @@ def run_peer(role: str, argv: list[str], repeat: int, log: Path, options: dict[s
     for module in ("aiodtls.cli.client", "aiodtls.cli.server"):
         __import__(module)
         sys.modules[module].describe_handshake = described  # type: ignore[attr-defined]
-    if options.get("no_warm_up"):
-        for module in ("aiodtls.cli.client", "aiodtls.cli.server"):
-            sys.modules[module].warm_up_crypto = lambda config: None  # type: ignore[attr-defined]
-    if options.get("dry_runs"):
-        warm0 = common.warm_up_crypto
+    warm = common.warm_up_crypto
 
-        def warm_full(config: Any) -> None:
-            import copy
-            import ssl
-
-            from cryptography import x509
-            from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-            from aiodtls.bench.peers import aiodtls_pair
-            from aiodtls.configuration import DtlsConfiguration
-
-            warm0(config)
-            directory = options["certs"]
-            me = copy.copy(config)
-            if config.is_client:
-                peer = DtlsConfiguration(is_client=False)
-                peer.certificate_chain = x509.load_pem_x509_certificates(
-                    Path(directory, "chain.pem").read_bytes()
-                )
-                peer.private_key = load_pem_private_key(
-                    Path(directory, "key.pem").read_bytes(), None
-                )
-                peer.cipher_suites = list(config.cipher_suites)
-                for _ in range(options["dry_runs"]):
-                    aiodtls_pair(me, peer)
-            else:
-                me.session_store = None
-                peer = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
-                peer.cipher_suites = list(config.cipher_suites)
-                for _ in range(options["dry_runs"]):
-                    aiodtls_pair(peer, me)
-
-        for module in ("aiodtls.cli.client", "aiodtls.cli.server"):
-            sys.modules[module].warm_up_crypto = warm_full  # type: ignore[attr-defined]
-    if options.get("gc_freeze"):
-        warm = common.warm_up_crypto
-
-        def warm_and_freeze(config: Any) -> None:
+    def warm_up(config: Any) -> None:
+        if not options.get("no_warm_up"):
             warm(config)
+        if options.get("dry_runs"):
+            dry_runs(config, Path(options["certs"]), options["dry_runs"])
+        if options.get("gc_freeze"):
             gc.collect()
             gc.freeze()
 
-        for module in ("aiodtls.cli.client", "aiodtls.cli.server"):
-            sys.modules[module].warm_up_crypto = warm_and_freeze  # type: ignore[attr-defined]
+    for module in ("aiodtls.cli.client", "aiodtls.cli.server"):
+        sys.modules[module].warm_up_crypto = warm_up  # type: ignore[attr-defined]
 
     status = 0
     for _ in range(repeat):
@@ -204,6 +176,34 @@ def run_peer(role: str, argv: list[str], repeat: int, log: Path, options: dict[s
         stats.append({f"{f[2]} ({Path(f[0]).name}:{f[1]})": v[2] for f, v in table.items()})
     log.write_text(json.dumps({"events": events, "profiles": stats}))
     return status
+
+
+def dry_runs(config: Any, certs: Path, count: int) -> None:
+    """``count`` complete handshakes in memory between a copy of ``config`` and a peer (a
+    client against a server holding the benchmark's chain; a server, without its session
+    store, against a client that verifies nothing): how much a warm-up that ran the whole
+    handshake could win. A measure only: the CLI could not do this (a client has no server
+    its checks would accept)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from aiodtls.bench.peers import aiodtls_pair
+    from aiodtls.configuration import DtlsConfiguration
+
+    ours = copy.copy(config)
+    if config.is_client:
+        peer = DtlsConfiguration(is_client=False)
+        peer.certificate_chain = x509.load_pem_x509_certificates((certs / "chain.pem").read_bytes())
+        peer.private_key = load_pem_private_key((certs / "key.pem").read_bytes(), None)  # type: ignore[assignment]
+    else:
+        ours.session_store = None
+        peer = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
+    peer.cipher_suites = list(config.cipher_suites)
+    for _ in range(count):
+        if config.is_client:
+            aiodtls_pair(ours, peer)
+        else:
+            aiodtls_pair(peer, ours)
 
 
 # --- the parent -------------------------------------------------------------------------------

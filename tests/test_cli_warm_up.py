@@ -82,29 +82,6 @@ def test_warm_up_changes_nothing_in_the_configuration(config: DtlsConfiguration)
     assert _state(config) == before
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        pytest.param(server_config(rsa_chain()), id="rsa server"),
-        pytest.param(server_config(server_chain("ecdsa")), id="ecdsa server"),
-        pytest.param(client_config(rsa_chain()), id="client trusting an rsa root"),
-        pytest.param(client_config(server_chain("ecdsa")), id="client trusting an ecdsa root"),
-        pytest.param(client_config(self_signed("rsa")), id="client trusting a leaf"),
-        pytest.param(psk_configs()[0], id="psk client"),
-        pytest.param(DtlsConfiguration(is_client=True), id="nothing configured"),
-    ],
-)
-def test_no_warm_up_step_fails_on_the_usual_configurations(
-    config: DtlsConfiguration, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each step catches the refusals it expects (a made-up signature, an anchor that is not
-    for the server name); the safety net that ignores the rest must not hide a broken step."""
-    from aiodtls.cli import warm_up
-
-    monkeypatch.setattr(warm_up, "_attempt", lambda step, config: step(config))
-    warm_up_crypto(config)
-
-
 def test_after_the_warm_up_a_wrong_chain_is_still_refused() -> None:
     """Verification stays on: a client that trusts another root refuses the server."""
     client = client_config(server_chain("ecdsa"), groups=[NamedGroup.x25519])
@@ -113,48 +90,5 @@ def test_after_the_warm_up_a_wrong_chain_is_still_refused() -> None:
     warm_up_crypto(server)
     assert client.effective_verify_mode() == ssl.CERT_REQUIRED
     pair = handshake(client, server)
-    assert pair.client_outcome.completed is None
-    assert "certificate verification failed" in str(pair.client_outcome.terminated)
-
-
-def test_the_warm_up_never_calls_the_applications_verify_callback() -> None:
-    """The trust anchor goes through the peer checks only without a verify_callback: the
-    application's callback must only ever see chains real peers sent."""
-    seen: list[object] = []
-
-    def callback(chain: list[object], refusal: str | None) -> bool:
-        seen.append((chain, refusal))
-        return False
-
-    client = client_config(rsa_chain(), verify_callback=callback)
-    warm_up_crypto(client)
-    assert seen == []
-
-
-def test_the_warm_up_checks_a_trust_anchor_as_a_peer_chain_and_keeps_no_verdict(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The client's warm-up runs the peer certificate checks on its first trust anchor (as
-    if the server had sent it) and drops the verdict: a client that trusts a self-signed
-    certificate directly still refuses a server with another one."""
-    from aiodtls.handshake import certificates
-
-    checked: list[tuple[int, bool]] = []
-    real = certificates.check_peer_certificates
-
-    def spy(chain_der: list[bytes], config: DtlsConfiguration, *, peer_is_server: bool) -> object:
-        checked.append((len(chain_der), peer_is_server))
-        return real(chain_der, config, peer_is_server=peer_is_server)
-
-    monkeypatch.setattr(certificates, "check_peer_certificates", spy)
-    trusted = self_signed("ecdsa")
-    client = client_config(trusted, groups=[NamedGroup.x25519])
-    warm_up_crypto(client)
-    assert checked == [(1, True)]
-    checked.clear()
-    warm_up_crypto(client_config(trusted, verify_mode=ssl.CERT_NONE))
-    warm_up_crypto(server_config(rsa_chain()))  # a server verifying no client: nothing to check
-    assert checked == []
-    pair = handshake(client, server_config(self_signed("rsa"), groups=[NamedGroup.x25519]))
     assert pair.client_outcome.completed is None
     assert "certificate verification failed" in str(pair.client_outcome.terminated)

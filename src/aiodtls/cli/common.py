@@ -8,20 +8,24 @@ The protocol version has one vocabulary in every command that makes handshakes (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
+
 from ..configuration import DtlsConfiguration
 from ..errors import DtlsError, HandshakeTimeout
 from ..events import HandshakeCompleted
+from ..record.protection import new_protection
 from ..srtp import EXPORTER_LABEL, SrtpProfile
-from ..suites import CipherSuite, ProtocolVersion, Suite13, cipher_suite_from_name
+from ..suites import CipherSuite, ProtocolVersion, Suite13, cipher_suite_from_name, suite_info
 from ..trace import TraceRecord
 from . import checks, rawkeys
-from .warm_up import warm_up_crypto
 
 __all__ = [
     "add_common_options",
@@ -287,6 +291,50 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         config.key_log = checks.open_keylog(os.environ["SSLKEYLOGFILE"], "SSLKEYLOGFILE=")
     if args.trace:
         config.trace = _print_trace
+
+
+_WARM_UP_MESSAGE = b"aiodtls: first use of the handshake's algorithms"
+
+
+def warm_up_crypto(config: DtlsConfiguration) -> None:
+    """Make, before the first datagram, the first uses of the algorithms a handshake needs.
+
+    The first signature, verification, key exchange and AEAD of a process cost OpenSSL one-time
+    set-up (about 1 ms of CPU each on this project's machines: it looks up the algorithm's
+    implementation, and an RSA key computes its blinding and Montgomery values on its first
+    private operation). In a command that makes or serves one handshake right after it
+    starts, that set-up otherwise falls between receiving the peer's flight and answering it.
+    Here it is paid once at start-up: our key signs a fixed message and checks the signature,
+    a trust anchor's self-signature is checked, one X25519 exchange is made, and the AEAD of
+    each suite we allow seals and opens one record under an all-zero key. Nothing is kept or
+    sent, and a failure is ignored: the handshake itself decides, with every check it always
+    makes.
+    """
+    _warm_up_signatures(config)
+    with contextlib.suppress(Exception):
+        x25519.X25519PrivateKey.generate().exchange(x25519.X25519PrivateKey.generate().public_key())
+    with contextlib.suppress(Exception):
+        for aead in {suite_info(suite).aead for suite in config.effective_cipher_suites()}:
+            protection = new_protection(aead, bytes(aead.key_length), bytes(aead.fixed_iv_length))
+            record = protection.seal(bytes(8), 22, 0xFEFD, _WARM_UP_MESSAGE)
+            protection.open(bytes(8), 22, 0xFEFD, record)
+
+
+def _warm_up_signatures(config: DtlsConfiguration) -> None:
+    """The first private and public operation of our key, and a trust anchor's first check."""
+    key = config.private_key
+    with contextlib.suppress(Exception):
+        if isinstance(key, rsa.RSAPrivateKey):
+            pss = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
+            signature = key.sign(_WARM_UP_MESSAGE, pss, hashes.SHA256())
+            key.public_key().verify(signature, _WARM_UP_MESSAGE, pss, hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePrivateKey):
+            ecdsa = ec.ECDSA(hashes.SHA256())
+            signature = key.sign(_WARM_UP_MESSAGE, ecdsa)
+            key.public_key().verify(signature, _WARM_UP_MESSAGE, ecdsa)
+    for anchor in config.ca_certificates[:1]:
+        with contextlib.suppress(Exception):  # not self-signed, or an unusual key: no matter
+            anchor.verify_directly_issued_by(anchor)
 
 
 def _key_password(args: argparse.Namespace) -> str | Callable[[], str]:
