@@ -28,17 +28,17 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def run_child(certs: Path, handshakes: int, warm_up: bool) -> None:
-    """Build both configurations the CLI's way, warm them up, make ``handshakes``."""
+def cli_configurations(certs: Path) -> tuple[Any, Any]:
+    """(client, server) configurations of the benchmark's options, built as the CLI does."""
     from real_peers_loss import IANA_SUITE, SERVER_NAME
 
-    from aiodtls.bench.peers import aiodtls_pair
     from aiodtls.cli import _parser
-    from aiodtls.cli.common import apply_common_options, warm_up_crypto
+    from aiodtls.cli.common import apply_common_options
     from aiodtls.cli.server import _configuration
     from aiodtls.configuration import DtlsConfiguration
 
@@ -52,6 +52,15 @@ def run_child(certs: Path, handshakes: int, warm_up: bool) -> None:
     client = DtlsConfiguration(is_client=True)
     apply_common_options(client_args, client)
     client.server_name = SERVER_NAME
+    return client, server
+
+
+def run_child(certs: Path, handshakes: int, warm_up: bool) -> None:
+    """Build both configurations the CLI's way, warm them up, make ``handshakes``."""
+    from aiodtls.bench.peers import aiodtls_pair
+    from aiodtls.cli.common import warm_up_crypto
+
+    client, server = cli_configurations(certs)
     if warm_up:
         warm_up_crypto(server)
         warm_up_crypto(client)
