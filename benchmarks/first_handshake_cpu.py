@@ -3,17 +3,18 @@
 
 Runs the configuration of ``benchmarks/real_latency.py`` (RSA-4096 -> RSA-4096 -> RSA-2048
 chain verified against the root and the name ``localhost``, ECDHE-RSA-AES128-GCM-SHA256,
-576-byte datagrams) with the real CLI commands, each in a process of its own, over loopback
-without the relay: ``aiodtls server --count N`` and one client process that runs
-``aiodtls client`` N times in a row (the CLI's ``main``, each time with a new socket and a new
-connection, stdin empty). Handshake 1 is what a fresh process pays; handshakes 2..N the same
-code paths warm.
+576-byte datagrams) with the real CLI commands, each in a process of its own, through a relay
+in this process that holds every datagram 25 ms (``--delay``), as real_latency.py's does:
+``aiodtls server --count N`` and one client process that runs ``aiodtls client`` N times in a
+row (the CLI's ``main``, each time with a new socket and a new connection, stdin empty).
+Handshake 1 is what a fresh process pays; handshakes 2..N the same code paths warm.
 
-Inside each peer a hook on ``socket.socket.recvfrom``/``sendto`` (and on the "handshake ok"
-line) records ``time.process_time_ns()``. A *turn* is the process's CPU from the first
-datagram it receives after it last sent (taken when ``recvfrom`` returns) to the first
-datagram of its answer (taken when ``sendto`` is called), so it includes the processing of
-every datagram of the flight::
+Inside each peer hooks on the selector's ``select``, ``socket.socket.recvfrom``/``sendto``
+and the "handshake ok" line record ``time.process_time_ns()``, the minor page faults and the
+garbage collections so far. A *turn* is the process's CPU from the selector's wake-up that
+brought the first datagram it receives after it last sent to the first datagram of its
+answer (when ``sendto`` is called), so it includes the processing of every datagram of the
+flight::
 
     server: hvr (ClientHello -> HelloVerifyRequest), flight4, flight6
     client: ch2 (HelloVerifyRequest -> ClientHello), flight5, finish (-> "handshake ok")
