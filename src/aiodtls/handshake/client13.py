@@ -389,7 +389,8 @@ class ClientHandshake13(Handshake13):
         shared: bytes | None = None
         if share is not None:
             entry = decode_key_share_server(share)
-            assert self._ephemeral is not None  # a key_share we did not send is unsolicited
+            if self._ephemeral is None:  # RFC 8446 §4.2: an extension we did not send
+                raise AlertUnsupportedExtension("ServerHello key_share to a PSK-only ClientHello")
             if psk is not None and PskKeyExchangeMode.psk_dhe_ke not in self._psk_modes:
                 raise AlertHandshakeFailure("server chose psk_dhe_ke, which we did not offer")
             if entry.group != self._ephemeral.group:
@@ -450,7 +451,10 @@ class ClientHandshake13(Handshake13):
         cookie_body = find_extension(hello.extensions, _E.cookie)
         cookie = None if cookie_body is None else decode_cookie_extension(cookie_body)
         if group_body is not None:
-            assert self._ephemeral is not None  # a key_share we did not send is unsolicited
+            if self._ephemeral is None:  # RFC 8446 §4.2: an extension we did not send
+                raise AlertUnsupportedExtension(
+                    "HelloRetryRequest key_share to a PSK-only ClientHello"
+                )
             group = decode_key_share_hello_retry(group_body)
             if group not in [int(g) for g in self._groups] or group == self._ephemeral.group:
                 raise AlertIllegalParameter(f"HelloRetryRequest asks for group {group}")
