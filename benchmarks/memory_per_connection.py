@@ -5,7 +5,7 @@ Creates N in-memory clients against one sans-I/O DtlsEndpoint (no sockets), comp
 handshake, frees the clients, and reports what the server still holds divided by N
 (``aiodtls.bench.memory_per_connection``, also the ``memory`` metric of ``aiodtls bench``).
 
-    python benchmarks/memory_per_connection.py [--connections 1000] [--psk] [--cid LEN]
+    python benchmarks/memory_per_connection.py [--connections 1000] [--psk] [--cid LEN] [--dtls13]
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--psk", action="store_true")
     parser.add_argument("--cid", type=int, help="both sides negotiate connection IDs of LEN bytes")
+    parser.add_argument("--dtls13", action="store_true", help="both sides speak DTLS 1.3 only")
     args = parser.parse_args()
-    per_connection = memory_per_connection(args.connections, psk=args.psk, cid=args.cid)
-    kind = "PSK" if args.psk else "ECDHE-ECDSA"
+    per_connection = memory_per_connection(
+        args.connections, psk=args.psk, cid=args.cid, dtls13=args.dtls13
+    )
+    kind = ("DTLS 1.3 " if args.dtls13 else "DTLS 1.2 ") + ("PSK" if args.psk else "ECDHE-ECDSA")
     if args.cid is not None:
         kind += f" + {args.cid}-byte CID"
     print(

@@ -41,6 +41,7 @@ from ..connection import ConnectionState, DtlsConnection
 from ..endpoint import DtlsEndpoint
 from ..pki import generate_chain
 from ..resumption import ServerSessionStore
+from ..suites import ProtocolVersion
 from .floor import handshake_floor, records_floor, resumed_floor
 from .peers import (
     KINDS,
@@ -420,18 +421,23 @@ def measure_echo(name: str, settings: BenchSettings) -> MetricResult:
     return _result(name, label, "round trips/s", rates)
 
 
-def memory_configurations(psk: bool) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+def memory_configurations(
+    psk: bool, dtls13: bool = False
+) -> tuple[DtlsConfiguration, DtlsConfiguration]:
     """A client/server pair for the memory measurement: ECDHE-ECDSA with a throwaway chain
-    whose root the client trusts, or PSK."""
+    whose root the client trusts, or PSK; DTLS 1.2, or DTLS 1.3 with ``dtls13``."""
+    version = ProtocolVersion.DTLSv1_3 if dtls13 else ProtocolVersion.DTLSv1_2
     if psk:
         client = DtlsConfiguration(is_client=True, psk=PSK_KEY, psk_identity=PSK_IDENTITY)
         client.verify_mode = ssl.CERT_NONE
-        return client, DtlsConfiguration(is_client=False, psk=PSK_KEY, idle_timeout=None)
-    chain = generate_chain()
-    client = DtlsConfiguration(is_client=True, server_name="localhost")
-    client.ca_certificates = [chain.root]
-    server = DtlsConfiguration(is_client=False, private_key=chain.key, idle_timeout=None)
-    server.certificate_chain = chain.chain
+        server = DtlsConfiguration(is_client=False, psk=PSK_KEY, idle_timeout=None)
+    else:
+        chain = generate_chain()
+        client = DtlsConfiguration(is_client=True, server_name="localhost")
+        client.ca_certificates = [chain.root]
+        server = DtlsConfiguration(is_client=False, private_key=chain.key, idle_timeout=None)
+        server.certificate_chain = chain.chain
+    client.versions = server.versions = (version,)
     return client, server
 
 
@@ -458,13 +464,16 @@ def endpoint_handshake(
         raise RuntimeError(f"handshake with the endpoint did not complete: {client.state}")
 
 
-def memory_per_connection(connections: int, *, psk: bool = False, cid: int | None = None) -> float:
+def memory_per_connection(
+    connections: int, *, psk: bool = False, cid: int | None = None, dtls13: bool = False
+) -> float:
     """Bytes a sans-I/O server endpoint holds per established connection (tracemalloc).
 
     ``connections`` in-memory clients complete their handshakes against one ``DtlsEndpoint``
     and are freed; what the server still holds, divided by their number, is the figure.
+    Both sides speak DTLS 1.2, or DTLS 1.3 only with ``dtls13``.
     """
-    client_cfg, server_cfg = memory_configurations(psk)
+    client_cfg, server_cfg = memory_configurations(psk, dtls13)
     client_cfg.connection_id_length = server_cfg.connection_id_length = cid
     endpoint = DtlsEndpoint(server_cfg)
     endpoint_handshake(endpoint, client_cfg, ("10.255.255.1", 1))  # warm-up: imports, caches
