@@ -426,6 +426,29 @@ class KeySchedule13:
             self.algorithm, self.resumption_master_secret, ticket_nonce, prefix=self.prefix
         )
 
+    # -- after the handshake -------------------------------------------------------------
+
+    def release_handshake_secrets(self, *, keep_resumption: bool) -> None:
+        """The handshake is over: forget the secrets only it needed (early, handshake and
+        master secrets, the early and handshake traffic secrets). The application traffic
+        secrets (KeyUpdate), their _0 values (key log), the exporter master secret and, with
+        ``keep_resumption``, the resumption master secret stay. A forgotten secret reads as
+        ``b""`` (the stage stays; asking for it raises :class:`KeyScheduleStageError`)."""
+        released = b""
+        self.early_secret = released
+        if self._client_early_traffic_secret is not None:
+            self._client_early_traffic_secret = released
+        if self._early_exporter_master_secret is not None:
+            self._early_exporter_master_secret = released
+        if self._handshake_secret is not None:
+            self._handshake_secret = released
+            self._client_handshake_traffic_secret = released
+            self._server_handshake_traffic_secret = released
+        if self._master_secret is not None:
+            self._master_secret = released
+        if not keep_resumption and self._resumption_master_secret is not None:
+            self._resumption_master_secret = released
+
     # -- the only way out ---------------------------------------------------------------
 
     def key_log_lines(self, client_random: bytes) -> list[str]:
@@ -448,6 +471,8 @@ class KeySchedule13:
 
 
 def _need(secret: bytes | None, name: str) -> bytes:
-    if secret is None:
-        raise KeyScheduleStageError(f"{name} is not derived yet")
+    if not secret:
+        raise KeyScheduleStageError(
+            f"{name} is not derived yet" if secret is None else f"{name} was released"
+        )
     return secret

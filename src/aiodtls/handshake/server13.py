@@ -692,6 +692,15 @@ class ServerHandshake13(Handshake13):
         self.complete = True
         self._send_ticket(now)
 
+    def release(self) -> None:
+        """The handshake is over: also forget the HelloRetryRequest state, the accepted PSK,
+        the client's public key and the ClientHello (nothing after the handshake uses them)."""
+        super().release()
+        self._retry = None
+        self._psk = None
+        self._client_key = None
+        self._client_hello = None
+
     def _send_ticket(self, now: float) -> None:
         """A NewSessionTicket after the handshake (RFC 8446 §4.6.1), when tickets are on."""
         config = self.configuration

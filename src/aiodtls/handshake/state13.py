@@ -611,9 +611,13 @@ class Handshake13:
 
     def release(self) -> None:
         """The handshake is over: free what only the handshake needed. The key schedule
-        stays (exporter, KeyUpdate)."""
+        stays (exporter, KeyUpdate), without the secrets only the handshake used; a client
+        keeps the resumption master secret for the tickets still to come, a server sent its
+        ticket on the client Finished (``server13._send_ticket``) and needs it no more."""
         self._transcript = bytearray()
         self._pending = []
+        if self._schedule is not None:
+            self._schedule.release_handshake_secrets(keep_resumption=self.is_client)
 
     def detach(self) -> None:
         """The connection is gone: drop the reference to it."""

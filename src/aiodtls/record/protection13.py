@@ -30,12 +30,12 @@ from the header's epoch bits and checks replay after a record opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Container
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from ..drops import Drop, DropReason
@@ -65,7 +65,6 @@ MAX_SEQUENCE_NUMBER_13: Final = (1 << 64) - 1
 # RFC 9147 §4.1 Figure 5: the decrypted content types a DTLS 1.3 record may carry.
 _INNER_CONTENT_TYPES: Final = frozenset({21, 22, 23, 24, 26})
 _ZEROS: Final = bytes(SEQUENCE_SAMPLE_LENGTH)
-_Mask: TypeAlias = Callable[[bytes], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +143,10 @@ class RecordProtection13:
     for general use (RFC 8446 B.4 lists it, TLS registry: not recommended).
     """
 
-    __slots__ = ("_aead", "_cid", "_epoch", "_iv", "_mask", "_suite", "_tag_length")
+    # The mask is computed by a method from ``_ecb`` (AES: one ECB encryptor for every record)
+    # or ``_sn_key`` (ChaCha20: a cipher per record), not by a closure kept per epoch: a
+    # function and its cell cost ~200 bytes each of the four epochs a connection holds.
+    __slots__ = ("_aead", "_cid", "_ecb", "_epoch", "_iv", "_sn_key", "_suite", "_tag_length")
 
     def __init__(
         self,
@@ -175,15 +177,17 @@ class RecordProtection13:
         self._tag_length = spec.tag_length
         self._iv = int.from_bytes(iv, "big")
         self._aead: AESGCM | AESCCM | ChaCha20Poly1305
+        self._ecb: CipherContext | None = None
+        self._sn_key = b""
         if spec.chacha:
             self._aead = ChaCha20Poly1305(key)
-            self._mask = _chacha20_mask(sn_key)
+            self._sn_key = sn_key
         else:
             if suite in (_AES_128_GCM, _AES_256_GCM):
                 self._aead = AESGCM(key)
             else:
                 self._aead = AESCCM(key, tag_length=spec.tag_length)
-            self._mask = _aes_ecb_mask(sn_key)
+            self._ecb = _aes_ecb(sn_key)
 
     @property
     def suite(self) -> int:
@@ -230,7 +234,10 @@ class RecordProtection13:
 
     def mask(self, sample: bytes) -> bytes:
         """The record number mask over a 16-byte ciphertext sample (RFC 9147 §4.2.3)."""
-        return self._mask(sample)
+        ecb = self._ecb
+        if ecb is not None:
+            return ecb.update(sample[:SEQUENCE_SAMPLE_LENGTH])
+        return _chacha20_mask(self._sn_key, sample)
 
     def seal(
         self,
@@ -267,7 +274,7 @@ class RecordProtection13:
             length=ciphertext_length if include_length else None,
         )
         ciphertext = self._aead.encrypt(self.nonce(sequence_number), inner, header)
-        return _apply_mask(header, self._cid, sequence_bits, self._mask(ciphertext[:16])) + (
+        return _apply_mask(header, self._cid, sequence_bits, self.mask(ciphertext[:16])) + (
             ciphertext
         )
 
@@ -327,7 +334,7 @@ class RecordProtection13:
         start = pos + record.header_length
         ciphertext = data[start : start + record.length]
         bits = record.sequence_number_bits
-        header = _apply_mask(data[pos:start], cid, bits, self._mask(ciphertext[:16]))
+        header = _apply_mask(data[pos:start], cid, bits, self.mask(ciphertext[:16]))
         seq_at = 1 + (0 if cid is None else len(cid))
         low = int.from_bytes(header[seq_at : seq_at + bits // 8], "big")
         sequence_number = reconstruct_sequence_number(low, bits, next_expected)
@@ -361,26 +368,18 @@ def _apply_mask(header: bytes, cid: bytes | None, bits: int, mask: bytes) -> byt
     return header[:at] + masked + header[at + width :]
 
 
-def _aes_ecb_mask(sn_key: bytes) -> _Mask:
-    """Mask = AES-ECB(sn_key, Ciphertext[0..15]) (RFC 9147 §4.2.3): one raw block, so one
-    encryptor serves every record (ECB carries nothing from one block to the next)."""
-    encryptor = Cipher(algorithms.AES(sn_key), modes.ECB()).encryptor()
-
-    def mask(sample: bytes) -> bytes:
-        return encryptor.update(sample[:SEQUENCE_SAMPLE_LENGTH])
-
-    return mask
+def _aes_ecb(sn_key: bytes) -> CipherContext:
+    """The encryptor of Mask = AES-ECB(sn_key, Ciphertext[0..15]) (RFC 9147 §4.2.3): one raw
+    block, so one encryptor serves every record (ECB carries nothing from one block to the
+    next)."""
+    return Cipher(algorithms.AES(sn_key), modes.ECB()).encryptor()
 
 
-def _chacha20_mask(sn_key: bytes) -> _Mask:
+def _chacha20_mask(sn_key: bytes, sample: bytes) -> bytes:
     """Mask = ChaCha20(sn_key, Ciphertext[0..3], Ciphertext[4..15]) (RFC 9147 §4.2.3): the
     block function's output is the keystream, so encrypt zeros. ``cryptography`` takes the
     16-byte counter || nonce as one value with the counter little-endian (RFC 8439 §2.3's
     state words), the reading RFC 9001 §5.4.4 spells out for the same QUIC construction and
     the one wolfSSL (``ato32le``) and OpenSSL (the 16 bytes as the EVP IV) implement."""
-
-    def mask(sample: bytes) -> bytes:
-        cipher = Cipher(algorithms.ChaCha20(sn_key, sample[:SEQUENCE_SAMPLE_LENGTH]), None)
-        return cipher.encryptor().update(_ZEROS)
-
-    return mask
+    cipher = Cipher(algorithms.ChaCha20(sn_key, sample[:SEQUENCE_SAMPLE_LENGTH]), None)
+    return cipher.encryptor().update(_ZEROS)
