@@ -478,7 +478,7 @@ def test_one_new_connection_id_outstanding_at_a_time() -> None:  # V14
         message = HandshakeMessage(HandshakeType.request_connection_id, 100 + i, b"\x01", 3)
         server.handshake.handle(message, pair.now)
     assert [e.msg_type for e in pair.server._flight.entries] == [HandshakeType.new_connection_id]
-    assert len(server.queued) == 1
+    assert server.queued is not None and len(server.queued) == 1
     pair.drive()
     assert len(pair.client.spare_peer_connection_ids) == 2
     assert pair.server._flight.acknowledged and not server.queued

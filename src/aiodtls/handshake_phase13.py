@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .alerts import (
@@ -79,6 +79,12 @@ _IDLE = FlightState.IDLE
 _UNIFIED_WITH_CID = 0x30  # the high nibble of a unified header's first byte with the C bit
 
 
+_RELEASED_RECORDS = RecordLayer()
+"""The DTLS 1.2 record layer of every DTLS 1.3 connection once its handshake completed: one
+shared, empty layer that holds nothing (``_release_dtls12_state``)."""
+_RELEASED_RECORDS.discard_early()
+
+
 def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
     """True for a client whose ClientHello is DTLS 1.3's: one that allows DTLS 1.3, unless it
     resumes a DTLS 1.2 session (then it offers DTLS 1.2 alone, as that session was). One that
@@ -107,11 +113,13 @@ class Dtls13State:
     records: RecordLayer13
     handshake: ClientHandshake13 | ServerHandshake13
     acks: AckTracker
-    queued: list[list[FlightEntry]] = field(default_factory=list)
-    "Post-handshake messages waiting for the flight in progress to be acknowledged (V14)."
-    released: list[bytes] = field(default_factory=list)
+    queued: list[list[FlightEntry]] | None = None
+    """Post-handshake messages waiting for the flight in progress to be acknowledged (V14);
+    None while there are none (an empty list would cost each connection 56 B)."""
+    released: list[bytes] | None = None
     """Records the record layer held for keys that are now installed, opened once the record
-    being processed is done (never from inside the handshake that installed the keys)."""
+    being processed is done (never from inside the handshake that installed the keys); None
+    while there are none."""
     cid_issuer: Callable[[int], list[bytes]] | None = None
     """Where fresh CIDs of ours come from (a server endpoint's, unique among its connections
     and routed to this one); None: random ones, unique in this connection."""
@@ -260,7 +268,12 @@ class Dtls13HandshakePhase(ConnectionSlots):
         """Called by the handshake: accept records of ``epoch``, and open those held for it."""
         v13 = self._v13
         assert v13 is not None
-        v13.released.extend(v13.records.install_read(epoch, protection))
+        ready = v13.records.install_read(epoch, protection)
+        if ready:
+            if v13.released is None:
+                v13.released = ready
+            else:
+                v13.released.extend(ready)
 
     def _install_write_keys13(self, epoch: int, protection: RecordProtection13) -> None:
         """Called by the handshake: new records go out in ``epoch``."""
@@ -280,7 +293,10 @@ class Dtls13HandshakePhase(ConnectionSlots):
             not self.is_client and any(e.msg_type == _FINISHED for e in flight.entries)
         )
         if flight.state is not _IDLE and flight.entries and not answered:
-            v13.queued.append(entries)
+            if v13.queued is None:
+                v13.queued = [entries]
+            else:
+                v13.queued.append(entries)
             return
         # final: acknowledged explicitly only, never by what the peer sends next (§7.2).
         flight.start(entries, final=True, flight_number=flight.flight_number + 1)
@@ -388,7 +404,10 @@ class Dtls13HandshakePhase(ConnectionSlots):
                     self._move_peer(addr)
                 self._receive_opened13(item, v13)
                 while v13.released and self.state is not _CLOSED:
-                    for held in records.open_held(v13.released.pop(0)):
+                    held_record = v13.released.pop(0)
+                    if not v13.released:
+                        v13.released = None
+                    for held in records.open_held(held_record):
                         self._receive_opened13(held, v13)
                 if self.state is _CLOSED:
                     return  # after a fatal alert nothing else goes out, no ACK either
@@ -461,7 +480,10 @@ class Dtls13HandshakePhase(ConnectionSlots):
         v13.handshake.on_key_update_acked(flight.entries)
         v13.handshake.on_post_handshake_acked(flight.entries)
         if v13.queued:
-            self._send_post_handshake(v13.queued.pop(0))
+            entries = v13.queued.pop(0)
+            if not v13.queued:
+                v13.queued = None
+            self._send_post_handshake(entries)
 
     def _receive_handshake13(self, record: OpenedRecord, v13: Dtls13State) -> None:
         """A handshake record: its fragments go through reassembly (``_receive_fragments``,
@@ -583,6 +605,21 @@ class Dtls13HandshakePhase(ConnectionSlots):
         assert suite is not None
         # The TLS 1.3 key schedule binds the transcript: what extended master secret is for.
         self._announce_completion(result, "DTLSv1.3", suite.name, True)
+        self._release_dtls12_state(result)
+
+    def _release_dtls12_state(self, result: HandshakeResult) -> None:
+        """The DTLS 1.3 handshake completed: what the connection made for DTLS 1.2 before the
+        version was known (its handshake, its record layer) serves no more -- a DTLS 1.3
+        connection never goes back -- and is let go like a DTLS 1.2 handshake's state at its
+        completion (docs/scaling.md): the DTLS 1.2 handshake is released (no reference back
+        to the connection) and keeps the connection's one result, and the record layer
+        becomes the shared empty one (its later uses: ``budget``, None once early
+        application data was delivered, and ``discard_early``, nothing to discard)."""
+        legacy = self._handshake
+        legacy.release()
+        legacy.result = result
+        self._records.discard_early()  # gives what it held back to the endpoint's budget
+        self._records = _RELEASED_RECORDS
 
 
 def _carries_hello_retry_request(payload: bytes) -> bool:

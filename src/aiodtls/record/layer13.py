@@ -158,6 +158,29 @@ class RecordLayer13:
     TLS_AES_128_CCM_8_SHA256 with its own safeguards).
     """
 
+    # Slotted, and no empty containers kept per connection where a shared one does: a server
+    # holds one of these per established connection (docs/scaling.md).
+    __slots__ = (
+        "_budget",
+        "_held",
+        "_held_bytes",
+        "_hold",
+        "_limits",
+        "_max_held_bytes",
+        "_max_held_records",
+        "_other_receive_cids",
+        "_plain_seen",
+        "_read",
+        "_read_by_bits",
+        "_read_plaintext",
+        "_replay_protection",
+        "_write",
+        "highest_read_epoch",
+        "integrity_limit_exceeded",
+        "receive_cid",
+        "write_epoch",
+    )
+
     def __init__(
         self,
         *,
@@ -172,8 +195,8 @@ class RecordLayer13:
         self._budget = budget
         self._read: dict[int, _ReadEpoch13] = {}
         "Protected read epochs by full epoch."
-        self._read_by_bits: dict[int, _ReadEpoch13] = {}
-        "The same, by the two low bits the unified header carries."
+        self._read_by_bits: list[_ReadEpoch13 | None] = [None, None, None, None]
+        "The same, by the two low bits the unified header carries (a list: 88 B, a dict 224)."
         self._read_plaintext = True
         self._plain_seen: dict[int, None] = {}  # recent epoch-0 sequence numbers, oldest first
         self._write: dict[int, _WriteEpoch13] = {0: _WriteEpoch13(None, None)}
@@ -207,7 +230,7 @@ class RecordLayer13:
         if epoch < 1 or protection.epoch != epoch:
             raise ValueError(f"read keys for epoch {protection.epoch} installed as {epoch}")
         bits = epoch & 0x03
-        older = self._read_by_bits.get(bits)
+        older = self._read_by_bits[bits]
         if older is not None:
             self._forget_read(older.epoch)
         if protection.connection_id is not None:
@@ -299,8 +322,8 @@ class RecordLayer13:
 
     def _forget_read(self, epoch: int) -> None:
         state = self._read.pop(epoch)
-        if self._read_by_bits.get(epoch & 0x03) is state:
-            del self._read_by_bits[epoch & 0x03]
+        if self._read_by_bits[epoch & 0x03] is state:
+            self._read_by_bits[epoch & 0x03] = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -365,7 +388,7 @@ class RecordLayer13:
         """A DTLSCiphertext record: its epoch by the header's bits, deprotected, then checked
         against that epoch's replay window, which moves only now (RFC 9147 §4.5.1)."""
         bits = record.flags & 0x03
-        state = self._read_by_bits.get(bits)
+        state = self._read_by_bits[bits]
         if state is None:
             return self._hold_record(bits, data, record)
         window = state.window
