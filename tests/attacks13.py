@@ -322,7 +322,9 @@ def next_message_seq(p: Pair13, side: str) -> int:
     no public view; a forged message must carry it to reach the handshake)."""
     conn = p.client if side == "client" else p.server
     reassembler = conn._reassembler
-    assert reassembler is not None
+    if reassembler is None:  # established, between post-handshake messages
+        assert conn._v13 is not None
+        return conn._v13.next_message_seq
     return reassembler.next_seq
 
 

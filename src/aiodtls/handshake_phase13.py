@@ -35,6 +35,7 @@ from .alerts import (
     AlertLevel,
     AlertProtocolVersion,
 )
+from .budget import BufferBudget
 from .buffer import BufferReadError
 from .configuration import DtlsConfiguration
 from .connection_state import CLOSED as _CLOSED
@@ -126,6 +127,12 @@ class Dtls13State:
     newest: tuple[int, int] = (0, -1)
     """The record number (epoch, sequence number) of the newest protected record accepted:
     only a newer one may move the peer's address (RFC 9146 §6, RFC 9147 §9, SPEC I5)."""
+    next_message_seq: int = 0
+    """After the handshake, while the connection holds no reassembler (none buffers anything
+    between post-handshake messages): the peer's next message_seq, where the one made for
+    the next handshake record starts."""
+    budget: BufferBudget | None = None
+    "The endpoint-wide cap that reassembler draws on (the one the connection was given)."
 
 
 class Dtls13HandshakePhase(ConnectionSlots):
@@ -197,6 +204,7 @@ class Dtls13HandshakePhase(ConnectionSlots):
             RecordLayer13(replay_protection=self.configuration.replay_protection),
             handshake,
             AckTracker(self._flight.timer),
+            budget=self._records.budget,
         )
         return v13
 
@@ -500,6 +508,8 @@ class Dtls13HandshakePhase(ConnectionSlots):
             # Not a repeat of the peer's flight before the one ours answered (RFC 9147 §7:
             # an ACK covers the current flight; our flight acknowledged that one implicitly).
             v13.acks.on_record(record.epoch, record.sequence_number, self._now)
+        if self.state is _ESTABLISHED:
+            self._reassembler13(v13)
         self._receive_fragments(record)
 
     def _deliver_messages13(self, message: HandshakeMessage | None, v13: Dtls13State) -> None:
@@ -585,6 +595,9 @@ class Dtls13HandshakePhase(ConnectionSlots):
         # so is holding records for keys to come: unknown epoch bits are dropped from now on.
         v13.records.discard_read(0)
         v13.records.discard_held()
+        # The handshake's read epoch stays for a repeated final flight (its ACK lost), which
+        # rarely comes: its keys rest meanwhile.
+        v13.records.rest_read(_FIRST_HANDSHAKE_EPOCH)
         if v13.records.receive_cid:
             # Our CID is not empty: the peer may now come from another address (RFC 9147
             # §9); until it is proven there, what we send it is bounded (aiodtls.migration).
@@ -606,6 +619,7 @@ class Dtls13HandshakePhase(ConnectionSlots):
         # The TLS 1.3 key schedule binds the transcript: what extended master secret is for.
         self._announce_completion(result, "DTLSv1.3", suite.name, True)
         self._release_dtls12_state(result)
+        self._rest_reassembler(v13)
 
     def _release_dtls12_state(self, result: HandshakeResult) -> None:
         """The DTLS 1.3 handshake completed: what the connection made for DTLS 1.2 before the
@@ -620,6 +634,28 @@ class Dtls13HandshakePhase(ConnectionSlots):
         legacy.result = result
         self._records.discard_early()  # gives what it held back to the endpoint's budget
         self._records = _RELEASED_RECORDS
+
+    def _rest_reassembler(self, v13: Dtls13State) -> None:
+        """Between post-handshake messages (rare: tickets, KeyUpdates, CIDs) an established
+        connection holds no reassembler when it buffers nothing: like a DTLS 1.2 connection
+        after its handshake. :meth:`_reassembler13` makes one again, at the same place."""
+        reassembler = self._reassembler
+        if reassembler is not None and not reassembler.buffered_bytes:
+            v13.next_message_seq = reassembler.next_seq
+            self._reassembler = None
+
+    def _reassembler13(self, v13: Dtls13State) -> Reassembler:
+        """The connection's reassembler, made again after :meth:`_rest_reassembler`."""
+        reassembler = self._reassembler
+        if reassembler is None:
+            configuration = self.configuration
+            reassembler = self._reassembler = Reassembler(
+                max_message_size=configuration.max_handshake_message_size,
+                max_buffered_bytes=configuration.max_handshake_buffer,
+                budget=v13.budget,
+            )
+            reassembler.next_seq = v13.next_message_seq
+        return reassembler
 
 
 def _carries_hello_retry_request(payload: bytes) -> bool:

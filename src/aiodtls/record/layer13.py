@@ -300,6 +300,13 @@ class RecordLayer13:
         elif epoch in self._read:
             self._forget_read(epoch)
 
+    def rest_read(self, epoch: int) -> None:
+        """Records of ``epoch`` are still accepted but rarely come (the handshake's once it is
+        over: a repeated client Finished): its keys give up what they can make again."""
+        state = self._read.get(epoch)
+        if state is not None:
+            state.protection.rest()
+
     def discard_write(self, epoch: int) -> None:
         """Forget the keys of write ``epoch`` (no retransmission will need them)."""
         if epoch != self.write_epoch:

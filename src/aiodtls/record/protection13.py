@@ -143,10 +143,20 @@ class RecordProtection13:
     for general use (RFC 8446 B.4 lists it, TLS registry: not recommended).
     """
 
-    # The mask is computed by a method from ``_ecb`` (AES: one ECB encryptor for every record)
-    # or ``_sn_key`` (ChaCha20: a cipher per record), not by a closure kept per epoch: a
-    # function and its cell cost ~200 bytes each of the four epochs a connection holds.
-    __slots__ = ("_aead", "_cid", "_ecb", "_epoch", "_iv", "_sn_key", "_suite", "_tag_length")
+    # The mask is computed by a method from ``_ecb`` (AES: one ECB encryptor for every record,
+    # made again after :meth:`rest`) or ``_sn_key`` (ChaCha20: a cipher per record), not by a
+    # closure kept per epoch: a function and its cell cost ~200 bytes of each epoch.
+    __slots__ = (
+        "_aead",
+        "_chacha",
+        "_cid",
+        "_ecb",
+        "_epoch",
+        "_iv",
+        "_sn_key",
+        "_suite",
+        "_tag_length",
+    )
 
     def __init__(
         self,
@@ -178,10 +188,10 @@ class RecordProtection13:
         self._iv = int.from_bytes(iv, "big")
         self._aead: AESGCM | AESCCM | ChaCha20Poly1305
         self._ecb: CipherContext | None = None
-        self._sn_key = b""
+        self._sn_key = sn_key
+        self._chacha = spec.chacha
         if spec.chacha:
             self._aead = ChaCha20Poly1305(key)
-            self._sn_key = sn_key
         else:
             if suite in (_AES_128_GCM, _AES_256_GCM):
                 self._aead = AESGCM(key)
@@ -235,9 +245,17 @@ class RecordProtection13:
     def mask(self, sample: bytes) -> bytes:
         """The record number mask over a 16-byte ciphertext sample (RFC 9147 §4.2.3)."""
         ecb = self._ecb
-        if ecb is not None:
-            return ecb.update(sample[:SEQUENCE_SAMPLE_LENGTH])
-        return _chacha20_mask(self._sn_key, sample)
+        if ecb is None:
+            if self._chacha:
+                return _chacha20_mask(self._sn_key, sample)
+            ecb = self._ecb = _aes_ecb(self._sn_key)
+        return ecb.update(sample[:SEQUENCE_SAMPLE_LENGTH])
+
+    def rest(self) -> None:
+        """These keys are kept only for a late record (the handshake's read epoch once the
+        handshake is over): let go of the mask's AES encryptor (~230 bytes), made again from
+        the sn_key if such a record comes."""
+        self._ecb = None
 
     def seal(
         self,
