@@ -84,6 +84,9 @@ _RELEASED_RECORDS = RecordLayer()
 """The DTLS 1.2 record layer of every DTLS 1.3 connection once its handshake completed: one
 shared, empty layer that holds nothing (``_release_dtls12_state``)."""
 _RELEASED_RECORDS.discard_early()
+_RELEASED_SERVER_HANDSHAKE = ServerHandshake.__new__(ServerHandshake)
+"""The DTLS 1.2 handshake of every DTLS 1.3 server connection once its handshake completed:
+an instance that never ran ``__init__``, so holds nothing (``_release_dtls12_state``)."""
 
 
 def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
@@ -618,20 +621,22 @@ class Dtls13HandshakePhase(ConnectionSlots):
         assert suite is not None
         # The TLS 1.3 key schedule binds the transcript: what extended master secret is for.
         self._announce_completion(result, "DTLSv1.3", suite.name, True)
-        self._release_dtls12_state(result)
+        self._release_dtls12_state()
         self._rest_reassembler(v13)
 
-    def _release_dtls12_state(self, result: HandshakeResult) -> None:
+    def _release_dtls12_state(self) -> None:
         """The DTLS 1.3 handshake completed: what the connection made for DTLS 1.2 before the
         version was known (its handshake, its record layer) serves no more -- a DTLS 1.3
-        connection never goes back -- and is let go like a DTLS 1.2 handshake's state at its
-        completion (docs/scaling.md): the DTLS 1.2 handshake is released (no reference back
-        to the connection) and keeps the connection's one result, and the record layer
+        connection never goes back, and everything that reads them checks ``_v13`` first --
+        and is let go like a DTLS 1.2 handshake's state at its completion (docs/scaling.md).
+        A server's handshake becomes a shared ``ServerHandshake`` that holds no state (only
+        its class is looked at: a client's is asked whether it expects a ServerHello, when a
+        HelloVerifyRequest comes, so a client keeps its own, released); the record layer
         becomes the shared empty one (its later uses: ``budget``, None once early
         application data was delivered, and ``discard_early``, nothing to discard)."""
-        legacy = self._handshake
-        legacy.release()
-        legacy.result = result
+        self._handshake.release()
+        if not self.is_client:
+            self._handshake = _RELEASED_SERVER_HANDSHAKE
         self._records.discard_early()  # gives what it held back to the endpoint's budget
         self._records = _RELEASED_RECORDS
 

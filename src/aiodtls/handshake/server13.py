@@ -700,6 +700,7 @@ class ServerHandshake13(Handshake13):
         self._psk = None
         self._client_key = None
         self._client_hello = None
+        self._resumed_chain = self.result.peer_certificates  # not a list of its own
 
     def _send_ticket(self, now: float) -> None:
         """A NewSessionTicket after the handshake (RFC 8446 §4.6.1), when tickets are on."""

@@ -230,11 +230,12 @@ class Handshake13:
         self._key_update_sent = False
         "Our KeyUpdate is waiting for its ACK (no second one until then)."
         self._key_update_entry: FlightEntry | None = None
-        self.spare_peer_connection_ids: list[bytes] = []
-        "CIDs the peer gave as spares (NewConnectionId, cid_spare), in the order given."
+        self.spare_peer_connection_ids: tuple[bytes, ...] = ()
+        """CIDs the peer gave as spares (NewConnectionId, cid_spare), in the order given (a
+        tuple: most connections have none, and the empty tuple is shared)."""
         self.connection_ids_requested = False
         "Our RequestConnectionId is unfulfilled: no NewConnectionId came since (V14)."
-        self._cid_answers: list[FlightEntry] = []
+        self._cid_answers: tuple[FlightEntry, ...] = ()
         "Our NewConnectionIds not yet acknowledged."
         self._cids_issued = 0
 
@@ -527,7 +528,7 @@ class Handshake13:
         self._cids_issued += len(cids)
         body = encode_new_connection_id(NewConnectionId(cids, ConnectionIdUsage.cid_spare))
         entry = self._entry(_MSG_NEW_CONNECTION_ID, body, self._write_epoch)
-        self._cid_answers.append(entry)
+        self._cid_answers += (entry,)
         self._sink._send_post_handshake([entry])
         self._trace("new_connection_id_sent", requested=wanted, sent=len(cids))
 
@@ -548,10 +549,11 @@ class Handshake13:
             spares = new.cids
         else:
             raise AlertIllegalParameter(f"NewConnectionId with usage {new.usage}")
-        known = self.spare_peer_connection_ids
+        known = list(self.spare_peer_connection_ids)
         for cid in spares:
             if len(known) < MAX_SPARE_PEER_CONNECTION_IDS and cid not in known:
                 known.append(cid)
+        self.spare_peer_connection_ids = tuple(known)
         self.connection_ids_requested = False
         self._trace(
             "new_connection_id_received",
@@ -570,9 +572,11 @@ class Handshake13:
     def use_spare_connection_id(self) -> bool:
         """Send the peer's next spare CID from now on (RFC 9147 §9: "SHOULD use a new CID
         whenever sending on a new path", in the order given); False if there is none."""
-        if not self.spare_peer_connection_ids:
+        spares = self.spare_peer_connection_ids
+        if not spares:
             return False
-        self._switch_send_connection_id(self.spare_peer_connection_ids.pop(0))
+        self.spare_peer_connection_ids = spares[1:]
+        self._switch_send_connection_id(spares[0])
         return True
 
     def request_connection_ids(self, count: int) -> bool:
@@ -603,9 +607,9 @@ class Handshake13:
         """A post-handshake flight of ours was acknowledged: a NewConnectionId among it is
         no longer outstanding."""
         if self._cid_answers:
-            self._cid_answers = [
+            self._cid_answers = tuple(
                 e for e in self._cid_answers if not any(e is a for a in acknowledged)
-            ]
+            )
 
     # -- lifetime ----------------------------------------------------------------------
 

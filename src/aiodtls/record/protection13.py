@@ -87,6 +87,7 @@ _SPECS: Final = {
     0x1304: _SuiteSpec(16, 16, False),  # TLS_AES_128_CCM_SHA256
     _CCM_8: _SuiteSpec(16, 8, False),  # TLS_AES_128_CCM_8_SHA256
 }
+_SUITE_VALUES: Final = {suite: suite for suite in _SPECS}
 
 
 def reconstruct_sequence_number(low_bits: int, bits: int, next_expected: int) -> int:
@@ -169,9 +170,12 @@ class RecordProtection13:
         connection_id: bytes | None = None,
         allow_ccm8: bool = False,
     ) -> None:
-        suite = int(suite)
-        if suite not in _SPECS:
-            raise ValueError(f"0x{suite:04x} is not a TLS 1.3 cipher suite")
+        # The one int object of the suite (``int()`` of an IntEnum member makes a new one,
+        # kept by each epoch's keys otherwise).
+        found = _SUITE_VALUES.get(int(suite))
+        if found is None:
+            raise ValueError(f"0x{int(suite):04x} is not a TLS 1.3 cipher suite")
+        suite = found
         if suite == _CCM_8 and not allow_ccm8:
             raise ValueError("TLS_AES_128_CCM_8_SHA256 needs allow_ccm8=True")
         spec = _SPECS[suite]
