@@ -170,7 +170,6 @@ class RecordLayer13:
         "_max_held_records",
         "_other_receive_cids",
         "_plain_seen",
-        "_read",
         "_read_by_bits",
         "_read_plaintext",
         "_replay_protection",
@@ -193,12 +192,13 @@ class RecordLayer13:
         self._replay_protection = replay_protection
         self._limits = AEAD_LIMITS if aead_limits is None else aead_limits
         self._budget = budget
-        self._read: dict[int, _ReadEpoch13] = {}
-        "Protected read epochs by full epoch."
         self._read_by_bits: list[_ReadEpoch13 | None] = [None, None, None, None]
-        "The same, by the two low bits the unified header carries (a list: 88 B, a dict 224)."
+        """The protected read epochs, by the two low bits the unified header carries: at most
+        one per bits (an older one is dropped), so also the table by full epoch
+        (:meth:`_read_state`; a list of 4 costs 88 B, a dict 224)."""
         self._read_plaintext = True
-        self._plain_seen: dict[int, None] = {}  # recent epoch-0 sequence numbers, oldest first
+        # Recent epoch-0 sequence numbers, oldest first; None once plaintext is over.
+        self._plain_seen: dict[int, None] | None = {}
         self._write: dict[int, _WriteEpoch13] = {0: _WriteEpoch13(None, None)}
         self._held: list[tuple[int, bytes]] = []  # (epoch bits, the record's bytes)
         self._held_bytes = 0
@@ -237,10 +237,12 @@ class RecordLayer13:
             # Connection IDs were negotiated (in the hellos): records to us carry ours.
             self.receive_cid = protection.connection_id
         state = _ReadEpoch13(protection, self._limit(protection.suite))
-        self._read[epoch] = state
         self._read_by_bits[bits] = state
-        while len(self._read) > _PROTECTED_READ_EPOCHS:
-            self._forget_read(min(self._read))
+        while True:
+            epochs = [s.epoch for s in self._read_by_bits if s is not None]
+            if len(epochs) <= _PROTECTED_READ_EPOCHS:
+                break
+            self._forget_read(min(epochs))
         self.highest_read_epoch = max(self.highest_read_epoch, epoch)
         ready = [raw for held_bits, raw in self._held if held_bits == bits]
         if ready:
@@ -285,7 +287,7 @@ class RecordLayer13:
 
     def has_read_epoch(self, epoch: int) -> bool:
         """True if records of ``epoch`` can be opened."""
-        return epoch in self._read if epoch else self._read_plaintext
+        return self._read_state(epoch) is not None if epoch else self._read_plaintext
 
     def has_write_epoch(self, epoch: int) -> bool:
         """True if records of ``epoch`` can be sealed."""
@@ -296,14 +298,14 @@ class RecordLayer13:
         an old epoch whose reordering time passed)."""
         if epoch == 0:
             self._read_plaintext = False
-            self._plain_seen = {}
-        elif epoch in self._read:
+            self._plain_seen = None
+        elif self._read_state(epoch) is not None:
             self._forget_read(epoch)
 
     def rest_read(self, epoch: int) -> None:
         """Records of ``epoch`` are still accepted but rarely come (the handshake's once it is
         over: a repeated client Finished): its keys give up what they can make again."""
-        state = self._read.get(epoch)
+        state = self._read_state(epoch)
         if state is not None:
             state.protection.rest()
 
@@ -327,9 +329,13 @@ class RecordLayer13:
             raise ValueError(f"no AEAD limits for suite 0x{suite:04x}")
         return limits
 
+    def _read_state(self, epoch: int) -> _ReadEpoch13 | None:
+        """The installed read ``epoch`` (1 or more), or None."""
+        state = self._read_by_bits[epoch & 0x03]
+        return state if state is not None and state.epoch == epoch else None
+
     def _forget_read(self, epoch: int) -> None:
-        state = self._read.pop(epoch)
-        if self._read_by_bits[epoch & 0x03] is state:
+        if self._read_state(epoch) is not None:
             self._read_by_bits[epoch & 0x03] = None
 
     # -- reading ---------------------------------------------------------------------------
@@ -383,12 +389,13 @@ class RecordLayer13:
         if len(record.fragment) > MAX_PLAINTEXT_LENGTH:
             return Drop(DropReason.RECORD_TOO_LONG)
         seq = record.sequence_number
-        if self._replay_protection:
-            if seq in self._plain_seen:
+        seen = self._plain_seen
+        if self._replay_protection and seen is not None:
+            if seq in seen:
                 return Drop(DropReason.REPEATED_PLAINTEXT)
-            self._plain_seen[seq] = None
-            if len(self._plain_seen) > PLAIN_SEEN:
-                del self._plain_seen[next(iter(self._plain_seen))]
+            seen[seq] = None
+            if len(seen) > PLAIN_SEEN:
+                del seen[next(iter(seen))]
         return Opened13(0, seq, record.content_type, record.fragment)
 
     def _open_unified(self, data: bytes, record: UnifiedRecord) -> Opened13 | Drop | None:
@@ -452,7 +459,7 @@ class RecordLayer13:
 
     def failed_decryptions(self, epoch: int) -> int:
         """Records that failed authentication under read ``epoch``'s key (0 if not installed)."""
-        state = self._read.get(epoch)
+        state = self._read_state(epoch) if epoch else None
         return 0 if state is None else state.failed
 
     @property
@@ -462,8 +469,12 @@ class RecordLayer13:
         write = self._write[self.write_epoch]
         if write.protection is not None and write.sealed >= KEY_UPDATE_AT * write.limit:
             return True
-        read = self._read.get(self.highest_read_epoch)
-        return read is not None and read.failed >= KEY_UPDATE_AT * read.integrity_limit
+        read = self._read_by_bits[self.highest_read_epoch & 0x03]
+        return (
+            read is not None
+            and read.epoch == self.highest_read_epoch
+            and read.failed >= KEY_UPDATE_AT * read.integrity_limit
+        )
 
     # -- writing ---------------------------------------------------------------------------
 
