@@ -217,7 +217,8 @@ class Handshake13:
         self.configuration = configuration
         self._sink: Handshake13Sink = sink
         self._trace = tracer
-        self._transcript = bytearray()
+        self._transcript: bytearray | bytes = bytearray()
+        "The handshake's messages (RFC 9147 §5.2); the empty bytes once it is released."
         self._send_seq = 0
         self._pending: list[FlightEntry] = []
         self._schedule: KeySchedule13 | None = None
@@ -274,13 +275,15 @@ class Handshake13:
     # -- transcript and sending --------------------------------------------------------
 
     def _entry(self, msg_type: int, body: bytes, epoch: int) -> FlightEntry:
-        """A message we send, numbered and added to the transcript."""
+        """A message we send, numbered and, during the handshake, added to the transcript
+        (RFC 8446 §4.4.1 lists the messages it covers: no post-handshake one)."""
         seq = self._send_seq
         if seq > 0xFFFF:
             # RFC 9147 §5.2: message_seq never wraps (only endless KeyUpdates get here).
             raise AlertInternalError("message_seq exhausted: no more handshake messages")
         self._send_seq += 1
-        self._transcript += transcript_message(msg_type, body)
+        if not self.complete:
+            self._transcript += transcript_message(msg_type, body)
         return FlightEntry(_HANDSHAKE, epoch, msg_type, seq, body)
 
     def _send(self, msg_type: int, body: bytes, epoch: int) -> None:
@@ -618,7 +621,7 @@ class Handshake13:
         stays (exporter, KeyUpdate), without the secrets only the handshake used; a client
         keeps the resumption master secret for the tickets still to come, a server sent its
         ticket on the client Finished (``server13._send_ticket``) and needs it no more."""
-        self._transcript = bytearray()
+        self._transcript = b""
         self._pending = []
         if self._schedule is not None:
             self._schedule.release_handshake_secrets(keep_resumption=self.is_client)
