@@ -11,6 +11,7 @@ from aiodtls.bench import memory_configurations, memory_per_connection
 from aiodtls.connection import DtlsConnection
 from aiodtls.handshake_phase13 import Dtls13State
 from aiodtls.record.layer13 import RecordLayer13
+from attacks13 import established13
 
 
 def test_memory_per_established_dtls13_connection_meets_issue_13_goal() -> None:
@@ -30,3 +31,24 @@ def test_the_dtls13_state_of_a_connection_is_slotted() -> None:
     assert isinstance(v13, Dtls13State) and isinstance(v13.records, RecordLayer13)
     assert not hasattr(v13, "__dict__")
     assert not hasattr(v13.records, "__dict__")
+
+
+def test_post_handshake_messages_do_not_grow_the_released_transcript() -> None:
+    """KeyUpdates (and NewSessionTickets, NewConnectionIds) after the handshake are not part
+    of its transcript (RFC 8446 §4.4.1): each KeyUpdate used to add its bytes to the released
+    transcript, for as long as the connection lived. Reassembly comes back for them."""
+    p = established13()
+    for side in (p.client, p.server):
+        v13 = side._v13
+        assert v13 is not None and v13.handshake._transcript == b""
+        assert side._reassembler is None  # nothing buffered between post-handshake messages
+    for _ in range(3):
+        p.client.request_key_update()
+        p.run()
+        p.server.request_key_update()
+        p.run()
+    for side in (p.client, p.server):
+        v13 = side._v13
+        assert v13 is not None and v13.handshake._transcript == b""
+        assert v13.records.write_epoch == 3 + 6  # its own 3 and the 3 the peer asked for
+    assert p.round_trip()
