@@ -605,15 +605,17 @@ class Dtls13HandshakePhase(ConnectionSlots):
             # Our CID is not empty: the peer may now come from another address (RFC 9147
             # §9); until it is proven there, what we send it is bounded (aiodtls.migration).
             self._address_budget = AddressBudget(self._peer_address)
-        # No flight of ours goes out in epoch 0 again (the client's last one is in epoch 2).
-        v13.records.discard_write(0)
-        if not self.is_client:
+        if self.is_client:
+            # No flight of ours goes out in epoch 0 again (the last one is in epoch 2).
+            v13.records.discard_write(0)
+        else:
             v13.acks.flight_complete(self._now, acknowledge=True)
             if any(e.msg_type == _FINISHED for e in self._flight.entries):
                 self._flight.forget()  # the client's Finished answered our flight
-                # Nor in epoch 2: the server's last handshake flight is answered, and ACKs
-                # and post-handshake messages go in epoch 3 (RFC 9147 §7). Its read epoch 2
-                # stays: the client's Finished may come again (its ACK lost) and is ACKed.
+                # Nothing goes out in epochs 0 and 2 again: the handshake flight is answered,
+                # and ACKs and post-handshake messages go in epoch 3 (RFC 9147 §7). Read epoch
+                # 2 stays: the client's Finished may come again (its ACK lost) and is ACKed.
+                v13.records.discard_write(0)
                 v13.records.discard_write(_FIRST_HANDSHAKE_EPOCH)
         v13.acks.handshake_complete()
         result = handshake.result
