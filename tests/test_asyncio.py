@@ -18,7 +18,7 @@ import pytest
 
 from aiodtls.asyncio import ConnectionClosed, DtlsSession, connect, serve
 from aiodtls.events import ConnectionTerminated
-from pairs import client_config, psk_configs, server_config
+from pairs import client_config, psk_configs12, server_config
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ def test_concurrent_readers_a_cancelled_one_and_a_close_while_waiting() -> None:
 def test_failed_handshake_is_reported_to_the_server_and_raises_on_the_client() -> None:
     async def main() -> None:
         failures: list[str] = []
-        client_cfg, server_cfg = psk_configs(client_psk=b"\x01" * 16)
+        client_cfg, server_cfg = psk_configs12(client_psk=b"\x01" * 16)
         server = await serve(
             "127.0.0.1",
             0,

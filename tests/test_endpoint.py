@@ -21,7 +21,7 @@ from aiodtls.handshake.messages import (
 from aiodtls.record.header import DTLS1_2, ContentType, encode_record_header
 from aiodtls.reliability.fragments import encode_handshake_fragment
 from aiodtls.trace import TraceRecord
-from pairs import client_config, server_config
+from pairs import client_config, server_config, server_config12
 
 SERVER = ("127.0.0.1", 4433)
 
@@ -172,7 +172,7 @@ def test_half_open_cap_holds_and_frees_at_the_deadline() -> None:  # issue 4 ite
 
 
 def test_replayed_client_hello_does_not_hurt_a_live_association() -> None:  # T9, X16
-    harness = Harness(DtlsEndpoint(server_config()))
+    harness = Harness(DtlsEndpoint(server_config12()))
     addr = ("10.0.0.7", 7000)
     hello = client_hello_from(addr)
     client = harness.add_client(addr)
@@ -312,7 +312,7 @@ def test_hello_verify_request_is_sent_twice_unless_that_would_amplify() -> None:
     its ClientHello only at 1, 3, 7, 15, 31 s: two copies make one lost reply cost nothing
     (issue 9, 30 % loss seed 30). Both copies together stay within the ClientHello's size; a
     ClientHello too small for two gets one."""
-    endpoint = DtlsEndpoint(server_config())
+    endpoint = DtlsEndpoint(server_config12())
     usual = client_hello_from(("10.4.0.3", 4000))
     endpoint.receive_datagram(usual, ("10.4.0.3", 4000), 0.0)
     replies = [d for d, _ in endpoint.datagrams_to_send(0.0)]
@@ -332,7 +332,7 @@ def test_hello_verify_request_is_sent_twice_unless_that_would_amplify() -> None:
 
 def test_a_refused_cookie_is_counted_and_traced() -> None:  # C5
     records: list[TraceRecord] = []
-    endpoint = DtlsEndpoint(server_config(trace=records.append))
+    endpoint = DtlsEndpoint(server_config12(trace=records.append))
     addr = ("10.4.0.2", 4000)
     second = second_client_hello(endpoint, addr)
 

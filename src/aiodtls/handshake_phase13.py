@@ -81,16 +81,16 @@ _UNIFIED_WITH_CID = 0x30  # the high nibble of a unified header's first byte wit
 
 def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
     """True for a client whose ClientHello is DTLS 1.3's: one that allows DTLS 1.3, unless it
-    resumes a DTLS 1.2 session (then it offers DTLS 1.2 alone, as that session was). One that
+    resumes a DTLS 1.2 session (then it offers DTLS 1.2 alone, as that session was) or uses
+    raw public keys (RFC 7250, which our DTLS 1.3 handshake does not negotiate). One that
     allows both offers both and falls back to DTLS 1.2 if the server answers in it."""
     if not configuration.is_client or not configuration.allows(ProtocolVersion.DTLSv1_3):
         return False
+    if not configuration.allows(ProtocolVersion.DTLSv1_2):
+        return True
     session = configuration.session
-    return (
-        session is None
-        or is_session13(session)
-        or not configuration.allows(ProtocolVersion.DTLSv1_2)
-    )
+    uses_raw_keys = configuration.raw_public_key or bool(configuration.peer_public_keys)
+    return (session is None or is_session13(session)) and not uses_raw_keys
 
 
 def admits_dtls13(configuration: DtlsConfiguration, admitted: Admit) -> bool:

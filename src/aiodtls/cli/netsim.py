@@ -257,6 +257,7 @@ def _run_rebinding(args: argparse.Namespace) -> int:
         delay=args.delay_ms / 1000,
         loss=args.loss,
         seed=args.seed,
+        versions=tuple(args.versions or (ProtocolVersion.DTLSv1_2,)),
     )
     if args.json:
         print(json.dumps(_rebinding_dict(result), indent=2))
