@@ -332,6 +332,10 @@ class ServerHandshake13(Handshake13):
             return
         self.result.suite13 = suite
         self._psk = psk
+        # Refusals of the ClientHello's ALPN or use_srtp come before the ServerHello: raised
+        # later, their alert would be sealed under handshake keys the client never derives.
+        self.result.alpn_protocol = self._select_alpn(find_extension(extensions, EXT_ALPN))
+        self._select_srtp(find_extension(extensions, EXT_USE_SRTP))
         self._absorb(message)
         shared: bytes | None = None
         sh_extensions: list[tuple[int, bytes]] = [
@@ -570,10 +574,8 @@ class ServerHandshake13(Handshake13):
     def _send_encrypted_flight(self, client_extensions: list[tuple[int, bytes]]) -> None:
         config = self.configuration
         ee: list[tuple[int, bytes]] = []
-        self.result.alpn_protocol = self._select_alpn(find_extension(client_extensions, EXT_ALPN))
         if self.result.alpn_protocol is not None:
             ee.append((int(EXT_ALPN), encode_alpn([self.result.alpn_protocol.encode("ascii")])))
-        self._select_srtp(find_extension(client_extensions, EXT_USE_SRTP))
         if self.result.srtp_profile is not None:
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
             ee.append((int(EXT_USE_SRTP), encode_use_srtp(answer)))
