@@ -399,7 +399,11 @@ def options(argv: Iterable[str], *, is_client: bool = True) -> DtlsConfiguration
 
 
 def test_client_and_server_options_choose_the_versions_and_13_suites() -> None:
-    assert options([]).versions == (ProtocolVersion.DTLSv1_2,)  # the configuration's default
+    assert options([]).versions == (  # the configuration's default
+        ProtocolVersion.DTLSv1_2,
+        ProtocolVersion.DTLSv1_3,
+    )
+    assert options(["--dtls12"]).versions == (ProtocolVersion.DTLSv1_2,)
     assert options(["--dtls13"]).versions == (ProtocolVersion.DTLSv1_3,)
     both = options(["--versions", "1.2,1.3"], is_client=False)
     assert both.versions == (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)

@@ -82,15 +82,16 @@ def add_parser(commands: Any) -> None:
 def _configs(
     args: argparse.Namespace, pki: CertificateChain | None = None
 ) -> tuple[DtlsConfiguration, DtlsConfiguration, str]:
+    """Both sides DTLS 1.2 (the demo shows DTLS 1.2's flights; ``--dtls13`` sets DTLS 1.3)."""
     if args.psk:
         key = bytes(range(16))
-        client = DtlsConfiguration(is_client=True, psk=key, psk_identity=b"demo")
-        server = DtlsConfiguration(is_client=False, psk=key)
+        client = DtlsConfiguration(is_client=True, psk=key, psk_identity=b"demo", versions=_V12)
+        server = DtlsConfiguration(is_client=False, psk=key, versions=_V12)
         return client, server, "PSK (no certificates)"
     pki = pki or _chain()
-    client = DtlsConfiguration(is_client=True, server_name="localhost")
+    client = DtlsConfiguration(is_client=True, server_name="localhost", versions=_V12)
     client.ca_certificates = [pki.root]
-    server = DtlsConfiguration(is_client=False, private_key=pki.key)
+    server = DtlsConfiguration(is_client=False, private_key=pki.key, versions=_V12)
     server.certificate_chain = [*pki.chain, pki.root]
     size = certificate_message_size(
         [c.public_bytes(Encoding.DER) for c in server.certificate_chain]
@@ -100,6 +101,9 @@ def _configs(
         # (empty) after each certificate.
         size += 1 + 2 * len(server.certificate_chain)
     return client, server, f"a fresh 3-level RSA chain; its Certificate message is {size} bytes"
+
+
+_V12 = (ProtocolVersion.DTLSv1_2,)
 
 
 def _chain() -> CertificateChain:
