@@ -528,6 +528,31 @@ def test_lost_certificate_fragment_from_a_timerless_server_costs_one_base_timeou
     assert resend.fields["why"] == "timeout"
 
 
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+def test_a_client_falling_back_to_dtls12_keeps_asking_a_timerless_server(cookie: bool) -> None:
+    """The seed case with a client of the default versions: it offers DTLS 1.3 too, and the
+    DTLS 1.2 server's ServerHello makes it fall back. The ServerHello does not answer its
+    ClientHello in DTLS 1.2 (only the whole flight does, RFC 6347 §4.2.4): when Certificate
+    fragment 2 is lost, the client must still repeat its ClientHello one base timeout later.
+    It once took the ServerHello for DTLS 1.3's implicit acknowledgement (RFC 9147 §7.1) and
+    waited for the handshake timeout."""
+    d = 0.015625
+    client, server = configs(policy=EXACT)
+    client.versions = DtlsConfiguration().versions  # the default: DTLS 1.2 and 1.3
+    server.cookie_exchange = cookie
+    lossy = LinkConditions(
+        delay=d,
+        rules=[drop(carries_handshake(HandshakeType.certificate, fragment_index=2), first=1)],
+    )
+    run = simulate(client, server, s2c=lossy, timerless_server=True)
+    assert run.completed
+    versions = [t.fields["version"] for t in run.traces if t.kind == "handshake_complete"]
+    assert versions == ["DTLSv1.2", "DTLSv1.2"]
+    assert run.client_done_at <= 2 * d * (2 if cookie else 1) + 0.2, run.net.timeline()
+    (resend,) = run.retransmissions("client")
+    assert resend.fields["why"] == "timeout"
+
+
 def test_a_peer_whose_change_cipher_spec_keeps_arriving_is_asked_again_at_the_base_pace() -> None:
     """Issue 9 item 1, the traced OpenSSL case: the server's final flight comes as CCS, then
     Finished, and only the Finished is lost, six times. Each arriving CCS shows the path works,

@@ -228,6 +228,14 @@ class Dtls13HandshakePhase(ConnectionSlots):
         )
         self._records.skip_write_sequence_numbers(0, v13.records.next_sequence_number(0))
         legacy.adopt(hello, offered_dtls13=True)
+        if old.entries and not old.final:
+            # The ServerHello that made us fall back counted as DTLS 1.3's implicit ACK of
+            # the ClientHello (RFC 9147 §7.2); in DTLS 1.2 only the server's whole flight
+            # answers it: until then the ClientHello is resent on timeout. (A
+            # HelloVerifyRequest starts the next flight at once, replacing this one.)
+            self._flight.take_over_answered(
+                old.entries, flight_number=old.flight_number, now=self._now
+            )
         handshake.detach()
         if self._trace.enabled:
             self._trace("version_fallback", version="DTLSv1.2")
