@@ -3,7 +3,9 @@
 Everything runs in one process on the deterministic simulator (``aiodtls.netsim``): no sockets,
 no real waiting. The output is the handshake's timeline (every datagram, what it carried and
 whether the network lost it, each retransmission with its timeout, reassembly progress) and a
-summary, then a short echo exchange. The same ``--seed`` gives the same output.
+summary, then a short echo exchange. The same ``--seed`` gives the same output. Both sides
+speak DTLS 1.2, whatever the library's default: the demo shows how DTLS 1.2 recovers a lost
+fragment of a big flight (whole-flight resends, the classic failure of timerless servers).
 
 ``--dtls13`` runs a DTLS 1.3 handshake instead (RFC 9147) and shows what its ACKs do: the
 receiver of a partly lost flight acknowledges the records it has, and the sender resends only
@@ -55,7 +57,8 @@ _SHOWN_TRACES = {
 def add_parser(commands: Any) -> None:
     """Register the sub-command."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "demo", help="handshake over a simulated lossy path and show the timeline"
+        "demo",
+        help="a DTLS 1.2 handshake over a simulated lossy path and its timeline (--dtls13: 1.3)",
     )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
