@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_no_common_protocol_is_a_no_application_protocol_alert(
 ) -> None:  # RFC 7301 §3.2
     # The default pair speaks DTLS 1.3: the server's refusal must come before its ServerHello
     # (it once came under handshake keys, and the client heard nothing until its timeout).
-    pinned = {} if versions is None else {"versions": versions}
+    pinned: dict[str, Any] = {} if versions is None else {"versions": versions}
     pair = handshake(
         client_config(alpn_protocols=["h2"], **pinned),
         server_config(alpn_protocols=["coap"], **pinned),

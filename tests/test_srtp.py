@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -151,7 +152,7 @@ def test_no_common_profile_is_a_handshake_failure_naming_both_lists(
 ) -> None:
     # The default pair speaks DTLS 1.3: the server's refusal must come before its ServerHello
     # (it once came under handshake keys, and the client heard nothing until its timeout).
-    pinned = {} if versions is None else {"versions": versions}
+    pinned: dict[str, Any] = {} if versions is None else {"versions": versions}
     pair = handshake(
         client_config(srtp_profiles=[P80, P32], **pinned),
         server_config(srtp_profiles=[GCM128, GCM256], **pinned),

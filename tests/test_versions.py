@@ -10,6 +10,7 @@ client that offered 1.3 refuses such a ServerHello: something removed 1.3 from i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -214,14 +215,14 @@ def test_the_default_allows_both_versions() -> None:
     assert DtlsConfiguration.rfc7925(is_client=True, psk=b"k" * 16).versions == V12
 
 
-def default_client(**fields: object) -> DtlsConfiguration:
+def default_client(**fields: Any) -> DtlsConfiguration:
     """A client whose ``versions`` is left at the default (only trust and name are set)."""
     config = client_config(**fields)
     assert config.versions == BOTH
     return config
 
 
-def default_server(**fields: object) -> DtlsConfiguration:
+def default_server(**fields: Any) -> DtlsConfiguration:
     """A server whose ``versions`` is left at the default (only its credentials are set)."""
     config = server_config(**fields)
     assert config.versions == BOTH
