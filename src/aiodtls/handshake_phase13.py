@@ -233,9 +233,7 @@ class Dtls13HandshakePhase(ConnectionSlots):
             # the ClientHello (RFC 9147 §7.2); in DTLS 1.2 only the server's whole flight
             # answers it: until then the ClientHello is resent on timeout. (A
             # HelloVerifyRequest starts the next flight at once, replacing this one.)
-            self._flight.take_over_answered(
-                old.entries, flight_number=old.flight_number, now=self._now
-            )
+            self._flight.take_over_answered(old.entries, old.flight_number, self._now)
         handshake.detach()
         if self._trace.enabled:
             self._trace("version_fallback", version="DTLSv1.2")
