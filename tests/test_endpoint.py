@@ -21,7 +21,7 @@ from aiodtls.handshake.messages import (
 from aiodtls.record.header import DTLS1_2, ContentType, encode_record_header
 from aiodtls.reliability.fragments import encode_handshake_fragment
 from aiodtls.trace import TraceRecord
-from pairs import client_config, server_config, server_config12
+from pairs import client_config, client_config12, server_config, server_config12
 
 SERVER = ("127.0.0.1", 4433)
 
@@ -79,7 +79,9 @@ class Harness:
 
 
 def client_hello_from(addr: tuple[str, int]) -> bytes:
-    client = DtlsConnection(configuration=client_config())
+    """The first ClientHello of a DTLS 1.2 client (the cookie tests are about DTLS 1.2's
+    HelloVerifyRequest: never larger than the ClientHello)."""
+    client = DtlsConnection(configuration=client_config12())
     client.connect(SERVER, 0.0)
     ((datagram, _),) = client.datagrams_to_send(0.0)
     return datagram
@@ -106,7 +108,7 @@ def test_clients_on_one_socket_are_routed_by_address() -> None:
 
 @pytest.mark.slow  # long: in the slow pass of .ci/run
 def test_10000_spoofed_client_hellos_leave_no_state() -> None:  # issue 4 item 2, C1, X14
-    endpoint = DtlsEndpoint(server_config())
+    endpoint = DtlsEndpoint(server_config12())
     hello = client_hello_from(("192.0.2.1", 1))
     # Warm up lazily created state (cookie secret rotation clock) before measuring.
     endpoint.receive_datagram(hello, ("198.51.100.1", 1), 0.0)
