@@ -41,6 +41,7 @@ from ..connection import ConnectionState, DtlsConnection
 from ..endpoint import DtlsEndpoint
 from ..pki import generate_chain
 from ..resumption import ServerSessionStore
+from ..suites import ProtocolVersion
 from .floor import handshake_floor, records_floor, resumed_floor
 from .peers import (
     KINDS,
@@ -422,15 +423,22 @@ def measure_echo(name: str, settings: BenchSettings) -> MetricResult:
 
 def memory_configurations(psk: bool) -> tuple[DtlsConfiguration, DtlsConfiguration]:
     """A client/server pair for the memory measurement: ECDHE-ECDSA with a throwaway chain
-    whose root the client trusts, or PSK."""
+    whose root the client trusts, or PSK; DTLS 1.2 (docs/scaling.md's figures) whatever the
+    default versions."""
+    v12 = (ProtocolVersion.DTLSv1_2,)
     if psk:
-        client = DtlsConfiguration(is_client=True, psk=PSK_KEY, psk_identity=PSK_IDENTITY)
+        client = DtlsConfiguration(
+            is_client=True, psk=PSK_KEY, psk_identity=PSK_IDENTITY, versions=v12
+        )
         client.verify_mode = ssl.CERT_NONE
-        return client, DtlsConfiguration(is_client=False, psk=PSK_KEY, idle_timeout=None)
+        server = DtlsConfiguration(is_client=False, psk=PSK_KEY, idle_timeout=None, versions=v12)
+        return client, server
     chain = generate_chain()
-    client = DtlsConfiguration(is_client=True, server_name="localhost")
+    client = DtlsConfiguration(is_client=True, server_name="localhost", versions=v12)
     client.ca_certificates = [chain.root]
-    server = DtlsConfiguration(is_client=False, private_key=chain.key, idle_timeout=None)
+    server = DtlsConfiguration(
+        is_client=False, private_key=chain.key, idle_timeout=None, versions=v12
+    )
     server.certificate_chain = chain.chain
     return client, server
 
