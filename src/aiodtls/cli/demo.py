@@ -36,7 +36,6 @@ from ..sweep import CLIENT_ADDRESS as CLIENT
 from ..sweep import SERVER_ADDRESS as SERVER
 from ..sweep import SRTP_PROFILES, SimulatedPeer, certificate_message_size
 from ..trace import TraceRecord
-from .checks import CliError
 
 __all__ = ["add_parser"]
 
@@ -227,8 +226,6 @@ def _handshake(
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
-    if args.dtls13 and args.srtp:
-        raise CliError("--srtp needs DTLS 1.2: the DTLS 1.3 handshake does not negotiate use_srtp")
     pki = None if args.psk else _chain()
     client_cfg, server_cfg, credentials = _configs(args, pki)
     if args.dtls13:
