@@ -317,6 +317,7 @@ def small_flight_configs() -> tuple[DtlsConfiguration, DtlsConfiguration]:
     return client, server
 
 
+@pytest.mark.slow  # exhaustive (5 s): in the slow pass of .ci/run
 def test_every_ordering_of_the_datagrams_inside_each_flight() -> None:  # item 4, X12, T6
     probe = FlightPermuter({})
     assert probe.run(*small_flight_configs())
