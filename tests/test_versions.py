@@ -19,6 +19,7 @@ from aiodtls import (
     DtlsConfiguration,
     DtlsConnection,
     ProtocolVersion,
+    SignatureScheme,
     SrtpProfile,
 )
 from certs import server_chain
@@ -281,3 +282,18 @@ def test_a_default_client_with_raw_public_keys_offers_dtls12_alone() -> None:
     assert negotiated(pair)[0] == "DTLSv1.2"
     hello = next(d for _, way, d in pair.sent if way == "c2s")
     assert _SUPPORTED_VERSIONS not in hello
+
+
+def test_dtls13_server_refuses_a_client_accepting_no_scheme_for_its_key_in_plaintext() -> None:
+    """A DTLS 1.3 server whose key fits none of the client's signature_algorithms ends the
+    handshake before its ServerHello, so the client hears the handshake_failure at once; it
+    was sealed under handshake keys the client never derives, and the client waited for its
+    handshake timeout."""
+    pair = handshake(
+        client_config(signature_schemes=[SignatureScheme.rsa_pss_rsae_sha256]), server_config()
+    )
+    server_end, client_end = pair.server_outcome.terminated, pair.client_outcome.terminated
+    assert server_end is not None and client_end is not None
+    assert server_end.alert == AlertDescription.handshake_failure and not server_end.by_peer
+    assert "no signature scheme in common" in (server_end.reason or "")
+    assert client_end.alert == AlertDescription.handshake_failure and client_end.by_peer
