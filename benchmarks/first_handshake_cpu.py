@@ -193,12 +193,14 @@ def dry_runs(config: Any, certs: Path, count: int) -> None:
 
     ours = copy.copy(config)
     if config.is_client:
-        peer = DtlsConfiguration(is_client=False)
+        peer = DtlsConfiguration(is_client=False, versions=config.versions)
         peer.certificate_chain = x509.load_pem_x509_certificates((certs / "chain.pem").read_bytes())
         peer.private_key = load_pem_private_key((certs / "key.pem").read_bytes(), None)  # type: ignore[assignment]
     else:
         ours.session_store = None
-        peer = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
+        peer = DtlsConfiguration(
+            is_client=True, verify_mode=ssl.CERT_NONE, versions=config.versions
+        )
     peer.cipher_suites = list(config.cipher_suites)
     for _ in range(count):
         if config.is_client:
@@ -321,7 +323,7 @@ def run_pair(args: argparse.Namespace, creds: Any, env: dict[str, str], scratch:
     server_cmd = [
         *me, "--peer", "server", "--log", str(server_log), "--",
         "server", "--host", "127.0.0.1", "--port", "0", "--cert", str(creds.chain),
-        "--key", str(creds.key), "--cipher", IANA_SUITE, "--mtu", "576",
+        "--key", str(creds.key), "--cipher", IANA_SUITE, "--mtu", "576", "--dtls12",
         "--count", str(args.handshakes),
     ]  # fmt: skip
     server = subprocess.Popen(server_cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -336,7 +338,7 @@ def run_pair(args: argparse.Namespace, creds: Any, env: dict[str, str], scratch:
     client_cmd = [
         *me, "--peer", "client", "--repeat", str(args.handshakes), "--log", str(client_log), "--",
         "client", f"127.0.0.1:{relay.port}", "--ca", str(creds.root), "--server-name", SERVER_NAME,
-        "--cipher", IANA_SUITE, "--mtu", "576", "--wait", "0",
+        "--cipher", IANA_SUITE, "--mtu", "576", "--wait", "0", "--dtls12",
     ]  # fmt: skip
     client = subprocess.run(
         client_cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120

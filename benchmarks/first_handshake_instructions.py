@@ -42,7 +42,7 @@ def cli_configurations(certs: Path) -> tuple[Any, Any]:
     from aiodtls.cli.server import _configuration
     from aiodtls.configuration import DtlsConfiguration
 
-    common = ["--cipher", IANA_SUITE, "--mtu", "576"]
+    common = ["--cipher", IANA_SUITE, "--mtu", "576", "--dtls12"]
     key = ["--cert", str(certs / "chain.pem"), "--key", str(certs / "key.pem")]
     server_args = _parser("server").parse_args(["server", "--port", "0", *key, *common])
     client_args = _parser("client").parse_args(

@@ -36,22 +36,30 @@ from aiodtls import (
 from aiodtls.bench.peers import aiodtls_pair
 from aiodtls.pki import generate_chain
 from aiodtls.resumption import ServerSessionStore
+from aiodtls.suites import ProtocolVersion
+
+DTLS12 = (ProtocolVersion.DTLSv1_2,)
+"Pinned: the numbers this script documents are DTLS 1.2's (the default allows 1.3 too)."
 
 
 def configurations(suite: str) -> tuple[DtlsConfiguration, DtlsConfiguration]:
     """(client, server) for ``suite``: "ecdsa" or "psk"."""
     if suite == "psk":
         client = DtlsConfiguration(
-            is_client=True, psk=bytes(16), psk_identity=b"client", verify_mode=ssl.CERT_NONE
+            is_client=True,
+            psk=bytes(16),
+            psk_identity=b"client",
+            verify_mode=ssl.CERT_NONE,
+            versions=DTLS12,
         )
         client.cipher_suites = [CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256]
-        return client, DtlsConfiguration(is_client=False, psk=bytes(16))
+        return client, DtlsConfiguration(is_client=False, psk=bytes(16), versions=DTLS12)
     chain = generate_chain()  # P-256 keys
     assert isinstance(chain.key, ec.EllipticCurvePrivateKey)
-    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
+    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE, versions=DTLS12)
     client.cipher_suites = [CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]
     client.groups = [NamedGroup.secp256r1]
-    server = DtlsConfiguration(is_client=False, private_key=chain.key)
+    server = DtlsConfiguration(is_client=False, private_key=chain.key, versions=DTLS12)
     server.certificate_chain = [chain.leaf]
     return client, server
 

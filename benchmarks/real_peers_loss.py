@@ -537,7 +537,7 @@ def server_argv(
     if implementation == "aiodtls":
         argv = [
             sys.executable, "-m", "aiodtls", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--cert", str(creds.chain), "--key", str(creds.key), "--cipher", IANA_SUITE,
+            "--cert", str(creds.chain), "--key", str(creds.key), "--cipher", IANA_SUITE, "--dtls12",
             "--mtu", str(DATAGRAM_MTU),
             # The benchmark's 60 s cap decides, not the server's own deadline.
             "--handshake-timeout", str(CAP + 10),
@@ -566,7 +566,7 @@ def client_argv(
         argv = [
             sys.executable, "-m", "aiodtls", "client", f"127.0.0.1:{port}",
             "--ca", str(creds.root), "--server-name", SERVER_NAME, "--cipher", IANA_SUITE,
-            "--mtu", str(DATAGRAM_MTU), "--handshake-timeout", str(CAP + 10),
+            "--dtls12", "--mtu", str(DATAGRAM_MTU), "--handshake-timeout", str(CAP + 10),
         ]  # fmt: skip
         return [*argv, "--trace"] if trace else argv
     argv = [

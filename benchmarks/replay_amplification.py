@@ -19,6 +19,10 @@ from aiodtls import DtlsConfiguration, DtlsConnection
 from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.handshake.messages import HandshakeType
 from aiodtls.pki import generate_chain
+from aiodtls.suites import ProtocolVersion
+
+DTLS12 = (ProtocolVersion.DTLSv1_2,)
+"Pinned: the numbers this script documents are DTLS 1.2's (the default allows 1.3 too)."
 
 SERVER = ("192.0.2.1", 4433)
 VICTIM = ("198.51.100.7", 40000)
@@ -30,7 +34,7 @@ def replay(
     """(ClientHello bytes, first flight bytes, all flight bytes, HVRs, HVR bytes)."""
     bits = (2048, 2048, 2048) if kind == "rsa" else (256, 256, 256)
     chain = generate_chain(kind=kind, key_bits=bits)
-    server = DtlsConfiguration(is_client=False)
+    server = DtlsConfiguration(is_client=False, versions=DTLS12)
     server.certificate_chain = chain.chain
     server.private_key = chain.key
     if limit != -1:
@@ -38,7 +42,9 @@ def replay(
             server.retransmission, max_unanswered_transmissions=limit
         )
     endpoint = DtlsEndpoint(server)
-    client = DtlsConnection(configuration=DtlsConfiguration(server_name="localhost"))
+    client = DtlsConnection(
+        configuration=DtlsConfiguration(server_name="localhost", versions=DTLS12)
+    )
     client.connect(SERVER, 0.0)
     for data, _ in client.datagrams_to_send(0.0):
         endpoint.receive_datagram(data, VICTIM, 0.0)

@@ -20,6 +20,7 @@ from aiodtls import (
     DtlsConnection,
     DtlsEvent,
     HandshakeCompleted,
+    ProtocolVersion,
 )
 from certs import SERVER_NAME, CertifiedKey, client_chain, server_chain
 
@@ -27,6 +28,10 @@ CLIENT_ADDR = ("127.0.0.1", 40000)
 SERVER_ADDR = ("127.0.0.1", 4433)
 PSK = bytes.fromhex("0102030405060708090a0b0c0d0e0f10")
 PSK_IDENTITY = b"client1"
+
+DTLS12_ONLY: tuple[ProtocolVersion, ...] = (ProtocolVersion.DTLSv1_2,)
+"""``versions`` of a side in a test of DTLS 1.2 behaviour (its suites, flights, messages, byte
+counts): the default allows both versions, so two default sides speak DTLS 1.3."""
 
 # deliver(direction, datagram) -> datagrams to actually deliver ("c2s" or "s2c")
 Deliver = Callable[[str, bytes], list[bytes]]
@@ -53,6 +58,16 @@ def server_config(chain: CertifiedKey | None = None, **fields: Any) -> DtlsConfi
     return config
 
 
+def client_config12(chain: CertifiedKey | None = None, **fields: Any) -> DtlsConfiguration:
+    """:func:`client_config` speaking DTLS 1.2 only: for tests of DTLS 1.2 behaviour."""
+    return client_config(chain, **{"versions": DTLS12_ONLY, **fields})
+
+
+def server_config12(chain: CertifiedKey | None = None, **fields: Any) -> DtlsConfiguration:
+    """:func:`server_config` speaking DTLS 1.2 only: for tests of DTLS 1.2 behaviour."""
+    return server_config(chain, **{"versions": DTLS12_ONLY, **fields})
+
+
 def psk_configs(
     client_psk: bytes = PSK, server_psk: bytes = PSK, **server_fields: Any
 ) -> tuple[DtlsConfiguration, DtlsConfiguration]:
@@ -61,6 +76,17 @@ def psk_configs(
         is_client=True, psk=client_psk, psk_identity=PSK_IDENTITY, verify_mode=ssl.CERT_NONE
     )
     server = DtlsConfiguration(is_client=False, psk=server_psk, **server_fields)
+    return client, server
+
+
+def psk_configs12(
+    client_psk: bytes = PSK, server_psk: bytes = PSK, **server_fields: Any
+) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+    """:func:`psk_configs` speaking DTLS 1.2 only: for tests of DTLS 1.2 behaviour."""
+    client, server = psk_configs(
+        client_psk, server_psk, **{"versions": DTLS12_ONLY, **server_fields}
+    )
+    client.versions = DTLS12_ONLY
     return client, server
 
 
@@ -75,6 +101,15 @@ def client_auth_configs(
         client.private_key = chain.key
     server = server_config(verify_mode=verify_mode)
     server.ca_certificates = [chain.root]
+    return client, server
+
+
+def client_auth_configs12(
+    verify_mode: ssl.VerifyMode = ssl.CERT_REQUIRED, with_certificate: bool = True
+) -> tuple[DtlsConfiguration, DtlsConfiguration]:
+    """:func:`client_auth_configs` speaking DTLS 1.2 only: for tests of DTLS 1.2 behaviour."""
+    client, server = client_auth_configs(verify_mode, with_certificate)
+    client.versions = server.versions = DTLS12_ONLY
     return client, server
 
 

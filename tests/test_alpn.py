@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
-from aiodtls import AlertDescription, DtlsConfiguration
+from aiodtls import AlertDescription, DtlsConfiguration, ProtocolVersion
 from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.sync import DtlsServer
 from aiodtls.sync import connect as sync_connect
-from pairs import Pair, client_config, handshake, server_config
+from pairs import (
+    DTLS12_ONLY,
+    Pair,
+    client_config,
+    client_config12,
+    handshake,
+    server_config,
+    server_config12,
+)
 
 # The ALPN extension of a ClientHello / ServerHello offering or selecting just "h2":
 # type 16, length 5, list length 3, name length 2, "h2".
@@ -45,8 +54,17 @@ def test_no_alpn_unless_both_sides_configure_it() -> None:
         assert not any(ALPN_H2 in d for d in server_hellos)  # nothing echoed
 
 
-def test_no_common_protocol_is_a_no_application_protocol_alert() -> None:  # RFC 7301 §3.2
-    pair = handshake(client_config(alpn_protocols=["h2"]), server_config(alpn_protocols=["coap"]))
+@pytest.mark.parametrize("versions", [DTLS12_ONLY, None], ids=["dtls1.2", "default"])
+def test_no_common_protocol_is_a_no_application_protocol_alert(
+    versions: tuple[ProtocolVersion, ...] | None,
+) -> None:  # RFC 7301 §3.2
+    # The default pair speaks DTLS 1.3: the server's refusal must come before its ServerHello
+    # (it once came under handshake keys, and the client heard nothing until its timeout).
+    pinned: dict[str, Any] = {} if versions is None else {"versions": versions}
+    pair = handshake(
+        client_config(alpn_protocols=["h2"], **pinned),
+        server_config(alpn_protocols=["coap"], **pinned),
+    )
     server_end, client_end = pair.server_outcome.terminated, pair.client_outcome.terminated
     assert server_end is not None and client_end is not None
     assert server_end.alert == AlertDescription.no_application_protocol
@@ -61,7 +79,7 @@ def test_client_refuses_a_protocol_it_did_not_offer() -> None:
         return [datagram]
 
     pair = handshake(
-        client_config(alpn_protocols=["h2"]), server_config(alpn_protocols=["h2"]), tamper
+        client_config12(alpn_protocols=["h2"]), server_config12(alpn_protocols=["h2"]), tamper
     )
     client_end = pair.client_outcome.terminated
     assert client_end is not None and client_end.alert == AlertDescription.illegal_parameter

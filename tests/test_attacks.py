@@ -92,11 +92,11 @@ from pairs import (
     Deliver,
     Outcome,
     Pair,
-    client_auth_configs,
-    client_config,
+    client_auth_configs12,
+    client_config12,
     handshake,
     make_pair,
-    server_config,
+    server_config12,
 )
 
 HS = ContentType.handshake
@@ -476,7 +476,7 @@ def protected_finished(datagram: bytes, protection: AesGcmProtection) -> Message
 
 def keyed_client(**fields: Any) -> DtlsConfiguration:
     """A client that writes its key log to memory (so tests can seal as either side)."""
-    return client_config(key_log=io.StringIO(), **fields)
+    return client_config12(key_log=io.StringIO(), **fields)
 
 
 def completions(outcome: Outcome) -> int:
@@ -546,7 +546,7 @@ def charge(data: int) -> int:
 
 def established(client_cfg: DtlsConfiguration | None = None) -> tuple[Pair, Spoofer]:
     """A completed handshake (default configurations, client key log) and its spoofer."""
-    pair = handshake(client_cfg or keyed_client(), server_config())
+    pair = handshake(client_cfg or keyed_client(), server_config12())
     assert completions(pair.client_outcome) == completions(pair.server_outcome) == 1
     return pair, Spoofer(pair, session_keys(pair))
 
@@ -556,7 +556,7 @@ def established(client_cfg: DtlsConfiguration | None = None) -> tuple[Pair, Spoo
 
 def test_overflowing_fragments_are_refused_mid_handshake() -> None:  # X1, F3
     """CVE-2014-0195 shapes against a client waiting for flight 4: refused, handshake goes on."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     cert = HandshakeType.certificate
     # message_seq 6 is inside the client's window (next is 1) but unused by the server.
@@ -580,7 +580,7 @@ def test_overflowing_fragments_are_refused_mid_handshake() -> None:  # X1, F3
 
 def test_length_bomb_allocates_nothing() -> None:  # X2, F3, F5
     """length=0xFFFFFF in 1-byte fragments for message_seq next..next+15: nothing is kept."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     bomb = b"".join(
         raw_fragment(HandshakeType.certificate, 0xFFFFFF, seq, 0, b"\x00") for seq in range(1, 17)
     )
@@ -597,8 +597,8 @@ def test_reassembly_buffer_cap_holds_end_to_end() -> None:  # X2, F5
     """Pieces of maximum-size future messages fill the per-connection cap and no further, and
     the messages the client waits for still get in: future ones make way for them."""
     cap = charge(12_000) + charge(6_000)
-    client = client_config(max_handshake_buffer=cap)
-    pair, held = hold(client, server_config(), flight_4)
+    client = client_config12(max_handshake_buffer=cap)
+    pair, held = hold(client, server_config12(), flight_4)
     spoof = Spoofer(pair)
     size = client.max_handshake_message_size
     for seq, length in ((6, 12_000), (7, 6_000), (5, 1)):  # unused by the server's flights
@@ -614,7 +614,7 @@ def test_reassembly_buffer_cap_holds_end_to_end() -> None:  # X2, F5
 
 def test_stale_buffers_are_freed_when_the_handshake_completes() -> None:  # X3, F5
     """Future messages on both sides and a next-epoch record are all released at completion."""
-    pair, flight5 = hold(keyed_client(), server_config(), flight_5)
+    pair, flight5 = hold(keyed_client(), server_config12(), flight_5)
     spoof = Spoofer(pair)
     # The server expects message_seq 2 (ClientKeyExchange) and 3 (Finished): 5 and 6 are free.
     for seq in (5, 6):
@@ -644,7 +644,7 @@ def test_next_epoch_records_after_the_handshake_are_dropped_not_held() -> None: 
 
 def test_zero_length_fragments_are_ignored_in_bounded_time() -> None:  # X4, F3
     """Thousands of zero-length fragments, even for the expected message_seq, keep nothing."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     empty = b"".join(
         raw_fragment(msg_type, 100 + seq, seq, offset, b"")
@@ -662,7 +662,7 @@ def test_zero_length_fragments_are_ignored_in_bounded_time() -> None:  # X4, F3
 
 def test_fragments_of_neighbouring_messages_never_merge() -> None:  # X5, F4
     """Type T seq S len 100 [0..49] then type T seq S+1 len 200 [50..199]: two partial messages."""
-    pair, held = hold(keyed_client(), server_config(), flight_5)
+    pair, held = hold(keyed_client(), server_config12(), flight_5)
     spoof = Spoofer(pair)
     cke = HandshakeType.client_key_exchange
     inject(
@@ -695,7 +695,7 @@ def test_forged_far_future_record_does_not_block_the_epoch(seq: int) -> None:  #
 
 def test_forged_far_future_next_epoch_record_during_the_handshake() -> None:  # X6, A2, R9
     """A next-epoch forgery held before the keys exist fails once they do; the Finished opens."""
-    pair, flight5 = hold(keyed_client(), server_config(), flight_5)
+    pair, flight5 = hold(keyed_client(), server_config12(), flight_5)
     inject(pair, "c2s", plain_record(HS, b"\x00" * 48, MAX_SEQ - 1, epoch=1))
     assert buffered(pair.server) > 0  # held: the server has no epoch-1 keys yet
     inject(pair, "c2s", *flight5)
@@ -709,7 +709,7 @@ def test_forged_far_future_next_epoch_record_during_the_handshake() -> None:  # 
 
 def test_hello_verify_request_under_the_new_keys_is_refused() -> None:  # X8
     """An authenticated HVR at epoch 1 in place of the server's Finished: never completes."""
-    pair, flight6 = hold(keyed_client(), server_config(), flight_6)
+    pair, flight6 = hold(keyed_client(), server_config12(), flight_6)
     spoof = Spoofer(pair, session_keys(pair))
     body = encode_message(push_hello_verify_request, HelloVerifyRequest(DTLS1_0, b"\x07" * 20))
     hvr = encode_handshake_fragment(HandshakeType.hello_verify_request, 5, body)
@@ -723,7 +723,7 @@ def test_hello_verify_request_under_the_new_keys_is_refused() -> None:  # X8
 
 def test_unauthenticated_hello_verify_request_at_epoch_1_is_dropped() -> None:  # X8
     """A plaintext HVR dressed as an epoch-1 record fails authentication and is dropped."""
-    pair, flight6 = hold(client_config(), server_config(), flight_6)
+    pair, flight6 = hold(client_config12(), server_config12(), flight_6)
     body = encode_message(push_hello_verify_request, HelloVerifyRequest(DTLS1_0, b"\x07" * 20))
     hvr = encode_handshake_fragment(HandshakeType.hello_verify_request, 5, body)
     inject(pair, "s2c", Spoofer(pair).plain("s2c", HS, hvr, epoch=1))
@@ -735,7 +735,7 @@ def test_unauthenticated_hello_verify_request_at_epoch_1_is_dropped() -> None:  
 
 def test_client_hello_under_the_new_keys_during_the_handshake_is_refused() -> None:  # X8
     """An authenticated ClientHello at epoch 1 where the server expects Finished."""
-    pair, (flight5,) = hold(keyed_client(), server_config(), flight_5)
+    pair, (flight5,) = hold(keyed_client(), server_config12(), flight_5)
     spoof = Spoofer(pair, session_keys(pair))
     cke, ccs, _finished = records_of(flight5)
     inject(pair, "c2s", record_bytes(cke) + record_bytes(ccs))
@@ -752,7 +752,7 @@ def test_client_hello_under_the_new_keys_during_the_handshake_is_refused() -> No
 
 def test_records_two_epochs_ahead_are_dropped() -> None:  # X8, R9
     """epoch+2 during the handshake (client at epoch 0) and after it (epoch 3): dropped."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     inject(pair, "s2c", spoof.plain("s2c", HS, b"\x00" * 60, epoch=2))
     assert dropped(pair.client, "record from epoch 2 has no keys") == 1
@@ -765,7 +765,7 @@ def test_records_two_epochs_ahead_are_dropped() -> None:  # X8, R9
 
 def test_reflected_finished_does_not_complete_the_client() -> None:  # X8
     """The client's own flight 5 reflected back: its Finished is under the wrong keys."""
-    pair, (flight5,) = hold(client_config(), server_config(), flight_5)
+    pair, (flight5,) = hold(client_config12(), server_config12(), flight_5)
     inject(pair, "s2c", flight5)
     assert pair.client_outcome.events == []
     assert dropped(pair.client, "bad record tag") == 1
@@ -781,7 +781,7 @@ def test_reflected_finished_does_not_complete_the_client() -> None:  # X8
 def test_correct_finished_in_plaintext_never_completes(side: str) -> None:  # X9
     """The genuine verify_data, sent at epoch 0 instead of 1, is refused."""
     predicate = flight_5 if side == "server" else flight_6
-    pair, (flight,) = hold(keyed_client(), server_config(), predicate)
+    pair, (flight,) = hold(keyed_client(), server_config12(), predicate)
     keys = session_keys(pair)
     protection = keys.client_write if side == "server" else keys.server_write
     finished = protected_finished(flight, protection)
@@ -796,7 +796,7 @@ def test_correct_finished_in_plaintext_never_completes(side: str) -> None:  # X9
 
 def test_finished_instead_of_client_key_exchange_is_refused() -> None:  # X9, H1
     """TLS-Scanner's early Finished: the server expects ClientKeyExchange first."""
-    pair, (flight5,) = hold(keyed_client(), server_config(), flight_5)
+    pair, (flight5,) = hold(keyed_client(), server_config12(), flight_5)
     finished = protected_finished(flight5, session_keys(pair).client_write)
 
     def early(messages: list[Message]) -> list[Message]:
@@ -814,7 +814,7 @@ def test_finished_instead_of_client_key_exchange_is_refused() -> None:  # X9, H1
 
 def test_application_data_before_a_failed_finished_is_never_delivered() -> None:  # X9, R9
     """Epoch-1 data that precedes a Finished that does not verify is discarded with it."""
-    pair, (flight5,) = hold(keyed_client(), server_config(), flight_5)
+    pair, (flight5,) = hold(keyed_client(), server_config12(), flight_5)
     keys = session_keys(pair)
     early = Spoofer(pair, keys).sealed("c2s", APP, b"too early")
 
@@ -833,7 +833,7 @@ def test_application_data_before_a_failed_finished_is_never_delivered() -> None:
 
 def test_plaintext_application_data_is_never_delivered() -> None:  # X9, R10
     """Epoch-0 application data, during the handshake and after it: dropped."""
-    pair, held = hold(client_config(), server_config(), flight_5)
+    pair, held = hold(client_config12(), server_config12(), flight_5)
     spoof = Spoofer(pair)
     inject(pair, "c2s", spoof.plain("c2s", APP, b"plaintext during"))
     inject(pair, "c2s", *held)
@@ -851,7 +851,7 @@ def test_plaintext_application_data_is_never_delivered() -> None:  # X9, R10
 
 def test_change_cipher_spec_before_the_client_hello_is_harmless() -> None:  # X10
     """A fresh server connection gets a CCS first: no alert, no state, the handshake works."""
-    pair = make_pair(client_config(), server_config())
+    pair = make_pair(client_config12(), server_config12())
     inject(pair, "c2s", plain_record(CCS, b"\x01", 40))
     assert take(pair.server, pair) == [] and pair.server_outcome.events == []
     pair.drive()
@@ -860,7 +860,7 @@ def test_change_cipher_spec_before_the_client_hello_is_harmless() -> None:  # X1
 
 def test_repeated_change_cipher_spec_is_harmless() -> None:  # X10
     """Dozens of CCS records mid-handshake and after it (plaintext and protected)."""
-    pair, held = hold(keyed_client(), server_config(), flight_4)
+    pair, held = hold(keyed_client(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     inject(pair, "s2c", b"".join(spoof.plain("s2c", CCS, b"\x01") for _ in range(20)))
     inject(pair, "s2c", *held)
@@ -876,7 +876,7 @@ def test_repeated_change_cipher_spec_is_harmless() -> None:  # X10
 @pytest.mark.parametrize("body", [b"", b"\x00", b"\x02", b"\x01\x01"])
 def test_malformed_change_cipher_spec_is_dropped(body: bytes) -> None:  # X10
     """A CCS whose body is not the single byte 0x01, in both directions mid-handshake."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     inject(pair, "s2c", spoof.plain("s2c", CCS, body))
     inject(pair, "c2s", spoof.plain("c2s", CCS, body))
@@ -893,7 +893,7 @@ def test_malformed_change_cipher_spec_is_dropped(body: bytes) -> None:  # X10
 def _client_auth(
     verify_mode: ssl.VerifyMode = ssl.CERT_REQUIRED,
 ) -> tuple[DtlsConfiguration, DtlsConfiguration]:
-    client, server = client_auth_configs(verify_mode)
+    client, server = client_auth_configs12(verify_mode)
     client.key_log = io.StringIO()
     return client, server
 
@@ -976,7 +976,7 @@ def test_missing_certificate_verify_is_refused() -> None:  # X11, H2
 
 def _mismatched_key_client() -> tuple[DtlsConfiguration, DtlsConfiguration]:
     """A client whose CertificateVerify is signed by a key that is not its certificate's."""
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     client.private_key = ec.generate_private_key(ec.SECP256R1())
     return client, server
 
@@ -1044,7 +1044,7 @@ def test_misordered_server_flight_is_refused(
     edit: Callable[[list[Message]], list[Message]], because: str
 ) -> None:  # X11, H1
     """CertificateRequest twice or too early, ServerHelloDone before the key exchange."""
-    pair = make_pair(*client_auth_configs())
+    pair = make_pair(*client_auth_configs12())
     pair.drive(rewriting(flight_4, lambda d: rewrite_messages(d, edit)))
     assert_refused(pair, AlertDescription.unexpected_message, by="client", because=because)
 
@@ -1052,7 +1052,7 @@ def test_misordered_server_flight_is_refused(
 @pytest.mark.parametrize("when", ["in-the-final-flight", "after-completion"])
 def test_extra_finished_is_ignored(when: str) -> None:  # X11, T4
     """A second (authenticated) Finished from the server never completes anything twice."""
-    pair, (flight6,) = hold(keyed_client(), server_config(), flight_6)
+    pair, (flight6,) = hold(keyed_client(), server_config12(), flight_6)
     spoof = Spoofer(pair, session_keys(pair))
     extra = spoof.sealed("s2c", HS, Message(HandshakeType.finished, 6, b"\x00" * 12).encode())
     if when == "in-the-final-flight":
@@ -1082,14 +1082,14 @@ def test_any_record_order_inside_the_key_switch_datagram_completes(
         records = records_of(datagram)
         return b"".join(record_bytes(records[i]) for i in order)
 
-    pair = handshake(client_config(), server_config(), rewriting(predicate, reorder))
+    pair = handshake(client_config12(), server_config12(), rewriting(predicate, reorder))
     assert_alive(pair)
 
 
 def test_application_data_before_the_servers_finished_is_delivered_once() -> None:  # X12
     """The server's first records overtake its Finished (and arrive twice): delivered once,
     after HandshakeCompleted."""
-    pair, (flight6,) = hold(client_config(), server_config(), flight_6)
+    pair, (flight6,) = hold(client_config12(), server_config12(), flight_6)
     pair.server.send(b"first")
     pair.server.send(b"second")
     data = take(pair.server, pair)
@@ -1104,7 +1104,7 @@ def test_application_data_before_the_servers_finished_is_delivered_once() -> Non
 
 def test_application_data_between_ccs_and_finished_is_delivered_once() -> None:  # X22
     """CVE-2014-8176 shape: [CCS, AppData, Finished] in one datagram."""
-    pair, (flight6,) = hold(client_config(), server_config(), flight_6)
+    pair, (flight6,) = hold(client_config12(), server_config12(), flight_6)
     pair.server.send(b"in the gap")
     (data,) = take(pair.server, pair)
     ccs, finished = records_of(flight6)
@@ -1118,7 +1118,7 @@ def test_application_data_between_ccs_and_finished_is_delivered_once() -> None: 
 def test_lost_finished_is_retransmitted_under_the_old_keys_after_data() -> None:  # X21, T5
     """CVE-2013-6450: the server's Finished is lost and it has already sent data under the new
     keys; its retransmission (fresh record number, same epoch-1 keys) completes the client."""
-    pair, (lost,) = hold(client_config(), server_config(), flight_6)
+    pair, (lost,) = hold(client_config12(), server_config12(), flight_6)
     pair.server.send(b"sent before the retransmission")
     pair.exchange()
     assert pair.client_outcome.events == []
@@ -1198,7 +1198,7 @@ def test_trailing_garbage_after_a_handshake_flight_is_ignored() -> None:  # X18
             return [datagram + next(garbage)]
         return [datagram]
 
-    pair = handshake(client_config(), server_config(), deliver)
+    pair = handshake(client_config12(), server_config12(), deliver)
     assert dropped(pair.client, "truncated record header") == 1
     assert dropped(pair.server, "record length overruns datagram") == 1
     assert_alive(pair)
@@ -1238,7 +1238,7 @@ def _hvr_record(cookie: bytes, seq: int, message_seq: int = 0, version: int = DT
 def test_hello_verify_request_after_server_hello_is_ignored() -> None:  # X17, C6
     """HVRs (the server's own again, and one with a new 255-byte cookie) between ServerHello
     and the rest of flight 4 change nothing: the handshake completes on the first cookie."""
-    pair, (flight4,) = hold(client_config(), server_config(), flight_4)
+    pair, (flight4,) = hold(client_config12(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     original, *copies = sent_messages(pair, "s2c", HandshakeType.hello_verify_request)
     assert all(copy.encode() == original.encode() for copy in copies)
@@ -1261,7 +1261,7 @@ def test_newest_hello_verify_request_wins() -> None:  # X17, C6
             return [_hvr_record(b"\x66" * 20, 0), datagram]
         return [datagram]
 
-    pair = handshake(client_config(), server_config(), deliver)
+    pair = handshake(client_config12(), server_config12(), deliver)
     assert_alive(pair)
 
 
@@ -1281,7 +1281,7 @@ def test_second_hello_verify_request_for_the_second_client_hello_is_answered() -
             return []
         return [datagram]
 
-    pair = make_pair(client_config(), server_config())
+    pair = make_pair(client_config12(), server_config12())
     pair.drive(deliver)
     assert_alive(pair)
 
@@ -1305,7 +1305,7 @@ def test_malformed_hello_verify_request_is_fatal(body: bytes, alert: str) -> Non
         fragment = encode_handshake_fragment(HandshakeType.hello_verify_request, 0, body)
         return plain_record(HS, fragment, record.sequence_number, version=DTLS1_0)
 
-    pair = handshake(client_config(), server_config(), rewriting(hello_verify_request, malform))
+    pair = handshake(client_config12(), server_config12(), rewriting(hello_verify_request, malform))
     assert_terminated(pair.client_outcome, AlertDescription[alert], by_peer=False)
     # The ClientHello, then the alert in answer to each copy of the HelloVerifyRequest.
     directions = [d for _, d, _ in pair.sent]
@@ -1345,7 +1345,7 @@ def test_warning_alert_flood_ends_the_connection_at_the_limit() -> None:  # X19,
 
 def test_fatal_alert_that_is_not_two_bytes_during_the_handshake_is_dropped() -> None:  # X19
     """A plaintext 1-byte 'fatal' mid-handshake is dropped; the handshake completes."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     inject(pair, "s2c", Spoofer(pair).plain("s2c", ALERT, b"\x02"))
     assert dropped(pair.client, "alert record is not 2 bytes") == 1
     inject(pair, "s2c", *held)
@@ -1439,7 +1439,7 @@ def test_downgraded_client_hello_is_refused(
     edit: Callable[[ClientHello], ClientHello], alert: str
 ) -> None:  # X24, H4, H6, E2, E4
     """The server refuses by name; the client hears the alert; nothing completes."""
-    pair = handshake(client_config(), server_config(), _edit_client_hello(edit))
+    pair = handshake(client_config12(), server_config12(), _edit_client_hello(edit))
     assert_refused(pair, AlertDescription[alert], by="server")
 
 
@@ -1465,8 +1465,8 @@ def test_bad_server_hello_is_refused(
 ) -> None:  # X24, X26, H4, E2, E4
     """The client refuses a downgraded or malformed ServerHello by name. (The client does
     not ask for tickets, so a SessionTicket extension is unsolicited.)"""
-    client = client_config(session_tickets=False)
-    pair = handshake(client, server_config(), _edit_server_hello(edit))
+    client = client_config12(session_tickets=False)
+    pair = handshake(client, server_config12(), _edit_server_hello(edit))
     assert_refused(pair, AlertDescription[alert], by="client")
 
 
@@ -1533,7 +1533,7 @@ def test_invalid_point_in_client_key_exchange(
     cke = encode_message(push_client_key_exchange_ecdhe, ClientKeyExchangeEcdhe(point))
     edit = replace_body(HandshakeType.client_key_exchange, lambda _: cke)
     deliver = rewriting(flight_5, lambda d: rewrite_messages(d, edit))
-    pair = handshake(client_config(groups=[group]), server_config(), deliver)
+    pair = handshake(client_config12(groups=[group]), server_config12(), deliver)
     assert_refused(pair, AlertDescription[alert], by="server")
     assert _only_plaintext_alerts_after(pair, "s2c", flight_5)
 
@@ -1545,7 +1545,7 @@ def test_invalid_point_in_server_key_exchange(
     """A correctly signed ServerKeyExchange with a bad point: the client sends no key
     exchange and no Finished, only a plaintext alert."""
     key = server_chain("ecdsa").key
-    pair = make_pair(client_config(groups=[group]), server_config())
+    pair = make_pair(client_config12(groups=[group]), server_config12())
 
     def resign(datagram: bytes) -> bytes:
         hello = sent_messages(pair, "c2s", HandshakeType.client_hello)[-1]
@@ -1575,7 +1575,7 @@ def test_invalid_point_in_server_key_exchange(
 def test_wrong_finished_verify_data_is_decrypt_error(side: str) -> None:  # H3
     """A Finished that authenticates as a record but carries the wrong verify_data."""
     pair, (flight,) = hold(
-        keyed_client(), server_config(), flight_5 if side == "server" else flight_6
+        keyed_client(), server_config12(), flight_5 if side == "server" else flight_6
     )
     keys = session_keys(pair)
     protection = keys.client_write if side == "server" else keys.server_write
@@ -1604,7 +1604,7 @@ def _traced(config: DtlsConfiguration) -> list[TraceRecord]:
 def test_renegotiation_is_refused_with_a_warning(direction: str) -> None:  # H5
     """A HelloRequest to the client, a ClientHello to the server, under the session keys: the
     answer is warning no_renegotiation and the connection goes on."""
-    client, server = keyed_client(), server_config()
+    client, server = keyed_client(), server_config12()
     peer_trace = _traced(server if direction == "s2c" else client)
     pair = handshake(client, server)
     spoof = Spoofer(pair, session_keys(pair))
@@ -1655,7 +1655,7 @@ def test_epoch_0_records_after_the_handshake_are_ignored(
 
 def test_unnegotiated_new_session_ticket_is_refused() -> None:  # X26, H1
     """A NewSessionTicket that was never negotiated, in front of the server's Finished."""
-    pair, (flight6,) = hold(client_config(), server_config(), flight_6)
+    pair, (flight6,) = hold(client_config12(), server_config12(), flight_6)
     ticket = Message(HandshakeType.new_session_ticket, 5, b"\x00\x00\x00\x00\x00\x00")
     inject(pair, "s2c", Spoofer(pair).plain("s2c", HS, ticket.encode()) + flight6)
     pair.exchange()
@@ -1669,7 +1669,7 @@ def test_unnegotiated_new_session_ticket_is_refused() -> None:  # X26, H1
 
 def test_dtls13_ack_record_is_dropped() -> None:  # X26, X28
     """Content type 26 (ACK) means nothing in DTLS 1.2: dropped, mid-handshake and after."""
-    pair, held = hold(client_config(), server_config(), flight_4)
+    pair, held = hold(client_config12(), server_config12(), flight_4)
     spoof = Spoofer(pair)
     inject(pair, "s2c", spoof.plain("s2c", ContentType.ack, b"\x00\x00"))
     inject(pair, "s2c", *held)

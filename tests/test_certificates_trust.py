@@ -18,7 +18,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from aiodtls import AlertDescription, DtlsConfiguration, DtlsConnection, pki
 from certs import client_chain, self_signed, server_chain, wrong_name_leaf
-from pairs import Pair, client_auth_configs, client_config, handshake, server_config
+from pairs import (
+    Pair,
+    client_auth_configs12,
+    client_config,
+    handshake,
+    server_config,
+)
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 
@@ -253,7 +259,7 @@ def test_missing_intermediate_says_the_peer_must_send_it() -> None:
 
 def test_untrusted_client_certificate_names_its_ca() -> None:
     # Was: "chain construction exceeds max depth".
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     server.ca_certificates = [server_chain().root]  # not the client's CA
     reason = refused(handshake(client, server), by_client=False)
     assert "exceeds max depth" not in reason

@@ -25,7 +25,7 @@ from aiodtls.record.header import ContentType
 from aiodtls.reliability.reassembly import HandshakeMessage
 from aiodtls.suites import ProtocolVersion
 from aiodtls.wire import peek_cid
-from pairs import CLIENT_ADDR, SERVER_ADDR, Pair, handshake, psk_configs
+from pairs import CLIENT_ADDR, SERVER_ADDR, Pair, handshake, psk_configs, psk_configs12
 from test_cid_loopback import Nat, attacker_socket, echo, round_trip
 
 V13 = (ProtocolVersion.DTLSv1_3,)
@@ -525,7 +525,7 @@ def test_the_api_refuses_what_the_peer_would_refuse() -> None:  # V21
     plain = cid_pair13(None, None)
     with pytest.raises(RuntimeError):
         plain.client.request_connection_ids()
-    client12, server12 = psk_configs(connection_id_length=4)
+    client12, server12 = psk_configs12(connection_id_length=4)
     client12.connection_id_length = 4
     pair12 = handshake(client12, server12)
     with pytest.raises(RuntimeError, match=r"DTLS 1\.2"):

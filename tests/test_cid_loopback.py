@@ -17,7 +17,7 @@ import pytest
 from aiodtls import DtlsConfiguration
 from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.record.cid import TLS12_CID
-from pairs import psk_configs
+from pairs import psk_configs12
 
 Address = tuple[str, int]
 
@@ -102,7 +102,7 @@ async def attacker_socket() -> tuple[_Socket, list[bytes]]:
 
 
 def configs(cid_length: int | None) -> tuple[DtlsConfiguration, DtlsConfiguration]:
-    client, server = psk_configs(connection_id_length=cid_length)
+    client, server = psk_configs12(connection_id_length=cid_length)
     client.connection_id_length = cid_length
     return client, server
 

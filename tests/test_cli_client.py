@@ -139,7 +139,10 @@ def test_lines_keep_their_boundaries() -> None:
 
 
 def keylog_lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line.startswith("CLIENT_RANDOM")]
+    """One line per handshake: DTLS 1.2's CLIENT_RANDOM (the master secret) or DTLS 1.3's
+    CLIENT_TRAFFIC_SECRET_0 (the default versions negotiate DTLS 1.3)."""
+    firsts = ("CLIENT_RANDOM ", "CLIENT_TRAFFIC_SECRET_0 ")
+    return [line for line in path.read_text().splitlines() if line.startswith(firsts)]
 
 
 async def _noop(session: DtlsSession) -> None:
@@ -278,10 +281,42 @@ def test_reconnect_says_whether_each_reconnection_resumed(resumption: bool) -> N
     lines = [line for line in err.decode().splitlines() if line.startswith("reconnect")]
     assert len(lines) == 2, err
     if resumption:
-        assert all(": session resumed (TLS_PSK_WITH_" in line for line in lines), lines
+        # Both sides keep the default versions: a DTLS 1.3 ticket resumes with the PSK.
+        assert all(": session resumed (TLS_AES_128_GCM_SHA256, " in line for line in lines), lines
         assert resumed == [False, True, True]
     else:
         assert all(
             "full handshake, session not resumed (the server offered no" in line for line in lines
         )
         assert resumed == [False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("client_versions", "expected"),
+    [([], "DTLSv1.3"), (["--dtls12"], "DTLSv1.2")],
+    ids=["default", "dtls12-client"],
+)
+def test_the_commands_follow_the_default_versions(
+    client_versions: list[str], expected: str
+) -> None:
+    """``aiodtls client`` and ``aiodtls server`` without --dtls12/--dtls13/--versions allow both
+    versions, as the library does: together they speak DTLS 1.3, and the default server
+    answers a ``--dtls12`` client in DTLS 1.2."""
+    command = [sys.executable, "-m", "aiodtls", "server", "--port", "0", "--count", "1"]
+    server = subprocess.Popen(
+        [*command, "--psk", PSK.hex(), "--echo"], env=cli_env(), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stderr is not None
+        first = server.stderr.readline()
+        assert first.startswith("listening on 127.0.0.1:"), first
+        proc = client(int(first.rsplit(":", 1)[1]), *client_versions, "--wait", "0.3")
+        out, err = proc.communicate(b"hello\n", timeout=30)
+        assert proc.returncode == 0, err
+        assert out == b"hello\n"
+        assert f"handshake ok: {expected} ".encode() in err
+        assert server.wait(20) == 0
+        assert f"handshake ok: {expected} " in server.stderr.read()
+    finally:
+        server.kill()
+        server.wait()

@@ -23,14 +23,14 @@ from aiodtls.rebinding import (
 from aiodtls.record.cid import TLS12_CID
 from aiodtls.record.header import ContentType, RawRecord, split_datagram
 from aiodtls.suites import CipherSuite
-from pairs import CLIENT_ADDR, SERVER_ADDR, Pair, handshake, psk_configs
+from pairs import CLIENT_ADDR, DTLS12_ONLY, SERVER_ADDR, Pair, handshake, psk_configs12
 
 NEW_ADDR = ("127.0.0.1", 40001)
 ATTACKER = ("203.0.113.9", 666)
 
 
 def cid_pair(client_length: int | None, server_length: int | None) -> Pair:
-    client, server = psk_configs()
+    client, server = psk_configs12()
     client.connection_id_length = client_length
     server.connection_id_length = server_length
     pair = handshake(client, server)
@@ -75,13 +75,13 @@ def test_cids_are_used_only_when_both_sides_send_the_extension(
 
 def test_configuration_refuses_a_cid_length_over_255() -> None:  # I1
     with pytest.raises(ValueError, match="connection_id_length"):
-        DtlsConfiguration(is_client=True, connection_id_length=256)
+        DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, connection_id_length=256)
     with pytest.raises(ValueError, match="connection_id_length"):
-        DtlsConfiguration(is_client=True, connection_id_length=-1)
+        DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, connection_id_length=-1)
 
 
 def test_the_handshake_itself_uses_cid_records_from_epoch_1() -> None:  # I2
-    client, server = psk_configs()
+    client, server = psk_configs12()
     client.connection_id_length = 3
     server.connection_id_length = 6
     pair = handshake(client, server)
@@ -122,7 +122,7 @@ def test_data_flows_both_ways_with_zero_length_and_long_cids(
 def test_cid_records_with_every_record_construction(suite: CipherSuite) -> None:  # I2, I4
     # CCM_8 (8-byte tag), ChaCha20 (no explicit nonce) and GCM: the inner length in the
     # RFC 9146 additional data is the fragment less each construction's own overhead.
-    client, server = psk_configs()
+    client, server = psk_configs12()
     client.cipher_suites = server.cipher_suites = [suite]
     client.connection_id_length, server.connection_id_length = 3, 5
     pair = handshake(client, server)
@@ -330,7 +330,7 @@ def test_unknown_cids_are_dropped_and_counted() -> None:  # I3, must show 2
 
 
 def test_endpoint_cids_are_unique_and_freed() -> None:  # I1
-    _, server = psk_configs(connection_id_length=1)
+    _, server = psk_configs12(connection_id_length=1)
     endpoint = DtlsEndpoint(server, max_half_open=400)
     cids = {endpoint._new_connection_id() for _ in range(20)}
     assert None not in cids

@@ -19,7 +19,7 @@ from aiodtls.impairment import LinkConditions, carries_record, drop
 from aiodtls.proxy import DtlsProxy
 from aiodtls.record.header import ContentType
 from aiodtls.resumption import ServerSessionStore
-from pairs import Pair, client_config, server_config
+from pairs import Pair, client_config12, server_config12
 from test_resumption import connect as connect_pair
 from test_resumption import resuming, store_configs
 
@@ -159,10 +159,10 @@ def test_proxy_diagnoses_a_resumed_handshake_whose_final_flight_is_lost() -> Non
     findings: list[Finding] = []
 
     async def main() -> None:
-        server_cfg = server_config()
+        server_cfg = server_config12()
         server_cfg.session_store = ServerSessionStore()
         server = await serve("127.0.0.1", 0, configuration=server_cfg, handler=_echo)
-        client_cfg = client_config()
+        client_cfg = client_config12()
         client_cfg.session_tickets = False
         try:
             host, port = server.address[:2]

@@ -44,7 +44,15 @@ from aiodtls import (
 from aiodtls.errors import exception_for
 from aiodtls.record.header import ContentType, RawRecord, split_datagram
 from interop.peers import aiodtls_command, aiodtls_env, free_udp_port, udp_port_bound
-from pairs import PSK, PSK_IDENTITY, client_config, handshake, psk_configs, server_config
+from pairs import (
+    PSK,
+    PSK_IDENTITY,
+    client_config,
+    handshake,
+    psk_configs,
+    psk_configs12,
+    server_config,
+)
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -531,7 +539,7 @@ def test_alerts_outside_the_common_set_are_named(
 def test_client_names_a_server_that_silently_drops_its_finished() -> None:
     # The server drops the Finished it cannot verify and just repeats its flight, as OpenSSL
     # does (wrong_key_repeats=0 keeps it from naming the problem itself).
-    client, server = psk_configs(client_psk=b"\x00" * 16, wrong_key_repeats=0)
+    client, server = psk_configs12(client_psk=b"\x00" * 16, wrong_key_repeats=0)
     ended: list[float] = []
     client.trace = lambda r: ended.append(r.time) if r.kind == "terminated" else None
     pair = handshake(client, server)
@@ -556,7 +564,7 @@ def test_lost_finished_copies_are_not_taken_for_a_wrong_psk() -> None:
                 return []
         return [data]
 
-    client, server = psk_configs(wrong_key_repeats=0)
+    client, server = psk_configs12(wrong_key_repeats=0)
     pair = handshake(client, server, deliver)
     assert lost["count"] == 7
     assert pair.client_outcome.completed is not None, pair.client_outcome.terminated

@@ -34,12 +34,12 @@ from aiodtls.handshake.state import HandshakeStateMachine
 from aiodtls.reliability.reassembly import HandshakeMessage
 from aiodtls.suites import CipherSuite
 from pairs import (
-    client_auth_configs,
-    client_config,
+    client_auth_configs12,
+    client_config12,
     handshake,
     make_pair,
-    psk_configs,
-    server_config,
+    psk_configs12,
+    server_config12,
 )
 from test_resumption import connect, resuming, store_configs
 
@@ -86,7 +86,7 @@ def test_only_finished_travels_in_the_next_epoch() -> None:  # SPEC X8
 
 
 def test_a_message_the_table_has_no_row_for_is_unexpected() -> None:  # SPEC H1
-    pair = make_pair(client_config(), server_config())
+    pair = make_pair(client_config12(), server_config12())
     handshake = pair.client._handshake
     assert handshake is not None and handshake.state == DTLS12.client.started
     done = HandshakeMessage(HandshakeType.server_hello_done, 0, b"", 0, 0)
@@ -134,16 +134,16 @@ def test_every_case_of_every_choice_is_taken_by_a_real_handshake(
 
     spy(ClientHandshake)
     spy(ServerHandshake)
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     handshake(client, server)
-    handshake(client_config(), server_config())
-    client, server = psk_configs(psk_identity_hint=b"gateway")
+    handshake(client_config12(), server_config12())
+    client, server = psk_configs12(psk_identity_hint=b"gateway")
     client.cipher_suites = [CipherSuite.TLS_PSK_WITH_AES_128_CCM]
     handshake(client, server)
-    client, server = psk_configs()
+    client, server = psk_configs12()
     client.cipher_suites = [CipherSuite.TLS_PSK_WITH_AES_128_CCM]
     handshake(client, server)
-    client, server = psk_configs()
+    client, server = psk_configs12()
     client.cipher_suites = [CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256]
     handshake(client, server)
     client, server, _ = store_configs("psk", tickets=False)  # resumed by session ID

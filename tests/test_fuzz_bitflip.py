@@ -74,9 +74,11 @@ from pairs import (
     Outcome,
     Pair,
     client_config,
+    client_config12,
     handshake,
     make_pair,
     server_config,
+    server_config12,
 )
 
 FLIPPED_PREFIX = 64
@@ -367,7 +369,7 @@ def test_certificate_with_an_invalid_version_is_bad_certificate_not_internal_err
             datagram = _with_certificates(datagram, certificates)
         return [datagram]
 
-    pair = handshake(client_config(), server_config(), deliver)
+    pair = handshake(client_config12(), server_config12(), deliver)
     terminated = pair.client_outcome.terminated
     assert terminated is not None and pair.client_outcome.completed is None
     assert terminated.alert == AlertDescription.bad_certificate, terminated

@@ -26,14 +26,15 @@ from certs import (
     wrong_name_leaf,
 )
 from pairs import (
+    DTLS12_ONLY,
     PSK,
     PSK_IDENTITY,
     Pair,
-    client_auth_configs,
-    client_config,
+    client_auth_configs12,
+    client_config12,
     handshake,
-    psk_configs,
-    server_config,
+    psk_configs12,
+    server_config12,
 )
 
 ECDSA_SUITES = [
@@ -81,7 +82,7 @@ def assert_failed(
 @pytest.mark.parametrize("suite", ECDSA_SUITES)
 @pytest.mark.parametrize("group", list(NamedGroup))
 def test_ecdhe_ecdsa_every_suite_and_group(suite: CipherSuite, group: NamedGroup) -> None:
-    pair = handshake(client_config(cipher_suites=[suite], groups=[group]), server_config())
+    pair = handshake(client_config12(cipher_suites=[suite], groups=[group]), server_config12())
     assert_established(pair)
     completed = pair.client_outcome.completed
     assert completed is not None
@@ -98,7 +99,7 @@ def test_ecdhe_ecdsa_every_suite_and_group(suite: CipherSuite, group: NamedGroup
 def test_ecdhe_rsa_every_suite_and_group(suite: CipherSuite, group: NamedGroup) -> None:
     chain = server_chain("rsa")
     pair = handshake(
-        client_config(chain, cipher_suites=[suite], groups=[group]), server_config(chain)
+        client_config12(chain, cipher_suites=[suite], groups=[group]), server_config12(chain)
     )
     assert_established(pair)
     completed = pair.server_outcome.completed
@@ -120,13 +121,13 @@ def test_rsa_signature_schemes(scheme_names: list[str]) -> None:
 
     schemes = [SignatureScheme[n] for n in scheme_names]
     chain = server_chain("rsa")
-    pair = handshake(client_config(chain, signature_schemes=schemes), server_config(chain))
+    pair = handshake(client_config12(chain, signature_schemes=schemes), server_config12(chain))
     assert_established(pair)
 
 
 def test_server_prefers_its_own_suite_order() -> None:
-    client = client_config(cipher_suites=list(reversed(ECDSA_SUITES)))
-    server = server_config(cipher_suites=ECDSA_SUITES)
+    client = client_config12(cipher_suites=list(reversed(ECDSA_SUITES)))
+    server = server_config12(cipher_suites=ECDSA_SUITES)
     pair = handshake(client, server)
     assert_established(pair)
     completed = pair.client_outcome.completed
@@ -134,7 +135,7 @@ def test_server_prefers_its_own_suite_order() -> None:
 
 
 def test_psk() -> None:
-    client, server = psk_configs(psk_identity_hint=b"hint")
+    client, server = psk_configs12(psk_identity_hint=b"hint")
     pair = handshake(client, server)
     assert_established(pair)
     completed = pair.server_outcome.completed
@@ -145,7 +146,7 @@ def test_psk() -> None:
 
 
 def test_psk_lookup_by_identity() -> None:
-    client, server = psk_configs(server_psk=b"unused")
+    client, server = psk_configs12(server_psk=b"unused")
     server.psk = None
     server.psk_lookup = {PSK_IDENTITY: PSK}.get
     assert_established(handshake(client, server))
@@ -153,7 +154,7 @@ def test_psk_lookup_by_identity() -> None:
 
 def test_wrong_psk_fails_by_name_on_both_sides_within_the_timeout() -> None:
     exact = RetransmissionPolicy(jitter=0)
-    client, server = psk_configs(client_psk=b"\x00" * 16, retransmission=exact)
+    client, server = psk_configs12(client_psk=b"\x00" * 16, retransmission=exact)
     client.retransmission = exact
     pair = handshake(client, server)
     # The server sees the client's Finished fail authentication, then the client repeat its
@@ -173,7 +174,7 @@ def test_wrong_psk_fails_by_name_on_both_sides_within_the_timeout() -> None:
 
 
 def test_wrong_psk_without_alert_times_out_with_a_reason() -> None:
-    client, server = psk_configs(client_psk=b"\x00" * 16, wrong_key_repeats=0)
+    client, server = psk_configs12(client_psk=b"\x00" * 16, wrong_key_repeats=0)
     client.wrong_key_repeats = 0  # the client would name it too (tests/test_errors.py)
     client.handshake_timeout = server.handshake_timeout = 10.0
     pair = handshake(client, server)
@@ -184,7 +185,7 @@ def test_wrong_psk_without_alert_times_out_with_a_reason() -> None:
 
 
 def test_unknown_psk_identity() -> None:  # K1
-    client, server = psk_configs()
+    client, server = psk_configs12()
     server.psk = None
     server.psk_lookup = {b"someone else": PSK}.get
     pair = handshake(client, server)
@@ -203,8 +204,8 @@ def direction(flight: Flight) -> str:
 
 def test_cookie_exchange_happens_by_default() -> None:  # C1, C3, C7
     records: list[TraceRecord] = []
-    server = server_config(trace=records.append)
-    pair = handshake(client_config(), server)
+    server = server_config12(trace=records.append)
+    pair = handshake(client_config12(), server)
     assert_established(pair)
     kinds = [r.kind for r in records]
     assert kinds.count("hello_verify_request_sent") == 1
@@ -216,14 +217,14 @@ def test_cookie_exchange_happens_by_default() -> None:  # C1, C3, C7
 
 
 def test_cookie_exchange_can_be_disabled() -> None:
-    pair = handshake(client_config(), server_config(cookie_exchange=False))
+    pair = handshake(client_config12(), server_config12(cookie_exchange=False))
     assert_established(pair)
     flights = FULL.sequence(cookie_exchange=False)
     assert [d for _, d, _ in pair.sent] == [direction(f) for f in flights]
 
 
 def test_client_authentication_required() -> None:  # H2
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     pair = handshake(client, server)
     assert_established(pair)
     completed = pair.server_outcome.completed
@@ -232,7 +233,7 @@ def test_client_authentication_required() -> None:  # H2
 
 
 def test_client_authentication_rsa_client() -> None:
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     chain = client_chain("rsa")
     client.certificate_chain, client.private_key = chain.chain, chain.key
     server.ca_certificates = [chain.root]
@@ -240,7 +241,7 @@ def test_client_authentication_rsa_client() -> None:
 
 
 def test_client_without_certificate_when_required() -> None:  # H2, X11
-    client, server = client_auth_configs(with_certificate=False)
+    client, server = client_auth_configs12(with_certificate=False)
     pair = handshake(client, server)
     assert_failed(
         pair,
@@ -251,7 +252,7 @@ def test_client_without_certificate_when_required() -> None:  # H2, X11
 
 
 def test_client_without_certificate_when_optional() -> None:
-    client, server = client_auth_configs(ssl.CERT_OPTIONAL, with_certificate=False)
+    client, server = client_auth_configs12(ssl.CERT_OPTIONAL, with_certificate=False)
     pair = handshake(client, server)
     assert_established(pair)
     completed = pair.server_outcome.completed
@@ -259,7 +260,7 @@ def test_client_without_certificate_when_optional() -> None:
 
 
 def test_untrusted_client_certificate() -> None:
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     server.ca_certificates = [server_chain("rsa").root]
     pair = handshake(client, server)
     assert_failed(
@@ -271,8 +272,8 @@ def test_untrusted_client_certificate() -> None:
 
 
 def test_untrusted_server_certificate() -> None:
-    client = client_config(server_chain("rsa"))  # trusts the RSA root only
-    pair = handshake(client, server_config())
+    client = client_config12(server_chain("rsa"))  # trusts the RSA root only
+    pair = handshake(client, server_config12())
     assert_failed(
         pair,
         AlertDescription.bad_certificate,
@@ -285,7 +286,7 @@ def test_untrusted_server_certificate() -> None:
 def test_expired_or_not_yet_valid_server_certificate(leaf: object) -> None:
     assert callable(leaf)
     chain = leaf()
-    pair = handshake(client_config(chain), server_config(chain))
+    pair = handshake(client_config12(chain), server_config12(chain))
     assert_failed(
         pair,
         AlertDescription.certificate_expired,
@@ -299,13 +300,13 @@ def test_expired_certificate_accepted_at_an_earlier_verification_time() -> None:
     when = max(c.not_valid_before_utc for c in [*chain.chain, chain.root])
     when += datetime.timedelta(minutes=1)
     assert when < chain.certificate.not_valid_after_utc
-    pair = handshake(client_config(chain, verification_time=when), server_config(chain))
+    pair = handshake(client_config12(chain, verification_time=when), server_config12(chain))
     assert_established(pair)
 
 
 def test_wrong_server_name() -> None:
     chain = wrong_name_leaf()
-    pair = handshake(client_config(chain), server_config(chain))
+    pair = handshake(client_config12(chain), server_config12(chain))
     assert_failed(
         pair,
         AlertDescription.bad_certificate,
@@ -317,23 +318,27 @@ def test_wrong_server_name() -> None:
 
 
 def test_server_name_as_ip_address() -> None:
-    assert_established(handshake(client_config(server_name="127.0.0.1"), server_config()))
+    assert_established(handshake(client_config12(server_name="127.0.0.1"), server_config12()))
 
 
 def test_fingerprint_pinning_accepts_the_pinned_certificate() -> None:
     chain = self_signed()
     client = DtlsConfiguration(
-        is_client=True, peer_fingerprints=[certificate_fingerprint(chain.certificate)]
+        is_client=True,
+        versions=DTLS12_ONLY,
+        peer_fingerprints=[certificate_fingerprint(chain.certificate)],
     )
-    assert_established(handshake(client, server_config(chain)))
+    assert_established(handshake(client, server_config12(chain)))
 
 
 def test_fingerprint_pinning_rejects_another_certificate() -> None:
     chain = self_signed()
     client = DtlsConfiguration(
-        is_client=True, peer_fingerprints=[certificate_fingerprint(server_chain().certificate)]
+        is_client=True,
+        versions=DTLS12_ONLY,
+        peer_fingerprints=[certificate_fingerprint(server_chain().certificate)],
     )
-    pair = handshake(client, server_config(chain))
+    pair = handshake(client, server_config12(chain))
     assert_failed(
         pair,
         AlertDescription.bad_certificate,
@@ -348,8 +353,8 @@ def test_fingerprint_pinning_rejects_another_certificate() -> None:
 
 
 def test_insecure_client_accepts_any_certificate() -> None:
-    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
-    assert_established(handshake(client, server_config(self_signed())))
+    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE, versions=DTLS12_ONLY)
+    assert_established(handshake(client, server_config12(self_signed())))
 
 
 def test_verifying_client_needs_a_server_name() -> None:
@@ -360,8 +365,8 @@ def test_verifying_client_needs_a_server_name() -> None:
 
 
 def test_no_common_suite() -> None:
-    client, _ = psk_configs()
-    pair = handshake(client, server_config())  # server has no PSK
+    client, _ = psk_configs12()
+    pair = handshake(client, server_config12())  # server has no PSK
     assert_failed(
         pair,
         AlertDescription.handshake_failure,
@@ -371,8 +376,8 @@ def test_no_common_suite() -> None:
 
 
 def test_no_common_group() -> None:
-    client = client_config(groups=[NamedGroup.secp384r1])
-    server = server_config(groups=[NamedGroup.x25519])
+    client = client_config12(groups=[NamedGroup.secp384r1])
+    server = server_config12(groups=[NamedGroup.x25519])
     pair = handshake(client, server)
     assert_failed(
         pair,
@@ -383,7 +388,7 @@ def test_no_common_group() -> None:
 
 
 def test_application_data_both_ways_and_close_notify() -> None:
-    pair = handshake(client_config(), server_config())
+    pair = handshake(client_config12(), server_config12())
     assert_established(pair)
     pair.client.send(b"ping")
     pair.exchange()
@@ -405,12 +410,12 @@ def test_max_payload_fits_the_mtu_exactly(suite: CipherSuite) -> None:  # P1
     the MTU; one byte more is refused (it could not fit)."""
     for mtu in [*range(500, 530), 1400]:
         if suite_info(suite).key_exchange.uses_psk:
-            client, server = psk_configs()
+            client, server = psk_configs12()
         elif "RSA" in suite.name:
             chain = server_chain("rsa")
-            client, server = client_config(chain), server_config(chain)
+            client, server = client_config12(chain), server_config12(chain)
         else:
-            client, server = client_config(), server_config()
+            client, server = client_config12(), server_config12()
         client.cipher_suites = server.cipher_suites = [suite]
         client.mtu = server.mtu = mtu
         pair = handshake(client, server)
@@ -435,9 +440,9 @@ def test_connections_are_freed_without_the_cyclic_collector(kind: str) -> None:
     from aiodtls import DtlsConnection
 
     if kind == "psk":
-        client_cfg, server_cfg = psk_configs()
+        client_cfg, server_cfg = psk_configs12()
     else:
-        client_cfg, server_cfg = client_config(), server_config()
+        client_cfg, server_cfg = client_config12(), server_config12()
     client = DtlsConnection(configuration=client_cfg)
     server = DtlsConnection(configuration=server_cfg)
     client.connect(("server", 1), 0.0)

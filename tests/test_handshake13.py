@@ -38,7 +38,7 @@ from aiodtls.resumption import ServerSessionStore
 from aiodtls.suites import ProtocolVersion, Suite13
 from aiodtls.trace import Tracer, TraceRecord
 from certs import client_chain, self_signed, server_chain
-from pairs import PSK, PSK_IDENTITY, client_config, server_config
+from pairs import PSK, PSK_IDENTITY, client_config, server_config, server_config12
 
 V13 = (ProtocolVersion.DTLSv1_3,)
 
@@ -557,8 +557,8 @@ def _dtls12_client_hello() -> bytes:
 def test_dtls12_server_marks_downgrade_when_it_speaks_dtls13() -> None:
     from aiodtls.handshake.messages.tls13 import DOWNGRADE_TLS12
 
-    both = server_config(versions=(ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3))
-    only12 = server_config()
+    both = server_config12(versions=(ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3))
+    only12 = server_config12()
     tracer = Tracer("server", None)
     marked = ServerHandshake(both, None, tracer)  # type: ignore[arg-type]
     plain = ServerHandshake(only12, None, tracer)  # type: ignore[arg-type]
@@ -837,7 +837,7 @@ def _run12(
 
 
 def test_dual_version_client_falls_back_to_a_dtls12_server() -> None:
-    current, server = _run12(FakeSink12(), server_config())
+    current, server = _run12(FakeSink12(), server_config12())
     assert current.complete and server.complete
     assert current.result.suite == server.result.suite
     assert current.export_keying_material(b"x", 16, None) == server.export_keying_material(

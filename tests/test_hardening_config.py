@@ -48,7 +48,7 @@ from certs import (
     weak_ec_intermediate_chain,
     weak_rsa_leaf,
 )
-from pairs import CLIENT_ADDR, Pair, client_config, handshake, server_config
+from pairs import CLIENT_ADDR, DTLS12_ONLY, Pair, client_config12, handshake, server_config12
 
 
 def assert_established(pair: Pair) -> None:
@@ -73,7 +73,7 @@ def assert_refused(pair: Pair, alert: AlertDescription, *, by_client: bool, reas
 def pinning_server(pinned: bytes | None = None) -> DtlsConfiguration:
     """A server that pins the ECDSA client leaf (or ``pinned``) and sets nothing else."""
     pin = pinned if pinned is not None else certificate_fingerprint(client_chain().certificate)
-    return server_config(peer_fingerprints=[pin])
+    return server_config12(peer_fingerprints=[pin])
 
 
 def with_client_certificate(config: DtlsConfiguration, kind: str) -> DtlsConfiguration:
@@ -89,7 +89,7 @@ def with_client_certificate(config: DtlsConfiguration, kind: str) -> DtlsConfigu
 def test_pinning_server_refuses_a_client_without_a_certificate() -> None:
     # RFC 5246 §7.4.6: a server that requires a certificate the client did not send may
     # answer with a fatal handshake_failure (DTLS 1.2 has no certificate_required alert).
-    pair = handshake(client_config(), pinning_server())
+    pair = handshake(client_config12(), pinning_server())
     assert_refused(
         pair,
         AlertDescription.handshake_failure,
@@ -99,7 +99,7 @@ def test_pinning_server_refuses_a_client_without_a_certificate() -> None:
 
 
 def test_pinning_server_refuses_a_client_with_another_certificate() -> None:
-    pair = handshake(with_client_certificate(client_config(), "rsa"), pinning_server())
+    pair = handshake(with_client_certificate(client_config12(), "rsa"), pinning_server())
     assert_refused(
         pair, AlertDescription.bad_certificate, by_client=False, reason="matches no pinned"
     )
@@ -113,7 +113,7 @@ def test_pinning_server_refuses_a_client_with_another_certificate() -> None:
 
 def test_pinning_server_accepts_the_pinned_client_certificate() -> None:
     # No ca_certificates on the server: the pin alone authenticates the client.
-    pair = handshake(with_client_certificate(client_config(), "ecdsa"), pinning_server())
+    pair = handshake(with_client_certificate(client_config12(), "ecdsa"), pinning_server())
     assert_established(pair)
     completed = pair.server_outcome.completed
     assert completed is not None
@@ -122,9 +122,12 @@ def test_pinning_server_accepts_the_pinned_client_certificate() -> None:
 
 def test_pins_make_certificates_required_by_default() -> None:
     pin = certificate_fingerprint(client_chain().certificate)
-    server = DtlsConfiguration(is_client=False, peer_fingerprints=[pin])
+    server = DtlsConfiguration(versions=DTLS12_ONLY, is_client=False, peer_fingerprints=[pin])
     assert server.effective_verify_mode() == ssl.CERT_REQUIRED
-    assert DtlsConfiguration(is_client=False).effective_verify_mode() == ssl.CERT_NONE
+    assert (
+        DtlsConfiguration(versions=DTLS12_ONLY, is_client=False).effective_verify_mode()
+        == ssl.CERT_NONE
+    )
 
 
 @pytest.mark.parametrize("mode", [ssl.CERT_NONE, ssl.CERT_OPTIONAL])
@@ -134,9 +137,11 @@ def test_pins_with_a_weaker_verify_mode_are_a_configuration_error(
 ) -> None:
     pin = certificate_fingerprint(client_chain().certificate)
     with pytest.raises(ValueError, match="peer_fingerprints"):
-        DtlsConfiguration(is_client=is_client, peer_fingerprints=[pin], verify_mode=mode)
+        DtlsConfiguration(
+            versions=DTLS12_ONLY, is_client=is_client, peer_fingerprints=[pin], verify_mode=mode
+        )
     # Set after construction: refused when the connection is created.
-    config = DtlsConfiguration(is_client=is_client, verify_mode=mode)
+    config = DtlsConfiguration(versions=DTLS12_ONLY, is_client=is_client, verify_mode=mode)
     config.peer_fingerprints = [pin]
     with pytest.raises(ValueError, match="peer_fingerprints"):
         DtlsConnection(configuration=config)
@@ -145,7 +150,7 @@ def test_pins_with_a_weaker_verify_mode_are_a_configuration_error(
 def test_a_pin_that_is_not_a_sha256_digest_is_a_configuration_error() -> None:
     hex_pin = certificate_fingerprint(client_chain().certificate).hex().encode()
     with pytest.raises(ValueError, match="32-byte SHA-256"):
-        DtlsConfiguration(is_client=False, peer_fingerprints=[hex_pin])
+        DtlsConfiguration(versions=DTLS12_ONLY, is_client=False, peer_fingerprints=[hex_pin])
 
 
 # -- Defect 7: the 2^14 plaintext limit ------------------------------------------------------
@@ -153,7 +158,7 @@ def test_a_pin_that_is_not_a_sha256_digest_is_a_configuration_error() -> None:
 
 def large_mtu_pair(**fields: Any) -> Pair:
     """An established ECDSA pair whose MTU (60000) is far above one record's 2^14 limit."""
-    pair = handshake(client_config(mtu=60000, **fields), server_config(mtu=60000))
+    pair = handshake(client_config12(mtu=60000, **fields), server_config12(mtu=60000))
     assert_established(pair)
     return pair
 
@@ -244,8 +249,8 @@ def test_receiver_drops_records_over_the_plaintext_and_ciphertext_limits() -> No
 @pytest.mark.parametrize("mtu", [0, 227, 65508, 1 << 20])
 def test_mtu_out_of_range_is_a_configuration_error(mtu: int) -> None:
     with pytest.raises(ValueError, match="mtu"):
-        DtlsConfiguration(mtu=mtu)
-    config = client_config()
+        DtlsConfiguration(versions=DTLS12_ONLY, mtu=mtu)
+    config = client_config12()
     config.mtu = mtu
     with pytest.raises(ValueError, match="mtu"):
         DtlsConnection(configuration=config)
@@ -253,7 +258,7 @@ def test_mtu_out_of_range_is_a_configuration_error(mtu: int) -> None:
 
 @pytest.mark.parametrize("mtu", [228, 65507])
 def test_mtu_at_the_bounds_is_accepted(mtu: int) -> None:
-    assert_established(handshake(client_config(mtu=mtu), server_config(mtu=mtu)))
+    assert_established(handshake(client_config12(mtu=mtu), server_config12(mtu=mtu)))
 
 
 # -- Defect 8: minimum key sizes of peer certificates ----------------------------------------
@@ -261,18 +266,20 @@ def test_mtu_at_the_bounds_is_accepted(mtu: int) -> None:
 
 def weak_server(**fields: Any) -> DtlsConfiguration:
     """A server presenting the RSA-1024 leaf (its own key is set directly, not loaded)."""
-    return server_config(weak_rsa_leaf("server"), **fields)
+    return server_config12(weak_rsa_leaf("server"), **fields)
 
 
 @pytest.mark.parametrize("policy", ["chain", "pin", "cert_none"])
 def test_client_refuses_a_server_leaf_with_an_rsa_1024_key(policy: str) -> None:
     chain = weak_rsa_leaf("server")
     if policy == "chain":
-        client = client_config(chain)
+        client = client_config12(chain)
     elif policy == "pin":
-        client = DtlsConfiguration(peer_fingerprints=[certificate_fingerprint(chain.certificate)])
+        client = DtlsConfiguration(
+            versions=DTLS12_ONLY, peer_fingerprints=[certificate_fingerprint(chain.certificate)]
+        )
     else:
-        client = DtlsConfiguration(verify_mode=ssl.CERT_NONE)
+        client = DtlsConfiguration(versions=DTLS12_ONLY, verify_mode=ssl.CERT_NONE)
     pair = handshake(client, weak_server())
     assert_refused(
         pair,
@@ -283,7 +290,7 @@ def test_client_refuses_a_server_leaf_with_an_rsa_1024_key(policy: str) -> None:
 
 
 def test_client_with_a_lower_minimum_accepts_an_rsa_1024_server_leaf() -> None:
-    client = client_config(weak_rsa_leaf("server"), min_rsa_key_size=1024)
+    client = client_config12(weak_rsa_leaf("server"), min_rsa_key_size=1024)
     assert_established(handshake(client, weak_server()))
 
 
@@ -291,12 +298,12 @@ def weak_client_auth(mode: ssl.VerifyMode | None) -> tuple[DtlsConfiguration, Dt
     """A client with the RSA-1024 client leaf and a server that asks for a certificate, by
     chain validation (``mode``) or, for None, by pinning that leaf."""
     chain = weak_rsa_leaf("client")
-    client = client_config()
+    client = client_config12()
     client.certificate_chain, client.private_key = chain.chain, chain.key
     if mode is None:
-        server = server_config(peer_fingerprints=[certificate_fingerprint(chain.certificate)])
+        server = server_config12(peer_fingerprints=[certificate_fingerprint(chain.certificate)])
     else:
-        server = server_config(verify_mode=mode, ca_certificates=[chain.root])
+        server = server_config12(verify_mode=mode, ca_certificates=[chain.root])
     return client, server
 
 
@@ -330,9 +337,9 @@ def test_a_ca_below_p256_in_the_sent_chain_is_refused(pinned: bool) -> None:
     chain = weak_ec_intermediate_chain()
     pins = [certificate_fingerprint(chain.certificate)] if pinned else []
     client = DtlsConfiguration(
-        verify_mode=None if pinned else ssl.CERT_NONE, peer_fingerprints=pins
+        versions=DTLS12_ONLY, verify_mode=None if pinned else ssl.CERT_NONE, peer_fingerprints=pins
     )
-    pair = handshake(client, server_config(chain))
+    pair = handshake(client, server_config12(chain))
     assert_refused(
         pair,
         AlertDescription.insufficient_security,
@@ -340,12 +347,12 @@ def test_a_ca_below_p256_in_the_sent_chain_is_refused(pinned: bool) -> None:
         reason="has a 224-bit EC key (secp224r1), below min_ec_key_size 256",
     )
     client.min_ec_key_size = 224
-    assert_established(handshake(client, server_config(chain)))
+    assert_established(handshake(client, server_config12(chain)))
 
 
 def test_load_cert_chain_refuses_our_own_rsa_1024_key(tmp_path: Path) -> None:
     files = weak_rsa_leaf("server").write_pem(tmp_path)
-    config = DtlsConfiguration(is_client=False)
+    config = DtlsConfiguration(versions=DTLS12_ONLY, is_client=False)
     with pytest.raises(ValueError, match="1024-bit RSA key, below min_rsa_key_size 2048"):
         config.load_cert_chain(str(files.chain), str(files.key))
     assert config.private_key is None and config.certificate_chain == []
@@ -359,4 +366,4 @@ def test_load_cert_chain_refuses_our_own_rsa_1024_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["ecdsa", "rsa"])
 def test_default_test_certificates_meet_the_minimums(kind: KeyKind) -> None:
     chain = server_chain(kind)
-    assert_established(handshake(client_config(chain), server_config(chain)))
+    assert_established(handshake(client_config12(chain), server_config12(chain)))

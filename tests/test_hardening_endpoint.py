@@ -22,7 +22,7 @@ from aiodtls.events import ConnectionTerminated
 from aiodtls.handshake.messages import HandshakeType
 from aiodtls.record.header import ContentType, encode_record_header
 from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
-from pairs import SERVER_ADDR, Pair, client_config, server_config
+from pairs import SERVER_ADDR, Pair, client_config, client_config12, server_config, server_config12
 from test_attacks import Gate, flight_6, inject, take
 from test_endpoint import SERVER, Harness
 
@@ -337,7 +337,7 @@ def test_endpoint_checks_its_configuration_up_front() -> None:
 def test_endpoint_wide_cap_counts_held_next_epoch_records() -> None:  # F5, R9
     """Records of the next epoch held during handshakes draw on the same endpoint budget."""
     cap = 20_000
-    endpoint = DtlsEndpoint(server_config(), max_buffered_handshake_bytes=cap)
+    endpoint = DtlsEndpoint(server_config12(), max_buffered_handshake_bytes=cap)
     harness = Harness(endpoint)
     for i in range(10):
         addr = (f"10.9.{i}.1", 5000)
@@ -382,8 +382,8 @@ def test_endpoint_wide_cap_counts_early_application_data() -> None:  # F5, X22
     """Application data that arrives before the peer's Finished is held against the shared
     budget too, and given back once delivered."""
     budget = BufferBudget(2100)  # room for flight 4, then for 2 of 3 records and Finished
-    client = DtlsConnection(configuration=client_config(), buffer_budget=budget)
-    pair = Pair(client, DtlsConnection(configuration=server_config()))
+    client = DtlsConnection(configuration=client_config12(), buffer_budget=budget)
+    pair = Pair(client, DtlsConnection(configuration=server_config12()))
     client.connect(SERVER_ADDR, 0.0)
     gate = Gate(flight_6)
     pair.exchange(gate)
@@ -403,7 +403,7 @@ def test_failed_new_handshake_beside_a_session_sends_its_alert_and_costs_nothing
     """A new handshake from the address of an established association that fails (here: a
     malformed ClientKeyExchange) answers with its fatal alert like any failed handshake; the
     association carries on (T9)."""
-    harness = Harness(DtlsEndpoint(server_config()))
+    harness = Harness(DtlsEndpoint(server_config12()))
     addr = ("10.0.0.14", 14000)
     client = harness.add_client(addr)
     harness.pump()

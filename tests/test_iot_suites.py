@@ -20,13 +20,14 @@ from aiodtls.suites import KeyExchange, cipher_suite_from_name, openssl_name, su
 from certs import server_chain
 from pairs import (
     CLIENT_ADDR,
+    DTLS12_ONLY,
     PSK,
     PSK_IDENTITY,
     Pair,
-    client_config,
+    client_config12,
     handshake,
-    psk_configs,
-    server_config,
+    psk_configs12,
+    server_config12,
 )
 
 PSK_SUITES = [
@@ -77,7 +78,7 @@ def test_iana_values() -> None:
 
 @pytest.mark.parametrize("suite", PSK_SUITES)
 def test_psk_suites(suite: CipherSuite) -> None:  # K1, K2
-    client, server = psk_configs(psk_identity_hint=b"gateway")
+    client, server = psk_configs12(psk_identity_hint=b"gateway")
     client.cipher_suites = [suite]
     server.cipher_suites = list(PSK_SUITES)  # CCM_8 is in no default list
     pair = handshake(client, server)
@@ -91,7 +92,7 @@ def test_psk_suites(suite: CipherSuite) -> None:  # K1, K2
 @pytest.mark.parametrize("group", list(NamedGroup))
 def test_ecdhe_psk_every_group(group: NamedGroup) -> None:  # K1: other_secret = Z
     suite = CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256
-    client, server = psk_configs()
+    client, server = psk_configs12()
     client.cipher_suites = [suite]
     client.groups = [group]
     pair = handshake(client, server)
@@ -101,7 +102,7 @@ def test_ecdhe_psk_every_group(group: NamedGroup) -> None:  # K1: other_secret =
 
 
 def test_ecdhe_psk_wrong_key_fails() -> None:
-    client, server = psk_configs(client_psk=b"\x00" * 16)
+    client, server = psk_configs12(client_psk=b"\x00" * 16)
     client.cipher_suites = [CipherSuite.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256]
     pair = handshake(client, server)
     assert pair.client.state == ConnectionState.CLOSED
@@ -111,14 +112,14 @@ def test_ecdhe_psk_wrong_key_fails() -> None:
 
 @pytest.mark.parametrize("suite", ECDSA_SUITES)
 def test_ecdhe_ecdsa_suites(suite: CipherSuite) -> None:
-    pair = handshake(client_config(cipher_suites=[suite]), server_config(cipher_suites=[suite]))
+    pair = handshake(client_config12(cipher_suites=[suite]), server_config12(cipher_suites=[suite]))
     assert_data_both_ways(pair, suite)
 
 
 @pytest.mark.parametrize("suite", RSA_SUITES)
 def test_ecdhe_rsa_suites(suite: CipherSuite) -> None:
     chain = server_chain("rsa")
-    pair = handshake(client_config(chain, cipher_suites=[suite]), server_config(chain))
+    pair = handshake(client_config12(chain, cipher_suites=[suite]), server_config12(chain))
     assert_data_both_ways(pair, suite)
 
 
@@ -131,14 +132,14 @@ def test_default_order_keeps_gcm_first() -> None:
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     ]
-    psk_client, _ = psk_configs()
+    psk_client, _ = psk_configs12()
     assert psk_client.effective_cipher_suites()[0] == CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256
     every_default = suites + psk_client.effective_cipher_suites()
     assert not [s for s in every_default if s.name.endswith("_CCM_8")]  # chosen explicitly only
 
 
 def test_default_psk_pair_negotiates_gcm() -> None:
-    pair = handshake(*psk_configs())
+    pair = handshake(*psk_configs12())
     assert_data_both_ways(pair, CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
 
 
@@ -154,7 +155,7 @@ def test_rfc7925_psk_preset() -> None:
 
 def test_rfc7925_server_picks_ccm_8_from_a_default_client() -> None:
     # A client offering everything (GCM first) still gets the profile's suite.
-    client, _ = psk_configs()
+    client, _ = psk_configs12()
     client.cipher_suites = [
         *client.effective_cipher_suites(),
         CipherSuite.TLS_PSK_WITH_AES_128_CCM_8,
@@ -168,7 +169,7 @@ def test_rfc7925_certificate_preset() -> None:
     client = DtlsConfiguration.rfc7925(
         is_client=True, server_name="localhost", ca_certificates=[chain.root]
     )
-    client.server_name = client_config().server_name
+    client.server_name = client_config12().server_name
     server = DtlsConfiguration.rfc7925(
         is_client=False, certificate_chain=chain.chain, private_key=chain.key
     )
@@ -251,7 +252,7 @@ def test_failing_psk_lookup_is_an_internal_error_not_an_exception() -> None:
 def test_record_shorter_than_nonce_and_tag_is_dropped_and_counted(suite: CipherSuite) -> None:
     """K2: a protected record too short to hold the nonce and tag is dropped, counted, and
     the connection carries on."""
-    client, server = psk_configs(cipher_suites=[suite])
+    client, server = psk_configs12(cipher_suites=[suite])
     client.cipher_suites = [suite]
     pair = handshake(client, server)
     overhead = suite_info(suite).aead.record_iv_length + suite_info(suite).tag_length
@@ -295,10 +296,10 @@ def test_unknown_suite_name() -> None:
 def test_longest_identity_and_key(suite: CipherSuite) -> None:  # K1: 128-byte identity, 64-byte key
     identity, key = b"i" * 128, bytes(range(64))
     client = DtlsConfiguration(
-        is_client=True, psk=key, psk_identity=identity, cipher_suites=[suite]
+        is_client=True, psk=key, psk_identity=identity, cipher_suites=[suite], versions=DTLS12_ONLY
     )
     server = DtlsConfiguration(
-        is_client=False, psk_lookup={identity: key}.get, cipher_suites=[suite]
+        is_client=False, psk_lookup={identity: key}.get, cipher_suites=[suite], versions=DTLS12_ONLY
     )
     pair = handshake(client, server)
     assert_data_both_ways(pair, suite)
@@ -314,8 +315,10 @@ def test_ecdhe_psk_hint_reaches_the_client_callback() -> None:
         hints.append(hint)
         return PSK_IDENTITY, PSK
 
-    client = DtlsConfiguration(is_client=True, psk_client_callback=choose, cipher_suites=[suite])
-    _, server = psk_configs(psk_identity_hint=b"gateway-7")
+    client = DtlsConfiguration(
+        is_client=True, psk_client_callback=choose, cipher_suites=[suite], versions=DTLS12_ONLY
+    )
+    _, server = psk_configs12(psk_identity_hint=b"gateway-7")
     assert_data_both_ways(handshake(client, server), suite)
     assert hints == [b"gateway-7"]
 
@@ -323,7 +326,7 @@ def test_ecdhe_psk_hint_reaches_the_client_callback() -> None:
 def test_ecdhe_psk_group_not_offered_is_refused() -> None:  # K3
     """A ServerKeyExchange naming a group the client did not offer: illegal_parameter."""
     suite = CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256
-    client, server = psk_configs(psk_identity_hint=b"gw")
+    client, server = psk_configs12(psk_identity_hint=b"gw")
     client.cipher_suites = [suite]
     client.groups = [NamedGroup.x25519]
 

@@ -40,7 +40,7 @@ from aiodtls.handshake.messages import HandshakeType
 from aiodtls.impairment import LinkConditions, drop, nth_fragment
 from aiodtls.proxy import DtlsProxy, Flow, flow_dict
 from certs import server_chain
-from pairs import client_config, server_config
+from pairs import client_config12, server_config12
 
 FINDING_KINDS = {
     "recovered",
@@ -601,14 +601,14 @@ async def _echo(session: DtlsSession) -> None:
 def _run_through_proxy(
     s2c: LinkConditions, check: Callable[[Recorder], bool], timeout: float = 15.0
 ) -> Recorder:
-    """A handshake with the 3-certificate RSA chain at MTU 576 (the Certificate spans several
-    datagrams) through a proxy that impairs server-to-client with ``s2c``; returns what the
-    proxy reported once ``check`` holds."""
+    """A DTLS 1.2 handshake (its Certificate in the clear) with the 3-certificate RSA chain at
+    MTU 576 (the Certificate spans several datagrams) through a proxy that impairs
+    server-to-client with ``s2c``; returns what the proxy reported once ``check`` holds."""
     chain = server_chain("rsa")
 
     async def main() -> Recorder:
         server = await serve(
-            "127.0.0.1", 0, configuration=server_config(chain, mtu=576), handler=_echo
+            "127.0.0.1", 0, configuration=server_config12(chain, mtu=576), handler=_echo
         )
         recorder = Recorder()
         proxy = DtlsProxy(
@@ -620,7 +620,7 @@ def _run_through_proxy(
         host, port = await proxy.start("127.0.0.1", 0)
 
         async def exchange() -> None:
-            configuration = client_config(chain, mtu=576)
+            configuration = client_config12(chain, mtu=576)
             async with connect(host, port, configuration=configuration) as session:
                 session.send(b"ping")
                 assert await session.recv() == b"ping"

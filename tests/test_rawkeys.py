@@ -28,7 +28,7 @@ from aiodtls.handshake.messages import ExtensionType
 from aiodtls.handshake.rawkeys import CertificateType
 from aiodtls.trace import TraceRecord
 from certs import client_chain, server_chain
-from pairs import PSK, Pair, handshake, psk_configs
+from pairs import DTLS12_ONLY, PSK, Pair, handshake, psk_configs12
 
 SERVER_KEY = server_chain("ecdsa").key
 CLIENT_KEY = client_chain("ecdsa").key
@@ -39,7 +39,7 @@ SERVER_SHA256 = hashlib.sha256(SPKI).digest()
 
 def rpk_server(**fields: Any) -> DtlsConfiguration:
     """A server presenting only a raw key (no certificate at all)."""
-    config = DtlsConfiguration(is_client=False, raw_public_key=True)
+    config = DtlsConfiguration(versions=DTLS12_ONLY, is_client=False, raw_public_key=True)
     config.private_key = SERVER_KEY
     for name, value in fields.items():
         setattr(config, name, value)
@@ -48,7 +48,7 @@ def rpk_server(**fields: Any) -> DtlsConfiguration:
 
 def rpk_client(*pins: object, **fields: Any) -> DtlsConfiguration:
     """A client accepting only the pinned raw keys (default: the server's)."""
-    config = DtlsConfiguration(is_client=True)
+    config = DtlsConfiguration(versions=DTLS12_ONLY, is_client=True)
     config.peer_public_keys = list(pins or [SERVER_KEY.public_key()])  # type: ignore[arg-type]
     for name, value in fields.items():
         setattr(config, name, value)
@@ -176,10 +176,14 @@ def test_raw_key_server_with_x509_client() -> None:
 def test_x509_server_with_raw_key_client() -> None:
     # R1
     chain = server_chain("ecdsa")
-    client = DtlsConfiguration(is_client=True, server_name="localhost", raw_public_key=True)
+    client = DtlsConfiguration(
+        versions=DTLS12_ONLY, is_client=True, server_name="localhost", raw_public_key=True
+    )
     client.ca_certificates = [chain.root]
     client.private_key = CLIENT_KEY
-    server_cfg = DtlsConfiguration(is_client=False, peer_public_keys=[CLIENT_KEY.public_key()])
+    server_cfg = DtlsConfiguration(
+        versions=DTLS12_ONLY, is_client=False, peer_public_keys=[CLIENT_KEY.public_key()]
+    )
     server_cfg.certificate_chain, server_cfg.private_key = chain.chain, chain.key
     pair = handshake(client, server_cfg)
     assert established(pair), pair.server_outcome.terminated
@@ -191,7 +195,7 @@ def test_x509_server_with_raw_key_client() -> None:
 def test_server_with_both_gives_x509_to_clients_without_raw_keys() -> None:
     chain = server_chain("ecdsa")
     both = rpk_server(certificate_chain=chain.chain)
-    client = DtlsConfiguration(is_client=True, server_name="localhost")
+    client = DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, server_name="localhost")
     client.ca_certificates = [chain.root]
     pair = handshake(client, both)
     assert established(pair)
@@ -204,7 +208,7 @@ def test_server_with_both_gives_x509_to_clients_without_raw_keys() -> None:
 
 
 def test_psk_still_chosen_by_a_raw_key_server() -> None:
-    client, _ = psk_configs()
+    client, _ = psk_configs12()
     server_cfg = rpk_server(psk=PSK)
     pair = handshake(client, server_cfg)
     assert established(pair)
@@ -238,7 +242,7 @@ def test_weak_raw_key_is_insufficient_security() -> None:
 
 def test_pinning_server_requires_a_key() -> None:
     # A client with nothing to present: the pinning server asks, and refuses the empty answer.
-    client = DtlsConfiguration(is_client=True, raw_public_key=False)
+    client = DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, raw_public_key=False)
     client.peer_public_keys = [SERVER_KEY.public_key()]
     server_cfg = rpk_server(peer_public_keys=[CLIENT_KEY.public_key()])
     side, alert, _ = refused(handshake(client, server_cfg))
@@ -251,7 +255,7 @@ def test_pinning_server_requires_a_key() -> None:
 def test_client_accepting_only_raw_keys_meets_x509_only_server() -> None:
     # R2
     chain = server_chain("ecdsa")
-    server_cfg = DtlsConfiguration(is_client=False)
+    server_cfg = DtlsConfiguration(versions=DTLS12_ONLY, is_client=False)
     server_cfg.certificate_chain, server_cfg.private_key = chain.chain, chain.key
     side, alert, reason = refused(handshake(rpk_client(), server_cfg))
     assert (side, alert) == ("server", AlertDescription.unsupported_certificate)
@@ -260,7 +264,7 @@ def test_client_accepting_only_raw_keys_meets_x509_only_server() -> None:
 
 def test_x509_client_meets_raw_key_only_server() -> None:
     # R2
-    client = DtlsConfiguration(is_client=True, server_name="localhost")
+    client = DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, server_name="localhost")
     client.ca_certificates = [server_chain("ecdsa").root]
     side, alert, reason = refused(handshake(client, rpk_server()))
     assert (side, alert) == ("server", AlertDescription.unsupported_certificate)
@@ -366,7 +370,7 @@ def test_client_refuses_a_raw_key_when_x509_was_negotiated(
     monkeypatch.setattr(
         server, "select_server_type", lambda *args, **kwargs: CertificateType.RawPublicKey
     )
-    client = DtlsConfiguration(is_client=True, server_name="localhost")
+    client = DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, server_name="localhost")
     client.ca_certificates = [chain.root]
     side, alert, reason = refused(handshake(client, rpk_server(certificate_chain=chain.chain)))
     assert (side, alert) == ("client", AlertDescription.unsupported_certificate)
@@ -407,7 +411,7 @@ def test_raw_key_certificate_is_one_length_and_the_spki() -> None:
 def test_configurations_without_raw_keys_send_no_extension() -> None:
     # R1: a list of X.509 alone is omitted.
     chain = client_chain("ecdsa")
-    plain = DtlsConfiguration(is_client=True, raw_public_key=False)
+    plain = DtlsConfiguration(versions=DTLS12_ONLY, is_client=True, raw_public_key=False)
     plain.certificate_chain, plain.private_key = chain.chain, chain.key
     assert rawkeys.client_hello_extensions(plain) == []
 
@@ -417,21 +421,28 @@ def test_configurations_without_raw_keys_send_no_extension() -> None:
 
 def test_bad_pins_and_contradictions_raise() -> None:
     with pytest.raises(ValueError, match="peer_public_keys entry: 32 bytes that are not"):
-        DtlsConfiguration(peer_public_keys=[SERVER_SHA256])
+        DtlsConfiguration(versions=DTLS12_ONLY, peer_public_keys=[SERVER_SHA256])
     with pytest.raises(ValueError, match="peer_public_keys entry"):
-        DtlsConfiguration(peer_public_keys=["sha-256 12:34"])
+        DtlsConfiguration(versions=DTLS12_ONLY, peer_public_keys=["sha-256 12:34"])
     with pytest.raises(ValueError, match="peer_public_keys requires the peer's key"):
-        DtlsConfiguration(peer_public_keys=[SPKI], verify_mode=ssl.CERT_NONE)
+        DtlsConfiguration(versions=DTLS12_ONLY, peer_public_keys=[SPKI], verify_mode=ssl.CERT_NONE)
     with pytest.raises(ValueError, match="peer_public_keys requires the peer's key"):
-        DtlsConfiguration(is_client=False, peer_public_keys=[SPKI], verify_mode=ssl.CERT_OPTIONAL)
+        DtlsConfiguration(
+            versions=DTLS12_ONLY,
+            is_client=False,
+            peer_public_keys=[SPKI],
+            verify_mode=ssl.CERT_OPTIONAL,
+        )
     assert (
-        DtlsConfiguration(is_client=False, peer_public_keys=[SPKI]).effective_verify_mode()
+        DtlsConfiguration(
+            versions=DTLS12_ONLY, is_client=False, peer_public_keys=[SPKI]
+        ).effective_verify_mode()
         == ssl.CERT_REQUIRED
     )
-    lonely = DtlsConfiguration(is_client=False, raw_public_key=True)
+    lonely = DtlsConfiguration(versions=DTLS12_ONLY, is_client=False, raw_public_key=True)
     with pytest.raises(ValueError, match="raw_public_key is set but there is no private_key"):
         DtlsConnection(configuration=lonely).receive_datagram(b"", ("127.0.0.1", 1), 0.0)
-    client = DtlsConfiguration(raw_public_key=True, peer_public_keys=[SPKI])
+    client = DtlsConfiguration(versions=DTLS12_ONLY, raw_public_key=True, peer_public_keys=[SPKI])
     with pytest.raises(ValueError, match="raw_public_key is set but there is no private_key"):
         DtlsConnection(configuration=client).connect(("127.0.0.1", 1), 0.0)
 
@@ -439,7 +450,7 @@ def test_bad_pins_and_contradictions_raise() -> None:
 def test_load_private_key(tmp_path: Any) -> None:
     path = tmp_path / "key.pem"
     pki.write_private_key(path, CLIENT_KEY)
-    config = DtlsConfiguration(raw_public_key=True)
+    config = DtlsConfiguration(versions=DTLS12_ONLY, raw_public_key=True)
     config.load_private_key(path)
     assert config.private_key is not None
     assert pki.public_key_fingerprint(config.private_key) == pki.public_key_fingerprint(CLIENT_KEY)

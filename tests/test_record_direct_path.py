@@ -28,7 +28,7 @@ from aiodtls.record.header import (
 )
 from aiodtls.record.layer import RecordLayer
 from aiodtls.record.protection import Aead, RecordProtection, new_protection
-from pairs import CLIENT_ADDR, Pair, handshake, psk_configs
+from pairs import CLIENT_ADDR, Pair, handshake, psk_configs12
 
 AEADS = list(Aead)
 CIDS = [b"", b"\x07\x07\x07"]
@@ -213,7 +213,7 @@ SUITES = [
 
 
 def established(suite: CipherSuite, cid_length: int | None, trace: list[object] | None) -> Pair:
-    client, server = psk_configs()
+    client, server = psk_configs12()
     for config in (client, server):
         config.cipher_suites = [suite]
         config.connection_id_length = cid_length

@@ -317,6 +317,7 @@ def small_flight_configs() -> tuple[DtlsConfiguration, DtlsConfiguration]:
     return client, server
 
 
+@pytest.mark.slow  # exhaustive (5 s): in the slow pass of .ci/run
 def test_every_ordering_of_the_datagrams_inside_each_flight() -> None:  # item 4, X12, T6
     probe = FlightPermuter({})
     assert probe.run(*small_flight_configs())
@@ -524,6 +525,31 @@ def test_lost_certificate_fragment_from_a_timerless_server_costs_one_base_timeou
     # The answer's last fragments arrive within a few ms of each other; then one base timeout
     # (max(min_rto, 1.5 x RTT)), the client's repeat, the server's resend, flights 5 and 6.
     assert run.client_done_at <= rtt * (2 if cookie else 1) + 0.2, run.net.timeline()
+    (resend,) = run.retransmissions("client")
+    assert resend.fields["why"] == "timeout"
+
+
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+def test_a_client_falling_back_to_dtls12_keeps_asking_a_timerless_server(cookie: bool) -> None:
+    """The seed case with a client of the default versions: it offers DTLS 1.3 too, and the
+    DTLS 1.2 server's ServerHello makes it fall back. The ServerHello does not answer its
+    ClientHello in DTLS 1.2 (only the whole flight does, RFC 6347 §4.2.4): when Certificate
+    fragment 2 is lost, the client must still repeat its ClientHello one base timeout later.
+    It once took the ServerHello for DTLS 1.3's implicit acknowledgement (RFC 9147 §7.1) and
+    waited for the handshake timeout."""
+    d = 0.015625
+    client, server = configs(policy=EXACT)
+    client.versions = DtlsConfiguration().versions  # the default: DTLS 1.2 and 1.3
+    server.cookie_exchange = cookie
+    lossy = LinkConditions(
+        delay=d,
+        rules=[drop(carries_handshake(HandshakeType.certificate, fragment_index=2), first=1)],
+    )
+    run = simulate(client, server, s2c=lossy, timerless_server=True)
+    assert run.completed
+    versions = [t.fields["version"] for t in run.traces if t.kind == "handshake_complete"]
+    assert versions == ["DTLSv1.2", "DTLSv1.2"]
+    assert run.client_done_at <= 2 * d * (2 if cookie else 1) + 0.2, run.net.timeline()
     (resend,) = run.retransmissions("client")
     assert resend.fields["why"] == "timeout"
 

@@ -46,15 +46,16 @@ from aiodtls.handshake.server import ServerHandshake
 from aiodtls.resumption import SessionState
 from pairs import (
     CLIENT_ADDR,
+    DTLS12_ONLY,
     PSK,
     PSK_IDENTITY,
     SERVER_ADDR,
     Deliver,
     Pair,
-    client_auth_configs,
-    client_config,
-    psk_configs,
-    server_config,
+    client_auth_configs12,
+    client_config12,
+    psk_configs12,
+    server_config12,
 )
 from test_attacks import (
     CCS,
@@ -115,7 +116,7 @@ def store_configs(
     kind: str, **store: object
 ) -> tuple[DtlsConfiguration, DtlsConfiguration, ServerSessionStore]:
     """A client and a server with a ``ServerSessionStore``: certificates or a PSK."""
-    client, server = psk_configs() if kind == "psk" else (client_config(), server_config())
+    client, server = psk_configs12() if kind == "psk" else (client_config12(), server_config12())
     server.session_store = ServerSessionStore(**store)  # type: ignore[arg-type]
     return client, server, server.session_store
 
@@ -206,7 +207,7 @@ def test_the_abbreviated_handshake_resumes(kind: str, tickets: bool) -> None:  #
 
 
 def test_client_certificates_are_restored_and_checked_again() -> None:
-    client, server = client_auth_configs()
+    client, server = client_auth_configs12()
     server.session_store = ServerSessionStore()
     first = resuming(client, server)
     second = connect(client, server, at=1.0)
@@ -224,13 +225,13 @@ def test_client_certificates_are_restored_and_checked_again() -> None:
 
 
 def test_without_a_store_the_server_does_a_full_handshake() -> None:
-    client, server = client_config(), server_config()
+    client, server = client_config12(), server_config12()
     first = connect(client, server)
     assert not resumed(first)
     assert first.client.session is None  # no session ID, no ticket: nothing to resume
     # A session from another server is offered; this one does a full handshake instead.
-    other = server_config(session_store=ServerSessionStore())
-    client.session = connect(client_config(), other).client.session
+    other = server_config12(session_store=ServerSessionStore())
+    client.session = connect(client_config12(), other).client.session
     assert client.session is not None
     assert not resumed(connect(client, server, at=1.0))
 
@@ -387,7 +388,7 @@ def test_a_suite_no_longer_allowed_means_a_full_handshake() -> None:
 
 def test_an_unknown_psk_identity_means_a_full_handshake() -> None:
     keys = {PSK_IDENTITY: PSK}
-    client, server = psk_configs()
+    client, server = psk_configs12()
     server.psk_lookup = keys.get
     server.session_store = ServerSessionStore()
     resuming(client, server)
@@ -480,25 +481,25 @@ def test_ticket_keys_rotate_and_the_previous_ones_still_decrypt() -> None:
 
 def test_the_session_cache_is_bounded_by_count_and_lifetime() -> None:
     store = ServerSessionStore(max_sessions=2, session_lifetime=100.0, tickets=False)
-    server = server_config(session_store=store)
+    server = server_config12(session_store=store)
     sessions = []
     for at in (0.0, 1.0, 2.0):
-        client = client_config()
+        client = client_config12()
         resuming(client, server, at=at)
         sessions.append(client)
     assert len(store) == 2  # the oldest was evicted
     assert not resumed(connect(sessions[0], server, at=3.0))
     assert resumed(connect(sessions[2], server, at=4.0))
     # A later full handshake first drops the expired sessions.
-    resuming(client_config(), server, at=150.0)
+    resuming(client_config12(), server, at=150.0)
     assert len(store) == 1
     assert not resumed(connect(sessions[2], server, at=151.0))
 
 
 def test_offers_that_do_not_complete_a_handshake_never_fill_the_cache() -> None:
     store = ServerSessionStore(max_sessions=5)
-    server = server_config(session_store=store)
-    client = client_config()
+    server = server_config12(session_store=store)
+    client = client_config12()
     fake = Session(
         bytes(32),
         b"\x00" * 100,
@@ -535,7 +536,7 @@ def test_a_client_without_tickets_sends_no_session_ticket_extension() -> None:
 
 
 def test_psk_client_without_verification_is_fine() -> None:
-    client, server = psk_configs()
+    client, server = psk_configs12()
     assert client.verify_mode == ssl.CERT_NONE
     server.session_store = ServerSessionStore()
     resuming(client, server)
@@ -548,7 +549,7 @@ def test_psk_client_without_verification_is_fine() -> None:
 def test_asyncio_and_sync_clients_resume_over_loopback() -> None:
     """``DtlsSession.session`` / ``DtlsSocket.session`` go back in as
     ``DtlsConfiguration.session``; ``session_resumed`` says what happened on both ends."""
-    client, server = psk_configs()
+    client, server = psk_configs12()
     server.session_store = ServerSessionStore()
     seen: list[bool] = []
 
@@ -625,7 +626,7 @@ def test_a_promised_ticket_that_never_comes_is_refused(
 
 def test_a_non_empty_session_ticket_extension_in_the_server_hello_is_refused() -> None:
     edit = _edit_server_hello(Extension(ExtensionType.session_ticket, b"\x00"))
-    pair = connect(client_config(), server_config(), deliver=edit)
+    pair = connect(client_config12(), server_config12(), deliver=edit)
     assert_refused(pair, AlertDescription.decode_error, by="client", because="SessionTicket")
 
 
@@ -673,6 +674,6 @@ def test_a_device_resumes_from_the_address_of_its_established_association() -> N
 
 def test_configuration_refuses_what_is_not_a_session_or_a_store() -> None:
     with pytest.raises(ValueError, match=r"Session.from_bytes"):
-        DtlsConfiguration(session=b"stored bytes")  # type: ignore[arg-type]
+        DtlsConfiguration(versions=DTLS12_ONLY, session=b"stored bytes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ServerSessionStore"):
-        DtlsConfiguration(is_client=False, session_store=object())  # type: ignore[arg-type]
+        DtlsConfiguration(versions=DTLS12_ONLY, is_client=False, session_store=object())  # type: ignore[arg-type]

@@ -11,7 +11,16 @@ import pytest
 from aiodtls import AlertDescription, DtlsConfiguration
 from aiodtls.pki import generate_chain
 from certs import server_chain
-from pairs import PSK, PSK_IDENTITY, Pair, client_config, handshake, psk_configs, server_config
+from pairs import (
+    DTLS12_ONLY,
+    PSK,
+    PSK_IDENTITY,
+    Pair,
+    client_config,
+    handshake,
+    psk_configs12,
+    server_config,
+)
 
 CHAIN_A = generate_chain(names=("a.example",))
 CHAIN_B = generate_chain(kind="rsa", key_bits=(2048, 2048, 2048), names=("b.example",))
@@ -169,9 +178,14 @@ def test_client_callback_uses_the_server_hint() -> None:
         hints.append(hint)
         return keys.get(hint) if hint is not None else None
 
-    client = DtlsConfiguration(psk_client_callback=callback, verify_mode=ssl.CERT_NONE)
+    client = DtlsConfiguration(
+        versions=DTLS12_ONLY, psk_client_callback=callback, verify_mode=ssl.CERT_NONE
+    )
     server = DtlsConfiguration(
-        is_client=False, psk_identity_hint=b"gateway-7", psk_lookup={b"sensor-7": PSK}.get
+        versions=DTLS12_ONLY,
+        is_client=False,
+        psk_identity_hint=b"gateway-7",
+        psk_lookup={b"sensor-7": PSK}.get,
     )
     pair = handshake(client, server)
     completed = pair.client_outcome.completed
@@ -192,8 +206,10 @@ def test_client_callback_without_a_hint_gets_none() -> None:
         hints.append(hint)
         return PSK_IDENTITY, PSK
 
-    client = DtlsConfiguration(psk_client_callback=callback, verify_mode=ssl.CERT_NONE)
-    _, server = psk_configs()
+    client = DtlsConfiguration(
+        versions=DTLS12_ONLY, psk_client_callback=callback, verify_mode=ssl.CERT_NONE
+    )
+    _, server = psk_configs12()
     pair = handshake(client, server)
     assert pair.client_outcome.completed is not None and hints == [None]
 
@@ -203,8 +219,10 @@ def test_client_callback_returning_garbage_is_internal_error(answer: object) -> 
     def callback(hint: bytes | None) -> Any:
         return answer
 
-    client = DtlsConfiguration(psk_client_callback=callback, verify_mode=ssl.CERT_NONE)
-    _, server = psk_configs()
+    client = DtlsConfiguration(
+        versions=DTLS12_ONLY, psk_client_callback=callback, verify_mode=ssl.CERT_NONE
+    )
+    _, server = psk_configs12()
     client_end = handshake(client, server).client_outcome.terminated
     assert client_end is not None and client_end.alert == AlertDescription.internal_error
     assert "psk_client_callback must return" in client_end.reason

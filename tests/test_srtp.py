@@ -12,11 +12,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 
-from aiodtls import AlertDescription, ConnectionTerminated, DtlsConfiguration, pki
+from aiodtls import AlertDescription, ConnectionTerminated, DtlsConfiguration, ProtocolVersion, pki
 from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.diagnose import HandshakeDiagnosis
 from aiodtls.dissect import dissect, handshake_fragments, summarize
@@ -24,7 +25,17 @@ from aiodtls.srtp import EXPORTER_LABEL, SrtpKeyingMaterial, SrtpProfile
 from aiodtls.sync import DtlsServer
 from aiodtls.sync import connect as sync_connect
 from certs import client_chain, self_signed, server_chain
-from pairs import Deliver, Pair, client_config, handshake, psk_configs, server_config
+from pairs import (
+    DTLS12_ONLY,
+    Deliver,
+    Pair,
+    client_config,
+    client_config12,
+    handshake,
+    psk_configs,
+    server_config,
+    server_config12,
+)
 
 P80 = SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_80
 P32 = SrtpProfile.SRTP_AES128_CM_HMAC_SHA1_32
@@ -135,9 +146,16 @@ def test_a_server_without_srtp_profiles_ignores_the_offer_and_the_client_refuses
     assert server_hellos and not any(b"\x00\x0e\x00\x05" in d for d in server_hellos)
 
 
-def test_no_common_profile_is_a_handshake_failure_naming_both_lists() -> None:
+@pytest.mark.parametrize("versions", [DTLS12_ONLY, None], ids=["dtls1.2", "default"])
+def test_no_common_profile_is_a_handshake_failure_naming_both_lists(
+    versions: tuple[ProtocolVersion, ...] | None,
+) -> None:
+    # The default pair speaks DTLS 1.3: the server's refusal must come before its ServerHello
+    # (it once came under handshake keys, and the client heard nothing until its timeout).
+    pinned: dict[str, Any] = {} if versions is None else {"versions": versions}
     pair = handshake(
-        client_config(srtp_profiles=[P80, P32]), server_config(srtp_profiles=[GCM128, GCM256])
+        client_config(srtp_profiles=[P80, P32], **pinned),
+        server_config(srtp_profiles=[GCM128, GCM256], **pinned),
     )
     client_end, server_end = ends(pair)
     assert server_end.alert == AlertDescription.handshake_failure and not server_end.by_peer
@@ -151,8 +169,8 @@ def test_unknown_profiles_offered_by_a_client_are_skipped() -> None:
     # The client's list becomes [0x00ff, 0x0001] (a profile nobody defined, then ours). The
     # altered ClientHello breaks the Finished check later; what matters is the ServerHello.
     pair = handshake(
-        client_config(srtp_profiles=[P32, P80]),
-        server_config(srtp_profiles=[P32, P80]),
+        client_config12(srtp_profiles=[P32, P80]),
+        server_config12(srtp_profiles=[P32, P80]),
         replace_in("c2s", b"\x00\x04\x00\x02\x00\x01\x00", b"\x00\x04\x00\xff\x00\x01\x00"),
     )
     assert any(USE_SRTP_80 in d for _, way, d in pair.sent if way == "s2c")
@@ -164,8 +182,8 @@ def test_unknown_profiles_offered_by_a_client_are_skipped() -> None:
 def test_client_refuses_a_profile_it_did_not_offer() -> None:
     # The server's answer 0x0001 becomes 0x0002 (SRTP_AES128_CM_HMAC_SHA1_32).
     pair = handshake(
-        client_config(srtp_profiles=[P80]),
-        server_config(srtp_profiles=[P80]),
+        client_config12(srtp_profiles=[P80]),
+        server_config12(srtp_profiles=[P80]),
         replace_in("s2c", USE_SRTP_80, USE_SRTP_80[:7] + b"\x02\x00"),
     )
     client_end = pair.client_outcome.terminated
@@ -181,8 +199,8 @@ def test_client_refuses_use_srtp_it_did_not_offer() -> None:
     # client offered ALPN but no use_srtp.
     alpn_h2 = b"\x00\x10\x00\x05\x00\x03\x02h2"
     pair = handshake(
-        client_config(alpn_protocols=["h2"]),
-        server_config(alpn_protocols=["h2"]),
+        client_config12(alpn_protocols=["h2"]),
+        server_config12(alpn_protocols=["h2"]),
         replace_in("s2c", alpn_h2, USE_SRTP_80),
     )
     client_end = pair.client_outcome.terminated
@@ -214,8 +232,8 @@ def test_a_malformed_offer_is_a_decode_error(
 
 def test_a_malformed_answer_is_a_decode_error() -> None:
     pair = handshake(
-        client_config(srtp_profiles=[P80]),
-        server_config(srtp_profiles=[P80]),
+        client_config12(srtp_profiles=[P80]),
+        server_config12(srtp_profiles=[P80]),
         replace_in("s2c", USE_SRTP_80, USE_SRTP_80[:-1] + b"\x07"),
     )
     client_end = pair.client_outcome.terminated
@@ -228,7 +246,8 @@ def test_a_malformed_answer_is_a_decode_error() -> None:
 def test_the_client_mki_round_trips() -> None:
     mki = b"\x01\x02\x03"
     pair = handshake(
-        client_config(srtp_profiles=[GCM128], srtp_mki=mki), server_config(srtp_profiles=[GCM128])
+        client_config12(srtp_profiles=[GCM128], srtp_mki=mki),
+        server_config12(srtp_profiles=[GCM128]),
     )
     assert agreed(pair) == (GCM128, GCM128)
     # The ClientHello offers it and the ServerHello echoes it: type 14, length 8,
@@ -244,8 +263,8 @@ def test_client_refuses_an_mki_other_than_its_own() -> None:
     mki = b"\xaa\xbb"
     offered = b"\x00\x0e\x00\x07\x00\x02\x00\x01\x02" + mki
     pair = handshake(
-        client_config(srtp_profiles=[P80], srtp_mki=mki),
-        server_config(srtp_profiles=[P80]),
+        client_config12(srtp_profiles=[P80], srtp_mki=mki),
+        server_config12(srtp_profiles=[P80]),
         replace_in("s2c", offered, offered[:-1] + b"\xcc"),
     )
     client_end = pair.client_outcome.terminated
@@ -428,7 +447,7 @@ def test_cli_srtp_mistakes_are_one_line_without_traceback(args: list[str], messa
 
 def test_the_dissector_and_the_proxy_timeline_name_use_srtp_in_hellos() -> None:
     pair = handshake(
-        client_config(srtp_profiles=[P80, GCM128]), server_config(srtp_profiles=[GCM128])
+        client_config12(srtp_profiles=[P80, GCM128]), server_config12(srtp_profiles=[GCM128])
     )
     assert agreed(pair) == (GCM128, GCM128)
     diagnosis = HandshakeDiagnosis()
@@ -465,10 +484,13 @@ SERVER_ID, CLIENT_ID = self_signed("ecdsa"), self_signed("rsa")
 
 
 def webrtc_pair(
-    client_pins: list[str], server_pins: list[str], client_has_certificate: bool = True
+    client_pins: list[str],
+    server_pins: list[str],
+    client_has_certificate: bool = True,
+    versions: tuple[ProtocolVersion, ...] | None = None,
 ) -> Pair:
     """Self-signed certificates on both sides, each pinning the other's a=fingerprint line
-    (no CA anywhere), both with DTLS-SRTP."""
+    (no CA anywhere), both with DTLS-SRTP; both allow ``versions`` (None: the default)."""
     client = DtlsConfiguration(
         is_client=True, peer_fingerprints=client_pins, srtp_profiles=[P80, GCM128]
     )
@@ -478,6 +500,8 @@ def webrtc_pair(
         is_client=False, peer_fingerprints=server_pins, srtp_profiles=[GCM128, P80]
     )
     server.certificate_chain, server.private_key = [SERVER_ID.certificate], SERVER_ID.key
+    if versions is not None:
+        client.versions = server.versions = versions
     return handshake(client, server)
 
 
@@ -497,9 +521,15 @@ def test_a_fingerprint_mismatch_on_either_side_names_the_fingerprint(refuser: st
     right_server = pki.sdp_fingerprint(SERVER_ID.certificate)
     right_client = pki.sdp_fingerprint(CLIENT_ID.certificate)
     if refuser == "client":
-        pair, seen = webrtc_pair([wrong], [right_client]), SERVER_ID.certificate
+        pair, seen = (
+            webrtc_pair([wrong], [right_client], versions=DTLS12_ONLY),
+            SERVER_ID.certificate,
+        )
     else:
-        pair, seen = webrtc_pair([right_server], [wrong]), CLIENT_ID.certificate
+        pair, seen = (
+            webrtc_pair([right_server], [wrong], versions=DTLS12_ONLY),
+            CLIENT_ID.certificate,
+        )
     client_end, server_end = ends(pair)
     mine, theirs = (client_end, server_end) if refuser == "client" else (server_end, client_end)
     colon_hex = seen.fingerprint(hashes.SHA256()).hex(":").upper()
@@ -515,6 +545,7 @@ def test_a_pinning_server_refuses_a_client_without_a_certificate() -> None:
         [pki.sdp_fingerprint(SERVER_ID.certificate)],
         [pki.sdp_fingerprint(CLIENT_ID.certificate)],
         client_has_certificate=False,
+        versions=DTLS12_ONLY,
     )
     client_end, server_end = ends(pair)
     assert server_end.alert == AlertDescription.handshake_failure and not server_end.by_peer

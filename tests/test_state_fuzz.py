@@ -36,7 +36,10 @@ Properties, checked after every input:
 Roles: a server connection (with and without required client certificates), a server
 endpoint (``DtlsEndpoint``, stateless cookie exchange in front), and a client connection (with
 and without a certificate of its own). The default suite runs a moderate budget per role;
-``slow`` runs a large one.
+``slow`` runs a large one. The scripted peers speak DTLS 1.2 only and the IUTs keep the
+default versions (DTLS 1.2 and 1.3): a client IUT offers both and falls back on the scripted
+server's answer, a server IUT answers the DTLS 1.2-only ClientHello in DTLS 1.2, so the fuzz
+covers the state machines a default configuration runs against a DTLS 1.2 peer.
 """
 
 from __future__ import annotations

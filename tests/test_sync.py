@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from aiodtls.sync import DtlsError, DtlsServer, connect
-from pairs import client_config, psk_configs, server_config
+from pairs import client_config, psk_configs12, server_config
 
 
 def test_blocking_client_and_server_with_several_peers() -> None:
@@ -69,7 +69,7 @@ def test_recv_times_out_with_none() -> None:
 
 
 def test_failed_handshake_raises_with_the_reason() -> None:
-    client_cfg, server_cfg = psk_configs(client_psk=b"\x02" * 16)
+    client_cfg, server_cfg = psk_configs12(client_psk=b"\x02" * 16)
     with DtlsServer("127.0.0.1", 0, configuration=server_cfg) as server:
         port = server.address[1]
         thread = threading.Thread(target=server.serve_for, args=(3.0,))

@@ -10,6 +10,7 @@ client that offered 1.3 refuses such a ServerHello: something removed 1.3 from i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,10 @@ from aiodtls import (
     DtlsConfiguration,
     DtlsConnection,
     ProtocolVersion,
+    SignatureScheme,
     SrtpProfile,
 )
+from certs import server_chain
 from pairs import Pair, client_config, handshake, psk_configs, server_config
 
 V12 = (ProtocolVersion.DTLSv1_2,)
@@ -200,3 +203,97 @@ def test_versions_are_normalized_and_checked_by_the_configuration() -> None:
     for bad in bad_values:
         with pytest.raises(ValueError, match="versions lists one or both"):
             DtlsConfiguration(versions=bad)  # type: ignore[arg-type]
+
+
+# -- the default: both versions (issue 14) ----------------------------------------------------
+
+
+def test_the_default_allows_both_versions() -> None:
+    for is_client in (True, False):
+        assert DtlsConfiguration(is_client=is_client).versions == BOTH
+        assert DtlsConfiguration(is_client=is_client).allows(ProtocolVersion.DTLSv1_2)
+    # The RFC 7925 preset is a DTLS 1.2 profile, and says so.
+    assert DtlsConfiguration.rfc7925(is_client=True, psk=b"k" * 16).versions == V12
+
+
+def default_client(**fields: Any) -> DtlsConfiguration:
+    """A client whose ``versions`` is left at the default (only trust and name are set)."""
+    config = client_config(**fields)
+    assert config.versions == BOTH
+    return config
+
+
+def default_server(**fields: Any) -> DtlsConfiguration:
+    """A server whose ``versions`` is left at the default (only its credentials are set)."""
+    config = server_config(**fields)
+    assert config.versions == BOTH
+    return config
+
+
+def negotiated(pair: Pair) -> tuple[str, str]:
+    c, s = pair.client_outcome.completed, pair.server_outcome.completed
+    assert c is not None and s is not None, (pair.client_outcome, pair.server_outcome)
+    assert c.protocol_version == s.protocol_version
+    return c.protocol_version, c.cipher_suite
+
+
+def test_a_default_client_and_a_default_server_speak_dtls13() -> None:
+    pair = handshake(default_client(), default_server())
+    assert negotiated(pair) == ("DTLSv1.3", "TLS_AES_128_GCM_SHA256")
+    assert pair.client.protocol_version == pair.server.protocol_version == "DTLSv1.3"
+
+
+def test_a_default_psk_pair_speaks_dtls13() -> None:
+    client, server = psk_configs()
+    assert client.versions == server.versions == BOTH
+    pair = handshake(client, server)
+    assert negotiated(pair) == ("DTLSv1.3", "TLS_AES_128_GCM_SHA256")
+
+
+@pytest.mark.parametrize("cookie", [True, False], ids=["cookie", "no-cookie"])
+def test_a_default_client_falls_back_to_a_dtls12_only_server(cookie: bool) -> None:
+    pair = handshake(default_client(), server_config(versions=V12, cookie_exchange=cookie))
+    assert negotiated(pair) == ("DTLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    # One ClientHello offering both (and, after a HelloVerifyRequest, the same one with the
+    # cookie): the client never starts over with a DTLS 1.2-only hello.
+    hellos = [d for _, way, d in pair.sent if way == "c2s" and d[0] == 22 and d[13] == 1]
+    assert hellos and all(_SUPPORTED_VERSIONS in d for d in hellos)
+
+
+@pytest.mark.parametrize("cookie", [True, False], ids=["cookie", "no-cookie"])
+def test_a_default_server_answers_a_dtls12_only_client_in_dtls12(cookie: bool) -> None:
+    pair = handshake(client_config(versions=V12), default_server(cookie_exchange=cookie))
+    assert negotiated(pair) == ("DTLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    # A server that speaks DTLS 1.3 too marks its DTLS 1.2 random (RFC 8446 §4.1.3); a client
+    # that offered only DTLS 1.2 does not look at the marker.
+    # The record header (13 bytes), the handshake header (12), server_version (2), random.
+    server_hello = next(d for _, way, d in pair.sent if way == "s2c" and d[13] == 2)
+    assert server_hello[25 + 2 + 24 : 25 + 2 + 32] == b"DOWNGRD\x01"
+
+
+def test_a_default_client_with_raw_public_keys_offers_dtls12_alone() -> None:
+    """Our DTLS 1.3 handshake has no RFC 7250 raw public keys: a client that uses them offers
+    DTLS 1.2 only, so a default server (which would otherwise pick DTLS 1.3 and find no
+    certificate to send) answers in DTLS 1.2."""
+    chain = server_chain("ecdsa")
+    client = DtlsConfiguration(peer_public_keys=[chain.key.public_key()])
+    server = DtlsConfiguration(is_client=False, raw_public_key=True, private_key=chain.key)
+    pair = handshake(client, server)
+    assert negotiated(pair)[0] == "DTLSv1.2"
+    hello = next(d for _, way, d in pair.sent if way == "c2s")
+    assert _SUPPORTED_VERSIONS not in hello
+
+
+def test_dtls13_server_refuses_a_client_accepting_no_scheme_for_its_key_in_plaintext() -> None:
+    """A DTLS 1.3 server whose key fits none of the client's signature_algorithms ends the
+    handshake before its ServerHello, so the client hears the handshake_failure at once; it
+    was sealed under handshake keys the client never derives, and the client waited for its
+    handshake timeout."""
+    pair = handshake(
+        client_config(signature_schemes=[SignatureScheme.rsa_pss_rsae_sha256]), server_config()
+    )
+    server_end, client_end = pair.server_outcome.terminated, pair.client_outcome.terminated
+    assert server_end is not None and client_end is not None
+    assert server_end.alert == AlertDescription.handshake_failure and not server_end.by_peer
+    assert "no signature scheme in common" in (server_end.reason or "")
+    assert client_end.alert == AlertDescription.handshake_failure and client_end.by_peer

@@ -10,7 +10,7 @@ import ssl
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from aiodtls import AlertDescription, DtlsConfiguration
+from aiodtls import AlertDescription, DtlsConfiguration, ProtocolVersion
 from aiodtls.pki import FINGERPRINT_ALGORITHMS, Fingerprint, as_fingerprint, parse_fingerprint
 from aiodtls.webrtc import (
     Identity,
@@ -20,7 +20,7 @@ from aiodtls.webrtc import (
     parse_fingerprint_lines,
     strongest_fingerprints,
 )
-from pairs import handshake
+from pairs import DTLS12_ONLY, handshake
 from test_examples import run_example
 
 
@@ -122,13 +122,26 @@ def test_the_server_refuses_a_client_whose_certificate_is_not_pinned(
     assert ended.alert == AlertDescription.bad_certificate
 
 
-def test_the_server_refuses_a_client_without_a_certificate(bob: Identity) -> None:
+@pytest.mark.parametrize(
+    ("versions", "alert"),
+    [
+        (DTLS12_ONLY, AlertDescription.handshake_failure),
+        # The default: DTLS 1.3, whose alert for it is certificate_required (RFC 8446 §4.4.2.4).
+        (None, AlertDescription.certificate_required),
+    ],
+    ids=["dtls1.2", "default"],
+)
+def test_the_server_refuses_a_client_without_a_certificate(
+    bob: Identity, versions: tuple[ProtocolVersion, ...] | None, alert: AlertDescription
+) -> None:
     client = DtlsConfiguration(is_client=True, peer_fingerprints=[bob.fingerprint()])
     server = bob.configuration([generate_certificate().fingerprint()], role="server")
+    if versions is not None:
+        client.versions = server.versions = versions
     pair = handshake(client, server)
     ended = pair.server_outcome.terminated
     assert pair.server_outcome.completed is None and ended is not None
-    assert ended.alert == AlertDescription.handshake_failure
+    assert ended.alert == alert
 
 
 def test_the_client_refuses_a_server_whose_certificate_is_not_pinned(
@@ -220,7 +233,7 @@ def test_example_webrtc_dtls_srtp(lose: int) -> None:
     assert "ice: connectivity check answered" in out
     assert re.search(r"first retransmission timeout (\d+) ms", out)
     found = re.search(
-        r"handshake ok: DTLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, (\d+) retransmissions",
+        r"handshake ok: DTLSv1.3 TLS_AES_128_GCM_SHA256, (\d+) retransmissions",
         out,
     )
     assert found is not None

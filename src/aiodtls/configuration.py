@@ -115,9 +115,11 @@ class DtlsConfiguration:
     cipher_suites: list[CipherSuite] | None = None
     "Suites in preference order; None means the defaults that fit the configured credentials."
 
-    versions: Sequence[ProtocolVersion] = (ProtocolVersion.DTLSv1_2,)
-    """The DTLS versions this side accepts: DTLS 1.2 (the default), DTLS 1.3, or both. A server
-    that allows both answers each ClientHello in the newest version the client offers."""
+    versions: Sequence[ProtocolVersion] = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+    """The DTLS versions this side accepts: DTLS 1.2, DTLS 1.3, or both (the default, like
+    OpenSSL's ``DTLS_method``: the highest version both sides allow is negotiated). A server
+    that allows both answers each ClientHello in the newest version the client offers; a client
+    that allows both offers DTLS 1.3 and falls back to DTLS 1.2 when the server answers so."""
 
     dtls13_echo_session_id: bool = False
     """Server, DTLS 1.3: echo the ClientHello's legacy_session_id in the ServerHello and
@@ -629,12 +631,14 @@ class DtlsConfiguration:
         TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 with secp256r1 and ecdsa_secp256r1_sha256 for raw
         public keys and certificates. A client offers the PSK suite when a PSK credential
         (``psk``, ``psk_lookup`` or ``psk_client_callback``) is among ``fields``, else the
-        ECDHE_ECDSA one; a server accepts both and picks what its credentials allow. Fields
-        given explicitly (e.g. ``cipher_suites``) win over the profile's."""
+        ECDHE_ECDSA one; a server accepts both and picks what its credentials allow. The
+        profile is one of DTLS 1.2, so ``versions`` is DTLS 1.2 alone. Fields given explicitly
+        (e.g. ``cipher_suites``, ``versions``) win over the profile's."""
         has_psk = any(
             fields.get(name) is not None for name in ("psk", "psk_lookup", "psk_client_callback")
         )
         profile: dict[str, object] = {
+            "versions": (ProtocolVersion.DTLSv1_2,),  # RFC 7925 profiles (D)TLS 1.2
             "groups": [NamedGroup.secp256r1],
             "signature_schemes": [SignatureScheme.ecdsa_secp256r1_sha256],
         }

@@ -91,16 +91,16 @@ an instance that never ran ``__init__``, so holds nothing (``_release_dtls12_sta
 
 def starts_in_dtls13(configuration: DtlsConfiguration) -> bool:
     """True for a client whose ClientHello is DTLS 1.3's: one that allows DTLS 1.3, unless it
-    resumes a DTLS 1.2 session (then it offers DTLS 1.2 alone, as that session was). One that
+    resumes a DTLS 1.2 session (then it offers DTLS 1.2 alone, as that session was) or uses
+    raw public keys (RFC 7250, which our DTLS 1.3 handshake does not negotiate). One that
     allows both offers both and falls back to DTLS 1.2 if the server answers in it."""
     if not configuration.is_client or not configuration.allows(ProtocolVersion.DTLSv1_3):
         return False
+    if not configuration.allows(ProtocolVersion.DTLSv1_2):
+        return True
     session = configuration.session
-    return (
-        session is None
-        or is_session13(session)
-        or not configuration.allows(ProtocolVersion.DTLSv1_2)
-    )
+    uses_raw_keys = configuration.raw_public_key or bool(configuration.peer_public_keys)
+    return (session is None or is_session13(session)) and not uses_raw_keys
 
 
 def admits_dtls13(configuration: DtlsConfiguration, admitted: Admit) -> bool:
@@ -247,6 +247,12 @@ class Dtls13HandshakePhase(ConnectionSlots):
         )
         self._records.skip_write_sequence_numbers(0, v13.records.next_sequence_number(0))
         legacy.adopt(hello, offered_dtls13=True)
+        if old.entries and not old.final:
+            # The ServerHello that made us fall back counted as DTLS 1.3's implicit ACK of
+            # the ClientHello (RFC 9147 §7.2); in DTLS 1.2 only the server's whole flight
+            # answers it: until then the ClientHello is resent on timeout. (A
+            # HelloVerifyRequest starts the next flight at once, replacing this one.)
+            self._flight.take_over_answered(old.entries, old.flight_number, self._now)
         handshake.detach()
         if self._trace.enabled:
             self._trace("version_fallback", version="DTLSv1.2")

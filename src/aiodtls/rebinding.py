@@ -20,6 +20,7 @@ from .connection import ConnectionState, DtlsConnection
 from .endpoint import DtlsEndpoint, EndpointStats
 from .events import DataReceived, HandshakeCompleted
 from .netsim import LinkConditions, Network
+from .suites import ProtocolVersion
 
 __all__ = [
     "CLIENT_ADDRESS",
@@ -167,8 +168,12 @@ def simulate_rebinding(
     loss: float = 0.0,
     seed: int = 0,
     before_rebind: Callable[[Network, PingingClient, EchoEndpoint], None] | None = None,
+    versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.DTLSv1_2,),
 ) -> RebindingRun:
     """Run a PSK session on the simulator and rebind the client at ``rebind_at``.
+
+    Both sides allow ``versions``: DTLS 1.2 (RFC 9146 connection IDs) unless told otherwise,
+    like ``aiodtls netsim``, whatever the configuration's default.
 
     ``before_rebind`` may inspect or tamper with the network just before the rebinding (the
     tests capture records there to replay them later).
@@ -179,8 +184,11 @@ def simulate_rebinding(
         psk_identity=b"device",
         verify_mode=ssl.CERT_NONE,
         connection_id_length=cid_length,
+        versions=versions,
     )
-    server_config = DtlsConfiguration(is_client=False, psk=PSK, connection_id_length=cid_length)
+    server_config = DtlsConfiguration(
+        is_client=False, psk=PSK, connection_id_length=cid_length, versions=versions
+    )
     client = PingingClient(DtlsConnection(configuration=client_config), interval)
     server = EchoEndpoint(DtlsEndpoint(server_config))
     withheld: list[DtlsConnection] = []

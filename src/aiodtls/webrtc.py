@@ -11,7 +11,9 @@ DTLS role that ``a=setup`` gives (RFC 8827, RFC 8122, RFC 5763, RFC 8842). No SR
   :class:`~aiodtls.configuration.DtlsConfiguration` that presents the identity and accepts
   only a peer whose certificate matches one of the remote fingerprints, in both roles (a
   certificate is required; the server requests the client's). There is no cookie exchange:
-  ICE has already checked the peer's address.
+  ICE has already checked the peer's address. The versions are the configuration's default,
+  DTLS 1.2 and 1.3: a peer that speaks only DTLS 1.2 (aiortc, on pyOpenSSL) gets DTLS 1.2
+  from the same ClientHello (tests/interop/test_aiortc.py).
 - Of remote fingerprints with several hash functions only the strongest set counts
   (:func:`strongest_fingerprints`, RFC 8122 §5).
 - :func:`dtls_role` turns the local and remote ``a=setup:`` values into the DTLS role, and

@@ -85,7 +85,8 @@ def aiodtls_config(
     is_client: bool, credentials: Credentials, peer: AiortcPeer, profiles: list[SrtpProfile]
 ) -> DtlsConfiguration:
     """aiodtls with an ECDSA certificate (aiortc only allows ECDHE-ECDSA suites) pinning
-    aiortc's certificate by the fingerprint text aiortc itself gives."""
+    aiortc's certificate by the fingerprint text aiortc itself gives. The versions are the
+    default, DTLS 1.2 and 1.3: aiortc's OpenSSL answers in DTLS 1.2 (``exchange_media``)."""
     sha256 = [f for f in peer.fingerprints if f.startswith("sha-256 ")]
     assert len(sha256) == 1, peer.fingerprints
     return DtlsConfiguration(
@@ -207,6 +208,8 @@ async def exchange_media(association: Association, profile: SrtpProfile) -> None
     peer, session = association.aiortc, association.session
     assert peer.dtls.state == "connected", peer.states
     assert session.srtp_profile is profile
+    assert session.connection.configuration.versions == DtlsConfiguration().versions  # both
+    assert session.protocol_version == "DTLSv1.2"  # aiortc speaks DTLS 1.2 only
     assert peer.srtp_profile is profile
     # aiodtls saw aiortc's certificate, and aiortc pinned aiodtls's (it is "connected").
     expected = peer.certificate.getFingerprints()[0]

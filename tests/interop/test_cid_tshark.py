@@ -26,7 +26,7 @@ import pytest
 from aiodtls import DtlsConnection, HandshakeCompleted
 from aiodtls.asyncio import DtlsSession, connect, serve
 from aiodtls.asyncio.session import DtlsProtocol
-from pairs import psk_configs
+from pairs import psk_configs12
 
 pytestmark = pytest.mark.interop
 
@@ -90,7 +90,7 @@ def capturing_protocol(
 
 def run_session(client_cid: int, server_cid: int) -> tuple[list[Any], str, HandshakeCompleted]:
     captured: list[tuple[Address, Address, bytes]] = []
-    client_cfg, server_cfg = psk_configs(connection_id_length=server_cid)
+    client_cfg, server_cfg = psk_configs12(connection_id_length=server_cid)
     client_cfg.connection_id_length = client_cid
     key_log = io.StringIO()
     client_cfg.key_log = key_log

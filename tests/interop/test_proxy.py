@@ -157,18 +157,23 @@ def start_s_client(
     return client
 
 
-def start_aiodtls_server(peers: PeerSet, files: InteropFiles, port: int) -> PeerProcess:
-    """``aiodtls server --echo`` with the 3-certificate RSA chain, datagrams of 576 bytes."""
-    return AIODTLS.server(peers, port, RSA, files, "--mtu", PAYLOAD_MTU, name="aiodtls_server")
+def start_aiodtls_server(
+    peers: PeerSet, files: InteropFiles, port: int, *, dtls12: bool = False
+) -> PeerProcess:
+    """``aiodtls server --echo`` with the 3-certificate RSA chain, datagrams of 576 bytes; the
+    default versions, or DTLS 1.2 alone with ``dtls12``."""
+    options = ("--mtu", PAYLOAD_MTU, *(["--dtls12"] * dtls12))
+    return AIODTLS.server(peers, port, RSA, files, *options, name="aiodtls_server")
 
 
 def start_aiodtls_client(
-    peers: PeerSet, files: InteropFiles, port: int, name: str, *lines: str
+    peers: PeerSet, files: InteropFiles, port: int, name: str, *lines: str, dtls12: bool = False
 ) -> PeerProcess:
     """``aiodtls client`` verifying the chain, any suite; it sends ``lines`` as records after
-    the handshake, then (stdin closed) waits 0.2 s for replies and ends."""
+    the handshake, then (stdin closed) waits 0.2 s for replies and ends. The default versions,
+    or DTLS 1.2 alone with ``dtls12``."""
     verify = ("--ca", str(files.server["rsa"].root), "--server-name", "localhost")
-    options = (*verify, "--mtu", PAYLOAD_MTU, "--wait", "0.2")
+    options = (*verify, "--mtu", PAYLOAD_MTU, "--wait", "0.2", *(["--dtls12"] * dtls12))
     client = AIODTLS.client(peers, port, None, None, *options, name=name)
     for line in lines:
         client.write_line(line)
@@ -550,12 +555,12 @@ def test_aiodtls_retransmission_timeline_follows_the_documented_rto(
     between the 0.1 s floor and 1.1 s, plus the peer-processing allowance (0.4 s + 0.1 s a
     datagram) for the flight that carries the server's certificate chain."""
     server_port = free_udp_port()
-    start_aiodtls_server(peers, interop_files, server_port)
+    start_aiodtls_server(peers, interop_files, server_port, dtls12=True)  # its flights
     proxy, port = AIODTLS.proxy(peers, server_port, *LOSSY, json_output=True)
     # Application data after both Finished flights tells the proxy the handshake is over (the
     # quiet second after flight 6 does too, unless a repeat of flight 5 crosses it).
     client = start_aiodtls_client(
-        peers, interop_files, port, "aiodtls_client", "ping 1", "ping 2", "ping 3"
+        peers, interop_files, port, "aiodtls_client", "ping 1", "ping 2", "ping 3", dtls12=True
     )
     reported = client.wait_for(HANDSHAKE_OK, "stderr", timeout=22.0)
     assert client.wait_exit(5.0) == 0, client.describe()
@@ -580,11 +585,11 @@ def test_aiodtls_client_times_its_second_client_hello_from_the_cookie_round_trip
     client an exact RTT, so when its ClientHello with the cookie (its second datagram) is lost,
     it resends after max(0.1 s, 1.5 x RTT) plus at most 10 % jitter, not after a 0.25 s probe."""
     server_port = free_udp_port()
-    start_aiodtls_server(peers, interop_files, server_port)
+    start_aiodtls_server(peers, interop_files, server_port, dtls12=True)
     proxy, port = AIODTLS.proxy(
         peers, server_port, "--direction", "c2s", "--drop-index", "1", json_output=True
     )
-    client = start_aiodtls_client(peers, interop_files, port, "aiodtls_client")
+    client = start_aiodtls_client(peers, interop_files, port, "aiodtls_client", dtls12=True)
     client.wait_for(HANDSHAKE_OK, "stderr", timeout=10.0)
     completed = wait_for_event(proxy, finding("completed"), "completed finding", 5.0)
     [dropped] = [d for d in datagrams(json_events(proxy)) if d["action"] == "dropped"]

@@ -21,7 +21,16 @@ def test_proxy_names_the_tls12_cid_records_of_a_real_session(
 ) -> None:  # I2
     server_port = free_udp_port()
     AIODTLS.server(
-        peers, server_port, None, None, "--psk", PSK, "--cid", server_cid, name="aiodtls_server"
+        peers,
+        server_port,
+        None,
+        None,
+        "--psk",
+        PSK,
+        "--cid",
+        server_cid,
+        "--dtls12",
+        name="aiodtls_server",
     )
     proxy, port = AIODTLS.proxy(peers, server_port, json_output=True)
     client = AIODTLS.client(
@@ -33,6 +42,7 @@ def test_proxy_names_the_tls12_cid_records_of_a_real_session(
         PSK,
         "--cid",
         client_cid,
+        "--dtls12",  # RFC 9146's tls12_cid records
         "--wait",
         "0.3",
         name="aiodtls_client",

@@ -73,6 +73,7 @@ def our_export(peer: PeerProcess, profile: SrtpProfile) -> str:
     return found["hex"]
 
 
+@pytest.mark.slow  # a profile matrix: in the slow pass of .ci/run
 @pytest.mark.parametrize("profile", ALL, ids=[p.name for p in ALL])
 def test_aiodtls_client_to_s_server_same_profile_and_keying_material(
     peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
@@ -89,6 +90,7 @@ def test_aiodtls_client_to_s_server_same_profile_and_keying_material(
     assert our_export(client, profile) == theirs, peers.describe()
 
 
+@pytest.mark.slow  # a profile matrix: in the slow pass of .ci/run
 @pytest.mark.parametrize("profile", ALL, ids=[p.name for p in ALL])
 def test_s_client_to_aiodtls_server_same_profile_and_keying_material(
     peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
@@ -159,6 +161,7 @@ def test_aiodtls_client_refuses_an_s_server_without_use_srtp(
 # -- GnuTLS ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a profile matrix: in the slow pass of .ci/run
 @pytest.mark.parametrize("profile", GNUTLS_PROFILES, ids=[p.name for p in GNUTLS_PROFILES])
 def test_gnutls_cli_to_aiodtls_server_same_keying_material(
     peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile
@@ -186,6 +189,7 @@ def test_gnutls_cli_to_aiodtls_server_same_keying_material(
     assert our_export(server, profile) == theirs, peers.describe()
 
 
+@pytest.mark.slow  # a profile matrix: in the slow pass of .ci/run
 @pytest.mark.parametrize("profile", GNUTLS_PROFILES, ids=[p.name for p in GNUTLS_PROFILES])
 def test_aiodtls_client_to_gnutls_serv_agrees_on_its_profile(
     peers: PeerSet, interop_files: InteropFiles, profile: SrtpProfile

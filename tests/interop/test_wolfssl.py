@@ -142,19 +142,21 @@ def test_wolfssl_client_to_aiodtls_server(
 
 
 def aiodtls_client_to_ecdsa_server(
-    peers: PeerSet, files: InteropFiles, version: str
+    peers: PeerSet, files: InteropFiles, version: str, *options: str
 ) -> tuple[PeerProcess, PeerProcess]:
-    """Our ECDSA client and a wolfSSL server ``-v version`` with its own suite list."""
+    """Our ECDSA client (the default versions, or ``options`` such as ``--dtls12``) and a
+    wolfSSL server ``-v version`` with its own suite list."""
     port = free_udp_port()
     server = WOLFSSL.server(peers, port, CASES[0], files, version=version, pin_suite=False)
-    return AIODTLS.client(peers, port, CASES[0], files), server
+    return AIODTLS.client(peers, port, CASES[0], files, *options), server
 
 
-def test_aiodtls_client_against_dtls13_only_wolfssl_server_fails_cleanly(
+def test_dtls12_only_aiodtls_client_against_dtls13_only_wolfssl_server_fails_cleanly(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:
-    # Issue 14's future peer: until aiodtls speaks DTLS 1.3, the refusal is named, promptly.
-    client, server = aiodtls_client_to_ecdsa_server(peers, interop_files, version="4")
+    # A client that allows DTLS 1.2 alone meets a DTLS 1.3-only server: the refusal is named,
+    # promptly. (The default client speaks DTLS 1.3 with it: tests/interop/test_wolfssl13.py.)
+    client, server = aiodtls_client_to_ecdsa_server(peers, interop_files, "4", "--dtls12")
 
     failure = client.wait_for(HANDSHAKE_FAILED, "stderr").group(0)
     assert client.wait_exit() != 0, client.describe()
@@ -167,13 +169,19 @@ def test_aiodtls_client_against_dtls13_only_wolfssl_server_fails_cleanly(
 
 
 @pytest.mark.slow
-def test_version_flexible_wolfssl_server_gives_aiodtls_dtls12(
-    peers: PeerSet, interop_files: InteropFiles
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [((), "DTLSv1.3"), (("--dtls12",), "DTLSv1.2")],
+    ids=["default-client", "dtls12-client"],
+)
+def test_version_flexible_wolfssl_server_gives_aiodtls_the_newest_version_it_allows(
+    peers: PeerSet, interop_files: InteropFiles, options: tuple[str, ...], expected: str
 ) -> None:
-    # ``-v d`` (the server issue 14's client will meet first): it offers DTLS 1.3 and 1.2.
-    client, server = aiodtls_client_to_ecdsa_server(peers, interop_files, version="d")
+    # ``-v d``: the wolfSSL server allows DTLS 1.3 and 1.2. Our default client allows both
+    # too and gets DTLS 1.3; with --dtls12 it gets DTLS 1.2.
+    client, server = aiodtls_client_to_ecdsa_server(peers, interop_files, "d", *options)
 
     handshake = exchange_with_wolfssl_server(peers, client, server)
 
-    assert handshake["version"] == "DTLSv1.2"
-    assert "SSL version is DTLSv1.2" in server.stdout(), server.describe()
+    assert handshake["version"] == expected
+    assert f"SSL version is {expected}" in server.stdout(), server.describe()

@@ -23,7 +23,7 @@ from ..configuration import DtlsConfiguration
 from ..connection import ConnectionState, DtlsConnection
 from ..events import DataReceived
 from ..pki import CertificateChain, generate_chain
-from ..suites import CipherSuite, NamedGroup, SignatureScheme
+from ..suites import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
 
 __all__ = [
     "KINDS",
@@ -40,6 +40,9 @@ __all__ = [
     "pyopenssl_resumed",
     "pyopenssl_step",
 ]
+
+_DTLS12 = (ProtocolVersion.DTLSv1_2,)
+"Both libraries speak DTLS 1.2 in the comparison (pyOpenSSL has no DTLS 1.3)."
 
 CLIENT, SERVER = ("192.0.2.1", 1), ("192.0.2.2", 2)
 PSK_KEY, PSK_IDENTITY = bytes(range(16)), b"bench"
@@ -123,11 +126,11 @@ def credentials(key: str) -> CertificateChain:
 def aiodtls_configs(
     kind: Kind, *, cookie: bool = True
 ) -> tuple[DtlsConfiguration, DtlsConfiguration]:
-    """Client and server configurations: one suite and group, EMS on, the cookie exchange on
-    unless ``cookie`` is False, no verification of the certificate by the client (its
-    signature on the key exchange is)."""
-    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE)
-    server = DtlsConfiguration(is_client=False, cookie_exchange=cookie)
+    """Client and server configurations: DTLS 1.2 alone (what pyOpenSSL is compared in), one
+    suite and group, EMS on, the cookie exchange on unless ``cookie`` is False, no verification
+    of the certificate by the client (its signature on the key exchange is)."""
+    client = DtlsConfiguration(is_client=True, verify_mode=ssl.CERT_NONE, versions=_DTLS12)
+    server = DtlsConfiguration(is_client=False, cookie_exchange=cookie, versions=_DTLS12)
     for config in (client, server):
         config.cipher_suites = [kind.suite]
         config.signature_schemes = [SignatureScheme[name.decode()] for name in SIGNATURE_SCHEMES]

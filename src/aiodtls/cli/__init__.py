@@ -33,10 +33,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "make certificates and keys (PEM) for aiodtls server/client, print the fingerprint",
     ),
     "client": ("aiodtls.cli.client", "connect to a DTLS server; stdin lines go out as records"),
-    "demo": ("aiodtls.cli.demo", "handshake over a simulated lossy path and show the timeline"),
+    "demo": (
+        "aiodtls.cli.demo",
+        "a DTLS 1.2 handshake over a simulated lossy path and its timeline (--dtls13: 1.3)",
+    ),
     "netsim": (
         "aiodtls.cli.netsim",
-        "run many simulated handshakes under an impairment and report statistics",
+        "run many simulated handshakes (DTLS 1.2 unless --dtls13/--versions) under an "
+        "impairment and report statistics",
     ),
     "proxy": (
         "aiodtls.cli.proxy",

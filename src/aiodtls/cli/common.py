@@ -2,7 +2,9 @@
 
 The protocol version has one vocabulary in every command that makes handshakes (``client``,
 ``server``, ``netsim``, ``demo``): ``--dtls12`` or ``--dtls13`` for one version (openssl's
-``-dtls1_2``), ``--versions 1.2,1.3`` for a list; without them the configuration's default.
+``-dtls1_2``), ``--versions 1.2,1.3`` for a list. Without them ``client`` and ``server`` keep
+the configuration's default (both versions: the newest both sides allow is negotiated), while
+``netsim`` and ``demo`` run DTLS 1.2, which their documented measurements are of.
 """
 
 from __future__ import annotations
@@ -85,9 +87,14 @@ def parse_versions(text: str) -> tuple[ProtocolVersion, ...]:
     return tuple(versions)
 
 
-def add_version_options(parser: argparse.ArgumentParser, *, what: str = "this side") -> None:
+def add_version_options(
+    parser: argparse.ArgumentParser,
+    *,
+    what: str = "this side",
+    default: str = "both, the newest the peer allows is negotiated",
+) -> None:
     """``--dtls12`` / ``--dtls13`` / ``--versions LIST`` (one of them), into ``args.versions``
-    (None: the configuration's default)."""
+    (None: the command's default, which ``default`` describes in the help)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--dtls12",
@@ -107,7 +114,7 @@ def add_version_options(parser: argparse.ArgumentParser, *, what: str = "this si
         "--versions",
         type=parse_versions,
         metavar="1.2,1.3",
-        help=f"the DTLS versions {what} allows, e.g. 1.2,1.3 for both",
+        help=f"the DTLS versions {what} allows, e.g. 1.2,1.3 for both (default: {default})",
     )
 
 
@@ -183,8 +190,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         choices=["rfc7925"],
-        help="rfc7925: the IoT/CoAP profile (TLS_PSK_WITH_AES_128_CCM_8 with --psk, else "
-        "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8; secp256r1; a server accepts both); --cipher wins",
+        help="rfc7925: the IoT/CoAP profile of DTLS 1.2 (TLS_PSK_WITH_AES_128_CCM_8 with --psk, "
+        "else TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8; secp256r1; a server accepts both); --cipher "
+        "and --versions win",
     )
     parser.add_argument(
         "--handshake-timeout", type=checks.positive(), default=60.0, help="seconds (default 60)"
@@ -275,6 +283,8 @@ def apply_common_options(args: argparse.Namespace, config: DtlsConfiguration) ->
         config.groups, config.signature_schemes = profile.groups, profile.signature_schemes
         if not args.cipher:
             config.cipher_suites = profile.cipher_suites
+        if not args.versions:  # a DTLS 1.2 profile; --versions 1.2,1.3 still allows both
+            config.versions = profile.versions
     if args.alpn:
         config.alpn_protocols = list(args.alpn)
     if args.export_srtp and not args.srtp_profiles:

@@ -332,6 +332,12 @@ class ServerHandshake13(Handshake13):
             return
         self.result.suite13 = suite
         self._psk = psk
+        # Refusals of the ClientHello's ALPN, use_srtp or signature_algorithms come before the
+        # ServerHello: raised later, their alert would be sealed under handshake keys the client
+        # never derives.
+        self.result.alpn_protocol = self._select_alpn(find_extension(extensions, EXT_ALPN))
+        self._select_srtp(find_extension(extensions, EXT_USE_SRTP))
+        scheme = None if psk is not None else self._select_signature_scheme(extensions)
         self._absorb(message)
         shared: bytes | None = None
         sh_extensions: list[tuple[int, bytes]] = [
@@ -366,7 +372,7 @@ class ServerHandshake13(Handshake13):
         self._schedule = KeySchedule13(self._hash, psk=None if psk is None else psk.key)
         self._schedule.derive_handshake(shared, self._transcript_hash())
         self._install_handshake_keys()
-        self._send_encrypted_flight(extensions)
+        self._send_encrypted_flight(scheme)
 
     def _check_hello(self, hello: ClientHello) -> None:
         if not client_offers_dtls13(hello):
@@ -567,28 +573,36 @@ class ServerHandshake13(Handshake13):
 
     # -- flight 4 (epoch 2) --------------------------------------------------------------
 
-    def _send_encrypted_flight(self, client_extensions: list[tuple[int, bytes]]) -> None:
+    def _select_signature_scheme(
+        self, client_extensions: list[tuple[int, bytes]]
+    ) -> SignatureScheme:
+        """The scheme our CertificateVerify uses: the first of ours the client accepts that
+        fits our key."""
+        schemes_body = find_extension(client_extensions, EXT_SIGNATURE_ALGORITHMS)
+        if schemes_body is None:
+            raise AlertMissingExtension("ClientHello without signature_algorithms")
+        assert self._key is not None  # no PSK: has_certificate held
+        usable = signatures.schemes_for_key(
+            self._key, self._schemes, decode_uint16_list(schemes_body)
+        )
+        if not usable:
+            raise AlertHandshakeFailure("no signature scheme in common for our key")
+        return usable[0]
+
+    def _send_encrypted_flight(self, scheme: SignatureScheme | None) -> None:
+        """EncryptedExtensions, [CertificateRequest, Certificate, CertificateVerify with
+        ``scheme``, when no PSK keyed the handshake], Finished."""
         config = self.configuration
         ee: list[tuple[int, bytes]] = []
-        self.result.alpn_protocol = self._select_alpn(find_extension(client_extensions, EXT_ALPN))
         if self.result.alpn_protocol is not None:
             ee.append((int(EXT_ALPN), encode_alpn([self.result.alpn_protocol.encode("ascii")])))
-        self._select_srtp(find_extension(client_extensions, EXT_USE_SRTP))
         if self.result.srtp_profile is not None:
             answer = UseSrtp([int(self.result.srtp_profile)], self.result.srtp_mki)
             ee.append((int(EXT_USE_SRTP), encode_use_srtp(answer)))
         self._send(_T.encrypted_extensions, encode_encrypted_extensions(EncryptedExtensions(ee)), 2)
-        if self._psk is None:
-            schemes_body = find_extension(client_extensions, EXT_SIGNATURE_ALGORITHMS)
-            if schemes_body is None:
-                raise AlertMissingExtension("ClientHello without signature_algorithms")
+        if scheme is not None:
             key = self._key
             assert key is not None
-            usable = signatures.schemes_for_key(
-                key, self._schemes, decode_uint16_list(schemes_body)
-            )
-            if not usable:
-                raise AlertHandshakeFailure("no signature scheme in common for our key")
             if config.effective_verify_mode() != ssl.CERT_NONE:
                 self._certificate_requested = True
                 request = CertificateRequest13(
@@ -603,7 +617,7 @@ class ServerHandshake13(Handshake13):
                 self._send(_T.certificate_request, encode_certificate_request13(request), 2)
             entries = [CertificateEntry(c.public_bytes(_DER)) for c in self._chain]
             self._send(_T.certificate, encode_certificate13(Certificate13(b"", entries)), 2)
-            self._send_certificate_verify(key, usable[0])
+            self._send_certificate_verify(key, scheme)
         self._send(_T.finished, self._finished_data(from_client=False), 2)
         self._schedule_().derive_application(self._transcript_hash())
         self._flush(SERVER_HELLO13)

@@ -236,6 +236,16 @@ class FlightSender:
         self._final = final
         self.state = _SENDING
 
+    def take_over_answered(self, entries: Sequence[FlightEntry], number: int, now: float) -> None:
+        """Carry on with ``entries``, sent by another sender and partly answered: the ClientHello
+        of a DTLS 1.3 client falling back to DTLS 1.2 on a ServerHello. Only the peer's whole
+        flight answers it (RFC 6347 §4.2.4): resent one timeout from ``now`` unless it comes."""
+        self.start(list(entries), final=False, flight_number=number)
+        self.state = _WAITING
+        self._first_sent_at = self._last_sent_at = now
+        self.on_peer_answer(now)
+        self.deadline = self.deadline or now + self.timer.wait()  # without progress_resets
+
     def forget(self) -> None:
         """Drop the flight entirely (handshake over, or the final flight's linger ended)."""
         self.state = _IDLE
