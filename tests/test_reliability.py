@@ -505,41 +505,24 @@ def test_every_suite_completes_under_loss() -> None:
 
 
 @pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+@pytest.mark.parametrize("fallback", [False, True], ids=["dtls12-client", "default-client"])
 def test_lost_certificate_fragment_from_a_timerless_server_costs_one_base_timeout(
-    cookie: bool,
+    cookie: bool, fallback: bool
 ) -> None:  # issue 9 item 2
     """The seed case: Certificate fragment 2 is lost once and the server never resends on its
     own. The client measured the RTT from the first datagrams of the answer and holds the
     partial flight: its timer must then run one base timeout from the last new fragment (not
-    the blind probe, not the initial 1 s), with or without a HelloVerifyRequest before."""
-    d = 0.015625
-    client, server = configs(policy=EXACT)
-    server.cookie_exchange = cookie
-    lossy = LinkConditions(
-        delay=d,
-        rules=[drop(carries_handshake(HandshakeType.certificate, fragment_index=2), first=1)],
-    )
-    run = simulate(client, server, s2c=lossy, timerless_server=True)
-    assert run.completed
-    rtt = 2 * d
-    # The answer's last fragments arrive within a few ms of each other; then one base timeout
-    # (max(min_rto, 1.5 x RTT)), the client's repeat, the server's resend, flights 5 and 6.
-    assert run.client_done_at <= rtt * (2 if cookie else 1) + 0.2, run.net.timeline()
-    (resend,) = run.retransmissions("client")
-    assert resend.fields["why"] == "timeout"
+    the blind probe, not the initial 1 s), with or without a HelloVerifyRequest before.
 
-
-@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
-def test_a_client_falling_back_to_dtls12_keeps_asking_a_timerless_server(cookie: bool) -> None:
-    """The seed case with a client of the default versions: it offers DTLS 1.3 too, and the
+    With ``fallback`` the client has the default versions: it offers DTLS 1.3 too, and the
     DTLS 1.2 server's ServerHello makes it fall back. The ServerHello does not answer its
-    ClientHello in DTLS 1.2 (only the whole flight does, RFC 6347 §4.2.4): when Certificate
-    fragment 2 is lost, the client must still repeat its ClientHello one base timeout later.
-    It once took the ServerHello for DTLS 1.3's implicit acknowledgement (RFC 9147 §7.1) and
-    waited for the handshake timeout."""
+    ClientHello in DTLS 1.2 (only the whole flight does, RFC 6347 §4.2.4): such a client once
+    took it for DTLS 1.3's implicit acknowledgement (RFC 9147 §7.1) and waited for the
+    handshake timeout."""
     d = 0.015625
     client, server = configs(policy=EXACT)
-    client.versions = DtlsConfiguration().versions  # the default: DTLS 1.2 and 1.3
+    if fallback:
+        client.versions = DtlsConfiguration().versions  # the default: DTLS 1.2 and 1.3
     server.cookie_exchange = cookie
     lossy = LinkConditions(
         delay=d,
@@ -549,7 +532,10 @@ def test_a_client_falling_back_to_dtls12_keeps_asking_a_timerless_server(cookie:
     assert run.completed
     versions = [t.fields["version"] for t in run.traces if t.kind == "handshake_complete"]
     assert versions == ["DTLSv1.2", "DTLSv1.2"]
-    assert run.client_done_at <= 2 * d * (2 if cookie else 1) + 0.2, run.net.timeline()
+    rtt = 2 * d
+    # The answer's last fragments arrive within a few ms of each other; then one base timeout
+    # (max(min_rto, 1.5 x RTT)), the client's repeat, the server's resend, flights 5 and 6.
+    assert run.client_done_at <= rtt * (2 if cookie else 1) + 0.2, run.net.timeline()
     (resend,) = run.retransmissions("client")
     assert resend.fields["why"] == "timeout"
 
