@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -450,6 +451,7 @@ def test_truncated_unified_headers() -> None:  # V2, X18
 # ---------------------------------------------------------------------------- properties
 
 
+@pytest.mark.slow  # 2,000 examples (3 s): in the slow pass of .ci/run
 @settings(max_examples=2000)
 @given(st.binary(max_size=400), st.none() | st.integers(min_value=0, max_value=32))
 def test_dissect_never_raises_on_arbitrary_bytes(

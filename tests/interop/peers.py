@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import pytest
+
 from certs import KeyKind, PemFiles, client_chain, server_chain
 
 __all__ = [
@@ -132,6 +134,13 @@ CASES = (
     ),
 )
 "The three combinations acceptance item 1 asks for, in each direction and with each peer."
+
+CASE_MATRIX = tuple(
+    pytest.param(case, id=case.id, marks=() if index == 0 else pytest.mark.slow)
+    for index, case in enumerate(CASES)
+)
+"""CASES for ``parametrize``: the first in the README test command, the others (a real-peer
+matrix) in the slow pass that .ci/run also runs."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from .launch import GNUTLS, aiodtls_client_to_gnutls_serv, peer_client_to_aiodtls_server
-from .peers import CASES, Case, InteropFiles, PeerSet
+from .peers import CASE_MATRIX, Case, InteropFiles, PeerSet
 
 pytestmark = pytest.mark.interop
 
@@ -27,7 +27,7 @@ DESCRIPTION_PARTS = {
 }
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASE_MATRIX)
 def test_aiodtls_client_to_gnutls_serv(
     peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
@@ -43,7 +43,7 @@ def test_aiodtls_client_to_gnutls_serv(
     server.wait_for(r"CLIENT HELLO \(1\) was received\..*sequence: 1\b")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASE_MATRIX)
 def test_gnutls_cli_to_aiodtls_server(
     peers: PeerSet, interop_files: InteropFiles, case: Case
 ) -> None:
