@@ -5,7 +5,8 @@ Owns a coverage-guided fuzz loop over what the network can hand the sans-I/O cor
 protocol conformance beyond a few invariants; the tests do that.
 
 The targets start at every stage of three recorded live handshakes (ECDHE-ECDSA with a
-3-certificate chain and the cookie exchange, client authentication, PSK): before the run
+3-certificate chain and the cookie exchange, client authentication, PSK), each in DTLS 1.3 (the
+default versions) and in DTLS 1.2: before the run
 starts, each handshake is driven in memory and both connections are snapshotted (deep copies)
 before every datagram, so a fuzz input can resume a client or a server in any state, including
 established. The datagrams of the recorded handshake are material: an input may deliver one
@@ -59,6 +60,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from certs import server_chain
 from pairs import (
     CLIENT_ADDR,
+    DTLS12_ONLY,
     SERVER_ADDR,
     client_auth_configs,
     client_config,
@@ -110,6 +112,11 @@ try:
     _AEAD_TYPES.append(AESGCM)
 except ImportError:  # pragma: no cover
     pass
+# DTLS 1.3's record-number mask keeps one AES-ECB encryptor per epoch (record/protection13.py):
+# ECB carries nothing from one whole block to the next, so copies share it as well.
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
+
+_AEAD_TYPES.append(type(Cipher(algorithms.AES(bytes(16)), modes.ECB()).encryptor()))
 for _type in _AEAD_TYPES:
     copy._deepcopy_dispatch[_type] = _share  # type: ignore[attr-defined]
 
@@ -120,6 +127,12 @@ def _copy_hash(x: Any, memo: dict[int, Any]) -> Any:
 
 
 copy._deepcopy_dispatch[type(hashlib.sha256())] = _copy_hash  # type: ignore[attr-defined]
+
+# Nor can a keyed HMAC (the DTLS 1.2 PRF's, keyschedule.PrfSecret): copies get their own.
+from cryptography.hazmat.primitives import hashes, hmac  # noqa: E402
+
+_HMAC_TYPE = type(hmac.HMAC(bytes(32), hashes.SHA256()))
+copy._deepcopy_dispatch[_HMAC_TYPE] = _copy_hash  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -169,10 +182,20 @@ def _three_certificate_chain() -> tuple[DtlsConfiguration, DtlsConfiguration]:
     return client_config(), server
 
 
+def _dtls12(pair: tuple[DtlsConfiguration, DtlsConfiguration]) -> tuple[DtlsConfiguration, ...]:
+    for config in pair:
+        config.versions = DTLS12_ONLY
+    return pair
+
+
+# The default versions negotiate DTLS 1.3; each handshake is recorded in DTLS 1.2 as well.
 RECORDINGS = [
     _record("ecdhe-ecdsa", *_three_certificate_chain()),
     _record("client-auth", *client_auth_configs()),
     _record("psk", *psk_configs()),
+    _record("ecdhe-ecdsa-dtls12", *_dtls12(_three_certificate_chain())),
+    _record("client-auth-dtls12", *_dtls12(client_auth_configs())),
+    _record("psk-dtls12", *_dtls12(psk_configs())),
 ]
 MATERIAL: list[bytes] = [data for recording in RECORDINGS for _, data in recording.datagrams]
 "Every recorded datagram, of every handshake, in both directions."
