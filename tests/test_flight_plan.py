@@ -6,6 +6,8 @@ the plan must be the same every time it is computed (SPEC P2, F4, T5, T6).
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,11 @@ from aiodtls.reliability.flight import (
     PlannedRecord,
     plan_datagrams,
 )
-from aiodtls.reliability.fragments import HANDSHAKE_HEADER_LENGTH, pull_handshake_header
+from aiodtls.reliability.fragments import (
+    HANDSHAKE_HEADER_LENGTH,
+    HandshakeHeader,
+    pull_handshake_header,
+)
 from aiodtls.reliability.reassembly import FragmentStatus, HandshakeMessage, Reassembler
 from aiodtls.reliability.timer import RetransmissionPolicy
 from aiodtls.sweep import chain_of_size
@@ -57,6 +63,16 @@ def datagram_size(datagram: list[PlannedRecord]) -> int:
     return sum(overhead(epoch) + len(payload) for epoch, _, payload in datagram)
 
 
+def fragments_of(payload: bytes) -> list[tuple[HandshakeHeader, bytes]]:
+    """The (header, fragment) pairs of a handshake record: one, or several when coalesced."""
+    buf = Buffer(payload)
+    out = []
+    while buf.remaining():
+        header = pull_handshake_header(buf)
+        out.append((header, buf.pull_bytes(header.fragment_length)))
+    return out
+
+
 def reassemble(plan: list[list[PlannedRecord]]) -> tuple[list[HandshakeMessage], list[int]]:
     """Feed every handshake record to a Reassembler; also return the CCS epochs in order."""
     reassembler = Reassembler()
@@ -76,28 +92,28 @@ def reassemble(plan: list[list[PlannedRecord]]) -> tuple[list[HandshakeMessage],
                 ccs_epochs.append(epoch)
                 continue
             assert content_type == HANDSHAKE
-            buf = Buffer(payload)
-            header = pull_handshake_header(buf)
-            fragment = buf.pull_bytes(buf.remaining())
-            assert len(fragment) == header.fragment_length
-            status = reassembler.add_fragment(
-                header.msg_type,
-                header.length,
-                header.message_seq,
-                header.fragment_offset,
-                fragment,
-                epoch,
-            )
-            assert status == FragmentStatus.NEW
-            while (message := reassembler.pop_message()) is not None:
-                messages.append(message)
+            assert len(payload) <= 2**14  # R5
+            for header, fragment in fragments_of(payload):
+                status = reassembler.add_fragment(
+                    header.msg_type,
+                    header.length,
+                    header.message_seq,
+                    header.fragment_offset,
+                    fragment,
+                    epoch,
+                )
+                assert status == FragmentStatus.NEW
+                while (message := reassembler.pop_message()) is not None:
+                    messages.append(message)
     assert reassembler.buffered_bytes == 0
     return messages, ccs_epochs
 
 
-def check_plan(entries: list[FlightEntry], mtu: int) -> list[list[PlannedRecord]]:
+def check_plan(
+    entries: list[FlightEntry], mtu: int, *, coalesce: bool = False
+) -> list[list[PlannedRecord]]:
     """Plan ``entries`` and check every invariant that must hold for any MTU."""
-    plan = plan_datagrams(entries, mtu, overhead)
+    plan = plan_datagrams(entries, mtu, overhead, coalesce=coalesce)
     assert all(datagram for datagram in plan)
     for datagram in plan:
         assert datagram_size(datagram) <= mtu
@@ -107,7 +123,8 @@ def check_plan(entries: list[FlightEntry], mtu: int) -> list[list[PlannedRecord]
         (e.msg_type, e.message_seq, e.body, e.epoch) for e in expected
     ]
     assert ccs_epochs == [e.epoch for e in entries if e.is_change_cipher_spec]
-    assert plan_datagrams(entries, mtu, overhead) == plan  # stable across retransmissions
+    # stable across retransmissions
+    assert plan_datagrams(entries, mtu, overhead, coalesce=coalesce) == plan
     return plan
 
 
@@ -222,8 +239,8 @@ def test_every_plan_fits_the_mtu_and_reassembles(entries: list[FlightEntry], mtu
 @settings(max_examples=100, deadline=None)
 def test_small_mtus_fit_or_raise(entries: list[FlightEntry], mtu: int) -> None:
     """Small MTUs: MtuTooSmall exactly when no fragment byte fits, else a valid plan."""
-    smallest = max(
-        overhead(e.epoch) + HANDSHAKE_HEADER_LENGTH + 1
+    smallest = max(  # an empty message fits in its headers (hypothesis found that case)
+        overhead(e.epoch) + HANDSHAKE_HEADER_LENGTH + min(1, len(e.body))
         for e in entries
         if not e.is_change_cipher_spec
     )
@@ -259,3 +276,62 @@ def test_handshake_with_a_huge_mtu_and_a_20_kb_chain_needs_no_retransmission() -
     pair = run_handshake(client, server)
     assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
     assert pair.server.stats.retransmissions == 0
+
+
+# -- coalescing (DTLS 1.3) -------------------------------------------------------------------
+
+ENCRYPTED_EXTENSIONS = 8
+
+
+def test_coalesced_messages_of_one_epoch_share_a_record() -> None:
+    """DTLS 1.3's server flight: the ServerHello alone in epoch 0 (a key change ends a record,
+    RFC 8446 §5.1), EncryptedExtensions, Certificate, CertificateVerify and Finished in one
+    epoch-2 record, whose overhead is paid once (RFC 6347 §4.2.3, RFC 9147 §5.5)."""
+    entries = [
+        handshake(1, 70),
+        handshake(2, 2, epoch=2, msg_type=ENCRYPTED_EXTENSIONS),
+        handshake(3, 300, epoch=2),
+        handshake(4, 72, epoch=2),
+        handshake(5, 32, epoch=2, msg_type=FINISHED),
+    ]
+    plan = check_plan(entries, 1400, coalesce=True)
+    assert [(epoch, len(fragments_of(payload))) for epoch, _, payload in plan[0]] == [
+        (0, 1),
+        (2, 4),
+    ]
+    separate = check_plan(entries, 1400)
+    assert datagram_size(separate[0]) - datagram_size(plan[0]) == 3 * overhead(2)
+
+
+def test_a_coalesced_record_continues_a_message_the_next_datagram_ends() -> None:
+    """A message too big for the room left is cut as without coalescing: its first fragment
+    joins the record, the rest starts the next datagram, every datagram fills the MTU."""
+    plan = check_plan([handshake(0, 100, epoch=2), handshake(1, 1000, epoch=2)], 500, coalesce=True)
+    assert [len(datagram) for datagram in plan] == [1, 1, 1]
+    assert [datagram_size(d) for d in plan[:-1]] == [500, 500]
+    assert [len(fragments_of(plan[0][0][2]))] == [2]
+
+
+@given(
+    sizes=st.lists(st.tuples(st.integers(0, 3000), st.sampled_from([0, 2, 3])), max_size=6),
+    mtu=st.integers(200, 1500),
+)
+@settings(max_examples=150, deadline=None)
+def test_every_coalesced_plan_fits_the_mtu_and_reassembles(
+    sizes: list[tuple[int, int]], mtu: int
+) -> None:
+    """For any MTU, sizes and epochs: datagrams ≤ MTU, exact reassembly, stable plan, and no
+    two neighbouring records of a datagram in one epoch (they would have been one record)."""
+    entries = [handshake(seq, size, epoch=epoch) for seq, (size, epoch) in enumerate(sizes)]
+    for datagram in check_plan(entries, mtu, coalesce=True):
+        epochs = [epoch for epoch, _, _ in datagram]
+        assert all(a != b for a, b in itertools.pairwise(epochs))
+
+
+def test_a_coalesced_record_never_carries_more_than_2_to_the_14_bytes() -> None:  # R5
+    """Two messages that fill 2^14 bytes together start a second record at a 60000-byte MTU."""
+    half = (2**14 - 2 * HANDSHAKE_HEADER_LENGTH) // 2
+    plan = check_plan(
+        [handshake(0, half, epoch=2), handshake(1, half + 1, epoch=2)], 60_000, coalesce=True
+    )
+    assert [len(fragments_of(payload)) for _, _, payload in plan[0]] == [2, 1]

@@ -15,6 +15,7 @@ import itertools
 import pytest
 
 from aiodtls import ConnectionState, DtlsConfiguration
+from aiodtls.dissect import UnifiedRecord, dissect
 from aiodtls.netsim import LinkConditions, drop, nth, where
 from aiodtls.reliability import flight as flight_module
 from aiodtls.reliability.timer import MTU_STEPS, RetransmissionPolicy
@@ -67,6 +68,27 @@ def test_lossless_dtls13_handshake_is_two_round_trips_after_the_cookie() -> None
     # CH1 -> HRR (cookie), CH2 -> the server's flight, the client's Finished at 4d.
     assert run.client_done_at == 4 * D
     assert run.retransmissions("client") == run.retransmissions("server") == []
+
+
+@pytest.mark.parametrize("psk", [False, True], ids=PSK_IDS)
+def test_messages_of_one_epoch_share_a_record(psk: bool) -> None:
+    """The server's flight answering the second ClientHello: the ServerHello in epoch 0, then
+    EncryptedExtensions .. Finished coalesced (RFC 9147 §5.5), so no datagram carries more
+    than one epoch-2 record and each record's 22 bytes of overhead are paid once. With a PSK
+    the flight is 197 bytes (it was 219, EncryptedExtensions and Finished in two records)."""
+    run = simulate(*configs13(psk=psk))
+    assert run.completed
+    flight = [
+        e.data
+        for e in run.net.log
+        if e.src == SERVER_ADDRESS and e.action.value == "sent" and e.index >= 2
+    ][:-1]  # after the two HelloRetryRequest copies, before the ACK of the client's Finished
+    encrypted = [
+        sum(isinstance(item, UnifiedRecord) for item in dissect(datagram)) for datagram in flight
+    ]
+    assert encrypted == [1] * len(flight)
+    if psk:
+        assert [len(datagram) for datagram in flight] == [197]
 
 
 # -- single and double drops ----------------------------------------------------------------

@@ -39,7 +39,7 @@ from .flight_plan import (
     PlannedRecord,
     covers,
     gaps,
-    piece_of,
+    pieces_of,
     plan_datagrams,
     plan_unacknowledged,
 )
@@ -188,8 +188,8 @@ class FlightSender:
         self._final = False
         self._trace = tracer
         self._acks = acks
-        self._sent_pieces: dict[tuple[int, int], tuple[Piece, float, int]] = {}
-        """ACK mode: record number -> the fragment it carried, when it went out, and its
+        self._sent_pieces: dict[tuple[int, int], tuple[tuple[Piece, ...], float, int]] = {}
+        """ACK mode: record number -> the fragments it carried, when it went out, and its
         place in the order of records sent (for this flight; popped once acknowledged)."""
         self._acked: dict[int, list[tuple[int, int]]] = {}
         "ACK mode: message_seq -> the (offset, length) fragments acknowledged."
@@ -295,8 +295,9 @@ class FlightSender:
             found = sent.pop(number, None)
             if found is None:
                 continue
-            (message_seq, offset, length), sent_at, order = found
-            self._acked.setdefault(message_seq, []).append((offset, length))
+            pieces, sent_at, order = found
+            for message_seq, offset, length in pieces:
+                self._acked.setdefault(message_seq, []).append((offset, length))
             if order > newest_order:
                 newest_order, newest_sent_at = order, sent_at
             newly = True
@@ -347,13 +348,15 @@ class FlightSender:
             overdue = None if srtt is None else now - 1.125 * srtt
             in_flight = {
                 piece
-                for piece, sent_at, order in sent.values()
+                for pieces, sent_at, order in sent.values()
                 if order > newest and (overdue is None or sent_at > overdue)
+                for piece in pieces
             }
             acked = self._acked
             if any(
                 piece not in in_flight and not covers(acked.get(piece[0], []), piece)
-                for piece, _, _ in sent.values()
+                for pieces, _, _ in sent.values()
+                for piece in pieces
             ):
                 self._hold_back = in_flight
                 self._retransmit("partial ACK", lower_mtu=False)
@@ -543,12 +546,14 @@ class FlightSender:
                     acknowledged.setdefault(message_seq, []).append((offset, length))
             self._hold_back = None
             plan: Sequence[list[PlannedRecord]] = plan_unacknowledged(
-                self._entries, acknowledged, self.mtu, records.overhead
+                self._entries, acknowledged, self.mtu, records.overhead, coalesce=True
             )
         else:
             plan = self._plan
             if self._plan_mtu != self.mtu or not plan:
-                plan = self._plan = plan_datagrams(self._entries, self.mtu, records.overhead)
+                plan = self._plan = plan_datagrams(
+                    self._entries, self.mtu, records.overhead, coalesce=self._acks
+                )
                 self._plan_mtu = self.mtu
         record_times = self._record_sent_at
         seal = records.seal
@@ -560,7 +565,7 @@ class FlightSender:
                 sealed = []
                 for epoch, content_type, payload in planned:
                     number = (epoch, records.next_sequence_number(epoch))
-                    sent_pieces[number] = (piece_of(payload), now, self._sent_count)
+                    sent_pieces[number] = (pieces_of(payload), now, self._sent_count)
                     self._sent_count += 1
                     if record_times is not None:
                         record_times[number] = now

@@ -22,7 +22,7 @@ __all__ = [
     "PlannedRecord",
     "covers",
     "gaps",
-    "piece_of",
+    "pieces_of",
     "plan_datagrams",
     "plan_unacknowledged",
 ]
@@ -71,75 +71,99 @@ class MtuTooSmall(ValueError):
     """The MTU cannot carry even one byte of a handshake fragment."""
 
 
-def _fragment_record(entry: FlightEntry, offset: int, length: int) -> PlannedRecord:
-    """The record carrying ``entry.body[offset:offset + length]``."""
-    fragment = encode_handshake_fragment(
-        entry.msg_type, entry.message_seq, entry.body, offset, length
-    )
-    return (entry.epoch, _HANDSHAKE, fragment)
-
-
 def plan_datagrams(
-    entries: Sequence[FlightEntry], mtu: int, overhead: Callable[[int], int]
+    entries: Sequence[FlightEntry],
+    mtu: int,
+    overhead: Callable[[int], int],
+    *,
+    coalesce: bool = False,
 ) -> list[list[PlannedRecord]]:
     """Cut ``entries`` into records and pack the records into datagrams of at most ``mtu``.
 
     ``overhead(epoch)`` is the record header plus protection expansion in that epoch. Each
     datagram holds as many whole records as fit; a message that does not fit the room left is
     fragmented, and the rest continues in the next datagram.
+
+    ``coalesce`` (DTLS 1.3): a handshake fragment joins the datagram's last record when that
+    record is a handshake record of the same epoch: "multiple handshake messages may be placed
+    in the same record, provided that there is room and that they are part of the same flight"
+    (RFC 6347 §4.2.3, kept by RFC 9147 §5.5), and the record's overhead (22 bytes with a
+    unified header and an AEAD tag) is paid once. Key changes stay on record boundaries, as
+    RFC 8446 §5.1 requires: only messages of one epoch share a record. (Written out with
+    local names rather than a packing object: this runs for every flight sent.)
     """
     datagrams: list[list[PlannedRecord]] = []
     current: list[PlannedRecord] = []
     room = mtu
+    joinable = -1  # the epoch of current[-1] when a handshake fragment may join it
 
     def flush() -> None:
-        nonlocal current, room
+        nonlocal current, room, joinable
         if current:
             datagrams.append(current)
         current = []
         room = mtu
+        joinable = -1
+
+    def put(epoch: int, fragment: bytes, framing: int) -> None:
+        """Add a handshake fragment (header and body) that ``framing`` was computed for."""
+        nonlocal room, joinable
+        if joinable == epoch:
+            current[-1] = (epoch, _HANDSHAKE, current[-1][2] + fragment)
+        else:
+            current.append((epoch, _HANDSHAKE, fragment))
+        room -= framing + len(fragment) - HANDSHAKE_HEADER_LENGTH
+        joinable = epoch if coalesce and len(current[-1][2]) < _MAX_FRAGMENT else -1
 
     for entry in entries:
+        epoch = entry.epoch
         if entry.content_type == _CHANGE_CIPHER_SPEC:
-            need = overhead(entry.epoch) + 1
+            need = overhead(epoch) + 1
             if need > room:
                 flush()
             if need > room:
                 raise MtuTooSmall(f"MTU {mtu} cannot carry a ChangeCipherSpec")
-            current.append((entry.epoch, _CHANGE_CIPHER_SPEC, b"\x01"))
+            current.append((epoch, _CHANGE_CIPHER_SPEC, b"\x01"))
             room -= need
+            joinable = -1
             continue
-        per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
         size = len(entry.body)
-        if size <= room - per_record and size <= _MAX_FRAGMENT:
-            # The whole message fits the room left (the usual case): one record, as below,
-            # the message as the handshake encoded it, or its header built here and the body
-            # appended without slicing a copy of it.
+        if joinable == epoch:
+            framing, in_record = HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT - len(current[-1][2])
+        else:
+            framing, in_record = overhead(epoch) + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
+        if size <= room - framing and size <= in_record:
+            # The whole message fits the room left (the usual case): one record or the end of
+            # one, the message as the handshake encoded it, or its header built here and the
+            # body appended without slicing a copy of it.
             payload = entry.encoded or (
                 handshake_header(entry.msg_type, size, entry.message_seq, 0, size) + entry.body
             )
-            current.append((entry.epoch, _HANDSHAKE, payload))
-            room -= per_record + size
+            if joinable == epoch:
+                current[-1] = (epoch, _HANDSHAKE, current[-1][2] + payload)
+            else:
+                current.append((epoch, _HANDSHAKE, payload))
+            room -= framing + size
+            if coalesce:
+                joinable = epoch if len(current[-1][2]) < _MAX_FRAGMENT else -1
             continue
         offset = 0
         while True:
-            available = room - per_record
-            remaining = len(entry.body) - offset
+            if joinable == epoch:
+                framing, in_record = HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT - len(current[-1][2])
+            else:
+                framing, in_record = overhead(epoch) + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
+            remaining = size - offset
             # A record carries at most 2^14 bytes (SPEC R5), whatever the MTU allows.
-            length = min(remaining, available, _MAX_FRAGMENT)
+            length = min(remaining, room - framing, in_record)
             whole = length == remaining
-            if (
-                whole
-                or length == _MAX_FRAGMENT
-                or length >= _MIN_FRAGMENT
-                or (not current and length > 0)
-            ):
-                current.append(_fragment_record(entry, offset, length))
+            record_full = length == in_record < room - framing
+            if whole or record_full or length >= _MIN_FRAGMENT or (not current and length > 0):
+                put(epoch, _fragment(entry, offset, length), framing)
                 offset += length
-                room -= per_record + length
                 if whole:
                     break
-                if length < _MAX_FRAGMENT or room <= per_record:
+                if not record_full:  # (a full record ended: the rest starts a new one)
                     flush()
                 continue
             if not current:
@@ -149,14 +173,27 @@ def plan_datagrams(
     return datagrams
 
 
-def piece_of(payload: bytes) -> Piece:
-    """The (message_seq, fragment_offset, fragment_length) of a planned handshake record, read
-    back from its 12-byte fragment header (RFC 9147 §5.2)."""
-    return (
-        int.from_bytes(payload[4:6], "big"),
-        int.from_bytes(payload[6:9], "big"),
-        int.from_bytes(payload[9:12], "big"),
-    )
+def _fragment(entry: FlightEntry, offset: int, length: int) -> bytes:
+    """Handshake header and body of ``entry.body[offset:offset + length]``."""
+    return encode_handshake_fragment(entry.msg_type, entry.message_seq, entry.body, offset, length)
+
+
+def pieces_of(payload: bytes) -> tuple[Piece, ...]:
+    """The (message_seq, fragment_offset, fragment_length) of each handshake fragment of a
+    planned record, read back from their 12-byte fragment headers (RFC 9147 §5.2)."""
+    pieces = []
+    position = 0
+    while position < len(payload):
+        length = int.from_bytes(payload[position + 9 : position + 12], "big")
+        pieces.append(
+            (
+                int.from_bytes(payload[position + 4 : position + 6], "big"),
+                int.from_bytes(payload[position + 6 : position + 9], "big"),
+                length,
+            )
+        )
+        position += HANDSHAKE_HEADER_LENGTH + length
+    return tuple(pieces)
 
 
 def gaps(size: int, acknowledged: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -196,33 +233,47 @@ def plan_unacknowledged(
     acknowledged: dict[int, list[tuple[int, int]]],
     mtu: int,
     overhead: Callable[[int], int],
+    *,
+    coalesce: bool = False,
 ) -> list[list[PlannedRecord]]:
-    """As :func:`plan_datagrams`, for only the bytes of each handshake message that no ACK
-    covered (``acknowledged``: message_seq -> the (offset, length) fragments ACKed): each
-    missing range is cut anew to the room left, records packed into datagrams of at most
-    ``mtu`` (RFC 9147 §5.5: retransmitted fragments may differ in size, never in bytes)."""
+    """As :func:`plan_datagrams` (``coalesce`` too), for only the bytes of each handshake
+    message that no ACK covered (``acknowledged``: message_seq -> the (offset, length)
+    fragments ACKed): each missing range is cut anew to the room left, records packed into
+    datagrams of at most ``mtu`` (RFC 9147 §5.5: retransmitted fragments may differ in size,
+    never in bytes)."""
     datagrams: list[list[PlannedRecord]] = []
     current: list[PlannedRecord] = []
     room = mtu
+    joinable = -1  # as in plan_datagrams
     for entry in entries:
-        per_record = overhead(entry.epoch) + HANDSHAKE_HEADER_LENGTH
+        epoch = entry.epoch
         for start, missing in gaps(len(entry.body), acknowledged.get(entry.message_seq, [])):
             offset, end = start, start + missing
             while True:
-                length = min(end - offset, room - per_record, _MAX_FRAGMENT)
+                if joinable == epoch:
+                    framing = HANDSHAKE_HEADER_LENGTH
+                    in_record = _MAX_FRAGMENT - len(current[-1][2])
+                else:
+                    framing, in_record = overhead(epoch) + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
+                length = min(end - offset, room - framing, in_record)
                 whole = length == end - offset
                 if length < 0 or (not whole and length < _MIN_FRAGMENT):
                     # Too little room for a worthwhile fragment: the next datagram; in an
                     # empty one any fragment will do, if one fits at all.
                     if current:
                         datagrams.append(current)
-                        current, room = [], mtu
+                        current, room, joinable = [], mtu, -1
                         continue
                     if length <= 0:
                         raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
-                current.append(_fragment_record(entry, offset, length))
+                fragment = _fragment(entry, offset, length)
+                if joinable == epoch:
+                    current[-1] = (epoch, _HANDSHAKE, current[-1][2] + fragment)
+                else:
+                    current.append((epoch, _HANDSHAKE, fragment))
+                room -= framing + length
+                joinable = epoch if coalesce and len(current[-1][2]) < _MAX_FRAGMENT else -1
                 offset += length
-                room -= per_record + length
                 if whole:
                     break
     if current:
