@@ -74,8 +74,9 @@ def test_lossless_dtls13_handshake_is_two_round_trips_after_the_cookie() -> None
 def test_messages_of_one_epoch_share_a_record(psk: bool) -> None:
     """The server's flight answering the second ClientHello: the ServerHello in epoch 0, then
     EncryptedExtensions .. Finished coalesced (RFC 9147 §5.5), so no datagram carries more
-    than one epoch-2 record and each record's 22 bytes of overhead are paid once. With a PSK
-    the flight is 197 bytes (it was 219, EncryptedExtensions and Finished in two records)."""
+    than one epoch-2 record and each record's 22 bytes of overhead are paid once; that record
+    ends the datagram and leaves out its 2-byte length (RFC 9147 §4). With a PSK the flight is
+    195 bytes (it was 219, EncryptedExtensions and Finished in two records with lengths)."""
     run = simulate(*configs13(psk=psk))
     assert run.completed
     flight = [
@@ -88,7 +89,7 @@ def test_messages_of_one_epoch_share_a_record(psk: bool) -> None:
     ]
     assert encrypted == [1] * len(flight)
     if psk:
-        assert [len(datagram) for datagram in flight] == [197]
+        assert [len(datagram) for datagram in flight] == [195]
 
 
 # -- single and double drops ----------------------------------------------------------------

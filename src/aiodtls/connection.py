@@ -428,7 +428,9 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             if v13 is None:
                 record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
             else:
-                record = v13.records.seal(_APPLICATION_DATA, self._checked_payload(data))
+                record = v13.records.seal(
+                    _APPLICATION_DATA, self._checked_payload(data), ends_datagram=True
+                )
                 if v13.records.needs_key_update:  # SPEC V7: a new key before the limit
                     v13.handshake.request_key_update()
         except SequenceNumberExhausted as exc:
@@ -731,7 +733,9 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
         # Alerts are never retransmitted (RFC 6347 §4.2.7, SPEC T8).
         records = self._records if self._v13 is None else self._v13.records
         with contextlib.suppress(SequenceNumberExhausted):
-            self._datagrams.append(records.seal(_ALERT, bytes((level, description))))
+            self._datagrams.append(
+                records.seal(_ALERT, bytes((level, description)), ends_datagram=True)
+            )
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -563,7 +563,7 @@ class Dtls13HandshakePhase(ConnectionSlots):
             return
         room = self._flight.mtu - records.overhead(epoch)
         numbers = v13.acks.take_ack(max_records=ack_capacity(room), max_epoch=epoch, now=self._now)
-        self._datagrams.append(records.seal(_ACK, encode_ack(numbers), epoch))
+        self._datagrams.append(records.seal(_ACK, encode_ack(numbers), epoch, ends_datagram=True))
         if self._trace.enabled:
             self._trace("ack_sent", epoch=epoch, records=[list(n) for n in numbers])
 

@@ -407,11 +407,19 @@ class RecordLayer:
         state.next_sequence_number = seq + 1
         return state.protection.seal_record(state.epoch_bits | seq, _APPLICATION_DATA, payload)
 
-    def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
+    def seal(
+        self,
+        content_type: int,
+        payload: bytes,
+        epoch: int | None = None,
+        *,
+        ends_datagram: bool = False,
+    ) -> bytes:
         """Build one record of ``payload`` on the next sequence number of ``epoch``.
 
         Retransmissions call this again, so every copy gets a fresh sequence number while the
-        epoch and keys stay those of the original (SPEC R2, T5).
+        epoch and keys stay those of the original (SPEC R2, T5). ``ends_datagram`` changes
+        nothing: a DTLS 1.2 record header always carries its length.
         """
         state = self._write[self.write_epoch if epoch is None else epoch]
         seq = state.next_sequence_number

@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 
+_LENGTH_FIELD = 2
+"The unified header's length, which the last record of a datagram leaves out (RFC 9147 §4)."
+
+
 @dataclass(frozen=True, slots=True)
 class Opened13:
     """One DTLS 1.3 record that was accepted: authenticated (or epoch-0 plaintext), no replay."""
@@ -484,9 +488,12 @@ class RecordLayer13:
         return self._write[self.write_epoch if epoch is None else epoch].overhead
 
     def max_payload(self, mtu: int) -> int:
-        """The most content one record in the write epoch carries in a datagram of ``mtu``
-        bytes: never over 2^14 (RFC 8446 §5.1)."""
-        return min(MAX_PLAINTEXT_LENGTH, mtu - self._write[self.write_epoch].overhead)
+        """The most content one record in the write epoch carries alone in a datagram of
+        ``mtu`` bytes (so without its length field once protected: :meth:`seal`'s
+        ``ends_datagram``): never over 2^14 (RFC 8446 §5.1)."""
+        state = self._write[self.write_epoch]
+        room = mtu - state.overhead + (0 if state.protection is None else _LENGTH_FIELD)
+        return min(MAX_PLAINTEXT_LENGTH, room)
 
     def next_sequence_number(self, epoch: int) -> int:
         """The sequence number the next record of ``epoch`` will get."""
@@ -499,11 +506,19 @@ class RecordLayer13:
         state = self._write[epoch]
         state.next_sequence_number = max(state.next_sequence_number, next_sequence_number)
 
-    def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
+    def seal(
+        self,
+        content_type: int,
+        payload: bytes,
+        epoch: int | None = None,
+        *,
+        ends_datagram: bool = False,
+    ) -> bytes:
         """One record of ``payload`` on the next sequence number of ``epoch`` (default: the
         write epoch). Epoch 0: DTLSPlaintext (version {254, 253}, epoch 0, 48-bit sequence
         number; alert, handshake or ack only, RFC 9147 §4.1). Otherwise: the unified header
-        with a 16-bit sequence number and the length (so more records may follow).
+        with a 16-bit sequence number, and the length unless the record ``ends_datagram``
+        (RFC 9147 §4: the last record of a datagram may omit it; 2 bytes saved).
 
         Raises :class:`~aiodtls.record.layer.SequenceNumberExhausted` when the epoch has no
         sequence number left, :class:`AeadLimitReached` when its key sealed all it may."""
@@ -524,7 +539,7 @@ class RecordLayer13:
             raise AeadLimitReached(f"epoch {epoch} sealed as many records as its AEAD allows")
         if seq > MAX_SEQUENCE_NUMBER_13:
             raise SequenceNumberExhausted(f"epoch {epoch} has used every sequence number")
-        record = protection.seal(content_type, payload, seq)
+        record = protection.seal(content_type, payload, seq, include_length=not ends_datagram)
         state.next_sequence_number = seq + 1
         state.sealed += 1
         return record

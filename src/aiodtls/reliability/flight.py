@@ -65,8 +65,16 @@ class RecordSealer(Protocol):
     """What a flight needs of a record layer: the DTLS 1.2 ``RecordLayer`` and the DTLS 1.3
     ``RecordLayer13`` both provide it."""
 
-    def seal(self, content_type: int, payload: bytes, epoch: int | None = None) -> bytes:
-        """One record of ``payload`` in ``epoch`` on its next sequence number."""
+    def seal(
+        self,
+        content_type: int,
+        payload: bytes,
+        epoch: int | None = None,
+        *,
+        ends_datagram: bool = False,
+    ) -> bytes:
+        """One record of ``payload`` in ``epoch`` on its next sequence number; one that
+        ``ends_datagram`` may leave out its length (DTLS 1.3's unified header)."""
         ...
 
     def overhead(self, epoch: int | None = None) -> int:
@@ -563,13 +571,16 @@ class FlightSender:
             sent_pieces = self._sent_pieces
             for planned in plan:
                 sealed = []
-                for epoch, content_type, payload in planned:
+                last = planned[-1]
+                for record in planned:
+                    epoch, content_type, payload = record
                     number = (epoch, records.next_sequence_number(epoch))
                     sent_pieces[number] = (pieces_of(payload), now, self._sent_count)
                     self._sent_count += 1
                     if record_times is not None:
                         record_times[number] = now
-                    sealed.append(seal(content_type, payload, epoch))
+                    # DTLS 1.3: the datagram's last record leaves out its length (RFC 9147 §4).
+                    sealed.append(seal(content_type, payload, epoch, ends_datagram=record is last))
                 datagram = b"".join(sealed)
                 largest = max(largest, len(datagram))
                 out.append(datagram)
