@@ -176,8 +176,10 @@ def test_a_client_that_can_authenticate_only_by_its_psk_offers_only_its_suites(
     fields: dict[str, object],
 ) -> None:
     """Also with psk_dhe_ke: a client that verifies certificates with nothing to verify them
-    by refuses every certificate handshake, so the SHA-384 suite is as dead; it completes
-    with our server on a suite it offered."""
+    by refuses every certificate handshake, so the SHA-384 suite is as dead. Against a server
+    preferring it, the handshake now completes on a suite it offered; before, the server's
+    stateless cookie HelloRetryRequest chose TLS_AES_256_GCM_SHA384 (it looks at no PSK),
+    which left the client no PSK to offer, and the handshake failed."""
     client = no_certificates_client(**fields)
     _, hello = first_client_hello(client)
     assert hello.cipher_suites == [int(s) for s in SHA256_SUITES]
