@@ -21,8 +21,9 @@ from aiodtls.handshake.messages.tls13 import (
     decode_psk_key_exchange_modes,
 )
 from aiodtls.resumption import ServerSessionStore
-from aiodtls.suites import ProtocolVersion
+from aiodtls.suites import DEFAULT_SUITES13, ProtocolVersion, Suite13
 from aiodtls.sweep import Scenario
+from certs import server_chain
 from pairs import PSK, PSK_IDENTITY, SERVER_ADDR, Pair, client_config, handshake, server_config
 
 V13 = (ProtocolVersion.DTLSv1_3,)
@@ -98,7 +99,8 @@ def test_invalid_modes_are_refused(given: object) -> None:
 def test_psk_ke_alone_sends_a_psk_only_client_hello() -> None:
     """RFC 8446 §9.2: with pre_shared_key, supported_groups, key_share and
     signature_algorithms are not required; without (EC)DHE no certificate handshake can
-    follow, so none of them is sent: 140 bytes where the default sends 208."""
+    follow, so none of them is sent, nor TLS_AES_256_GCM_SHA384, which the PSK's SHA-256
+    cannot key: 138 bytes where the default sends 208."""
     client, _ = psk13(client_modes=("psk_ke",))
     size, hello = first_client_hello(client)
     assert [t for t, _ in hello.extensions] == [
@@ -112,12 +114,13 @@ def test_psk_ke_alone_sends_a_psk_only_client_hello() -> None:
         t for t, _ in default.extensions
     }
     assert offered_modes(default) == [PskKeyExchangeMode.psk_dhe_ke]
-    # The sweep's PSK identity ("sweep", 5 bytes) makes these 140 and 208 (209 before this
-    # option, when psk_ke was offered too); this one is 7 bytes ("client1").
-    assert (size, default_size) == (142, 210)
+    # The sweep's PSK identity ("sweep", 5 bytes) makes these 138 and 208 (209 before this
+    # option, when psk_ke was offered too; 140 while the PSK-only one offered the SHA-384
+    # suite too); this one is 7 bytes ("client1").
+    assert (size, default_size) == (140, 210)
     assert (
         first_client_hello(Scenario(psk=True, psk_dhe=False, versions=V13).configurations()[0])[0]
-        == 140
+        == 138
     )
 
 
@@ -139,6 +142,126 @@ def test_a_client_also_offering_dtls12_keeps_its_key_share() -> None:
     assert offered_modes(hello) == [PskKeyExchangeMode.psk_ke]
 
 
+# -- the suites a PSK-only ClientHello offers -----------------------------------------------
+
+SHA256_SUITES = [s for s in DEFAULT_SUITES13 if s != Suite13.TLS_AES_256_GCM_SHA384]
+
+
+def no_certificates_client(**fields: object) -> DtlsConfiguration:
+    """A DTLS 1.3 client with an external PSK that verifies certificates (the default) but
+    has no trust anchor, pin nor verify_callback: no server certificate can pass."""
+    config = DtlsConfiguration(is_client=True, psk=PSK, psk_identity=PSK_IDENTITY, versions=V13)
+    for name, value in fields.items():
+        setattr(config, name, value)
+    return config
+
+
+def test_a_psk_only_client_hello_offers_only_the_suites_of_its_psks_hash() -> None:
+    """RFC 8446 §4.2.11: an external PSK has one hash (SHA-256 unless set), and the server
+    must pick a suite with it; with no certificate to fall back on, TLS_AES_256_GCM_SHA384
+    could never be chosen: 2 bytes saved in each copy of the ClientHello."""
+    _, hello = first_client_hello(psk13(client_modes=("psk_ke",))[0])
+    assert hello.cipher_suites == [int(s) for s in SHA256_SUITES]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"psk_key_exchange_modes": ("psk_ke",)}, id="psk_ke"),
+        pytest.param({}, id="psk_dhe_ke-no-anchor"),
+        pytest.param({"verify_mode": ssl.CERT_OPTIONAL}, id="cert_optional-no-anchor"),
+    ],
+)
+def test_a_client_that_can_authenticate_only_by_its_psk_offers_only_its_suites(
+    fields: dict[str, object],
+) -> None:
+    """Also with psk_dhe_ke: a client that verifies certificates with nothing to verify them
+    by refuses every certificate handshake, so the SHA-384 suite is as dead. Against a server
+    preferring it, the handshake now completes on a suite it offered; before, the server's
+    stateless cookie HelloRetryRequest chose TLS_AES_256_GCM_SHA384 (it looks at no PSK),
+    which left the client no PSK to offer, and the handshake failed."""
+    client = no_certificates_client(**fields)
+    _, hello = first_client_hello(client)
+    assert hello.cipher_suites == [int(s) for s in SHA256_SUITES]
+    server = DtlsConfiguration(
+        is_client=False,
+        psk=PSK,
+        versions=V13,
+        psk_key_exchange_modes=client.psk_key_exchange_modes,
+        cipher_suites13=[Suite13.TLS_AES_256_GCM_SHA384, Suite13.TLS_CHACHA20_POLY1305_SHA256],
+    )
+    done = handshake(client, server).client_outcome.completed
+    assert done is not None and done.cipher_suite == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"verify_mode": ssl.CERT_NONE}, id="cert_none"),
+        pytest.param({"ca_certificates": [server_chain("ecdsa").root]}, id="anchor"),
+        pytest.param({"verify_callback": lambda chain, refusal: True}, id="verify_callback"),
+        pytest.param({"peer_public_keys": [server_chain("ecdsa").key.public_key()]}, id="raw"),
+        pytest.param({"versions": (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)}, id="1.2"),
+    ],
+)
+def test_a_client_that_can_fall_back_to_certificates_keeps_every_suite(
+    fields: dict[str, object],
+) -> None:
+    """A certificate handshake (or DTLS 1.2) can follow a declined PSK: any suite may carry
+    it, so the configured list goes out whole."""
+    _, hello = first_client_hello(no_certificates_client(**fields))
+    assert [s for s in hello.cipher_suites if s in Suite13._value2member_map_] == [
+        int(s) for s in DEFAULT_SUITES13
+    ]
+
+
+def test_a_ticket_keeps_the_suites_of_its_own_hash() -> None:
+    """RFC 8446 §4.6.1: a ticket resumes with a suite of its connection's hash, here SHA-384:
+    next to the external PSK's SHA-256 every default suite fits one PSK, and the server
+    resumes the ticket on it. (Without the cookie exchange: the stateless HelloRetryRequest
+    picks the server's first suite, TLS_AES_128_GCM_SHA256, and the second ClientHello then
+    offers the external PSK alone, RFC 8446 §4.1.2.)"""
+    store = ServerSessionStore()
+    aes256 = [Suite13.TLS_AES_256_GCM_SHA384]
+    first = handshake(
+        client_config(versions=V13, cipher_suites13=aes256),
+        server_config(versions=V13, session_store=store, cipher_suites13=aes256),
+    )
+    session = first.client.session
+    assert session is not None and session.ticket
+    client = no_certificates_client(psk_key_exchange_modes=("psk_ke",), session=session)
+    client.server_name = first.client.configuration.server_name
+    _, hello = first_client_hello(client, now=10.0)
+    assert hello.cipher_suites == [int(s) for s in DEFAULT_SUITES13]
+    server = server_config(
+        versions=V13,
+        session_store=store,
+        psk=PSK,
+        psk_key_exchange_modes=("psk_ke",),
+        cookie_exchange=False,
+    )
+    pair = Pair(DtlsConnection(configuration=client), DtlsConnection(configuration=server))
+    pair.now = 10.0
+    pair.client.connect(SERVER_ADDR, pair.now)
+    pair.drive()
+    done = pair.client_outcome.completed
+    assert done is not None and done.session_resumed
+    assert done.cipher_suite == "TLS_AES_256_GCM_SHA384"
+
+
+@pytest.mark.parametrize("fields", [{"psk_key_exchange_modes": ("psk_ke",)}, {}])
+def test_no_suite_for_the_psks_hash_is_a_configuration_error(fields: dict[str, object]) -> None:
+    """Before, the server's refusal arrived a round trip later and blamed the server ("the
+    server chose a suite whose hash does not fit our PSK") or said nothing of the PSK."""
+    client = no_certificates_client(cipher_suites13=[Suite13.TLS_AES_256_GCM_SHA384], **fields)
+    with pytest.raises(ValueError, match=r"has the hash of the PSK \(SHA-256") as raised:
+        DtlsConnection(configuration=client)
+    assert "\n" not in str(raised.value)
+    assert "add a SHA-256 one to cipher_suites13" in str(raised.value)
+    client.versions = (ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3)
+    DtlsConnection(configuration=client)  # DTLS 1.2 may still carry the PSK
+
+
 # -- both sides -----------------------------------------------------------------------------
 
 
@@ -151,7 +274,7 @@ def test_psk_ke_on_both_sides_completes_without_a_key_exchange_group() -> None:
     assert pair.client._v13 is not None and pair.server._v13 is not None
     sizes = [len(d) for _, direction, d in pair.sent if direction == "c2s"]
     # The cookie exchange: the HelloRetryRequest asks for no group, only the cookie back.
-    assert sizes[:2] == [142, 142 + 62]
+    assert sizes[:2] == [140, 140 + 62]
     pair.client.send(b"ping")
     pair.exchange()
     assert pair.server_outcome.data == [b"ping"]

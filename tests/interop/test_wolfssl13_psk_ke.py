@@ -17,6 +17,7 @@ import pytest
 import aiodtls.sync as sync
 from aiodtls.handshake.messages.hello import decode_client_hello, decode_server_hello
 from aiodtls.handshake.messages.tls13 import decode_psk_key_exchange_modes
+from aiodtls.suites import DEFAULT_SUITES13, Suite13
 
 from .launch import WOLFSSL, WOLFSSL_PSK13_IDENTITY, require_wolfssl
 from .peers import InteropFiles, PeerSet, free_udp_port
@@ -76,6 +77,36 @@ def test_aiodtls13_psk_ke_client_to_wolfssl13_no_dhe_psk_server(
     ]
     (server_hello,) = [h for h in answers if h.random != HRR_RANDOM]
     assert KEY_SHARE not in [t for t, _ in server_hello.extensions]
+    close_and_wait(dtls, server)
+
+
+def test_aiodtls13_psk_ke_client_offers_wolfssl13_only_the_suites_of_the_psk_hash(
+    peers: PeerSet, interop_files: InteropFiles
+) -> None:
+    """With the default suites our PSK-only ClientHello leaves out TLS_AES_256_GCM_SHA384
+    (the PSK's hash is SHA-256, RFC 8446 §4.2.11): a wolfSSL server pinned to ChaCha20
+    negotiates it from the shorter list, after its cookie HelloRetryRequest too."""
+    port = free_udp_port()
+    chacha20 = Suite13.TLS_CHACHA20_POLY1305_SHA256
+    server = WOLFSSL.server13(
+        peers, port, interop_files, "-K", kind=None, suite=chacha20.name, echo=True
+    )
+    relay = peers.relay(port)
+
+    config = replace(
+        psk13(is_client=True), psk_key_exchange_modes=PSK_KE_ONLY, cipher_suites13=None
+    )
+    dtls = connect(relay.port, config)
+    exchange_with_wolfssl_server(dtls)
+
+    assert_dtls13(dtls, server)
+    assert dtls.handshake.cipher_suite == chacha20.name
+    hellos = [
+        decode_client_hello(b) for t, _, b in plaintext_handshake(relay, "to_server") if t == 1
+    ]
+    assert len(hellos) >= 2  # the first and, after wolfSSL's cookie HRR, the second
+    sha256_suites = [int(s) for s in DEFAULT_SUITES13 if s != Suite13.TLS_AES_256_GCM_SHA384]
+    assert all(hello.cipher_suites == sha256_suites for hello in hellos)
     close_and_wait(dtls, server)
 
 

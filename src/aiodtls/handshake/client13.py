@@ -7,12 +7,15 @@ handshake. It offers DTLS 1.3 only (supported_versions 0xFEFC), one key share fo
 configured group, and, when configured, an external PSK (``psk``/``psk_identity``) or a
 DTLS 1.3 session to resume (``session``), with the configured ``psk_key_exchange_modes``
 (psk_dhe_ke by default). Allowing psk_ke alone with an external PSK makes the ClientHello
-PSK-only: no key_share, supported_groups nor signature_algorithms (RFC 8446 §9.2).
+PSK-only: no key_share, supported_groups nor signature_algorithms (RFC 8446 §9.2). When
+only a PSK handshake can complete (psk_ke alone, or no way to accept a server certificate),
+it offers only the suites whose hash one of its PSKs has (RFC 8446 §4.2.11).
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import struct
 from dataclasses import dataclass
 
@@ -122,6 +125,7 @@ _DER = Encoding.DER
 _E = ExtensionType
 _DTLS13 = int(ProtocolVersion.DTLSv1_3)
 _MAX_TICKET_LIFETIME = 604800  # seconds, RFC 8446 §4.6.1
+_EXTERNAL_PSK_HASH = hashes.SHA256()  # RFC 8446 §4.2.11: unless set with the PSK (never here)
 # connection_id: in the ServerHello for DTLS 1.3 (as wolfSSL places it; RFC 9146 §3).
 _SERVER_HELLO_EXTENSIONS = frozenset(
     {
@@ -142,6 +146,25 @@ _ENCRYPTED_EXTENSIONS = frozenset(
         int(_E.early_data),
     }
 )
+
+
+def _psk_only_reason(configuration: DtlsConfiguration) -> str | None:
+    """Why a DTLS 1.3 client with an external PSK can authenticate its server only by a PSK,
+    or None when a certificate handshake can follow a declined PSK: psk_ke alone (no key
+    share, which a certificate handshake needs), or no way to accept the server's certificate
+    or raw public key (verification on, with no trust anchor, pin nor verify_callback: every
+    chain would be refused)."""
+    if "psk_dhe_ke" not in configuration.psk_key_exchange_modes:
+        return "psk_key_exchange_modes ('psk_ke',)"
+    if (
+        configuration.effective_verify_mode() == ssl.CERT_NONE
+        or configuration.ca_certificates
+        or configuration.peer_fingerprints
+        or configuration.peer_public_keys
+        or configuration.verify_callback is not None
+    ):
+        return None
+    return "no ca_certificates, peer_fingerprints, peer_public_keys nor verify_callback"
 
 
 def is_session13(session: Session | None) -> bool:
@@ -180,6 +203,8 @@ class ClientHandshake13(Handshake13):
         "The PSK key exchange modes we offer with a PSK, preferred first (RFC 8446 §4.2.9)."
         self._psk_only = False
         "No (EC)DHE and no certificates: the ClientHello carries the PSK alone (psk_ke)."
+        self._offered_suites: list[int] = []
+        "The DTLS 1.3 suites our ClientHello offers."
         self._ephemeral: EphemeralKey | None = None
         self._hello: ClientHello | None = None
         self._psks: list[_OfferedPsk] = []
@@ -190,6 +215,13 @@ class ClientHandshake13(Handshake13):
         self._certificate_request: tuple[bytes, list[int]] | None = None
         self._offered: set[int] = set()
         self._legacy: ClientHello | None = None
+        if (
+            configuration.psk is not None
+            and configuration.psk_identity is not None
+            and not configuration.allows(ProtocolVersion.DTLSv1_2)
+            and _psk_only_reason(configuration) is not None
+        ):
+            self._suites_for_psks({_EXTERNAL_PSK_HASH.name})  # a configuration error: now
 
     # -- flight 1 ------------------------------------------------------------------------
 
@@ -212,7 +244,19 @@ class ClientHandshake13(Handshake13):
             and also_offer is None
         )
         self._ephemeral = None if self._psk_only else EphemeralKey(self._groups[0])
-        suites = [int(s) for s in self._suites]
+        suites13 = self._suites
+        if (
+            also_offer is None
+            and any(p.external for p in self._psks)
+            and _psk_only_reason(self.configuration) is not None
+        ):
+            # Only a PSK handshake can complete, and a suite whose hash none of our PSKs has
+            # cannot carry one (RFC 8446 §4.2.11, §4.6.1): 2 bytes of dead weight per suite
+            # in every copy of the ClientHello. RFC 8446 §4.1.2 asks for at least one suite
+            # with the PSK's hash; which others to list is ours to choose.
+            suites13 = self._suites_for_psks({p.algorithm.name for p in self._psks})
+        self._offered_suites = [int(s) for s in suites13]
+        suites = list(self._offered_suites)
         if also_offer is not None:
             suites += [s for s in also_offer.cipher_suites if s not in suites]
         self._hello = ClientHello(
@@ -304,8 +348,24 @@ class ClientHandshake13(Handshake13):
                     )
                 )
         if config.psk is not None and config.psk_identity is not None:
-            offered.append(_OfferedPsk(config.psk_identity, 0, config.psk, hashes.SHA256(), True))
+            offered.append(
+                _OfferedPsk(config.psk_identity, 0, config.psk, _EXTERNAL_PSK_HASH, True)
+            )
         return offered
+
+    def _suites_for_psks(self, hash_names: set[str]) -> list[Suite13]:
+        """Our suites with the hash of one of our PSKs (``hash_names``); ``ValueError`` if
+        none has: the configuration cannot complete a handshake."""
+        suites = [s for s in self._suites if suite13_hash(s).name in hash_names]
+        if not suites:
+            reason = _psk_only_reason(self.configuration)
+            raise ValueError(
+                f"no DTLS 1.3 suite of {[s.name for s in self._suites]} has the hash of the "
+                "PSK (SHA-256, RFC 8446 §4.2.11), this client's only way to authenticate the "
+                f"server ({reason}): add a SHA-256 one to cipher_suites13, such as "
+                "TLS_AES_128_GCM_SHA256"
+            )
+        return suites
 
     def _send_hello(self, hello: ClientHello) -> None:
         """Add the PSK binders (over the ClientHello up to them, RFC 8446 §4.2.11.2) and
@@ -365,7 +425,7 @@ class ClientHandshake13(Handshake13):
             raise AlertIllegalParameter("ServerHello does not echo our empty legacy_session_id")
         if hello.compression_method != 0:
             raise AlertIllegalParameter("server chose compression")
-        if hello.cipher_suite not in [int(s) for s in self._suites]:
+        if hello.cipher_suite not in self._offered_suites:
             raise AlertIllegalParameter(
                 f"server chose a suite we did not offer: {hello.cipher_suite:#06x}"
             )
@@ -465,10 +525,9 @@ class ClientHandshake13(Handshake13):
         # RFC 8446 §4.4.1: ClientHello1 is replaced by the message_hash message.
         self._transcript = bytearray(message_hash(algorithm, bytes(self._transcript)))
         self._absorb(message)
-        # A PSK whose hash differs from the suite's cannot be used: offer only the others.
+        # A PSK whose hash differs from the suite's cannot be used: offer only the others
+        # (RFC 8446 §4.1.2). Each suite a PSK-only ClientHello offers fits one of its PSKs.
         self._psks = [p for p in self._psks if p.algorithm.name == algorithm.name]
-        if self._psk_only and not self._psks:
-            raise AlertHandshakeFailure("the server chose a suite whose hash does not fit our PSK")
         self._hello.extensions = self._extensions(cookie)
         self._trace(
             "hello_retry_request",
