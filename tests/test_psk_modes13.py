@@ -110,14 +110,16 @@ def test_psk_ke_alone_sends_a_psk_only_client_hello() -> None:
     ]
     assert offered_modes(hello) == [PskKeyExchangeMode.psk_ke]
     default_size, default = first_client_hello(psk13()[0])
-    assert {_E.key_share, _E.supported_groups, _E.signature_algorithms} <= {
-        t for t, _ in default.extensions
-    }
+    extensions = {t for t, _ in default.extensions}
+    assert {_E.key_share, _E.supported_groups} <= extensions
+    # CERT_NONE: only the PSK authenticates the server, so no signature_algorithms.
+    assert _E.signature_algorithms not in extensions
     assert offered_modes(default) == [PskKeyExchangeMode.psk_dhe_ke]
-    # The sweep's PSK identity ("sweep", 5 bytes) makes these 138 and 208 (209 before this
+    # The sweep's PSK identity ("sweep", 5 bytes) makes these 138 and 192 (209 before this
     # option, when psk_ke was offered too; 140 while the PSK-only one offered the SHA-384
-    # suite too); this one is 7 bytes ("client1").
-    assert (size, default_size) == (140, 210)
+    # suite too; 208 while the psk_dhe_ke one still offered SHA-384 and signature_algorithms,
+    # which a CERT_NONE client has no use for); this one is 7 bytes ("client1").
+    assert (size, default_size) == (140, 194)
     assert (
         first_client_hello(Scenario(psk=True, psk_dhe=False, versions=V13).configurations()[0])[0]
         == 138
@@ -170,6 +172,7 @@ def test_a_psk_only_client_hello_offers_only_the_suites_of_its_psks_hash() -> No
         pytest.param({"psk_key_exchange_modes": ("psk_ke",)}, id="psk_ke"),
         pytest.param({}, id="psk_dhe_ke-no-anchor"),
         pytest.param({"verify_mode": ssl.CERT_OPTIONAL}, id="cert_optional-no-anchor"),
+        pytest.param({"verify_mode": ssl.CERT_NONE}, id="cert_none"),
     ],
 )
 def test_a_client_that_can_authenticate_only_by_its_psk_offers_only_its_suites(
@@ -197,7 +200,6 @@ def test_a_client_that_can_authenticate_only_by_its_psk_offers_only_its_suites(
 @pytest.mark.parametrize(
     "fields",
     [
-        pytest.param({"verify_mode": ssl.CERT_NONE}, id="cert_none"),
         pytest.param({"ca_certificates": [server_chain("ecdsa").root]}, id="anchor"),
         pytest.param({"verify_callback": lambda chain, refusal: True}, id="verify_callback"),
         pytest.param({"peer_public_keys": [server_chain("ecdsa").key.public_key()]}, id="raw"),
@@ -402,3 +404,38 @@ def test_sweep_psk_dhe_needs_a_psk_and_no_profile() -> None:
         Scenario(psk_dhe=False).configurations()
     with pytest.raises(ValueError, match="psk_dhe"):
         Scenario(psk=True, psk_dhe=False, profile="rfc7925").configurations()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"verify_mode": ssl.CERT_NONE}, id="cert_none"),
+        pytest.param({}, id="no-anchor"),
+    ],
+)
+def test_a_server_without_our_psk_cannot_complete_a_certificate_handshake(
+    fields: dict[str, object],
+) -> None:
+    """Security: a client whose only way to authenticate the server is its PSK (here
+    ``verify_mode=CERT_NONE``, the usual PSK set-up, or nothing to verify a certificate by)
+    refuses a server that declines the PSK and offers a certificate instead: anyone with a
+    certificate could otherwise stand in for the PSK holder. DTLS 1.2 refuses such a server
+    by its PSK suites; DTLS 1.3 completed the certificate handshake, unauthenticated, before.
+    The ClientHello also leaves out signature_algorithms (RFC 8446 §9.2), so a conforming
+    server declines rather than tries."""
+    client = no_certificates_client(**fields)
+    _, hello = first_client_hello(client)
+    assert _E.signature_algorithms not in {t for t, _ in hello.extensions}
+    impostor = server_config(versions=V13)  # a certificate, and no PSK
+    pair = handshake(client, impostor)
+    assert pair.client_outcome.completed is None and pair.server_outcome.completed is None
+    # A client that also offers DTLS 1.2 sends signature_algorithms (for DTLS 1.2): the
+    # server answers in DTLS 1.3 with its certificate, and the client refuses it by name.
+    dual = no_certificates_client(versions=(ProtocolVersion.DTLSv1_2, ProtocolVersion.DTLSv1_3))
+    for name, value in fields.items():
+        setattr(dual, name, value)
+    pair = handshake(dual, impostor)
+    ended = pair.client_outcome.terminated
+    assert pair.client_outcome.completed is None
+    assert ended is not None and ended.alert == AlertDescription.handshake_failure
+    assert ended.reason is not None and "did not accept our PSK" in ended.reason

@@ -150,18 +150,21 @@ _ENCRYPTED_EXTENSIONS = frozenset(
 
 def _psk_only_reason(configuration: DtlsConfiguration) -> str | None:
     """Why a DTLS 1.3 client with an external PSK can authenticate its server only by a PSK,
-    or None when a certificate handshake can follow a declined PSK: psk_ke alone (no key
-    share, which a certificate handshake needs), or no way to accept the server's certificate
-    or raw public key (verification on, with no trust anchor, pin nor verify_callback: every
-    chain would be refused)."""
+    or None when a certificate handshake may follow a declined PSK: psk_ke alone (no key
+    share, which a certificate handshake needs), ``verify_mode`` CERT_NONE (a certificate
+    would authenticate nothing: accepting one would let whoever lacks the PSK in, where DTLS
+    1.2's PSK suites refuse it), or nothing to accept a certificate or raw key by (no trust
+    anchor, pin nor ``verify_callback``: every chain would be refused)."""
     if "psk_dhe_ke" not in configuration.psk_key_exchange_modes:
         return "psk_key_exchange_modes ('psk_ke',)"
+    if configuration.verify_callback is not None:
+        return None  # the callback is the check, whatever verify_mode says
+    if configuration.effective_verify_mode() == ssl.CERT_NONE:
+        return "verify_mode CERT_NONE: a server certificate would authenticate nothing"
     if (
-        configuration.effective_verify_mode() == ssl.CERT_NONE
-        or configuration.ca_certificates
+        configuration.ca_certificates
         or configuration.peer_fingerprints
         or configuration.peer_public_keys
-        or configuration.verify_callback is not None
     ):
         return None
     return "no ca_certificates, peer_fingerprints, peer_public_keys nor verify_callback"
@@ -203,6 +206,10 @@ class ClientHandshake13(Handshake13):
         "The PSK key exchange modes we offer with a PSK, preferred first (RFC 8446 §4.2.9)."
         self._psk_only = False
         "No (EC)DHE and no certificates: the ClientHello carries the PSK alone (psk_ke)."
+        self._psk_required: str | None = None
+        """Why only our external PSK may authenticate the server (``_psk_only_reason``), when
+        it is offered and a certificate cannot: a ServerHello that does not take it ends the
+        handshake, and the ClientHello leaves out signature_algorithms."""
         self._offered_suites: list[int] = []
         "The DTLS 1.3 suites our ClientHello offers."
         self._ephemeral: EphemeralKey | None = None
@@ -244,12 +251,10 @@ class ClientHandshake13(Handshake13):
             and also_offer is None
         )
         self._ephemeral = None if self._psk_only else EphemeralKey(self._groups[0])
+        external = any(p.external for p in self._psks)
+        self._psk_required = _psk_only_reason(self.configuration) if external else None
         suites13 = self._suites
-        if (
-            also_offer is None
-            and any(p.external for p in self._psks)
-            and _psk_only_reason(self.configuration) is not None
-        ):
+        if also_offer is None and self._psk_required is not None:
             # Only a PSK handshake can complete, and a suite whose hash none of our PSKs has
             # cannot carry one (RFC 8446 §4.2.11, §4.6.1): 2 bytes of dead weight per suite
             # in every copy of the ClientHello. RFC 8446 §4.1.2 asks for at least one suite
@@ -286,11 +291,16 @@ class ClientHandshake13(Handshake13):
             # RFC 8446 §9.2: needed for (EC)DHE and certificates; a PSK-only (psk_ke)
             # ClientHello leaves all three out.
             share = KeyShareEntry(int(self._ephemeral.group), self._ephemeral.public_bytes())
-            extensions += [
-                (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups])),
-                (EXT_SIGNATURE_ALGORITHMS, encode_uint16_list([int(s) for s in self._schemes])),
-                (_E.key_share, encode_key_share_client([share])),
-            ]
+            extensions.append(
+                (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups]))
+            )
+            if self._psk_required is None or self._legacy is not None:
+                # Only for a certificate (RFC 8446 §9.2 lets a ClientHello with
+                # pre_shared_key leave it out: a server that declines the PSK then cannot
+                # choose certificates, which we would refuse anyway).
+                schemes = encode_uint16_list([int(s) for s in self._schemes])
+                extensions.append((EXT_SIGNATURE_ALGORITHMS, schemes))
+            extensions.append((_E.key_share, encode_key_share_client([share])))
         if config.alpn_protocols:
             names = [p.encode("ascii") for p in config.alpn_protocols]
             extensions.append((EXT_ALPN, encode_alpn(names)))
@@ -461,6 +471,11 @@ class ClientHandshake13(Handshake13):
             raise AlertMissingExtension("ServerHello has neither key_share nor pre_shared_key")
         elif PskKeyExchangeMode.psk_ke not in self._psk_modes:
             raise AlertHandshakeFailure("server chose psk_ke, which we did not offer")
+        if psk is None and self._psk_required is not None:
+            raise AlertHandshakeFailure(
+                "the server did not accept our PSK (unknown identity or key?), the only way "
+                f"this client authenticates it ({self._psk_required})"
+            )
         self._agree_connection_ids(find_extension(hello.extensions, EXT_CONNECTION_ID))
         self._chosen_psk = psk
         if psk is not None:
