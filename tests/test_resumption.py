@@ -31,7 +31,7 @@ from aiodtls import (
 )
 from aiodtls import asyncio as dtls_asyncio
 from aiodtls import sync as dtls_sync
-from aiodtls.alerts import AlertDescription
+from aiodtls.alerts import AlertDescription, AlertLevel
 from aiodtls.buffer import BufferReadError
 from aiodtls.handshake.flights import (
     ABBREVIATED,
@@ -58,14 +58,18 @@ from pairs import (
     server_config12,
 )
 from test_attacks import (
+    ALERT,
     CCS,
     HS,
     Extension,
+    Spoofer,
     _edit_client_hello,
     _edit_server_hello,
     assert_refused,
     carries,
+    inject,
     records_of,
+    session_keys,
 )
 from test_endpoint import Harness
 
@@ -677,3 +681,51 @@ def test_configuration_refuses_what_is_not_a_session_or_a_store() -> None:
         DtlsConfiguration(versions=DTLS12_ONLY, session=b"stored bytes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ServerSessionStore"):
         DtlsConfiguration(versions=DTLS12_ONLY, is_client=False, session_store=object())  # type: ignore[arg-type]
+
+
+# -- RFC 5246 §7.2.2: a fatal alert ends the session -------------------------------------------
+
+
+@pytest.mark.parametrize("direction", ["c2s", "s2c"])
+def test_a_session_ended_by_a_fatal_alert_is_not_resumed(direction: str) -> None:
+    """ "Any connection terminated with a fatal alert MUST NOT be resumed" (RFC 5246 §7.2.2):
+    the server drops the session from its cache when it receives or sends one, the client's
+    ``session`` becomes None. A close_notify keeps it."""
+    client, server, store = store_configs("certificates", tickets=False)
+    client.key_log = io.StringIO()
+    pair = connect(client, server)
+    session = pair.client.session
+    assert session is not None and len(store) == 1
+    fatal = bytes((AlertLevel.fatal, AlertDescription.internal_error))
+    inject(pair, direction, Spoofer(pair, session_keys(pair)).sealed(direction, ALERT, fatal))
+    receiver = pair.server if direction == "c2s" else pair.client
+    assert receiver.state == ConnectionState.CLOSED
+    if direction == "c2s":
+        assert len(store) == 0
+        client.session = session
+        assert not resumed(connect(client, server))  # a full handshake
+    else:
+        assert pair.client.session is None
+    # The server sends one: a client's close_notify, then a record it cannot accept.
+    client, server, store = store_configs("certificates", tickets=False)
+    pair = connect(client, server)
+    assert len(store) == 1
+    pair.client.close()
+    pair.exchange()
+    assert len(store) == 1 and pair.client.session is not None
+
+
+def test_a_server_that_fails_the_connection_forgets_its_session() -> None:
+    """The server's own fatal alert (here after more warning alerts than it takes, 64: fatal
+    unexpected_message) drops its cached session too."""
+    client, server, store = store_configs("certificates", tickets=False)
+    client.key_log = io.StringIO()
+    pair = connect(client, server)
+    assert len(store) == 1
+    spoof = Spoofer(pair, session_keys(pair))
+    warning = bytes((AlertLevel.warning, AlertDescription.user_canceled))
+    inject(pair, "c2s", *(spoof.sealed("c2s", ALERT, warning) for _ in range(65)))
+    ended = pair.server_outcome.terminated
+    assert ended is not None and ended.alert == AlertDescription.unexpected_message
+    assert not ended.by_peer
+    assert len(store) == 0

@@ -153,6 +153,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
         self._peer_flight_start = 0
         self._last_heard = 0.0
         self._fatal_alert: AlertDescription | None = None
+        self._session_id = b""  # a DTLS 1.2 server's cached session (_forget_session)
         self._fatal_alert_repeats = 0
         self._fatal_alert_until: float | None = None
         self._started_at: float | None = None
@@ -601,6 +602,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             self._terminate(AlertDescription.close_notify, "peer sent close_notify", by_peer=True)
             return
         if level == AlertLevel.fatal:
+            self._forget_session()
             self._terminate(
                 _alert_or_none(description),
                 alert_reason(description),
@@ -680,6 +682,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
         if self.state == _CLOSED:
             return
         self._send_alert(AlertLevel.fatal, alert.description)
+        self._forget_session()
         self._terminate(alert.description, alert.reason, by_peer=False)
         # Alerts are not retransmitted, but if the peer repeats what we refused, our alert was
         # probably lost: say it again (RFC 6347 §4.2.7, SPEC T8), a few times, for a while.

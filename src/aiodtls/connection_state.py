@@ -83,6 +83,7 @@ class ConnectionSlots:
         "_reassembler",
         "_reassembly_progressed",
         "_records",
+        "_session_id",
         "_started_at",
         "_trace",
         "_v13",

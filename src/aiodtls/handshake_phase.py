@@ -5,8 +5,9 @@ as :class:`Dtls12HandshakePhase`, a mixin ``DtlsConnection`` inherits: the ``Han
 callbacks the handshake state machine calls (keys, flights, the HelloVerifyRequest,
 connection IDs), the intake of handshake records (a whole message straight to the
 handshake, anything else through reassembly, a server's ClientHellos through the cookie
-door first), the handshake records that still come after completion, the completion itself
-and the reason a handshake that timed out gives.
+door first), the handshake records that still come after completion, the completion itself,
+the reason a handshake that timed out gives, and the session a fatal alert ends (RFC 5246
+§7.2.2).
 
 It does not own the record path (opening records, application data, alerts), the timers or
 the connection's state beyond the switch to ESTABLISHED: those stay in ``connection``, which
@@ -100,6 +101,7 @@ class Dtls12HandshakePhase(ConnectionSlots):
     _wrong_key: WrongKeyWatch
     _address_budget: AddressBudget | None
     _v13: Dtls13State | None
+    _session_id: bytes
 
     if TYPE_CHECKING:  # methods of the connection (declared only: the class has no stubs)
 
@@ -403,6 +405,8 @@ class Dtls12HandshakePhase(ConnectionSlots):
     def _complete_handshake(self) -> None:
         self.state = _ESTABLISHED
         self._handshake_deadline = None
+        if isinstance(self._handshake, ServerHandshake):
+            self._session_id = self._handshake.cached_session_id  # for _forget_session
         self._handshake.release()
         self._wrong_key.copies = None
         self._free_reassembler()
@@ -417,6 +421,24 @@ class Dtls12HandshakePhase(ConnectionSlots):
         self._announce_completion(
             result, "DTLSv1.2", _SUITE_NAMES[result.suite.suite], result.extended_master_secret
         )
+
+    def _forget_session(self) -> None:
+        """A fatal alert ends the connection: its DTLS 1.2 session may not be resumed (RFC
+        5246 §7.2.2, "MUST NOT be resumed"). A server drops it from its session cache (a
+        ticket, held by the client, cannot be recalled); a client's :attr:`session` becomes
+        None. DTLS 1.3 has no such rule (RFC 8446 §6.2) and keeps its tickets."""
+        if self._v13 is not None:
+            return
+        if self.is_client:
+            self._handshake.result.session = None
+            return
+        store = self.configuration.session_store
+        session_id = self._session_id
+        handshake = self._handshake
+        if not session_id and isinstance(handshake, ServerHandshake):
+            session_id = handshake.cached_session_id  # a handshake that failed (a resumption)
+        if store is not None and session_id:
+            store.forget(session_id)
 
     def _free_reassembler(self) -> None:
         """The handshake is over: give back what reassembly buffered, and drop it."""

@@ -177,6 +177,13 @@ class ServerHandshake(HandshakeStateMachine):
         self._certificate_types = X509_BOTH_WAYS
         self._resumption = NO_SERVER_RESUMPTION
 
+    @property
+    def cached_session_id(self) -> bytes:
+        """The session ID under which the server's session cache holds (or will hold, once
+        the handshake completes) this handshake's session; empty without a cache."""
+        resumption = self._resumption
+        return resumption.session_id if resumption.store is not None else b""
+
     def release(self) -> None:
         """Free handshake-only state (see HandshakeStateMachine.release)."""
         super().release()
