@@ -439,3 +439,23 @@ def test_a_server_without_our_psk_cannot_complete_a_certificate_handshake(
     assert pair.client_outcome.completed is None
     assert ended is not None and ended.alert == AlertDescription.handshake_failure
     assert ended.reason is not None and "did not accept our PSK" in ended.reason
+
+
+def test_the_stateless_hello_retry_request_picks_a_suite_the_external_psk_keys() -> None:
+    """A client that can also take a certificate offers every suite; a server preferring
+    TLS_AES_256_GCM_SHA384 chose it in its cookie HelloRetryRequest without looking at the
+    PSK, the second ClientHello had to drop the SHA-256 PSK (RFC 8446 §4.1.2) and the
+    handshake went on with the certificate. The door now chooses as the server would without
+    it (RFC 8446 §4.2.11: external PSKs "SHOULD influence cipher suite selection")."""
+    client = client_config(versions=V13, psk=PSK, psk_identity=PSK_IDENTITY)
+    server = server_config(
+        versions=V13,
+        psk=PSK,
+        cipher_suites13=[Suite13.TLS_AES_256_GCM_SHA384, Suite13.TLS_AES_128_GCM_SHA256],
+    )
+    done = handshake(client, server).client_outcome.completed
+    assert done is not None and done.psk_identity == PSK_IDENTITY
+    assert done.cipher_suite == "TLS_AES_128_GCM_SHA256"
+    # Without a PSK in the ClientHello the server's preference stands.
+    done = handshake(client_config(versions=V13), server).client_outcome.completed
+    assert done is not None and done.cipher_suite == "TLS_AES_256_GCM_SHA384"

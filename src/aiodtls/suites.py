@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_PSK_CIPHER_SUITES",
     "DEFAULT_SIGNATURE_SCHEMES",
     "DEFAULT_SUITES13",
+    "EXTERNAL_PSK_HASH",
     "CipherSuite",
     "KeyExchange",
     "NamedGroup",
@@ -66,6 +67,11 @@ DEFAULT_SUITES13 = (
     Suite13.TLS_AES_128_CCM_SHA256,
 )
 """The DTLS 1.3 suites offered and accepted unless a configuration says otherwise (no CCM_8)."""
+
+
+EXTERNAL_PSK_HASH = hashes.SHA256()
+"""The hash of a DTLS 1.3 external PSK: SHA-256, as RFC 8446 §4.2.11 has it when none was set
+with the PSK (a configuration sets none); it keys only the suites of that hash."""
 
 
 def suite13_hash(suite: Suite13 | int) -> hashes.HashAlgorithm:

@@ -41,7 +41,7 @@ from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session, SessionState
 from ..srtp import SrtpProfile, describe_profiles
-from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
+from ..suites import EXTERNAL_PSK_HASH, NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
@@ -125,7 +125,6 @@ _DER = Encoding.DER
 _E = ExtensionType
 _DTLS13 = int(ProtocolVersion.DTLSv1_3)
 _MAX_TICKET_LIFETIME = 604800  # seconds, RFC 8446 §4.6.1
-_EXTERNAL_PSK_HASH = hashes.SHA256()  # RFC 8446 §4.2.11: unless set with the PSK (never here)
 # connection_id: in the ServerHello for DTLS 1.3 (as wolfSSL places it; RFC 9146 §3).
 _SERVER_HELLO_EXTENSIONS = frozenset(
     {
@@ -228,7 +227,7 @@ class ClientHandshake13(Handshake13):
             and not configuration.allows(ProtocolVersion.DTLSv1_2)
             and _psk_only_reason(configuration) is not None
         ):
-            self._suites_for_psks({_EXTERNAL_PSK_HASH.name})  # a configuration error: now
+            self._suites_for_psks({EXTERNAL_PSK_HASH.name})  # a configuration error: now
 
     # -- flight 1 ------------------------------------------------------------------------
 
@@ -358,9 +357,7 @@ class ClientHandshake13(Handshake13):
                     )
                 )
         if config.psk is not None and config.psk_identity is not None:
-            offered.append(
-                _OfferedPsk(config.psk_identity, 0, config.psk, _EXTERNAL_PSK_HASH, True)
-            )
+            offered.append(_OfferedPsk(config.psk_identity, 0, config.psk, EXTERNAL_PSK_HASH, True))
         return offered
 
     def _suites_for_psks(self, hash_names: set[str]) -> list[Suite13]:

@@ -36,10 +36,11 @@ from ..buffer import BufferReadError
 from ..configuration import DtlsConfiguration
 from ..record.header import DTLS1_2, ContentType, encode_record_header
 from ..reliability.fragments import encode_handshake_fragment
-from ..suites import NamedGroup, ProtocolVersion, Suite13, suite13_hash
+from ..suites import EXTERNAL_PSK_HASH, NamedGroup, ProtocolVersion, Suite13, suite13_hash
 from .cookie import COOKIE_LENGTH, CookieExchange
 from .hello_verify import HELLO_VERIFY_REQUEST
-from .messages import ClientHello, HandshakeType, encode_client_hello
+from .messages import ClientHello, ExtensionType, HandshakeType, encode_client_hello
+from .messages.extensions import find_extension
 from .messages.tls13 import transcript_message
 from .server13 import (
     HelloRetryState,
@@ -107,6 +108,17 @@ class HelloRetryExchange:
         not for one we take, and the hash of ClientHello1 with the suite's hash."""
         config = self.configuration
         suites = config.effective_suites13()
+        if (config.psk is not None or config.psk_lookup is not None) and find_extension(
+            hello.extensions, ExtensionType.pre_shared_key
+        ) is not None:
+            # The client may offer our external PSK, which keys only SHA-256 suites (RFC 8446
+            # §4.2.11: external PSKs "SHOULD influence cipher suite selection"): choose what
+            # ServerHandshake13 would choose for it without a HelloRetryRequest. Another
+            # suite would leave the second ClientHello without the PSK (§4.1.2).
+            fits = EXTERNAL_PSK_HASH.name
+            suites = [s for s in suites if suite13_hash(s).name == fits] + [
+                s for s in suites if suite13_hash(s).name != fits
+            ]
         suite = choose_suite(suites, hello) or suites[0]
         try:
             group, share = choose_group(config.groups, hello.extensions)

@@ -38,7 +38,14 @@ from ..record.header import DTLS1_2
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import SessionState
 from ..srtp import describe_profiles
-from ..suites import NamedGroup, ProtocolVersion, SignatureScheme, Suite13, suite13_hash
+from ..suites import (
+    EXTERNAL_PSK_HASH,
+    NamedGroup,
+    ProtocolVersion,
+    SignatureScheme,
+    Suite13,
+    suite13_hash,
+)
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
@@ -488,7 +495,7 @@ class ServerHandshake13(Handshake13):
                     return state.master_secret, suite13_hash(Suite13(state.suite)), state
                 return None
         key = self._psk_for_identity(identity)
-        return None if key is None else (key, hashes.SHA256(), None)
+        return None if key is None else (key, EXTERNAL_PSK_HASH, None)
 
     def _psk_for_identity(self, identity: bytes) -> bytes | None:
         """The external PSK of ``identity``: ``psk_lookup``'s answer, else ``psk`` (for any
