@@ -183,11 +183,29 @@ def exchange_with_wolfssl_server(dtls: sync.DtlsSocket, line: bytes = LINE) -> N
     assert reply == line, (reply, dtls.terminated)
 
 
+def read_until(dtls: sync.DtlsSocket, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Read (answering with ACKs, KeyUpdates) what the peer sends until ``condition()``; no
+    application data may arrive meanwhile and the association must stay up."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached in {timeout} s"
+        assert dtls.recv(timeout=0.05) is None, "application data came first"
+        assert dtls.terminated is None, dtls.terminated
+
+
 def exchange_with_replying_server(
     dtls: sync.DtlsSocket, server: PeerProcess, line: bytes = LINE
 ) -> None:
-    """We send ``line``; wolfSSL's printing server answers :data:`REPLY`, which we read (first:
-    that also lets us ACK the NewSessionTicket it keeps resending), and prints the line."""
+    """We send ``line``; wolfSSL's printing server answers :data:`REPLY`, which we read, and
+    prints the line.
+
+    Only once its NewSessionTicket is in (our ACK of it leaves at once, RFC 9147 §7.1), so
+    that nothing of ours follows the line before wolfSSL has read it: its ``ServerRead``
+    prints nothing when another datagram is already queued behind the message (its zero-byte
+    ``wolfSSL_peek`` processes that record and overwrites the length read;
+    :meth:`~interop.launch.WolfSsl.server13`). Sent at once, the line raced that ACK, which
+    under CPU load reached the server's socket before wolfSSL had read the line."""
+    read_until(dtls, lambda: dtls.session is not None)
     dtls.send(line)
     reply = dtls.recv(timeout=10.0)
     assert reply is not None and REPLY in reply, (reply, dtls.terminated, server.describe())
@@ -566,13 +584,17 @@ def test_aiodtls13_client_key_update_with_wolfssl13_server(
 def exchange_second_message(dtls: sync.DtlsSocket, server: PeerProcess) -> None:
     """The second message ``server -U`` reads (it prints it, answers nothing and closes).
 
-    Sent only after a pause in which we answer its KeyUpdate and see the ACK of ours: wolfSSL
-    ACKs a KeyUpdate at once, so the message goes under our epoch 4 keys, the switch shows on
-    the wire before wolfSSL's close_notify ends the connection."""
-    dtls.recv(timeout=1.0)
+    Sent once wolfSSL has ACKed our KeyUpdate (the answer to its own, which we ACKed at once),
+    so under our epoch 4 keys; by then nothing of ours is left to follow the message (see
+    :func:`exchange_with_replying_server`). Its close_notify, read before we close, comes
+    under its epoch 4 keys: the relay has seen both switches."""
+    v13 = dtls.connection._v13
+    assert v13 is not None
+    read_until(dtls, lambda: v13.records.write_epoch == 4)
     dtls.send(b"after the key update")
     server.wait_for("Client message: after the key update", "stdout")
-    dtls.recv(timeout=0.5)  # time for the ACKs and close_notify of the epoch switch
+    assert dtls.recv(timeout=10.0) is None
+    assert dtls.terminated is not None and dtls.terminated.by_peer, dtls.terminated
 
 
 @pytest.mark.parametrize("versions", [DTLS13, BOTH], ids=["dtls13", "both"])
