@@ -729,3 +729,25 @@ def test_a_server_that_fails_the_connection_forgets_its_session() -> None:
     assert ended is not None and ended.alert == AlertDescription.unexpected_message
     assert not ended.by_peer
     assert len(store) == 0
+
+
+def test_a_resumption_that_fails_with_a_fatal_alert_forgets_the_session() -> None:
+    """A ClientHello with a session ID seen on the wire but without its master secret: the
+    records it sends under the wrong keys end the handshake (bad_record_mac, "wrong key?"),
+    and the server forgets the session, so its real client gets a full handshake (RFC 5246
+    §7.2.2, as OpenSSL does; docs/resumption.md)."""
+    client, server, store = store_configs("certificates", tickets=False)
+    first = resuming(client, server)
+    session = first.client.session
+    assert session is not None and len(store) == 1
+    impostor = client_config12(
+        session=dataclasses.replace(
+            session, state=dataclasses.replace(session.state, master_secret=bytes(48))
+        )
+    )
+    failed = connect(impostor, server)
+    ended = failed.server_outcome.terminated
+    assert failed.server_outcome.completed is None
+    assert ended is not None and ended.alert == AlertDescription.bad_record_mac
+    assert len(store) == 0
+    assert not resumed(connect(client, server))
