@@ -141,6 +141,8 @@ _MSG_SERVER_KEY_EXCHANGE = HandshakeType.server_key_exchange
 _KX_ECDHE_ECDSA = KeyExchange.ECDHE_ECDSA
 _KX_ECDHE_PSK = KeyExchange.ECDHE_PSK
 _KX_PSK = KeyExchange.PSK
+_KX_ECDHE_ECDSA = KeyExchange.ECDHE_ECDSA
+_KX_ECDHE_RSA = KeyExchange.ECDHE_RSA
 _CERT_RAW_PUBLIC_KEY = CertificateType.RawPublicKey
 _CERT_X509 = CertificateType.X509
 _CLIENT = DTLS12.client
@@ -217,14 +219,20 @@ class ClientHandshake(HandshakeStateMachine):
         1.3 client that also offers DTLS 1.2 sends them in its own (``client13``)."""
         config = self.configuration
         self.client_random = os.urandom(32)
-        uses_ecdhe = any(suite_info(s).key_exchange != _KX_PSK for s in self._suites)
+        kinds = {suite_info(s).key_exchange for s in self._suites}
+        uses_ecdhe = kinds != {_KX_PSK}
+        # Signatures only authenticate certificate suites' key exchange: a client offering
+        # PSK suites alone (an IoT device, RFC 7925) has no use for signature_algorithms.
+        signs = _KX_ECDHE_ECDSA in kinds or _KX_ECDHE_RSA in kinds
         extensions: list[tuple[int, bytes]] = []
         if config.server_name and not is_ip_address(config.server_name):
             extensions.append((EXT_SERVER_NAME, encode_server_name(config.server_name)))
         if uses_ecdhe:
             extensions.append((EXT_SUPPORTED_GROUPS, encode_uint16_list(config.groups)))
             extensions.append((EXT_EC_POINT_FORMATS, UNCOMPRESSED_POINTS_ONLY))
-        extensions.append((EXT_SIGNATURE_ALGORITHMS, encode_uint16_list(config.signature_schemes)))
+        if signs:
+            schemes = encode_uint16_list(config.signature_schemes)
+            extensions.append((EXT_SIGNATURE_ALGORITHMS, schemes))
         if config.alpn_protocols:
             extensions.append(
                 (
