@@ -12,16 +12,9 @@ import ssl
 
 import pytest
 
-from aiodtls import (
-    AlertDescription,
-    CipherSuite,
-    ConnectionState,
-    DtlsConfiguration,
-    DtlsConnection,
-    NamedGroup,
-)
+from aiodtls import AlertDescription, CipherSuite, ConnectionState, DtlsConfiguration, NamedGroup
 from aiodtls.dissect import dissect, handshake_fragments
-from aiodtls.handshake.messages import ExtensionType, HandshakeType, decode_client_hello
+from aiodtls.handshake.messages import HandshakeType
 from aiodtls.record.header import encode_record_header
 from aiodtls.suites import KeyExchange, cipher_suite_from_name, openssl_name, suite_info
 from certs import server_chain
@@ -158,34 +151,6 @@ def test_rfc7925_psk_preset() -> None:
     assert client.cipher_suites == [CipherSuite.TLS_PSK_WITH_AES_128_CCM_8]
     pair = handshake(client, server)
     assert_data_both_ways(pair, CipherSuite.TLS_PSK_WITH_AES_128_CCM_8)
-
-
-def client_hello_extensions(config: DtlsConfiguration) -> set[int]:
-    """The extension types of the first ClientHello ``config`` sends."""
-    pair = Pair(DtlsConnection(configuration=config), DtlsConnection(configuration=config))
-    pair.client.connect(CLIENT_ADDR, 0.0)
-    ((datagram, _),) = pair.client.datagrams_to_send(0.0)
-    hello = decode_client_hello(datagram[13 + 12 :])  # record and handshake headers
-    return {int(t) for t, _ in hello.extensions}
-
-
-def test_a_psk_client_hello_carries_no_signature_algorithms() -> None:
-    """Signatures authenticate only certificate suites' key exchange: a client offering PSK
-    suites alone (RFC 7925's CCM_8, or the default PSK list) leaves signature_algorithms out,
-    14 bytes a ClientHello; with a certificate suite it is there. (DTLS 1.3's PSK-only client
-    does the same, docs/dtls13.md.)"""
-    preset = DtlsConfiguration.rfc7925(
-        is_client=True, psk=PSK, psk_identity=PSK_IDENTITY, verify_mode=ssl.CERT_NONE
-    )
-    default, _ = psk_configs12()
-    for config in (preset, default):
-        assert int(ExtensionType.signature_algorithms) not in client_hello_extensions(config)
-    default.cipher_suites = [
-        *default.effective_cipher_suites(),
-        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    ]
-    assert int(ExtensionType.signature_algorithms) in client_hello_extensions(default)
-    assert_data_both_ways(handshake(*psk_configs12()), CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256)
 
 
 def test_rfc7925_server_picks_ccm_8_from_a_default_client() -> None:

@@ -293,11 +293,10 @@ class ClientHandshake13(Handshake13):
             extensions.append(
                 (EXT_SUPPORTED_GROUPS, encode_uint16_list([int(g) for g in self._groups]))
             )
-            if self._psk_required is None:
+            if self._psk_required is None or self._legacy is not None:
                 # Only for a certificate (RFC 8446 §9.2 lets a ClientHello with
                 # pre_shared_key leave it out: a server that declines the PSK then cannot
-                # choose certificates, which we would refuse anyway). A ClientHello that also
-                # offers DTLS 1.2 takes it from DTLS 1.2's when its suites sign.
+                # choose certificates, which we would refuse anyway).
                 schemes = encode_uint16_list([int(s) for s in self._schemes])
                 extensions.append((EXT_SIGNATURE_ALGORITHMS, schemes))
             extensions.append((_E.key_share, encode_key_share_client([share])))
