@@ -14,6 +14,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from aiodtls.proxy import DtlsProxy, ProxyStartError
-from interop.peers import PeerSet
+from interop.peers import PeerSet, aiodtls_command, aiodtls_env
 
 UNRESOLVABLE = "no-such-host.invalid"
 "RFC 6761 §6.4: .invalid names never resolve."
@@ -48,6 +49,26 @@ class Inbox(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received.append((data, addr))
+
+
+CTRL_C_ARMED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+"""Python code that restores SIGINT's default action, then execs its arguments in the same
+process (same pid and process group)."""
+
+
+def with_ctrl_c(argv: list[str]) -> list[str]:
+    """``argv`` with Ctrl-C (SIGINT) working as from a terminal, whatever our parent does with it.
+
+    A non-interactive shell starts a background job with SIGINT ignored (``pytest ... &``, a
+    test loop run beside a load generator), its children inherit that across exec, and Python
+    then leaves SIGINT ignored instead of raising KeyboardInterrupt: the proxy would run to
+    its ``--duration``. (tests/test_examples.py resets it for its servers with ``preexec_fn``;
+    :class:`PeerSet` starts the process here.)
+    """
+    return [sys.executable, "-c", CTRL_C_ARMED, *argv]
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
@@ -169,11 +190,11 @@ def test_cli_max_clients_drops_and_reports_new_clients(peers: PeerSet) -> None:
         server.bind(("127.0.0.1", 0))
         server.settimeout(DEADLINE)
         upstream = server.getsockname()[1]
-        proxy = peers.start_aiodtls(
-            "proxy",
+        argv = aiodtls_command(
             *["proxy", "--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream}"],
             *["--max-clients", "2", "--quiet", "--duration", str(DEADLINE)],
         )
+        proxy = peers.start("proxy", with_ctrl_c(argv), aiodtls_env())
         port = int(proxy.wait_for(r"proxy listening on 127\.0\.0\.1:(\d+)", "stderr").group(1))
         clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
         try:
