@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from aiodtls import DtlsConfiguration, DtlsConnection
+from aiodtls import ConnectionTerminated, DtlsConfiguration, DtlsConnection
 from aiodtls.alerts import AlertDescription
 from aiodtls.handshake import server13
 from aiodtls.handshake.messages import ClientHello, ExtensionType, decode_client_hello
@@ -459,3 +459,79 @@ def test_the_stateless_hello_retry_request_picks_a_suite_the_external_psk_keys()
     # Without a PSK in the ClientHello the server's preference stands.
     done = handshake(client_config(versions=V13), server).client_outcome.completed
     assert done is not None and done.cipher_suite == "TLS_AES_256_GCM_SHA384"
+
+
+# -- psk_client_callback in DTLS 1.3 ---------------------------------------------------------
+
+
+def test_psk_client_callback_is_asked_without_a_hint_for_dtls13() -> None:
+    """DTLS 1.3 has no identity hint: the callback is asked with None, as OpenSSL asks its
+    TLS 1.2 callback for TLS 1.3. Before, a default client (both versions) offered no PSK in
+    its DTLS 1.3 part, and a default PSK server, answering in DTLS 1.3, refused it."""
+    hints: list[bytes | None] = []
+
+    def callback(hint: bytes | None) -> tuple[bytes, bytes] | None:
+        hints.append(hint)
+        return PSK_IDENTITY, PSK
+
+    client = DtlsConfiguration(psk_client_callback=callback, verify_mode=ssl.CERT_NONE)
+    server = DtlsConfiguration(is_client=False, psk=PSK)
+    done = handshake(client, server).client_outcome.completed
+    assert done is not None and done.protocol_version == "DTLSv1.3"
+    assert done.psk_identity == PSK_IDENTITY and hints == [None]
+
+
+def test_a_dual_version_client_whose_callback_needs_the_hint_still_gets_dtls12() -> None:
+    """A callback that answers only a DTLS 1.2 server's hint: the DTLS 1.3 part goes without
+    the PSK, and a DTLS 1.2 server with a hint gets it asked again, with the hint."""
+    hints: list[bytes | None] = []
+
+    def callback(hint: bytes | None) -> tuple[bytes, bytes] | None:
+        hints.append(hint)
+        return (PSK_IDENTITY, PSK) if hint == b"gateway-7" else None
+
+    client = DtlsConfiguration(psk_client_callback=callback, verify_mode=ssl.CERT_NONE)
+    server = DtlsConfiguration(
+        is_client=False,
+        psk=PSK,
+        psk_identity_hint=b"gateway-7",
+        versions=(ProtocolVersion.DTLSv1_2,),
+    )
+    done = handshake(client, server).client_outcome.completed
+    assert done is not None and done.protocol_version == "DTLSv1.2"
+    assert hints == [None, b"gateway-7"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "alert", "reason"),
+    [
+        (None, AlertDescription.handshake_failure, "has no key for the server's hint None"),
+        (RuntimeError("no key store"), AlertDescription.internal_error, "raised RuntimeError"),
+        ((b"", PSK), AlertDescription.internal_error, "must return (identity, key)"),
+    ],
+)
+def test_a_dtls13_client_whose_callback_fails_ends_before_sending(
+    answer: object, alert: AlertDescription, reason: str
+) -> None:
+    """DTLS 1.3 alone: no PSK, no way to authenticate; the connection ends at connect() with
+    the reason, and nothing goes out."""
+
+    def callback(hint: bytes | None) -> object:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client = DtlsConfiguration(
+        psk_client_callback=callback,  # type: ignore[arg-type]
+        verify_mode=ssl.CERT_NONE,
+        versions=V13,
+    )
+    connection = DtlsConnection(configuration=client)
+    connection.connect(SERVER_ADDR, 0.0)
+    assert connection.datagrams_to_send(0.0) == []
+    events = []
+    while (event := connection.next_event()) is not None:
+        events.append(event)
+    [ended] = events
+    assert isinstance(ended, ConnectionTerminated) and ended.alert == alert
+    assert reason in ended.reason

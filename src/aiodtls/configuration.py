@@ -239,7 +239,9 @@ class DtlsConfiguration:
     """Client: called with the server's identity hint (``psk_identity_hint`` of the server,
     None if it sent none) and returns the (identity, key) to use, or None to end the
     handshake with ``handshake_failure``. When set, it replaces ``psk``/``psk_identity``
-    (like ``SSLContext.set_psk_client_callback`` in Python 3.13)."""
+    (like ``SSLContext.set_psk_client_callback`` in Python 3.13). DTLS 1.3 has no hint: its
+    ClientHello asks with None (as OpenSSL does for TLS 1.3); a ClientHello that also offers
+    DTLS 1.2 goes without the PSK in its DTLS 1.3 part if that answer is None."""
 
     psk_key_exchange_modes: Sequence[str] = ("psk_dhe_ke",)
     """DTLS 1.3: the PSK key exchange modes (RFC 8446 §4.2.9) this side allows with an

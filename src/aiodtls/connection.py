@@ -220,7 +220,11 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             legacy = self._handshake
             assert isinstance(legacy, ClientHandshake)
             both = self.configuration.allows(ProtocolVersion.DTLSv1_2)
-            handshake.start(also_offer=legacy.client_hello() if both else None)
+            try:
+                handshake.start(also_offer=legacy.client_hello() if both else None)
+            except Alert as alert:  # psk_client_callback refused or failed: nothing was sent
+                self._terminate(alert.description, alert.reason, by_peer=False)
+                return
             cids = handshake.result.connection_ids
             if cids is not None:
                 # The CID we offered frames the server's records before its keys (and the

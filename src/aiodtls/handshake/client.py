@@ -122,7 +122,7 @@ from .rawkeys import (
 from .resumption import NO_CLIENT_RESUMPTION, ClientResumption
 from .state import HandshakeSink, HandshakeStateMachine
 
-__all__ = ["ClientHandshake", "ClientState", "is_ip_address"]
+__all__ = ["ClientHandshake", "ClientState", "ask_psk_client_callback", "is_ip_address"]
 
 
 # Enum members the handshake's methods read, as module-level names: reading a member
@@ -574,30 +574,11 @@ class ClientHandshake(HandshakeStateMachine):
         """(identity, key): from ``psk_client_callback`` given the server's hint, else the
         configured ``psk_identity`` and ``psk``."""
         config = self.configuration
-        callback = config.psk_client_callback
-        if callback is None:
+        if config.psk_client_callback is None:
             if config.psk is None or config.psk_identity is None:
                 raise AlertHandshakeFailure("PSK suite negotiated but no PSK configured")
             return config.psk_identity, config.psk
-        try:
-            answer = callback(self._psk_hint)
-        except Exception as exc:
-            raise AlertInternalError(f"psk_client_callback raised {exc!r}") from None
-        if answer is None:
-            raise AlertHandshakeFailure(
-                f"psk_client_callback has no key for the server's hint {self._psk_hint!r}"
-            )
-        if (
-            not isinstance(answer, tuple)
-            or len(answer) != 2
-            or not all(isinstance(x, bytes) for x in answer)
-            or not 0 < len(answer[0]) < 65536
-            or not answer[1]
-        ):
-            raise AlertInternalError(
-                "psk_client_callback must return (identity, key) as non-empty bytes, or None"
-            )
-        return answer[0], answer[1]
+        return ask_psk_client_callback(config, self._psk_hint)
 
     def _send_flight_5(self) -> None:
         config = self.configuration
@@ -679,6 +660,34 @@ class ClientHandshake(HandshakeStateMachine):
             self._server_hello, self.result, self._master_secret, now
         )
         self.complete = True
+
+
+def ask_psk_client_callback(config: DtlsConfiguration, hint: bytes | None) -> tuple[bytes, bytes]:
+    """(identity, key) from ``config.psk_client_callback`` for the server's identity ``hint``
+    (None: it sent none, and always in DTLS 1.3, which has no hint, as OpenSSL calls its
+    TLS 1.2 callback for TLS 1.3). Its exception, or an answer that is not (identity, key),
+    ends the handshake with internal_error; None with handshake_failure."""
+    callback = config.psk_client_callback
+    assert callback is not None
+    try:
+        answer = callback(hint)
+    except Exception as exc:
+        raise AlertInternalError(f"psk_client_callback raised {exc!r}") from None
+    if answer is None:
+        raise AlertHandshakeFailure(
+            f"psk_client_callback has no key for the server's hint {hint!r}"
+        )
+    if (
+        not isinstance(answer, tuple)
+        or len(answer) != 2
+        or not all(isinstance(x, bytes) for x in answer)
+        or not 0 < len(answer[0]) < 65536
+        or not answer[1]
+    ):
+        raise AlertInternalError(
+            "psk_client_callback must return (identity, key) as non-empty bytes, or None"
+        )
+    return answer[0], answer[1]
 
 
 def is_ip_address(name: str) -> bool:

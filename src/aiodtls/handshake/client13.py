@@ -45,7 +45,7 @@ from ..suites import EXTERNAL_PSK_HASH, NamedGroup, ProtocolVersion, Suite13, su
 from ..trace import Tracer
 from . import signatures
 from .certificates import certificate_public_key, check_peer_certificates
-from .client import is_ip_address
+from .client import ask_psk_client_callback, is_ip_address
 from .flights import (
     CLIENT_FINISHED13,
     CLIENT_HELLO13,
@@ -222,8 +222,10 @@ class ClientHandshake13(Handshake13):
         self._offered: set[int] = set()
         self._legacy: ClientHello | None = None
         if (
-            configuration.psk is not None
-            and configuration.psk_identity is not None
+            (
+                (configuration.psk is not None and configuration.psk_identity is not None)
+                or configuration.psk_client_callback is not None
+            )
             and not configuration.allows(ProtocolVersion.DTLSv1_2)
             and _psk_only_reason(configuration) is not None
         ):
@@ -237,7 +239,7 @@ class ClientHandshake13(Handshake13):
         supported_versions after 1.3, so a DTLS 1.2 server can answer it too (the connection
         then hands over to the DTLS 1.2 handshake: :attr:`sent_hello`)."""
         self.client_random = os.urandom(32)
-        self._psks = self._psks_to_offer()
+        self._psks = self._psks_to_offer(dual=also_offer is not None)
         self._legacy = also_offer
         # psk_ke alone with an external PSK: no certificate handshake can follow (it needs a
         # key share), so none is offered, as a DTLS 1.2 client with a PSK offers PSK suites
@@ -328,9 +330,11 @@ class ClientHandshake13(Handshake13):
         self._offered = {int(t) for t, _ in extensions}
         return [(int(t), b) for t, b in extensions]
 
-    def _psks_to_offer(self) -> list[_OfferedPsk]:
+    def _psks_to_offer(self, *, dual: bool) -> list[_OfferedPsk]:
         """A DTLS 1.3 session to resume (if fresh and for this server name), then the
-        external PSK (RFC 8446 §4.2.11: SHA-256 unless said otherwise)."""
+        external PSK (RFC 8446 §4.2.11: SHA-256 unless said otherwise). A ClientHello that
+        also offers DTLS 1.2 (``dual``) goes without the external PSK when
+        ``psk_client_callback`` has none without a hint: DTLS 1.2 asks it with the server's."""
         config = self.configuration
         offered: list[_OfferedPsk] = []
         session = config.session
@@ -356,7 +360,17 @@ class ClientHandshake13(Handshake13):
                         session=session,
                     )
                 )
-        if config.psk is not None and config.psk_identity is not None:
+        if config.psk_client_callback is not None:
+            # DTLS 1.3 has no identity hint: asked with None, as OpenSSL asks its TLS 1.2
+            # callback for TLS 1.3 (a DTLS 1.2 handshake asks again with the server's hint).
+            try:
+                identity, key = ask_psk_client_callback(config, None)
+            except AlertHandshakeFailure:  # None: no key without a hint
+                if not dual:
+                    raise
+            else:
+                offered.append(_OfferedPsk(identity, 0, key, EXTERNAL_PSK_HASH, True))
+        elif config.psk is not None and config.psk_identity is not None:
             offered.append(_OfferedPsk(config.psk_identity, 0, config.psk, EXTERNAL_PSK_HASH, True))
         return offered
 
