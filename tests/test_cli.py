@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from aiodtls.cli import main
+from aiodtls.suites import ProtocolVersion
+from aiodtls.sweep import Impairment, Scenario, summarize, sweep
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -117,3 +119,32 @@ def test_cli_server_serves_clients_concurrently(tmp_path: Path) -> None:  # issu
     finally:
         server.kill()
         server.wait()
+
+
+def test_netsim_psk_kx_compares_the_versions_like_for_like(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--psk-kx plain`` is ``Scenario.psk_dhe=False`` (PSK suites in DTLS 1.2, psk_ke in DTLS
+    1.3), the comparison of docs/reliability.md: the CLI's numbers are the library's."""
+    argv = ["netsim", "--runs", "100", "--psk", "--psk-kx", "plain", "--loss", "0.2"]
+    code, out = run(capsys, *argv, "--mtu", "576", "--dtls13", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["parameters"]["psk_kx"] == "plain"
+    expected = summarize(
+        sweep(
+            Scenario(
+                impairment=Impairment(loss=0.2, delay=0.025),
+                mtu=576,
+                psk=True,
+                psk_dhe=False,
+                versions=(ProtocolVersion.DTLSv1_3,),
+            ),
+            range(100),
+        )
+    )
+    assert result["retransmitted_bytes"] == pytest.approx(expected.retransmitted_bytes)
+    assert result["p99"] == pytest.approx(expected.p99)
+    code, out = run(capsys, *argv, "--dtls13")
+    assert code == 0 and "PSK without (EC)DHE" in out
+    assert main(["netsim", "--psk-kx", "dhe"]) == 2  # needs --psk

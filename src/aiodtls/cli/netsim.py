@@ -102,6 +102,13 @@ def add_parser(commands: Any) -> None:
         "--chain-size", type=int, default=5000, help="Certificate message bytes (default 5000)"
     )
     parser.add_argument("--psk", action="store_true", help="PSK instead of certificates")
+    parser.add_argument(
+        "--psk-kx",
+        choices=["dhe", "plain"],
+        help="with --psk, the same key exchange in either version: dhe = ECDHE_PSK suites "
+        "(DTLS 1.2) / psk_dhe_ke (DTLS 1.3); plain = PSK suites / psk_ke, no forward secrecy "
+        "(default: each version's defaults; docs/reliability.md compares them)",
+    )
     add_version_options(
         parser, what="each side", default="1.2, what docs/reliability.md's figures measure"
     )
@@ -181,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
             raise checks.CliError("--cid and --duration go with --rebind-at T (the rebinding run)")
     else:
         return _run_rebinding(args)
+    if args.psk_kx and (not args.psk or args.profile):
+        raise checks.CliError("--psk-kx goes with --psk, without --profile (which fixes the suite)")
     if args.profile and not args.psk:
         raise checks.CliError(
             f"--profile {args.profile} needs --psk (the simulated certificate chain is RSA)"
@@ -195,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         impairment=impairment(args),
         mtu=args.mtu,
         psk=args.psk,
+        psk_dhe=None if args.psk_kx is None else args.psk_kx == "dhe",
         chain_size=args.chain_size,
         timeout=args.timeout,
         srtp=args.srtp,
@@ -222,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
         "path_mtu": args.path_mtu,
         "mtu": args.mtu,
         "credentials": "psk" if args.psk else f"rsa chain, {args.chain_size} B",
+        "psk_kx": args.psk_kx,
         "seeds": [args.seed, args.seed + args.runs - 1],
         "timeout": args.timeout,
         "srtp": args.srtp,
@@ -327,6 +338,8 @@ def _print_table(args: argparse.Namespace, summaries: dict[str, SweepSummary]) -
     if args.path_mtu:
         extras.append(f"path MTU {args.path_mtu}")
     credentials = "PSK" if args.psk else f"{args.chain_size} B certificate chain"
+    if args.psk_kx:
+        credentials += " with (EC)DHE" if args.psk_kx == "dhe" else " without (EC)DHE"
     if args.versions:
         credentials = f"{version_label(tuple(args.versions))}, {credentials}"
     if args.srtp:
