@@ -571,16 +571,15 @@ class FlightSender:
             sent_pieces = self._sent_pieces
             for planned in plan:
                 sealed = []
-                last = planned[-1]
-                for record in planned:
-                    epoch, content_type, payload = record
+                last = len(planned) - 1
+                for index, (epoch, content_type, payload) in enumerate(planned):
                     number = (epoch, records.next_sequence_number(epoch))
                     sent_pieces[number] = (pieces_of(payload), now, self._sent_count)
                     self._sent_count += 1
                     if record_times is not None:
                         record_times[number] = now
                     # DTLS 1.3: the datagram's last record leaves out its length (RFC 9147 §4).
-                    sealed.append(seal(content_type, payload, epoch, ends_datagram=record is last))
+                    sealed.append(seal(content_type, payload, epoch, ends_datagram=index == last))
                 datagram = b"".join(sealed)
                 largest = max(largest, len(datagram))
                 out.append(datagram)
