@@ -180,7 +180,11 @@ async def run_once(pairing: str, seed: int, loss: float) -> Run:
             relay = Relay(peer.ice.address, loss, seed)
             port = await relay.start()
             started = asyncio.ensure_future(peer.start(mine.certificate))
-            cleanup.append(started.cancel)
+
+            def cancel_start() -> None:
+                started.cancel()
+
+            cleanup.append(cancel_start)
             config = aiodtls_config(True, mine, aiortc_pin(peer), True)
             async with connect("127.0.0.1", port, configuration=config) as session:
                 finished = loop.time()

@@ -108,7 +108,7 @@ def run_peer(role: str, argv: list[str], repeat: int, log: Path, options: dict[s
 
     original_select = selectors.DefaultSelector.select
 
-    def select(self: selectors.BaseSelector, timeout: float | None = None) -> Any:
+    def select(self: selectors.DefaultSelector, timeout: float | None = None) -> Any:
         ready = original_select(self, timeout)
         if ready:
             state["woke"] = clock()
@@ -134,8 +134,8 @@ def run_peer(role: str, argv: list[str], repeat: int, log: Path, options: dict[s
         state["sent"] = True
         return original_sendto(self, *args)
 
-    socket.socket.recvfrom = recvfrom  # type: ignore[method-assign]
-    socket.socket.sendto = sendto  # type: ignore[method-assign]
+    socket.socket.recvfrom = recvfrom  # type: ignore[method-assign,assignment]
+    socket.socket.sendto = sendto  # type: ignore[method-assign,assignment]
 
     describe = common.describe_handshake
 
