@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -506,3 +507,58 @@ def test_handshake_timeout_argument(identities: tuple[Identity, Identity]) -> No
         assert client.closed
 
     run(main)
+
+
+def test_blocking_drivers_over_real_udp_sockets(identities: tuple[Identity, Identity]) -> None:
+    """DtlsPath over two UDP sockets on 127.0.0.1, each read by the application's own receive
+    thread that feeds what arrives, as an ICE agent's socket loop would; sendto is the send."""
+    a, b = identities
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.05)
+    sa, sb = sockets
+    addr_a, addr_b = sa.getsockname(), sb.getsockname()
+    server = DtlsPath(
+        a.configuration([b.fingerprint()], role="server"), lambda d: sa.sendto(d, addr_b)
+    )
+    client = DtlsPath(
+        b.configuration([a.fingerprint()], role="client"), lambda d: sb.sendto(d, addr_a)
+    )
+    stop = threading.Event()
+
+    def receive(sock: socket.socket, path: DtlsPath) -> None:
+        while not stop.is_set():
+            try:
+                data = sock.recv(2048)
+            except (TimeoutError, OSError):
+                continue
+            path.feed(data)
+
+    readers = [
+        threading.Thread(target=receive, args=(sa, server), daemon=True),
+        threading.Thread(target=receive, args=(sb, client), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        done: list[object] = []
+        waiter = threading.Thread(target=lambda: done.append(server.wait_handshake(10)))
+        waiter.start()
+        assert client.wait_handshake(10).peer_certificates[0] == a.certificate
+        waiter.join(10)
+        assert len(done) == 1 and server.handshake.peer_certificates[0] == b.certificate
+        client.send(b"over a real socket")
+        assert server.recv(5) == b"over a real socket"
+        server.send(b"and back")
+        assert client.recv(5) == b"and back"
+        client.close()
+        assert server.recv(5) is None  # close_notify
+    finally:
+        client.close()
+        server.close()
+        stop.set()
+        for reader in readers:
+            reader.join(5)
+        for sock in sockets:
+            sock.close()
