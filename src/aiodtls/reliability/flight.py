@@ -21,7 +21,9 @@ carries only the bytes not acknowledged, cut and packed afresh; an ACK that leav
 flight unacknowledged brings that part out at once (once per transmission), and a flight
 acknowledged whole is never sent again: WAITING without a timer for the peer's next flight, or
 IDLE for a final flight, which in DTLS 1.3 is retransmitted on its timer until acknowledged
-(the client's Finished flight, post-handshake messages) rather than parked in FINISHED.
+(the client's Finished flight, post-handshake messages) rather than parked in FINISHED. The
+ACK of ours that is due as a flight goes out may end the flight's last datagram (the
+``trailer`` of :meth:`FlightSender.datagrams`); it is no part of the flight.
 """
 
 from __future__ import annotations
