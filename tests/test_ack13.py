@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from aiodtls.alerts import AlertIllegalParameter
+from aiodtls.handshake.messages import decode_ack, encode_ack
 from aiodtls.record.layer import RecordLayer
 from aiodtls.record.layer13 import Opened13, RecordLayer13
 from aiodtls.record.protection13 import RecordProtection13
@@ -28,9 +29,13 @@ from aiodtls.reliability.flight import (
 )
 from aiodtls.reliability.fragments import HANDSHAKE_HEADER_LENGTH
 from aiodtls.reliability.timer import RetransmissionPolicy, RetransmissionTimer
+from aiodtls.resumption import ServerSessionStore
+from aiodtls.suites import ProtocolVersion
 from aiodtls.trace import Tracer
+from pairs import client_config, make_pair, server_config
 
 HANDSHAKE = 22
+ACK = 26
 CERTIFICATE, CERTIFICATE_VERIFY, FINISHED = 11, 15, 20
 POLICY = RetransmissionPolicy(jitter=0.0, probe=None)
 Piece = tuple[int, int, int]
@@ -283,6 +288,77 @@ def test_flights_seal_through_either_record_layer() -> None:
         flight.start([entry(0, 100, 1, epoch=0)], final=False, flight_number=1)
         [datagram] = flight.datagrams(layer, 0.0)
         assert datagram[0] == HANDSHAKE and len(datagram) == 13 + 12 + 100
+
+
+# -- an ACK due as a flight goes out (RFC 9147 §7) -------------------------------------------
+
+
+def content_types(link: Link, datagrams: list[bytes]) -> list[list[int]]:
+    """The content types of each datagram's records, in order."""
+    out = []
+    for datagram in datagrams:
+        items = link.reader.open_datagram(datagram)
+        assert all(isinstance(item, Opened13) for item in items), items
+        out.append([item.content_type for item in items if isinstance(item, Opened13)])
+    return out
+
+
+def test_an_ack_due_as_the_flight_goes_out_ends_its_last_datagram() -> None:
+    link, flight, entries = Link(), sender(mtu=600), client_flight()
+    alone = plan_datagrams(entries, 600, link.writer.overhead, coalesce=True)
+    flight.start(entries, final=True, flight_number=5)
+    ack = encode_ack([(2, 7)])
+    datagrams = flight.datagrams(link.writer, 0.0, trailer=(2, ACK, ack))
+    types = content_types(link, datagrams)
+    assert len(datagrams) == len(alone) and all(len(d) <= 600 for d in datagrams)
+    assert [t[:-1] if t[-1] == ACK else t for t in types] == [
+        [HANDSHAKE] * len(planned) for planned in alone
+    ]
+    assert types[-1][-1] == ACK and sum(t.count(ACK) for t in types) == 1
+    last = link.reader.open_datagram(datagrams[-1])[-1]
+    assert isinstance(last, Opened13) and decode_ack(last.payload) == [(2, 7)]
+    # The ACK is no part of the flight: not resent, not counted as retransmitted bytes.
+    timeout = flight.deadline
+    assert timeout is not None
+    flight.on_timer(timeout)
+    resent = flight.datagrams(link.writer, timeout)
+    assert all(ACK not in t for t in content_types(link, resent))
+    assert flight.retransmitted_bytes == sum(len(d) for d in resent)
+
+
+def test_an_ack_with_no_room_in_the_flight_goes_alone_after_it() -> None:
+    link, flight = Link(), sender(mtu=600)
+    full = 600 - link.writer.overhead(2) - HANDSHAKE_HEADER_LENGTH  # the datagram is full
+    flight.start([entry(1, full, FINISHED)], final=True, flight_number=5)
+    datagrams = flight.datagrams(link.writer, 0.0, trailer=(2, ACK, encode_ack([(2, 3)])))
+    assert content_types(link, datagrams) == [[HANDSHAKE], [ACK]]
+    assert len(datagrams[0]) == 600 - 2  # still the datagram's last record: no length
+    [record] = link.records(datagrams[:1])
+    assert flight.on_ack([record[0]], 0.1) and state(flight) is FlightState.IDLE
+
+
+def test_only_an_ack_mode_flight_carries_an_ack() -> None:
+    flight = FlightSender(timer=RetransmissionTimer(POLICY), mtu=1000, tracer=Tracer("c", None))
+    flight.start([entry(0, 100, 1, epoch=0)], final=False, flight_number=1)
+    with pytest.raises(ValueError, match="ACK"):
+        flight.datagrams(RecordLayer(), 0.0, trailer=(0, ACK, encode_ack([])))
+
+
+def test_a_new_session_ticket_carries_the_ack_of_the_clients_finished() -> None:
+    # The server's ticket goes as the client's Finished completes the handshake, which it
+    # acknowledges at once (§5.8.1): one datagram, not two; the client ACKs the ticket.
+    v13 = (ProtocolVersion.DTLSv1_3,)
+    pair = make_pair(
+        client_config(versions=v13),
+        server_config(versions=v13, session_store=ServerSessionStore()),
+    )
+    pair.drive()
+    assert pair.client_outcome.completed and pair.server_outcome.completed
+    server_sent = [data for _, direction, data in pair.sent if direction == "s2c"]
+    # The HelloRetryRequest and its copy, the server's flight, then the ticket and the ACK.
+    assert len(server_sent) == 4
+    assert pair.client._flight.deadline is None  # its Finished: acknowledged
+    assert pair.server._flight.deadline is None  # its ticket: acknowledged
 
 
 # -- plan_unacknowledged ----------------------------------------------------------------------

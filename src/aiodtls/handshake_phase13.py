@@ -77,6 +77,7 @@ _FIRST_HANDSHAKE_EPOCH = 2
 _DTLS13 = ProtocolVersion.DTLSv1_3
 _FIRST_APPLICATION_EPOCH = 3
 _IDLE = FlightState.IDLE
+_SENDING = FlightState.SENDING
 _UNIFIED_WITH_CID = 0x30  # the high nibble of a unified header's first byte with the C bit
 
 
@@ -555,15 +556,28 @@ class Dtls13HandshakePhase(ConnectionSlots):
     def _send_ack(self, v13: Dtls13State) -> None:
         """Acknowledge what the tracker holds, in one ACK record (RFC 9147 §7). None before
         the handshake keys exist: until then the peer may not be known to speak DTLS 1.3
-        (rfc9147bis §7), and its flight's answer is ours."""
+        (rfc9147bis §7), and its flight's answer is ours.
+
+        If a flight of ours is due too (our KeyUpdate answering the peer's, a NewSessionTicket
+        as the client's Finished is acknowledged, a post-handshake message the peer's ACK let
+        go), both leave now in one go: the ACK ends the flight's last datagram if it fits
+        there (``FlightSender.datagrams``' trailer), instead of a datagram of its own that
+        could arrive first -- wolfSSL resends its KeyUpdate on an ACK that leaves it out."""
         records = v13.records
+        # After the handshake the highest available sending epoch (§7): our current one, also
+        # while our KeyUpdate waits for its ACK (§8: no record under its keys until then).
         epoch = ack_epoch(records.write_epoch)
         if epoch < _FIRST_HANDSHAKE_EPOCH:
             v13.acks.deadline = None
             return
-        room = self._flight.mtu - records.overhead(epoch)
+        flight = self._flight
+        room = flight.mtu - records.overhead(epoch)
         numbers = v13.acks.take_ack(max_records=ack_capacity(room), max_epoch=epoch, now=self._now)
-        self._datagrams.append(records.seal(_ACK, encode_ack(numbers), epoch, ends_datagram=True))
+        ack = encode_ack(numbers)
+        if flight.state is _SENDING:
+            self._datagrams.extend(flight.datagrams(records, self._now, trailer=(epoch, _ACK, ack)))
+        else:
+            self._datagrams.append(records.seal(_ACK, ack, epoch, ends_datagram=True))
         if self._trace.enabled:
             self._trace("ack_sent", epoch=epoch, records=[list(n) for n in numbers])
 

@@ -21,7 +21,9 @@ carries only the bytes not acknowledged, cut and packed afresh; an ACK that leav
 flight unacknowledged brings that part out at once (once per transmission), and a flight
 acknowledged whole is never sent again: WAITING without a timer for the peer's next flight, or
 IDLE for a final flight, which in DTLS 1.3 is retransmitted on its timer until acknowledged
-(the client's Finished flight, post-handshake messages) rather than parked in FINISHED.
+(the client's Finished flight, post-handshake messages) rather than parked in FINISHED. The
+ACK of ours that is due as a flight goes out may end the flight's last datagram (the
+``trailer`` of :meth:`FlightSender.datagrams`); it is no part of the flight.
 """
 
 from __future__ import annotations
@@ -542,10 +544,20 @@ class FlightSender:
         self.state = _SENDING
         self.deadline = None  # due now; datagrams() arms the next wait
 
-    def datagrams(self, records: RecordSealer, now: float) -> list[bytes]:
-        """The datagrams due now (none unless SENDING); arms the timer after sending."""
+    def datagrams(
+        self, records: RecordSealer, now: float, *, trailer: PlannedRecord | None = None
+    ) -> list[bytes]:
+        """The datagrams due now (none unless SENDING); arms the timer after sending.
+
+        ACK mode: ``trailer`` (epoch, content type, content) is a record that is not the
+        flight's -- the ACK due as the flight goes out (RFC 9147 §7) -- sealed after the
+        flight's records in its last datagram if it fits within the MTU there, else alone in
+        a datagram after the flight's. Either way it leaves now, and it is never sent again
+        with a retransmission (nor counted in ``retransmitted_bytes``)."""
         if self.state != _SENDING:
             return []
+        if trailer is not None and not self._acks:
+            raise ValueError("only a flight acknowledged by ACKs carries an ACK")
         if self._acks and (self._acked or self._hold_back):
             acknowledged = self._acked
             if self._hold_back:
@@ -567,19 +579,31 @@ class FlightSender:
         seal = records.seal
         out = []
         largest = 0
+        trailing = b""
         if self._acks:
             sent_pieces = self._sent_pieces
-            for planned in plan:
+            # The index of the datagram the trailer ends (-1: none has room, it goes alone).
+            carrier = -1
+            if trailer is not None and plan:
+                overhead = records.overhead
+                room = self.mtu - sum(overhead(e) + len(p) for e, _, p in plan[-1])
+                if overhead(trailer[0]) + len(trailer[2]) <= room:
+                    carrier = len(plan) - 1
+            for position, planned in enumerate(plan):
                 sealed = []
-                last = len(planned) - 1
+                # DTLS 1.3: the datagram's last record leaves out its length (RFC 9147 §4).
+                last = -1 if position == carrier else len(planned) - 1
                 for index, (epoch, content_type, payload) in enumerate(planned):
                     number = (epoch, records.next_sequence_number(epoch))
                     sent_pieces[number] = (pieces_of(payload), now, self._sent_count)
                     self._sent_count += 1
                     if record_times is not None:
                         record_times[number] = now
-                    # DTLS 1.3: the datagram's last record leaves out its length (RFC 9147 §4).
                     sealed.append(seal(content_type, payload, epoch, ends_datagram=index == last))
+                if position == carrier:
+                    assert trailer is not None
+                    trailing = seal(trailer[1], trailer[2], trailer[0], ends_datagram=True)
+                    sealed.append(trailing)
                 datagram = b"".join(sealed)
                 largest = max(largest, len(datagram))
                 out.append(datagram)
@@ -603,7 +627,7 @@ class FlightSender:
         self._last_sent_at = now
         self._largest_sent = largest
         if self._attempt:
-            self.retransmitted_bytes += sum(len(d) for d in out)
+            self.retransmitted_bytes += sum(len(d) for d in out) - len(trailing)
         if self._first_sent_at is None:
             self._first_sent_at = now
         if self._final and not self._acks:
@@ -643,4 +667,6 @@ class FlightSender:
                 mtu=self.mtu,
                 timeout=None if self.deadline is None else round(self.deadline - now, 6),
             )
+        if trailer is not None and not trailing:
+            out.append(seal(trailer[1], trailer[2], trailer[0], ends_datagram=True))
         return out
