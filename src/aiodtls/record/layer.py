@@ -365,7 +365,8 @@ class RecordLayer:
     def discard_early(self) -> None:
         """The handshake is over: free held next-epoch records and hold no more, since no
         further epoch comes without renegotiation (SPEC F5, X3)."""
-        self._free_early()
+        if self._early:  # usually none: a handshake's records come in order
+            self._free_early()
         self._hold_next_epoch = False
         self._plain_seen = {}  # its recent record numbers too: the handshake's plaintext is over
 
