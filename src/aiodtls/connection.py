@@ -188,8 +188,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                     "(or check_hostname=False, peer_fingerprints, or verify_mode=CERT_NONE)"
                 )
             self._handshake = ClientHandshake(configuration, self, self._trace)
-            if starts_in_dtls13(configuration):
-                self._flight = self._new_flight_sender13()
+            if starts_in_dtls13(configuration):  # its ACK-mode flight sender too
                 self._start_dtls13(ClientHandshake13(configuration, self, self._trace))
         else:
             self._handshake = ServerHandshake(configuration, self, self._trace)
