@@ -188,8 +188,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                     "(or check_hostname=False, peer_fingerprints, or verify_mode=CERT_NONE)"
                 )
             self._handshake = ClientHandshake(configuration, self, self._trace)
-            if starts_in_dtls13(configuration):
-                self._flight = self._new_flight_sender13()
+            if starts_in_dtls13(configuration):  # its ACK-mode flight sender too
                 self._start_dtls13(ClientHandshake13(configuration, self, self._trace))
         else:
             self._handshake = ServerHandshake(configuration, self, self._trace)
@@ -645,6 +644,9 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
     ) -> None:
         """The handshake completed (either version): the event, the trace, and the
         application data that arrived early, in that order."""
+        cids = result.connection_ids
+        if cids is not None and cids[1] is None:
+            cids = None  # we asked, the peer did not: not negotiated
         self._events.append(
             HandshakeCompleted(
                 protocol_version=version,
@@ -657,8 +659,8 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                 srtp_profile=result.srtp_profile,
                 server_name=result.server_name,
                 extended_master_secret=ems,
-                connection_id=_negotiated(result.connection_ids, 0),
-                peer_connection_id=_negotiated(result.connection_ids, 1),
+                connection_id=None if cids is None else cids[0],
+                peer_connection_id=None if cids is None else cids[1],
                 session_resumed=result.resumed,
                 duration=self._now - self._started_at if self._started_at is not None else 0.0,
                 retransmissions=self._flight.retransmissions,
@@ -671,9 +673,9 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                 suite=suite,
                 retransmissions=self._flight.retransmissions,
             )
-        if self._early_application is not None:
+        if self._early_application is not None:  # else nothing is held or charged
             self._events.extend(DataReceived(data) for data in self._early_application)
-        self._free_early_application()
+            self._free_early_application()
 
     def _free_early_application(self) -> None:
         if self._records.budget is not None:
@@ -786,8 +788,3 @@ def _alert_or_none(value: int) -> AlertDescription | None:
         return AlertDescription(value)
     except ValueError:
         return None
-
-
-def _negotiated(cids: tuple[bytes, bytes | None] | None, index: int) -> bytes | None:
-    """Our CID (0) or the peer's (1) if both sides sent connection_id, else None."""
-    return None if cids is None or cids[1] is None else cids[index]

@@ -104,8 +104,9 @@ class _WriteEpoch:
         self.next_sequence_number = 0
         self.epoch_bits = epoch << 48
         self.cid = b""
-        self.overhead = 0
-        self.use_cid(send_cid if epoch else b"")  # RFC 9146 §4: never in plaintext (SPEC I2)
+        self.overhead = RECORD_HEADER_LENGTH + protection.overhead
+        if epoch:  # RFC 9146 §4: never in plaintext (SPEC I2)
+            self.use_cid(send_cid)
 
     def use_cid(self, cid: bytes) -> None:
         # A tls12_cid record adds the CID to the header and the real type to the plaintext.
@@ -117,6 +118,12 @@ class _WriteEpoch:
 
 PLAIN_SEEN = 64
 "Recent epoch-0 record numbers remembered to drop exact repeats (no window: SPEC X6)."
+
+_PLAINTEXT = NullProtection()
+"Epoch 0's protection, which holds nothing: one for every connection."
+_PLAINTEXT_READ = _ReadEpoch(_PLAINTEXT)
+"""Epoch 0's read state, shared by every connection: nothing in it changes, as epoch 0 has no
+replay window (its recent record numbers are each layer's ``_plain_seen``, SPEC X6)."""
 
 
 class RecordLayer:
@@ -132,8 +139,8 @@ class RecordLayer:
         self._replay_protection = replay_protection
         self._budget = budget
         self._plain_seen: dict[int, None] = {}  # recent epoch-0 sequence numbers, oldest first
-        self._read: dict[int, _ReadEpoch] = {0: _ReadEpoch(NullProtection())}
-        self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(0, NullProtection(), b"")}
+        self._read: dict[int, _ReadEpoch] = {0: _PLAINTEXT_READ}
+        self._write: dict[int, _WriteEpoch] = {0: _WriteEpoch(0, _PLAINTEXT, b"")}
         self._highest_read_epoch = 0
         self.write_epoch = 0
         "The epoch new records are sent in."
@@ -358,7 +365,8 @@ class RecordLayer:
     def discard_early(self) -> None:
         """The handshake is over: free held next-epoch records and hold no more, since no
         further epoch comes without renegotiation (SPEC F5, X3)."""
-        self._free_early()
+        if self._early:  # usually none: a handshake's records come in order
+            self._free_early()
         self._hold_next_epoch = False
         self._plain_seen = {}  # its recent record numbers too: the handshake's plaintext is over
 

@@ -198,11 +198,16 @@ class FlightSender:
         self._final = False
         self._trace = tracer
         self._acks = acks
-        self._sent_pieces: dict[tuple[int, int], tuple[tuple[Piece, ...], float, int]] = {}
+        # ACK mode's two containers exist only in ACK mode (a DTLS 1.2 connection would keep
+        # them empty for its whole life): every use of them is under ``self._acks``.
+        self._sent_pieces: dict[tuple[int, int], tuple[tuple[Piece, ...], float, int]]
         """ACK mode: record number -> the fragments it carried, when it went out, and its
         place in the order of records sent (for this flight; popped once acknowledged)."""
-        self._acked: dict[int, list[tuple[int, int]]] = {}
+        self._acked: dict[int, list[tuple[int, int]]]
         "ACK mode: message_seq -> the (offset, length) fragments acknowledged."
+        if acks:
+            self._sent_pieces = {}
+            self._acked = {}
         self._sent_count = 0
         self._newest_acked = -1
         "ACK mode: the send order of the latest-sent record acknowledged so far."

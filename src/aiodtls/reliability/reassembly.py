@@ -330,6 +330,8 @@ class Reassembler:
 
     def clear(self) -> None:
         """Free every buffer (the handshake is over; SPEC F5, X3)."""
+        if not self._partial:  # usual: every message was whole and released
+            return
         for partial in self._partial.values():
             self._release(partial)
         self._partial.clear()

@@ -219,7 +219,10 @@ class RetransmissionTimer:
         self._rng = rng or _SHARED_RNG
         self._srtt: float | None = None
         self._rtt_bound: float | None = None
-        self._base_rto = self._compute_base_rto()
+        # What _compute_base_rto() gives before any round trip is measured or bounded.
+        self._base_rto = (
+            policy.initial_rto if policy.initial_rtt is None else seeded_rto(policy.initial_rtt)
+        )
         self.rto = self._base_rto
         "The timeout that applies to the next wait."
         self.processing = 0.0
