@@ -483,3 +483,24 @@ def test_dtls13_p99_is_lower_than_dtls12(psk: bool, psk_dhe: bool | None) -> Non
     ours, theirs = compared(psk, V13_ONLY, psk_dhe), compared(psk, V12, psk_dhe)
     assert ours.completed == theirs.completed == 2000
     assert ours.p99 < theirs.p99
+
+
+def test_a_server_whose_cookie_came_back_caps_its_back_off_as_dtls12_does() -> None:
+    """The second ClientHello brought our cookie back: the client answers, so when the
+    server's flight and every copy of it are lost (and the client's copies of its ClientHello
+    too), the server's timer doubles only to ``answered_back_off_cap`` (4) base timeouts, in
+    DTLS 1.3 as in DTLS 1.2. (The DTLS 1.3 server's ACK-mode flight sender was made after the
+    cookie's mark and lost it: 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4 s.)"""
+
+    def lost_until(t: float) -> LinkConditions:
+        return LinkConditions(delay=D, rules=[drop(where(lambda d: d.index >= 2 and d.time < t))])
+
+    schedules = []
+    for cfgs in (configs(psk=True), configs13(psk=True)):
+        run = simulate(*cfgs, c2s=lost_until(4.0), s2c=lost_until(4.0))
+        assert run.completed
+        times = [t for t, _ in sent(run, SERVER_ADDRESS)]
+        # Two copies of the HelloVerifyRequest / HelloRetryRequest, then the flight at 3D.
+        assert times[:3] == [D, D, 3 * D]
+        schedules.append([round(b - a, 6) for a, b in itertools.pairwise(times[2:11])])
+    assert schedules[0] == schedules[1] == [0.1, 0.2, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4]

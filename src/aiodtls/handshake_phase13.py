@@ -191,15 +191,20 @@ class Dtls13HandshakePhase(ConnectionSlots):
     # -- becoming DTLS 1.3 ------------------------------------------------------------------
 
     def _new_flight_sender13(self) -> FlightSender:
-        """The flight sender of a DTLS 1.3 connection: ACK mode, the same timer."""
+        """The flight sender of a DTLS 1.3 connection: ACK mode, the same timer, and what
+        the old one knew of the peer (a server's cookie came back: its back-offs are capped
+        as after an answer, as in DTLS 1.2)."""
         old = self._flight
-        return FlightSender(
+        sender = FlightSender(
             timer=old.timer,
             mtu=old.mtu,
             tracer=self._trace,
             record_times=self.is_client,  # a HelloRetryRequest echoes a ClientHello's number
             acks=True,
         )
+        if old.peer_alive:
+            sender.mark_peer_alive()
+        return sender
 
     def _start_dtls13(self, handshake: ClientHandshake13 | ServerHandshake13) -> Dtls13State:
         """Speak DTLS 1.3 from now on, with ``handshake``."""

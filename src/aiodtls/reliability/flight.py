@@ -446,6 +446,11 @@ class FlightSender:
         are capped as after an answer (``answered_back_off_cap``)."""
         self._peer_alive = True
 
+    @property
+    def peer_alive(self) -> bool:
+        """Whether the peer has answered some flight of ours (or :meth:`mark_peer_alive`)."""
+        return self._peer_alive
+
     def _sample(self, rtt: float) -> None:
         self.timer.on_rtt_sample(rtt)
         if self._trace.enabled:
