@@ -29,7 +29,7 @@ from ..configuration import DtlsConfiguration
 from ..record.header import ContentType
 from ..record.protection import RecordProtection, new_protection
 from ..reliability.flight import FlightEntry
-from ..reliability.fragments import handshake_header
+from ..reliability.fragments import MAX_MESSAGE_LENGTH
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session
 from ..srtp import SrtpProfile
@@ -260,10 +260,15 @@ class HandshakeStateMachine:
 
     def _send(self, msg_type: HandshakeType, body: bytes) -> None:
         seq = self._send_seq
-        self._send_seq += 1
+        self._send_seq = seq + 1
+        length = len(body)
+        if length > MAX_MESSAGE_LENGTH:
+            raise OverflowError(f"a handshake message of {length} bytes exceeds 2^24 - 1")
         # Encoded once, unfragmented: the transcript's form, and what the flight sends
-        # whenever the message fits its datagram whole.
-        encoded = handshake_header(msg_type, len(body), seq, 0, len(body)) + body
+        # whenever the message fits its datagram whole. The 12-byte header is packed here as
+        # one 96-bit integer in fragments.handshake_header's layout (fragment offset 0,
+        # fragment length = length): one call less per message.
+        encoded = (msg_type << 88 | length << 64 | seq << 48 | length).to_bytes(12, "big") + body
         self._pending.append(
             FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body, encoded)
         )
@@ -280,11 +285,14 @@ class HandshakeStateMachine:
         self._sink._send_flight(entries, final=flight.final, flight_number=flight.number)
 
     def _absorb(self, message: HandshakeMessage) -> None:
-        """Add a received message to the transcript, as if it had not been fragmented."""
+        """Add a received message to the transcript, as if it had not been fragmented (the
+        header packed as in :meth:`_send`; the length came from a 24-bit field)."""
         body = message.body
+        length = len(body)
         self._transcript += (
-            handshake_header(message.msg_type, len(body), message.message_seq, 0, len(body)) + body
-        )
+            message.msg_type << 88 | length << 64 | message.message_seq << 48 | length
+        ).to_bytes(12, "big")
+        self._transcript += body
 
     def _reset_transcript(self) -> None:
         """Start the transcript again (the client, after a HelloVerifyRequest, SPEC C7)."""
