@@ -558,9 +558,11 @@ class FlightSender:
                 )
                 self._plan_mtu = self.mtu
         record_times = self._record_sent_at
-        if record_times is not None and self._entries[0].msg_type != _CLIENT_HELLO:
-            # Only a ClientHello's record is ever answered by its number (a HelloVerifyRequest
-            # or HelloRetryRequest comes only while the ClientHello is the flight in progress).
+        entries = self._entries
+        if record_times is not None and (not entries or entries[0].msg_type != _CLIENT_HELLO):
+            # Only a ClientHello's record is ever answered by its number: a HelloVerifyRequest
+            # is taken only while a ClientHello is the flight in progress, and a
+            # HelloRetryRequest names an epoch-0 record, which only a ClientHello flight has.
             record_times = None
         seal = records.seal
         out = []
