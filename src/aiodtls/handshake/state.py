@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, Protocol
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..alerts import AlertDecodeError, AlertUnexpectedMessage
@@ -29,7 +30,7 @@ from ..configuration import DtlsConfiguration
 from ..record.header import ContentType
 from ..record.protection import RecordProtection, new_protection
 from ..reliability.flight import FlightEntry
-from ..reliability.fragments import handshake_header
+from ..reliability.fragments import MAX_MESSAGE_LENGTH
 from ..reliability.reassembly import HandshakeMessage
 from ..resumption import Session
 from ..srtp import SrtpProfile
@@ -49,6 +50,18 @@ from .messages import HandshakeType, decode_connection_id
 # read for every message sent or received.
 _HANDSHAKE = ContentType.handshake
 _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
+
+# The suites' PRF hashes, looked up instead of made per use: a hash algorithm object holds no
+# state (and making one costs more than a Python call); hashlib's constructor for the
+# running transcript hash, three times cheaper than ``hashlib.new`` by name.
+_PRF_ALGORITHMS: dict[type[hashes.HashAlgorithm], hashes.HashAlgorithm] = {
+    hashes.SHA256: hashes.SHA256(),
+    hashes.SHA384: hashes.SHA384(),
+}
+_HASHLIB_CONSTRUCTORS: dict[type[hashes.HashAlgorithm], Callable[[], hashlib._Hash]] = {
+    hashes.SHA256: hashlib.sha256,
+    hashes.SHA384: hashlib.sha384,
+}
 
 __all__ = ["HandshakeResult", "HandshakeSink", "HandshakeStateMachine", "ReleasedSink"]
 
@@ -260,10 +273,15 @@ class HandshakeStateMachine:
 
     def _send(self, msg_type: HandshakeType, body: bytes) -> None:
         seq = self._send_seq
-        self._send_seq += 1
+        self._send_seq = seq + 1
+        length = len(body)
+        if length > MAX_MESSAGE_LENGTH:
+            raise OverflowError(f"a handshake message of {length} bytes exceeds 2^24 - 1")
         # Encoded once, unfragmented: the transcript's form, and what the flight sends
-        # whenever the message fits its datagram whole.
-        encoded = handshake_header(msg_type, len(body), seq, 0, len(body)) + body
+        # whenever the message fits its datagram whole. The 12-byte header is packed here as
+        # one 96-bit integer in fragments.handshake_header's layout (fragment offset 0,
+        # fragment length = length): one call less per message.
+        encoded = (msg_type << 88 | length << 64 | seq << 48 | length).to_bytes(12, "big") + body
         self._pending.append(
             FlightEntry(_HANDSHAKE, self._write_epoch, msg_type, seq, body, encoded)
         )
@@ -280,11 +298,14 @@ class HandshakeStateMachine:
         self._sink._send_flight(entries, final=flight.final, flight_number=flight.number)
 
     def _absorb(self, message: HandshakeMessage) -> None:
-        """Add a received message to the transcript, as if it had not been fragmented."""
+        """Add a received message to the transcript, as if it had not been fragmented (the
+        header packed as in :meth:`_send`; the length came from a 24-bit field)."""
         body = message.body
+        length = len(body)
         self._transcript += (
-            handshake_header(message.msg_type, len(body), message.message_seq, 0, len(body)) + body
-        )
+            message.msg_type << 88 | length << 64 | message.message_seq << 48 | length
+        ).to_bytes(12, "big")
+        self._transcript += body
 
     def _reset_transcript(self) -> None:
         """Start the transcript again (the client, after a HelloVerifyRequest, SPEC C7)."""
@@ -299,12 +320,17 @@ class HandshakeStateMachine:
         first call (the extended master secret's session hash at the ClientKeyExchange, or the
         first Finished) and afterwards absorbs only the bytes added since; each result is
         taken from a copy, so the running hash goes on. The standard library's hashlib (OpenSSL
-        in C) under the algorithm's name: its calls do no Python-level type checks.
+        in C), by its constructor (``hashlib.new`` by name costs three times as much): its
+        calls do no Python-level type checks.
         """
         hasher = self._transcript_hasher
         if hasher is None:
-            assert self.result.suite is not None
-            hasher = self._transcript_hasher = hashlib.new(self.result.suite.prf_hash().name)
+            suite = self.result.suite
+            assert suite is not None
+            constructor = _HASHLIB_CONSTRUCTORS.get(suite.prf_hash)
+            hasher = self._transcript_hasher = (
+                constructor() if constructor is not None else hashlib.new(suite.prf_hash().name)
+            )
         hasher.update(self._transcript[self._transcript_hashed :])
         self._transcript_hashed = len(self._transcript)
         return hasher.copy().digest()
@@ -356,9 +382,10 @@ class HandshakeStateMachine:
         return (server, client) if self.is_client else (client, server)
 
     def _finished(self, *, from_client: bool) -> bytes:
-        assert self.result.suite is not None and self._master_prf is not None
+        suite = self.result.suite
+        assert suite is not None and self._master_prf is not None
         return compute_finished(
-            self.result.suite.prf_hash(),
+            _PRF_ALGORITHMS.get(suite.prf_hash) or suite.prf_hash(),
             self._master_prf,
             from_client=from_client,
             handshake_hash=self._transcript_hash(),

@@ -60,7 +60,9 @@ __all__ = [
 
 # Module-level names: reading a member off an Enum class costs ~0.2 µs in CPython 3.11.
 _HANDSHAKE = ContentType.handshake
-_CERTIFICATE = 11  # HandshakeType.certificate (the handshake layer sits above this one)
+# HandshakeType values (the handshake layer sits above this one):
+_CLIENT_HELLO = 1
+_CERTIFICATE = 11
 
 
 class RecordSealer(Protocol):
@@ -157,8 +159,9 @@ class FlightSender:
         record_times: bool = True,
         acks: bool = False,
     ) -> None:
-        """``record_times``: note when each record was sent, for :meth:`on_record_answered`
-        (only a client needs it: a HelloVerifyRequest answers its ClientHello's record).
+        """``record_times``: note when each record of a ClientHello flight was sent, for
+        :meth:`on_record_answered` (only a client needs it: a HelloVerifyRequest answers its
+        ClientHello's record).
         ``acks``: DTLS 1.3, the peer acknowledges records (:meth:`on_ack`); flights then
         carry handshake messages only."""
         self.state = _IDLE
@@ -521,15 +524,6 @@ class FlightSender:
         self._repeat_resends += 1
         self._retransmit("peer repeated its flight")
 
-    def _carries_certificates(self) -> bool:
-        """Does the flight carry a certificate chain for the peer to verify (the heavy work a
-        timeout must allow for)? (A loop, not ``any()`` over a generator: a frame per entry,
-        for every flight sent.)"""
-        for entry in self._entries:
-            if entry.msg_type == _CERTIFICATE and len(entry.body) > 3:
-                return True
-        return False
-
     def _at_transmission_limit(self) -> bool:
         limit = self.transmission_limit
         return limit is not None and self._attempt + 1 >= limit
@@ -586,6 +580,12 @@ class FlightSender:
                 )
                 self._plan_mtu = self.mtu
         record_times = self._record_sent_at
+        entries = self._entries
+        if record_times is not None and (not entries or entries[0].msg_type != _CLIENT_HELLO):
+            # Only a ClientHello's record is ever answered by its number: a HelloVerifyRequest
+            # is taken only while a ClientHello is the flight in progress, and a
+            # HelloRetryRequest names an epoch-0 record, which only a ClientHello flight has.
+            record_times = None
         seal = records.seal
         out = []
         largest = 0
@@ -615,7 +615,8 @@ class FlightSender:
                     trailing = seal(trailer[1], trailer[2], trailer[0], ends_datagram=True)
                     sealed.append(trailing)
                 datagram = b"".join(sealed)
-                largest = max(largest, len(datagram))
+                if len(datagram) > largest:
+                    largest = len(datagram)
                 out.append(datagram)
         else:
             for planned in plan:
@@ -625,7 +626,8 @@ class FlightSender:
                         record_times[(epoch, records.next_sequence_number(epoch))] = now
                     sealed.append(seal(content_type, payload, epoch))
                 datagram = b"".join(sealed)
-                largest = max(largest, len(datagram))
+                if len(datagram) > largest:
+                    largest = len(datagram)
                 out.append(datagram)
         if self._final and not self._acks:
             # A final flight lingers for minutes and is rarely sent again: keep its entries
@@ -664,8 +666,14 @@ class FlightSender:
                 self._timer_started_at = now
                 self.deadline = now + probe
             else:
-                if self._attempt == 0 and not self._answered and self._carries_certificates():
-                    self.timer.allow_processing(len(out))
+                if self._attempt == 0 and not self._answered:
+                    # A certificate chain for the peer to verify: the first timeout allows for
+                    # that work. (A loop here, not a method or any() over a generator: this
+                    # runs for every flight sent.)
+                    for entry in self._entries:
+                        if entry.msg_type == _CERTIFICATE and len(entry.body) > 3:
+                            self.timer.allow_processing(len(out))
+                            break
                 self.deadline = now + self.timer.wait()
         if self._trace.enabled:
             self._trace(

@@ -96,31 +96,19 @@ def plan_datagrams(
     current: list[PlannedRecord] = []
     room = mtu
     joinable = -1  # the epoch of current[-1] when a handshake fragment may join it
-
-    def flush() -> None:
-        nonlocal current, room, joinable
-        if current:
-            datagrams.append(current)
-        current = []
-        room = mtu
-        joinable = -1
-
-    def put(epoch: int, fragment: bytes, framing: int) -> None:
-        """Add a handshake fragment (header and body) that ``framing`` was computed for."""
-        nonlocal room, joinable
-        if joinable == epoch:
-            current[-1] = (epoch, _HANDSHAKE, current[-1][2] + fragment)
-        else:
-            current.append((epoch, _HANDSHAKE, fragment))
-        room -= framing + len(fragment) - HANDSHAKE_HEADER_LENGTH
-        joinable = epoch if coalesce and len(current[-1][2]) < _MAX_FRAGMENT else -1
-
+    # A record's overhead in the entry's epoch, asked once per run of entries of one epoch
+    # (a flight changes epoch at most once); no helper closures either.
+    overhead_epoch, record_overhead = -1, 0
     for entry in entries:
         epoch = entry.epoch
+        if epoch != overhead_epoch:
+            overhead_epoch, record_overhead = epoch, overhead(epoch)
         if entry.content_type == _CHANGE_CIPHER_SPEC:
-            need = overhead(epoch) + 1
+            need = record_overhead + 1
             if need > room:
-                flush()
+                if current:
+                    datagrams.append(current)
+                current, room = [], mtu
             if need > room:
                 raise MtuTooSmall(f"MTU {mtu} cannot carry a ChangeCipherSpec")
             current.append((epoch, _CHANGE_CIPHER_SPEC, b"\x01"))
@@ -131,7 +119,7 @@ def plan_datagrams(
         if joinable == epoch:
             framing, in_record = HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT - len(current[-1][2])
         else:
-            framing, in_record = overhead(epoch) + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
+            framing, in_record = record_overhead + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
         if size <= room - framing and size <= in_record:
             # The whole message fits the room left (the usual case): one record or the end of
             # one, the message as the handshake encoded it, or its header built here and the
@@ -152,24 +140,34 @@ def plan_datagrams(
             if joinable == epoch:
                 framing, in_record = HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT - len(current[-1][2])
             else:
-                framing, in_record = overhead(epoch) + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
+                framing, in_record = record_overhead + HANDSHAKE_HEADER_LENGTH, _MAX_FRAGMENT
             remaining = size - offset
             # A record carries at most 2^14 bytes (SPEC R5), whatever the MTU allows.
             length = min(remaining, room - framing, in_record)
             whole = length == remaining
             record_full = length == in_record < room - framing
             if whole or record_full or length >= _MIN_FRAGMENT or (not current and length > 0):
-                put(epoch, _fragment(entry, offset, length), framing)
+                # The fragment goes here: as a record of its own, or joining the last one.
+                fragment = _fragment(entry, offset, length)
+                if joinable == epoch:
+                    current[-1] = (epoch, _HANDSHAKE, current[-1][2] + fragment)
+                else:
+                    current.append((epoch, _HANDSHAKE, fragment))
+                room -= framing + length
+                joinable = epoch if coalesce and len(current[-1][2]) < _MAX_FRAGMENT else -1
                 offset += length
                 if whole:
                     break
                 if not record_full:  # (a full record ended: the rest starts a new one)
-                    flush()
+                    datagrams.append(current)
+                    current, room, joinable = [], mtu, -1
                 continue
             if not current:
                 raise MtuTooSmall(f"MTU {mtu} cannot carry a handshake fragment")
-            flush()
-    flush()
+            datagrams.append(current)  # too little room left: the next datagram
+            current, room, joinable = [], mtu, -1
+    if current:
+        datagrams.append(current)
     return datagrams
 
 

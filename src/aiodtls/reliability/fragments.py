@@ -13,6 +13,7 @@ from ..buffer import Buffer
 
 __all__ = [
     "HANDSHAKE_HEADER_LENGTH",
+    "MAX_MESSAGE_LENGTH",
     "HandshakeHeader",
     "encode_handshake_fragment",
     "handshake_header",
@@ -22,6 +23,9 @@ __all__ = [
 
 HANDSHAKE_HEADER_LENGTH = 12
 "Bytes of a DTLS handshake message header (type, length, message_seq, fragment offset/length)."
+
+MAX_MESSAGE_LENGTH = 0xFFFFFF
+"The longest handshake message body: its length is a 24-bit field."
 
 
 class HandshakeHeader(NamedTuple):
@@ -70,7 +74,7 @@ def handshake_header(
 ) -> bytes:
     """The 12-byte header, built as one 96-bit integer (the layout ``pull_handshake_header``
     splits)."""
-    if length > 0xFFFFFF:
+    if length > MAX_MESSAGE_LENGTH:
         raise OverflowError(f"a handshake message of {length} bytes exceeds 2^24 - 1")
     value = (
         msg_type << 88 | length << 64 | message_seq << 48 | fragment_offset << 24 | fragment_length
