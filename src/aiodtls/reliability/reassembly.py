@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ..budget import BufferBudget
 from ..drops import Drop, DropReason
+from .fragments import HANDSHAKE_HEADER_LENGTH
 
 __all__ = [
     "MESSAGE_COST",
@@ -65,6 +66,8 @@ of its data: the bookkeeping of a fragment, so that a flood of tiny fragments is
 it costs."""
 MESSAGE_COST = 128
 "Bytes charged for each message being rebuilt, on top of its ranges."
+_BELOW_MSG_TYPE = (1 << 88) - 1
+"The bits of a handshake header read as one number below its msg_type."
 
 
 @dataclass(slots=True)
@@ -144,19 +147,22 @@ class _PartialMessage:
 class Reassembler:
     """Rebuilds the peer's handshake messages and releases them in order.
 
-    ``buffered_bytes`` is what the buffered messages are charged: the bytes received plus
-    ``RANGE_COST`` per disjoint range and ``MESSAGE_COST`` per message. It never exceeds
-    ``max_buffered_bytes``, nor may it push a shared ``budget`` past its limit.
+    ``buffered_bytes`` (read-only outside) is what the buffered messages are charged: the
+    bytes received plus ``RANGE_COST`` per disjoint range and ``MESSAGE_COST`` per message;
+    zero exactly when nothing is buffered. It never exceeds ``max_buffered_bytes``, nor may
+    it push a shared ``budget`` past its limit. A plain attribute, not a property: the
+    connection reads it after every message to know whether :meth:`pop_message` can have
+    one.
     """
 
     __slots__ = (
         "_budget",
-        "_buffered",
         "_max_buffered_bytes",
         "_max_message_size",
         "_max_ranges",
         "_partial",
         "_window",
+        "buffered_bytes",
         "next_seq",
     )
 
@@ -177,12 +183,8 @@ class Reassembler:
         self._max_ranges = max_ranges_per_message
         self._budget = budget
         self._partial: dict[int, _PartialMessage] = {}
-        self._buffered = 0
-
-    @property
-    def buffered_bytes(self) -> int:
-        """Bytes charged for messages not yet released."""
-        return self._buffered
+        self.buffered_bytes = 0
+        "Bytes charged for messages not yet released."
 
     def restart_at(self, message_seq: int) -> None:
         """Forget everything and expect ``message_seq`` next (a new handshake)."""
@@ -249,61 +251,72 @@ class Reassembler:
         return FragmentStatus.NEW
 
     def take_whole(
-        self,
-        msg_type: int,
-        message_seq: int,
-        body: bytes,
-        epoch: int,
-        record_sequence_number: int,
+        self, payload: bytes | bytearray, epoch: int, record_sequence_number: int
     ) -> HandshakeMessage | None:
-        """The common case without buffering: ``body`` is a whole message (one fragment at
-        offset 0 with all of its bytes) and ``message_seq`` is the one expected next, with
+        """The common case without buffering: a handshake record's ``payload`` (at least
+        the 12-byte header, which this reads) is exactly one whole message (one fragment at
+        offset 0 with all of its bytes) whose message_seq is the one expected next, with
         nothing buffered for it. Returns the message, already released (``next_seq`` moves
         on), as :meth:`add_fragment` followed by :meth:`pop_message` would have.
 
-        Returns None, and changes nothing, when the fragment needs :meth:`add_fragment`:
-        another message_seq, parts of this message already buffered, or a message that the
-        size limit or the buffer caps (before any eviction) would not let through at once.
+        Returns None, and changes nothing, when the record needs the general path: other
+        fragments or messages in it, another message_seq, parts of this message already
+        buffered, or a message that the size limit or the buffer caps (before any eviction)
+        would not let through at once. A HelloVerifyRequest, answered outside the sequence,
+        is the caller's to keep from here.
         """
-        if message_seq != self.next_seq or message_seq in self._partial:
+        length = len(payload) - HANDSHAKE_HEADER_LENGTH
+        next_seq = self.next_seq
+        # The header (reliability.fragments) as one 96-bit number: msg_type(8) length(24)
+        # message_seq(16) fragment_offset(24) fragment_length(24). Below the type, a whole
+        # next message reads as exactly this value: one comparison for the four fields.
+        value = int.from_bytes(payload[:HANDSHAKE_HEADER_LENGTH], "big")
+        if value & _BELOW_MSG_TYPE != (length << 64 | next_seq << 48 | length):
             return None
-        length = len(body)
-        if length > self._max_message_size:
+        if length > self._max_message_size or next_seq in self._partial:
             return None
         # What add_fragment would charge it: it must fit both caps as they stand.
         cost = MESSAGE_COST + length + RANGE_COST if length else MESSAGE_COST
-        if self._buffered + cost > self._max_buffered_bytes:
+        if self.buffered_bytes + cost > self._max_buffered_bytes:
             return None
         budget = self._budget
         if budget is not None and budget.used + cost > budget.limit:
             return None
-        self.next_seq = message_seq + 1
-        return HandshakeMessage(msg_type, message_seq, body, epoch, record_sequence_number)
+        self.next_seq = next_seq + 1
+        return HandshakeMessage(
+            value >> 88,
+            next_seq,
+            # bytes(): a body is bytes whatever buffer type the datagram came in (it copies
+            # no bytes slice again)
+            bytes(payload[HANDSHAKE_HEADER_LENGTH:]),
+            epoch,
+            record_sequence_number,
+        )
 
     def _charge(self, cost: int) -> Drop | None:
         """Reserve ``cost`` bytes (negative: give some back) under both caps; the drop if a
         cap has no room."""
         if cost > 0:
-            if self._buffered + cost > self._max_buffered_bytes:
+            if self.buffered_bytes + cost > self._max_buffered_bytes:
                 return Drop(DropReason.REASSEMBLY_BUFFER_FULL)
             if self._budget is not None and not self._budget.take(cost):
                 return Drop(DropReason.ENDPOINT_REASSEMBLY_BUFFER_FULL)
         elif self._budget is not None:
             self._budget.give(-cost)
-        self._buffered += cost
+        self.buffered_bytes += cost
         return None
 
     def _make_room(self, cost: int) -> None:
         """Evict buffered future messages, the farthest first, until ``cost`` fits."""
         for seq in sorted(self._partial, reverse=True):
-            fits_here = self._buffered + cost <= self._max_buffered_bytes
+            fits_here = self.buffered_bytes + cost <= self._max_buffered_bytes
             fits_budget = self._budget is None or self._budget.used + cost <= self._budget.limit
             if (fits_here and fits_budget) or seq <= self.next_seq:
                 return
             self._release(self._partial.pop(seq))
 
     def _release(self, partial: _PartialMessage) -> None:
-        self._buffered -= partial.charged
+        self.buffered_bytes -= partial.charged
         if self._budget is not None:
             self._budget.give(partial.charged)
 
