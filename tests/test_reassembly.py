@@ -572,3 +572,26 @@ def test_whole_messages_taken_directly_mix_with_fragments(
     ]
     assert (reassembler.buffered_bytes, reassembler.missing()) == (0, {})
     assert reassembler.next_seq == len(messages)
+
+
+# -- the connection's "reassembly" trace --------------------------------------------------
+
+
+@pytest.mark.parametrize("mtu", [1400, 300])
+def test_reassembly_trace_names_what_is_missing_only(mtu: int) -> None:
+    """After a datagram that added fragments, the connection traces the bytes still missing
+    of the peer's messages, and nothing when every message arrived whole (the connection
+    looks at ``buffered_bytes`` before the trace)."""
+    from aiodtls import ConnectionState
+    from aiodtls.trace import TraceRecord
+    from pairs import client_config12, handshake, server_config12
+
+    seen: list[TraceRecord] = []
+    client = client_config12(mtu=mtu, trace=seen.append)
+    pair = handshake(client, server_config12(mtu=mtu))
+    assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
+    missing = [record.fields["missing"] for record in seen if record.kind == "reassembly"]
+    if mtu == 1400:
+        assert missing == []
+    else:  # the certificate flight comes in pieces
+        assert missing and all(holes for m in missing for holes in m.values())
