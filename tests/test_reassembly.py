@@ -510,6 +510,12 @@ def test_take_whole_reads_the_header_and_takes_only_one_whole_message() -> None:
     )
     message = reassembler.take_whole(bytearray(whole(FINISHED, 1, b"xy")), 1, 6)
     assert message is not None and type(message.body) is bytes  # whatever the buffer type
+    # The transcript's form of the message is the record payload itself, as bytes.
+    assert type(message.encoded) is bytes and message.encoded == whole(FINISHED, 1, b"xy")
+    reassembled = Reassembler()
+    add(reassembled, BODY, 0, 10)
+    add(reassembled, BODY, 10, len(BODY))
+    assert pop_all(reassembled)[0].encoded == b""  # the handshake encodes it (state._absorb)
 
 
 def test_take_whole_leaves_everything_else_to_add_fragment() -> None:

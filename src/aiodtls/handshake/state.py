@@ -280,11 +280,16 @@ class HandshakeStateMachine:
         self._sink._send_flight(entries, final=flight.final, flight_number=flight.number)
 
     def _absorb(self, message: HandshakeMessage) -> None:
-        """Add a received message to the transcript, as if it had not been fragmented."""
-        body = message.body
-        self._transcript += (
-            handshake_header(message.msg_type, len(body), message.message_seq, 0, len(body)) + body
-        )
+        """Add a received message to the transcript, as if it had not been fragmented: as it
+        arrived if it came whole in one record (``message.encoded``), else encoded here."""
+        encoded = message.encoded
+        if not encoded:
+            body = message.body
+            encoded = (
+                handshake_header(message.msg_type, len(body), message.message_seq, 0, len(body))
+                + body
+            )
+        self._transcript += encoded
 
     def _reset_transcript(self) -> None:
         """Start the transcript again (the client, after a HelloVerifyRequest, SPEC C7)."""

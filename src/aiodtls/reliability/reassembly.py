@@ -47,6 +47,11 @@ class HandshakeMessage:
     "The epoch of the records that carried it (the handshake checks it, SPEC X8, X9)."
     record_sequence_number: int = 0
     "Record sequence number of the fragment that completed it (for the HVR, SPEC C3)."
+    encoded: bytes = field(default=b"", compare=False, repr=False)
+    """The message as the DTLS 1.2 transcript holds it (header and body, unfragmented, RFC
+    6347 §4.2.6) when it arrived so, whole in one record: those very bytes
+    (:meth:`Reassembler.take_whole`). Empty for a reassembled message, whose form the
+    handshake encodes."""
 
 
 class FragmentStatus(enum.Enum):
@@ -283,14 +288,16 @@ class Reassembler:
         if budget is not None and budget.used + cost > budget.limit:
             return None
         self.next_seq = next_seq + 1
+        # bytes(): a message is bytes whatever buffer type the datagram came in (it copies
+        # no bytes again). The payload is the message's unfragmented form: kept as such.
+        encoded = bytes(payload)
         return HandshakeMessage(
             value >> 88,
             next_seq,
-            # bytes(): a body is bytes whatever buffer type the datagram came in (it copies
-            # no bytes slice again)
-            bytes(payload[HANDSHAKE_HEADER_LENGTH:]),
+            encoded[HANDSHAKE_HEADER_LENGTH:],
             epoch,
             record_sequence_number,
+            encoded,
         )
 
     def _charge(self, cost: int) -> Drop | None:
