@@ -529,6 +529,20 @@ def test_take_whole_reads_the_header_and_takes_only_one_whole_message() -> None:
     assert pop_all(reassembled)[0].encoded == b""  # the handshake encodes it (state._absorb)
 
 
+def test_take_whole_after_the_last_message_seq_takes_nothing() -> None:
+    """After message_seq 65535 (a ClientHello may restart reassembly there) no message can
+    be the next one: a header whose length field would carry the overflowing bit of 65536 is
+    not taken, and add_fragment reports it as old, as it always did."""
+    reassembler = Reassembler()
+    reassembler.restart_at(0xFFFF)
+    assert reassembler.take_whole(whole(CLIENT_HELLO, 0xFFFF, b"ab"), 0, 0) is not None
+    assert reassembler.next_seq == 0x10000
+    forged = encode_handshake_fragment(CERTIFICATE, 0, b"cd", 0, 2)
+    forged = forged[:1] + (3).to_bytes(3, "big") + forged[4:]  # length 3 = 2 | (65536 >> 16)
+    assert reassembler.take_whole(forged, 0, 0) is None
+    assert reassembler.add_fragment(CERTIFICATE, 3, 0, 0, b"cd", 0) == OLD
+
+
 def test_take_whole_leaves_everything_else_to_add_fragment() -> None:
     """Another message_seq, a message partly buffered, or one that a limit would refuse or
     that would need an eviction: None, nothing changed, and add_fragment decides as before."""

@@ -5,7 +5,9 @@ set of the bytes covered so far. Fragments may overlap, repeat, arrive in any or
 differently on retransmission, or mix with a whole copy of the message (SPEC F1–F4, X5):
 coverage is a set of byte ranges, so each retransmission only has to supply what is still
 missing. Every size is checked before anything is copied (SPEC F3, X1), and every buffer has a
-cap (SPEC F5, X2, X4). Messages are released strictly in message_seq order.
+cap (SPEC F5, X2, X4). Messages are released strictly in message_seq order. The usual record,
+exactly the whole message expected next, is taken as it is (:meth:`Reassembler.take_whole`
+reads its handshake header): nothing buffered, and its bytes kept as the transcript's form.
 
 It does not know what messages mean and does not decide what an old message implies; it
 reports it and the connection decides (SPEC T2, T4). A refused fragment comes back as a
@@ -72,6 +74,7 @@ it costs."""
 MESSAGE_COST = 128
 "Bytes charged for each message being rebuilt, on top of its ranges."
 _new_object = object.__new__
+_MAX_MESSAGE_SEQ = 0xFFFF
 _BELOW_MSG_TYPE = (1 << 88) - 1
 "The bits of a handshake header read as one number below its msg_type."
 
@@ -275,9 +278,12 @@ class Reassembler:
         next_seq = self.next_seq
         # The header (reliability.fragments) as one 96-bit number: msg_type(8) length(24)
         # message_seq(16) fragment_offset(24) fragment_length(24). Below the type, a whole
-        # next message reads as exactly this value: one comparison for the four fields.
+        # next message reads as exactly this value: one comparison for the four fields (for
+        # a message_seq that fits its 16 bits: after 65535 no message can be the next one).
         value = int.from_bytes(payload[:HANDSHAKE_HEADER_LENGTH], "big")
-        if value & _BELOW_MSG_TYPE != (length << 64 | next_seq << 48 | length):
+        if value & _BELOW_MSG_TYPE != (length << 64 | next_seq << 48 | length) or (
+            next_seq > _MAX_MESSAGE_SEQ
+        ):
             return None
         if length > self._max_message_size or next_seq in self._partial:
             return None
