@@ -6,6 +6,7 @@ re-fragmentation; strict message_seq order; bounded window, sizes and buffers.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from aiodtls.budget import BufferBudget
 from aiodtls.drops import Drop, DropReason
+from aiodtls.reliability.fragments import encode_handshake_fragment
 from aiodtls.reliability.reassembly import (
     MESSAGE_COST,
     RANGE_COST,
@@ -467,51 +469,111 @@ def test_any_fragmentation_yields_the_original_messages(
 # -- whole messages without buffering (take_whole) --------------------------------------------
 
 
+def whole(msg_type: int, message_seq: int, body: bytes) -> bytes:
+    """A handshake record's payload that is exactly one whole message."""
+    return encode_handshake_fragment(msg_type, message_seq, body)
+
+
 def test_take_whole_releases_the_expected_message_at_once() -> None:
     """A whole message at next_seq comes back as add_fragment + pop_message would give it,
     with nothing buffered (empty messages too)."""
     taken = Reassembler()
-    assert taken.take_whole(CERTIFICATE, 0, BODY, 0, 9) == HandshakeMessage(
+    assert taken.take_whole(whole(CERTIFICATE, 0, BODY), 0, 9) == HandshakeMessage(
         CERTIFICATE, 0, BODY, 0, 9
     )
-    assert taken.take_whole(SERVER_HELLO_DONE, 1, b"", 0, 10) == HandshakeMessage(
+    assert taken.take_whole(whole(SERVER_HELLO_DONE, 1, b""), 0, 10) == HandshakeMessage(
         SERVER_HELLO_DONE, 1, b"", 0, 10
     )
     assert (taken.next_seq, taken.buffered_bytes, taken.missing()) == (2, 0, {})
     # Old now: a repeat goes through add_fragment, which reports it.
-    assert taken.take_whole(CERTIFICATE, 0, BODY, 0, 11) is None
+    assert taken.take_whole(whole(CERTIFICATE, 0, BODY), 0, 11) is None
     assert add(taken, BODY, 0, len(BODY)) == OLD
+
+
+def test_take_whole_reads_the_header_and_takes_only_one_whole_message() -> None:
+    """The record payload's header decides: a fragment (offset or length short of the
+    message), a length that disagrees with the bytes, or more than one message in the record
+    is None, nothing changed; the message type comes from the header."""
+    reassembler = Reassembler()
+    header = encode_handshake_fragment
+    not_whole = [
+        header(CERTIFICATE, 0, BODY, 1, 10),  # not at offset 0
+        header(CERTIFICATE, 0, BODY, 0, 10),  # the first 10 bytes of 300
+        whole(CERTIFICATE, 0, BODY) + b"x",  # a byte after the message
+        whole(CERTIFICATE, 0, BODY)[:-1],  # a byte short
+        whole(SERVER_HELLO, 0, b"ab") + whole(CERTIFICATE, 1, b"cd"),  # two messages
+    ]
+    for payload in not_whole:
+        assert reassembler.take_whole(payload, 0, 0) is None
+        assert (reassembler.next_seq, reassembler.buffered_bytes) == (0, 0)
+    assert reassembler.take_whole(whole(FINISHED, 0, BODY[:12]), 1, 5) == HandshakeMessage(
+        FINISHED, 0, BODY[:12], 1, 5
+    )
+    message = reassembler.take_whole(bytearray(whole(FINISHED, 1, b"xy")), 1, 6)
+    assert message is not None and type(message.body) is bytes  # whatever the buffer type
+    # Built without the dataclass __init__: every field is there, as the constructor gives.
+    names = [f.name for f in dataclasses.fields(HandshakeMessage)]
+    assert [getattr(message, n) for n in names] == [
+        FINISHED,
+        1,
+        b"xy",
+        1,
+        6,
+        whole(FINISHED, 1, b"xy"),
+    ]
+    # The transcript's form of the message is the record payload itself, as bytes.
+    assert type(message.encoded) is bytes and message.encoded == whole(FINISHED, 1, b"xy")
+    reassembled = Reassembler()
+    add(reassembled, BODY, 0, 10)
+    add(reassembled, BODY, 10, len(BODY))
+    assert pop_all(reassembled)[0].encoded == b""  # the handshake encodes it (state._absorb)
+
+
+def test_take_whole_after_the_last_message_seq_takes_nothing() -> None:
+    """After message_seq 65535 (a ClientHello may restart reassembly there) no message can
+    be the next one: a header whose length field would carry the overflowing bit of 65536 is
+    not taken, and add_fragment reports it as old, as it always did."""
+    reassembler = Reassembler()
+    reassembler.restart_at(0xFFFF)
+    assert reassembler.take_whole(whole(CLIENT_HELLO, 0xFFFF, b"ab"), 0, 0) is not None
+    assert reassembler.next_seq == 0x10000
+    forged = encode_handshake_fragment(CERTIFICATE, 0, b"cd", 0, 2)
+    forged = forged[:1] + (3).to_bytes(3, "big") + forged[4:]  # length 3 = 2 | (65536 >> 16)
+    assert reassembler.take_whole(forged, 0, 0) is None
+    assert reassembler.add_fragment(CERTIFICATE, 3, 0, 0, b"cd", 0) == OLD
 
 
 def test_take_whole_leaves_everything_else_to_add_fragment() -> None:
     """Another message_seq, a message partly buffered, or one that a limit would refuse or
     that would need an eviction: None, nothing changed, and add_fragment decides as before."""
     reassembler = Reassembler(max_message_size=len(BODY) - 1)
-    assert reassembler.take_whole(CERTIFICATE, 1, BODY[:10], 0, 0) is None  # a future message
-    assert reassembler.take_whole(CERTIFICATE, 0, BODY, 0, 0) is None  # over the size limit
+    assert (
+        reassembler.take_whole(whole(CERTIFICATE, 1, BODY[:10]), 0, 0) is None
+    )  # a future message
+    assert reassembler.take_whole(whole(CERTIFICATE, 0, BODY), 0, 0) is None  # over the size limit
     assert add(reassembler, BODY[:100], 0, 50) == NEW
-    assert reassembler.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is None  # partly there
+    assert reassembler.take_whole(whole(CERTIFICATE, 0, BODY[:100]), 0, 0) is None  # partly there
     assert (reassembler.next_seq, reassembler.buffered_bytes) == (0, charge(50))
     assert add(reassembler, BODY[:100], 0, 100) == NEW  # the whole copy completes it
     assert pop_all(reassembler) == [HandshakeMessage(CERTIFICATE, 0, BODY[:100], 0)]
 
     capped = Reassembler(max_buffered_bytes=charge(100) + charge(10))
     assert add(capped, BODY[:10], 0, 10, message_seq=1) == NEW  # a future message buffered
-    assert capped.take_whole(CERTIFICATE, 0, BODY[:101], 0, 0) is None  # needs an eviction
+    assert capped.take_whole(whole(CERTIFICATE, 0, BODY[:101]), 0, 0) is None  # needs an eviction
     assert capped.buffered_bytes == charge(10)
     assert add(capped, BODY[:101], 0, 101) == NEW  # add_fragment evicts seq 1 for it
     assert capped.missing() == {0: []}  # seq 1 evicted; seq 0 complete, waiting to be popped
-    assert capped.take_whole(CERTIFICATE, 1, bytes(charge(100) + 1), 0, 0) is None
+    assert capped.take_whole(whole(CERTIFICATE, 1, bytes(charge(100) + 1)), 0, 0) is None
     assert capped.next_seq == 0  # seq 0 is still to be popped
 
     budget = BufferBudget(charge(100))
     budget.take(1)
     shared = Reassembler(budget=budget)
-    assert shared.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is None  # the budget is short
+    assert shared.take_whole(whole(CERTIFICATE, 0, BODY[:100]), 0, 0) is None  # the budget is short
     assert isinstance(add(shared, BODY[:100], 0, 100), Drop)
     assert budget.used == 1
     budget.give(1)
-    assert shared.take_whole(CERTIFICATE, 0, BODY[:100], 0, 0) is not None
+    assert shared.take_whole(whole(CERTIFICATE, 0, BODY[:100]), 0, 0) is not None
     assert budget.used == 0
 
 
@@ -527,11 +589,11 @@ def test_whole_messages_taken_directly_mix_with_fragments(
     delivered: list[HandshakeMessage] = []
     for index, start, end in fragments:
         msg_type, body = messages[index]
-        whole = None
+        taken = None
         if start == 0 and end == len(body):
-            whole = reassembler.take_whole(msg_type, index, body, 0, 0)
-        if whole is not None:
-            delivered.append(whole)
+            taken = reassembler.take_whole(whole(msg_type, index, body), 0, 0)
+        if taken is not None:
+            delivered.append(taken)
         else:
             status = reassembler.add_fragment(msg_type, len(body), index, start, body[start:end], 0)
             assert not isinstance(status, Drop), str(status)
@@ -541,3 +603,26 @@ def test_whole_messages_taken_directly_mix_with_fragments(
     ]
     assert (reassembler.buffered_bytes, reassembler.missing()) == (0, {})
     assert reassembler.next_seq == len(messages)
+
+
+# -- the connection's "reassembly" trace --------------------------------------------------
+
+
+@pytest.mark.parametrize("mtu", [1400, 300])
+def test_reassembly_trace_names_what_is_missing_only(mtu: int) -> None:
+    """After a datagram that added fragments, the connection traces the bytes still missing
+    of the peer's messages, and nothing when every message arrived whole (the connection
+    looks at ``buffered_bytes`` before the trace)."""
+    from aiodtls import ConnectionState
+    from aiodtls.trace import TraceRecord
+    from pairs import client_config12, handshake, server_config12
+
+    seen: list[TraceRecord] = []
+    client = client_config12(mtu=mtu, trace=seen.append)
+    pair = handshake(client, server_config12(mtu=mtu))
+    assert pair.client.state == pair.server.state == ConnectionState.ESTABLISHED
+    missing = [record.fields["missing"] for record in seen if record.kind == "reassembly"]
+    if mtu == 1400:
+        assert missing == []
+    else:  # the certificate flight comes in pieces
+        assert missing and all(holes for m in missing for holes in m.values())

@@ -103,6 +103,26 @@ def test_progress_resets_the_back_off() -> None:
     assert timer.rto == pytest.approx(0.3)
 
 
+@pytest.mark.parametrize("jitter", [0.0, 0.1])
+def test_restart_is_reset_back_off_then_wait(jitter: float) -> None:
+    """restart(), the flight's one call per message of the peer, gives what reset_back_off()
+    and wait() give, drawing the same jitter from the generator."""
+    timers = [
+        RetransmissionTimer(RetransmissionPolicy(jitter=jitter), rng=random.Random(7))
+        for _ in range(2)
+    ]
+    for timer in timers:
+        timer.on_rtt_sample(0.2)
+        timer.start_flight()
+    for backed_off in (2, 0):
+        for timer in timers:
+            for _ in range(backed_off):
+                timer.back_off()
+        timers[0].reset_back_off()
+        assert timers[1].restart() == timers[0].wait()
+        assert timers[1].rto == timers[0].rto
+
+
 def test_openssl_model_ignores_the_rtt() -> None:
     timer = RetransmissionTimer(RetransmissionPolicy.openssl())
     timer.on_rtt_sample(0.05)

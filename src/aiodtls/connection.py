@@ -282,7 +282,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
         accepted = self.stats.records_accepted
         try:
             for record in split_datagram(data, len(self._records.receive_cid)):
-                if isinstance(record, Drop):
+                if type(record) is Drop:
                     self._drop(record)
                     break
                 if moving and record.content_type != TLS12_CID:
@@ -308,8 +308,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             self._credit_address(addr, len(data), accepted)
         if self._reassembly_progressed:
             self._reassembly_progressed = False
-            if self._reassembler is not None and self._trace.enabled:
-                self._trace_reassembly(self._reassembler)
+            reassembler = self._reassembler
+            # Nothing buffered (whole messages, the usual case): nothing missing to trace.
+            if reassembler is not None and reassembler.buffered_bytes and self._trace.enabled:
+                self._trace_reassembly(reassembler)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, NetworkAddress]]:
         """Everything that should be sent now, as (datagram, address) pairs."""

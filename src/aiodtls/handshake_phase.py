@@ -178,27 +178,17 @@ class Dtls12HandshakePhase(ConnectionSlots):
             self._receive_handshake_after_completion(record)
             return
         payload = record.payload
-        body_length = len(payload) - HANDSHAKE_HEADER_LENGTH
-        if body_length >= 0:
-            header = read_handshake_header(payload)
-            if (
-                header.fragment_offset == 0
-                and header.fragment_length == header.length == body_length
-                and header.msg_type != _HELLO_VERIFY_REQUEST  # answered outside the sequence
-            ):
-                assert self._reassembler is not None  # while handshaking
-                message = self._reassembler.take_whole(
-                    header.msg_type,
-                    header.message_seq,
-                    bytes(payload[HANDSHAKE_HEADER_LENGTH:]),  # bytes() copies no bytes slice again
-                    record.epoch,
-                    record.sequence_number,
-                )
-                if message is not None:
-                    self._flight.on_peer_progress(self._now)
-                    self._deliver_messages(message)
-                    self._reassembly_progressed = True
-                    return
+        if (
+            len(payload) >= HANDSHAKE_HEADER_LENGTH
+            and payload[0] != _HELLO_VERIFY_REQUEST  # answered outside the sequence
+        ):
+            assert self._reassembler is not None  # while handshaking
+            message = self._reassembler.take_whole(payload, record.epoch, record.sequence_number)
+            if message is not None:
+                self._flight.on_peer_progress(self._now)
+                self._deliver_messages(message)
+                self._reassembly_progressed = True
+                return
         self._receive_fragments(record)
 
     def _receive_fragments(self, record: OpenedRecord) -> None:
@@ -288,8 +278,11 @@ class Dtls12HandshakePhase(ConnectionSlots):
             return
         while self.state == _HANDSHAKING:
             if message is None:
-                assert self._reassembler is not None  # while handshaking
-                message = self._reassembler.pop_message()
+                reassembler = self._reassembler
+                assert reassembler is not None  # while handshaking
+                if not reassembler.buffered_bytes:
+                    break  # nothing buffered: no message to pop (the usual case)
+                message = reassembler.pop_message()
                 if message is None:
                     break
             if self._door is None:

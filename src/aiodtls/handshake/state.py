@@ -298,8 +298,13 @@ class HandshakeStateMachine:
         self._sink._send_flight(entries, final=flight.final, flight_number=flight.number)
 
     def _absorb(self, message: HandshakeMessage) -> None:
-        """Add a received message to the transcript, as if it had not been fragmented (the
-        header packed as in :meth:`_send`; the length came from a 24-bit field)."""
+        """Add a received message to the transcript, as if it had not been fragmented: as it
+        arrived if it came whole in one record (``message.encoded``), else with the header
+        packed as in :meth:`_send` (the length came from a 24-bit field)."""
+        encoded = message.encoded
+        if encoded:
+            self._transcript += encoded
+            return
         body = message.body
         length = len(body)
         self._transcript += (

@@ -412,7 +412,13 @@ class FlightSender:
             if self._trace.enabled:
                 self._trace("flight_acknowledged", flight=self.flight_number, implicit=True)
             return
-        self.on_peer_answer(now)
+        # on_peer_answer(now), written out: this runs for every message the peer sends.
+        self._answered = self._peer_alive = True
+        self._timeouts_since_answer = 0
+        timer = self.timer
+        if timer.policy.progress_resets_timer:
+            self._probe_due = False
+            self.deadline = now + timer.restart()
 
     def on_peer_answer(self, now: float) -> None:
         """Something of the peer's next flight arrived (new handshake bytes, its
@@ -424,10 +430,10 @@ class FlightSender:
             return
         self._answered = self._peer_alive = True
         self._timeouts_since_answer = 0
-        if self.timer.policy.progress_resets_timer:
+        timer = self.timer
+        if timer.policy.progress_resets_timer:
             self._probe_due = False
-            self.timer.reset_back_off()
-            self.deadline = now + self.timer.wait()
+            self.deadline = now + timer.restart()
 
     def on_record_answered(self, epoch: int, sequence_number: int, now: float) -> bool:
         """The peer answered one specific record of ours (a HelloVerifyRequest echoes the

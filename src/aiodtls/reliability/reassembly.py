@@ -5,7 +5,9 @@ set of the bytes covered so far. Fragments may overlap, repeat, arrive in any or
 differently on retransmission, or mix with a whole copy of the message (SPEC F1–F4, X5):
 coverage is a set of byte ranges, so each retransmission only has to supply what is still
 missing. Every size is checked before anything is copied (SPEC F3, X1), and every buffer has a
-cap (SPEC F5, X2, X4). Messages are released strictly in message_seq order.
+cap (SPEC F5, X2, X4). Messages are released strictly in message_seq order. The usual record,
+exactly the whole message expected next, is taken as it is (:meth:`Reassembler.take_whole`
+reads its handshake header): nothing buffered, and its bytes kept as the transcript's form.
 
 It does not know what messages mean and does not decide what an old message implies; it
 reports it and the connection decides (SPEC T2, T4). A refused fragment comes back as a
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..budget import BufferBudget
 from ..drops import Drop, DropReason
+from .fragments import HANDSHAKE_HEADER_LENGTH
 
 __all__ = [
     "MESSAGE_COST",
@@ -46,6 +49,11 @@ class HandshakeMessage:
     "The epoch of the records that carried it (the handshake checks it, SPEC X8, X9)."
     record_sequence_number: int = 0
     "Record sequence number of the fragment that completed it (for the HVR, SPEC C3)."
+    encoded: bytes = field(default=b"", compare=False, repr=False)
+    """The message as the DTLS 1.2 transcript holds it (header and body, unfragmented, RFC
+    6347 §4.2.6) when it arrived so, whole in one record: those very bytes
+    (:meth:`Reassembler.take_whole`). Empty for a reassembled message, whose form the
+    handshake encodes."""
 
 
 class FragmentStatus(enum.Enum):
@@ -65,6 +73,10 @@ of its data: the bookkeeping of a fragment, so that a flood of tiny fragments is
 it costs."""
 MESSAGE_COST = 128
 "Bytes charged for each message being rebuilt, on top of its ranges."
+_new_object = object.__new__
+_MAX_MESSAGE_SEQ = 0xFFFF
+_BELOW_MSG_TYPE = (1 << 88) - 1
+"The bits of a handshake header read as one number below its msg_type."
 
 
 @dataclass(slots=True)
@@ -144,19 +156,22 @@ class _PartialMessage:
 class Reassembler:
     """Rebuilds the peer's handshake messages and releases them in order.
 
-    ``buffered_bytes`` is what the buffered messages are charged: the bytes received plus
-    ``RANGE_COST`` per disjoint range and ``MESSAGE_COST`` per message. It never exceeds
-    ``max_buffered_bytes``, nor may it push a shared ``budget`` past its limit.
+    ``buffered_bytes`` (read-only outside) is what the buffered messages are charged: the
+    bytes received plus ``RANGE_COST`` per disjoint range and ``MESSAGE_COST`` per message;
+    zero exactly when nothing is buffered. It never exceeds ``max_buffered_bytes``, nor may
+    it push a shared ``budget`` past its limit. A plain attribute, not a property: the
+    connection reads it after every message to know whether :meth:`pop_message` can have
+    one.
     """
 
     __slots__ = (
         "_budget",
-        "_buffered",
         "_max_buffered_bytes",
         "_max_message_size",
         "_max_ranges",
         "_partial",
         "_window",
+        "buffered_bytes",
         "next_seq",
     )
 
@@ -177,12 +192,8 @@ class Reassembler:
         self._max_ranges = max_ranges_per_message
         self._budget = budget
         self._partial: dict[int, _PartialMessage] = {}
-        self._buffered = 0
-
-    @property
-    def buffered_bytes(self) -> int:
-        """Bytes charged for messages not yet released."""
-        return self._buffered
+        self.buffered_bytes = 0
+        "Bytes charged for messages not yet released."
 
     def restart_at(self, message_seq: int) -> None:
         """Forget everything and expect ``message_seq`` next (a new handshake)."""
@@ -249,61 +260,79 @@ class Reassembler:
         return FragmentStatus.NEW
 
     def take_whole(
-        self,
-        msg_type: int,
-        message_seq: int,
-        body: bytes,
-        epoch: int,
-        record_sequence_number: int,
+        self, payload: bytes | bytearray, epoch: int, record_sequence_number: int
     ) -> HandshakeMessage | None:
-        """The common case without buffering: ``body`` is a whole message (one fragment at
-        offset 0 with all of its bytes) and ``message_seq`` is the one expected next, with
+        """The common case without buffering: a handshake record's ``payload`` (at least
+        the 12-byte header, which this reads) is exactly one whole message (one fragment at
+        offset 0 with all of its bytes) whose message_seq is the one expected next, with
         nothing buffered for it. Returns the message, already released (``next_seq`` moves
         on), as :meth:`add_fragment` followed by :meth:`pop_message` would have.
 
-        Returns None, and changes nothing, when the fragment needs :meth:`add_fragment`:
-        another message_seq, parts of this message already buffered, or a message that the
-        size limit or the buffer caps (before any eviction) would not let through at once.
+        Returns None, and changes nothing, when the record needs the general path: other
+        fragments or messages in it, another message_seq, parts of this message already
+        buffered, or a message that the size limit or the buffer caps (before any eviction)
+        would not let through at once. A HelloVerifyRequest, answered outside the sequence,
+        is the caller's to keep from here.
         """
-        if message_seq != self.next_seq or message_seq in self._partial:
+        length = len(payload) - HANDSHAKE_HEADER_LENGTH
+        next_seq = self.next_seq
+        # The header (reliability.fragments) as one 96-bit number: msg_type(8) length(24)
+        # message_seq(16) fragment_offset(24) fragment_length(24). Below the type, a whole
+        # next message reads as exactly this value: one comparison for the four fields (for
+        # a message_seq that fits its 16 bits: after 65535 no message can be the next one).
+        value = int.from_bytes(payload[:HANDSHAKE_HEADER_LENGTH], "big")
+        if value & _BELOW_MSG_TYPE != (length << 64 | next_seq << 48 | length) or (
+            next_seq > _MAX_MESSAGE_SEQ
+        ):
             return None
-        length = len(body)
-        if length > self._max_message_size:
+        if length > self._max_message_size or next_seq in self._partial:
             return None
         # What add_fragment would charge it: it must fit both caps as they stand.
         cost = MESSAGE_COST + length + RANGE_COST if length else MESSAGE_COST
-        if self._buffered + cost > self._max_buffered_bytes:
+        if self.buffered_bytes + cost > self._max_buffered_bytes:
             return None
         budget = self._budget
         if budget is not None and budget.used + cost > budget.limit:
             return None
-        self.next_seq = message_seq + 1
-        return HandshakeMessage(msg_type, message_seq, body, epoch, record_sequence_number)
+        self.next_seq = next_seq + 1
+        # bytes(): a message is bytes whatever buffer type the datagram came in (it copies
+        # no bytes again). The payload is the message's unfragmented form: kept as such.
+        encoded = bytes(payload)
+        # Built without the dataclass __init__ (an interpreter frame): every field set here
+        # (test_reassembly checks all fields).
+        message = _new_object(HandshakeMessage)
+        message.msg_type = value >> 88
+        message.message_seq = next_seq
+        message.body = encoded[HANDSHAKE_HEADER_LENGTH:]
+        message.epoch = epoch
+        message.record_sequence_number = record_sequence_number
+        message.encoded = encoded
+        return message
 
     def _charge(self, cost: int) -> Drop | None:
         """Reserve ``cost`` bytes (negative: give some back) under both caps; the drop if a
         cap has no room."""
         if cost > 0:
-            if self._buffered + cost > self._max_buffered_bytes:
+            if self.buffered_bytes + cost > self._max_buffered_bytes:
                 return Drop(DropReason.REASSEMBLY_BUFFER_FULL)
             if self._budget is not None and not self._budget.take(cost):
                 return Drop(DropReason.ENDPOINT_REASSEMBLY_BUFFER_FULL)
         elif self._budget is not None:
             self._budget.give(-cost)
-        self._buffered += cost
+        self.buffered_bytes += cost
         return None
 
     def _make_room(self, cost: int) -> None:
         """Evict buffered future messages, the farthest first, until ``cost`` fits."""
         for seq in sorted(self._partial, reverse=True):
-            fits_here = self._buffered + cost <= self._max_buffered_bytes
+            fits_here = self.buffered_bytes + cost <= self._max_buffered_bytes
             fits_budget = self._budget is None or self._budget.used + cost <= self._budget.limit
             if (fits_here and fits_budget) or seq <= self.next_seq:
                 return
             self._release(self._partial.pop(seq))
 
     def _release(self, partial: _PartialMessage) -> None:
-        self._buffered -= partial.charged
+        self.buffered_bytes -= partial.charged
         if self._budget is not None:
             self._budget.give(partial.charged)
 

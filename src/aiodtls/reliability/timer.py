@@ -301,6 +301,19 @@ class RetransmissionTimer:
         """The peer is making progress: return to the base timeout."""
         self.rto = min(self.rto, self._base_rto)
 
+    def restart(self) -> float:
+        """The peer answered: return to the base timeout (:meth:`reset_back_off`) and how
+        long to wait from now (:meth:`wait`), in one call: this runs for every message and
+        answer the peer sends."""
+        rto = self.rto
+        base = self._base_rto
+        if base < rto:
+            self.rto = rto = base
+        jitter = self.policy.jitter
+        if jitter <= 0:
+            return rto
+        return rto * (1 + jitter * self._rng.random())
+
     def back_off(self, *, answered: bool = False) -> None:
         """The timer expired: double the timeout, up to the cap (RFC 6347 §4.2.4.1); if the
         peer has ``answered`` the flight, up to ``answered_back_off_cap`` base timeouts."""
