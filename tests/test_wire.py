@@ -3,7 +3,6 @@ drop report): the connection and the dissector frame every datagram alike (R4, X
 
 from __future__ import annotations
 
-import dataclasses
 import string
 
 from hypothesis import given, settings
@@ -141,19 +140,3 @@ def test_client_hello_peek_matches_the_reader() -> None:
     assert not isinstance(parse_client_hello(not_a_hello), ParsedClientHello)
     assert not wire.starts_with_plain_client_hello(hello[:25])
     assert not wire.starts_with_plain_client_hello(bytes([23]) + hello[1:])
-
-
-def test_split_datagram_sets_every_field_of_its_records() -> None:
-    """split_datagram builds RawRecord without its __init__ (docs/design.md, "hsrecv"): each
-    record has every field of the dataclass, as the constructor would give it."""
-    plain = wire.encode_record_header(22, wire.DTLS1_2, 0, 7, 2) + b"ab"
-    with_cid = wire.encode_record_header(wire.TLS12_CID, wire.DTLS1_2, 1, 8, 3, b"cid!") + b"xyz"
-    records = split_datagram(plain + with_cid, 4)
-    expected = [
-        RawRecord(22, wire.DTLS1_2, 0, 7, b"ab"),
-        RawRecord(wire.TLS12_CID, wire.DTLS1_2, 1, 8, b"xyz", b"cid!"),
-    ]
-    names = [f.name for f in dataclasses.fields(RawRecord)]
-    assert [[getattr(r, n) for n in names] for r in records] == [
-        [getattr(r, n) for n in names] for r in expected
-    ]

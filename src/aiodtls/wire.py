@@ -77,7 +77,6 @@ _HEADER_BEFORE_CID = struct.Struct("!BHQ")
 _LENGTH = struct.Struct("!H")
 _HANDSHAKE = 22
 "ContentType.handshake, read before the enumeration is defined."
-_new_object = object.__new__
 _CLIENT_HELLO = 1
 "The handshake type of a ClientHello (RFC 5246 §7.4)."
 
@@ -225,16 +224,16 @@ def split_datagram(
         if next_pos > end:
             items.append(Drop(DropReason.RECORD_OVERRUNS_DATAGRAM, offset=pos))
             break
-        # Built without the dataclass __init__ (one interpreter frame per record, more than
-        # the framing itself costs): every field set here (test_wire checks all fields).
-        record = _new_object(RawRecord)
-        record.content_type = content_type
-        record.version = version
-        record.epoch = seq_num >> 48
-        record.sequence_number = seq_num & MAX_SEQUENCE_NUMBER
-        record.fragment = data[body_start:next_pos]
-        record.cid = cid
-        items.append(record)
+        items.append(
+            RawRecord(
+                content_type,
+                version,
+                seq_num >> 48,
+                seq_num & MAX_SEQUENCE_NUMBER,
+                data[body_start:next_pos],
+                cid,
+            )
+        )
         pos = next_pos
     return items
 

@@ -65,9 +65,6 @@ _KNOWN_CONTENT_TYPES = frozenset(
 )
 
 
-_new_object = object.__new__
-
-
 class SequenceNumberExhausted(Exception):
     """The write epoch ran out of sequence numbers; the connection must close (SPEC R3)."""
 
@@ -330,15 +327,7 @@ class RecordLayer:
             self._plain_seen[seq] = None
             if len(self._plain_seen) > PLAIN_SEEN:
                 del self._plain_seen[next(iter(self._plain_seen))]
-        # Built without the dataclass __init__ (one interpreter frame, as costly as the rest
-        # of a plaintext record's opening): every field set here (test_record: all fields).
-        opened = _new_object(OpenedRecord)
-        opened.content_type = content_type
-        opened.epoch = epoch
-        opened.sequence_number = seq
-        opened.payload = payload
-        opened.newest = newest
-        return opened
+        return OpenedRecord(content_type, epoch, seq, payload, newest)
 
     def _hold_early(self, record: RawRecord) -> Drop | None:
         """Keep ``record`` for its epoch's keys (None), or the drop if there is no room."""

@@ -73,7 +73,6 @@ of its data: the bookkeeping of a fragment, so that a flood of tiny fragments is
 it costs."""
 MESSAGE_COST = 128
 "Bytes charged for each message being rebuilt, on top of its ranges."
-_new_object = object.__new__
 _MAX_MESSAGE_SEQ = 0xFFFF
 _BELOW_MSG_TYPE = (1 << 88) - 1
 "The bits of a handshake header read as one number below its msg_type."
@@ -298,16 +297,14 @@ class Reassembler:
         # bytes(): a message is bytes whatever buffer type the datagram came in (it copies
         # no bytes again). The payload is the message's unfragmented form: kept as such.
         encoded = bytes(payload)
-        # Built without the dataclass __init__ (an interpreter frame): every field set here
-        # (test_reassembly checks all fields).
-        message = _new_object(HandshakeMessage)
-        message.msg_type = value >> 88
-        message.message_seq = next_seq
-        message.body = encoded[HANDSHAKE_HEADER_LENGTH:]
-        message.epoch = epoch
-        message.record_sequence_number = record_sequence_number
-        message.encoded = encoded
-        return message
+        return HandshakeMessage(
+            value >> 88,
+            next_seq,
+            encoded[HANDSHAKE_HEADER_LENGTH:],
+            epoch,
+            record_sequence_number,
+            encoded,
+        )
 
     def _charge(self, cost: int) -> Drop | None:
         """Reserve ``cost`` bytes (negative: give some back) under both caps; the drop if a
