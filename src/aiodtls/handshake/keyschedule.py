@@ -40,19 +40,19 @@ def _p_hash(keyed: hmac.HMAC, seed: bytes, length: int) -> bytes:
     """P_hash of RFC 5246 §5, with ``keyed`` an HMAC already keyed with the secret.
 
     Every HMAC here is keyed with the secret: the key is set up once and each block works on
-    a copy of that keyed state, instead of hashing the key again for every HMAC.
+    a copy of that keyed state, instead of hashing the key again for every HMAC. A block's
+    HMAC(A(i) + seed) takes its input in one update (one call into the library, not two).
     """
-    out = bytearray()
+    out = b""
     a = seed
     while len(out) < length:
         h = keyed.copy()
         h.update(a)
         a = h.finalize()
         h = keyed.copy()
-        h.update(a)
-        h.update(seed)
+        h.update(a + seed)
         out += h.finalize()
-    return bytes(out[:length])
+    return out[:length]
 
 
 def prf(
