@@ -555,3 +555,39 @@ def test_cookies_off_checks_nothing(monkeypatch: pytest.MonkeyPatch, endpoint: b
     else:
         assert handshake(client_config(), config).server_outcome.completed is not None
     assert checks.calls == 0
+
+
+# -- the encodings, byte for byte (the door's fast paths build them in place) -----------------
+
+
+def test_cookie_is_the_truncated_hmac_of_stamp_address_and_fields() -> None:
+    """A cookie is its 5-byte stamp and the first 15 bytes of HMAC-SHA256 under the secret
+    over the stamp, the length-prefixed address and the bound fields (the secret's keyed
+    HMAC is copied per cookie; the value is the plain HMAC's)."""
+    import hmac
+
+    secret = b"\x5a" * 32
+    keys = CookieSecrets(secret)
+    fields = b"fields"
+    cookie = keys.make(ADDR, fields, NOW, record_sequence_number=0x1FF)
+    stamp = (int(NOW * 1000) & 0xFFFFFFFF).to_bytes(4, "big") + b"\xff"
+    address = b"192.0.2.1|4433"
+    mac = hmac.digest(secret, stamp + len(address).to_bytes(2, "big") + address + fields, "sha256")
+    assert cookie == stamp + mac[:15]
+    assert keys.check(ADDR, cookie, fields, NOW, record_sequence_number=0x200).valid
+
+
+@pytest.mark.parametrize("seq", [0, 5, (1 << 48) - 1])
+@pytest.mark.parametrize("cookie_length", [0, 20, 255])
+def test_hello_verify_request_datagram_layout(seq: int, cookie_length: int) -> None:
+    """The HelloVerifyRequest datagram is one epoch-0 DTLS 1.0 record with message_seq 0,
+    its body version and cookie<0..255> (C2, C3); a longer cookie does not fit."""
+    from aiodtls.handshake.hello_verify import encode_hello_verify_request
+
+    cookie = bytes(range(cookie_length))
+    body = b"\xfe\xff" + bytes((cookie_length,)) + cookie
+    fragment = encode_handshake_fragment(HandshakeType.hello_verify_request, 0, body)
+    expected = encode_record_header(ContentType.handshake, DTLS1_0, 0, seq, len(fragment))
+    assert encode_hello_verify_request(seq, cookie) == expected + fragment
+    with pytest.raises(OverflowError):
+        encode_hello_verify_request(seq, bytes(256))

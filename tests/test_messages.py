@@ -48,6 +48,8 @@ from aiodtls.handshake.messages import (
     decode_uint8_list,
     decode_uint16_list,
     decode_use_srtp,
+    encode_client_hello,
+    encode_client_hello_with_cookie,
     encode_connection_id,
     encode_message,
     encode_renegotiation_info,
@@ -315,6 +317,24 @@ def test_client_hello_with_cookie_and_extensions() -> None:
     assert body[34:35] == b"\x20"
     assert body[67:88] == b"\x14" + b"\xcc" * 20
     assert decode_message(body, pull_client_hello) == hello
+
+
+@pytest.mark.parametrize("session_id", [b"", b"\x01" * 32])
+@pytest.mark.parametrize("old_cookie", [b"", b"\xcc" * 20])
+@pytest.mark.parametrize("cookie", [b"", b"\x07" * 20, b"\x08" * 255])
+def test_client_hello_with_cookie_is_the_hello_encoded_with_it(
+    session_id: bytes, old_cookie: bytes, cookie: bytes
+) -> None:
+    """The client's second ClientHello, made from the first one's bytes, is byte for byte
+    the ClientHello encoded with the new cookie; a cookie over 255 bytes does not fit."""
+    extensions: Extensions = [(ExtensionType.extended_master_secret, b"")]
+    hello = ClientHello(0xFEFD, RANDOM, session_id, old_cookie, [0xC02B], b"\x00", extensions)
+    body = encode_client_hello(hello)
+    with pytest.raises(OverflowError):
+        encode_client_hello_with_cookie(body, hello, bytes(256))
+    again = encode_client_hello_with_cookie(body, hello, cookie)
+    hello.cookie = cookie
+    assert again == encode_client_hello(hello)
 
 
 def test_empty_extension_block_reads_as_no_extensions() -> None:

@@ -96,6 +96,7 @@ from .messages import (
     encode_certificate_chain,
     encode_certificate_verify,
     encode_client_hello,
+    encode_client_hello_with_cookie,
     encode_client_key_exchange_ecdhe,
     encode_client_key_exchange_ecdhe_psk,
     encode_client_key_exchange_psk,
@@ -156,6 +157,8 @@ class ClientHandshake(HandshakeStateMachine):
 
     is_client: Literal[True] = True
     HANDSHAKE = DTLS12
+    _hello_body = b""
+    "Our ClientHello (``_hello``) as sent: the one with the cookie is made from it."
 
     def __init__(self, configuration: DtlsConfiguration, sink: HandshakeSink, tracer: Tracer):
         configuration.validate()  # fields may have been assigned after construction
@@ -193,7 +196,8 @@ class ClientHandshake(HandshakeStateMachine):
     def start(self) -> None:
         """Queue the first ClientHello."""
         self._hello = self.client_hello()
-        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
+        self._hello_body = encode_client_hello(self._hello)
+        self._send(_MSG_CLIENT_HELLO, self._hello_body)
         self._flush(CLIENT_HELLO)
         self.state = _CLIENT.started
 
@@ -208,7 +212,8 @@ class ClientHandshake(HandshakeStateMachine):
         self._offered_extensions = {t for t, _ in hello.extensions}
         self._offered_dtls13 = offered_dtls13
         self._hello = hello
-        self._send(_MSG_CLIENT_HELLO, encode_client_hello(hello))
+        self._hello_body = encode_client_hello(hello)
+        self._send(_MSG_CLIENT_HELLO, self._hello_body)
         self._pending = []  # sent already: only the transcript and the numbering take it
         self.state = _CLIENT.started
 
@@ -264,6 +269,7 @@ class ClientHandshake(HandshakeStateMachine):
         """Free handshake-only state (see HandshakeStateMachine.release)."""
         super().release()
         self._hello = None
+        self._hello_body = b""
         self._ephemeral = None
         self._server_public_key = None
         self._server_ecdh_public = None
@@ -316,9 +322,12 @@ class ClientHandshake(HandshakeStateMachine):
         self._trace("cookie_received", cookie_length=len(hvr.cookie))
         # The first ClientHello and the HVR are not part of the transcript (SPEC C7).
         self._reset_transcript()
+        # The same ClientHello with the cookie (RFC 6347 §4.2.1): its bytes but the cookie's.
+        body = encode_client_hello_with_cookie(self._hello_body, self._hello, hvr.cookie)
         self._hello.cookie = hvr.cookie
+        self._hello_body = body
         self._send_seq = 1
-        self._send(_MSG_CLIENT_HELLO, encode_client_hello(self._hello))
+        self._send(_MSG_CLIENT_HELLO, body)
         self._flush(CLIENT_HELLO_WITH_COOKIE)
         return None
 

@@ -14,13 +14,8 @@ from __future__ import annotations
 import struct
 
 from ..record.header import DTLS1_0, ContentType, encode_record_header
-from ..reliability.fragments import encode_handshake_fragment
-from .messages import (
-    ClientHello,
-    HandshakeType,
-    HelloVerifyRequest,
-    encode_hello_verify_request_body,
-)
+from ..reliability.fragments import HANDSHAKE_HEADER_LENGTH, handshake_header
+from .messages import ClientHello, HandshakeType
 
 __all__ = ["HELLO_VERIFY_REQUEST", "HelloVerifyRequestExchange", "encode_hello_verify_request"]
 
@@ -30,15 +25,26 @@ def encode_hello_verify_request(record_sequence_number: int, cookie: bytes) -> b
 
     The record reuses the ClientHello's sequence number and the message uses message_seq 0
     (RFC 6347 §4.2.1, SPEC C3); versions are DTLS 1.0 as §4.2.1 recommends (SPEC C2).
+    The body is ``messages.encode_hello_verify_request_body``'s, written in place: version,
+    cookie<0..255> (OverflowError for a longer cookie).
     """
-    body = encode_hello_verify_request_body(HelloVerifyRequest(DTLS1_0, cookie))
-    fragment = encode_handshake_fragment(HandshakeType.hello_verify_request, 0, body)
-    return (
-        encode_record_header(
-            ContentType.handshake, DTLS1_0, 0, record_sequence_number, len(fragment)
+    length = 3 + len(cookie)
+    return b"".join(
+        (
+            encode_record_header(
+                _HANDSHAKE, DTLS1_0, 0, record_sequence_number, HANDSHAKE_HEADER_LENGTH + length
+            ),
+            handshake_header(_HELLO_VERIFY_REQUEST, length, 0, 0, length),
+            _SERVER_VERSION,
+            len(cookie).to_bytes(1, "big"),
+            cookie,
         )
-        + fragment
     )
+
+
+_HANDSHAKE = int(ContentType.handshake)
+_HELLO_VERIFY_REQUEST = int(HandshakeType.hello_verify_request)
+_SERVER_VERSION = DTLS1_0.to_bytes(2, "big")
 
 
 class HelloVerifyRequestExchange:

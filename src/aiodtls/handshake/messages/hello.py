@@ -32,6 +32,7 @@ __all__ = [
     "decode_hello_verify_request",
     "decode_server_hello",
     "encode_client_hello",
+    "encode_client_hello_with_cookie",
     "encode_hello_verify_request_body",
     "encode_server_hello",
     "pull_client_hello",
@@ -93,6 +94,15 @@ def encode_client_hello(hello: ClientHello) -> bytes:
             encode_extensions(hello.extensions),
         )
     )
+
+
+def encode_client_hello_with_cookie(body: bytes, hello: ClientHello, cookie: bytes) -> bytes:
+    """The ClientHello body ``body`` (``hello`` encoded) with ``cookie`` in place of
+    ``hello.cookie``: the bytes ``encode_client_hello`` makes for ``hello`` with that
+    cookie, without encoding the suites and extensions again (a client answering a
+    HelloVerifyRequest changes nothing else, RFC 6347 §4.2.1)."""
+    start = 35 + len(hello.session_id)  # version, random, session_id<0..32>
+    return body[:start] + _vector(1, cookie) + body[start + 1 + len(hello.cookie) :]
 
 
 def pull_client_hello(buf: Buffer) -> ClientHello:
