@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
+from aiodtls import (
+    ConnectionState,
+    DataReceived,
+    DtlsConfiguration,
+    DtlsConnection,
+    HandshakeCompleted,
+)
 from aiodtls.dissect import dissect, handshake_fragments
 from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.events import ConnectionTerminated
@@ -36,8 +42,10 @@ class Harness:
         self.silent: set[tuple[str, int]] = set()
         self.server_events: list[tuple[DtlsConnection, object]] = []
 
-    def add_client(self, addr: tuple[str, int]) -> DtlsConnection:
-        client = DtlsConnection(configuration=client_config())
+    def add_client(
+        self, addr: tuple[str, int], configuration: DtlsConfiguration | None = None
+    ) -> DtlsConnection:
+        client = DtlsConnection(configuration=configuration or client_config())
         client.connect(SERVER, self.now)
         self.clients[addr] = client
         return client

@@ -15,11 +15,18 @@ import tracemalloc
 
 import pytest
 
-from aiodtls import ConnectionState, DataReceived, DtlsConnection, HandshakeCompleted
+from aiodtls import (
+    ConnectionState,
+    DataReceived,
+    DtlsConfiguration,
+    DtlsConnection,
+    HandshakeCompleted,
+)
 from aiodtls.budget import BufferBudget
 from aiodtls.endpoint import DtlsEndpoint
 from aiodtls.events import ConnectionTerminated
 from aiodtls.handshake.messages import HandshakeType
+from aiodtls.handshake.messages.tls13 import HELLO_RETRY_REQUEST_RANDOM
 from aiodtls.record.header import ContentType, encode_record_header
 from aiodtls.reliability.reassembly import MESSAGE_COST, RANGE_COST
 from pairs import SERVER_ADDR, Pair, client_config, client_config12, server_config, server_config12
@@ -29,10 +36,13 @@ from test_endpoint import SERVER, Harness
 Address = tuple[str, int]
 
 
-def cookie_exchange(harness: Harness, addr: Address) -> tuple[DtlsConnection, bytes]:
-    """Start a client at ``addr`` and run the cookie exchange by hand; return the client and
-    its cookie-bearing ClientHello, which the endpoint has accepted (flight 4 not delivered)."""
-    client = harness.add_client(addr)
+def cookie_exchange(
+    harness: Harness, addr: Address, configuration: DtlsConfiguration | None = None
+) -> tuple[DtlsConnection, bytes]:
+    """Start a client at ``addr`` (``pairs.client_config()`` unless given) and run the cookie
+    exchange by hand; return the client and its cookie-bearing ClientHello, which the
+    endpoint has accepted (flight 4 not delivered)."""
+    client = harness.add_client(addr, configuration)
     for data, _ in client.datagrams_to_send(harness.now):
         harness.endpoint.receive_datagram(data, addr, harness.now)
     for reply, to in harness.endpoint.datagrams_to_send(harness.now):
@@ -243,50 +253,75 @@ def test_ipv6_sources_are_limited_per_64_prefix() -> None:  # X29
 # -- defect 6: replays of one ClientHello cannot make the server send without bound ------
 
 
-def replayed_bytes(copies: int) -> tuple[int, int, int]:
+VERSIONS = {"dtls12": (client_config12, server_config12), "dtls13": (client_config, server_config)}
+"The test server and client of each version: DTLS 1.3 is what the defaults negotiate."
+
+
+def is_stateless_reply(datagram: bytes) -> bool:
+    """What the door sends for a ClientHello it does not admit: a HelloVerifyRequest, a
+    HelloRetryRequest (a ServerHello whose random is RFC 8446's fixed value) or, in DTLS 1.3,
+    the alert refusing a cookie that no longer verifies (RFC 9147 §5.1)."""
+    if datagram[0] == ContentType.alert:
+        return True
+    msg_type = datagram[13]
+    if msg_type == HandshakeType.hello_verify_request:
+        return True
+    return msg_type == HandshakeType.server_hello and datagram[27:59] == HELLO_RETRY_REQUEST_RANDOM
+
+
+def replayed_bytes(copies: int, version: str) -> tuple[int, int, int]:
     """An attacker replays one sniffed cookie-bearing ClientHello ``copies`` times from the
     victim's address over four minutes (twice the cookie's lifetime); the victim never
     answers. Returns the bytes of the server's handshake flights, the bytes and the number of
-    its HelloVerifyRequests, and how many copies were answered with them."""
-    harness = Harness(DtlsEndpoint(server_config()))
+    its stateless replies (HelloVerifyRequests, HelloRetryRequests), and how many copies were
+    answered with them."""
+    client_cfg, server_cfg = VERSIONS[version]
+    harness = Harness(DtlsEndpoint(server_cfg()))
     victim = ("10.0.0.10", 10000)
-    _, hello = cookie_exchange(harness, victim)
+    _, hello = cookie_exchange(harness, victim, client_cfg())
     del harness.clients[victim]
     flights = sent_to(harness, victim)
-    hvr_bytes = hvrs = 0
+    # What a stateless reply may cost, all its copies together: no more than the ClientHello
+    # in DTLS 1.2 (X14), three times it in DTLS 1.3 (RFC 9147 §5.1, SPEC V8).
+    allowed = len(hello) * (1 if version == "dtls12" else 3)
+    reply_bytes = replies = 0
     interval = 240.0 / copies
     for _ in range(copies):
         flights += run_silently(harness, victim, harness.now + interval, step=min(interval, 0.25))
         harness.endpoint.receive_datagram(hello, victim, harness.now)
         answer = datagrams_to(harness, victim)
-        verify = [d for d in answer if d[13] == HandshakeType.hello_verify_request]
-        assert sum(map(len, verify)) <= len(hello)  # all copies together
-        hvr_bytes += sum(map(len, verify))
-        hvrs += bool(verify)
-        flights += sum(len(d) for d in answer if d[13] != HandshakeType.hello_verify_request)
+        stateless = [d for d in answer if is_stateless_reply(d)]
+        assert sum(map(len, stateless)) <= allowed
+        reply_bytes += sum(map(len, stateless))
+        replies += bool(stateless)
+        flights += sum(len(d) for d in answer if not is_stateless_reply(d))
     flights += run_silently(harness, victim, harness.now + 120.0, step=0.25)
-    return flights, hvr_bytes, hvrs
+    return flights, reply_bytes, replies
 
 
-def test_replayed_client_hello_cannot_amplify_without_bound() -> None:  # X14
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_replayed_client_hello_cannot_amplify_without_bound(version: str) -> None:  # X14, V8
     """Whatever the number of copies, one sniffed ClientHello makes the server send at most
     ``max_unanswered_transmissions`` copies of its first flight (docs/security.md), cut for
     the smallest MTU back-off may reach. Once the cookie expired, each copy gets at most
-    HelloVerifyRequests no larger than itself."""
-    policy = server_config().retransmission
+    stateless replies within the version's amplification limit."""
+    policy = VERSIONS[version][1]().retransmission
     assert policy.max_unanswered_transmissions is not None
-    bound = policy.max_unanswered_transmissions * first_flight_bytes(mtu=policy.min_mtu)
-    once, _, _ = replayed_bytes(1)
-    many, _, hvrs = replayed_bytes(2000)
+    bound = policy.max_unanswered_transmissions * first_flight_bytes(version, mtu=policy.min_mtu)
+    once, _, _ = replayed_bytes(1, version)
+    many, reply_bytes, replies = replayed_bytes(2000, version)
     assert once <= bound
     assert many <= bound
-    assert hvrs <= 2000 / 2 + 1  # only copies that arrive after the cookie's 120 s lifetime
+    # Only copies that arrive after the cookie's 120 s lifetime are answered statelessly.
+    assert 0 < replies <= 2000 / 2 + 1 and reply_bytes > 0
 
 
-def first_flight_bytes(mtu: int) -> int:
-    """Bytes of the default test server's first flight (ServerHello ... ServerHelloDone)."""
-    harness = Harness(DtlsEndpoint(server_config(mtu=mtu)))
-    cookie_exchange(harness, ("10.0.0.11", 1))
+def first_flight_bytes(version: str, mtu: int) -> int:
+    """Bytes of the test server's first flight in ``version`` (ServerHello ... ServerHelloDone,
+    or ServerHello ... Finished)."""
+    client_cfg, server_cfg = VERSIONS[version]
+    harness = Harness(DtlsEndpoint(server_cfg(mtu=mtu)))
+    cookie_exchange(harness, ("10.0.0.11", 1), client_cfg())
     return sent_to(harness, ("10.0.0.11", 1))
 
 
