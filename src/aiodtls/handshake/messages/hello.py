@@ -19,7 +19,6 @@ from .vectors import (
     _check_room,
     _no_trailing_bytes,
     _opaque,
-    _uint16_vector,
     _vector,
 )
 
@@ -117,15 +116,25 @@ def decode_client_hello(body: bytes) -> ClientHello:
 
 
 def encode_client_hello(hello: ClientHello) -> bytes:
-    """A ClientHello body."""
+    """A ClientHello body (OverflowError for a vector too long for its length).
+
+    One join of the fields and their lengths, without a call per vector."""
+    session_id = hello.session_id
+    cookie = hello.cookie
+    suites = hello.cipher_suites
+    methods = hello.compression_methods
     return b"".join(
         (
             _U16.pack(hello.client_version),
             hello.random,
-            _vector(1, hello.session_id),
-            _vector(1, hello.cookie),
-            _uint16_vector(hello.cipher_suites),
-            _vector(1, hello.compression_methods),
+            len(session_id).to_bytes(1, "big"),
+            session_id,
+            len(cookie).to_bytes(1, "big"),
+            cookie,
+            (2 * len(suites)).to_bytes(2, "big"),
+            struct.pack(f"!{len(suites)}H", *suites),
+            len(methods).to_bytes(1, "big"),
+            methods,
             encode_extensions(hello.extensions),
         )
     )
