@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ...buffer import Buffer, BufferReadError
-from .extensions import Extensions, _extension_block, _extension_list, encode_extensions
+from .extensions import Extensions, _extension_list, encode_extensions
 from .vectors import (
     _U16,
     _check_room,
@@ -42,10 +42,8 @@ __all__ = [
 ]
 
 _U16_U8 = struct.Struct("!HB")
-_CLIENT_HELLO_START = struct.Struct("!H32sB")
-"version, random and session_id's length: the fixed start of a ClientHello."
-_HELLO_START = struct.Struct("!H32s")
-"version and random: the fixed start of both hellos."
+_HELLO_START_AND_LENGTH = struct.Struct("!H32sB")
+"version, random and session_id's length: the fixed start of both hellos."
 
 
 @dataclass
@@ -73,7 +71,7 @@ def decode_client_hello(body: bytes) -> ClientHello:
     end = len(body)
     if end < 36:  # version, random, session_id's length, cookie's length
         raise BufferReadError(f"ClientHello of {end} bytes")
-    version, random, size = _CLIENT_HELLO_START.unpack_from(body)
+    version, random, size = _HELLO_START_AND_LENGTH.unpack_from(body)
     pos = 35 + size  # session_id's end
     if pos + 1 > end:
         raise BufferReadError(f"session_id of {size} bytes, {end - 35} left")
@@ -207,17 +205,32 @@ class ServerHello:
 
 def decode_server_hello(body: bytes) -> ServerHello:
     """A ServerHello body: version, random, session_id<0..32>, suite, compression method,
-    optional extension block."""
+    optional extension block. One pass with the bounds checks written out, as
+    ``decode_client_hello``."""
     end = len(body)
-    _check_room(0, 34, end)
-    version, random = _HELLO_START.unpack_from(body)
-    session_id, pos = _opaque(body, 34, 1, end)
-    _check_room(pos, 3, end)
-    suite, compression = _U16_U8.unpack_from(body, pos)
-    extensions, pos = _extension_block(body, pos + 3, end)
-    if len(session_id) > 32:
+    if end < 35:  # version, random, session_id's length
+        raise BufferReadError(f"ServerHello of {end} bytes")
+    version, random, size = _HELLO_START_AND_LENGTH.unpack_from(body)
+    start = 35 + size  # session_id's end
+    if start + 3 > end:
+        raise BufferReadError(f"session_id of {size} bytes and suite, {end - 35} left")
+    session_id = body[35:start]
+    suite, compression = _U16_U8.unpack_from(body, start)
+    pos = start + 3
+    if pos == end:
+        extensions: Extensions = []
+    else:
+        start = pos + 2
+        if start > end:
+            raise BufferReadError("need 2 bytes, 1 left")
+        pos = start + (body[pos] << 8 | body[pos + 1])  # the extension block's end
+        if pos > end:
+            raise BufferReadError(f"block of {pos - start} bytes, {end - start} left")
+        extensions = _extension_list(body, start, pos)
+    if size > 32:
         raise BufferReadError("session_id too long")
-    _no_trailing_bytes(pos, end)
+    if pos != end:
+        raise BufferReadError("trailing bytes")
     return ServerHello(version, random, session_id, suite, compression, extensions)
 
 
