@@ -176,6 +176,8 @@ class ServerHandshake(HandshakeStateMachine):
         "The chain and key ``sni_callback`` chose; None means the configured ones."
         self._certificate_types = X509_BOTH_WAYS
         self._resumption = NO_SERVER_RESUMPTION
+        self._offered: dict[int, bytes] = {}
+        "The ClientHello's extensions by type (``_negotiate``'s), for the ServerHello's echoes."
 
     @property
     def cached_session_id(self) -> bytes:
@@ -194,6 +196,7 @@ class ServerHandshake(HandshakeStateMachine):
         self._sni_choice = None
         self._certificate_types = X509_BOTH_WAYS
         self._resumption = NO_SERVER_RESUMPTION
+        self._offered = {}
 
     # -- flight 1/3 ----------------------------------------------------------------------
 
@@ -237,7 +240,8 @@ class ServerHandshake(HandshakeStateMachine):
         config = self.configuration
         exts = hello.extensions
         # Types are unique (decoding refused duplicates, SPEC H4): one dict for the lookups.
-        extension = dict(exts).get
+        offered = self._offered = dict(exts)
+        extension = offered.get
         ems = extension(EXT_EXTENDED_MASTER_SECRET)
         if ems is not None and ems != b"":
             raise AlertDecodeError("extended_master_secret must be empty")  # SPEC E2
@@ -251,8 +255,8 @@ class ServerHandshake(HandshakeStateMachine):
         self.result.server_name = decode_server_name(name) if name is not None else None
         if config.sni_callback is not None:
             self._sni_choice = self._ask_sni_callback(self.result.server_name)
-        self.result.alpn_protocol = self._select_alpn(exts)
-        self._select_srtp(exts)
+        self.result.alpn_protocol = self._select_alpn(extension(EXT_ALPN))
+        self._select_srtp(extension(EXT_USE_SRTP))
         self._agree_connection_ids(extension(EXT_CONNECTION_ID))
 
         raw_groups = extension(EXT_SUPPORTED_GROUPS)
@@ -345,10 +349,10 @@ class ServerHandshake(HandshakeStateMachine):
         """Ask ``sni_callback`` which chain and key to present for ``name`` (None: ours)."""
         return ask_sni_callback(self.configuration, name)
 
-    def _select_alpn(self, extensions: list[tuple[int, bytes]]) -> str | None:
-        """RFC 7301 §3.2: the first of our protocols that the client offered."""
+    def _select_alpn(self, body: bytes | None) -> str | None:
+        """RFC 7301 §3.2: the first of our protocols that the client offered (``body``: its
+        ALPN extension, None if absent)."""
         ours = self.configuration.alpn_protocols
-        body = find_extension(extensions, EXT_ALPN)
         if body is None:
             return None
         offered = decode_alpn(body)  # malformed is a decode_error even if we do not use it
@@ -362,12 +366,11 @@ class ServerHandshake(HandshakeStateMachine):
             f"none of ours {ours}"
         )
 
-    def _select_srtp(self, extensions: list[tuple[int, bytes]]) -> None:
-        """RFC 5764 §4.1.1: the first of our profiles that the client offered; we echo the
-        client's MKI (we will use it). No common profile ends the handshake when both sides
-        configured DTLS-SRTP (the application needs it); without srtp_profiles we ignore
-        the offer."""
-        body = find_extension(extensions, EXT_USE_SRTP)
+    def _select_srtp(self, body: bytes | None) -> None:
+        """RFC 5764 §4.1.1: the first of our profiles that the client offered (``body``: its
+        use_srtp extension, None if absent); we echo the client's MKI (we will use it). No
+        common profile ends the handshake when both sides configured DTLS-SRTP (the
+        application needs it); without srtp_profiles we ignore the offer."""
         if body is None:
             return
         offer = decode_use_srtp(body)  # malformed is a decode_error even if we do not use it
@@ -431,7 +434,7 @@ class ServerHandshake(HandshakeStateMachine):
         extensions: list[tuple[int, bytes]] = []
         # Only echo what the client offered (SPEC H4).
         if (
-            find_extension(hello.extensions, EXT_RENEGOTIATION_INFO) is not None
+            EXT_RENEGOTIATION_INFO in self._offered
             or TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
         ):
             extensions.append((EXT_RENEGOTIATION_INFO, EMPTY_RENEGOTIATION_INFO))
@@ -451,10 +454,7 @@ class ServerHandshake(HandshakeStateMachine):
         cids = self.result.connection_ids
         if cids is not None and cids[1] is not None:
             extensions.append((EXT_CONNECTION_ID, encode_connection_id(cids[0])))
-        if (
-            suite.key_exchange != _KX_PSK
-            and find_extension(hello.extensions, EXT_EC_POINT_FORMATS) is not None
-        ):
+        if suite.key_exchange != _KX_PSK and EXT_EC_POINT_FORMATS in self._offered:
             extensions.append((EXT_EC_POINT_FORMATS, UNCOMPRESSED_POINTS_ONLY))
         if self._resumption.issue_ticket:
             extensions.append((EXT_SESSION_TICKET, b""))  # RFC 5077 §3.2

@@ -181,17 +181,6 @@ def _extension_list(data: bytes, pos: int, end: int) -> Extensions:
     return extensions
 
 
-def _extension_block(data: bytes, pos: int, end: int) -> tuple[Extensions, int]:
-    """The extension block at ``pos`` (absent when ``pos == end``: none) and the offset after."""
-    if pos == end:
-        return [], pos
-    start = pos + 2
-    stop = start + _length(data, pos, 2, end)
-    if stop > end:
-        raise BufferReadError(f"block of {stop - start} bytes, {end - start} left")
-    return _extension_list(data, start, stop), stop
-
-
 def encode_extensions(extensions: Extensions) -> bytes:
     """An extension block (empty bytes, i.e. no block, when there are no extensions)."""
     if not extensions:

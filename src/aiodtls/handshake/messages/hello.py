@@ -13,14 +13,12 @@ import struct
 from dataclasses import dataclass, field
 
 from ...buffer import Buffer, BufferReadError
-from .extensions import Extensions, _extension_block, encode_extensions
+from .extensions import Extensions, _extension_list, encode_extensions
 from .vectors import (
     _U16,
     _check_room,
     _no_trailing_bytes,
     _opaque,
-    _uint16_list,
-    _uint16_vector,
     _vector,
 )
 
@@ -44,8 +42,8 @@ __all__ = [
 ]
 
 _U16_U8 = struct.Struct("!HB")
-_HELLO_START = struct.Struct("!H32s")
-"version and random: the fixed start of both hellos."
+_HELLO_START_AND_LENGTH = struct.Struct("!H32sB")
+"version, random and session_id's length: the fixed start of both hellos."
 
 
 @dataclass
@@ -63,34 +61,78 @@ class ClientHello:
 
 def decode_client_hello(body: bytes) -> ClientHello:
     """A ClientHello body: version, random, session_id<0..32>, cookie<0..255>, cipher
-    suites<2..>, compression methods<1..>, optional extension block."""
+    suites<2..>, compression methods<1..>, optional extension block.
+
+    One pass over ``body`` with the bounds checks written out (the vectors' helpers cost a
+    call, a tuple and a frame per field; this runs for both of a DTLS 1.2 handshake's
+    ClientHellos): each length is checked to fit before its bytes are sliced, since slicing
+    past the end of ``bytes`` would silently return fewer.
+    """
     end = len(body)
-    _check_room(0, 34, end)
-    version, random = _HELLO_START.unpack_from(body)
-    session_id, pos = _opaque(body, 34, 1, end)
-    cookie, pos = _opaque(body, pos, 1, end)
-    suites, pos = _opaque(body, pos, 2, end)
-    cipher_suites = _uint16_list(suites, 1)
-    compression_methods, pos = _opaque(body, pos, 1, end)
-    extensions, pos = _extension_block(body, pos, end)
+    if end < 36:  # version, random, session_id's length, cookie's length
+        raise BufferReadError(f"ClientHello of {end} bytes")
+    version, random, size = _HELLO_START_AND_LENGTH.unpack_from(body)
+    pos = 35 + size  # session_id's end
+    if pos + 1 > end:
+        raise BufferReadError(f"session_id of {size} bytes, {end - 35} left")
+    session_id = body[35:pos]
+    start = pos + 1
+    pos = start + body[pos]  # cookie's end
+    if pos + 2 > end:
+        raise BufferReadError(f"cookie of {pos - start} bytes, {end - start} left")
+    cookie = body[start:pos]
+    size = body[pos] << 8 | body[pos + 1]
+    start = pos + 2
+    pos = start + size  # cipher suites' end
+    if pos + 1 > end:
+        raise BufferReadError(f"cipher suites of {size} bytes, {end - start} left")
+    if size % 2 or not size:
+        raise BufferReadError("bad uint16 list length")
+    cipher_suites = list(struct.unpack_from(f"!{size >> 1}H", body, start))
+    start = pos + 1
+    pos = start + body[pos]  # compression methods' end
+    if pos > end:
+        raise BufferReadError(f"compression methods of {pos - start} bytes, {end - start} left")
+    compression_methods = body[start:pos]
+    if pos == end:
+        extensions: Extensions = []
+    else:
+        start = pos + 2
+        if start > end:
+            raise BufferReadError("need 2 bytes, 1 left")
+        pos = start + (body[pos] << 8 | body[pos + 1])  # the extension block's end
+        if pos > end:
+            raise BufferReadError(f"block of {pos - start} bytes, {end - start} left")
+        extensions = _extension_list(body, start, pos)
     if len(session_id) > 32 or not compression_methods:
         raise BufferReadError("bad session_id or compression_methods")
-    _no_trailing_bytes(pos, end)
+    if pos != end:
+        raise BufferReadError("trailing bytes")
     return ClientHello(
         version, random, session_id, cookie, cipher_suites, compression_methods, extensions
     )
 
 
 def encode_client_hello(hello: ClientHello) -> bytes:
-    """A ClientHello body."""
+    """A ClientHello body (OverflowError for a vector too long for its length).
+
+    One join of the fields and their lengths, without a call per vector."""
+    session_id = hello.session_id
+    cookie = hello.cookie
+    suites = hello.cipher_suites
+    methods = hello.compression_methods
     return b"".join(
         (
             _U16.pack(hello.client_version),
             hello.random,
-            _vector(1, hello.session_id),
-            _vector(1, hello.cookie),
-            _uint16_vector(hello.cipher_suites),
-            _vector(1, hello.compression_methods),
+            len(session_id).to_bytes(1, "big"),
+            session_id,
+            len(cookie).to_bytes(1, "big"),
+            cookie,
+            (2 * len(suites)).to_bytes(2, "big"),
+            struct.pack(f"!{len(suites)}H", *suites),
+            len(methods).to_bytes(1, "big"),
+            methods,
             encode_extensions(hello.extensions),
         )
     )
@@ -163,17 +205,32 @@ class ServerHello:
 
 def decode_server_hello(body: bytes) -> ServerHello:
     """A ServerHello body: version, random, session_id<0..32>, suite, compression method,
-    optional extension block."""
+    optional extension block. One pass with the bounds checks written out, as
+    ``decode_client_hello``."""
     end = len(body)
-    _check_room(0, 34, end)
-    version, random = _HELLO_START.unpack_from(body)
-    session_id, pos = _opaque(body, 34, 1, end)
-    _check_room(pos, 3, end)
-    suite, compression = _U16_U8.unpack_from(body, pos)
-    extensions, pos = _extension_block(body, pos + 3, end)
-    if len(session_id) > 32:
+    if end < 35:  # version, random, session_id's length
+        raise BufferReadError(f"ServerHello of {end} bytes")
+    version, random, size = _HELLO_START_AND_LENGTH.unpack_from(body)
+    start = 35 + size  # session_id's end
+    if start + 3 > end:
+        raise BufferReadError(f"session_id of {size} bytes and suite, {end - 35} left")
+    session_id = body[35:start]
+    suite, compression = _U16_U8.unpack_from(body, start)
+    pos = start + 3
+    if pos == end:
+        extensions: Extensions = []
+    else:
+        start = pos + 2
+        if start > end:
+            raise BufferReadError("need 2 bytes, 1 left")
+        pos = start + (body[pos] << 8 | body[pos + 1])  # the extension block's end
+        if pos > end:
+            raise BufferReadError(f"block of {pos - start} bytes, {end - start} left")
+        extensions = _extension_list(body, start, pos)
+    if size > 32:
         raise BufferReadError("session_id too long")
-    _no_trailing_bytes(pos, end)
+    if pos != end:
+        raise BufferReadError("trailing bytes")
     return ServerHello(version, random, session_id, suite, compression, extensions)
 
 
