@@ -33,7 +33,6 @@ answer a spoofed ClientHello with a reply smaller than the request and remember 
 
 from __future__ import annotations
 
-import functools
 import hmac
 import os
 from dataclasses import dataclass
@@ -70,15 +69,6 @@ COOKIE_LENGTH = 20
 bytes keeps OpenSSL's second ClientHello unfragmented at its 256-byte minimum MTU (a 32-byte
 cookie makes it fragment, see research/interop-peers.md)."""
 _STAMP = 5
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached_address_bytes(addr: object) -> bytes:
-    """``_address_bytes`` of a hashable address, remembered for the last 1,024 addresses: a
-    server makes a client's cookie and checks it one round trip later, and builds the same
-    bytes from the same address each time (the cache is bounded, so a flood of spoofed
-    addresses only cycles it; equal addresses share an entry)."""
-    return _address_bytes(addr)
 
 
 def _address_bytes(addr: object) -> bytes:
@@ -159,11 +149,7 @@ class CookieSecrets:
         stamp = (int(now * 1000) & 0xFFFFFFFF).to_bytes(4, "big") + bytes(
             (record_sequence_number & 0xFF,)
         )
-        try:
-            address = _cached_address_bytes(addr)
-        except TypeError:  # an unhashable address object: built each time
-            address = _address_bytes(addr)
-        return stamp + self._mac(self._current, stamp, address + fields)
+        return stamp + self._mac(self._current, stamp, _address_bytes(addr) + fields)
 
     def check(
         self,
@@ -180,11 +166,7 @@ class CookieSecrets:
         if len(cookie) != COOKIE_LENGTH:
             return CookieCheck(False, reason=f"cookie of {len(cookie)} bytes, not ours")
         stamp, mac = cookie[:_STAMP], cookie[_STAMP:]
-        try:
-            address = _cached_address_bytes(addr)
-        except TypeError:  # an unhashable address object: built each time
-            address = _address_bytes(addr)
-        bound = address + fields
+        bound = _address_bytes(addr) + fields
         ok = hmac.compare_digest(mac, self._mac(self._current, stamp, bound))
         if self._previous is not None:
             ok |= hmac.compare_digest(mac, self._mac(self._previous, stamp, bound))
