@@ -548,6 +548,7 @@ def loss_runs(net: Network) -> list[int]:
     return runs
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run (README command's budget)
 def test_gilbert_elliott_burst_loss() -> None:
     burst = GilbertElliott(p_good_to_bad=0.05, p_bad_to_good=0.25)
     assert burst.mean_loss == pytest.approx(0.05 / 0.30)

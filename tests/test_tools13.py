@@ -656,6 +656,7 @@ def test_two_copies_of_the_hello_retry_request_are_one_transmission() -> None:
     assert done.details["retransmissions"] == {"client": 0, "server": 0}
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run (README command's budget)
 def test_demo_runs_dtls_srtp_over_dtls13(capsys: pytest.CaptureFixture[str]) -> None:
     """DTLS 1.3 negotiates use_srtp (RFC 9147 keeps RFC 5764's extension): the demo's --srtp
     with --dtls13 derives the same SRTP keys on both sides instead of being refused."""

@@ -92,6 +92,7 @@ def run_client(peers: PeerSet, port: int, *args: str) -> PeerProcess:
     return client
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run (README command's budget)
 def test_pasted_sdp_fingerprint_pins_the_server(peers: PeerSet, tmp_path: Path) -> None:
     line = make_cert(tmp_path / "server")
     other = make_cert(tmp_path / "other")
@@ -142,6 +143,7 @@ def test_no_check_hostname_keeps_the_trust_check(peers: PeerSet, tmp_path: Path)
     assert "is self-signed and not trusted" in failure, failure
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run (README command's budget)
 def test_server_fingerprint_pins_the_client_certificate(peers: PeerSet, tmp_path: Path) -> None:
     make_cert(tmp_path, "--ca", "--client")
     client_pem = (tmp_path / "client.pem").read_bytes()
@@ -186,6 +188,7 @@ def openssl_tutorial_pki(openssl: str, directory: Path) -> None:
 
 
 @pytest.mark.interop
+@pytest.mark.slow  # long: in the slow pass of .ci/run (README command's budget)
 def test_no_strict_x509_accepts_a_tutorial_root_without_key_usage(
     peers: PeerSet, tmp_path: Path
 ) -> None:

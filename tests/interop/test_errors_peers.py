@@ -36,6 +36,7 @@ def wrong_psk_client(handshake_timeout: float) -> DtlsConfiguration:
     )
 
 
+@pytest.mark.slow  # long: in the slow pass of .ci/run (README command's budget)
 def test_wrong_psk_against_s_server_is_named_before_the_timeout(
     peers: PeerSet, interop_files: InteropFiles
 ) -> None:
