@@ -412,13 +412,7 @@ class FlightSender:
             if self._trace.enabled:
                 self._trace("flight_acknowledged", flight=self.flight_number, implicit=True)
             return
-        # on_peer_answer(now), written out: this runs for every message the peer sends.
-        self._answered = self._peer_alive = True
-        self._timeouts_since_answer = 0
-        timer = self.timer
-        if timer.policy.progress_resets_timer:
-            self._probe_due = False
-            self.deadline = now + timer.restart()
+        self.on_peer_answer(now)
 
     def on_peer_answer(self, now: float) -> None:
         """Something of the peer's next flight arrived (new handshake bytes, its

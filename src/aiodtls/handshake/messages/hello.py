@@ -59,6 +59,20 @@ class ClientHello:
     extensions: Extensions = field(default_factory=list)
 
 
+def _optional_extensions(body: bytes, pos: int, end: int) -> tuple[Extensions, int]:
+    """A hello's extension block at ``pos``, absent if the body ends there (RFC 5246 §7.4.1.2):
+    the extensions and where the block ends."""
+    if pos == end:
+        return [], pos
+    start = pos + 2
+    if start > end:
+        raise BufferReadError("need 2 bytes, 1 left")
+    pos = start + (body[pos] << 8 | body[pos + 1])  # the extension block's end
+    if pos > end:
+        raise BufferReadError(f"block of {pos - start} bytes, {end - start} left")
+    return _extension_list(body, start, pos), pos
+
+
 def decode_client_hello(body: bytes) -> ClientHello:
     """A ClientHello body: version, random, session_id<0..32>, cookie<0..255>, cipher
     suites<2..>, compression methods<1..>, optional extension block.
@@ -94,16 +108,7 @@ def decode_client_hello(body: bytes) -> ClientHello:
     if pos > end:
         raise BufferReadError(f"compression methods of {pos - start} bytes, {end - start} left")
     compression_methods = body[start:pos]
-    if pos == end:
-        extensions: Extensions = []
-    else:
-        start = pos + 2
-        if start > end:
-            raise BufferReadError("need 2 bytes, 1 left")
-        pos = start + (body[pos] << 8 | body[pos + 1])  # the extension block's end
-        if pos > end:
-            raise BufferReadError(f"block of {pos - start} bytes, {end - start} left")
-        extensions = _extension_list(body, start, pos)
+    extensions, pos = _optional_extensions(body, pos, end)
     if len(session_id) > 32 or not compression_methods:
         raise BufferReadError("bad session_id or compression_methods")
     if pos != end:
@@ -217,16 +222,7 @@ def decode_server_hello(body: bytes) -> ServerHello:
     session_id = body[35:start]
     suite, compression = _U16_U8.unpack_from(body, start)
     pos = start + 3
-    if pos == end:
-        extensions: Extensions = []
-    else:
-        start = pos + 2
-        if start > end:
-            raise BufferReadError("need 2 bytes, 1 left")
-        pos = start + (body[pos] << 8 | body[pos + 1])  # the extension block's end
-        if pos > end:
-            raise BufferReadError(f"block of {pos - start} bytes, {end - start} left")
-        extensions = _extension_list(body, start, pos)
+    extensions, pos = _optional_extensions(body, pos, end)
     if size > 32:
         raise BufferReadError("session_id too long")
     if pos != end:
