@@ -329,9 +329,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             if not datagrams:
                 return []
             self._datagrams = []
-            self.stats.datagrams_sent += len(datagrams)
+            count = len(datagrams)
+            self.stats.datagrams_sent += count
             peer = self._peer_address
-            if len(datagrams) == 1:  # the usual case: no list comprehension (a frame in 3.11)
+            if count == 1:  # the usual case: no list comprehension (a frame in 3.11)
                 return [(datagrams[0], peer)]
             return [(d, peer) for d in datagrams]
         if self._flight.state is not _FLIGHT_SENDING and not self._datagrams:
@@ -421,7 +422,8 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
 
     def next_event(self) -> DtlsEvent | None:
         """Pop the next event, or None when there is none."""
-        return self._events.pop(0) if self._events else None
+        events = self._events
+        return events.pop(0) if events else None
 
     def send(self, data: bytes) -> None:
         """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes;
@@ -432,7 +434,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             # ValueError above max_payload(), as documented.
             v13 = self._v13
             if v13 is None:
-                record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
+                # bytes(data) only for another buffer: bytes(b) is a generic call in 3.11 and
+                # type(b) a specialized one.
+                payload = data if type(data) is bytes else bytes(data)
+                record = self._records.seal_application_data(payload, self.configuration.mtu)
             else:
                 record = v13.records.seal(
                     _APPLICATION_DATA, self._checked_payload(data), ends_datagram=True
