@@ -264,8 +264,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                 stats.records_received += 1
                 stats.records_accepted += 1
                 self._last_heard = now
-                # DataReceived(payload) without its __init__ frame (the dataclass's only
-                # field; a test pins that): one event per record.
+                # DataReceived(payload) minus the __init__ frame (its one field: a test pins it)
                 event = _new_object(DataReceived)
                 event.data = payload
                 self._events.append(event)
@@ -334,10 +333,9 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             if not datagrams:
                 return []
             self._datagrams = []
-            count = len(datagrams)
-            self.stats.datagrams_sent += count
+            self.stats.datagrams_sent += len(datagrams)
             peer = self._peer_address
-            if count == 1:  # the usual case: no list comprehension (a frame in 3.11)
+            if len(datagrams) == 1:  # the usual case: no list comprehension (a frame in 3.11)
                 return [(datagrams[0], peer)]
             return [(d, peer) for d in datagrams]
         if self._flight.state is not _FLIGHT_SENDING and not self._datagrams:
@@ -427,8 +425,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
 
     def next_event(self) -> DtlsEvent | None:
         """Pop the next event, or None when there is none."""
-        events = self._events
-        return events.pop(0) if events else None
+        return self._events.pop(0) if self._events else None
 
     def send(self, data: bytes) -> None:
         """Send ``data`` as one application-data record (at most :meth:`max_payload` bytes;
@@ -439,8 +436,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             # ValueError above max_payload(), as documented.
             v13 = self._v13
             if v13 is None:
-                # bytes(data) only for another buffer: bytes(b) is a generic call in 3.11 and
-                # type(b) a specialized one.
+                # Copied only if not bytes: type(b) is a specialized call in 3.11, bytes(b) not.
                 payload = data if type(data) is bytes else bytes(data)
                 record = self._records.seal_application_data(payload, self.configuration.mtu)
             else:
