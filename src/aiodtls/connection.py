@@ -88,6 +88,7 @@ _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
+_new_object = object.__new__  # builds an event without calling its __init__
 
 
 class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13HandshakePhase):
@@ -263,7 +264,10 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                 stats.records_received += 1
                 stats.records_accepted += 1
                 self._last_heard = now
-                self._events.append(DataReceived(payload))
+                # DataReceived(payload) minus the __init__ frame (its one field: a test pins it)
+                event = _new_object(DataReceived)
+                event.data = payload
+                self._events.append(event)
                 if self._address_budget is not None:
                     self._address_budget.on_received(addr, len(data))
                 return
@@ -432,7 +436,9 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
             # ValueError above max_payload(), as documented.
             v13 = self._v13
             if v13 is None:
-                record = self._records.seal_application_data(bytes(data), self.configuration.mtu)
+                # Copied only if not bytes: type(b) is a specialized call in 3.11, bytes(b) not.
+                payload = data if type(data) is bytes else bytes(data)
+                record = self._records.seal_application_data(payload, self.configuration.mtu)
             else:
                 record = v13.records.seal(
                     _APPLICATION_DATA, self._checked_payload(data), ends_datagram=True

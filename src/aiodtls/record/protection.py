@@ -12,9 +12,11 @@ Owns the AEAD constructions of the TLS 1.2 suites, one class per nonce construct
 Both use AAD = epoch || seq || type || version || plaintext length (RFC 5246 §6.2.3.3),
 unless the caller passes its own ``aad``: the record layer does so for tls12_cid records,
 whose additional data binds the connection ID (RFC 9146 §5.3, built by ``record.cid``).
-``seal``/``open`` take the fragment alone; ``seal_record``/``open_record`` a whole record
-without a CID, whose additional data, nonce and header they build from its 64-bit record
-number (the per-record path of an established connection, docs/performance.md).
+``seal``/``open`` take the fragment alone; ``seal_record`` a whole record without a CID,
+whose additional data, nonce and header it builds from its 64-bit record number. The cipher,
+salt and IV are public (``aead``, ``salt``, ``iv``): an established connection's application
+data is sealed and opened by the record layer's direct path from them, the same
+construction written out there to save a call per record (docs/performance.md).
 :class:`Aead` names each algorithm and its lengths; :func:`new_protection` maps one to its
 class, so the handshake never names a construction. Epoch 0 uses :class:`NullProtection`.
 """
@@ -42,6 +44,9 @@ __all__ = [
 ]
 
 
+_Cipher = AESGCM | AESCCM | ChaCha20Poly1305
+
+
 class RecordProtectionError(Exception):
     """A record failed authentication or is too short to be a valid ciphertext."""
 
@@ -51,6 +56,24 @@ class RecordProtection(Protocol):
 
     overhead: int
     "Bytes a protected payload grows by (explicit nonce + tag)."
+
+    @property
+    def aead(self) -> _Cipher | None:
+        """The AEAD cipher (None: plaintext). With :attr:`salt` and :attr:`iv`, what the
+        record layer's direct path for application data seals and opens a record with, as
+        :meth:`seal_record` does (docs/performance.md, "Record path")."""
+        ...
+
+    @property
+    def salt(self) -> bytes:
+        """GCM/CCM: the implicit salt the explicit nonce follows (empty for ChaCha20 and
+        plaintext)."""
+        ...
+
+    @property
+    def iv(self) -> int:
+        "ChaCha20-Poly1305: the implicit IV the record number is XORed into (0 otherwise)."
+        ...
 
     def seal(
         self,
@@ -81,14 +104,6 @@ class RecordProtection(Protocol):
     def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
         """One whole DTLS 1.2 record without a connection ID, numbered ``seq_num`` (epoch ||
         sequence number as one 64-bit number): header, then the protected ``payload``."""
-        ...
-
-    def open_record(
-        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
-    ) -> bytes:
-        """Authenticate and decrypt the record without a connection ID whose header (already
-        parsed: ``seq_num``, ``content_type``, ``version``) ends at ``start`` and whose
-        fragment is the rest of ``data``; raise :class:`RecordProtectionError` on failure."""
         ...
 
 
@@ -132,6 +147,9 @@ class NullProtection:
     """Epoch 0: records travel in plaintext."""
 
     overhead = 0
+    aead = None
+    salt = b""
+    iv = 0
 
     def seal(
         self,
@@ -161,12 +179,6 @@ class NullProtection:
         """The header, then ``payload`` as it is."""
         return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(payload)) + payload
 
-    def open_record(
-        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
-    ) -> bytes:
-        """The fragment as it is."""
-        return data[start:]
-
 
 _TYPE_VERSION_LENGTH = struct.Struct("!BHH")
 "The additional data after epoch || seq: type, version, plaintext length (RFC 5246 §6.2.3.3)."
@@ -179,25 +191,23 @@ _HEADER_AND_EXPLICIT_NONCE = struct.Struct("!BHQHQ")
 "The record header followed by the explicit nonce epoch || seq: how a GCM/CCM record starts."
 
 
-_Cipher = AESGCM | AESCCM | ChaCha20Poly1305
-
-
 class _AeadProtection:
     """Seal and open with an AEAD. A subclass sets how a record's nonce is made: from a 4-byte
     salt and an explicit nonce carried in the record, or from a 12-byte IV and nothing on the
     wire. :meth:`seal` and :meth:`open` read it as data; each subclass has its own
-    ``seal_record`` and ``open_record``, which build the additional data, nonce and header of
-    a record without a connection ID straight from its numbers (each record of an established
-    connection comes through them: docs/performance.md, "Record path")."""
+    ``seal_record``, which builds the additional data, nonce and header of a record without a
+    connection ID straight from its numbers. ``RecordLayer.seal_application_data`` and
+    ``open_application_datagram`` do the same for application data, reading ``aead``,
+    ``salt`` and ``iv`` (docs/performance.md, "Record path")."""
 
-    __slots__ = ("_aead", "_iv", "_salt", "overhead")
+    __slots__ = ("aead", "iv", "overhead", "salt")
 
     def __init__(self, aead: _Cipher, overhead: int, *, salt: bytes = b"", iv: int = 0) -> None:
-        self._aead = aead
+        self.aead = aead
         self.overhead = overhead
-        self._salt = salt
+        self.salt = salt
         "GCM/CCM: the implicit salt; the explicit nonce follows it (empty for ChaCha20)."
-        self._iv = iv
+        self.iv = iv
         "ChaCha20-Poly1305: the implicit IV the record number is XORed into."
 
     def seal(
@@ -212,10 +222,10 @@ class _AeadProtection:
         """Return the carried nonce (if any) || ciphertext || tag."""
         if aad is None:
             aad = epoch_seq + _TYPE_VERSION_LENGTH.pack(content_type, version, len(plaintext))
-        if self._salt:
-            return epoch_seq + self._aead.encrypt(self._salt + epoch_seq, plaintext, aad)
-        nonce = (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
-        return self._aead.encrypt(nonce, plaintext, aad)
+        if self.salt:
+            return epoch_seq + self.aead.encrypt(self.salt + epoch_seq, plaintext, aad)
+        nonce = (self.iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
+        return self.aead.encrypt(nonce, plaintext, aad)
 
     def open(
         self,
@@ -232,15 +242,15 @@ class _AeadProtection:
             raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
         if aad is None:
             aad = epoch_seq + _TYPE_VERSION_LENGTH.pack(content_type, version, length)
-        if self._salt:
+        if self.salt:
             # The explicit nonce as received: the sender chose it (RFC 5288 §3).
-            nonce = self._salt + fragment[:8]
+            nonce = self.salt + fragment[:8]
             sealed = fragment[8:]
         else:
-            nonce = (self._iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
+            nonce = (self.iv ^ int.from_bytes(epoch_seq, "big")).to_bytes(12, "big")
             sealed = fragment
         try:
-            return self._aead.decrypt(nonce, sealed, aad)
+            return self.aead.decrypt(nonce, sealed, aad)
         except InvalidTag as exc:
             raise RecordProtectionError("bad record tag") from exc
 
@@ -257,8 +267,8 @@ class ExplicitNonceProtection(_AeadProtection):
 
     def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
         """Header || explicit nonce (``seq_num``, never random: SPEC R6) || ciphertext || tag."""
-        sealed = self._aead.encrypt(
-            _SALT_AND_EXPLICIT_NONCE.pack(self._salt, seq_num),
+        sealed = self.aead.encrypt(
+            _SALT_AND_EXPLICIT_NONCE.pack(self.salt, seq_num),
             payload,
             _ADDITIONAL_DATA.pack(seq_num, content_type, DTLS1_2, len(payload)),
         )
@@ -266,24 +276,6 @@ class ExplicitNonceProtection(_AeadProtection):
             content_type, DTLS1_2, seq_num, 8 + len(sealed), seq_num
         )
         return header + sealed
-
-    def open_record(
-        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
-    ) -> bytes:
-        """The plaintext of ``data[start:]`` = explicit nonce || ciphertext || tag."""
-        length = len(data) - start - self.overhead
-        if length < 0:
-            raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
-        # The explicit nonce as received: the sender chose it (RFC 5288 §3).
-        explicit_end = start + 8
-        try:
-            return self._aead.decrypt(
-                self._salt + data[start:explicit_end],
-                data[explicit_end:],
-                _ADDITIONAL_DATA.pack(seq_num, content_type, version, length),
-            )
-        except InvalidTag as exc:
-            raise RecordProtectionError("bad record tag") from exc
 
 
 class AesGcmProtection(ExplicitNonceProtection):
@@ -307,28 +299,12 @@ class XorNonceProtection(_AeadProtection):
 
     def seal_record(self, seq_num: int, content_type: int, payload: bytes) -> bytes:
         """Header || ciphertext || tag; the nonce is the IV XOR ``seq_num``."""
-        sealed = self._aead.encrypt(
-            (self._iv ^ seq_num).to_bytes(12, "big"),
+        sealed = self.aead.encrypt(
+            (self.iv ^ seq_num).to_bytes(12, "big"),
             payload,
             _ADDITIONAL_DATA.pack(seq_num, content_type, DTLS1_2, len(payload)),
         )
         return RECORD_HEADER.pack(content_type, DTLS1_2, seq_num, len(sealed)) + sealed
-
-    def open_record(
-        self, seq_num: int, content_type: int, version: int, data: bytes, start: int
-    ) -> bytes:
-        """The plaintext of ``data[start:]`` = ciphertext || tag."""
-        length = len(data) - start - self.overhead
-        if length < 0:
-            raise RecordProtectionError("record shorter than nonce and tag")  # SPEC K2
-        try:
-            return self._aead.decrypt(
-                (self._iv ^ seq_num).to_bytes(12, "big"),
-                data[start:],
-                _ADDITIONAL_DATA.pack(seq_num, content_type, version, length),
-            )
-        except InvalidTag as exc:
-            raise RecordProtectionError("bad record tag") from exc
 
 
 # Read once: a member read off an Enum class costs ~0.2 us in CPython 3.11 (four keys per

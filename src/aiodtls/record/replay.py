@@ -14,12 +14,13 @@ __all__ = ["ReplayWindow"]
 class ReplayWindow:
     """A bitmap of the last ``size`` sequence numbers below the highest one accepted."""
 
-    __slots__ = ("_bits", "_size", "top")
+    __slots__ = ("_bits", "_mask", "_size", "top")
 
     def __init__(self, size: int = 64) -> None:
         if size < 32:
             raise ValueError("RFC 6347 §4.1.2.6 requires a window of at least 32")
         self._size = size
+        self._mask = (1 << size) - 1
         self.top = -1
         """The highest sequence number accepted so far (-1: none); read-only outside. A plain
         attribute: the record layer reads it for every record (no replay above it)."""
@@ -35,14 +36,14 @@ class ReplayWindow:
     def mark(self, seq: int) -> bool:
         """Record ``seq`` as accepted, sliding the window when it is new on the right; True
         if it did (``seq`` is the highest accepted so far)."""
-        if seq > self.top:
-            shift = seq - self.top
+        top = self.top
+        if seq > top:
+            shift = seq - top
             # A jump past the window forgets it entirely; never build a 2^48-bit integer.
-            bits = self._bits << shift if shift < self._size else 0
-            self._bits = (bits | 1) & ((1 << self._size) - 1)
+            self._bits = (self._bits << shift | 1) & self._mask if shift < self._size else 1
             self.top = seq
             return True
-        offset = self.top - seq
+        offset = top - seq
         if offset < self._size:
             self._bits |= 1 << offset
         return False
