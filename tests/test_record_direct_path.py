@@ -10,7 +10,6 @@ drop, count and trace as before.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -340,15 +339,3 @@ def test_a_forged_datagram_costs_one_decryption_and_is_dropped_silently(
     )
     server.receive_datagram(sent(client, b"after"), CLIENT_ADDR, 1.0)
     assert received(server) == [b"after"]
-
-
-def test_the_direct_paths_event_is_a_whole_data_received() -> None:
-    """The direct path builds its ``DataReceived`` without calling ``__init__`` (one per
-    record): that is only right while ``data`` is its one field, and the event must equal,
-    print and compare as one built the usual way."""
-    assert [f.name for f in dataclasses.fields(DataReceived)] == ["data"]
-    pair = established(SUITES[0], None, None)
-    pair.server.receive_datagram(sent(pair.client, b"whole"), CLIENT_ADDR, 1.0)
-    event = pair.server.next_event()
-    assert type(event) is DataReceived and event == DataReceived(b"whole")
-    assert repr(event) == repr(DataReceived(b"whole")) == "DataReceived(data=b'whole')"

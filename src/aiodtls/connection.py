@@ -88,7 +88,6 @@ _CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 _ALERT = ContentType.alert
 _APPLICATION_DATA = ContentType.application_data
 _FLIGHT_SENDING = FlightState.SENDING
-_new_object = object.__new__  # builds an event without calling its __init__
 
 
 class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13HandshakePhase):
@@ -264,10 +263,7 @@ class DtlsConnection(NegotiatedProperties, Dtls12HandshakePhase, Dtls13Handshake
                 stats.records_received += 1
                 stats.records_accepted += 1
                 self._last_heard = now
-                # DataReceived(payload) minus the __init__ frame (its one field: a test pins it)
-                event = _new_object(DataReceived)
-                event.data = payload
-                self._events.append(event)
+                self._events.append(DataReceived(payload))
                 if self._address_budget is not None:
                     self._address_budget.on_received(addr, len(data))
                 return
