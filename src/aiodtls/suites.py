@@ -115,22 +115,16 @@ class KeyExchange(Enum):
     ECDHE_PSK = "ECDHE_PSK"
     "RFC 5489: an unsigned ECDH exchange whose secret is mixed with the PSK."
 
-    @property
-    def uses_psk(self) -> bool:
-        """The peers authenticate each other with a pre-shared key (no certificates)."""
-        return self in _PSK_EXCHANGES
+    uses_psk: bool
+    "The peers authenticate each other with a pre-shared key (no certificates)."
+    uses_certificate: bool
+    "The server authenticates with a certificate and signs its ECDH parameters."
 
-    @property
-    def uses_certificate(self) -> bool:
-        """The server authenticates with a certificate and signs its ECDH parameters."""
-        return self in _CERTIFICATE_EXCHANGES
-
-
-# Made once: a member read off an Enum class costs ~0.2 us in CPython 3.11, and the
-# properties above are asked several times per handshake. Tuples, not sets: ``in`` finds a
-# member by identity, where a set would call Enum.__hash__ (Python code) first.
-_PSK_EXCHANGES = (KeyExchange.PSK, KeyExchange.ECDHE_PSK)
-_CERTIFICATE_EXCHANGES = (KeyExchange.ECDHE_ECDSA, KeyExchange.ECDHE_RSA)
+    def __init__(self, value: str) -> None:
+        # Plain member attributes, set once per member, rather than properties: they are
+        # read several times per handshake, and a property's getter is a Python frame.
+        self.uses_psk = value in ("PSK", "ECDHE_PSK")
+        self.uses_certificate = value in ("ECDHE_ECDSA", "ECDHE_RSA")
 
 
 @dataclass(frozen=True)

@@ -368,16 +368,17 @@ class HandshakeStateMachine:
             server_random=self.server_random,
         )
         self._master_prf = PrfSecret(algorithm, self._master_secret)
+        aead = suite.aead  # its lengths read off it: SuiteInfo's properties are Python frames
         block = derive_key_block(
             algorithm,
             self._master_prf,
             self.client_random,
             self.server_random,
-            suite.key_length,
-            suite.fixed_iv_length,
+            aead.key_length,
+            aead.fixed_iv_length,
         )
-        client = new_protection(suite.aead, block.client_write_key, block.client_write_iv)
-        server = new_protection(suite.aead, block.server_write_key, block.server_write_iv)
+        client = new_protection(aead, block.client_write_key, block.client_write_iv)
+        server = new_protection(aead, block.server_write_key, block.server_write_iv)
         if self.configuration.key_log is not None:
             # NSS key log format, read by Wireshark; written only when the user asked.
             self.configuration.key_log.write(
