@@ -178,6 +178,7 @@ def test_both_servers_make_the_same_cookie_choice(kind: str, cookie: bool) -> No
         assert (first[13] == hello_verify_request) is cookie
 
 
+@pytest.mark.slow  # long (README command budget): in the slow pass of .ci/run
 def test_plot_draws_the_run_and_an_earlier_json(
     capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
 ) -> None:

@@ -173,6 +173,7 @@ def test_clients_with_a_throwaway_chain(start_server: type[ServerProcess], tmp_p
     assert server.process.returncode == 0
 
 
+@pytest.mark.slow  # long (README command budget): in the slow pass of .ci/run
 def test_clients_with_a_psk(start_server: type[ServerProcess]) -> None:
     server = start_server("--psk", PSK, "--psk-identity", "client1")
     port = str(server.port)
@@ -191,6 +192,7 @@ def test_clients_with_a_psk(start_server: type[ServerProcess]) -> None:
     assert out.count("handshake failed: unknown PSK identity b'eve'") == 2
 
 
+@pytest.mark.slow  # long (README command budget): in the slow pass of .ci/run
 def test_server_with_certificate_files(start_server: type[ServerProcess], tmp_path: Path) -> None:
     chain, stranger = generate_chain(), generate_chain()
     (tmp_path / "chain.pem").write_bytes(chain.chain_pem())

@@ -7,6 +7,8 @@ server endpoint holds after N in-memory handshakes, divided by N.
 
 from __future__ import annotations
 
+import pytest
+
 from aiodtls.bench import memory_configurations, memory_per_connection
 from aiodtls.connection import DtlsConnection
 from aiodtls.handshake_phase13 import Dtls13State
@@ -14,6 +16,7 @@ from aiodtls.record.layer13 import RecordLayer13
 from attacks13 import established13
 
 
+@pytest.mark.slow  # long (README command budget): in the slow pass of .ci/run
 def test_memory_per_established_dtls13_connection_meets_issue_13_goal() -> None:
     """At most 6 KiB per established DTLS 1.3 connection, as for DTLS 1.2. It took 11.43 KiB
     (200 connections) while a DTLS 1.3 connection kept its DTLS 1.2 handshake and record

@@ -263,6 +263,7 @@ def test_cert_command_default_self_signed(tmp_path: Path) -> None:
     assert f"-CAfile {cert_file}" in result.stdout
 
 
+@pytest.mark.slow  # long (README command budget): in the slow pass of .ci/run
 def test_cert_command_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert cli("cert", "--out-dir", str(tmp_path)).returncode == 0
     before = (tmp_path / "key.pem").read_bytes()
@@ -308,6 +309,7 @@ def test_cert_command_ca_with_server_and_client_rsa(tmp_path: Path) -> None:
     assert pair.server_outcome.completed.peer_certificates[0] == client
 
 
+@pytest.mark.slow  # long (README command budget): in the slow pass of .ci/run
 def test_cert_command_user_mistakes_are_one_line(tmp_path: Path) -> None:
     for args, message in [
         (["--ip", "not-an-ip"], "not an IP address"),
