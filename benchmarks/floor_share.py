@@ -28,8 +28,8 @@ from collections.abc import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from handshake_profile import configurations, handshake
 
-from aiodtls.bench import KINDS
 from aiodtls.bench.floor import handshake_floor
+from aiodtls.bench.peers import KINDS
 
 CRYPTO_CALLS = ("exchange", "generate_private_key", "sign", "verify", "from_public_bytes")
 
