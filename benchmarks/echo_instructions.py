@@ -10,7 +10,8 @@ number of round trips, both ends in this process, for counting instructions per 
     # instructions per round trip = (total of cg.1200 - total of cg.200) / 1000
     # (callgrind_annotate cg.N | grep TOTALS); start-up and the handshake cancel out.
 
-``aiodtls``: the bench's echo (a ``serve()`` handler task answers each record). ``plain``:
+``aiodtls``: the bench's echo (a ``serve()`` handler task answers each record);
+``aiodtls-callback``: the server answers in ``DtlsProtocol.record_received`` instead. ``plain``:
 the plain asyncio UDP echo, the server answering inside ``datagram_received``.
 ``plain-task``: the same, the server answering from a task (the shape of a handler).
 ``--cpu`` prints the process CPU time and wall time per round trip instead (for paired runs
@@ -83,12 +84,13 @@ def plain(count: int, from_task: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["aiodtls", "plain", "plain-task"])
+    parser.add_argument("kind", choices=["aiodtls", "aiodtls-callback", "plain", "plain-task"])
     parser.add_argument("round_trips", type=int)
     parser.add_argument("--cpu", action="store_true", help="print CPU and wall µs per round trip")
     args = parser.parse_args()
-    if args.kind == "aiodtls":
-        run, close = echo(args.round_trips)  # after 50 round trips of warm-up
+    if args.kind.startswith("aiodtls"):
+        # after 50 round trips of warm-up
+        run, close = echo(args.round_trips, callback=args.kind == "aiodtls-callback")
     else:
         plain(50, args.kind == "plain-task")  # warm-up
         count = args.round_trips

@@ -91,20 +91,35 @@ def records(size: int, n: int) -> Callable[[], None]:
     return lambda: aiodtls_records(client, server, n, payload)
 
 
-def echo(n: int) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(run n round trips, close): the bench's echo, client and server in this process."""
-    from aiodtls.asyncio import DtlsSession, connect, serve
+def echo(n: int, callback: bool = False) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(run n round trips, close): the bench's echo, client and server in this process; with
+    ``callback`` the server answers in ``DtlsProtocol.record_received`` instead of from its
+    handler task (as the plain UDP echo answers in ``datagram_received``)."""
+    from aiodtls.asyncio import DtlsServerProtocol, DtlsSession, connect, serve
 
     loop = asyncio.new_event_loop()
     client_cfg, server_cfg = aiodtls_configs(KINDS["p256"])
     payload = os.urandom(100)
 
+    class CallbackEcho(DtlsServerProtocol):
+        def record_received(self, session: DtlsSession, data: bytes) -> None:
+            session.send(data)
+
     async def handler(session: DtlsSession) -> None:
+        if callback:
+            await session.wait_closed()
+            return
         async for data in session:
             session.send(data)
 
     async def start() -> tuple[object, object]:
-        server = await serve("127.0.0.1", 0, configuration=server_cfg, handler=handler)
+        server = await serve(
+            "127.0.0.1",
+            0,
+            configuration=server_cfg,
+            handler=handler,
+            create_protocol=CallbackEcho if callback else DtlsServerProtocol,
+        )
         client = connect("127.0.0.1", server.address[1], configuration=client_cfg)
         return server, client, await client.__aenter__()  # type: ignore[return-value]
 

@@ -297,3 +297,72 @@ def test_a_client_restarting_on_the_same_port_replaces_its_old_session() -> None
         await server.wait_closed()
 
     asyncio.run(main())
+
+
+def test_a_server_protocol_can_take_records_in_its_callback() -> None:
+    """``DtlsProtocol.record_received`` (the hook): a server answers each record inside the
+    protocol's callback, with no handler task woken per record; the records it takes never
+    reach ``recv()``, and what it passes on to ``super()`` does."""
+    from aiodtls.asyncio import DtlsServerProtocol
+
+    seen_by_handler: list[bytes] = []
+
+    class Echo(DtlsServerProtocol):
+        def record_received(self, session: DtlsSession, data: bytes) -> None:
+            if data.startswith(b"queue:"):
+                super().record_received(session, data)
+            else:
+                session.send(b"echo:" + data)
+
+    async def handler(session: DtlsSession) -> None:
+        async for data in session:
+            seen_by_handler.append(data)
+
+    async def main() -> None:
+        client_cfg, server_cfg = psk_configs12()
+        async with await serve(
+            "127.0.0.1", 0, configuration=server_cfg, handler=handler, create_protocol=Echo
+        ) as server:
+            port = server.address[1]
+            async with connect("127.0.0.1", port, configuration=client_cfg) as session:
+                for n in range(5):
+                    session.send(b"ping %d" % n)
+                    assert await asyncio.wait_for(session.recv(), 5) == b"echo:ping %d" % n
+                session.send(b"queue:for the handler")
+                for _ in range(100):
+                    if seen_by_handler:
+                        break
+                    await asyncio.sleep(0.01)
+        assert seen_by_handler == [b"queue:for the handler"]
+
+    asyncio.run(main())
+
+
+def test_a_client_protocol_can_take_records_in_its_callback() -> None:
+    """The same hook on a client's protocol (``connect(create_protocol=...)``)."""
+    from aiodtls.asyncio import DtlsProtocol
+
+    taken: list[bytes] = []
+
+    class Taker(DtlsProtocol):
+        def record_received(self, session: DtlsSession, data: bytes) -> None:
+            taken.append(data)
+
+    async def main() -> None:
+        client_cfg, server_cfg = psk_configs12()
+        async with await serve("127.0.0.1", 0, configuration=server_cfg, handler=echo) as server:
+            port = server.address[1]
+            async with connect(
+                "127.0.0.1", port, configuration=client_cfg, create_protocol=Taker
+            ) as session:
+                session.send(b"one")
+                session.send(b"two")
+                for _ in range(100):
+                    if len(taken) == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                assert taken == [b"one", b"two"]
+                with pytest.raises(TimeoutError):
+                    await session.recv(timeout=0.05)  # taken by the hook, not queued
+
+    asyncio.run(main())

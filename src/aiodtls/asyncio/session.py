@@ -199,10 +199,9 @@ class DtlsSession(SessionDetails):
                 waiter.set_result(None)
 
     def _on_event(self, event: DtlsEvent) -> None:
-        """Any event of the connection (the driver hands ``DataReceived`` to ``_deliver``)."""
-        if isinstance(event, DataReceived):
-            self._deliver(event.data)
-        elif isinstance(event, HandshakeCompleted):
+        """An event of the connection other than a record (the protocol's
+        ``record_received`` hands those to :meth:`_deliver`)."""
+        if isinstance(event, HandshakeCompleted):
             if not self._handshake.done():
                 self._handshake.set_result(event)
         elif isinstance(event, ConnectionTerminated):
@@ -305,22 +304,35 @@ class DtlsProtocol(asyncio.DatagramProtocol):
                 self._handle_event(connection, event)
 
     def _handle_event(self, connection: DtlsConnection, event: DtlsEvent) -> None:
-        """One event: a record goes straight to its session; the others may create the
+        """One event: a record goes to :meth:`record_received`; the others may create the
         session (a server's peer), end it, or call the hooks."""
         session = self.sessions.get(connection)
         if session is not None and type(event) is DataReceived:
-            session._deliver(event.data)
+            self.record_received(session, event.data)
             return
         if session is None:
             if isinstance(event, ConnectionTerminated):
                 self.handshake_failed(connection, event)
                 return
             session = self.sessions[connection] = DtlsSession(connection, self)
+            if type(event) is DataReceived:  # not before its handshake: kept to one rule
+                self.record_received(session, event.data)
+                return
         session._on_event(event)
         if isinstance(event, HandshakeCompleted):
             self.session_established(session)
         elif isinstance(event, ConnectionTerminated):
             del self.sessions[connection]
+
+    def record_received(self, session: DtlsSession, data: bytes) -> None:
+        """Called with each record that arrives for ``session`` (a hook). By default the
+        record is queued for ``session.recv()``. Override it to handle records as they arrive,
+        inside the protocol's callback as ``asyncio.DatagramProtocol.datagram_received`` does
+        with datagrams, with no task to wake per record (a relay, an echo); what the override
+        does not pass to ``super().record_received`` never reaches ``recv()``. It must not
+        block, and what it raises reaches the event loop's exception handler, as from any
+        protocol callback."""
+        session._deliver(data)
 
     def session_established(self, session: DtlsSession) -> None:
         """Called once per completed handshake (a hook: servers start the handler here)."""
