@@ -366,3 +366,36 @@ def test_a_client_protocol_can_take_records_in_its_callback() -> None:
                     await session.recv(timeout=0.05)  # taken by the hook, not queued
 
     asyncio.run(main())
+
+
+def test_a_record_hook_that_raises_is_logged_and_the_session_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception of the application's ``record_received`` does not reach the driver: it
+    is logged, that record is lost, and the next records are handled."""
+    from aiodtls.asyncio import DtlsServerProtocol
+
+    class Fragile(DtlsServerProtocol):
+        def record_received(self, session: DtlsSession, data: bytes) -> None:
+            if data == b"boom":
+                raise ValueError("the application's bug")
+            session.send(b"echo:" + data)
+
+    async def until_closed(session: DtlsSession) -> None:
+        await session.wait_closed()
+
+    async def main() -> None:
+        client_cfg, server_cfg = psk_configs12()
+        async with await serve(
+            "127.0.0.1", 0, configuration=server_cfg, handler=until_closed, create_protocol=Fragile
+        ) as server:
+            port = server.address[1]
+            async with connect("127.0.0.1", port, configuration=client_cfg) as session:
+                session.send(b"boom")
+                session.send(b"after")
+                assert await asyncio.wait_for(session.recv(), 5) == b"echo:after"
+
+    with caplog.at_level("ERROR", logger="aiodtls.asyncio"):
+        asyncio.run(main())
+    assert "record_received failed" in caplog.text
+    assert "the application's bug" in caplog.text

@@ -307,17 +307,19 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         """One event: a record goes to :meth:`record_received`; the others may create the
         session (a server's peer), end it, or call the hooks."""
         session = self.sessions.get(connection)
-        if session is not None and type(event) is DataReceived:
-            self.record_received(session, event.data)
-            return
         if session is None:
             if isinstance(event, ConnectionTerminated):
                 self.handshake_failed(connection, event)
                 return
             session = self.sessions[connection] = DtlsSession(connection, self)
-            if type(event) is DataReceived:  # not before its handshake: kept to one rule
+        if type(event) is DataReceived:
+            try:
                 self.record_received(session, event.data)
-                return
+            except Exception:
+                # The application's hook: the driver's own work (the other events, the
+                # timer) must go on whatever it raises.
+                logger.exception("record_received failed for %s", session.peer_address)
+            return
         session._on_event(event)
         if isinstance(event, HandshakeCompleted):
             self.session_established(session)
@@ -330,8 +332,8 @@ class DtlsProtocol(asyncio.DatagramProtocol):
         inside the protocol's callback as ``asyncio.DatagramProtocol.datagram_received`` does
         with datagrams, with no task to wake per record (a relay, an echo); what the override
         does not pass to ``super().record_received`` never reaches ``recv()``. It must not
-        block, and what it raises reaches the event loop's exception handler, as from any
-        protocol callback."""
+        block; what it raises is logged (logger ``aiodtls.asyncio``) and that record is
+        dropped, the session and its timers going on."""
         session._deliver(data)
 
     def session_established(self, session: DtlsSession) -> None:
